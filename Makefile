@@ -1,0 +1,40 @@
+# Two commands for a newcomer: `make demo` and `make test` (README.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST := $(BIN)/pytest
+
+.PHONY: demo test test-sqlite test-postgres lint bench bench-quick clean install
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/secki demo
+
+# The whole suite on the embedded SQLite database, then every database test again on a
+# throwaway PostgreSQL server started from the machine's binaries. With
+# SECKI_REQUIRE_POSTGRES=1 (CI) a missing server is a failure, otherwise a printed skip.
+test: test-sqlite test-postgres
+
+test-sqlite: $(STAMP)
+	$(PYTEST) $(PYTEST_ARGS)
+
+test-postgres: $(STAMP)
+	$(BIN)/python -m secki.devtools.pgserver -- $(PYTEST) -m database $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src/secki
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,38 @@
+"""The election bundle: a directory of CSV files plus ``election.json`` (docs/formats.md).
+
+Pure Python (no Django): :mod:`secki.bundle.write` is used by the simulator and the exporter,
+:mod:`secki.bundle.read` parses and validates a bundle before anything touches the database.
+"""
+
+FORMAT = "secki-bundle/1"
+ELECTION_FILE = "election.json"
+
+UNIT_COLUMNS = ["code", "parent", "kind", "number", "name", "ocd_id"]
+STATION_COLUMNS = [
+    "code",
+    "unit",
+    "number",
+    "name",
+    "address",
+    "registered",
+    "latitude",
+    "longitude",
+    "abroad",
+    "temporary",
+    "webcam",
+    "ocd_id",
+]
+CANDIDATE_COLUMNS = ["number", "name", "party"]
+TURNOUT_COLUMNS = ["station", "time", "voters"]
+TRUTH_COLUMNS = [
+    "station",
+    "stuffing",
+    "stuffing_x",
+    "integer_rewrite",
+    "turnout_before",
+    "turnout_after",
+    "leader_share_before",
+    "leader_share_after",
+]
+ELECTION_KINDS = ("presidential", "parliamentary", "referendum", "other")
+UNIT_KINDS = ("country", "region", "constituency", "other")

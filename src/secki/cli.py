@@ -1,0 +1,71 @@
+"""The ``secki`` console command.
+
+Subcommands are loaded lazily (``module:attribute``) so that ``secki simulate`` or
+``secki forensics`` start without importing Django, and each lives next to its domain code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+COMMANDS: dict[str, str] = {
+    "simulate": "secki.simulator.cli:simulate",
+    "forensics": "secki.forensics.cli:forensics",
+    "import": "secki.elections.cli:import_cmd",
+    "export": "secki.elections.cli:export_cmd",
+    "import-nist": "secki.elections.cli:import_nist_cmd",
+    "schema": "secki.elections.cli:schema_cmd",
+    "demo": "secki.demo.cli:demo",
+    "serve": "secki.demo.cli:serve",
+    "manage": "secki.cli:manage",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="secki")
+def cli() -> None:
+    """Secki: run the results side of a paper-ballot election, verifiably."""
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def manage(args: tuple[str, ...]) -> None:
+    """Run a Django management command (migrate, createsuperuser, …)."""
+    from django.core.management import execute_from_command_line
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "secki.settings")
+    execute_from_command_line(["secki manage", *args])
+
+
+def setup_django() -> None:
+    """Configure Django for commands that touch the database."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "secki.settings")
+    django.setup()
+
+
+def main() -> None:
+    cli(prog_name="secki")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,274 @@
+"""Protocol schema = ordered lines + control relations, loaded from data (TOML or JSON).
+
+The Azerbaijani presidential schema ships as the default (``builtin/az-presidential.toml``);
+any other country's form is a file of the same shape (``builtin/ru-duma-2011.toml`` is the
+Russian 12-line protocol), loaded with :meth:`ProtocolSchema.from_file` without code changes.
+
+Semantics (spec/domain.md §3–4):
+
+* Lines have a ``kind``: ``count`` (integer ≥ 0) or ``datetime`` (ISO 8601 with offset).
+  A line that is not ``required`` may be left empty.
+* Candidate lines ``C1`` … ``Cn`` follow the schema's lines, one per candidate in ballot order;
+  ``sum(C)`` in an expression is their total.
+* A check whose expression names a line that was left empty is *not applicable* for that
+  protocol (e.g. AZ-1 applies only when the split of line 1 is given).
+* ``scope = "station"`` checks are evaluated on each protocol; ``scope = "aggregate"`` checks on
+  the sums of a unit's accepted protocols (constituency and national level).
+* Context names available to expressions: ``REGISTERED`` (the station's registered voters
+  from the register) and ``POLLS_CLOSE`` (the election's poll closing time, aware datetime).
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from secki.protocol.expr import CANDIDATE_GROUP, Expression, ExpressionError
+
+LineKind = Literal["count", "datetime"]
+Severity = Literal["hard", "soft"]
+Scope = Literal["station", "aggregate"]
+CONTEXT_NAMES = frozenset({"REGISTERED", "POLLS_CLOSE"})
+BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
+DEFAULT_SCHEMA = "az-presidential"
+
+
+class SchemaError(ValueError):
+    """A protocol schema file is malformed; the message names the entry and field."""
+
+
+@dataclass(frozen=True)
+class Line:
+    code: str
+    label: str
+    kind: LineKind = "count"
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Check:
+    code: str
+    expression: Expression
+    severity: Severity
+    message: str
+    scope: Scope = "station"
+
+    @property
+    def source(self) -> str:
+        return self.expression.source
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    code: str
+    severity: Severity
+    passed: bool | None  # None: not applicable (a line it needs was left empty)
+    message: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return self.passed is False
+
+
+def candidate_code(number: int) -> str:
+    return f"{CANDIDATE_GROUP}{number}"
+
+
+@dataclass(frozen=True)
+class ProtocolSchema:
+    name: str
+    lines: tuple[Line, ...]
+    checks: tuple[Check, ...]
+
+    # -- construction ------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "schema") -> ProtocolSchema:
+        def need(entry: Mapping[str, Any], key: str, where: str) -> Any:
+            if key not in entry or entry[key] in (None, ""):
+                raise SchemaError(f"{source}: {where} has no {key!r}")
+            return entry[key]
+
+        name = str(data.get("name") or "")
+        if not name:
+            raise SchemaError(f"{source}: the schema has no 'name'")
+        raw_lines = data.get("lines")
+        if not isinstance(raw_lines, list) or not raw_lines:
+            raise SchemaError(f"{source}: 'lines' must be a non-empty list")
+        lines: list[Line] = []
+        seen: set[str] = set()
+        for i, entry in enumerate(raw_lines, start=1):
+            where = f"line #{i}"
+            code = str(need(entry, "code", where))
+            if not code.isidentifier() or code in CONTEXT_NAMES:
+                raise SchemaError(f"{source}: {where} code {code!r} is not a valid line code")
+            if code == CANDIDATE_GROUP or (code[:1] == "C" and code[1:].isdigit()):
+                raise SchemaError(f"{source}: {where} code {code!r} is reserved for candidates")
+            if code in seen:
+                raise SchemaError(f"{source}: {where} code {code!r} is duplicated")
+            seen.add(code)
+            kind = entry.get("kind", "count")
+            if kind not in ("count", "datetime"):
+                raise SchemaError(f"{source}: {where} ({code}) kind {kind!r} is not count/datetime")
+            required = entry.get("required", True)
+            if not isinstance(required, bool):
+                raise SchemaError(f"{source}: {where} ({code}) 'required' must be true or false")
+            lines.append(Line(code, str(need(entry, "label", where)), kind, required))
+        checks: list[Check] = []
+        check_codes: set[str] = set()
+        for i, entry in enumerate(data.get("checks") or [], start=1):
+            where = f"check #{i}"
+            code = str(need(entry, "code", where))
+            if code in check_codes:
+                raise SchemaError(f"{source}: {where} code {code!r} is duplicated")
+            check_codes.add(code)
+            try:
+                expression = Expression(str(need(entry, "expression", where)))
+            except ExpressionError as exc:
+                raise SchemaError(f"{source}: {where} ({code}): {exc}") from None
+            unknown = expression.names - seen - CONTEXT_NAMES
+            if unknown:
+                raise SchemaError(
+                    f"{source}: {where} ({code}) names unknown line(s) {', '.join(sorted(unknown))}"
+                )
+            severity = entry.get("severity", "hard")
+            if severity not in ("hard", "soft"):
+                raise SchemaError(f"{source}: {where} ({code}) severity {severity!r} is not hard/soft")
+            scope = entry.get("scope", "station")
+            if scope not in ("station", "aggregate"):
+                raise SchemaError(f"{source}: {where} ({code}) scope {scope!r} is not station/aggregate")
+            checks.append(Check(code, expression, severity, str(need(entry, "message", where)), scope))
+        return cls(name, tuple(lines), tuple(checks))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ProtocolSchema:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SchemaError(f"{path}: cannot be read ({exc.strerror})") from None
+        try:
+            data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+            raise SchemaError(f"{path}: not valid {path.suffix.lstrip('.').upper()}: {exc}") from None
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def builtin(cls, name: str = DEFAULT_SCHEMA) -> ProtocolSchema:
+        path = BUILTIN_DIR / f"{name}.toml"
+        if not path.exists():
+            known = ", ".join(sorted(p.stem for p in BUILTIN_DIR.glob("*.toml")))
+            raise SchemaError(f"no built-in protocol schema {name!r} (known: {known})")
+        return cls.from_file(path)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "lines": [
+                {"code": ln.code, "label": ln.label, "kind": ln.kind, "required": ln.required}
+                for ln in self.lines
+            ],
+            "checks": [
+                {
+                    "code": c.code,
+                    "expression": c.source,
+                    "severity": c.severity,
+                    "scope": c.scope,
+                    "message": c.message,
+                }
+                for c in self.checks
+            ],
+        }
+
+    # -- queries -----------------------------------------------------------------------
+    @property
+    def count_lines(self) -> tuple[Line, ...]:
+        return tuple(ln for ln in self.lines if ln.kind == "count")
+
+    @property
+    def datetime_lines(self) -> tuple[Line, ...]:
+        return tuple(ln for ln in self.lines if ln.kind == "datetime")
+
+    def line(self, code: str) -> Line:
+        for ln in self.lines:
+            if ln.code == code:
+                return ln
+        raise KeyError(code)
+
+    def columns(self, n_candidates: int) -> list[str]:
+        """Protocol columns in order: the schema's lines, then C1 … Cn."""
+        return [ln.code for ln in self.lines] + [candidate_code(i) for i in range(1, n_candidates + 1)]
+
+    def station_checks(self) -> Iterable[Check]:
+        return (c for c in self.checks if c.scope == "station")
+
+    def aggregate_checks(self) -> Iterable[Check]:
+        return (c for c in self.checks if c.scope == "aggregate")
+
+    # -- evaluation --------------------------------------------------------------------
+    def evaluate(
+        self,
+        values: Mapping[str, Any],
+        candidate_votes: Sequence[int],
+        context: Mapping[str, Any] | None = None,
+        *,
+        scope: Scope = "station",
+    ) -> list[CheckResult]:
+        """Run the checks of one scope on one protocol (or one unit's sums)."""
+        env: dict[str, Any] = dict(context or {})
+        env.update({k: v for k, v in values.items() if v is not None})
+        env[CANDIDATE_GROUP] = sum(candidate_votes)
+        results = []
+        for check in self.checks:
+            if check.scope != scope:
+                continue
+            missing = [n for n in check.expression.names if n not in env]
+            used = {n: env[n] for n in sorted(check.expression.names) if n in env}
+            if check.expression.uses_candidates:
+                used["sum(C)"] = env[CANDIDATE_GROUP]
+            if missing:
+                results.append(CheckResult(check.code, check.severity, None, check.message, used))
+                continue
+            passed = bool(check.expression.evaluate(env))
+            results.append(CheckResult(check.code, check.severity, passed, check.message, used))
+        return results
+
+    def failures(
+        self,
+        columns: Mapping[str, np.ndarray],
+        candidates: np.ndarray,
+        context: Mapping[str, Any] | None = None,
+        *,
+        scope: Scope = "station",
+    ) -> dict[str, np.ndarray]:
+        """Vectorised: for each check of ``scope``, a boolean array of the failing rows.
+
+        ``columns`` maps line codes to arrays (float arrays may carry NaN for empty cells;
+        such rows are not applicable to checks naming that line). ``candidates`` is an
+        (rows × n) array of candidate votes.
+        """
+        env: dict[str, Any] = dict(context or {})
+        env.update(columns)
+        env[CANDIDATE_GROUP] = candidates.sum(axis=1) if candidates.ndim == 2 else candidates
+        out: dict[str, np.ndarray] = {}
+        for check in self.checks:
+            if check.scope != scope:
+                continue
+            applicable = np.ones(len(env[CANDIDATE_GROUP]), dtype=bool)
+            for name in check.expression.names:
+                if name not in env:
+                    applicable[:] = False
+                    continue
+                column = env[name]
+                if isinstance(column, np.ndarray) and column.dtype.kind == "f":
+                    applicable &= ~np.isnan(column)
+            with np.errstate(invalid="ignore"):
+                holds = np.asarray(check.expression.evaluate(env), dtype=bool)
+            out[check.code] = applicable & ~holds
+        return out

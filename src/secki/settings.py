@@ -1,0 +1,120 @@
+"""Django settings, all read from the environment (see secki.env and docs/architecture.md).
+
+``DATABASE_URL`` unset → the embedded SQLite file ``SECKI_DATA_DIR/secki.sqlite3`` in WAL mode.
+``DATABASE_URL=postgres://user:pass@host:port/name`` → PostgreSQL through psycopg 3.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+
+from secki.env import ImproperlyConfigured, env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent
+VAR_DIR = Path(env_str("SECKI_VAR_DIR", str(Path.cwd() / "var")))
+
+DEBUG = env_bool("SECKI_DEBUG", False)
+SECRET_KEY = env_str("SECKI_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG and env_bool("SECKI_REQUIRE_SECRET", False):
+        raise ImproperlyConfigured("SECKI_SECRET_KEY (or SECKI_SECRET_KEY_FILE) must be set")
+    # Development and demo only: a fixed key is harmless on loopback; production sets
+    # SECKI_REQUIRE_SECRET=1 so a missing key stops the server.
+    SECRET_KEY = "secki-insecure-development-key"  # noqa: S105
+
+ALLOWED_HOSTS = env_list("SECKI_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "secki.elections",
+    "secki.results",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "secki.urls"
+WSGI_APPLICATION = "secki.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+_database_url = env_str("DATABASE_URL", "")
+if _database_url:
+    if not _database_url.startswith(("postgres://", "postgresql://")):
+        raise ImproperlyConfigured(
+            f"DATABASE_URL={_database_url!r}: only postgres:// URLs are supported "
+            "(leave it unset for the embedded SQLite database)"
+        )
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+    DATABASES["default"]["TEST"] = {"NAME": env_str("SECKI_TEST_DATABASE", "test_secki")}
+else:
+    _sqlite_path = Path(env_str("SECKI_SQLITE_PATH", str(VAR_DIR / "secki.sqlite3")))
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": _sqlite_path,
+            "OPTIONS": {
+                # WAL lets the web server read while the importer or the replay writes.
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;"
+                ),
+                "transaction_mode": "IMMEDIATE",
+            },
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("az", "Azərbaycan"), ("ru", "Русский")]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+LOG_LEVEL = env_str("SECKI_LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+}
+
+# Import batch size for bulk inserts.
+SECKI_BULK_BATCH = env_int("SECKI_BULK_BATCH", 2000, minimum=1)
