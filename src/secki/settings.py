@@ -1,6 +1,6 @@
 """Django settings, all read from the environment (see secki.env and docs/architecture.md).
 
-``DATABASE_URL`` unset → the embedded SQLite file ``SECKI_DATA_DIR/secki.sqlite3`` in WAL mode.
+``DATABASE_URL`` unset → the embedded SQLite file ``SECKI_VAR_DIR/secki.sqlite3`` (default ./var) in WAL mode.
 ``DATABASE_URL=postgres://user:pass@host:port/name`` → PostgreSQL through psycopg 3.
 """
 
@@ -9,8 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 
 from secki.env import ImproperlyConfigured, env_bool, env_int, env_list, env_str
+
+# Lets admin classes be subscripted at run time (admin.ModelAdmin[Election]) for mypy --strict.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(env_str("SECKI_VAR_DIR", str(Path.cwd() / "var")))
@@ -35,6 +39,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "secki.elections",
+    "secki.protocols",
+    "secki.turnout",
     "secki.results",
 ]
 

@@ -14,6 +14,10 @@ Semantics (spec/domain.md §3–4):
   protocol (e.g. AZ-1 applies only when the split of line 1 is given).
 * ``scope = "station"`` checks are evaluated on each protocol; ``scope = "aggregate"`` checks on
   the sums of a unit's accepted protocols (constituency and national level).
+* ``roles`` name what the tabulation needs in the schema's own lines, as expressions:
+  ``registered``, ``participants`` (voters who received a ballot), ``cast`` (ballots in
+  the boxes), ``valid`` and ``invalid``. Turnout = participants / registered; the win rule's
+  base is one of valid / cast / participants.
 * Context names available to expressions: ``REGISTERED`` (the station's registered voters
   from the register) and ``POLLS_CLOSE`` (the election's poll closing time, aware datetime).
 """
@@ -34,6 +38,7 @@ from secki.protocol.expr import CANDIDATE_GROUP, Expression, ExpressionError
 LineKind = Literal["count", "datetime"]
 Severity = Literal["hard", "soft"]
 Scope = Literal["station", "aggregate"]
+ROLES = ("registered", "participants", "cast", "valid", "invalid")
 CONTEXT_NAMES = frozenset({"REGISTERED", "POLLS_CLOSE"})
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 DEFAULT_SCHEMA = "az-presidential"
@@ -86,6 +91,7 @@ class ProtocolSchema:
     name: str
     lines: tuple[Line, ...]
     checks: tuple[Check, ...]
+    roles: dict[str, Expression] = field(default_factory=dict)
 
     # -- construction ------------------------------------------------------------------
     @classmethod
@@ -144,7 +150,26 @@ class ProtocolSchema:
             if scope not in ("station", "aggregate"):
                 raise SchemaError(f"{source}: {where} ({code}) scope {scope!r} is not station/aggregate")
             checks.append(Check(code, expression, severity, str(need(entry, "message", where)), scope))
-        return cls(name, tuple(lines), tuple(checks))
+        raw_roles = data.get("roles") or {}
+        if not isinstance(raw_roles, Mapping):
+            raise SchemaError(f"{source}: 'roles' must be a table of role = expression")
+        roles: dict[str, Expression] = {}
+        for role in ROLES:
+            if role not in raw_roles:
+                raise SchemaError(f"{source}: roles has no {role!r} (needs {', '.join(ROLES)})")
+            try:
+                roles[role] = Expression(str(raw_roles[role]))
+            except ExpressionError as exc:
+                raise SchemaError(f"{source}: role {role!r}: {exc}") from None
+            unknown = roles[role].names - seen
+            if unknown:
+                raise SchemaError(
+                    f"{source}: role {role!r} names unknown line(s) {', '.join(sorted(unknown))}"
+                )
+        extra = set(raw_roles) - set(ROLES)
+        if extra:
+            raise SchemaError(f"{source}: unknown role(s) {', '.join(sorted(extra))}")
+        return cls(name, tuple(lines), tuple(checks), roles)
 
     @classmethod
     def from_file(cls, path: str | Path) -> ProtocolSchema:
@@ -184,6 +209,7 @@ class ProtocolSchema:
                 }
                 for c in self.checks
             ],
+            "roles": {role: expr.source for role, expr in self.roles.items()},
         }
 
     # -- queries -----------------------------------------------------------------------
@@ -210,6 +236,14 @@ class ProtocolSchema:
 
     def aggregate_checks(self) -> Iterable[Check]:
         return (c for c in self.checks if c.scope == "aggregate")
+
+    def role(self, role: str, totals: Mapping[str, Any]) -> Any:
+        """Evaluate a role (``valid``, ``participants``, …) on line values or sums.
+
+        Lines missing from ``totals`` count as 0 (a unit with no protocols has no sums).
+        """
+        expr = self.roles[role]
+        return expr.evaluate({name: totals.get(name, 0) for name in expr.names})
 
     # -- evaluation --------------------------------------------------------------------
     def evaluate(
@@ -261,10 +295,10 @@ class ProtocolSchema:
             if check.scope != scope:
                 continue
             applicable = np.ones(len(env[CANDIDATE_GROUP]), dtype=bool)
+            if any(name not in env for name in check.expression.names):
+                out[check.code] = ~applicable  # a line not given at all: not applicable
+                continue
             for name in check.expression.names:
-                if name not in env:
-                    applicable[:] = False
-                    continue
                 column = env[name]
                 if isinstance(column, np.ndarray) and column.dtype.kind == "f":
                     applicable &= ~np.isnan(column)

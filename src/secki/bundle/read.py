@@ -1,0 +1,557 @@
+"""Read and validate a bundle directory (docs/formats.md) before anything is stored.
+
+Every problem becomes a :class:`BundleIssue` naming the file, the line (header = line 1) and
+the column; :func:`read_bundle` raises :class:`BundleError` with all issues found (up to a
+limit) so that a clerk can fix the files in one pass.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+
+from secki.bundle import (
+    CANDIDATE_COLUMNS,
+    ELECTION_FILE,
+    ELECTION_KINDS,
+    FORMAT,
+    STATION_COLUMNS,
+    TURNOUT_COLUMNS,
+    UNIT_COLUMNS,
+    UNIT_KINDS,
+)
+from secki.protocol import ProtocolSchema, SchemaError
+from secki.protocol.schema import candidate_code
+
+MAX_ISSUES = 50
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+Progress = Callable[[str, int], None]
+
+
+@dataclass(frozen=True)
+class BundleIssue:
+    file: str
+    line: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f" line {self.line}"
+        if self.column:
+            where += f", column {self.column}"
+        return f"{where}: {self.message}"
+
+
+class BundleError(Exception):
+    """The bundle cannot be imported; ``issues`` says every place that is wrong."""
+
+    def __init__(self, issues: list[BundleIssue]) -> None:
+        self.issues = issues
+        lines = [str(i) for i in issues[:MAX_ISSUES]]
+        if len(issues) >= MAX_ISSUES:
+            lines.append(f"(stopped after {MAX_ISSUES} problems)")
+        super().__init__("\n".join(lines))
+
+
+class _TooMany(Exception):
+    pass
+
+
+@dataclass
+class UnitRow:
+    code: str
+    parent: str | None
+    kind: str
+    number: int | None
+    name: str
+    ocd_id: str
+
+
+@dataclass
+class StationRow:
+    code: str
+    unit: str
+    number: int
+    name: str
+    address: str
+    registered: int
+    latitude: Decimal | None
+    longitude: Decimal | None
+    abroad: bool
+    temporary: bool
+    webcam: bool
+    ocd_id: str
+
+
+@dataclass
+class CandidateRow:
+    number: int
+    name: str
+    party: str
+
+
+@dataclass
+class TurnoutRow:
+    station: str
+    time: str
+    voters: int
+
+
+@dataclass
+class ProtocolRow:
+    station: str
+    counts: dict[str, int]  # line code → value, empty optional lines absent
+    instants: dict[str, dt.datetime]  # datetime lines
+    candidates: list[int]  # C1 … Cn
+    line: int  # line number in protocols.csv
+
+
+@dataclass
+class Bundle:
+    settings: dict[str, Any]
+    schema: ProtocolSchema
+    units: list[UnitRow] = field(default_factory=list)
+    stations: list[StationRow] = field(default_factory=list)
+    candidates: list[CandidateRow] = field(default_factory=list)
+    turnout: list[TurnoutRow] = field(default_factory=list)
+    protocols: list[ProtocolRow] = field(default_factory=list)
+
+    @property
+    def slug(self) -> str:
+        return str(self.settings["slug"])
+
+
+class _Reader:
+    def __init__(self, directory: Path, progress: Progress | None) -> None:
+        self.directory = directory
+        self.issues: list[BundleIssue] = []
+        self.progress = progress
+
+    def issue(self, file: str, line: int | None, column: str | None, message: str) -> None:
+        self.issues.append(BundleIssue(file, line, column, message))
+        if len(self.issues) >= MAX_ISSUES:
+            raise _TooMany
+
+    # -- CSV ---------------------------------------------------------------------------
+    def rows(
+        self, name: str, required: list[str], optional: list[str], *, must_exist: bool = True
+    ) -> Iterator[tuple[int, dict[str, str]]]:
+        path = self.directory / name
+        if not path.exists():
+            if must_exist:
+                self.issue(name, None, None, "file is missing")
+            return
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.issue(name, None, None, f"not a CSV file: not UTF-8 text (byte {exc.start})")
+            return
+        if "\x00" in text:
+            self.issue(name, None, None, "not a CSV file: contains NUL bytes (binary data)")
+            return
+        if text.startswith("\ufeff"):
+            text = text[1:]
+        reader = csv.reader(text.splitlines(keepends=True), strict=True)
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            self.issue(name, 1, None, f"not a CSV file: {exc}")
+            return
+        if not header:
+            self.issue(name, 1, None, "file is empty: a header row is required")
+            return
+        header = [h.strip() for h in header]
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        for d in dupes:
+            self.issue(name, 1, d, "column appears more than once")
+        for col in required:
+            if col not in header:
+                self.issue(name, 1, col, "required column is missing")
+        allowed = set(required) | set(optional)
+        for col in header:
+            if col not in allowed and col not in dupes:
+                self.issue(name, 1, col, "unknown column")
+        if dupes or any(c not in header for c in required) or any(c not in allowed for c in header):
+            return
+        width = len(header)
+        try:
+            for number, record in enumerate(reader, start=2):
+                if not record:
+                    continue
+                if len(record) != width:
+                    self.issue(
+                        name, number, None,
+                        f"not a CSV row of this file: {len(record)} fields, the header has {width}",
+                    )
+                    continue
+                yield number, dict(zip(header, record, strict=True))
+        except csv.Error as exc:
+            self.issue(name, reader.line_num, None, f"not a CSV file: {exc}")
+
+    # -- field parsers ---------------------------------------------------------------------
+    def count(self, file: str, line: int, column: str, text: str) -> int | None:
+        text = text.strip()
+        if not text.isdigit() or not text.isascii():
+            if text.startswith("-") and text[1:].isdigit():
+                self.issue(file, line, column, f"{text!r} is negative: counts are integers >= 0")
+            else:
+                self.issue(file, line, column, f"{text!r} is not a non-negative integer")
+            return None
+        return int(text)
+
+    def text(self, file: str, line: int, column: str, text: str) -> str | None:
+        if not text.strip():
+            self.issue(file, line, column, "must not be empty")
+            return None
+        return text.strip()
+
+    def flag(self, file: str, line: int, column: str, text: str) -> bool:
+        if text not in ("0", "1"):
+            self.issue(file, line, column, f"{text!r} is not a flag: use 0 or 1")
+        return text == "1"
+
+    def decimal(self, file: str, line: int, column: str, text: str, limit: int) -> Decimal | None:
+        if not text.strip():
+            return None
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            self.issue(file, line, column, f"{text!r} is not a decimal number")
+            return None
+        if not value.is_finite() or abs(value) > limit:
+            self.issue(file, line, column, f"{text} is outside -{limit}..{limit}")
+            return None
+        return value
+
+
+def _parse_settings(reader: _Reader) -> tuple[dict[str, Any], ProtocolSchema] | None:
+    path = reader.directory / ELECTION_FILE
+    name = ELECTION_FILE
+    if not path.exists():
+        reader.issue(name, None, None, "file is missing")
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        reader.issue(name, getattr(exc, "lineno", None), None, f"not valid JSON: {exc}")
+        return None
+    if not isinstance(data, dict):
+        reader.issue(name, None, None, "must hold a JSON object")
+        return None
+
+    def need(key: str, kind: type | tuple[type, ...]) -> Any:
+        if key not in data:
+            reader.issue(name, None, key, "required key is missing")
+            return None
+        if not isinstance(data[key], kind):
+            reader.issue(name, None, key, f"{data[key]!r} has the wrong type")
+            return None
+        return data[key]
+
+    if data.get("format") != FORMAT:
+        reader.issue(name, None, "format", f"{data.get('format')!r} is not {FORMAT!r}")
+    slug = need("slug", str)
+    if slug is not None and not SLUG_RE.match(slug):
+        reader.issue(name, None, "slug", f"{slug!r}: use lower-case letters, digits and '-'")
+    need("name", str)
+    kind = need("kind", str)
+    if kind is not None and kind not in ELECTION_KINDS:
+        reader.issue(name, None, "kind", f"{kind!r} is not one of {', '.join(ELECTION_KINDS)}")
+    country = need("country", str)
+    if country is not None and not re.fullmatch(r"[a-z]{2}", country):
+        reader.issue(name, None, "country", f"{country!r} is not a lower-case ISO 3166 code")
+    date = need("date", str)
+    if date is not None:
+        try:
+            dt.date.fromisoformat(date)
+        except ValueError:
+            reader.issue(name, None, "date", f"{date!r} is not a date YYYY-MM-DD")
+    zone = need("timezone", str)
+    if zone is not None:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            reader.issue(name, None, "timezone", f"{zone!r} is not an IANA time zone")
+    for key in ("polls_open", "polls_close"):
+        value = need(key, str)
+        if value is not None and not _is_hhmm(value):
+            reader.issue(name, None, key, f"{value!r} is not a time HH:MM")
+    times = need("turnout_times", list)
+    if times is not None:
+        if not all(isinstance(t, str) and _is_hhmm(t) for t in times):
+            reader.issue(name, None, "turnout_times", "every entry must be a time HH:MM")
+        elif times != sorted(set(times)):
+            reader.issue(name, None, "turnout_times", "times must be strictly ascending")
+    rule = need("win_rule", dict)
+    if rule is not None:
+        if rule.get("rule") not in ("absolute_majority", "plurality"):
+            reader.issue(name, None, "win_rule.rule", f"{rule.get('rule')!r} is not "
+                         "absolute_majority or plurality")
+        if rule.get("base", "valid") not in ("valid", "cast", "participants"):
+            reader.issue(name, None, "win_rule.base", f"{rule.get('base')!r} is not "
+                         "valid, cast or participants")
+        size = rule.get("runoff_size", 2)
+        if not isinstance(size, int) or isinstance(size, bool) or size < 2:
+            reader.issue(name, None, "win_rule.runoff_size", f"{size!r} must be an integer >= 2")
+        share = rule.get("invalid_station_share", 0.4)
+        if not isinstance(share, int | float) or isinstance(share, bool) or not 0 < share <= 1:
+            reader.issue(name, None, "win_rule.invalid_station_share",
+                         f"{share!r} must be a number in (0, 1]")
+    if not isinstance(data.get("simulated", False), bool):
+        reader.issue(name, None, "simulated", "must be true or false")
+    protocol = need("protocol", dict)
+    schema = None
+    if protocol is not None:
+        try:
+            schema = ProtocolSchema.from_dict(protocol, source=f"{name} protocol")
+        except SchemaError as exc:
+            reader.issue(name, None, "protocol", str(exc))
+    if reader.issues or schema is None:
+        return None
+    return data, schema
+
+
+def _is_hhmm(value: str) -> bool:
+    return bool(re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value))
+
+
+def read_bundle(directory: str | Path, progress: Progress | None = None) -> Bundle:
+    """Parse and validate every file; raise :class:`BundleError` listing what is wrong."""
+    reader = _Reader(Path(directory), progress)
+    if not reader.directory.is_dir():
+        raise BundleError([BundleIssue(str(directory), None, None, "is not a directory")])
+    try:
+        bundle = _read(reader)
+    except _TooMany:
+        bundle = None
+    if reader.issues or bundle is None:
+        raise BundleError(reader.issues)
+    return bundle
+
+
+def _step(reader: _Reader, label: str, n: int) -> None:
+    if reader.progress is not None:
+        reader.progress(label, n)
+
+
+def _read(reader: _Reader) -> Bundle | None:  # noqa: C901
+    parsed = _parse_settings(reader)
+    if parsed is None:
+        return None
+    settings, schema = parsed
+    bundle = Bundle(settings, schema)
+    _step(reader, "election.json", 1)
+
+    # units
+    f = "units.csv"
+    unit_codes: set[str] = set()
+    roots = 0
+    for line, row in reader.rows(f, ["code", "parent", "kind", "name"], ["number", "ocd_id"]):
+        code = reader.text(f, line, "code", row["code"])
+        name = reader.text(f, line, "name", row["name"])
+        parent = row["parent"].strip() or None
+        kind = row["kind"].strip()
+        if kind not in UNIT_KINDS:
+            reader.issue(f, line, "kind", f"{kind!r} is not one of {', '.join(UNIT_KINDS)}")
+        number = reader.count(f, line, "number", row["number"]) if row.get("number") else None
+        if code is not None and code in unit_codes:
+            reader.issue(f, line, "code", f"unit {code!r} is defined twice")
+        if parent is None:
+            roots += 1
+            if roots > 1:
+                reader.issue(f, line, "parent", "only one unit (the root) may have no parent")
+        elif parent not in unit_codes:
+            reader.issue(f, line, "parent",
+                         f"parent unit {parent!r} does not exist (or comes later in the file)")
+        if code is not None:
+            unit_codes.add(code)
+        if code is not None and name is not None:
+            bundle.units.append(
+                UnitRow(code, parent, kind, number, name, row.get("ocd_id", "").strip())
+            )
+    if roots == 0 and (reader.directory / f).exists() and not reader.issues:
+        reader.issue(f, None, "parent", "no root unit: exactly one unit must have an empty parent")
+    _step(reader, f, len(bundle.units))
+
+    # stations
+    f = "stations.csv"
+    station_codes: set[str] = set()
+    numbers: set[tuple[str, int]] = set()
+    required = ["code", "unit", "number", "name", "registered"]
+    optional = [c for c in STATION_COLUMNS if c not in required]
+    for line, row in reader.rows(f, required, optional):
+        code = reader.text(f, line, "code", row["code"])
+        unit = reader.text(f, line, "unit", row["unit"])
+        number = reader.count(f, line, "number", row["number"])
+        name = reader.text(f, line, "name", row["name"])
+        registered = reader.count(f, line, "registered", row["registered"])
+        lat = reader.decimal(f, line, "latitude", row.get("latitude", ""), 90)
+        lon = reader.decimal(f, line, "longitude", row.get("longitude", ""), 180)
+        flags = [reader.flag(f, line, c, row.get(c, "0") or "0")
+                 for c in ("abroad", "temporary", "webcam")]
+        if unit is not None and unit not in unit_codes:
+            reader.issue(f, line, "unit", f"unit {unit!r} does not exist in units.csv")
+        if code is not None:
+            if code in station_codes:
+                reader.issue(f, line, "code", f"station {code!r} is defined twice")
+            station_codes.add(code)
+        if unit is not None and number is not None:
+            if (unit, number) in numbers:
+                reader.issue(f, line, "number",
+                             f"station number {number} appears twice in unit {unit!r}")
+            numbers.add((unit, number))
+        if None in (code, unit, number, name, registered):
+            continue
+        assert code is not None and unit is not None and number is not None
+        assert name is not None and registered is not None
+        bundle.stations.append(StationRow(
+            code, unit, number, name, row.get("address", "").strip(), registered, lat, lon,
+            flags[0], flags[1], flags[2], row.get("ocd_id", "").strip(),
+        ))
+    _step(reader, f, len(bundle.stations))
+
+    # candidates
+    f = "candidates.csv"
+    for line, row in reader.rows(f, ["number", "name"], ["party"]):
+        number = reader.count(f, line, "number", row["number"])
+        name = reader.text(f, line, "name", row["name"])
+        expected = len(bundle.candidates) + 1
+        if number is not None and number != expected:
+            reader.issue(f, line, "number",
+                         f"ballot order must run 1…n without gaps: expected {expected}, got {number}")
+            continue
+        if number is not None and name is not None:
+            bundle.candidates.append(CandidateRow(number, name, row.get("party", "").strip()))
+    if not bundle.candidates and (reader.directory / f).exists() and not reader.issues:
+        reader.issue(f, None, None, "no candidates: at least one is required")
+    _step(reader, f, len(bundle.candidates))
+
+    registered = {s.code: s.registered for s in bundle.stations}
+    # turnout
+    f = "turnout.csv"
+    times = set(settings["turnout_times"])
+    seen_reports: set[tuple[str, str]] = set()
+    for line, row in reader.rows(f, list(TURNOUT_COLUMNS), [], must_exist=False):
+        station = row["station"].strip()
+        time = row["time"].strip()
+        voters = reader.count(f, line, "voters", row["voters"])
+        if station not in registered:
+            reader.issue(f, line, "station", f"station {station!r} does not exist in stations.csv")
+            continue
+        if time not in times:
+            reader.issue(f, line, "time", f"{time!r} is not one of the election's turnout times "
+                         f"({', '.join(settings['turnout_times'])})")
+            continue
+        if (station, time) in seen_reports:
+            reader.issue(f, line, "time", f"station {station!r} already has a report at {time}")
+            continue
+        seen_reports.add((station, time))
+        if voters is not None:
+            bundle.turnout.append(TurnoutRow(station, time, voters))
+    _step(reader, f, len(bundle.turnout))
+
+    # protocols
+    _read_protocols(reader, bundle, registered)
+    return bundle
+
+
+def _read_protocols(reader: _Reader, bundle: Bundle, registered: dict[str, int]) -> None:
+    f = "protocols.csv"
+    schema = bundle.schema
+    n = len(bundle.candidates)
+    candidate_cols = [candidate_code(i) for i in range(1, n + 1)]
+    required = [ln.code for ln in schema.lines if ln.required] + candidate_cols
+    optional = [ln.code for ln in schema.lines if not ln.required]
+    path = reader.directory / f
+    if path.exists() and n:
+        # a candidate column beyond the candidates file is an unknown candidate, said plainly
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            header = next(csv.reader(handle), [])
+        for col in header:
+            if re.fullmatch(r"C\d+", col) and col not in candidate_cols:
+                reader.issue(f, 1, col, f"unknown candidate: candidates.csv has {n} candidates "
+                             f"(C1…C{n})")
+    tz = ZoneInfo(bundle.settings["timezone"])
+    seen: set[str] = set()
+    for line, row in reader.rows(f, ["station", *required], optional, must_exist=False):
+        station = row["station"].strip()
+        if station not in registered:
+            reader.issue(f, line, "station", f"station {station!r} does not exist in stations.csv")
+            continue
+        if station in seen:
+            reader.issue(f, line, "station", f"station {station!r} has a second protocol")
+            continue
+        seen.add(station)
+        counts: dict[str, int] = {}
+        instants: dict[str, dt.datetime] = {}
+        ok = True
+        for ln in schema.lines:
+            raw = row.get(ln.code, "").strip()
+            if not raw:
+                if ln.required:
+                    reader.issue(f, line, ln.code, f"required line {ln.code} ({ln.label}) is empty")
+                    ok = False
+                continue
+            if ln.kind == "datetime":
+                try:
+                    instant = dt.datetime.fromisoformat(raw)
+                except ValueError:
+                    reader.issue(f, line, ln.code, f"{raw!r} is not an ISO 8601 date and time")
+                    ok = False
+                    continue
+                instants[ln.code] = instant if instant.tzinfo else instant.replace(tzinfo=tz)
+            else:
+                value = reader.count(f, line, ln.code, raw)
+                if value is None:
+                    ok = False
+                else:
+                    counts[ln.code] = value
+        votes = []
+        for col in candidate_cols:
+            value = reader.count(f, line, col, row[col])
+            ok = ok and value is not None
+            votes.append(value or 0)
+        if ok:
+            bundle.protocols.append(ProtocolRow(station, counts, instants, votes, line))
+    if bundle.protocols and not reader.issues:
+        _check_protocols(reader, bundle, registered)
+    _step(reader, f, len(bundle.protocols))
+
+
+def _check_protocols(reader: _Reader, bundle: Bundle, registered: dict[str, int]) -> None:
+    """Every hard station check, vectorised over all protocols; then one message per failure."""
+    schema = bundle.schema
+    rows = bundle.protocols
+    columns = {
+        ln.code: np.array([r.counts.get(ln.code, np.nan) for r in rows], dtype=float)
+        for ln in schema.count_lines
+    }
+    candidates = np.array([r.candidates for r in rows], dtype=float).reshape(len(rows), -1)
+    context: dict[str, Any] = {"REGISTERED": np.array([registered[r.station] for r in rows])}
+    hard = {c.code for c in schema.station_checks() if c.severity == "hard"}
+    for code, failing in schema.failures(columns, candidates, context).items():
+        if code not in hard:
+            continue
+        check = next(c for c in schema.checks if c.code == code)
+        for index in np.flatnonzero(failing):
+            r = rows[index]
+            values = ", ".join(
+                f"{name}={r.counts.get(name, '')}" for name in sorted(check.expression.names)
+                if name in r.counts
+            )
+            if check.expression.uses_candidates:
+                values += f", sum(C)={sum(r.candidates)}"
+            reader.issue("protocols.csv", r.line, ",".join(sorted(check.expression.names)) or None,
+                         f"station {r.station} fails hard check {code}: {check.message} ({values})")

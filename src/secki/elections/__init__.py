@@ -1,0 +1,1 @@
+"""The election registry: elections, the territory tree, stations, candidates, protocol schemas."""

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ElectionsConfig(AppConfig):
+    name = "secki.elections"
+    label = "elections"
+    verbose_name = "Elections"

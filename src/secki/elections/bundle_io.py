@@ -1,0 +1,224 @@
+"""Load a validated bundle into the database, and write an election back out as a bundle.
+
+``import_bundle`` runs in one transaction: either the whole election is stored or nothing.
+``export_bundle`` writes the same files byte for byte (docs/formats.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from django.conf import settings as django_settings
+from django.db import transaction
+from django.utils import timezone
+
+from secki.bundle import (
+    CANDIDATE_COLUMNS,
+    FORMAT,
+    STATION_COLUMNS,
+    TURNOUT_COLUMNS,
+    UNIT_COLUMNS,
+)
+from secki.bundle.read import Bundle, BundleError, BundleIssue
+from secki.bundle.write import write_election, write_table
+from secki.elections.models import Candidate, Election, Station, Unit, install_schema
+from secki.protocol.schema import candidate_code
+from secki.protocols.models import Protocol, ProtocolSource, ProtocolStatus, ProtocolValue
+from secki.turnout.models import TurnoutReport
+
+Advance = Callable[[int], None]
+T = TypeVar("T")
+
+
+def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _bulk(model: Any, objects: Sequence[Any], advance: Advance | None) -> list[Any]:
+    created: list[Any] = []
+    for batch in _batches(objects, django_settings.SECKI_BULK_BATCH):
+        created.extend(model.objects.bulk_create(batch))
+        if advance:
+            advance(len(batch))
+    return created
+
+
+def import_bundle(bundle: Bundle, *, replace: bool = False, advance: Advance | None = None) -> Election:
+    """Store a bundle read by :func:`secki.bundle.read.read_bundle`, all or nothing."""
+    s = bundle.settings
+    rule = s["win_rule"]
+    with transaction.atomic():
+        existing = Election.objects.filter(slug=bundle.slug)
+        if existing.exists():
+            if not replace:
+                raise BundleError([BundleIssue(
+                    "election.json", None, "slug",
+                    f"an election {bundle.slug!r} already exists (use --replace to load it anew)",
+                )])
+            existing.delete()
+        election = Election.objects.create(
+            slug=bundle.slug, name=s["name"], kind=s["kind"], country=s["country"],
+            date=dt.date.fromisoformat(s["date"]), timezone=s["timezone"],
+            polls_open=dt.time.fromisoformat(s["polls_open"]),
+            polls_close=dt.time.fromisoformat(s["polls_close"]),
+            turnout_times=list(s["turnout_times"]), win_rule=rule["rule"],
+            majority_base=rule.get("base", "valid"), runoff_size=rule.get("runoff_size", 2),
+            invalid_station_share=Decimal(str(rule.get("invalid_station_share", 0.4))),
+            simulated=bool(s.get("simulated", False)),
+        )
+        install_schema(election, bundle.schema)
+
+        units: dict[str, Unit] = {}
+        for position, row in enumerate(bundle.units):
+            parent = units[row.parent] if row.parent else None
+            unit = Unit.objects.create(
+                election=election, parent=parent, kind=row.kind, code=row.code,
+                number=row.number, name=row.name, ocd_id=row.ocd_id,
+                depth=parent.depth + 1 if parent else 0, position=position,
+            )
+            unit.path = f"{parent.path if parent else '/'}{unit.id}/"
+            unit.save(update_fields=["path"])
+            units[row.code] = unit
+
+        stations = _bulk(Station, [
+            Station(
+                election=election, unit=units[r.unit], code=r.code, number=r.number, name=r.name,
+                address=r.address, registered=r.registered, latitude=r.latitude,
+                longitude=r.longitude, abroad=r.abroad, temporary=r.temporary, webcam=r.webcam,
+                ocd_id=r.ocd_id, unit_path=units[r.unit].path, position=i,
+            )
+            for i, r in enumerate(bundle.stations)
+        ], advance)
+        station_ids = {s.code: s.id for s in stations}
+        Candidate.objects.bulk_create(
+            Candidate(election=election, number=c.number, name=c.name, party=c.party)
+            for c in bundle.candidates
+        )
+        now = timezone.now()
+        _bulk(TurnoutReport, [
+            TurnoutReport(election=election, station_id=station_ids[t.station], time=t.time,
+                          voters=t.voters, received_at=now)
+            for t in bundle.turnout
+        ], advance)
+        datetime_line = bundle.schema.datetime_lines[0].code if bundle.schema.datetime_lines else None
+        protocols = _bulk(Protocol, [
+            Protocol(
+                election=election, station_id=station_ids[p.station], status=ProtocolStatus.ACCEPTED,
+                source=ProtocolSource.IMPORT, received_at=now,
+                completed_at=p.instants.get(datetime_line) if datetime_line else None,
+            )
+            for p in bundle.protocols
+        ], None)
+        values: list[ProtocolValue] = []
+        for protocol, row in zip(protocols, bundle.protocols, strict=True):
+            values.extend(ProtocolValue(protocol=protocol, code=code, value=value)
+                          for code, value in row.counts.items())
+            values.extend(ProtocolValue(protocol=protocol, code=candidate_code(i), value=v)
+                          for i, v in enumerate(row.candidates, start=1))
+        per_protocol = max(1, len(values) // max(1, len(protocols)))
+        _bulk(ProtocolValue, values, (lambda n: advance(n // per_protocol)) if advance else None)
+    return election
+
+
+def import_work(bundle: Bundle) -> int:
+    """How many rows :func:`import_bundle` reports through ``advance`` (for a progress bar)."""
+    return len(bundle.stations) + len(bundle.turnout) + len(bundle.protocols)
+
+
+def _dec(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.6f}"
+
+
+def election_settings(election: Election) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "slug": election.slug,
+        "name": election.name,
+        "kind": election.kind,
+        "country": election.country,
+        "date": election.date.isoformat(),
+        "timezone": election.timezone,
+        "polls_open": election.polls_open.strftime("%H:%M"),
+        "polls_close": election.polls_close.strftime("%H:%M"),
+        "turnout_times": list(election.turnout_times),
+        "win_rule": {
+            "rule": election.win_rule,
+            "base": election.majority_base,
+            "runoff_size": election.runoff_size,
+            "invalid_station_share": float(election.invalid_station_share),
+        },
+        "simulated": election.simulated,
+        "protocol": election.protocol_schema().to_dict(),
+    }
+
+
+def export_bundle(election: Election, directory: Path) -> dict[str, int]:
+    """Write the election as a bundle; returns rows written per file."""
+    schema = election.protocol_schema()
+    written: dict[str, int] = {}
+    write_election(directory, election_settings(election))
+    units = list(election.units.order_by("position"))
+    by_id = {u.id: u for u in units}
+    written["units.csv"] = write_table(directory / "units.csv", UNIT_COLUMNS, (
+        [u.code, by_id[u.parent_id].code if u.parent_id else None, u.kind, u.number, u.name,
+         u.ocd_id]
+        for u in units
+    ))
+    stations = list(election.stations.order_by("position"))
+    written["stations.csv"] = write_table(directory / "stations.csv", STATION_COLUMNS, (
+        [s.code, by_id[s.unit_id].code, s.number, s.name, s.address, s.registered,
+         _dec(s.latitude), _dec(s.longitude), s.abroad, s.temporary, s.webcam, s.ocd_id]
+        for s in stations
+    ))
+    candidates = list(election.candidates.order_by("number"))
+    written["candidates.csv"] = write_table(directory / "candidates.csv", CANDIDATE_COLUMNS, (
+        [c.number, c.name, c.party] for c in candidates
+    ))
+    code_of = {s.id: s.code for s in stations}
+    position = {s.id: s.position for s in stations}
+    times = {t: i for i, t in enumerate(election.turnout_times)}
+    reports = sorted(
+        TurnoutReport.objects.filter(election=election, is_current=True)
+        .values_list("station_id", "time", "voters"),
+        key=lambda r: (position[r[0]], times.get(r[1], 99)),
+    )
+    written["turnout.csv"] = write_table(directory / "turnout.csv", TURNOUT_COLUMNS, (
+        [code_of[sid], time, voters] for sid, time, voters in reports
+    ))
+    written["protocols.csv"] = write_table(
+        directory / "protocols.csv", ["station", *schema.columns(len(candidates))],
+        _protocol_rows(election, schema.columns(len(candidates)), code_of, position),
+    )
+    return written
+
+
+def _protocol_rows(
+    election: Election, columns: list[str], code_of: dict[int, str], position: dict[int, int]
+) -> Iterable[list[object]]:
+    schema = election.protocol_schema()
+    datetime_codes = {ln.code for ln in schema.datetime_lines}
+    tz = election.tz
+    protocols = {
+        p.id: p for p in Protocol.objects.filter(election=election, is_current=True)
+        .exclude(status=ProtocolStatus.ANNULLED)
+    }
+    values: dict[int, dict[str, int]] = {pid: {} for pid in protocols}
+    for pid, code, value in ProtocolValue.objects.filter(
+        protocol__election=election, protocol__is_current=True
+    ).values_list("protocol_id", "code", "value"):
+        if pid in values:
+            values[pid][code] = value
+    for pid in sorted(protocols, key=lambda p: position[protocols[p].station_id]):
+        p = protocols[pid]
+        row: list[object] = [code_of[p.station_id]]
+        for col in columns:
+            if col in datetime_codes:
+                row.append(p.completed_at.astimezone(tz).isoformat() if p.completed_at else None)
+            else:
+                row.append(values[pid].get(col))
+        yield row

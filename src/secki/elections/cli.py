@@ -1,0 +1,116 @@
+"""``secki import``, ``secki export``, ``secki import-nist`` and ``secki schema``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from secki.cli import setup_django
+
+
+@click.command("import")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="Replace an election with the same slug.")
+@click.option("--migrate/--no-migrate", default=True, show_default=True,
+              help="Bring the database schema up to date first.")
+def import_cmd(directory: Path, replace: bool, migrate: bool) -> None:
+    """Load an election bundle DIRECTORY (docs/formats.md) in one transaction."""
+    setup_django()
+    from secki.bundle.read import BundleError, read_bundle
+    from secki.elections.bundle_io import import_bundle, import_work
+
+    if migrate:
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+    click.echo(f"Reading {directory} …", err=True)
+    try:
+        bundle = read_bundle(directory, progress=lambda label, n: click.echo(
+            f"  {label}: {n:,} rows valid", err=True))
+        with click.progressbar(length=import_work(bundle), label="Storing",
+                               file=sys.stderr) as bar:
+            election = import_bundle(bundle, replace=replace, advance=bar.update)
+    except BundleError as exc:
+        click.echo("Nothing was imported. Problems found:", err=True)
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    click.echo(
+        f"Imported {election.slug}: {len(bundle.units)} units, {len(bundle.stations):,} stations, "
+        f"{len(bundle.candidates)} candidates, {len(bundle.turnout):,} turnout reports, "
+        f"{len(bundle.protocols):,} protocols."
+    )
+
+
+@click.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--election", "slug", help="Election slug (default: the only election).")
+def export_cmd(directory: Path, slug: str | None) -> None:
+    """Write an election back out as a bundle DIRECTORY."""
+    setup_django()
+    from secki.elections.bundle_io import export_bundle
+
+    election = _election(slug)
+    for name, rows in export_bundle(election, directory).items():
+        click.echo(f"{name}: {rows:,} rows", err=True)
+    click.echo(f"Exported {election.slug} to {directory}")
+
+
+@click.command("import-nist")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--slug", required=True, help="Slug of the new election.")
+@click.option("--schema", "schema_name", default="az-presidential", show_default=True,
+              help="Built-in protocol schema name, or a .toml/.json schema file.")
+def import_nist_cmd(file: Path, slug: str, schema_name: str) -> None:
+    """Create an election's hierarchy and candidates from a NIST SP 1500-100 v2 JSON file."""
+    setup_django()
+    from secki.elections.nist import NistImportError, import_nist
+
+    try:
+        election = import_nist(file, slug=slug, schema=_schema(schema_name))
+    except NistImportError as exc:
+        click.echo(f"Nothing was imported: {exc}", err=True)
+        sys.exit(2)
+    click.echo(
+        f"Imported {election.slug}: {election.units.count()} units, "
+        f"{election.stations.count():,} stations, {election.candidates.count()} candidates."
+    )
+
+
+@click.command("schema")
+@click.argument("source")
+def schema_cmd(source: str) -> None:
+    """Validate a protocol schema (built-in name or file) and print its lines and checks."""
+    schema = _schema(source)
+    click.echo(f"{schema.name}: {len(schema.lines)} lines, {len(schema.checks)} checks")
+    for ln in schema.lines:
+        click.echo(f"  {ln.code:6} {ln.kind:8} {'required' if ln.required else 'optional':8} "
+                   f"{ln.label}")
+    for c in schema.checks:
+        click.echo(f"  {c.code:6} {c.severity:4} {c.scope:9} {c.source}")
+
+
+def _schema(source: str):  # type: ignore[no-untyped-def]
+    from secki.protocol import ProtocolSchema, SchemaError
+
+    try:
+        if Path(source).suffix in (".toml", ".json"):
+            return ProtocolSchema.from_file(source)
+        return ProtocolSchema.builtin(source)
+    except SchemaError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _election(slug: str | None):  # type: ignore[no-untyped-def]
+    from secki.elections.models import Election
+
+    if slug:
+        election = Election.objects.filter(slug=slug).first()
+        if election is None:
+            raise click.ClickException(f"no election {slug!r}")
+        return election
+    elections = list(Election.objects.all()[:2])
+    if len(elections) != 1:
+        raise click.ClickException("give --election SLUG (there is not exactly one election)")
+    return elections[0]

@@ -1,0 +1,299 @@
+"""Registry models. Protocol schema lines and checks are rows, so an election's form is data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+
+from secki.protocol import Expression, ExpressionError, ProtocolSchema, SchemaError
+
+slug_validator = RegexValidator(r"^[a-z0-9][a-z0-9-]*$", "lower-case letters, digits and '-' only")
+
+
+class ElectionKind(models.TextChoices):
+    PRESIDENTIAL = "presidential"
+    PARLIAMENTARY = "parliamentary"
+    REFERENDUM = "referendum"
+    OTHER = "other"
+
+
+class WinRule(models.TextChoices):
+    ABSOLUTE_MAJORITY = "absolute_majority", "Absolute majority, else runoff"
+    PLURALITY = "plurality", "Plurality"
+
+
+class MajorityBase(models.TextChoices):
+    VALID = "valid", "Valid votes"
+    CAST = "cast", "Ballots cast (in the boxes)"
+    PARTICIPANTS = "participants", "Voters who received a ballot"
+
+
+def _validate_times(value: Any) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError("turnout times must be a list of HH:MM strings")
+    parsed = []
+    for item in value:
+        try:
+            parsed.append(dt.time.fromisoformat(item))
+        except ValueError:
+            raise ValidationError(f"{item!r} is not a time of day HH:MM") from None
+    if parsed != sorted(set(parsed)):
+        raise ValidationError("turnout times must be strictly ascending")
+
+
+class Election(models.Model):
+    slug = models.SlugField(max_length=80, unique=True, validators=[slug_validator])
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=ElectionKind.choices)
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2, lower case")
+    date = models.DateField()
+    timezone = models.CharField(max_length=64, default="UTC")
+    polls_open = models.TimeField(default=dt.time(8, 0))
+    polls_close = models.TimeField(default=dt.time(20, 0))
+    turnout_times = models.JSONField(default=list, validators=[_validate_times])
+    win_rule = models.CharField(
+        max_length=20, choices=WinRule.choices, default=WinRule.ABSOLUTE_MAJORITY
+    )
+    majority_base = models.CharField(
+        max_length=20, choices=MajorityBase.choices, default=MajorityBase.VALID
+    )
+    runoff_size = models.PositiveSmallIntegerField(default=2)
+    invalid_station_share = models.DecimalField(
+        max_digits=4, decimal_places=3, default=0.4,
+        help_text="the election is invalid when results are annulled in more than this share",
+    )
+    protocol_schema_name = models.CharField(max_length=80, default="az-presidential")
+    protocol_roles = models.JSONField(
+        default=dict, blank=True,
+        help_text="role → expression over the lines: registered, participants, cast, valid, invalid",
+    )
+    simulated = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-date", "slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        try:
+            ZoneInfo(self.timezone)
+        except (KeyError, ValueError):
+            raise ValidationError({"timezone": f"unknown time zone {self.timezone!r}"}) from None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def polls_close_at(self) -> dt.datetime:
+        return dt.datetime.combine(self.date, self.polls_close, tzinfo=self.tz)
+
+    def protocol_schema(self) -> ProtocolSchema:
+        """The election's protocol schema, built from its line and check rows."""
+        return ProtocolSchema.from_dict(
+            {
+                "name": self.protocol_schema_name,
+                "lines": [
+                    {"code": ln.code, "label": ln.label, "kind": ln.kind, "required": ln.required}
+                    for ln in self.protocol_lines.order_by("position")
+                ],
+                "checks": [
+                    {
+                        "code": c.code,
+                        "expression": c.expression,
+                        "severity": c.severity,
+                        "scope": c.scope,
+                        "message": c.message,
+                    }
+                    for c in self.control_relations.order_by("position")
+                ],
+                "roles": self.protocol_roles,
+            },
+            source=f"election {self.slug}",
+        )
+
+
+class UnitKind(models.TextChoices):
+    COUNTRY = "country"
+    REGION = "region"
+    CONSTITUENCY = "constituency"
+    OTHER = "other"
+
+
+class Unit(models.Model):
+    """A node of the territory tree above the polling stations (any depth).
+
+    ``path`` is the materialised path of ids (``/1/7/19/``): a subtree is ``path__startswith``.
+    """
+
+    election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="units")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    kind = models.CharField(max_length=20, choices=UnitKind.choices)
+    code = models.CharField(max_length=64)
+    number = models.PositiveIntegerField(null=True, blank=True)
+    name = models.CharField(max_length=200)
+    ocd_id = models.CharField(max_length=300, blank=True)
+    depth = models.PositiveSmallIntegerField(default=0)
+    path = models.CharField(max_length=255, db_index=True, blank=True)
+    position = models.PositiveIntegerField(default=0, help_text="order of the bundle's rows")
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["election", "code"], name="unit_code_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Station(models.Model):
+    election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="stations")
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="stations")
+    code = models.CharField(max_length=64)
+    number = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    address = models.CharField(max_length=300, blank=True)
+    registered = models.PositiveIntegerField(validators=[MinValueValidator(0)])
+    latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    abroad = models.BooleanField(default=False)
+    temporary = models.BooleanField(default=False)
+    webcam = models.BooleanField(default=False)
+    ocd_id = models.CharField(max_length=300, blank=True)
+    unit_path = models.CharField(
+        max_length=255, db_index=True, blank=True, help_text="path of the unit, for subtree sums"
+    )
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["election", "code"], name="station_code_unique"),
+            models.UniqueConstraint(fields=["unit", "number"], name="station_number_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Candidate(models.Model):
+    election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="candidates")
+    number = models.PositiveSmallIntegerField(help_text="ballot order, 1…n; votes are line Cn")
+    name = models.CharField(max_length=200)
+    party = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["election", "number"], name="candidate_number_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def line_code(self) -> str:
+        return f"C{self.number}"
+
+
+class LineKind(models.TextChoices):
+    COUNT = "count"
+    DATETIME = "datetime"
+
+
+class ProtocolLine(models.Model):
+    election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="protocol_lines")
+    position = models.PositiveSmallIntegerField()
+    code = models.CharField(max_length=16)
+    label = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, choices=LineKind.choices, default=LineKind.COUNT)
+    required = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["election", "code"], name="protocol_line_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.label}"
+
+
+class Severity(models.TextChoices):
+    HARD = "hard", "Hard (protocol refused)"
+    SOFT = "soft", "Soft (accepted, flagged)"
+
+
+class CheckScope(models.TextChoices):
+    STATION = "station"
+    AGGREGATE = "aggregate"
+
+
+class ControlRelation(models.Model):
+    election = models.ForeignKey(
+        Election, on_delete=models.CASCADE, related_name="control_relations"
+    )
+    position = models.PositiveSmallIntegerField()
+    code = models.CharField(max_length=32)
+    expression = models.CharField(max_length=500)
+    severity = models.CharField(max_length=4, choices=Severity.choices)
+    scope = models.CharField(max_length=10, choices=CheckScope.choices, default=CheckScope.STATION)
+    message = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["election", "code"], name="control_relation_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.expression}"
+
+    def clean(self) -> None:
+        try:
+            expression = Expression(self.expression)
+        except ExpressionError as exc:
+            raise ValidationError({"expression": str(exc)}) from None
+        if self.election_id is not None:
+            known = set(self.election.protocol_lines.values_list("code", flat=True))
+            unknown = expression.names - known - {"REGISTERED", "POLLS_CLOSE"}
+            if unknown:
+                raise ValidationError(
+                    {"expression": f"unknown line(s): {', '.join(sorted(unknown))}"}
+                )
+
+
+def install_schema(election: Election, schema: ProtocolSchema) -> None:
+    """Replace the election's protocol lines and checks with ``schema`` (call in a transaction)."""
+    election.protocol_lines.all().delete()
+    election.control_relations.all().delete()
+    ProtocolLine.objects.bulk_create(
+        ProtocolLine(
+            election=election, position=i, code=ln.code, label=ln.label, kind=ln.kind,
+            required=ln.required,
+        )
+        for i, ln in enumerate(schema.lines)
+    )
+    ControlRelation.objects.bulk_create(
+        ControlRelation(
+            election=election, position=i, code=c.code, expression=c.source,
+            severity=c.severity, scope=c.scope, message=c.message,
+        )
+        for i, c in enumerate(schema.checks)
+    )
+    election.protocol_schema_name = schema.name
+    election.protocol_roles = {role: expr.source for role, expr in schema.roles.items()}
+    election.save(update_fields=["protocol_schema_name", "protocol_roles"])
+
+
+__all__ = ["SchemaError"]

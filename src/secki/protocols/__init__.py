@@ -1,0 +1,1 @@
+"""Station result protocols: versions, line values, statuses."""

@@ -1,0 +1,1 @@
+"""Tabulation and the pages that show results."""

@@ -1,0 +1,1 @@
+"""Election-day turnout reports at fixed report times."""

@@ -1,0 +1,46 @@
+"""Shared test setup.
+
+Every test that uses the database gets the ``database`` marker automatically, so that
+``make test`` can run exactly those again on a throwaway PostgreSQL server
+(``pytest -m database`` under ``python -m secki.devtools.pgserver``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback",
+               "live_server", "admin_client", "admin_user", "django_user_model"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    run_slow = os.environ.get("SECKI_SLOW") == "1"
+    skip_slow = pytest.mark.skip(reason="slow test: set SECKI_SLOW=1 to run it")
+    for item in items:
+        uses_db = item.get_closest_marker("django_db") is not None or bool(
+            DB_FIXTURES & set(getattr(item, "fixturenames", ()))
+        )
+        if uses_db:
+            item.add_marker(pytest.mark.database)
+        if item.get_closest_marker("slow") and not run_slow:
+            item.add_marker(skip_slow)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    return f"secki database backend: {engine}"
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    """../shared/data (or $SECKI_DATA_DIR); tests needing it skip with a reason when absent."""
+    env = os.environ.get("SECKI_DATA_DIR")
+    path = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
+    if not path.is_dir():
+        pytest.skip(f"real election data not found at {path} (set SECKI_DATA_DIR)")
+    return path
