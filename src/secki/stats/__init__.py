@@ -1,0 +1,1 @@
+"""Election statistics: forensics, PVT, exit polls and audit math (stdlib, numpy, scipy)."""
