@@ -1,0 +1,206 @@
+"""``simulate(config) -> SimulatedElection``: the whole election as numpy arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import numpy as np
+
+from secki.protocol import ProtocolSchema
+from secki.simulator._types import FloatArray, IntArray
+from secki.simulator.config import SimulationConfig
+from secki.simulator.fraud import Truth, rewrite_integer, stuff
+from secki.simulator.territory import Territory, build_territory
+from secki.simulator.votes import (
+    TURNOUT_TIMES,
+    Latent,
+    Protocols,
+    simulate_votes,
+    turnout_reports,
+)
+
+Progress = Callable[[str], None]
+
+ELECTION_DATE = "2024-02-07"
+TIMEZONE = "Asia/Baku"
+UTC_OFFSET = timezone(timedelta(hours=4))
+POLLS_OPEN = "08:00"
+POLLS_CLOSE = "19:00"
+POLLS_CLOSE_AT = datetime(2024, 2, 7, 19, 0, tzinfo=UTC_OFFSET)
+PARTIES = (
+    "Party of National Unity",
+    "Civic Forum",
+    "Democratic Alliance",
+    "Renewal Movement",
+    "Green Union",
+    "Labour and Justice Party",
+    "Independent",
+)
+# SeedSequence children: one independent stream per stage, so that fraud injection never
+# changes the clean election of the same seed
+STREAMS = ("territory", "votes", "turnout", "stuffing", "integer")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    number: int
+    name: str
+    party: str
+
+
+@dataclass
+class SimulatedElection:
+    """A simulated election: settings, territory, candidates, turnout reports, protocols.
+
+    ``clean`` holds the protocols before fraud injection, ``protocols`` the reported ones;
+    ``truth`` says which stations were touched and how.
+    """
+
+    config: SimulationConfig
+    settings: dict[str, Any]  # election.json
+    schema: ProtocolSchema
+    territory: Territory
+    candidates: list[Candidate]
+    turnout_times: tuple[str, ...]
+    turnout: IntArray  # (N × len(turnout_times)) cumulative voters, −1 = no report
+    clean: Protocols
+    protocols: Protocols
+    latent: Latent
+    truth: Truth
+
+    @property
+    def n_stations(self) -> int:
+        return self.territory.n_stations
+
+    def station_codes(self) -> list[str]:
+        t = self.territory
+        return [f"{c}-{m}" for c, m in zip(t.constituency.tolist(), t.number.tolist(), strict=True)]
+
+    def turnout_share(self, protocols: Protocols | None = None) -> FloatArray:
+        """Per station (L5 + L6) / L1."""
+        p = protocols or self.protocols
+        share: FloatArray = p.issued / np.maximum(p["L1"], 1)
+        return share
+
+    def leader_share(self, protocols: Protocols | None = None) -> FloatArray:
+        """Per station C1 / (L12 + L13): the leader's share of the ballots in the boxes."""
+        p = protocols or self.protocols
+        share: FloatArray = p.votes[:, 0] / np.maximum(p.in_boxes, 1)
+        return share
+
+    def completed_at(self, minutes: int) -> datetime:
+        return POLLS_CLOSE_AT + timedelta(minutes=minutes)
+
+    def summary(self) -> dict[str, Any]:
+        t = self.territory
+        p = self.protocols
+        valid = int(p["L14"].sum())
+        votes = p.votes.sum(axis=0)
+        truth = self.truth
+        return {
+            "stations": t.n_stations,
+            "constituencies": t.n_constituencies,
+            "in_nax": t.n_nax,
+            "abroad": int(t.abroad.sum()),
+            "temporary": int(t.temporary.sum()),
+            "webcam": int(t.webcam.sum()),
+            "registered": int(t.registered.sum()),
+            "turnout": float(p.issued.sum()) / max(int(t.registered.sum()), 1),
+            "valid": valid,
+            "shares": [float(v) / max(valid, 1) for v in votes],
+            "stuffed_incremental": int((truth.stuffing == 1).sum()),
+            "stuffed_extreme": int((truth.stuffing == 2).sum()),
+            "integer_rewrites": int(truth.integer.sum()),
+        }
+
+
+def candidate_name(number: int) -> str:
+    """Candidate A, B, …, Z, AA, AB, … (spreadsheet-style letters)."""
+    letters = ""
+    k = number
+    while k > 0:
+        k, r = divmod(k - 1, 26)
+        letters = chr(ord("A") + r) + letters
+    return f"Candidate {letters}"
+
+
+def make_candidates(n: int) -> list[Candidate]:
+    return [
+        Candidate(i, candidate_name(i), PARTIES[i - 1] if i <= len(PARTIES) else f"Party {i}")
+        for i in range(1, n + 1)
+    ]
+
+
+def election_settings(config: SimulationConfig, schema: ProtocolSchema) -> dict[str, Any]:
+    from secki.bundle import FORMAT
+
+    return {
+        "format": FORMAT,
+        "slug": config.slug,
+        "name": config.name,
+        "kind": "presidential",
+        "country": "az",
+        "date": ELECTION_DATE,
+        "timezone": TIMEZONE,
+        "polls_open": POLLS_OPEN,
+        "polls_close": POLLS_CLOSE,
+        "turnout_times": list(TURNOUT_TIMES),
+        "win_rule": {
+            "rule": "absolute_majority",
+            "base": "valid",
+            "runoff_size": 2,
+            "invalid_station_share": 0.4,
+        },
+        "simulated": True,
+        "protocol": schema.to_dict(),
+    }
+
+
+def simulate(
+    config: SimulationConfig | None = None, progress: Progress | None = None
+) -> SimulatedElection:
+    """Simulate one election; the same config gives the same arrays (and bytes)."""
+    config = config or SimulationConfig()
+    step = progress or (lambda _name: None)
+    rngs = dict(
+        zip(
+            STREAMS,
+            (
+                np.random.default_rng(s)
+                for s in np.random.SeedSequence(config.seed).spawn(len(STREAMS))
+            ),
+            strict=True,
+        )
+    )
+    schema = ProtocolSchema.builtin()
+    step("territory")
+    territory = build_territory(config, rngs["territory"])
+    step("votes")
+    clean, latent = simulate_votes(territory, config.vote_shares, config.turnout, rngs["votes"])
+    step("turnout")
+    turnout = turnout_reports(rngs["turnout"], clean.issued)
+    step("fraud")
+    truth = Truth.clean(territory.n_stations)
+    protocols = clean
+    if config.fraud.any:
+        protocols = clean.copy()
+        if config.fraud.stuffing is not None:
+            stuff(protocols, config.fraud.stuffing, rngs["stuffing"], truth)
+        if config.fraud.integer is not None:
+            rewrite_integer(protocols, config.fraud.integer, rngs["integer"], truth)
+    return SimulatedElection(
+        config=config,
+        settings=election_settings(config, schema),
+        schema=schema,
+        territory=territory,
+        candidates=make_candidates(config.candidates),
+        turnout_times=TURNOUT_TIMES,
+        turnout=turnout,
+        clean=clean,
+        protocols=protocols,
+        latent=latent,
+        truth=truth,
+    )
