@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "secki.elections",
+    "secki.accounts",
+    "secki.ledger",
     "secki.protocols",
     "secki.turnout",
     "secki.results",

@@ -15,6 +15,8 @@ from secki.bundle.read import BundleError, read_bundle
 from secki.cli import cli
 from secki.elections.bundle_io import export_bundle, import_bundle
 from secki.elections.models import Candidate, Election, Station, Unit
+from secki.ledger.chain import verify
+from secki.ledger.models import LedgerEntry
 from secki.protocols.models import Protocol, ProtocolValue
 from secki.turnout.models import TurnoutReport
 from tests.factories import write_small_bundle
@@ -37,7 +39,9 @@ def test_import_stores_the_whole_election(tmp_path: Path) -> None:
     assert list(election.candidates.values_list("name", flat=True)) == [
         "Candidate A", "Candidate B", "Candidate C"]
     assert TurnoutReport.objects.filter(election=election).count() == 5
-    assert Protocol.objects.filter(election=election, status="accepted").count() == 4
+    assert Protocol.objects.filter(election=election, status="published").count() == 4
+    assert LedgerEntry.objects.filter(kind="protocol.accepted").count() == 4
+    assert verify().ok
     north = Unit.objects.get(election=election, code="1")
     assert north.parent is not None and north.parent.code == "XX"
     assert north.path.startswith(north.parent.path) and north.depth == 1

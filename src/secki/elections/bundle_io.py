@@ -108,7 +108,8 @@ def import_bundle(bundle: Bundle, *, replace: bool = False, advance: Advance | N
         datetime_line = bundle.schema.datetime_lines[0].code if bundle.schema.datetime_lines else None
         protocols = _bulk(Protocol, [
             Protocol(
-                election=election, station_id=station_ids[p.station], status=ProtocolStatus.ACCEPTED,
+                election=election, station_id=station_ids[p.station],
+                status=ProtocolStatus.PUBLISHED if election.auto_publish else ProtocolStatus.ACCEPTED,
                 source=ProtocolSource.IMPORT, received_at=now,
                 completed_at=p.instants.get(datetime_line) if datetime_line else None,
             )
@@ -122,7 +123,30 @@ def import_bundle(bundle: Bundle, *, replace: bool = False, advance: Advance | N
                           for i, v in enumerate(row.candidates, start=1))
         per_protocol = max(1, len(values) // max(1, len(protocols)))
         _bulk(ProtocolValue, values, (lambda n: advance(n // per_protocol)) if advance else None)
+        _record_imported(election, protocols, bundle)
     return election
+
+
+def _record_imported(election: Election, protocols: list[Protocol], bundle: Bundle) -> None:
+    """History and public log for protocols that arrived by bulk file, as for any channel."""
+    from secki.ledger import chain
+    from secki.protocols.data import ProtocolData
+    from secki.protocols.models import EventKind, ProtocolEvent
+
+    now = timezone.now()
+    events, entries = [], []
+    for protocol, row in zip(protocols, bundle.protocols, strict=True):
+        data = ProtocolData(row.counts, row.instants, tuple(row.candidates)).as_json()
+        events.append(ProtocolEvent(
+            election=election, station_id=protocol.station_id, protocol=protocol,
+            kind=EventKind.ACCEPTED, at=now, new=data, reason="bulk import",
+        ))
+        entries.append(("protocol.accepted", {
+            "station": row.station, "version": 1, "status": protocol.status,
+            "values_sha256": chain.digest(data),
+        }))
+    _bulk(ProtocolEvent, events, None)
+    chain.append_many(entries, election)
 
 
 def import_work(bundle: Bundle) -> int:

@@ -46,6 +46,12 @@ def _validate_times(value: Any) -> None:
         raise ValidationError("turnout times must be strictly ascending")
 
 
+class ElectionStatus(models.TextChoices):
+    SETUP = "setup", "Being set up"
+    OPEN = "open", "Open: results are being received"
+    CLOSED = "closed", "Closed: no more intake"
+
+
 class Election(models.Model):
     slug = models.SlugField(max_length=80, unique=True, validators=[slug_validator])
     name = models.CharField(max_length=200)
@@ -68,11 +74,24 @@ class Election(models.Model):
         help_text="the election is invalid when results are annulled in more than this share",
     )
     protocol_schema_name = models.CharField(max_length=80, default="az-presidential")
+    schema_revision = models.PositiveIntegerField(default=0, editable=False)
     protocol_roles = models.JSONField(
         default=dict, blank=True,
         help_text="role → expression over the lines: registered, participants, cast, valid, invalid",
     )
     simulated = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=ElectionStatus.choices,
+                              default=ElectionStatus.OPEN)
+    double_entry = models.BooleanField(
+        default=False, help_text="two operators key each paper protocol independently"
+    )
+    auto_publish = models.BooleanField(
+        default=True, help_text="accepted protocols are published at once"
+    )
+    turnout_allowance = models.DecimalField(
+        max_digits=4, decimal_places=3, default=0.05,
+        help_text="turnout may exceed registered voters by this share (additional lists)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -96,7 +115,15 @@ class Election(models.Model):
         return dt.datetime.combine(self.date, self.polls_close, tzinfo=self.tz)
 
     def protocol_schema(self) -> ProtocolSchema:
-        """The election's protocol schema, built from its line and check rows."""
+        """The election's protocol schema, built from its line and check rows (cached per
+        process by election and schema revision)."""
+        key = (self.pk, self.schema_revision)
+        cached = _SCHEMA_CACHE.get(key)
+        if cached is None:
+            cached = _SCHEMA_CACHE[key] = self._build_schema()
+        return cached
+
+    def _build_schema(self) -> ProtocolSchema:
         return ProtocolSchema.from_dict(
             {
                 "name": self.protocol_schema_name,
@@ -111,6 +138,7 @@ class Election(models.Model):
                         "severity": c.severity,
                         "scope": c.scope,
                         "message": c.message,
+                        "workflow": c.workflow or None,
                     }
                     for c in self.control_relations.order_by("position")
                 ],
@@ -118,6 +146,9 @@ class Election(models.Model):
             },
             source=f"election {self.slug}",
         )
+
+
+_SCHEMA_CACHE: dict[tuple[int, int], ProtocolSchema] = {}
 
 
 class UnitKind(models.TextChoices):
@@ -249,6 +280,9 @@ class ControlRelation(models.Model):
     severity = models.CharField(max_length=4, choices=Severity.choices)
     scope = models.CharField(max_length=10, choices=CheckScope.choices, default=CheckScope.STATION)
     message = models.CharField(max_length=500)
+    workflow = models.CharField(
+        max_length=10, blank=True, choices=[("act", "Accepted only with the commission's act")]
+    )
 
     class Meta:
         ordering = ["position"]
@@ -287,13 +321,14 @@ def install_schema(election: Election, schema: ProtocolSchema) -> None:
     ControlRelation.objects.bulk_create(
         ControlRelation(
             election=election, position=i, code=c.code, expression=c.source,
-            severity=c.severity, scope=c.scope, message=c.message,
+            severity=c.severity, scope=c.scope, message=c.message, workflow=c.workflow or "",
         )
         for i, c in enumerate(schema.checks)
     )
     election.protocol_schema_name = schema.name
     election.protocol_roles = {role: expr.source for role, expr in schema.roles.items()}
-    election.save(update_fields=["protocol_schema_name", "protocol_roles"])
+    election.schema_revision += 1
+    election.save(update_fields=["protocol_schema_name", "protocol_roles", "schema_revision"])
 
 
 __all__ = ["SchemaError"]

@@ -18,6 +18,8 @@ Semantics (spec/domain.md §3–4):
   ``registered``, ``participants`` (voters who received a ballot), ``cast`` (ballots in
   the boxes), ``valid`` and ``invalid``. Turnout = participants / registered; the win rule's
   base is one of valid / cast / participants.
+* ``workflow = "act"`` on a hard check (Azerbaijan's AZ-2, mobile boxes): a failing protocol
+  is accepted only when the commission's act is recorded with it; nothing is fixed silently.
 * Context names available to expressions: ``REGISTERED`` (the station's registered voters
   from the register) and ``POLLS_CLOSE`` (the election's poll closing time, aware datetime).
 """
@@ -63,6 +65,7 @@ class Check:
     severity: Severity
     message: str
     scope: Scope = "station"
+    workflow: str | None = None  # "act": a failure is accepted only with the commission's act
 
     @property
     def source(self) -> str:
@@ -149,7 +152,13 @@ class ProtocolSchema:
             scope = entry.get("scope", "station")
             if scope not in ("station", "aggregate"):
                 raise SchemaError(f"{source}: {where} ({code}) scope {scope!r} is not station/aggregate")
-            checks.append(Check(code, expression, severity, str(need(entry, "message", where)), scope))
+            workflow = entry.get("workflow") or None
+            if workflow not in (None, "act"):
+                raise SchemaError(f"{source}: {where} ({code}) workflow {workflow!r} is not 'act'")
+            checks.append(
+                Check(code, expression, severity, str(need(entry, "message", where)), scope,
+                      workflow)
+            )
         raw_roles = data.get("roles") or {}
         if not isinstance(raw_roles, Mapping):
             raise SchemaError(f"{source}: 'roles' must be a table of role = expression")
@@ -206,6 +215,7 @@ class ProtocolSchema:
                     "severity": c.severity,
                     "scope": c.scope,
                     "message": c.message,
+                    **({"workflow": c.workflow} if c.workflow else {}),
                 }
                 for c in self.checks
             ],

@@ -1,11 +1,24 @@
-"""Result protocols. A protocol is never edited in place: a correction is a new version.
+"""Result protocols. A protocol is never edited in place: a correction is a new version, an
+annulment is a new version with status ``annulled``; earlier versions stay with
+``is_current = False``.
 
-Line values are rows (``ProtocolValue``: protocol, line code, value), candidate votes included
-as lines ``C1`` … ``Cn``, so totals at any level are one ``SUM … GROUP BY code``.
+State machine (one station):
+
+    (none) ──entry 1──▶ first_entry ──entry 2, equal, hard checks pass──▶ accepted ──▶ published
+                              │                                              │
+                              └──entries differ / hard check fails──▶ quarantined
+                                                                      (supervisor resolves ▶ accepted)
+    accepted/published ──amend (reason)──▶ new version accepted/published
+    accepted/published ──annul (decision)──▶ new version annulled (leaves the totals)
+
+Without double entry a submission goes straight to accepted (or is refused by a hard check).
+Line values are rows (``ProtocolValue``), candidate votes included as lines ``C1`` … ``Cn``,
+so totals at any level are one ``SUM … GROUP BY``.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from secki.elections.models import Election, Station
@@ -21,8 +34,12 @@ class ProtocolStatus(models.TextChoices):
     ANNULLED = "annulled"
 
 
-#: statuses whose numbers count in the totals
+#: statuses whose numbers count in the staff totals; the public totals count PUBLISHED only
 COUNTED_STATUSES = (ProtocolStatus.ACCEPTED, ProtocolStatus.PUBLISHED)
+PENDING_STATUSES = (
+    ProtocolStatus.RECEIVED, ProtocolStatus.FIRST_ENTRY, ProtocolStatus.SECOND_ENTRY,
+    ProtocolStatus.QUARANTINED,
+)
 
 
 class ProtocolSource(models.TextChoices):
@@ -40,7 +57,16 @@ class Protocol(models.Model):
     source = models.CharField(max_length=10, choices=ProtocolSource.choices)
     completed_at = models.DateTimeField(null=True, blank=True, help_text="line L17 or equivalent")
     received_at = models.DateTimeField()
-    soft_failures = models.JSONField(default=list, blank=True, help_text="codes of failed soft checks")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    checks = models.JSONField(default=list, blank=True,
+                              help_text="[{code, severity, passed}] of the accepted values")
+    soft_failures = models.JSONField(default=list, blank=True,
+                                     help_text="codes of failed soft checks (the flag)")
+    quarantine_reason = models.CharField(max_length=500, blank=True)
+    reason = models.CharField(max_length=500, blank=True, help_text="why this version exists")
+    decision_ref = models.CharField(max_length=200, blank=True,
+                                    help_text="annulment decision or commission act reference")
 
     class Meta:
         ordering = ["station_id", "version"]
@@ -56,6 +82,10 @@ class Protocol(models.Model):
     def __str__(self) -> str:
         return f"protocol {self.station.code} v{self.version} ({self.status})"
 
+    @property
+    def counted(self) -> bool:
+        return self.status in COUNTED_STATUSES
+
 
 class ProtocolValue(models.Model):
     protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="values")
@@ -69,3 +99,55 @@ class ProtocolValue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code}={self.value}"
+
+
+class ProtocolEntry(models.Model):
+    """One operator's keying of a paper protocol (double-blind entry)."""
+
+    protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="entries")
+    round = models.PositiveSmallIntegerField()
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                 related_name="+")
+    data = models.JSONField(help_text="{counts, instants, candidates} as keyed")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["protocol", "round"], name="protocol_entry_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"entry {self.round} of {self.protocol}"
+
+
+class EventKind(models.TextChoices):
+    ENTRY = "entry"
+    ACCEPTED = "accepted"
+    QUARANTINED = "quarantined"
+    RESOLVED = "resolved"
+    AMENDED = "amended"
+    ANNULLED = "annulled"
+    PUBLISHED = "published"
+    ACT_RECORDED = "act_recorded", "Commission act recorded"
+
+
+class ProtocolEvent(models.Model):
+    """Append-only history: who did what when, with the old and the new values."""
+
+    election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="+")
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="protocol_events")
+    protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    at = models.DateTimeField()
+    old = models.JSONField(null=True, blank=True)
+    new = models.JSONField(null=True, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["election", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.station.code} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -1,10 +1,12 @@
 """Turnout reports: (station, report time, cumulative voters who received a ballot).
 
-A correction is a new version; the previous one stays with ``is_current = False``.
+Append-only: a correction is a new version with a reason; the previous one stays with
+``is_current = False``. Every version is also in the public ledger.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from secki.elections.models import Election, Station
@@ -18,6 +20,11 @@ class TurnoutReport(models.Model):
     version = models.PositiveIntegerField(default=1)
     is_current = models.BooleanField(default=True)
     received_at = models.DateTimeField()
+    late = models.BooleanField(default=False, help_text="received after the next report time")
+    source = models.CharField(max_length=10, default="import")
+    reason = models.CharField(max_length=500, blank=True, help_text="why a correction was made")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["station_id", "time", "version"]

@@ -1,0 +1,1 @@
+"""Officials, their roles scoped to territory, API tokens, and the one access check."""

@@ -1,0 +1,89 @@
+"""The one access check: role × permission × territory (STYLE.md habit 5).
+
+Every write endpoint and view calls :func:`authorize`; it returns the membership that grants
+the action or raises :class:`AccessDenied` with a machine-readable code.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from secki.accounts.models import Membership, Role
+from secki.elections.models import Election, Station
+
+
+class Permission(enum.StrEnum):
+    ENTER_PROTOCOL = "enter_protocol"  # submit a protocol / a data entry
+    AMEND_PROTOCOL = "amend_protocol"  # new version of an accepted protocol, with a reason
+    ANNUL_PROTOCOL = "annul_protocol"  # annulment with a decision reference
+    RECONCILE = "reconcile"  # resolve differing double entries / quarantined protocols
+    PUBLISH = "publish"
+    REPORT_TURNOUT = "report_turnout"
+    CORRECT_TURNOUT = "correct_turnout"
+    VIEW_UNPUBLISHED = "view_unpublished"
+    MANAGE_ELECTION = "manage_election"  # tokens, memberships, election settings, bulk upload
+
+
+GRANTS: dict[Role, frozenset[Permission]] = {
+    Role.CEC_ADMIN: frozenset(Permission),
+    Role.CONSTITUENCY_OPERATOR: frozenset({
+        Permission.ENTER_PROTOCOL, Permission.AMEND_PROTOCOL, Permission.REPORT_TURNOUT,
+        Permission.CORRECT_TURNOUT, Permission.VIEW_UNPUBLISHED,
+    }),
+    Role.STATION_OPERATOR: frozenset({
+        Permission.ENTER_PROTOCOL, Permission.REPORT_TURNOUT, Permission.CORRECT_TURNOUT,
+        Permission.VIEW_UNPUBLISHED,
+    }),
+    Role.SUPERVISOR: frozenset({
+        Permission.RECONCILE, Permission.PUBLISH, Permission.VIEW_UNPUBLISHED,
+    }),
+    Role.OBSERVER: frozenset({Permission.VIEW_UNPUBLISHED}),
+}
+
+
+class AccessDenied(Exception):
+    """``code`` is ``not_authenticated``, ``forbidden_role`` or ``forbidden_territory``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def memberships(user: Any, election: Election) -> list[Membership]:
+    if user is None or not user.is_authenticated:
+        return []
+    return list(Membership.objects.filter(user=user, election=election)
+                .select_related("unit", "station"))
+
+
+def authorize(
+    user: Any, election: Election, permission: Permission, station: Station | None = None
+) -> Membership | None:
+    """Return the membership granting ``permission`` on ``station``, or raise AccessDenied.
+
+    Django superusers are CEC administrators of every election (returns None).
+    """
+    if user is None or not user.is_authenticated:
+        raise AccessDenied("not_authenticated", "log in or send an API token")
+    if user.is_superuser:
+        return None
+    granting = [m for m in memberships(user, election) if permission in GRANTS[Role(m.role)]]
+    if not granting:
+        raise AccessDenied(
+            "forbidden_role", f"your role in {election.slug} does not allow {permission.value}"
+        )
+    for m in granting:
+        if m.covers(station):
+            return m
+    where = station.code if station else "the whole election"
+    raise AccessDenied("forbidden_territory", f"{permission.value} on {where} is outside your territory")
+
+
+def can(user: Any, election: Election, permission: Permission, station: Station | None = None) -> bool:
+    try:
+        authorize(user, election, permission, station)
+    except AccessDenied:
+        return False
+    return True

@@ -1,0 +1,136 @@
+"""Append to and verify the hash chain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from secki.elections.models import Election
+from secki.ledger.models import GENESIS, LedgerEntry
+
+LOCK_KEY = 0x5EC41  # advisory lock id on PostgreSQL
+
+
+def canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_hash(prev_hash: str, body: str) -> str:
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def digest(data: Any) -> str:
+    """SHA-256 of canonical JSON: how payloads refer to large records (protocol values)."""
+    return hashlib.sha256(canonical(data).encode()).hexdigest()
+
+
+def append(kind: str, payload: dict[str, Any], election: Election | None = None) -> LedgerEntry:
+    """Append one entry. Must run inside the transaction that makes the fact true, so that a
+    fact and its log entry commit together or not at all."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("ledger.append must be called inside transaction.atomic()")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+    last = LedgerEntry.objects.order_by("-seq").only("seq", "hash").first()
+    seq = last.seq + 1 if last else 1
+    prev = last.hash if last else GENESIS
+    at = timezone.now()
+    body = canonical({
+        "seq": seq,
+        "at": at.isoformat(),
+        "kind": kind,
+        "election": election.slug if election else None,
+        "payload": payload,
+    })
+    return LedgerEntry.objects.create(
+        seq=seq, election=election, at=at, kind=kind, body=body, prev_hash=prev,
+        hash=entry_hash(prev, body),
+    )
+
+
+def append_many(
+    items: list[tuple[str, dict[str, Any]]], election: Election | None = None, batch: int = 2000
+) -> int:
+    """Append many entries at once (bulk import): the same chain as one-by-one appends."""
+    if not items:
+        return 0
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("ledger.append_many must be called inside transaction.atomic()")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+    last = LedgerEntry.objects.order_by("-seq").only("seq", "hash").first()
+    seq = last.seq if last else 0
+    prev = last.hash if last else GENESIS
+    at = timezone.now()
+    slug = election.slug if election else None
+    rows = []
+    for kind, payload in items:
+        seq += 1
+        body = canonical({"seq": seq, "at": at.isoformat(), "kind": kind, "election": slug,
+                          "payload": payload})
+        digest_ = entry_hash(prev, body)
+        rows.append(LedgerEntry(seq=seq, election=election, at=at, kind=kind, body=body,
+                                prev_hash=prev, hash=digest_))
+        prev = digest_
+    LedgerEntry.objects.bulk_create(rows, batch_size=batch)
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    checked: int
+    head: str
+    problem: str | None = None
+    seq: int | None = None
+
+
+def _entries(batch: int = 5000) -> Iterator[LedgerEntry]:
+    last = 0
+    while True:
+        rows = list(LedgerEntry.objects.filter(seq__gt=last).order_by("seq")[:batch])
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
+
+
+def verify() -> Verification:
+    """Walk the chain from the start; the first broken entry is named."""
+    prev = GENESIS
+    expected_seq = 1
+    checked = 0
+    for entry in _entries():
+        label = f"entry #{entry.seq} ({entry.kind}, {entry.at.isoformat()})"
+        if entry.seq != expected_seq:
+            return Verification(False, checked, prev,
+                                f"entry #{expected_seq} is missing (next is #{entry.seq})",
+                                expected_seq)
+        if entry.prev_hash != prev:
+            return Verification(False, checked, prev,
+                                f"{label}: previous-hash link broken", entry.seq)
+        if entry_hash(prev, entry.body) != entry.hash:
+            return Verification(False, checked, prev,
+                                f"{label}: hash does not match its content (altered)", entry.seq)
+        try:
+            body = json.loads(entry.body)
+        except json.JSONDecodeError:
+            return Verification(False, checked, prev, f"{label}: body is not JSON", entry.seq)
+        if (body.get("seq") != entry.seq or body.get("kind") != entry.kind
+                or dt.datetime.fromisoformat(body["at"]) != entry.at):
+            return Verification(False, checked, prev,
+                                f"{label}: columns disagree with the hashed body (altered)",
+                                entry.seq)
+        prev = entry.hash
+        expected_seq += 1
+        checked += 1
+    return Verification(True, checked, prev)

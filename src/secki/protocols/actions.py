@@ -1,0 +1,379 @@
+"""Every state change of a protocol goes through one function here (STYLE.md habit 3).
+
+Each function checks role and territory, validates, changes state in one transaction, appends
+to the protocol's event history and, for public facts, to the hash-chained ledger. The web
+form, the JSON API, bulk upload and the demo replay all call these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from secki.accounts.access import Permission, authorize
+from secki.elections.models import Election, ElectionStatus, Station
+from secki.errors import IntakeError
+from secki.ledger import chain
+from secki.protocol import CheckResult
+from secki.protocols.data import ProtocolData
+from secki.protocols.models import (
+    COUNTED_STATUSES,
+    EventKind,
+    Protocol,
+    ProtocolEntry,
+    ProtocolEvent,
+    ProtocolSource,
+    ProtocolStatus,
+    ProtocolValue,
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    protocol: Protocol
+    created: bool  # False when the call changed nothing new (never for now; kept for API)
+    checks: list[CheckResult]
+
+
+def check_context(election: Election, station: Station) -> dict[str, Any]:
+    return {"REGISTERED": station.registered, "POLLS_CLOSE": election.polls_close_at}
+
+
+def run_checks(election: Election, station: Station, data: ProtocolData) -> list[CheckResult]:
+    return data.evaluate(election.protocol_schema(), check_context(election, station))
+
+
+def _blocking(election: Election, results: list[CheckResult], act: str | None) -> list[CheckResult]:
+    schema = election.protocol_schema()
+    act_codes = {c.code for c in schema.checks if c.workflow == "act"}
+    return [
+        r for r in results
+        if r.failed and r.severity == "hard" and not (act and r.code in act_codes)
+    ]
+
+
+def check_details(results: list[CheckResult]) -> list[dict[str, Any]]:
+    return [
+        {"code": r.code, "severity": r.severity, "message": r.message, "values": r.values}
+        for r in results
+    ]
+
+
+def _refuse_hard(election: Election, station: Station, results: list[CheckResult],
+                 act: str | None) -> None:
+    blocking = _blocking(election, results, act)
+    if not blocking:
+        return
+    schema = election.protocol_schema()
+    act_codes = {c.code for c in schema.checks if c.workflow == "act"}
+    if all(r.code in act_codes for r in blocking):
+        codes = ", ".join(r.code for r in blocking)
+        raise IntakeError(
+            "act_required",
+            f"{codes}: {blocking[0].message}. Record the commission's act (field 'act') "
+            "to accept this protocol; nothing is corrected silently.",
+            field="act", details=check_details(blocking),
+        )
+    first = blocking[0]
+    raise IntakeError(
+        "hard_check_failed",
+        f"station {station.code} fails hard check {first.code}: {first.message} "
+        f"({', '.join(f'{k}={v}' for k, v in first.values.items())})",
+        field=next(iter(sorted(first.values)), None), details=check_details(blocking),
+    )
+
+
+def _ensure_open(election: Election, station: Station) -> None:
+    if station.election_id != election.id:
+        raise IntakeError("other_election",
+                          f"station {station.code} belongs to another election", status=422,
+                          field="station")
+    if election.status != ElectionStatus.OPEN:
+        raise IntakeError("election_closed",
+                          f"{election.slug} is {election.get_status_display().lower()}",
+                          status=409)
+
+
+def _locked_station(station: Station) -> Station:
+    """Serialise every change to one station's protocols (row lock on PostgreSQL; SQLite
+    serialises writers itself)."""
+    return Station.objects.select_for_update().get(pk=station.pk)
+
+
+def _current(station: Station) -> Protocol | None:
+    return Protocol.objects.filter(station=station, is_current=True).first()
+
+
+def _values_of(protocol: Protocol) -> ProtocolData:
+    values = dict(protocol.values.values_list("code", "value"))
+    candidates = sorted((int(k[1:]), v) for k, v in values.items()
+                        if k.startswith("C") and k[1:].isdigit())
+    counts = {k: v for k, v in values.items() if not (k.startswith("C") and k[1:].isdigit())}
+    schema = protocol.election.protocol_schema()
+    instants = {}
+    if protocol.completed_at and schema.datetime_lines:
+        instants[schema.datetime_lines[0].code] = protocol.completed_at
+    return ProtocolData(counts, instants, tuple(v for _, v in candidates))
+
+
+def protocol_data(protocol: Protocol) -> ProtocolData:
+    return _values_of(protocol)
+
+
+def _publish_status(election: Election) -> str:
+    return ProtocolStatus.PUBLISHED if election.auto_publish else ProtocolStatus.ACCEPTED
+
+
+def _store(
+    election: Election, station: Station, data: ProtocolData, results: list[CheckResult], *,
+    status: str, source: str, actor: Any, version: int, reason: str = "",
+    decision_ref: str = "", received_at: dt.datetime | None = None,
+) -> Protocol:
+    schema = election.protocol_schema()
+    completed = data.instants.get(schema.datetime_lines[0].code) if schema.datetime_lines else None
+    protocol = Protocol.objects.create(
+        election=election, station=station, version=version, status=status, source=source,
+        completed_at=completed, received_at=received_at or timezone.now(),
+        created_by=actor if getattr(actor, "pk", None) else None,
+        checks=[{"code": r.code, "severity": r.severity, "passed": r.passed} for r in results],
+        soft_failures=[r.code for r in results if r.failed and r.severity == "soft"],
+        reason=reason, decision_ref=decision_ref,
+    )
+    ProtocolValue.objects.bulk_create(
+        ProtocolValue(protocol=protocol, code=code, value=value)
+        for code, value in data.values().items()
+    )
+    return protocol
+
+
+def _event(protocol: Protocol, kind: str, actor: Any, *, old: Any = None, new: Any = None,
+           reason: str = "") -> None:
+    ProtocolEvent.objects.create(
+        election_id=protocol.election_id, station_id=protocol.station_id, protocol=protocol,
+        kind=kind, actor=actor if getattr(actor, "pk", None) else None, at=timezone.now(),
+        old=old, new=new, reason=reason,
+    )
+
+
+def _ledger(kind: str, protocol: Protocol, data: ProtocolData | None, **extra: Any) -> None:
+    payload: dict[str, Any] = {
+        "station": protocol.station.code,
+        "version": protocol.version,
+        "status": protocol.status,
+        "values_sha256": chain.digest(data.as_json()) if data else None,
+    }
+    payload.update(extra)
+    chain.append(kind, payload, protocol.election)
+
+
+def _accept(protocol: Protocol, data: ProtocolData, actor: Any, *, act: str | None,
+            kind: str = EventKind.ACCEPTED, reason: str = "") -> None:
+    """Bookkeeping shared by every path that makes a version count."""
+    if act:
+        _event(protocol, EventKind.ACT_RECORDED, actor, new={"act": act}, reason=act)
+    _event(protocol, kind, actor, new=data.as_json(), reason=reason)
+    _ledger(f"protocol.{kind}", protocol, data, **({"act": act} if act else {}))
+
+
+def submit_protocol(
+    election: Election, station: Station, data: ProtocolData, *, actor: Any,
+    source: str = ProtocolSource.API, act: str | None = None,
+) -> Outcome:
+    """A protocol keyed at a form, sent by the API or replayed.
+
+    Single entry: hard failures refuse it; otherwise it is accepted (published when the
+    election auto-publishes). Double entry: the first call stores entry 1, a second call by
+    another operator stores entry 2 and compares.
+    """
+    authorize(actor, election, Permission.ENTER_PROTOCOL, station)
+    _ensure_open(election, station)
+    results = run_checks(election, station, data)
+    if not election.double_entry:
+        _refuse_hard(election, station, results, act)
+    with transaction.atomic():
+        station = _locked_station(station)
+        current = _current(station)
+        if current is not None:
+            _refuse_existing(current, data)
+        if election.double_entry:
+            return _double_entry(election, station, data, results, actor=actor, source=source,
+                                 act=act, current=current)
+        protocol = _store(election, station, data, results, status=_publish_status(election),
+                          source=source, actor=actor, version=1)
+        _accept(protocol, data, actor, act=act)
+        return Outcome(protocol, True, results)
+
+
+def _refuse_existing(current: Protocol, data: ProtocolData) -> None:
+    code = current.station.code
+    if current.status == ProtocolStatus.ANNULLED:
+        raise IntakeError("annulled", f"the results of station {code} were annulled "
+                          f"({current.decision_ref}); no further protocol is taken", status=409)
+    if current.status in COUNTED_STATUSES:
+        if not _values_of(current).differences(data):
+            raise IntakeError("duplicate", f"station {code} already has this protocol "
+                              f"(version {current.version}, {current.status})", status=409)
+        raise IntakeError("already_accepted", f"station {code} already has an accepted protocol "
+                          f"(version {current.version}); changes are amendments with a reason",
+                          status=409)
+    if current.status == ProtocolStatus.QUARANTINED:
+        raise IntakeError("in_reconciliation", f"station {code}'s protocol awaits a supervisor "
+                          "in the reconciliation queue", status=409)
+
+
+def _double_entry(
+    election: Election, station: Station, data: ProtocolData, results: list[CheckResult], *,
+    actor: Any, source: str, act: str | None, current: Protocol | None,
+) -> Outcome:
+    if current is None:
+        protocol = Protocol.objects.create(
+            election=election, station=station, version=1, status=ProtocolStatus.FIRST_ENTRY,
+            source=source, received_at=timezone.now(),
+            created_by=actor if getattr(actor, "pk", None) else None,
+        )
+        ProtocolEntry.objects.create(protocol=protocol, round=1, operator=actor,
+                                     data={**data.as_json(), "act": act})
+        _event(protocol, EventKind.ENTRY, actor, new=data.as_json(), reason="entry 1")
+        return Outcome(protocol, True, results)
+    # current.status == FIRST_ENTRY here (_refuse_existing handled the others)
+    first = current.entries.get(round=1)
+    if first.operator_id == getattr(actor, "pk", None):
+        raise IntakeError("same_operator", "the second entry must be keyed by another operator",
+                          status=409)
+    ProtocolEntry.objects.create(protocol=current, round=2, operator=actor,
+                                 data={**data.as_json(), "act": act})
+    _event(current, EventKind.ENTRY, actor, new=data.as_json(), reason="entry 2")
+    differs = ProtocolData.from_json(first.data).differences(data)
+    act = act or first.data.get("act")
+    blocking = _blocking(election, results, act)
+    if differs or blocking:
+        reason = (f"entries differ on {', '.join(differs)}" if differs else
+                  "fails hard check " + ", ".join(r.code for r in blocking))
+        current.status = ProtocolStatus.QUARANTINED
+        current.quarantine_reason = reason
+        current.save(update_fields=["status", "quarantine_reason"])
+        _event(current, EventKind.QUARANTINED, actor, reason=reason)
+        return Outcome(current, True, results)
+    _make_counted(current, data, results, actor, act=act)
+    return Outcome(current, True, results)
+
+
+def _make_counted(protocol: Protocol, data: ProtocolData, results: list[CheckResult], actor: Any,
+                  *, act: str | None, kind: str = EventKind.ACCEPTED, reason: str = "") -> None:
+    schema = protocol.election.protocol_schema()
+    protocol.status = _publish_status(protocol.election)
+    protocol.completed_at = (data.instants.get(schema.datetime_lines[0].code)
+                             if schema.datetime_lines else None)
+    protocol.checks = [{"code": r.code, "severity": r.severity, "passed": r.passed}
+                       for r in results]
+    protocol.soft_failures = [r.code for r in results if r.failed and r.severity == "soft"]
+    protocol.decision_ref = act or ""
+    protocol.save()
+    ProtocolValue.objects.bulk_create(
+        ProtocolValue(protocol=protocol, code=code, value=value)
+        for code, value in data.values().items()
+    )
+    _accept(protocol, data, actor, act=act, kind=kind, reason=reason)
+
+
+def resolve_protocol(
+    protocol: Protocol, data: ProtocolData, *, actor: Any, reason: str, act: str | None = None
+) -> Outcome:
+    """A supervisor decides a quarantined protocol: the values of entry 1, entry 2 or the
+    paper as re-read. Hard checks must pass (or the commission's act be recorded)."""
+    election, station = protocol.election, protocol.station
+    authorize(actor, election, Permission.RECONCILE, station)
+    _ensure_open(election, station)
+    if not reason.strip():
+        raise IntakeError("reason_required", "say why these values are right", field="reason")
+    results = run_checks(election, station, data)
+    _refuse_hard(election, station, results, act)
+    with transaction.atomic():
+        _locked_station(station)
+        protocol.refresh_from_db()
+        if protocol.status != ProtocolStatus.QUARANTINED:
+            raise IntakeError("not_quarantined", f"station {station.code}'s protocol is "
+                              f"{protocol.status}, not in the reconciliation queue", status=409)
+        _make_counted(protocol, data, results, actor, act=act, kind=EventKind.RESOLVED,
+                      reason=reason)
+    return Outcome(protocol, True, results)
+
+
+def amend_protocol(
+    station: Station, data: ProtocolData, *, actor: Any, reason: str,
+    source: str = ProtocolSource.FORM, act: str | None = None,
+) -> Outcome:
+    """A new version of a counted protocol, with its reason; the old version stays."""
+    election = station.election
+    authorize(actor, election, Permission.AMEND_PROTOCOL, station)
+    _ensure_open(election, station)
+    if not reason.strip():
+        raise IntakeError("reason_required", "an amendment needs a reason", field="reason")
+    results = run_checks(election, station, data)
+    _refuse_hard(election, station, results, act)
+    with transaction.atomic():
+        station = _locked_station(station)
+        current = _current(station)
+        if current is None or current.status not in COUNTED_STATUSES:
+            raise IntakeError("nothing_to_amend", f"station {station.code} has no accepted "
+                              "protocol to amend", status=409)
+        old = _values_of(current)
+        if not old.differences(data):
+            raise IntakeError("duplicate", "the amendment changes nothing", status=409)
+        current.is_current = False
+        current.save(update_fields=["is_current"])
+        protocol = _store(election, station, data, results, status=_publish_status(election),
+                          source=source, actor=actor, version=current.version + 1, reason=reason)
+        _event(protocol, EventKind.AMENDED, actor, old=old.as_json(), new=data.as_json(),
+               reason=reason)
+        _ledger("protocol.amended", protocol, data, previous_version=current.version,
+                reason=reason)
+    return Outcome(protocol, True, results)
+
+
+def annul_protocol(station: Station, *, actor: Any, decision_ref: str, reason: str = "") -> Protocol:
+    """The commission annuls a station's results: a new version with status annulled keeps the
+    numbers on record and takes them out of the totals."""
+    election = station.election
+    authorize(actor, election, Permission.ANNUL_PROTOCOL, station)
+    _ensure_open(election, station)
+    if not decision_ref.strip():
+        raise IntakeError("decision_required", "an annulment needs the decision reference",
+                          field="decision_ref")
+    with transaction.atomic():
+        station = _locked_station(station)
+        current = _current(station)
+        if current is None or current.status not in COUNTED_STATUSES:
+            raise IntakeError("nothing_to_annul", f"station {station.code} has no accepted "
+                              "protocol to annul", status=409)
+        data = _values_of(current)
+        current.is_current = False
+        current.save(update_fields=["is_current"])
+        protocol = _store(election, station, data, [], status=ProtocolStatus.ANNULLED,
+                          source=current.source, actor=actor, version=current.version + 1,
+                          reason=reason, decision_ref=decision_ref)
+        protocol.checks, protocol.soft_failures = current.checks, current.soft_failures
+        protocol.save(update_fields=["checks", "soft_failures"])
+        _event(protocol, EventKind.ANNULLED, actor, old=data.as_json(), reason=decision_ref)
+        _ledger("protocol.annulled", protocol, data, decision=decision_ref, reason=reason)
+    return protocol
+
+
+def publish_protocol(protocol: Protocol, *, actor: Any) -> Protocol:
+    election, station = protocol.election, protocol.station
+    authorize(actor, election, Permission.PUBLISH, station)
+    with transaction.atomic():
+        _locked_station(station)
+        protocol.refresh_from_db()
+        if protocol.status != ProtocolStatus.ACCEPTED or not protocol.is_current:
+            raise IntakeError("not_accepted", f"only an accepted current protocol can be "
+                              f"published (this one is {protocol.status})", status=409)
+        protocol.status = ProtocolStatus.PUBLISHED
+        protocol.save(update_fields=["status"])
+        _event(protocol, EventKind.PUBLISHED, actor)
+        _ledger("protocol.published", protocol, _values_of(protocol))
+    return protocol
