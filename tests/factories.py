@@ -19,33 +19,69 @@ from secki.bundle import (
 from secki.bundle.write import write_election, write_table
 from secki.protocol import ProtocolSchema
 
-CANDIDATES = [[1, "Candidate A", "Party One"], [2, "Candidate B", "Party Two"],
-              [3, "Candidate C", ""]]
+CANDIDATES = [
+    [1, "Candidate A", "Party One"],
+    [2, "Candidate B", "Party Two"],
+    [3, "Candidate C", ""],
+]
 UNITS = [
     ["XX", "", "country", "", "Testland", "ocd-division/country:xx"],
     ["1", "XX", "constituency", 1, "North", "ocd-division/country:xx/ed:1"],
     ["2", "XX", "constituency", 2, "South", "ocd-division/country:xx/ed:2"],
 ]
 STATIONS = [
-    ["1-1", "1", 1, "Station 1", "School 1", 1000, "40.100000", "47.100000", 0, 0, 1, ""],
+    ["1-1", "1", 1, "Station 1", "School 1", 1000, "40.1", "47.1", 0, 0, 1, ""],
     ["1-2", "1", 2, "Station 2", "", 800, "", "", 0, 1, 0, ""],
-    ["2-1", "2", 1, "Station 1", "", 1200, "40.500000", "48.000000", 0, 0, 0, ""],
+    ["2-1", "2", 1, "Station 1", "", 1200, "40.5", "48", 0, 0, 0, ""],
     ["2-2", "2", 2, "Station 2", "Embassy", 300, "", "", 1, 0, 0, ""],
 ]
-TURNOUT = [["1-1", "10:00", 150], ["1-1", "12:00", 400], ["1-2", "10:00", 90],
-           ["2-1", "10:00", 200], ["2-2", "12:00", 100]]
+TURNOUT = [
+    ["1-1", "10:00", 150],
+    ["1-1", "12:00", 400],
+    ["1-2", "10:00", 90],
+    ["2-1", "10:00", 200],
+    ["2-2", "12:00", 100],
+]
 
 
-def protocol(station: str, registered: int, issued: int, votes: list[int], invalid: int,
-             mobile: int = 0, unused: int = 20, spoilt: int = 1) -> list[Any]:
+def protocol(
+    station: str,
+    registered: int,
+    issued: int,
+    votes: list[int],
+    invalid: int,
+    mobile: int = 0,
+    unused: int = 20,
+    spoilt: int = 1,
+) -> list[Any]:
     """A protocol row satisfying every hard check of the az-presidential schema."""
     valid = sum(votes)
     in_boxes = valid + invalid
     assert in_boxes <= issued
     l5 = issued - mobile
-    return [station, registered, None, None, None, None, 3, issued + unused + spoilt, l5, mobile,
-            2, unused, unused, mobile, in_boxes - mobile, valid, 0, invalid, spoilt,
-            "2024-02-07T21:30:00+04:00", *votes]
+    return [
+        station,
+        registered,
+        None,
+        None,
+        None,
+        None,
+        3,
+        issued + unused + spoilt,
+        l5,
+        mobile,
+        2,
+        unused,
+        unused,
+        mobile,
+        in_boxes - mobile,
+        valid,
+        0,
+        invalid,
+        spoilt,
+        "2024-02-07T21:30:00+04:00",
+        *votes,
+    ]
 
 
 PROTOCOLS = [
@@ -68,8 +104,12 @@ def settings(**overrides: Any) -> dict[str, Any]:
         "polls_open": "08:00",
         "polls_close": "19:00",
         "turnout_times": ["10:00", "12:00", "15:00", "17:00", "19:00"],
-        "win_rule": {"rule": "absolute_majority", "base": "valid", "runoff_size": 2,
-                     "invalid_station_share": 0.4},
+        "win_rule": {
+            "rule": "absolute_majority",
+            "base": "valid",
+            "runoff_size": 2,
+            "invalid_station_share": 0.4,
+        },
         "simulated": False,
         "protocol": ProtocolSchema.builtin().to_dict(),
     }

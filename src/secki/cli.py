@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "schema": "secki.elections.cli:schema_cmd",
     "demo": "secki.demo.cli:demo",
     "serve": "secki.demo.cli:serve",
+    "replay": "secki.demo.cli:replay_cmd",
+    "verify-log": "secki.ledger.cli:verify_log",
     "manage": "secki.cli:manage",
 }
 
@@ -68,4 +70,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

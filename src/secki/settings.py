@@ -1,6 +1,7 @@
 """Django settings, all read from the environment (see secki.env and docs/architecture.md).
 
-``DATABASE_URL`` unset → the embedded SQLite file ``SECKI_VAR_DIR/secki.sqlite3`` (default ./var) in WAL mode.
+``DATABASE_URL`` unset → the embedded SQLite file ``$SECKI_VAR_DIR/secki.sqlite3`` in WAL mode
+(``SECKI_VAR_DIR`` defaults to ./var).
 ``DATABASE_URL=postgres://user:pass@host:port/name`` → PostgreSQL through psycopg 3.
 """
 
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -89,7 +91,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": _sqlite_path,
+            "NAME": str(_sqlite_path),
             "OPTIONS": {
                 # WAL lets the web server read while the importer or the replay writes.
                 "init_command": (

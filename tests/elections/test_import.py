@@ -23,13 +23,21 @@ from tests.factories import write_small_bundle
 
 pytestmark = pytest.mark.django_db
 
-BUNDLE_FILES = ["election.json", "units.csv", "stations.csv", "candidates.csv", "turnout.csv",
-                "protocols.csv"]
+BUNDLE_FILES = [
+    "election.json",
+    "units.csv",
+    "stations.csv",
+    "candidates.csv",
+    "turnout.csv",
+    "protocols.csv",
+]
 
 
 def db_counts() -> tuple[int, ...]:
-    return tuple(m.objects.count() for m in (Election, Unit, Station, Candidate, TurnoutReport,
-                                              Protocol, ProtocolValue))
+    return tuple(
+        m.objects.count()
+        for m in (Election, Unit, Station, Candidate, TurnoutReport, Protocol, ProtocolValue)
+    )
 
 
 def test_import_stores_the_whole_election(tmp_path: Path) -> None:
@@ -37,7 +45,10 @@ def test_import_stores_the_whole_election(tmp_path: Path) -> None:
     assert election.units.count() == 3
     assert election.stations.count() == 4
     assert list(election.candidates.values_list("name", flat=True)) == [
-        "Candidate A", "Candidate B", "Candidate C"]
+        "Candidate A",
+        "Candidate B",
+        "Candidate C",
+    ]
     assert TurnoutReport.objects.filter(election=election).count() == 5
     assert Protocol.objects.filter(election=election, status="published").count() == 4
     assert LedgerEntry.objects.filter(kind="protocol.accepted").count() == 4
@@ -68,7 +79,9 @@ def test_cli_import_and_export(tmp_path: Path) -> None:
     assert "4 stations" in result.output
     result = runner.invoke(cli, ["export", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "out" / "protocols.csv").read_text() == (source / "protocols.csv").read_text()
+    assert (tmp_path / "out" / "protocols.csv").read_text() == (
+        source / "protocols.csv"
+    ).read_text()
 
 
 def test_same_slug_twice_is_refused_unless_replace(tmp_path: Path) -> None:
@@ -154,25 +167,63 @@ def _bad_json(d: Path) -> None:
 
 
 BAD_INPUTS: list[tuple[str, Callable[[Path], None], str]] = [
-    ("missing column", _missing_column, "stations.csv line 1, column registered: required column is missing"),
-    ("non-integer", _non_integer, "protocols.csv line 3, column L5: '4x5' is not a non-negative integer"),
+    (
+        "missing column",
+        _missing_column,
+        "stations.csv line 1, column registered: required column is missing",
+    ),
+    (
+        "non-integer",
+        _non_integer,
+        "protocols.csv line 3, column L5: '4x5' is not a non-negative integer",
+    ),
     ("negative count", _negative, "protocols.csv line 4, column C2: '-3' is negative"),
-    ("unit parent missing", _unknown_parent, "units.csv line 4, column parent: parent unit 'YY' does not exist"),
-    ("station parent missing", _station_unit_missing, "stations.csv line 3, column unit: unit '9' does not exist"),
-    ("duplicate station number", _duplicate_station_number, "stations.csv line 3, column number: station number 1 appears twice in unit '1'"),
+    (
+        "unit parent missing",
+        _unknown_parent,
+        "units.csv line 4, column parent: parent unit 'YY' does not exist",
+    ),
+    (
+        "station parent missing",
+        _station_unit_missing,
+        "stations.csv line 3, column unit: unit '9' does not exist",
+    ),
+    (
+        "duplicate station number",
+        _duplicate_station_number,
+        "stations.csv line 3, column number: station number 1 appears twice in unit '1'",
+    ),
     ("unknown candidate", _unknown_candidate, "protocols.csv line 1, column C4: unknown candidate"),
     ("not CSV", _not_csv, "turnout.csv: not a CSV file"),
     ("ragged row", _ragged_row, "candidates.csv line 3: not a CSV row of this file: 4 fields"),
-    ("hard check", _hard_check, "protocols.csv line 2, column L14: station 1-1 fails hard check AZ-6: L14 (valid ballots) must equal the sum of the candidates' votes (L14=679, sum(C)=680)"),
-    ("unknown station", _unknown_station, "protocols.csv line 5, column station: station '2-9' does not exist"),
-    ("bad turnout time", _bad_turnout_time, "turnout.csv line 3, column time: '13:00' is not one of the election's turnout times"),
-    ("duplicate station code", _duplicate_station_code, "stations.csv line 5, column code: station '2-1' is defined twice"),
+    (
+        "hard check",
+        _hard_check,
+        "protocols.csv line 2, column L14: station 1-1 fails hard check AZ-6: L14 (valid "
+        "ballots) must equal the sum of the candidates' votes (L14=679, sum(C)=680)",
+    ),
+    (
+        "unknown station",
+        _unknown_station,
+        "protocols.csv line 5, column station: station '2-9' does not exist",
+    ),
+    (
+        "bad turnout time",
+        _bad_turnout_time,
+        "turnout.csv line 3, column time: '13:00' is not one of the election's turnout times",
+    ),
+    (
+        "duplicate station code",
+        _duplicate_station_code,
+        "stations.csv line 5, column code: station '2-1' is defined twice",
+    ),
     ("bad election kind", _bad_json, "election.json, column kind: 'coronation' is not one of"),
 ]
 
 
-@pytest.mark.parametrize(("spoil", "message"), [(s, m) for _, s, m in BAD_INPUTS],
-                         ids=[n for n, _, _ in BAD_INPUTS])
+@pytest.mark.parametrize(
+    ("spoil", "message"), [(s, m) for _, s, m in BAD_INPUTS], ids=[n for n, _, _ in BAD_INPUTS]
+)
 def test_bad_input_is_refused_with_file_line_field_and_nothing_stored(
     tmp_path: Path, spoil: Callable[[Path], None], message: str
 ) -> None:
@@ -188,7 +239,9 @@ def test_bad_input_is_refused_with_file_line_field_and_nothing_stored(
     assert db_counts() == before
 
 
-def test_failure_while_storing_rolls_back_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_while_storing_rolls_back_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A crash after stations were written leaves no trace of the election."""
     bundle = read_bundle(write_small_bundle(tmp_path / "in"))
     before = db_counts()

@@ -27,17 +27,30 @@ class Permission(enum.StrEnum):
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.CEC_ADMIN: frozenset(Permission),
-    Role.CONSTITUENCY_OPERATOR: frozenset({
-        Permission.ENTER_PROTOCOL, Permission.AMEND_PROTOCOL, Permission.REPORT_TURNOUT,
-        Permission.CORRECT_TURNOUT, Permission.VIEW_UNPUBLISHED,
-    }),
-    Role.STATION_OPERATOR: frozenset({
-        Permission.ENTER_PROTOCOL, Permission.REPORT_TURNOUT, Permission.CORRECT_TURNOUT,
-        Permission.VIEW_UNPUBLISHED,
-    }),
-    Role.SUPERVISOR: frozenset({
-        Permission.RECONCILE, Permission.PUBLISH, Permission.VIEW_UNPUBLISHED,
-    }),
+    Role.CONSTITUENCY_OPERATOR: frozenset(
+        {
+            Permission.ENTER_PROTOCOL,
+            Permission.AMEND_PROTOCOL,
+            Permission.REPORT_TURNOUT,
+            Permission.CORRECT_TURNOUT,
+            Permission.VIEW_UNPUBLISHED,
+        }
+    ),
+    Role.STATION_OPERATOR: frozenset(
+        {
+            Permission.ENTER_PROTOCOL,
+            Permission.REPORT_TURNOUT,
+            Permission.CORRECT_TURNOUT,
+            Permission.VIEW_UNPUBLISHED,
+        }
+    ),
+    Role.SUPERVISOR: frozenset(
+        {
+            Permission.RECONCILE,
+            Permission.PUBLISH,
+            Permission.VIEW_UNPUBLISHED,
+        }
+    ),
     Role.OBSERVER: frozenset({Permission.VIEW_UNPUBLISHED}),
 }
 
@@ -54,8 +67,9 @@ class AccessDenied(Exception):
 def memberships(user: Any, election: Election) -> list[Membership]:
     if user is None or not user.is_authenticated:
         return []
-    return list(Membership.objects.filter(user=user, election=election)
-                .select_related("unit", "station"))
+    return list(
+        Membership.objects.filter(user=user, election=election).select_related("unit", "station")
+    )
 
 
 def authorize(
@@ -78,10 +92,14 @@ def authorize(
         if m.covers(station):
             return m
     where = station.code if station else "the whole election"
-    raise AccessDenied("forbidden_territory", f"{permission.value} on {where} is outside your territory")
+    raise AccessDenied(
+        "forbidden_territory", f"{permission.value} on {where} is outside your territory"
+    )
 
 
-def can(user: Any, election: Election, permission: Permission, station: Station | None = None) -> bool:
+def can(
+    user: Any, election: Election, permission: Permission, station: Station | None = None
+) -> bool:
     try:
         authorize(user, election, permission, station)
     except AccessDenied:

@@ -27,8 +27,9 @@ class Membership(models.Model):
     a constituency operator has a unit; a station operator has a station.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
     election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=32, choices=Role.choices)
     unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.CASCADE)
@@ -37,8 +38,9 @@ class Membership(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "election", "role", "unit", "station"],
-                                    name="membership_unique"),
+            models.UniqueConstraint(
+                fields=["user", "election", "role", "unit", "station"], name="membership_unique"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -55,7 +57,7 @@ class Membership(models.Model):
         return True
 
 
-TOKEN_PREFIX = "secki_"
+TOKEN_PREFIX = "secki_"  # noqa: S105 - a label, not a secret
 
 
 def hash_token(raw: str) -> str:
@@ -65,8 +67,9 @@ def hash_token(raw: str) -> str:
 class ApiToken(models.Model):
     """A machine client's bearer token. Only its SHA-256 is stored; revoking is permanent."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
     name = models.CharField(max_length=100)
     key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)

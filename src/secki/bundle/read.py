@@ -21,13 +21,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from secki.bundle import (
-    CANDIDATE_COLUMNS,
     ELECTION_FILE,
     ELECTION_KINDS,
     FORMAT,
     STATION_COLUMNS,
     TURNOUT_COLUMNS,
-    UNIT_COLUMNS,
     UNIT_KINDS,
 )
 from secki.protocol import ProtocolSchema, SchemaError
@@ -192,7 +190,9 @@ class _Reader:
                     continue
                 if len(record) != width:
                     self.issue(
-                        name, number, None,
+                        name,
+                        number,
+                        None,
                         f"not a CSV row of this file: {len(record)} fields, the header has {width}",
                     )
                     continue
@@ -297,18 +297,30 @@ def _parse_settings(reader: _Reader) -> tuple[dict[str, Any], ProtocolSchema] | 
     rule = need("win_rule", dict)
     if rule is not None:
         if rule.get("rule") not in ("absolute_majority", "plurality"):
-            reader.issue(name, None, "win_rule.rule", f"{rule.get('rule')!r} is not "
-                         "absolute_majority or plurality")
+            reader.issue(
+                name,
+                None,
+                "win_rule.rule",
+                f"{rule.get('rule')!r} is not absolute_majority or plurality",
+            )
         if rule.get("base", "valid") not in ("valid", "cast", "participants"):
-            reader.issue(name, None, "win_rule.base", f"{rule.get('base')!r} is not "
-                         "valid, cast or participants")
+            reader.issue(
+                name,
+                None,
+                "win_rule.base",
+                f"{rule.get('base')!r} is not valid, cast or participants",
+            )
         size = rule.get("runoff_size", 2)
         if not isinstance(size, int) or isinstance(size, bool) or size < 2:
             reader.issue(name, None, "win_rule.runoff_size", f"{size!r} must be an integer >= 2")
         share = rule.get("invalid_station_share", 0.4)
         if not isinstance(share, int | float) or isinstance(share, bool) or not 0 < share <= 1:
-            reader.issue(name, None, "win_rule.invalid_station_share",
-                         f"{share!r} must be a number in (0, 1]")
+            reader.issue(
+                name,
+                None,
+                "win_rule.invalid_station_share",
+                f"{share!r} must be a number in (0, 1]",
+            )
     if not isinstance(data.get("simulated", False), bool):
         reader.issue(name, None, "simulated", "must be true or false")
     protocol = need("protocol", dict)
@@ -346,7 +358,7 @@ def _step(reader: _Reader, label: str, n: int) -> None:
         reader.progress(label, n)
 
 
-def _read(reader: _Reader) -> Bundle | None:  # noqa: C901
+def _read(reader: _Reader) -> Bundle | None:
     parsed = _parse_settings(reader)
     if parsed is None:
         return None
@@ -373,8 +385,12 @@ def _read(reader: _Reader) -> Bundle | None:  # noqa: C901
             if roots > 1:
                 reader.issue(f, line, "parent", "only one unit (the root) may have no parent")
         elif parent not in unit_codes:
-            reader.issue(f, line, "parent",
-                         f"parent unit {parent!r} does not exist (or comes later in the file)")
+            reader.issue(
+                f,
+                line,
+                "parent",
+                f"parent unit {parent!r} does not exist (or comes later in the file)",
+            )
         if code is not None:
             unit_codes.add(code)
         if code is not None and name is not None:
@@ -399,8 +415,10 @@ def _read(reader: _Reader) -> Bundle | None:  # noqa: C901
         registered = reader.count(f, line, "registered", row["registered"])
         lat = reader.decimal(f, line, "latitude", row.get("latitude", ""), 90)
         lon = reader.decimal(f, line, "longitude", row.get("longitude", ""), 180)
-        flags = [reader.flag(f, line, c, row.get(c, "0") or "0")
-                 for c in ("abroad", "temporary", "webcam")]
+        flags = [
+            reader.flag(f, line, c, row.get(c, "0") or "0")
+            for c in ("abroad", "temporary", "webcam")
+        ]
         if unit is not None and unit not in unit_codes:
             reader.issue(f, line, "unit", f"unit {unit!r} does not exist in units.csv")
         if code is not None:
@@ -409,17 +427,30 @@ def _read(reader: _Reader) -> Bundle | None:  # noqa: C901
             station_codes.add(code)
         if unit is not None and number is not None:
             if (unit, number) in numbers:
-                reader.issue(f, line, "number",
-                             f"station number {number} appears twice in unit {unit!r}")
+                reader.issue(
+                    f, line, "number", f"station number {number} appears twice in unit {unit!r}"
+                )
             numbers.add((unit, number))
         if None in (code, unit, number, name, registered):
             continue
         assert code is not None and unit is not None and number is not None
         assert name is not None and registered is not None
-        bundle.stations.append(StationRow(
-            code, unit, number, name, row.get("address", "").strip(), registered, lat, lon,
-            flags[0], flags[1], flags[2], row.get("ocd_id", "").strip(),
-        ))
+        bundle.stations.append(
+            StationRow(
+                code,
+                unit,
+                number,
+                name,
+                row.get("address", "").strip(),
+                registered,
+                lat,
+                lon,
+                flags[0],
+                flags[1],
+                flags[2],
+                row.get("ocd_id", "").strip(),
+            )
+        )
     _step(reader, f, len(bundle.stations))
 
     # candidates
@@ -429,8 +460,12 @@ def _read(reader: _Reader) -> Bundle | None:  # noqa: C901
         name = reader.text(f, line, "name", row["name"])
         expected = len(bundle.candidates) + 1
         if number is not None and number != expected:
-            reader.issue(f, line, "number",
-                         f"ballot order must run 1…n without gaps: expected {expected}, got {number}")
+            reader.issue(
+                f,
+                line,
+                "number",
+                f"ballot order must run 1…n without gaps: expected {expected}, got {number}",
+            )
             continue
         if number is not None and name is not None:
             bundle.candidates.append(CandidateRow(number, name, row.get("party", "").strip()))
@@ -438,7 +473,7 @@ def _read(reader: _Reader) -> Bundle | None:  # noqa: C901
         reader.issue(f, None, None, "no candidates: at least one is required")
     _step(reader, f, len(bundle.candidates))
 
-    registered = {s.code: s.registered for s in bundle.stations}
+    register = {s.code: s.registered for s in bundle.stations}
     # turnout
     f = "turnout.csv"
     times = set(settings["turnout_times"])
@@ -447,12 +482,17 @@ def _read(reader: _Reader) -> Bundle | None:  # noqa: C901
         station = row["station"].strip()
         time = row["time"].strip()
         voters = reader.count(f, line, "voters", row["voters"])
-        if station not in registered:
+        if station not in register:
             reader.issue(f, line, "station", f"station {station!r} does not exist in stations.csv")
             continue
         if time not in times:
-            reader.issue(f, line, "time", f"{time!r} is not one of the election's turnout times "
-                         f"({', '.join(settings['turnout_times'])})")
+            reader.issue(
+                f,
+                line,
+                "time",
+                f"{time!r} is not one of the election's turnout times "
+                f"({', '.join(settings['turnout_times'])})",
+            )
             continue
         if (station, time) in seen_reports:
             reader.issue(f, line, "time", f"station {station!r} already has a report at {time}")
@@ -463,7 +503,7 @@ def _read(reader: _Reader) -> Bundle | None:  # noqa: C901
     _step(reader, f, len(bundle.turnout))
 
     # protocols
-    _read_protocols(reader, bundle, registered)
+    _read_protocols(reader, bundle, register)
     return bundle
 
 
@@ -481,8 +521,9 @@ def _read_protocols(reader: _Reader, bundle: Bundle, registered: dict[str, int])
             header = next(csv.reader(handle), [])
         for col in header:
             if re.fullmatch(r"C\d+", col) and col not in candidate_cols:
-                reader.issue(f, 1, col, f"unknown candidate: candidates.csv has {n} candidates "
-                             f"(C1…C{n})")
+                reader.issue(
+                    f, 1, col, f"unknown candidate: candidates.csv has {n} candidates (C1…C{n})"
+                )
     tz = ZoneInfo(bundle.settings["timezone"])
     seen: set[str] = set()
     for line, row in reader.rows(f, ["station", *required], optional, must_exist=False):
@@ -548,10 +589,15 @@ def _check_protocols(reader: _Reader, bundle: Bundle, registered: dict[str, int]
         for index in np.flatnonzero(failing):
             r = rows[index]
             values = ", ".join(
-                f"{name}={r.counts.get(name, '')}" for name in sorted(check.expression.names)
+                f"{name}={r.counts.get(name, '')}"
+                for name in sorted(check.expression.names)
                 if name in r.counts
             )
             if check.expression.uses_candidates:
                 values += f", sum(C)={sum(r.candidates)}"
-            reader.issue("protocols.csv", r.line, ",".join(sorted(check.expression.names)) or None,
-                         f"station {r.station} fails hard check {code}: {check.message} ({values})")
+            reader.issue(
+                "protocols.csv",
+                r.line,
+                ",".join(sorted(check.expression.names)) or None,
+                f"station {r.station} fails hard check {code}: {check.message} ({values})",
+            )

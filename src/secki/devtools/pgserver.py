@@ -26,6 +26,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from secki.env import env_bool
 
@@ -73,7 +74,9 @@ def _server_user() -> pwd.struct_passwd | None:
     for name in ("postgres", "nobody"):
         with contextlib.suppress(KeyError):
             return pwd.getpwnam(name)
-    raise PostgresUnavailable("running as root and no 'postgres' or 'nobody' user to run the server")
+    raise PostgresUnavailable(
+        "running as root and no 'postgres' or 'nobody' user to run the server"
+    )
 
 
 @contextlib.contextmanager
@@ -90,20 +93,50 @@ def throwaway_postgres(*, durable: bool = False) -> Iterator[str]:
         os.chown(sock, user.pw_uid, user.pw_gid)
         kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
     port = _free_port()
-    options = [f"-p {port}", "-c listen_addresses=127.0.0.1", f"-k {sock}", "-c max_connections=200"]
+    options = [
+        f"-p {port}",
+        "-c listen_addresses=127.0.0.1",
+        f"-k {sock}",
+        "-c max_connections=200",
+    ]
     if not durable:
         options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
-    run = subprocess.run
+    run: Any = subprocess.run  # called with user/group when started by root
     try:
-        run(  # noqa: S603
-            [str(bindir / "initdb"), "-D", str(data), "-U", "secki", "--auth=trust", "-E", "UTF8",
-             "--locale=C", "--no-sync"],
-            check=True, capture_output=True, cwd=root, **kwargs,  # type: ignore[arg-type]
+        run(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "secki",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            cwd=root,
+            **kwargs,
         )
-        run(  # noqa: S603
-            [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w",
-             "-o", " ".join(options), "start"],
-            check=True, capture_output=True, cwd=root, **kwargs,  # type: ignore[arg-type]
+        run(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(root / "server.log"),
+                "-w",
+                "-o",
+                " ".join(options),
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            cwd=root,
+            **kwargs,
         )
     except subprocess.CalledProcessError as exc:
         log = root / "server.log"
@@ -115,9 +148,12 @@ def throwaway_postgres(*, durable: bool = False) -> Iterator[str]:
     try:
         yield f"postgres://secki@127.0.0.1:{port}/postgres"
     finally:
-        run(  # noqa: S603
+        run(
             [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            check=False, capture_output=True, cwd=root, **kwargs,  # type: ignore[arg-type]
+            check=False,
+            capture_output=True,
+            cwd=root,
+            **kwargs,
         )
         shutil.rmtree(root, ignore_errors=True)
 
@@ -125,7 +161,9 @@ def throwaway_postgres(*, durable: bool = False) -> Iterator[str]:
 def main(argv: list[str]) -> int:
     durable = "--durable" in argv[: argv.index("--")] if "--" in argv else False
     if "--" not in argv or argv.index("--") == len(argv) - 1:
-        print("usage: python -m secki.devtools.pgserver [--durable] -- COMMAND ARGS…", file=sys.stderr)
+        print(
+            "usage: python -m secki.devtools.pgserver [--durable] -- COMMAND ARGS…", file=sys.stderr
+        )
         return 2
     command = argv[argv.index("--") + 1 :]
     required = env_bool("SECKI_REQUIRE_POSTGRES", False)
@@ -134,7 +172,9 @@ def main(argv: list[str]) -> int:
         url = server.__enter__()
     except PostgresUnavailable as exc:
         if required:
-            print(f"FAILED: PostgreSQL is required (SECKI_REQUIRE_POSTGRES=1): {exc}", file=sys.stderr)
+            print(
+                f"FAILED: PostgreSQL is required (SECKI_REQUIRE_POSTGRES=1): {exc}", file=sys.stderr
+            )
             return 1
         print(f"SKIPPED: PostgreSQL tests not run: {exc}", file=sys.stderr)
         return 0

@@ -48,7 +48,9 @@ def _bulk(model: Any, objects: Sequence[Any], advance: Advance | None) -> list[A
     return created
 
 
-def import_bundle(bundle: Bundle, *, replace: bool = False, advance: Advance | None = None) -> Election:
+def import_bundle(
+    bundle: Bundle, *, replace: bool = False, advance: Advance | None = None
+) -> Election:
     """Store a bundle read by :func:`secki.bundle.read.read_bundle`, all or nothing."""
     s = bundle.settings
     rule = s["win_rule"]
@@ -56,18 +58,31 @@ def import_bundle(bundle: Bundle, *, replace: bool = False, advance: Advance | N
         existing = Election.objects.filter(slug=bundle.slug)
         if existing.exists():
             if not replace:
-                raise BundleError([BundleIssue(
-                    "election.json", None, "slug",
-                    f"an election {bundle.slug!r} already exists (use --replace to load it anew)",
-                )])
+                raise BundleError(
+                    [
+                        BundleIssue(
+                            "election.json",
+                            None,
+                            "slug",
+                            f"an election {bundle.slug!r} already exists "
+                            "(use --replace to load it anew)",
+                        )
+                    ]
+                )
             existing.delete()
         election = Election.objects.create(
-            slug=bundle.slug, name=s["name"], kind=s["kind"], country=s["country"],
-            date=dt.date.fromisoformat(s["date"]), timezone=s["timezone"],
+            slug=bundle.slug,
+            name=s["name"],
+            kind=s["kind"],
+            country=s["country"],
+            date=dt.date.fromisoformat(s["date"]),
+            timezone=s["timezone"],
             polls_open=dt.time.fromisoformat(s["polls_open"]),
             polls_close=dt.time.fromisoformat(s["polls_close"]),
-            turnout_times=list(s["turnout_times"]), win_rule=rule["rule"],
-            majority_base=rule.get("base", "valid"), runoff_size=rule.get("runoff_size", 2),
+            turnout_times=list(s["turnout_times"]),
+            win_rule=rule["rule"],
+            majority_base=rule.get("base", "valid"),
+            runoff_size=rule.get("runoff_size", 2),
             invalid_station_share=Decimal(str(rule.get("invalid_station_share", 0.4))),
             simulated=bool(s.get("simulated", False)),
         )
@@ -77,50 +92,94 @@ def import_bundle(bundle: Bundle, *, replace: bool = False, advance: Advance | N
         for position, row in enumerate(bundle.units):
             parent = units[row.parent] if row.parent else None
             unit = Unit.objects.create(
-                election=election, parent=parent, kind=row.kind, code=row.code,
-                number=row.number, name=row.name, ocd_id=row.ocd_id,
-                depth=parent.depth + 1 if parent else 0, position=position,
+                election=election,
+                parent=parent,
+                kind=row.kind,
+                code=row.code,
+                number=row.number,
+                name=row.name,
+                ocd_id=row.ocd_id,
+                depth=parent.depth + 1 if parent else 0,
+                position=position,
             )
             unit.path = f"{parent.path if parent else '/'}{unit.id}/"
             unit.save(update_fields=["path"])
             units[row.code] = unit
 
-        stations = _bulk(Station, [
-            Station(
-                election=election, unit=units[r.unit], code=r.code, number=r.number, name=r.name,
-                address=r.address, registered=r.registered, latitude=r.latitude,
-                longitude=r.longitude, abroad=r.abroad, temporary=r.temporary, webcam=r.webcam,
-                ocd_id=r.ocd_id, unit_path=units[r.unit].path, position=i,
-            )
-            for i, r in enumerate(bundle.stations)
-        ], advance)
+        stations = _bulk(
+            Station,
+            [
+                Station(
+                    election=election,
+                    unit=units[r.unit],
+                    code=r.code,
+                    number=r.number,
+                    name=r.name,
+                    address=r.address,
+                    registered=r.registered,
+                    latitude=r.latitude,
+                    longitude=r.longitude,
+                    abroad=r.abroad,
+                    temporary=r.temporary,
+                    webcam=r.webcam,
+                    ocd_id=r.ocd_id,
+                    unit_path=units[r.unit].path,
+                    position=i,
+                )
+                for i, r in enumerate(bundle.stations)
+            ],
+            advance,
+        )
         station_ids = {s.code: s.id for s in stations}
         Candidate.objects.bulk_create(
             Candidate(election=election, number=c.number, name=c.name, party=c.party)
             for c in bundle.candidates
         )
         now = timezone.now()
-        _bulk(TurnoutReport, [
-            TurnoutReport(election=election, station_id=station_ids[t.station], time=t.time,
-                          voters=t.voters, received_at=now)
-            for t in bundle.turnout
-        ], advance)
-        datetime_line = bundle.schema.datetime_lines[0].code if bundle.schema.datetime_lines else None
-        protocols = _bulk(Protocol, [
-            Protocol(
-                election=election, station_id=station_ids[p.station],
-                status=ProtocolStatus.PUBLISHED if election.auto_publish else ProtocolStatus.ACCEPTED,
-                source=ProtocolSource.IMPORT, received_at=now,
-                completed_at=p.instants.get(datetime_line) if datetime_line else None,
-            )
-            for p in bundle.protocols
-        ], None)
+        _bulk(
+            TurnoutReport,
+            [
+                TurnoutReport(
+                    election=election,
+                    station_id=station_ids[t.station],
+                    time=t.time,
+                    voters=t.voters,
+                    received_at=now,
+                )
+                for t in bundle.turnout
+            ],
+            advance,
+        )
+        datetime_line = (
+            bundle.schema.datetime_lines[0].code if bundle.schema.datetime_lines else None
+        )
+        protocols = _bulk(
+            Protocol,
+            [
+                Protocol(
+                    election=election,
+                    station_id=station_ids[p.station],
+                    status=ProtocolStatus.PUBLISHED
+                    if election.auto_publish
+                    else ProtocolStatus.ACCEPTED,
+                    source=ProtocolSource.IMPORT,
+                    received_at=now,
+                    completed_at=p.instants.get(datetime_line) if datetime_line else None,
+                )
+                for p in bundle.protocols
+            ],
+            None,
+        )
         values: list[ProtocolValue] = []
-        for protocol, row in zip(protocols, bundle.protocols, strict=True):
-            values.extend(ProtocolValue(protocol=protocol, code=code, value=value)
-                          for code, value in row.counts.items())
-            values.extend(ProtocolValue(protocol=protocol, code=candidate_code(i), value=v)
-                          for i, v in enumerate(row.candidates, start=1))
+        for protocol, prow in zip(protocols, bundle.protocols, strict=True):
+            values.extend(
+                ProtocolValue(protocol=protocol, code=code, value=value)
+                for code, value in prow.counts.items()
+            )
+            values.extend(
+                ProtocolValue(protocol=protocol, code=candidate_code(i), value=v)
+                for i, v in enumerate(prow.candidates, start=1)
+            )
         per_protocol = max(1, len(values) // max(1, len(protocols)))
         _bulk(ProtocolValue, values, (lambda n: advance(n // per_protocol)) if advance else None)
         _record_imported(election, protocols, bundle)
@@ -137,14 +196,28 @@ def _record_imported(election: Election, protocols: list[Protocol], bundle: Bund
     events, entries = [], []
     for protocol, row in zip(protocols, bundle.protocols, strict=True):
         data = ProtocolData(row.counts, row.instants, tuple(row.candidates)).as_json()
-        events.append(ProtocolEvent(
-            election=election, station_id=protocol.station_id, protocol=protocol,
-            kind=EventKind.ACCEPTED, at=now, new=data, reason="bulk import",
-        ))
-        entries.append(("protocol.accepted", {
-            "station": row.station, "version": 1, "status": protocol.status,
-            "values_sha256": chain.digest(data),
-        }))
+        events.append(
+            ProtocolEvent(
+                election=election,
+                station_id=protocol.station_id,
+                protocol=protocol,
+                kind=EventKind.ACCEPTED,
+                at=now,
+                new=data,
+                reason="bulk import",
+            )
+        )
+        entries.append(
+            (
+                "protocol.accepted",
+                {
+                    "station": row.station,
+                    "version": 1,
+                    "status": protocol.status,
+                    "values_sha256": chain.digest(data),
+                },
+            )
+        )
     _bulk(ProtocolEvent, events, None)
     chain.append_many(entries, election)
 
@@ -155,7 +228,8 @@ def import_work(bundle: Bundle) -> int:
 
 
 def _dec(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value:.6f}"
+    """Coordinates as the shortest exact decimal (40.1, 39.35682), as docs/formats.md says."""
+    return None if value is None else format(value.normalize(), "f")
 
 
 def election_settings(election: Election) -> dict[str, Any]:
@@ -188,34 +262,66 @@ def export_bundle(election: Election, directory: Path) -> dict[str, int]:
     write_election(directory, election_settings(election))
     units = list(election.units.order_by("position"))
     by_id = {u.id: u for u in units}
-    written["units.csv"] = write_table(directory / "units.csv", UNIT_COLUMNS, (
-        [u.code, by_id[u.parent_id].code if u.parent_id else None, u.kind, u.number, u.name,
-         u.ocd_id]
-        for u in units
-    ))
+    written["units.csv"] = write_table(
+        directory / "units.csv",
+        UNIT_COLUMNS,
+        (
+            [
+                u.code,
+                by_id[u.parent_id].code if u.parent_id else None,
+                u.kind,
+                u.number,
+                u.name,
+                u.ocd_id,
+            ]
+            for u in units
+        ),
+    )
     stations = list(election.stations.order_by("position"))
-    written["stations.csv"] = write_table(directory / "stations.csv", STATION_COLUMNS, (
-        [s.code, by_id[s.unit_id].code, s.number, s.name, s.address, s.registered,
-         _dec(s.latitude), _dec(s.longitude), s.abroad, s.temporary, s.webcam, s.ocd_id]
-        for s in stations
-    ))
+    written["stations.csv"] = write_table(
+        directory / "stations.csv",
+        STATION_COLUMNS,
+        (
+            [
+                s.code,
+                by_id[s.unit_id].code,
+                s.number,
+                s.name,
+                s.address,
+                s.registered,
+                _dec(s.latitude),
+                _dec(s.longitude),
+                s.abroad,
+                s.temporary,
+                s.webcam,
+                s.ocd_id,
+            ]
+            for s in stations
+        ),
+    )
     candidates = list(election.candidates.order_by("number"))
-    written["candidates.csv"] = write_table(directory / "candidates.csv", CANDIDATE_COLUMNS, (
-        [c.number, c.name, c.party] for c in candidates
-    ))
+    written["candidates.csv"] = write_table(
+        directory / "candidates.csv",
+        CANDIDATE_COLUMNS,
+        ([c.number, c.name, c.party] for c in candidates),
+    )
     code_of = {s.id: s.code for s in stations}
     position = {s.id: s.position for s in stations}
     times = {t: i for i, t in enumerate(election.turnout_times)}
     reports = sorted(
-        TurnoutReport.objects.filter(election=election, is_current=True)
-        .values_list("station_id", "time", "voters"),
+        TurnoutReport.objects.filter(election=election, is_current=True).values_list(
+            "station_id", "time", "voters"
+        ),
         key=lambda r: (position[r[0]], times.get(r[1], 99)),
     )
-    written["turnout.csv"] = write_table(directory / "turnout.csv", TURNOUT_COLUMNS, (
-        [code_of[sid], time, voters] for sid, time, voters in reports
-    ))
+    written["turnout.csv"] = write_table(
+        directory / "turnout.csv",
+        TURNOUT_COLUMNS,
+        ([code_of[sid], time, voters] for sid, time, voters in reports),
+    )
     written["protocols.csv"] = write_table(
-        directory / "protocols.csv", ["station", *schema.columns(len(candidates))],
+        directory / "protocols.csv",
+        ["station", *schema.columns(len(candidates))],
         _protocol_rows(election, schema.columns(len(candidates)), code_of, position),
     )
     return written
@@ -228,8 +334,10 @@ def _protocol_rows(
     datetime_codes = {ln.code for ln in schema.datetime_lines}
     tz = election.tz
     protocols = {
-        p.id: p for p in Protocol.objects.filter(election=election, is_current=True)
-        .exclude(status=ProtocolStatus.ANNULLED)
+        p.id: p
+        for p in Protocol.objects.filter(election=election, is_current=True).exclude(
+            status=ProtocolStatus.ANNULLED
+        )
     }
     values: dict[int, dict[str, int]] = {pid: {} for pid in protocols}
     for pid, code, value in ProtocolValue.objects.filter(

@@ -13,8 +13,12 @@ from secki.cli import setup_django
 @click.command("import")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--replace", is_flag=True, help="Replace an election with the same slug.")
-@click.option("--migrate/--no-migrate", default=True, show_default=True,
-              help="Bring the database schema up to date first.")
+@click.option(
+    "--migrate/--no-migrate",
+    default=True,
+    show_default=True,
+    help="Bring the database schema up to date first.",
+)
 def import_cmd(directory: Path, replace: bool, migrate: bool) -> None:
     """Load an election bundle DIRECTORY (docs/formats.md) in one transaction."""
     setup_django()
@@ -27,10 +31,11 @@ def import_cmd(directory: Path, replace: bool, migrate: bool) -> None:
         call_command("migrate", verbosity=0)
     click.echo(f"Reading {directory} …", err=True)
     try:
-        bundle = read_bundle(directory, progress=lambda label, n: click.echo(
-            f"  {label}: {n:,} rows valid", err=True))
-        with click.progressbar(length=import_work(bundle), label="Storing",
-                               file=sys.stderr) as bar:
+        bundle = read_bundle(
+            directory,
+            progress=lambda label, n: click.echo(f"  {label}: {n:,} rows valid", err=True),
+        )
+        with click.progressbar(length=import_work(bundle), label="Storing", file=sys.stderr) as bar:
             election = import_bundle(bundle, replace=replace, advance=bar.update)
     except BundleError as exc:
         click.echo("Nothing was imported. Problems found:", err=True)
@@ -60,8 +65,13 @@ def export_cmd(directory: Path, slug: str | None) -> None:
 @click.command("import-nist")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--slug", required=True, help="Slug of the new election.")
-@click.option("--schema", "schema_name", default="az-presidential", show_default=True,
-              help="Built-in protocol schema name, or a .toml/.json schema file.")
+@click.option(
+    "--schema",
+    "schema_name",
+    default="az-presidential",
+    show_default=True,
+    help="Built-in protocol schema name, or a .toml/.json schema file.",
+)
 def import_nist_cmd(file: Path, slug: str, schema_name: str) -> None:
     """Create an election's hierarchy and candidates from a NIST SP 1500-100 v2 JSON file."""
     setup_django()
@@ -85,8 +95,9 @@ def schema_cmd(source: str) -> None:
     schema = _schema(source)
     click.echo(f"{schema.name}: {len(schema.lines)} lines, {len(schema.checks)} checks")
     for ln in schema.lines:
-        click.echo(f"  {ln.code:6} {ln.kind:8} {'required' if ln.required else 'optional':8} "
-                   f"{ln.label}")
+        click.echo(
+            f"  {ln.code:6} {ln.kind:8} {'required' if ln.required else 'optional':8} {ln.label}"
+        )
     for c in schema.checks:
         click.echo(f"  {c.code:6} {c.severity:4} {c.scope:9} {c.source}")
 

@@ -70,18 +70,22 @@ class Election(models.Model):
     )
     runoff_size = models.PositiveSmallIntegerField(default=2)
     invalid_station_share = models.DecimalField(
-        max_digits=4, decimal_places=3, default=0.4,
+        max_digits=4,
+        decimal_places=3,
+        default=0.4,
         help_text="the election is invalid when results are annulled in more than this share",
     )
     protocol_schema_name = models.CharField(max_length=80, default="az-presidential")
     schema_revision = models.PositiveIntegerField(default=0, editable=False)
     protocol_roles = models.JSONField(
-        default=dict, blank=True,
-        help_text="role → expression over the lines: registered, participants, cast, valid, invalid",
+        default=dict,
+        blank=True,
+        help_text="role → expression over lines: registered, participants, cast, valid, invalid",
     )
     simulated = models.BooleanField(default=False)
-    status = models.CharField(max_length=10, choices=ElectionStatus.choices,
-                              default=ElectionStatus.OPEN)
+    status = models.CharField(
+        max_length=10, choices=ElectionStatus.choices, default=ElectionStatus.OPEN
+    )
     double_entry = models.BooleanField(
         default=False, help_text="two operators key each paper protocol independently"
     )
@@ -89,7 +93,9 @@ class Election(models.Model):
         default=True, help_text="accepted protocols are published at once"
     )
     turnout_allowance = models.DecimalField(
-        max_digits=4, decimal_places=3, default=0.05,
+        max_digits=4,
+        decimal_places=3,
+        default=0.05,
         help_text="turnout may exceed registered voters by this share (additional lists)",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -313,15 +319,25 @@ def install_schema(election: Election, schema: ProtocolSchema) -> None:
     election.control_relations.all().delete()
     ProtocolLine.objects.bulk_create(
         ProtocolLine(
-            election=election, position=i, code=ln.code, label=ln.label, kind=ln.kind,
+            election=election,
+            position=i,
+            code=ln.code,
+            label=ln.label,
+            kind=ln.kind,
             required=ln.required,
         )
         for i, ln in enumerate(schema.lines)
     )
     ControlRelation.objects.bulk_create(
         ControlRelation(
-            election=election, position=i, code=c.code, expression=c.source,
-            severity=c.severity, scope=c.scope, message=c.message, workflow=c.workflow or "",
+            election=election,
+            position=i,
+            code=c.code,
+            expression=c.source,
+            severity=c.severity,
+            scope=c.scope,
+            message=c.message,
+            workflow=c.workflow or "",
         )
         for i, c in enumerate(schema.checks)
     )

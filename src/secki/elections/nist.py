@@ -77,12 +77,18 @@ def import_nist(path: Path, *, slug: str, schema: ProtocolSchema) -> Election:
     if len(elections) != 1:
         raise NistImportError(f"{path}: expected exactly one Election, found {len(elections)}")
     e = elections[0]
-    units = {u["@id"]: u for u in report.get("GpUnit") or [] if u.get("@type", "").endswith("ReportingUnit")}
+    units = {
+        u["@id"]: u
+        for u in report.get("GpUnit") or []
+        if u.get("@type", "").endswith("ReportingUnit")
+    }
     parent_of: dict[str, str] = {}
     for uid, unit in units.items():
         for child in unit.get("ComposingGpUnitIds") or []:
             if child not in units:
-                raise NistImportError(f"GpUnit {uid}: ComposingGpUnitIds names unknown unit {child}")
+                raise NistImportError(
+                    f"GpUnit {uid}: ComposingGpUnitIds names unknown unit {child}"
+                )
             if child in parent_of:
                 raise NistImportError(f"GpUnit {child} is composed into two units")
             parent_of[child] = uid
@@ -100,8 +106,9 @@ def import_nist(path: Path, *, slug: str, schema: ProtocolSchema) -> Election:
     candidates = {c["@id"]: c for c in e.get("Candidate") or []}
     order: list[str] = []
     for contest in e.get("Contest") or []:
-        selections = sorted(contest.get("ContestSelection") or [],
-                            key=lambda s: s.get("SequenceOrder", 0))
+        selections = sorted(
+            contest.get("ContestSelection") or [], key=lambda s: s.get("SequenceOrder", 0)
+        )
         for selection in selections:
             for cid in selection.get("CandidateIds") or []:
                 if cid not in order:
@@ -115,7 +122,10 @@ def import_nist(path: Path, *, slug: str, schema: ProtocolSchema) -> Election:
             raise NistImportError(f"an election {slug!r} already exists")
         start = e.get("StartDate") or report.get("GeneratedDate", "")[:10]
         election = Election.objects.create(
-            slug=slug, name=_text(e.get("Name")) or slug, kind="other", country=match.group(1),
+            slug=slug,
+            name=_text(e.get("Name")) or slug,
+            kind="other",
+            country=match.group(1),
             date=dt.date.fromisoformat(start[:10]),
         )
         install_schema(election, schema)
@@ -130,12 +140,19 @@ def import_nist(path: Path, *, slug: str, schema: ProtocolSchema) -> Election:
                 if parent is None:
                     raise NistImportError(f"polling place {uid} has no parent unit")
                 counter[parent.id] = counter.get(parent.id, 0) + 1
-                stations.append(Station(
-                    election=election, unit=parent, code=uid,
-                    number=_number(unit, counter[parent.id]), name=_text(unit.get("Name")) or uid,
-                    registered=int(unit.get("VotersRegistered") or 0), ocd_id=_ocd(unit),
-                    unit_path=parent.path, position=len(stations),
-                ))
+                stations.append(
+                    Station(
+                        election=election,
+                        unit=parent,
+                        code=uid,
+                        number=_number(unit, counter[parent.id]),
+                        name=_text(unit.get("Name")) or uid,
+                        registered=int(unit.get("VotersRegistered") or 0),
+                        ocd_id=_ocd(unit),
+                        unit_path=parent.path,
+                        position=len(stations),
+                    )
+                )
                 return
             if parent is None:
                 kind = "country"
@@ -146,10 +163,15 @@ def import_nist(path: Path, *, slug: str, schema: ProtocolSchema) -> Election:
             else:
                 kind = "other"
             node = Unit.objects.create(
-                election=election, parent=parent, kind=kind, code=uid,
+                election=election,
+                parent=parent,
+                kind=kind,
+                code=uid,
                 number=_number(unit, position[0]) if parent else None,
-                name=_text(unit.get("Name")) or uid, ocd_id=_ocd(unit),
-                depth=parent.depth + 1 if parent else 0, position=position[0],
+                name=_text(unit.get("Name")) or uid,
+                ocd_id=_ocd(unit),
+                depth=parent.depth + 1 if parent else 0,
+                position=position[0],
             )
             position[0] += 1
             node.path = f"{parent.path if parent else '/'}{node.id}/"
@@ -162,7 +184,9 @@ def import_nist(path: Path, *, slug: str, schema: ProtocolSchema) -> Election:
         Station.objects.bulk_create(stations, batch_size=2000)
         Candidate.objects.bulk_create(
             Candidate(
-                election=election, number=i, name=_text(candidates[cid].get("BallotName")) or cid,
+                election=election,
+                number=i,
+                name=_text(candidates[cid].get("BallotName")) or cid,
                 party=parties.get(candidates[cid].get("PartyId", ""), ""),
             )
             for i, cid in enumerate(order, start=1)

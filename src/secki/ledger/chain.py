@@ -43,15 +43,22 @@ def append(kind: str, payload: dict[str, Any], election: Election | None = None)
     seq = last.seq + 1 if last else 1
     prev = last.hash if last else GENESIS
     at = timezone.now()
-    body = canonical({
-        "seq": seq,
-        "at": at.isoformat(),
-        "kind": kind,
-        "election": election.slug if election else None,
-        "payload": payload,
-    })
+    body = canonical(
+        {
+            "seq": seq,
+            "at": at.isoformat(),
+            "kind": kind,
+            "election": election.slug if election else None,
+            "payload": payload,
+        }
+    )
     return LedgerEntry.objects.create(
-        seq=seq, election=election, at=at, kind=kind, body=body, prev_hash=prev,
+        seq=seq,
+        election=election,
+        at=at,
+        kind=kind,
+        body=body,
+        prev_hash=prev,
         hash=entry_hash(prev, body),
     )
 
@@ -75,11 +82,21 @@ def append_many(
     rows = []
     for kind, payload in items:
         seq += 1
-        body = canonical({"seq": seq, "at": at.isoformat(), "kind": kind, "election": slug,
-                          "payload": payload})
+        body = canonical(
+            {"seq": seq, "at": at.isoformat(), "kind": kind, "election": slug, "payload": payload}
+        )
         digest_ = entry_hash(prev, body)
-        rows.append(LedgerEntry(seq=seq, election=election, at=at, kind=kind, body=body,
-                                prev_hash=prev, hash=digest_))
+        rows.append(
+            LedgerEntry(
+                seq=seq,
+                election=election,
+                at=at,
+                kind=kind,
+                body=body,
+                prev_hash=prev,
+                hash=digest_,
+            )
+        )
         prev = digest_
     LedgerEntry.objects.bulk_create(rows, batch_size=batch)
     return len(rows)
@@ -112,24 +129,41 @@ def verify() -> Verification:
     for entry in _entries():
         label = f"entry #{entry.seq} ({entry.kind}, {entry.at.isoformat()})"
         if entry.seq != expected_seq:
-            return Verification(False, checked, prev,
-                                f"entry #{expected_seq} is missing (next is #{entry.seq})",
-                                expected_seq)
+            return Verification(
+                False,
+                checked,
+                prev,
+                f"entry #{expected_seq} is missing (next is #{entry.seq})",
+                expected_seq,
+            )
         if entry.prev_hash != prev:
-            return Verification(False, checked, prev,
-                                f"{label}: previous-hash link broken", entry.seq)
+            return Verification(
+                False, checked, prev, f"{label}: previous-hash link broken", entry.seq
+            )
         if entry_hash(prev, entry.body) != entry.hash:
-            return Verification(False, checked, prev,
-                                f"{label}: hash does not match its content (altered)", entry.seq)
+            return Verification(
+                False,
+                checked,
+                prev,
+                f"{label}: hash does not match its content (altered)",
+                entry.seq,
+            )
         try:
             body = json.loads(entry.body)
         except json.JSONDecodeError:
             return Verification(False, checked, prev, f"{label}: body is not JSON", entry.seq)
-        if (body.get("seq") != entry.seq or body.get("kind") != entry.kind
-                or dt.datetime.fromisoformat(body["at"]) != entry.at):
-            return Verification(False, checked, prev,
-                                f"{label}: columns disagree with the hashed body (altered)",
-                                entry.seq)
+        if (
+            body.get("seq") != entry.seq
+            or body.get("kind") != entry.kind
+            or dt.datetime.fromisoformat(body["at"]) != entry.at
+        ):
+            return Verification(
+                False,
+                checked,
+                prev,
+                f"{label}: columns disagree with the hashed body (altered)",
+                entry.seq,
+            )
         prev = entry.hash
         expected_seq += 1
         checked += 1

@@ -13,8 +13,9 @@ GENESIS = "0" * 64
 
 class LedgerEntry(models.Model):
     seq = models.PositiveBigIntegerField(unique=True)
-    election = models.ForeignKey(Election, null=True, on_delete=models.SET_NULL,
-                                 related_name="ledger_entries")
+    election = models.ForeignKey(
+        Election, null=True, on_delete=models.SET_NULL, related_name="ledger_entries"
+    )
     at = models.DateTimeField()
     kind = models.CharField(max_length=64)
     body = models.TextField(help_text="canonical JSON that the hash covers")

@@ -81,7 +81,7 @@ class Expression:
         return bool(self._fn(env))
 
     # -- compilation -------------------------------------------------------------------
-    def _compile(self, node: ast.expr, names: set[str]) -> Evaluator:  # noqa: C901
+    def _compile(self, node: ast.expr, names: set[str]) -> Evaluator:
         if isinstance(node, ast.Constant):
             value = node.value
             if isinstance(value, bool) or not isinstance(value, int | float):

@@ -148,16 +148,21 @@ class ProtocolSchema:
                 )
             severity = entry.get("severity", "hard")
             if severity not in ("hard", "soft"):
-                raise SchemaError(f"{source}: {where} ({code}) severity {severity!r} is not hard/soft")
+                raise SchemaError(
+                    f"{source}: {where} ({code}) severity {severity!r} is not hard/soft"
+                )
             scope = entry.get("scope", "station")
             if scope not in ("station", "aggregate"):
-                raise SchemaError(f"{source}: {where} ({code}) scope {scope!r} is not station/aggregate")
+                raise SchemaError(
+                    f"{source}: {where} ({code}) scope {scope!r} is not station/aggregate"
+                )
             workflow = entry.get("workflow") or None
             if workflow not in (None, "act"):
                 raise SchemaError(f"{source}: {where} ({code}) workflow {workflow!r} is not 'act'")
             checks.append(
-                Check(code, expression, severity, str(need(entry, "message", where)), scope,
-                      workflow)
+                Check(
+                    code, expression, severity, str(need(entry, "message", where)), scope, workflow
+                )
             )
         raw_roles = data.get("roles") or {}
         if not isinstance(raw_roles, Mapping):
@@ -190,7 +195,9 @@ class ProtocolSchema:
         try:
             data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
         except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-            raise SchemaError(f"{path}: not valid {path.suffix.lstrip('.').upper()}: {exc}") from None
+            raise SchemaError(
+                f"{path}: not valid {path.suffix.lstrip('.').upper()}: {exc}"
+            ) from None
         return cls.from_dict(data, source=str(path))
 
     @classmethod
@@ -239,7 +246,9 @@ class ProtocolSchema:
 
     def columns(self, n_candidates: int) -> list[str]:
         """Protocol columns in order: the schema's lines, then C1 … Cn."""
-        return [ln.code for ln in self.lines] + [candidate_code(i) for i in range(1, n_candidates + 1)]
+        return [ln.code for ln in self.lines] + [
+            candidate_code(i) for i in range(1, n_candidates + 1)
+        ]
 
     def station_checks(self) -> Iterable[Check]:
         return (c for c in self.checks if c.scope == "station")

@@ -51,7 +51,8 @@ def _blocking(election: Election, results: list[CheckResult], act: str | None) -
     schema = election.protocol_schema()
     act_codes = {c.code for c in schema.checks if c.workflow == "act"}
     return [
-        r for r in results
+        r
+        for r in results
         if r.failed and r.severity == "hard" and not (act and r.code in act_codes)
     ]
 
@@ -63,8 +64,9 @@ def check_details(results: list[CheckResult]) -> list[dict[str, Any]]:
     ]
 
 
-def _refuse_hard(election: Election, station: Station, results: list[CheckResult],
-                 act: str | None) -> None:
+def _refuse_hard(
+    election: Election, station: Station, results: list[CheckResult], act: str | None
+) -> None:
     blocking = _blocking(election, results, act)
     if not blocking:
         return
@@ -76,26 +78,33 @@ def _refuse_hard(election: Election, station: Station, results: list[CheckResult
             "act_required",
             f"{codes}: {blocking[0].message}. Record the commission's act (field 'act') "
             "to accept this protocol; nothing is corrected silently.",
-            field="act", details=check_details(blocking),
+            field="act",
+            details=check_details(blocking),
         )
     first = blocking[0]
     raise IntakeError(
         "hard_check_failed",
         f"station {station.code} fails hard check {first.code}: {first.message} "
         f"({', '.join(f'{k}={v}' for k, v in first.values.items())})",
-        field=next(iter(sorted(first.values)), None), details=check_details(blocking),
+        field=next(iter(sorted(first.values)), None),
+        details=check_details(blocking),
     )
 
 
 def _ensure_open(election: Election, station: Station) -> None:
     if station.election_id != election.id:
-        raise IntakeError("other_election",
-                          f"station {station.code} belongs to another election", status=422,
-                          field="station")
+        raise IntakeError(
+            "other_election",
+            f"station {station.code} belongs to another election",
+            status=422,
+            field="station",
+        )
     if election.status != ElectionStatus.OPEN:
-        raise IntakeError("election_closed",
-                          f"{election.slug} is {election.get_status_display().lower()}",
-                          status=409)
+        raise IntakeError(
+            "election_closed",
+            f"{election.slug} is {election.get_status_display().lower()}",
+            status=409,
+        )
 
 
 def _locked_station(station: Station) -> Station:
@@ -110,8 +119,9 @@ def _current(station: Station) -> Protocol | None:
 
 def _values_of(protocol: Protocol) -> ProtocolData:
     values = dict(protocol.values.values_list("code", "value"))
-    candidates = sorted((int(k[1:]), v) for k, v in values.items()
-                        if k.startswith("C") and k[1:].isdigit())
+    candidates = sorted(
+        (int(k[1:]), v) for k, v in values.items() if k.startswith("C") and k[1:].isdigit()
+    )
     counts = {k: v for k, v in values.items() if not (k.startswith("C") and k[1:].isdigit())}
     schema = protocol.election.protocol_schema()
     instants = {}
@@ -129,19 +139,34 @@ def _publish_status(election: Election) -> str:
 
 
 def _store(
-    election: Election, station: Station, data: ProtocolData, results: list[CheckResult], *,
-    status: str, source: str, actor: Any, version: int, reason: str = "",
-    decision_ref: str = "", received_at: dt.datetime | None = None,
+    election: Election,
+    station: Station,
+    data: ProtocolData,
+    results: list[CheckResult],
+    *,
+    status: str,
+    source: str,
+    actor: Any,
+    version: int,
+    reason: str = "",
+    decision_ref: str = "",
+    received_at: dt.datetime | None = None,
 ) -> Protocol:
     schema = election.protocol_schema()
     completed = data.instants.get(schema.datetime_lines[0].code) if schema.datetime_lines else None
     protocol = Protocol.objects.create(
-        election=election, station=station, version=version, status=status, source=source,
-        completed_at=completed, received_at=received_at or timezone.now(),
+        election=election,
+        station=station,
+        version=version,
+        status=status,
+        source=source,
+        completed_at=completed,
+        received_at=received_at or timezone.now(),
         created_by=actor if getattr(actor, "pk", None) else None,
         checks=[{"code": r.code, "severity": r.severity, "passed": r.passed} for r in results],
         soft_failures=[r.code for r in results if r.failed and r.severity == "soft"],
-        reason=reason, decision_ref=decision_ref,
+        reason=reason,
+        decision_ref=decision_ref,
     )
     ProtocolValue.objects.bulk_create(
         ProtocolValue(protocol=protocol, code=code, value=value)
@@ -150,12 +175,19 @@ def _store(
     return protocol
 
 
-def _event(protocol: Protocol, kind: str, actor: Any, *, old: Any = None, new: Any = None,
-           reason: str = "") -> None:
+def _event(
+    protocol: Protocol, kind: str, actor: Any, *, old: Any = None, new: Any = None, reason: str = ""
+) -> None:
     ProtocolEvent.objects.create(
-        election_id=protocol.election_id, station_id=protocol.station_id, protocol=protocol,
-        kind=kind, actor=actor if getattr(actor, "pk", None) else None, at=timezone.now(),
-        old=old, new=new, reason=reason,
+        election_id=protocol.election_id,
+        station_id=protocol.station_id,
+        protocol=protocol,
+        kind=kind,
+        actor=actor if getattr(actor, "pk", None) else None,
+        at=timezone.now(),
+        old=old,
+        new=new,
+        reason=reason,
     )
 
 
@@ -170,8 +202,15 @@ def _ledger(kind: str, protocol: Protocol, data: ProtocolData | None, **extra: A
     chain.append(kind, payload, protocol.election)
 
 
-def _accept(protocol: Protocol, data: ProtocolData, actor: Any, *, act: str | None,
-            kind: str = EventKind.ACCEPTED, reason: str = "") -> None:
+def _accept(
+    protocol: Protocol,
+    data: ProtocolData,
+    actor: Any,
+    *,
+    act: str | None,
+    kind: str = EventKind.ACCEPTED,
+    reason: str = "",
+) -> None:
     """Bookkeeping shared by every path that makes a version count."""
     if act:
         _event(protocol, EventKind.ACT_RECORDED, actor, new={"act": act}, reason=act)
@@ -180,8 +219,13 @@ def _accept(protocol: Protocol, data: ProtocolData, actor: Any, *, act: str | No
 
 
 def submit_protocol(
-    election: Election, station: Station, data: ProtocolData, *, actor: Any,
-    source: str = ProtocolSource.API, act: str | None = None,
+    election: Election,
+    station: Station,
+    data: ProtocolData,
+    *,
+    actor: Any,
+    source: str = ProtocolSource.API,
+    act: str | None = None,
 ) -> Outcome:
     """A protocol keyed at a form, sent by the API or replayed.
 
@@ -200,10 +244,26 @@ def submit_protocol(
         if current is not None:
             _refuse_existing(current, data)
         if election.double_entry:
-            return _double_entry(election, station, data, results, actor=actor, source=source,
-                                 act=act, current=current)
-        protocol = _store(election, station, data, results, status=_publish_status(election),
-                          source=source, actor=actor, version=1)
+            return _double_entry(
+                election,
+                station,
+                data,
+                results,
+                actor=actor,
+                source=source,
+                act=act,
+                current=current,
+            )
+        protocol = _store(
+            election,
+            station,
+            data,
+            results,
+            status=_publish_status(election),
+            source=source,
+            actor=actor,
+            version=1,
+        )
         _accept(protocol, data, actor, act=act)
         return Outcome(protocol, True, results)
 
@@ -211,48 +271,79 @@ def submit_protocol(
 def _refuse_existing(current: Protocol, data: ProtocolData) -> None:
     code = current.station.code
     if current.status == ProtocolStatus.ANNULLED:
-        raise IntakeError("annulled", f"the results of station {code} were annulled "
-                          f"({current.decision_ref}); no further protocol is taken", status=409)
+        raise IntakeError(
+            "annulled",
+            f"the results of station {code} were annulled "
+            f"({current.decision_ref}); no further protocol is taken",
+            status=409,
+        )
     if current.status in COUNTED_STATUSES:
         if not _values_of(current).differences(data):
-            raise IntakeError("duplicate", f"station {code} already has this protocol "
-                              f"(version {current.version}, {current.status})", status=409)
-        raise IntakeError("already_accepted", f"station {code} already has an accepted protocol "
-                          f"(version {current.version}); changes are amendments with a reason",
-                          status=409)
+            raise IntakeError(
+                "duplicate",
+                f"station {code} already has this protocol "
+                f"(version {current.version}, {current.status})",
+                status=409,
+            )
+        raise IntakeError(
+            "already_accepted",
+            f"station {code} already has an accepted protocol "
+            f"(version {current.version}); changes are amendments with a reason",
+            status=409,
+        )
     if current.status == ProtocolStatus.QUARANTINED:
-        raise IntakeError("in_reconciliation", f"station {code}'s protocol awaits a supervisor "
-                          "in the reconciliation queue", status=409)
+        raise IntakeError(
+            "in_reconciliation",
+            f"station {code}'s protocol awaits a supervisor in the reconciliation queue",
+            status=409,
+        )
 
 
 def _double_entry(
-    election: Election, station: Station, data: ProtocolData, results: list[CheckResult], *,
-    actor: Any, source: str, act: str | None, current: Protocol | None,
+    election: Election,
+    station: Station,
+    data: ProtocolData,
+    results: list[CheckResult],
+    *,
+    actor: Any,
+    source: str,
+    act: str | None,
+    current: Protocol | None,
 ) -> Outcome:
     if current is None:
         protocol = Protocol.objects.create(
-            election=election, station=station, version=1, status=ProtocolStatus.FIRST_ENTRY,
-            source=source, received_at=timezone.now(),
+            election=election,
+            station=station,
+            version=1,
+            status=ProtocolStatus.FIRST_ENTRY,
+            source=source,
+            received_at=timezone.now(),
             created_by=actor if getattr(actor, "pk", None) else None,
         )
-        ProtocolEntry.objects.create(protocol=protocol, round=1, operator=actor,
-                                     data={**data.as_json(), "act": act})
+        ProtocolEntry.objects.create(
+            protocol=protocol, round=1, operator=actor, data={**data.as_json(), "act": act}
+        )
         _event(protocol, EventKind.ENTRY, actor, new=data.as_json(), reason="entry 1")
         return Outcome(protocol, True, results)
     # current.status == FIRST_ENTRY here (_refuse_existing handled the others)
     first = current.entries.get(round=1)
     if first.operator_id == getattr(actor, "pk", None):
-        raise IntakeError("same_operator", "the second entry must be keyed by another operator",
-                          status=409)
-    ProtocolEntry.objects.create(protocol=current, round=2, operator=actor,
-                                 data={**data.as_json(), "act": act})
+        raise IntakeError(
+            "same_operator", "the second entry must be keyed by another operator", status=409
+        )
+    ProtocolEntry.objects.create(
+        protocol=current, round=2, operator=actor, data={**data.as_json(), "act": act}
+    )
     _event(current, EventKind.ENTRY, actor, new=data.as_json(), reason="entry 2")
     differs = ProtocolData.from_json(first.data).differences(data)
     act = act or first.data.get("act")
     blocking = _blocking(election, results, act)
     if differs or blocking:
-        reason = (f"entries differ on {', '.join(differs)}" if differs else
-                  "fails hard check " + ", ".join(r.code for r in blocking))
+        reason = (
+            f"entries differ on {', '.join(differs)}"
+            if differs
+            else "fails hard check " + ", ".join(r.code for r in blocking)
+        )
         current.status = ProtocolStatus.QUARANTINED
         current.quarantine_reason = reason
         current.save(update_fields=["status", "quarantine_reason"])
@@ -262,14 +353,24 @@ def _double_entry(
     return Outcome(current, True, results)
 
 
-def _make_counted(protocol: Protocol, data: ProtocolData, results: list[CheckResult], actor: Any,
-                  *, act: str | None, kind: str = EventKind.ACCEPTED, reason: str = "") -> None:
+def _make_counted(
+    protocol: Protocol,
+    data: ProtocolData,
+    results: list[CheckResult],
+    actor: Any,
+    *,
+    act: str | None,
+    kind: str = EventKind.ACCEPTED,
+    reason: str = "",
+) -> None:
     schema = protocol.election.protocol_schema()
     protocol.status = _publish_status(protocol.election)
-    protocol.completed_at = (data.instants.get(schema.datetime_lines[0].code)
-                             if schema.datetime_lines else None)
-    protocol.checks = [{"code": r.code, "severity": r.severity, "passed": r.passed}
-                       for r in results]
+    protocol.completed_at = (
+        data.instants.get(schema.datetime_lines[0].code) if schema.datetime_lines else None
+    )
+    protocol.checks = [
+        {"code": r.code, "severity": r.severity, "passed": r.passed} for r in results
+    ]
     protocol.soft_failures = [r.code for r in results if r.failed and r.severity == "soft"]
     protocol.decision_ref = act or ""
     protocol.save()
@@ -296,16 +397,26 @@ def resolve_protocol(
         _locked_station(station)
         protocol.refresh_from_db()
         if protocol.status != ProtocolStatus.QUARANTINED:
-            raise IntakeError("not_quarantined", f"station {station.code}'s protocol is "
-                              f"{protocol.status}, not in the reconciliation queue", status=409)
-        _make_counted(protocol, data, results, actor, act=act, kind=EventKind.RESOLVED,
-                      reason=reason)
+            raise IntakeError(
+                "not_quarantined",
+                f"station {station.code}'s protocol is "
+                f"{protocol.status}, not in the reconciliation queue",
+                status=409,
+            )
+        _make_counted(
+            protocol, data, results, actor, act=act, kind=EventKind.RESOLVED, reason=reason
+        )
     return Outcome(protocol, True, results)
 
 
 def amend_protocol(
-    station: Station, data: ProtocolData, *, actor: Any, reason: str,
-    source: str = ProtocolSource.FORM, act: str | None = None,
+    station: Station,
+    data: ProtocolData,
+    *,
+    actor: Any,
+    reason: str,
+    source: str = ProtocolSource.FORM,
+    act: str | None = None,
 ) -> Outcome:
     """A new version of a counted protocol, with its reason; the old version stays."""
     election = station.election
@@ -319,43 +430,70 @@ def amend_protocol(
         station = _locked_station(station)
         current = _current(station)
         if current is None or current.status not in COUNTED_STATUSES:
-            raise IntakeError("nothing_to_amend", f"station {station.code} has no accepted "
-                              "protocol to amend", status=409)
+            raise IntakeError(
+                "nothing_to_amend",
+                f"station {station.code} has no accepted protocol to amend",
+                status=409,
+            )
         old = _values_of(current)
         if not old.differences(data):
             raise IntakeError("duplicate", "the amendment changes nothing", status=409)
         current.is_current = False
         current.save(update_fields=["is_current"])
-        protocol = _store(election, station, data, results, status=_publish_status(election),
-                          source=source, actor=actor, version=current.version + 1, reason=reason)
-        _event(protocol, EventKind.AMENDED, actor, old=old.as_json(), new=data.as_json(),
-               reason=reason)
-        _ledger("protocol.amended", protocol, data, previous_version=current.version,
-                reason=reason)
+        protocol = _store(
+            election,
+            station,
+            data,
+            results,
+            status=_publish_status(election),
+            source=source,
+            actor=actor,
+            version=current.version + 1,
+            reason=reason,
+        )
+        _event(
+            protocol, EventKind.AMENDED, actor, old=old.as_json(), new=data.as_json(), reason=reason
+        )
+        _ledger("protocol.amended", protocol, data, previous_version=current.version, reason=reason)
     return Outcome(protocol, True, results)
 
 
-def annul_protocol(station: Station, *, actor: Any, decision_ref: str, reason: str = "") -> Protocol:
+def annul_protocol(
+    station: Station, *, actor: Any, decision_ref: str, reason: str = ""
+) -> Protocol:
     """The commission annuls a station's results: a new version with status annulled keeps the
     numbers on record and takes them out of the totals."""
     election = station.election
     authorize(actor, election, Permission.ANNUL_PROTOCOL, station)
     _ensure_open(election, station)
     if not decision_ref.strip():
-        raise IntakeError("decision_required", "an annulment needs the decision reference",
-                          field="decision_ref")
+        raise IntakeError(
+            "decision_required", "an annulment needs the decision reference", field="decision_ref"
+        )
     with transaction.atomic():
         station = _locked_station(station)
         current = _current(station)
         if current is None or current.status not in COUNTED_STATUSES:
-            raise IntakeError("nothing_to_annul", f"station {station.code} has no accepted "
-                              "protocol to annul", status=409)
+            raise IntakeError(
+                "nothing_to_annul",
+                f"station {station.code} has no accepted protocol to annul",
+                status=409,
+            )
         data = _values_of(current)
         current.is_current = False
         current.save(update_fields=["is_current"])
-        protocol = _store(election, station, data, [], status=ProtocolStatus.ANNULLED,
-                          source=current.source, actor=actor, version=current.version + 1,
-                          reason=reason, decision_ref=decision_ref)
+        protocol = _store(
+            election,
+            station,
+            data,
+            [],
+            status=ProtocolStatus.ANNULLED,
+            source=current.source,
+            actor=actor,
+            version=current.version + 1,
+            reason=reason,
+            decision_ref=decision_ref,
+        )
         protocol.checks, protocol.soft_failures = current.checks, current.soft_failures
         protocol.save(update_fields=["checks", "soft_failures"])
         _event(protocol, EventKind.ANNULLED, actor, old=data.as_json(), reason=decision_ref)
@@ -370,8 +508,12 @@ def publish_protocol(protocol: Protocol, *, actor: Any) -> Protocol:
         _locked_station(station)
         protocol.refresh_from_db()
         if protocol.status != ProtocolStatus.ACCEPTED or not protocol.is_current:
-            raise IntakeError("not_accepted", f"only an accepted current protocol can be "
-                              f"published (this one is {protocol.status})", status=409)
+            raise IntakeError(
+                "not_accepted",
+                f"only an accepted current protocol can be "
+                f"published (this one is {protocol.status})",
+                status=409,
+            )
         protocol.status = ProtocolStatus.PUBLISHED
         protocol.save(update_fields=["status"])
         _event(protocol, EventKind.PUBLISHED, actor)

@@ -67,8 +67,9 @@ def _integer(code: str, raw: Any) -> int:
     else:
         raise IntakeError("invalid_value", f"{code}: {raw!r} is not an integer", field=code)
     if value < 0:
-        raise IntakeError("negative_value", f"{code}: {value} is negative; counts are >= 0",
-                          field=code)
+        raise IntakeError(
+            "negative_value", f"{code}: {value} is negative; counts are >= 0", field=code
+        )
     return value
 
 
@@ -82,26 +83,33 @@ def parse_protocol(
     for code in raw:
         if code not in known:
             if code.startswith("C") and code[1:].isdigit():
-                raise IntakeError("unknown_candidate",
-                                  f"{code}: the election has candidates C1…C{n_candidates}",
-                                  field=code)
-            raise IntakeError("unknown_line", f"{code} is not a line of the "
-                              f"{schema.name} protocol", field=code)
+                raise IntakeError(
+                    "unknown_candidate",
+                    f"{code}: the election has candidates C1…C{n_candidates}",
+                    field=code,
+                )
+            raise IntakeError(
+                "unknown_line", f"{code} is not a line of the {schema.name} protocol", field=code
+            )
     counts: dict[str, int] = {}
     instants: dict[str, dt.datetime] = {}
     for ln in schema.lines:
         value = raw.get(ln.code)
         if value is None or (isinstance(value, str) and not value.strip()):
             if ln.required:
-                raise IntakeError("missing_line", f"{ln.code} ({ln.label}) is required",
-                                  field=ln.code)
+                raise IntakeError(
+                    "missing_line", f"{ln.code} ({ln.label}) is required", field=ln.code
+                )
             continue
         if ln.kind == "datetime":
             try:
                 instant = dt.datetime.fromisoformat(str(value).strip())
             except ValueError:
-                raise IntakeError("invalid_value", f"{ln.code}: {value!r} is not an ISO 8601 "
-                                  "date and time", field=ln.code) from None
+                raise IntakeError(
+                    "invalid_value",
+                    f"{ln.code}: {value!r} is not an ISO 8601 date and time",
+                    field=ln.code,
+                ) from None
             instants[ln.code] = instant if instant.tzinfo else instant.replace(tzinfo=tz)
         else:
             counts[ln.code] = _integer(ln.code, value)
@@ -109,7 +117,8 @@ def parse_protocol(
     for i in range(1, n_candidates + 1):
         code = candidate_code(i)
         if raw.get(code) is None or (isinstance(raw.get(code), str) and not raw[code].strip()):
-            raise IntakeError("missing_line", f"{code} (votes for candidate {i}) is required",
-                              field=code)
+            raise IntakeError(
+                "missing_line", f"{code} (votes for candidate {i}) is required", field=code
+            )
         candidates.append(_integer(code, raw[code]))
     return ProtocolData(counts, instants, tuple(candidates))

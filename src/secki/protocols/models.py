@@ -7,7 +7,7 @@ State machine (one station):
     (none) ──entry 1──▶ first_entry ──entry 2, equal, hard checks pass──▶ accepted ──▶ published
                               │                                              │
                               └──entries differ / hard check fails──▶ quarantined
-                                                                      (supervisor resolves ▶ accepted)
+                    (supervisor resolves ▶ accepted)
     accepted/published ──amend (reason)──▶ new version accepted/published
     accepted/published ──annul (decision)──▶ new version annulled (leaves the totals)
 
@@ -37,7 +37,9 @@ class ProtocolStatus(models.TextChoices):
 #: statuses whose numbers count in the staff totals; the public totals count PUBLISHED only
 COUNTED_STATUSES = (ProtocolStatus.ACCEPTED, ProtocolStatus.PUBLISHED)
 PENDING_STATUSES = (
-    ProtocolStatus.RECEIVED, ProtocolStatus.FIRST_ENTRY, ProtocolStatus.SECOND_ENTRY,
+    ProtocolStatus.RECEIVED,
+    ProtocolStatus.FIRST_ENTRY,
+    ProtocolStatus.SECOND_ENTRY,
     ProtocolStatus.QUARANTINED,
 )
 
@@ -57,23 +59,28 @@ class Protocol(models.Model):
     source = models.CharField(max_length=10, choices=ProtocolSource.choices)
     completed_at = models.DateTimeField(null=True, blank=True, help_text="line L17 or equivalent")
     received_at = models.DateTimeField()
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
-    checks = models.JSONField(default=list, blank=True,
-                              help_text="[{code, severity, passed}] of the accepted values")
-    soft_failures = models.JSONField(default=list, blank=True,
-                                     help_text="codes of failed soft checks (the flag)")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    checks = models.JSONField(
+        default=list, blank=True, help_text="[{code, severity, passed}] of the accepted values"
+    )
+    soft_failures = models.JSONField(
+        default=list, blank=True, help_text="codes of failed soft checks (the flag)"
+    )
     quarantine_reason = models.CharField(max_length=500, blank=True)
     reason = models.CharField(max_length=500, blank=True, help_text="why this version exists")
-    decision_ref = models.CharField(max_length=200, blank=True,
-                                    help_text="annulment decision or commission act reference")
+    decision_ref = models.CharField(
+        max_length=200, blank=True, help_text="annulment decision or commission act reference"
+    )
 
     class Meta:
         ordering = ["station_id", "version"]
         constraints = [
             models.UniqueConstraint(fields=["station", "version"], name="protocol_version_unique"),
             models.UniqueConstraint(
-                fields=["station"], condition=models.Q(is_current=True),
+                fields=["station"],
+                condition=models.Q(is_current=True),
                 name="protocol_one_current",
             ),
         ]
@@ -106,8 +113,9 @@ class ProtocolEntry(models.Model):
 
     protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="entries")
     round = models.PositiveSmallIntegerField()
-    operator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                 related_name="+")
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     data = models.JSONField(help_text="{counts, instants, candidates} as keyed")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -138,8 +146,9 @@ class ProtocolEvent(models.Model):
     station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="protocol_events")
     protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=EventKind.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
-                              related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     at = models.DateTimeField()
     old = models.JSONField(null=True, blank=True)
     new = models.JSONField(null=True, blank=True)

@@ -136,8 +136,9 @@ class Tabulation:
         base = int(self.schema.role(base_role, totals.lines))
         participants = int(self.schema.role("participants", totals.lines))
         candidates = [
-            CandidateResult(c, totals.lines.get(c.line_code, 0),
-                            percent(totals.lines.get(c.line_code, 0), base))
+            CandidateResult(
+                c, totals.lines.get(c.line_code, 0), percent(totals.lines.get(c.line_code, 0), base)
+            )
             for c in self.candidates
         ]
         return UnitResult(unit, totals, candidates, base, participants, totals.registered_reported)

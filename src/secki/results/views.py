@@ -28,6 +28,10 @@ def election_results(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "results/election.html",
-        {"election": election, "national": national, "constituencies": constituencies,
-         "candidates": tab.candidates},
+        {
+            "election": election,
+            "national": national,
+            "constituencies": constituencies,
+            "candidates": tab.candidates,
+        },
     )

@@ -23,8 +23,9 @@ class TurnoutReport(models.Model):
     late = models.BooleanField(default=False, help_text="received after the next report time")
     source = models.CharField(max_length=10, default="import")
     reason = models.CharField(max_length=500, blank=True, help_text="why a correction was made")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["station_id", "time", "version"]
@@ -33,7 +34,8 @@ class TurnoutReport(models.Model):
                 fields=["station", "time", "version"], name="turnout_version_unique"
             ),
             models.UniqueConstraint(
-                fields=["station", "time"], condition=models.Q(is_current=True),
+                fields=["station", "time"],
+                condition=models.Q(is_current=True),
                 name="turnout_one_current",
             ),
         ]

@@ -6,98 +6,264 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('elections', '0001_initial'),
+        ("elections", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Protocol',
+            name="Protocol",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('is_current', models.BooleanField(default=True)),
-                ('status', models.CharField(choices=[('received', 'Received'), ('first_entry', 'First entry'), ('second_entry', 'Second entry'), ('quarantined', 'Quarantined'), ('accepted', 'Accepted'), ('published', 'Published'), ('annulled', 'Annulled')], max_length=20)),
-                ('source', models.CharField(choices=[('import', 'Bulk file'), ('form', 'Web form'), ('api', 'API')], max_length=10)),
-                ('completed_at', models.DateTimeField(blank=True, help_text='line L17 or equivalent', null=True)),
-                ('received_at', models.DateTimeField()),
-                ('checks', models.JSONField(blank=True, default=list, help_text='[{code, severity, passed}] of the accepted values')),
-                ('soft_failures', models.JSONField(blank=True, default=list, help_text='codes of failed soft checks (the flag)')),
-                ('quarantine_reason', models.CharField(blank=True, max_length=500)),
-                ('reason', models.CharField(blank=True, help_text='why this version exists', max_length=500)),
-                ('decision_ref', models.CharField(blank=True, help_text='annulment decision or commission act reference', max_length=200)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('election', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='protocols', to='elections.election')),
-                ('station', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='protocols', to='elections.station')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("is_current", models.BooleanField(default=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("received", "Received"),
+                            ("first_entry", "First entry"),
+                            ("second_entry", "Second entry"),
+                            ("quarantined", "Quarantined"),
+                            ("accepted", "Accepted"),
+                            ("published", "Published"),
+                            ("annulled", "Annulled"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("import", "Bulk file"), ("form", "Web form"), ("api", "API")],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "completed_at",
+                    models.DateTimeField(blank=True, help_text="line L17 or equivalent", null=True),
+                ),
+                ("received_at", models.DateTimeField()),
+                (
+                    "checks",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="[{code, severity, passed}] of the accepted values",
+                    ),
+                ),
+                (
+                    "soft_failures",
+                    models.JSONField(
+                        blank=True, default=list, help_text="codes of failed soft checks (the flag)"
+                    ),
+                ),
+                ("quarantine_reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "reason",
+                    models.CharField(
+                        blank=True, help_text="why this version exists", max_length=500
+                    ),
+                ),
+                (
+                    "decision_ref",
+                    models.CharField(
+                        blank=True,
+                        help_text="annulment decision or commission act reference",
+                        max_length=200,
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "election",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="protocols",
+                        to="elections.election",
+                    ),
+                ),
+                (
+                    "station",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="protocols",
+                        to="elections.station",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['station_id', 'version'],
+                "ordering": ["station_id", "version"],
             },
         ),
         migrations.CreateModel(
-            name='ProtocolEntry',
+            name="ProtocolEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('round', models.PositiveSmallIntegerField()),
-                ('data', models.JSONField(help_text='{counts, instants, candidates} as keyed')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('operator', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('protocol', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='entries', to='protocols.protocol')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("round", models.PositiveSmallIntegerField()),
+                ("data", models.JSONField(help_text="{counts, instants, candidates} as keyed")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "operator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "protocol",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="entries",
+                        to="protocols.protocol",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ProtocolEvent',
+            name="ProtocolEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('entry', 'Entry'), ('accepted', 'Accepted'), ('quarantined', 'Quarantined'), ('resolved', 'Resolved'), ('amended', 'Amended'), ('annulled', 'Annulled'), ('published', 'Published'), ('act_recorded', 'Commission act recorded')], max_length=20)),
-                ('at', models.DateTimeField()),
-                ('old', models.JSONField(blank=True, null=True)),
-                ('new', models.JSONField(blank=True, null=True)),
-                ('reason', models.CharField(blank=True, max_length=500)),
-                ('actor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('election', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='elections.election')),
-                ('protocol', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='protocols.protocol')),
-                ('station', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='protocol_events', to='elections.station')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("entry", "Entry"),
+                            ("accepted", "Accepted"),
+                            ("quarantined", "Quarantined"),
+                            ("resolved", "Resolved"),
+                            ("amended", "Amended"),
+                            ("annulled", "Annulled"),
+                            ("published", "Published"),
+                            ("act_recorded", "Commission act recorded"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("at", models.DateTimeField()),
+                ("old", models.JSONField(blank=True, null=True)),
+                ("new", models.JSONField(blank=True, null=True)),
+                ("reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "election",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="elections.election",
+                    ),
+                ),
+                (
+                    "protocol",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="protocols.protocol",
+                    ),
+                ),
+                (
+                    "station",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="protocol_events",
+                        to="elections.station",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='ProtocolValue',
+            name="ProtocolValue",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=16)),
-                ('value', models.BigIntegerField()),
-                ('protocol', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='values', to='protocols.protocol')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=16)),
+                ("value", models.BigIntegerField()),
+                (
+                    "protocol",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="values",
+                        to="protocols.protocol",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='protocol',
-            index=models.Index(fields=['election', 'status', 'is_current'], name='protocols_p_electio_f3dc1a_idx'),
+            model_name="protocol",
+            index=models.Index(
+                fields=["election", "status", "is_current"], name="protocols_p_electio_f3dc1a_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='protocol',
-            constraint=models.UniqueConstraint(fields=('station', 'version'), name='protocol_version_unique'),
+            model_name="protocol",
+            constraint=models.UniqueConstraint(
+                fields=("station", "version"), name="protocol_version_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='protocol',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_current', True)), fields=('station',), name='protocol_one_current'),
+            model_name="protocol",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_current", True)),
+                fields=("station",),
+                name="protocol_one_current",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='protocolentry',
-            constraint=models.UniqueConstraint(fields=('protocol', 'round'), name='protocol_entry_unique'),
+            model_name="protocolentry",
+            constraint=models.UniqueConstraint(
+                fields=("protocol", "round"), name="protocol_entry_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='protocolevent',
-            index=models.Index(fields=['election', 'id'], name='protocols_p_electio_c58d6d_idx'),
+            model_name="protocolevent",
+            index=models.Index(fields=["election", "id"], name="protocols_p_electio_c58d6d_idx"),
         ),
         migrations.AddConstraint(
-            model_name='protocolvalue',
-            constraint=models.UniqueConstraint(fields=('protocol', 'code'), name='protocol_value_unique'),
+            model_name="protocolvalue",
+            constraint=models.UniqueConstraint(
+                fields=("protocol", "code"), name="protocol_value_unique"
+            ),
         ),
     ]

@@ -6,35 +6,91 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('elections', '0001_initial'),
+        ("elections", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TurnoutReport',
+            name="TurnoutReport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('time', models.CharField(help_text="one of the election's turnout times, HH:MM", max_length=5)),
-                ('voters', models.PositiveIntegerField()),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('is_current', models.BooleanField(default=True)),
-                ('received_at', models.DateTimeField()),
-                ('late', models.BooleanField(default=False, help_text='received after the next report time')),
-                ('source', models.CharField(default='import', max_length=10)),
-                ('reason', models.CharField(blank=True, help_text='why a correction was made', max_length=500)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('election', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='turnout_reports', to='elections.election')),
-                ('station', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='turnout_reports', to='elections.station')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "time",
+                    models.CharField(
+                        help_text="one of the election's turnout times, HH:MM", max_length=5
+                    ),
+                ),
+                ("voters", models.PositiveIntegerField()),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("is_current", models.BooleanField(default=True)),
+                ("received_at", models.DateTimeField()),
+                (
+                    "late",
+                    models.BooleanField(
+                        default=False, help_text="received after the next report time"
+                    ),
+                ),
+                ("source", models.CharField(default="import", max_length=10)),
+                (
+                    "reason",
+                    models.CharField(
+                        blank=True, help_text="why a correction was made", max_length=500
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "election",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="turnout_reports",
+                        to="elections.election",
+                    ),
+                ),
+                (
+                    "station",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="turnout_reports",
+                        to="elections.station",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['station_id', 'time', 'version'],
-                'indexes': [models.Index(fields=['election', 'time', 'is_current'], name='turnout_tur_electio_6c1f4c_idx')],
-                'constraints': [models.UniqueConstraint(fields=('station', 'time', 'version'), name='turnout_version_unique'), models.UniqueConstraint(condition=models.Q(('is_current', True)), fields=('station', 'time'), name='turnout_one_current')],
+                "ordering": ["station_id", "time", "version"],
+                "indexes": [
+                    models.Index(
+                        fields=["election", "time", "is_current"],
+                        name="turnout_tur_electio_6c1f4c_idx",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("station", "time", "version"), name="turnout_version_unique"
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("is_current", True)),
+                        fields=("station", "time"),
+                        name="turnout_one_current",
+                    ),
+                ],
             },
         ),
     ]

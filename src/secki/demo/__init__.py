@@ -1,0 +1,1 @@
+"""`secki demo`: a simulated national election, replayed live on the embedded database."""

@@ -1,0 +1,210 @@
+"""``secki demo``, ``secki serve`` and ``secki replay``."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from secki.cli import setup_django
+
+DEMO_USERS = [
+    # username, role, scope (None: whole election; "unit": first constituency; "station")
+    ("cec", "cec_admin", None),
+    ("supervisor", "supervisor", None),
+    ("observer", "observer", None),
+    ("constituency1", "constituency_operator", "unit"),
+    ("station1", "station_operator", "station"),
+]
+
+
+def _var_dir() -> Path:
+    from django.conf import settings
+
+    path = Path(settings.VAR_DIR)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _gunicorn_command(host: str, port: int, workers: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "secki.wsgi:application",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        "4",
+        "--worker-class",
+        "gthread",
+        "--log-level",
+        "warning",
+        "--timeout",
+        "60",
+    ]
+
+
+def prepare_demo(fresh: bool, seed: int, stations: int | None) -> tuple[Path, str]:
+    """Migrate, simulate and load the registry; return (bundle dir, election slug)."""
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from secki.accounts.models import Membership
+    from secki.bundle.read import read_bundle
+    from secki.elections.bundle_io import import_bundle
+    from secki.elections.models import Election
+    from secki.simulator import SimulationConfig, simulate, write_bundle
+
+    var = _var_dir()
+    click.echo("· migrating the embedded database …", err=True)
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", verbosity=0, interactive=False)
+    bundle_dir = var / "demo-bundle"
+    if fresh and bundle_dir.exists():
+        shutil.rmtree(bundle_dir)
+    if not (bundle_dir / "election.json").exists():
+        click.echo("· simulating a national election …", err=True)
+        config = SimulationConfig(seed=seed)
+        if stations:
+            config = dataclasses.replace(config, stations=stations)
+        write_bundle(simulate(config), bundle_dir)
+    bundle = read_bundle(bundle_dir)
+    click.echo(f"· loading the register: {len(bundle.stations):,} stations …", err=True)
+    registry = dataclasses.replace(bundle, turnout=[], protocols=[])
+    election = import_bundle(registry, replace=True)
+    user_model = get_user_model()
+    first_unit = election.units.filter(kind="constituency").order_by("number").first()
+    first_station = election.stations.order_by("position").first()
+    for username, role, scope in DEMO_USERS:
+        user, _ = user_model.objects.get_or_create(username=username)
+        user.set_password(f"demo-{username}")
+        user.is_staff = role == "cec_admin"
+        user.save()
+        Membership.objects.get_or_create(
+            user=user,
+            election=election,
+            role=role,
+            unit=first_unit if scope == "unit" else None,
+            station=first_station if scope == "station" else None,
+        )
+    return bundle_dir, Election.objects.get(pk=election.pk).slug
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--speed",
+    default=360.0,
+    show_default=True,
+    help="Simulated seconds per real second for the replay (360: an hour in 10 s).",
+)
+@click.option("--seed", default=20240207, show_default=True, type=int)
+@click.option("--stations", type=int, default=None, help="Stations to simulate (default 6,537).")
+@click.option("--fresh", is_flag=True, help="Simulate a new election instead of reusing var/.")
+@click.option("--workers", default=2, show_default=True, type=int)
+def demo(
+    host: str, port: int, speed: float, seed: int, stations: int | None, fresh: bool, workers: int
+) -> None:
+    """Simulate, load and serve a national election; replay election day live."""
+    started = time.monotonic()
+    setup_django()
+    bundle_dir, slug = prepare_demo(fresh, seed, stations)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "secki.settings"}
+    server = subprocess.Popen(_gunicorn_command(host, port, workers), env=env)  # noqa: S603
+    replayer = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "secki.cli", "replay", str(bundle_dir), "--speed", str(speed)],
+        env=env,
+    )
+    url = f"http://{host}:{port}/"
+    click.echo(
+        f"\nSecki demo (simulated data) is serving at {url}  "
+        f"[ready in {time.monotonic() - started:.0f} s]"
+    )
+    click.echo(f"  results: {url}e/{slug}/   admin: {url}admin/")
+    click.echo("  log-ins: " + ", ".join(f"{u} / demo-{u}" for u, _, _ in DEMO_USERS))
+    click.echo("  election day is being replayed; press Ctrl-C to stop.\n")
+
+    def stop(*_: object) -> None:
+        for proc in (replayer, server):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in (replayer, server):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.wait()
+    stop()
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the site with gunicorn (production server) on the configured database."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "secki.settings")
+    os.execv(sys.executable, _gunicorn_command(host, port, workers))  # noqa: S606
+
+
+@click.command("replay")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--speed",
+    default=360.0,
+    show_default=True,
+    help="Simulated seconds per real second; 0 submits everything at once.",
+)
+@click.option(
+    "--user",
+    "username",
+    default="cec",
+    show_default=True,
+    help="The official whose account submits (needs a CEC role).",
+)
+def replay_cmd(directory: Path, speed: float, username: str) -> None:
+    """Replay a bundle's turnout reports and protocols against its election in the database."""
+    setup_django()
+    from django.contrib.auth import get_user_model
+
+    from secki.bundle.read import read_bundle
+    from secki.demo.replay import replay
+    from secki.elections.models import Election
+
+    bundle = read_bundle(directory)
+    election = Election.objects.get(slug=bundle.slug)
+    actor = get_user_model().objects.get(username=username)
+    last_print = [0.0]
+
+    def progress(event, stats):  # type: ignore[no-untyped-def]
+        now = time.monotonic()
+        if now - last_print[0] > 5:
+            last_print[0] = now
+            click.echo(
+                f"  [replay] simulated {event.at:%H:%M}: {stats.turnout:,} turnout "
+                f"reports, {stats.protocols:,} protocols",
+                err=True,
+            )
+
+    stats = replay(bundle, election, actor, speed=speed, on_event=progress)
+    click.echo(
+        f"  [replay] done: {stats.turnout:,} turnout reports, {stats.protocols:,} "
+        f"protocols, {stats.refused:,} refused",
+        err=True,
+    )

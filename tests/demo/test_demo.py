@@ -1,0 +1,70 @@
+"""`secki demo` end to end: a real gunicorn serving a simulated election while the replay runs."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
+        return str(response.read().decode())
+
+
+def test_demo_serves_live_totals_of_a_simulated_election(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "SECKI_VAR_DIR": str(tmp_path / "var")}
+    env.pop("DATABASE_URL", None)  # the demo runs on the embedded database
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "secki.cli",
+            "demo",
+            "--port",
+            str(port),
+            "--stations",
+            "300",
+            "--speed",
+            "20000",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/e/az-2024-simulated/"
+    try:
+        deadline = time.monotonic() + 90
+        page = ""
+        while time.monotonic() < deadline:
+            try:
+                page = fetch(url)
+                if re.search(r'id="reporting">300 / 300<', page):
+                    break
+            except OSError:
+                pass
+            time.sleep(1)
+        assert "Simulated data" in page
+        assert 'id="reporting">300 / 300<' in page, page[:2000]
+        home = fetch(f"http://127.0.0.1:{port}/")
+        assert "Simulated" in home
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0]
+    assert f"serving at http://127.0.0.1:{port}/" in output
+    assert "[replay] done: " in output and ", 0 refused" in output, output
