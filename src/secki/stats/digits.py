@@ -128,8 +128,8 @@ def digit_tests(
     chi2_2, p_2 = _chi2(cnt2, probs)
     mean2 = float(d2.mean()) if d2.size else float("nan")
     if d2.size:
-        boot = rng.multinomial(d2.size, cnt2 / d2.size, size=bootstrap) @ np.arange(10)
-        boot = boot / d2.size
+        draws = rng.multinomial(d2.size, cnt2 / d2.size, size=bootstrap)
+        boot = (draws @ np.arange(10)) / d2.size
         a = (1.0 - confidence) / 2.0
         ci = (float(np.quantile(boot, a)), float(np.quantile(boot, 1.0 - a)))
     else:
