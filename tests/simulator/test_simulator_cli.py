@@ -169,3 +169,11 @@ def test_large_run(tmp_path):
     assert counts["turnout.csv"] == int(reported.sum())
     assert sum(1 for _ in (tmp_path / "protocols.csv").open(encoding="utf-8")) == 100_001
     assert SimulationConfig(stations=1_000_000).n_constituencies == 500
+
+
+@pytest.mark.parametrize("per_station", [10, 11, 300, 2000])
+def test_register_total_is_exact(per_station):
+    config = SimulationConfig(stations=500, registered=500 * per_station, seed=per_station)
+    registered = simulate(config).territory.registered
+    assert int(registered.sum()) == 500 * per_station
+    assert registered.min() >= 10 and registered.max() <= 2500

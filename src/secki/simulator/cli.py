@@ -107,13 +107,11 @@ def simulate(
         item_show_func=lambda name: name,
         show_eta=False,
     ) as bar:
-        current: list[str] = []
+        started_steps: list[str] = []
 
         def progress(name: str) -> None:
-            if current:
-                bar.update(1)
-            current[:] = [name]
-            bar.update(0, name)
+            bar.update(1 if started_steps else 0, name)
+            started_steps.append(name)
 
         election = run(config, progress=progress)
         counts = write_bundle(election, out_dir, progress=progress)

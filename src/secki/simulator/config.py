@@ -173,8 +173,8 @@ class SimulationConfig:
             raise ValueError("candidates must be >= 2")
         if self.registered is not None and self.registered < 10 * self.stations:
             raise ValueError("registered must be at least 10 voters per station")
-        if self.registered is not None and self.registered > 2_500 * self.stations:
-            raise ValueError("registered must be at most 2,500 voters per station")
+        if self.registered is not None and self.registered > 2_000 * self.stations:
+            raise ValueError("registered must be at most 2,000 voters per station on average")
         if not 0.05 <= self.turnout <= 0.98:
             raise ValueError("turnout must lie in [0.05, 0.98]")
         if self.shares is not None and (

@@ -185,16 +185,24 @@ def _fit_total(
     out = fixed.copy()
     out[adjustable] = sizes(base, hi)
     # the last few voters: ±1 on random stations that stay within the bounds
-    for _ in range(100):
+    for _ in range(3):
         diff = target - int(out.sum())
         if diff == 0:
-            break
-        room = out < MAX_REGISTERED if diff > 0 else out > MIN_REGISTERED
-        candidates = np.flatnonzero(room)
+            return out
+        candidates = np.flatnonzero(out < MAX_REGISTERED if diff > 0 else out > MIN_REGISTERED)
         if len(candidates) == 0:
-            raise ValueError("cannot fit the register total within 10…2,500 voters per station")
+            break
         pick = rng.choice(candidates, size=min(abs(diff), len(candidates)), replace=False)
         out[pick] += 1 if diff > 0 else -1
+    # what is left (only for extreme totals): fill stations to their bounds in random order
+    diff = target - int(out.sum())
+    room = MAX_REGISTERED - out if diff > 0 else out - MIN_REGISTERED
+    order = rng.permutation(np.flatnonzero(room > 0))
+    space = room[order]
+    amount = np.clip(abs(diff) - (np.cumsum(space) - space), 0, space)
+    out[order] += amount if diff > 0 else -amount
+    if int(out.sum()) != target:
+        raise ValueError("cannot fit the register total within 10…2,500 voters per station")
     return out
 
 

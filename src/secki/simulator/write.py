@@ -1,5 +1,16 @@
 """``write_bundle(election, out_dir)``: the bundle of docs/formats.md, through the canonical
-writers of :mod:`secki.bundle.write` (rows are produced in chunks to bound memory)."""
+writers of :mod:`secki.bundle.write` (rows are produced in chunks to bound memory).
+
+Row order: units parent first (AZ, NAX, constituencies 1…K); stations by constituency and
+number (abroad stations last in their constituency); turnout by station, then report time;
+protocols and truth in station order.
+
+``truth.csv``: one row per station whose reported protocol differs from the clean one.
+``stuffing`` is ``incremental``/``extreme`` (empty if not stuffed) with Klimek's x in
+``stuffing_x``; ``integer_rewrite`` is 1 for integer-percentage rewrites. The shares are
+fractions (6 decimals) with the definitions of statistics.md §1: turnout = given / voters =
+(L5 + L6) / L1 and leader share = leader / received = C1 / (L12 + L13), before and after fraud.
+"""
 
 from __future__ import annotations
 
