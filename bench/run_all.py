@@ -18,7 +18,7 @@ def main() -> int:
         args = [sys.executable, str(script)]
         if quick and "--quick" in script.read_text():
             args.append("--quick")
-        if subprocess.run(args, check=False).returncode != 0:  # noqa: S603
+        if subprocess.run(args, check=False).returncode != 0:
             failed.append(script.name)
     if failed:
         print("failed: " + ", ".join(failed))
