@@ -52,7 +52,7 @@ def as_float_array(values: npt.ArrayLike, name: str) -> FloatArray:
 def group_labels(groups: Sequence[str] | npt.ArrayLike | None, n: int) -> npt.NDArray[np.str_]:
     """Group labels as a string array of length ``n`` (all stations in one group if None)."""
     if groups is None:
-        return np.full(n, "all", dtype=np.str_)
+        return np.full(n, "all", dtype="<U3")
     arr = np.asarray(groups).astype(np.str_)
     if arr.shape != (n,):
         raise ValueError(f"groups must have one label per station ({n}), got shape {arr.shape}")
