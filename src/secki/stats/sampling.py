@@ -17,7 +17,7 @@ does not depend on a library's random-number stream (which may change between ve
 Example
 -------
 >>> sample_without_replacement(["a", "b", "c", "d"], 2, seed="20240601")
-['c', 'b']
+['d', 'c']
 """
 
 from __future__ import annotations
