@@ -57,7 +57,7 @@ class FingerprintResult:
     #: Stations with turnout ≥ 95 % and leader share ≥ 95 %, and their share of all stations.
     high_high: int
     high_high_share: float
-    #: Voter-weighted mean turnout and leader share (Σ ballots / Σ voters, Σ leader / Σ ballots)
+    #: Overall turnout and leader share (Σ ballots / Σ voters, Σ leader / Σ received)
     turnout: float
     leader_share: float
     method: str = "election fingerprint (2-D histogram of turnout x leader share)"
@@ -65,20 +65,25 @@ class FingerprintResult:
 
 
 def station_ratios(
-    voters: npt.ArrayLike, ballots: npt.ArrayLike, leader: npt.ArrayLike
+    voters: npt.ArrayLike,
+    ballots: npt.ArrayLike,
+    leader: npt.ArrayLike,
+    received: npt.ArrayLike | None = None,
 ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
-    """Turnout ballots/voters and share leader/ballots (clipped to [0, 1]) and a usable mask.
+    """Turnout ballots/voters and share leader/received (clipped to [0, 1]), usable mask.
 
-    A station is usable when voters > 0 and ballots > 0.
+    ``received`` (ballots in boxes) defaults to ``ballots``. A station is usable when
+    voters > 0, ballots > 0 and received > 0.
     """
     v = as_int_array(voters, "voters")
     b = as_int_array(ballots, "ballots")
     ld = as_int_array(leader, "leader")
-    ok = (v > 0) & (b > 0)
+    r = b if received is None else as_int_array(received, "received")
+    ok = (v > 0) & (b > 0) & (r > 0)
     t = np.zeros(v.size)
     s = np.zeros(v.size)
     t[ok] = np.minimum(b[ok] / v[ok], 1.0)
-    s[ok] = np.minimum(ld[ok] / b[ok], 1.0)
+    s[ok] = np.minimum(ld[ok] / r[ok], 1.0)
     return t, s, ok
 
 
@@ -87,14 +92,16 @@ def fingerprint(
     ballots: npt.ArrayLike,
     leader: npt.ArrayLike,
     *,
+    received: npt.ArrayLike | None = None,
     bins: int = 100,
     threshold: float = 0.95,
 ) -> FingerprintResult:
     """Fingerprint histogram and the ≥95 %/≥95 % share over usable stations.
 
-    ``ballots`` is the turnout numerator (ballots given) and the share denominator.
+    Turnout is ``ballots/voters`` (ballots issued), the leader share ``leader/received``
+    (ballots in boxes; ``ballots`` when omitted).
     """
-    t, s, ok = station_ratios(voters, ballots, leader)
+    t, s, ok = station_ratios(voters, ballots, leader, received)
     t, s = t[ok], s[ok]
     edges = np.linspace(0.0, 1.0, bins + 1)
     counts, _, _ = np.histogram2d(t, s, bins=[edges, edges])
@@ -102,6 +109,7 @@ def fingerprint(
     v = as_int_array(voters, "voters")[ok]
     b = as_int_array(ballots, "ballots")[ok]
     ld = as_int_array(leader, "leader")[ok]
+    r = b if received is None else as_int_array(received, "received")[ok]
     return FingerprintResult(
         counts=counts.astype(np.int64),
         turnout_edges=edges,
@@ -110,7 +118,7 @@ def fingerprint(
         high_high=hh,
         high_high_share=hh / t.size if t.size else float("nan"),
         turnout=float(b.sum() / v.sum()) if v.sum() else float("nan"),
-        leader_share=float(ld.sum() / b.sum()) if b.sum() else float("nan"),
+        leader_share=float(ld.sum() / r.sum()) if r.sum() else float("nan"),
     )
 
 
@@ -284,6 +292,7 @@ def fit_klimek(
     leader: npt.ArrayLike,
     *,
     seed: Seed,
+    received: npt.ArrayLike | None = None,
     alpha: float = 2.0,
     bins: int = 50,
     sim_stations: int = 20_000,
@@ -294,8 +303,9 @@ def fit_klimek(
     """Fit f_i and f_e of the Klimek model to station counts (see module docstring).
 
     Stations with fewer than 100 voters or no ballots are left out, as in the model.
+    Turnout is ``ballots/voters``, the share ``leader/received`` (``ballots`` if omitted).
     """
-    t, s, ok = station_ratios(voters, ballots, leader)
+    t, s, ok = station_ratios(voters, ballots, leader, received)
     v = as_int_array(voters, "voters")
     use = ok & (v >= 100)
     t, s, sizes = t[use], s[use], v[use]
