@@ -45,7 +45,14 @@ INSTALLED_APPS = [
     "secki.protocols",
     "secki.turnout",
     "secki.results",
+    "secki.api",
+    "secki.staff",
+    "secki.opendata",
 ]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "staff:dashboard"
+LOCALE_PATHS = [BASE_DIR / "locale"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -1,7 +1,17 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
+
+from secki.api.main import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("staff/login/", auth_views.LoginView.as_view(), name="login"),
+    path("staff/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("staff/turnout/", include("secki.turnout.urls")),
+    path("staff/", include("secki.staff.urls")),
+    path("data/", include("secki.opendata.urls")),
     path("", include("secki.results.urls")),
 ]

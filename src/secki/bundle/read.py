@@ -7,6 +7,7 @@ limit) so that a clerk can fix the files in one pass.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import json
@@ -507,8 +508,39 @@ def _read(reader: _Reader) -> Bundle | None:
     return bundle
 
 
-def _read_protocols(reader: _Reader, bundle: Bundle, registered: dict[str, int]) -> None:
-    f = "protocols.csv"
+def read_protocols_file(
+    path: Path,
+    schema: ProtocolSchema,
+    n_candidates: int,
+    register: dict[str, int],
+    timezone: str,
+) -> list[ProtocolRow]:
+    """Parse and check one protocols.csv against an election already in the database
+    (bulk upload); raise BundleError naming every bad line."""
+    reader = _Reader(path.parent, None)
+    bundle = Bundle(
+        {"timezone": timezone},
+        schema,
+        candidates=[CandidateRow(i, f"C{i}", "") for i in range(1, n_candidates + 1)],
+    )
+    with contextlib.suppress(_TooMany):
+        _read_protocols(reader, bundle, register, name=path.name, must_exist=True)
+    if reader.issues:
+        raise BundleError(reader.issues)
+    if not bundle.protocols:
+        raise BundleError([BundleIssue(path.name, None, None, "no protocols in the file")])
+    return bundle.protocols
+
+
+def _read_protocols(
+    reader: _Reader,
+    bundle: Bundle,
+    registered: dict[str, int],
+    *,
+    name: str = "protocols.csv",
+    must_exist: bool = False,
+) -> None:
+    f = name
     schema = bundle.schema
     n = len(bundle.candidates)
     candidate_cols = [candidate_code(i) for i in range(1, n + 1)]
@@ -526,7 +558,7 @@ def _read_protocols(reader: _Reader, bundle: Bundle, registered: dict[str, int])
                 )
     tz = ZoneInfo(bundle.settings["timezone"])
     seen: set[str] = set()
-    for line, row in reader.rows(f, ["station", *required], optional, must_exist=False):
+    for line, row in reader.rows(f, ["station", *required], optional, must_exist=must_exist):
         station = row["station"].strip()
         if station not in registered:
             reader.issue(f, line, "station", f"station {station!r} does not exist in stations.csv")
@@ -567,11 +599,13 @@ def _read_protocols(reader: _Reader, bundle: Bundle, registered: dict[str, int])
         if ok:
             bundle.protocols.append(ProtocolRow(station, counts, instants, votes, line))
     if bundle.protocols and not reader.issues:
-        _check_protocols(reader, bundle, registered)
+        _check_protocols(reader, bundle, registered, f)
     _step(reader, f, len(bundle.protocols))
 
 
-def _check_protocols(reader: _Reader, bundle: Bundle, registered: dict[str, int]) -> None:
+def _check_protocols(
+    reader: _Reader, bundle: Bundle, registered: dict[str, int], file_name: str = "protocols.csv"
+) -> None:
     """Every hard station check, vectorised over all protocols; then one message per failure."""
     schema = bundle.schema
     rows = bundle.protocols
@@ -596,7 +630,7 @@ def _check_protocols(reader: _Reader, bundle: Bundle, registered: dict[str, int]
             if check.expression.uses_candidates:
                 values += f", sum(C)={sum(r.candidates)}"
             reader.issue(
-                "protocols.csv",
+                file_name,
                 r.line,
                 ",".join(sorted(check.expression.names)) or None,
                 f"station {r.station} fails hard check {code}: {check.message} ({values})",

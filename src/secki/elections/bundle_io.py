@@ -26,7 +26,8 @@ from secki.bundle import (
 from secki.bundle.read import Bundle, BundleError, BundleIssue
 from secki.bundle.write import write_election, write_table
 from secki.elections.models import Candidate, Election, Station, Unit, install_schema
-from secki.protocol.schema import candidate_code
+from secki.ledger import chain
+from secki.protocols.bulk import store_accepted
 from secki.protocols.models import Protocol, ProtocolSource, ProtocolStatus, ProtocolValue
 from secki.turnout.models import TurnoutReport
 
@@ -150,76 +151,33 @@ def import_bundle(
             ],
             advance,
         )
-        datetime_line = (
-            bundle.schema.datetime_lines[0].code if bundle.schema.datetime_lines else None
-        )
-        protocols = _bulk(
-            Protocol,
+        chain.append_many(
             [
-                Protocol(
-                    election=election,
-                    station_id=station_ids[p.station],
-                    status=ProtocolStatus.PUBLISHED
-                    if election.auto_publish
-                    else ProtocolStatus.ACCEPTED,
-                    source=ProtocolSource.IMPORT,
-                    received_at=now,
-                    completed_at=p.instants.get(datetime_line) if datetime_line else None,
+                (
+                    "turnout.reported",
+                    {
+                        "station": t.station,
+                        "time": t.time,
+                        "voters": t.voters,
+                        "version": 1,
+                        "late": False,
+                    },
                 )
-                for p in bundle.protocols
+                for t in bundle.turnout
             ],
-            None,
+            election,
         )
-        values: list[ProtocolValue] = []
-        for protocol, prow in zip(protocols, bundle.protocols, strict=True):
-            values.extend(
-                ProtocolValue(protocol=protocol, code=code, value=value)
-                for code, value in prow.counts.items()
-            )
-            values.extend(
-                ProtocolValue(protocol=protocol, code=candidate_code(i), value=v)
-                for i, v in enumerate(prow.candidates, start=1)
-            )
-        per_protocol = max(1, len(values) // max(1, len(protocols)))
-        _bulk(ProtocolValue, values, (lambda n: advance(n // per_protocol)) if advance else None)
-        _record_imported(election, protocols, bundle)
+        store_accepted(
+            election,
+            bundle.protocols,
+            station_ids,
+            actor=None,
+            source=ProtocolSource.IMPORT,
+            reason="bulk import",
+        )
+        if advance:
+            advance(len(bundle.protocols))
     return election
-
-
-def _record_imported(election: Election, protocols: list[Protocol], bundle: Bundle) -> None:
-    """History and public log for protocols that arrived by bulk file, as for any channel."""
-    from secki.ledger import chain
-    from secki.protocols.data import ProtocolData
-    from secki.protocols.models import EventKind, ProtocolEvent
-
-    now = timezone.now()
-    events, entries = [], []
-    for protocol, row in zip(protocols, bundle.protocols, strict=True):
-        data = ProtocolData(row.counts, row.instants, tuple(row.candidates)).as_json()
-        events.append(
-            ProtocolEvent(
-                election=election,
-                station_id=protocol.station_id,
-                protocol=protocol,
-                kind=EventKind.ACCEPTED,
-                at=now,
-                new=data,
-                reason="bulk import",
-            )
-        )
-        entries.append(
-            (
-                "protocol.accepted",
-                {
-                    "station": row.station,
-                    "version": 1,
-                    "status": protocol.status,
-                    "values_sha256": chain.digest(data),
-                },
-            )
-        )
-    _bulk(ProtocolEvent, events, None)
-    chain.append_many(entries, election)
 
 
 def import_work(bundle: Bundle) -> int:

@@ -1,24 +1,34 @@
-"""Totals for every unit at every level, from the counted (accepted/published) protocols.
+"""Totals for every unit at every level, from the counted protocols.
 
-One query sums line values per constituency-level unit (the units that hold stations); the
-sums are then rolled up the tree in Python, so a tabulation of the whole election costs a
-handful of queries whatever its depth. All numbers come from one read transaction, so a
-reader never sees half of a protocol applied.
+The moving parts (line sums, stations reported, registered voters of reporting stations) come
+from **one** SQL statement, so a reader never sees half of a protocol applied, on SQLite or on
+PostgreSQL alike. Sums are grouped by the unit holding the stations and rolled up the tree in
+Python, whatever its depth. No write ever touches a shared total row, so concurrent accepts
+never serialise on a national counter.
+
+Tabulations are cached per process and keyed by the head of the public ledger: every change
+that can move a total (accept, amend, annul, publish, resolve) appends to the ledger in the
+same transaction, so a new head means a fresh tabulation, and an unchanged head is a cache hit.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Count, Sum
+from django.db import connection
+from django.db.models import Count, Max, Sum
 
 from secki.elections.models import Candidate, Election, Station, Unit
+from secki.ledger.models import LedgerEntry
 from secki.protocol import ProtocolSchema
-from secki.protocols.models import COUNTED_STATUSES, Protocol, ProtocolValue
+from secki.protocols.models import COUNTED_STATUSES, ProtocolStatus
+
+REPORTED = "#reported"
+REGISTERED = "#registered"
 
 
 @dataclass
@@ -49,26 +59,30 @@ class CandidateResult:
 
 @dataclass(frozen=True)
 class UnitResult:
-    """What a results page shows for one unit."""
+    """What a results page or the API shows for one unit."""
 
     unit: Unit | None
     totals: Totals
     candidates: list[CandidateResult]
     base: int
     participants: int
-    registered_reported: int
 
     @property
     def turnout(self) -> Decimal | None:
-        return percent(self.participants, self.registered_reported)
+        """Participants over the registered voters of the reporting stations."""
+        return percent(self.participants, self.totals.registered_reported)
 
     @property
     def reporting(self) -> Decimal | None:
         return percent(self.totals.stations_reported, self.totals.stations_total)
 
     @property
+    def ranked(self) -> list[CandidateResult]:
+        return sorted(self.candidates, key=lambda c: (-c.votes, c.candidate.number))
+
+    @property
     def leader(self) -> CandidateResult | None:
-        ranked = sorted(self.candidates, key=lambda c: (-c.votes, c.candidate.number))
+        ranked = self.ranked
         return ranked[0] if ranked and ranked[0].votes > 0 else None
 
 
@@ -78,38 +92,65 @@ def percent(part: int, whole: int) -> Decimal | None:
     return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.01"))
 
 
-class Tabulation:
-    """All units' totals of one election, computed in one read transaction."""
+_SQL = """
+SELECT s.unit_id, v.code, SUM(v.value)
+  FROM protocols_protocolvalue v
+  JOIN protocols_protocol p ON p.id = v.protocol_id
+  JOIN elections_station s ON s.id = p.station_id
+ WHERE p.election_id = %s AND p.is_current = %s AND p.status IN ({statuses})
+ GROUP BY s.unit_id, v.code
+UNION ALL
+SELECT s.unit_id, %s, COUNT(*)
+  FROM protocols_protocol p JOIN elections_station s ON s.id = p.station_id
+ WHERE p.election_id = %s AND p.is_current = %s AND p.status IN ({statuses})
+ GROUP BY s.unit_id
+UNION ALL
+SELECT s.unit_id, %s, SUM(s.registered)
+  FROM protocols_protocol p JOIN elections_station s ON s.id = p.station_id
+ WHERE p.election_id = %s AND p.is_current = %s AND p.status IN ({statuses})
+ GROUP BY s.unit_id
+"""
 
-    def __init__(self, election: Election) -> None:
+
+def counted_statuses(public: bool) -> tuple[str, ...]:
+    """The public counts published protocols; staff and observers count accepted ones too."""
+    return (ProtocolStatus.PUBLISHED,) if public else tuple(COUNTED_STATUSES)
+
+
+class Tabulation:
+    """All units' totals of one election."""
+
+    def __init__(self, election: Election, *, public: bool = False) -> None:
         self.election = election
+        self.public = public
         self.schema: ProtocolSchema = election.protocol_schema()
-        with transaction.atomic():
-            self.units: dict[int, Unit] = {u.id: u for u in Unit.objects.filter(election=election)}
-            self.candidates = list(Candidate.objects.filter(election=election))
-            own: dict[int, Totals] = defaultdict(Totals)
-            for row in (
-                Station.objects.filter(election=election)
-                .values("unit_id")
-                .annotate(n=Count("id"), reg=Sum("registered"))
-            ):
-                own[row["unit_id"]].stations_total = row["n"]
-                own[row["unit_id"]].registered_total = row["reg"] or 0
-            counted = Protocol.objects.filter(
-                election=election, is_current=True, status__in=COUNTED_STATUSES
-            )
-            for row in counted.values("station__unit_id").annotate(
-                n=Count("id"), reg=Sum("station__registered")
-            ):
-                own[row["station__unit_id"]].stations_reported = row["n"]
-                own[row["station__unit_id"]].registered_reported = row["reg"] or 0
-            for row in (
-                ProtocolValue.objects.filter(protocol__in=counted)
-                .values("protocol__station__unit_id", "code")
-                .annotate(total=Sum("value"))
-            ):
-                own[row["protocol__station__unit_id"]].lines[row["code"]] = row["total"]
-        # roll up: every unit's totals = its own stations + all descendants'
+        self.units: dict[int, Unit] = {u.id: u for u in Unit.objects.filter(election=election)}
+        self.candidates = list(Candidate.objects.filter(election=election))
+        own: dict[int, Totals] = defaultdict(Totals)
+        for row in (
+            Station.objects.filter(election=election)
+            .values("unit_id")
+            .annotate(n=Count("id"), reg=Sum("registered"))
+        ):
+            own[row["unit_id"]].stations_total = row["n"]
+            own[row["unit_id"]].registered_total = row["reg"] or 0
+        statuses = counted_statuses(public)
+        marks = ", ".join(["%s"] * len(statuses))
+        params: list[Any] = []
+        for key in (None, REPORTED, REGISTERED):
+            if key is not None:
+                params.append(key)
+            params += [election.id, True, *statuses]
+        with connection.cursor() as cursor:
+            cursor.execute(_SQL.format(statuses=marks), params)
+            for unit_id, key, total in cursor.fetchall():
+                t = own[unit_id]
+                if key == REPORTED:
+                    t.stations_reported = int(total)
+                elif key == REGISTERED:
+                    t.registered_reported = int(total)
+                else:
+                    t.lines[key] = int(total)
         self.totals: dict[int, Totals] = defaultdict(Totals)
         for unit_id, t in own.items():
             current: int | None = unit_id
@@ -132,8 +173,7 @@ class Tabulation:
         return self.result_of(unit, self.totals[unit.id])
 
     def result_of(self, unit: Unit | None, totals: Totals) -> UnitResult:
-        base_role = self.election.majority_base
-        base = int(self.schema.role(base_role, totals.lines))
+        base = int(self.schema.role(self.election.majority_base, totals.lines))
         participants = int(self.schema.role("participants", totals.lines))
         candidates = [
             CandidateResult(
@@ -141,16 +181,30 @@ class Tabulation:
             )
             for c in self.candidates
         ]
-        return UnitResult(unit, totals, candidates, base, participants, totals.registered_reported)
+        return UnitResult(unit, totals, candidates, base, participants)
 
-    def as_dict(self, unit: Unit | None = None) -> dict[str, Any]:
-        r = self.result(unit)
-        return {
-            "unit": r.unit.code if r.unit else None,
-            "stations_total": r.totals.stations_total,
-            "stations_reported": r.totals.stations_reported,
-            "registered_total": r.totals.registered_total,
-            "registered_reported": r.totals.registered_reported,
-            "lines": dict(sorted(r.totals.lines.items())),
-            "candidates": {c.candidate.line_code: c.votes for c in r.candidates},
-        }
+
+_cache: dict[tuple[int, bool], tuple[int, Tabulation]] = {}
+_lock = threading.Lock()
+
+
+def ledger_head() -> int:
+    return int(LedgerEntry.objects.aggregate(m=Max("seq"))["m"] or 0)
+
+
+def tabulation(election: Election, *, public: bool = False) -> Tabulation:
+    """A current Tabulation, reused while the ledger head has not moved."""
+    head = ledger_head()
+    key = (election.pk, public)
+    with _lock:
+        hit = _cache.get(key)
+        if (
+            hit is not None
+            and hit[0] == head
+            and hit[1].election.schema_revision == (election.schema_revision)
+        ):
+            return hit[1]
+    tab = Tabulation(election, public=public)
+    with _lock:
+        _cache[key] = (head, tab)
+    return tab

@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from secki.accounts.access import Permission, can
 from secki.elections.models import Election, UnitKind
-from secki.results.tabulate import Tabulation
+from secki.results.tabulate import tabulation
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -18,7 +19,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def election_results(request: HttpRequest, slug: str) -> HttpResponse:
     election = get_object_or_404(Election, slug=slug)
-    tab = Tabulation(election)
+    tab = tabulation(election, public=not can(request.user, election, Permission.VIEW_UNPUBLISHED))
     national = tab.result()
     constituencies = [
         tab.result(u)

@@ -1,0 +1,47 @@
+"""Authentication: ``Authorization: Bearer secki_…`` API tokens, or the Django session."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
+from django.utils import timezone
+
+from secki.accounts.models import ApiToken, hash_token
+
+TOUCH_EVERY = dt.timedelta(minutes=1)
+
+
+def user_from_request(request: HttpRequest) -> Any:
+    """The caller: a token's user, the session's user, or AnonymousUser (public)."""
+    cached = getattr(request, "_secki_user", None)
+    if cached is not None:
+        return cached
+    user: Any = AnonymousUser()
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        raw = header[7:].strip()
+        token = (
+            ApiToken.objects.select_related("user")
+            .filter(key_hash=hash_token(raw), revoked_at__isnull=True)
+            .first()
+        )
+        if token is not None and token.user.is_active:
+            user = token.user
+            now = timezone.now()
+            if token.last_used_at is None or now - token.last_used_at > TOUCH_EVERY:
+                ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        else:
+            user = _BadToken()
+    elif getattr(request, "user", None) is not None and request.user.is_authenticated:
+        user = request.user
+    request._secki_user = user  # type: ignore[attr-defined]
+    return user
+
+
+class _BadToken(AnonymousUser):
+    """A bearer token was sent but is unknown or revoked: never treated as public."""
+
+    bad_token = True

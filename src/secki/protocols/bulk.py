@@ -1,0 +1,164 @@
+"""Many protocols at once (bulk file upload, bundle import): validate every row first, then
+store all of them in one transaction with the same versions, history and ledger entries as
+single submissions, or store nothing."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from secki.accounts.access import Permission, authorize_many
+from secki.bundle.read import BundleError, ProtocolRow, read_protocols_file
+from secki.elections.models import Election, ElectionStatus, Station
+from secki.errors import IntakeError
+from secki.ledger import chain
+from secki.protocols.data import ProtocolData
+from secki.protocols.models import (
+    EventKind,
+    Protocol,
+    ProtocolEvent,
+    ProtocolStatus,
+    ProtocolValue,
+)
+
+
+def store_accepted(
+    election: Election,
+    rows: Sequence[ProtocolRow],
+    station_ids: dict[str, int],
+    *,
+    actor: Any,
+    source: str,
+    reason: str = "bulk file",
+) -> list[Protocol]:
+    """Insert validated rows as version-1 counted protocols (caller holds the transaction)."""
+    batch = settings.SECKI_BULK_BATCH
+    now = timezone.now()
+    status = ProtocolStatus.PUBLISHED if election.auto_publish else ProtocolStatus.ACCEPTED
+    schema = election.protocol_schema()
+    datetime_line = schema.datetime_lines[0].code if schema.datetime_lines else None
+    user = actor if getattr(actor, "pk", None) else None
+    protocols = Protocol.objects.bulk_create(
+        [
+            Protocol(
+                election=election,
+                station_id=station_ids[r.station],
+                status=status,
+                source=source,
+                received_at=now,
+                created_by=user,
+                completed_at=r.instants.get(datetime_line) if datetime_line else None,
+            )
+            for r in rows
+        ],
+        batch_size=batch,
+    )
+    values: list[ProtocolValue] = []
+    events: list[ProtocolEvent] = []
+    entries: list[tuple[str, dict[str, Any]]] = []
+    for protocol, row in zip(protocols, rows, strict=True):
+        data = ProtocolData(row.counts, row.instants, tuple(row.candidates))
+        values.extend(
+            ProtocolValue(protocol=protocol, code=code, value=value)
+            for code, value in data.values().items()
+        )
+        as_json = data.as_json()
+        events.append(
+            ProtocolEvent(
+                election=election,
+                station_id=protocol.station_id,
+                protocol=protocol,
+                kind=EventKind.ACCEPTED,
+                actor=user,
+                at=now,
+                new=as_json,
+                reason=reason,
+            )
+        )
+        entries.append(
+            (
+                "protocol.accepted",
+                {
+                    "station": row.station,
+                    "version": 1,
+                    "status": status,
+                    "values_sha256": chain.digest(as_json),
+                },
+            )
+        )
+    ProtocolValue.objects.bulk_create(values, batch_size=batch * 10)
+    ProtocolEvent.objects.bulk_create(events, batch_size=batch)
+    chain.append_many(entries, election)
+    return protocols
+
+
+def accept_rows(
+    election: Election, rows: Sequence[ProtocolRow], *, actor: Any, source: str
+) -> list[Protocol]:
+    """All-or-nothing acceptance of parsed rows, with role/territory and duplicate checks."""
+    if election.status != ElectionStatus.OPEN:
+        raise IntakeError("election_closed", f"{election.slug} is not open", status=409)
+    if election.double_entry:
+        raise IntakeError(
+            "double_entry_required",
+            f"{election.slug} takes protocols by double "
+            "entry; a file cannot stand for two operators",
+            status=409,
+        )
+    stations = {
+        s.code: s
+        for s in Station.objects.filter(election=election, code__in=[r.station for r in rows])
+    }
+    authorize_many(actor, election, Permission.ENTER_PROTOCOL, list(stations.values()))
+    with transaction.atomic():
+        taken = list(
+            Protocol.objects.filter(station__in=stations.values(), is_current=True).values_list(
+                "station__code", "status"
+            )[:20]
+        )
+        if taken:
+            listing = ", ".join(f"{code} ({status})" for code, status in taken)
+            raise IntakeError(
+                "duplicate",
+                f"these stations already have a protocol: {listing}",
+                status=409,
+                details=[{"station": c, "status": s} for c, s in taken],
+            )
+        return store_accepted(
+            election, rows, {c: s.id for c, s in stations.items()}, actor=actor, source=source
+        )
+
+
+def parse_csv(election: Election, content: bytes) -> list[ProtocolRow]:
+    register = dict(Station.objects.filter(election=election).values_list("code", "registered"))
+    with tempfile.TemporaryDirectory(prefix="secki-upload-") as tmp:
+        path = Path(tmp) / "protocols.csv"
+        path.write_bytes(content)
+        try:
+            return read_protocols_file(
+                path,
+                election.protocol_schema(),
+                election.candidates.count(),
+                register,
+                election.timezone,
+            )
+        except BundleError as exc:
+            raise IntakeError(
+                "invalid_file",
+                f"nothing was accepted: {exc.issues[0]}"
+                + (f" (and {len(exc.issues) - 1} more problems)" if len(exc.issues) > 1 else ""),
+                details=[
+                    {"file": i.file, "line": i.line, "field": i.column, "message": i.message}
+                    for i in exc.issues
+                ],
+            ) from None
+
+
+def accept_csv(election: Election, content: bytes, *, actor: Any, source: str) -> list[Protocol]:
+    return accept_rows(election, parse_csv(election, content), actor=actor, source=source)

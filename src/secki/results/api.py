@@ -1,0 +1,116 @@
+"""Results API: totals of the election, of any unit, of any station."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router
+
+from secki.accounts.access import Permission, can
+from secki.api.auth import user_from_request
+from secki.api.lookups import election_or_404, station_or_404, unit_or_404
+from secki.api.schemas import ErrorOut
+from secki.elections.models import Election
+from secki.protocols.models import Protocol, ProtocolStatus
+from secki.results.rules import decide
+from secki.results.tabulate import Tabulation, UnitResult, counted_statuses, tabulation
+
+router = Router(tags=["results"])
+
+
+def _dec(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def unit_json(tab: Tabulation, r: UnitResult) -> dict[str, Any]:
+    t = r.totals
+    return {
+        "unit": r.unit.code if r.unit else None,
+        "name": r.unit.name if r.unit else None,
+        "kind": r.unit.kind if r.unit else None,
+        "stations_total": t.stations_total,
+        "stations_reported": t.stations_reported,
+        "registered_total": t.registered_total,
+        "registered_reported": t.registered_reported,
+        "participants": r.participants,
+        "turnout_percent": _dec(r.turnout),
+        "reporting_percent": _dec(r.reporting),
+        "base": r.base,
+        "candidates": [
+            {
+                "number": c.candidate.number,
+                "name": c.candidate.name,
+                "party": c.candidate.party,
+                "votes": c.votes,
+                "percent": _dec(c.share),
+            }
+            for c in r.candidates
+        ],
+        "lines": dict(sorted(t.lines.items())),
+    }
+
+
+def _tab(request: HttpRequest, election: Election) -> Tabulation:
+    staff = can(user_from_request(request), election, Permission.VIEW_UNPUBLISHED)
+    return tabulation(election, public=not staff)
+
+
+@router.get("/{slug}/results", response={200: dict[str, Any], 404: ErrorOut})
+def national(request: HttpRequest, slug: str) -> dict[str, Any]:
+    """National totals, the win-rule outcome and the first-level units."""
+    election = election_or_404(slug)
+    tab = _tab(request, election)
+    result = tab.result()
+    outcome = decide(election, result)
+    return {
+        "election": election.slug,
+        "simulated": election.simulated,
+        "published_only": tab.public,
+        "outcome": {
+            "status": outcome.status,
+            "winner": outcome.winner.number if outcome.winner else None,
+            "runoff": [c.number for c in outcome.runoff],
+            "provisional": outcome.provisional,
+            "explanation": outcome.explanation,
+        },
+        **unit_json(tab, result),
+        "children": [unit_json(tab, tab.result(u)) for u in tab.children(tab.root)],
+    }
+
+
+@router.get("/{slug}/results/units/{code}", response={200: dict[str, Any], 404: ErrorOut})
+def unit(request: HttpRequest, slug: str, code: str) -> dict[str, Any]:
+    """Totals of one unit (region, constituency, …) with its child units."""
+    election = election_or_404(slug)
+    tab = _tab(request, election)
+    node = unit_or_404(election, code)
+    return {
+        **unit_json(tab, tab.result(node)),
+        "children": [unit_json(tab, tab.result(u)) for u in tab.children(node)],
+    }
+
+
+@router.get("/{slug}/results/stations/{code}", response={200: dict[str, Any], 404: ErrorOut})
+def station(request: HttpRequest, slug: str, code: str) -> dict[str, Any]:
+    """One station: its register and its counted protocol's lines (or null)."""
+    election = election_or_404(slug)
+    st = station_or_404(election, code)
+    public = not can(user_from_request(request), election, Permission.VIEW_UNPUBLISHED, st)
+    protocol = Protocol.objects.filter(
+        station=st, is_current=True, status__in=counted_statuses(public)
+    ).first()
+    annulled = Protocol.objects.filter(
+        station=st, is_current=True, status=ProtocolStatus.ANNULLED
+    ).first()
+    return {
+        "station": st.code,
+        "name": st.name,
+        "unit": st.unit.code,
+        "registered": st.registered,
+        "status": protocol.status if protocol else (annulled.status if annulled else None),
+        "version": protocol.version if protocol else None,
+        "values": dict(protocol.values.values_list("code", "value")) if protocol else None,
+        "soft_failures": protocol.soft_failures if protocol else [],
+        "annulment": annulled.decision_ref if annulled else None,
+    }

@@ -1,0 +1,1 @@
+"""Pages for officials: log-in, protocol data entry, reconciliation queue, bulk upload, tokens."""
