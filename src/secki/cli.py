@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 
 import click
 
@@ -18,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "import": "secki.elections.cli:import_cmd",
     "export": "secki.elections.cli:export_cmd",
     "import-nist": "secki.elections.cli:import_nist_cmd",
+    "upload-protocols": "secki.elections.cli:upload_protocols_cmd",
     "schema": "secki.elections.cli:schema_cmd",
     "demo": "secki.demo.cli:demo",
     "serve": "secki.demo.cli:serve",

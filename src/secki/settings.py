@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -106,6 +108,11 @@ else:
                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;"
                 ),
                 "transaction_mode": "IMMEDIATE",
+            },
+            # A file, not shared-cache memory, so that tests with threads behave like the
+            # real server (one file per test process).
+            "TEST": {
+                "NAME": str(Path(tempfile.gettempdir()) / f"secki-test-{os.getpid()}.sqlite3")
             },
         }
     }

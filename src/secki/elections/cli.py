@@ -125,3 +125,33 @@ def _election(slug: str | None):  # type: ignore[no-untyped-def]
     if len(elections) != 1:
         raise click.ClickException("give --election SLUG (there is not exactly one election)")
     return elections[0]
+
+
+@click.command("upload-protocols")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--election", "slug", help="Election slug (default: the only election).")
+@click.option("--user", "username", required=True, help="The official who uploads (role checked).")
+def upload_protocols_cmd(file: Path, slug: str | None, username: str) -> None:
+    """Accept a protocols.csv for an election already loaded: all rows or none."""
+    setup_django()
+    from django.contrib.auth import get_user_model
+
+    from secki.accounts.access import AccessDenied
+    from secki.errors import IntakeError
+    from secki.protocols.bulk import accept_rows, parse_csv
+    from secki.protocols.models import ProtocolSource
+
+    election = _election(slug)
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    try:
+        rows = parse_csv(election, file.read_bytes())
+        click.echo(f"Checked {len(rows):,} protocols; storing …", err=True)
+        protocols = accept_rows(election, rows, actor=user, source=ProtocolSource.IMPORT)
+    except (IntakeError, AccessDenied) as exc:
+        click.echo(f"Nothing was accepted: {exc}", err=True)
+        for detail in getattr(exc, "details", [])[:20]:
+            click.echo(f"  {detail}", err=True)
+        sys.exit(2)
+    click.echo(f"Accepted {len(protocols):,} protocols into {election.slug}.")

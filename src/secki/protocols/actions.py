@@ -263,6 +263,7 @@ def submit_protocol(
             source=source,
             actor=actor,
             version=1,
+            decision_ref=act or "",
         )
         _accept(protocol, data, actor, act=act)
         return Outcome(protocol, True, results)
@@ -450,7 +451,10 @@ def amend_protocol(
             actor=actor,
             version=current.version + 1,
             reason=reason,
+            decision_ref=act or "",
         )
+        if act:
+            _event(protocol, EventKind.ACT_RECORDED, actor, new={"act": act}, reason=act)
         _event(
             protocol, EventKind.AMENDED, actor, old=old.as_json(), new=data.as_json(), reason=reason
         )

@@ -27,7 +27,7 @@ class ProtocolData:
     def as_json(self) -> dict[str, Any]:
         return {
             "counts": dict(sorted(self.counts.items())),
-            "instants": {k: v.isoformat() for k, v in sorted(self.instants.items())},
+            "instants": {k: _utc(v) for k, v in sorted(self.instants.items())},
             "candidates": list(self.candidates),
         }
 
@@ -42,7 +42,7 @@ class ProtocolData:
     def flat(self) -> dict[str, Any]:
         """Line code → value, as a form or the API shows it."""
         out: dict[str, Any] = dict(self.values())
-        out.update({k: v.isoformat() for k, v in self.instants.items()})
+        out.update({k: _utc(v) for k, v in self.instants.items()})
         return out
 
     def differences(self, other: ProtocolData) -> list[str]:
@@ -53,6 +53,11 @@ class ProtocolData:
         values: dict[str, Any] = dict(self.counts)
         values.update(self.instants)
         return schema.evaluate(values, self.candidates, context)
+
+
+def _utc(instant: dt.datetime) -> str:
+    """Instants compare and hash in UTC, whatever offset they were written with."""
+    return instant.astimezone(dt.UTC).isoformat()
 
 
 def _integer(code: str, raw: Any) -> int:
