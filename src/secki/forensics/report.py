@@ -75,7 +75,8 @@ def render(res: SuiteResult, *, source: str, top: int = 10) -> str:
         "",
         "Fingerprint (Klimek, Yegorov, Hanel & Thurner 2012)",
         f"  turnout {100 * fp.turnout:.2f} %, leader share {100 * fp.leader_share:.2f} % "
-        f"(of ballots), {fp.stations:,} stations",
+        f"(of ballots in boxes), {fp.stations:,} of {t.rows.size:,} stations "
+        "(the others have no voters, ballots or ballots in boxes)",
         f"  turnout >= 95 % and leader share >= 95 %: {fp.high_high:,} stations "
         f"({100 * fp.high_high_share:.2f} %)",
     ]
@@ -86,7 +87,13 @@ def render(res: SuiteResult, *, source: str, top: int = 10) -> str:
             f"[{f.f_i_interval[0]:.3f}, {f.f_i_interval[1]:.3f}], f_e = {f.f_e:.4f} "
             f"[{f.f_e_interval[0]:.4f}, {f.f_e_interval[1]:.4f}] "
             f"({100 * f.confidence:.0f} % bootstrap, {f.bootstrap} replicates); θ = {f.theta}",
-            "  (a model fit is an estimate with wide uncertainty, not a fact)",
+            *(
+                [f"  θ is at the edge of its grid {f.theta}: f_i depends on that choice"]
+                if f.theta_at_grid_edge
+                else []
+            ),
+            f"  fitted on the {f.stations:,} stations with >= 100 registered voters; "
+            "a model fit is an estimate with wide uncertainty, not a fact",
         ]
     else:
         lines.append(f"  Klimek model fit not possible: {res.fit_error}")

@@ -140,6 +140,8 @@ class KlimekFit:
     stations: int
     confidence: float
     bootstrap: int
+    #: θ is the smallest or largest value of the grid: widen the grid before trusting f_i
+    theta_at_grid_edge: bool = False
     method: str = (
         "Klimek model: clean-part location/spread, binned maximum likelihood for f_i, f_e, "
         "theta with simulated templates, percentile bootstrap over stations"
@@ -353,4 +355,5 @@ def fit_klimek(
         stations=n,
         confidence=confidence,
         bootstrap=bootstrap,
+        theta_at_grid_edge=theta in (min(thetas), max(thetas)),
     )
