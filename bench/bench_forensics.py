@@ -1,6 +1,7 @@
 """Benchmark the forensics suite: 1,000 Monte-Carlo replicates on 100,000 stations.
 
     python bench/bench_forensics.py [--stations N] [--replicates R] [--loop-replicates L]
+    python bench/bench_forensics.py --quick   # 20,000 stations, loop timed on 100 replicates
 
 Prints one line per figure; the integer test is compared with the straightforward
 per-replicate numpy loop (``method="binomial"``: two binomial draws per station per
@@ -40,9 +41,13 @@ def main() -> None:
     parser.add_argument("--stations", type=int, default=100_000)
     parser.add_argument("--replicates", type=int, default=1000)
     parser.add_argument("--loop-replicates", type=int, default=None)
+    parser.add_argument("--quick", action="store_true", help="small run for smoke tests")
     args = parser.parse_args()
+    if args.quick:
+        args.stations = min(args.stations, 20_000)
+        args.loop_replicates = args.loop_replicates or 100
     n, reps = args.stations, args.replicates
-    loop_reps = args.loop_replicates or reps
+    loop_reps = min(args.loop_replicates or reps, reps)
 
     e = simulate_klimek(n, seed=2024, f_i=0.1, f_e=0.01, theta=0.2, n_groups=80)
     v, b, ld, g = e.voters, e.ballots, e.leader, e.groups
