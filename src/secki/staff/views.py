@@ -1,17 +1,109 @@
-"""Officials' pages."""
+"""Officials' home page and their API tokens."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
-from secki.accounts.models import Membership
+from secki.accounts.access import Permission
+from secki.accounts.models import ApiToken, Membership
+from secki.elections.models import Election, ElectionStatus
+from secki.errors import IntakeError
+from secki.protocols.models import Protocol, ProtocolStatus
+from secki.staff.common import account, has_role, refuse, staff_view, territory
 
 
-@login_required
+@dataclass
+class Desk:
+    """One election on the dashboard: the user's roles there and the pages they may use."""
+
+    election: Election
+    roles: list[str] = field(default_factory=list)
+    links: list[tuple[str, str, str]] = field(default_factory=list)  # (url, label, note)
+
+
+def desk(user: Any, election: Election, roles: list[str]) -> Desk:
+    d = Desk(election, roles)
+    slug = election.slug
+    is_open = election.status == ElectionStatus.OPEN
+    if has_role(user, election, Permission.ENTER_PROTOCOL) and is_open:
+        note = "double entry: a second operator keys each protocol" if election.double_entry else ""
+        d.links.append((reverse("staff:enter", args=[slug]), "Enter a protocol", note))
+        if not election.double_entry:
+            d.links.append(
+                (reverse("staff:upload", args=[slug]), "Upload a protocols.csv file", "")
+            )
+    if has_role(user, election, Permission.RECONCILE):
+        waiting = Protocol.objects.filter(
+            election=election,
+            is_current=True,
+            status=ProtocolStatus.QUARANTINED,
+            station__in=territory(user, election, Permission.RECONCILE),
+        ).count()
+        d.links.append(
+            (reverse("staff:reconcile", args=[slug]), "Reconciliation queue", f"{waiting} waiting")
+        )
+    if has_role(user, election, Permission.VIEW_UNPUBLISHED):
+        note = "amend, annul, publish, history" if is_open else "history"
+        d.links.append((reverse("staff:stations", args=[slug]), "Stations and protocols", note))
+    return d
+
+
+@staff_view
 def dashboard(request: HttpRequest) -> HttpResponse:
-    memberships = Membership.objects.filter(user=request.user).select_related(
-        "election", "unit", "station"
-    )
-    return render(request, "staff/dashboard.html", {"memberships": memberships})
+    user = account(request)
+    roles: dict[int, list[str]] = {}
+    elections: dict[int, Election] = {}
+    mine = Membership.objects.filter(user_id=user.pk).select_related("election", "unit", "station")
+    for m in mine:
+        scope = (
+            f"station {m.station.code}"
+            if m.station
+            else f"{m.unit.name} ({m.unit.code})"
+            if m.unit
+            else "whole election"
+        )
+        roles.setdefault(m.election_id, []).append(f"{m.get_role_display()} — {scope}")
+        elections[m.election_id] = m.election
+    if getattr(user, "is_superuser", False):
+        for election in Election.objects.all():
+            elections.setdefault(election.pk, election)
+            roles.setdefault(election.pk, []).insert(0, "Superuser — every role everywhere")
+    desks = [desk(user, e, roles[pk]) for pk, e in elections.items()]
+    return render(request, "staff/dashboard.html", {"desks": desks})
+
+
+@staff_view
+def tokens(request: HttpRequest) -> HttpResponse:
+    """List, create and revoke the user's own API tokens; a new key is shown once."""
+    user = account(request)
+    context: dict[str, Any] = {"tokens": ApiToken.objects.filter(user_id=user.pk).order_by("-id")}
+    if request.method != "POST":
+        return render(request, "staff/tokens.html", context)
+    name = request.POST.get("name", "").strip()
+    if not name or len(name) > 100:
+        problem = IntakeError(
+            "invalid_name", "name the token (1 to 100 characters)", status=400, field="name"
+        )
+        return refuse(request, "staff/tokens.html", {**context, "name": name}, problem)
+    token, raw = ApiToken.issue(user, name)
+    context.update(created=token, raw=raw)
+    response = render(request, "staff/tokens.html", context, status=201)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@staff_view
+def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken, pk=pk, user_id=account(request).pk)
+    if token.revoked_at is None:
+        token.revoke()
+        messages.success(request, f"Token “{token.name}” revoked; it no longer opens the API.")
+    return redirect("staff:tokens")

@@ -1,0 +1,115 @@
+"""The protocol entry form: one paper protocol keyed by a station or constituency operator
+(or a CEC administrator), checked live while typing, stored by ``submit_protocol``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from secki.accounts.access import AccessDenied, Permission, authorize
+from secki.elections.models import Election, ElectionStatus, Station
+from secki.errors import IntakeError
+from secki.protocols import actions
+from secki.protocols.models import Protocol, ProtocolSource, ProtocolStatus
+from secki.staff.common import (
+    election_or_404,
+    refuse,
+    require_role,
+    staff_view,
+    station_in,
+    territory,
+)
+from secki.staff.lines import Sheet
+
+#: above this many stations the form asks for a code instead of offering a list
+SELECT_LIMIT = 3000
+
+
+def check_url(election: Election) -> str:
+    """The JSON API's protocols-check endpoint (evaluates the checks, stores nothing)."""
+    return reverse("api:api-root") + f"elections/{election.slug}/protocols-check"
+
+
+def outcome_message(protocol: Protocol) -> str:
+    """What happened to a submission, in the words of the state machine."""
+    code = protocol.station.code
+    if protocol.status == ProtocolStatus.FIRST_ENTRY:
+        return (
+            f"Station {code}: entry 1 stored. Another operator must key the same paper "
+            "protocol (entry 2) before it counts."
+        )
+    if protocol.status == ProtocolStatus.QUARANTINED:
+        return (
+            f"Station {code}: entry 2 stored and compared — quarantined "
+            f"({protocol.quarantine_reason}). A supervisor decides in the reconciliation queue."
+        )
+    text = f"Station {code}: protocol {protocol.get_status_display().lower()}"
+    text += f" (version {protocol.version})."
+    if protocol.soft_failures:
+        text += " Flagged by soft checks: " + ", ".join(protocol.soft_failures) + "."
+    return text
+
+
+def station_choices(election: Election, user: Any) -> tuple[list[tuple[Station, str]], bool]:
+    """The stations the user may key, each with its current protocol status; ``True`` when
+    there are too many to list (the form then asks for the code)."""
+    stations = territory(user, election, Permission.ENTER_PROTOCOL).order_by("position")
+    count = stations.count()
+    if count > SELECT_LIMIT:
+        return [], True
+    status = dict(
+        Protocol.objects.filter(station__in=stations, is_current=True).values_list(
+            "station_id", "status"
+        )
+    )
+    labels = dict(ProtocolStatus.choices)
+    return [
+        (s, labels.get(status.get(s.pk, ""), "no protocol yet").lower()) for s in stations
+    ], False
+
+
+@staff_view
+def enter(request: HttpRequest, slug: str) -> HttpResponse:
+    election = election_or_404(slug)
+    user = request.user
+    require_role(user, election, Permission.ENTER_PROTOCOL)
+    sheet = Sheet.of(election)
+    choices, too_many = station_choices(election, user)
+
+    def context(values: dict[str, str], station: str, act: str) -> dict[str, Any]:
+        return {
+            "election": election,
+            "sheet": sheet,
+            "fields": sheet.fields(values),
+            "choices": choices,
+            "too_many": too_many,
+            "selected": station,
+            "act": act,
+            "open": election.status == ElectionStatus.OPEN,
+            "check_url": check_url(election),
+        }
+
+    if request.method != "POST":
+        selected = request.GET.get("station", "")
+        if not selected and len(choices) == 1:
+            selected = choices[0][0].code
+        return render(request, "staff/enter.html", context({}, selected, ""))
+
+    values = sheet.posted(request.POST)
+    code = request.POST.get("station", "").strip()
+    act = request.POST.get("act", "").strip()
+    try:
+        station = station_in(election, code)
+        authorize(user, election, Permission.ENTER_PROTOCOL, station)
+        data = sheet.parse(values)
+        outcome = actions.submit_protocol(
+            election, station, data, actor=user, source=ProtocolSource.FORM, act=act or None
+        )
+    except (IntakeError, AccessDenied) as exc:
+        return refuse(request, "staff/enter.html", context(values, code, act), exc)
+    messages.success(request, outcome_message(outcome.protocol))
+    return redirect("staff:station", slug=election.slug, code=station.code)

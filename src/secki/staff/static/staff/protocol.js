@@ -1,0 +1,162 @@
+/* Protocol forms: running totals while typing, and the election's control relations
+ * evaluated by the JSON API (POST …/protocols-check stores nothing) before submitting.
+ * The form works without this script: the server checks everything again on submit. */
+(function () {
+  "use strict";
+  var form = document.getElementById("protocol-form");
+  if (!form) {
+    return;
+  }
+  var checkUrl = form.dataset.checkUrl || "";
+  var validLine = form.dataset.validLine || "";
+  var actCodes = (form.dataset.actCodes || "").split(",").filter(Boolean);
+  var fixedStation = form.dataset.station || "";
+  var csrfInput = form.querySelector("input[name=csrfmiddlewaretoken]");
+  var csrf = csrfInput ? csrfInput.value : "";
+  var inputs = Array.prototype.slice.call(form.querySelectorAll("input[data-line]"));
+  var candidates = inputs.filter(function (i) { return i.dataset.candidate; });
+  var candTotal = document.getElementById("cand-total");
+  var validTotal = document.getElementById("valid-total");
+  var verdict = document.getElementById("sum-verdict");
+  var panel = document.getElementById("live-checks");
+  var actBox = document.getElementById("act-box");
+  var timer = null;
+  var sequence = 0;
+
+  function whole(value) {
+    var v = value.trim();
+    return /^[0-9]+$/.test(v) ? parseInt(v, 10) : null;
+  }
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) { node.className = cls; }
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
+  function markInput(input) {
+    if (input.type === "datetime-local") { return; }
+    var v = input.value.trim();
+    var bad = v !== "" && whole(v) === null;
+    input.setAttribute("aria-invalid", bad ? "true" : "false");
+    input.title = bad ? input.name + ": a whole number, 0 or more" : "";
+  }
+
+  function totals() {
+    var sum = 0;
+    var complete = true;
+    candidates.forEach(function (i) {
+      var n = whole(i.value);
+      if (n === null) { complete = false; } else { sum += n; }
+    });
+    if (candTotal) {
+      candTotal.textContent = sum.toLocaleString() + (complete ? "" : " (not all filled)");
+    }
+    if (!validLine || !validTotal) { return; }
+    var field = form.elements.namedItem(validLine);
+    var valid = field ? whole(field.value) : null;
+    validTotal.textContent = valid === null ? "—" : valid.toLocaleString();
+    if (valid === null || !complete) {
+      verdict.textContent = "";
+      verdict.className = "";
+    } else if (valid === sum) {
+      verdict.textContent = "✓ equal";
+      verdict.className = "ok";
+    } else {
+      verdict.textContent = "✗ differ by " + Math.abs(valid - sum).toLocaleString();
+      verdict.className = "bad";
+    }
+  }
+
+  function station() {
+    if (fixedStation) { return fixedStation; }
+    var field = form.elements.namedItem("station");
+    return field && field.value ? field.value.trim() : "";
+  }
+
+  function say(text, cls) {
+    panel.textContent = "";
+    panel.appendChild(el("p", cls || "muted", text));
+  }
+
+  function show(body) {
+    panel.textContent = "";
+    var needAct = false;
+    var list = el("ul", "checks");
+    body.checks.forEach(function (c) {
+      var state = c.passed === true ? "ok" : c.passed === false ? "bad" : "na";
+      var mark = c.passed === true ? "✓" : c.passed === false ? "✗" : "–";
+      var li = el("li", state);
+      li.appendChild(el("strong", "", mark + " " + c.code + " (" + c.severity + ") "));
+      li.appendChild(document.createTextNode(c.passed === null ? "not applicable: " + c.message : c.message));
+      var parts = Object.keys(c.values || {}).map(function (k) { return k + "=" + c.values[k]; });
+      if (parts.length && c.passed === false) {
+        li.appendChild(el("span", "muted", " (" + parts.join(", ") + ")"));
+      }
+      if (c.passed === false && actCodes.indexOf(c.code) >= 0) { needAct = true; }
+      list.appendChild(li);
+    });
+    panel.appendChild(el(
+      "p",
+      body.acceptable ? "ok" : "bad",
+      body.acceptable
+        ? "Every hard check passes."
+        : needAct
+          ? "A hard check fails: record the commission's act below, or correct the lines."
+          : "A hard check fails: correct the lines named below before submitting."
+    ));
+    panel.appendChild(list);
+    if (needAct && actBox) { actBox.hidden = false; }
+  }
+
+  function check() {
+    if (!checkUrl || !panel) { return; }
+    var code = station();
+    if (!code) {
+      say("Choose the polling station to run the checks.");
+      return;
+    }
+    var values = {};
+    inputs.forEach(function (i) {
+      if (i.value.trim() !== "") { values[i.name] = i.value.trim(); }
+    });
+    var mine = ++sequence;
+    fetch(checkUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf },
+      body: JSON.stringify({ station: code, values: values })
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        if (mine !== sequence) { return; }
+        if (response.ok) {
+          show(body);
+          return;
+        }
+        var error = body.error || {};
+        if (error.code === "missing_line") {
+          say("The checks run once every required line is filled (" + error.message + ").");
+        } else {
+          say(error.message || "The checks could not run (HTTP " + response.status + ").", "bad");
+        }
+      });
+    }).catch(function () {
+      if (mine === sequence) { say("The checks could not run (no connection); they run again on submit."); }
+    });
+  }
+
+  function changed(event) {
+    if (event && event.target && event.target.dataset && event.target.dataset.line) {
+      markInput(event.target);
+    }
+    totals();
+    clearTimeout(timer);
+    timer = setTimeout(check, 400);
+  }
+
+  form.addEventListener("input", changed);
+  form.addEventListener("change", changed);
+  totals();
+  if (inputs.some(function (i) { return i.value.trim() !== ""; })) { check(); }
+})();

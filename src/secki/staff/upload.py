@@ -1,0 +1,46 @@
+"""Bulk upload of a protocols.csv (docs/formats.md): every row is checked first, then all
+rows are accepted in one transaction by ``accept_csv``, or none, with every problem listed."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from secki.accounts.access import AccessDenied, Permission
+from secki.elections.models import ElectionStatus
+from secki.errors import IntakeError
+from secki.protocols.bulk import accept_csv
+from secki.protocols.models import ProtocolSource
+from secki.staff.common import election_or_404, refuse, require_role, staff_view
+from secki.staff.lines import Sheet
+
+
+@staff_view
+def upload(request: HttpRequest, slug: str) -> HttpResponse:
+    election = election_or_404(slug)
+    user = request.user
+    require_role(user, election, Permission.ENTER_PROTOCOL)
+    sheet = Sheet.of(election)
+    context = {
+        "election": election,
+        "columns": ["station", *sheet.codes],
+        "open": election.status == ElectionStatus.OPEN,
+        "problem_details_elsewhere": True,  # the page lists every problem in a table
+    }
+    if request.method != "POST":
+        return render(request, "staff/upload.html", context)
+    upload = request.FILES.get("file")
+    try:
+        if upload is None or not upload.size:
+            raise IntakeError(
+                "missing_file", "choose a non-empty protocols.csv file", status=400, field="file"
+            )
+        protocols = accept_csv(election, upload.read(), actor=user, source=ProtocolSource.IMPORT)
+    except (IntakeError, AccessDenied) as exc:
+        return refuse(request, "staff/upload.html", context, exc)
+    messages.success(
+        request,
+        f"{upload.name}: {len(protocols)} protocol(s) accepted in one transaction.",
+    )
+    return redirect("staff:upload", slug=election.slug)
