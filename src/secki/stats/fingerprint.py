@@ -19,7 +19,8 @@ probability f_e, exponent α fixed):
   ``sim_stations`` stations per fraud type (station sizes resampled from the data, binomial
   noise added, points spread bilinearly over neighbouring bins); the expected histogram is
   linear in the mixture weights, so (f_i, f_e) are the exact maximum-likelihood weights
-  (EM, then L-BFGS-B) for each θ on a grid, and θ is the grid value with the highest likelihood;
+  (EM, then projected Newton) for each θ on a grid, and θ is the grid value with the
+  highest likelihood;
 * the interval is a percentile bootstrap: stations are resampled, every step above is
   repeated (with fresh simulation draws, so the Monte-Carlo error is included).
 
@@ -38,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage, optimize
+from scipy import ndimage
 
 from secki.stats._common import FloatArray, IntArray, Seed, as_int_array, as_rng
 from secki.stats.simulation import EXTREME_SD, half_normal, klimek_shares, truncated_normal
@@ -178,10 +179,11 @@ def _loglik(counts: FloatArray, comps: FloatArray, w: FloatArray) -> float:
 
 
 def _mixture_weights(counts: FloatArray, comps: FloatArray, w0: FloatArray) -> FloatArray:
-    """Maximum-likelihood mixture weights (clean, f_i, f_e): EM, then a bounded polish.
+    """Maximum-likelihood mixture weights (clean, f_i, f_e): EM, then projected Newton.
 
-    EM approaches a zero weight only slowly, so L-BFGS-B finishes on the simplex (f_i, f_e
-    >= 0 with a penalty keeping f_i + f_e <= 1) and can reach the boundary exactly.
+    The log-likelihood is concave in (f_i, f_e), so a few Newton steps with a backtracking
+    line search on the simplex (f_i, f_e >= 0, f_i + f_e <= 1) finish what EM starts; a
+    weight at zero whose gradient points outwards stays at zero.
     """
     nz = counts > 0
     c = counts[nz]
@@ -189,29 +191,45 @@ def _mixture_weights(counts: FloatArray, comps: FloatArray, w0: FloatArray) -> F
     n = c.sum()
     k = comps.shape[1]
     w = w0.copy()
-    for _ in range(60):
+    for _ in range(20):
         p = (1 - _SMOOTH) * (w @ cp) + _SMOOTH / k
         w = w * ((1 - _SMOOTH) * (cp @ (c / p)) + _SMOOTH * (c / p).sum() / k) / n
         w /= w.sum()
-    diff = cp[1:] - cp[0]
+    diff = (1 - _SMOOTH) * (cp[1:] - cp[0])
+    base = (1 - _SMOOTH) * cp[0] + _SMOOTH / k
 
-    def nll(f: FloatArray) -> tuple[float, FloatArray]:
-        excess = max(0.0, f.sum() - 1.0)
-        p = np.maximum((1 - _SMOOTH) * (cp[0] + f @ diff), 0.0) + _SMOOTH / k
-        val = -float(c @ np.log(p)) / n + 1e3 * excess**2
-        grad = -(1 - _SMOOTH) * (diff @ (c / p)) / n + 2e3 * excess
-        return val, grad
+    def nll(f: FloatArray) -> float:
+        return -float(c @ np.log(np.maximum(base + f @ diff, 1e-300))) / n
 
-    res = optimize.minimize(
-        nll,
-        w[1:],
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(0.0, 1.0), (0.0, 1.0)],
-        options={"ftol": 1e-13, "gtol": 1e-9},
-    )
-    f = np.clip(np.asarray(res.x, dtype=np.float64), 0.0, 1.0)
-    f = f / max(1.0, float(f.sum()))
+    def feasible(f: FloatArray) -> FloatArray:
+        f = np.maximum(f, 0.0)
+        total = float(f.sum())
+        return f / total if total > 1.0 else f
+
+    f = feasible(w[1:])
+    obj = nll(f)
+    for _ in range(50):
+        p = base + f @ diff
+        grad = -(diff @ (c / p)) / n
+        hess = (diff * (c / p**2)) @ diff.T / n
+        free = ~((f <= 0.0) & (grad > 0.0))
+        if not free.any():
+            break
+        step = np.zeros(2)
+        h = hess[np.ix_(free, free)] + 1e-12 * np.eye(int(free.sum()))
+        step[free] = np.linalg.solve(h, grad[free])
+        t = 1.0
+        while True:
+            cand = feasible(f - t * step)
+            new = nll(cand)
+            if new <= obj or t < 1e-8:
+                break
+            t /= 2
+        moved = float(np.max(np.abs(cand - f)))
+        if new <= obj:
+            f, obj = cand, new
+        if moved < 1e-10:
+            break
     return np.array([1.0 - f.sum(), f[0], f[1]])
 
 
