@@ -199,7 +199,7 @@ def _mixture_weights(counts: FloatArray, comps: FloatArray, w0: FloatArray) -> F
     base = (1 - _SMOOTH) * cp[0] + _SMOOTH / k
 
     def nll(f: FloatArray) -> float:
-        return -float(c @ np.log(np.maximum(base + f @ diff, 1e-300))) / n
+        return -float(c @ np.log(np.maximum(base + f @ diff, 1e-300))) / float(n)
 
     def feasible(f: FloatArray) -> FloatArray:
         f = np.maximum(f, 0.0)
