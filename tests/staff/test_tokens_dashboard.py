@@ -1,0 +1,121 @@
+"""API tokens page (create once-shown keys, revoke) and the dashboard."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.test import Client
+
+from secki.accounts.models import ApiToken, hash_token
+from secki.elections.models import Election
+from tests.staff.conftest import Personas, db_state, form_values
+
+pytestmark = pytest.mark.django_db
+
+
+def api_submit(election: Election, raw: str) -> int:
+    values = {k: v for k, v in form_values().items() if v}
+    response = Client().post(
+        f"/api/v1/elections/{election.slug}/protocols",
+        json.dumps({"station": "1-1", "values": values}),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {raw}"},
+    )
+    return response.status_code
+
+
+def test_create_use_and_revoke_a_token(election: Election, personas: Personas) -> None:
+    client = personas.client("op11")
+    assert "You have no API tokens" in client.get("/staff/tokens/").content.decode()
+    response = client.post("/staff/tokens/", {"name": "station laptop"})
+    assert response.status_code == 201
+    assert response["Cache-Control"] == "no-store"
+    raw = response.context["raw"]
+    assert raw.startswith("secki_")
+    assert raw in response.content.decode()
+    token = ApiToken.objects.get(user=personas["op11"])
+    assert token.name == "station laptop" and token.key_hash == hash_token(raw)
+    assert raw not in client.get("/staff/tokens/").content.decode()  # shown once only
+
+    revoke = f"/staff/tokens/{token.pk}/revoke/"
+    # another user can neither see nor revoke it
+    assert "station laptop" not in personas.client("north").get("/staff/tokens/").content.decode()
+    assert personas.client("north").post(revoke).status_code == 404
+    assert client.get(revoke).status_code == 405
+
+    assert client.post(revoke).status_code == 302
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert "revoked" in client.get("/staff/tokens/").content.decode()
+    before = db_state()
+    assert api_submit(election, raw) == 401
+    assert db_state() == before
+
+
+def test_a_live_token_opens_the_api(election: Election, personas: Personas) -> None:
+    response = personas.client("op11").post("/staff/tokens/", {"name": "laptop"})
+    assert api_submit(election, response.context["raw"]) == 201
+
+
+def test_a_token_needs_a_name(personas: Personas) -> None:
+    response = personas.client("op11").post("/staff/tokens/", {"name": "  "})
+    assert response.status_code == 400
+    assert response.context["problem"].field == "name"
+    assert not ApiToken.objects.exists()
+
+
+def test_tokens_need_a_login() -> None:
+    response = Client().post("/staff/tokens/", {"name": "x"})
+    assert response.status_code == 302 and response["Location"].startswith("/staff/login/")
+    assert not ApiToken.objects.exists()
+
+
+def links(client: Client) -> list[str]:
+    body = client.get("/staff/").content.decode()
+    return re.findall(r'<li><a href="([^"]+)">', body)
+
+
+def test_dashboard_shows_roles_and_what_each_may_do(election: Election, personas: Personas) -> None:
+    slug = f"/staff/e/{election.slug}"
+    op11 = personas.client("op11").get("/staff/").content.decode()
+    assert "Station operator — station 1-1" in op11
+    assert links(personas.client("op11")) == [
+        f"{slug}/protocol/",
+        f"{slug}/upload/",
+        f"{slug}/stations/",
+    ]
+    north = personas.client("north").get("/staff/").content.decode()
+    assert "Constituency operator — North (1)" in north
+    assert links(personas.client("supervisor")) == [f"{slug}/reconcile/", f"{slug}/stations/"]
+    assert "0 waiting" in personas.client("supervisor").get("/staff/").content.decode()
+    assert links(personas.client("observer")) == [f"{slug}/stations/"]
+    assert links(personas.client("admin")) == [
+        f"{slug}/protocol/",
+        f"{slug}/upload/",
+        f"{slug}/reconcile/",
+        f"{slug}/stations/",
+    ]
+    assert "You have no role in any election" in (
+        personas.client("outsider").get("/staff/").content.decode()
+    )
+    election.double_entry = True
+    election.save(update_fields=["double_entry"])
+    assert links(personas.client("op11")) == [f"{slug}/protocol/", f"{slug}/stations/"]
+
+
+def test_log_in_and_out(personas: Personas) -> None:
+    client = Client()
+    assert client.get("/staff/").status_code == 302
+    page = client.get("/staff/login/?next=/staff/")
+    assert page.status_code == 200 and 'autocomplete="current-password"' in page.content.decode()
+    wrong = client.post("/staff/login/", {"username": "op11", "password": "nope"})
+    assert wrong.status_code == 200 and 'role="alert"' in wrong.content.decode()
+    response = client.post(
+        "/staff/login/", {"username": "op11", "password": "pw-op11", "next": "/staff/"}
+    )
+    assert response.status_code == 302 and response["Location"] == "/staff/"
+    assert "Station operator" in client.get("/staff/").content.decode()
+    assert client.post("/staff/logout/", {"next": "/staff/login/"}).status_code == 302
+    assert client.get("/staff/").status_code == 302
