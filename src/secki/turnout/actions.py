@@ -1,8 +1,24 @@
-"""Turnout report actions: report and correct, with role/territory checks and the ledger."""
+"""Turnout report actions: report and correct, with role/territory checks and the ledger.
+
+One validation (:func:`check_report`) serves every intake channel: the operator's form, the
+API, the bulk file and the demo replay. A report is refused with a stable code:
+
+``invalid_value`` / ``negative_value``  voters is not a whole number ≥ 0
+``other_election``                      the station belongs to another election
+``election_closed``                     the election takes no more intake
+``unknown_time``                        the time is not one of the election's report times
+``above_registered``                    more than registered voters plus the allowance
+``decreasing``                          below an earlier report, or above a later one
+``duplicate``                           the same number again for the same time
+``reason_required``                     a different number for a reported time (a correction)
+                                        without a reason
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
@@ -14,12 +30,24 @@ from secki.errors import IntakeError
 from secki.ledger import chain
 from secki.turnout.models import TurnoutReport
 
+#: the last report time of the day is late this long after polls close (or after the time
+#: itself, when the last report time is after polls close)
+LAST_REPORT_GRACE = dt.timedelta(hours=1)
+REASON_MAX = 500
+_DIGITS = re.compile(r"-?[0-9]{1,12}")
+
 
 def parse_voters(raw: Any) -> int:
+    """A whole number from a form field, a CSV cell or JSON (``"431"``, ``431``)."""
     if isinstance(raw, bool):
         raise IntakeError("invalid_value", f"voters: {raw!r} is not an integer", field="voters")
-    if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
-        raw = int(raw.strip())
+    if isinstance(raw, str):
+        text = raw.strip()
+        if not _DIGITS.fullmatch(text):
+            raise IntakeError(
+                "invalid_value", f"voters: {raw!r} is not a whole number", field="voters"
+            )
+        raw = int(text)
     if not isinstance(raw, int):
         raise IntakeError("invalid_value", f"voters: {raw!r} is not an integer", field="voters")
     if raw < 0:
@@ -32,30 +60,83 @@ def ceiling(election: Election, station: Station) -> int:
     return int(station.registered * (1 + float(election.turnout_allowance)))
 
 
-def is_late(election: Election, time: str, received_at: dt.datetime) -> bool:
-    """Late = received after the next report time (after poll close for the last one)."""
+def deadline(election: Election, time: str) -> dt.datetime:
+    """When a report for ``time`` becomes late: at the next report time; the last report
+    time of the day is late :data:`LAST_REPORT_GRACE` after polls close."""
     times = list(election.turnout_times)
     index = times.index(time)
-    deadline = (
-        dt.time.fromisoformat(times[index + 1]) if index + 1 < len(times) else election.polls_close
-    )
-    limit = dt.datetime.combine(election.date, deadline, tzinfo=election.tz)
-    return received_at > limit
+    if index + 1 < len(times):
+        return dt.datetime.combine(
+            election.date, dt.time.fromisoformat(times[index + 1]), tzinfo=election.tz
+        )
+    last = max(dt.time.fromisoformat(time), election.polls_close)
+    return dt.datetime.combine(election.date, last, tzinfo=election.tz) + LAST_REPORT_GRACE
 
 
-def report_turnout(
+def is_late(election: Election, time: str, received_at: dt.datetime) -> bool:
+    """Late = received after :func:`deadline` (accepted all the same, and marked)."""
+    return received_at > deadline(election, time)
+
+
+def check_report(
     election: Election,
     station: Station,
     time: str,
     voters: int,
+    current: Mapping[str, int],
     *,
-    actor: Any,
-    source: str = "api",
     reason: str = "",
-    received_at: dt.datetime | None = None,
-) -> TurnoutReport:
-    """Record (or correct, with a reason) a station's cumulative turnout at a report time."""
-    authorize(actor, election, Permission.REPORT_TURNOUT, station)
+) -> bool:
+    """Validate one report against the station's current reports (``time → voters``).
+
+    Returns True when the report is a correction (the time already has a report). Raises
+    :class:`IntakeError` with one of the codes listed in the module docstring.
+    """
+    check_static(election, station, time, voters)
+    times = list(election.turnout_times)
+    index = times.index(time)
+    for other_time, other in current.items():
+        if other_time not in times:  # a report time since removed from the election
+            continue
+        other_index = times.index(other_time)
+        if other_index < index and other > voters:
+            raise IntakeError(
+                "decreasing",
+                f"voters: {voters} at {time} is below the {other} "
+                f"already reported at {other_time}; turnout is cumulative",
+                field="voters",
+            )
+        if other_index > index and other < voters:
+            raise IntakeError(
+                "decreasing",
+                f"voters: {voters} at {time} is above the {other} "
+                f"already reported at the later time {other_time}",
+                field="voters",
+            )
+    previous = current.get(time)
+    if previous is None:
+        return False
+    if previous == voters:
+        raise IntakeError(
+            "duplicate", f"station {station.code} already reported {voters} at {time}", status=409
+        )
+    if not reason.strip():
+        raise IntakeError(
+            "reason_required",
+            f"station {station.code} already reported {previous} at {time}; "
+            "a correction needs a reason",
+            field="reason",
+            status=409,
+        )
+    if len(reason.strip()) > REASON_MAX:
+        raise IntakeError(
+            "reason_too_long", f"reason: at most {REASON_MAX} characters", field="reason"
+        )
+    return True
+
+
+def check_static(election: Election, station: Station, time: str, voters: int) -> None:
+    """The checks that do not depend on the station's other reports."""
     if station.election_id != election.id:
         raise IntakeError(
             "other_election", f"station {station.code} belongs to another election", field="station"
@@ -78,44 +159,51 @@ def report_turnout(
             f"{float(election.turnout_allowance):.0%} additional-list allowance ({limit})",
             field="voters",
         )
+
+
+def ledger_payload(report: TurnoutReport, station_code: str, corrected: bool) -> dict[str, Any]:
+    return {
+        "station": station_code,
+        "time": report.time,
+        "voters": report.voters,
+        "version": report.version,
+        "late": report.late,
+        **({"reason": report.reason} if corrected else {}),
+    }
+
+
+def report_turnout(
+    election: Election,
+    station: Station,
+    time: str,
+    voters: int,
+    *,
+    actor: Any,
+    source: str = "api",
+    reason: str = "",
+    received_at: dt.datetime | None = None,
+) -> TurnoutReport:
+    """Record (or correct, with a reason) a station's cumulative turnout at a report time."""
+    authorize(actor, election, Permission.REPORT_TURNOUT, station)
+    check_static(election, station, time, voters)
     received = received_at or timezone.now()
     with transaction.atomic():
-        Station.objects.select_for_update().get(pk=station.pk)
+        Station.objects.select_for_update().only("id").get(pk=station.pk)
         current = {
             r.time: r for r in TurnoutReport.objects.filter(station=station, is_current=True)
         }
-        for other_time, other in current.items():
-            if other_time < time and other.voters > voters:
-                raise IntakeError(
-                    "decreasing",
-                    f"voters: {voters} at {time} is below the {other.voters} "
-                    f"already reported at {other_time}; turnout is cumulative",
-                    field="voters",
-                )
-            if other_time > time and other.voters < voters:
-                raise IntakeError(
-                    "decreasing",
-                    f"voters: {voters} at {time} is above the {other.voters} "
-                    f"already reported at the later time {other_time}",
-                    field="voters",
-                )
+        if time in current and current[time].voters != voters:
+            authorize(actor, election, Permission.CORRECT_TURNOUT, station)
+        corrected = check_report(
+            election,
+            station,
+            time,
+            voters,
+            {t: r.voters for t, r in current.items()},
+            reason=reason,
+        )
         previous = current.get(time)
         if previous is not None:
-            if previous.voters == voters:
-                raise IntakeError(
-                    "duplicate",
-                    f"station {station.code} already reported {voters} at {time}",
-                    status=409,
-                )
-            if election.status == ElectionStatus.OPEN and not reason.strip():
-                authorize(actor, election, Permission.CORRECT_TURNOUT, station)
-                raise IntakeError(
-                    "reason_required",
-                    f"station {station.code} already reported "
-                    f"{previous.voters} at {time}; a correction needs a reason",
-                    field="reason",
-                    status=409,
-                )
             previous.is_current = False
             previous.save(update_fields=["is_current"])
         report = TurnoutReport.objects.create(
@@ -127,19 +215,12 @@ def report_turnout(
             received_at=received,
             late=is_late(election, time, received),
             source=source,
-            reason=reason,
+            reason=reason.strip() if corrected else "",
             created_by=actor if getattr(actor, "pk", None) else None,
         )
         chain.append(
-            "turnout.corrected" if previous else "turnout.reported",
-            {
-                "station": station.code,
-                "time": time,
-                "voters": voters,
-                "version": report.version,
-                "late": report.late,
-                **({"reason": reason} if previous else {}),
-            },
+            "turnout.corrected" if corrected else "turnout.reported",
+            ledger_payload(report, station.code, corrected),
             election,
         )
     return report

@@ -1,20 +1,27 @@
-"""Turnout API: report (idempotent), read a station's reports."""
+"""Turnout API: report (idempotent), bulk file, a station's reports, the summary of every unit
+at every report time, stations that have not reported, and anomaly flags (JSON or CSV)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router, Schema
 
+from secki.accounts.access import Permission, can
 from secki.api.auth import user_from_request
 from secki.api.idempotency import Answer, respond
-from secki.api.lookups import election_or_404, station_or_404
+from secki.api.lookups import election_or_404, station_or_404, unit_or_404
 from secki.api.schemas import ErrorOut
-from secki.elections.models import Station
+from secki.elections.models import Election, Station
 from secki.errors import IntakeError
+from secki.turnout import anomalies as flags
+from secki.turnout import tracking
 from secki.turnout.actions import parse_voters, report_turnout
+from secki.turnout.aggregate import turnout_summary
+from secki.turnout.bulk import accept_csv
 from secki.turnout.models import TurnoutReport
+from secki.turnout.territory import Territory, territory
 
 router = Router(tags=["turnout"])
 
@@ -37,6 +44,47 @@ class TurnoutOut(Schema):
     reason: str
 
 
+class BulkOut(Schema):
+    election: str
+    accepted: int
+    reported: int
+    corrected: int
+
+
+class FlagOut(Schema):
+    station: str
+    kind: str
+    time: str
+    value: float
+    threshold: float
+    message: str
+
+
+class AnomaliesOut(Schema):
+    election: str
+    settings: dict[str, float]
+    counts: dict[str, int]
+    flags: list[FlagOut]
+
+
+class MissingOut(Schema):
+    station: str
+    name: str
+    address: str
+    unit: str
+    registered: int
+    last_time: str | None
+    last_voters: int | None
+    operators: list[str]
+
+
+class MissingListOut(Schema):
+    election: str
+    time: str
+    missing: int
+    stations: list[MissingOut]
+
+
 def report_json(report: TurnoutReport, station_code: str) -> dict[str, Any]:
     return {
         "station": station_code,
@@ -50,37 +98,95 @@ def report_json(report: TurnoutReport, station_code: str) -> dict[str, Any]:
     }
 
 
-@router.post(
-    "/{slug}/turnout",
-    response={
-        201: TurnoutOut,
-        400: ErrorOut,
-        401: ErrorOut,
-        403: ErrorOut,
-        404: ErrorOut,
-        409: ErrorOut,
-        422: ErrorOut,
-    },
-)
+def _station_in(election: Election, code: str) -> Station:
+    station = Station.objects.filter(election=election, code=code).first()
+    if station is None:
+        raise IntakeError(
+            "unknown_station", f"no station {code!r} in {election.slug}", field="station"
+        )
+    return station
+
+
+WRITE_ERRORS: dict[int | tuple[int, ...], Any] = {
+    400: ErrorOut,
+    401: ErrorOut,
+    403: ErrorOut,
+    404: ErrorOut,
+    409: ErrorOut,
+    422: ErrorOut,
+}
+
+
+@router.post("/{slug}/turnout", response={201: TurnoutOut, **WRITE_ERRORS})
 def submit(request: HttpRequest, slug: str, payload: TurnoutIn) -> JsonResponse:
     """Report cumulative voters who received a ballot at one of the election's report times;
-    a second report for the same time is a correction and needs a reason."""
+    a second report for the same time is a correction and needs a reason. Send
+    `Idempotency-Key` to make a retry safe."""
     user = user_from_request(request)
     election = election_or_404(slug)
 
     def work() -> Answer:
-        station = Station.objects.filter(election=election, code=payload.station).first()
-        if station is None:
-            raise IntakeError(
-                "unknown_station",
-                f"no station {payload.station!r} in {election.slug}",
-                field="station",
-            )
+        station = _station_in(election, payload.station)
         voters = parse_voters(payload.voters)
         report = report_turnout(
             election, station, payload.time, voters, actor=user, source="api", reason=payload.reason
         )
         return 201, report_json(report, station.code)
+
+    return respond(request, user, work)
+
+
+BULK_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            },
+        },
+    }
+}
+
+
+def upload_content(request: HttpRequest) -> bytes:
+    """The CSV sent as the body (``text/csv``) or as the ``file`` field of a form upload.
+
+    The raw body is read first, so that ``Idempotency-Key`` can fingerprint it (Django
+    refuses ``request.body`` once a multipart stream has been parsed)."""
+    raw = request.body
+    if request.content_type == "multipart/form-data":
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise IntakeError("invalid_file", "no 'file' field in the upload", field="file")
+        return bytes(upload.read())
+    return raw
+
+
+@router.post(
+    "/{slug}/turnout-bulk", response={201: BulkOut, **WRITE_ERRORS}, openapi_extra=BULK_BODY
+)
+def bulk(request: HttpRequest, slug: str) -> JsonResponse:
+    """Upload a turnout.csv (`station,time,voters`, optional `reason` for corrections) as the
+    body (`Content-Type: text/csv`) or as the `file` field of a form: every row is validated
+    like a single report, then all are stored in one transaction, or none (`invalid_file`,
+    with every bad line in `details`)."""
+    user = user_from_request(request)
+    election = election_or_404(slug)
+    content = upload_content(request)
+
+    def work() -> Answer:
+        outcome = accept_csv(election, content, actor=user, source="bulk")
+        return 201, {
+            "election": election.slug,
+            "accepted": outcome.total,
+            "reported": outcome.reported,
+            "corrected": outcome.corrected,
+        }
 
     return respond(request, user, work)
 
@@ -94,3 +200,156 @@ def station_reports(request: HttpRequest, slug: str, station: str) -> list[dict[
         report_json(r, st.code)
         for r in TurnoutReport.objects.filter(station=st).order_by("time", "version")
     ]
+
+
+@router.get("/{slug}/turnout-summary", response={200: dict[str, Any], 404: ErrorOut})
+def summary(request: HttpRequest, slug: str, unit: str | None = None) -> dict[str, Any]:
+    """Turnout of a unit (default: the whole election) and of its direct sub-units at every
+    report time: voters, registered voters of the reporting stations, turnout % over the
+    reporting stations only, stations reporting / total; `final` is the turnout of the
+    counted protocols (published ones for the public)."""
+    user = user_from_request(request)
+    election = election_or_404(slug)
+    target = unit_or_404(election, unit) if unit else None
+    public = not can(user, election, Permission.VIEW_UNPUBLISHED)
+    return turnout_summary(election, target, public=public)
+
+
+@router.get(
+    "/{slug}/turnout-missing",
+    response={200: MissingListOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+)
+def missing(
+    request: HttpRequest, slug: str, time: str | None = None, unit: str | None = None
+) -> dict[str, Any]:
+    """Stations of your territory without a report at `time` (default: the latest report
+    time that has come), with their station operators' e-mail. For reporting staff."""
+    user = user_from_request(request)
+    election = election_or_404(slug)
+    area = territory(user, election, Permission.REPORT_TURNOUT)
+    when = _time_param(election, time)
+    target = unit_or_404(election, unit) if unit else None
+    rows = tracking.missing(election, when, area, target)
+    return {
+        "election": election.slug,
+        "time": when,
+        "missing": len(rows),
+        "stations": [
+            {
+                "station": r.station.code,
+                "name": r.station.name,
+                "address": r.station.address,
+                "unit": r.station.unit.code,
+                "registered": r.station.registered,
+                "last_time": r.last_time,
+                "last_voters": r.last_voters,
+                "operators": r.operators,
+            }
+            for r in rows
+        ],
+    }
+
+
+def _time_param(election: Election, time: str | None) -> str:
+    if not time:
+        return tracking.latest_time(election)
+    if time not in election.turnout_times:
+        raise IntakeError(
+            "unknown_time",
+            f"{time!r} is not one of the report times {', '.join(election.turnout_times)}",
+            status=400,
+            field="time",
+        )
+    return time
+
+
+def settings_from(jump: float | None, k: float | None) -> flags.Settings:
+    defaults = flags.Settings()
+    jump = defaults.jump_points if jump is None else jump
+    k = defaults.k if k is None else k
+    if not 0 < jump <= 100:
+        raise IntakeError(
+            "invalid_value", "jump: between 0 and 100 points", status=400, field="jump"
+        )
+    if not 0 < k <= 100:
+        raise IntakeError("invalid_value", "k: between 0 and 100", status=400, field="k")
+    return flags.Settings(jump_points=jump, k=k)
+
+
+def visible_flags(
+    report: flags.Report,
+    area: Territory,
+    kind: str | None,
+    unit_path: str | None,
+) -> list[flags.Flag]:
+    if kind is not None and kind not in flags.KINDS:
+        raise IntakeError(
+            "invalid_value",
+            f"kind: one of {', '.join(flags.KINDS)}",
+            status=400,
+            field="kind",
+        )
+    out = []
+    for f in report.flags:
+        s = report.stations[f.station]
+        if not area.covers(s.id, s.unit_path):
+            continue
+        if kind is not None and f.kind != kind:
+            continue
+        if unit_path is not None and not s.unit_path.startswith(unit_path):
+            continue
+        out.append(f)
+    return out
+
+
+@router.get(
+    "/{slug}/turnout-anomalies",
+    response={200: AnomaliesOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+)
+def anomaly_flags(
+    request: HttpRequest,
+    slug: str,
+    kind: str | None = None,
+    unit: str | None = None,
+    jump: float | None = None,
+    k: float | None = None,
+    format: str = "json",
+) -> Any:
+    """Anomaly flags of the stations in your territory (staff and observers): `above_100`,
+    `decrease`, `late_jump` (final protocol − last report > `jump` points, default 15),
+    `identical`, `curve_outlier` (more than `k` SD from the constituency, default 3).
+    `format=csv` answers a CSV file."""
+    user = user_from_request(request)
+    election = election_or_404(slug)
+    area = territory(user, election, Permission.VIEW_UNPUBLISHED)
+    settings = settings_from(jump, k)
+    target = unit_or_404(election, unit) if unit else None
+    report = flags.anomalies(election, settings)
+    shown = visible_flags(report, area, kind, target.path if target else None)
+    if format == "csv":
+        response = HttpResponse(flags.to_csv(report, shown), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{election.slug}-turnout-anomalies.csv"'
+        )
+        return response
+    if format != "json":
+        raise IntakeError("invalid_value", "format: json or csv", status=400, field="format")
+    counts = dict.fromkeys(flags.KINDS, 0)
+    for f in shown:
+        counts[f.kind] += 1
+    return {
+        "election": election.slug,
+        "settings": {"jump": settings.jump_points, "k": settings.k},
+        "counts": counts,
+        "flags": [
+            {
+                "station": f.station,
+                "kind": f.kind,
+                "time": f.time,
+                "value": f.value,
+                "threshold": f.threshold,
+                "message": f.message,
+            }
+            for f in shown
+        ],
+    }

@@ -1,0 +1,230 @@
+"""Many turnout reports at once: a ``turnout.csv`` (docs/formats.md) for an election already
+in the database. Every row goes through the same validation as a single report
+(:func:`secki.turnout.actions.check_report`), in file order and against the reports already
+stored and the file's earlier rows; then all rows are stored in one transaction, with the
+same versions and ledger entries as single reports, or none is.
+
+Columns: ``station``, ``time``, ``voters`` (the bundle's turnout.csv) and, optionally,
+``reason``: a row that changes an already reported number is a correction and needs one.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from secki.accounts.access import Permission, authorize_many
+from secki.bundle import TURNOUT_COLUMNS
+from secki.elections.models import Election, ElectionStatus, Station
+from secki.errors import IntakeError
+from secki.ledger import chain
+from secki.turnout.actions import check_report, is_late, ledger_payload, parse_voters
+from secki.turnout.models import TurnoutReport
+
+OPTIONAL_COLUMNS = ("reason",)
+MAX_DETAILS = 200
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int  # header = line 1
+    station: str
+    time: str
+    voters_raw: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    reported: int
+    corrected: int
+
+    @property
+    def total(self) -> int:
+        return self.reported + self.corrected
+
+
+def parse_rows(content: bytes) -> list[Row]:
+    """Split the file into rows; structural problems (encoding, header) refuse the file."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise IntakeError(
+            "invalid_file", f"the file is not UTF-8 text (byte {exc.start})", field="file"
+        ) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in next(reader, [])]
+    missing = [c for c in TURNOUT_COLUMNS if c not in header]
+    unknown = [c for c in header if c not in (*TURNOUT_COLUMNS, *OPTIONAL_COLUMNS)]
+    doubled = sorted({c for c in header if header.count(c) > 1})
+    problems = (
+        [f"missing column {c!r}" for c in missing]
+        + [f"unknown column {c!r}" for c in unknown]
+        + [f"column {c!r} appears twice" for c in doubled]
+    )
+    if problems:
+        raise IntakeError(
+            "invalid_file",
+            f"nothing was accepted: line 1: {'; '.join(problems)} "
+            f"(expected {', '.join(TURNOUT_COLUMNS)}[, reason])",
+            field="file",
+        )
+    index = {name: i for i, name in enumerate(header)}
+    rows: list[Row] = []
+    for number, cells in enumerate(reader, start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            raise IntakeError(
+                "invalid_file",
+                f"nothing was accepted: line {number}: {len(cells)} fields, "
+                f"the header has {len(header)}",
+                field="file",
+            )
+        rows.append(
+            Row(
+                number,
+                cells[index["station"]].strip(),
+                cells[index["time"]].strip(),
+                cells[index["voters"]],
+                cells[index["reason"]].strip() if "reason" in index else "",
+            )
+        )
+    if not rows:
+        raise IntakeError(
+            "invalid_file", "nothing was accepted: the file has no rows", field="file"
+        )
+    return rows
+
+
+def accept_csv(
+    election: Election,
+    content: bytes,
+    *,
+    actor: Any,
+    source: str = "bulk",
+    received_at: dt.datetime | None = None,
+) -> BulkOutcome:
+    """Validate every row, then store all of them, or raise ``invalid_file`` naming each bad
+    line (``details``: line, station, time, code, field, message) and store nothing."""
+    rows = parse_rows(content)
+    if election.status != ElectionStatus.OPEN:
+        raise IntakeError("election_closed", f"{election.slug} is not open", status=409)
+    stations = {
+        s.code: s
+        for s in Station.objects.filter(election=election, code__in={r.station for r in rows})
+    }
+    authorize_many(actor, election, Permission.REPORT_TURNOUT, list(stations.values()))
+    received = received_at or timezone.now()
+    with transaction.atomic():
+        list(Station.objects.select_for_update().filter(pk__in=[s.pk for s in stations.values()]))
+        stored: dict[int, dict[str, TurnoutReport]] = {}
+        for report in TurnoutReport.objects.filter(
+            station_id__in=[s.pk for s in stations.values()], is_current=True
+        ):
+            stored.setdefault(report.station_id, {})[report.time] = report
+        state = {pk: {t: r.voters for t, r in by_time.items()} for pk, by_time in stored.items()}
+        seen: dict[tuple[str, str], int] = {}
+        problems: list[dict[str, Any]] = []
+        accepted: list[tuple[Row, Station, int, bool]] = []
+        for row in rows:
+            try:
+                station = stations.get(row.station)
+                if station is None:
+                    raise IntakeError(
+                        "unknown_station",
+                        f"no station {row.station!r} in {election.slug}",
+                        field="station",
+                    )
+                first = seen.get((row.station, row.time))
+                if first is not None:
+                    raise IntakeError(
+                        "duplicate_row",
+                        f"station {row.station} at {row.time} is already on line {first}",
+                        field="time",
+                    )
+                voters = parse_voters(row.voters_raw)
+                current = state.setdefault(station.pk, {})
+                corrected = check_report(
+                    election, station, row.time, voters, current, reason=row.reason
+                )
+            except IntakeError as exc:
+                problems.append(
+                    {
+                        "line": row.line,
+                        "station": row.station,
+                        "time": row.time,
+                        "code": exc.code,
+                        "field": exc.field,
+                        "message": exc.message,
+                    }
+                )
+                continue
+            seen[(row.station, row.time)] = row.line
+            current[row.time] = voters
+            accepted.append((row, station, voters, corrected))
+        if problems:
+            first_problem = problems[0]
+            more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+            raise IntakeError(
+                "invalid_file",
+                f"nothing was accepted: line {first_problem['line']}: "
+                f"{first_problem['message']}{more}",
+                field="file",
+                details=problems[:MAX_DETAILS],
+            )
+        corrections = [st for _, st, _, corrected in accepted if corrected]
+        if corrections:
+            authorize_many(actor, election, Permission.CORRECT_TURNOUT, corrections)
+        return _store(election, accepted, stored, actor=actor, source=source, received=received)
+
+
+def _store(
+    election: Election,
+    accepted: list[tuple[Row, Station, int, bool]],
+    stored: dict[int, dict[str, TurnoutReport]],
+    *,
+    actor: Any,
+    source: str,
+    received: dt.datetime,
+) -> BulkOutcome:
+    replaced = [
+        stored[station.pk][row.time].pk for row, station, _, corrected in accepted if corrected
+    ]
+    if replaced:
+        TurnoutReport.objects.filter(pk__in=replaced).update(is_current=False)
+    user = actor if getattr(actor, "pk", None) else None
+    reports = [
+        TurnoutReport(
+            election=election,
+            station=station,
+            time=row.time,
+            voters=voters,
+            version=stored[station.pk][row.time].version + 1 if corrected else 1,
+            received_at=received,
+            late=is_late(election, row.time, received),
+            source=source,
+            reason=row.reason if corrected else "",
+            created_by=user,
+        )
+        for row, station, voters, corrected in accepted
+    ]
+    TurnoutReport.objects.bulk_create(reports, batch_size=2000)
+    chain.append_many(
+        [
+            (
+                "turnout.corrected" if corrected else "turnout.reported",
+                ledger_payload(report, station.code, corrected),
+            )
+            for report, (_, station, _, corrected) in zip(reports, accepted, strict=True)
+        ],
+        election,
+    )
+    n_corrected = len(replaced)
+    return BulkOutcome(len(reports) - n_corrected, n_corrected)
