@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
 from secki.accounts.models import ApiToken, hash_token
@@ -119,3 +120,15 @@ def test_log_in_and_out(personas: Personas) -> None:
     assert "Station operator" in client.get("/staff/").content.decode()
     assert client.post("/staff/logout/", {"next": "/staff/login/"}).status_code == 302
     assert client.get("/staff/").status_code == 302
+
+
+def test_a_superuser_sees_every_election_with_every_link(
+    election: Election, other_election: Election
+) -> None:
+    root = User.objects.create_superuser("root", password="pw-root")
+    client = Client()
+    client.force_login(root)
+    body = client.get("/staff/").content.decode()
+    assert "Testland presidential election" in body and "Otherland" in body
+    assert "Superuser — every role everywhere" in body
+    assert len(links(client)) == 8

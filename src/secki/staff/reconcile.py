@@ -55,6 +55,11 @@ class Case:
         return list(seen.items())
 
 
+def readable(values: dict[str, str]) -> dict[str, str]:
+    """Form strings for reading: ``2024-02-07 21:30`` rather than ``2024-02-07T21:30``."""
+    return {code: value.replace("T", " ") for code, value in values.items()}
+
+
 def _failures(protocol: Protocol, data: ProtocolData) -> list[CheckResult]:
     return [r for r in actions.run_checks(protocol.election, protocol.station, data) if r.failed]
 
@@ -72,7 +77,7 @@ def case_of(sheet: Sheet, protocol: Protocol, values: dict[str, str] | None = No
         protocol,
         first,
         second,
-        sheet.fields(values, first=shown_a, second=shown_b),
+        sheet.fields(values, first=readable(shown_a), second=readable(shown_b)),
         _failures(protocol, a),
         _failures(protocol, b),
     )

@@ -85,8 +85,6 @@ def history(sheet: Sheet, station: Station) -> list[HistoryRow]:
                 + (f": {event.protocol.reason}" if event.protocol.reason else "")
                 + "; the numbers stay on record and leave the totals"
             )
-        elif event.kind == EventKind.ACT_RECORDED and isinstance(event.new, dict):
-            row.note = f"commission act: {event.new.get('act', '')}"
         if new and not row.hidden and not row.changes:
             row.values = [(code, new[code]) for code in sheet.codes if code in new]
         rows.append(row)
@@ -133,6 +131,7 @@ def station_page(request: HttpRequest, slug: str, code: str) -> HttpResponse:
         "current": current,
         "versions": versions,
         "fields": sheet.fields(shown) if shown else [],
+        "act_codes": sheet.act_codes,
         "history": history(sheet, station),
         "can_enter": is_open
         and (current is None or current.status == ProtocolStatus.FIRST_ENTRY)

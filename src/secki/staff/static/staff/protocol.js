@@ -19,6 +19,7 @@
   var validTotal = document.getElementById("valid-total");
   var verdict = document.getElementById("sum-verdict");
   var panel = document.getElementById("live-checks");
+  var summary = document.getElementById("live-summary");
   var actBox = document.getElementById("act-box");
   var timer = null;
   var sequence = 0;
@@ -78,6 +79,10 @@
   function say(text, cls) {
     panel.textContent = "";
     panel.appendChild(el("p", cls || "muted", text));
+    if (summary) {
+      summary.textContent = "";
+      summary.className = "";
+    }
   }
 
   function show(body) {
@@ -108,6 +113,14 @@
     ));
     panel.appendChild(list);
     if (needAct && actBox) { actBox.hidden = false; }
+    if (summary) {
+      var failing = body.checks.filter(function (c) { return c.passed === false; });
+      var hard = failing.filter(function (c) { return c.severity === "hard"; });
+      summary.className = hard.length ? "bad" : "ok";
+      summary.textContent = hard.length
+        ? "✗ fails " + hard.map(function (c) { return c.code; }).join(", ")
+        : "✓ hard checks pass" + (failing.length ? " (soft: " + failing.map(function (c) { return c.code; }).join(", ") + ")" : "");
+    }
   }
 
   function check() {

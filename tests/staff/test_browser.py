@@ -1,0 +1,80 @@
+"""The entry form in a real browser: running totals as the operator types, the live check
+through the JSON API, the commission-act field appearing when AZ-2 fails, and submitting.
+
+Needs Playwright and a Chromium (``SECKI_CHROMIUM`` or /usr/bin/chromium); skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+import pytest
+
+from secki.elections.models import Election
+from secki.protocols.models import Protocol
+from tests.staff.conftest import Personas, form_values
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = os.environ.get("SECKI_CHROMIUM") or shutil.which("chromium") or ""
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not CHROMIUM, reason="no Chromium found (set SECKI_CHROMIUM)"),
+]
+
+
+def log_in(page: Any, base: str, name: str) -> None:
+    page.goto(f"{base}/staff/login/")
+    page.fill("#id_username", name)
+    page.fill("#id_password", f"pw-{name}")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/staff/")
+
+
+def test_typing_shows_totals_and_checks_then_submits(
+    live_server: Any, election: Election, personas: Personas
+) -> None:
+    base = live_server.url
+    slug = election.slug
+    values = form_values("1-1")
+    # Playwright's sync API runs an event loop in this thread: no ORM calls until it is closed
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        log_in(page, base, "op11")
+        page.goto(f"{base}/staff/e/{slug}/protocol/")
+        for code, value in values.items():
+            if code.startswith("C") or code == "L17" or not value:
+                continue
+            page.fill(f"#f-{code}", value)
+        page.fill("#f-C1", "500")
+        page.fill("#f-C2", "120")
+        page.fill("#f-C3", "61")
+        sync_api.expect(page.locator("#cand-total")).to_have_text("681")
+        sync_api.expect(page.locator("#valid-total")).to_have_text("680")
+        sync_api.expect(page.locator("#sum-verdict")).to_have_text("✗ differ by 1")
+        checks = page.locator("#live-checks")
+        sync_api.expect(checks).to_contain_text("✗ AZ-6 (hard)")
+        sync_api.expect(checks).to_contain_text("A hard check fails")
+
+        page.fill("#f-C3", "60")
+        sync_api.expect(page.locator("#sum-verdict")).to_have_text("✓ equal")
+        sync_api.expect(checks).to_contain_text("Every hard check passes.")
+        assert page.locator("#act-box").is_hidden()
+
+        # more ballots in the mobile boxes than issued for mobile voting: the act is asked for
+        page.fill("#f-L6", "10")
+        page.fill("#f-L5", "690")
+        sync_api.expect(checks).to_contain_text("✗ AZ-2 (hard)")
+        sync_api.expect(page.locator("#act-box")).to_be_visible()
+        page.fill("#f-act", "PEC act No. 3")
+        page.click("button:has-text('Submit protocol')")
+        page.wait_for_url(f"{base}/staff/e/{slug}/stations/1-1/")
+        message = page.locator(".msg.success").inner_text()
+        browser.close()
+    assert message == "Station 1-1: protocol published (version 1)."
+    protocol = Protocol.objects.get(station__code="1-1")
+    assert protocol.decision_ref == "PEC act No. 3"
+    assert dict(protocol.values.values_list("code", "value"))["L6"] == 10
