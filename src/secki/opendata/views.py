@@ -1,12 +1,240 @@
-"""Open-data download pages."""
+"""Open-data pages and files: the download page, permanent versioned files, the live snapshot,
+and two small JSON endpoints (release catalogue, turnout by report time).
+
+URLs (``/data/`` prefix):
+
+- ``<slug>/`` — download page: files with sizes and SHA-256, licence, columns, history;
+- ``<slug>/v<seq>/<file>`` — a release file; permanent, immutable (cached for a year);
+- ``<slug>/latest/<file>`` — redirect to the newest release's permanent URL;
+- ``<slug>/live/<file>`` — the live snapshot, regenerated within seconds of a change;
+- ``<slug>/releases.json?limit=&before=`` and ``<slug>/turnout.json?unit=`` — JSON with the
+  API's error shape (400 for malformed parameters, 404 for unknown elections or units).
+"""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+import hashlib
+import mimetypes
+from pathlib import Path
+from typing import Any
 
-from secki.elections.models import Election
+from django.conf import settings
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseNotModified,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.translation import gettext_noop
+
+from secki.elections.models import Election, Unit
+from secki.opendata import snapshots
+from secki.opendata.bulk import STATION_FIELDS, STATUS_FIELDS
+from secki.results.http import matches
+from secki.turnout.aggregate import turnout_summary
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+LIVE_CACHE = "public, max-age=2"
+STATION_FIELD_HELP = {
+    "station": gettext_noop("station code (bundle stations.csv: code)"),
+    "unit": gettext_noop("code of the unit holding the station (units.csv)"),
+    "unit_name": gettext_noop("name of that unit"),
+    "number": gettext_noop("station number within its unit"),
+    "name": gettext_noop("station name"),
+    "address": gettext_noop("address"),
+    "registered": gettext_noop("registered voters"),
+    "latitude": gettext_noop("WGS 84 latitude"),
+    "longitude": gettext_noop("WGS 84 longitude"),
+    "abroad": gettext_noop("1 for a station abroad"),
+    "temporary": gettext_noop("1 for a temporary station"),
+    "webcam": gettext_noop("1 when the station is filmed"),
+    "ocd_id": gettext_noop("Open Civic Data division id"),
+    "status": gettext_noop("published (counted), annulled, or empty (not published yet)"),
+    "version": gettext_noop("protocol version (corrections make new versions)"),
+    "annulment": gettext_noop("the annulment decision, when annulled"),
+}
 
 
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "opendata/index.html", {"elections": Election.objects.all()})
+    elections = list(Election.objects.all())
+    rows = [(e, next(iter(snapshots.releases(e)), None)) for e in elections]
+    return render(request, "opendata/index.html", {"rows": rows, "licence": snapshots.LICENCE})
+
+
+def election_page(request: HttpRequest, slug: str) -> HttpResponse:
+    election = get_object_or_404(Election, slug=slug)
+    snapshots.refresh_in_background(election)
+    found = snapshots.releases(election)
+    latest = found[0] if found else None
+    live = snapshots.live_manifest(election)
+    schema = election.protocol_schema()
+    candidates = list(election.candidates.order_by("number"))
+    columns = [(c, STATION_FIELD_HELP.get(c, "")) for c in [*STATION_FIELDS, *STATUS_FIELDS]]
+    columns += [(ln.code, ln.label) for ln in schema.lines]
+    columns += [(c.line_code, c.name) for c in candidates]
+    context = {
+        "election": election,
+        "section": "data",
+        "latest": latest,
+        "earlier": found[1:],
+        "live": live,
+        "columns": columns,
+        "licence": snapshots.LICENCE,
+        "base_url": request.build_absolute_uri(reverse("opendata:election", args=[slug])),
+    }
+    response = render(request, "opendata/election.html", context)
+    response["Cache-Control"] = "public, max-age=10"
+    return response
+
+
+def _content_type(name: str) -> str:
+    if name.endswith(".gz"):
+        return "application/gzip"
+    if name.endswith(".json"):
+        return "application/json; charset=utf-8"
+    if name.endswith(".csv"):
+        return "text/csv; charset=utf-8"
+    if name == "SHA256SUMS":
+        return "text/plain; charset=utf-8"
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def data_file(request: HttpRequest, slug: str, version: str, name: str) -> HttpResponseBase:
+    election = get_object_or_404(Election, slug=slug)
+    if any(part.startswith(".") or not part for part in name.split("/")):
+        raise Http404(name)
+    base = snapshots.election_dir(election)
+    if version == snapshots.LATEST:
+        found = snapshots.releases(election)
+        if not found:
+            raise Http404("no release yet")
+        target = reverse("opendata:file", args=[slug, found[0]["version"], name])
+        redirect = HttpResponseRedirect(target)
+        redirect["Cache-Control"] = "public, max-age=60"
+        return redirect
+    if version == snapshots.LIVE:
+        if (base / snapshots.LIVE).is_dir():
+            snapshots.refresh_in_background(election)
+        elif _auto():
+            snapshots.refresh(election)
+    elif not snapshots.VERSION_RE.match(version):
+        raise Http404(version)
+    directory = (base / version).resolve()
+    path = (directory / name).resolve()
+    if not path.is_relative_to(directory) or not path.is_file():
+        raise Http404(name)
+    stat = path.stat()
+    etag = (
+        '"'
+        + hashlib.sha256(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:32]
+        + '"'
+    )
+    cache = LIVE_CACHE if version == snapshots.LIVE else IMMUTABLE
+    response: HttpResponseBase
+    if matches(request, etag):
+        response = HttpResponseNotModified()
+    else:
+        download = name.endswith((".gz", ".csv"))
+        response = FileResponse(
+            path.open("rb"),
+            content_type=_content_type(name),
+            as_attachment=download,
+            filename=f"{slug}-{version}-{Path(name).name}" if download else Path(name).name,
+        )
+        response["Content-Length"] = str(stat.st_size)
+        response["Access-Control-Allow-Origin"] = "*"
+    response["ETag"] = etag
+    response["Cache-Control"] = cache
+    return response
+
+
+def _auto() -> bool:
+    return bool(getattr(settings, "SECKI_SNAPSHOT_AUTO", True))
+
+
+# -- JSON endpoints ------------------------------------------------------------------------
+
+
+def error(status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
+    """The project's one error shape (secki.api.main)."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        body["field"] = field
+    return JsonResponse({"error": body}, status=status)
+
+
+def _unknown_params(request: HttpRequest, allowed: set[str]) -> JsonResponse | None:
+    unknown = sorted(set(request.GET) - allowed)
+    if unknown:
+        return error(
+            400,
+            "invalid_request",
+            f"{unknown[0]}: unknown parameter (allowed: {', '.join(sorted(allowed))})",
+            unknown[0],
+        )
+    return None
+
+
+def releases_json(request: HttpRequest, slug: str) -> JsonResponse:
+    """The catalogue of permanent releases, newest first: ``limit`` (1–1000, default 100),
+    ``before`` (a version ``v<seq>``: only older releases)."""
+    bad = _unknown_params(request, {"limit", "before"})
+    if bad:
+        return bad
+    raw_limit = request.GET.get("limit", "100")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
+        return error(400, "invalid_request", "limit: an integer from 1 to 1000", "limit")
+    before = request.GET.get("before")
+    match = snapshots.VERSION_RE.match(before) if before is not None else None
+    if before is not None and match is None:
+        return error(400, "invalid_request", "before: a version such as v1234", "before")
+    election = Election.objects.filter(slug=slug).first()
+    if election is None:
+        return error(404, "not_found", f"no election {slug!r}")
+    found = snapshots.releases(election)
+    if match:
+        found = [m for m in found if int(m["ledger_seq"]) < int(match.group(1))]
+    items = []
+    for m in found[: int(raw_limit)]:
+        files = [
+            {
+                **f,
+                "url": request.build_absolute_uri(
+                    reverse("opendata:file", args=[slug, m["version"], f["name"]])
+                ),
+            }
+            for f in m["files"]
+        ]
+        items.append({**{k: v for k, v in m.items() if k != "columns"}, "files": files})
+    response = JsonResponse({"election": slug, "licence": snapshots.LICENCE, "releases": items})
+    response["Cache-Control"] = "public, max-age=10"
+    return response
+
+
+def turnout_json(request: HttpRequest, slug: str) -> JsonResponse:
+    """Turnout by report time of a unit (``unit``: its code; default the whole election) and
+    of its child units."""
+    bad = _unknown_params(request, {"unit"})
+    if bad:
+        return bad
+    code = request.GET.get("unit")
+    if code is not None and (
+        not code.strip() or len(code) > 64 or any(ord(ch) < 32 for ch in code)
+    ):
+        return error(400, "invalid_request", "unit: a unit code (1 to 64 characters)", "unit")
+    election = Election.objects.filter(slug=slug).first()
+    if election is None:
+        return error(404, "not_found", f"no election {slug!r}")
+    try:
+        summary = turnout_summary(election, code, public=True)
+    except Unit.DoesNotExist:
+        return error(404, "not_found", f"no unit {code!r} in {slug}", "unit")
+    response = JsonResponse(summary)
+    response["Cache-Control"] = "public, max-age=5"
+    return response

@@ -5,5 +5,10 @@ from secki.results import views
 app_name = "results"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("lang/<str:code>/", views.language, name="language"),
     path("e/<slug:slug>/", views.election_results, name="election"),
+    path("e/<slug:slug>/u/<str:code>/", views.unit_results, name="unit"),
+    path("e/<slug:slug>/s/<str:code>/", views.station_page, name="station"),
+    path("e/<slug:slug>/turnout/", views.turnout_page, name="turnout"),
+    path("e/<slug:slug>/map/", views.map_page, name="map"),
 ]

@@ -1,0 +1,223 @@
+"""Export the public results as NIST SP 1500-100 v2 Election Results Common Data Format (JSON).
+
+Precinct-level: one ``ReportingUnit`` per unit of the territory tree and per polling station
+(``polling-place``), composed through ``ComposingGpUnitIds``; constituencies are
+``Type: other, OtherType: constituency`` (spec/interop.md). One ``CandidateContest`` over the
+root unit holds one ``CandidateSelection`` per candidate with a ``total`` vote count for every
+unit and every station that has a published protocol; ``Election.BallotCounts`` gives ballots
+cast and rejected per unit. Registered and participating voters and reporting progress are on
+the units. OCD ids go out as ``ExternalIdentifier`` of type ``ocd-id``; ids below the country
+are Secki's local ids and carry ``Label: local``.
+
+Ids: ``gpu-<code>`` for units, ``gpu-ps-<code>`` for stations, ``cand-<n>``, ``party-<k>``,
+``contest-<slug>``, ``sel-<n>``. Every ``…Id`` refers to an object in the file, and every
+count of a unit equals the sum over its stations (tests check both; the schema cannot).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from secki import __version__ as secki_version
+from secki.opendata.collect import PublicData
+from secki.results.rules import decide
+
+LICENCE = "CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/)"
+STATION_TYPE = "polling-place"
+
+
+def _text(value: str, language: str = "en") -> dict[str, Any]:
+    return {
+        "@type": "ElectionResults.InternationalizedText",
+        "Text": [
+            {"@type": "ElectionResults.LanguageString", "Content": value, "Language": language}
+        ],
+    }
+
+
+def _ocd(value: str) -> list[dict[str, Any]]:
+    if not value:
+        return []
+    ident: dict[str, Any] = {
+        "@type": "ElectionResults.ExternalIdentifier",
+        "Type": "ocd-id",
+        "Value": value,
+    }
+    # only ocd-division/country:xx itself is registered; anything below is our local id
+    if value.count("/") > 1:
+        ident["Label"] = "local"
+    return [ident]
+
+
+def unit_id(code: str) -> str:
+    return f"gpu-{code}"
+
+
+def station_id(code: str) -> str:
+    return f"gpu-ps-{code}"
+
+
+def _unit_type(kind: str, is_root: bool) -> dict[str, str]:
+    if is_root or kind == "country":
+        return {"Type": "country"}
+    if kind == "constituency":
+        return {"Type": "other", "OtherType": "constituency"}
+    return {"Type": "other", "OtherType": kind}
+
+
+def export_nist(data: PublicData) -> dict[str, Any]:
+    election = data.election
+    schema = data.schema
+    root = data.root
+    national = data.unit_result(root)
+    outcome = decide(election, national)
+    gp_units: list[dict[str, Any]] = []
+    counts: dict[int, list[dict[str, Any]]] = {c.number: [] for c in data.candidates}
+    ballots: list[dict[str, Any]] = []
+
+    def add_counts(gpu: str, lines: dict[str, int]) -> None:
+        for c in data.candidates:
+            counts[c.number].append(
+                {
+                    "@type": "ElectionResults.VoteCounts",
+                    "GpUnitId": gpu,
+                    "Type": "total",
+                    "Count": lines.get(c.line_code, 0),
+                }
+            )
+        ballots.append(
+            {
+                "@type": "ElectionResults.BallotCounts",
+                "GpUnitId": gpu,
+                "Type": "total",
+                "BallotsCast": int(schema.role("cast", lines)),
+                "BallotsRejected": int(schema.role("invalid", lines)),
+            }
+        )
+
+    for u in data.units:
+        t = data.totals[u.id]
+        r = data.unit_result(u)
+        gpu: dict[str, Any] = {
+            "@id": unit_id(u.code),
+            "@type": "ElectionResults.ReportingUnit",
+            **_unit_type(u.kind, u.parent_id is None),
+            "Name": _text(u.name),
+            "ComposingGpUnitIds": [unit_id(c.code) for c in data.children(u)]
+            + [station_id(s.code) for s in data.stations_of(u)],
+            "VotersRegistered": t.registered_total,
+            "VotersParticipated": r.participants,
+            "SubUnitsReported": t.stations_reported,
+            "TotalSubUnits": t.stations_total,
+        }
+        if u.number is not None:
+            gpu["Number"] = str(u.number)
+        ocd = _ocd(u.ocd_id)
+        if ocd:
+            gpu["ExternalIdentifier"] = ocd
+        if not gpu["ComposingGpUnitIds"]:
+            del gpu["ComposingGpUnitIds"]
+        gp_units.append(gpu)
+        if t.stations_reported:
+            add_counts(unit_id(u.code), t.lines)
+    for s in data.stations:
+        gps: dict[str, Any] = {
+            "@id": station_id(s.code),
+            "@type": "ElectionResults.ReportingUnit",
+            "Type": STATION_TYPE,
+            "Name": _text(s.name),
+            "Number": str(s.number),
+            "VotersRegistered": s.registered,
+        }
+        ocd = _ocd(s.ocd_id)
+        if ocd:
+            gps["ExternalIdentifier"] = ocd
+        lines = data.values.get(s.id)
+        if lines is not None:
+            gps["VotersParticipated"] = int(schema.role("participants", lines))
+            add_counts(station_id(s.code), lines)
+        gp_units.append(gps)
+
+    parties: dict[str, str] = {}
+    for c in data.candidates:
+        if c.party and c.party not in parties:
+            parties[c.party] = f"party-{len(parties) + 1}"
+    final = not outcome.provisional
+    candidates = []
+    for c in data.candidates:
+        item: dict[str, Any] = {
+            "@id": f"cand-{c.number}",
+            "@type": "ElectionResults.Candidate",
+            "BallotName": _text(c.name),
+        }
+        if c.party:
+            item["PartyId"] = parties[c.party]
+        if final and outcome.status == "winner" and outcome.winner == c:
+            item["PostElectionStatus"] = "winner"
+        elif final and outcome.status == "runoff":
+            item["PostElectionStatus"] = "advanced-to-runoff" if c in outcome.runoff else "defeated"
+        elif final and outcome.status == "winner":
+            item["PostElectionStatus"] = "defeated"
+        candidates.append(item)
+    majority = election.win_rule == "absolute_majority"
+    contest: dict[str, Any] = {
+        "@id": f"contest-{election.slug}",
+        "@type": "ElectionResults.CandidateContest",
+        "Name": election.name,
+        "ElectionDistrictId": unit_id(root.code),
+        "VotesAllowed": 1,
+        "VoteVariation": "majority" if majority else "plurality",
+        "SubUnitsReported": national.totals.stations_reported,
+        "TotalSubUnits": national.totals.stations_total,
+        "ContestSelection": [
+            {
+                "@id": f"sel-{c.number}",
+                "@type": "ElectionResults.CandidateSelection",
+                "SequenceOrder": c.number,
+                "CandidateIds": [f"cand-{c.number}"],
+                "VoteCounts": counts[c.number],
+            }
+            for c in data.candidates
+        ],
+    }
+    if majority:
+        contest["NumberRunoff"] = election.runoff_size
+    notes = f"Published protocols only. Licence: {LICENCE}."
+    if election.simulated:
+        notes = "SIMULATED DATA: not a real election. " + notes
+    report: dict[str, Any] = {
+        "@type": "ElectionResults.ElectionReport",
+        "Format": "precinct-level",
+        "GeneratedDate": data.generated_at.astimezone(election.tz).isoformat(timespec="seconds"),
+        "Issuer": "Secki open data",
+        "IssuerAbbreviation": "Secki",
+        "SequenceStart": 1,
+        "SequenceEnd": 1,
+        "Status": "unofficial-complete" if data.complete else "unofficial-partial",
+        "VendorApplicationId": f"Secki {secki_version}",
+        "IsTest": bool(election.simulated),
+        "Notes": notes,
+        "GpUnit": gp_units,
+        "Party": [
+            {"@id": pid, "@type": "ElectionResults.Party", "Name": _text(name)}
+            for name, pid in parties.items()
+        ],
+        "Election": [
+            {
+                "@type": "ElectionResults.Election",
+                "Name": _text(election.name),
+                "StartDate": election.date.isoformat(),
+                "EndDate": election.date.isoformat(),
+                "Type": "general",
+                "ElectionScopeId": unit_id(root.code),
+                "Candidate": candidates,
+                "Contest": [contest],
+                "BallotCounts": ballots,
+            }
+        ],
+    }
+    if election.simulated:
+        report["TestType"] = "simulated"
+    if not report["Party"]:
+        del report["Party"]
+    return report

@@ -1,0 +1,443 @@
+"""Static snapshots of the public results, and permanent versioned open-data releases.
+
+Layout under ``$SECKI_VAR_DIR/opendata/<election slug>/`` (served at ``/data/<slug>/…`` by the
+app, or by any static server or CDN pointed at the directory)::
+
+    live -> .live-<seq>-<n>/      symlink, swapped atomically on every regeneration
+        index.json                national results (the same JSON as GET /api/v1/…/results)
+        units/<code>.json         every unit: figures, child units, its stations' results
+        turnout.json              turnout by report time of every unit
+        stations.csv.gz           bulk CSV, one row per station (secki.opendata.bulk)
+        turnout.csv.gz            turnout reports (bundle format)
+        manifest.json             ledger seq and hash, generation time, files, sizes, SHA-256
+    v<seq>/                       a release: never changed or deleted once written
+        stations.csv.gz, turnout.csv.gz, results.json.gz, nist.json.gz,
+        election.json, units.csv, candidates.csv, manifest.json, SHA256SUMS
+    latest -> v<seq>              symlink to the newest release
+
+``<seq>`` is the sequence number of the election's newest entry in the public ledger: a
+release is the published state as of that ledger entry, and its manifest names the entry's
+hash, so anyone can check a download against the hash chain (``secki verify-log``).
+
+Regeneration is pull-based: :func:`refresh` compares the election's ledger head with the live
+snapshot's and rewrites it when they differ (a full rewrite takes about a second for 6,537
+stations), and cuts a release when the last one is older than ``release_every`` seconds.
+``secki snapshot --watch`` runs it in a loop; the app also starts it in a background thread
+when it serves a stale snapshot (``SECKI_SNAPSHOT_AUTO``, on by default), so the demo needs no
+extra process. A file lock keeps one writer per election across processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import connection
+from django.utils.translation import gettext_noop
+
+from secki.elections.models import Election, Station
+from secki.opendata.bulk import bulk_header, gzip_bytes, write_bulk, write_registry
+from secki.opendata.collect import (
+    PublicData,
+    collect,
+    election_head,
+    national_json,
+    unit_json,
+)
+from secki.opendata.nist_export import export_nist
+from secki.results.tabulate import percent
+
+log = logging.getLogger(__name__)
+
+LIVE = "live"
+LATEST = "latest"
+MANIFEST = "manifest.json"
+VERSION_RE = re.compile(r"^v(\d+)$")
+KEEP_LIVE = 3  # old live generations kept for readers still fetching them
+LICENCE = {
+    "name": "Creative Commons Attribution 4.0 International",
+    "id": "CC-BY-4.0",
+    "url": "https://creativecommons.org/licenses/by/4.0/",
+}
+DESCRIPTIONS = {
+    "stations.csv.gz": gettext_noop(
+        "one row per polling station: register, protocol status, every line"
+    ),
+    "turnout.csv.gz": gettext_noop("turnout reports: station, report time, cumulative voters"),
+    "results.json.gz": gettext_noop("results of every unit and every station (JSON)"),
+    "nist.json.gz": gettext_noop("NIST SP 1500-100 v2 Election Results Common Data Format (JSON)"),
+    "election.json": gettext_noop("election settings and protocol schema (bundle format)"),
+    "units.csv": gettext_noop("the territory tree (bundle format)"),
+    "candidates.csv": gettext_noop("candidates in ballot order (bundle format)"),
+    "index.json": gettext_noop("national results (JSON, same as the API)"),
+    "turnout.json": gettext_noop("turnout by report time of every unit (JSON)"),
+    "SHA256SUMS": gettext_noop("SHA-256 of every file (sha256sum -c SHA256SUMS)"),
+}
+
+
+def root_dir() -> Path:
+    return Path(settings.VAR_DIR) / "opendata"
+
+
+def election_dir(election: Election) -> Path:
+    return root_dir() / election.slug
+
+
+def unit_file(code: str) -> str:
+    return f"units/{quote(code, safe='')}.json"
+
+
+def _dumps(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def _lock(election: Election, *, wait: bool) -> Iterator[bool]:
+    """An exclusive lock per election across processes; yields False when busy and not
+    waiting."""
+    directory = election_dir(election)
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / ".lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# -- content -------------------------------------------------------------------------------
+
+
+def station_json(data: PublicData, s: Station) -> dict[str, Any]:
+    protocol = data.protocols.get(s.id)
+    result = data.station_result(s)
+    return {
+        "station": s.code,
+        "number": s.number,
+        "name": s.name,
+        "registered": s.registered,
+        "abroad": s.abroad,
+        "temporary": s.temporary,
+        "webcam": s.webcam,
+        "status": protocol.status if protocol else None,
+        "version": protocol.version if protocol else None,
+        "annulment": (protocol.decision_ref or None) if protocol else None,
+        "soft_failures": list(protocol.soft_failures) if result and protocol else [],
+        "participants": result.participants if result else None,
+        "turnout_percent": str(result.turnout) if result and result.turnout is not None else None,
+        "lines": dict(sorted(data.values[s.id].items())) if result else None,
+    }
+
+
+def units_json(data: PublicData) -> dict[str, dict[str, Any]]:
+    """Unit code → its snapshot document."""
+    by_unit: dict[int, list[Station]] = defaultdict(list)
+    for s in data.stations:
+        by_unit[s.unit_id].append(s)
+    out = {}
+    for u in data.units:
+        doc = unit_json(data.unit_result(u))
+        doc["children"] = [unit_json(data.unit_result(c)) for c in data.children(u)]
+        doc["stations"] = [station_json(data, s) for s in by_unit.get(u.id, [])]
+        out[u.code] = doc
+    return out
+
+
+def turnout_json(data: PublicData) -> dict[str, Any]:
+    """Turnout of every unit at every report time (Σ voters / Σ registered of reporting)."""
+    registered = {s.id: s.registered for s in data.stations}
+    unit_of = {s.id: s.unit_id for s in data.stations}
+    parent = {u.id: u.parent_id for u in data.units}
+    sums: dict[int, dict[str, list[int]]] = defaultdict(dict)
+    for sid, time_, voters in data.turnout:
+        current: int | None = unit_of[sid]
+        while current is not None:
+            acc = sums[current].setdefault(time_, [0, 0, 0])
+            acc[0] += voters
+            acc[1] += registered[sid]
+            acc[2] += 1
+            current = parent[current]
+    times = list(data.election.turnout_times)
+    times += sorted({t for s in sums.values() for t in s} - set(times))
+    units = {}
+    for u in data.units:
+        total = data.totals[u.id].stations_total
+        series = []
+        for t in times:
+            voters, reg, n = sums.get(u.id, {}).get(t, [0, 0, 0])
+            p = percent(voters, reg)
+            series.append(
+                {
+                    "time": t,
+                    "voters": voters,
+                    "registered_reporting": reg,
+                    "stations_reporting": n,
+                    "stations_total": total,
+                    "turnout": None if p is None else float(p),
+                }
+            )
+        units[u.code] = series
+    return {"election": data.election.slug, "times": times, "units": units}
+
+
+def _manifest(data: PublicData, directory: Path, version: str, names: list[str]) -> dict[str, Any]:
+    files = []
+    for name in names:
+        path = directory / name
+        files.append(
+            {
+                "name": name,
+                "size": path.stat().st_size,
+                "sha256": _sha256(path),
+                "description": DESCRIPTIONS.get(name, ""),
+            }
+        )
+    return {
+        "format": "secki-opendata/1",
+        "election": data.election.slug,
+        "name": data.election.name,
+        "simulated": data.election.simulated,
+        "version": version,
+        "ledger_seq": data.seq,
+        "ledger_hash": data.ledger_hash,
+        "generated_at": data.generated_at.isoformat(),
+        "complete": data.complete,
+        "stations_total": data.totals[data.root.id].stations_total,
+        "stations_reported": data.totals[data.root.id].stations_reported,
+        "licence": LICENCE,
+        "attribution": f"{data.election.name}, Secki open data",
+        "columns": bulk_header(data),
+        "files": files,
+    }
+
+
+# -- live snapshot -------------------------------------------------------------------------
+
+
+def write_live(election: Election, data: PublicData | None = None) -> Path:
+    """Regenerate the live snapshot and swap it in atomically; returns its directory."""
+    data = data or collect(election)
+    base = election_dir(election)
+    base.mkdir(parents=True, exist_ok=True)
+    gen = base / f".live-{data.seq}-{time.time_ns()}"
+    (gen / "units").mkdir(parents=True)
+    (gen / "index.json").write_bytes(_dumps(national_json(data)))
+    for code, doc in units_json(data).items():
+        (gen / unit_file(code)).write_bytes(_dumps(doc))
+    (gen / "turnout.json").write_bytes(_dumps(turnout_json(data)))
+    write_bulk(data, gen)
+    names = ["index.json", "turnout.json", "stations.csv.gz", "turnout.csv.gz"]
+    manifest = _manifest(data, gen, LIVE, names)
+    manifest["units"] = len(data.units)
+    (gen / MANIFEST).write_bytes(_dumps(manifest))
+    _swap(base / LIVE, gen.name)
+    _prune(base, keep=gen.name)
+    return gen
+
+
+def _swap(link: Path, target: str) -> None:
+    tmp = link.with_name(f".{link.name}-{time.time_ns()}")
+    os.symlink(target, tmp)
+    os.replace(tmp, link)
+
+
+def _prune(base: Path, *, keep: str) -> None:
+    gens = sorted(
+        (p for p in base.glob(".live-*") if p.is_dir() and p.name != keep),
+        key=lambda p: p.stat().st_mtime,
+    )
+    for old in gens[: max(0, len(gens) - (KEEP_LIVE - 1))]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def read_manifest(directory: Path) -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data
+
+
+def live_manifest(election: Election) -> dict[str, Any] | None:
+    return read_manifest(election_dir(election) / LIVE)
+
+
+# -- releases ------------------------------------------------------------------------------
+
+
+def make_release(election: Election, data: PublicData | None = None) -> Path:
+    """Write the permanent release of the current published state (``v<seq>``), unless it
+    exists already; point ``latest`` at it."""
+    data = data or collect(election)
+    base = election_dir(election)
+    version = f"v{data.seq}"
+    target = base / version
+    if not target.is_dir():
+        tmp = base / f".tmp-{version}-{time.time_ns()}"
+        tmp.mkdir(parents=True)
+        write_bulk(data, tmp)
+        write_registry(data, tmp)
+        results = {
+            "election": data.election.slug,
+            "version": version,
+            "national": national_json(data),
+            "units": units_json(data),
+            "turnout": turnout_json(data),
+        }
+        (tmp / "results.json.gz").write_bytes(gzip_bytes(_dumps(results)))
+        (tmp / "nist.json.gz").write_bytes(gzip_bytes(_dumps(export_nist(data))))
+        names = [
+            "stations.csv.gz",
+            "turnout.csv.gz",
+            "results.json.gz",
+            "nist.json.gz",
+            "election.json",
+            "units.csv",
+            "candidates.csv",
+        ]
+        manifest = _manifest(data, tmp, version, names)
+        (tmp / MANIFEST).write_bytes(json.dumps(manifest, indent=1).encode() + b"\n")
+        sums = "".join(f"{f['sha256']}  {f['name']}\n" for f in manifest["files"])
+        (tmp / "SHA256SUMS").write_text(sums, encoding="utf-8")
+        for path in tmp.iterdir():
+            path.chmod(0o444)
+        try:
+            tmp.rename(target)
+        except OSError:  # another process wrote the same version first
+            shutil.rmtree(tmp, ignore_errors=True)
+    newest = releases(election)
+    if newest:
+        _swap(base / LATEST, newest[0]["version"])
+    return target
+
+
+def releases(election: Election) -> list[dict[str, Any]]:
+    """Manifests of every release, newest first."""
+    base = election_dir(election)
+    found = []
+    if base.is_dir():
+        for path in base.iterdir():
+            if VERSION_RE.match(path.name) and path.is_dir():
+                manifest = read_manifest(path)
+                if manifest is not None:
+                    found.append(manifest)
+    return sorted(found, key=lambda m: int(m["ledger_seq"]), reverse=True)
+
+
+# -- regeneration --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    live: bool  # the live snapshot was rewritten
+    release: str | None  # the version released now, if any
+    seq: int
+    seconds: float
+
+
+def release_every() -> float:
+    return float(getattr(settings, "SECKI_RELEASE_EVERY", 600))
+
+
+def refresh(election: Election, *, every: float | None = None, wait: bool = True) -> Refreshed:
+    """Bring the live snapshot up to the ledger head; cut a release when the newest one is
+    older than ``every`` seconds (default ``SECKI_RELEASE_EVERY``, 600) and out of date."""
+    started = time.perf_counter()
+    every = release_every() if every is None else every
+    with _lock(election, wait=wait) as locked:
+        if not locked:
+            return Refreshed(False, None, -1, 0.0)
+        head, _hash = election_head(election)
+        live = live_manifest(election)
+        data: PublicData | None = None
+        rewrote = False
+        if live is None or int(live.get("ledger_seq", -1)) != head:
+            data = collect(election)
+            write_live(election, data)
+            rewrote = True
+        newest = releases(election)
+        released = None
+        due = not newest or (
+            int(newest[0]["ledger_seq"]) != head
+            and time.time() - _release_time(election, newest[0]) >= every
+        )
+        if due:
+            data = data or collect(election)
+            if not (election_dir(election) / f"v{data.seq}").exists():
+                make_release(election, data)
+                released = f"v{data.seq}"
+        seq = data.seq if data else head
+    return Refreshed(rewrote, released, seq, time.perf_counter() - started)
+
+
+def _release_time(election: Election, manifest: dict[str, Any]) -> float:
+    try:
+        return (election_dir(election) / str(manifest["version"]) / MANIFEST).stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+_running: set[str] = set()
+_last_try: dict[str, float] = {}
+_state_lock = threading.Lock()
+AUTO_INTERVAL = 2.0  # seconds between background attempts per election and process
+
+
+def refresh_in_background(election: Election) -> bool:
+    """Start :func:`refresh` in a daemon thread when the live snapshot is stale (no-op when
+    ``SECKI_SNAPSHOT_AUTO`` is false, when one is running, or one started < 2 s ago)."""
+    if not getattr(settings, "SECKI_SNAPSHOT_AUTO", True):
+        return False
+    slug = election.slug
+    now = time.monotonic()
+    with _state_lock:
+        if slug in _running or now - _last_try.get(slug, -1e9) < AUTO_INTERVAL:
+            return False
+        live = live_manifest(election)
+        head, _ = election_head(election)
+        newest = releases(election)
+        stale = live is None or int(live.get("ledger_seq", -1)) != head or not newest
+        if not stale and int(newest[0]["ledger_seq"]) == head:
+            return False
+        _running.add(slug)
+        _last_try[slug] = now
+
+    def work() -> None:
+        try:
+            refresh(election, wait=False)
+        except Exception:
+            log.exception("snapshot of %s failed", slug)
+        finally:
+            connection.close()
+            with _state_lock:
+                _running.discard(slug)
+
+    threading.Thread(target=work, name=f"snapshot-{slug}", daemon=True).start()
+    return True

@@ -1,0 +1,162 @@
+"""HTTP caching for the public pages.
+
+A page's ETag is derived from the state it shows: the head of the public ledger (every change
+that can move a figure appends to it), the election row, the visitor's language, whether the
+caller sees unpublished figures, and the URL. A client or CDN revalidating with
+``If-None-Match`` gets ``304 Not Modified`` after two cheap queries (election, ledger head);
+a miss renders the page once per process and state and serves the bytes from memory after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, Concatenate, ParamSpec
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotModified
+from django.shortcuts import get_object_or_404
+from django.utils.cache import patch_vary_headers
+from django.utils.http import parse_etags
+from django.utils.translation import get_language
+
+from secki.accounts.access import Permission, can
+from secki.elections.models import Election
+from secki.results.tabulate import ledger_head
+
+#: change when the pages change shape, so that cached copies are not reused across releases
+PAGE_VERSION = "portal-1"
+#: seconds a CDN or browser may reuse a public page without asking (live pages)
+PUBLIC_MAX_AGE = 5
+#: seconds a rendered page stays in the process cache (bounds staleness for changes that do
+#: not touch the ledger, such as a renamed election)
+CACHE_SECONDS = 60.0
+CACHE_ENTRIES = 512
+
+P = ParamSpec("P")
+
+
+@dataclass(frozen=True)
+class PageState:
+    election: Election
+    public: bool
+    head: int
+    language: str
+
+    def etag(self, full_path: str) -> str:
+        e = self.election
+        parts = [
+            PAGE_VERSION,
+            str(self.head),
+            str(e.pk),
+            e.created_at.isoformat() if e.created_at else "",
+            str(e.schema_revision),
+            e.name,
+            e.status,
+            str(e.simulated),
+            str(e.date),
+            ",".join(e.turnout_times),
+            e.win_rule,
+            e.majority_base,
+            str(e.runoff_size),
+            str(e.invalid_station_share),
+            self.language,
+            "public" if self.public else "staff",
+            full_path,
+        ]
+        return '"' + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32] + '"'
+
+
+def page_state(request: HttpRequest, election: Election) -> PageState:
+    public = not can(request.user, election, Permission.VIEW_UNPUBLISHED)
+    return PageState(election, public, ledger_head(), get_language() or "en")
+
+
+def live_path(request: HttpRequest) -> str:
+    """The URL of the page's live part (``?part=live`` added to the current query)."""
+    query = request.GET.copy()
+    query["part"] = "live"
+    return f"{request.path}?{query.urlencode()}"
+
+
+class _PageCache:
+    def __init__(self) -> None:
+        self._items: OrderedDict[str, tuple[float, bytes, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[bytes, str] | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            if item[0] < time.monotonic():
+                del self._items[key]
+                return None
+            self._items.move_to_end(key)
+            return item[1], item[2]
+
+    def put(self, key: str, content: bytes, content_type: str) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic() + CACHE_SECONDS, content, content_type)
+            self._items.move_to_end(key)
+            while len(self._items) > CACHE_ENTRIES:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+pages = _PageCache()
+
+
+def matches(request: HttpRequest, etag: str) -> bool:
+    header = request.headers.get("If-None-Match")
+    if not header:
+        return False
+    tags = parse_etags(header)
+    return "*" in tags or etag in tags or f"W/{etag}" in tags
+
+
+def cache_headers(response: HttpResponseBase, etag: str, public: bool) -> None:
+    response["ETag"] = etag
+    if public:
+        response["Cache-Control"] = (
+            f"public, max-age={PUBLIC_MAX_AGE}, stale-while-revalidate={PUBLIC_MAX_AGE * 6}"
+        )
+    else:
+        response["Cache-Control"] = "private, no-cache"
+    patch_vary_headers(response, ("Accept-Language", "Cookie"))
+
+
+def election_page(
+    view: Callable[Concatenate[HttpRequest, PageState, P], HttpResponse],
+) -> Callable[..., HttpResponseBase]:
+    """Resolve ``slug`` (404 in the visitor's language), then answer conditionally: 304 when
+    the client has this state, cached bytes when this process rendered it, else render."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, slug: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        election = get_object_or_404(Election, slug=slug)
+        state = page_state(request, election)
+        etag = state.etag(request.get_full_path())
+        response: HttpResponseBase
+        if request.method in ("GET", "HEAD") and matches(request, etag):
+            response = HttpResponseNotModified()
+        else:
+            hit = pages.get(etag)
+            if hit is not None:
+                response = HttpResponse(hit[0], content_type=hit[1])
+            else:
+                response = view(request, state, *args, **kwargs)
+                if response.status_code == 200 and not response.streaming:
+                    pages.put(etag, response.content, response["Content-Type"])
+        if response.status_code in (200, 304):
+            cache_headers(response, etag, state.public)
+        return response
+
+    return wrapper

@@ -1,0 +1,329 @@
+"""What the public pages show, computed from the tabulation and the protocol records.
+
+Views stay thin: they resolve the election and the caller's visibility, call these functions
+and render. Everything here reads; nothing writes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from secki.elections.models import Election, Station, Unit, UnitKind
+from secki.ledger.chain import digest
+from secki.protocols.actions import protocol_data, run_checks
+from secki.protocols.models import Protocol, ProtocolEvent, ProtocolStatus, ProtocolValue
+from secki.results.tabulate import Tabulation, Totals, UnitResult, counted_statuses, percent
+from secki.turnout.aggregate import aggregate
+from secki.turnout.models import TurnoutReport
+
+#: what the public may see of a station's protocol versions
+PUBLIC_STATUSES = (ProtocolStatus.PUBLISHED, ProtocolStatus.ANNULLED)
+
+
+# -- children tables ---------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One row of a children table: a unit or a station with its result."""
+
+    kind: str  # "unit" | "station"
+    code: str
+    number: int | None
+    name: str
+    registered: int
+    result: UnitResult | None  # None: a station without a counted protocol
+    status: str = "counted"  # stations: counted | annulled | pending | none
+    soft_failures: list[str] = field(default_factory=list)
+    webcam: bool = False
+    abroad: bool = False
+    temporary: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.number}. {self.name}" if self.number is not None else self.name
+
+    def share(self, number: int) -> Decimal | None:
+        if self.result is None:
+            return None
+        for c in self.result.candidates:
+            if c.candidate.number == number:
+                return c.share
+        return None
+
+    @property
+    def leader_share(self) -> Decimal | None:
+        leader = self.result.leader if self.result else None
+        return leader.share if leader else None
+
+
+def unit_rows(tab: Tabulation, units: Iterable[Unit]) -> list[Row]:
+    rows = []
+    for u in units:
+        r = tab.result(u)
+        rows.append(
+            Row("unit", u.code, u.number, u.name, r.totals.registered_total, r, status="counted")
+        )
+    return rows
+
+
+def station_rows(tab: Tabulation, unit: Unit) -> list[Row]:
+    """The stations held directly by ``unit``, each with its counted protocol's result."""
+    stations = list(Station.objects.filter(election=tab.election, unit=unit).order_by("number"))
+    if not stations:
+        return []
+    current = {
+        p["station_id"]: p
+        for p in Protocol.objects.filter(
+            election=tab.election, station__unit=unit, is_current=True
+        ).values("id", "station_id", "status", "soft_failures")
+    }
+    counted = set(counted_statuses(tab.public))
+    counted_ids = {p["id"]: sid for sid, p in current.items() if p["status"] in counted}
+    lines: dict[int, dict[str, int]] = defaultdict(dict)
+    if counted_ids:
+        for pid, code, value in ProtocolValue.objects.filter(
+            protocol_id__in=list(counted_ids)
+        ).values_list("protocol_id", "code", "value"):
+            lines[counted_ids[pid]][code] = value
+    rows = []
+    for s in stations:
+        p = current.get(s.id)
+        if p is None:
+            status, result = "none", None
+        elif p["status"] in counted:
+            status = "counted"
+            totals = Totals(
+                lines=lines.get(s.id, {}),
+                stations_total=1,
+                stations_reported=1,
+                registered_total=s.registered,
+                registered_reported=s.registered,
+            )
+            result = tab.result_of(None, totals)
+        elif p["status"] == ProtocolStatus.ANNULLED:
+            status, result = "annulled", None
+        else:
+            status, result = "pending", None
+        rows.append(
+            Row(
+                "station",
+                s.code,
+                s.number,
+                s.name,
+                s.registered,
+                result,
+                status=status,
+                soft_failures=list(p["soft_failures"]) if p and status == "counted" else [],
+                webcam=s.webcam,
+                abroad=s.abroad,
+                temporary=s.temporary,
+            )
+        )
+    return rows
+
+
+def _none_last(value: Any, desc: bool) -> tuple[int, Any]:
+    # None sorts last in either direction
+    return (1, 0) if value is None else (0, -value if desc else value)
+
+
+SortKey = Callable[[Row], Any]
+
+
+def sort_keys(n_candidates: int) -> dict[str, SortKey]:
+    keys: dict[str, SortKey] = {
+        "registered": lambda r: r.registered,
+        "reporting": lambda r: r.result.reporting if r.result else None,
+        "turnout": lambda r: r.result.turnout if r.result else None,
+        "leader": lambda r: r.leader_share,
+    }
+    for n in range(1, n_candidates + 1):
+        keys[f"c{n}"] = lambda r, n=n: r.share(n)  # type: ignore[misc]
+    return keys
+
+
+def sort_rows(rows: list[Row], key: str, desc: bool, n_candidates: int) -> list[Row]:
+    """Sort by ``key`` (``name``, ``registered``, ``reporting``, ``turnout``, ``leader``,
+    ``c1`` … ``cN``); rows without a figure go last; ties keep the official order."""
+    by_name = sorted(rows, key=lambda r: (r.number if r.number is not None else 1 << 30, r.name))
+    if key == "name":
+        return list(reversed(by_name)) if desc else by_name
+    getter = sort_keys(n_candidates).get(key)
+    if getter is None:
+        return by_name
+    return sorted(by_name, key=lambda r: _none_last(getter(r), desc))
+
+
+def ancestors(tab: Tabulation, unit: Unit | None) -> list[Unit]:
+    """The units above ``unit``, root first (not including ``unit``)."""
+    chain: list[Unit] = []
+    current = tab.units.get(unit.parent_id) if unit and unit.parent_id else None
+    while current is not None:
+        chain.append(current)
+        current = tab.units.get(current.parent_id) if current.parent_id else None
+    return list(reversed(chain))
+
+
+def constituencies(tab: Tabulation) -> list[Unit]:
+    """The map's cells: constituencies, or the root's children when there are none."""
+    units = [u for u in tab.units.values() if u.kind == UnitKind.CONSTITUENCY]
+    if not units:
+        units = tab.children(tab.root)
+    return sorted(units, key=lambda u: (u.number if u.number is not None else 1 << 30, u.code))
+
+
+# -- turnout -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TurnoutPoint:
+    time: str
+    voters: int
+    registered_reporting: int  # registered voters of the stations that reported at this time
+    reporting: int
+    total: int
+
+    @property
+    def percent(self) -> Decimal | None:
+        return percent(self.voters, self.registered_reporting)
+
+    @property
+    def reporting_percent(self) -> Decimal | None:
+        return percent(self.reporting, self.total)
+
+
+class TurnoutTable:
+    """Turnout of every unit at every report time (spec/domain.md §2): Σ voters over Σ
+    registered of the stations that reported at that time, from the turnout aggregate
+    (:mod:`secki.turnout.aggregate`, cached by ledger head)."""
+
+    def __init__(self, tab: Tabulation) -> None:
+        self.tab = tab
+        self.aggregate = aggregate(tab.election, public=tab.public)
+        self.times: list[str] = list(self.aggregate.times)
+
+    def series(self, unit: Unit | None = None) -> list[TurnoutPoint]:
+        unit = unit or self.tab.root
+        total = self.aggregate.totals[unit.id].stations_total
+        return [
+            TurnoutPoint(t, f.voters, f.registered, f.stations, total)
+            for t in self.times
+            for f in [self.aggregate.figures(unit, t)]
+        ]
+
+
+# -- one station -------------------------------------------------------------------------
+
+
+@dataclass
+class Version:
+    protocol: Protocol
+    values: dict[str, int]
+    values_sha256: str
+    changed: list[str]  # line codes that differ from the previous visible version
+    events: list[ProtocolEvent]
+
+
+@dataclass
+class StationDetail:
+    station: Station
+    versions: list[Version]  # visible versions, oldest first
+    current: Version | None  # the counted (or annulled) current version, if visible
+    hidden_current: bool  # a newer version exists that the public cannot see yet
+    lines: list[tuple[str, str, Any, str]]  # (code, label, value, kind) of the current version
+    checks: list[dict[str, Any]]
+    checks_recorded: bool  # False: evaluated now on the values (the bulk import keeps none)
+    turnout: list[TurnoutReport]  # current reports by time
+    corrections: list[TurnoutReport]  # superseded turnout versions (with reasons)
+    result: UnitResult | None
+
+
+def station_detail(tab: Tabulation, station: Station) -> StationDetail:
+    election: Election = tab.election
+    schema = election.protocol_schema()
+    protocols = list(Protocol.objects.filter(station=station).order_by("version"))
+    visible = [p for p in protocols if not tab.public or p.status in PUBLIC_STATUSES]
+    values: dict[int, dict[str, int]] = defaultdict(dict)
+    for pid, code, value in ProtocolValue.objects.filter(
+        protocol_id__in=[p.id for p in visible]
+    ).values_list("protocol_id", "code", "value"):
+        values[pid][code] = value
+    events: dict[int, list[ProtocolEvent]] = defaultdict(list)
+    for event in ProtocolEvent.objects.filter(protocol_id__in=[p.id for p in visible]).order_by(
+        "id"
+    ):
+        events[event.protocol_id].append(event)
+    versions: list[Version] = []
+    previous: dict[str, int] | None = None
+    for p in visible:
+        mine = values.get(p.id, {})
+        changed = (
+            sorted(k for k in set(mine) | set(previous) if mine.get(k) != previous.get(k))
+            if previous is not None
+            else []
+        )
+        sha = digest(protocol_data(p).as_json()) if mine else ""
+        versions.append(Version(p, mine, sha, changed, events.get(p.id, [])))
+        if mine:
+            previous = mine
+    current = next((v for v in versions if v.protocol.is_current), None)
+    hidden_current = any(p.is_current for p in protocols) and current is None
+    candidates = tab.candidates
+    shown = current.values if current else {}
+    completed = current.protocol.completed_at if current else None
+    lines: list[tuple[str, str, Any, str]] = [
+        (ln.code, ln.label, shown.get(ln.code) if ln.kind == "count" else completed, ln.kind)
+        for ln in schema.lines
+    ]
+    lines += [(c.line_code, c.name, shown.get(c.line_code), "count") for c in candidates]
+    messages = {c.code: c for c in schema.checks}
+    checks = []
+    recorded = bool(current and current.protocol.checks)
+    if current is not None:
+        stored = list(current.protocol.checks)
+        if not stored and current.values:
+            stored = [
+                {"code": r.code, "severity": r.severity, "passed": r.passed}
+                for r in run_checks(election, station, protocol_data(current.protocol))
+            ]
+        for item in stored:
+            check = messages.get(item.get("code", ""))
+            checks.append(
+                {
+                    "code": item.get("code"),
+                    "severity": item.get("severity"),
+                    "passed": item.get("passed"),
+                    "message": check.message if check else "",
+                    "expression": check.source if check else "",
+                }
+            )
+    reports = list(TurnoutReport.objects.filter(station=station).order_by("time", "version"))
+    result = None
+    if current is not None and current.protocol.status in counted_statuses(tab.public):
+        result = tab.result_of(
+            None,
+            Totals(
+                lines=dict(current.values),
+                stations_total=1,
+                stations_reported=1,
+                registered_total=station.registered,
+                registered_reported=station.registered,
+            ),
+        )
+    return StationDetail(
+        station=station,
+        versions=versions,
+        current=current,
+        hidden_current=hidden_current,
+        lines=lines,
+        checks=checks,
+        checks_recorded=recorded,
+        turnout=[r for r in reports if r.is_current],
+        corrections=[r for r in reports if not r.is_current],
+        result=result,
+    )
