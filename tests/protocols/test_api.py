@@ -292,7 +292,8 @@ def test_parallel_identical_submissions_make_one_version(tmp_path: Path) -> None
         headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
         try:
             barrier.wait()
-            statuses.append(post(people["cec"].client(), url, good(), **headers).status_code)
+            response = post(people["cec"].client(), url, good(), **headers)
+            statuses.append(response.status_code)
         finally:
             connection.close()
 

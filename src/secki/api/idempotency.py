@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from secki.api.models import IdempotencyRecord
 from secki.errors import IntakeError
 
 Answer = tuple[int, dict[str, Any]]
+PENDING = 0  # status of a reserved key whose request is still running
 
 
 def fingerprint(request: HttpRequest) -> str:
@@ -39,18 +41,29 @@ def respond(request: HttpRequest, user: Any, work: Callable[[], Answer]) -> Json
     print_ = fingerprint(request)
     stored = IdempotencyRecord.objects.filter(user=user, key=key).first()
     if stored is None:
-        status, body = _run(work)
-        if status >= 500:
-            return JsonResponse(body, status=status)
+        # Reserve the key first: of two concurrent requests with one key exactly one works,
+        # the other waits for its answer.
         try:
             with transaction.atomic():
-                stored = IdempotencyRecord.objects.create(
-                    user=user, key=key, fingerprint=print_, status=status, body=body
+                reserved = IdempotencyRecord.objects.create(
+                    user=user, key=key, fingerprint=print_, status=PENDING, body={}
                 )
-        except IntegrityError:  # a concurrent retry with the same key answered first
-            stored = IdempotencyRecord.objects.get(user=user, key=key)
+        except IntegrityError:
+            stored = _wait_for(user, key)
         else:
+            try:
+                status, body = _run(work)
+            except BaseException:
+                reserved.delete()
+                raise
+            if status >= 500:
+                reserved.delete()
+            else:
+                reserved.status, reserved.body = status, body
+                reserved.save(update_fields=["status", "body"])
             return JsonResponse(body, status=status)
+    elif stored.status == PENDING:
+        stored = _wait_for(user, key)
     if stored.fingerprint != print_:
         raise IntakeError(
             "idempotency_key_reused",
@@ -61,6 +74,23 @@ def respond(request: HttpRequest, user: Any, work: Callable[[], Answer]) -> Json
     response = JsonResponse(stored.body, status=stored.status)
     response["Idempotent-Replayed"] = "true"
     return response
+
+
+def _wait_for(user: Any, key: str, timeout: float = 10.0) -> IdempotencyRecord:
+    """The answer of the request that holds the key, once it has one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        stored = IdempotencyRecord.objects.filter(user=user, key=key).first()
+        if stored is not None and stored.status != PENDING:
+            return stored
+        if stored is None or time.monotonic() > deadline:
+            raise IntakeError(
+                "idempotency_in_progress",
+                "a request with this Idempotency-Key is still being processed; retry later",
+                status=409,
+                field="Idempotency-Key",
+            )
+        time.sleep(0.02)
 
 
 def _run(work: Callable[[], Answer]) -> Answer:

@@ -1,0 +1,182 @@
+"""Protocol intake on PostgreSQL with gunicorn (issue 3 targets).
+
+    python bench/bench_protocols.py [--stations N] [--bulk N] [--concurrency C]
+
+1. Sustained single-protocol ingest: every protocol of a simulated election POSTed once to
+   /api/v1/elections/{slug}/protocols by C concurrent keep-alive clients (target ≥ 300/s,
+   p99 < 250 ms); the national totals are then checked against the simulator's files.
+2. Time from accept to the national total reflecting it (target ≤ 1 s): the API's national
+   results are polled right after each of several further accepts.
+3. Bulk import of a 100,000-station protocols.csv through `secki upload-protocols` (target
+   ≤ 60 s), printed with the ratio to a plain COPY of the same rows into PostgreSQL.
+Everything runs on a throwaway durable PostgreSQL server (fsync on) and loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import SERVER_PID, base_env, cpu_seconds, get_json, gunicorn, post_all, secki
+from secki.devtools.pgserver import throwaway_postgres
+
+TOKEN_SCRIPT = (
+    "from django.contrib.auth import get_user_model\n"
+    "from secki.accounts.models import ApiToken, Membership\n"
+    "from secki.elections.models import Election\n"
+    "u = get_user_model().objects.create_user('bench')\n"
+    "for e in Election.objects.all():\n"
+    "    Membership.objects.create(user=u, election=e, role='cec_admin')\n"
+    "print(ApiToken.issue(u, 'bench')[1])\n"
+)
+
+
+WORKERS, THREADS = 2, 4
+
+
+def load_register(env: dict[str, str], out: Path, stations: int, seed: int) -> list[dict[str, str]]:
+    secki(
+        env,
+        "simulate",
+        "--quiet",
+        "--out",
+        str(out),
+        "--stations",
+        str(stations),
+        "--seed",
+        str(seed),
+    )
+    with (out / "protocols.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    (out / "protocols.csv").rename(out / "protocols.upload")
+    (out / "turnout.csv").unlink()
+    secki(env, "import", str(out))
+    return rows
+
+
+def ingest(env: dict[str, str], tmp: Path, stations: int, concurrency: int) -> None:
+    rows = load_register(env, tmp / "sim", stations, seed=11)
+    token = secki(env, "manage", "shell", "-c", TOKEN_SCRIPT).stdout.strip().splitlines()[-1]
+    slug = "az-2024-simulated"
+    bodies = [
+        {
+            "station": r["station"],
+            "values": {k: v for k, v in r.items() if k != "station" and v != ""},
+        }
+        for r in rows
+    ]
+    held_back = bodies[-5:]
+    with gunicorn(env, workers=WORKERS, threads=THREADS) as port:
+        cpu0 = cpu_seconds(SERVER_PID[0])
+        result = post_all(
+            port, f"/api/v1/elections/{slug}/protocols", bodies[:-5], token, concurrency
+        )
+        server_ms = (cpu_seconds(SERVER_PID[0]) - cpu0) / result.sent * 1000
+        print(
+            f"protocol API ingest: {result.sent:,} protocols in {result.seconds:.1f} s, "
+            f"{result.rate:.0f} protocols/s (target >= 300/s, {result.rate / 300:.2f}x); "
+            f"p50 {result.percentile(50):.0f} ms, p99 {result.percentile(99):.0f} ms "
+            f"(target < 250 ms); errors {result.errors or 'none'}; server CPU "
+            f"{server_ms:.1f} ms/protocol (gunicorn {WORKERS} workers x {THREADS} threads)"
+        )
+        lags = []
+        for body in held_back:
+            before = get_json(port, f"/api/v1/elections/{slug}/results")["stations_reported"]
+            post_all(port, f"/api/v1/elections/{slug}/protocols", [body], token, 1)
+            accepted = time.perf_counter()
+            while (
+                get_json(port, f"/api/v1/elections/{slug}/results")["stations_reported"] == before
+            ):
+                if time.perf_counter() - accepted > 10:
+                    break
+            lags.append(time.perf_counter() - accepted)
+        print(
+            f"accept → national total: max {max(lags):.3f} s, mean "
+            f"{sum(lags) / len(lags):.3f} s over {len(lags)} accepts (target <= 1 s)"
+        )
+        national = get_json(port, f"/api/v1/elections/{slug}/results")
+    expected: dict[str, int] = {}
+    for r in rows:
+        for k, v in r.items():
+            if k not in ("station", "L17") and v != "":
+                expected[k] = expected.get(k, 0) + int(v)
+    same = national["lines"] == expected and national["stations_reported"] == len(rows)
+    print(f"national totals after ingest equal the simulator's files: {'yes' if same else 'NO'}")
+
+
+def bulk(env: dict[str, str], tmp: Path, stations: int, url: str) -> None:
+    import psycopg
+
+    load_register(env, tmp / "bulk", stations, seed=12)
+    secki(
+        env,
+        "manage",
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model; "
+        "get_user_model().objects.create_superuser('bulk', 'b@example.org', 'x')",
+    )
+    upload = tmp / "bulk" / "protocols.upload"
+    start = time.perf_counter()
+    secki(env, "upload-protocols", str(upload), "--election", "az-2024-simulated", "--user", "bulk")
+    elapsed = time.perf_counter() - start
+    with upload.open() as handle:
+        header = next(csv.reader(handle))
+    columns = ", ".join(f'"{c}" {"text" if c in ("station", "L17") else "bigint"}' for c in header)
+    with psycopg.connect(url.replace("postgres://", "postgresql://"), autocommit=True) as con:
+        con.execute(f"CREATE TABLE copy_bench ({columns})")
+        start = time.perf_counter()
+        with (
+            con.cursor() as cur,
+            cur.copy("COPY copy_bench FROM STDIN WITH (FORMAT csv, HEADER)") as copy,
+            upload.open("rb") as handle,
+        ):
+            while chunk := handle.read(1 << 20):
+                copy.write(chunk)
+        copied = time.perf_counter() - start
+        count = con.execute("SELECT COUNT(*) FROM protocols_protocol").fetchone()
+    assert count is not None
+    print(
+        f"bulk import {stations:,} protocols: {elapsed:.1f} s (target <= 60 s, "
+        f"{elapsed / 60:.2f}x target); plain COPY of the same rows: {copied:.2f} s; "
+        f"ratio {elapsed / copied:.0f}x; {count[0]:,} protocols stored"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--stations", type=int, default=6_537)
+    parser.add_argument("--bulk", type=int, default=100_000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=WORKERS)
+    parser.add_argument("--threads", type=int, default=THREADS)
+    args = parser.parse_args()
+    globals().update(WORKERS=args.workers, THREADS=args.threads)
+    with throwaway_postgres(durable=True) as url, tempfile.TemporaryDirectory() as tmp:
+        tasks = (
+            ("ingest", lambda env: ingest(env, Path(tmp), args.stations, args.concurrency)),
+            ("bulk", lambda env: bulk(env, Path(tmp), args.bulk, db_url)),
+        )
+        for name, task in tasks:
+            if name == "bulk" and not args.bulk:
+                continue
+            import psycopg
+
+            db = f"bench_{name}"
+            with psycopg.connect(
+                url.replace("postgres://", "postgresql://"), autocommit=True
+            ) as con:
+                con.execute(f"CREATE DATABASE {db}")
+            db_url = url.rsplit("/", 1)[0] + f"/{db}"
+            env = base_env(DATABASE_URL=db_url, SECKI_VAR_DIR=str(Path(tmp) / name))
+            secki(env, "manage", "migrate", "-v", "0")
+            task(env)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""Bulk upload of protocols.csv (API and CLI): all rows or none, errors naming line and field;
+a SIGKILL mid-way leaves nothing; the public log verifies, and names an altered entry."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from secki.elections.models import Election
+from secki.ledger.models import LedgerEntry
+from secki.protocols.models import Protocol, ProtocolValue
+from tests.factories import PROTOCOLS
+from tests.personas import make_personas
+from tests.protocols.test_api import COLUMNS, register_only, state, write_small_bundle
+
+pytestmark = pytest.mark.django_db
+
+
+def csv_text(rows: list[list[Any]], columns: list[str] = COLUMNS) -> bytes:
+    lines = [",".join(columns)]
+    lines += [",".join("" if v is None else str(v) for v in row) for row in rows]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def changed(station: str, column: str, value: Any) -> list[list[Any]]:
+    rows = [list(r) for r in PROTOCOLS]
+    row = next(r for r in rows if r[0] == station)
+    row[COLUMNS.index(column)] = value
+    return rows
+
+
+BAD: list[tuple[str, str, bytes, int, str, str]] = [
+    (
+        "non-integer",
+        "cec",
+        csv_text(changed("1-2", "L5", "4.5e2")),
+        422,
+        "invalid_file",
+        "protocols.csv line 3, column L5: '4.5e2' is not a non-negative integer",
+    ),
+    (
+        "negative",
+        "cec",
+        csv_text(changed("2-1", "C3", "-1")),
+        422,
+        "invalid_file",
+        "protocols.csv line 4, column C3: '-1' is negative",
+    ),
+    (
+        "unknown station",
+        "cec",
+        csv_text(changed("2-2", "station", "5-5")),
+        422,
+        "invalid_file",
+        "protocols.csv line 5, column station: station '5-5' does not exist",
+    ),
+    (
+        "hard check",
+        "cec",
+        csv_text(changed("1-1", "C1", "499")),
+        422,
+        "invalid_file",
+        "station 1-1 fails hard check AZ-6",
+    ),
+    (
+        "missing column",
+        "cec",
+        csv_text([r[:-1] for r in PROTOCOLS], COLUMNS[:-1]),
+        422,
+        "invalid_file",
+        "column C3: required column is missing",
+    ),
+    ("not csv", "cec", b"\x89PNG\r\n\x1a\n\x00\x00binary", 422, "invalid_file", "not a CSV file"),
+    ("wrong role", "observer", csv_text(PROTOCOLS), 403, "forbidden_role", "enter_protocol"),
+    ("wrong territory", "con1", csv_text(PROTOCOLS), 403, "forbidden_territory", "2-1"),
+]
+
+
+@pytest.mark.parametrize(
+    ("persona", "content", "status", "code", "text"), [b[1:] for b in BAD], ids=[b[0] for b in BAD]
+)
+def test_bad_bulk_upload_is_refused_whole(
+    tmp_path: Path, persona: str, content: bytes, status: int, code: str, text: str
+) -> None:
+    election = register_only(write_small_bundle(tmp_path))
+    people = make_personas(election)
+    before = state()
+    response = (
+        people[persona]
+        .client()
+        .post(
+            f"/api/v1/elections/{election.slug}/protocols-bulk",
+            data={"file": SimpleUploadedFile("protocols.csv", content)},
+        )
+    )
+    assert response.status_code == status, response.content
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert text in error["message"] or any(text in str(d) for d in error.get("details", []))
+    assert state() == before
+
+
+def test_bulk_upload_duplicate_closed_and_good(tmp_path: Path) -> None:
+    election = register_only(write_small_bundle(tmp_path))
+    people = make_personas(election)
+    url = f"/api/v1/elections/{election.slug}/protocols-bulk"
+    client = people["cec"].client()
+    response = client.post(url, data={"file": SimpleUploadedFile("p.csv", csv_text(PROTOCOLS))})
+    assert response.status_code == 201, response.content
+    assert response.json()["accepted"] == 4
+    before = state()
+    response = client.post(url, data={"file": SimpleUploadedFile("p.csv", csv_text(PROTOCOLS[:1]))})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "duplicate"
+    assert "1-1" in response.json()["error"]["message"]
+    Election.objects.filter(pk=election.pk).update(status="closed")
+    response = client.post(url, data={"file": SimpleUploadedFile("p.csv", csv_text(PROTOCOLS))})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "election_closed"
+    assert state() == before
+
+
+def run(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "secki.cli", *args],
+        env=env,
+        text=True,
+        capture_output=True,
+        check=check,
+    )
+
+
+def test_sigkill_mid_bulk_import_leaves_nothing_and_log_verifies(tmp_path: Path) -> None:
+    """A subprocess on its own SQLite file: the upload is killed while storing."""
+    from secki.simulator import SimulationConfig, simulate, write_bundle
+
+    env = {**os.environ, "SECKI_VAR_DIR": str(tmp_path / "var")}
+    env.pop("DATABASE_URL", None)
+    bundle = tmp_path / "sim"
+    write_bundle(simulate(SimulationConfig(seed=3, stations=20_000)), bundle)
+    protocols = (bundle / "protocols.csv").read_bytes()
+    (bundle / "protocols.csv").unlink()
+    run(env, "import", str(bundle))
+    run(
+        env,
+        "manage",
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model; "
+        "get_user_model().objects.create_superuser('root', 'r@example.org', 'x')",
+    )
+    upload = tmp_path / "protocols.csv"
+    upload.write_bytes(protocols)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "secki.cli", "upload-protocols", str(upload), "--user", "root"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    assert "storing" in line, line
+    time.sleep(0.5)  # well inside the several seconds that storing 20,000 protocols takes
+    assert proc.poll() is None, "the upload finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    db = tmp_path / "var" / "secki.sqlite3"
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT COUNT(*) FROM protocols_protocol").fetchone() == (0,)
+        assert con.execute("SELECT COUNT(*) FROM protocols_protocolvalue").fetchone() == (0,)
+        entries = con.execute("SELECT COUNT(*) FROM ledger_ledgerentry").fetchone()[0]
+    verified = run(env, "verify-log")
+    assert f"OK: {entries:,} entries" in verified.stdout
+    # the same upload, not killed, stores everything
+    done = run(env, "upload-protocols", str(upload), "--user", "root")
+    assert "Accepted 20,000 protocols" in done.stdout
+    assert "OK: " in run(env, "verify-log").stdout
+    # tamper with one entry directly in the database: verify-log fails and names it
+    with sqlite3.connect(db) as con:
+        seq = con.execute(
+            "SELECT seq FROM ledger_ledgerentry ORDER BY seq LIMIT 1 OFFSET 123"
+        ).fetchone()[0]
+        con.execute(
+            "UPDATE ledger_ledgerentry SET body = replace(body, '\"version\":1', "
+            "'\"version\":2') WHERE seq = ?",
+            (seq,),
+        )
+    failed = run(env, "verify-log", check=False)
+    assert failed.returncode == 1
+    assert f"entry #{seq} " in failed.stderr and "altered" in failed.stderr
+
+
+def test_verify_log_names_a_deleted_or_relinked_entry(tmp_path: Path) -> None:
+    from secki.ledger.chain import verify
+    from secki.protocols import actions
+    from tests.protocols.test_permissions import data
+
+    election = register_only(write_small_bundle(tmp_path))
+    people = make_personas(election)
+    for code in ("1-1", "1-2", "2-1"):
+        actions.submit_protocol(
+            election, election.stations.get(code=code), data(code), actor=people["cec"].user
+        )
+    assert verify().ok
+    second = LedgerEntry.objects.order_by("seq")[1]
+    LedgerEntry.objects.filter(pk=second.pk).delete()
+    result = verify()
+    assert not result.ok and result.seq == second.seq
+    assert f"entry #{second.seq} is missing" in (result.problem or "")
+    assert ProtocolValue.objects.exists() and Protocol.objects.count() == 3
