@@ -24,7 +24,7 @@ from pathlib import Path
 from _common import SERVER_PID, base_env, cpu_seconds, get_json, gunicorn, post_all, secki
 from secki.devtools.pgserver import throwaway_postgres
 
-TOKEN_SCRIPT = (
+TOKEN_SCRIPT = (  # noqa: S105 - a script that issues a token, not a secret
     "from django.contrib.auth import get_user_model\n"
     "from secki.accounts.models import ApiToken, Membership\n"
     "from secki.elections.models import Election\n"

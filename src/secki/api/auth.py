@@ -6,7 +6,8 @@ import datetime as dt
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 
 from secki.accounts.models import ApiToken, hash_token
@@ -36,9 +37,17 @@ def user_from_request(request: HttpRequest) -> Any:
         else:
             user = _BadToken()
     elif getattr(request, "user", None) is not None and request.user.is_authenticated:
-        user = request.user
+        # A browser session: writes need the CSRF token, as Django forms do (a Bearer token
+        # is not sent by browsers on their own, so it needs none).
+        if request.method in ("GET", "HEAD", "OPTIONS") or _csrf_ok(request):
+            user = request.user
     request._secki_user = user  # type: ignore[attr-defined]
     return user
+
+
+def _csrf_ok(request: HttpRequest) -> bool:
+    check = CsrfViewMiddleware(lambda r: HttpResponse())
+    return check.process_view(request, lambda r: HttpResponse(), (), {}) is None
 
 
 class _BadToken(AnonymousUser):

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from secki.protocol import Expression, ExpressionError, ProtocolSchema, SchemaError
 
@@ -123,11 +125,23 @@ class Election(models.Model):
     def protocol_schema(self) -> ProtocolSchema:
         """The election's protocol schema, built from its line and check rows (cached per
         process by election and schema revision)."""
-        key = (self.pk, self.schema_revision)
+        key = self._cache_key()
         cached = _SCHEMA_CACHE.get(key)
         if cached is None:
             cached = _SCHEMA_CACHE[key] = self._build_schema()
         return cached
+
+    def _cache_key(self) -> tuple[int, str, int]:
+        # created_at tells apart elections that reuse a primary key after a rollback
+        return (self.pk, str(self.created_at), self.schema_revision)
+
+    def candidate_count(self) -> int:
+        """Number of candidates (cached like the schema; candidate changes bump the revision)."""
+        key = self._cache_key()
+        count = _CANDIDATE_COUNT.get(key)
+        if count is None:
+            count = _CANDIDATE_COUNT[key] = self.candidates.count()
+        return count
 
     def _build_schema(self) -> ProtocolSchema:
         return ProtocolSchema.from_dict(
@@ -154,7 +168,8 @@ class Election(models.Model):
         )
 
 
-_SCHEMA_CACHE: dict[tuple[int, int], ProtocolSchema] = {}
+_SCHEMA_CACHE: dict[tuple[int, str, int], ProtocolSchema] = {}
+_CANDIDATE_COUNT: dict[tuple[int, str, int], int] = {}
 
 
 class UnitKind(models.TextChoices):
@@ -343,8 +358,21 @@ def install_schema(election: Election, schema: ProtocolSchema) -> None:
     )
     election.protocol_schema_name = schema.name
     election.protocol_roles = {role: expr.source for role, expr in schema.roles.items()}
-    election.schema_revision += 1
-    election.save(update_fields=["protocol_schema_name", "protocol_roles", "schema_revision"])
+    election.save(update_fields=["protocol_schema_name", "protocol_roles"])
+    bump_schema_revision(election.pk)
+    election.refresh_from_db(fields=["schema_revision"])
 
 
 __all__ = ["SchemaError"]
+
+
+def bump_schema_revision(election_id: int) -> None:
+    """Invalidate every process's cached schema and candidate count of an election."""
+    Election.objects.filter(pk=election_id).update(schema_revision=models.F("schema_revision") + 1)
+
+
+@receiver([post_save, post_delete], sender=Candidate)
+@receiver([post_save, post_delete], sender=ProtocolLine)
+@receiver([post_save, post_delete], sender=ControlRelation)
+def _schema_changed(sender: type, instance: Any, **kwargs: Any) -> None:
+    bump_schema_revision(instance.election_id)

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from secki.accounts.access import Permission, authorize
@@ -110,7 +110,10 @@ def _ensure_open(election: Election, station: Station) -> None:
 def _locked_station(station: Station) -> Station:
     """Serialise every change to one station's protocols (row lock on PostgreSQL; SQLite
     serialises writers itself)."""
-    return Station.objects.select_for_update().get(pk=station.pk)
+    if connection.vendor == "sqlite":
+        return station
+    Station.objects.select_for_update().filter(pk=station.pk).values_list("pk").get()
+    return station
 
 
 def _current(station: Station) -> Protocol | None:

@@ -64,7 +64,7 @@ class ProtocolOut(Schema):
     quarantine_reason: str
 
 
-def protocol_json(protocol: Protocol) -> dict[str, Any]:
+def protocol_json(protocol: Protocol, values: dict[str, int] | None = None) -> dict[str, Any]:
     return {
         "election": protocol.election.slug,
         "station": protocol.station.code,
@@ -74,7 +74,9 @@ def protocol_json(protocol: Protocol) -> dict[str, Any]:
         "source": protocol.source,
         "received_at": protocol.received_at.isoformat(),
         "completed_at": protocol.completed_at.isoformat() if protocol.completed_at else None,
-        "values": dict(protocol.values.order_by("id").values_list("code", "value")),
+        "values": values
+        if values is not None
+        else dict(protocol.values.order_by("id").values_list("code", "value")),
         "checks": protocol.checks,
         "soft_failures": protocol.soft_failures,
         "reason": protocol.reason,
@@ -104,7 +106,7 @@ def _station_in(election: Election, code: str) -> Station:
 
 def _parse(election: Election, values: dict[str, Any]) -> ProtocolData:
     return parse_protocol(
-        election.protocol_schema(), election.candidates.count(), values, election.tz
+        election.protocol_schema(), election.candidate_count(), values, election.tz
     )
 
 
@@ -134,7 +136,9 @@ def submit(request: HttpRequest, slug: str, payload: ProtocolIn) -> JsonResponse
             election, station, data, actor=user, source=ProtocolSource.API, act=payload.act
         )
         status = 201 if outcome.protocol.counted else 202
-        return status, protocol_json(outcome.protocol)
+        return status, protocol_json(
+            outcome.protocol, data.values() if outcome.protocol.counted else {}
+        )
 
     return respond(request, user, work)
 

@@ -184,7 +184,7 @@ class Tabulation:
         return UnitResult(unit, totals, candidates, base, participants)
 
 
-_cache: dict[tuple[int, bool], tuple[int, Tabulation]] = {}
+_cache: dict[tuple[int, str, int, bool], tuple[int, Tabulation]] = {}
 _lock = threading.Lock()
 
 
@@ -195,14 +195,10 @@ def ledger_head() -> int:
 def tabulation(election: Election, *, public: bool = False) -> Tabulation:
     """A current Tabulation, reused while the ledger head has not moved."""
     head = ledger_head()
-    key = (election.pk, public)
+    key = (*election._cache_key(), public)
     with _lock:
         hit = _cache.get(key)
-        if (
-            hit is not None
-            and hit[0] == head
-            and hit[1].election.schema_revision == (election.schema_revision)
-        ):
+        if hit is not None and hit[0] == head:
             return hit[1]
     tab = Tabulation(election, public=public)
     with _lock:
