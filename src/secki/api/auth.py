@@ -36,11 +36,14 @@ def user_from_request(request: HttpRequest) -> Any:
                 ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         else:
             user = _BadToken()
-    elif getattr(request, "user", None) is not None and request.user.is_authenticated:
+    elif (
+        getattr(request, "user", None) is not None
+        and request.user.is_authenticated
         # A browser session: writes need the CSRF token, as Django forms do (a Bearer token
         # is not sent by browsers on their own, so it needs none).
-        if request.method in ("GET", "HEAD", "OPTIONS") or _csrf_ok(request):
-            user = request.user
+        and (request.method in ("GET", "HEAD", "OPTIONS") or _csrf_ok(request))
+    ):
+        user = request.user
     request._secki_user = user  # type: ignore[attr-defined]
     return user
 
