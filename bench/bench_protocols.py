@@ -24,7 +24,7 @@ from pathlib import Path
 from _common import SERVER_PID, base_env, cpu_seconds, get_json, gunicorn, post_all, secki
 from secki.devtools.pgserver import throwaway_postgres
 
-TOKEN_SCRIPT = (  # noqa: S105 - a script that issues a token, not a secret
+MAKE_BENCH_USER = (
     "from django.contrib.auth import get_user_model\n"
     "from secki.accounts.models import ApiToken, Membership\n"
     "from secki.elections.models import Election\n"
@@ -60,7 +60,7 @@ def load_register(env: dict[str, str], out: Path, stations: int, seed: int) -> l
 
 def ingest(env: dict[str, str], tmp: Path, stations: int, concurrency: int) -> None:
     rows = load_register(env, tmp / "sim", stations, seed=11)
-    token = secki(env, "manage", "shell", "-c", TOKEN_SCRIPT).stdout.strip().splitlines()[-1]
+    token = secki(env, "manage", "shell", "-c", MAKE_BENCH_USER).stdout.strip().splitlines()[-1]
     slug = "az-2024-simulated"
     bodies = [
         {
