@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "secki.api",
     "secki.staff",
     "secki.opendata",
+    "secki.integrity",
 ]
 
 LOGIN_URL = "login"

@@ -13,5 +13,6 @@ urlpatterns = [
     path("staff/turnout/", include("secki.turnout.urls")),
     path("staff/", include("secki.staff.urls")),
     path("data/", include("secki.opendata.urls")),
+    path("integrity/", include("secki.integrity.urls")),
     path("", include("secki.results.urls")),
 ]

@@ -81,6 +81,7 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 def register_routers() -> None:
     from secki.elections.api import router as elections_router
+    from secki.integrity.api import router as integrity_router
     from secki.protocols.api import router as protocols_router
     from secki.results.api import router as results_router
     from secki.turnout.api import router as turnout_router
@@ -89,6 +90,7 @@ def register_routers() -> None:
     api.add_router("/elections", protocols_router)
     api.add_router("/elections", turnout_router)
     api.add_router("/elections", results_router)
+    api.add_router("/elections", integrity_router)
 
 
 register_routers()
