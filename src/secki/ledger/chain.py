@@ -31,6 +31,16 @@ def digest(data: Any) -> str:
     return hashlib.sha256(canonical(data).encode()).hexdigest()
 
 
+def _head() -> tuple[int, str]:
+    """(seq, hash) of the last entry, or (0, GENESIS)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT seq, hash FROM {LedgerEntry._meta.db_table} ORDER BY seq DESC LIMIT 1"
+        )
+        row = cursor.fetchone()
+    return (int(row[0]), str(row[1])) if row else (0, GENESIS)
+
+
 def append(kind: str, payload: dict[str, Any], election: Election | None = None) -> LedgerEntry:
     """Append one entry. Must run inside the transaction that makes the fact true, so that a
     fact and its log entry commit together or not at all."""
@@ -39,9 +49,8 @@ def append(kind: str, payload: dict[str, Any], election: Election | None = None)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
-    last = LedgerEntry.objects.order_by("-seq").only("seq", "hash").first()
-    seq = last.seq + 1 if last else 1
-    prev = last.hash if last else GENESIS
+    seq, prev = _head()
+    seq += 1
     at = timezone.now()
     body = canonical(
         {
@@ -74,9 +83,7 @@ def append_many(
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
-    last = LedgerEntry.objects.order_by("-seq").only("seq", "hash").first()
-    seq = last.seq if last else 0
-    prev = last.hash if last else GENESIS
+    seq, prev = _head()
     at = timezone.now()
     slug = election.slug if election else None
     rows = []
