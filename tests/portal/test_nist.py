@@ -1,0 +1,206 @@
+"""The NIST SP 1500-100 v2 export validates against the official schema with 0 errors, every
+id it refers to exists, and every number adds up (the schema checks neither)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from secki.bundle.read import read_bundle
+from secki.elections.bundle_io import import_bundle
+from secki.elections.models import Election, Station
+from secki.opendata import snapshots
+from secki.opendata.collect import collect
+from secki.opendata.nist_export import export_nist, station_id, unit_id
+from secki.protocols.actions import annul_protocol
+from secki.results.tabulate import Tabulation
+from secki.simulator import SimulationConfig, simulate, write_bundle
+
+pytestmark = pytest.mark.django_db
+
+SCHEMA = Path(__file__).resolve().parents[2] / "src/secki/elections/nist_schema.json"
+OFFICIAL = (
+    Path(__file__).resolve().parents[3] / "shared/schemas/NIST_V2_election_results_reporting.json"
+)
+
+
+def schema() -> dict[str, Any]:
+    path = OFFICIAL if OFFICIAL.is_file() else SCHEMA
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def validator() -> jsonschema.Draft4Validator:
+    return jsonschema.Draft4Validator(schema())
+
+
+def reference_properties() -> set[str]:
+    """Names of the properties the schema marks as references (``refTypes``)."""
+    names = set()
+    for definition in schema()["definitions"].values():
+        for name, prop in (definition.get("properties") or {}).items():
+            if "refTypes" in prop or "refTypes" in (prop.get("items") or {}):
+                names.add(name)
+    return names
+
+
+def references(node: Any, names: set[str]) -> Iterator[str]:
+    """Every value of a reference property anywhere in the report."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in names:
+                yield from ([value] if isinstance(value, str) else value)
+            else:
+                yield from references(value, names)
+    elif isinstance(node, list):
+        for item in node:
+            yield from references(item, names)
+
+
+def ids(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if "@id" in node:
+            yield node["@id"]
+        for value in node.values():
+            yield from ids(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from ids(item)
+
+
+def check_report(report: dict[str, Any], election: Election) -> None:
+    errors = list(validator().iter_errors(report))
+    assert errors == [], [e.message for e in errors[:5]]
+
+    defined = list(ids(report))
+    assert len(defined) == len(set(defined)), "duplicate @id"
+    names = reference_properties()
+    assert {"GpUnitId", "ComposingGpUnitIds", "CandidateIds", "PartyId"} <= names
+    referred = set(references(report, names))
+    assert referred - set(defined) == set()
+    assert len(referred) > len(report["GpUnit"])  # every unit is referred to, and more
+
+    units = {u["@id"]: u for u in report["GpUnit"]}
+    children: dict[str, list[str]] = {
+        k: list(u.get("ComposingGpUnitIds", [])) for k, u in units.items()
+    }
+    composed = [c for kids in children.values() for c in kids]
+    assert len(composed) == len(set(composed)) == len(units) - 1  # a tree
+    root = next(k for k in units if k not in composed)
+    assert report["Election"][0]["ElectionScopeId"] == root
+    contest = report["Election"][0]["Contest"][0]
+    assert contest["ElectionDistrictId"] == root
+
+    tab = Tabulation(election, public=True)
+    national = tab.result()
+    stations = {station_id(s.code): s for s in Station.objects.filter(election=election)}
+    assert {k for k, u in units.items() if u["Type"] == "polling-place"} == set(stations)
+    assert len(units) == len(stations) + len(tab.units)
+
+    def subtotal(values: dict[str, int], key: str) -> int:
+        kids = children[key]
+        return sum(values.get(k, 0) for k in kids) if kids else values.get(key, 0)
+
+    for selection in contest["ContestSelection"]:
+        number = selection["SequenceOrder"]
+        counts: dict[str, int] = defaultdict(int)
+        for vc in selection["VoteCounts"]:
+            assert vc["Type"] == "total"
+            counts[vc["GpUnitId"]] += vc["Count"]
+        for key, unit in units.items():
+            if unit["Type"] != "polling-place":
+                assert counts.get(key, 0) == subtotal(counts, key), (number, key)
+        assert counts[root] == national.candidates[number - 1].votes
+        for u in tab.units.values():
+            assert counts.get(unit_id(u.code), 0) == tab.result(u).candidates[number - 1].votes
+    cast = {b["GpUnitId"]: b["BallotsCast"] for b in report["Election"][0]["BallotCounts"]}
+    rejected = {b["GpUnitId"]: b["BallotsRejected"] for b in report["Election"][0]["BallotCounts"]}
+    schema = election.protocol_schema()
+    assert cast[root] == schema.role("cast", national.totals.lines)
+    assert rejected[root] == schema.role("invalid", national.totals.lines)
+    registered = {k: u["VotersRegistered"] for k, u in units.items()}
+    participated = {k: u.get("VotersParticipated", 0) for k, u in units.items()}
+    for key, unit in units.items():
+        if unit["Type"] == "polling-place":
+            assert registered[key] == stations[key].registered
+            continue
+        assert registered[key] == subtotal(registered, key)
+        assert participated[key] == subtotal(participated, key)
+        assert cast.get(key, 0) == subtotal(cast, key)
+        assert rejected.get(key, 0) == subtotal(rejected, key)
+        reported = sum(1 for k in children[key] if k in stations and k in cast) + sum(
+            units[k].get("SubUnitsReported", 0) for k in children[key] if k not in stations
+        )
+        assert unit["SubUnitsReported"] == reported
+    assert units[root]["VotersRegistered"] == national.totals.registered_total
+    assert units[root]["VotersParticipated"] == national.participants
+    assert contest["SubUnitsReported"] == national.totals.stations_reported
+    assert contest["TotalSubUnits"] == national.totals.stations_total
+
+
+def test_export_of_the_small_election(tmp_path: Path, admin: Any) -> None:
+    from tests.portal.conftest import load
+
+    election = load(tmp_path / "b", simulated=True)
+    annul_protocol(
+        Station.objects.get(election=election, code="2-1"), actor=admin, decision_ref="dec 1"
+    )
+    report = export_nist(collect(election))
+    check_report(report, election)
+    assert report["IsTest"] is True and report["Status"] == "unofficial-partial"
+    units = {u["@id"]: u for u in report["GpUnit"]}
+    assert units["gpu-1"]["Type"] == "other" and units["gpu-1"]["OtherType"] == "constituency"
+    assert units["gpu-XX"]["ExternalIdentifier"][0] == {
+        "@type": "ElectionResults.ExternalIdentifier",
+        "Type": "ocd-id",
+        "Value": "ocd-division/country:xx",
+    }
+    assert units["gpu-1"]["ExternalIdentifier"][0]["Label"] == "local"
+    contest = report["Election"][0]["Contest"][0]
+    assert contest["VoteVariation"] == "majority" and contest["NumberRunoff"] == 2
+    # the annulled station has no counts; the others have one per candidate
+    counted = {vc["GpUnitId"] for vc in contest["ContestSelection"][0]["VoteCounts"]}
+    assert "gpu-ps-2-1" not in counted and "gpu-ps-2-2" in counted
+
+
+def test_nist_export_of_the_default_simulated_election(tmp_path: Path) -> None:
+    """The full 6,537-station simulated election, exported from a release file."""
+    out = tmp_path / "sim"
+    write_bundle(simulate(SimulationConfig()), out)
+    election = import_bundle(read_bundle(out))
+    release = snapshots.make_release(election)
+    report = json.loads(gzip.decompress((release / "nist.json.gz").read_bytes()))
+    check_report(report, election)
+    assert report["Status"] == "unofficial-complete"
+    assert sum(1 for u in report["GpUnit"] if u["Type"] == "polling-place") == 6537
+    candidates = report["Election"][0]["Candidate"]
+    assert candidates[0]["PostElectionStatus"] == "winner"
+    assert {c["PostElectionStatus"] for c in candidates[1:]} == {"defeated"}
+
+
+def test_the_checks_catch_a_dangling_id_and_a_wrong_count(tmp_path: Path) -> None:
+    from tests.portal.conftest import load
+
+    election = load(tmp_path / "b")
+    good = export_nist(collect(election))
+    check_report(good, election)
+    dangling = json.loads(json.dumps(good))
+    dangling["Election"][0]["Contest"][0]["ContestSelection"][0]["CandidateIds"] = ["cand-99"]
+    with pytest.raises(AssertionError):
+        check_report(dangling, election)
+    miscounted = json.loads(json.dumps(good))
+    counts = miscounted["Election"][0]["Contest"][0]["ContestSelection"][1]["VoteCounts"]
+    next(vc for vc in counts if vc["GpUnitId"] == "gpu-ps-1-1")["Count"] += 1
+    with pytest.raises(AssertionError):
+        check_report(miscounted, election)
+    invalid = json.loads(json.dumps(good))
+    invalid["GpUnit"][0]["Colour"] = "blue"  # additionalProperties is false
+    with pytest.raises(AssertionError):
+        check_report(invalid, election)

@@ -1,0 +1,291 @@
+"""Open data: the bulk CSV matches the database and round-trips through ``secki import``;
+snapshots and releases; permanent URLs; the download page; JSON endpoints' errors."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from django.test import Client
+
+from secki.bundle.read import read_bundle
+from secki.elections.bundle_io import import_bundle
+from secki.elections.models import Election, Station, Unit
+from secki.opendata import snapshots
+from secki.opendata.cli import bundle_from_bulk_cmd, snapshot
+from secki.opendata.roundtrip import bundle_from_bulk
+from secki.protocols.actions import annul_protocol
+from secki.protocols.models import Protocol, ProtocolStatus
+from secki.results.tabulate import Tabulation
+from secki.turnout.models import TurnoutReport
+from tests.portal.conftest import load, submit
+
+pytestmark = pytest.mark.django_db
+
+
+def read_gz_csv(raw: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(gzip.decompress(raw).decode("utf-8"))))
+
+
+def assert_bulk_matches_database(election: Election, rows: list[dict[str, str]]) -> None:
+    stations = list(Station.objects.filter(election=election).order_by("position"))
+    assert [r["station"] for r in rows] == [s.code for s in stations]
+    schema = election.protocol_schema()
+    for s, row in zip(stations, rows, strict=True):
+        assert row["registered"] == str(s.registered)
+        assert row["unit"] == s.unit.code and row["unit_name"] == s.unit.name
+        assert row["webcam"] == ("1" if s.webcam else "0")
+        current = Protocol.objects.filter(station=s, is_current=True).first()
+        if current is None or current.status not in (
+            ProtocolStatus.PUBLISHED,
+            ProtocolStatus.ANNULLED,
+        ):
+            assert row["status"] == "" and all(row[c] == "" for c in ("L1", "C1"))
+            continue
+        assert row["status"] == current.status
+        assert row["version"] == str(current.version)
+        if current.status == ProtocolStatus.ANNULLED:
+            assert row["annulment"] == current.decision_ref
+            assert row["L1"] == "" and row["C1"] == ""
+            continue
+        values = dict(current.values.values_list("code", "value"))
+        for line in schema.count_lines:
+            assert row[line.code] == str(values.get(line.code, "")).replace("None", ""), line
+        for code in ("C1", "C2", "C3"):
+            assert row[code] == str(values[code])
+        assert row["L17"] == current.completed_at.astimezone(election.tz).isoformat()
+
+
+def test_bulk_csv_matches_the_database(election: Election, waiting: Election, admin: Any) -> None:
+    annul_protocol(
+        Station.objects.get(election=election, code="2-2"),
+        actor=admin,
+        decision_ref="ConEC 2 decision 5",
+    )
+    path = snapshots.make_release(election)
+    rows = read_gz_csv((path / "stations.csv.gz").read_bytes())
+    assert rows[3]["status"] == "annulled" and rows[3]["annulment"] == "ConEC 2 decision 5"
+    assert_bulk_matches_database(election, rows)
+    header = next(
+        csv.reader(io.StringIO(gzip.decompress((path / "stations.csv.gz").read_bytes()).decode()))
+    )
+    assert header[:3] == ["station", "unit", "unit_name"]
+    assert header[-4:] == ["L17", "C1", "C2", "C3"]
+
+    submit(waiting, "1-2", admin)
+    partial = read_gz_csv((snapshots.make_release(waiting) / "stations.csv.gz").read_bytes())
+    assert [r["status"] for r in partial] == ["", "published", "", ""]
+    assert_bulk_matches_database(waiting, partial)
+
+    turnout = read_gz_csv((path / "turnout.csv.gz").read_bytes())
+    expected = [
+        {"station": s, "time": t, "voters": str(v)}
+        for s, t, v in TurnoutReport.objects.filter(election=election, is_current=True)
+        .order_by("station__position", "time")
+        .values_list("station__code", "time", "voters")
+    ]
+    assert turnout == expected
+
+
+def totals_by_code(election: Election) -> dict[str, Any]:
+    tab = Tabulation(election, public=True)
+    return {
+        u.code: (
+            tab.totals[u.id].lines,
+            tab.totals[u.id].stations_total,
+            tab.totals[u.id].stations_reported,
+            tab.totals[u.id].registered_total,
+        )
+        for u in tab.units.values()
+    }
+
+
+def test_bulk_download_round_trips_through_import(
+    election: Election, admin: Any, tmp_path: Path
+) -> None:
+    annul_protocol(
+        Station.objects.get(election=election, code="1-2"), actor=admin, decision_ref="decision 9"
+    )
+    release = snapshots.make_release(election)
+    download = tmp_path / "download"
+    download.mkdir()
+    for name in (
+        "stations.csv.gz",
+        "turnout.csv.gz",
+        "election.json",
+        "units.csv",
+        "candidates.csv",
+    ):
+        download.joinpath(name).write_bytes(
+            Client().get(f"/data/{election.slug}/{release.name}/{name}").getvalue()
+        )
+    result = CliRunner().invoke(
+        bundle_from_bulk_cmd, [str(download), str(tmp_path / "bundle"), "--slug", "copy-2024"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "protocols.csv: 3 rows" in result.output
+    copy = import_bundle(read_bundle(tmp_path / "bundle"))
+    assert copy.slug == "copy-2024"
+    assert totals_by_code(copy) == totals_by_code(election)
+    assert TurnoutReport.objects.filter(election=copy).count() == 5
+
+
+def test_bundle_from_bulk_refuses_an_incomplete_download(tmp_path: Path) -> None:
+    from secki.opendata.roundtrip import RoundTripError
+
+    (tmp_path / "in").mkdir()
+    with pytest.raises(RoundTripError, match=r"missing election\.json"):
+        bundle_from_bulk(tmp_path / "in", tmp_path / "out")
+
+
+def test_live_snapshot_is_the_api_json_and_follows_the_ledger(
+    waiting: Election, admin: Any
+) -> None:
+    submit(waiting, "1-1", admin)
+    done = snapshots.refresh(waiting)
+    assert done.live and done.release == f"v{done.seq}"
+    live = snapshots.election_dir(waiting) / "live"
+    assert live.is_symlink()
+    api = Client().get(f"/api/v1/elections/{waiting.slug}/results").json()
+    assert json.loads((live / "index.json").read_text()) == api
+    for unit in Unit.objects.filter(election=waiting):
+        doc = json.loads((live / "units" / f"{unit.code}.json").read_text())
+        assert doc["unit"] == unit.code
+    north = json.loads((live / "units" / "1.json").read_text())
+    assert [s["status"] for s in north["stations"]] == ["published", None]
+    assert north["stations"][0]["lines"]["C1"] == 500
+    manifest = snapshots.live_manifest(waiting)
+    assert manifest is not None and manifest["ledger_seq"] == done.seq
+
+    assert not snapshots.refresh(waiting).live  # nothing changed: nothing rewritten
+    submit(waiting, "2-1", admin)
+    again = snapshots.refresh(waiting, every=3600)
+    assert again.live and again.seq > done.seq and again.release is None  # release not due
+    assert json.loads((live / "index.json").read_text())["stations_reported"] == 2
+    served = Client().get(f"/data/{waiting.slug}/live/index.json")
+    assert served.status_code == 200 and served["Cache-Control"] == "public, max-age=2"
+    assert (
+        json.loads(served.getvalue())
+        == Client().get(f"/api/v1/elections/{waiting.slug}/results").json()
+    )
+
+
+def test_releases_are_permanent_and_versioned(waiting: Election, admin: Any) -> None:
+    submit(waiting, "1-1", admin)
+    first = snapshots.make_release(waiting)
+    sums = (first / "SHA256SUMS").read_text()
+    assert snapshots.make_release(waiting) == first  # same state, same version
+    submit(waiting, "1-2", admin)
+    second = snapshots.make_release(waiting)
+    assert second != first and (first / "SHA256SUMS").read_text() == sums
+    for line in sums.splitlines():
+        digest, name = line.split("  ")
+        assert hashlib.sha256((first / name).read_bytes()).hexdigest() == digest
+    manifest = json.loads((second / "manifest.json").read_text())
+    assert manifest["licence"]["id"] == "CC-BY-4.0"
+    assert manifest["version"] == second.name and manifest["stations_reported"] == 2
+    assert {f["name"] for f in manifest["files"]} >= {"stations.csv.gz", "nist.json.gz"}
+
+    slug = waiting.slug
+    latest = Client().get(f"/data/{slug}/latest/stations.csv.gz")
+    assert latest.status_code == 302
+    assert latest["Location"] == f"/data/{slug}/{second.name}/stations.csv.gz"
+    old = Client().get(f"/data/{slug}/{first.name}/stations.csv.gz")
+    assert old.status_code == 200
+    assert old["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert old["Content-Type"] == "application/gzip"
+    assert f'filename="{slug}-{first.name}-stations.csv.gz"' in old["Content-Disposition"]
+    assert old.getvalue() == (first / "stations.csv.gz").read_bytes()
+    assert (
+        Client()
+        .get(f"/data/{slug}/{first.name}/stations.csv.gz", HTTP_IF_NONE_MATCH=old["ETag"])
+        .status_code
+        == 304
+    )
+    for bad in [
+        "v999999/stations.csv.gz",
+        f"{first.name}/../live/index.json",
+        "v1x/a",
+        f"{first.name}/.lock",
+    ]:
+        assert Client().get(f"/data/{slug}/{bad}").status_code == 404, bad
+
+
+def test_download_page_shows_files_sizes_licence_and_columns(election: Election) -> None:
+    release = snapshots.make_release(election)
+    snapshots.write_live(election)
+    html = Client().get(f"/data/{election.slug}/").content.decode()
+    assert "Creative Commons Attribution 4.0 International" in html and "CC BY 4.0" in html
+    for name in ("stations.csv.gz", "turnout.csv.gz", "nist.json.gz", "results.json.gz"):
+        assert f'href="/data/{election.slug}/{release.name}/{name}"' in html
+        size = (release / name).stat().st_size
+        assert f'data-size="{size}"' in html
+    assert "\xa0bytes<" in html or "\xa0KB<" in html  # human-readable sizes
+    assert f"http://testserver/data/{election.slug}/{release.name}/" in html
+    assert "Voters on the voter list" in html and "Candidate C" in html
+    assert f'href="/data/{election.slug}/live/index.json"' in html
+    russian = Client(HTTP_ACCEPT_LANGUAGE="ru").get(f"/data/{election.slug}/").content.decode()
+    assert "Открытые данные" in russian and "Число избирателей, внесённых в список" in russian
+
+
+def test_json_endpoints_answer_bad_parameters_with_the_error_shape(election: Election) -> None:
+    slug = election.slug
+    snapshots.make_release(election)
+    cases = [
+        (f"/data/{slug}/releases.json?limit=abc", 400, "limit"),
+        (f"/data/{slug}/releases.json?limit=0", 400, "limit"),
+        (f"/data/{slug}/releases.json?before=123", 400, "before"),
+        (f"/data/{slug}/releases.json?limt=5", 400, "limt"),
+        (f"/data/{slug}/turnout.json?unit=", 400, "unit"),
+        (f"/data/{slug}/turnout.json?unit=%01", 400, "unit"),
+        (f"/data/{slug}/turnout.json?unit=99", 404, "unit"),
+        ("/data/nope/turnout.json", 404, None),
+        ("/data/nope/releases.json", 404, None),
+    ]
+    for url, status, field in cases:
+        response = Client().get(url)
+        assert response.status_code == status, url
+        body = response.json()
+        assert set(body) == {"error"} and {"code", "message"} <= set(body["error"]), url
+        assert body["error"].get("field") == field, url
+        assert body["error"]["code"] == ("invalid_request" if status == 400 else "not_found")
+    ok = Client().get(f"/data/{slug}/releases.json?limit=1").json()
+    assert len(ok["releases"]) == 1 and ok["licence"]["id"] == "CC-BY-4.0"
+    assert ok["releases"][0]["files"][0]["url"].startswith("http://testserver/data/")
+    turnout = Client().get(f"/data/{slug}/turnout.json?unit=1").json()
+    assert turnout["unit"]["code"] == "1"
+    assert [r["voters"] for r in turnout["reports"]][:2] == [240, 400]
+
+
+def test_snapshot_command_writes_live_files_and_a_release(election: Election) -> None:
+    result = CliRunner().invoke(snapshot, ["--election", election.slug, "--release"])
+    assert result.exit_code == 0, result.output
+    assert "live snapshot at ledger entry" in result.output
+    base = snapshots.election_dir(election)
+    assert (base / "live" / "stations.csv.gz").is_file()
+    assert (base / "latest" / "nist.json.gz").is_file()
+    missing = CliRunner().invoke(snapshot, ["--election", "nope"])
+    assert missing.exit_code != 0 and "no election 'nope'" in missing.output
+
+
+def test_live_files_are_written_on_first_request_when_automatic(
+    election: Election, settings: Any
+) -> None:
+    settings.SECKI_SNAPSHOT_AUTO = True
+    response = Client().get(f"/data/{election.slug}/live/units/1.json")
+    assert response.status_code == 200
+    assert json.loads(response.getvalue())["stations"][0]["station"] == "1-1"
+
+
+def test_partial_results_make_an_unofficial_partial_release(tmp_path: Path, admin: Any) -> None:
+    waiting = load(tmp_path / "w", protocols=False)
+    submit(waiting, "2-2", admin)
+    manifest = json.loads((snapshots.make_release(waiting) / "manifest.json").read_text())
+    assert manifest["complete"] is False and manifest["stations_reported"] == 1
