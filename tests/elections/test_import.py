@@ -249,7 +249,8 @@ def test_failure_while_storing_rolls_back_everything(
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(ProtocolValue.objects, "bulk_create", boom)
+    # fail when the public log is appended: units, stations and turnout are written by then
+    monkeypatch.setattr("secki.ledger.chain.append_many", boom)
     with pytest.raises(RuntimeError):
         import_bundle(bundle)
     assert db_counts() == before

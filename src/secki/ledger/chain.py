@@ -12,6 +12,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from secki.dbcopy import write_rows
 from secki.elections.models import Election
 from secki.ledger.models import GENESIS, LedgerEntry
 
@@ -72,9 +73,7 @@ def append(kind: str, payload: dict[str, Any], election: Election | None = None)
     )
 
 
-def append_many(
-    items: list[tuple[str, dict[str, Any]]], election: Election | None = None, batch: int = 2000
-) -> int:
+def append_many(items: list[tuple[str, dict[str, Any]]], election: Election | None = None) -> int:
     """Append many entries at once (bulk import): the same chain as one-by-one appends."""
     if not items:
         return 0
@@ -86,26 +85,16 @@ def append_many(
     seq, prev = _head()
     at = timezone.now()
     slug = election.slug if election else None
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for kind, payload in items:
         seq += 1
         body = canonical(
             {"seq": seq, "at": at.isoformat(), "kind": kind, "election": slug, "payload": payload}
         )
         digest_ = entry_hash(prev, body)
-        rows.append(
-            LedgerEntry(
-                seq=seq,
-                election=election,
-                at=at,
-                kind=kind,
-                body=body,
-                prev_hash=prev,
-                hash=digest_,
-            )
-        )
+        rows.append((seq, election.pk if election else None, at, kind, body, prev, digest_))
         prev = digest_
-    LedgerEntry.objects.bulk_create(rows, batch_size=batch)
+    write_rows(LedgerEntry, ["seq", "election_id", "at", "kind", "body", "prev_hash", "hash"], rows)
     return len(rows)
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from secki.accounts.access import Permission, authorize_many
 from secki.bundle.read import BundleError, ProtocolRow, read_protocols_file
+from secki.dbcopy import is_postgres, reserve_ids, write_rows
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.ledger import chain
@@ -26,6 +27,24 @@ from secki.protocols.models import (
     ProtocolStatus,
     ProtocolValue,
 )
+
+PROTOCOL_COLUMNS = [
+    "id",
+    "election_id",
+    "station_id",
+    "version",
+    "is_current",
+    "status",
+    "source",
+    "completed_at",
+    "received_at",
+    "created_by_id",
+    "checks",
+    "soft_failures",
+    "quarantine_reason",
+    "reason",
+    "decision_ref",
+]
 
 
 def store_accepted(
@@ -44,9 +63,12 @@ def store_accepted(
     schema = election.protocol_schema()
     datetime_line = schema.datetime_lines[0].code if schema.datetime_lines else None
     user = actor if getattr(actor, "pk", None) else None
-    protocols = Protocol.objects.bulk_create(
-        [
+    user_id = user.pk if user is not None else None
+    if is_postgres():
+        ids = reserve_ids(Protocol, len(rows))
+        protocols = [
             Protocol(
+                id=pid,
                 election=election,
                 station_id=station_ids[r.station],
                 status=status,
@@ -55,30 +77,66 @@ def store_accepted(
                 created_by=user,
                 completed_at=r.instants.get(datetime_line) if datetime_line else None,
             )
-            for r in rows
-        ],
-        batch_size=batch,
-    )
-    values: list[ProtocolValue] = []
-    events: list[ProtocolEvent] = []
+            for pid, r in zip(ids, rows, strict=True)
+        ]
+        write_rows(
+            Protocol,
+            PROTOCOL_COLUMNS,
+            (
+                (
+                    p.id,
+                    election.pk,
+                    p.station_id,
+                    1,
+                    True,
+                    status,
+                    source,
+                    p.completed_at,
+                    now,
+                    user_id,
+                    [],
+                    [],
+                    "",
+                    "",
+                    "",
+                )
+                for p in protocols
+            ),
+        )
+    else:
+        protocols = Protocol.objects.bulk_create(
+            [
+                Protocol(
+                    election=election,
+                    station_id=station_ids[r.station],
+                    status=status,
+                    source=source,
+                    received_at=now,
+                    created_by=user,
+                    completed_at=r.instants.get(datetime_line) if datetime_line else None,
+                )
+                for r in rows
+            ],
+            batch_size=batch,
+        )
+    values: list[tuple[int, str, int]] = []
+    events: list[tuple[Any, ...]] = []
     entries: list[tuple[str, dict[str, Any]]] = []
     for protocol, row in zip(protocols, rows, strict=True):
         data = ProtocolData(row.counts, row.instants, tuple(row.candidates))
-        values.extend(
-            ProtocolValue(protocol=protocol, code=code, value=value)
-            for code, value in data.values().items()
-        )
+        values.extend((protocol.pk, code, value) for code, value in data.values().items())
         as_json = data.as_json()
         events.append(
-            ProtocolEvent(
-                election=election,
-                station_id=protocol.station_id,
-                protocol=protocol,
-                kind=EventKind.ACCEPTED,
-                actor=user,
-                at=now,
-                new=as_json,
-                reason=reason,
+            (
+                election.pk,
+                protocol.station_id,
+                protocol.pk,
+                EventKind.ACCEPTED,
+                user_id,
+                now,
+                None,
+                as_json,
+                reason,
             )
         )
         entries.append(
@@ -92,8 +150,22 @@ def store_accepted(
                 },
             )
         )
-    ProtocolValue.objects.bulk_create(values, batch_size=batch * 10)
-    ProtocolEvent.objects.bulk_create(events, batch_size=batch)
+    write_rows(ProtocolValue, ["protocol_id", "code", "value"], values)
+    write_rows(
+        ProtocolEvent,
+        [
+            "election_id",
+            "station_id",
+            "protocol_id",
+            "kind",
+            "actor_id",
+            "at",
+            "old",
+            "new",
+            "reason",
+        ],
+        events,
+    )
     chain.append_many(entries, election)
     return protocols
 
@@ -111,17 +183,22 @@ def accept_rows(
             "entry; a file cannot stand for two operators",
             status=409,
         )
+    wanted = {r.station for r in rows}
     stations = {
         s.code: s
-        for s in Station.objects.filter(election=election, code__in=[r.station for r in rows])
+        for s in Station.objects.filter(election=election).only("id", "code", "unit_path")
+        if s.code in wanted
     }
     authorize_many(actor, election, Permission.ENTER_PROTOCOL, list(stations.values()))
     with transaction.atomic():
-        taken = list(
-            Protocol.objects.filter(station__in=stations.values(), is_current=True).values_list(
-                "station__code", "status"
-            )[:20]
-        )
+        ids = {s.id for s in stations.values()}
+        taken = [
+            (code, status)
+            for sid, code, status in Protocol.objects.filter(
+                election=election, is_current=True
+            ).values_list("station_id", "station__code", "status")
+            if sid in ids
+        ][:20]
         if taken:
             listing = ", ".join(f"{code} ({status})" for code, status in taken)
             raise IntakeError(

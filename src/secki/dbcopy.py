@@ -1,0 +1,56 @@
+"""Writing many rows fast: PostgreSQL's COPY, or the ORM's bulk_create on SQLite.
+
+Used by bulk paths (file upload, bundle import, ledger batches) where a 100,000-station file
+means millions of rows; the rows are plain tuples in the order of ``columns``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, models
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def reserve_ids(model: type[models.Model], count: int) -> list[int]:
+    """``count`` fresh primary keys from the table's sequence (PostgreSQL only)."""
+    table = model._meta.db_table
+    pk = model._meta.pk
+    assert pk is not None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [table, pk.column, count],
+        )
+        return [int(row[0]) for row in cursor.fetchall()]
+
+
+def write_rows(
+    model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Insert rows (tuples in ``columns`` order; JSON columns as Python objects)."""
+    fields = {f.column: f for f in model._meta.concrete_fields}
+    json_columns = [i for i, c in enumerate(columns) if isinstance(fields[c], models.JSONField)]
+    if is_postgres():
+        names = ", ".join(connection.ops.quote_name(c) for c in columns)
+        with connection.cursor() as wrapper:
+            raw = wrapper.cursor
+            with raw.copy(f"COPY {model._meta.db_table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    if json_columns:
+                        row = list(row)
+                        for i in json_columns:
+                            row[i] = None if row[i] is None else json.dumps(row[i])
+                    copy.write_row(row)
+        return
+    attnames = [fields[c].attname for c in columns]
+    model._default_manager.bulk_create(
+        (model(**dict(zip(attnames, row, strict=True))) for row in rows),
+        batch_size=settings.SECKI_BULK_BATCH,
+    )
