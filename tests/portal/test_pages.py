@@ -240,3 +240,32 @@ def test_every_page_is_labelled_simulated(election: Election) -> None:
     ]:
         assert "Simulated data: this is not a real election." in text(Client().get(url)), url
     assert "simulated" in text(Client().get("/data/"))
+
+
+def test_outcome_while_counting_runoff_and_invalid(waiting: Election, admin: Any) -> None:
+    from secki.protocols.actions import submit_protocol
+
+    url = f"/e/{waiting.slug}/"
+    station = Station.objects.get(election=waiting, code="2-1")
+    data = protocol_data("2-1")  # 880 valid votes
+    votes = type(data)(data.counts, data.instants, (340, 300, 240))
+    submit_protocol(waiting, station, votes, actor=admin)
+    outcome = re.search(r'id="outcome"[^>]*data-status="(\w+)">([^<]*)<', text(Client().get(url)))
+    assert outcome is not None and outcome.group(1) == "pending"
+    assert outcome.group(2) == (
+        "Provisional: 1 of 4 stations counted. So far no candidate has more than half: "
+        "Candidate A · Candidate B lead."
+    )
+    for code in ("1-1", "1-2"):
+        submit(waiting, code, admin)
+    html = text(Client().get(url))
+    assert "Provisional: 3 of 4 stations counted. Candidate A leads with more than half" in html
+    annul_protocol(
+        Station.objects.get(election=waiting, code="1-1"), actor=admin, decision_ref="d1"
+    )
+    annul_protocol(
+        Station.objects.get(election=waiting, code="1-2"), actor=admin, decision_ref="d2"
+    )
+    html = text(Client().get(url))
+    assert 'data-status="invalid"' in html
+    assert "results were annulled in more than 40\xa0% of the stations" in html

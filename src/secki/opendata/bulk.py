@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from secki.bundle import CANDIDATE_COLUMNS, TURNOUT_COLUMNS, UNIT_COLUMNS
-from secki.bundle.write import cell, write_election, write_table
+from secki.bundle.write import write_election, write_table
 from secki.elections.bundle_io import election_settings
 from secki.opendata.collect import PublicData
 from secki.protocols.models import ProtocolStatus
@@ -76,9 +76,9 @@ def bulk_rows(data: PublicData) -> Iterator[list[object]]:
             s.registered,
             _coordinate(s.latitude),
             _coordinate(s.longitude),
-            s.abroad,
-            s.temporary,
-            s.webcam,
+            int(s.abroad),
+            int(s.temporary),
+            int(s.webcam),
             s.ocd_id,
         ]
         if protocol is None:
@@ -108,13 +108,15 @@ def turnout_rows(data: PublicData) -> list[list[object]]:
 
 
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> tuple[bytes, int]:
-    """CSV text (UTF-8, ``\\n``, RFC 4180 quoting, the bundle's cell format) and its row count."""
+    """CSV text (UTF-8, ``\\n``, RFC 4180 quoting) and its row count. Cells are str, int or
+    None, which the csv module writes as the bundle does (:func:`secki.bundle.write.cell`):
+    None as empty, numbers as plain digits; flags are passed as 0/1 ints."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     count = 0
     for row in rows:
-        writer.writerow([cell(v) for v in row])
+        writer.writerow(row)
         count += 1
     return buffer.getvalue().encode("utf-8"), count
 

@@ -137,7 +137,9 @@ def _lock(election: Election, *, wait: bool) -> Iterator[bool]:
 
 def station_json(data: PublicData, s: Station) -> dict[str, Any]:
     protocol = data.protocols.get(s.id)
-    result = data.station_result(s)
+    lines = data.values.get(s.id)
+    participants = int(data.schema.role("participants", lines)) if lines is not None else None
+    turnout = percent(participants, s.registered) if participants is not None else None
     return {
         "station": s.code,
         "number": s.number,
@@ -149,23 +151,20 @@ def station_json(data: PublicData, s: Station) -> dict[str, Any]:
         "status": protocol.status if protocol else None,
         "version": protocol.version if protocol else None,
         "annulment": (protocol.decision_ref or None) if protocol else None,
-        "soft_failures": list(protocol.soft_failures) if result and protocol else [],
-        "participants": result.participants if result else None,
-        "turnout_percent": str(result.turnout) if result and result.turnout is not None else None,
-        "lines": dict(sorted(data.values[s.id].items())) if result else None,
+        "soft_failures": list(protocol.soft_failures) if lines is not None and protocol else [],
+        "participants": participants,
+        "turnout_percent": None if turnout is None else str(turnout),
+        "lines": dict(sorted(lines.items())) if lines is not None else None,
     }
 
 
 def units_json(data: PublicData) -> dict[str, dict[str, Any]]:
     """Unit code → its snapshot document."""
-    by_unit: dict[int, list[Station]] = defaultdict(list)
-    for s in data.stations:
-        by_unit[s.unit_id].append(s)
     out = {}
     for u in data.units:
         doc = unit_json(data.unit_result(u))
         doc["children"] = [unit_json(data.unit_result(c)) for c in data.children(u)]
-        doc["stations"] = [station_json(data, s) for s in by_unit.get(u.id, [])]
+        doc["stations"] = [station_json(data, s) for s in data.stations_of(u)]
         out[u.code] = doc
     return out
 

@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from secki.elections.models import Election, Station, Unit
 from secki.results import maps
@@ -38,6 +38,25 @@ BASES = {
     "valid": gettext_lazy("valid votes"),
     "cast": gettext_lazy("ballots cast"),
     "participants": gettext_lazy("voters who received a ballot"),
+}
+PROTOCOL_STATUS_LABELS = {
+    "received": pgettext_lazy("protocol status", "received"),
+    "first_entry": pgettext_lazy("protocol status", "first entry"),
+    "second_entry": pgettext_lazy("protocol status", "second entry"),
+    "quarantined": pgettext_lazy("protocol status", "in reconciliation"),
+    "accepted": pgettext_lazy("protocol status", "accepted"),
+    "published": pgettext_lazy("protocol status", "published"),
+    "annulled": pgettext_lazy("protocol status", "annulled"),
+}
+EVENT_LABELS = {
+    "entry": pgettext_lazy("protocol event", "entered"),
+    "accepted": pgettext_lazy("protocol event", "accepted"),
+    "quarantined": pgettext_lazy("protocol event", "sent to reconciliation"),
+    "resolved": pgettext_lazy("protocol event", "resolved by a supervisor"),
+    "amended": pgettext_lazy("protocol event", "amended"),
+    "annulled": pgettext_lazy("protocol event", "annulled"),
+    "published": pgettext_lazy("protocol event", "published"),
+    "act_recorded": pgettext_lazy("protocol event", "commission act recorded"),
 }
 STATUS_LABELS = {
     "counted": gettext_lazy("counted"),
@@ -93,7 +112,6 @@ def _render(
             "public": state.public,
             "live_url": live_path(request),
             "live_etag": state.etag(live_path(request)),
-            "part_template": part,
         }
     )
     return render(request, part if live else page, context)
@@ -256,6 +274,8 @@ def station_page(request: HttpRequest, state: PageState, code: str) -> HttpRespo
         "candidates": tab.candidates,
         "base_label": BASES.get(state.election.majority_base, ""),
         "section": "results",
+        "protocol_labels": PROTOCOL_STATUS_LABELS,
+        "event_labels": EVENT_LABELS,
     }
     return _render(
         request, state, "results/station.html", "results/parts/station_live.html", context
