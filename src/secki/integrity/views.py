@@ -112,6 +112,7 @@ def overview(request: HttpRequest, slug: str) -> HttpResponse:
     if a is not None and a.fingerprint is not None:
         context["svg"] = mark_safe(fingerprint_svg(a.fingerprint))  # noqa: S308 - numbers only
         context["risk"] = risk_rows(a, limit=TOP, station_url=_station_url(slug))
+        context["signalled"] = int((a.risk.scores > 0).sum()) if a.risk is not None else 0
         context["digit_fields"] = [
             (name, label, _digit_rows(a, name)) for name, label in DIGIT_FIELDS.items()
         ]
@@ -220,7 +221,11 @@ def pvt_index(request: HttpRequest, slug: str) -> HttpResponse:
             return redirect("integrity:pvt_sample", slug=election.slug, sample_id=sample.pk)
     frame = pvt.frame_of(election)
     results = [
-        pvt.estimate(s) for s in PvtSample.objects.filter(election=election).select_related("group")
+        (r, _leading(r))
+        for r in (
+            pvt.estimate(s)
+            for s in PvtSample.objects.filter(election=election).select_related("group")
+        )
     ]
     context = _context(request, election, view, "pvt")
     context.update(
@@ -235,6 +240,15 @@ def pvt_index(request: HttpRequest, slug: str) -> HttpResponse:
         }
     )
     return render(request, "integrity/pvt.html", context, status=status)
+
+
+def _leading(result: pvt.PvtResult) -> tuple[str, Any] | None:
+    """(candidate, estimate) of the candidate the PVT puts first."""
+    if result.shares is None:
+        return None
+    names = {c.code: f"{c.number}. {c.name}" for c in result.candidates}
+    key, best = max(result.shares.estimates.items(), key=lambda kv: kv[1].estimate)
+    return names.get(key, key), best
 
 
 def _suggested_seed() -> str:
@@ -288,8 +302,9 @@ def pvt_sample(request: HttpRequest, slug: str, sample_id: int) -> HttpResponse:
             )
             return redirect("integrity:pvt_sample", slug=election.slug, sample_id=sample.pk)
     result = pvt.estimate(sample)
-    stations = list(
-        sample.stations.select_related("station").order_by("stratum", "ticket", "station__code")
+    stations = sorted(
+        sample.stations.select_related("station"),
+        key=lambda s: (natural_key(s.stratum), s.ticket or 0.0, natural_key(s.station.code)),
     )
     history = (
         PvtCount.objects.filter(sample=sample, is_current=False)
