@@ -358,3 +358,49 @@ def test_bad_counts_get_a_code_and_store_nothing(sim: Imported) -> None:
     supervisor = Client()
     supervisor.force_login(sim.people["supervisor"].user)
     assert supervisor.post(url, form).status_code == 403
+
+
+def test_estimate_before_the_official_results_and_the_verdict_once_they_are_in(
+    tmp_path: Any,
+) -> None:
+    early = import_simulated(
+        tmp_path / "early",
+        SimulationConfig(stations=120, seed=5, slug="early-2024-simulated"),
+        protocols=False,
+    )
+    slug = early.election.slug
+    sample_id = register(early, method="seed", seed="before election day", size=40).json()["id"]
+    rows = protocols(early)
+    client = early.people["observer"].client()
+    sample = PvtSample.objects.get(pk=sample_id)
+    for code in sample.stations.values_list("station__code", flat=True):
+        assert enter(client, slug, sample_id, honest(rows[code], code)).status_code == 201
+    body = client.get(f"/api/v1/elections/{slug}/pvt/{sample_id}").json()
+    assert body["estimate_error"] is None
+    lead = body["estimates"]["C1"]
+    assert 0 < lead["margin"] < 0.05
+    assert lead["interval"] == pytest.approx(
+        [lead["estimate"] - lead["margin"], lead["estimate"] + lead["margin"]]
+    )
+    assert body["official"]["complete"] is False and body["verdict"] is None
+    browser = Client()
+    browser.force_login(early.people["observer"].user)
+    page = browser.get(f"/integrity/e/{slug}/pvt/{sample_id}/").content.decode()
+    assert "not complete yet (0 of 120 stations published)" in page
+    assert 'id="estimates"' in page
+
+    # the official results arrive through the protocol API (published on acceptance)
+    cec = early.people["cec"].client()
+    with (early.directory / "protocols.csv").open() as handle:
+        for row in csv.DictReader(handle):
+            values = {k: v for k, v in row.items() if k != "station" and v != ""}
+            response = post(
+                cec,
+                f"/api/v1/elections/{slug}/protocols",
+                {"station": row["station"], "values": values},
+            )
+            assert response.status_code == 201, response.content
+    after = client.get(f"/api/v1/elections/{slug}/pvt/{sample_id}").json()
+    assert after["official"]["complete"] is True
+    assert after["estimates"] == body["estimates"]
+    assert after["verdict"]["consistent"] is True

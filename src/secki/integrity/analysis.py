@@ -54,6 +54,7 @@ from secki.stats import (
     risk_scores,
 )
 from secki.stats._common import jsonable
+from secki.stats.integer_percentages import inclusion_reasons
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class Analysis:
     computed_at: dt.datetime
     seconds: float
     integer: IntegerPercentageResult | None
+    integer_error: str | None
     #: field → (all stations, by constituency)
     digits: dict[str, tuple[DigitTestResult, dict[str, DigitTestResult]]]
     fingerprint: FingerprintResult | None
@@ -145,11 +147,19 @@ def analyse(data: StationData, config: AnalysisConfig) -> Analysis:
     groups = data.groups
     integer = fp = fit = risk = None
     fit_error: str | None = None
+    integer_error: str | None = None
     digits: dict[str, tuple[DigitTestResult, dict[str, DigitTestResult]]] = {}
     if data.n:
-        integer = integer_percentage_test(
-            reg, given, cast, leader, seed=seed, groups=groups, replicates=config.replicates
-        )
+        included, _ = inclusion_reasons(reg, given, cast, leader)
+        if included.any():
+            integer = integer_percentage_test(
+                reg, given, cast, leader, seed=seed, groups=groups, replicates=config.replicates
+            )
+        else:
+            integer_error = (
+                "no station meets the inclusion rules (ballots in the boxes, at least 100 "
+                "registered voters, turnout and leader share at most 99 %)"
+            )
         for name, counts in (("cast", cast), ("leader", leader)):
             digits[name] = (
                 digit_tests(counts, seed=seed, registered=reg, bootstrap=config.digit_bootstrap),
@@ -166,13 +176,14 @@ def analyse(data: StationData, config: AnalysisConfig) -> Analysis:
             fit_error = str(exc)
         risk = risk_scores(reg, given, cast, leader, groups=groups)
     else:
-        fit_error = "no counted protocols yet"
+        fit_error = integer_error = "no counted protocols yet"
     return Analysis(
         data=data,
         config=config,
         computed_at=timezone.now(),
         seconds=time.perf_counter() - started,
         integer=integer,
+        integer_error=integer_error,
         digits=digits,
         fingerprint=fp,
         fit=fit,
@@ -481,7 +492,9 @@ def analysis_json(
             },
         }
     )
-    if a.integer is not None:
+    if a.integer is None:
+        out["integer_test"] = {"error": a.integer_error}
+    else:
         ip = a.integer
         out["integer_test"] = {
             "stations": ip.stations,

@@ -152,7 +152,10 @@ def load(
     }
     rows = list(
         Protocol.objects.filter(
-            election=election, is_current=True, status__in=counted_statuses(public)
+            election=election,
+            is_current=True,
+            status__in=counted_statuses(public),
+            values__code__in=codes,
         )
         .values("station_id")
         .annotate(**aggregates)
