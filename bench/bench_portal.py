@@ -206,7 +206,8 @@ def prepare(root: Path, stations: int) -> tuple[dict[str, str], str]:
 
 
 def regeneration(env: dict[str, str], changes: int = 3) -> list[float]:
-    """Seconds of snapshots.refresh after each of ``changes`` amendments (child process)."""
+    """Seconds of the first, full snapshot write, then of snapshots.refresh after each of
+    ``changes`` amendments (in a child process, like the watcher that keeps its state)."""
     out = subprocess.run(
         [sys.executable, __file__, "--regen-child", str(changes)],
         env=env,
@@ -232,8 +233,13 @@ def regen_child(changes: int) -> None:
     from secki.protocols.models import Protocol, ProtocolStatus
 
     election = Election.objects.get()
-    actor = get_user_model().objects.create_superuser("bench-chair", password=None)
-    snapshots.refresh(election, every=1e9)
+    users = get_user_model().objects
+    actor = users.filter(username="bench-chair").first() or users.create_superuser(
+        "bench-chair", password=None
+    )
+    started = time.perf_counter()
+    snapshots.write_live(election, keep=True)  # as `secki snapshot --watch` starts
+    full = time.perf_counter() - started
     times = []
     protocols = Protocol.objects.filter(
         election=election, is_current=True, status=ProtocolStatus.PUBLISHED
@@ -251,22 +257,26 @@ def regen_child(changes: int) -> None:
             reason="benchmark: one vote moved",
         )
         started = time.perf_counter()
-        done = snapshots.refresh(election, every=1e9)
+        done = snapshots.refresh(election, every=1e9, keep=True)
         times.append(time.perf_counter() - started)
         assert done.live, "the change did not rewrite the snapshot"
-    print(" ".join(f"{t:.4f}" for t in times))
+    print(" ".join(f"{t:.4f}" for t in [full, *times]))
 
 
 def regen_line(stations: int, times: list[float]) -> str:
+    full, changes = times[0], times[1:]
     target = TARGET_REGEN.get(stations)
-    median = statistics.median(times)
+    worst = max(changes)
     text = (
-        f"snapshot regeneration after a change, {stations:,} stations: median {median:.2f} s, "
-        f"max {max(times):.2f} s over {len(times)} changes"
+        f"snapshot regeneration after a change, {stations:,} stations: max {worst:.2f} s, "
+        f"median {statistics.median(changes):.2f} s over {len(changes)} changes"
     )
     if target:
-        text += f" (target <= {target:.0f} s, {median / target:.2f}x target)"
-    return text + " [+ <= 0.5 s until `secki snapshot --watch` notices the ledger head]"
+        text += f" (target <= {target:.0f} s, {worst / target:.2f}x target)"
+    return (
+        text + f"; first full write {full:.2f} s"
+        " [+ <= 0.5 s until `secki snapshot --watch` notices the ledger head]"
+    )
 
 
 def main() -> int:

@@ -289,3 +289,48 @@ def test_partial_results_make_an_unofficial_partial_release(tmp_path: Path, admi
     submit(waiting, "2-2", admin)
     manifest = json.loads((snapshots.make_release(waiting) / "manifest.json").read_text())
     assert manifest["complete"] is False and manifest["stations_reported"] == 1
+
+
+def live_files(election: Election) -> dict[str, bytes]:
+    """Every live file by name, gzip files unpacked, the manifest left out (it has a time)."""
+    live = snapshots.election_dir(election) / "live"
+    out = {}
+    for path in sorted(live.rglob("*")):
+        if path.is_file() and path.name != "manifest.json":
+            raw = path.read_bytes()
+            out[str(path.relative_to(live))] = gzip.decompress(raw) if path.suffix == ".gz" else raw
+    return out
+
+
+def test_a_change_rewrites_only_what_it_touches_and_equals_a_full_rewrite(
+    waiting: Election, admin: Any
+) -> None:
+    from secki.turnout.actions import report_turnout
+
+    submit(waiting, "2-2", admin)
+    first = snapshots.refresh(waiting, keep=True)
+    assert first.live
+    before = (snapshots.election_dir(waiting) / "live").resolve()
+    submit(waiting, "1-1", admin)
+    snapshots.refresh(waiting, keep=True)
+    after = (snapshots.election_dir(waiting) / "live").resolve()
+    assert after != before
+    # constituency 2 did not change: its file is the same inode, linked from before
+    assert (after / "units/2.json").stat().st_ino == (before / "units/2.json").stat().st_ino
+    assert (after / "units/1.json").stat().st_ino != (before / "units/1.json").stat().st_ino
+    assert (after / "turnout.csv.gz").stat().st_ino == (before / "turnout.csv.gz").stat().st_ino
+
+    station = Station.objects.get(election=waiting, code="1-2")
+    report_turnout(waiting, station, "15:00", 333, actor=admin)
+    annul_protocol(
+        Station.objects.get(election=waiting, code="2-2"), actor=admin, decision_ref="d-22"
+    )
+    snapshots.refresh(waiting, keep=True)
+    incremental = live_files(waiting)
+    assert json.loads(incremental["units/2.json"])["stations"][1]["status"] == "annulled"
+    assert b"1-2,15:00,333" in incremental["turnout.csv.gz"]
+
+    snapshots.write_live(waiting, keep=False)  # everything from scratch
+    assert live_files(waiting) == incremental
+    api = Client().get(f"/api/v1/elections/{waiting.slug}/results").json()
+    assert json.loads(incremental["index.json"]) == api

@@ -25,7 +25,7 @@ from pathlib import Path
 from secki.bundle import CANDIDATE_COLUMNS, TURNOUT_COLUMNS, UNIT_COLUMNS
 from secki.bundle.write import write_election, write_table
 from secki.elections.bundle_io import election_settings
-from secki.opendata.collect import PublicData
+from secki.opendata.collect import PublicData, StationRow
 from secki.protocols.models import ProtocolStatus
 
 #: the station columns: the bundle's stations.csv columns, ``code`` named ``station``, plus
@@ -58,12 +58,15 @@ def bulk_header(data: PublicData) -> list[str]:
     return [*STATION_FIELDS, *STATUS_FIELDS, *data.schema.columns(len(data.candidates))]
 
 
-def bulk_rows(data: PublicData) -> Iterator[list[object]]:
+def bulk_rows(
+    data: PublicData, stations: Iterable[StationRow] | None = None
+) -> Iterator[list[object]]:
+    """The bulk CSV rows of ``stations`` (default: every station, in bundle order)."""
     units = {u.id: u for u in data.units}
     columns = data.schema.columns(len(data.candidates))
     datetime_codes = {ln.code for ln in data.schema.datetime_lines}
     tz = data.election.tz
-    for s in data.stations:
+    for s in data.stations if stations is None else stations:
         unit = units[s.unit_id]
         protocol = data.protocols.get(s.id)
         row: list[object] = [
@@ -99,53 +102,59 @@ def bulk_rows(data: PublicData) -> Iterator[list[object]]:
         yield row
 
 
-def turnout_rows(data: PublicData) -> list[list[object]]:
-    code_of = {s.id: s.code for s in data.stations}
-    position = {s.id: i for i, s in enumerate(data.stations)}
+def turnout_rows(data: PublicData) -> Iterator[list[object]]:
+    """The turnout CSV rows: stations in bundle order, report times in the election's order."""
     order = {t: i for i, t in enumerate(data.election.turnout_times)}
-    reports = sorted(data.turnout, key=lambda r: (position[r[0]], order.get(r[1], 99), r[1]))
-    return [[code_of[sid], time, voters] for sid, time, voters in reports]
+    for s in data.stations:
+        reports = data.turnout.get(s.id)
+        if reports:
+            for time in sorted(reports, key=lambda t: (order.get(t, len(order)), t)):
+                yield [s.code, time, reports[time]]
 
 
-def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> tuple[bytes, int]:
-    """CSV text (UTF-8, ``\\n``, RFC 4180 quoting) and its row count. Cells are str, int or
+def render(rows: Iterable[Sequence[object]]) -> list[str]:
+    """Each row as one CSV line (UTF-8 text, ``\\n``, RFC 4180 quoting). Cells are str, int or
     None, which the csv module writes as the bundle does (:func:`secki.bundle.write.cell`):
     None as empty, numbers as plain digits; flags are passed as 0/1 ints."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    count = 0
+    ends = []
     for row in rows:
         writer.writerow(row)
-        count += 1
-    return buffer.getvalue().encode("utf-8"), count
+        ends.append(buffer.tell())
+    text = buffer.getvalue()
+    return [text[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
 
 
-def gzip_bytes(raw: bytes) -> bytes:
+def station_lines(data: PublicData, stations: Iterable[StationRow] | None = None) -> dict[int, str]:
+    """Station id → its line of the bulk CSV."""
+    chosen = list(data.stations if stations is None else stations)
+    return {s.id: line for s, line in zip(chosen, render(bulk_rows(data, chosen)), strict=True)}
+
+
+def gzip_bytes(raw: bytes, level: int = 6) -> bytes:
     out = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=6) as gz:
+    with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=level) as gz:
         gz.write(raw)
     return out.getvalue()
 
 
-def write_gzip_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
-    raw, count = csv_bytes(header, rows)
-    path.write_bytes(gzip_bytes(raw))
-    return count
+def bulk_bytes(data: PublicData, lines: dict[int, str] | None = None) -> bytes:
+    """The uncompressed bulk CSV, from pre-rendered station lines when given."""
+    lines = lines if lines is not None else station_lines(data)
+    header = "".join(render([bulk_header(data)]))
+    return (header + "".join(lines[s.id] for s in data.stations)).encode("utf-8")
 
 
-def write_bulk(data: PublicData, directory: Path) -> dict[str, int]:
-    """Write the bulk files into ``directory``; returns rows per file."""
+def turnout_bytes(data: PublicData) -> bytes:
+    return "".join(render([TURNOUT_COLUMNS, *turnout_rows(data)])).encode("utf-8")
+
+
+def write_bulk(data: PublicData, directory: Path, lines: dict[int, str] | None = None) -> None:
+    """Write ``stations.csv.gz`` and ``turnout.csv.gz`` into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
-    written = {
-        "stations.csv.gz": write_gzip_csv(
-            directory / "stations.csv.gz", bulk_header(data), bulk_rows(data)
-        ),
-        "turnout.csv.gz": write_gzip_csv(
-            directory / "turnout.csv.gz", TURNOUT_COLUMNS, turnout_rows(data)
-        ),
-    }
-    return written
+    (directory / "stations.csv.gz").write_bytes(gzip_bytes(bulk_bytes(data, lines)))
+    (directory / "turnout.csv.gz").write_bytes(gzip_bytes(turnout_bytes(data)))
 
 
 def write_registry(data: PublicData, directory: Path) -> dict[str, int]:

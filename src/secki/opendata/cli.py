@@ -45,7 +45,7 @@ def snapshot(
         return found
 
     for election in elections():
-        done = snapshots.refresh(election, every=release_every)
+        done = snapshots.refresh(election, every=release_every, keep=True)
         if release:
             path = snapshots.make_release(election)
             click.echo(f"{election.slug}: release {path.name}")
@@ -68,7 +68,7 @@ def snapshot(
                 continue
             seen, checked = head, time.monotonic()
             for election in elections():
-                done = snapshots.refresh(election, every=release_every)
+                done = snapshots.refresh(election, every=release_every, keep=True)
                 if done.live or done.release:
                     click.echo(
                         f"{election.slug}: entry {done.seq} in {done.seconds:.2f} s"

@@ -1,18 +1,24 @@
-"""Everything the public may download about one election, read in a few queries.
+"""Everything the public may download about one election, read in a few queries, and kept
+current by applying the public ledger's new entries.
 
-The public sees published protocols only (the same rule as the public tabulation). The
-protocol rows and their values are read by two statements; the ledger head is read before and
-after, and the read is repeated (a few times at most) when a change committed in between, so a
-snapshot is a consistent state whenever the system is not writing continuously.
+The public sees published protocols only (the same rule as the public tabulation). A full read
+(:func:`collect`) takes the protocol rows and their values in two statements; the ledger head
+is read before and after, and the read is repeated (a few times at most) when a change
+committed in between. :func:`catch_up` then brings a :class:`PublicData` forward: the ledger
+entries after its sequence number name the stations whose protocol or turnout changed (every
+such change appends an entry in the same transaction, in commit order), only those stations
+are read again, and the unit totals are corrected along their branch of the tree.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+import json
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.utils import timezone
@@ -26,11 +32,47 @@ from secki.turnout.models import TurnoutReport
 
 PUBLIC_STATUSES = (ProtocolStatus.PUBLISHED, ProtocolStatus.ANNULLED)
 ATTEMPTS = 3
+#: above this share of the stations changed at once, a full read is cheaper than a delta
+DELTA_SHARE = 0.05
 _VALUES_SQL = """
-SELECT v.protocol_id, v.code, v.value
+SELECT p.station_id, v.code, v.value
   FROM protocols_protocolvalue v JOIN protocols_protocol p ON p.id = v.protocol_id
  WHERE p.election_id = %s AND p.is_current = %s AND p.status = %s
 """
+STATION_FIELDS = (
+    "id",
+    "unit_id",
+    "code",
+    "number",
+    "name",
+    "address",
+    "registered",
+    "latitude",
+    "longitude",
+    "abroad",
+    "temporary",
+    "webcam",
+    "ocd_id",
+)
+
+
+class StationRow(NamedTuple):
+    """A station's register entry (a light stand-in for the model: 100,000 of them load in a
+    fraction of the time model instances take)."""
+
+    id: int
+    unit_id: int
+    code: str
+    number: int
+    name: str
+    address: str
+    registered: int
+    latitude: Decimal | None
+    longitude: Decimal | None
+    abroad: bool
+    temporary: bool
+    webcam: bool
+    ocd_id: str
 
 
 @dataclass(frozen=True)
@@ -47,16 +89,20 @@ class PublicData:
     election: Election
     schema: ProtocolSchema
     units: list[Unit]  # in bundle order (parents first)
-    stations: list[Station]  # in bundle order
+    stations: list[StationRow]  # in bundle order
     candidates: list[Candidate]
     protocols: dict[int, StationProtocol]  # station id → current public protocol
     values: dict[int, dict[str, int]]  # station id → lines of its published protocol
-    turnout: list[tuple[int, str, int]]  # (station id, time, voters), current reports
-    seq: int  # this election's newest ledger entry
+    turnout: dict[int, dict[str, int]]  # station id → {report time: voters}, current reports
+    seq: int  # this election's newest ledger entry that this data includes
     ledger_hash: str
     generated_at: dt.datetime
     totals: dict[int, Totals] = field(default_factory=dict)  # unit id → rolled-up sums
-    _by_unit: dict[int, list[Station]] = field(default_factory=dict, repr=False)
+    #: unit id → how many counted stations carry each line (a line's sum disappears with the
+    #: last station carrying it, as in the tabulation's GROUP BY)
+    present: dict[int, Counter[str]] = field(default_factory=dict)
+    _by_unit: dict[int, list[StationRow]] = field(default_factory=dict, repr=False)
+    _by_id: dict[int, StationRow] = field(default_factory=dict, repr=False)
 
     @property
     def root(self) -> Unit:
@@ -65,11 +111,26 @@ class PublicData:
     def children(self, unit: Unit) -> list[Unit]:
         return [u for u in self.units if u.parent_id == unit.id]
 
-    def stations_of(self, unit: Unit) -> list[Station]:
+    def stations_of(self, unit: Unit) -> list[StationRow]:
         if not self._by_unit:
             for s in self.stations:
                 self._by_unit.setdefault(s.unit_id, []).append(s)
         return self._by_unit.get(unit.id, [])
+
+    def station(self, station_id: int) -> StationRow:
+        if not self._by_id:
+            self._by_id = {s.id: s for s in self.stations}
+        return self._by_id[station_id]
+
+    def branch(self, unit_id: int) -> list[int]:
+        """``unit_id`` and the ids of every unit above it."""
+        parent = {u.id: u.parent_id for u in self.units}
+        chain: list[int] = []
+        current: int | None = unit_id
+        while current is not None:
+            chain.append(current)
+            current = parent[current]
+        return chain
 
     def result(self, unit: Unit | None, totals: Totals) -> UnitResult:
         """Figures of one unit or station, as :meth:`Tabulation.result_of` computes them."""
@@ -88,24 +149,69 @@ class PublicData:
     def unit_result(self, unit: Unit) -> UnitResult:
         return self.result(unit, self.totals[unit.id])
 
-    def station_result(self, station: Station) -> UnitResult | None:
-        if station.id not in self.values:
-            return None
-        return self.result(
-            None,
-            Totals(
-                lines=dict(self.values[station.id]),
-                stations_total=1,
-                stations_reported=1,
-                registered_total=station.registered,
-                registered_reported=station.registered,
-            ),
-        )
-
     @property
     def complete(self) -> bool:
         root = self.totals[self.root.id]
         return root.stations_reported == root.stations_total
+
+    # -- totals ----------------------------------------------------------------------------
+    def roll_up(self) -> None:
+        """Sum the stations' published lines per unit and up the tree (as the tabulation)."""
+        self.totals = {u.id: Totals() for u in self.units}
+        self.present = {u.id: Counter() for u in self.units}
+        own: dict[int, Totals] = {}
+        own_present: dict[int, Counter[str]] = {}
+        for s in self.stations:
+            t = own.setdefault(s.unit_id, Totals())
+            t.stations_total += 1
+            t.registered_total += s.registered
+            lines = self.values.get(s.id)
+            if lines is None:
+                continue
+            t.stations_reported += 1
+            t.registered_reported += s.registered
+            for code, value in lines.items():
+                t.lines[code] = t.lines.get(code, 0) + value
+            own_present.setdefault(s.unit_id, Counter()).update(lines.keys())
+        for unit_id, t in own.items():
+            for target in self.branch(unit_id):
+                self.totals[target].add(t)
+                self.present[target].update(own_present.get(unit_id, Counter()))
+
+    def _count(self, station: StationRow, sign: int) -> None:
+        lines = self.values.get(station.id)
+        if lines is None:
+            return
+        for unit_id in self.branch(station.unit_id):
+            t = self.totals[unit_id]
+            present = self.present[unit_id]
+            t.stations_reported += sign
+            t.registered_reported += sign * station.registered
+            for code, value in lines.items():
+                t.lines[code] = t.lines.get(code, 0) + sign * value
+                present[code] += sign
+                if present[code] == 0:
+                    del present[code]
+                    del t.lines[code]
+
+    def replace(
+        self,
+        station_id: int,
+        protocol: StationProtocol | None,
+        values: dict[str, int] | None,
+    ) -> None:
+        """Put a station's new public protocol in place, correcting the totals above it."""
+        station = self.station(station_id)
+        self._count(station, -1)
+        if protocol is None:
+            self.protocols.pop(station_id, None)
+        else:
+            self.protocols[station_id] = protocol
+        if values is None:
+            self.values.pop(station_id, None)
+        else:
+            self.values[station_id] = values
+        self._count(station, +1)
 
 
 def election_head(election: Election) -> tuple[int, str]:
@@ -120,40 +226,67 @@ def _global_head() -> int:
     return entry.seq if entry else 0
 
 
+def _protocols(
+    election: Election, station_ids: Iterable[int] | None
+) -> tuple[dict[int, StationProtocol], dict[int, dict[str, int]]]:
+    """Current public protocols and the values of the published ones (of some stations)."""
+    query = Protocol.objects.filter(election=election, is_current=True, status__in=PUBLIC_STATUSES)
+    if station_ids is not None:
+        query = query.filter(station_id__in=list(station_ids))
+    protocols: dict[int, StationProtocol] = {}
+    values: dict[int, dict[str, int]] = {}
+    for sid, status, version, ref, completed, soft in query.values_list(
+        "station_id", "status", "version", "decision_ref", "completed_at", "soft_failures"
+    ):
+        protocols[sid] = StationProtocol(status, version, ref, completed, tuple(soft or ()))
+        if status == ProtocolStatus.PUBLISHED:
+            values[sid] = {}
+    sql = _VALUES_SQL
+    params: list[Any] = [election.id, True, ProtocolStatus.PUBLISHED]
+    if station_ids is not None:
+        ids = sorted(values)
+        if not ids:
+            return protocols, values
+        sql += f" AND p.station_id IN ({', '.join(['%s'] * len(ids))})"
+        params += ids
+    with connection.cursor() as cursor:
+        # the big read (a row per line per station): raw rows, without per-row ORM conversion
+        cursor.execute(sql, params)
+        for sid, code, value in cursor.fetchall():
+            lines = values.get(sid)
+            if lines is not None:  # a protocol published after the first statement waits
+                lines[code] = int(value)
+    return protocols, values
+
+
+def _turnout(election: Election, station_ids: Iterable[int] | None) -> dict[int, dict[str, int]]:
+    query = TurnoutReport.objects.filter(election=election, is_current=True)
+    if station_ids is not None:
+        query = query.filter(station_id__in=list(station_ids))
+    out: dict[int, dict[str, int]] = {}
+    for sid, time, voters in query.values_list("station_id", "time", "voters"):
+        out.setdefault(sid, {})[time] = voters
+    return out
+
+
 def collect(election: Election) -> PublicData:
+    """Read the whole public state of ``election``."""
     election.refresh_from_db()
     units = list(Unit.objects.filter(election=election).order_by("position", "id"))
-    stations = list(Station.objects.filter(election=election).order_by("position", "id"))
+    stations = [
+        StationRow(*row)
+        for row in Station.objects.filter(election=election)
+        .order_by("position", "id")
+        .values_list(*STATION_FIELDS)
+    ]
     candidates = list(Candidate.objects.filter(election=election).order_by("number"))
     for _attempt in range(ATTEMPTS):
         before = _global_head()
-        protocols: dict[int, StationProtocol] = {}
-        published: dict[int, int] = {}  # protocol id → station id
-        for pid, sid, status, version, ref, completed, soft in Protocol.objects.filter(
-            election=election, is_current=True, status__in=PUBLIC_STATUSES
-        ).values_list(
-            "id", "station_id", "status", "version", "decision_ref", "completed_at", "soft_failures"
-        ):
-            protocols[sid] = StationProtocol(status, version, ref, completed, tuple(soft or ()))
-            if status == ProtocolStatus.PUBLISHED:
-                published[pid] = sid
-        values: dict[int, dict[str, int]] = {sid: {} for sid in published.values()}
-        with connection.cursor() as cursor:
-            # raw rows: this is the big read (a row per line per station), twice as fast
-            # without the ORM's per-row conversion
-            cursor.execute(_VALUES_SQL, [election.id, True, ProtocolStatus.PUBLISHED])
-            for pid, code, value in cursor.fetchall():
-                station = published.get(pid)
-                if station is not None:
-                    values[station][code] = int(value)
-        turnout = list(
-            TurnoutReport.objects.filter(election=election, is_current=True).values_list(
-                "station_id", "time", "voters"
-            )
-        )
+        seq, ledger_hash = election_head(election)
+        protocols, values = _protocols(election, None)
+        turnout = _turnout(election, None)
         if _global_head() == before:
             break
-    seq, ledger_hash = election_head(election)
     data = PublicData(
         election=election,
         schema=election.protocol_schema(),
@@ -167,32 +300,56 @@ def collect(election: Election) -> PublicData:
         ledger_hash=ledger_hash,
         generated_at=timezone.now().replace(microsecond=0),
     )
-    data.totals = roll_up(data)
+    data.roll_up()
     return data
 
 
-def roll_up(data: PublicData) -> dict[int, Totals]:
-    """Sum the stations' published lines per unit and up the tree (as the tabulation does)."""
-    own: dict[int, Totals] = defaultdict(Totals)
-    for s in data.stations:
-        t = own[s.unit_id]
-        t.stations_total += 1
-        t.registered_total += s.registered
-        lines = data.values.get(s.id)
-        if lines is None:
-            continue
-        t.stations_reported += 1
-        t.registered_reported += s.registered
-        for code, value in lines.items():
-            t.lines[code] = t.lines.get(code, 0) + value
-    parent = {u.id: u.parent_id for u in data.units}
-    totals: dict[int, Totals] = {u.id: Totals() for u in data.units}
-    for unit_id, t in own.items():
-        current: int | None = unit_id
-        while current is not None:
-            totals[current].add(t)
-            current = parent[current]
-    return totals
+@dataclass(frozen=True)
+class Delta:
+    stations: set[int]  # stations whose protocol may have changed
+    turnout: bool  # turnout reports changed
+
+
+def catch_up(data: PublicData) -> Delta | None:
+    """Apply the ledger entries after ``data.seq``; None when a full :func:`collect` is needed
+    (an entry that does not name a station, or too many changes at once)."""
+    limit = max(50, int(len(data.stations) * DELTA_SHARE))
+    entries = list(
+        LedgerEntry.objects.filter(election=data.election, seq__gt=data.seq)
+        .order_by("seq")
+        .values_list("seq", "hash", "kind", "body")[: limit + 1]
+    )
+    if not entries:
+        return Delta(set(), False)
+    if len(entries) > limit:
+        return None
+    by_code = {s.code: s.id for s in data.stations}
+    changed: set[int] = set()
+    turnout: set[int] = set()
+    for _seq, _hash, kind, body in entries:
+        station = (json.loads(body).get("payload") or {}).get("station")
+        if station not in by_code:
+            return None
+        if kind.startswith("protocol."):
+            changed.add(by_code[station])
+        elif kind.startswith("turnout."):
+            turnout.add(by_code[station])
+        else:
+            return None
+    if changed:
+        protocols, values = _protocols(data.election, changed)
+        for sid in changed:
+            data.replace(sid, protocols.get(sid), values.get(sid))
+    if turnout:
+        fresh = _turnout(data.election, turnout)
+        for sid in turnout:
+            if sid in fresh:
+                data.turnout[sid] = fresh[sid]
+            else:
+                data.turnout.pop(sid, None)
+    data.seq, data.ledger_hash = entries[-1][0], entries[-1][1]
+    data.generated_at = timezone.now().replace(microsecond=0)
+    return Delta(changed, bool(turnout))
 
 
 def _dec(value: Decimal | None) -> str | None:

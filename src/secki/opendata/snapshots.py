@@ -50,10 +50,20 @@ from django.conf import settings
 from django.db import connection
 from django.utils.translation import gettext_noop
 
-from secki.elections.models import Election, Station
-from secki.opendata.bulk import bulk_header, gzip_bytes, write_bulk, write_registry
+from secki.elections.models import Election, Unit
+from secki.opendata.bulk import (
+    bulk_bytes,
+    bulk_header,
+    gzip_bytes,
+    station_lines,
+    turnout_bytes,
+    write_bulk,
+    write_registry,
+)
 from secki.opendata.collect import (
     PublicData,
+    StationRow,
+    catch_up,
     collect,
     election_head,
     national_json,
@@ -69,6 +79,7 @@ LATEST = "latest"
 MANIFEST = "manifest.json"
 VERSION_RE = re.compile(r"^v(\d+)$")
 KEEP_LIVE = 3  # old live generations kept for readers still fetching them
+LIVE_GZIP = 1  # live CSVs: fastest compression (20 % larger); releases use level 6
 LICENCE = {
     "name": "Creative Commons Attribution 4.0 International",
     "id": "CC-BY-4.0",
@@ -135,7 +146,7 @@ def _lock(election: Election, *, wait: bool) -> Iterator[bool]:
 # -- content -------------------------------------------------------------------------------
 
 
-def station_json(data: PublicData, s: Station) -> dict[str, Any]:
+def station_json(data: PublicData, s: StationRow) -> dict[str, Any]:
     protocol = data.protocols.get(s.id)
     lines = data.values.get(s.id)
     participants = int(data.schema.role("participants", lines)) if lines is not None else None
@@ -158,31 +169,34 @@ def station_json(data: PublicData, s: Station) -> dict[str, Any]:
     }
 
 
+def unit_doc(data: PublicData, u: Unit) -> dict[str, Any]:
+    """A unit's snapshot document: its figures, its child units', its own stations'."""
+    doc = unit_json(data.unit_result(u))
+    doc["children"] = [unit_json(data.unit_result(c)) for c in data.children(u)]
+    doc["stations"] = [station_json(data, s) for s in data.stations_of(u)]
+    return doc
+
+
 def units_json(data: PublicData) -> dict[str, dict[str, Any]]:
     """Unit code → its snapshot document."""
-    out = {}
-    for u in data.units:
-        doc = unit_json(data.unit_result(u))
-        doc["children"] = [unit_json(data.unit_result(c)) for c in data.children(u)]
-        doc["stations"] = [station_json(data, s) for s in data.stations_of(u)]
-        out[u.code] = doc
-    return out
+    return {u.code: unit_doc(data, u) for u in data.units}
 
 
 def turnout_json(data: PublicData) -> dict[str, Any]:
-    """Turnout of every unit at every report time (Σ voters / Σ registered of reporting)."""
-    registered = {s.id: s.registered for s in data.stations}
-    unit_of = {s.id: s.unit_id for s in data.stations}
-    parent = {u.id: u.parent_id for u in data.units}
+    """Turnout of every unit at every report time (Σ voters / Σ registered of reporting), in
+    the shape of :func:`secki.turnout.aggregate.turnout_summary`'s ``reports``."""
     sums: dict[int, dict[str, list[int]]] = defaultdict(dict)
-    for sid, time_, voters in data.turnout:
-        current: int | None = unit_of[sid]
-        while current is not None:
-            acc = sums[current].setdefault(time_, [0, 0, 0])
-            acc[0] += voters
-            acc[1] += registered[sid]
-            acc[2] += 1
-            current = parent[current]
+    for s in data.stations:
+        reports = data.turnout.get(s.id)
+        if not reports:
+            continue
+        branch = data.branch(s.unit_id)
+        for time_, voters in reports.items():
+            for unit_id in branch:
+                acc = sums[unit_id].setdefault(time_, [0, 0, 0])
+                acc[0] += voters
+                acc[1] += s.registered
+                acc[2] += 1
     times = list(data.election.turnout_times)
     times += sorted({t for s in sums.values() for t in s} - set(times))
     units = {}
@@ -240,25 +254,107 @@ def _manifest(data: PublicData, directory: Path, version: str, names: list[str])
 # -- live snapshot -------------------------------------------------------------------------
 
 
-def write_live(election: Election, data: PublicData | None = None) -> Path:
-    """Regenerate the live snapshot and swap it in atomically; returns its directory."""
+@dataclass
+class LiveState:
+    """What a process keeps between regenerations of one election's live snapshot, so that a
+    change rewrites only what it touches: the data, each station's bulk CSV line, and the
+    directory written last (unchanged files are hard-linked from it)."""
+
+    data: PublicData
+    lines: dict[int, str]
+    gen: Path
+
+
+_states: dict[tuple[int, str], LiveState] = {}
+_states_lock = threading.Lock()
+LIVE_FILES = ["index.json", "turnout.json", "stations.csv.gz", "turnout.csv.gz"]
+KEEP_STATIONS = 20_000  # app processes keep state for elections up to this size
+
+
+def _state_key(election: Election) -> tuple[int, str]:
+    return (election.pk, str(election.created_at))
+
+
+def write_live(
+    election: Election, data: PublicData | None = None, *, keep: bool | None = True
+) -> Path:
+    """Regenerate the whole live snapshot and swap it in atomically; returns its directory.
+    ``keep``: remember the state in this process for :func:`update_live` (None: when the
+    election has at most ``KEEP_STATIONS`` stations)."""
     data = data or collect(election)
-    base = election_dir(election)
-    base.mkdir(parents=True, exist_ok=True)
-    gen = base / f".live-{data.seq}-{time.time_ns()}"
-    (gen / "units").mkdir(parents=True)
+    lines = station_lines(data)
+    gen = _new_gen(election, data)
     (gen / "index.json").write_bytes(_dumps(national_json(data)))
     for code, doc in units_json(data).items():
         (gen / unit_file(code)).write_bytes(_dumps(doc))
     (gen / "turnout.json").write_bytes(_dumps(turnout_json(data)))
-    write_bulk(data, gen)
-    names = ["index.json", "turnout.json", "stations.csv.gz", "turnout.csv.gz"]
-    manifest = _manifest(data, gen, LIVE, names)
+    (gen / "turnout.csv.gz").write_bytes(gzip_bytes(turnout_bytes(data), LIVE_GZIP))
+    (gen / "stations.csv.gz").write_bytes(gzip_bytes(bulk_bytes(data, lines), LIVE_GZIP))
+    _finish(election, data, gen)
+    if keep is None:
+        keep = len(data.stations) <= KEEP_STATIONS
+    with _states_lock:
+        if keep:
+            _states[_state_key(election)] = LiveState(data, lines, gen)
+        else:
+            _states.pop(_state_key(election), None)
+    return gen
+
+
+def update_live(election: Election) -> Path | None:
+    """Bring the live snapshot forward by the ledger entries since this process last wrote
+    it, rewriting only the files the changed stations touch. Returns the new directory, the
+    current one when nothing changed, or None when a full :func:`write_live` is needed."""
+    with _states_lock:
+        state = _states.get(_state_key(election))
+    if state is None or not state.gen.is_dir():
+        return None
+    data = state.data
+    delta = catch_up(data)
+    if delta is None:
+        return None
+    if not delta.stations and not delta.turnout:
+        return state.gen
+    changed = [data.station(sid) for sid in sorted(delta.stations)]
+    state.lines.update(station_lines(data, changed))
+    touched = {unit_id for s in changed for unit_id in data.branch(s.unit_id)}
+    gen = _new_gen(election, data)
+    (gen / "index.json").write_bytes(_dumps(national_json(data)))
+    for u in data.units:
+        target = gen / unit_file(u.code)
+        if u.id in touched:
+            target.write_bytes(_dumps(unit_doc(data, u)))
+        else:
+            os.link(state.gen / unit_file(u.code), target)
+    if delta.turnout:
+        (gen / "turnout.json").write_bytes(_dumps(turnout_json(data)))
+        (gen / "turnout.csv.gz").write_bytes(gzip_bytes(turnout_bytes(data), LIVE_GZIP))
+    else:
+        for name in ("turnout.json", "turnout.csv.gz"):
+            os.link(state.gen / name, gen / name)
+    if changed:
+        (gen / "stations.csv.gz").write_bytes(gzip_bytes(bulk_bytes(data, state.lines), LIVE_GZIP))
+    else:
+        os.link(state.gen / "stations.csv.gz", gen / "stations.csv.gz")
+    _finish(election, data, gen)
+    state.gen = gen
+    return gen
+
+
+def _new_gen(election: Election, data: PublicData) -> Path:
+    base = election_dir(election)
+    gen = base / f".live-{data.seq}-{time.time_ns()}"
+    (gen / "units").mkdir(parents=True)
+    return gen
+
+
+def _finish(election: Election, data: PublicData, gen: Path) -> None:
+    manifest = _manifest(data, gen, LIVE, LIVE_FILES)
     manifest["units"] = len(data.units)
     (gen / MANIFEST).write_bytes(_dumps(manifest))
+    base = election_dir(election)
     _swap(base / LIVE, gen.name)
     _prune(base, keep=gen.name)
-    return gen
 
 
 def _swap(link: Path, target: str) -> None:
@@ -365,9 +461,18 @@ def release_every() -> float:
     return float(getattr(settings, "SECKI_RELEASE_EVERY", 600))
 
 
-def refresh(election: Election, *, every: float | None = None, wait: bool = True) -> Refreshed:
-    """Bring the live snapshot up to the ledger head; cut a release when the newest one is
-    older than ``every`` seconds (default ``SECKI_RELEASE_EVERY``, 600) and out of date."""
+def refresh(
+    election: Election,
+    *,
+    every: float | None = None,
+    wait: bool = True,
+    keep: bool | None = None,
+) -> Refreshed:
+    """Bring the live snapshot up to the ledger head (by the changes since this process last
+    wrote it, or in full); cut a release when the newest one is older than ``every`` seconds
+    (default ``SECKI_RELEASE_EVERY``, 600) and out of date. ``keep``: remember the state for
+    the next change (default: for elections up to 20,000 stations; the watcher keeps always).
+    """
     started = time.perf_counter()
     every = release_every() if every is None else every
     with _lock(election, wait=wait) as locked:
@@ -378,8 +483,11 @@ def refresh(election: Election, *, every: float | None = None, wait: bool = True
         data: PublicData | None = None
         rewrote = False
         if live is None or int(live.get("ledger_seq", -1)) != head:
-            data = collect(election)
-            write_live(election, data)
+            if live is not None and update_live(election) is not None:
+                data = _states[_state_key(election)].data
+            else:
+                data = collect(election)
+                write_live(election, data, keep=keep)
             rewrote = True
         newest = releases(election)
         released = None
