@@ -293,7 +293,8 @@ def main() -> int:
     )
     print(
         f"load generator: {tool}, {args.duration:.0f} s per run, loopback only; "
-        f"{os.cpu_count()} cores shared by server and load generator"
+        f"{os.cpu_count()} cores shared by server and load generator; "
+        f"load average before: {os.getloadavg()[0]:.1f}"
     )
     with tempfile.TemporaryDirectory(prefix="secki-bench-portal-") as tmp:
         root = Path(tmp)
