@@ -177,3 +177,16 @@ def test_risk_scores_explain_every_point() -> None:
     assert any("both >= 95 %" in s for s in reasons)
     assert r.scores[10] >= r.weights["high_high"]
     assert all(r.explanations[i] == () for i in range(11) if r.scores[i] == 0)
+
+
+def test_integer_test_with_no_station_included_reports_zero_not_an_error() -> None:
+    """Stations under 100 voters are all excluded: the test says so instead of crashing."""
+    from secki.stats import integer_percentage_test
+
+    small = np.array([50, 60])
+    result = integer_percentage_test(
+        small, np.array([20, 30]), np.array([20, 30]), np.array([10, 12]), seed=1
+    )
+    assert result.included == 0
+    assert result.statistic == 0
+    assert result.pvalue == 1.0

@@ -337,7 +337,7 @@ def integer_percentage_test(
         return tuple(out)
 
     group_results = []
-    ends = [*starts[1:].tolist(), labels.size]
+    ends = [*starts[1:].tolist(), labels.size] if starts.size else []
     for i, (name, a, b) in enumerate(zip(names.tolist(), starts.tolist(), ends, strict=True)):
         e, lt, tt = stats_for(slice(a, b), i)
         group_results.append(
