@@ -144,3 +144,16 @@ LOGGING = {
 
 # Import batch size for bulk inserts.
 SECKI_BULK_BATCH = env_int("SECKI_BULK_BATCH", 2000, minimum=1)
+
+# Public results snapshots (secki.opendata): regenerate after every change, and cut a
+# permanent versioned release at most every SECKI_RELEASE_EVERY seconds.
+SECKI_SNAPSHOT_AUTO = env_bool("SECKI_SNAPSHOT_AUTO", True)
+SECKI_RELEASE_EVERY = env_int("SECKI_RELEASE_EVERY", 600, minimum=1)
+
+# Live election forensics (secki.integrity): explicit seed, Monte-Carlo sizes, and whether the
+# analysis runs in a background thread (pages show the last result meanwhile).
+SECKI_INTEGRITY_SEED = env_int("SECKI_INTEGRITY_SEED", 1)
+SECKI_INTEGRITY_REPLICATES = env_int("SECKI_INTEGRITY_REPLICATES", 1000, minimum=10)
+SECKI_INTEGRITY_FIT_BOOTSTRAP = env_int("SECKI_INTEGRITY_FIT_BOOTSTRAP", 50, minimum=0)
+SECKI_INTEGRITY_DIGIT_BOOTSTRAP = env_int("SECKI_INTEGRITY_DIGIT_BOOTSTRAP", 1000, minimum=0)
+SECKI_INTEGRITY_BACKGROUND = env_bool("SECKI_INTEGRITY_BACKGROUND", True)

@@ -1,0 +1,67 @@
+"""Settings come from the environment and fail loudly on bad values (STYLE.md habit 7)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from secki.env import ImproperlyConfigured, env_bool, env_int, env_list, env_str
+
+SETTINGS = Path(__file__).resolve().parents[1] / "src" / "secki" / "settings.py"
+
+
+def test_helpers_read_values_and_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("X_INT", "42")
+    monkeypatch.setenv("X_BOOL", "yes")
+    monkeypatch.setenv("X_LIST", "a, b,,c")
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret\n")
+    monkeypatch.setenv("X_STR_FILE", str(secret))
+    assert env_int("X_INT", 1) == 42
+    assert env_bool("X_BOOL", False) is True
+    assert env_list("X_LIST", []) == ["a", "b", "c"]
+    assert env_str("X_STR", "default") == "s3cret"
+    assert env_int("X_MISSING", 7) == 7
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "call", "message"),
+    [
+        ("X_INT", "4.5", lambda: env_int("X_INT", 1), "X_INT='4.5' is not an integer"),
+        ("X_INT", "-3", lambda: env_int("X_INT", 1, minimum=0), "X_INT=-3 is below the minimum 0"),
+        ("X_BOOL", "maybe", lambda: env_bool("X_BOOL", True), "X_BOOL='maybe' is not a boolean"),
+        ("X_STR_FILE", "/nonexistent/x", lambda: env_str("X_STR", ""), "X_STR_FILE="),
+    ],
+)
+def test_bad_values_fail_loudly(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, call: object, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ImproperlyConfigured, match=message.replace("(", r"\(")):
+        call()  # type: ignore[operator]
+
+
+def test_every_secki_setting_is_documented() -> None:
+    """Each SECKI_* variable the settings read appears in docs/configuration.md."""
+    import re
+
+    names = set(re.findall(r'env_\w+\("(SECKI_\w+|DATABASE_URL)"', SETTINGS.read_text()))
+    doc = (SETTINGS.parents[2] / "docs" / "configuration.md").read_text()
+    missing = sorted(n for n in names if f"`{n}`" not in doc)
+    assert not missing, f"not in docs/configuration.md: {missing}"
+
+
+def test_a_bad_database_url_stops_the_start() -> None:
+    env = {"DATABASE_URL": "mysql://x", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import secki.settings"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "only postgres:// URLs are supported" in result.stderr
