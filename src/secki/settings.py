@@ -133,6 +133,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# The demo and tests serve app static files without a collectstatic step.
+WHITENOISE_USE_FINDERS = True
 
 LOG_LEVEL = env_str("SECKI_LOG_LEVEL", "INFO")
 LOGGING = {
