@@ -240,6 +240,7 @@ def regen_child(changes: int) -> None:
     started = time.perf_counter()
     snapshots.write_live(election, keep=True)  # as `secki snapshot --watch` starts
     full = time.perf_counter() - started
+    snapshots.make_release(election)  # the first release (not timed: releases are periodic)
     times = []
     protocols = Protocol.objects.filter(
         election=election, is_current=True, status=ProtocolStatus.PUBLISHED

@@ -29,8 +29,9 @@ COLUMNS = ProtocolSchema.builtin().columns(3)
 
 
 @pytest.fixture(autouse=True)
-def _isolated(settings: Any, tmp_path: Path) -> Iterator[None]:
+def _isolated(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     settings.VAR_DIR = tmp_path / "var"
+    monkeypatch.setattr(http, "ROW_SECONDS", 0.0)  # every request sees the latest ledger head
     settings.SECKI_SNAPSHOT_AUTO = False
     http.pages.clear()
     tabulate._cache.clear()

@@ -81,3 +81,19 @@ def test_station_and_turnout_and_map_pages_are_conditional(election: Election) -
     ]:
         etag = Client().get(url)["ETag"]
         assert Client().get(url, HTTP_IF_NONE_MATCH=etag).status_code == 304, url
+
+
+def test_within_a_second_a_cached_page_costs_no_query(
+    election: Election, monkeypatch: pytest.MonkeyPatch, django_assert_num_queries: Any
+) -> None:
+    from secki.results import http
+
+    monkeypatch.setattr(http, "ROW_SECONDS", 60.0)
+    url = f"/e/{election.slug}/"
+    etag = Client().get(url)["ETag"]
+    with django_assert_num_queries(0):
+        assert Client().get(url).status_code == 200
+        assert Client().get(url, HTTP_IF_NONE_MATCH=etag).status_code == 304
+    monkeypatch.setattr(http, "ROW_SECONDS", 0.0)
+    with django_assert_num_queries(1):  # the election row and the ledger head, together
+        assert Client().get(url, HTTP_IF_NONE_MATCH=etag).status_code == 304

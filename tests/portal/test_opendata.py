@@ -334,3 +334,23 @@ def test_a_change_rewrites_only_what_it_touches_and_equals_a_full_rewrite(
     assert live_files(waiting) == incremental
     api = Client().get(f"/api/v1/elections/{waiting.slug}/results").json()
     assert json.loads(incremental["index.json"]) == api
+
+
+def test_a_release_is_cut_at_once_when_the_results_become_complete(
+    waiting: Election, admin: Any
+) -> None:
+    for code in ("1-1", "1-2", "2-1"):
+        submit(waiting, code, admin)
+    from secki.turnout.actions import report_turnout
+
+    first = snapshots.refresh(waiting, every=3600)
+    assert first.release is not None  # the first release
+    station = Station.objects.get(election=waiting, code="2-2")
+    report_turnout(waiting, station, "15:00", 120, actor=admin)
+    changed = snapshots.refresh(waiting, every=3600)
+    assert changed.live and changed.release is None  # a change, but not due for an hour
+    submit(waiting, "2-2", admin)
+    complete = snapshots.refresh(waiting, every=3600)
+    assert complete.release == f"v{complete.seq}"  # complete: released at once
+    newest = snapshots.releases(waiting)[0]
+    assert newest["complete"] is True and newest["stations_reported"] == 4

@@ -123,7 +123,7 @@ def render(rows: Iterable[Sequence[object]]) -> list[str]:
         writer.writerow(row)
         ends.append(buffer.tell())
     text = buffer.getvalue()
-    return [text[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+    return [text[a:b] for a, b in zip([0, *ends], ends, strict=False)]
 
 
 def station_lines(data: PublicData, stations: Iterable[StationRow] | None = None) -> dict[int, str]:

@@ -20,8 +20,11 @@ release is the published state as of that ledger entry, and its manifest names t
 hash, so anyone can check a download against the hash chain (``secki verify-log``).
 
 Regeneration is pull-based: :func:`refresh` compares the election's ledger head with the live
-snapshot's and rewrites it when they differ (a full rewrite takes about a second for 6,537
-stations), and cuts a release when the last one is older than ``release_every`` seconds.
+snapshot's and brings it forward when they differ: by the stations named in the ledger entries
+since the process last wrote it (a fraction of a second for 6,537 stations, a few seconds for
+100,000), or in full when it has no state (about a second for 6,537 stations). It cuts a
+release at first, when the last one is older than ``SECKI_RELEASE_EVERY`` seconds (600) and
+out of date, and as soon as every station has reported.
 ``secki snapshot --watch`` runs it in a loop; the app also starts it in a background thread
 when it serves a stale snapshot (``SECKI_SNAPSHOT_AUTO``, on by default), so the demo needs no
 extra process. A file lock keeps one writer per election across processes.
@@ -106,7 +109,11 @@ def root_dir() -> Path:
 
 
 def election_dir(election: Election) -> Path:
-    return root_dir() / election.slug
+    return slug_dir(election.slug)
+
+
+def slug_dir(slug: str) -> Path:
+    return root_dir() / slug
 
 
 def unit_file(code: str) -> str:
@@ -310,7 +317,13 @@ def update_live(election: Election) -> Path | None:
     if state is None or not state.gen.is_dir():
         return None
     data = state.data
-    delta = catch_up(data)
+    try:
+        delta = catch_up(data)
+    except Exception:
+        # a half-applied delta must not be written on later: forget the state (full next time)
+        with _states_lock:
+            _states.pop(_state_key(election), None)
+        raise
     if delta is None:
         return None
     if not delta.stations and not delta.turnout:
@@ -435,7 +448,10 @@ def make_release(election: Election, data: PublicData | None = None) -> Path:
 
 def releases(election: Election) -> list[dict[str, Any]]:
     """Manifests of every release, newest first."""
-    base = election_dir(election)
+    return releases_in(election_dir(election))
+
+
+def releases_in(base: Path) -> list[dict[str, Any]]:
     found = []
     if base.is_dir():
         for path in base.iterdir():
@@ -491,9 +507,15 @@ def refresh(
             rewrote = True
         newest = releases(election)
         released = None
+        live = live_manifest(election)
+        # a release is due at first, then every ``every`` seconds while results change, and
+        # at once when the results become complete
         due = not newest or (
             int(newest[0]["ledger_seq"]) != head
-            and time.time() - _release_time(election, newest[0]) >= every
+            and (
+                time.time() - _release_time(election, newest[0]) >= every
+                or bool(live and live.get("complete") and not newest[0].get("complete"))
+            )
         )
         if due:
             data = data or collect(election)
@@ -517,24 +539,35 @@ _state_lock = threading.Lock()
 AUTO_INTERVAL = 2.0  # seconds between background attempts per election and process
 
 
-def refresh_in_background(election: Election) -> bool:
-    """Start :func:`refresh` in a daemon thread when the live snapshot is stale (no-op when
-    ``SECKI_SNAPSHOT_AUTO`` is false, when one is running, or one started < 2 s ago)."""
-    if not getattr(settings, "SECKI_SNAPSHOT_AUTO", True):
-        return False
-    slug = election.slug
+def auto() -> bool:
+    return bool(getattr(settings, "SECKI_SNAPSHOT_AUTO", True))
+
+
+def check_due(slug: str) -> bool:
+    """True at most once per ``AUTO_INTERVAL`` seconds per election and process, and never
+    while a background refresh of it runs: serving a file costs no more than a clock read."""
     now = time.monotonic()
     with _state_lock:
         if slug in _running or now - _last_try.get(slug, -1e9) < AUTO_INTERVAL:
             return False
-        live = live_manifest(election)
-        head, _ = election_head(election)
+        _last_try[slug] = now
+        return True
+
+
+def start_if_stale(election: Election) -> bool:
+    """Start :func:`refresh` in a daemon thread when the live snapshot is behind the ledger or
+    the newest release is out of date (it decides whether one is due)."""
+    slug = election.slug
+    live = live_manifest(election)
+    head, _ = election_head(election)
+    if live is not None and int(live.get("ledger_seq", -1)) == head:
         newest = releases(election)
-        stale = live is None or int(live.get("ledger_seq", -1)) != head or not newest
-        if not stale and int(newest[0]["ledger_seq"]) == head:
+        if newest and int(newest[0]["ledger_seq"]) == head:
+            return False
+    with _state_lock:
+        if slug in _running:
             return False
         _running.add(slug)
-        _last_try[slug] = now
 
     def work() -> None:
         try:
@@ -548,3 +581,8 @@ def refresh_in_background(election: Election) -> bool:
 
     threading.Thread(target=work, name=f"snapshot-{slug}", daemon=True).start()
     return True
+
+
+def refresh_in_background(election: Election) -> bool:
+    """:func:`start_if_stale` when ``SECKI_SNAPSHOT_AUTO`` (default on) and :func:`check_due`."""
+    return auto() and check_due(election.slug) and start_if_stale(election)

@@ -18,7 +18,6 @@ import mimetypes
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.http import (
     FileResponse,
     Http404,
@@ -106,25 +105,31 @@ def _content_type(name: str) -> str:
 
 
 def data_file(request: HttpRequest, slug: str, version: str, name: str) -> HttpResponseBase:
-    election = get_object_or_404(Election, slug=slug)
+    """A release file, the live snapshot's, or a redirect to the newest release. The files are
+    public: this reads the database only to find an election without files yet, and to check
+    (every 2 s at most) whether the live snapshot is behind the ledger."""
     if any(part.startswith(".") or not part for part in name.split("/")):
         raise Http404(name)
-    base = snapshots.election_dir(election)
+    base = snapshots.slug_dir(slug)
+    if not base.is_dir():
+        election = get_object_or_404(Election, slug=slug)
+        if version != snapshots.LIVE or not snapshots.auto():
+            raise Http404(name)
+        snapshots.refresh(election)
+    elif version == snapshots.LIVE and snapshots.auto() and snapshots.check_due(slug):
+        election = get_object_or_404(Election, slug=slug)
+        if (base / snapshots.LIVE).is_dir():
+            snapshots.start_if_stale(election)
+        else:
+            snapshots.refresh(election)
     if version == snapshots.LATEST:
-        found = snapshots.releases(election)
+        found = snapshots.releases_in(base)
         if not found:
             raise Http404("no release yet")
         target = reverse("opendata:file", args=[slug, found[0]["version"], name])
         redirect = HttpResponseRedirect(target)
         redirect["Cache-Control"] = "public, max-age=60"
         return redirect
-    if version == snapshots.LIVE:
-        if (base / snapshots.LIVE).is_dir():
-            snapshots.refresh_in_background(election)
-        elif _auto():
-            snapshots.refresh(election)
-    elif not snapshots.VERSION_RE.match(version):
-        raise Http404(version)
     directory = (base / version).resolve()
     path = (directory / name).resolve()
     if not path.is_relative_to(directory) or not path.is_file():
@@ -152,10 +157,6 @@ def data_file(request: HttpRequest, slug: str, version: str, name: str) -> HttpR
     response["ETag"] = etag
     response["Cache-Control"] = cache
     return response
-
-
-def _auto() -> bool:
-    return bool(getattr(settings, "SECKI_SNAPSHOT_AUTO", True))
 
 
 # -- JSON endpoints ------------------------------------------------------------------------

@@ -44,7 +44,7 @@ BUILTIN_CHECK_MESSAGES = (
         "L1 (voters on the list) must equal L1a + L1b + L1c - L1d when the split is given"
     ),
     gettext_noop(
-        "L12 (ballots in mobile boxes) must not exceed L6 (ballots issued for mobile voting); if it does, the PEC's act invalidates the mobile-box ballots"
+        "L12 (ballots in mobile boxes) must not exceed L6 (ballots issued for mobile voting); if it does, the PEC's act invalidates the mobile-box ballots"  # noqa: E501 (a msgid, kept whole)
     ),
     gettext_noop("L5 + L6 (ballots issued) must not exceed L1 (voters on the list)"),
     gettext_noop(
@@ -54,7 +54,7 @@ BUILTIN_CHECK_MESSAGES = (
     gettext_noop("L14 (valid ballots) must equal the sum of the candidates' votes"),
     gettext_noop("L12 + L13 (ballots in boxes) must not exceed L5 + L6 (ballots issued)"),
     gettext_noop(
-        "L7 (voted with de-registration cards) should not exceed L2 (cards issued), summed over the unit"
+        "L7 (voted with de-registration cards) should not exceed L2 (cards issued), summed over the unit"  # noqa: E501 (a msgid, kept whole)
     ),
     gettext_noop("L17 (protocol completed) should be after the polls closed"),
     gettext_noop(
