@@ -54,3 +54,17 @@ def write_rows(
         (model(**dict(zip(attnames, row, strict=True))) for row in rows),
         batch_size=settings.SECKI_BULK_BATCH,
     )
+
+
+def analyze(*models_: type[models.Model]) -> None:
+    """Refresh PostgreSQL's planner statistics after a bulk load.
+
+    Right after a large load the statistics still describe nearly empty tables, and the
+    planner picks nested loops that take minutes on a national election; autovacuum would
+    catch up only later. Run inside the loading transaction: PostgreSQL's ANALYZE counts the
+    transaction's own new rows. SQLite needs nothing.
+    """
+    if not is_postgres():
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE " + ", ".join(m._meta.db_table for m in models_))

@@ -25,6 +25,7 @@ from secki.bundle import (
 )
 from secki.bundle.read import Bundle, BundleError, BundleIssue
 from secki.bundle.write import write_election, write_table
+from secki.dbcopy import analyze
 from secki.elections.models import Candidate, Election, Station, Unit, install_schema
 from secki.ledger import chain
 from secki.protocols.bulk import store_accepted
@@ -167,6 +168,7 @@ def import_bundle(
             ],
             election,
         )
+        analyze(Unit, Station, TurnoutReport)
         store_accepted(
             election,
             bundle.protocols,

@@ -15,10 +15,11 @@ from django.utils import timezone
 
 from secki.accounts.access import Permission, authorize_many
 from secki.bundle.read import BundleError, ProtocolRow, read_protocols_file
-from secki.dbcopy import is_postgres, reserve_ids, write_rows
+from secki.dbcopy import analyze, is_postgres, reserve_ids, write_rows
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.ledger import chain
+from secki.ledger.models import LedgerEntry
 from secki.protocols.data import ProtocolData
 from secki.protocols.models import (
     EventKind,
@@ -167,6 +168,7 @@ def store_accepted(
         events,
     )
     chain.append_many(entries, election)
+    analyze(Protocol, ProtocolValue, ProtocolEvent, LedgerEntry, Station)
     return protocols
 
 
