@@ -9,7 +9,8 @@ election (6,537 stations, every protocol published), then:
 1. gunicorn with 2 workers (the ``secki serve`` configuration: gthread, 4 threads each) on a
    loopback port: requests/s for the national results JSON of the API and for the national
    HTML page (targets >= 2,000/s and >= 500/s), plus the page revalidated with If-None-Match
-   (304) and the JSON snapshot served by the app;
+   (304) and the JSON snapshot served by the app, through Django and through the WSGI front
+   ``secki.opendata.wsgi`` that serves snapshot files before Django;
 2. Debian's nginx, started here on a loopback port with its own temporary config, serving the
    same national JSON as a static snapshot file; the ratio nginx / app;
 3. snapshot regeneration after a change (a protocol amended through the real action, then
@@ -82,10 +83,12 @@ def get(
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[int]:
+def gunicorn(
+    env: dict[str, str], workers: int = 2, app: str = "secki.wsgi:application"
+) -> Iterator[int]:
     port = free_port()
     command = [
-        sys.executable, "-m", "gunicorn", "secki.wsgi:application",
+        sys.executable, "-m", "gunicorn", app,
         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "4",
         "--worker-class", "gthread", "--log-level", "warning", "--timeout", "60",
     ]  # fmt: skip
@@ -324,6 +327,11 @@ def main() -> int:
             app_html = load(port, page, args.duration)
             app_304 = load(port, page, args.duration, {"If-None-Match": etag})
             app_file = load(port, snapshot, args.duration)
+        with gunicorn(env, app="secki.opendata.wsgi:application") as fport:
+            wait_http(fport, snapshot)
+            assert get(fport, snapshot)[2] == on_disk
+            load(fport, snapshot, 2)
+            app_front = load(fport, snapshot, args.duration)
         with nginx(var / "opendata", root / "nginx") as nport:
             wait_http(nport, snapshot)
             status, _, static_body = get(nport, snapshot)
@@ -340,7 +348,13 @@ def main() -> int:
             f"(target >= {TARGET_HTML:,.0f}/s, {app_html / TARGET_HTML:.2f}x target)"
         )
         print(f"national HTML page revalidated (If-None-Match -> 304): {app_304:,.0f} req/s")
-        print(f"same JSON as a snapshot file served by the app: {app_file:,.0f} req/s")
+        print(
+            f"same JSON as a snapshot file served by the app (Django view): {app_file:,.0f} req/s"
+        )
+        print(
+            "same JSON as a snapshot file served by the app's WSGI front "
+            f"(secki.opendata.wsgi, before Django): {app_front:,.0f} req/s"
+        )
         print(
             f"same JSON as a static snapshot, nginx (2 workers): {static:,.0f} req/s; "
             f"ratio nginx / app API = {static / app_json:.1f}x; "

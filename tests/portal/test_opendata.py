@@ -354,3 +354,65 @@ def test_a_release_is_cut_at_once_when_the_results_become_complete(
     assert complete.release == f"v{complete.seq}"  # complete: released at once
     newest = snapshots.releases(waiting)[0]
     assert newest["complete"] is True and newest["stations_reported"] == 4
+
+
+def wsgi_get(path: str, **headers: str) -> tuple[str, dict[str, str], bytes]:
+    """A request through the WSGI front (secki.opendata.wsgi), as gunicorn would make it."""
+    from wsgiref.util import setup_testing_defaults
+
+    from django.core import signals
+    from django.db import close_old_connections
+
+    from secki.opendata.wsgi import application
+
+    environ: dict[str, Any] = {"PATH_INFO": path, "REQUEST_METHOD": "GET"}
+    environ.update({f"HTTP_{k.upper()}": v for k, v in headers.items()})
+    setup_testing_defaults(environ)
+    answer: dict[str, Any] = {}
+
+    def start_response(status: str, response_headers: list[tuple[str, str]]) -> None:
+        answer["status"], answer["headers"] = status, dict(response_headers)
+
+    # as Django's test client does: keep the test's database connection open across requests
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        body = b"".join(application(environ, start_response))
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+    return answer["status"], answer["headers"], body
+
+
+def test_wsgi_front_serves_files_like_the_view_and_passes_the_rest_on(election: Election) -> None:
+    release = snapshots.make_release(election)
+    snapshots.write_live(election)
+    slug = election.slug
+    for path in (f"/data/{slug}/live/index.json", f"/data/{slug}/{release.name}/stations.csv.gz"):
+        status, headers, body = wsgi_get(path)
+        view = Client().get(path)
+        assert status == "200 OK" and body == view.getvalue()
+        for name in ("Content-Type", "Content-Length", "ETag", "Cache-Control"):
+            assert headers[name] == view[name], name
+        assert headers.get("Content-Disposition") == view.get("Content-Disposition")
+        assert wsgi_get(path, if_none_match=headers["ETag"])[0] == "304 Not Modified"
+    # everything else is Django's: pages, unknown files, hidden names
+    assert wsgi_get(f"/data/{slug}/")[0] == "200 OK"
+    assert wsgi_get(f"/data/{slug}/live/nothing.json")[0].startswith("404")
+    assert wsgi_get(f"/data/{slug}/live/../../{slug}/.lock")[0].startswith("404")
+
+
+def test_wsgi_front_lets_django_check_a_stale_live_snapshot(
+    waiting: Election, admin: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    snapshots.write_live(waiting)
+    submit(waiting, "1-1", admin)
+    settings.SECKI_SNAPSHOT_AUTO = True
+    checked: list[str] = []
+    monkeypatch.setattr(snapshots, "start_if_stale", lambda e: checked.append(e.slug) or True)
+    snapshots.forget_check(waiting.slug)
+    url = f"/data/{waiting.slug}/live/index.json"
+    assert wsgi_get(url)[0] == "200 OK"
+    assert checked == [waiting.slug]  # the Django view took the turn and checked
+    assert wsgi_get(url)[0] == "200 OK"
+    assert checked == [waiting.slug]  # within 2 s the front serves the file by itself

@@ -554,6 +554,12 @@ def check_due(slug: str) -> bool:
         return True
 
 
+def forget_check(slug: str) -> None:
+    """Let the next :func:`check_due` of ``slug`` succeed (the turn is handed on)."""
+    with _state_lock:
+        _last_try.pop(slug, None)
+
+
 def start_if_stale(election: Election) -> bool:
     """Start :func:`refresh` in a daemon thread when the live snapshot is behind the ledger or
     the newest release is out of date (it decides whether one is due)."""

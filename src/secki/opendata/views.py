@@ -13,9 +13,6 @@ URLs (``/data/`` prefix):
 
 from __future__ import annotations
 
-import hashlib
-import mimetypes
-from pathlib import Path
 from typing import Any
 
 from django.http import (
@@ -33,13 +30,11 @@ from django.urls import reverse
 from django.utils.translation import gettext_noop
 
 from secki.elections.models import Election, Unit
-from secki.opendata import snapshots
+from secki.opendata import files, snapshots
 from secki.opendata.bulk import STATION_FIELDS, STATUS_FIELDS
 from secki.results.http import matches
 from secki.turnout.aggregate import turnout_summary
 
-IMMUTABLE = "public, max-age=31536000, immutable"
-LIVE_CACHE = "public, max-age=2"
 STATION_FIELD_HELP = {
     "station": gettext_noop("station code (bundle stations.csv: code)"),
     "unit": gettext_noop("code of the unit holding the station (units.csv)"),
@@ -92,24 +87,10 @@ def election_page(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
-def _content_type(name: str) -> str:
-    if name.endswith(".gz"):
-        return "application/gzip"
-    if name.endswith(".json"):
-        return "application/json; charset=utf-8"
-    if name.endswith(".csv"):
-        return "text/csv; charset=utf-8"
-    if name == "SHA256SUMS":
-        return "text/plain; charset=utf-8"
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
-
-
 def data_file(request: HttpRequest, slug: str, version: str, name: str) -> HttpResponseBase:
     """A release file, the live snapshot's, or a redirect to the newest release. The files are
     public: this reads the database only to find an election without files yet, and to check
     (every 2 s at most) whether the live snapshot is behind the ledger."""
-    if any(part.startswith(".") or not part for part in name.split("/")):
-        raise Http404(name)
     base = snapshots.slug_dir(slug)
     if not base.is_dir():
         election = get_object_or_404(Election, slug=slug)
@@ -130,32 +111,23 @@ def data_file(request: HttpRequest, slug: str, version: str, name: str) -> HttpR
         redirect = HttpResponseRedirect(target)
         redirect["Cache-Control"] = "public, max-age=60"
         return redirect
-    directory = (base / version).resolve()
-    path = (directory / name).resolve()
-    if not path.is_relative_to(directory) or not path.is_file():
+    path = files.resolve(slug, version, name)
+    if path is None:
         raise Http404(name)
     stat = path.stat()
-    etag = (
-        '"'
-        + hashlib.sha256(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:32]
-        + '"'
-    )
-    cache = LIVE_CACHE if version == snapshots.LIVE else IMMUTABLE
+    tag = files.etag(path, stat)
+    headers = files.headers(slug, version, name, stat, tag)
     response: HttpResponseBase
-    if matches(request, etag):
+    if matches(request, tag):
         response = HttpResponseNotModified()
-    else:
-        download = name.endswith((".gz", ".csv"))
-        response = FileResponse(
-            path.open("rb"),
-            content_type=_content_type(name),
-            as_attachment=download,
-            filename=f"{slug}-{version}-{Path(name).name}" if download else Path(name).name,
-        )
-        response["Content-Length"] = str(stat.st_size)
-        response["Access-Control-Allow-Origin"] = "*"
-    response["ETag"] = etag
-    response["Cache-Control"] = cache
+        response["ETag"] = tag
+        response["Cache-Control"] = headers["Cache-Control"]
+        return response
+    response = FileResponse(path.open("rb"))
+    if "Content-Disposition" not in headers:
+        del response["Content-Disposition"]  # FileResponse's default "inline; filename=…"
+    for key, value in headers.items():
+        response[key] = value
     return response
 
 

@@ -1,0 +1,62 @@
+"""Where an open-data URL's file is on disk, and the HTTP headers it is served with — shared by
+the Django view (:func:`secki.opendata.views.data_file`) and the WSGI front
+(:mod:`secki.opendata.wsgi`), so both answer a request byte for byte alike."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+from pathlib import Path
+
+from secki.opendata import snapshots
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+LIVE_CACHE = "public, max-age=2"
+
+
+def resolve(slug: str, version: str, name: str) -> Path | None:
+    """The file behind ``/data/<slug>/<version>/<name>`` (``live`` or ``v<seq>``), or None for
+    anything else: hidden names, paths leaving the version's directory, missing files."""
+    if version != snapshots.LIVE and not snapshots.VERSION_RE.match(version):
+        return None
+    if any(part.startswith(".") or not part for part in name.split("/")):
+        return None
+    directory = (snapshots.slug_dir(slug) / version).resolve()
+    path = (directory / name).resolve()
+    if not path.is_relative_to(directory) or not path.is_file():
+        return None
+    return path
+
+
+def etag(path: Path, stat: os.stat_result) -> str:
+    """Changes whenever the live snapshot is swapped (another directory) or a file rewritten."""
+    key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()
+    return '"' + hashlib.sha256(key).hexdigest()[:32] + '"'
+
+
+def content_type(name: str) -> str:
+    if name.endswith(".gz"):
+        return "application/gzip"
+    if name.endswith(".json"):
+        return "application/json; charset=utf-8"
+    if name.endswith(".csv"):
+        return "text/csv; charset=utf-8"
+    if name == "SHA256SUMS":
+        return "text/plain; charset=utf-8"
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def headers(slug: str, version: str, name: str, stat: os.stat_result, tag: str) -> dict[str, str]:
+    """Headers of a 200 answer (a 304 sends ``ETag`` and ``Cache-Control`` only)."""
+    out = {
+        "Content-Type": content_type(name),
+        "Content-Length": str(stat.st_size),
+        "ETag": tag,
+        "Cache-Control": LIVE_CACHE if version == snapshots.LIVE else IMMUTABLE,
+        "Access-Control-Allow-Origin": "*",
+    }
+    base = Path(name).name
+    if name.endswith((".gz", ".csv")):
+        out["Content-Disposition"] = f'attachment; filename="{slug}-{version}-{base}"'
+    return out

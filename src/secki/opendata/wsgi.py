@@ -1,0 +1,60 @@
+"""WSGI entry point that answers open-data file requests before Django: ``gunicorn
+secki.opendata.wsgi:application`` instead of ``secki.wsgi:application``.
+
+``GET``/``HEAD /data/<slug>/live/…`` and ``/data/<slug>/v<seq>/…`` are files on disk: this
+serves them (conditional on ``If-None-Match``, with the same headers as the Django view)
+without Django's middleware, the way a static server would. Everything else goes to Django,
+and so does one live request per election every 2 s per process, so that the app still
+notices a stale snapshot and regenerates it (``SECKI_SNAPSHOT_AUTO``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, BinaryIO
+
+from secki.wsgi import application as django_application
+
+FILE_URL = re.compile(r"^/data/(?P<slug>[-a-zA-Z0-9_]+)/(?P<version>live|v[0-9]+)/(?P<name>.+)$")
+StartResponse = Callable[..., Any]
+
+
+def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    # imported here: the models behind them need the Django set up by secki.wsgi first
+    from secki.opendata import files, snapshots
+
+    match = FILE_URL.match(environ.get("PATH_INFO", ""))
+    method = environ.get("REQUEST_METHOD")
+    if match is None or method not in ("GET", "HEAD"):
+        return django_application(environ, start_response)
+    slug, version, name = match.group("slug", "version", "name")
+    if version == snapshots.LIVE and snapshots.auto() and snapshots.check_due(slug):
+        snapshots.forget_check(slug)  # the Django view takes this turn to check for staleness
+        return django_application(environ, start_response)
+    path = files.resolve(slug, version, name)
+    if path is None:
+        return django_application(environ, start_response)
+    stat = path.stat()
+    tag = files.etag(path, stat)
+    headers = files.headers(slug, version, name, stat, tag)
+    sent = {t.strip().removeprefix("W/") for t in environ.get("HTTP_IF_NONE_MATCH", "").split(",")}
+    if tag in sent or "*" in sent:
+        start_response(
+            "304 Not Modified", [("ETag", tag), ("Cache-Control", headers["Cache-Control"])]
+        )
+        return []
+    start_response("200 OK", list(headers.items()))
+    if method == "HEAD":
+        return []
+    handle = path.open("rb")
+    wrapper = environ.get("wsgi.file_wrapper")
+    if wrapper is not None:
+        wrapped: Iterable[bytes] = wrapper(handle, 1 << 16)
+        return wrapped
+    return _chunks(handle)
+
+
+def _chunks(handle: BinaryIO) -> Iterator[bytes]:
+    with handle:
+        yield from iter(lambda: handle.read(1 << 16), b"")
