@@ -39,6 +39,15 @@ def test_a_report_is_stored_and_logged(election: Election, people: People) -> No
     saved = report(election, "1-1", "10:00", 150, people.clerk, source="form")
     assert (saved.voters, saved.version, saved.is_current, saved.late) == (150, 1, True, False)
     assert saved.created_by == people.clerk and saved.source == "form" and saved.reason == ""
+    stored = TurnoutReport.objects.get(pk=saved.pk)
+    assert (stored.station.code, stored.time, stored.voters, stored.version) == (
+        "1-1",
+        "10:00",
+        150,
+        1,
+    )
+    assert stored.received_at == at(election, "10:00", 5) and stored.created_by == people.clerk
+    assert (stored.is_current, stored.late, stored.source) == (True, False, "form")
     entry = LedgerEntry.objects.order_by("-seq").first()
     assert entry is not None and entry.kind == "turnout.reported"
     assert json.loads(entry.body)["payload"] == {

@@ -36,6 +36,10 @@ def test_a_station_operator_lands_on_the_form(election: Election, people: People
     assert 'value="10:00" checked' in page  # nothing reported yet: the first time
     assert 'inputmode="numeric"' in page
     assert "No reports yet." in page
+    # the form's link to the other turnout pages does not bounce back to the form
+    index = logged_in(people.clerk).get("/staff/turnout/?all=1")
+    assert index.status_code == 200
+    assert form_url(election, "1-1") in index.content.decode()
 
 
 def test_the_form_reports_and_corrects(election: Election, people: People) -> None:

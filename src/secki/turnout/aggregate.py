@@ -119,20 +119,22 @@ class TurnoutAggregate:
         return {"code": unit.code, "name": unit.name, "kind": unit.kind, "number": unit.number}
 
     def reports_json(self, unit: Unit) -> list[dict[str, Any]]:
-        totals = self.totals[unit.id]
-        return [
-            {
-                "time": time,
-                "voters": f.voters,
-                "registered_reporting": f.registered,
-                "stations_reporting": f.stations,
-                "stations_total": totals.stations_total,
-                "turnout": as_float(percent(f.voters, f.registered)),
-                "late": f.late,
-            }
-            for time in self.times
-            for f in [self.figures(unit, time)]
-        ]
+        stations_total = self.totals[unit.id].stations_total
+        rows = []
+        for time in self.times:
+            f = self.figures(unit, time)
+            rows.append(
+                {
+                    "time": time,
+                    "voters": f.voters,
+                    "registered_reporting": f.registered,
+                    "stations_reporting": f.stations,
+                    "stations_total": stations_total,
+                    "turnout": as_float(percent(f.voters, f.registered)),
+                    "late": f.late,
+                }
+            )
+        return rows
 
     def final_json(self, unit: Unit) -> dict[str, Any]:
         result = self.tabulation.result(unit)

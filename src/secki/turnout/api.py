@@ -51,6 +51,51 @@ class BulkOut(Schema):
     corrected: int
 
 
+class UnitRef(Schema):
+    code: str
+    name: str
+    kind: str
+    number: int | None
+
+
+class TimeFigures(Schema):
+    time: str
+    voters: int
+    registered_reporting: int
+    stations_reporting: int
+    stations_total: int
+    turnout: float | None
+    late: int
+
+
+class FinalFigures(Schema):
+    participants: int
+    registered_reporting: int
+    stations_reporting: int
+    stations_total: int
+    turnout: float | None
+
+
+class ChildSummary(Schema):
+    unit: UnitRef
+    stations_total: int
+    registered_total: int
+    reports: list[TimeFigures]
+    final: FinalFigures
+
+
+class SummaryOut(Schema):
+    election: str
+    simulated: bool
+    unit: UnitRef
+    times: list[str]
+    stations_total: int
+    registered_total: int
+    reports: list[TimeFigures]
+    final: FinalFigures
+    children: list[ChildSummary]
+
+
 class FlagOut(Schema):
     station: str
     kind: str
@@ -202,7 +247,7 @@ def station_reports(request: HttpRequest, slug: str, station: str) -> list[dict[
     ]
 
 
-@router.get("/{slug}/turnout-summary", response={200: dict[str, Any], 404: ErrorOut})
+@router.get("/{slug}/turnout-summary", response={200: SummaryOut, 404: ErrorOut})
 def summary(request: HttpRequest, slug: str, unit: str | None = None) -> dict[str, Any]:
     """Turnout of a unit (default: the whole election) and of its direct sub-units at every
     report time: voters, registered voters of the reporting stations, turnout % over the

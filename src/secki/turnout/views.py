@@ -63,7 +63,8 @@ def index(request: HttpRequest) -> HttpResponse:
             view = any(Permission.VIEW_UNPUBLISHED in g for _, g in grants)
             if stations or wide or view:
                 rows.append(ElectionLinks(ms[0].election, stations, wide, view))
-    if len(rows) == 1 and len(rows[0].stations) == 1 and not rows[0].report:
+    single = len(rows) == 1 and len(rows[0].stations) == 1 and not rows[0].report
+    if single and "all" not in request.GET:
         only = rows[0]
         return redirect("turnout:report", slug=only.election.slug, code=only.stations[0].code)
     return render(request, "turnout/index.html", {"rows": rows})
@@ -93,8 +94,9 @@ def find_station(request: HttpRequest, slug: str) -> HttpResponse:
     code = request.GET.get("code", "").strip()
     station = Station.objects.filter(election=election, code=code).first() if code else None
     if station is None:
-        messages.error(request, f"No station {code!r} in {election.name}." if code else "")
-        return redirect("turnout:index")
+        if code:
+            messages.error(request, f"No station {code!r} in {election.name}.")
+        return redirect(reverse("turnout:index") + "?all=1")
     return redirect("turnout:report", slug=election.slug, code=station.code)
 
 
@@ -160,7 +162,6 @@ def report(request: HttpRequest, slug: str, code: str) -> HttpResponse:
             "form": form,
             "error": error,
             "needs_reason": error is not None and error.code == "reason_required",
-            "correcting": selected in current,
             "registered": station.registered,
         },
         status=status,
