@@ -38,9 +38,11 @@ from typing import Any
 from scipy.stats import poisson
 
 from secki.elections.models import Election, Station, Unit
+from secki.errors import IntakeError
 from secki.protocols.models import ProtocolValue
 from secki.results.tabulate import counted_statuses, ledger_head
 from secki.turnout.models import TurnoutReport
+from secki.turnout.territory import Territory
 
 FINAL = "final"
 KINDS = ("above_100", "decrease", "late_jump", "identical", "curve_outlier")
@@ -422,6 +424,47 @@ def anomalies(
             _cache.clear()
         _cache[key] = (head, report)
     return report
+
+
+def settings_from(jump: float | None, k: float | None) -> Settings:
+    """Settings from request parameters (None: the default), refused outside (0, 100]."""
+    defaults = Settings()
+    jump = defaults.jump_points if jump is None else jump
+    k = defaults.k if k is None else k
+    if not 0 < jump <= 100:
+        raise IntakeError(
+            "invalid_value", "jump: between 0 and 100 points", status=400, field="jump"
+        )
+    if not 0 < k <= 100:
+        raise IntakeError("invalid_value", "k: between 0 and 100", status=400, field="k")
+    return Settings(jump_points=jump, k=k)
+
+
+def visible(
+    report: Report,
+    area: Territory,
+    kind: str | None,
+    unit_path: str | None,
+) -> list[Flag]:
+    """The flags of stations in ``area`` (and under ``unit_path``), of one kind or all."""
+    if kind is not None and kind not in KINDS:
+        raise IntakeError(
+            "invalid_value",
+            f"kind: one of {', '.join(KINDS)}",
+            status=400,
+            field="kind",
+        )
+    out = []
+    for f in report.flags:
+        s = report.stations[f.station]
+        if not area.covers(s.id, s.unit_path):
+            continue
+        if kind is not None and f.kind != kind:
+            continue
+        if unit_path is not None and not s.unit_path.startswith(unit_path):
+            continue
+        out.append(f)
+    return out
 
 
 CSV_COLUMNS = (

@@ -21,7 +21,7 @@ from secki.turnout.actions import parse_voters, report_turnout
 from secki.turnout.aggregate import turnout_summary
 from secki.turnout.bulk import accept_csv
 from secki.turnout.models import TurnoutReport
-from secki.turnout.territory import Territory, territory
+from secki.turnout.territory import territory
 
 router = Router(tags=["turnout"])
 
@@ -308,45 +308,6 @@ def _time_param(election: Election, time: str | None) -> str:
     return time
 
 
-def settings_from(jump: float | None, k: float | None) -> flags.Settings:
-    defaults = flags.Settings()
-    jump = defaults.jump_points if jump is None else jump
-    k = defaults.k if k is None else k
-    if not 0 < jump <= 100:
-        raise IntakeError(
-            "invalid_value", "jump: between 0 and 100 points", status=400, field="jump"
-        )
-    if not 0 < k <= 100:
-        raise IntakeError("invalid_value", "k: between 0 and 100", status=400, field="k")
-    return flags.Settings(jump_points=jump, k=k)
-
-
-def visible_flags(
-    report: flags.Report,
-    area: Territory,
-    kind: str | None,
-    unit_path: str | None,
-) -> list[flags.Flag]:
-    if kind is not None and kind not in flags.KINDS:
-        raise IntakeError(
-            "invalid_value",
-            f"kind: one of {', '.join(flags.KINDS)}",
-            status=400,
-            field="kind",
-        )
-    out = []
-    for f in report.flags:
-        s = report.stations[f.station]
-        if not area.covers(s.id, s.unit_path):
-            continue
-        if kind is not None and f.kind != kind:
-            continue
-        if unit_path is not None and not s.unit_path.startswith(unit_path):
-            continue
-        out.append(f)
-    return out
-
-
 @router.get(
     "/{slug}/turnout-anomalies",
     response={200: AnomaliesOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
@@ -367,10 +328,10 @@ def anomaly_flags(
     user = user_from_request(request)
     election = election_or_404(slug)
     area = territory(user, election, Permission.VIEW_UNPUBLISHED)
-    settings = settings_from(jump, k)
+    settings = flags.settings_from(jump, k)
     target = unit_or_404(election, unit) if unit else None
     report = flags.anomalies(election, settings)
-    shown = visible_flags(report, area, kind, target.path if target else None)
+    shown = flags.visible(report, area, kind, target.path if target else None)
     if format == "csv":
         response = HttpResponse(flags.to_csv(report, shown), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (

@@ -20,7 +20,6 @@ from secki.turnout import anomalies as flags
 from secki.turnout import tracking
 from secki.turnout.actions import parse_voters, report_turnout
 from secki.turnout.aggregate import turnout_summary
-from secki.turnout.api import settings_from, visible_flags
 from secki.turnout.bulk import accept_csv
 from secki.turnout.models import TurnoutReport
 from secki.turnout.territory import Territory, territory
@@ -213,7 +212,7 @@ def _anomaly_request(
         return area
     params = {k: request.GET.get(k, "").strip() for k in ("kind", "unit", "jump", "k")}
     try:
-        settings = settings_from(
+        settings = flags.settings_from(
             float(params["jump"]) if params["jump"] else None,
             float(params["k"]) if params["k"] else None,
         )
@@ -223,7 +222,7 @@ def _anomaly_request(
     unit = Unit.objects.filter(election=election, code=params["unit"]).first()
     kind = params["kind"] if params["kind"] in flags.KINDS else None
     report = flags.anomalies(election, settings)
-    shown = visible_flags(report, area, kind, unit.path if unit else None)
+    shown = flags.visible(report, area, kind, unit.path if unit else None)
     return election, report, shown, {"params": params, "settings": settings, "unit": unit}
 
 
