@@ -217,3 +217,27 @@ def test_verify_log_names_a_deleted_or_relinked_entry(tmp_path: Path) -> None:
     assert not result.ok and result.seq == second.seq
     assert f"entry #{second.seq} is missing" in (result.problem or "")
     assert ProtocolValue.objects.exists() and Protocol.objects.count() == 3
+
+
+def test_bulk_upload_with_an_idempotency_key_is_done_once(tmp_path: Path) -> None:
+    election = register_only(write_small_bundle(tmp_path))
+    client = make_personas(election)["cec"].client()
+    url = f"/api/v1/elections/{election.slug}/protocols-bulk"
+
+    def send(rows: list[list[Any]]) -> Any:
+        return client.post(
+            url,
+            data={"file": SimpleUploadedFile("p.csv", csv_text(rows))},
+            HTTP_IDEMPOTENCY_KEY="upload-1",
+        )
+
+    first = send(PROTOCOLS)
+    assert first.status_code == 201, first.content
+    before = state()
+    again = send(PROTOCOLS)
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    other = send(PROTOCOLS[:2])
+    assert other.status_code == 422
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    assert state() == before

@@ -1,27 +1,42 @@
-"""``Idempotency-Key``: a retried write returns the first answer and changes nothing."""
+"""``Idempotency-Key``: a retried write returns the first answer and changes nothing.
+
+The key's record is inserted in the same transaction as the work it guards, so the answer and
+the change commit together (or neither does). A concurrent request with the same key waits on
+the key's unique index until the first commits, then finds and returns the first answer.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, JsonResponse
+from django.http.request import RawPostDataException
 
 from secki.api.models import IdempotencyRecord
 from secki.errors import IntakeError
 
 Answer = tuple[int, dict[str, Any]]
-PENDING = 0  # status of a reserved key whose request is still running
+PENDING = 0  # status of a key whose request has not finished (never visible outside it)
 
 
 def fingerprint(request: HttpRequest) -> str:
+    """SHA-256 of method, path and body (for a multipart upload: its fields and files)."""
     digest = hashlib.sha256()
     digest.update(request.method.encode() if request.method else b"")
     digest.update(request.path.encode())
-    digest.update(request.body)
+    try:
+        digest.update(request.body)
+    except RawPostDataException:  # the upload was already parsed into POST and FILES
+        digest.update(repr(sorted(request.POST.lists())).encode())
+        for name in sorted(request.FILES):
+            for upload in request.FILES.getlist(name):
+                digest.update(name.encode())
+                for chunk in upload.chunks():
+                    digest.update(chunk)
+                upload.seek(0)
     return digest.hexdigest()
 
 
@@ -39,31 +54,20 @@ def respond(request: HttpRequest, user: Any, work: Callable[[], Answer]) -> Json
             field="Idempotency-Key",
         )
     print_ = fingerprint(request)
-    stored = IdempotencyRecord.objects.filter(user=user, key=key).first()
-    if stored is None:
-        # Reserve the key first: of two concurrent requests with one key exactly one works,
-        # the other waits for its answer.
+    with transaction.atomic():
         try:
             with transaction.atomic():
-                reserved = IdempotencyRecord.objects.create(
+                record = IdempotencyRecord.objects.create(
                     user=user, key=key, fingerprint=print_, status=PENDING, body={}
                 )
-        except IntegrityError:
-            stored = _wait_for(user, key)
-        else:
-            try:
-                status, body = _run(work)
-            except BaseException:
-                reserved.delete()
-                raise
-            if status >= 500:
-                reserved.delete()
-            else:
-                reserved.status, reserved.body = status, body
-                reserved.save(update_fields=["status", "body"])
+        except IntegrityError:  # the key was used before (or is committing right now)
+            record = None
+        if record is not None:
+            status, body = _run(work)
+            record.status, record.body = status, body
+            record.save(update_fields=["status", "body"])
             return JsonResponse(body, status=status)
-    elif stored.status == PENDING:
-        stored = _wait_for(user, key)
+    stored = IdempotencyRecord.objects.get(user=user, key=key)
     if stored.fingerprint != print_:
         raise IntakeError(
             "idempotency_key_reused",
@@ -74,23 +78,6 @@ def respond(request: HttpRequest, user: Any, work: Callable[[], Answer]) -> Json
     response = JsonResponse(stored.body, status=stored.status)
     response["Idempotent-Replayed"] = "true"
     return response
-
-
-def _wait_for(user: Any, key: str, timeout: float = 10.0) -> IdempotencyRecord:
-    """The answer of the request that holds the key, once it has one."""
-    deadline = time.monotonic() + timeout
-    while True:
-        stored = IdempotencyRecord.objects.filter(user=user, key=key).first()
-        if stored is not None and stored.status != PENDING:
-            return stored
-        if stored is None or time.monotonic() > deadline:
-            raise IntakeError(
-                "idempotency_in_progress",
-                "a request with this Idempotency-Key is still being processed; retry later",
-                status=409,
-                field="Idempotency-Key",
-            )
-        time.sleep(0.02)
 
 
 def _run(work: Callable[[], Answer]) -> Answer:
