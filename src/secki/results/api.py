@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http.response import HttpResponseBase
 from ninja import Router
 
 from secki.accounts.access import Permission, can
@@ -13,6 +15,7 @@ from secki.api.lookups import election_or_404, station_or_404, unit_or_404
 from secki.api.schemas import ErrorOut
 from secki.elections.models import Election
 from secki.protocols.models import Protocol, ProtocolStatus
+from secki.results import http
 from secki.results.rules import decide
 from secki.results.tabulate import Tabulation, UnitResult, counted_statuses, tabulation
 
@@ -57,10 +60,41 @@ def _tab(request: HttpRequest, election: Election) -> Tabulation:
 
 
 @router.get("/{slug}/results", response={200: dict[str, Any], 404: ErrorOut})
-def national(request: HttpRequest, slug: str) -> dict[str, Any]:
-    """National totals, the win-rule outcome and the first-level units."""
-    election = election_or_404(slug)
-    tab = _tab(request, election)
+def national(request: HttpRequest, slug: str) -> HttpResponseBase:
+    """National totals, the win-rule outcome and the first-level units.
+
+    Answered conditionally like the public pages: the ETag names the ledger head, the election
+    row and whether the caller sees unpublished figures; a client holding it gets 304, and a
+    process that already serialised this state sends the stored bytes.
+    """
+    row = http._state_row(slug, fresh=True)  # the API answers with the state of this instant
+    if row is None:
+        raise Http404(f"no election {slug!r}")
+    user = user_from_request(request)
+    election: Election | None = None
+    public = True
+    if user.is_authenticated:
+        election = Election.objects.get(pk=row[0])
+        public = not can(user, election, Permission.VIEW_UNPUBLISHED)
+    fingerprint = "\x1f".join(str(v) for v in row[:-1])
+    etag = http.etag_of(fingerprint, int(row[-1] or 0), "json", public, request.get_full_path())
+    response: HttpResponseBase
+    if http.matches(request, etag):
+        response = HttpResponseNotModified()
+    else:
+        hit = http.pages.get(etag)
+        if hit is None:
+            election = election or Election.objects.get(pk=row[0])
+            content = json.dumps(national_json(election, public=public)).encode()
+            http.pages.put(etag, content, "application/json")
+            hit = (content, "application/json")
+        response = HttpResponse(hit[0], content_type=hit[1])
+    http.cache_headers(response, etag, public)
+    return response
+
+
+def national_json(election: Election, *, public: bool) -> dict[str, Any]:
+    tab = tabulation(election, public=public)
     result = tab.result()
     outcome = decide(election, result)
     return {

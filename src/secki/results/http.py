@@ -86,11 +86,12 @@ _rows: dict[str, tuple[float, tuple[Any, ...] | None]] = {}
 _rows_lock = threading.Lock()
 
 
-def _state_row(slug: str) -> tuple[Any, ...] | None:
+def _state_row(slug: str, *, fresh: bool = False) -> tuple[Any, ...] | None:
+    """The election's row and the ledger head; reused for ROW_SECONDS unless ``fresh``."""
     now = time.monotonic()
     with _rows_lock:
         hit = _rows.get(slug)
-    if hit is not None and now - hit[0] < ROW_SECONDS:
+    if not fresh and hit is not None and now - hit[0] < ROW_SECONDS:
         return hit[1]
     with connection.cursor() as cursor:
         cursor.execute(_STATE_SQL, [slug])
