@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('elections', '0001_initial'),
+        ("elections", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='election',
-            name='protocol_roles',
-            field=models.JSONField(blank=True, default=dict, help_text='role → expression over lines: registered, participants, cast, valid, invalid'),
+            model_name="election",
+            name="protocol_roles",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="role → expression over lines: registered, participants, cast, valid, invalid",
+            ),
         ),
     ]
