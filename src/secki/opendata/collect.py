@@ -27,6 +27,7 @@ from secki.elections.models import Candidate, Election, Station, Unit
 from secki.ledger.models import LedgerEntry
 from secki.protocol import ProtocolSchema
 from secki.protocols.models import Protocol, ProtocolStatus
+from secki.results import serialize
 from secki.results.tabulate import CandidateResult, Totals, UnitResult, percent
 from secki.turnout.models import TurnoutReport
 
@@ -352,58 +353,10 @@ def catch_up(data: PublicData) -> Delta | None:
     return Delta(changed, bool(turnout))
 
 
-def _dec(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def unit_json(r: UnitResult) -> dict[str, Any]:
-    """The figures of one unit in the shape of the results API (``secki.results.api``)."""
-    t = r.totals
-    return {
-        "unit": r.unit.code if r.unit else None,
-        "name": r.unit.name if r.unit else None,
-        "kind": r.unit.kind if r.unit else None,
-        "stations_total": t.stations_total,
-        "stations_reported": t.stations_reported,
-        "registered_total": t.registered_total,
-        "registered_reported": t.registered_reported,
-        "participants": r.participants,
-        "turnout_percent": _dec(r.turnout),
-        "reporting_percent": _dec(r.reporting),
-        "base": r.base,
-        "candidates": [
-            {
-                "number": c.candidate.number,
-                "name": c.candidate.name,
-                "party": c.candidate.party,
-                "votes": c.votes,
-                "percent": _dec(c.share),
-            }
-            for c in r.candidates
-        ],
-        "lines": dict(sorted(t.lines.items())),
-    }
-
-
 def national_json(data: PublicData) -> dict[str, Any]:
     """What ``GET /api/v1/elections/{slug}/results`` answers the public, from this data."""
-    from secki.results.rules import decide
-
     root = data.root
-    result = data.unit_result(root)
-    # the win rule needs the annulment count; the figures are ours
-    outcome = decide(data.election, result)
-    return {
-        "election": data.election.slug,
-        "simulated": data.election.simulated,
-        "published_only": True,
-        "outcome": {
-            "status": outcome.status,
-            "winner": outcome.winner.number if outcome.winner else None,
-            "runoff": [c.number for c in outcome.runoff],
-            "provisional": outcome.provisional,
-            "explanation": outcome.explanation,
-        },
-        **unit_json(result),
-        "children": [unit_json(data.unit_result(u)) for u in data.children(root)],
-    }
+    children = [data.unit_result(u) for u in data.children(root)]
+    return serialize.national_json(
+        data.election, data.unit_result(root), children, published_only=True
+    )

@@ -70,9 +70,9 @@ from secki.opendata.collect import (
     collect,
     election_head,
     national_json,
-    unit_json,
 )
 from secki.opendata.nist_export import export_nist
+from secki.results.serialize import unit_json
 from secki.results.tabulate import percent
 
 log = logging.getLogger(__name__)

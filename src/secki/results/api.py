@@ -15,43 +15,11 @@ from secki.api.lookups import election_or_404, station_or_404, unit_or_404
 from secki.api.schemas import ErrorOut
 from secki.elections.models import Election
 from secki.protocols.models import Protocol, ProtocolStatus
-from secki.results import http
-from secki.results.rules import decide
-from secki.results.tabulate import Tabulation, UnitResult, counted_statuses, tabulation
+from secki.results import http, serialize
+from secki.results.serialize import unit_json
+from secki.results.tabulate import Tabulation, counted_statuses, tabulation
 
 router = Router(tags=["results"])
-
-
-def _dec(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def unit_json(tab: Tabulation, r: UnitResult) -> dict[str, Any]:
-    t = r.totals
-    return {
-        "unit": r.unit.code if r.unit else None,
-        "name": r.unit.name if r.unit else None,
-        "kind": r.unit.kind if r.unit else None,
-        "stations_total": t.stations_total,
-        "stations_reported": t.stations_reported,
-        "registered_total": t.registered_total,
-        "registered_reported": t.registered_reported,
-        "participants": r.participants,
-        "turnout_percent": _dec(r.turnout),
-        "reporting_percent": _dec(r.reporting),
-        "base": r.base,
-        "candidates": [
-            {
-                "number": c.candidate.number,
-                "name": c.candidate.name,
-                "party": c.candidate.party,
-                "votes": c.votes,
-                "percent": _dec(c.share),
-            }
-            for c in r.candidates
-        ],
-        "lines": dict(sorted(t.lines.items())),
-    }
 
 
 def _tab(request: HttpRequest, election: Election) -> Tabulation:
@@ -95,22 +63,8 @@ def national(request: HttpRequest, slug: str) -> HttpResponseBase:
 
 def national_json(election: Election, *, public: bool) -> dict[str, Any]:
     tab = tabulation(election, public=public)
-    result = tab.result()
-    outcome = decide(election, result)
-    return {
-        "election": election.slug,
-        "simulated": election.simulated,
-        "published_only": tab.public,
-        "outcome": {
-            "status": outcome.status,
-            "winner": outcome.winner.number if outcome.winner else None,
-            "runoff": [c.number for c in outcome.runoff],
-            "provisional": outcome.provisional,
-            "explanation": outcome.explanation,
-        },
-        **unit_json(tab, result),
-        "children": [unit_json(tab, tab.result(u)) for u in tab.children(tab.root)],
-    }
+    children = [tab.result(u) for u in tab.children(tab.root)]
+    return serialize.national_json(election, tab.result(), children, published_only=tab.public)
 
 
 @router.get("/{slug}/results/units/{code}", response={200: dict[str, Any], 404: ErrorOut})
@@ -120,8 +74,8 @@ def unit(request: HttpRequest, slug: str, code: str) -> dict[str, Any]:
     tab = _tab(request, election)
     node = unit_or_404(election, code)
     return {
-        **unit_json(tab, tab.result(node)),
-        "children": [unit_json(tab, tab.result(u)) for u in tab.children(node)],
+        **unit_json(tab.result(node)),
+        "children": [unit_json(tab.result(u)) for u in tab.children(node)],
     }
 
 

@@ -1,0 +1,66 @@
+"""The JSON shape of results, shared by the API and the static snapshots (which must be
+byte-identical to what the API answers the public)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from secki.elections.models import Election
+from secki.results.rules import decide
+from secki.results.tabulate import UnitResult
+
+
+def _dec(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def unit_json(r: UnitResult) -> dict[str, Any]:
+    """The figures of one unit."""
+    t = r.totals
+    return {
+        "unit": r.unit.code if r.unit else None,
+        "name": r.unit.name if r.unit else None,
+        "kind": r.unit.kind if r.unit else None,
+        "stations_total": t.stations_total,
+        "stations_reported": t.stations_reported,
+        "registered_total": t.registered_total,
+        "registered_reported": t.registered_reported,
+        "participants": r.participants,
+        "turnout_percent": _dec(r.turnout),
+        "reporting_percent": _dec(r.reporting),
+        "base": r.base,
+        "candidates": [
+            {
+                "number": c.candidate.number,
+                "name": c.candidate.name,
+                "party": c.candidate.party,
+                "votes": c.votes,
+                "percent": _dec(c.share),
+            }
+            for c in r.candidates
+        ],
+        "lines": dict(sorted(t.lines.items())),
+    }
+
+
+def national_json(
+    election: Election, result: UnitResult, children: Iterable[UnitResult], *, published_only: bool
+) -> dict[str, Any]:
+    """National figures, the win rule's outcome and the first-level units."""
+    outcome = decide(election, result)
+    return {
+        "election": election.slug,
+        "simulated": election.simulated,
+        "published_only": published_only,
+        "outcome": {
+            "status": outcome.status,
+            "winner": outcome.winner.number if outcome.winner else None,
+            "runoff": [c.number for c in outcome.runoff],
+            "provisional": outcome.provisional,
+            "explanation": outcome.explanation,
+        },
+        **unit_json(result),
+        "children": [unit_json(c) for c in children],
+    }
