@@ -17,10 +17,11 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/secki demo
 
-# The whole suite on the embedded SQLite database, then every database test again on a
-# throwaway PostgreSQL server started from the machine's binaries. With
+# Lint (ruff, ruff format, mypy --strict), the whole suite on the embedded SQLite database,
+# then every database test again on a throwaway PostgreSQL server started from the machine's
+# binaries. With
 # SECKI_REQUIRE_POSTGRES=1 (CI) a missing server is a failure, otherwise a printed skip.
-test: test-sqlite test-postgres
+test: lint test-sqlite test-postgres
 
 test-sqlite: $(STAMP)
 	$(PYTEST) $(PYTEST_ARGS)
