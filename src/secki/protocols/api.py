@@ -12,7 +12,7 @@ from ninja.files import UploadedFile
 from secki.accounts.access import Permission, can
 from secki.api.auth import user_from_request
 from secki.api.idempotency import Answer, respond
-from secki.api.lookups import election_or_404, station_or_404
+from secki.api.lookups import election_or_404, station_in, station_or_404
 from secki.api.schemas import ErrorOut
 from secki.elections.models import Election, Station
 from secki.errors import IntakeError
@@ -85,25 +85,6 @@ def protocol_json(protocol: Protocol, values: dict[str, int] | None = None) -> d
     }
 
 
-def _station_in(election: Election, code: str) -> Station:
-    station = Station.objects.filter(election=election, code=code).first()
-    if station is not None:
-        return station
-    elsewhere = (
-        Station.objects.filter(code=code)
-        .exclude(election=election)
-        .select_related("election")
-        .first()
-    )
-    if elsewhere is not None:
-        raise IntakeError(
-            "other_election",
-            f"station {code!r} belongs to election {elsewhere.election.slug}, not {election.slug}",
-            field="station",
-        )
-    raise IntakeError("unknown_station", f"no station {code!r} in {election.slug}", field="station")
-
-
 def _parse(election: Election, values: dict[str, Any]) -> ProtocolData:
     return parse_protocol(
         election.protocol_schema(), election.candidate_count(), values, election.tz
@@ -130,7 +111,7 @@ def submit(request: HttpRequest, slug: str, payload: ProtocolIn) -> JsonResponse
     election = election_or_404(slug)
 
     def work() -> Answer:
-        station = _station_in(election, payload.station)
+        station = station_in(election, payload.station)
         data = _parse(election, payload.values)
         outcome = actions.submit_protocol(
             election, station, data, actor=user, source=ProtocolSource.API, act=payload.act
@@ -315,7 +296,7 @@ def check(request: HttpRequest, slug: str, payload: CheckIn) -> dict[str, Any]:
 
     user = user_from_request(request)
     election = election_or_404(slug)
-    station = _station_in(election, payload.station)
+    station = station_in(election, payload.station)
     authorize(user, election, Permission.ENTER_PROTOCOL, station)
     data = _parse(election, payload.values)
     results = actions.run_checks(election, station, data)

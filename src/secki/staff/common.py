@@ -21,6 +21,11 @@ from django.shortcuts import render
 
 from secki.accounts.access import GRANTS, AccessDenied, Permission, memberships
 from secki.accounts.models import Role
+
+# shared with the API, re-exported for the staff views
+from secki.api.lookups import election_or_404 as election_or_404
+from secki.api.lookups import station_in as station_in
+from secki.api.lookups import station_or_404 as station_or_404
 from secki.elections.models import Election, Station
 from secki.errors import IntakeError
 
@@ -33,45 +38,6 @@ def account(request: HttpRequest) -> AbstractBaseUser:
     if not isinstance(user, AbstractBaseUser):
         raise AccessDenied("not_authenticated", "log in first")
     return user
-
-
-def election_or_404(slug: str) -> Election:
-    election = Election.objects.filter(slug=slug).first()
-    if election is None:
-        raise Http404(f"no election {slug!r}")
-    return election
-
-
-def station_or_404(election: Election, code: str) -> Station:
-    station = Station.objects.filter(election=election, code=code).select_related("unit").first()
-    if station is None:
-        raise Http404(f"no station {code!r} in {election.slug}")
-    return station
-
-
-def station_in(election: Election, code: str) -> Station:
-    """The station a form names, or an IntakeError that says what is wrong with the code."""
-    code = code.strip()
-    if not code:
-        raise IntakeError(
-            "missing_station", "choose a polling station", status=400, field="station"
-        )
-    station = Station.objects.filter(election=election, code=code).select_related("unit").first()
-    if station is not None:
-        return station
-    elsewhere = (
-        Station.objects.filter(code=code)
-        .exclude(election=election)
-        .select_related("election")
-        .first()
-    )
-    if elsewhere is not None:
-        raise IntakeError(
-            "other_election",
-            f"station {code!r} belongs to election {elsewhere.election.slug}, not {election.slug}",
-            field="station",
-        )
-    raise IntakeError("unknown_station", f"no station {code!r} in {election.slug}", field="station")
 
 
 def has_role(user: Any, election: Election, permission: Permission) -> bool:
