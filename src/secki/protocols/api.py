@@ -13,7 +13,7 @@ from secki.accounts.access import Permission, can
 from secki.api.auth import user_from_request
 from secki.api.idempotency import Answer, respond
 from secki.api.lookups import election_or_404, station_in, station_or_404
-from secki.api.schemas import ErrorOut
+from secki.api.schemas import WRITE_ERRORS, ErrorOut
 from secki.elections.models import Election, Station
 from secki.errors import IntakeError
 from secki.protocols import actions
@@ -145,15 +145,7 @@ def _current(station: Station) -> Protocol:
 
 @router.post(
     "/{slug}/protocols/{station}/amend",
-    response={
-        201: ProtocolOut,
-        400: ErrorOut,
-        401: ErrorOut,
-        403: ErrorOut,
-        404: ErrorOut,
-        409: ErrorOut,
-        422: ErrorOut,
-    },
+    response={201: ProtocolOut, **WRITE_ERRORS},
 )
 def amend(request: HttpRequest, slug: str, station: str, payload: AmendIn) -> JsonResponse:
     """A new version of an accepted protocol, with the reason for it."""
@@ -173,15 +165,7 @@ def amend(request: HttpRequest, slug: str, station: str, payload: AmendIn) -> Js
 
 @router.post(
     "/{slug}/protocols/{station}/resolve",
-    response={
-        200: ProtocolOut,
-        400: ErrorOut,
-        401: ErrorOut,
-        403: ErrorOut,
-        404: ErrorOut,
-        409: ErrorOut,
-        422: ErrorOut,
-    },
+    response={200: ProtocolOut, **WRITE_ERRORS},
 )
 def resolve(request: HttpRequest, slug: str, station: str, payload: ResolveIn) -> JsonResponse:
     """A supervisor settles a quarantined protocol with the values read from the paper."""
@@ -201,15 +185,7 @@ def resolve(request: HttpRequest, slug: str, station: str, payload: ResolveIn) -
 
 @router.post(
     "/{slug}/protocols/{station}/annul",
-    response={
-        201: ProtocolOut,
-        400: ErrorOut,
-        401: ErrorOut,
-        403: ErrorOut,
-        404: ErrorOut,
-        409: ErrorOut,
-        422: ErrorOut,
-    },
+    response={201: ProtocolOut, **WRITE_ERRORS},
 )
 def annul(request: HttpRequest, slug: str, station: str, payload: AnnulIn) -> JsonResponse:
     """Annul a station's results by the commission's decision (kept on record, out of totals)."""
@@ -244,15 +220,7 @@ def publish(request: HttpRequest, slug: str, station: str) -> JsonResponse:
 
 @router.post(
     "/{slug}/protocols-bulk",
-    response={
-        201: dict[str, Any],
-        400: ErrorOut,
-        401: ErrorOut,
-        403: ErrorOut,
-        404: ErrorOut,
-        409: ErrorOut,
-        422: ErrorOut,
-    },
+    response={201: dict[str, Any], **WRITE_ERRORS},
 )
 def bulk(
     request: HttpRequest,
