@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 
-from secki.bundle import CANDIDATE_COLUMNS, TURNOUT_COLUMNS, UNIT_COLUMNS
+from secki.bundle import CANDIDATE_COLUMNS, STATION_COLUMNS, TURNOUT_COLUMNS, UNIT_COLUMNS
 from secki.bundle.write import write_election, write_table
 from secki.elections.bundle_io import election_settings
 from secki.opendata.collect import PublicData, StationRow
@@ -30,21 +30,7 @@ from secki.protocols.models import ProtocolStatus
 
 #: the station columns: the bundle's stations.csv columns, ``code`` named ``station``, plus
 #: the unit's name for readers who do not join units.csv
-STATION_FIELDS = [
-    "station",
-    "unit",
-    "unit_name",
-    "number",
-    "name",
-    "address",
-    "registered",
-    "latitude",
-    "longitude",
-    "abroad",
-    "temporary",
-    "webcam",
-    "ocd_id",
-]
+STATION_FIELDS = ["station", "unit", "unit_name", *STATION_COLUMNS[2:]]
 #: the protocol's public status: ``published`` (counted), ``annulled`` (decision in
 #: ``annulment``, lines left empty because they are not counted), or empty (not published yet)
 STATUS_FIELDS = ["status", "version", "annulment"]
