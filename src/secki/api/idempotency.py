@@ -11,9 +11,10 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.http import HttpRequest, JsonResponse
 from django.http.request import RawPostDataException
+from django.utils import timezone
 
 from secki.api.models import IdempotencyRecord
 from secki.errors import IntakeError
@@ -55,17 +56,15 @@ def respond(request: HttpRequest, user: Any, work: Callable[[], Answer]) -> Json
         )
     print_ = fingerprint(request)
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    user=user, key=key, fingerprint=print_, status=PENDING, body={}
-                )
-        except IntegrityError:  # the key was used before (or is committing right now)
-            record = None
+        record = _claim(user, key, print_)
         if record is not None:
             status, body = _run(work)
-            record.status, record.body = status, body
-            record.save(update_fields=["status", "body"])
+            field = IdempotencyRecord._meta.get_field("body")
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {TABLE} SET status = %s, body = %s WHERE id = %s",  # noqa: S608 - model metadata
+                    [status, field.get_db_prep_save(body, connection), record],
+                )
             return JsonResponse(body, status=status)
     stored = IdempotencyRecord.objects.get(user=user, key=key)
     if stored.fingerprint != print_:
@@ -78,6 +77,32 @@ def respond(request: HttpRequest, user: Any, work: Callable[[], Answer]) -> Json
     response = JsonResponse(stored.body, status=stored.status)
     response["Idempotent-Replayed"] = "true"
     return response
+
+
+TABLE = IdempotencyRecord._meta.db_table
+
+
+def _claim(user: Any, key: str, print_: str) -> int | None:
+    """Insert the key's pending record and return its id; None when the key exists already
+    (a concurrent insert of the same key waits here until the other transaction ends)."""
+    fields = ["user_id", "key", "fingerprint", "status", "body", "created_at"]
+    created = IdempotencyRecord._meta.get_field("created_at")
+    values = [
+        user.pk,
+        key,
+        print_,
+        PENDING,
+        IdempotencyRecord._meta.get_field("body").get_db_prep_save({}, connection),
+        created.get_db_prep_save(timezone.now(), connection),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {TABLE} ({', '.join(fields)}) VALUES (%s, %s, %s, %s, %s, %s) "  # noqa: S608 - model metadata
+            "ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
+            values,
+        )
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
 
 
 def _run(work: Callable[[], Answer]) -> Answer:

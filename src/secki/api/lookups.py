@@ -2,21 +2,43 @@
 
 from __future__ import annotations
 
+from django.db import connection
 from django.http import Http404
+
+from secki import rawsql
 
 from secki.elections.models import Election, Station, Unit
 from secki.errors import IntakeError
 
 
 def election_or_404(slug: str) -> Election:
-    election = Election.objects.filter(slug=slug).first()
+    election = rawsql.fetch_one(Election, "t.slug = %s", [slug])
     if election is None:
         raise Http404(f"no election {slug!r}")
     return election
 
 
+def _station(election: Election, code: str) -> Station | None:
+    """The election's station with this code, its unit and election attached (plain SQL:
+    every API write looks one up)."""
+    scols, ucols = rawsql.columns(Station), rawsql.columns(Unit)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {scols.select('s')}, {ucols.select('u')} FROM {scols.table} s "  # noqa: S608 - model metadata
+            f"JOIN {ucols.table} u ON u.id = s.unit_id WHERE s.election_id = %s AND s.code = %s",
+            [election.pk, code],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    station: Station = scols.build(row)
+    station.unit = ucols.build(row, len(scols))
+    station.election = election
+    return station
+
+
 def station_or_404(election: Election, code: str) -> Station:
-    station = Station.objects.filter(election=election, code=code).select_related("unit").first()
+    station = _station(election, code)
     if station is None:
         raise Http404(f"no station {code!r} in {election.slug}")
     return station
@@ -37,7 +59,7 @@ def station_in(election: Election, code: str) -> Station:
         raise IntakeError(
             "missing_station", "choose a polling station", status=400, field="station"
         )
-    station = Station.objects.filter(election=election, code=code).select_related("unit").first()
+    station = _station(election, code)
     if station is not None:
         return station
     elsewhere = (

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from secki import rawsql
 from secki.dbcopy import write_rows
 from secki.elections.models import Election
 from secki.ledger.models import GENESIS, LedgerEntry
@@ -47,15 +48,18 @@ def _lock_chain() -> None:
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
-        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s), set_config('synchronous_commit', 'off', true)",
+            [LOCK_KEY],
+        )
     transaction.on_commit(_flush_wal)
 
 
 def _flush_wal() -> None:
     """Wait until the WAL is flushed past our commit: a tiny transaction that gets an id
-    commits synchronously, and a flush covers everything written before it."""
-    with transaction.atomic(), connection.cursor() as cursor:
+    commits synchronously, and a flush covers everything written before it. (Run outside any
+    atomic block, the statement is its own transaction: one round trip.)"""
+    with connection.cursor() as cursor:
         cursor.execute("SELECT txid_current()")
 
 
@@ -87,7 +91,8 @@ def append(kind: str, payload: dict[str, Any], election: Election | None = None)
             "payload": payload,
         }
     )
-    return LedgerEntry.objects.create(
+    return rawsql.insert(
+        LedgerEntry,
         seq=seq,
         election=election,
         at=at,

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from secki import rawsql
 from secki.accounts.access import Permission, authorize
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
@@ -112,12 +113,19 @@ def _locked_station(station: Station) -> Station:
     serialises writers itself)."""
     if connection.vendor == "sqlite":
         return station
-    Station.objects.select_for_update().filter(pk=station.pk).values_list("pk").get()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {Station._meta.db_table} WHERE id = %s FOR UPDATE",  # noqa: S608 - model metadata
+            [station.pk],
+        )
     return station
 
 
 def _current(station: Station) -> Protocol | None:
-    return Protocol.objects.filter(station=station, is_current=True).first()
+    protocol = rawsql.fetch_one(Protocol, "t.station_id = %s AND t.is_current", [station.pk])
+    if protocol is not None:
+        protocol.station = station
+    return protocol
 
 
 def _values_of(protocol: Protocol) -> ProtocolData:
@@ -157,7 +165,8 @@ def _store(
 ) -> Protocol:
     schema = election.protocol_schema()
     completed = data.instants.get(schema.datetime_lines[0].code) if schema.datetime_lines else None
-    protocol = Protocol.objects.create(
+    protocol = rawsql.insert(
+        Protocol,
         election=election,
         station=station,
         version=version,
@@ -177,18 +186,25 @@ def _store(
 
 def insert_values(protocol_id: int, values: dict[str, int]) -> None:
     """One protocol's line values in one statement (the hot path of every accept)."""
+    if not values:
+        return
+    params: list[Any] = []
+    for code, value in values.items():
+        params += (protocol_id, code, value)
+    rows = ", ".join(["(%s, %s, %s)"] * len(values))
     with connection.cursor() as cursor:
-        cursor.executemany(
+        cursor.execute(
             f"INSERT INTO {ProtocolValue._meta.db_table} (protocol_id, code, value) "  # noqa: S608 - table name from the model
-            "VALUES (%s, %s, %s)",
-            [(protocol_id, code, value) for code, value in values.items()],
+            f"VALUES {rows}",
+            params,
         )
 
 
 def _event(
     protocol: Protocol, kind: str, actor: Any, *, old: Any = None, new: Any = None, reason: str = ""
 ) -> None:
-    ProtocolEvent.objects.create(
+    rawsql.insert(
+        ProtocolEvent,
         election_id=protocol.election_id,
         station_id=protocol.station_id,
         protocol=protocol,
