@@ -22,6 +22,10 @@ STATION_COLUMNS = [
     "webcam",
     "ocd_id",
 ]
+#: optional stations.csv columns added after the format's first version: a bundle without them
+#: still imports, and the canonical writer puts them last, only when some station has a value
+#: (so bundles without them round-trip byte for byte, and so do those with them)
+STATION_EXTRA_COLUMNS = ["webcam_url"]
 CANDIDATE_COLUMNS = ["number", "name", "party"]
 TURNOUT_COLUMNS = ["station", "time", "voters"]
 TRUTH_COLUMNS = [

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -26,6 +27,7 @@ from secki.bundle import (
     ELECTION_KINDS,
     FORMAT,
     STATION_COLUMNS,
+    STATION_EXTRA_COLUMNS,
     TURNOUT_COLUMNS,
     UNIT_KINDS,
 )
@@ -33,6 +35,7 @@ from secki.protocol import ProtocolSchema, SchemaError
 from secki.protocol.schema import candidate_code
 
 MAX_ISSUES = 50
+MAX_URL = 500
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 Progress = Callable[[str, int], None]
 
@@ -92,6 +95,7 @@ class StationRow:
     temporary: bool
     webcam: bool
     ocd_id: str
+    webcam_url: str = ""
 
 
 @dataclass
@@ -222,6 +226,28 @@ class _Reader:
         if text not in ("0", "1"):
             self.issue(file, line, column, f"{text!r} is not a flag: use 0 or 1")
         return text == "1"
+
+    def web_address(self, file: str, line: int, column: str, text: str) -> str:
+        """An http(s) URL or empty; anything a browser would run or resolve locally is refused."""
+        text = text.strip()
+        if not text:
+            return ""
+        parts = urlsplit(text)
+        if (
+            parts.scheme.lower() not in ("http", "https")
+            or not parts.hostname
+            or any(ch.isspace() or ord(ch) < 32 for ch in text)
+            or len(text) > MAX_URL
+        ):
+            self.issue(
+                file,
+                line,
+                column,
+                f"{text[:80]!r} is not a web address: use http:// or https:// with a host name "
+                f"(at most {MAX_URL} characters)",
+            )
+            return ""
+        return text
 
     def decimal(self, file: str, line: int, column: str, text: str, limit: int) -> Decimal | None:
         if not text.strip():
@@ -407,7 +433,7 @@ def _read(reader: _Reader) -> Bundle | None:
     station_codes: set[str] = set()
     numbers: set[tuple[str, int]] = set()
     required = ["code", "unit", "number", "name", "registered"]
-    optional = [c for c in STATION_COLUMNS if c not in required]
+    optional = [c for c in [*STATION_COLUMNS, *STATION_EXTRA_COLUMNS] if c not in required]
     for line, row in reader.rows(f, required, optional):
         code = reader.text(f, line, "code", row["code"])
         unit = reader.text(f, line, "unit", row["unit"])
@@ -420,6 +446,9 @@ def _read(reader: _Reader) -> Bundle | None:
             reader.flag(f, line, c, row.get(c, "0") or "0")
             for c in ("abroad", "temporary", "webcam")
         ]
+        webcam_url = reader.web_address(f, line, "webcam_url", row.get("webcam_url", ""))
+        if webcam_url and not flags[2]:
+            reader.issue(f, line, "webcam_url", "a stream address needs webcam = 1")
         if unit is not None and unit not in unit_codes:
             reader.issue(f, line, "unit", f"unit {unit!r} does not exist in units.csv")
         if code is not None:
@@ -450,6 +479,7 @@ def _read(reader: _Reader) -> Bundle | None:
                 flags[1],
                 flags[2],
                 row.get("ocd_id", "").strip(),
+                webcam_url,
             )
         )
     _step(reader, f, len(bundle.stations))

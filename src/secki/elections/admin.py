@@ -44,9 +44,18 @@ class UnitAdmin(admin.ModelAdmin[Unit]):
 
 @admin.register(Station)
 class StationAdmin(admin.ModelAdmin[Station]):
-    list_display = ("code", "name", "unit", "registered", "abroad", "temporary", "webcam")
+    list_display = (
+        "code",
+        "name",
+        "unit",
+        "registered",
+        "abroad",
+        "temporary",
+        "webcam",
+        "webcam_url",
+    )
     list_filter = ("election", "abroad", "temporary", "webcam")
-    search_fields = ("code", "name", "address", "ocd_id")
+    search_fields = ("code", "name", "address", "ocd_id", "webcam_url")
     raw_id_fields = ("unit",)
     readonly_fields = ("unit_path",)
 

@@ -20,6 +20,7 @@ from secki.bundle import (
     CANDIDATE_COLUMNS,
     FORMAT,
     STATION_COLUMNS,
+    STATION_EXTRA_COLUMNS,
     TURNOUT_COLUMNS,
     UNIT_COLUMNS,
 )
@@ -124,6 +125,7 @@ def import_bundle(
                     abroad=r.abroad,
                     temporary=r.temporary,
                     webcam=r.webcam,
+                    webcam_url=r.webcam_url,
                     ocd_id=r.ocd_id,
                     unit_path=units[r.unit].path,
                     position=i,
@@ -238,9 +240,11 @@ def export_bundle(election: Election, directory: Path) -> dict[str, int]:
         ),
     )
     stations = list(election.stations.order_by("position"))
+    # the optional webcam_url column only when some station has an address (docs/formats.md)
+    extra = STATION_EXTRA_COLUMNS if any(s.webcam_url for s in stations) else []
     written["stations.csv"] = write_table(
         directory / "stations.csv",
-        STATION_COLUMNS,
+        [*STATION_COLUMNS, *extra],
         (
             [
                 s.code,
@@ -255,6 +259,7 @@ def export_bundle(election: Election, directory: Path) -> dict[str, int]:
                 s.temporary,
                 s.webcam,
                 s.ocd_id,
+                *([s.webcam_url] if extra else []),
             ]
             for s in stations
         ),

@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator, URLValidator
 from django.db import models
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -221,6 +221,12 @@ class Station(models.Model):
     abroad = models.BooleanField(default=False)
     temporary = models.BooleanField(default=False)
     webcam = models.BooleanField(default=False)
+    webcam_url = models.URLField(
+        max_length=500,
+        blank=True,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="public address of the station's webcam stream (http or https)",
+    )
     ocd_id = models.CharField(max_length=300, blank=True)
     unit_path = models.CharField(
         max_length=255, db_index=True, blank=True, help_text="path of the unit, for subtree sums"
@@ -236,6 +242,16 @@ class Station(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+    @property
+    def webcam_link(self) -> str:
+        """The stream's address if it is an http(s) URL (what pages may link to), else ""."""
+        url = self.webcam_url.strip()
+        return url if url.lower().startswith(("http://", "https://")) else ""
+
+    def clean(self) -> None:
+        if self.webcam_url and not self.webcam:
+            raise ValidationError({"webcam_url": "a stream address needs the webcam flag set"})
 
 
 class Candidate(models.Model):

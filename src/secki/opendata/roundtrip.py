@@ -20,7 +20,7 @@ import json
 import shutil
 from pathlib import Path
 
-from secki.bundle import ELECTION_FILE, STATION_COLUMNS, TURNOUT_COLUMNS
+from secki.bundle import ELECTION_FILE, STATION_COLUMNS, STATION_EXTRA_COLUMNS, TURNOUT_COLUMNS
 
 BULK_FILE = "stations.csv.gz"
 TURNOUT_FILE = "turnout.csv.gz"
@@ -30,6 +30,21 @@ LAST_STATUS_FIELD = "annulment"
 
 class RoundTripError(ValueError):
     pass
+
+
+def _filled_columns(bulk: Path, index: dict[str, int]) -> list[str]:
+    """The optional station columns that some row fills (the canonical bundle writer leaves
+    out the others), found in a first pass over the file."""
+    wanted = {c: index[c] for c in STATION_EXTRA_COLUMNS if c in index}
+    filled: set[str] = set()
+    with gzip.open(bulk, "rt", encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        for row in reader:
+            filled.update(c for c, i in wanted.items() if row[i])
+            if len(filled) == len(wanted):
+                break
+    return [c for c in STATION_EXTRA_COLUMNS if c in filled]
 
 
 def bundle_from_bulk(source: Path, target: Path, *, slug: str | None = None) -> dict[str, int]:
@@ -58,14 +73,16 @@ def bundle_from_bulk(source: Path, target: Path, *, slug: str | None = None) -> 
             raise RoundTripError(f"{BULK_FILE}: not a Secki bulk file (header {header[:4]} …)")
         index = {name: i for i, name in enumerate(header)}
         lines = header[index[LAST_STATUS_FIELD] + 1 :]
-        station_cols = ["station" if c == "code" else c for c in STATION_COLUMNS]
+        extra = _filled_columns(source / BULK_FILE, index)
+        columns = [*STATION_COLUMNS, *extra]
+        station_cols = ["station" if c == "code" else c for c in columns]
         with (
             (target / "stations.csv").open("w", encoding="utf-8", newline="") as st,
             (target / "protocols.csv").open("w", encoding="utf-8", newline="") as pr,
         ):
             stations = csv.writer(st, lineterminator="\n")
             protocols = csv.writer(pr, lineterminator="\n")
-            stations.writerow(STATION_COLUMNS)
+            stations.writerow(columns)
             protocols.writerow(["station", *lines])
             for row in reader:
                 stations.writerow([row[index[c]] for c in station_cols])
