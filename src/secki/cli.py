@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "serve": "secki.demo.cli:serve",
     "replay": "secki.demo.cli:replay_cmd",
     "verify-log": "secki.ledger.cli:verify_log",
+    "verify-scans": "secki.protocols.cli:verify_scans_cmd",
     "snapshot": "secki.opendata.cli:snapshot",
     "bundle-from-bulk": "secki.opendata.cli:bundle_from_bulk_cmd",
     "manage": "secki.cli:manage",

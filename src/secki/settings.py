@@ -132,6 +132,15 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# Uploaded files (scans of paper protocols) go to Django's default storage under MEDIA_ROOT;
+# they are served through secki.results.views.scan_file (access rules, ETag = SHA-256), never
+# directly, so no MEDIA_URL is needed.
+MEDIA_ROOT = Path(env_str("SECKI_MEDIA_DIR", str(VAR_DIR / "media")))
+# Largest scan accepted, in bytes (PDF, PNG or JPEG of a paper protocol).
+SECKI_SCAN_MAX_BYTES = env_int("SECKI_SCAN_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
+# Base URL put before the site's paths in open-data files (scans.csv), e.g.
+# https://results.example.org; empty: site-relative paths.
+SECKI_PUBLIC_URL = env_str("SECKI_PUBLIC_URL", "").rstrip("/")
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # The demo and tests serve app static files without a collectstatic step.

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import models
 
 from secki.elections.models import Election, Station
+from secki.ledger.models import LedgerEntry
 
 
 class ProtocolStatus(models.TextChoices):
@@ -160,3 +161,62 @@ class ProtocolEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.station.code} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class ScanType(models.TextChoices):
+    """What a scan's first bytes say it is (never its name or the client's word)."""
+
+    PDF = "application/pdf", "PDF"
+    PNG = "image/png", "PNG"
+    JPEG = "image/jpeg", "JPEG"
+
+
+#: the file name extension each scan type is stored and downloaded with
+SCAN_EXTENSIONS = {ScanType.PDF: "pdf", ScanType.PNG: "png", ScanType.JPEG: "jpg"}
+
+
+class ProtocolScan(models.Model):
+    """A scan or photo of a paper protocol, attached to the protocol version that was current
+    when it was uploaded. Append-only: a re-upload is a new row (``number`` counts a station's
+    scans), nothing is replaced or deleted. The file's SHA-256 is computed by the server and
+    published in the hash-chained ledger (``ledger``), so that anyone can check a download."""
+
+    election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="+")
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="scans")
+    protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="scans")
+    number = models.PositiveIntegerField(help_text="1, 2, … per station, in upload order")
+    file = models.FileField(max_length=300, help_text="path in the default storage")
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField(help_text="bytes")
+    content_type = models.CharField(max_length=40, choices=ScanType.choices)
+    original_name = models.CharField(max_length=255, blank=True)
+    source = models.CharField(max_length=10, choices=ProtocolSource.choices)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField()
+    ledger = models.OneToOneField(
+        LedgerEntry, on_delete=models.PROTECT, related_name="+", help_text="the public fact"
+    )
+
+    class Meta:
+        ordering = ["station_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["station", "number"], name="protocol_scan_unique"),
+        ]
+        indexes = [models.Index(fields=["election", "station"])]
+
+    def __str__(self) -> str:
+        return f"scan {self.number} of {self.station.code} v{self.protocol.version}"
+
+    @property
+    def extension(self) -> str:
+        return SCAN_EXTENSIONS[ScanType(self.content_type)]
+
+    @property
+    def download_name(self) -> str:
+        """The file name a download is saved under."""
+        return (
+            f"{self.election.slug}-{self.station.code}-v{self.protocol.version}"
+            f"-scan{self.number}.{self.extension}"
+        )

@@ -3,6 +3,7 @@ byte-identical to what the API answers the public)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -63,4 +64,27 @@ def national_json(
         },
         **unit_json(result),
         "children": [unit_json(c) for c in children],
+    }
+
+
+def scan_json(
+    *,
+    version: int,
+    number: int,
+    sha256: str,
+    size: int,
+    content_type: str,
+    uploaded_at: dt.datetime,
+    url: str,
+) -> dict[str, Any]:
+    """One scan of a station's paper protocol, as the station JSON of the API and of the
+    snapshots shows it (the hash is the one published in the ledger)."""
+    return {
+        "version": version,
+        "number": number,
+        "sha256": sha256,
+        "size": size,
+        "content_type": content_type,
+        "uploaded_at": uploaded_at.isoformat(),
+        "url": url,
     }

@@ -9,6 +9,7 @@ urlpatterns = [
     path("e/<slug:slug>/", views.election_results, name="election"),
     path("e/<slug:slug>/u/<str:code>/", views.unit_results, name="unit"),
     path("e/<slug:slug>/s/<str:code>/", views.station_page, name="station"),
+    path("e/<slug:slug>/s/<str:code>/scans/<int:number>/", views.scan_file, name="scan"),
     path("e/<slug:slug>/turnout/", views.turnout_page, name="turnout"),
     path("e/<slug:slug>/map/", views.map_page, name="map"),
 ]

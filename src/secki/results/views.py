@@ -7,20 +7,35 @@ for the ETag and cache rules.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.core.files.storage import default_storage
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseNotModified,
+    HttpResponseRedirect,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
+from secki.accounts.access import Permission, can
+from secki.api.auth import user_from_request
 from secki.elections.models import Election, Station, Unit
+from secki.protocols.models import ProtocolScan
+from secki.protocols.scans import is_public
 from secki.results import maps
 from secki.results.charts import SERIES_STYLES, Series, line_chart
-from secki.results.http import PageState, election_page, live_path
+from secki.results.http import PageState, election_page, live_path, matches
 from secki.results.portal import (
     TurnoutTable,
     ancestors,
@@ -33,6 +48,8 @@ from secki.results.portal import (
 from secki.results.rules import Outcome, decide
 from secki.results.tabulate import Tabulation, UnitResult, tabulation
 from secki.results.templatetags.portal import num, pct
+
+log = logging.getLogger(__name__)
 
 BASES = {
     "valid": gettext_lazy("valid votes"),
@@ -280,6 +297,43 @@ def station_page(request: HttpRequest, state: PageState, code: str) -> HttpRespo
     return _render(
         request, state, "results/station.html", "results/parts/station_live.html", context
     )
+
+
+def scan_file(request: HttpRequest, slug: str, code: str, number: int) -> HttpResponseBase:
+    """The file of a station's scan ``number``: public once the protocol version it belongs to
+    is published (or annulled); before that only to officials and observers who may see
+    unpublished results (anyone else gets 404, as for a scan that does not exist). The ETag is
+    the file's SHA-256, as published in the ledger."""
+    scan = (
+        ProtocolScan.objects.filter(election__slug=slug, station__code=code, number=number)
+        .select_related("election", "station", "protocol")
+        .first()
+    )
+    if scan is None:
+        raise Http404(_("There is no such scan."))
+    public = is_public(scan)
+    if not public and not can(
+        user_from_request(request), scan.election, Permission.VIEW_UNPUBLISHED, scan.station
+    ):
+        raise Http404(_("There is no such scan."))
+    etag = f'"{scan.sha256}"'
+    cache = "public, max-age=31536000, immutable" if public else "private, no-cache"
+    response: HttpResponseBase
+    if matches(request, etag):
+        response = HttpResponseNotModified()
+    else:
+        try:
+            handle = default_storage.open(scan.file.name or "", "rb")
+        except OSError:
+            log.error("scan file missing: %s (secki verify-scans)", scan.file.name)
+            raise Http404(_("There is no such scan.")) from None
+        response = FileResponse(handle, content_type=scan.content_type, filename=scan.download_name)
+        response["X-Content-Type-Options"] = "nosniff"
+    response["ETag"] = etag
+    response["Cache-Control"] = cache
+    if not public:
+        patch_vary_headers(response, ("Cookie", "Authorization"))
+    return response
 
 
 @election_page

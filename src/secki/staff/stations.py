@@ -1,5 +1,6 @@
 """A station's protocol for officials: the current version, every version, the full event
-history (who, when, old and new values, reason), and the amend / annul / publish forms."""
+history (who, when, old and new values, reason), the scans of the paper protocol with their
+upload form, and the amend / annul / publish forms."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from secki.accounts.access import AccessDenied, Permission, authorize, can
-from secki.elections.models import ElectionStatus, Station
+from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
-from secki.protocols import actions
+from secki.protocols import actions, scans
 from secki.protocols.data import ProtocolData
 from secki.protocols.models import (
     COUNTED_STATUSES,
@@ -99,10 +100,8 @@ def current_protocol(station: Station) -> Protocol | None:
     )
 
 
-@staff_view
-def station_page(request: HttpRequest, slug: str, code: str) -> HttpResponse:
-    election = election_or_404(slug)
-    station = station_or_404(election, code)
+def station_context(request: HttpRequest, election: Election, station: Station) -> dict[str, Any]:
+    """What the station page shows (also when it is shown again with a refused upload)."""
     user = request.user
     authorize(user, election, Permission.VIEW_UNPUBLISHED, station)
     sheet = Sheet.of(election)
@@ -125,7 +124,7 @@ def station_page(request: HttpRequest, slug: str, code: str) -> HttpResponse:
     def may(permission: Permission) -> bool:
         return can(user, election, permission, station)
 
-    context = {
+    return {
         "election": election,
         "station": station,
         "current": current,
@@ -133,6 +132,9 @@ def station_page(request: HttpRequest, slug: str, code: str) -> HttpResponse:
         "fields": sheet.fields(shown) if shown else [],
         "act_codes": sheet.act_codes,
         "history": history(sheet, station),
+        "scans": scans.visible_scans(station, public=False),
+        "scan_max": scans.megabytes(scans.max_bytes()),
+        "can_scan": is_open and current is not None and may(Permission.ENTER_PROTOCOL),
         "can_enter": is_open
         and (current is None or current.status == ProtocolStatus.FIRST_ENTRY)
         and may(Permission.ENTER_PROTOCOL),
@@ -145,7 +147,37 @@ def station_page(request: HttpRequest, slug: str, code: str) -> HttpResponse:
         and current.status == ProtocolStatus.QUARANTINED
         and may(Permission.RECONCILE),
     }
-    return render(request, "staff/station.html", context)
+
+
+@staff_view
+def station_page(request: HttpRequest, slug: str, code: str) -> HttpResponse:
+    election = election_or_404(slug)
+    station = station_or_404(election, code)
+    return render(request, "staff/station.html", station_context(request, election, station))
+
+
+@require_POST
+@staff_view
+def upload_scan(request: HttpRequest, slug: str, code: str) -> HttpResponse:
+    """The scan of the station's paper protocol, from the form on the station page."""
+    election = election_or_404(slug)
+    station = station_or_404(election, code)
+    user = request.user
+    require_role(user, election, Permission.ENTER_PROTOCOL)
+    try:
+        scan = scans.upload_scan(
+            election, station, request.FILES.get("file"), actor=user, source=ProtocolSource.FORM
+        )
+    except IntakeError as exc:  # AccessDenied: the refusal page of staff_view
+        context = {**station_context(request, election, station), "scan_problem": True}
+        return refuse(request, "staff/station.html", context, exc)
+    messages.success(
+        request,
+        f"Station {station.code}: scan {scan.number} ({scan.get_content_type_display()}, "
+        f"{scan.size:,} bytes) stored for protocol version {scan.protocol.version}; "
+        f"SHA-256 {scan.sha256} published in ledger entry #{scan.ledger.seq}.",
+    )
+    return redirect("staff:station", slug=election.slug, code=station.code)
 
 
 def _counted_or_refuse(station: Station, what: str) -> Protocol:

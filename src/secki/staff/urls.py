@@ -16,4 +16,5 @@ urlpatterns = [
     path("e/<slug:slug>/stations/<str:code>/amend/", stations.amend, name="amend"),
     path("e/<slug:slug>/stations/<str:code>/annul/", stations.annul, name="annul"),
     path("e/<slug:slug>/stations/<str:code>/publish/", stations.publish, name="publish"),
+    path("e/<slug:slug>/stations/<str:code>/scans/", stations.upload_scan, name="scan"),
 ]

@@ -1,0 +1,90 @@
+"""Scans API: upload the scan of a station's paper protocol (multipart), list a station's
+scans. The rules are :func:`secki.protocols.scans.upload_scan`'s."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from ninja import File, Router, Schema
+from ninja.files import UploadedFile
+
+from secki.accounts.access import Permission, can
+from secki.api.auth import user_from_request
+from secki.api.idempotency import Answer, respond
+from secki.api.lookups import election_or_404, station_in, station_or_404
+from secki.api.schemas import WRITE_ERRORS, ErrorOut
+from secki.protocols import scans
+from secki.protocols.models import ProtocolScan, ProtocolSource
+from secki.results.serialize import scan_json
+
+router = Router(tags=["scans"])
+
+
+class ScanOut(Schema):
+    election: str
+    station: str
+    version: int
+    number: int
+    sha256: str
+    size: int
+    content_type: str
+    uploaded_at: str
+    url: str
+    public: bool
+    ledger_seq: int
+
+
+def scan_out(request: HttpRequest, scan: ProtocolScan) -> dict[str, Any]:
+    path = scans.scan_path(scan.election.slug, scan.station.code, scan.number)
+    return {
+        "election": scan.election.slug,
+        "station": scan.station.code,
+        **scan_json(
+            version=scan.protocol.version,
+            number=scan.number,
+            sha256=scan.sha256,
+            size=scan.size,
+            content_type=scan.content_type,
+            uploaded_at=scan.uploaded_at,
+            url=request.build_absolute_uri(path),
+        ),
+        "public": scans.is_public(scan),
+        "ledger_seq": scan.ledger.seq,
+    }
+
+
+@router.post(
+    "/{slug}/stations/{station}/scans",
+    response={201: ScanOut, **WRITE_ERRORS, 413: ErrorOut, 415: ErrorOut},
+)
+def upload(
+    request: HttpRequest,
+    slug: str,
+    station: str,
+    file: File[UploadedFile | None] = None,
+) -> JsonResponse:
+    """Upload the scan (PDF, PNG or JPEG, multipart field ``file``) of a station's paper
+    protocol. It is attached to the station's current protocol version; its SHA-256 is computed
+    here and published in the ledger. Allowed to those who may submit that station's protocol.
+    """
+    user = user_from_request(request)
+    election = election_or_404(slug)
+
+    def work() -> Answer:
+        st = station_in(election, station)
+        scan = scans.upload_scan(election, st, file, actor=user, source=ProtocolSource.API)
+        return 201, scan_out(request, scan)
+
+    return respond(request, user, work)
+
+
+@router.get("/{slug}/stations/{station}/scans", response={200: list[ScanOut], 404: ErrorOut})
+def station_scans(request: HttpRequest, slug: str, station: str) -> list[dict[str, Any]]:
+    """A station's scans, oldest first (the public sees those of published and annulled
+    protocol versions)."""
+    user = user_from_request(request)
+    election = election_or_404(slug)
+    st = station_or_404(election, station)
+    public = not can(user, election, Permission.VIEW_UNPUBLISHED, st)
+    return [scan_out(request, s) for s in scans.visible_scans(st, public=public)]
