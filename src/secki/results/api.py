@@ -15,6 +15,7 @@ from secki.api.lookups import election_or_404, station_or_404, unit_or_404
 from secki.api.schemas import ErrorOut
 from secki.elections.models import Election
 from secki.protocols.models import Protocol, ProtocolStatus
+from secki.protocols.scans import scan_path, visible_scans
 from secki.results import http, serialize
 from secki.results.serialize import unit_json
 from secki.results.tabulate import Tabulation, counted_statuses, tabulation
@@ -81,7 +82,8 @@ def unit(request: HttpRequest, slug: str, code: str) -> dict[str, Any]:
 
 @router.get("/{slug}/results/stations/{code}", response={200: dict[str, Any], 404: ErrorOut})
 def station(request: HttpRequest, slug: str, code: str) -> dict[str, Any]:
-    """One station: its register and its counted protocol's lines (or null)."""
+    """One station: its register, its counted protocol's lines (or null), and the scans of
+    the paper protocol with their SHA-256 (as published in the ledger)."""
     election = election_or_404(slug)
     st = station_or_404(election, code)
     public = not can(user_from_request(request), election, Permission.VIEW_UNPUBLISHED, st)
@@ -101,4 +103,18 @@ def station(request: HttpRequest, slug: str, code: str) -> dict[str, Any]:
         "values": dict(protocol.values.values_list("code", "value")) if protocol else None,
         "soft_failures": protocol.soft_failures if protocol else [],
         "annulment": annulled.decision_ref if annulled else None,
+        "webcam": st.webcam,
+        "webcam_url": st.webcam_link or None,
+        "scans": [
+            serialize.scan_json(
+                version=scan.protocol.version,
+                number=scan.number,
+                sha256=scan.sha256,
+                size=scan.size,
+                content_type=scan.content_type,
+                uploaded_at=scan.uploaded_at,
+                url=request.build_absolute_uri(scan_path(election.slug, st.code, scan.number)),
+            )
+            for scan in visible_scans(st, public=public)
+        ],
     }

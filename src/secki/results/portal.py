@@ -15,7 +15,14 @@ from typing import Any
 from secki.elections.models import Election, Station, Unit, UnitKind
 from secki.ledger.chain import digest
 from secki.protocols.actions import protocol_data, run_checks
-from secki.protocols.models import Protocol, ProtocolEvent, ProtocolStatus, ProtocolValue
+from secki.protocols.models import (
+    Protocol,
+    ProtocolEvent,
+    ProtocolScan,
+    ProtocolStatus,
+    ProtocolValue,
+)
+from secki.protocols.scans import visible_scans
 from secki.results.tabulate import Tabulation, Totals, UnitResult, counted_statuses, percent
 from secki.turnout.aggregate import aggregate
 from secki.turnout.models import TurnoutReport
@@ -241,6 +248,7 @@ class StationDetail:
     turnout: list[TurnoutReport]  # current reports by time
     corrections: list[TurnoutReport]  # superseded turnout versions (with reasons)
     result: UnitResult | None
+    scans: list[ProtocolScan]  # scans of the visible versions, oldest first
 
 
 def station_detail(tab: Tabulation, station: Station) -> StationDetail:
@@ -326,4 +334,5 @@ def station_detail(tab: Tabulation, station: Station) -> StationDetail:
         turnout=[r for r in reports if r.is_current],
         corrections=[r for r in reports if not r.is_current],
         result=result,
+        scans=visible_scans(station, public=tab.public),
     )

@@ -12,4 +12,5 @@ urlpatterns = [
     path("e/<slug:slug>/s/<str:code>/scans/<int:number>/", views.scan_file, name="scan"),
     path("e/<slug:slug>/turnout/", views.turnout_page, name="turnout"),
     path("e/<slug:slug>/map/", views.map_page, name="map"),
+    path("e/<slug:slug>/webcams/", views.webcams_page, name="webcams"),
 ]

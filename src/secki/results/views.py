@@ -386,6 +386,39 @@ def turnout_page(request: HttpRequest, state: PageState) -> HttpResponse:
 
 
 @election_page
+def webcams_page(request: HttpRequest, state: PageState) -> HttpResponse:
+    """The webcam registry: every filmed station of the election with its stream's address
+    when known, optionally only those of one unit's territory (``?unit=<code>``)."""
+    election = state.election
+    units = list(Unit.objects.filter(election=election).order_by("position", "id"))
+    by_id = {u.id: u for u in units}
+    filmed = list(Station.objects.filter(election=election, webcam=True).order_by("position", "id"))
+    code = request.GET.get("unit", "")
+    chosen = next((u for u in units if u.code == code), None) if code else None
+    if code and chosen is None:
+        raise Http404(_("There is no unit %(code)s in this election.") % {"code": code})
+    holding: set[int] = set()  # units with a filmed station in their territory
+    for s in filmed:
+        unit: Unit | None = by_id[s.unit_id]
+        while unit is not None and unit.id not in holding:
+            holding.add(unit.id)
+            unit = by_id.get(unit.parent_id) if unit.parent_id else None
+    shown = [s for s in filmed if chosen is None or s.unit_path.startswith(chosen.path)]
+    context = {
+        "election": election,
+        "public": state.public,
+        "section": "webcams",
+        "units": [u for u in units if u.id in holding and u.parent_id is not None],
+        "chosen": chosen,
+        "rows": [(s, by_id[s.unit_id]) for s in shown],
+        "filmed": len(filmed),
+        "total": Station.objects.filter(election=election).count(),
+        "with_address": sum(1 for s in shown if s.webcam_link),
+    }
+    return render(request, "results/webcams.html", context)
+
+
+@election_page
 def map_page(request: HttpRequest, state: PageState) -> HttpResponse:
     tab = _tab(state)
     metric = request.GET.get("by", "leader")
