@@ -8,6 +8,7 @@ bundle (docs/formats.md): the station columns are ``stations.csv``'s (``code`` i
 a download back into a bundle that ``secki import`` loads.
 
 ``turnout.csv.gz`` is the bundle's ``turnout.csv`` (station, report time, cumulative voters);
+``scans.csv`` lists the public scans of the paper protocols with their SHA-256 and address;
 ``election.json``, ``units.csv`` and ``candidates.csv`` are the bundle's own files.
 Every file is written deterministically (gzip without a timestamp), so equal data gives equal
 bytes and equal SHA-256.
@@ -22,15 +23,25 @@ from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 
-from secki.bundle import CANDIDATE_COLUMNS, STATION_COLUMNS, TURNOUT_COLUMNS, UNIT_COLUMNS
+from secki.bundle import (
+    CANDIDATE_COLUMNS,
+    STATION_COLUMNS,
+    STATION_EXTRA_COLUMNS,
+    TURNOUT_COLUMNS,
+    UNIT_COLUMNS,
+)
 from secki.bundle.write import write_election, write_table
 from secki.elections.bundle_io import election_settings
 from secki.opendata.collect import PublicData, StationRow
 from secki.protocols.models import ProtocolStatus
+from secki.protocols.scans import published_url, scan_path
 
 #: the station columns: the bundle's stations.csv columns, ``code`` named ``station``, plus
-#: the unit's name for readers who do not join units.csv
-STATION_FIELDS = ["station", "unit", "unit_name", *STATION_COLUMNS[2:]]
+#: the unit's name for readers who do not join units.csv; the optional columns
+#: (``webcam_url``) are always present here
+STATION_FIELDS = ["station", "unit", "unit_name", *STATION_COLUMNS[2:], *STATION_EXTRA_COLUMNS]
+#: the columns of scans.csv: one row per public scan of a paper protocol
+SCAN_FIELDS = ["station", "version", "scan", "sha256", "size", "content_type", "uploaded_at", "url"]
 #: the protocol's public status: ``published`` (counted), ``annulled`` (decision in
 #: ``annulment``, lines left empty because they are not counted), or empty (not published yet)
 STATUS_FIELDS = ["status", "version", "annulment"]
@@ -69,6 +80,7 @@ def bulk_rows(
             int(s.temporary),
             int(s.webcam),
             s.ocd_id,
+            s.webcam_url,
         ]
         if protocol is None:
             row += [None, None, None]
@@ -96,6 +108,28 @@ def turnout_rows(data: PublicData) -> Iterator[list[object]]:
         if reports:
             for time in sorted(reports, key=lambda t: (order.get(t, len(order)), t)):
                 yield [s.code, time, reports[time]]
+
+
+def scan_rows(data: PublicData) -> Iterator[list[object]]:
+    """The scans CSV rows: stations in bundle order, each station's scans in upload order."""
+    tz = data.election.tz
+    slug = data.election.slug
+    for s in data.stations:
+        for scan in data.scans.get(s.id, ()):
+            yield [
+                s.code,
+                scan.version,
+                scan.number,
+                scan.sha256,
+                scan.size,
+                scan.content_type,
+                scan.uploaded_at.astimezone(tz).isoformat(),
+                published_url(scan_path(slug, s.code, scan.number)),
+            ]
+
+
+def scans_bytes(data: PublicData) -> bytes:
+    return "".join(render([SCAN_FIELDS, *scan_rows(data)])).encode("utf-8")
 
 
 def render(rows: Iterable[Sequence[object]]) -> list[str]:
@@ -137,10 +171,11 @@ def turnout_bytes(data: PublicData) -> bytes:
 
 
 def write_bulk(data: PublicData, directory: Path, lines: dict[int, str] | None = None) -> None:
-    """Write ``stations.csv.gz`` and ``turnout.csv.gz`` into ``directory``."""
+    """Write ``stations.csv.gz``, ``turnout.csv.gz`` and ``scans.csv`` into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "stations.csv.gz").write_bytes(gzip_bytes(bulk_bytes(data, lines)))
     (directory / "turnout.csv.gz").write_bytes(gzip_bytes(turnout_bytes(data)))
+    (directory / "scans.csv").write_bytes(scans_bytes(data))
 
 
 def write_registry(data: PublicData, directory: Path) -> dict[str, int]:

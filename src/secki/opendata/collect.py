@@ -26,7 +26,7 @@ from django.utils import timezone
 from secki.elections.models import Candidate, Election, Station, Unit
 from secki.ledger.models import LedgerEntry
 from secki.protocol import ProtocolSchema
-from secki.protocols.models import Protocol, ProtocolStatus
+from secki.protocols.models import Protocol, ProtocolScan, ProtocolStatus
 from secki.results import serialize
 from secki.results.tabulate import CandidateResult, Totals, UnitResult, percent
 from secki.turnout.models import TurnoutReport
@@ -54,6 +54,7 @@ STATION_FIELDS = (
     "temporary",
     "webcam",
     "ocd_id",
+    "webcam_url",
 )
 
 
@@ -74,6 +75,30 @@ class StationRow(NamedTuple):
     temporary: bool
     webcam: bool
     ocd_id: str
+    webcam_url: str
+
+
+class ScanRow(NamedTuple):
+    """A public scan of a station's paper protocol (of a published or annulled version)."""
+
+    station_id: int
+    version: int
+    number: int
+    sha256: str
+    size: int
+    content_type: str
+    uploaded_at: dt.datetime
+
+
+SCAN_FIELDS = (
+    "station_id",
+    "protocol__version",
+    "number",
+    "sha256",
+    "size",
+    "content_type",
+    "uploaded_at",
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +123,8 @@ class PublicData:
     seq: int  # this election's newest ledger entry that this data includes
     ledger_hash: str
     generated_at: dt.datetime
+    #: station id → its public scans (of published and annulled versions), oldest first
+    scans: dict[int, list[ScanRow]] = field(default_factory=dict)
     totals: dict[int, Totals] = field(default_factory=dict)  # unit id → rolled-up sums
     #: unit id → how many counted stations carry each line (a line's sum disappears with the
     #: last station carrying it, as in the tabulation's GROUP BY)
@@ -270,6 +297,17 @@ def _turnout(election: Election, station_ids: Iterable[int] | None) -> dict[int,
     return out
 
 
+def _scans(election: Election, station_ids: Iterable[int] | None) -> dict[int, list[ScanRow]]:
+    query = ProtocolScan.objects.filter(election=election, protocol__status__in=PUBLIC_STATUSES)
+    if station_ids is not None:
+        query = query.filter(station_id__in=list(station_ids))
+    out: dict[int, list[ScanRow]] = {}
+    for row in query.order_by("station_id", "number").values_list(*SCAN_FIELDS):
+        scan = ScanRow(*row)
+        out.setdefault(scan.station_id, []).append(scan)
+    return out
+
+
 def collect(election: Election) -> PublicData:
     """Read the whole public state of ``election``."""
     election.refresh_from_db()
@@ -286,6 +324,7 @@ def collect(election: Election) -> PublicData:
         seq, ledger_hash = election_head(election)
         protocols, values = _protocols(election, None)
         turnout = _turnout(election, None)
+        scans = _scans(election, None)
         if _global_head() == before:
             break
     data = PublicData(
@@ -297,6 +336,7 @@ def collect(election: Election) -> PublicData:
         protocols=protocols,
         values=values,
         turnout=turnout,
+        scans=scans,
         seq=seq,
         ledger_hash=ledger_hash,
         generated_at=timezone.now().replace(microsecond=0),
@@ -331,7 +371,7 @@ def catch_up(data: PublicData) -> Delta | None:
         station = (json.loads(body).get("payload") or {}).get("station")
         if station not in by_code:
             return None
-        if kind.startswith("protocol."):
+        if kind.startswith(("protocol.", "scan.")):  # a scan is public with its version
             changed.add(by_code[station])
         elif kind.startswith("turnout."):
             turnout.add(by_code[station])
@@ -341,6 +381,12 @@ def catch_up(data: PublicData) -> Delta | None:
         protocols, values = _protocols(data.election, changed)
         for sid in changed:
             data.replace(sid, protocols.get(sid), values.get(sid))
+        scans = _scans(data.election, changed)
+        for sid in changed:
+            if sid in scans:
+                data.scans[sid] = scans[sid]
+            else:
+                data.scans.pop(sid, None)
     if turnout:
         fresh = _turnout(data.election, turnout)
         for sid in turnout:

@@ -9,9 +9,10 @@ app, or by any static server or CDN pointed at the directory)::
         turnout.json              turnout by report time of every unit
         stations.csv.gz           bulk CSV, one row per station (secki.opendata.bulk)
         turnout.csv.gz            turnout reports (bundle format)
+        scans.csv                 public scans of the paper protocols: SHA-256, size, address
         manifest.json             ledger seq and hash, generation time, files, sizes, SHA-256
     v<seq>/                       a release: never changed or deleted once written
-        stations.csv.gz, turnout.csv.gz, results.json.gz, nist.json.gz,
+        stations.csv.gz, turnout.csv.gz, scans.csv, results.json.gz, nist.json.gz,
         election.json, units.csv, candidates.csv, manifest.json, SHA256SUMS
     latest -> v<seq>              symlink to the newest release
 
@@ -58,6 +59,7 @@ from secki.opendata.bulk import (
     bulk_bytes,
     bulk_header,
     gzip_bytes,
+    scans_bytes,
     station_lines,
     turnout_bytes,
     write_bulk,
@@ -72,7 +74,8 @@ from secki.opendata.collect import (
     national_json,
 )
 from secki.opendata.nist_export import export_nist
-from secki.results.serialize import unit_json
+from secki.protocols.scans import published_url, scan_path
+from secki.results.serialize import scan_json, unit_json
 from secki.results.tabulate import percent
 
 log = logging.getLogger(__name__)
@@ -93,6 +96,9 @@ DESCRIPTIONS = {
         "one row per polling station: register, protocol status, every line"
     ),
     "turnout.csv.gz": gettext_noop("turnout reports: station, report time, cumulative voters"),
+    "scans.csv": gettext_noop(
+        "scans of the paper protocols: station, protocol version, SHA-256, size, address"
+    ),
     "results.json.gz": gettext_noop("results of every unit and every station (JSON)"),
     "nist.json.gz": gettext_noop("NIST SP 1500-100 v2 Election Results Common Data Format (JSON)"),
     "election.json": gettext_noop("election settings and protocol schema (bundle format)"),
@@ -166,6 +172,7 @@ def station_json(data: PublicData, s: StationRow) -> dict[str, Any]:
         "abroad": s.abroad,
         "temporary": s.temporary,
         "webcam": s.webcam,
+        "webcam_url": s.webcam_url or None,
         "status": protocol.status if protocol else None,
         "version": protocol.version if protocol else None,
         "annulment": (protocol.decision_ref or None) if protocol else None,
@@ -173,6 +180,18 @@ def station_json(data: PublicData, s: StationRow) -> dict[str, Any]:
         "participants": participants,
         "turnout_percent": None if turnout is None else str(turnout),
         "lines": dict(sorted(lines.items())) if lines is not None else None,
+        "scans": [
+            scan_json(
+                version=scan.version,
+                number=scan.number,
+                sha256=scan.sha256,
+                size=scan.size,
+                content_type=scan.content_type,
+                uploaded_at=scan.uploaded_at,
+                url=published_url(scan_path(data.election.slug, s.code, scan.number)),
+            )
+            for scan in data.scans.get(s.id, ())
+        ],
     }
 
 
@@ -274,7 +293,7 @@ class LiveState:
 
 _states: dict[tuple[int, str], LiveState] = {}
 _states_lock = threading.Lock()
-LIVE_FILES = ["index.json", "turnout.json", "stations.csv.gz", "turnout.csv.gz"]
+LIVE_FILES = ["index.json", "turnout.json", "stations.csv.gz", "turnout.csv.gz", "scans.csv"]
 KEEP_STATIONS = 20_000  # app processes keep state for elections up to this size
 
 
@@ -297,6 +316,7 @@ def write_live(
     (gen / "turnout.json").write_bytes(_dumps(turnout_json(data)))
     (gen / "turnout.csv.gz").write_bytes(gzip_bytes(turnout_bytes(data), LIVE_GZIP))
     (gen / "stations.csv.gz").write_bytes(gzip_bytes(bulk_bytes(data, lines), LIVE_GZIP))
+    (gen / "scans.csv").write_bytes(scans_bytes(data))
     _finish(election, data, gen)
     if keep is None:
         keep = len(data.stations) <= KEEP_STATIONS
@@ -347,8 +367,10 @@ def update_live(election: Election) -> Path | None:
             os.link(state.gen / name, gen / name)
     if changed:
         (gen / "stations.csv.gz").write_bytes(gzip_bytes(bulk_bytes(data, state.lines), LIVE_GZIP))
+        (gen / "scans.csv").write_bytes(scans_bytes(data))
     else:
-        os.link(state.gen / "stations.csv.gz", gen / "stations.csv.gz")
+        for name in ("stations.csv.gz", "scans.csv"):
+            os.link(state.gen / name, gen / name)
     _finish(election, data, gen)
     state.gen = gen
     return gen
@@ -424,6 +446,7 @@ def make_release(election: Election, data: PublicData | None = None) -> Path:
         names = [
             "stations.csv.gz",
             "turnout.csv.gz",
+            "scans.csv",
             "results.json.gz",
             "nist.json.gz",
             "election.json",

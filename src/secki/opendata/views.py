@@ -49,6 +49,7 @@ STATION_FIELD_HELP = {
     "temporary": gettext_noop("1 for a temporary station"),
     "webcam": gettext_noop("1 when the station is filmed"),
     "ocd_id": gettext_noop("Open Civic Data division id"),
+    "webcam_url": gettext_noop("address of the station's public webcam stream, when known"),
     "status": gettext_noop("published (counted), annulled, or empty (not published yet)"),
     "version": gettext_noop("protocol version (corrections make new versions)"),
     "annulment": gettext_noop("the annulment decision, when annulled"),
