@@ -8,12 +8,17 @@ SQL written once, and rows become model instances with the same conversions the 
 difference. Inserts go through :meth:`Field.pre_save` / :meth:`Field.get_db_prep_save` as
 ``Model.save`` does (no signals: none are connected to the models inserted here).
 
-Only for rows the hot path reads and writes; everything else stays on the ORM.
+On PostgreSQL the statements go through a server-side-binding cursor (:func:`cursor`), so
+psycopg prepares each one after a few executions and the server stops parsing and planning
+them on every request (Django's own cursors bind parameters on the client, which cannot be
+prepared). Only for rows the hot path reads and writes; everything else stays on the ORM.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -53,6 +58,34 @@ class Columns:
         return self.model.from_db(connection.alias, list(self.attnames), values)
 
 
+@contextlib.contextmanager
+def cursor() -> Iterator[Any]:
+    """A cursor on Django's connection (same transaction), errors mapped to Django's. On
+    PostgreSQL it binds parameters on the server, which lets psycopg prepare statements."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as django_cursor:
+            yield django_cursor
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, _prepared_cursor()(connection.connection) as pg_cursor:
+        yield pg_cursor
+
+
+@functools.cache
+def _prepared_cursor() -> type[Any]:
+    import psycopg
+
+    class PreparedCursor(psycopg.Cursor[Any]):
+        """Prepares every statement on first use (Django turns psycopg's automatic
+        preparation off; the hot path's statements are few and run all the time)."""
+
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            kwargs.setdefault("prepare", True)
+            return super().execute(query, params, **kwargs)
+
+    return PreparedCursor
+
+
 _COLUMNS: dict[tuple[type[models.Model], str], Columns] = {}
 
 
@@ -82,12 +115,12 @@ def columns(model: type[M]) -> Columns:
 def fetch_one(model: type[M], where: str, params: Sequence[Any]) -> M | None:
     """``SELECT <all columns> FROM <table> t WHERE <where>``: the first row as an instance."""
     cols = columns(model)
-    with connection.cursor() as cursor:
-        cursor.execute(
+    with cursor() as cur:
+        cur.execute(
             f"SELECT {cols.select('t')} FROM {cols.table} t WHERE {where}",  # noqa: S608 - model metadata and the caller's literal SQL
             params,
         )
-        row = cursor.fetchone()
+        row = cur.fetchone()
     return None if row is None else cols.build(row)
 
 
@@ -101,13 +134,13 @@ def insert(model: type[M], **values: Any) -> M:
     names = ", ".join(quote(f.column) for f in fields)
     marks = ", ".join(["%s"] * len(fields))
     assert meta.pk is not None
-    with connection.cursor() as cursor:
-        cursor.execute(
+    with cursor() as cur:
+        cur.execute(
             f"INSERT INTO {meta.db_table} ({names}) VALUES ({marks}) "  # noqa: S608 - model metadata
             f"RETURNING {quote(meta.pk.column)}",
             params,
         )
-        row = cursor.fetchone()
+        row = cur.fetchone()
     assert row is not None
     obj.pk = row[0]
     obj._state.adding = False

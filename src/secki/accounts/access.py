@@ -9,8 +9,6 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from django.db import connection
-
 from secki import rawsql
 from secki.accounts.models import Membership, Role
 from secki.elections.models import Election, Station, Unit
@@ -73,7 +71,7 @@ def memberships(user: Any, election: Election) -> list[Membership]:
     if user is None or not user.is_authenticated:
         return []
     mcols, ucols = rawsql.columns(Membership), rawsql.columns(Unit)
-    with connection.cursor() as cursor:
+    with rawsql.cursor() as cursor:
         cursor.execute(
             f"SELECT {mcols.select('m')}, {ucols.select('u')} FROM {mcols.table} m "  # noqa: S608 - model metadata
             f"LEFT JOIN {ucols.table} u ON u.id = m.unit_id "

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
@@ -51,7 +50,7 @@ def _active_token(key_hash: str) -> ApiToken | None:
     """The unrevoked token with this hash, its user loaded (one statement, no ORM compile:
     this runs on every API request)."""
     tokens, users = rawsql.columns(ApiToken), rawsql.columns(get_user_model())
-    with connection.cursor() as cursor:
+    with rawsql.cursor() as cursor:
         cursor.execute(
             f"SELECT {tokens.select('t')}, {users.select('u')} FROM {tokens.table} t "  # noqa: S608 - model metadata
             f"JOIN {users.table} u ON u.id = t.user_id "

@@ -16,6 +16,7 @@ from django.http import HttpRequest, JsonResponse
 from django.http.request import RawPostDataException
 from django.utils import timezone
 
+from secki import rawsql
 from secki.api.models import IdempotencyRecord
 from secki.errors import IntakeError
 
@@ -60,7 +61,7 @@ def respond(request: HttpRequest, user: Any, work: Callable[[], Answer]) -> Json
         if record is not None:
             status, body = _run(work)
             field = IdempotencyRecord._meta.get_field("body")
-            with connection.cursor() as cursor:
+            with rawsql.cursor() as cursor:
                 cursor.execute(
                     f"UPDATE {TABLE} SET status = %s, body = %s WHERE id = %s",  # noqa: S608 - model metadata
                     [status, field.get_db_prep_save(body, connection), record],
@@ -95,7 +96,7 @@ def _claim(user: Any, key: str, print_: str) -> int | None:
         IdempotencyRecord._meta.get_field("body").get_db_prep_save({}, connection),
         created.get_db_prep_save(timezone.now(), connection),
     ]
-    with connection.cursor() as cursor:
+    with rawsql.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {TABLE} ({', '.join(fields)}) VALUES (%s, %s, %s, %s, %s, %s) "  # noqa: S608 - model metadata
             "ON CONFLICT (user_id, key) DO NOTHING RETURNING id",

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from django.db import connection
 from django.http import Http404
 
 from secki import rawsql
-
 from secki.elections.models import Election, Station, Unit
 from secki.errors import IntakeError
 
@@ -22,7 +20,7 @@ def _station(election: Election, code: str) -> Station | None:
     """The election's station with this code, its unit and election attached (plain SQL:
     every API write looks one up)."""
     scols, ucols = rawsql.columns(Station), rawsql.columns(Unit)
-    with connection.cursor() as cursor:
+    with rawsql.cursor() as cursor:
         cursor.execute(
             f"SELECT {scols.select('s')}, {ucols.select('u')} FROM {scols.table} s "  # noqa: S608 - model metadata
             f"JOIN {ucols.table} u ON u.id = s.unit_id WHERE s.election_id = %s AND s.code = %s",

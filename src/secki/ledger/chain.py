@@ -47,7 +47,7 @@ def _lock_chain() -> None:
     """
     if connection.vendor != "postgresql":
         return
-    with connection.cursor() as cursor:
+    with rawsql.cursor() as cursor:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(%s), set_config('synchronous_commit', 'off', true)",
             [LOCK_KEY],
@@ -59,13 +59,13 @@ def _flush_wal() -> None:
     """Wait until the WAL is flushed past our commit: a tiny transaction that gets an id
     commits synchronously, and a flush covers everything written before it. (Run outside any
     atomic block, the statement is its own transaction: one round trip.)"""
-    with connection.cursor() as cursor:
+    with rawsql.cursor() as cursor:
         cursor.execute("SELECT txid_current()")
 
 
 def _head() -> tuple[int, str]:
     """(seq, hash) of the last entry, or (0, GENESIS)."""
-    with connection.cursor() as cursor:
+    with rawsql.cursor() as cursor:
         cursor.execute(
             f"SELECT seq, hash FROM {LedgerEntry._meta.db_table} ORDER BY seq DESC LIMIT 1"  # noqa: S608 - a model's own table name
         )

@@ -113,7 +113,7 @@ def _locked_station(station: Station) -> Station:
     serialises writers itself)."""
     if connection.vendor == "sqlite":
         return station
-    with connection.cursor() as cursor:
+    with rawsql.cursor() as cursor:
         cursor.execute(
             f"SELECT id FROM {Station._meta.db_table} WHERE id = %s FOR UPDATE",  # noqa: S608 - model metadata
             [station.pk],
@@ -188,11 +188,19 @@ def insert_values(protocol_id: int, values: dict[str, int]) -> None:
     """One protocol's line values in one statement (the hot path of every accept)."""
     if not values:
         return
+    if connection.vendor == "postgresql":  # one statement text whatever the line count
+        with rawsql.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {ProtocolValue._meta.db_table} (protocol_id, code, value) "  # noqa: S608 - table name from the model
+                "SELECT %s, * FROM unnest(%s::text[], %s::bigint[])",
+                [protocol_id, list(values), list(values.values())],
+            )
+        return
     params: list[Any] = []
     for code, value in values.items():
         params += (protocol_id, code, value)
     rows = ", ".join(["(%s, %s, %s)"] * len(values))
-    with connection.cursor() as cursor:
+    with rawsql.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {ProtocolValue._meta.db_table} (protocol_id, code, value) "  # noqa: S608 - table name from the model
             f"VALUES {rows}",

@@ -25,6 +25,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from secki import rawsql
 from secki.accounts.access import Permission, authorize
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
@@ -206,7 +207,7 @@ def insert_report(report: TurnoutReport) -> TurnoutReport:
         report.reason,
         report.created_by_id,
     ]
-    with connection.cursor() as cursor:
+    with rawsql.cursor() as cursor:
         if connection.features.can_return_columns_from_insert:
             cursor.execute(_INSERT_SQL + " RETURNING id", params)
             report.pk = cursor.fetchone()[0]
@@ -235,7 +236,7 @@ def lock_station(station_id: int) -> dict[str, Current]:
     SQLite the transaction already holds the database's write lock (``BEGIN IMMEDIATE``).
     """
     if connection.features.has_select_for_update:
-        with connection.cursor() as cursor:
+        with rawsql.cursor() as cursor:
             cursor.execute(_LOCK_SQL, [station_id])
             rows = [row for row in cursor.fetchall() if row[0] is not None]
     else:

@@ -11,9 +11,9 @@ from ninja import Router, Schema
 from secki.accounts.access import Permission, can
 from secki.api.auth import user_from_request
 from secki.api.idempotency import Answer, respond
-from secki.api.lookups import election_or_404, station_or_404, unit_or_404
-from secki.api.schemas import ErrorOut
-from secki.elections.models import Election, Station
+from secki.api.lookups import election_or_404, station_in, station_or_404, unit_or_404
+from secki.api.schemas import WRITE_ERRORS, ErrorOut
+from secki.elections.models import Election
 from secki.errors import IntakeError
 from secki.turnout import anomalies as flags
 from secki.turnout import tracking
@@ -143,25 +143,6 @@ def report_json(report: TurnoutReport, station_code: str) -> dict[str, Any]:
     }
 
 
-def _station_in(election: Election, code: str) -> Station:
-    station = Station.objects.filter(election=election, code=code).first()
-    if station is None:
-        raise IntakeError(
-            "unknown_station", f"no station {code!r} in {election.slug}", field="station"
-        )
-    return station
-
-
-WRITE_ERRORS: dict[int | tuple[int, ...], Any] = {
-    400: ErrorOut,
-    401: ErrorOut,
-    403: ErrorOut,
-    404: ErrorOut,
-    409: ErrorOut,
-    422: ErrorOut,
-}
-
-
 @router.post("/{slug}/turnout", response={201: TurnoutOut, **WRITE_ERRORS})
 def submit(request: HttpRequest, slug: str, payload: TurnoutIn) -> JsonResponse:
     """Report cumulative voters who received a ballot at one of the election's report times;
@@ -171,7 +152,7 @@ def submit(request: HttpRequest, slug: str, payload: TurnoutIn) -> JsonResponse:
     election = election_or_404(slug)
 
     def work() -> Answer:
-        station = _station_in(election, payload.station)
+        station = station_in(election, payload.station)
         voters = parse_voters(payload.voters)
         report = report_turnout(
             election, station, payload.time, voters, actor=user, source="api", reason=payload.reason

@@ -13,8 +13,13 @@ from secki.elections.models import Election, Station
 
 
 class TurnoutReport(models.Model):
-    election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="turnout_reports")
-    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="turnout_reports")
+    # election and station lead the composite indexes in Meta: no index of their own
+    election = models.ForeignKey(
+        Election, on_delete=models.CASCADE, related_name="turnout_reports", db_index=False
+    )
+    station = models.ForeignKey(
+        Station, on_delete=models.CASCADE, related_name="turnout_reports", db_index=False
+    )
     time = models.CharField(max_length=5, help_text="one of the election's turnout times, HH:MM")
     voters = models.PositiveIntegerField()
     version = models.PositiveIntegerField(default=1)
