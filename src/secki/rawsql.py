@@ -19,14 +19,21 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 M = TypeVar("M", bound=models.Model)
 
 _Converter = tuple[int, list[Callable[..., Any]], Any]
+
+
+def db() -> BaseDatabaseWrapper:
+    """This thread's default connection (``django.db.connection`` is a proxy that looks it up
+    on every attribute access; the hot path resolves it once per call)."""
+    return connections[DEFAULT_DB_ALIAS]
 
 
 @dataclass(frozen=True)
@@ -36,13 +43,18 @@ class Columns:
     model: type[models.Model]
     table: str
     attnames: tuple[str, ...]
-    db_columns: tuple[str, ...]
+    quoted: tuple[str, ...]
     converters: tuple[_Converter, ...]
+    insert_fields: tuple[Any, ...]
+    insert_sql: str
+    _selects: dict[str, str] = field(default_factory=dict, compare=False)
 
     def select(self, alias: str) -> str:
         """``alias."col", …`` in the model's field order."""
-        quote = connection.ops.quote_name
-        return ", ".join(f"{alias}.{quote(c)}" for c in self.db_columns)
+        found = self._selects.get(alias)
+        if found is None:
+            found = self._selects[alias] = ", ".join(f"{alias}.{c}" for c in self.quoted)
+        return found
 
     def __len__(self) -> int:
         return len(self.attnames)
@@ -50,24 +62,27 @@ class Columns:
     def build(self, row: Sequence[Any], start: int = 0) -> Any:
         """The instance for ``row[start : start + len(self)]``."""
         values = list(row[start : start + len(self.attnames)])
-        for index, funcs, expression in self.converters:
-            value = values[index]
-            for func in funcs:
-                value = func(value, expression, connection)
-            values[index] = value
-        return self.model.from_db(connection.alias, list(self.attnames), values)
+        if self.converters:
+            conn = db()
+            for index, funcs, expression in self.converters:
+                value = values[index]
+                for func in funcs:
+                    value = func(value, expression, conn)
+                values[index] = value
+        return self.model.from_db(DEFAULT_DB_ALIAS, list(self.attnames), values)
 
 
 @contextlib.contextmanager
 def cursor() -> Iterator[Any]:
     """A cursor on Django's connection (same transaction), errors mapped to Django's. On
     PostgreSQL it binds parameters on the server, which lets psycopg prepare statements."""
-    if connection.vendor != "postgresql":
-        with connection.cursor() as django_cursor:
+    conn = db()
+    if conn.vendor != "postgresql":
+        with conn.cursor() as django_cursor:
             yield django_cursor
         return
-    connection.ensure_connection()
-    with connection.wrap_database_errors, _prepared_cursor()(connection.connection) as pg_cursor:
+    conn.ensure_connection()
+    with conn.wrap_database_errors, _prepared_cursor()(conn.connection) as pg_cursor:
         yield pg_cursor
 
 
@@ -90,24 +105,33 @@ _COLUMNS: dict[tuple[type[models.Model], str], Columns] = {}
 
 
 def columns(model: type[M]) -> Columns:
-    key = (model, connection.vendor)
+    conn = db()
+    key = (model, conn.vendor)
     found = _COLUMNS.get(key)
     if found is None:
-        fields = model._meta.concrete_fields
+        meta = model._meta
+        fields = meta.concrete_fields
         converters: list[_Converter] = []
-        for index, field in enumerate(fields):
-            expression = field.get_col(model._meta.db_table)
-            funcs = connection.ops.get_db_converters(expression) + expression.get_db_converters(
-                connection
-            )
+        for index, f in enumerate(fields):
+            expression = f.get_col(meta.db_table)
+            funcs = conn.ops.get_db_converters(expression) + expression.get_db_converters(conn)
             if funcs:
                 converters.append((index, funcs, expression))
+        quote = conn.ops.quote_name
+        writable = tuple(f for f in fields if not f.primary_key)
+        assert meta.pk is not None
+        names = ", ".join(quote(f.column) for f in writable)
+        marks = ", ".join(["%s"] * len(writable))
+        insert_sql = f"INSERT INTO {meta.db_table} ({names}) VALUES ({marks}) "  # noqa: S608 - model metadata
+        insert_sql += f"RETURNING {quote(meta.pk.column)}"
         found = _COLUMNS[key] = Columns(
             model,
-            model._meta.db_table,
+            meta.db_table,
             tuple(f.attname for f in fields),
-            tuple(f.column for f in fields),
+            tuple(quote(f.column) for f in fields),
             tuple(converters),
+            writable,
+            insert_sql,
         )
     return found
 
@@ -124,25 +148,25 @@ def fetch_one(model: type[M], where: str, params: Sequence[Any]) -> M | None:
     return None if row is None else cols.build(row)
 
 
-def insert(model: type[M], **values: Any) -> M:
-    """Insert one row (like ``Model.objects.create``) and return the saved instance."""
+def insert(model: type[M], *, then: tuple[str, list[Any]] | None = None, **values: Any) -> M:
+    """Insert one row (like ``Model.objects.create``) and return the saved instance.
+
+    ``then`` (PostgreSQL only): a data-modifying statement and its parameters, run in the same
+    statement, that sees the new row's id as ``SELECT id FROM new`` (one round trip for a
+    parent row and its children)."""
     obj = model(**values)
-    meta = model._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    quote = connection.ops.quote_name
-    names = ", ".join(quote(f.column) for f in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    assert meta.pk is not None
+    cols = columns(model)
+    conn = db()
+    params = [f.get_db_prep_save(f.pre_save(obj, True), conn) for f in cols.insert_fields]
+    sql = cols.insert_sql
+    if then is not None:
+        sql = f"WITH new AS ({sql}), then_ AS ({then[0]}) SELECT * FROM new"  # noqa: S608 - the caller's literal SQL
+        params += then[1]
     with cursor() as cur:
-        cur.execute(
-            f"INSERT INTO {meta.db_table} ({names}) VALUES ({marks}) "  # noqa: S608 - model metadata
-            f"RETURNING {quote(meta.pk.column)}",
-            params,
-        )
+        cur.execute(sql, params)
         row = cur.fetchone()
     assert row is not None
     obj.pk = row[0]
     obj._state.adding = False
-    obj._state.db = connection.alias
+    obj._state.db = DEFAULT_DB_ALIAS
     return obj

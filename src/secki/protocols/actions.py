@@ -110,7 +110,9 @@ def _ensure_open(election: Election, station: Station) -> None:
 
 def _locked_station(station: Station) -> Station:
     """Serialise every change to one station's protocols (row lock on PostgreSQL; SQLite
-    serialises writers itself)."""
+    serialises writers itself). The current protocol must be read by a later statement: one
+    that joins it to the locked row would see it as of before the wait (READ COMMITTED
+    re-reads only the locked row), and a concurrent duplicate would slip through."""
     if connection.vendor == "sqlite":
         return station
     with rawsql.cursor() as cursor:
@@ -165,8 +167,18 @@ def _store(
 ) -> Protocol:
     schema = election.protocol_schema()
     completed = data.instants.get(schema.datetime_lines[0].code) if schema.datetime_lines else None
+    values = data.values()
+    then = None
+    if connection.vendor == "postgresql":  # the line values in the same statement
+        then = (
+            f"INSERT INTO {ProtocolValue._meta.db_table} (protocol_id, code, value) "  # noqa: S608 - table name from the model
+            "SELECT new.id, u.code, u.value FROM new, unnest(%s::text[], %s::bigint[]) "
+            "AS u(code, value)",
+            [list(values), list(values.values())],
+        )
     protocol = rawsql.insert(
         Protocol,
+        then=then,
         election=election,
         station=station,
         version=version,
@@ -180,7 +192,8 @@ def _store(
         reason=reason,
         decision_ref=decision_ref,
     )
-    insert_values(protocol.pk, data.values())
+    if then is None:
+        insert_values(protocol.pk, values)
     return protocol
 
 

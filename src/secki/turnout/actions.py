@@ -174,12 +174,11 @@ def ledger_payload(report: TurnoutReport, station_code: str, corrected: bool) ->
     }
 
 
-_LOCK_SQL = """
-SELECT r.id, r.time, r.voters, r.version
-  FROM elections_station s
-  LEFT JOIN turnout_turnoutreport r ON r.station_id = s.id AND r.is_current
- WHERE s.id = %s
-   FOR UPDATE OF s
+_LOCK_SQL = "SELECT id FROM elections_station WHERE id = %s FOR UPDATE"
+_CURRENT_SQL = """
+SELECT id, time, voters, version
+  FROM turnout_turnoutreport
+ WHERE station_id = %s AND is_current
 """
 
 
@@ -232,19 +231,16 @@ def lock_station(station_id: int) -> dict[str, Current]:
     """Lock the station's row for the rest of the transaction (reports of one station are
     validated and written one at a time) and return its current reports by time.
 
-    One statement on PostgreSQL (``FOR UPDATE OF`` the station, joined to its reports); on
+    Two statements on PostgreSQL: the row lock, then the reports. (One statement joining the
+    reports to the locked row would see them as of before it waited for the lock: READ
+    COMMITTED re-reads only the locked row, so a concurrent report would be missed.) On
     SQLite the transaction already holds the database's write lock (``BEGIN IMMEDIATE``).
     """
-    if connection.features.has_select_for_update:
-        with rawsql.cursor() as cursor:
+    with rawsql.cursor() as cursor:
+        if connection.features.has_select_for_update:
             cursor.execute(_LOCK_SQL, [station_id])
-            rows = [row for row in cursor.fetchall() if row[0] is not None]
-    else:
-        rows = list(
-            TurnoutReport.objects.filter(station_id=station_id, is_current=True).values_list(
-                "id", "time", "voters", "version"
-            )
-        )
+        cursor.execute(_CURRENT_SQL, [station_id])
+        rows = cursor.fetchall()
     return {time: Current(pk, voters, version) for pk, time, voters, version in rows}
 
 
