@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from secki.server import DEFAULT_THREADS, DEFAULT_WORKERS, server_command
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -35,59 +37,109 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children (from /proc), in seconds."""
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its descendants, live ones
+    and those it has reaped (PostgreSQL backends come and go with the connections)."""
     total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    todo = [pid]
+    while todo:
+        current = todo.pop()
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in fields[11:15]) / TICK
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, IndexError, ValueError):
             continue
-        if int(entry.name) == pid or int(fields[1]) == pid:  # fields[1] is the parent pid
-            total += (int(fields[11]) + int(fields[12])) / tick
     return total
 
 
-SERVER_PID: list[int] = []
+def postmaster_pid(url: str) -> int | None:
+    """The PostgreSQL server of a ``postgres://…:PORT/db`` URL (started with ``-p PORT``)."""
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"postgres") and f"-p {port}".encode() in b" ".join(argv):
+            return int(proc.name)
+    return None
+
+
+@dataclass
+class CpuMeter:
+    """CPU used by the application server, PostgreSQL and this process (the load client)
+    between :meth:`start` and :meth:`stop`, per request."""
+
+    server_pid: int
+    pg_pid: int | None
+    before: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    after: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def _now(self) -> tuple[float, float, float]:
+        pg = tree_cpu(self.pg_pid) if self.pg_pid else 0.0
+        return tree_cpu(self.server_pid), pg, time.process_time()
+
+    def start(self) -> None:
+        self.before = self._now()
+
+    def stop(self) -> None:
+        self.after = self._now()
+
+    def per_request(self, n: int) -> str:
+        app, db, client = (1000 * (b - a) / n for a, b in zip(self.before, self.after, strict=True))
+        return (
+            f"CPU per request: application {app:.1f} ms, PostgreSQL {db:.1f} ms, load client "
+            f"{client:.1f} ms; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+        )
+
+
+@dataclass
+class Server:
+    port: int
+    pid: int
+    label: str
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict[str, str], *, workers: int = 2, threads: int = 4) -> Iterator[int]:
+def app_server(
+    env: dict[str, str],
+    *,
+    workers: int = DEFAULT_WORKERS,
+    threads: int = DEFAULT_THREADS,
+    app: str = "secki.wsgi:application",
+) -> Iterator[Server]:
+    """The production server (``secki.server``, as ``secki serve`` runs it) on a loopback port,
+    yielded once it answers."""
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "secki.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--worker-class",
-            "gthread",
-            "--log-level",
-            "warning",
-        ],
-        env=env,
+        server_command("127.0.0.1", port, workers=workers, threads=threads, app=app), env=env
     )
-    SERVER_PID[:] = [proc.pid]
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/")
+                conn.getresponse().read()
                 break
-            time.sleep(0.2)
-        yield port
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the application server did not start") from None
+                time.sleep(0.2)
+        yield Server(port, proc.pid, f"Granian {workers} workers x {threads} threads")
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Benchmark the public read path: the app under gunicorn against static snapshots under nginx,
+"""Benchmark the public read path: the app under its production server against static
+snapshots under nginx,
 and how fast the snapshots are regenerated after a change.
 
     python bench/bench_portal.py [--quick] [--duration SECONDS] [--large STATIONS]
@@ -6,7 +7,7 @@ and how fast the snapshots are regenerated after a change.
 On a fresh SQLite database in a temporary directory it simulates and imports the default
 election (6,537 stations, every protocol published), then:
 
-1. gunicorn with 2 workers (the ``secki serve`` configuration: gthread, 4 threads each) on a
+1. the production server as ``secki serve`` runs it (Granian, see ``secki.server``) on a
    loopback port: requests/s for the national results JSON of the API and for the national
    HTML page (targets >= 2,000/s and >= 500/s), plus the page revalidated with If-None-Match
    (304) and the JSON snapshot served by the app, through Django and through the WSGI front
@@ -42,6 +43,8 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from _common import app_server
 
 TARGET_JSON = 2000.0
 TARGET_HTML = 500.0
@@ -80,27 +83,6 @@ def get(
     response = conn.getresponse()
     body = response.read()
     return response.status, {k.lower(): v for k, v in response.getheaders()}, body
-
-
-@contextlib.contextmanager
-def gunicorn(
-    env: dict[str, str], workers: int = 2, app: str = "secki.wsgi:application"
-) -> Iterator[int]:
-    port = free_port()
-    command = [
-        sys.executable, "-m", "gunicorn", app,
-        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "4",
-        "--worker-class", "gthread", "--log-level", "warning", "--timeout", "60",
-    ]  # fmt: skip
-    proc = subprocess.Popen(command, env=env)
-    try:
-        yield port
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @contextlib.contextmanager
@@ -312,7 +294,8 @@ def main() -> int:
         api = f"/api/v1/elections/{slug}/results"
         page = f"/e/{slug}/"
         snapshot = f"/data/{slug}/live/index.json"
-        with gunicorn(env) as port:
+        with app_server(env) as server:
+            port = server.port
             wait_http(port, api)
             status, _, body = get(port, api)
             assert status == 200
@@ -327,7 +310,8 @@ def main() -> int:
             app_html = load(port, page, args.duration)
             app_304 = load(port, page, args.duration, {"If-None-Match": etag})
             app_file = load(port, snapshot, args.duration)
-        with gunicorn(env, app="secki.opendata.wsgi:application") as fport:
+        with app_server(env, app="secki.opendata.wsgi:application") as front:
+            fport = front.port
             wait_http(fport, snapshot)
             assert get(fport, snapshot)[2] == on_disk
             load(fport, snapshot, 2)
@@ -339,12 +323,12 @@ def main() -> int:
             load(nport, snapshot, 2)
             static = load(nport, snapshot, args.duration)
         print(
-            f"national results JSON (API, {len(body):,} bytes), gunicorn 2 workers: "
+            f"national results JSON (API, {len(body):,} bytes), {server.label}: "
             f"{app_json:,.0f} req/s "
             f"(target >= {TARGET_JSON:,.0f}/s, {app_json / TARGET_JSON:.2f}x target)"
         )
         print(
-            f"national HTML page, gunicorn 2 workers: {app_html:,.0f} req/s "
+            f"national HTML page, {server.label}: {app_html:,.0f} req/s "
             f"(target >= {TARGET_HTML:,.0f}/s, {app_html / TARGET_HTML:.2f}x target)"
         )
         print(f"national HTML page revalidated (If-None-Match -> 304): {app_304:,.0f} req/s")

@@ -1,4 +1,4 @@
-"""Protocol intake on PostgreSQL with gunicorn (issue 3 targets).
+"""Protocol intake on PostgreSQL with the production server (issue 3 targets).
 
     python bench/bench_protocols.py [--stations N] [--bulk N] [--concurrency C]
 
@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import SERVER_PID, base_env, cpu_seconds, get_json, gunicorn, post_all, secki
+from _common import CpuMeter, app_server, base_env, get_json, post_all, postmaster_pid, secki
 from secki.devtools.pgserver import throwaway_postgres
 
 MAKE_BENCH_USER = (
@@ -58,7 +58,7 @@ def load_register(env: dict[str, str], out: Path, stations: int, seed: int) -> l
     return rows
 
 
-def ingest(env: dict[str, str], tmp: Path, stations: int, concurrency: int) -> None:
+def ingest(env: dict[str, str], tmp: Path, stations: int, concurrency: int, pg: int | None) -> None:
     rows = load_register(env, tmp / "sim", stations, seed=11)
     token = secki(env, "manage", "shell", "-c", MAKE_BENCH_USER).stdout.strip().splitlines()[-1]
     slug = "az-2024-simulated"
@@ -70,19 +70,22 @@ def ingest(env: dict[str, str], tmp: Path, stations: int, concurrency: int) -> N
         for r in rows
     ]
     held_back = bodies[-5:]
-    with gunicorn(env, workers=WORKERS, threads=THREADS) as port:
-        cpu0 = cpu_seconds(SERVER_PID[0])
+    with app_server(env, workers=WORKERS, threads=THREADS) as server:
+        port = server.port
+        meter = CpuMeter(server.pid, pg)
+        meter.start()
         result = post_all(
             port, f"/api/v1/elections/{slug}/protocols", bodies[:-5], token, concurrency
         )
-        server_ms = (cpu_seconds(SERVER_PID[0]) - cpu0) / result.sent * 1000
+        meter.stop()
         print(
             f"protocol API ingest: {result.sent:,} protocols in {result.seconds:.1f} s, "
             f"{result.rate:.0f} protocols/s (target >= 300/s, {result.rate / 300:.2f}x); "
             f"p50 {result.percentile(50):.0f} ms, p99 {result.percentile(99):.0f} ms "
-            f"(target < 250 ms); errors {result.errors or 'none'}; server CPU "
-            f"{server_ms:.1f} ms/protocol (gunicorn {WORKERS} workers x {THREADS} threads)"
+            f"(target < 250 ms); errors {result.errors or 'none'}; {concurrency} clients, "
+            f"{server.label}, durable PostgreSQL"
         )
+        print(f"  {meter.per_request(result.sent)}")
         lags = []
         for body in held_back:
             before = get_json(port, f"/api/v1/elections/{slug}/results")["stations_reported"]
@@ -157,8 +160,9 @@ def main() -> int:
     args = parser.parse_args()
     globals().update(WORKERS=args.workers, THREADS=args.threads)
     with throwaway_postgres(durable=True) as url, tempfile.TemporaryDirectory() as tmp:
+        pg = postmaster_pid(url)
         tasks = (
-            ("ingest", lambda env: ingest(env, Path(tmp), args.stations, args.concurrency)),
+            ("ingest", lambda env: ingest(env, Path(tmp), args.stations, args.concurrency, pg)),
             ("bulk", lambda env: bulk(env, Path(tmp), args.bulk, db_url)),
         )
         for name, task in tasks:

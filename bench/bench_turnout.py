@@ -7,7 +7,7 @@ reports/s on PostgreSQL, and the turnout aggregate refreshed within 1 s after a 
 
 A throwaway durable PostgreSQL (fsync on) is started, migrated, and the default simulated
 register is loaded (no turnout, no protocols). A constituency-free CEC operator gets an API
-token; gunicorn serves the application as in production; C client threads POST every
+token; the production server (``secki.server``) serves the application; C client threads POST every
 station's five cumulative reports (the simulator's numbers) with an ``Idempotency-Key``
 each, report time by report time, and the throughput and latency percentiles are printed.
 Then a correction is posted and ``GET /turnout-summary`` timed until it shows it (the ledger
@@ -19,76 +19,28 @@ the protocols' tabulation).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import http.client
 import json
 import os
 import queue
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from _common import CpuMeter, app_server, postmaster_pid
+from secki.server import DEFAULT_THREADS, DEFAULT_WORKERS
+
 TARGET_RATE = 300.0  # reports per second
 TARGET_REFRESH = 1.0  # seconds
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def gunicorn(env: dict[str, str], workers: int, threads: int) -> Iterator[tuple[int, int]]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "secki.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--worker-class",
-            "gthread",
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                conn.request("GET", "/api/v1/openapi.json")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("gunicorn did not start")
-            time.sleep(0.3)
-        yield port, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 class Client:
@@ -119,43 +71,6 @@ class Client:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
-
-
-TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) used so far by a process and its descendants, live ones
-    and those it has reaped (PostgreSQL backends come and go with the connections)."""
-    total = 0.0
-    todo = [pid]
-    while todo:
-        current = todo.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += sum(int(x) for x in fields[11:15]) / TICK
-            for task in Path(f"/proc/{current}/task").iterdir():
-                children = (task / "children").read_text().split()
-                todo.extend(int(c) for c in children)
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
-
-
-def postmaster_pid(port: int) -> int | None:
-    """The PostgreSQL server listening on ``port`` (started with ``-p PORT``)."""
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"postgres") and f"-p {port}".encode() in b" ".join(argv):
-            return int(proc.name)
-        if b"-p" in argv and str(port).encode() in argv and argv[0].endswith(b"postgres"):
-            return int(proc.name)
-    return None
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -325,8 +240,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stations", type=int, default=6_537)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
         "--no-keys", action="store_true", help="send the reports without Idempotency-Key"
@@ -346,15 +261,12 @@ def main() -> int:
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "secki.settings"}
         with tempfile.TemporaryDirectory(prefix="secki-bench-turnout-") as tmp:
             slug, token, jobs, codes = prepare(args.stations, Path(tmp))
-            pg = postmaster_pid(int(url.rsplit(":", 1)[1].split("/")[0]))
-            with gunicorn(env, args.workers, args.threads) as (port, server_pid):
-                cpu_before = (
-                    tree_cpu(server_pid),
-                    tree_cpu(pg) if pg else 0.0,
-                    time.process_time(),
-                )
+            with app_server(env, workers=args.workers, threads=args.threads) as server:
+                port = server.port
+                meter = CpuMeter(server.pid, postmaster_pid(url))
+                meter.start()
                 result = ingest(port, token, slug, jobs, args.clients, not args.no_keys)
-                cpu_after = (tree_cpu(server_pid), tree_cpu(pg) if pg else 0.0, time.process_time())
+                meter.stop()
                 consistent = check_totals(slug, jobs, len(codes))
                 empty = refresh_times(port, token, slug, codes, args.rounds)
                 protocols = accept_protocols(Path(tmp), slug)
@@ -370,15 +282,11 @@ def main() -> int:
         f"turnout API ingest: {len(codes):,} x 5 reports, {rate:,.0f} reports/s "
         f"(target >= {TARGET_RATE:.0f}/s, {rate / TARGET_RATE:.2f}x), "
         f"p50 {percentile(lat, 50):.0f} ms, p99 {percentile(lat, 99):.0f} ms, "
-        f"max {max(lat):.0f} ms; {ok:,}/{n:,} accepted; {args.clients} clients, gunicorn "
-        f"{args.workers} workers x {args.threads} threads, durable PostgreSQL"
+        f"max {max(lat):.0f} ms; {ok:,}/{n:,} accepted; {args.clients} clients, "
+        f"{server.label}, durable PostgreSQL"
         + ("" if args.no_keys else ", an Idempotency-Key on every request")
     )
-    app, db, client = (1000 * (b - a) / n for a, b in zip(cpu_before, cpu_after, strict=True))
-    print(
-        f"  CPU per report: application {app:.1f} ms, PostgreSQL {db:.1f} ms, load client "
-        f"{client:.1f} ms; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end"
-    )
+    print(f"  {meter.per_request(n)}")
     if result["problems"]:
         print("  refused: " + "; ".join(result["problems"]))
     print(

@@ -1,4 +1,4 @@
-"""WSGI entry point for gunicorn: ``gunicorn secki.wsgi``."""
+"""WSGI entry point for the production server (``secki serve``; see secki.server)."""
 
 import os
 

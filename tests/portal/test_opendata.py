@@ -357,7 +357,7 @@ def test_a_release_is_cut_at_once_when_the_results_become_complete(
 
 
 def wsgi_get(path: str, **headers: str) -> tuple[str, dict[str, str], bytes]:
-    """A request through the WSGI front (secki.opendata.wsgi), as gunicorn would make it."""
+    """A request through the WSGI front (secki.opendata.wsgi), as the WSGI server would make it."""
     from wsgiref.util import setup_testing_defaults
 
     from django.core import signals

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from secki.cli import setup_django
+from secki.server import server_command
 
 DEMO_USERS = [
     # username, role, scope (None: whole election; "unit": first constituency; "station")
@@ -32,27 +33,6 @@ def _var_dir() -> Path:
     path = Path(settings.VAR_DIR)
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _gunicorn_command(host: str, port: int, workers: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "secki.wsgi:application",
-        "--bind",
-        f"{host}:{port}",
-        "--workers",
-        str(workers),
-        "--threads",
-        "4",
-        "--worker-class",
-        "gthread",
-        "--log-level",
-        "warning",
-        "--timeout",
-        "60",
-    ]
 
 
 def prepare_demo(fresh: bool, seed: int, stations: int | None) -> tuple[Path, str]:
@@ -122,7 +102,7 @@ def demo(
     setup_django()
     bundle_dir, slug = prepare_demo(fresh, seed, stations)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "secki.settings"}
-    server = subprocess.Popen(_gunicorn_command(host, port, workers), env=env)  # noqa: S603
+    server = subprocess.Popen(server_command(host, port, workers=workers), env=env)  # noqa: S603
     replayer = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "secki.cli", "replay", str(bundle_dir), "--speed", str(speed)],
         env=env,
@@ -158,9 +138,9 @@ def demo(
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
 def serve(host: str, port: int, workers: int) -> None:
-    """Serve the site with gunicorn (production server) on the configured database."""
+    """Serve the site with Granian (production server) on the configured database."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "secki.settings")
-    os.execv(sys.executable, _gunicorn_command(host, port, workers))  # noqa: S606
+    os.execv(sys.executable, server_command(host, port, workers=workers))  # noqa: S606
 
 
 @click.command("replay")

@@ -1,5 +1,5 @@
-"""WSGI entry point that answers open-data file requests before Django: ``gunicorn
-secki.opendata.wsgi:application`` instead of ``secki.wsgi:application``.
+"""WSGI entry point that answers open-data file requests before Django: serve
+``secki.opendata.wsgi:application`` instead of ``secki.wsgi:application``.
 
 ``GET``/``HEAD /data/<slug>/live/…`` and ``/data/<slug>/v<seq>/…`` are files on disk: this
 serves them (conditional on ``If-None-Match``, with the same headers as the Django view)
