@@ -261,9 +261,9 @@ def main() -> int:
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "secki.settings"}
         with tempfile.TemporaryDirectory(prefix="secki-bench-turnout-") as tmp:
             slug, token, jobs, codes = prepare(args.stations, Path(tmp))
-            with app_server(env, workers=args.workers, threads=args.threads) as server:
-                port = server.port
-                meter = CpuMeter(server.pid, postmaster_pid(url))
+            with app_server(env, workers=args.workers, threads=args.threads) as web:
+                port = web.port
+                meter = CpuMeter(web.pid, postmaster_pid(url))
                 meter.start()
                 result = ingest(port, token, slug, jobs, args.clients, not args.no_keys)
                 meter.stop()
@@ -283,7 +283,7 @@ def main() -> int:
         f"(target >= {TARGET_RATE:.0f}/s, {rate / TARGET_RATE:.2f}x), "
         f"p50 {percentile(lat, 50):.0f} ms, p99 {percentile(lat, 99):.0f} ms, "
         f"max {max(lat):.0f} ms; {ok:,}/{n:,} accepted; {args.clients} clients, "
-        f"{server.label}, durable PostgreSQL"
+        f"{web.label}, durable PostgreSQL"
         + ("" if args.no_keys else ", an Idempotency-Key on every request")
     )
     print(f"  {meter.per_request(n)}")
