@@ -285,35 +285,45 @@ def submit_protocol(
     results = run_checks(election, station, data)
     if not election.double_entry:
         _refuse_hard(election, station, results, act)
-    with transaction.atomic():
+    refusal: IntakeError | None = None
+    # Single entry writes nothing before its last refusal, so it needs no savepoint when
+    # called inside another transaction (the API's Idempotency-Key record): the refusal is
+    # raised after the block has closed cleanly. Double entry may refuse after writing.
+    with transaction.atomic(savepoint=election.double_entry):
         station = _locked_station(station)
         current = _current(station)
-        if current is not None:
-            _refuse_existing(current, data)
-        if election.double_entry:
-            return _double_entry(
+        try:
+            if current is not None:
+                _refuse_existing(current, data)
+        except IntakeError as exc:
+            refusal = exc
+        else:
+            if election.double_entry:
+                return _double_entry(
+                    election,
+                    station,
+                    data,
+                    results,
+                    actor=actor,
+                    source=source,
+                    act=act,
+                    current=current,
+                )
+            protocol = _store(
                 election,
                 station,
                 data,
                 results,
-                actor=actor,
+                status=_publish_status(election),
                 source=source,
-                act=act,
-                current=current,
+                actor=actor,
+                version=1,
+                decision_ref=act or "",
             )
-        protocol = _store(
-            election,
-            station,
-            data,
-            results,
-            status=_publish_status(election),
-            source=source,
-            actor=actor,
-            version=1,
-            decision_ref=act or "",
-        )
-        _accept(protocol, data, actor, act=act)
-        return Outcome(protocol, True, results)
+            _accept(protocol, data, actor, act=act)
+            return Outcome(protocol, True, results)
+    assert refusal is not None
+    raise refusal
 
 
 def _refuse_existing(current: Protocol, data: ProtocolData) -> None:

@@ -26,7 +26,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from secki import rawsql
-from secki.accounts.access import Permission, authorize
+from secki.accounts.access import AccessDenied, Permission, authorize
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.ledger import chain
@@ -259,39 +259,49 @@ def report_turnout(
     authorize(actor, election, Permission.REPORT_TURNOUT, station)
     check_static(election, station, time, voters)
     received = received_at or timezone.now()
-    with transaction.atomic():
+    refusal: IntakeError | AccessDenied | None = None
+    # Nothing is written before the last refusal, so no savepoint is needed when this runs
+    # inside another transaction (the API's Idempotency-Key record): a refusal is raised after
+    # the block has closed cleanly.
+    with transaction.atomic(savepoint=False):
         current = lock_station(station.pk)
         previous = current.get(time)
-        if previous is not None and previous.voters != voters:
-            authorize(actor, election, Permission.CORRECT_TURNOUT, station)
-        corrected = check_report(
-            election,
-            station,
-            time,
-            voters,
-            {t: r.voters for t, r in current.items()},
-            reason=reason,
-        )
-        if previous is not None:
-            TurnoutReport.objects.filter(pk=previous.id).update(is_current=False)
-        report = insert_report(
-            TurnoutReport(
-                election=election,
-                station=station,
-                time=time,
-                voters=voters,
-                version=previous.version + 1 if previous else 1,
-                is_current=True,
-                received_at=received,
-                late=is_late(election, time, received),
-                source=source,
-                reason=reason.strip() if corrected else "",
-                created_by=actor if getattr(actor, "pk", None) else None,
+        try:
+            if previous is not None and previous.voters != voters:
+                authorize(actor, election, Permission.CORRECT_TURNOUT, station)
+            corrected = check_report(
+                election,
+                station,
+                time,
+                voters,
+                {t: r.voters for t, r in current.items()},
+                reason=reason,
             )
-        )
-        chain.append(
-            "turnout.corrected" if corrected else "turnout.reported",
-            ledger_payload(report, station.code, corrected),
-            election,
-        )
+        except (IntakeError, AccessDenied) as exc:
+            refusal = exc
+        else:
+            if previous is not None:
+                TurnoutReport.objects.filter(pk=previous.id).update(is_current=False)
+            report = insert_report(
+                TurnoutReport(
+                    election=election,
+                    station=station,
+                    time=time,
+                    voters=voters,
+                    version=previous.version + 1 if previous else 1,
+                    is_current=True,
+                    received_at=received,
+                    late=is_late(election, time, received),
+                    source=source,
+                    reason=reason.strip() if corrected else "",
+                    created_by=actor if getattr(actor, "pk", None) else None,
+                )
+            )
+            chain.append(
+                "turnout.corrected" if corrected else "turnout.reported",
+                ledger_payload(report, station.code, corrected),
+                election,
+            )
+    if refusal is not None:
+        raise refusal
     return report
