@@ -110,6 +110,9 @@ else:
                 ),
                 "transaction_mode": "IMMEDIATE",
             },
+            # Keep each server thread's connection (opening one and running the PRAGMAs cost
+            # more than a cached page's whole request).
+            "CONN_MAX_AGE": 60,
             # A file, not shared-cache memory, so that tests with threads behave like the
             # real server (one file per test process).
             "TEST": {
