@@ -1,4 +1,5 @@
-"""`secki demo` end to end: the real production server (Granian) serving a simulated election while the replay runs."""
+"""`secki demo` end to end: the production server (Granian) serving a simulated election
+while the replay runs."""
 
 from __future__ import annotations
 
