@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from secki.cli import setup_django
-from secki.server import server_command
+from secki.server import DEFAULT_THREADS, DEFAULT_WORKERS, server_command
 
 DEMO_USERS = [
     # username, role, scope (None: whole election; "unit": first constituency; "station")
@@ -136,11 +136,24 @@ def demo(
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
-def serve(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--workers",
+    default=DEFAULT_WORKERS,
+    show_default=True,
+    type=int,
+    help="Processes (one per core).",
+)
+@click.option(
+    "--threads",
+    default=DEFAULT_THREADS,
+    show_default=True,
+    type=int,
+    help="Threads per process for the application (fewer suit a CPU-bound intake server).",
+)
+def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the site with Granian (production server) on the configured database."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "secki.settings")
-    os.execv(sys.executable, server_command(host, port, workers=workers))  # noqa: S606
+    os.execv(sys.executable, server_command(host, port, workers=workers, threads=threads))  # noqa: S606
 
 
 @click.command("replay")
