@@ -532,3 +532,20 @@ def test_verify_scans_finds_altered_files_rows_and_ledger_entries(
     assert failed.exit_code == 1
     assert "station 1-2 scan 1" in failed.output and "cannot be read" in failed.output
     assert "which the database no longer has" in failed.output
+
+
+def test_replacing_the_election_removes_its_scan_files(
+    small: tuple[Election, dict[str, Persona]],
+    media: Path,
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    election, people = small
+    assert upload(people["st11"].client(), election, "1-1", PDF).status_code == 201
+    assert len(files(media)) == 1
+    source = write_small_bundle(tmp_path / "again", slug=election.slug)
+    (source / "protocols.csv").unlink()
+    with django_capture_on_commit_callbacks(execute=True):
+        import_bundle(read_bundle(source), replace=True)
+    assert ProtocolScan.objects.count() == 0
+    assert files(media) == []

@@ -19,7 +19,9 @@ so totals at any level are one ``SUM … GROUP BY``.
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 
 from secki.elections.models import Election, Station
 from secki.ledger.models import LedgerEntry
@@ -240,3 +242,20 @@ class ProtocolScan(models.Model):
             f"{self.election.slug}-{self.station.code}-v{self.protocol.version}"
             f"-scan{self.number}.{self.extension}"
         )
+
+
+@receiver(post_delete, sender=ProtocolScan)
+def _drop_unreferenced_file(
+    sender: type[ProtocolScan], instance: ProtocolScan, **_: object
+) -> None:
+    """Scans are never deleted on their own; they go with their election (``secki import
+    --replace``). Once that has committed, the file goes too, unless a scan row still names
+    it (files are named by election, station and hash)."""
+    name = instance.file.name
+    storage = instance.file.storage
+
+    def drop() -> None:
+        if name and not ProtocolScan.objects.filter(file=name).exists():
+            storage.delete(name)
+
+    transaction.on_commit(drop)
