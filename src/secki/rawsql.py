@@ -136,6 +136,21 @@ def columns(model: type[M]) -> Columns:
     return found
 
 
+def lock_row(model: type[models.Model], pk: int) -> None:
+    """Lock one row for the rest of the transaction (``SELECT … FOR UPDATE`` on PostgreSQL;
+    SQLite's ``BEGIN IMMEDIATE`` already serialises writers). Read what the lock protects in a
+    later statement: one joined to the locking statement would see it as of before the wait."""
+    if db().vendor == "sqlite":
+        return
+    meta = model._meta
+    assert meta.pk is not None
+    with cursor() as cur:
+        cur.execute(
+            f"SELECT {meta.pk.column} FROM {meta.db_table} WHERE {meta.pk.column} = %s FOR UPDATE",  # noqa: S608 - model metadata
+            [pk],
+        )
+
+
 def fetch_one(model: type[M], where: str, params: Sequence[Any]) -> M | None:
     """``SELECT <all columns> FROM <table> t WHERE <where>``: the first row as an instance."""
     cols = columns(model)

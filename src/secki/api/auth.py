@@ -49,11 +49,13 @@ def user_from_request(request: HttpRequest) -> Any:
 def _active_token(key_hash: str) -> ApiToken | None:
     """The unrevoked token with this hash, its user loaded (one statement, no ORM compile:
     this runs on every API request)."""
-    tokens, users = rawsql.columns(ApiToken), rawsql.columns(get_user_model())
+    user_model = get_user_model()
+    tokens, users = rawsql.columns(ApiToken), rawsql.columns(user_model)
+    assert user_model._meta.pk is not None
     with rawsql.cursor() as cursor:
         cursor.execute(
             f"SELECT {tokens.select('t')}, {users.select('u')} FROM {tokens.table} t "  # noqa: S608 - model metadata
-            f"JOIN {users.table} u ON u.id = t.user_id "
+            f"JOIN {users.table} u ON u.{user_model._meta.pk.column} = t.user_id "
             "WHERE t.key_hash = %s AND t.revoked_at IS NULL",
             [key_hash],
         )

@@ -17,7 +17,7 @@ from ninja import Router, Schema
 from secki.api.auth import user_from_request
 from secki.api.idempotency import Answer, respond
 from secki.api.lookups import election_or_404
-from secki.api.schemas import ErrorOut
+from secki.api.schemas import WRITE_ERRORS, ErrorOut
 from secki.elections.models import Election
 from secki.errors import IntakeError
 from secki.integrity import actions, pvt
@@ -32,14 +32,6 @@ from secki.stats.pvt import Z99
 router = Router(tags=["integrity"])
 
 READ_ERRORS: dict[int | tuple[int, ...], Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
-WRITE_ERRORS: dict[int | tuple[int, ...], Any] = {
-    400: ErrorOut,
-    401: ErrorOut,
-    403: ErrorOut,
-    404: ErrorOut,
-    409: ErrorOut,
-    422: ErrorOut,
-}
 
 
 def station_url(slug: str) -> Any:

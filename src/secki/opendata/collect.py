@@ -287,6 +287,15 @@ def _protocols(
     return protocols, values
 
 
+def _replace(target: dict[int, Any], station_ids: Iterable[int], fresh: dict[int, Any]) -> None:
+    """Set the stations' entries in ``target`` to their fresh ones (dropping those with none)."""
+    for sid in station_ids:
+        if sid in fresh:
+            target[sid] = fresh[sid]
+        else:
+            target.pop(sid, None)
+
+
 def _turnout(election: Election, station_ids: Iterable[int] | None) -> dict[int, dict[str, int]]:
     query = TurnoutReport.objects.filter(election=election, is_current=True)
     if station_ids is not None:
@@ -381,19 +390,9 @@ def catch_up(data: PublicData) -> Delta | None:
         protocols, values = _protocols(data.election, changed)
         for sid in changed:
             data.replace(sid, protocols.get(sid), values.get(sid))
-        scans = _scans(data.election, changed)
-        for sid in changed:
-            if sid in scans:
-                data.scans[sid] = scans[sid]
-            else:
-                data.scans.pop(sid, None)
+        _replace(data.scans, changed, _scans(data.election, changed))
     if turnout:
-        fresh = _turnout(data.election, turnout)
-        for sid in turnout:
-            if sid in fresh:
-                data.turnout[sid] = fresh[sid]
-            else:
-                data.turnout.pop(sid, None)
+        _replace(data.turnout, turnout, _turnout(data.election, turnout))
     data.seq, data.ledger_hash = entries[-1][0], entries[-1][1]
     data.generated_at = timezone.now().replace(microsecond=0)
     return Delta(changed, bool(turnout))

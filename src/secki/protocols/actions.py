@@ -109,17 +109,9 @@ def _ensure_open(election: Election, station: Station) -> None:
 
 
 def _locked_station(station: Station) -> Station:
-    """Serialise every change to one station's protocols (row lock on PostgreSQL; SQLite
-    serialises writers itself). The current protocol must be read by a later statement: one
-    that joins it to the locked row would see it as of before the wait (READ COMMITTED
-    re-reads only the locked row), and a concurrent duplicate would slip through."""
-    if connection.vendor == "sqlite":
-        return station
-    with rawsql.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id FROM {Station._meta.db_table} WHERE id = %s FOR UPDATE",  # noqa: S608 - model metadata
-            [station.pk],
-        )
+    """Serialise every change to one station's protocols; read the current protocol after
+    this, in its own statement (see :func:`secki.rawsql.lock_row`)."""
+    rawsql.lock_row(Station, station.pk)
     return station
 
 

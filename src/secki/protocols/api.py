@@ -93,16 +93,7 @@ def _parse(election: Election, values: dict[str, Any]) -> ProtocolData:
 
 @router.post(
     "/{slug}/protocols",
-    response={
-        201: ProtocolOut,
-        202: ProtocolOut,
-        400: ErrorOut,
-        401: ErrorOut,
-        403: ErrorOut,
-        404: ErrorOut,
-        409: ErrorOut,
-        422: ErrorOut,
-    },
+    response={201: ProtocolOut, 202: ProtocolOut, **WRITE_ERRORS},
 )
 def submit(request: HttpRequest, slug: str, payload: ProtocolIn) -> JsonResponse:
     """Submit one station's protocol. Single entry: 201 accepted, or refused. Double entry:

@@ -27,11 +27,12 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.urls import reverse
 from django.utils.text import get_valid_filename
 
+from secki import rawsql
 from secki.accounts.access import Permission, authorize
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
@@ -174,8 +175,7 @@ def _store_file(name: str, upload: UploadedFile, digest: Digest) -> tuple[str, b
 
 def _lock_station(station: Station) -> None:
     """Serialise changes to one station's protocols and scans (as protocols.actions does)."""
-    if connection.vendor != "sqlite":
-        Station.objects.select_for_update().filter(pk=station.pk).values_list("pk").get()
+    rawsql.lock_row(Station, station.pk)
 
 
 def upload_scan(

@@ -16,7 +16,7 @@ from secki.api.lookups import election_or_404, station_in, station_or_404
 from secki.api.schemas import WRITE_ERRORS, ErrorOut
 from secki.protocols import scans
 from secki.protocols.models import ProtocolScan, ProtocolSource
-from secki.results.serialize import scan_json
+from secki.results.serialize import protocol_scan_json
 
 router = Router(tags=["scans"])
 
@@ -40,15 +40,7 @@ def scan_out(request: HttpRequest, scan: ProtocolScan) -> dict[str, Any]:
     return {
         "election": scan.election.slug,
         "station": scan.station.code,
-        **scan_json(
-            version=scan.protocol.version,
-            number=scan.number,
-            sha256=scan.sha256,
-            size=scan.size,
-            content_type=scan.content_type,
-            uploaded_at=scan.uploaded_at,
-            url=request.build_absolute_uri(path),
-        ),
+        **protocol_scan_json(scan, request.build_absolute_uri(path)),
         "public": scans.is_public(scan),
         "ledger_seq": scan.ledger.seq,
     }

@@ -106,14 +106,8 @@ def station(request: HttpRequest, slug: str, code: str) -> dict[str, Any]:
         "webcam": st.webcam,
         "webcam_url": st.webcam_link or None,
         "scans": [
-            serialize.scan_json(
-                version=scan.protocol.version,
-                number=scan.number,
-                sha256=scan.sha256,
-                size=scan.size,
-                content_type=scan.content_type,
-                uploaded_at=scan.uploaded_at,
-                url=request.build_absolute_uri(scan_path(election.slug, st.code, scan.number)),
+            serialize.protocol_scan_json(
+                scan, request.build_absolute_uri(scan_path(election.slug, st.code, scan.number))
             )
             for scan in visible_scans(st, public=public)
         ],

@@ -88,3 +88,16 @@ def scan_json(
         "uploaded_at": uploaded_at.isoformat(),
         "url": url,
     }
+
+
+def protocol_scan_json(scan: Any, url: str) -> dict[str, Any]:
+    """:func:`scan_json` of a ``ProtocolScan`` row."""
+    return scan_json(
+        version=scan.protocol.version,
+        number=scan.number,
+        sha256=scan.sha256,
+        size=scan.size,
+        content_type=scan.content_type,
+        uploaded_at=scan.uploaded_at,
+        url=url,
+    )

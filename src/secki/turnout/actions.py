@@ -174,7 +174,6 @@ def ledger_payload(report: TurnoutReport, station_code: str, corrected: bool) ->
     }
 
 
-_LOCK_SQL = "SELECT id FROM elections_station WHERE id = %s FOR UPDATE"
 _CURRENT_SQL = """
 SELECT id, time, voters, version
   FROM turnout_turnoutreport
@@ -231,14 +230,11 @@ def lock_station(station_id: int) -> dict[str, Current]:
     """Lock the station's row for the rest of the transaction (reports of one station are
     validated and written one at a time) and return its current reports by time.
 
-    Two statements on PostgreSQL: the row lock, then the reports. (One statement joining the
-    reports to the locked row would see them as of before it waited for the lock: READ
-    COMMITTED re-reads only the locked row, so a concurrent report would be missed.) On
-    SQLite the transaction already holds the database's write lock (``BEGIN IMMEDIATE``).
+    The reports are read after the lock is taken, in their own statement (see
+    :func:`secki.rawsql.lock_row`).
     """
+    rawsql.lock_row(Station, station_id)
     with rawsql.cursor() as cursor:
-        if connection.features.has_select_for_update:
-            cursor.execute(_LOCK_SQL, [station_id])
         cursor.execute(_CURRENT_SQL, [station_id])
         rows = cursor.fetchall()
     return {time: Current(pk, voters, version) for pk, time, voters, version in rows}
