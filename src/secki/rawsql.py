@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -82,8 +83,28 @@ def cursor() -> Iterator[Any]:
             yield django_cursor
         return
     conn.ensure_connection()
-    with conn.wrap_database_errors, _prepared_cursor()(conn.connection) as pg_cursor:
-        yield pg_cursor
+    raw = conn.connection
+    # One cursor per connection (connections are per thread), reused: creating a psycopg
+    # cursor costs about as much as a prepared statement's Python side. A nested use while it
+    # is out gets a fresh one.
+    slot = _slot
+    cached = getattr(slot, "cursor", None)
+    if cached is None or cached.connection is not raw or cached.closed:
+        cached = slot.cursor = _prepared_cursor()(raw)
+        slot.out = False
+    if slot.out:
+        with conn.wrap_database_errors, _prepared_cursor()(raw) as pg_cursor:
+            yield pg_cursor
+        return
+    slot.out = True
+    try:
+        with conn.wrap_database_errors:
+            yield cached
+    finally:
+        slot.out = False
+
+
+_slot = threading.local()
 
 
 @functools.cache
@@ -185,3 +206,18 @@ def insert(model: type[M], *, then: tuple[str, list[Any]] | None = None, **value
     obj._state.adding = False
     obj._state.db = DEFAULT_DB_ALIAS
     return obj
+
+
+def insert_many(model: type[M], objs: Sequence[M]) -> None:
+    """Insert unsaved instances with one multi-row statement (their ids are not read back)."""
+    if not objs:
+        return
+    cols = columns(model)
+    conn = db()
+    params: list[Any] = []
+    for obj in objs:
+        params += [f.get_db_prep_save(f.pre_save(obj, True), conn) for f in cols.insert_fields]
+    head = cols.insert_sql[: cols.insert_sql.index(" VALUES ")]
+    row = "(" + ", ".join(["%s"] * len(cols.insert_fields)) + ")"
+    with cursor() as cur:
+        cur.execute(f"{head} VALUES {', '.join([row] * len(objs))}", params)

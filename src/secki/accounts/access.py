@@ -70,6 +70,9 @@ def memberships(user: Any, election: Election) -> list[Membership]:
     :meth:`Membership.covers`). One statement of plain SQL: every write runs this."""
     if user is None or not user.is_authenticated:
         return []
+    held = getattr(user, "_secki_memberships", None)
+    if held is not None and held[0] == election.pk:
+        return list(held[1])
     mcols, ucols = rawsql.columns(Membership), rawsql.columns(Unit)
     with rawsql.cursor() as cursor:
         cursor.execute(
@@ -86,6 +89,15 @@ def memberships(user: Any, election: Election) -> list[Membership]:
             membership.unit = ucols.build(row, len(mcols))
         result.append(membership)
     return result
+
+
+def hold_memberships(user: Any, election: Election) -> None:
+    """Read the user's memberships in ``election`` now and let :func:`memberships` reuse them
+    for this user object. For the API's writes: the user object lives for one request, and the
+    read happens in the request's own thread instead of in a transaction that
+    :mod:`secki.groupcommit` may share."""
+    if user is not None and user.is_authenticated and not user.is_superuser:
+        user._secki_memberships = (election.pk, tuple(memberships(user, election)))
 
 
 def authorize(

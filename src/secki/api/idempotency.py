@@ -8,15 +8,17 @@ the key's unique index until the first commits, then finds and returns the first
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import JSONField
 from django.http import HttpRequest, JsonResponse
 from django.http.request import RawPostDataException
 from django.utils import timezone
 
-from secki import rawsql
+from secki import groupcommit, rawsql
 from secki.api.models import IdempotencyRecord
 from secki.errors import IntakeError
 
@@ -42,11 +44,16 @@ def fingerprint(request: HttpRequest) -> str:
     return digest.hexdigest()
 
 
-def respond(request: HttpRequest, user: Any, work: Callable[[], Answer]) -> JsonResponse:
-    """Run ``work`` once per (user, Idempotency-Key); without a key, just run it."""
+def respond(
+    request: HttpRequest, user: Any, work: Callable[[], Answer], *, grouped: bool = False
+) -> JsonResponse:
+    """Run ``work`` once per (user, Idempotency-Key); without a key, just run it.
+
+    ``grouped``: the work may share its transaction with concurrent requests
+    (:mod:`secki.groupcommit`); only for work that writes nothing before its last refusal."""
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key:
-        status, body = _run(work)
+        status, body = groupcommit.run(lambda: _run(work)) if grouped else _run(work)
         return JsonResponse(body, status=status)
     if len(key) > 200:
         raise IntakeError(
@@ -56,17 +63,20 @@ def respond(request: HttpRequest, user: Any, work: Callable[[], Answer]) -> Json
             field="Idempotency-Key",
         )
     print_ = fingerprint(request)
-    with transaction.atomic():
-        record = _claim(user, key, print_)
-        if record is not None:
+
+    def unit() -> Answer | None:
+        """The work and its key's record in one transaction; None when the key exists."""
+        with transaction.atomic(savepoint=False):
+            record = _claim(user, key, print_)
+            if record is None:
+                return None
             status, body = _run(work)
-            field = IdempotencyRecord._meta.get_field("body")
-            with rawsql.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {TABLE} SET status = %s, body = %s WHERE id = %s",  # noqa: S608 - model metadata
-                    [status, field.get_db_prep_save(body, connection), record],
-                )
-            return JsonResponse(body, status=status)
+            groupcommit.at_end(_store_answers, (record, status, body))
+            return status, body
+
+    answer = groupcommit.run(unit) if grouped else unit()
+    if answer is not None:
+        return JsonResponse(answer[1], status=answer[0])
     stored = IdempotencyRecord.objects.get(user=user, key=key)
     if stored.fingerprint != print_:
         raise IntakeError(
@@ -81,6 +91,30 @@ def respond(request: HttpRequest, user: Any, work: Callable[[], Answer]) -> Json
 
 
 TABLE = IdempotencyRecord._meta.db_table
+
+
+def _store_answers(rows: list[tuple[int, int, dict[str, Any]]]) -> None:
+    """Store the answers of claimed keys: (record id, status, body) rows, one statement."""
+    field = IdempotencyRecord._meta.get_field("body")
+    assert isinstance(field, JSONField)
+    with rawsql.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {TABLE} AS t SET status = v.status, body = v.body::jsonb "  # noqa: S608 - model metadata
+                "FROM unnest(%s::bigint[], %s::integer[], %s::text[]) AS v(id, status, body) "
+                "WHERE t.id = v.id",
+                [
+                    [r[0] for r in rows],
+                    [r[1] for r in rows],
+                    [json.dumps(r[2], cls=field.encoder) for r in rows],
+                ],
+            )
+            return
+        for record, status, body in rows:
+            cursor.execute(
+                f"UPDATE {TABLE} SET status = %s, body = %s WHERE id = %s",  # noqa: S608 - model metadata
+                [status, field.get_db_prep_save(body, connection), record],
+            )
 
 
 def _claim(user: Any, key: str, print_: str) -> int | None:

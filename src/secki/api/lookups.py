@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
 from django.http import Http404
 
 from secki import rawsql
 from secki.elections.models import Election, Station, Unit
 from secki.errors import IntakeError
+
+T = TypeVar("T")
 
 
 def election_or_404(slug: str) -> Election:
@@ -33,6 +38,53 @@ def _station(election: Election, code: str) -> Station | None:
     station.unit = ucols.build(row, len(scols))
     station.election = election
     return station
+
+
+def election_station(slug: str, code: str) -> tuple[Election, Lookup[Station]]:
+    """The election (or 404) and the station a write names in it, with one statement (every
+    API write looks both up). The station is a :class:`Lookup`: its refusal, if any, is raised
+    by the work that needs it, so that an Idempotency-Key stores it like any other answer."""
+    ecols, scols, ucols = (rawsql.columns(m) for m in (Election, Station, Unit))
+    with rawsql.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {ecols.select('e')}, {scols.select('s')}, {ucols.select('u')} "  # noqa: S608 - model metadata
+            f"FROM {ecols.table} e LEFT JOIN {scols.table} s "
+            "ON s.election_id = e.id AND s.code = %s "
+            f"LEFT JOIN {ucols.table} u ON u.id = s.unit_id WHERE e.slug = %s",
+            [code.strip(), slug],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Http404(f"no election {slug!r}")
+    election: Election = ecols.build(row)
+    if row[len(ecols)] is None:  # no such station in this election: say why
+        return election, lookup(lambda: station_in(election, code))
+    station: Station = scols.build(row, len(ecols))
+    station.unit = ucols.build(row, len(ecols) + len(scols))
+    station.election = election
+    return election, Lookup(station, None)
+
+
+class Lookup(Generic[T]):
+    """A read done before the work (outside its transaction), or the refusal it raised, which
+    the work raises in turn."""
+
+    def __init__(self, value: T | None, error: IntakeError | None) -> None:
+        self._value, self._error = value, error
+
+    def get(self) -> T:
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
+
+
+def lookup(read: Callable[[], T]) -> Lookup[T]:
+    """Run ``read`` now; an IntakeError it raises is kept for :meth:`Lookup.get`."""
+    try:
+        return Lookup(read(), None)
+    except IntakeError as exc:
+        return Lookup(None, exc)
 
 
 def station_or_404(election: Election, code: str) -> Station:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -73,24 +75,27 @@ def _head() -> tuple[int, str]:
     return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
 
+def _body(seq: int, at: dt.datetime, kind: str, slug: str | None, payload: Any) -> str:
+    return canonical(
+        {"seq": seq, "at": at.isoformat(), "kind": kind, "election": slug, "payload": payload}
+    )
+
+
+def _require_atomic(name: str) -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError(f"ledger.{name} must be called inside transaction.atomic()")
+
+
 def append(kind: str, payload: dict[str, Any], election: Election | None = None) -> LedgerEntry:
     """Append one entry. Must run inside the transaction that makes the fact true, so that a
     fact and its log entry commit together or not at all."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("ledger.append must be called inside transaction.atomic()")
+    _require_atomic("append")
+    _write_deferred()  # entries recorded earlier in this transaction come first
     _lock_chain()
     seq, prev = _head()
     seq += 1
     at = timezone.now()
-    body = canonical(
-        {
-            "seq": seq,
-            "at": at.isoformat(),
-            "kind": kind,
-            "election": election.slug if election else None,
-            "payload": payload,
-        }
-    )
+    body = _body(seq, at, kind, election.slug if election else None, payload)
     return rawsql.insert(
         LedgerEntry,
         seq=seq,
@@ -103,12 +108,87 @@ def append(kind: str, payload: dict[str, Any], election: Election | None = None)
     )
 
 
+# -- deferred entries (group commit) ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Pending:
+    kind: str
+    payload: dict[str, Any]
+    election: Election | None
+    at: dt.datetime
+
+
+_local = threading.local()
+
+
+def record(kind: str, payload: dict[str, Any], election: Election | None = None) -> None:
+    """Log a fact, like :func:`append`, when the caller does not need the entry back.
+
+    Inside :func:`deferred` the entry is only noted and written with the others at the end of
+    the block (one lock, one head read, one insert for the whole block); otherwise it is
+    appended at once."""
+    _require_atomic("record")
+    pending: list[_Pending] | None = getattr(_local, "pending", None)
+    if pending is None:
+        append(kind, payload, election)
+    else:
+        pending.append(_Pending(kind, payload, election, timezone.now()))
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Within the block (inside a transaction), :func:`record` only notes its entries; they are
+    appended in order when the block ends normally, and dropped when it raises (the transaction
+    is then rolled back anyway). Used by :mod:`secki.groupcommit`: the writes of several
+    requests share one transaction, and taking the chain's lock only at the end keeps a batch
+    from holding it while it waits for a station's lock (which another process's batch may hold
+    while waiting for the chain)."""
+    _require_atomic("deferred")
+    if getattr(_local, "pending", None) is not None:
+        raise RuntimeError("ledger.deferred blocks do not nest")
+    _local.pending = []
+    try:
+        yield
+        _write_deferred()
+    finally:
+        _local.pending = None
+
+
+def _write_deferred() -> None:
+    pending: list[_Pending] | None = getattr(_local, "pending", None)
+    if not pending:
+        return
+    _lock_chain()
+    seq, prev = _head()
+    entries = []
+    for item in pending:
+        seq += 1
+        slug = item.election.slug if item.election else None
+        body = _body(seq, item.at, item.kind, slug, item.payload)
+        digest_ = entry_hash(prev, body)
+        entries.append(
+            LedgerEntry(
+                seq=seq,
+                election=item.election,
+                at=item.at,
+                kind=item.kind,
+                body=body,
+                prev_hash=prev,
+                hash=digest_,
+            )
+        )
+        prev = digest_
+    rawsql.insert_many(LedgerEntry, entries)
+    pending.clear()
+
+
 def append_many(items: list[tuple[str, dict[str, Any]]], election: Election | None = None) -> int:
     """Append many entries at once (bulk import): the same chain as one-by-one appends."""
     if not items:
         return 0
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("ledger.append_many must be called inside transaction.atomic()")
+    _require_atomic("append_many")
+    _write_deferred()
     _lock_chain()
     seq, prev = _head()
     at = timezone.now()
@@ -116,9 +196,7 @@ def append_many(items: list[tuple[str, dict[str, Any]]], election: Election | No
     rows: list[tuple[Any, ...]] = []
     for kind, payload in items:
         seq += 1
-        body = canonical(
-            {"seq": seq, "at": at.isoformat(), "kind": kind, "election": slug, "payload": payload}
-        )
+        body = _body(seq, at, kind, slug, payload)
         digest_ = entry_hash(prev, body)
         rows.append((seq, election.pk if election else None, at, kind, body, prev, digest_))
         prev = digest_

@@ -14,7 +14,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from secki import rawsql
+from secki import groupcommit, rawsql
 from secki.accounts.access import Permission, authorize
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
@@ -216,8 +216,7 @@ def insert_values(protocol_id: int, values: dict[str, int]) -> None:
 def _event(
     protocol: Protocol, kind: str, actor: Any, *, old: Any = None, new: Any = None, reason: str = ""
 ) -> None:
-    rawsql.insert(
-        ProtocolEvent,
+    event = ProtocolEvent(
         election_id=protocol.election_id,
         station_id=protocol.station_id,
         protocol=protocol,
@@ -228,6 +227,11 @@ def _event(
         new=new,
         reason=reason,
     )
+    groupcommit.at_end(_insert_events, event)
+
+
+def _insert_events(events: list[ProtocolEvent]) -> None:
+    rawsql.insert_many(ProtocolEvent, events)
 
 
 def _ledger(kind: str, protocol: Protocol, data: ProtocolData | None, **extra: Any) -> None:
@@ -238,7 +242,7 @@ def _ledger(kind: str, protocol: Protocol, data: ProtocolData | None, **extra: A
         "values_sha256": chain.digest(data.as_json()) if data else None,
     }
     payload.update(extra)
-    chain.append(kind, payload, protocol.election)
+    chain.record(kind, payload, protocol.election)
 
 
 def _accept(

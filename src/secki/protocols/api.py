@@ -9,10 +9,10 @@ from django.http import HttpRequest, JsonResponse
 from ninja import File, Router, Schema
 from ninja.files import UploadedFile
 
-from secki.accounts.access import Permission, can
+from secki.accounts.access import Permission, can, hold_memberships
 from secki.api.auth import user_from_request
 from secki.api.idempotency import Answer, respond
-from secki.api.lookups import election_or_404, station_in, station_or_404
+from secki.api.lookups import election_or_404, election_station, station_in, station_or_404
 from secki.api.schemas import WRITE_ERRORS, ErrorOut
 from secki.elections.models import Election, Station
 from secki.errors import IntakeError
@@ -99,20 +99,22 @@ def submit(request: HttpRequest, slug: str, payload: ProtocolIn) -> JsonResponse
     """Submit one station's protocol. Single entry: 201 accepted, or refused. Double entry:
     202 with status first_entry / quarantined, 201 once both entries agree."""
     user = user_from_request(request)
-    election = election_or_404(slug)
+    election, station = election_station(slug, payload.station)
+    hold_memberships(user, election)
 
     def work() -> Answer:
-        station = station_in(election, payload.station)
         data = _parse(election, payload.values)
         outcome = actions.submit_protocol(
-            election, station, data, actor=user, source=ProtocolSource.API, act=payload.act
+            election, station.get(), data, actor=user, source=ProtocolSource.API, act=payload.act
         )
         status = 201 if outcome.protocol.counted else 202
         return status, protocol_json(
             outcome.protocol, data.values() if outcome.protocol.counted else {}
         )
 
-    return respond(request, user, work)
+    # Double entry may write and then refuse (rolling back to a savepoint), which a shared
+    # transaction's deferred writes would not follow: it runs alone.
+    return respond(request, user, work, grouped=not election.double_entry)
 
 
 @router.get("/{slug}/protocols/{station}", response={200: list[ProtocolOut], 404: ErrorOut})

@@ -8,10 +8,15 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router, Schema
 
-from secki.accounts.access import Permission, can
+from secki.accounts.access import Permission, can, hold_memberships
 from secki.api.auth import user_from_request
 from secki.api.idempotency import Answer, respond
-from secki.api.lookups import election_or_404, station_in, station_or_404, unit_or_404
+from secki.api.lookups import (
+    election_or_404,
+    election_station,
+    station_or_404,
+    unit_or_404,
+)
 from secki.api.schemas import WRITE_ERRORS, ErrorOut
 from secki.elections.models import Election
 from secki.errors import IntakeError
@@ -149,17 +154,24 @@ def submit(request: HttpRequest, slug: str, payload: TurnoutIn) -> JsonResponse:
     a second report for the same time is a correction and needs a reason. Send
     `Idempotency-Key` to make a retry safe."""
     user = user_from_request(request)
-    election = election_or_404(slug)
+    election, station = election_station(slug, payload.station)
+    hold_memberships(user, election)
 
     def work() -> Answer:
-        station = station_in(election, payload.station)
         voters = parse_voters(payload.voters)
+        at = station.get()
         report = report_turnout(
-            election, station, payload.time, voters, actor=user, source="api", reason=payload.reason
+            election,
+            at,
+            payload.time,
+            voters,
+            actor=user,
+            source="api",
+            reason=payload.reason,
         )
-        return 201, report_json(report, station.code)
+        return 201, report_json(report, at.code)
 
-    return respond(request, user, work)
+    return respond(request, user, work, grouped=True)
 
 
 BULK_BODY = {
