@@ -293,7 +293,7 @@ def report_turnout(
                     created_by=actor if getattr(actor, "pk", None) else None,
                 )
             )
-            chain.append(
+            chain.record(
                 "turnout.corrected" if corrected else "turnout.reported",
                 ledger_payload(report, station.code, corrected),
                 election,
