@@ -125,11 +125,17 @@ def _prepared_cursor() -> type[Any]:
 _COLUMNS: dict[tuple[type[models.Model], str], Columns] = {}
 
 
+@functools.cache
+def vendor() -> str:
+    """The default database's vendor (fixed for the life of the process)."""
+    return db().vendor
+
+
 def columns(model: type[M]) -> Columns:
-    conn = db()
-    key = (model, conn.vendor)
+    key = (model, vendor())
     found = _COLUMNS.get(key)
     if found is None:
+        conn = db()
         meta = model._meta
         fields = meta.concrete_fields
         converters: list[_Converter] = []
@@ -161,7 +167,7 @@ def lock_row(model: type[models.Model], pk: int) -> None:
     """Lock one row for the rest of the transaction (``SELECT … FOR UPDATE`` on PostgreSQL;
     SQLite's ``BEGIN IMMEDIATE`` already serialises writers). Read what the lock protects in a
     later statement: one joined to the locking statement would see it as of before the wait."""
-    if db().vendor == "sqlite":
+    if vendor() == "sqlite":
         return
     meta = model._meta
     assert meta.pk is not None
