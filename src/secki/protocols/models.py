@@ -167,7 +167,12 @@ class ProtocolEvent(models.Model):
         Election, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="protocol_events")
-    protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="events")
+    # No per-row foreign-key check in the database (as for ProtocolValue): an event is only
+    # written by the actions, for the protocol they have just written or locked, and the check
+    # cost PostgreSQL more than the event's own insert (bench/bench_protocols.py).
+    protocol = models.ForeignKey(
+        Protocol, on_delete=models.CASCADE, related_name="events", db_constraint=False
+    )
     kind = models.CharField(max_length=20, choices=EventKind.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
