@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.test import RequestFactory
 
-from secki import groupcommit
+from secki import groupcommit, rawsql
 from secki.api.idempotency import respond
 from secki.api.models import IdempotencyRecord
 from secki.elections.models import Election, Station
@@ -262,4 +262,53 @@ def test_a_unit_that_takes_a_savepoint_runs_alone(setup: Any) -> None:
     assert outcomes == [("ok", 50), ("ok", 300), ("ok", 200)]
     assert groupcommit.stats["fallbacks"] - before["fallbacks"] == 1
     assert TurnoutReport.objects.count() == 3
+    assert verify().ok
+
+
+def test_a_batch_locks_its_stations_first_in_one_go(setup: Any) -> None:
+    election, admin = setup
+    stations = {s.code: s.pk for s in Station.objects.filter(election=election)}
+    seen: list[bool] = []
+
+    def locked_elsewhere(pk: int) -> bool:
+        """Whether another connection finds the station row locked (PostgreSQL)."""
+        result: list[bool] = []
+
+        def probe() -> None:
+            try:
+                with transaction.atomic():
+                    Station.objects.select_for_update(nowait=True).filter(pk=pk).exists()
+                result.append(False)
+            except DatabaseError:
+                result.append(True)
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=probe)
+        thread.start()
+        thread.join(10)
+        return result[0]
+
+    def first() -> int:
+        # in the batch's transaction, before its own unit ran: 2-1 is already locked
+        if connection.vendor == "postgresql":
+            seen.append(locked_elsewhere(stations["2-1"]))
+        return reporter(election, admin, "1-1", 300)()
+
+    outcomes = run_batched(
+        reporter(election, admin, "2-2", 50),
+        [
+            functools.partial(groupcommit.run, first, locks=[(Station, stations["1-1"])]),
+            functools.partial(
+                groupcommit.run,
+                reporter(election, admin, "2-1", 400),
+                locks=[(Station, stations["2-1"])],
+            ),
+        ],
+    )
+    assert outcomes == [("ok", 50), ("ok", 300), ("ok", 400)]
+    assert seen == ([True] if connection.vendor == "postgresql" else [])
+    assert not rawsql._held()
+    if connection.vendor == "postgresql":
+        assert not locked_elsewhere(stations["2-1"])
     assert verify().ok

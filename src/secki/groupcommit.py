@@ -22,25 +22,28 @@ changes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import translation
 
+from secki import rawsql
 from secki.ledger import chain
 
 T = TypeVar("T")
+Row = tuple[type[models.Model], int]
 
 #: most units in one transaction (a worker has only a few threads; this bounds the wait)
 MAX_BATCH = 32
 
 
 class _Item:
-    __slots__ = ("alone", "done", "error", "language", "lead", "result", "unit")
+    __slots__ = ("alone", "done", "error", "language", "lead", "locks", "result", "unit")
 
-    def __init__(self, unit: Callable[[], Any]) -> None:
+    def __init__(self, unit: Callable[[], Any], locks: Sequence[Row]) -> None:
         self.unit = unit
+        self.locks = locks
         self.language = translation.get_language()
         self.done = threading.Event()
         self.result: Any = None
@@ -60,13 +63,17 @@ _leading = False
 stats = {"batches": 0, "grouped": 0, "alone": 0, "fallbacks": 0}
 
 
-def run(unit: Callable[[], T]) -> T:
+def run(unit: Callable[[], T], *, locks: Sequence[Row] = ()) -> T:
     """Run ``unit`` (database writes ending in the ledger) and return its result, possibly in
-    one transaction with the units of other threads of this process."""
+    one transaction with the units of other threads of this process.
+
+    ``locks``: the rows (model, primary key) the unit will lock with
+    :func:`secki.rawsql.lock_row`; a batch locks all of its units' rows first, with one
+    statement and in a fixed order."""
     global _leading
     if getattr(_local, "inside", False):  # called from a unit: already in the transaction
         return unit()
-    item = _Item(unit)
+    item = _Item(unit, locks)
     with _lock:
         _queue.append(item)
         lead = not _leading
@@ -154,7 +161,10 @@ def _execute(batch: list[_Item]) -> None:
     try:
         with transaction.atomic():
             transaction.on_commit(mark)  # runs first of the batch's commit callbacks
-            with chain.deferred():
+            with (
+                rawsql.lock_rows(row for item in batch for row in item.locks),
+                chain.deferred(),
+            ):
                 _local.at_end = {}
                 try:
                     conn = transaction.get_connection()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -166,8 +166,9 @@ def columns(model: type[M]) -> Columns:
 def lock_row(model: type[models.Model], pk: int) -> None:
     """Lock one row for the rest of the transaction (``SELECT … FOR UPDATE`` on PostgreSQL;
     SQLite's ``BEGIN IMMEDIATE`` already serialises writers). Read what the lock protects in a
-    later statement: one joined to the locking statement would see it as of before the wait."""
-    if vendor() == "sqlite":
+    later statement: one joined to the locking statement would see it as of before the wait.
+    A row locked already by :func:`lock_rows` in this transaction costs nothing."""
+    if vendor() == "sqlite" or (model, pk) in _held():
         return
     meta = model._meta
     assert meta.pk is not None
@@ -176,6 +177,41 @@ def lock_row(model: type[models.Model], pk: int) -> None:
             f"SELECT {meta.pk.column} FROM {meta.db_table} WHERE {meta.pk.column} = %s FOR UPDATE",  # noqa: S608 - model metadata
             [pk],
         )
+
+
+@contextlib.contextmanager
+def lock_rows(rows: Iterable[tuple[type[models.Model], int]]) -> Iterator[None]:
+    """Lock many rows at once, in one statement per table and in a fixed order (by table and
+    key: two transactions that lock this way cannot deadlock on them), for the rest of the
+    transaction; :func:`lock_row` skips them inside the block."""
+    wanted = sorted(set(rows), key=lambda r: (r[0]._meta.db_table, r[1]))
+    if vendor() != "sqlite":
+        by_model: dict[type[models.Model], list[int]] = {}
+        for model, pk in wanted:
+            by_model.setdefault(model, []).append(pk)
+        for model in sorted(by_model, key=lambda m: m._meta.db_table):
+            meta = model._meta
+            assert meta.pk is not None
+            column = meta.pk.column
+            with cursor() as cur:
+                cur.execute(
+                    f"SELECT {column} FROM {meta.db_table} WHERE {column} = ANY(%s) "  # noqa: S608 - model metadata
+                    f"ORDER BY {column} FOR UPDATE",
+                    [by_model[model]],
+                )
+    held = _held()
+    held.update(wanted)
+    try:
+        yield
+    finally:
+        held.difference_update(wanted)
+
+
+def _held() -> set[tuple[type[models.Model], int]]:
+    held: set[tuple[type[models.Model], int]] | None = getattr(_slot, "held", None)
+    if held is None:
+        held = _slot.held = set()
+    return held
 
 
 def fetch_one(model: type[M], where: str, params: Sequence[Any]) -> M | None:

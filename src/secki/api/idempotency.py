@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import connection, transaction
@@ -45,15 +45,24 @@ def fingerprint(request: HttpRequest) -> str:
 
 
 def respond(
-    request: HttpRequest, user: Any, work: Callable[[], Answer], *, grouped: bool = False
+    request: HttpRequest,
+    user: Any,
+    work: Callable[[], Answer],
+    *,
+    grouped: bool = False,
+    locks: Sequence[groupcommit.Row] = (),
 ) -> JsonResponse:
     """Run ``work`` once per (user, Idempotency-Key); without a key, just run it.
 
     ``grouped``: the work may share its transaction with concurrent requests
-    (:mod:`secki.groupcommit`); only for work that writes nothing before its last refusal."""
+    (:mod:`secki.groupcommit`, which takes ``locks`` first); only for work that writes nothing
+    before its last refusal."""
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key:
-        status, body = groupcommit.run(lambda: _run(work)) if grouped else _run(work)
+        if grouped:
+            status, body = groupcommit.run(lambda: _run(work), locks=locks)
+        else:
+            status, body = _run(work)
         return JsonResponse(body, status=status)
     if len(key) > 200:
         raise IntakeError(
@@ -74,7 +83,7 @@ def respond(
             groupcommit.at_end(_store_answers, (record, status, body))
             return status, body
 
-    answer = groupcommit.run(unit) if grouped else unit()
+    answer = groupcommit.run(unit, locks=locks) if grouped else unit()
     if answer is not None:
         return JsonResponse(answer[1], status=answer[0])
     stored = IdempotencyRecord.objects.get(user=user, key=key)

@@ -65,6 +65,12 @@ def election_station(slug: str, code: str) -> tuple[Election, Lookup[Station]]:
     return election, Lookup(station, None)
 
 
+def station_lock(station: Lookup[Station]) -> list[tuple[type[Station], int]]:
+    """The row a write to this station will lock (for :func:`secki.groupcommit.run`)."""
+    found = station.found
+    return [] if found is None else [(Station, found.pk)]
+
+
 class Lookup(Generic[T]):
     """A read done before the work (outside its transaction), or the refusal it raised, which
     the work raises in turn."""
@@ -76,6 +82,10 @@ class Lookup(Generic[T]):
         if self._error is not None:
             raise self._error
         assert self._value is not None
+        return self._value
+
+    @property
+    def found(self) -> T | None:
         return self._value
 
 

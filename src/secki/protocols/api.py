@@ -12,7 +12,13 @@ from ninja.files import UploadedFile
 from secki.accounts.access import Permission, can, hold_memberships
 from secki.api.auth import user_from_request
 from secki.api.idempotency import Answer, respond
-from secki.api.lookups import election_or_404, election_station, station_in, station_or_404
+from secki.api.lookups import (
+    election_or_404,
+    election_station,
+    station_in,
+    station_lock,
+    station_or_404,
+)
 from secki.api.schemas import WRITE_ERRORS, ErrorOut
 from secki.elections.models import Election, Station
 from secki.errors import IntakeError
@@ -114,7 +120,9 @@ def submit(request: HttpRequest, slug: str, payload: ProtocolIn) -> JsonResponse
 
     # Double entry may write and then refuse (rolling back to a savepoint), which a shared
     # transaction's deferred writes would not follow: it runs alone.
-    return respond(request, user, work, grouped=not election.double_entry)
+    return respond(
+        request, user, work, grouped=not election.double_entry, locks=station_lock(station)
+    )
 
 
 @router.get("/{slug}/protocols/{station}", response={200: list[ProtocolOut], 404: ErrorOut})

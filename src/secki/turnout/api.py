@@ -14,6 +14,7 @@ from secki.api.idempotency import Answer, respond
 from secki.api.lookups import (
     election_or_404,
     election_station,
+    station_lock,
     station_or_404,
     unit_or_404,
 )
@@ -171,7 +172,7 @@ def submit(request: HttpRequest, slug: str, payload: TurnoutIn) -> JsonResponse:
         )
         return 201, report_json(report, at.code)
 
-    return respond(request, user, work, grouped=True)
+    return respond(request, user, work, grouped=True, locks=station_lock(station))
 
 
 BULK_BODY = {
