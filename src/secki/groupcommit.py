@@ -11,7 +11,8 @@ unit, writes the rows the units deferred (:func:`at_end`: Idempotency-Key answer
 events) and their ledger entries (:func:`secki.ledger.chain.deferred`) with one statement
 each, commits, waits for the flush once, and only then is every request of the batch
 answered. Measured on 2 cores (bench/bench_protocols.py, bench/bench_turnout.py), batches
-held 2–4 requests and throughput rose by a quarter to a third.
+averaged 2 to 2.5 requests (4 threads per worker) and throughput rose by a quarter to a
+third.
 
 A unit of work must leave the transaction clean when it refuses (the intake actions write
 nothing before their last refusal, and a refusal stored under an Idempotency-Key is a normal
