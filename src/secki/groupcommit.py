@@ -65,7 +65,7 @@ class _Spoiled(Exception):
 _lock = threading.Lock()
 _queue: list[_Item] = []
 _leading = False
-#: batches run and units in them, since the process started (read by tests and benchmarks)
+#: batches run and units in them, since the process started (read by the tests)
 stats = {"batches": 0, "grouped": 0, "alone": 0, "fallbacks": 0}
 
 
