@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
 
 from django.http import Http404
 
@@ -32,10 +32,15 @@ def _station(election: Election, code: str) -> Station | None:
             [election.pk, code],
         )
         row = cursor.fetchone()
-    if row is None:
-        return None
-    station: Station = scols.build(row)
-    station.unit = ucols.build(row, len(scols))
+    return None if row is None else _built_station(row, 0, election)
+
+
+def _built_station(row: Sequence[Any], start: int, election: Election) -> Station:
+    """The station (its unit and election attached) from ``row[start:]``: station columns,
+    then unit columns."""
+    scols, ucols = rawsql.columns(Station), rawsql.columns(Unit)
+    station: Station = scols.build(row, start)
+    station.unit = ucols.build(row, start + len(scols))
     station.election = election
     return station
 
@@ -58,11 +63,8 @@ def election_station(slug: str, code: str) -> tuple[Election, Lookup[Station]]:
         raise Http404(f"no election {slug!r}")
     election: Election = ecols.build(row)
     if row[len(ecols)] is None:  # no such station in this election: say why
-        return election, lookup(lambda: station_in(election, code))
-    station: Station = scols.build(row, len(ecols))
-    station.unit = ucols.build(row, len(ecols) + len(scols))
-    station.election = election
-    return election, Lookup(station, None)
+        return election, Lookup(None, _no_station(election, code.strip()))
+    return election, Lookup(_built_station(row, len(ecols), election), None)
 
 
 def station_lock(station: Lookup[Station]) -> list[tuple[type[Station], int]]:
@@ -72,8 +74,8 @@ def station_lock(station: Lookup[Station]) -> list[tuple[type[Station], int]]:
 
 
 class Lookup(Generic[T]):
-    """A read done before the work (outside its transaction), or the refusal it raised, which
-    the work raises in turn."""
+    """A read done before the work (outside its transaction): the value, or the refusal the
+    work raises in turn when it needs the value."""
 
     def __init__(self, value: T | None, error: IntakeError | None) -> None:
         self._value, self._error = value, error
@@ -87,14 +89,6 @@ class Lookup(Generic[T]):
     @property
     def found(self) -> T | None:
         return self._value
-
-
-def lookup(read: Callable[[], T]) -> Lookup[T]:
-    """Run ``read`` now; an IntakeError it raises is kept for :meth:`Lookup.get`."""
-    try:
-        return Lookup(read(), None)
-    except IntakeError as exc:
-        return Lookup(None, exc)
 
 
 def station_or_404(election: Election, code: str) -> Station:
@@ -115,13 +109,19 @@ def station_in(election: Election, code: str) -> Station:
     """The station a form or a request body names, or an IntakeError that says what is wrong
     with the code (missing, another election's, unknown)."""
     code = code.strip()
+    station = _station(election, code) if code else None
+    if station is None:
+        raise _no_station(election, code)
+    return station
+
+
+def _no_station(election: Election, code: str) -> IntakeError:
+    """Why ``code`` (stripped) names no station of ``election``: missing, another election's,
+    unknown."""
     if not code:
-        raise IntakeError(
+        return IntakeError(
             "missing_station", "choose a polling station", status=400, field="station"
         )
-    station = _station(election, code)
-    if station is not None:
-        return station
     elsewhere = (
         Station.objects.filter(code=code)
         .exclude(election=election)
@@ -129,9 +129,11 @@ def station_in(election: Election, code: str) -> Station:
         .first()
     )
     if elsewhere is not None:
-        raise IntakeError(
+        return IntakeError(
             "other_election",
             f"station {code!r} belongs to election {elsewhere.election.slug}, not {election.slug}",
             field="station",
         )
-    raise IntakeError("unknown_station", f"no station {code!r} in {election.slug}", field="station")
+    return IntakeError(
+        "unknown_station", f"no station {code!r} in {election.slug}", field="station"
+    )

@@ -105,13 +105,14 @@ def submit(request: HttpRequest, slug: str, payload: ProtocolIn) -> JsonResponse
     """Submit one station's protocol. Single entry: 201 accepted, or refused. Double entry:
     202 with status first_entry / quarantined, 201 once both entries agree."""
     user = user_from_request(request)
-    election, station = election_station(slug, payload.station)
+    election, named = election_station(slug, payload.station)
     hold_memberships(user, election)
 
     def work() -> Answer:
+        station = named.get()
         data = _parse(election, payload.values)
         outcome = actions.submit_protocol(
-            election, station.get(), data, actor=user, source=ProtocolSource.API, act=payload.act
+            election, station, data, actor=user, source=ProtocolSource.API, act=payload.act
         )
         status = 201 if outcome.protocol.counted else 202
         return status, protocol_json(
@@ -121,7 +122,7 @@ def submit(request: HttpRequest, slug: str, payload: ProtocolIn) -> JsonResponse
     # Double entry may write and then refuse (rolling back to a savepoint), which a shared
     # transaction's deferred writes would not follow: it runs alone.
     return respond(
-        request, user, work, grouped=not election.double_entry, locks=station_lock(station)
+        request, user, work, grouped=not election.double_entry, locks=station_lock(named)
     )
 
 

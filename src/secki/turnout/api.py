@@ -155,24 +155,18 @@ def submit(request: HttpRequest, slug: str, payload: TurnoutIn) -> JsonResponse:
     a second report for the same time is a correction and needs a reason. Send
     `Idempotency-Key` to make a retry safe."""
     user = user_from_request(request)
-    election, station = election_station(slug, payload.station)
+    election, named = election_station(slug, payload.station)
     hold_memberships(user, election)
 
     def work() -> Answer:
+        station = named.get()
         voters = parse_voters(payload.voters)
-        at = station.get()
         report = report_turnout(
-            election,
-            at,
-            payload.time,
-            voters,
-            actor=user,
-            source="api",
-            reason=payload.reason,
+            election, station, payload.time, voters, actor=user, source="api", reason=payload.reason
         )
-        return 201, report_json(report, at.code)
+        return 201, report_json(report, station.code)
 
-    return respond(request, user, work, grouped=True, locks=station_lock(station))
+    return respond(request, user, work, grouped=True, locks=station_lock(named))
 
 
 BULK_BODY = {
