@@ -134,6 +134,44 @@ def test_two_reports_of_one_station_in_one_batch_see_each_other(setup: Any) -> N
     assert verify().ok
 
 
+def test_a_batch_that_falls_back_applies_its_units_in_arrival_order(setup: Any) -> None:
+    """The ordering contract: rolled back whole, a batch's units run alone in queue order, each
+    in its own transaction (before the lead passes), so a later report of a station sees the
+    earlier one on this path too."""
+    election, admin = setup
+    before = dict(groupcommit.stats)
+    ran: list[str] = []
+
+    def logged(name: str, unit: Callable[[], Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            ran.append(name)
+            return unit()
+
+        return run
+
+    outcomes = batch(
+        [
+            logged("lead", reporter(election, admin, "2-2", 50)),
+            logged("a", reporter(election, admin, "1-1", 300)),
+            logged("b", reporter(election, admin, "1-2", 9_999)),  # refused: the batch falls back
+            logged("c", reporter(election, admin, "1-1", 200)),  # below 300 at the same hour
+            logged("d", reporter(election, admin, "1-1", 300)),  # the first report again
+        ]
+    )
+    assert groupcommit.stats["fallbacks"] - before["fallbacks"] == 1
+    # the batch ran a..d (rolled back at b), then alone: a, b, c, d in that order
+    assert ran == ["lead", "a", "b", "a", "b", "c", "d"]
+    assert outcomes[:2] == [("ok", 50), ("ok", 300)]
+    refusals = [o[1].code if o[0] == "error" else o for o in outcomes[2:]]
+    # c after a: a lower count at the same hour is a correction without a reason; d repeats a
+    assert refusals == ["above_registered", "reason_required", "duplicate"]
+    assert dict(TurnoutReport.objects.values_list("station__code", "voters")) == {
+        "2-2": 50,
+        "1-1": 300,
+    }
+    assert verify().ok
+
+
 def test_a_unit_that_raises_sends_the_whole_batch_back_to_run_alone(setup: Any) -> None:
     election, admin = setup
     before = dict(groupcommit.stats)

@@ -65,3 +65,36 @@ def test_a_bad_database_url_stops_the_start() -> None:
     )
     assert result.returncode != 0
     assert "only postgres:// URLs are supported" in result.stderr
+
+
+def test_asynchronous_commit_is_refused() -> None:
+    """An acknowledged write must be durable: Secki never runs with synchronous_commit off."""
+    env = {
+        "DATABASE_URL": "postgres://u@127.0.0.1:1/x",
+        "SECKI_SYNCHRONOUS_COMMIT": "off",
+        "PATH": "/usr/bin:/bin",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import secki.settings"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "SECKI_SYNCHRONOUS_COMMIT='off'" in result.stderr
+
+
+@pytest.mark.django_db
+def test_every_commit_waits_for_its_flush() -> None:
+    """PostgreSQL: Secki's connections commit synchronously even on a server whose default is
+    off (the test server's is). SQLite: the WAL is synced at every commit."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"
+        else:
+            cursor.execute("PRAGMA synchronous")
+            assert cursor.fetchone()[0] == 2  # FULL

@@ -19,10 +19,18 @@ nothing before their last refusal, and a refusal stored under an Idempotency-Key
 answer). If any unit raises instead — a refusal that escapes, a database error, a deadlock
 with another process's batch — leaves the transaction marked for rollback, or takes a
 savepoint (rolling back to it would not take back its deferred rows), the whole batch is
-rolled back and every request of it runs alone, in its own thread and transaction, as if
+rolled back and the leader then runs its units one by one, each in its own transaction, as if
 there were no batching: nothing of the batch was committed or answered, so no outcome
 changes. A failure after the commit is reported to every request of the batch and never
 retried.
+
+Ordering contract: within a process, units are applied in the order in which they entered
+:func:`run` (their place in the queue), on every path. Only one thread leads at a time; a
+batch runs its units in queue order in one transaction, and when it falls back the leader
+runs them alone in that same order before it passes the lead on. So two requests for the
+same station that reach one worker are applied in the order they arrived (the second sees
+the first), never in the order the scheduler happens to wake threads. Requests that reach
+different processes are concurrent: the station's row lock decides their order.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import translation
 
 from secki import rawsql
@@ -45,7 +53,7 @@ MAX_BATCH = 32
 
 
 class _Item:
-    __slots__ = ("alone", "done", "error", "language", "lead", "locks", "result", "unit")
+    __slots__ = ("done", "error", "language", "lead", "locks", "result", "unit")
 
     def __init__(self, unit: Callable[[], Any], locks: Sequence[Row]) -> None:
         self.unit = unit
@@ -55,7 +63,6 @@ class _Item:
         self.result: Any = None
         self.error: BaseException | None = None
         self.lead = False  # this request's thread runs the next batch
-        self.alone = False  # run it in its own transaction
 
 
 class _Spoiled(Exception):
@@ -89,17 +96,40 @@ def run(unit: Callable[[], T], *, locks: Sequence[Row] = ()) -> T:
         lead = item.lead
     if lead:
         _lead()
-    if item.alone:
-        return _alone(unit)
     if item.error is not None:
         raise item.error
     result: T = item.result
     return result
 
 
-def _alone(unit: Callable[[], T]) -> T:
+def _alone(item: _Item) -> None:
+    """Run one unit in its own transaction (the unit opens it), in the leader's thread."""
     _count("alone")
-    return unit()
+    try:
+        item.result = _call(item)
+    except Exception as exc:
+        item.error = exc
+
+
+def _call(item: _Item) -> Any:
+    """The unit's result, computed in its request's language."""
+    if item.language == translation.get_language():
+        return item.unit()
+    with translation.override(item.language):
+        return item.unit()
+
+
+def _drop_if_broken() -> None:
+    """A database error in the batch (or in the previous unit) may have left this thread's
+    connection unusable (the server restarted): close it, so that the next unit reconnects
+    instead of failing on it too."""
+    if (
+        connection.connection is not None
+        and connection.errors_occurred
+        and not connection.in_atomic_block
+        and not connection.is_usable()
+    ):
+        connection.close()
 
 
 def _count(name: str, n: int = 1) -> None:
@@ -117,12 +147,13 @@ def _lead() -> None:
     _local.inside = True
     try:
         if len(batch) == 1:  # the leader's own unit, with nobody waiting: as without batching
-            try:
-                batch[0].result = _alone(batch[0].unit)
-            except Exception as exc:
-                batch[0].error = exc
-        else:
-            _execute(batch)
+            _alone(batch[0])
+        elif not _execute(batch):
+            # Rolled back whole: the same units one by one, each in its own transaction, in
+            # queue order (the ordering contract), before anyone else may lead.
+            for item in batch:
+                _drop_if_broken()
+                _alone(item)
     finally:
         _local.inside = False
         with _lock:
@@ -157,7 +188,9 @@ def _write_at_end() -> None:
     pending.clear()
 
 
-def _execute(batch: list[_Item]) -> None:
+def _execute(batch: list[_Item]) -> bool:
+    """Run the batch as one transaction. False when it was rolled back whole (nothing of it
+    was committed and no result stands): its units must then run alone."""
     committed = False
 
     def mark() -> None:
@@ -176,11 +209,7 @@ def _execute(batch: list[_Item]) -> None:
                     conn = transaction.get_connection()
                     for item in batch:
                         savepoints = conn.savepoint_state
-                        if item.language == translation.get_language():
-                            item.result = item.unit()
-                        else:
-                            with translation.override(item.language):
-                                item.result = item.unit()
+                        item.result = _call(item)
                         # A rollback pending, or a savepoint taken (its rollback would not
                         # take back the unit's deferred writes): the batch is not committed.
                         if conn.needs_rollback or conn.savepoint_state != savepoints:
@@ -189,14 +218,14 @@ def _execute(batch: list[_Item]) -> None:
                 finally:
                     _local.at_end = None
     except Exception as exc:
-        if committed:  # the batch is in; a later step (the wait for the flush) failed
+        if committed:  # the batch is in; a later step (a commit callback) failed
             for item in batch:
                 item.error = exc
-            return
+            return True
         _count("fallbacks")
         for item in batch:
             item.result = None
-            item.alone = True
-        return
+        return False
     _count("batches")
     _count("grouped", len(batch))
+    return True

@@ -95,6 +95,18 @@ if _database_url:
             "(leave it unset for the embedded SQLite database)"
         )
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+    # An answer means the fact is durable: every commit waits for its WAL flush, whatever the
+    # server's own default (``local``, or ``remote_write``/``remote_apply`` with synchronous
+    # standbys, are also durable; ``off`` is refused).
+    _synchronous_commit = env_str("SECKI_SYNCHRONOUS_COMMIT", "on")
+    if _synchronous_commit not in {"on", "local", "remote_write", "remote_apply"}:
+        raise ImproperlyConfigured(
+            f"SECKI_SYNCHRONOUS_COMMIT={_synchronous_commit!r}: use on, local, remote_write "
+            "or remote_apply (an acknowledged write must be durable)"
+        )
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c synchronous_commit={_synchronous_commit}"
+    )
     DATABASES["default"]["TEST"] = {"NAME": env_str("SECKI_TEST_DATABASE", "test_secki")}
 else:
     _sqlite_path = Path(env_str("SECKI_SQLITE_PATH", str(VAR_DIR / "secki.sqlite3")))
@@ -104,9 +116,11 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(_sqlite_path),
             "OPTIONS": {
-                # WAL lets the web server read while the importer or the replay writes.
+                # WAL lets the web server read while the importer or the replay writes;
+                # synchronous=FULL syncs the WAL at every commit, so an answer means the fact
+                # survives a power cut, not only a crash of the process.
                 "init_command": (
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;"
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;"
                 ),
                 "transaction_mode": "IMMEDIATE",
             },

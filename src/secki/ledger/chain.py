@@ -39,30 +39,17 @@ def _lock_chain() -> None:
     """Take the chain's lock for the rest of the transaction (PostgreSQL; SQLite serialises
     writers itself).
 
-    The lock must be held until commit, and a commit normally waits for its WAL flush, so
-    every writer would queue behind the previous one's fsync. Instead this transaction commits
-    without waiting for the flush (releasing the lock at once), and :func:`_flush_wal` then
-    waits, outside the lock, until the WAL is durable past the commit; concurrent writers'
-    flushes share one fsync (group commit). Nothing is answered before that: a crash in
-    between loses the fact and every later one together, so the chain stays whole, and the
-    client, which got no answer, retries.
+    The transaction then commits synchronously (the server's default, which nothing here
+    turns off): PostgreSQL returns from COMMIT only once the commit record is flushed, and
+    releases the lock and makes the rows visible only after that. So no answer goes out, and
+    no other writer builds on an entry, before the fact is durable. The lock is held through
+    the flush; a flush costs about 0.1 ms on the machines measured (pg_test_fsync), and
+    :mod:`secki.groupcommit` shares one transaction among concurrent requests.
     """
     if connection.vendor != "postgresql":
         return
     with rawsql.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s), set_config('synchronous_commit', 'off', true)",
-            [LOCK_KEY],
-        )
-    transaction.on_commit(_flush_wal)
-
-
-def _flush_wal() -> None:
-    """Wait until the WAL is flushed past our commit: a tiny transaction that gets an id
-    commits synchronously, and a flush covers everything written before it. (Run outside any
-    atomic block, the statement is its own transaction: one round trip.)"""
-    with rawsql.cursor() as cursor:
-        cursor.execute("SELECT txid_current()")
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
 
 
 def _head() -> tuple[int, str]:
