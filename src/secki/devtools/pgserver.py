@@ -20,10 +20,12 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,35 +81,43 @@ def _server_user() -> pwd.struct_passwd | None:
     )
 
 
-@contextlib.contextmanager
-def throwaway_postgres(*, durable: bool = False) -> Iterator[str]:
-    """Start a server; yield its ``postgres://`` URL; stop and delete it afterwards."""
-    bindir = find_bindir()
-    user = _server_user()
-    root = Path(tempfile.mkdtemp(prefix="secki-pg-"))
-    data, sock = root / "data", root / "sock"
-    sock.mkdir()
-    kwargs: dict[str, object] = {}
-    if user is not None:
-        os.chown(root, user.pw_uid, user.pw_gid)
-        os.chown(sock, user.pw_uid, user.pw_gid)
-        kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
-    port = _free_port()
-    options = [
-        f"-p {port}",
-        "-c listen_addresses=127.0.0.1",
-        f"-k {sock}",
-        "-c max_connections=200",
-    ]
-    if not durable:
-        options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
-    run: Any = subprocess.run  # called with user/group when started by root
-    try:
-        run(
-            [
-                str(bindir / "initdb"),
+class Cluster:
+    """A throwaway cluster in a temporary directory, on a free loopback port: created by the
+    constructor (initdb), then started, stopped, crashed (:meth:`kill`) and started again as
+    a test needs; :meth:`remove` stops it and deletes the directory."""
+
+    def __init__(self, *, durable: bool = False) -> None:
+        self.bindir = find_bindir()
+        user = _server_user()
+        self.root = Path(tempfile.mkdtemp(prefix="secki-pg-"))
+        self.data = self.root / "data"
+        self.sock = sock = self.root / "sock"
+        self.log = self.root / "server.log"
+        sock.mkdir()
+        self._kwargs: dict[str, object] = {}
+        if user is not None:
+            os.chown(self.root, user.pw_uid, user.pw_gid)
+            os.chown(sock, user.pw_uid, user.pw_gid)
+            self._kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+        self.port = _free_port()
+        self.url = f"postgres://secki@127.0.0.1:{self.port}/postgres"
+        self._options = [
+            f"-p {self.port}",
+            "-c listen_addresses=127.0.0.1",
+            f"-k {sock}",
+            "-c max_connections=200",
+        ]
+        if not durable:
+            self._options += [
+                "-c fsync=off",
+                "-c synchronous_commit=off",
+                "-c full_page_writes=off",
+            ]
+        try:
+            self._run(
+                "initdb",
                 "-D",
-                str(data),
+                str(self.data),
                 "-U",
                 "secki",
                 "--auth=trust",
@@ -115,47 +125,107 @@ def throwaway_postgres(*, durable: bool = False) -> Iterator[str]:
                 "UTF8",
                 "--locale=C",
                 "--no-sync",
-            ],
-            check=True,
-            capture_output=True,
-            cwd=root,
-            **kwargs,
-        )
+            )
+        except subprocess.CalledProcessError as exc:
+            shutil.rmtree(self.root, ignore_errors=True)
+            raise RuntimeError(f"initdb failed: {exc.stderr.decode(errors='replace')}") from exc
+
+    def _run(self, program: str, *args: str, check: bool = True) -> None:
+        run: Any = subprocess.run  # called with user/group when started by root
         run(
-            [
-                str(bindir / "pg_ctl"),
+            [str(self.bindir / program), *args],
+            check=check,
+            capture_output=True,
+            cwd=self.root,
+            **self._kwargs,
+        )
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections (after a crash, once its
+        recovery has replayed the WAL)."""
+        try:
+            self._run(
+                "pg_ctl",
                 "-D",
-                str(data),
+                str(self.data),
                 "-l",
-                str(root / "server.log"),
+                str(self.log),
                 "-w",
+                "-t",
+                "120",
                 "-o",
-                " ".join(options),
+                " ".join(self._options),
                 "start",
-            ],
-            check=True,
-            capture_output=True,
-            cwd=root,
-            **kwargs,
-        )
-    except subprocess.CalledProcessError as exc:
-        log = root / "server.log"
-        detail = log.read_text() if log.exists() else ""
-        shutil.rmtree(root, ignore_errors=True)
-        raise RuntimeError(
-            f"PostgreSQL failed to start: {exc.stderr.decode(errors='replace')}\n{detail}"
-        ) from exc
+            )
+        except subprocess.CalledProcessError as exc:
+            detail = self.log.read_text() if self.log.exists() else ""
+            raise RuntimeError(
+                f"PostgreSQL failed to start: {exc.stderr.decode(errors='replace')}\n{detail}"
+            ) from exc
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "stop", check=False)
+
+    def pids(self) -> list[int]:
+        """The postmaster and every process it started (backends, WAL writer, checkpointer)."""
+        try:
+            postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return []
+        found = [postmaster]
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if ppid == postmaster:
+                    found.append(int(proc.name))
+        return found
+
+    def kill(self) -> None:
+        """Crash the server: SIGKILL to the postmaster and all its processes at once, as a
+        crash of the database machine's processes would (what they had not written to the
+        operating system is lost)."""
+        pids = self.pids()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in pids:
+            while _state(pid) not in {"Z", "X"}:
+                time.sleep(0.01)
+        # The postmaster is pg_ctl's orphan, and its zombie may outlive it here for a while
+        # (until init reaps it): PostgreSQL would take the lock file's PID for a live server.
+        # After a real crash nothing holds that PID any more (and a restarted machine has no
+        # socket lock files either).
+        for lock in [self.data / "postmaster.pid", *self.sock.glob(".s.PGSQL.*")]:
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
+
+    def remove(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _state(pid: int) -> str:
     try:
-        yield f"postgres://secki@127.0.0.1:{port}/postgres"
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "X"
+
+
+@contextlib.contextmanager
+def throwaway_postgres(*, durable: bool = False) -> Iterator[str]:
+    """Start a server; yield its ``postgres://`` URL; stop and delete it afterwards."""
+    cluster = Cluster(durable=durable)
+    try:
+        cluster.start()
+    except RuntimeError:
+        shutil.rmtree(cluster.root, ignore_errors=True)
+        raise
+    try:
+        yield cluster.url
     finally:
-        run(
-            [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            check=False,
-            capture_output=True,
-            cwd=root,
-            **kwargs,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.remove()
 
 
 def main(argv: list[str]) -> int:
