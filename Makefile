@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/pytest
 
-.PHONY: demo test test-sqlite test-postgres lint bench bench-quick clean install
+.PHONY: demo test test-sqlite test-postgres test-stress lint bench bench-quick clean install
 
 install: $(STAMP)
 
@@ -28,6 +28,11 @@ test-sqlite: $(STAMP)
 
 test-postgres: $(STAMP)
 	$(BIN)/python -m secki.devtools.pgserver -- $(PYTEST) -m database $(PYTEST_ARGS)
+
+# The suite under CPU pressure (stress-ng --cpu 4, or busy processes): 3 SQLite runs, 3
+# PostgreSQL runs and 20 runs of the group-commit tests; STRESS_ARGS="--sqlite 1 …" to change.
+test-stress: $(STAMP)
+	$(BIN)/python -m secki.devtools.stress $(STRESS_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
