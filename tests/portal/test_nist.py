@@ -31,6 +31,65 @@ OFFICIAL = (
 )
 
 
+# Properties whose values are enumerations in the schema: shapes() records each value seen.
+ENUMERATED = {
+    "Type",
+    "OtherType",
+    "PostElectionStatus",
+    "Label",
+    "Status",
+    "VoteVariation",
+    "Format",
+    "TestType",
+}
+
+# What the export of the default simulated election (6,537 stations) holds, as shapes() lists it:
+# every element type (``@type`` without ``ElectionResults.``), each with the properties it
+# carries and the enumerated values it takes. bench/bench_nist.py checks the full-size export
+# against this; the test of the small election checks that it holds exactly the same.
+FULL_EXPORT_SHAPES: dict[str, set[str]] = {
+    kind: set(names.split())
+    for kind, names in {
+        "ElectionReport": "Election Format=precinct-level GeneratedDate GpUnit IsTest Issuer "
+        "IssuerAbbreviation Notes Party SequenceEnd SequenceStart Status=unofficial-complete "
+        "TestType=simulated VendorApplicationId",
+        "ReportingUnit": "@id ComposingGpUnitIds ExternalIdentifier Name Number "
+        "OtherType=constituency OtherType=region SubUnitsReported TotalSubUnits Type=country "
+        "Type=other Type=polling-place VotersParticipated VotersRegistered",
+        "ExternalIdentifier": "Label=local Type=ocd-id Value",
+        "InternationalizedText": "Text",
+        "LanguageString": "Content Language",
+        "Party": "@id Name",
+        "Election": "BallotCounts Candidate Contest ElectionScopeId EndDate Name StartDate "
+        "Type=general",
+        "Candidate": "@id BallotName PartyId PostElectionStatus=defeated PostElectionStatus=winner",
+        "CandidateContest": "@id ContestSelection ElectionDistrictId Name NumberRunoff "
+        "SubUnitsReported TotalSubUnits VoteVariation=majority VotesAllowed",
+        "CandidateSelection": "@id CandidateIds SequenceOrder VoteCounts",
+        "VoteCounts": "Count GpUnitId Type=total",
+        "BallotCounts": "BallotsCast BallotsRejected GpUnitId Type=total",
+    }.items()
+}
+
+
+def shapes(node: Any, found: dict[str, set[str]] | None = None) -> dict[str, set[str]]:
+    """Every element type in a report, with the properties it carries (``Name``) and, for the
+    enumerated ones, the values it takes (``Type=country``)."""
+    found = {} if found is None else found
+    if isinstance(node, dict):
+        if "@type" in node:
+            names = found.setdefault(node["@type"].removeprefix("ElectionResults."), set())
+            names.update(
+                f"{k}={v}" if k in ENUMERATED else k for k, v in node.items() if k != "@type"
+            )
+        for value in node.values():
+            shapes(value, found)
+    elif isinstance(node, list):
+        for item in node:
+            shapes(item, found)
+    return found
+
+
 def schema() -> dict[str, Any]:
     path = OFFICIAL if OFFICIAL.is_file() else SCHEMA
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
@@ -170,19 +229,40 @@ def test_export_of_the_small_election(tmp_path: Path, admin: Any) -> None:
     assert "gpu-ps-2-1" not in counted and "gpu-ps-2-2" in counted
 
 
-def test_nist_export_of_the_default_simulated_election(tmp_path: Path) -> None:
-    """The full 6,537-station simulated election, exported from a release file."""
+def test_nist_export_of_a_small_simulated_election(tmp_path: Path) -> None:
+    """A 60-station simulated election (12 constituencies, so that the Nakhchivan region is
+    there), exported from a release file, emits every element type, property and enumerated
+    value that the export of the default 6,537-station election emits (FULL_EXPORT_SHAPES;
+    bench/bench_nist.py exports and checks the full-size one and compares its shapes)."""
     out = tmp_path / "sim"
-    write_bundle(simulate(SimulationConfig()), out)
+    write_bundle(simulate(SimulationConfig(stations=60, constituencies=12)), out)
     election = import_bundle(read_bundle(out))
     release = snapshots.make_release(election)
     report = json.loads(gzip.decompress((release / "nist.json.gz").read_bytes()))
     check_report(report, election)
+    found = shapes(report)
+    missing = {t: sorted(v - found.get(t, set())) for t, v in FULL_EXPORT_SHAPES.items()}
+    extra = {t: sorted(v - FULL_EXPORT_SHAPES.get(t, set())) for t, v in found.items()}
+    assert {t: v for t, v in missing.items() if v} == {}, "no longer covered by the small election"
+    # a new element type or value: check it with bench/bench_nist.py and add it to the list
+    assert {t: v for t, v in extra.items() if v} == {}, "not in FULL_EXPORT_SHAPES"
     assert report["Status"] == "unofficial-complete"
-    assert sum(1 for u in report["GpUnit"] if u["Type"] == "polling-place") == 6537
+    assert sum(1 for u in report["GpUnit"] if u["Type"] == "polling-place") == 60
     candidates = report["Election"][0]["Candidate"]
     assert candidates[0]["PostElectionStatus"] == "winner"
     assert {c["PostElectionStatus"] for c in candidates[1:]} == {"defeated"}
+
+
+def test_shapes_name_what_a_report_holds() -> None:
+    report = {
+        "@type": "ElectionResults.ElectionReport",
+        "Status": "unofficial-partial",
+        "GpUnit": [{"@type": "ElectionResults.ReportingUnit", "Type": "country", "Name": {}}],
+    }
+    assert shapes(report) == {
+        "ElectionReport": {"GpUnit", "Status=unofficial-partial"},
+        "ReportingUnit": {"Name", "Type=country"},
+    }
 
 
 def test_the_checks_catch_a_dangling_id_and_a_wrong_count(tmp_path: Path) -> None:
