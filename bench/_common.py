@@ -6,6 +6,7 @@ import contextlib
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -107,6 +108,109 @@ class Server:
     label: str
 
 
+def wait_answering(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Wait until the server started as ``proc`` answers ``GET /`` on ``port``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/")
+            conn.getresponse().read()
+            return
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("the application server did not start") from None
+            time.sleep(0.2)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process started by ``pid``, its children's children included."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = [int(c) for c in (task / "children").read_text().split()]
+                found.extend(children)
+                todo.extend(children)
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+class RestartableServer:
+    """The production server as :func:`app_server` runs it, on one loopback port for its whole
+    life, which can be crashed (:meth:`kill`: SIGKILL to the main process and all its workers
+    at once) and started again on the same port (crash tests)."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        workers: int = DEFAULT_WORKERS,
+        threads: int = DEFAULT_THREADS,
+        app: str = "secki.wsgi:application",
+        log: Path | None = None,
+    ) -> None:
+        self.env = env
+        self.log = log
+        self.port = free_port()
+        self.command = server_command(
+            "127.0.0.1", self.port, workers=workers, threads=threads, app=app
+        )
+        self.label = f"Granian {workers} workers x {threads} threads"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the server and wait until it answers (its output appended to ``log``)."""
+        if self.log is None:
+            self.proc = subprocess.Popen(self.command, env=self.env)
+        else:
+            with self.log.open("ab") as out:
+                self.proc = subprocess.Popen(
+                    self.command, env=self.env, stdout=out, stderr=subprocess.STDOUT
+                )
+        wait_answering(self.port, self.proc)
+
+    def pids(self) -> list[int]:
+        """The main process and every worker process it started."""
+        if self.proc is None or self.proc.poll() is not None:
+            return []
+        return [self.proc.pid, *descendants(self.proc.pid)]
+
+    def kill(self) -> None:
+        """SIGKILL to the main process and all its workers at once; return once they are
+        gone."""
+        pids = self.pids()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.wait()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_alive(pid) for pid in pids[1:]):
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not exited (a zombie has)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in {"Z", "X"}
+
+
 @contextlib.contextmanager
 def app_server(
     env: dict[str, str],
@@ -122,17 +226,7 @@ def app_server(
         server_command("127.0.0.1", port, workers=workers, threads=threads, app=app), env=env
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                conn.request("GET", "/")
-                conn.getresponse().read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the application server did not start") from None
-                time.sleep(0.2)
+        wait_answering(port, proc)
         yield Server(port, proc.pid, f"Granian {workers} workers x {threads} threads")
     finally:
         proc.terminate()
