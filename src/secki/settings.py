@@ -60,6 +60,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # 503 + Retry-After while the database is unreachable; checks kept connections first.
+    "secki.unavailable.DatabaseUnavailable",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -134,6 +136,10 @@ else:
             },
         }
     }
+
+# A kept connection is checked before its first use in a request and replaced when the server
+# has gone away meanwhile (restarted, crashed): requests work again as soon as it is back.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

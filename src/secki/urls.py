@@ -16,3 +16,7 @@ urlpatterns = [
     path("integrity/", include("secki.integrity.urls")),
     path("", include("secki.results.urls")),
 ]
+
+# 503 page (or the API's JSON error) when a middleware's database access fails; Django's
+# own 500 otherwise. The 404 page is the template 404.html (secki.results).
+handler500 = "secki.unavailable.server_error"

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from secki.accounts.access import AccessDenied
 from secki.errors import IntakeError
+from secki.unavailable import mark, unavailable
 
 api = NinjaAPI(
     title="Secki API",
@@ -77,6 +80,19 @@ def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpRespons
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return error(request, exc.status_code, "http_error", str(exc))
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def on_database_down(request: HttpRequest, exc: OperationalError | InterfaceError) -> HttpResponse:
+    return unavailable(request, exc)
+
+
+def database_unavailable(request: HttpRequest) -> HttpResponse:
+    """503 with ``Retry-After`` while the database cannot be reached (:mod:`secki.unavailable`
+    also answers it for errors raised outside the API's operations, e.g. in a middleware)."""
+    message = gettext("The database is unavailable at the moment; retry in a few seconds.")
+    return mark(error(request, 503, "database_unavailable", message))
 
 
 def register_routers() -> None:
