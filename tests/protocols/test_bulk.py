@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,6 @@ from secki.protocols.models import Protocol, ProtocolValue
 from tests.factories import PROTOCOLS
 from tests.personas import make_personas
 from tests.protocols.test_api import COLUMNS, register_only, state, write_small_bundle
-
-pytestmark = pytest.mark.django_db
 
 
 def csv_text(rows: list[list[Any]], columns: list[str] = COLUMNS) -> bytes:
@@ -85,6 +82,7 @@ BAD: list[tuple[str, str, bytes, int, str, str]] = [
 ]
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("persona", "content", "status", "code", "text"), [b[1:] for b in BAD], ids=[b[0] for b in BAD]
 )
@@ -109,6 +107,7 @@ def test_bad_bulk_upload_is_refused_whole(
     assert state() == before
 
 
+@pytest.mark.django_db
 def test_bulk_upload_duplicate_closed_and_good(tmp_path: Path) -> None:
     election = register_only(write_small_bundle(tmp_path))
     people = make_personas(election)
@@ -139,14 +138,46 @@ def run(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Compl
     )
 
 
+# `secki upload-protocols` with a hold: once the bulk store has written every row, still
+# inside accept_rows' transaction, it says so on stderr with what the transaction sees, then
+# waits for stdin (the test kills it there; if the test goes away first it exits without
+# committing). The moment of the kill is thus fixed, not timed.
+HELD_UPLOAD = """
+import os, sys
+from secki.cli import main, setup_django
+
+setup_django()
+from secki.protocols import bulk
+
+def store_and_hold(*args, **kwargs):
+    from django.db import connection
+    from secki.ledger.models import LedgerEntry
+    from secki.protocols.models import Protocol, ProtocolValue
+
+    bulk.store_accepted_unheld(*args, **kwargs)
+    counts = [m.objects.count() for m in (Protocol, ProtocolValue, LedgerEntry)]
+    print("held", connection.in_atomic_block, *counts, file=sys.stderr, flush=True)
+    sys.stdin.read(1)
+    os._exit(3)
+
+bulk.store_accepted_unheld = bulk.store_accepted
+bulk.store_accepted = store_and_hold
+main()
+"""
+
+STATIONS = 200
+
+
 def test_sigkill_mid_bulk_import_leaves_nothing_and_log_verifies(tmp_path: Path) -> None:
-    """A subprocess on its own SQLite file: the upload is killed while storing."""
+    """A subprocess on its own SQLite file: the upload is killed after it has stored every row,
+    before its transaction commits. (Not a test of the test database: it runs once, with the
+    SQLite half of ``make test``.)"""
     from secki.simulator import SimulationConfig, simulate, write_bundle
 
     env = {**os.environ, "SECKI_VAR_DIR": str(tmp_path / "var")}
     env.pop("DATABASE_URL", None)
     bundle = tmp_path / "sim"
-    write_bundle(simulate(SimulationConfig(seed=3, stations=20_000)), bundle)
+    write_bundle(simulate(SimulationConfig(seed=3, stations=STATIONS)), bundle)
     protocols = (bundle / "protocols.csv").read_bytes()
     (bundle / "protocols.csv").unlink()
     run(env, "import", str(bundle))
@@ -158,36 +189,45 @@ def test_sigkill_mid_bulk_import_leaves_nothing_and_log_verifies(tmp_path: Path)
         "from django.contrib.auth import get_user_model; "
         "get_user_model().objects.create_superuser('root', 'r@example.org', 'x')",
     )
+    db = tmp_path / "var" / "secki.sqlite3"
+    with sqlite3.connect(db) as con:
+        before = con.execute("SELECT COUNT(*) FROM ledger_ledgerentry").fetchone()[0]
     upload = tmp_path / "protocols.csv"
     upload.write_bytes(protocols)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "secki.cli", "upload-protocols", str(upload), "--user", "root"],
+        [sys.executable, "-c", HELD_UPLOAD, "upload-protocols", str(upload), "--user", "root"],
         env=env,
+        stdin=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     assert proc.stderr is not None
-    line = proc.stderr.readline()
-    assert "storing" in line, line
-    time.sleep(0.5)  # well inside the several seconds that storing 20,000 protocols takes
-    assert proc.poll() is None, "the upload finished before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    db = tmp_path / "var" / "secki.sqlite3"
+    try:
+        assert "storing" in proc.stderr.readline()
+        held = proc.stderr.readline().split()
+        # inside the transaction: every protocol, its values and its ledger entry are written
+        assert held[:2] == ["held", "True"], held
+        stored, values, entries = map(int, held[2:])
+        assert stored == STATIONS and values > 10 * STATIONS
+        assert entries == before + STATIONS
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT COUNT(*) FROM protocols_protocol").fetchone() == (0,)
         assert con.execute("SELECT COUNT(*) FROM protocols_protocolvalue").fetchone() == (0,)
-        entries = con.execute("SELECT COUNT(*) FROM ledger_ledgerentry").fetchone()[0]
+        assert con.execute("SELECT COUNT(*) FROM ledger_ledgerentry").fetchone() == (before,)
     verified = run(env, "verify-log")
-    assert f"OK: {entries:,} entries" in verified.stdout
+    assert f"OK: {before:,} entries" in verified.stdout
     # the same upload, not killed, stores everything
     done = run(env, "upload-protocols", str(upload), "--user", "root")
-    assert "Accepted 20,000 protocols" in done.stdout
-    assert "OK: " in run(env, "verify-log").stdout
+    assert f"Accepted {STATIONS:,} protocols" in done.stdout
+    assert f"OK: {before + STATIONS:,} entries" in run(env, "verify-log").stdout
     # tamper with one entry directly in the database: verify-log fails and names it
     with sqlite3.connect(db) as con:
         seq = con.execute(
-            "SELECT seq FROM ledger_ledgerentry ORDER BY seq LIMIT 1 OFFSET 123"
+            "SELECT seq FROM ledger_ledgerentry ORDER BY seq LIMIT 1 OFFSET ?", (before + 123,)
         ).fetchone()[0]
         con.execute(
             "UPDATE ledger_ledgerentry SET body = replace(body, '\"version\":1', "
@@ -199,6 +239,7 @@ def test_sigkill_mid_bulk_import_leaves_nothing_and_log_verifies(tmp_path: Path)
     assert f"entry #{seq} " in failed.stderr and "altered" in failed.stderr
 
 
+@pytest.mark.django_db
 def test_verify_log_names_a_deleted_or_relinked_entry(tmp_path: Path) -> None:
     from secki.ledger.chain import verify
     from secki.protocols import actions
@@ -219,6 +260,7 @@ def test_verify_log_names_a_deleted_or_relinked_entry(tmp_path: Path) -> None:
     assert ProtocolValue.objects.exists() and Protocol.objects.count() == 3
 
 
+@pytest.mark.django_db
 def test_bulk_upload_with_an_idempotency_key_is_done_once(tmp_path: Path) -> None:
     election = register_only(write_small_bundle(tmp_path))
     client = make_personas(election)["cec"].client()
