@@ -42,5 +42,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
+# Acknowledged => durable: PostgreSQL and then the app server killed with SIGKILL at random
+# moments under API load, 20 rounds of each (~10 minutes; CRASH_ARGS='--rounds 5' for fewer).
+.PHONY: test-crash
+test-crash: $(STAMP)
+	$(BIN)/python bench/crash_test.py $(CRASH_ARGS)
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
