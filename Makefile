@@ -21,7 +21,13 @@ demo: $(STAMP)
 # then every database test again on a throwaway PostgreSQL server started from the machine's
 # binaries. With
 # SECKI_REQUIRE_POSTGRES=1 (CI) a missing server is a failure, otherwise a printed skip.
-test: lint test-sqlite test-postgres
+# The three run in order in a sub-make; the total wall time is printed at the end, whether
+# they pass or not, and `make test` fails when any of them fails.
+test: $(STAMP)
+	@start=$$(date +%s); status=0; \
+	$(MAKE) --no-print-directory lint test-sqlite test-postgres || status=$$?; \
+	echo "make test: total $$(( $$(date +%s) - start )) s$$([ $$status = 0 ] || echo ', FAILED')"; \
+	exit $$status
 
 test-sqlite: $(STAMP)
 	$(PYTEST) $(PYTEST_ARGS)
