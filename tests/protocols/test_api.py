@@ -89,7 +89,8 @@ def small(tmp_path: Path) -> tuple[Election, dict[str, Persona]]:
 
 def test_simulated_election_through_the_api_equals_the_files(tmp_path: Path) -> None:
     out = tmp_path / "sim"
-    write_bundle(simulate(SimulationConfig(seed=7, stations=120)), out)
+    # 60 stations in 3 constituencies: every constituency sum is checked as well
+    write_bundle(simulate(SimulationConfig(seed=7, stations=60, constituencies=3)), out)
     election = register_only(out)
     cec = make_personas_for_sim(election)
     client = cec.client()
@@ -111,7 +112,9 @@ def test_simulated_election_through_the_api_equals_the_files(tmp_path: Path) -> 
                 if key not in ("station", "L17") and value != "":
                     sums[key] = sums.get(key, 0) + int(value)
     assert tab.result().totals.lines == expected["national"]
-    for unit in election.units.filter(kind="constituency"):
+    constituencies = election.units.filter(kind="constituency")
+    assert constituencies.count() == 3
+    for unit in constituencies:
         assert tab.result(unit).totals.lines == expected.get(unit.code, {}), unit.code
     api = Client().get(f"/api/v1/elections/{election.slug}/results").json()
     assert api["stations_reported"] == len(rows)
