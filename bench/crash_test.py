@@ -88,6 +88,7 @@ class Book:
     server_errors: list[str] = field(default_factory=list)  # 5xx other than 503, a few
     hangs: int = 0  # requests that got no answer within HTTP_TIMEOUT
     in_flight_bulk: int = 0
+    reported: set[str] = field(default_factory=set)  # losses printed already
 
 
 class Pool:
@@ -97,11 +98,13 @@ class Pool:
         self._stations = stations
         self._next = 0
         self._lock = threading.Lock()
+        self.exhausted = False  # a client found too few stations left (use --stations)
 
     def take(self, n: int) -> list[StationData]:
         with self._lock:
             taken = self._stations[self._next : self._next + n]
             self._next += len(taken)
+            self.exhausted |= len(taken) < n
         return taken
 
     @property
@@ -482,11 +485,16 @@ def run_round(
         + (f"; {hung} HUNG (no answer in {HTTP_TIMEOUT:.0f} s)" if hung else ""),
         flush=True,
     )
-    for line in lost[:10]:
+    fresh = [line for line in lost if line not in book.reported]
+    book.reported.update(fresh)
+    for line in fresh[:10]:
         print(f"  LOST {line}")
     if not verified:
         print(f"  verify-log: {log_line}")
-    return RoundResult(not lost and verified and recovered and not hung, book.acks - before_acks)
+    if pool.exhausted:
+        print("  NO FRESH STATIONS LEFT: the clients ran dry (run again with more --stations)")
+    ok = not lost and verified and recovered and not hung and not pool.exhausted
+    return RoundResult(ok, book.acks - before_acks)
 
 
 @dataclass
@@ -511,12 +519,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20, help="rounds of each crash kind")
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--stations", type=int, default=None, help="default: 1,200 per round")
+    parser.add_argument("--stations", type=int, default=None, help="default: 2,000 per round")
     parser.add_argument("--clients", type=int, default=12)
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
     rng = random.Random(seed)
-    stations = args.stations or 1_200 * 2 * args.rounds
+    stations = args.stations or 2_000 * 2 * args.rounds
     print(f"crash test: seed {seed} (--seed {seed} repeats the moments), {stations:,} stations")
     try:
         cluster = Cluster(durable=True)
@@ -591,7 +599,7 @@ def run(
     if book.server_errors:
         print("  server errors (first few): " + "; ".join(book.server_errors))
     if not ok and (tmp / "server.log").exists():
-        tail = (tmp / "server.log").read_text(errors="replace").splitlines()[-30:]
+        tail = (tmp / "server.log").read_text(errors="replace").splitlines()[-12:]
         print("  the app server's last log lines:\n    " + "\n    ".join(tail))
     print(f"crash test: {'PASSED' if ok else 'FAILED'}")
     return 0 if ok else 1
