@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.handlers.wsgi import WSGIHandler
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
@@ -278,3 +279,37 @@ def test_the_page_renders_without_the_database(monkeypatch: pytest.MonkeyPatch) 
         response = unavailable.page(request)
     assert response.status_code == 503 and response["Retry-After"] == "5"
     assert "Temporarily unavailable" in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)  # the request's connection is dropped
+def test_a_connection_broken_mid_request_is_discarded_at_the_end_of_the_request(
+    election: Election, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server ends this request's connection while it runs (as a crash or a restart of
+    the server would): the answer is 503, and once the response is closed — the WSGI server
+    closes it in the request's thread, Granian included — the broken connection is gone, so
+    the thread's next request connects afresh instead of failing on it."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a database server that can end the connection")
+    from secki.results import api as results_api
+
+    lookup = results_api.election_or_404
+
+    def broken(slug: str) -> Election:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        return lookup(slug)
+
+    monkeypatch.setattr(results_api, "election_or_404", broken)
+    environ = RequestFactory().get(api(election, "/results/units/1")).environ
+    started: list[str] = []
+    response = WSGIHandler()(environ, lambda status, headers: started.append(status))
+    assert started == ["503 Service Unavailable"]
+    assert json.loads(response.content)["error"]["code"] == "database_unavailable"
+    assert connection.connection is not None and connection.errors_occurred
+    response.close()  # request_finished
+    assert connection.connection is None
+    monkeypatch.undo()
+    response = WSGIHandler()(environ, lambda status, headers: started.append(status))
+    response.close()
+    assert started[-1] == "200 OK"
