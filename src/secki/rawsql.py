@@ -82,6 +82,9 @@ def cursor() -> Iterator[Any]:
         with conn.cursor() as django_cursor:
             yield django_cursor
         return
+    # As Django's own cursors do: a kept connection is checked once per request
+    # (CONN_HEALTH_CHECKS) and replaced if the server restarted meanwhile.
+    conn.close_if_health_check_failed()
     conn.ensure_connection()
     raw = conn.connection
     # One cursor per connection (connections are per thread), reused: creating a psycopg

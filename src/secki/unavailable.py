@@ -13,8 +13,8 @@ down. SQLite's ``OperationalError`` ("database is locked", a disk error) is answ
 Recovery needs no restart: a connection broken mid-request is closed at the end of that
 request (Django's ``close_old_connections``, on ``request_finished``), and with
 ``CONN_HEALTH_CHECKS`` a persistent connection that broke while its thread was idle is
-checked and replaced before the request's first statement — here, at the start of the
-request, because :mod:`secki.rawsql` uses psycopg directly and skips Django's check.
+checked and replaced before the request's first statement (by Django's cursors, and by
+:func:`secki.rawsql.cursor`, which uses psycopg directly and so makes the same check).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from django.db import InterfaceError, OperationalError, connections
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template import loader
 from django.views import defaults
@@ -63,15 +63,12 @@ def mark(response: HttpResponse) -> HttpResponse:
 
 
 class DatabaseUnavailable:
-    """Checks the thread's persistent connections before the request (``CONN_HEALTH_CHECKS``)
-    and answers 503 when a view raises a database-unreachable error."""
+    """Answers 503 when a view raises a database-unreachable error."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        for conn in connections.all(initialized_only=True):
-            conn.close_if_health_check_failed()
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
