@@ -116,21 +116,25 @@ def demo(
     click.echo("  log-ins: " + ", ".join(f"{u} / demo-{u}" for u, _, _ in DEMO_USERS))
     click.echo("  election day is being replayed; press Ctrl-C to stop.\n")
 
-    def stop(*_: object) -> None:
-        for proc in (replayer, server):
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in (replayer, server):
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        sys.exit(0)
+    def interrupt(*_: object) -> None:
+        # Only unwind here: waiting for the children inside the handler would block on the
+        # lock that the interrupted server.wait() still holds (the wait then always timed out).
+        raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGTERM, interrupt)
     with contextlib.suppress(KeyboardInterrupt):
         server.wait()
-    stop()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stopping already
+    for proc in (replayer, server):
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in (replayer, server):
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    sys.exit(0)
 
 
 @click.command()
