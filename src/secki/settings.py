@@ -60,7 +60,7 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # 503 + Retry-After while the database is unreachable; checks kept connections first.
+    # 503 + Retry-After while the database is unreachable.
     "secki.unavailable.DatabaseUnavailable",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
