@@ -54,35 +54,29 @@ def test_every_secki_setting_is_documented() -> None:
     assert not missing, f"not in docs/configuration.md: {missing}"
 
 
-def test_a_bad_database_url_stops_the_start() -> None:
-    env = {"DATABASE_URL": "mysql://x", "PATH": "/usr/bin:/bin"}
+def start_refused(**env: str) -> str:
+    """Import the settings in a fresh interpreter with ``env``; it must fail: its stderr."""
     result = subprocess.run(
         [sys.executable, "-c", "import secki.settings"],
-        env=env,
+        env={**env, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode != 0
-    assert "only postgres:// URLs are supported" in result.stderr
+    return result.stderr
+
+
+def test_a_bad_database_url_stops_the_start() -> None:
+    assert "only postgres:// URLs are supported" in start_refused(DATABASE_URL="mysql://x")
 
 
 def test_asynchronous_commit_is_refused() -> None:
     """An acknowledged write must be durable: Secki never runs with synchronous_commit off."""
-    env = {
-        "DATABASE_URL": "postgres://u@127.0.0.1:1/x",
-        "SECKI_SYNCHRONOUS_COMMIT": "off",
-        "PATH": "/usr/bin:/bin",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", "import secki.settings"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    stderr = start_refused(
+        DATABASE_URL="postgres://u@127.0.0.1:1/x", SECKI_SYNCHRONOUS_COMMIT="off"
     )
-    assert result.returncode != 0
-    assert "SECKI_SYNCHRONOUS_COMMIT='off'" in result.stderr
+    assert "SECKI_SYNCHRONOUS_COMMIT='off'" in stderr
 
 
 @pytest.mark.django_db
