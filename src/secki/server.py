@@ -46,3 +46,48 @@ def server_command(
         "--log-level",
         "warning",
     ]
+
+
+def take_stop_signals_in_a_worker() -> None:
+    """Make a Granian worker stop when told to, whenever the signal comes and whichever of its
+    threads the kernel hands it to.
+
+    A worker's main thread waits for its shutdown event with no timeout, and only the main
+    thread runs Python's signal handlers. Two ways a SIGTERM was lost (measured: a worker
+    "refused to gracefully stop" and was killed after ``--workers-kill-timeout``, 30 s, at
+    the end of benchmarks and in about half the stops of ``secki demo`` on a busy machine):
+    the kernel gave the signal to one of the server's Rust threads, so the handler was only
+    marked as due and the waiting main thread never ran it; or the signal came while the
+    worker was still loading the application, before the worker's handler was installed.
+
+    So, in a worker, SIGTERM and SIGINT are blocked in the main thread while the application
+    loads (every thread started afterwards inherits that), and one daemon thread takes them
+    with ``sigwait``: it waits until the worker has installed its own handler (not the one
+    inherited from the parent process) and calls it. Call this first thing in the worker's
+    main thread while the application loads (:mod:`secki.wsgi`); elsewhere it does nothing.
+    """
+    import multiprocessing
+    import signal
+    import threading
+    import time
+
+    if (
+        multiprocessing.current_process().name != "granian-worker"
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        return
+    stops = {signal.SIGTERM, signal.SIGINT}
+    inherited: dict[int, object] = {signum: signal.getsignal(signum) for signum in stops}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+
+    def relay() -> None:
+        signum = signal.sigwait(stops)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            handler = signal.getsignal(signum)
+            if callable(handler) and handler is not inherited[signum]:
+                handler(signum, None)
+                return
+            time.sleep(0.05)  # the worker is still starting: its handler comes next
+
+    threading.Thread(target=relay, name="secki-stop-signals", daemon=True).start()
