@@ -98,7 +98,10 @@ def paused_clock(page: Any) -> None:
     of after waiting for it in real time, and never earlier."""
     start = dt.datetime(2024, 2, 7, 20, 0, tzinfo=dt.UTC)
     page.clock.install(time=start)
-    page.clock.pause_at(start)
+    # Installed, the clock runs on in real time until it is paused; pausing can only move it
+    # forward, so pause an hour later (at once: no page is loaded yet, no timer is due) rather
+    # than at ``start``, which a busy machine had already passed ("fast-forward to the past").
+    page.clock.pause_at(start + dt.timedelta(hours=1))
 
 
 def poll_interval(page: Any) -> int:
