@@ -1,14 +1,15 @@
 """WSGI entry point for the production server (``secki serve``; see secki.server)."""
 
-import os
-
-from django.core.wsgi import get_wsgi_application
-from django.urls import get_resolver
-
+# First, before the slow imports: a Granian worker must stop on SIGTERM even while it loads.
 from secki.server import take_stop_signals_in_a_worker
 
-# First, before the slow part: a Granian worker must stop on SIGTERM even while it loads.
 take_stop_signals_in_a_worker()
+
+import os  # noqa: E402
+
+from django.core.wsgi import get_wsgi_application  # noqa: E402
+from django.urls import get_resolver  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "secki.settings")
 application = get_wsgi_application()
 # Import every view and build the API's schemas now, in each worker as it starts, rather than
