@@ -70,7 +70,12 @@ def test_demo_serves_live_totals_of_a_simulated_election(tmp_path: Path) -> None
         assert "Simulated" in home
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
-        output = proc.communicate(timeout=30)[0]
+        try:
+            output = proc.communicate(timeout=60)[0]
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # leave no server behind, then fail
+            proc.communicate()
+            raise
     assert proc.returncode == 0, output  # stopped cleanly, children waited for
     assert f"serving at http://127.0.0.1:{port}/" in output
     assert "[replay] done: " in output and ", 0 refused" in output, output
