@@ -6,6 +6,8 @@ one field of a valid bundle.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +128,16 @@ def write_small_bundle(directory: Path, **overrides: Any) -> Path:
     columns = ["station", *ProtocolSchema.builtin().columns(len(CANDIDATES))]
     write_table(directory / "protocols.csv", columns, PROTOCOLS)
     return directory
+
+
+def run_secki(
+    env: dict[str, str], *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """``secki ARGS`` in a fresh interpreter with ``env`` (output captured as text)."""
+    return subprocess.run(
+        [sys.executable, "-m", "secki.cli", *args],
+        env=env,
+        text=True,
+        capture_output=True,
+        check=check,
+    )

@@ -16,7 +16,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,7 +30,7 @@ from secki.devtools.pgserver import Cluster, PostgresUnavailable
 from secki.env import env_bool
 from secki.protocol import ProtocolSchema
 from secki.server import server_command
-from tests.factories import PROTOCOLS, write_small_bundle
+from tests.factories import PROTOCOLS, run_secki, write_small_bundle
 
 SLUG = "testland-2024"
 DEADLINE = 60.0
@@ -165,13 +164,7 @@ def site(cluster: Cluster, tmp_path: Path) -> Iterator[tuple[Site, subprocess.Po
     (bundle / "turnout.csv").unlink()
 
     def secki(*args: str) -> str:
-        return subprocess.run(
-            [sys.executable, "-m", "secki.cli", *args],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+        return run_secki(env, *args).stdout
 
     secki("import", str(bundle))  # migrates first
     token = secki("manage", "shell", "-c", MAKE_USER).strip().splitlines()[-1]

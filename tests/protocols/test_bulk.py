@@ -17,7 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from secki.elections.models import Election
 from secki.ledger.models import LedgerEntry
 from secki.protocols.models import Protocol, ProtocolValue
-from tests.factories import PROTOCOLS
+from tests.factories import PROTOCOLS, run_secki
 from tests.personas import make_personas
 from tests.protocols.test_api import COLUMNS, register_only, state, write_small_bundle
 
@@ -128,14 +128,7 @@ def test_bulk_upload_duplicate_closed_and_good(tmp_path: Path) -> None:
     assert state() == before
 
 
-def run(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "secki.cli", *args],
-        env=env,
-        text=True,
-        capture_output=True,
-        check=check,
-    )
+run = run_secki
 
 
 # `secki upload-protocols` with a hold: once the bulk store has written every row, still
