@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from secki.devtools.pgserver import alive
 from secki.server import DEFAULT_THREADS, DEFAULT_WORKERS, server_command
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,7 +190,7 @@ class RestartableServer:
         if self.proc is not None:
             self.proc.wait()
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and any(_alive(pid) for pid in pids[1:]):
+        while time.monotonic() < deadline and any(alive(pid) for pid in pids[1:]):
             time.sleep(0.01)
 
     def stop(self) -> None:
@@ -200,15 +201,6 @@ class RestartableServer:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.kill()
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` is a process that has not exited (a zombie has)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in {"Z", "X"}
 
 
 @contextlib.contextmanager

@@ -28,10 +28,10 @@ from django.http import HttpRequest, HttpResponse
 from django.template import loader
 from django.views import defaults
 
+from secki.api.main import database_unavailable, retry_later
+
 #: the exceptions of a database that cannot be reached
 DATABASE_DOWN = (OperationalError, InterfaceError)
-#: seconds a client should wait before retrying (``Retry-After``)
-RETRY_AFTER = 5
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +44,6 @@ def unavailable(request: HttpRequest, exc: BaseException) -> HttpResponse:
     """The 503 answer for ``request``: the API's JSON error or the HTML page."""
     logger.warning("database unavailable: %s %s: %s", request.method, request.path, exc)
     if is_api(request):
-        from secki.api.main import database_unavailable
-
         return database_unavailable(request)
     return page(request)
 
@@ -53,13 +51,7 @@ def unavailable(request: HttpRequest, exc: BaseException) -> HttpResponse:
 def page(request: HttpRequest) -> HttpResponse:
     """The 503 page, rendered without context processors (no session, user or messages)."""
     body = loader.get_template("503.html").render({"request": request})
-    return mark(HttpResponse(body, status=503))
-
-
-def mark(response: HttpResponse) -> HttpResponse:
-    response["Retry-After"] = str(RETRY_AFTER)
-    response["Cache-Control"] = "no-store"
-    return response
+    return retry_later(HttpResponse(body, status=503))
 
 
 class DatabaseUnavailable:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import InterfaceError, OperationalError
@@ -13,7 +14,6 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from secki.accounts.access import AccessDenied
 from secki.errors import IntakeError
-from secki.unavailable import mark, unavailable
 
 api = NinjaAPI(
     title="Secki API",
@@ -82,17 +82,31 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return error(request, exc.status_code, "http_error", str(exc))
 
 
+#: seconds a client should wait before retrying while the database is down (``Retry-After``)
+RETRY_AFTER = 5
+
+log = logging.getLogger(__name__)
+
+
+def retry_later(response: HttpResponse) -> HttpResponse:
+    """Mark a 503 answer: ``Retry-After``, and never cached."""
+    response["Retry-After"] = str(RETRY_AFTER)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 @api.exception_handler(OperationalError)
 @api.exception_handler(InterfaceError)
 def on_database_down(request: HttpRequest, exc: OperationalError | InterfaceError) -> HttpResponse:
-    return unavailable(request, exc)
+    log.warning("database unavailable: %s %s: %s", request.method, request.path, exc)
+    return database_unavailable(request)
 
 
 def database_unavailable(request: HttpRequest) -> HttpResponse:
     """503 with ``Retry-After`` while the database cannot be reached (:mod:`secki.unavailable`
     also answers it for errors raised outside the API's operations, e.g. in a middleware)."""
     message = gettext("The database is unavailable at the moment; retry in a few seconds.")
-    return mark(error(request, 503, "database_unavailable", message))
+    return retry_later(error(request, 503, "database_unavailable", message))
 
 
 def register_routers() -> None:

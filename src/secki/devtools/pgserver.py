@@ -173,13 +173,9 @@ class Cluster:
         except (OSError, ValueError, IndexError):
             return []
         found = [postmaster]
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                if ppid == postmaster:
-                    found.append(int(proc.name))
+        with contextlib.suppress(OSError, ValueError):
+            for task in Path(f"/proc/{postmaster}/task").iterdir():
+                found.extend(int(c) for c in (task / "children").read_text().split())
         return found
 
     def kill(self) -> None:
@@ -191,7 +187,7 @@ class Cluster:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         for pid in pids:
-            while _state(pid) not in {"Z", "X"}:
+            while alive(pid):
                 time.sleep(0.01)
         # The postmaster is pg_ctl's orphan, and its zombie may outlive it here for a while
         # (until init reaps it): PostgreSQL would take the lock file's PID for a live server.
@@ -206,11 +202,13 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _state(pid: int) -> str:
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not exited (a zombie has)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
-        return "X"
+        return False
+    return state not in {"Z", "X"}
 
 
 @contextlib.contextmanager
