@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -89,3 +90,47 @@ class ApiToken(models.Model):
     def revoke(self) -> None:
         self.revoked_at = timezone.now()
         self.save(update_fields=["revoked_at"])
+
+
+class AuditRecord(models.Model):
+    """One state change of the setup or of an account: who, what, before, after, when.
+
+    Append-only: rows are written by :func:`secki.accounts.audit.record` and never updated or
+    deleted (``save`` refuses an update, ``delete`` refuses always). Protocol and turnout
+    changes have their own history (ProtocolEvent, report versions) and public ledger; this
+    trail covers everything else — elections and their settings, the register, memberships,
+    API tokens, log-ins.
+    """
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_records",
+    )
+    # The actor's name at the time (kept if the user is deleted), or "cli:<os user>".
+    actor_name = models.CharField(max_length=150)
+    action = models.CharField(max_length=64, db_index=True)
+    election = models.ForeignKey(
+        Election, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_records"
+    )
+    target = models.CharField(max_length=200, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action} {self.target}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ValueError("audit records are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ValueError("audit records are append-only")

@@ -1,0 +1,58 @@
+"""The audit trail of setup and account changes (:class:`AuditRecord`).
+
+Every action that changes an election, its register, a membership, a token or a log-in
+calls :func:`record` inside its own transaction, so the record exists exactly when the
+change does.
+"""
+
+from __future__ import annotations
+
+import getpass
+from typing import Any
+
+from django.http import HttpRequest
+
+from secki.accounts.models import AuditRecord
+from secki.elections.models import Election
+
+
+def actor_name(user: Any) -> str:
+    """The name an audit record keeps: the user's username, or ``cli:<os user>``."""
+    if user is not None and getattr(user, "is_authenticated", False):
+        return str(user.get_username())[:150]
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return f"cli:{who}"[:150]
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def record(
+    user: Any,
+    action: str,
+    *,
+    election: Election | None = None,
+    target: str = "",
+    before: Any = None,
+    after: Any = None,
+    request: HttpRequest | None = None,
+) -> AuditRecord:
+    """Append one audit record. ``user`` is None for the command line (recorded as
+    ``cli:<os user>``); ``before``/``after`` are JSON values (None for creation/removal)."""
+    authenticated = user is not None and getattr(user, "is_authenticated", False)
+    return AuditRecord.objects.create(
+        actor=user if authenticated else None,
+        actor_name=actor_name(user),
+        action=action,
+        election=election,
+        target=target[:200],
+        before=before,
+        after=after,
+        ip=client_ip(request),
+    )
