@@ -19,6 +19,11 @@ COMMANDS: dict[str, str] = {
     "import-nist": "secki.elections.cli:import_nist_cmd",
     "upload-protocols": "secki.elections.cli:upload_protocols_cmd",
     "schema": "secki.elections.cli:schema_cmd",
+    "election-status": "secki.elections.cli:election_status_cmd",
+    "election-set": "secki.elections.cli:election_set_cmd",
+    "amend-register": "secki.elections.cli:amend_register_cmd",
+    "grant": "secki.accounts.cli:grant_cmd",
+    "revoke": "secki.accounts.cli:revoke_cmd",
     "demo": "secki.demo.cli:demo",
     "serve": "secki.demo.cli:serve",
     "replay": "secki.demo.cli:replay_cmd",
@@ -69,7 +74,12 @@ def setup_django() -> None:
 
 
 def main() -> None:
-    cli(prog_name="secki")
+    from secki.env import ImproperlyConfigured
+
+    try:
+        cli(prog_name="secki")
+    except ImproperlyConfigured as exc:  # a bad setting: its message, not a traceback
+        raise SystemExit(f"secki: {exc}") from None
 
 
 if __name__ == "__main__":

@@ -86,12 +86,18 @@ def test_cli_import_and_export(tmp_path: Path) -> None:
 
 def test_same_slug_twice_is_refused_unless_replace(tmp_path: Path) -> None:
     source = write_small_bundle(tmp_path / "in")
-    import_bundle(read_bundle(source))
+    for name in ("turnout.csv", "protocols.csv"):  # a register without results, in setup
+        (source / name).unlink()
+    import_bundle(read_bundle(source), status="setup")
     before = db_counts()
     with pytest.raises(BundleError, match="already exists"):
         import_bundle(read_bundle(source))
     assert db_counts() == before
     import_bundle(read_bundle(source), replace=True)
+    assert db_counts() == before
+    # now open: its register is frozen, so the import may not replace it (tests/security)
+    with pytest.raises(BundleError, match="frozen while the election is open"):
+        import_bundle(read_bundle(source), replace=True)
     assert db_counts() == before
 
 

@@ -40,7 +40,7 @@ def prepare_demo(fresh: bool, seed: int, stations: int | None) -> tuple[Path, st
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
-    from secki.accounts.models import Membership
+    from secki.accounts import actions
     from secki.bundle.read import read_bundle
     from secki.elections.bundle_io import import_bundle
     from secki.elections.models import Election
@@ -62,7 +62,10 @@ def prepare_demo(fresh: bool, seed: int, stations: int | None) -> tuple[Path, st
     bundle = read_bundle(bundle_dir)
     click.echo(f"· loading the register: {len(bundle.stations):,} stations …", err=True)
     registry = dataclasses.replace(bundle, turnout=[], protocols=[])
-    election = import_bundle(registry, replace=True)
+    previous = Election.objects.filter(slug=bundle.slug).first()
+    if previous is not None:  # the last demo's simulated election, with its results: audited
+        actions.delete_election(None, previous)
+    election = import_bundle(registry)
     user_model = get_user_model()
     first_unit = election.units.filter(kind="constituency").order_by("number").first()
     first_station = election.stations.order_by("position").first()
@@ -71,10 +74,11 @@ def prepare_demo(fresh: bool, seed: int, stations: int | None) -> tuple[Path, st
         user.set_password(f"demo-{username}")
         user.is_staff = role == "cec_admin"
         user.save()
-        Membership.objects.get_or_create(
-            user=user,
-            election=election,
-            role=role,
+        actions.grant(  # audited as cli:<os user>
+            None,
+            user,
+            election,
+            role,
             unit=first_unit if scope == "unit" else None,
             station=first_station if scope == "station" else None,
         )
@@ -99,7 +103,15 @@ def demo(
 ) -> None:
     """Simulate, load and serve a national election; replay election day live."""
     started = time.monotonic()
+    # The demo's users log in with their printed passwords alone (no authenticator app);
+    # SECKI_REQUIRE_2FA=1 makes them set up two-factor log-in as production does.
+    os.environ.setdefault("SECKI_REQUIRE_2FA", "0")
+    # The demo is development: without SECKI_SECRET_KEY it uses a random key generated once
+    # into $SECKI_VAR_DIR/secret_key (the server and the replay inherit the switch).
+    os.environ.setdefault("SECKI_DEVELOPMENT", "1")
     setup_django()
+    from django.conf import settings as django_settings
+
     bundle_dir, slug = prepare_demo(fresh, seed, stations)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "secki.settings"}
     server = subprocess.Popen(server_command(host, port, workers=workers), env=env)  # noqa: S603
@@ -114,6 +126,8 @@ def demo(
     )
     click.echo(f"  results: {url}e/{slug}/   admin: {url}admin/")
     click.echo("  log-ins: " + ", ".join(f"{u} / demo-{u}" for u, _, _ in DEMO_USERS))
+    if not django_settings.SECKI_REQUIRE_2FA:
+        click.echo("  two-factor log-in is off in the demo (SECKI_REQUIRE_2FA=1 turns it on)")
     click.echo("  election day is being replayed; press Ctrl-C to stop.\n")
 
     def interrupt(*_: object) -> None:
@@ -156,7 +170,17 @@ def demo(
 )
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the site with Granian (production server) on the configured database."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "secki.settings")
+    # Fail closed before serving: a configuration that the settings or the system checks
+    # refuse (no secret key, secki.E001 …) stops here with its message, once, rather than in
+    # every Granian worker as it is respawned.
+    setup_django()
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    try:
+        call_command("check")
+    except SystemCheckError as exc:
+        raise click.ClickException(str(exc)) from None
     os.execv(sys.executable, server_command(host, port, workers=workers, threads=threads))  # noqa: S606
 
 

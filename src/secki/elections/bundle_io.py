@@ -14,8 +14,10 @@ from typing import Any, TypeVar
 
 from django.conf import settings as django_settings
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
+from secki.accounts import actions
 from secki.bundle import (
     CANDIDATE_COLUMNS,
     FORMAT,
@@ -27,7 +29,15 @@ from secki.bundle import (
 from secki.bundle.read import Bundle, BundleError, BundleIssue
 from secki.bundle.write import write_election, write_table
 from secki.dbcopy import analyze
-from secki.elections.models import Candidate, Election, Station, Unit, install_schema
+from secki.elections.models import (
+    Candidate,
+    Election,
+    ElectionStatus,
+    Station,
+    Unit,
+    install_schema,
+)
+from secki.errors import IntakeError
 from secki.ledger import chain
 from secki.protocols.bulk import store_accepted
 from secki.protocols.models import Protocol, ProtocolSource, ProtocolStatus, ProtocolValue
@@ -52,14 +62,31 @@ def _bulk(model: Any, objects: Sequence[Any], advance: Advance | None) -> list[A
 
 
 def import_bundle(
-    bundle: Bundle, *, replace: bool = False, advance: Advance | None = None
+    bundle: Bundle,
+    *,
+    replace: bool = False,
+    advance: Advance | None = None,
+    user: Any = None,
+    status: str = ElectionStatus.OPEN,
+    request: HttpRequest | None = None,
 ) -> Election:
-    """Store a bundle read by :func:`secki.bundle.read.read_bundle`, all or nothing."""
+    """Store a bundle read by :func:`secki.bundle.read.read_bundle`, all or nothing.
+
+    ``user`` None is the command line (the machine's operator); a new election needs a
+    superuser, a replaced one the manager's role. Replacing an election is refused once it
+    holds protocols or turnout reports, and while its register is frozen (status not
+    ``setup``): :func:`secki.accounts.actions.check_replace`. The import is audited as
+    ``election.imported`` in the same transaction."""
     s = bundle.settings
     rule = s["win_rule"]
+    if status not in ElectionStatus.values:
+        raise BundleError([BundleIssue("election.json", None, "status", f"unknown {status!r}")])
     with transaction.atomic():
-        existing = Election.objects.filter(slug=bundle.slug)
-        if existing.exists():
+        existing = Election.objects.select_for_update().filter(slug=bundle.slug).first()
+        replaced = None
+        if existing is None:
+            actions.check_create(user)
+        else:
             if not replace:
                 raise BundleError(
                     [
@@ -72,6 +99,13 @@ def import_bundle(
                         )
                     ]
                 )
+            try:
+                actions.check_replace(user, existing)
+            except IntakeError as exc:
+                raise BundleError(
+                    [BundleIssue("election.json", None, "slug", f"{exc.message}; nothing changed")]
+                ) from None
+            replaced = actions.settings_of(existing)
             existing.delete()
         election = Election.objects.create(
             slug=bundle.slug,
@@ -88,6 +122,7 @@ def import_bundle(
             runoff_size=rule.get("runoff_size", 2),
             invalid_station_share=Decimal(str(rule.get("invalid_station_share", 0.4))),
             simulated=bool(s.get("simulated", False)),
+            status=status,
         )
         install_schema(election, bundle.schema)
 
@@ -181,6 +216,20 @@ def import_bundle(
         )
         if advance:
             advance(len(bundle.protocols))
+        actions.record_import(
+            user,
+            election,
+            replaced=replaced,
+            counts={
+                "units": len(bundle.units),
+                "stations": len(bundle.stations),
+                "registered": sum(r.registered for r in bundle.stations),
+                "candidates": len(bundle.candidates),
+                "turnout": len(bundle.turnout),
+                "protocols": len(bundle.protocols),
+            },
+            request=request,
+        )
     return election
 
 

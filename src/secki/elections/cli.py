@@ -1,9 +1,14 @@
-"""``secki import``, ``secki export``, ``secki import-nist`` and ``secki schema``."""
+"""``secki import``, ``secki export``, ``secki import-nist``, ``secki schema``, and the audited
+setup commands ``secki election-status``, ``secki election-set`` and ``secki amend-register``.
+
+The command line acts as the machine's operator: its changes are audited as
+``cli:<os user>`` (:mod:`secki.accounts.actions`)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
@@ -12,15 +17,27 @@ from secki.cli import setup_django
 
 @click.command("import")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--replace", is_flag=True, help="Replace an election with the same slug.")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace an election with the same slug (refused once it holds protocols or "
+    "turnout reports, or while it is not in setup).",
+)
+@click.option(
+    "--status",
+    type=click.Choice(["setup", "open"]),
+    default="open",
+    show_default=True,
+    help="Status of the new election: setup keeps its register open to changes.",
+)
 @click.option(
     "--migrate/--no-migrate",
     default=True,
     show_default=True,
     help="Bring the database schema up to date first.",
 )
-def import_cmd(directory: Path, replace: bool, migrate: bool) -> None:
-    """Load an election bundle DIRECTORY (docs/formats.md) in one transaction."""
+def import_cmd(directory: Path, replace: bool, status: str, migrate: bool) -> None:
+    """Load an election bundle DIRECTORY (docs/formats.md) in one transaction (audited)."""
     setup_django()
     from secki.bundle.read import BundleError, read_bundle
     from secki.elections.bundle_io import import_bundle, import_work
@@ -36,7 +53,7 @@ def import_cmd(directory: Path, replace: bool, migrate: bool) -> None:
             progress=lambda label, n: click.echo(f"  {label}: {n:,} rows valid", err=True),
         )
         with click.progressbar(length=import_work(bundle), label="Storing", file=sys.stderr) as bar:
-            election = import_bundle(bundle, replace=replace, advance=bar.update)
+            election = import_bundle(bundle, replace=replace, status=status, advance=bar.update)
     except BundleError as exc:
         click.echo("Nothing was imported. Problems found:", err=True)
         click.echo(str(exc), err=True)
@@ -75,10 +92,26 @@ def export_cmd(directory: Path, slug: str | None) -> None:
 def import_nist_cmd(file: Path, slug: str, schema_name: str) -> None:
     """Create an election's hierarchy and candidates from a NIST SP 1500-100 v2 JSON file."""
     setup_django()
+    from django.db import transaction
+
+    from secki.accounts import actions
     from secki.elections.nist import NistImportError, import_nist
 
     try:
-        election = import_nist(file, slug=slug, schema=_schema(schema_name))
+        with transaction.atomic():
+            actions.check_create(None)
+            election = import_nist(file, slug=slug, schema=_schema(schema_name))
+            actions.record_import(
+                None,
+                election,
+                replaced=None,
+                counts={
+                    "units": election.units.count(),
+                    "stations": election.stations.count(),
+                    "candidates": election.candidates.count(),
+                },
+                source=f"nist:{file.name}",
+            )
     except NistImportError as exc:
         click.echo(f"Nothing was imported: {exc}", err=True)
         sys.exit(2)
@@ -155,3 +188,102 @@ def upload_protocols_cmd(file: Path, slug: str | None, username: str) -> None:
             click.echo(f"  {detail}", err=True)
         sys.exit(2)
     click.echo(f"Accepted {len(protocols):,} protocols into {election.slug}.")
+
+
+# -- audited setup changes -------------------------------------------------------------------
+
+
+def _refused(exc: Exception) -> NoReturn:
+    """An action's refusal on the command line: its message, nothing changed, exit 2."""
+    click.echo(f"Refused, nothing changed: {getattr(exc, 'message', exc)}", err=True)
+    sys.exit(2)
+
+
+@click.command("election-status")
+@click.argument("slug")
+@click.argument("status", type=click.Choice(["setup", "open", "closed"]))
+@click.option("--reason", default="", help="Why (recorded in the audit trail and the log).")
+def election_status_cmd(slug: str, status: str, reason: str) -> None:
+    """Move election SLUG to STATUS (setup → open → closed; closed → open reopens; back to
+    setup only while nothing was received). Audited and logged publicly."""
+    setup_django()
+    from secki.accounts import actions
+    from secki.accounts.access import AccessDenied
+    from secki.errors import IntakeError
+
+    election = _election(slug)
+    old = election.status
+    try:
+        actions.set_status(None, election, status, reason=reason)
+    except (IntakeError, AccessDenied) as exc:
+        _refused(exc)
+    click.echo(f"{election.slug}: {old} → {election.status}")
+
+
+@click.command("election-set")
+@click.argument("slug")
+@click.argument("settings", nargs=-1, required=True, metavar="NAME=VALUE...")
+def election_set_cmd(slug: str, settings: tuple[str, ...]) -> None:
+    """Change settings of election SLUG, e.g. ``win_rule=plurality runoff_size=3
+    turnout_times='["10:00","15:00"]'`` (all or none; audited and logged publicly)."""
+    setup_django()
+    from secki.accounts import actions
+    from secki.accounts.access import AccessDenied
+    from secki.errors import IntakeError
+
+    changes: dict[str, Any] = {}
+    for item in settings:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r}: write NAME=VALUE", param_hint="SETTINGS")
+        changes[name.strip()] = value
+    election = _election(slug)
+    try:
+        changed = actions.change_election(None, election, **changes)
+    except (IntakeError, AccessDenied) as exc:
+        _refused(exc)
+    if not changed:
+        click.echo(f"{election.slug}: nothing changed (the settings already had these values)")
+    for name, value in changed.items():
+        click.echo(f"{election.slug}: {name} = {value}")
+
+
+@click.command("amend-register")
+@click.argument("slug")
+@click.argument("station")
+@click.option("--registered", type=int, help="Registered voters of the station.")
+@click.option("--name", help="The station's name.")
+@click.option("--address", help="The station's address.")
+@click.option("--webcam-url", help="Public address of the station's webcam stream.")
+@click.option("--reason", required=True, help="Why (public: it goes into the log).")
+def amend_register_cmd(
+    slug: str,
+    station: str,
+    registered: int | None,
+    name: str | None,
+    address: str | None,
+    webcam_url: str | None,
+    reason: str,
+) -> None:
+    """Amend STATION of election SLUG's register (the only change once it is open): audited,
+    and logged publicly as register.amended with the reason."""
+    setup_django()
+    from secki.accounts import actions
+    from secki.accounts.access import AccessDenied
+    from secki.elections.models import Station
+    from secki.errors import IntakeError
+
+    election = _election(slug)
+    found = Station.objects.filter(election=election, code=station).first()
+    if found is None:
+        raise click.ClickException(f"no station {station!r} in {election.slug}")
+    given = {"registered": registered, "name": name, "address": address, "webcam_url": webcam_url}
+    changes: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    try:
+        record = actions.amend_register(None, election, found, reason=reason, **changes)
+    except (IntakeError, AccessDenied) as exc:
+        _refused(exc)
+    for field, value in (record.after or {}).items():
+        if field != "reason":
+            was = (record.before or {}).get(field)
+            click.echo(f"{election.slug} {found.code}: {field} {was} → {value}")

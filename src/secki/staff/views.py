@@ -11,8 +11,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from secki.accounts import actions
 from secki.accounts.access import Permission
-from secki.accounts.models import ApiToken, Membership
+from secki.accounts.models import ApiToken, Membership, Role
 from secki.elections.models import Election, ElectionStatus
 from secki.errors import IntakeError
 from secki.protocols.models import Protocol, ProtocolStatus
@@ -76,7 +77,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             elections.setdefault(election.pk, election)
             roles.setdefault(election.pk, []).insert(0, "Superuser — every role everywhere")
     desks = [desk(user, e, roles[pk]) for pk, e in elections.items()]
-    return render(request, "staff/dashboard.html", {"desks": desks})
+    show_audit = getattr(user, "is_superuser", False) or any(m.role == Role.CEC_ADMIN for m in mine)
+    return render(request, "staff/dashboard.html", {"desks": desks, "show_audit": show_audit})
 
 
 @staff_view
@@ -87,12 +89,10 @@ def tokens(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return render(request, "staff/tokens.html", context)
     name = request.POST.get("name", "").strip()
-    if not name or len(name) > 100:
-        problem = IntakeError(
-            "invalid_name", "name the token (1 to 100 characters)", status=400, field="name"
-        )
+    try:
+        token, raw = actions.issue_token(user, name, request=request)
+    except IntakeError as problem:
         return refuse(request, "staff/tokens.html", {**context, "name": name}, problem)
-    token, raw = ApiToken.issue(user, name)
     context.update(created=token, raw=raw)
     response = render(request, "staff/tokens.html", context, status=201)
     response["Cache-Control"] = "no-store"
@@ -102,8 +102,8 @@ def tokens(request: HttpRequest) -> HttpResponse:
 @require_POST
 @staff_view
 def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
-    token = get_object_or_404(ApiToken, pk=pk, user_id=account(request).pk)
-    if token.revoked_at is None:
-        token.revoke()
+    user = account(request)
+    token = get_object_or_404(ApiToken, pk=pk, user_id=user.pk)
+    if actions.revoke_token(user, token, request=request):
         messages.success(request, f"Token “{token.name}” revoked; it no longer opens the API.")
     return redirect("staff:tokens")
