@@ -21,6 +21,9 @@ from secki.devtools.pgserver import alive
 from secki.server import DEFAULT_THREADS, DEFAULT_WORKERS, server_command
 
 ROOT = Path(__file__).resolve().parents[1]
+# Benchmarks run on throwaway databases: without SECKI_SECRET_KEY, the settings' development
+# switch gives each run a random key in its var directory (docs/configuration.md).
+os.environ.setdefault("SECKI_DEVELOPMENT", "1")
 
 
 def secki(env: dict[str, str], *args: str, quiet: bool = True) -> subprocess.CompletedProcess[str]:

@@ -29,6 +29,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="secki-bench-") as tmp:
         root = Path(tmp)
         env = {**os.environ, "SECKI_VAR_DIR": str(root / "var")}
+        env.setdefault("SECKI_DEVELOPMENT", "1")  # a throwaway key in the throwaway var dir
         env.pop("DATABASE_URL", None)
         secki = [sys.executable, "-m", "secki.cli"]
         subprocess.run(

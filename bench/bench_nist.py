@@ -37,6 +37,7 @@ def main() -> int:
         os.environ["SECKI_VAR_DIR"] = str(root / "var")
         os.environ.pop("DATABASE_URL", None)
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "secki.settings")
+        os.environ.setdefault("SECKI_DEVELOPMENT", "1")  # a throwaway key in the throwaway var
         secki = [sys.executable, "-m", "secki.cli"]
         bundle = str(root / "in")
         stations = str(args.stations)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -55,10 +56,12 @@ def test_every_secki_setting_is_documented() -> None:
 
 
 def start_refused(**env: str) -> str:
-    """Import the settings in a fresh interpreter with ``env``; it must fail: its stderr."""
+    """Import the settings in a fresh interpreter with ``env`` (and the suite's secret key,
+    unless ``env`` names one); it must fail: its stderr."""
+    key = {k: v for k, v in os.environ.items() if k.startswith("SECKI_SECRET_KEY")}
     result = subprocess.run(
         [sys.executable, "-c", "import secki.settings"],
-        env={**env, "PATH": "/usr/bin:/bin"},
+        env={**key, **env, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         check=False,

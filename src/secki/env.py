@@ -7,7 +7,10 @@ variable and the bad value rather than falling back silently.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
+import tempfile
 from pathlib import Path
 
 
@@ -60,3 +63,39 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None or value == "":
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def generated_secret(path: Path) -> str:
+    """The random secret kept in ``path``, created on first use (mode 0600) for local
+    development and the demo; the same value for every process that reads it afterwards.
+
+    Several processes may start at once (the demo's server workers and its replay): the new
+    secret is written to a private temporary file and linked into place, so a reader sees
+    either no file or a whole one, and every process ends up with the first one linked.
+    """
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        value = ""
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{path} cannot be read: {exc}") from exc
+    if value:
+        return value
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret-")  # mode 0600
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as file:
+                file.write(secrets.token_urlsafe(50) + "\n")
+                file.flush()
+                os.fsync(file.fileno())
+            with contextlib.suppress(FileExistsError):  # another process linked its own first
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{path} cannot be created: {exc}") from exc
+    if not value:
+        raise ImproperlyConfigured(f"{path} is empty: delete it to have a new secret generated")
+    return value

@@ -8,13 +8,15 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from csp.constants import NONE, SELF
 
-from secki.env import ImproperlyConfigured, env_bool, env_int, env_list, env_str
+from secki.env import ImproperlyConfigured, env_bool, env_int, env_list, env_str, generated_secret
 
 # Lets admin classes be subscripted at run time (admin.ModelAdmin[Election]) for mypy --strict.
 django_stubs_ext.monkeypatch()
@@ -23,13 +25,21 @@ BASE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(env_str("SECKI_VAR_DIR", str(Path.cwd() / "var")))
 
 DEBUG = env_bool("SECKI_DEBUG", False)
+# Local development and the demo, never production: Secki may then start without a secret key
+# and uses a random one generated once into $SECKI_VAR_DIR/secret_key (`secki demo` sets it).
+SECKI_DEVELOPMENT = env_bool("SECKI_DEVELOPMENT", False)
+# Fail closed: there is no default key; without one (and outside development) nothing starts.
 SECRET_KEY = env_str("SECKI_SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG and env_bool("SECKI_REQUIRE_SECRET", False):
-        raise ImproperlyConfigured("SECKI_SECRET_KEY (or SECKI_SECRET_KEY_FILE) must be set")
-    # Development and demo only: a fixed key is harmless on loopback; production sets
-    # SECKI_REQUIRE_SECRET=1 so a missing key stops the server.
-    SECRET_KEY = "secki-insecure-development-key"  # noqa: S105
+    if not SECKI_DEVELOPMENT:
+        raise ImproperlyConfigured(
+            "SECKI_SECRET_KEY (or SECKI_SECRET_KEY_FILE) must be set: Django's secret key, 50 "
+            "or more random characters (python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(50))'). For local development or the demo set "
+            "SECKI_DEVELOPMENT=1 instead (a random key is then kept in "
+            "$SECKI_VAR_DIR/secret_key); see docs/configuration.md"
+        )
+    SECRET_KEY = generated_secret(VAR_DIR / "secret_key")
 
 ALLOWED_HOSTS = env_list("SECKI_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 
@@ -59,6 +69,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # 503 + Retry-After while the database is unreachable.
     "secki.unavailable.DatabaseUnavailable",
@@ -192,3 +204,59 @@ SECKI_INTEGRITY_REPLICATES = env_int("SECKI_INTEGRITY_REPLICATES", 1000, minimum
 SECKI_INTEGRITY_FIT_BOOTSTRAP = env_int("SECKI_INTEGRITY_FIT_BOOTSTRAP", 50, minimum=0)
 SECKI_INTEGRITY_DIGIT_BOOTSTRAP = env_int("SECKI_INTEGRITY_DIGIT_BOOTSTRAP", 1000, minimum=0)
 SECKI_INTEGRITY_BACKGROUND = env_bool("SECKI_INTEGRITY_BACKGROUND", True)
+
+# HTTPS, cookies and Content-Security-Policy (issue 12)
+# Production runs with SECKI_HTTPS=1 (docs/configuration.md, "Production"): plain HTTP is
+# redirected to HTTPS, cookies carry Secure, and browsers are told to use HTTPS only for
+# SECKI_HSTS_SECONDS. Granian speaks plain HTTP, so the TLS-terminating proxy in front names
+# the header that carries the original scheme (SECKI_PROXY_SSL_HEADER=X-Forwarded-Proto; the
+# proxy must set it on every request, overwriting what a client sent).
+SECKI_HTTPS = env_bool("SECKI_HTTPS", False)
+SECURE_SSL_REDIRECT = SECKI_HTTPS
+SESSION_COOKIE_SECURE = SECKI_HTTPS
+CSRF_COOKIE_SECURE = SECKI_HTTPS
+SECURE_HSTS_SECONDS = env_int("SECKI_HSTS_SECONDS", 31_536_000 if SECKI_HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECKI_HSTS_INCLUDE_SUBDOMAINS", SECKI_HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECKI_HSTS_PRELOAD", False)
+SECURE_PROXY_SSL_HEADER: tuple[str, str] | None = None
+_proxy_ssl_header = env_str("SECKI_PROXY_SSL_HEADER", "")
+if _proxy_ssl_header:
+    if not re.fullmatch(r"[A-Za-z0-9]+(-[A-Za-z0-9]+)*", _proxy_ssl_header):
+        raise ImproperlyConfigured(
+            f"SECKI_PROXY_SSL_HEADER={_proxy_ssl_header!r} is not a header name "
+            "(e.g. X-Forwarded-Proto)"
+        )
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+# Other origins whose forms may post here (scheme and host, e.g. https://cec.example.org).
+CSRF_TRUSTED_ORIGINS = env_list("SECKI_CSRF_TRUSTED_ORIGINS", [])
+for _origin in CSRF_TRUSTED_ORIGINS:
+    if not re.fullmatch(r"https?://[^/\s]+", _origin):
+        raise ImproperlyConfigured(
+            f"SECKI_CSRF_TRUSTED_ORIGINS: {_origin!r} is not an origin "
+            "(scheme and host, e.g. https://cec.example.org)"
+        )
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Scripts, styles and everything else only from the site itself: no inline script or style
+# anywhere (the pages' styles are static files; the SVG charts and maps colour with
+# presentation attributes), no plugins, no <base>, no framing, forms post to the site only.
+# data: images are allowed (images cannot run code). Scans carry their own stricter policy
+# (secki.results.views.scan_file: sandbox, default-src 'none').
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "upgrade-insecure-requests": SECKI_HTTPS,
+    }
+}
