@@ -7,16 +7,18 @@ limit) so that a clerk can fix the files in one pass.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import datetime as dt
+import functools
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -32,10 +34,31 @@ from secki.bundle import (
     UNIT_KINDS,
 )
 from secki.protocol import ProtocolSchema, SchemaError
-from secki.protocol.schema import candidate_code
+from secki.protocol.schema import (
+    MAX_COUNT,
+    REGISTER_FACTOR,
+    REGISTER_MARGIN,
+    candidate_code,
+    count_bound,
+)
 
 MAX_ISSUES = 50
 MAX_URL = 500
+# Bounds of every file read here (bundle import and bulk uploads alike): a file breaking one
+# is refused after reading at most the offending line, in time linear in what was read.
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # one uploaded file (bulk uploads)
+MAX_LINE_BYTES = 64 * 1024  # one line of a CSV file
+MAX_FIELD = 500  # characters of one CSV field (the longest text column, webcam_url, is 500)
+EXTRA_COLUMNS = 16  # columns a header may have beyond the file's known ones
+MAX_ROWS = 1_000_000  # rows of one file (station counts bound most files more tightly)
+MAX_CANDIDATES = 1_000
+MAX_JSON_BYTES = 1024 * 1024  # election.json
+#: the longest text of each text column (the database's column lengths)
+TEXT_LIMITS = {"code": 64, "unit": 64, "parent": 64, "station": 64, "name": 200}
+TEXT_LIMITS |= {"address": 300, "ocd_id": 300, "party": 200}
+#: turnout reports of a bundle: at most the registered voters plus this share (the default
+#: additional-list allowance of an election, which a bundle does not set)
+TURNOUT_ALLOWANCE = 0.05
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 Progress = Callable[[str, int], None]
 
@@ -69,6 +92,107 @@ class BundleError(Exception):
 
 class _TooMany(Exception):
     pass
+
+
+class CsvProblem(Exception):
+    """A CSV file breaks a structural rule or a bound; says where (``line``: None for the
+    whole file) and which rule."""
+
+    def __init__(self, line: int | None, column: str | None, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
+        self.message = message
+
+
+class BoundedCsv:
+    """A UTF-8 CSV file read line by line within bounds, in time linear in what it reads.
+
+    A line longer than ``max_line`` bytes is refused after reading at most that many bytes
+    of it (a megabyte-long header is never read whole, let alone split); a record with more
+    than ``max_columns`` fields or a field longer than ``max_field`` characters, NUL bytes and
+    text that is not UTF-8 are refused too, each by raising :class:`CsvProblem`. A byte-order
+    mark opening the file is skipped.
+    """
+
+    def __init__(
+        self,
+        stream: IO[bytes],
+        *,
+        max_columns: int,
+        max_line: int = MAX_LINE_BYTES,
+        max_field: int = MAX_FIELD,
+    ) -> None:
+        self.stream = stream
+        self.max_columns = max_columns
+        self.max_line = max_line
+        self.max_field = max_field
+        self.line = 0  # lines read so far
+        self.header: list[str] = []
+
+    def _lines(self) -> Iterator[str]:
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        offset = 0
+        while True:
+            raw = self.stream.readline(self.max_line + 2)  # room for the line's CR LF
+            if not raw:
+                try:
+                    decoder.decode(b"", final=True)
+                except UnicodeDecodeError:
+                    raise CsvProblem(
+                        None, None, f"not a CSV file: not UTF-8 text (byte {offset - 1})"
+                    ) from None
+                return
+            self.line += 1
+            if self.line == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw, offset = raw[len(codecs.BOM_UTF8) :], len(codecs.BOM_UTF8)
+            if b"\x00" in raw:
+                raise CsvProblem(None, None, "not a CSV file: contains NUL bytes (binary data)")
+            try:
+                text = decoder.decode(raw)
+            except UnicodeDecodeError as exc:
+                raise CsvProblem(
+                    None, None, f"not a CSV file: not UTF-8 text (byte {offset + exc.start})"
+                ) from None
+            if len(raw.rstrip(b"\r\n")) > self.max_line:
+                raise CsvProblem(
+                    self.line,
+                    None,
+                    f"the line is longer than {self.max_line:,} bytes (the limit of a line)",
+                )
+            offset += len(raw)
+            yield text
+
+    def records(self) -> Iterator[tuple[int, list[str]]]:
+        """Every record (the header first) with the line it starts on; a blank line is an
+        empty record."""
+        reader = csv.reader(self._lines(), strict=True)
+        while True:
+            start = self.line + 1
+            try:
+                record = next(reader, None)
+            except csv.Error as exc:
+                raise CsvProblem(self.line, None, f"not a CSV file: {exc}") from None
+            if record is None:
+                return
+            if len(record) > self.max_columns:
+                raise CsvProblem(
+                    start,
+                    None,
+                    f"{len(record):,} fields: a line of this file has at most {self.max_columns:,}",
+                )
+            for index, cell in enumerate(record):
+                if len(cell) > self.max_field:
+                    where = self.header[index] if index < len(self.header) else f"#{index + 1}"
+                    raise CsvProblem(
+                        start,
+                        where,
+                        f"the field is longer than {self.max_field:,} characters "
+                        "(the limit of a field)",
+                    )
+            if start == 1:
+                self.header = [h.strip() for h in record]
+            yield start, record
 
 
 @dataclass
@@ -137,76 +261,115 @@ class Bundle:
 
 
 class _Reader:
-    def __init__(self, directory: Path, progress: Progress | None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        progress: Progress | None,
+        sources: Mapping[str, IO[bytes]] | None = None,
+    ) -> None:
         self.directory = directory
         self.issues: list[BundleIssue] = []
         self.progress = progress
+        self.sources = dict(sources or {})  # files given as streams instead of in directory
 
     def issue(self, file: str, line: int | None, column: str | None, message: str) -> None:
         self.issues.append(BundleIssue(file, line, column, message))
         if len(self.issues) >= MAX_ISSUES:
             raise _TooMany
 
+    def exists(self, name: str) -> bool:
+        return name in self.sources or (self.directory / name).exists()
+
     # -- CSV ---------------------------------------------------------------------------
     def rows(
-        self, name: str, required: list[str], optional: list[str], *, must_exist: bool = True
+        self,
+        name: str,
+        required: list[str],
+        optional: list[str],
+        *,
+        must_exist: bool = True,
+        max_rows: Callable[[], tuple[int, str]] = lambda: (MAX_ROWS, "the limit of a file"),
+        unknown: Callable[[str], str | None] = lambda column: None,
     ) -> Iterator[tuple[int, dict[str, str]]]:
-        path = self.directory / name
-        if not path.exists():
+        """The rows of a CSV file as dicts, once its header is right; every problem is an
+        issue. ``max_rows`` gives the most rows the file may have and why (asked once the
+        header is right); ``unknown`` may say more about an unknown column."""
+        if not self.exists(name):
             if must_exist:
                 self.issue(name, None, None, "file is missing")
             return
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            self.issue(name, None, None, f"not a CSV file: not UTF-8 text (byte {exc.start})")
-            return
-        if "\x00" in text:
-            self.issue(name, None, None, "not a CSV file: contains NUL bytes (binary data)")
-            return
-        if text.startswith("\ufeff"):
-            text = text[1:]
-        reader = csv.reader(text.splitlines(keepends=True), strict=True)
-        try:
-            header = next(reader, None)
-        except csv.Error as exc:
-            self.issue(name, 1, None, f"not a CSV file: {exc}")
-            return
-        if not header:
+        allowed = set(required) | set(optional)
+        with contextlib.ExitStack() as stack:
+            stream = (
+                self.sources[name]
+                if name in self.sources
+                else stack.enter_context((self.directory / name).open("rb"))
+            )
+            table = BoundedCsv(stream, max_columns=len(allowed) + EXTRA_COLUMNS)
+            try:
+                yield from self._rows(name, table, required, allowed, max_rows, unknown)
+            except CsvProblem as exc:
+                self.issue(name, exc.line, exc.column, exc.message)
+
+    def _rows(
+        self,
+        name: str,
+        table: BoundedCsv,
+        required: list[str],
+        allowed: set[str],
+        max_rows: Callable[[], tuple[int, str]],
+        unknown: Callable[[str], str | None],
+    ) -> Iterator[tuple[int, dict[str, str]]]:
+        records = table.records()
+        _, first = next(records, (1, []))
+        if not first:
             self.issue(name, 1, None, "file is empty: a header row is required")
             return
-        header = [h.strip() for h in header]
-        dupes = sorted({h for h in header if header.count(h) > 1})
-        for d in dupes:
+        header = [h.strip() for h in first]
+        seen: set[str] = set()
+        dupes: set[str] = set()
+        for h in header:
+            (dupes if h in seen else seen).add(h)
+        for d in sorted(dupes):
             self.issue(name, 1, d, "column appears more than once")
         for col in required:
-            if col not in header:
+            if col not in seen:
                 self.issue(name, 1, col, "required column is missing")
-        allowed = set(required) | set(optional)
-        for col in header:
-            if col not in allowed and col not in dupes:
-                self.issue(name, 1, col, "unknown column")
-        if dupes or any(c not in header for c in required) or any(c not in allowed for c in header):
+        strangers = [c for c in header if c not in allowed]
+        for col in strangers:
+            if col not in dupes:
+                self.issue(name, 1, col, unknown(col) or "unknown column")
+        if dupes or strangers or any(c not in seen for c in required):
             return
         width = len(header)
-        try:
-            for number, record in enumerate(reader, start=2):
-                if not record:
-                    continue
-                if len(record) != width:
-                    self.issue(
-                        name,
-                        number,
-                        None,
-                        f"not a CSV row of this file: {len(record)} fields, the header has {width}",
-                    )
-                    continue
-                yield number, dict(zip(header, record, strict=True))
-        except csv.Error as exc:
-            self.issue(name, reader.line_num, None, f"not a CSV file: {exc}")
+        limit, why = max_rows()
+        count = 0
+        for number, record in records:
+            if not record:
+                continue
+            count += 1
+            if count > limit:
+                self.issue(name, number, None, f"more than {limit:,} rows ({why})")
+                return
+            if len(record) != width:
+                self.issue(
+                    name,
+                    number,
+                    None,
+                    f"not a CSV row of this file: {len(record)} fields, the header has {width}",
+                )
+                continue
+            row = dict(zip(header, record, strict=True))
+            for col, longest in TEXT_LIMITS.items():
+                if len(row.get(col, "").strip()) > longest:
+                    self.issue(name, number, col, f"is longer than {longest} characters")
+            yield number, row
 
     # -- field parsers ---------------------------------------------------------------------
-    def count(self, file: str, line: int, column: str, text: str) -> int | None:
+    def count(
+        self, file: str, line: int, column: str, text: str, bound: tuple[int, str] | None = None
+    ) -> int | None:
+        """An integer 0 ≤ n < MAX_COUNT, and at most ``bound`` (the limit, and why) if given."""
         text = text.strip()
         if not text.isdigit() or not text.isascii():
             if text.startswith("-") and text[1:].isdigit():
@@ -214,7 +377,19 @@ class _Reader:
             else:
                 self.issue(file, line, column, f"{text!r} is not a non-negative integer")
             return None
-        return int(text)
+        if len(text.lstrip("0")) > len(str(MAX_COUNT)) or int(text) >= MAX_COUNT:
+            shown = text if len(text) <= 30 else text[:30] + "…"
+            self.issue(
+                file, line, column, f"{shown} is too large: every count is below {MAX_COUNT:,}"
+            )
+            return None
+        value = int(text)
+        if bound is not None and value > bound[0]:
+            self.issue(
+                file, line, column, f"{value:,} is more than the station can have: {bound[1]}"
+            )
+            return None
+        return value
 
     def text(self, file: str, line: int, column: str, text: str) -> str | None:
         if not text.strip():
@@ -269,10 +444,18 @@ def _parse_settings(reader: _Reader) -> tuple[dict[str, Any], ProtocolSchema] | 
     if not path.exists():
         reader.issue(name, None, None, "file is missing")
         return None
+    with path.open("rb") as handle:
+        raw = handle.read(MAX_JSON_BYTES + 1)
+    if len(raw) > MAX_JSON_BYTES:
+        reader.issue(name, None, None, f"is larger than {MAX_JSON_BYTES:,} bytes")
+        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         reader.issue(name, getattr(exc, "lineno", None), None, f"not valid JSON: {exc}")
+        return None
+    except RecursionError:
+        reader.issue(name, None, None, "not valid JSON: nested too deeply")
         return None
     if not isinstance(data, dict):
         reader.issue(name, None, None, "must hold a JSON object")
@@ -360,6 +543,25 @@ def _parse_settings(reader: _Reader) -> tuple[dict[str, Any], ProtocolSchema] | 
     if reader.issues or schema is None:
         return None
     return data, schema
+
+
+def turnout_bound(registered: int) -> tuple[int, str]:
+    """The most voters a bundle's turnout report may give for a station, and why."""
+    bound = int(registered * (1 + TURNOUT_ALLOWANCE))
+    return bound, (
+        f"at most {bound:,} ({registered:,} registered voters plus the "
+        f"{TURNOUT_ALLOWANCE:.0%} additional-list allowance)"
+    )
+
+
+def protocol_bound(registered: int) -> tuple[int, str]:
+    """The most any count line of a station's protocol may give, and why
+    (:func:`secki.protocol.schema.count_bound`)."""
+    bound = count_bound(registered)
+    return bound, (
+        f"at most {bound:,} ({REGISTER_FACTOR} × {registered:,} registered voters "
+        f"+ {REGISTER_MARGIN:,})"
+    )
 
 
 def _is_hhmm(value: str) -> bool:
@@ -486,7 +688,9 @@ def _read(reader: _Reader) -> Bundle | None:
 
     # candidates
     f = "candidates.csv"
-    for line, row in reader.rows(f, ["number", "name"], ["party"]):
+    for line, row in reader.rows(
+        f, ["number", "name"], ["party"], max_rows=lambda: (MAX_CANDIDATES, "the limit of a ballot")
+    ):
         number = reader.count(f, line, "number", row["number"])
         name = reader.text(f, line, "name", row["name"])
         expected = len(bundle.candidates) + 1
@@ -509,13 +713,19 @@ def _read(reader: _Reader) -> Bundle | None:
     f = "turnout.csv"
     times = set(settings["turnout_times"])
     seen_reports: set[tuple[str, str]] = set()
-    for line, row in reader.rows(f, list(TURNOUT_COLUMNS), [], must_exist=False):
+    most = (
+        len(register) * len(times),
+        f"{len(register):,} stations × {len(times)} report times",
+    )
+    for line, row in reader.rows(
+        f, list(TURNOUT_COLUMNS), [], must_exist=False, max_rows=lambda: most
+    ):
         station = row["station"].strip()
         time = row["time"].strip()
-        voters = reader.count(f, line, "voters", row["voters"])
         if station not in register:
             reader.issue(f, line, "station", f"station {station!r} does not exist in stations.csv")
             continue
+        voters = reader.count(f, line, "voters", row["voters"], turnout_bound(register[station]))
         if time not in times:
             reader.issue(
                 f,
@@ -534,38 +744,42 @@ def _read(reader: _Reader) -> Bundle | None:
     _step(reader, f, len(bundle.turnout))
 
     # protocols
-    _read_protocols(reader, bundle, register)
+    _read_protocols(reader, bundle, lambda: register)
     return bundle
 
 
-def read_protocols_file(
-    path: Path,
+def read_protocols(
+    source: IO[bytes],
     schema: ProtocolSchema,
     n_candidates: int,
-    register: dict[str, int],
+    register: Callable[[], Mapping[str, int]],
     timezone: str,
+    *,
+    name: str = "protocols.csv",
 ) -> list[ProtocolRow]:
-    """Parse and check one protocols.csv against an election already in the database
-    (bulk upload); raise BundleError naming every bad line."""
-    reader = _Reader(path.parent, None)
+    """Parse and check one protocols.csv (a binary stream) against an election already in the
+    database (bulk upload); raise BundleError naming every bad line. ``register`` (station
+    code → registered voters) is called once the file's header is right, so that a file
+    refused for its header costs nothing more."""
+    reader = _Reader(Path(), None, {name: source})
     bundle = Bundle(
         {"timezone": timezone},
         schema,
         candidates=[CandidateRow(i, f"C{i}", "") for i in range(1, n_candidates + 1)],
     )
     with contextlib.suppress(_TooMany):
-        _read_protocols(reader, bundle, register, name=path.name, must_exist=True)
+        _read_protocols(reader, bundle, register, name=name, must_exist=True)
     if reader.issues:
         raise BundleError(reader.issues)
     if not bundle.protocols:
-        raise BundleError([BundleIssue(path.name, None, None, "no protocols in the file")])
+        raise BundleError([BundleIssue(name, None, None, "no protocols in the file")])
     return bundle.protocols
 
 
 def _read_protocols(
     reader: _Reader,
     bundle: Bundle,
-    registered: dict[str, int],
+    register: Callable[[], Mapping[str, int]],
     *,
     name: str = "protocols.csv",
     must_exist: bool = False,
@@ -576,19 +790,25 @@ def _read_protocols(
     candidate_cols = [candidate_code(i) for i in range(1, n + 1)]
     required = [ln.code for ln in schema.lines if ln.required] + candidate_cols
     optional = [ln.code for ln in schema.lines if not ln.required]
-    path = reader.directory / f
-    if path.exists() and n:
+    known_register = functools.cache(register)
+
+    def unknown(column: str) -> str | None:
         # a candidate column beyond the candidates file is an unknown candidate, said plainly
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            header = next(csv.reader(handle), [])
-        for col in header:
-            if re.fullmatch(r"C\d+", col) and col not in candidate_cols:
-                reader.issue(
-                    f, 1, col, f"unknown candidate: candidates.csv has {n} candidates (C1…C{n})"
-                )
+        if n and re.fullmatch(r"C\d+", column):
+            return f"unknown candidate: candidates.csv has {n} candidates (C1…C{n})"
+        return None
+
+    def most() -> tuple[int, str]:
+        stations = len(known_register())
+        return stations, f"{stations:,} stations, one protocol each"
+
     tz = ZoneInfo(bundle.settings["timezone"])
     seen: set[str] = set()
-    for line, row in reader.rows(f, ["station", *required], optional, must_exist=must_exist):
+    rows = reader.rows(
+        f, ["station", *required], optional, must_exist=must_exist, max_rows=most, unknown=unknown
+    )
+    for line, row in rows:
+        registered = known_register()
         station = row["station"].strip()
         if station not in registered:
             reader.issue(f, line, "station", f"station {station!r} does not exist in stations.csv")
@@ -597,6 +817,7 @@ def _read_protocols(
             reader.issue(f, line, "station", f"station {station!r} has a second protocol")
             continue
         seen.add(station)
+        bound = protocol_bound(registered[station])
         counts: dict[str, int] = {}
         instants: dict[str, dt.datetime] = {}
         ok = True
@@ -608,33 +829,49 @@ def _read_protocols(
                     ok = False
                 continue
             if ln.kind == "datetime":
-                try:
-                    instant = dt.datetime.fromisoformat(raw)
-                except ValueError:
-                    reader.issue(f, line, ln.code, f"{raw!r} is not an ISO 8601 date and time")
+                instant = _instant(raw, tz)
+                if isinstance(instant, str):
+                    reader.issue(f, line, ln.code, instant)
                     ok = False
                     continue
-                instants[ln.code] = instant if instant.tzinfo else instant.replace(tzinfo=tz)
+                instants[ln.code] = instant
             else:
-                value = reader.count(f, line, ln.code, raw)
+                value = reader.count(f, line, ln.code, raw, bound)
                 if value is None:
                     ok = False
                 else:
                     counts[ln.code] = value
         votes = []
         for col in candidate_cols:
-            value = reader.count(f, line, col, row[col])
+            value = reader.count(f, line, col, row[col], bound)
             ok = ok and value is not None
             votes.append(value or 0)
         if ok:
             bundle.protocols.append(ProtocolRow(station, counts, instants, votes, line))
     if bundle.protocols and not reader.issues:
-        _check_protocols(reader, bundle, registered, f)
+        _check_protocols(reader, bundle, known_register(), f)
     _step(reader, f, len(bundle.protocols))
 
 
+def _instant(raw: str, tz: dt.tzinfo) -> dt.datetime | str:
+    """An ISO 8601 date and time (in ``tz`` when it has no offset), or what is wrong with it."""
+    try:
+        instant = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        return f"{raw[:40]!r} is not an ISO 8601 date and time"
+    instant = instant if instant.tzinfo else instant.replace(tzinfo=tz)
+    try:
+        instant.astimezone(dt.UTC)
+    except OverflowError:
+        return f"{raw!r} is outside the range of dates and times that can be stored"
+    return instant
+
+
 def _check_protocols(
-    reader: _Reader, bundle: Bundle, registered: dict[str, int], file_name: str = "protocols.csv"
+    reader: _Reader,
+    bundle: Bundle,
+    registered: Mapping[str, int],
+    file_name: str = "protocols.csv",
 ) -> None:
     """Every hard station check, vectorised over all protocols; then one message per failure."""
     schema = bundle.schema

@@ -17,14 +17,20 @@ LIVE_CACHE = "public, max-age=2"
 
 def resolve(slug: str, version: str, name: str) -> Path | None:
     """The file behind ``/data/<slug>/<version>/<name>`` (``live`` or ``v<seq>``), or None for
-    anything else: hidden names, paths leaving the version's directory, missing files."""
+    anything else: hidden names, paths leaving the version's directory, missing files, and
+    names no file can have (a NUL character, a name too long for the file system)."""
     if version != snapshots.LIVE and not snapshots.VERSION_RE.match(version):
         return None
     if any(part.startswith(".") or not part for part in name.split("/")):
         return None
-    directory = (snapshots.slug_dir(slug) / version).resolve()
-    path = (directory / name).resolve()
-    if not path.is_relative_to(directory) or not path.is_file():
+    if "\x00" in slug + name:
+        return None
+    try:
+        directory = (snapshots.slug_dir(slug) / version).resolve()
+        path = (directory / name).resolve()
+        if not path.is_relative_to(directory) or not path.is_file():
+            return None
+    except (OSError, ValueError):
         return None
     return path
 

@@ -46,6 +46,28 @@ BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 DEFAULT_SCHEMA = "az-presidential"
 
 
+#: The technical limit of every count (a protocol line, a candidate's votes, a turnout report,
+#: a station's register): no polling station has ten million of anything, and sums of counts
+#: below it over any election stay far inside a 64-bit integer on every database.
+MAX_COUNT = 10_000_000
+#: The plausible bound of a protocol's count lines from the register (:func:`count_bound`).
+REGISTER_FACTOR = 2
+REGISTER_MARGIN = 1_000
+
+
+def count_bound(registered: int) -> int:
+    """The largest value any count line of a station with ``registered`` voters may take:
+    ``2 × registered + 1,000`` (and below :data:`MAX_COUNT`).
+
+    No line of a station's protocol (ballots received, issued, found, valid, a candidate's
+    votes, …) can exceed what its voters and ballots allow. The factor and the margin cover the
+    ballot reserve (a few per cent over the register), voters added on the day (additional
+    lists, de-registration cards, mobile voting) and stations whose register is small or zero
+    (temporary stations, abroad), with room to spare: the bound catches absurd numbers, the
+    schema's control relations catch inconsistent ones."""
+    return min(REGISTER_FACTOR * max(registered, 0) + REGISTER_MARGIN, MAX_COUNT - 1)
+
+
 class SchemaError(ValueError):
     """A protocol schema file is malformed; the message names the entry and field."""
 

@@ -20,7 +20,7 @@ from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.ledger import chain
 from secki.protocol import CheckResult
-from secki.protocols.data import ProtocolData
+from secki.protocols.data import REASON_MAX, REFERENCE_MAX, ProtocolData, clean_text
 from secki.protocols.models import (
     COUNTED_STATUSES,
     EventKind,
@@ -45,6 +45,9 @@ def check_context(election: Election, station: Station) -> dict[str, Any]:
 
 
 def run_checks(election: Election, station: Station, data: ProtocolData) -> list[CheckResult]:
+    """The schema's checks, after the bounds every count must keep
+    (:meth:`ProtocolData.check_bounds`: refused with an IntakeError)."""
+    data.check_bounds(station.code, station.registered)
     return data.evaluate(election.protocol_schema(), check_context(election, station))
 
 
@@ -278,6 +281,7 @@ def submit_protocol(
     """
     authorize(actor, election, Permission.ENTER_PROTOCOL, station)
     _ensure_open(election, station)
+    act = clean_text("act", act, REFERENCE_MAX) or None
     results = run_checks(election, station, data)
     if not election.double_entry:
         _refuse_hard(election, station, results, act)
@@ -398,6 +402,8 @@ def _double_entry(
             if differs
             else "fails hard check " + ", ".join(r.code for r in blocking)
         )
+        if len(reason) > REASON_MAX:  # the column's length (many candidates differ)
+            reason = reason[: REASON_MAX - 1] + "…"
         current.status = ProtocolStatus.QUARANTINED
         current.quarantine_reason = reason
         current.save(update_fields=["status", "quarantine_reason"])
@@ -440,7 +446,9 @@ def resolve_protocol(
     election, station = protocol.election, protocol.station
     authorize(actor, election, Permission.RECONCILE, station)
     _ensure_open(election, station)
-    if not reason.strip():
+    reason = clean_text("reason", reason, REASON_MAX)
+    act = clean_text("act", act, REFERENCE_MAX) or None
+    if not reason:
         raise IntakeError("reason_required", "say why these values are right", field="reason")
     results = run_checks(election, station, data)
     _refuse_hard(election, station, results, act)
@@ -473,7 +481,9 @@ def amend_protocol(
     election = station.election
     authorize(actor, election, Permission.AMEND_PROTOCOL, station)
     _ensure_open(election, station)
-    if not reason.strip():
+    reason = clean_text("reason", reason, REASON_MAX)
+    act = clean_text("act", act, REFERENCE_MAX) or None
+    if not reason:
         raise IntakeError("reason_required", "an amendment needs a reason", field="reason")
     results = run_checks(election, station, data)
     _refuse_hard(election, station, results, act)
@@ -520,7 +530,9 @@ def annul_protocol(
     election = station.election
     authorize(actor, election, Permission.ANNUL_PROTOCOL, station)
     _ensure_open(election, station)
-    if not decision_ref.strip():
+    decision_ref = clean_text("decision_ref", decision_ref, REFERENCE_MAX)
+    reason = clean_text("reason", reason, REASON_MAX)
+    if not decision_ref:
         raise IntakeError(
             "decision_required", "an annulment needs the decision reference", field="decision_ref"
         )
@@ -558,6 +570,7 @@ def annul_protocol(
 def publish_protocol(protocol: Protocol, *, actor: Any) -> Protocol:
     election, station = protocol.election, protocol.station
     authorize(actor, election, Permission.PUBLISH, station)
+    _ensure_open(election, station)
     with transaction.atomic():
         _locked_station(station)
         protocol.refresh_from_db()

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
-from ninja import File, Router, Schema
-from ninja.files import UploadedFile
+from django.http import Http404, HttpRequest, JsonResponse
+from ninja import Router, Schema
 
 from secki.accounts.access import Permission, can, hold_memberships
 from secki.api.auth import user_from_request
@@ -17,14 +16,15 @@ from secki.api.lookups import (
     election_station,
     station_in,
     station_lock,
-    station_or_404,
 )
+from secki.api.lookups import station_or_404 as lookup_station
 from secki.api.schemas import WRITE_ERRORS, ErrorOut
 from secki.elections.models import Election, Station
 from secki.errors import IntakeError
 from secki.protocols import actions
-from secki.protocols.data import ProtocolData, parse_protocol
+from secki.protocols.data import ProtocolData, clean_text, parse_protocol, storable
 from secki.protocols.models import Protocol, ProtocolSource, ProtocolStatus
+from secki.turnout.api import BULK_BODY, upload_content
 
 router = Router(tags=["protocols"])
 PUBLIC_STATUSES = (ProtocolStatus.PUBLISHED, ProtocolStatus.ANNULLED)
@@ -91,6 +91,19 @@ def protocol_json(protocol: Protocol, values: dict[str, int] | None = None) -> d
     }
 
 
+def station_or_404(election: Election, code: str) -> Station:
+    """The station a path names (a code no database can hold names none)."""
+    if not storable(code):
+        raise Http404("no such station")
+    return lookup_station(election, code)
+
+
+def station_code(code: str) -> str:
+    """The station a request body names, refused (naming the field) when no database can
+    hold it (the lookup would fail)."""
+    return clean_text("station", code, 64)
+
+
 def _parse(election: Election, values: dict[str, Any]) -> ProtocolData:
     return parse_protocol(
         election.protocol_schema(), election.candidate_count(), values, election.tz
@@ -105,7 +118,7 @@ def submit(request: HttpRequest, slug: str, payload: ProtocolIn) -> JsonResponse
     """Submit one station's protocol. Single entry: 201 accepted, or refused. Double entry:
     202 with status first_entry / quarantined, 201 once both entries agree."""
     user = user_from_request(request)
-    election, named = election_station(slug, payload.station)
+    election, named = election_station(slug, station_code(payload.station))
     hold_memberships(user, election)
 
     def work() -> Answer:
@@ -222,22 +235,24 @@ def publish(request: HttpRequest, slug: str, station: str) -> JsonResponse:
 
 @router.post(
     "/{slug}/protocols-bulk",
-    response={201: dict[str, Any], **WRITE_ERRORS},
+    response={201: dict[str, Any], 413: ErrorOut, **WRITE_ERRORS},
+    openapi_extra=BULK_BODY,
 )
-def bulk(
-    request: HttpRequest,
-    slug: str,
-    file: File[UploadedFile],
-) -> JsonResponse:
-    """Upload a protocols.csv (docs/formats.md): every row is checked first, then all are
-    accepted in one transaction, or none."""
-    from secki.protocols.bulk import accept_csv
+def bulk(request: HttpRequest, slug: str) -> JsonResponse:
+    """Upload a protocols.csv (docs/formats.md) as the `file` field of a form or as the body
+    (`Content-Type: text/csv`): every row is checked first, then all are accepted in one
+    transaction, or none. The caller's role is checked before the file is read; the file is
+    read within bounds (columns, rows, line and field length)."""
+    from secki.protocols.bulk import accept_csv, authorize_upload
 
     user = user_from_request(request)
     election = election_or_404(slug)
+    authorize_upload(user, election)  # before a byte of the body is read
+    content = upload_content(request)
 
     def work() -> Answer:
-        protocols = accept_csv(election, file.read(), actor=user, source=ProtocolSource.IMPORT)
+        content.seek(0)  # a fingerprint (Idempotency-Key) may have read it
+        protocols = accept_csv(election, content, actor=user, source=ProtocolSource.IMPORT)
         return 201, {"accepted": len(protocols), "election": election.slug}
 
     return respond(request, user, work)
@@ -266,7 +281,7 @@ def check(request: HttpRequest, slug: str, payload: CheckIn) -> dict[str, Any]:
 
     user = user_from_request(request)
     election = election_or_404(slug)
-    station = station_in(election, payload.station)
+    station = station_in(election, station_code(payload.station))
     authorize(user, election, Permission.ENTER_PROTOCOL, station)
     data = _parse(election, payload.values)
     results = actions.run_checks(election, station, data)

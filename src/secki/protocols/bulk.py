@@ -4,17 +4,16 @@ single submissions, or store nothing."""
 
 from __future__ import annotations
 
-import tempfile
+import io
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from secki.accounts.access import Permission, authorize_many
-from secki.bundle.read import BundleError, ProtocolRow, read_protocols_file
+from secki.bundle.read import BundleError, ProtocolRow, read_protocols
 from secki.dbcopy import analyze, is_postgres, reserve_ids, write_rows
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
@@ -172,10 +171,11 @@ def store_accepted(
     return protocols
 
 
-def accept_rows(
-    election: Election, rows: Sequence[ProtocolRow], *, actor: Any, source: str
-) -> list[Protocol]:
-    """All-or-nothing acceptance of parsed rows, with role/territory and duplicate checks."""
+def authorize_upload(actor: Any, election: Election) -> None:
+    """What is checked before a byte of a file is read: the caller holds a role that enters
+    protocols somewhere in the election (the territory needs the rows: :func:`accept_rows`),
+    and the election is open and takes protocols by single entry."""
+    authorize_many(actor, election, Permission.ENTER_PROTOCOL, [])
     if election.status != ElectionStatus.OPEN:
         raise IntakeError("election_closed", f"{election.slug} is not open", status=409)
     if election.double_entry:
@@ -185,6 +185,13 @@ def accept_rows(
             "entry; a file cannot stand for two operators",
             status=409,
         )
+
+
+def accept_rows(
+    election: Election, rows: Sequence[ProtocolRow], *, actor: Any, source: str
+) -> list[Protocol]:
+    """All-or-nothing acceptance of parsed rows, with role/territory and duplicate checks."""
+    authorize_upload(actor, election)
     wanted = {r.station for r in rows}
     stations = {
         s.code: s
@@ -214,30 +221,39 @@ def accept_rows(
         )
 
 
-def parse_csv(election: Election, content: bytes) -> list[ProtocolRow]:
-    register = dict(Station.objects.filter(election=election).values_list("code", "registered"))
-    with tempfile.TemporaryDirectory(prefix="secki-upload-") as tmp:
-        path = Path(tmp) / "protocols.csv"
-        path.write_bytes(content)
-        try:
-            return read_protocols_file(
-                path,
-                election.protocol_schema(),
-                election.candidates.count(),
-                register,
-                election.timezone,
-            )
-        except BundleError as exc:
-            raise IntakeError(
-                "invalid_file",
-                f"nothing was accepted: {exc.issues[0]}"
-                + (f" (and {len(exc.issues) - 1} more problems)" if len(exc.issues) > 1 else ""),
-                details=[
-                    {"file": i.file, "line": i.line, "field": i.column, "message": i.message}
-                    for i in exc.issues
-                ],
-            ) from None
+def parse_csv(election: Election, content: bytes | IO[bytes]) -> list[ProtocolRow]:
+    """The rows of a protocols.csv (bytes or a binary file), read within the bounds of
+    :class:`secki.bundle.read.BoundedCsv` and checked like a bundle's; ``invalid_file`` names
+    every problem."""
+    stream = io.BytesIO(content) if isinstance(content, bytes) else content
+
+    def register() -> dict[str, int]:
+        return dict(Station.objects.filter(election=election).values_list("code", "registered"))
+
+    try:
+        return read_protocols(
+            stream,
+            election.protocol_schema(),
+            election.candidates.count(),
+            register,
+            election.timezone,
+        )
+    except BundleError as exc:
+        raise IntakeError(
+            "invalid_file",
+            f"nothing was accepted: {exc.issues[0]}"
+            + (f" (and {len(exc.issues) - 1} more problems)" if len(exc.issues) > 1 else ""),
+            field="file",
+            details=[
+                {"file": i.file, "line": i.line, "field": i.column, "message": i.message}
+                for i in exc.issues
+            ],
+        ) from None
 
 
-def accept_csv(election: Election, content: bytes, *, actor: Any, source: str) -> list[Protocol]:
+def accept_csv(
+    election: Election, content: bytes | IO[bytes], *, actor: Any, source: str
+) -> list[Protocol]:
+    """Check the caller and the election first, then read the file, then store all or none."""
+    authorize_upload(actor, election)
     return accept_rows(election, parse_csv(election, content), actor=actor, source=source)

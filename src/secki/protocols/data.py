@@ -7,9 +7,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext
+
 from secki.errors import IntakeError
 from secki.protocol import CheckResult, ProtocolSchema
-from secki.protocol.schema import candidate_code
+from secki.protocol.schema import (
+    MAX_COUNT,
+    REGISTER_FACTOR,
+    REGISTER_MARGIN,
+    candidate_code,
+    count_bound,
+)
+
+#: the longest free texts, as the database stores them (Protocol.reason and
+#: ProtocolEvent.reason; Protocol.decision_ref holds an act or an annulment's decision)
+REASON_MAX = 500
+REFERENCE_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,33 @@ class ProtocolData:
         a, b = self.flat(), other.flat()
         return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
+    def check_bounds(self, station: str, registered: int) -> None:
+        """Refuse any count that is not an integer 0 ≤ n < MAX_COUNT, or that exceeds what
+        the station's register allows (:func:`secki.protocol.schema.count_bound`): every
+        intake path runs this before a protocol is checked or stored."""
+        bound = count_bound(registered)
+        for code, value in self.values().items():
+            count_in_range(code, value)
+            if value > bound:
+                raise IntakeError(
+                    "above_register",
+                    gettext(
+                        "%(line)s: %(value)s is more than station %(station)s can have: at "
+                        "most %(bound)s (%(factor)s × %(registered)s registered voters + "
+                        "%(margin)s)"
+                    )
+                    % {
+                        "line": code,
+                        "value": f"{value:,}",
+                        "station": station,
+                        "bound": f"{bound:,}",
+                        "factor": REGISTER_FACTOR,
+                        "registered": f"{registered:,}",
+                        "margin": f"{REGISTER_MARGIN:,}",
+                    },
+                    field=code,
+                )
+
     def evaluate(self, schema: ProtocolSchema, context: Mapping[str, Any]) -> list[CheckResult]:
         values: dict[str, Any] = dict(self.counts)
         values.update(self.instants)
@@ -60,22 +100,123 @@ def _utc(instant: dt.datetime) -> str:
     return instant.astimezone(dt.UTC).isoformat()
 
 
-def _integer(code: str, raw: Any) -> int:
-    if isinstance(raw, bool):
-        raise IntakeError("invalid_value", f"{code}: {raw!r} is not an integer", field=code)
-    if isinstance(raw, int):
-        value = raw
-    elif isinstance(raw, str) and raw.strip().lstrip("-").isdigit() and raw.strip().isascii():
-        value = int(raw.strip())
-    elif isinstance(raw, float) and raw.is_integer():
-        value = int(raw)
-    else:
-        raise IntakeError("invalid_value", f"{code}: {raw!r} is not an integer", field=code)
+def _shown(raw: Any) -> str:
+    """A value as an error message quotes it (long ones cut short)."""
+    text = repr(raw)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def count_in_range(code: str, value: int) -> int:
+    """``value`` if it is an integer 0 ≤ n < MAX_COUNT, or an IntakeError naming the line."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise IntakeError("invalid_value", f"{code}: {_shown(value)} is not an integer", field=code)
     if value < 0:
         raise IntakeError(
             "negative_value", f"{code}: {value} is negative; counts are >= 0", field=code
         )
+    if value >= MAX_COUNT:
+        raise IntakeError(
+            "value_too_large",
+            gettext("%(line)s: %(value)s is too large: every count is below %(limit)s")
+            % {"line": code, "value": _shown(value), "limit": f"{MAX_COUNT:,}"},
+            field=code,
+        )
     return value
+
+
+def _integer(code: str, raw: Any) -> int:
+    """A count from JSON (an integer), a form field or a CSV cell (its digits)."""
+    if isinstance(raw, float):
+        raise IntakeError(
+            "invalid_value",
+            gettext("%(line)s: %(value)s is not a whole number: send counts as integers")
+            % {"line": code, "value": _shown(raw)},
+            field=code,
+        )
+    if isinstance(raw, str):
+        text = raw.strip()
+        digits = text.removeprefix("-")
+        if not (digits.isascii() and digits.isdigit()):
+            raise IntakeError(
+                "invalid_value", f"{code}: {_shown(raw)} is not an integer", field=code
+            )
+        if len(digits.lstrip("0")) > len(str(MAX_COUNT)):  # int() of it would be wasted work
+            if text.startswith("-"):
+                raise IntakeError(
+                    "negative_value",
+                    f"{code}: {_shown(raw)} is negative; counts are >= 0",
+                    field=code,
+                )
+            raise IntakeError(
+                "value_too_large",
+                gettext("%(line)s: %(value)s is too large: every count is below %(limit)s")
+                % {"line": code, "value": _shown(raw), "limit": f"{MAX_COUNT:,}"},
+                field=code,
+            )
+        raw = int(text)
+    return count_in_range(code, raw)
+
+
+def storable(text: str) -> bool:
+    """Whether a database can store and compare ``text`` (a code looked up, a free text):
+    PostgreSQL refuses NUL characters, and no database takes text that is not valid Unicode
+    (a lone surrogate from a JSON escape)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def clean_text(field: str, value: str | None, max_length: int) -> str:
+    """A free text (a reason, an act, a decision reference), stripped: refused when it holds
+    a NUL character or is not valid Unicode (neither can be stored) or is longer than its
+    database column."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise IntakeError(
+            "invalid_text", gettext("%(field)s: must be text") % {"field": field}, field=field
+        )
+    text = value.strip()
+    if not storable(text):
+        raise IntakeError(
+            "invalid_text",
+            gettext("%(field)s: contains a NUL character or invalid Unicode") % {"field": field},
+            field=field,
+        )
+    if len(text) > max_length:
+        raise IntakeError(
+            f"{field}_too_long",
+            gettext("%(field)s: at most %(limit)s characters (this one has %(length)s)")
+            % {"field": field, "limit": max_length, "length": f"{len(text):,}"},
+            field=field,
+        )
+    return text
+
+
+def _instant(code: str, value: Any, tz: dt.tzinfo) -> dt.datetime:
+    try:
+        instant = dt.datetime.fromisoformat(str(value).strip())
+    except ValueError:
+        raise IntakeError(
+            "invalid_value",
+            f"{code}: {_shown(value)} is not an ISO 8601 date and time",
+            field=code,
+        ) from None
+    instant = instant if instant.tzinfo else instant.replace(tzinfo=tz)
+    try:
+        instant.astimezone(dt.UTC)
+    except OverflowError:
+        raise IntakeError(
+            "invalid_value",
+            gettext("%(line)s: %(value)s is outside the range of dates and times")
+            % {"line": code, "value": _shown(value)},
+            field=code,
+        ) from None
+    return instant
 
 
 def parse_protocol(
@@ -94,7 +235,9 @@ def parse_protocol(
                     field=code,
                 )
             raise IntakeError(
-                "unknown_line", f"{code} is not a line of the {schema.name} protocol", field=code
+                "unknown_line",
+                f"{code[:40]} is not a line of the {schema.name} protocol",
+                field=code[:40],
             )
     counts: dict[str, int] = {}
     instants: dict[str, dt.datetime] = {}
@@ -107,15 +250,7 @@ def parse_protocol(
                 )
             continue
         if ln.kind == "datetime":
-            try:
-                instant = dt.datetime.fromisoformat(str(value).strip())
-            except ValueError:
-                raise IntakeError(
-                    "invalid_value",
-                    f"{ln.code}: {value!r} is not an ISO 8601 date and time",
-                    field=ln.code,
-                ) from None
-            instants[ln.code] = instant if instant.tzinfo else instant.replace(tzinfo=tz)
+            instants[ln.code] = _instant(ln.code, value, tz)
         else:
             counts[ln.code] = _integer(ln.code, value)
     candidates = []

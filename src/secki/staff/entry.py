@@ -14,6 +14,7 @@ from secki.accounts.access import AccessDenied, Permission, authorize
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.protocols import actions
+from secki.protocols.data import clean_text
 from secki.protocols.models import Protocol, ProtocolSource, ProtocolStatus
 from secki.staff.common import (
     election_or_404,
@@ -103,7 +104,7 @@ def enter(request: HttpRequest, slug: str) -> HttpResponse:
     code = request.POST.get("station", "").strip()
     act = request.POST.get("act", "").strip()
     try:
-        station = station_in(election, code)
+        station = station_in(election, clean_text("station", code, 64))
         authorize(user, election, Permission.ENTER_PROTOCOL, station)
         data = sheet.parse(values)
         outcome = actions.submit_protocol(

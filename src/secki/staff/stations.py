@@ -140,7 +140,8 @@ def station_context(request: HttpRequest, election: Election, station: Station) 
         and may(Permission.ENTER_PROTOCOL),
         "can_amend": is_open and counted and may(Permission.AMEND_PROTOCOL),
         "can_annul": is_open and counted and may(Permission.ANNUL_PROTOCOL),
-        "can_publish": current is not None
+        "can_publish": is_open
+        and current is not None
         and current.status == ProtocolStatus.ACCEPTED
         and may(Permission.PUBLISH),
         "can_reconcile": current is not None

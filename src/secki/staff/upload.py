@@ -6,8 +6,10 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 
 from secki.accounts.access import AccessDenied, Permission
+from secki.bundle.read import MAX_UPLOAD_BYTES
 from secki.elections.models import ElectionStatus
 from secki.errors import IntakeError
 from secki.protocols.bulk import accept_csv
@@ -36,7 +38,16 @@ def upload(request: HttpRequest, slug: str) -> HttpResponse:
             raise IntakeError(
                 "missing_file", "choose a non-empty protocols.csv file", status=400, field="file"
             )
-        protocols = accept_csv(election, upload.read(), actor=user, source=ProtocolSource.IMPORT)
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise IntakeError(
+                "file_too_large",
+                gettext("file: %(size)s bytes is more than the %(limit)s bytes an upload may have")
+                % {"size": f"{upload.size:,}", "limit": f"{MAX_UPLOAD_BYTES:,}"},
+                status=413,
+                field="file",
+            )
+        # read line by line within the bounds of secki.bundle.read.BoundedCsv
+        protocols = accept_csv(election, upload, actor=user, source=ProtocolSource.IMPORT)
     except (IntakeError, AccessDenied) as exc:
         return refuse(request, "staff/upload.html", context, exc)
     messages.success(

@@ -4,6 +4,8 @@ One validation (:func:`check_report`) serves every intake channel: the operator'
 API, the bulk file and the demo replay. A report is refused with a stable code:
 
 ``invalid_value`` / ``negative_value``  voters is not a whole number ≥ 0
+``value_too_large``                     voters is not below the technical limit of a count
+``invalid_text`` / ``reason_too_long``  the reason holds NUL or is over 500 characters
 ``other_election``                      the station belongs to another election
 ``election_closed``                     the election takes no more intake
 ``unknown_time``                        the time is not one of the election's report times
@@ -30,12 +32,12 @@ from secki.accounts.access import AccessDenied, Permission, authorize
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.ledger import chain
+from secki.protocols.data import REASON_MAX, clean_text, count_in_range
 from secki.turnout.models import TurnoutReport
 
 #: the last report time of the day is late this long after polls close (or after the time
 #: itself, when the last report time is after polls close)
 LAST_REPORT_GRACE = dt.timedelta(hours=1)
-REASON_MAX = 500
 _DIGITS = re.compile(r"-?[0-9]{1,12}")
 
 
@@ -51,10 +53,11 @@ def parse_voters(raw: Any) -> int:
             )
         raw = int(text)
     if not isinstance(raw, int):
-        raise IntakeError("invalid_value", f"voters: {raw!r} is not an integer", field="voters")
+        shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:40] + "…"
+        raise IntakeError("invalid_value", f"voters: {shown} is not an integer", field="voters")
     if raw < 0:
         raise IntakeError("negative_value", f"voters: {raw} is negative", field="voters")
-    return raw
+    return count_in_range("voters", raw)
 
 
 def ceiling(election: Election, station: Station) -> int:
@@ -95,6 +98,7 @@ def check_report(
     :class:`IntakeError` with one of the codes listed in the module docstring.
     """
     check_static(election, station, time, voters)
+    reason = clean_text("reason", reason, REASON_MAX)
     times = list(election.turnout_times)
     index = times.index(time)
     for other_time, other in current.items():
@@ -122,17 +126,13 @@ def check_report(
         raise IntakeError(
             "duplicate", f"station {station.code} already reported {voters} at {time}", status=409
         )
-    if not reason.strip():
+    if not reason:
         raise IntakeError(
             "reason_required",
             f"station {station.code} already reported {previous} at {time}; "
             "a correction needs a reason",
             field="reason",
             status=409,
-        )
-    if len(reason.strip()) > REASON_MAX:
-        raise IntakeError(
-            "reason_too_long", f"reason: at most {REASON_MAX} characters", field="reason"
         )
     return True
 
@@ -151,8 +151,7 @@ def check_static(election: Election, station: Station, time: str, voters: int) -
             f"{time!r} is not one of the report times {', '.join(election.turnout_times)}",
             field="time",
         )
-    if voters < 0:
-        raise IntakeError("negative_value", f"voters: {voters} is negative", field="voters")
+    count_in_range("voters", voters)
     limit = ceiling(election, station)
     if voters > limit:
         raise IntakeError(

@@ -3,9 +3,12 @@ at every report time, stations that have not reported, and anomaly flags (JSON o
 
 from __future__ import annotations
 
-from typing import Any
+import io
+from typing import IO, Any, cast
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.conf import settings as django_settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext
 from ninja import Router, Schema
 
 from secki.accounts.access import Permission, can, hold_memberships
@@ -16,16 +19,18 @@ from secki.api.lookups import (
     election_station,
     station_lock,
     station_or_404,
-    unit_or_404,
 )
+from secki.api.lookups import unit_or_404 as lookup_unit
 from secki.api.schemas import WRITE_ERRORS, ErrorOut
-from secki.elections.models import Election
+from secki.bundle.read import MAX_UPLOAD_BYTES
+from secki.elections.models import Election, Unit
 from secki.errors import IntakeError
+from secki.protocols.data import clean_text, storable
 from secki.turnout import anomalies as flags
 from secki.turnout import tracking
 from secki.turnout.actions import parse_voters, report_turnout
 from secki.turnout.aggregate import turnout_summary
-from secki.turnout.bulk import accept_csv
+from secki.turnout.bulk import accept_csv, authorize_upload
 from secki.turnout.models import TurnoutReport
 from secki.turnout.territory import territory
 
@@ -136,6 +141,15 @@ class MissingListOut(Schema):
     stations: list[MissingOut]
 
 
+def _unit(election: Election, code: str | None) -> Unit | None:
+    """The unit a query names (a code no database can hold names none), or None for none."""
+    if not code:
+        return None
+    if not storable(code):
+        raise Http404("no such unit")
+    return lookup_unit(election, code)
+
+
 def report_json(report: TurnoutReport, station_code: str) -> dict[str, Any]:
     return {
         "station": station_code,
@@ -155,7 +169,7 @@ def submit(request: HttpRequest, slug: str, payload: TurnoutIn) -> JsonResponse:
     a second report for the same time is a correction and needs a reason. Send
     `Idempotency-Key` to make a retry safe."""
     user = user_from_request(request)
-    election, named = election_station(slug, payload.station)
+    election, named = election_station(slug, clean_text("station", payload.station, 64))
     hold_memberships(user, election)
 
     def work() -> Answer:
@@ -186,33 +200,57 @@ BULK_BODY = {
 }
 
 
-def upload_content(request: HttpRequest) -> bytes:
-    """The CSV sent as the body (``text/csv``) or as the ``file`` field of a form upload.
+def upload_content(request: HttpRequest) -> IO[bytes]:
+    """The CSV sent as the body (``text/csv``) or as the ``file`` field of a form upload, as a
+    binary stream (the bulk parsers read it line by line, within their bounds).
 
-    The raw body is read first, so that ``Idempotency-Key`` can fingerprint it (Django
-    refuses ``request.body`` once a multipart stream has been parsed)."""
-    raw = request.body
+    Call it only once the caller's role is checked: it is what reads the body. An
+    ``Idempotency-Key`` fingerprints a parsed upload by its fields and files."""
     if request.content_type == "multipart/form-data":
         upload = request.FILES.get("file")
         if upload is None:
             raise IntakeError("invalid_file", "no 'file' field in the upload", field="file")
-        return bytes(upload.read())
-    return raw
+        size = upload.size or 0
+    else:
+        size = int(request.META.get("CONTENT_LENGTH") or 0)
+    limit = MAX_UPLOAD_BYTES
+    body_limit = django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if request.content_type != "multipart/form-data" and body_limit:
+        limit = min(limit, body_limit)  # the body is read whole
+    if size > limit:
+        raise IntakeError(
+            "file_too_large",
+            gettext(
+                "file: %(size)s bytes is more than the %(limit)s bytes an upload may have "
+                "(send a larger file as multipart/form-data, field 'file')"
+            )
+            % {"size": f"{size:,}", "limit": f"{limit:,}"},
+            status=413,
+            field="file",
+        )
+    if request.content_type == "multipart/form-data":
+        return cast(IO[bytes], upload)
+    return io.BytesIO(request.body)
 
 
 @router.post(
-    "/{slug}/turnout-bulk", response={201: BulkOut, **WRITE_ERRORS}, openapi_extra=BULK_BODY
+    "/{slug}/turnout-bulk",
+    response={201: BulkOut, 413: ErrorOut, **WRITE_ERRORS},
+    openapi_extra=BULK_BODY,
 )
 def bulk(request: HttpRequest, slug: str) -> JsonResponse:
     """Upload a turnout.csv (`station,time,voters`, optional `reason` for corrections) as the
     body (`Content-Type: text/csv`) or as the `file` field of a form: every row is validated
     like a single report, then all are stored in one transaction, or none (`invalid_file`,
-    with every bad line in `details`)."""
+    with every bad line in `details`). The caller's role is checked before the file is read;
+    the file is read within bounds (columns, rows, line and field length)."""
     user = user_from_request(request)
     election = election_or_404(slug)
+    authorize_upload(user, election)  # before a byte of the body is read
     content = upload_content(request)
 
     def work() -> Answer:
+        content.seek(0)  # a fingerprint (Idempotency-Key) may have read it
         outcome = accept_csv(election, content, actor=user, source="bulk")
         return 201, {
             "election": election.slug,
@@ -228,6 +266,8 @@ def bulk(request: HttpRequest, slug: str) -> JsonResponse:
 def station_reports(request: HttpRequest, slug: str, station: str) -> list[dict[str, Any]]:
     """Every version of every turnout report of one station."""
     election = election_or_404(slug)
+    if not storable(station):
+        raise Http404("no such station")
     st = station_or_404(election, station)
     return [
         report_json(r, st.code)
@@ -243,7 +283,7 @@ def summary(request: HttpRequest, slug: str, unit: str | None = None) -> dict[st
     counted protocols (published ones for the public)."""
     user = user_from_request(request)
     election = election_or_404(slug)
-    target = unit_or_404(election, unit) if unit else None
+    target = _unit(election, unit)
     public = not can(user, election, Permission.VIEW_UNPUBLISHED)
     return turnout_summary(election, target, public=public)
 
@@ -261,7 +301,7 @@ def missing(
     election = election_or_404(slug)
     area = territory(user, election, Permission.REPORT_TURNOUT)
     when = _time_param(election, time)
-    target = unit_or_404(election, unit) if unit else None
+    target = _unit(election, unit)
     rows = tracking.missing(election, when, area, target)
     return {
         "election": election.slug,
@@ -317,7 +357,7 @@ def anomaly_flags(
     election = election_or_404(slug)
     area = territory(user, election, Permission.VIEW_UNPUBLISHED)
     settings = flags.settings_from(jump, k)
-    target = unit_or_404(election, unit) if unit else None
+    target = _unit(election, unit)
     report = flags.anomalies(election, settings)
     shown = flags.visible(report, area, kind, target.path if target else None)
     if format == "csv":

@@ -10,17 +10,18 @@ Columns: ``station``, ``time``, ``voters`` (the bundle's turnout.csv) and, optio
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from secki.accounts.access import Permission, authorize_many
 from secki.bundle import TURNOUT_COLUMNS
+from secki.bundle.read import EXTRA_COLUMNS, MAX_ROWS, BoundedCsv, CsvProblem
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.ledger import chain
@@ -50,23 +51,50 @@ class BulkOutcome:
         return self.reported + self.corrected
 
 
-def parse_rows(content: bytes) -> list[Row]:
-    """Split the file into rows; structural problems (encoding, header) refuse the file."""
+def authorize_upload(actor: Any, election: Election) -> None:
+    """What is checked before a byte of a file is read: the caller holds a role that reports
+    turnout somewhere in the election (the territory needs the rows), and the election is
+    open."""
+    authorize_many(actor, election, Permission.REPORT_TURNOUT, [])
+    if election.status != ElectionStatus.OPEN:
+        raise IntakeError("election_closed", f"{election.slug} is not open", status=409)
+
+
+def parse_rows(
+    content: bytes | IO[bytes], max_rows: Callable[[], tuple[int, str]] | None = None
+) -> list[Row]:
+    """Split the file into rows; structural problems (encoding, header, the bounds of
+    :class:`secki.bundle.read.BoundedCsv`, more than ``max_rows()`` rows: the limit and why,
+    asked once the header is right) refuse the file."""
+    stream = io.BytesIO(content) if isinstance(content, bytes) else content
+    known = (*TURNOUT_COLUMNS, *OPTIONAL_COLUMNS)
+    table = BoundedCsv(stream, max_columns=len(known) + EXTRA_COLUMNS)
     try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
+        return _rows(table, known, max_rows or (lambda: (MAX_ROWS, "the limit of a file")))
+    except CsvProblem as exc:
+        where = f"line {exc.line}: " if exc.line else ""
+        column = f"column {exc.column!r}: " if exc.column else ""
         raise IntakeError(
-            "invalid_file", f"the file is not UTF-8 text (byte {exc.start})", field="file"
+            "invalid_file", f"nothing was accepted: {where}{column}{exc.message}", field="file"
         ) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in next(reader, [])]
-    missing = [c for c in TURNOUT_COLUMNS if c not in header]
-    unknown = [c for c in header if c not in (*TURNOUT_COLUMNS, *OPTIONAL_COLUMNS)]
-    doubled = sorted({c for c in header if header.count(c) > 1})
+
+
+def _rows(
+    table: BoundedCsv, known: tuple[str, ...], max_rows: Callable[[], tuple[int, str]]
+) -> list[Row]:
+    records = table.records()
+    _, first = next(records, (1, []))
+    header = [h.strip() for h in first]
+    seen: set[str] = set()
+    doubled: set[str] = set()
+    for c in header:
+        (doubled if c in seen else seen).add(c)
+    missing = [c for c in TURNOUT_COLUMNS if c not in seen]
+    unknown = [c for c in header if c not in known]
     problems = (
         [f"missing column {c!r}" for c in missing]
         + [f"unknown column {c!r}" for c in unknown]
-        + [f"column {c!r} appears twice" for c in doubled]
+        + [f"column {c!r} appears twice" for c in sorted(doubled)]
     )
     if problems:
         raise IntakeError(
@@ -76,10 +104,17 @@ def parse_rows(content: bytes) -> list[Row]:
             field="file",
         )
     index = {name: i for i, name in enumerate(header)}
+    limit, why = max_rows()
     rows: list[Row] = []
-    for number, cells in enumerate(reader, start=2):
+    for number, cells in records:
         if not any(c.strip() for c in cells):
             continue
+        if len(rows) >= limit:
+            raise IntakeError(
+                "invalid_file",
+                f"nothing was accepted: line {number}: more than {limit:,} rows ({why})",
+                field="file",
+            )
         if len(cells) != len(header):
             raise IntakeError(
                 "invalid_file",
@@ -105,17 +140,23 @@ def parse_rows(content: bytes) -> list[Row]:
 
 def accept_csv(
     election: Election,
-    content: bytes,
+    content: bytes | IO[bytes],
     *,
     actor: Any,
     source: str = "bulk",
     received_at: dt.datetime | None = None,
 ) -> BulkOutcome:
-    """Validate every row, then store all of them, or raise ``invalid_file`` naming each bad
-    line (``details``: line, station, time, code, field, message) and store nothing."""
-    rows = parse_rows(content)
-    if election.status != ElectionStatus.OPEN:
-        raise IntakeError("election_closed", f"{election.slug} is not open", status=409)
+    """Check the caller and the election, then validate every row, then store all of them,
+    or raise ``invalid_file`` naming each bad line (``details``: line, station, time, code,
+    field, message) and store nothing."""
+    authorize_upload(actor, election)
+
+    def most() -> tuple[int, str]:
+        stations = Station.objects.filter(election=election).count()
+        times = len(election.turnout_times)
+        return stations * times, f"{stations:,} stations × {times} report times"
+
+    rows = parse_rows(content, most)
     stations = {
         s.code: s
         for s in Station.objects.filter(election=election, code__in={r.station for r in rows})

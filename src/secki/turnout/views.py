@@ -8,14 +8,16 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from secki.accounts.access import GRANTS, AccessDenied, Permission, authorize, can
 from secki.accounts.models import Membership, Role
+from secki.bundle.read import MAX_UPLOAD_BYTES
 from secki.elections.models import Election, Station, Unit
 from secki.errors import IntakeError
+from secki.protocols.data import storable
 from secki.turnout import anomalies as flags
 from secki.turnout import tracking
 from secki.turnout.actions import parse_voters, report_turnout
@@ -23,8 +25,6 @@ from secki.turnout.aggregate import turnout_summary
 from secki.turnout.bulk import accept_csv
 from secki.turnout.models import TurnoutReport
 from secki.turnout.territory import Territory, territory
-
-MAX_UPLOAD = 20 * 1024 * 1024
 
 
 def denied(request: HttpRequest, exc: AccessDenied) -> HttpResponse:
@@ -82,6 +82,8 @@ def overview(request: HttpRequest, slug: str) -> HttpResponse:
     unit = None
     code = request.GET.get("unit", "").strip()
     if code:
+        if not storable(code):
+            raise Http404(code)
         unit = get_object_or_404(Unit, election=election, code=code)
     data = turnout_summary(election, unit, public=False)
     return render(request, "turnout/overview.html", {"election": election, "summary": data})
@@ -91,7 +93,11 @@ def overview(request: HttpRequest, slug: str) -> HttpResponse:
 def find_station(request: HttpRequest, slug: str) -> HttpResponse:
     election = _election(slug)
     code = request.GET.get("code", "").strip()
-    station = Station.objects.filter(election=election, code=code).first() if code else None
+    station = (
+        Station.objects.filter(election=election, code=code).first()
+        if code and storable(code)
+        else None
+    )
     if station is None:
         if code:
             messages.error(request, f"No station {code!r} in {election.name}.")
@@ -111,6 +117,8 @@ def report(request: HttpRequest, slug: str, code: str) -> HttpResponse:
     """One station's form: pick the report time, type one number, send; a different number
     for a time already reported is a correction and needs a reason."""
     election = _election(slug)
+    if not storable(code):
+        raise Http404(code)
     station = get_object_or_404(
         Station.objects.select_related("unit"), election=election, code=code
     )
@@ -219,7 +227,11 @@ def _anomaly_request(
     except (ValueError, IntakeError):
         settings = flags.Settings()
         params["jump"] = params["k"] = ""
-    unit = Unit.objects.filter(election=election, code=params["unit"]).first()
+    unit = (
+        Unit.objects.filter(election=election, code=params["unit"]).first()
+        if storable(params["unit"])
+        else None
+    )
     kind = params["kind"] if params["kind"] in flags.KINDS else None
     report = flags.anomalies(election, settings)
     shown = flags.visible(report, area, kind, unit.path if unit else None)
@@ -291,13 +303,13 @@ def bulk(request: HttpRequest, slug: str) -> HttpResponse:
         try:
             if upload is None:
                 raise IntakeError("invalid_file", "choose a file to upload", field="file")
-            if upload.size is not None and upload.size > MAX_UPLOAD:
+            if upload.size is not None and upload.size > MAX_UPLOAD_BYTES:
                 raise IntakeError(
                     "invalid_file",
-                    f"the file is larger than {MAX_UPLOAD // 2**20} MB",
+                    f"the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB",
                     field="file",
                 )
-            outcome = accept_csv(election, upload.read(), actor=request.user, source="bulk")
+            outcome = accept_csv(election, upload, actor=request.user, source="bulk")
         except IntakeError as exc:
             error, status = exc, exc.status
         except AccessDenied as exc:
