@@ -59,3 +59,33 @@ def shared_data_dir() -> Path:
 def _fast_password_hashing(settings: Any) -> None:
     """Tests create many users; the production hasher is deliberately slow."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _test_logins_pass_the_second_factor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Client.force_login`` and ``Client.login`` stand for a complete log-in: the session of
+    a user who needs a second factor (secki.accounts.twofactor.required) is also marked
+    verified by the user's authenticator (a confirmed one is made if the user has none), as
+    the log-in's code step does. The log-in pages themselves are tested through their forms
+    (tests/security)."""
+    from django.test import Client
+
+    original = Client._login
+
+    def _login(self: Client, user: Any, backend: str | None = None) -> None:
+        from django_otp import DEVICE_ID_SESSION_KEY
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        from secki.accounts import twofactor
+
+        original(self, user, backend)
+        if not twofactor.required(user):
+            return
+        device = twofactor.totp_device(user) or TOTPDevice.objects.create(
+            user=user, name="test authenticator", confirmed=True
+        )
+        session = self.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+
+    monkeypatch.setattr(Client, "_login", _login)

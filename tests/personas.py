@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django_otp.oath import hotp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from secki.accounts.models import ApiToken, Membership, Role
 from secki.elections.models import Election
@@ -44,3 +48,24 @@ def make_personas(election: Election) -> dict[str, Persona]:
         _, raw = ApiToken.issue(user, f"{name} token")
         out[name] = Persona(name, user, raw)
     return out
+
+
+def enrol_authenticator(user: Any) -> TOTPDevice:
+    """A confirmed authenticator for ``user`` (as if set up at a first log-in)."""
+    return TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+
+
+def authenticator(device: TOTPDevice) -> Callable[[], str]:
+    """The user's authenticator app: calling it shows the current code (RFC 6238) — once a
+    time step's code has been used (django-otp accepts each step once), the next step's,
+    which the server's one-step tolerance accepts. The device is read now, so the app can be
+    called where the ORM cannot (inside Playwright's event loop)."""
+    device.refresh_from_db()
+    key, seconds, t0, digits = device.bin_key, device.step, device.t0, device.digits
+    drift, last_t = device.drift, device.last_t
+
+    def show() -> str:
+        now = (int(time.time()) - t0) // seconds
+        return f"{hotp(key, max(now + drift, last_t + 1), digits):0{digits}d}"
+
+    return show

@@ -189,7 +189,8 @@ def test_a_session_that_cannot_be_read_gets_503(
     """A logged-in browser: the session and its user are read from the database."""
     get_user_model().objects.create_user("clerk", password="pw-clerk")
     client = Client()
-    assert client.login(username="clerk", password="pw-clerk")
+    # django-axes checks every log-in against its lockouts: authenticate() needs the request
+    assert client.login(request=HttpRequest(), username="clerk", password="pw-clerk")
     with database_down(monkeypatch):
         assert_api_503(client.get(api(election, "/results")))
         assert_api_503(

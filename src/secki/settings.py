@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import tempfile
@@ -61,6 +62,18 @@ INSTALLED_APPS = [
     "secki.staff",
     "secki.opendata",
     "secki.integrity",
+    # Log-in lockout and two-factor log-in (after secki.accounts: its audit receivers run
+    # before axes' own, so a failure is recorded before the lockout it causes).
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+]
+
+# axes first: it refuses a locked-out user name before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 LOGIN_URL = "login"
@@ -79,8 +92,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # django-otp's middleware; a session that still owes its second factor is anonymous.
+    "secki.accounts.twofactor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out log-in into the 429 page (secki.accounts.views.locked_out).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "secki.urls"
@@ -260,3 +277,25 @@ CONTENT_SECURITY_POLICY = {
         "upgrade-insecure-requests": SECKI_HTTPS,
     }
 }
+
+# Log-in: lockout and two-factor (issue 12)
+# After SECKI_LOGIN_FAILURES wrong passwords or codes for one user name from one address, that
+# name is locked out from that address for SECKI_LOGIN_COOLOFF_MINUTES (even the right
+# password is refused; tries meanwhile do not extend it). User name + address: officials
+# behind one NAT do not lock each other out, and nobody elsewhere can lock an official out.
+AXES_FAILURE_LIMIT = env_int("SECKI_LOGIN_FAILURES", 5, minimum=1)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("SECKI_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "secki.accounts.views.locked_out"
+AXES_SENSITIVE_PARAMETERS = ["password", "code"]
+# Behind a proxy (nginx), the header in which it passes the client's address on every request,
+# overwriting the client's own (nginx: proxy_set_header X-Real-IP $remote_addr): lockouts and
+# audit records then count the client, not the proxy.
+SECKI_CLIENT_IP_HEADER = env_str("SECKI_CLIENT_IP_HEADER", "")
+AXES_CLIENT_IP_CALLABLE = "secki.accounts.audit.client_ip"
+# Two-factor log-in for every role that can change results, superusers and staff
+# (secki.accounts.twofactor); 0 lifts the requirement (the demo does).
+SECKI_REQUIRE_2FA = env_bool("SECKI_REQUIRE_2FA", True)
+OTP_TOTP_ISSUER = "Secki"

@@ -14,6 +14,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from secki.accounts import twofactor
 from secki.accounts.models import Membership, Role
 from secki.bundle.read import read_bundle
 from secki.elections.bundle_io import import_bundle
@@ -21,6 +22,7 @@ from secki.elections.models import Election, Station, Unit
 from secki.ledger.models import LedgerEntry
 from secki.protocols.models import Protocol, ProtocolEntry, ProtocolEvent, ProtocolValue
 from tests.factories import PROTOCOLS, write_small_bundle
+from tests.personas import authenticator, enrol_authenticator
 
 
 def load_election(directory: Path, **overrides: Any) -> Election:
@@ -68,6 +70,12 @@ class Personas:
         client = Client()
         client.force_login(self.users[name])
         return client
+
+    def authenticator(self, name: str) -> Callable[[], str]:
+        """The user's authenticator app (set up on first use), for log-ins through the form:
+        calling it gives the current code."""
+        user = self.users[name]
+        return authenticator(twofactor.totp_device(user) or enrol_authenticator(user))
 
     def __getitem__(self, name: str) -> User:
         return self.users[name]

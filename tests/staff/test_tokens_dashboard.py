@@ -109,6 +109,7 @@ def test_dashboard_shows_roles_and_what_each_may_do(election: Election, personas
 
 
 def test_log_in_and_out(personas: Personas) -> None:
+    app = personas.authenticator("op11")  # a station operator logs in with a second factor
     client = Client()
     assert client.get("/staff/").status_code == 302
     page = client.get("/staff/login/?next=/staff/")
@@ -118,6 +119,8 @@ def test_log_in_and_out(personas: Personas) -> None:
     response = client.post(
         "/staff/login/", {"username": "op11", "password": "pw-op11", "next": "/staff/"}
     )
+    assert response.status_code == 302 and response["Location"] == "/staff/login/code/"
+    response = client.post("/staff/login/code/", {"code": app()})
     assert response.status_code == 302 and response["Location"] == "/staff/"
     assert "Station operator" in client.get("/staff/").content.decode()
     assert client.post("/staff/logout/", {"next": "/staff/login/"}).status_code == 302

@@ -8,8 +8,10 @@ change does.
 from __future__ import annotations
 
 import getpass
+import ipaddress
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from secki.accounts.models import AuditRecord
@@ -28,8 +30,18 @@ def actor_name(user: Any) -> str:
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
+    """The client's address: ``REMOTE_ADDR``, or behind a proxy the header it sets on every
+    request (``SECKI_CLIENT_IP_HEADER``, e.g. ``X-Real-IP``). Also the address django-axes
+    counts failed log-ins by (``AXES_CLIENT_IP_CALLABLE``)."""
     if request is None:
         return None
+    header = settings.SECKI_CLIENT_IP_HEADER
+    if header:
+        forwarded = request.headers.get(header, "").strip()
+        try:
+            return str(ipaddress.ip_address(forwarded))
+        except ValueError:
+            pass  # no proxy in between (a local request): its own address
     return request.META.get("REMOTE_ADDR") or None
 
 
@@ -44,11 +56,12 @@ def record(
     request: HttpRequest | None = None,
 ) -> AuditRecord:
     """Append one audit record. ``user`` is None for the command line (recorded as
-    ``cli:<os user>``); ``before``/``after`` are JSON values (None for creation/removal)."""
+    ``cli:<os user>``) or for an anonymous web request (``anonymous``, with its address);
+    ``before``/``after`` are JSON values (None for creation/removal)."""
     authenticated = user is not None and getattr(user, "is_authenticated", False)
     return AuditRecord.objects.create(
         actor=user if authenticated else None,
-        actor_name=actor_name(user),
+        actor_name=actor_name(user) if authenticated or request is None else "anonymous",
         action=action,
         election=election,
         target=target[:200],
