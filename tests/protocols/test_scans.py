@@ -18,7 +18,8 @@ from click.testing import CliRunner
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from secki.bundle.read import read_bundle
+from secki.accounts import actions
+from secki.bundle.read import BundleError, read_bundle
 from secki.cli import cli
 from secki.elections.bundle_io import import_bundle
 from secki.elections.models import Election, Station
@@ -37,8 +38,19 @@ from tests.portal.conftest import protocol_data
 pytestmark = pytest.mark.django_db
 
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< >>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
+
+
+def image(kind: str, size: tuple[int, int] = (8, 6), grey: int = 200) -> bytes:
+    """A real, decodable image (scans are decoded whole: secki.protocols.scan_content)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("L", size, grey).save(out, kind)
+    return out.getvalue()
+
+
+PNG = image("PNG")
+JPEG = image("JPEG")
 
 
 def sha(raw: bytes) -> str:
@@ -182,7 +194,7 @@ def test_type_comes_from_the_content_and_reuploads_are_new_scans(
 
 BAD: list[tuple[str, str, str, bytes | None, int, str, str | None]] = [
     # id, persona, station, content, status, code, field
-    ("no file", "cec", "1-1", None, 400, "missing_file", "file"),
+    ("no file", "cec", "1-1", None, 400, "invalid_request", "file"),
     ("empty file", "cec", "1-1", b"", 400, "empty_file", "file"),
     ("not a scan", "cec", "1-1", b"L1,L2\n1000,3\n", 415, "unsupported_type", "file"),
     (
@@ -265,7 +277,9 @@ def test_other_election_anonymous_closed_and_unknown_election(
     assert response.json()["error"]["code"] == "not_authenticated"
     response = upload(Client(HTTP_AUTHORIZATION="Bearer secki_nonsense"), election, "1-1", PDF)
     assert response.status_code == 401
-    response = cec.post("/api/v1/elections/nope/stations/1-1/scans", {})
+    response = cec.post(
+        "/api/v1/elections/nope/stations/1-1/scans", {"file": SimpleUploadedFile("a.pdf", PDF)}
+    )
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     election.status = "closed"
     election.save()
@@ -412,9 +426,11 @@ def test_file_is_public_only_once_its_version_is_published(tmp_path: Path) -> No
     assert response["ETag"] == f'"{sha(PDF)}"'
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Content-Length"] == str(len(PDF))
+    # a download, never a page of the site (tests/security/test_scans.py)
     assert response["Content-Disposition"] == (
-        f'inline; filename="{election.slug}-1-1-v1-scan1.pdf"'
+        f'attachment; filename="{election.slug}-1-1-v1-scan1.pdf"'
     )
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
     assert "immutable" in response["Cache-Control"]
     again = Client().get(file_url, HTTP_IF_NONE_MATCH=f'"{sha(PDF)}"')
     assert again.status_code == 304 and again["ETag"] == f'"{sha(PDF)}"'
@@ -534,7 +550,7 @@ def test_verify_scans_finds_altered_files_rows_and_ledger_entries(
     assert "which the database no longer has" in failed.output
 
 
-def test_replacing_the_election_removes_its_scan_files(
+def test_deleting_a_simulated_election_removes_its_scan_files(
     small: tuple[Election, dict[str, Persona]],
     media: Path,
     tmp_path: Path,
@@ -545,7 +561,13 @@ def test_replacing_the_election_removes_its_scan_files(
     assert len(files(media)) == 1
     source = write_small_bundle(tmp_path / "again", slug=election.slug)
     (source / "protocols.csv").unlink()
-    with django_capture_on_commit_callbacks(execute=True):
+    # an election with protocols is never replaced (tests/security/test_audit.py) …
+    with pytest.raises(BundleError, match="replacing it would discard them"):
         import_bundle(read_bundle(source), replace=True)
+    assert ProtocolScan.objects.count() == 1 and len(files(media)) == 1
+    # … but a simulated one (the demo's) may be deleted, and its scan files go with it
+    Election.objects.filter(pk=election.pk).update(simulated=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.delete_election(None, election)
     assert ProtocolScan.objects.count() == 0
     assert files(media) == []

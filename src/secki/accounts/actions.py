@@ -152,13 +152,21 @@ def _manage(
         return None
     if unit is None:
         return authorize(user, election, Permission.MANAGE_ELECTION, station)
-    authorize(user, election, Permission.MANAGE_ELECTION)  # the role, anywhere
+    if not getattr(user, "is_authenticated", False):
+        raise AccessDenied("not_authenticated", _("log in or send an API token"))
     if user.is_superuser:
         return None
-    for m in memberships(user, election):
-        if Permission.MANAGE_ELECTION not in GRANTS[Role(m.role)] or m.station_id is not None:
-            continue
-        if m.unit is None or unit.path.startswith(m.unit.path):
+    granting = [
+        m for m in memberships(user, election) if Permission.MANAGE_ELECTION in GRANTS[Role(m.role)]
+    ]
+    if not granting:
+        raise AccessDenied(
+            "forbidden_role",
+            _("your role in %(slug)s does not allow %(permission)s")
+            % {"slug": election.slug, "permission": Permission.MANAGE_ELECTION.value},
+        )
+    for m in granting:
+        if m.station_id is None and (m.unit is None or unit.path.startswith(m.unit.path)):
             return m
     raise AccessDenied(
         "forbidden_territory",
@@ -224,6 +232,20 @@ def check_create(user: Any) -> None:
     _superuser_or_cli(user, _("create an election"))
 
 
+def _decimals(obj: models.Model) -> None:
+    """Decimal fields given as floats (the model's defaults) or text, as exact decimals with
+    the field's places, so that validation sees what will be stored."""
+    for f in obj._meta.concrete_fields:
+        value = getattr(obj, f.attname)
+        if isinstance(f, models.DecimalField) and isinstance(value, float | int | str):
+            try:
+                exact = Decimal(str(value))
+            except ArithmeticError:
+                continue  # full_clean names the field
+            if exact.is_finite() and f.decimal_places is not None:
+                setattr(obj, f.attname, exact.quantize(Decimal(1).scaleb(-f.decimal_places)))
+
+
 def create_election(
     user: Any, election: Election, *, request: HttpRequest | None = None
 ) -> Election:
@@ -231,6 +253,7 @@ def create_election(
     check_create(user)
     if election.pk is not None:
         raise IntakeError("invalid_value", _("the election exists already"))
+    _decimals(election)
     try:
         election.full_clean()
     except ValidationError as exc:
@@ -354,6 +377,7 @@ def change_election(
         before = row(current)
         for name, value in changes.items():
             setattr(current, name, _coerce(current, name, value))
+        _decimals(current)
         try:
             current.full_clean()
         except ValidationError as exc:
@@ -362,6 +386,8 @@ def change_election(
         if not new:
             return {}
         current.save(update_fields=[*new])
+        current.refresh_from_db(fields=[*new])  # values as stored (decimal places)
+        old, new = _diff(before, row(current))
         audit.record(
             user,
             "election.settings",
@@ -734,6 +760,8 @@ def amend_register(
                 "invalid_value", _("the amendment changes nothing"), field=next(iter(changes))
             )
         current.save(update_fields=[*new])
+        current.refresh_from_db(fields=[*new])
+        old, new = _diff(before, row(current))
         done = audit.record(
             user,
             "register.amended",

@@ -188,6 +188,13 @@ class StationAdmin(_RegisterAdmin[Station]):
     raw_id_fields = ("unit",)
     readonly_fields = ("unit_path",)
 
+    def formfield_for_dbfield(
+        self, db_field: models.Field[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> Any:
+        if db_field.name == "webcam_url":
+            kwargs["assume_scheme"] = "https"  # a stream address without one is https
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
 
 @admin.register(Candidate)
 class CandidateAdmin(_RegisterAdmin[Candidate]):

@@ -53,6 +53,13 @@ ACTION_LABELS: dict[str, Any] = {
     "membership.revoked": gettext_lazy("Role revoked"),
     "token.issued": gettext_lazy("API token issued"),
     "token.revoked": gettext_lazy("API token revoked"),
+    "login": gettext_lazy("Logged in"),
+    "logout": gettext_lazy("Logged out"),
+    "login.failed": gettext_lazy("Log-in failed"),
+    "login.locked_out": gettext_lazy("Log-ins locked out"),
+    "2fa.failed": gettext_lazy("Second factor failed"),
+    "2fa.enrolled": gettext_lazy("Authenticator set up"),
+    "2fa.recovery_codes_issued": gettext_lazy("Recovery codes issued"),
 }
 
 CSV_COLUMNS = ["at", "actor", "action", "election", "target", "before", "after", "ip"]
