@@ -2,10 +2,12 @@
 
 :func:`upload_scan` is the one action that stores a scan (the staff page and the JSON API call
 it): it checks role and territory like a protocol submission, validates the file (PDF, PNG or
-JPEG by its first bytes, at most ``SECKI_SCAN_MAX_BYTES``), computes its SHA-256 while reading
-it, and in one transaction stores the file, appends the public fact ``scan.uploaded`` (with the
-hash) to the ledger and records the row. A scan belongs to the protocol version that is current
-when it arrives. Nothing is replaced: a re-upload is a new scan.
+JPEG by its first bytes, at most ``SECKI_SCAN_MAX_BYTES``; then the whole file: one decodable
+image and nothing after it, or a PDF without active content, see :mod:`.scan_content`),
+computes its SHA-256 while reading it, and in one transaction stores the file, appends the
+public fact ``scan.uploaded`` (with the hash) to the ledger and records the row. A scan
+belongs to the protocol version that is current when it arrives. Nothing is replaced: a
+re-upload is a new scan.
 
 The public sees the scans of published (and annulled) protocol versions, like the versions
 themselves; officials who may see unpublished results see all. :func:`verify_scans` recomputes
@@ -38,6 +40,7 @@ from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.ledger import chain
 from secki.ledger.models import LedgerEntry
+from secki.protocols import scan_content
 from secki.protocols.models import (
     SCAN_EXTENSIONS,
     Protocol,
@@ -125,6 +128,10 @@ def digest_upload(upload: UploadedFile) -> Digest:
             status=415,
             field="file",
         )
+    # the whole file, not only its first bytes: one decodable image, or a PDF without active
+    # content (secki.protocols.scan_content)
+    scan_content.check(upload.read(), kind)
+    upload.seek(0)
     return Digest(sha.hexdigest(), size, kind)
 
 

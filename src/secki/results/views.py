@@ -299,11 +299,16 @@ def station_page(request: HttpRequest, state: PageState, code: str) -> HttpRespo
     )
 
 
+#: the policy a scan is served with (the site's own, django-csp's, is left off)
+SCAN_POLICY = "default-src 'none'; sandbox"
+
+
 def scan_file(request: HttpRequest, slug: str, code: str, number: int) -> HttpResponseBase:
     """The file of a station's scan ``number``: public once the protocol version it belongs to
     is published (or annulled); before that only to officials and observers who may see
     unpublished results (anyone else gets 404, as for a scan that does not exist). The ETag is
-    the file's SHA-256, as published in the ledger."""
+    the file's SHA-256, as published in the ledger. Served as an attachment with a sandboxing
+    Content-Security-Policy and ``nosniff``."""
     scan = (
         ProtocolScan.objects.filter(election__slug=slug, station__code=code, number=number)
         .select_related("election", "station", "protocol")
@@ -327,8 +332,17 @@ def scan_file(request: HttpRequest, slug: str, code: str, number: int) -> HttpRe
         except OSError:
             log.error("scan file missing: %s (secki verify-scans)", scan.file.name)
             raise Http404(_("There is no such scan.")) from None
-        response = FileResponse(handle, content_type=scan.content_type, filename=scan.download_name)
+        # Always a download, never a page of this site's origin: whatever a file might hold
+        # beyond its checked content (secki.protocols.scan_content), a browser neither shows it
+        # inline nor runs it (sandbox: no scripts, a unique origin; nothing may be loaded).
+        response = FileResponse(
+            handle,
+            content_type=scan.content_type,
+            as_attachment=True,
+            filename=scan.download_name,
+        )
         response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = SCAN_POLICY
     response["ETag"] = etag
     response["Cache-Control"] = cache
     if not public:
