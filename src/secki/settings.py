@@ -62,8 +62,7 @@ INSTALLED_APPS = [
     "secki.staff",
     "secki.opendata",
     "secki.integrity",
-    # Log-in lockout and two-factor log-in (after secki.accounts: its audit receivers run
-    # before axes' own, so a failure is recorded before the lockout it causes).
+    # Log-in lockout and two-factor log-in (secki.accounts.twofactor).
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",

@@ -34,7 +34,8 @@ def login_failed(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
     """A wrong password or code, or any try during a lockout (axes refused it before the
-    password was checked: ``reason`` says which)."""
+    password was checked: ``reason`` says which). The failure that locks a name out is
+    recorded just after its ``login.locked_out`` (axes' receiver runs first)."""
     username = str(credentials.get("username") or "")
     # axes sets axes_locked_out before the check when the name is already locked out, and
     # counts failures (axes_failures_since_start) only for tries it let through.

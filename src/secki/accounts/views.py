@@ -83,6 +83,8 @@ def _refused(request: HttpRequest, user: Any, form: CodeForm) -> None:
         credentials={"username": user.get_username(), "second_factor": True},
         request=request,
     )
+    if getattr(request, "axes_locked_out", False):  # this one locked the name out
+        twofactor.abandon(request)
     form.add_error(
         "code",
         gettext(
