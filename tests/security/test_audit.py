@@ -480,6 +480,12 @@ def test_status_change_in_the_admin(election: Election, people: People) -> None:
     assert election.status == "open"
     record = last("election.status")
     assert record.actor == people["root"] and record.after == {"status": "open"}
+    # open: its settings still change (audited), its candidates and protocol form do not
+    form = admin_form(client, url)
+    assert "candidates-0-name" not in form and "protocol_lines-0-code" not in form
+    form.update(name="Testland, open")
+    assert client.post(url, form).status_code == 302
+    assert last("election.settings").after == {"name": "Testland, open"}
 
 
 # -- the register: edits in setup, frozen once open, amendments --------------------------------
@@ -1013,3 +1019,39 @@ def test_the_audit_page_fits_a_phone(live_server: Any, tmp_path: Path) -> None:
         finally:
             browser.close()
             connections.close_all()
+
+
+# -- the demo's setup --------------------------------------------------------------------------
+
+
+def test_the_demo_sets_up_through_the_actions_and_starts_afresh(
+    settings: Any, tmp_path: Path
+) -> None:
+    """``secki demo`` run again on the same database: the last demo's simulated election,
+    results and all, is deleted through the audited action (an import never replaces an
+    election with results), and its roles are granted again through the action."""
+    from secki.demo.cli import DEMO_USERS, prepare_demo
+
+    settings.VAR_DIR = tmp_path / "var"
+    settings.STATIC_ROOT = tmp_path / "static"
+    _, slug = prepare_demo(fresh=True, seed=7, stations=12)
+    first = Election.objects.get(slug=slug)
+    assert first.simulated
+    granted = AuditRecord.objects.filter(action="membership.granted", election=first)
+    assert sorted(r.after["user"] for r in granted) == sorted(u for u, _, _ in DEMO_USERS)
+    assert all(is_cli(r) for r in granted)
+    TurnoutReport.objects.create(  # the replay left results behind
+        election=first,
+        station=first.stations.first(),
+        time=first.turnout_times[0],
+        voters=5,
+        received_at=timezone.now(),
+    )
+    _, again = prepare_demo(fresh=False, seed=7, stations=12)
+    assert again == slug
+    second = Election.objects.get(slug=slug)
+    assert second.pk != first.pk and not TurnoutReport.objects.filter(election=second).exists()
+    deleted = last("election.deleted")
+    assert is_cli(deleted) and deleted.target == slug and deleted.before["turnout_reports"] == 1
+    assert count("election.imported") == 2
+    assert Membership.objects.filter(election=second).count() == len(DEMO_USERS)
