@@ -45,6 +45,18 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src/secki
 
+# schemathesis (pinned) against the production server, anonymously and with a superuser's
+# token, on SQLite and then on a throwaway PostgreSQL server: at least 10,000 requests on each,
+# and no server error or conformance failure (src/secki/devtools/fuzz.py; FUZZ_ARGS='--examples
+# N' to change the examples per operation). The wall time is printed.
+.PHONY: fuzz
+fuzz: $(STAMP)
+	@start=$$(date +%s); status=0; \
+	$(BIN)/python -m secki.devtools.fuzz --database sqlite $(FUZZ_ARGS) || status=$$?; \
+	$(BIN)/python -m secki.devtools.fuzz --database postgres $(FUZZ_ARGS) || status=$$?; \
+	echo "make fuzz: total $$(( $$(date +%s) - start )) s$$([ $$status = 0 ] || echo ', FAILED')"; \
+	exit $$status
+
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 

@@ -84,7 +84,7 @@ def test_public_sees_nothing_unless_the_cec_makes_it_public(small: Any) -> None:
     refused = put(people["observer"].client(), settings_url, {"public": True})
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "forbidden_role"
-    assert put(people["cec"].client(), settings_url, {"public": "yes"}).status_code == 422
+    assert put(people["cec"].client(), settings_url, {"public": "yes"}).status_code == 400
     observer = Client()
     observer.force_login(people["observer"].user)
     assert observer.post(url + "settings/", {"public": "1"}).status_code == 403

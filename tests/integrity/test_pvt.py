@@ -138,7 +138,7 @@ def test_sample_size_from_a_margin_and_the_ndi_helper(sim: Imported) -> None:
     expected = ndi_sample_size(registered, 0.02, z=2.58, voters_per_station=per_station)
     assert helper.json()["sizes"][0]["stations"] == expected.stations
     assert helper.json()["sizes"][0]["voters"] == expected.voters
-    response = register(sim, group="Margin Group", method="seed", seed="m", margin="0.02")
+    response = register(sim, group="Margin Group", method="seed", seed="m", margin=0.02)
     assert response.status_code == 201, response.content
     assert set(response.json()["stations"]) == expected_sample(sim, "m", expected.stations or 0)
     browser = Client()
@@ -153,20 +153,24 @@ def test_imported_sample_and_its_bad_lists(sim: Imported) -> None:
         (["1-1", "1-2", "1-1"], "duplicate_station"),
         (["1-1", "nope-7"], "unknown_station"),
         (["1-1"], "missing_value"),
-        (42, "invalid_value"),
     ):
         bad = register(sim, group="Import Group", method="import", stations=codes)
         assert bad.status_code == 422, codes
         assert bad.json()["error"]["code"] == code
-    assert register(sim, group="G", method="lottery").json()["error"]["code"] == "invalid_value"
+    # what the schema says (a list of codes, one of the methods, an integer): 400
+    for change in ({"stations": 42}, {"method": "lottery"}, {"size": "ten"}, {"size": 2.5}):
+        bad = register(sim, group="G", **{"method": "import", "seed": "s", **change})
+        assert bad.status_code == 400, change
+        assert bad.json()["error"]["field"].startswith(next(iter(change)))
     assert register(sim, group="G", method="seed", size=5).json()["error"]["code"] == (
         "missing_value"
     )
     assert register(sim, group="G", method="seed", seed="s", size=99999).status_code == 422
-    assert register(sim, group="G", method="seed", seed="s", size="ten").status_code == 422
     assert register(sim, who="supervisor", group="G", seed="s", size=10).status_code == 403
     assert register(sim, who="outsider", group="G", seed="s", size=10).status_code == 403
-    assert post(Client(), f"/api/v1/elections/{sim.election.slug}/pvt", {}).status_code == 401
+    anonymous = {"group": "G", "seed": "s", "size": 10}
+    url = f"/api/v1/elections/{sim.election.slug}/pvt"
+    assert post(Client(), url, anonymous).status_code == 401
     after = (PvtSample.objects.count(), PvtStation.objects.count(), ObserverGroup.objects.count())
     assert after == before
     ok = register(sim, group="Import Group", method="import", stations="1-1, 1-2\n2-1 2-2")
@@ -258,15 +262,18 @@ def test_estimate_equals_pvt_estimate_and_the_verdict_follows_the_counts(sim: Im
 
 
 BAD_COUNTS = [
-    ({"registered": "12.5"}, 422, "invalid_value", "registered"),
-    ({"registered": 12.5}, 422, "invalid_value", "registered"),
-    ({"participants": True}, 422, "invalid_value", "participants"),
-    ({"valid": "abc"}, 422, "invalid_value", "valid"),
-    ({"valid": -3}, 422, "negative_value", "valid"),
-    ({"registered": None}, 422, "missing_value", "registered"),
-    ({"votes": {"C1": 1.5}}, 422, "invalid_value", "votes.C1"),
+    # what the schema says (whole numbers 0 … 10,000,000, an object of them): 400
+    ({"registered": "12.5"}, 400, "invalid_request", "registered"),
+    ({"registered": 12.5}, 400, "invalid_request", "registered"),
+    ({"participants": True}, 400, "invalid_request", "participants"),
+    ({"valid": "abc"}, 400, "invalid_request", "valid"),
+    ({"valid": -3}, 400, "invalid_request", "valid"),
+    ({"registered": None}, 400, "invalid_request", "registered"),
+    ({"registered": 10_000_001}, 400, "invalid_request", "registered"),
+    ({"votes": {"C1": 1.5}}, 400, "invalid_request", "votes.C1"),
+    ({"votes": "many"}, 400, "invalid_request", "votes"),
+    # what it means: 422
     ({"votes": {"C99": 1}}, 422, "unknown_candidate", "votes.C99"),
-    ({"votes": "many"}, 422, "invalid_value", "votes"),
     ({"station": "1-1-nope"}, 422, "unknown_station", "station"),
 ]
 

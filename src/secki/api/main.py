@@ -3,19 +3,82 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.openapi.schema import OpenAPISchema
 
 from secki.accounts.access import AccessDenied
+from secki.api.schemas import ErrorOut
 from secki.errors import IntakeError
 
-api = NinjaAPI(
+
+class SeckiAPI(NinjaAPI):
+    """The API object, whose OpenAPI description also documents the error answers every
+    operation can give whatever its own ``response=`` says, because they come from the
+    exception handlers below: 400 when the request does not fit its schema (any operation with
+    parameters or a body), 413 when the body is larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE``
+    (any operation with a body) and 503 while the database cannot be reached (all)."""
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        definition = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(definition.pop("$defs", {}))
+        components.setdefault("ErrorOut", definition)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                add_common_errors(operation)
+        return schema
+
+
+#: what each added status means, for its OpenAPI description
+COMMON_ERRORS = {
+    400: "The request does not fit this operation's schema.",
+    413: "The request body is larger than the server accepts.",
+    503: "The database is unavailable; retry after Retry-After seconds.",
+}
+
+
+def _can_be_invalid(parameter: dict[str, Any]) -> bool:
+    """Whether a parameter's value can fail validation: it is required in the query, or its
+    schema is more than "any string" (a path parameter is always there)."""
+    schema = {k: v for k, v in parameter.get("schema", {}).items() if k not in ("title",)}
+    if parameter.get("in") == "query" and parameter.get("required"):
+        return True
+    return schema not in ({"type": "string"}, {"type": "string", "default": schema.get("default")})
+
+
+def add_common_errors(operation: dict[str, Any]) -> None:
+    statuses = [503]
+    if "requestBody" in operation:
+        statuses += [400, 413]
+    elif any(_can_be_invalid(p) for p in operation.get("parameters", [])):
+        statuses.append(400)
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+    responses = operation.setdefault("responses", {})  # keyed by int, as django-ninja does
+    for status in statuses:
+        if status not in responses and str(status) not in responses:
+            responses[status] = {"description": COMMON_ERRORS[status], "content": content}
+    if 503 in responses:
+        responses[503].setdefault("headers", {})["Retry-After"] = {
+            "description": "seconds to wait before retrying",
+            "schema": {"type": "string"},
+        }
+
+
+api = SeckiAPI(
     title="Secki API",
     version="1",
     description=(
@@ -47,15 +110,19 @@ def on_access_denied(request: HttpRequest, exc: AccessDenied) -> HttpResponse:
     return error(request, status, exc.code, exc.message)
 
 
+def _field(loc: Sequence[Any]) -> str | None:
+    """The request field a validation error names: ``("body", "payload", "votes", "C1")`` is
+    ``votes.C1`` (the body's parameter name is no field of the request), ``("query", "top")``
+    is ``top``."""
+    parts = list(loc[1:])
+    if loc and loc[0] == "body" and len(parts) > 1:
+        parts = parts[1:]
+    return ".".join(str(p) for p in parts) or None
+
+
 @api.exception_handler(NinjaValidationError)
 def on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
-    details = [
-        {
-            "field": ".".join(str(p) for p in e.get("loc", [])[1:]) or None,
-            "message": e.get("msg", ""),
-        }
-        for e in exc.errors
-    ]
+    details = [{"field": _field(e.get("loc", [])), "message": e.get("msg", "")} for e in exc.errors]
     first = details[0] if details else {"field": None, "message": "invalid request"}
     return error(
         request,
@@ -65,6 +132,30 @@ def on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> Http
         field=first["field"],
         details=details,
     )
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_body_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    """Django refuses to read a body above ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (its own answer would
+    be an HTML 400): the API's error shape, and the status that says why."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+    message = gettext("The request body is larger than %(limit)s bytes.") % {"limit": limit}
+    return error(request, 413, "body_too_large", message)
+
+
+@api.exception_handler(TooManyFieldsSent)
+@api.exception_handler(TooManyFilesSent)
+def on_too_many_fields(
+    request: HttpRequest, exc: TooManyFieldsSent | TooManyFilesSent
+) -> HttpResponse:
+    message = gettext("The form has more fields or files than the server accepts.")
+    return error(request, 400, "too_many_fields", message)
+
+
+@api.exception_handler(MultiPartParserError)
+def on_bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    message = gettext("The multipart form data cannot be read: %(reason)s") % {"reason": exc}
+    return error(request, 400, "invalid_multipart", message)
 
 
 @api.exception_handler(Http404)

@@ -1,29 +1,84 @@
-"""Shared API schemas."""
+"""Shared API schemas: the one error shape, the base classes of request and response bodies,
+and the error answers an operation documents.
+
+Request bodies are strict (``In``): a JSON ``"5"`` is not the number 5 and ``1`` is not
+``true``, so that what the OpenAPI description says is exactly what is accepted. Response
+bodies (``Out``) forbid keys they do not declare, so an answer can never carry a field its
+schema does not describe (tests and ``make fuzz`` validate answers against the schema).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
 from ninja import Schema
+from pydantic import BeforeValidator, ConfigDict
+
+
+def _integral(value: object) -> object:
+    """JSON has one number type: ``5.0`` is the integer 5 (as JSON Schema says), ``5.5`` and
+    ``"5"`` are not integers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: makes an ``int`` of a strict request body (:class:`In`) take ``5`` or ``5.0``, never ``"5"``
+#: or ``true``; put it last: ``Annotated[int, Field(ge=0), INTEGRAL]`` (bounds placed after it
+#: would not reach the OpenAPI description)
+INTEGRAL = BeforeValidator(_integral)
+JsonInt = Annotated[int, INTEGRAL]
+
+
+class In(Schema):
+    """A request body: strict types, unknown keys ignored."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class Out(Schema):
+    """A response body: every key declared."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(Schema):
+    """One item of an error's ``details``: which of the keys appear depends on the error (a
+    request field, a line of an uploaded file, a failed control relation, a station)."""
+
+    field: str | None = None
+    message: str | None = None
+    code: str | None = None
+    severity: str | None = None
+    values: dict[str, int | float | str | None] | None = None
+    file: str | None = None
+    line: int | None = None
+    station: str | None = None
+    status: str | None = None
+    time: str | None = None
 
 
 class ErrorBody(Schema):
     code: str
     message: str
     field: str | None = None
-    details: list[dict[str, Any]] | None = None
+    details: list[ErrorDetail] | None = None
 
 
 class ErrorOut(Schema):
+    """``{"error": {"code", "message", "field"?, "details"?}}``: every error of the API."""
+
     error: ErrorBody
 
 
+def errors(*statuses: int) -> dict[int, type[ErrorOut]]:
+    """The error answers of an operation, for its ``response=`` (400 for a request that does
+    not fit its schema, 413 for a body that is too large and 503 while the database is down
+    are added to every operation's description by :mod:`secki.api.main`)."""
+    return dict.fromkeys(statuses, ErrorOut)
+
+
 #: the error answers every write endpoint may give, for its OpenAPI description
-WRITE_ERRORS: dict[int, type[ErrorOut]] = {
-    400: ErrorOut,
-    401: ErrorOut,
-    403: ErrorOut,
-    404: ErrorOut,
-    409: ErrorOut,
-    422: ErrorOut,
-}
+WRITE_ERRORS: dict[int, type[ErrorOut]] = errors(400, 401, 403, 404, 409, 422)
+#: reads of an election's data that need a role (or the data to be public)
+READ_ERRORS: dict[int, type[ErrorOut]] = errors(401, 403, 404)

@@ -5,23 +5,72 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router
 
 from secki.api.lookups import election_or_404
-from secki.api.schemas import ErrorOut
+from secki.api.schemas import Out, errors
 from secki.elections.bundle_io import election_settings
 from secki.elections.models import Election
 
 router = Router(tags=["elections"])
 
 
-class ElectionOut(Schema):
+class ElectionOut(Out):
     slug: str
     name: str
     kind: str
     date: str
     status: str
     simulated: bool
+
+
+class WinRuleOut(Out):
+    rule: str
+    base: str
+    runoff_size: int
+    invalid_station_share: float
+
+
+class LineOut(Out):
+    code: str
+    label: str
+    kind: str
+    required: bool
+
+
+class CheckOut(Out):
+    code: str
+    expression: str
+    severity: str
+    scope: str
+    message: str
+    workflow: str | None = None
+
+
+class ProtocolSchemaOut(Out):
+    name: str
+    lines: list[LineOut]
+    checks: list[CheckOut]
+    #: role (``valid``, ``participants``, …) → its expression over line codes
+    roles: dict[str, str]
+
+
+class ElectionSettingsOut(Out):
+    """The election's settings and protocol schema, as in the bundle's election.json."""
+
+    format: str
+    slug: str
+    name: str
+    kind: str
+    country: str
+    date: str
+    timezone: str
+    polls_open: str
+    polls_close: str
+    turnout_times: list[str]
+    win_rule: WinRuleOut
+    simulated: bool
+    protocol: ProtocolSchemaOut
 
 
 @router.get("", response=list[ElectionOut])
@@ -40,7 +89,7 @@ def elections(request: HttpRequest) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/{slug}", response={200: dict[str, Any], 404: ErrorOut})
+@router.get("/{slug}", response={200: ElectionSettingsOut, **errors(404)})
 def election(request: HttpRequest, slug: str) -> dict[str, Any]:
     """An election's settings and protocol schema, as in the bundle's election.json."""
     return election_settings(election_or_404(slug))

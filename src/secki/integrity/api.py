@@ -8,18 +8,18 @@ and exit polls are registered by observers of the election and CEC administrator
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from django.urls import reverse
-from ninja import Router, Schema
+from ninja import Path, Query, Router
+from pydantic import Field
 
 from secki.api.auth import user_from_request
 from secki.api.idempotency import Answer, respond
 from secki.api.lookups import election_or_404
-from secki.api.schemas import WRITE_ERRORS, ErrorOut
+from secki.api.schemas import INTEGRAL, READ_ERRORS, WRITE_ERRORS, In, Out
 from secki.elections.models import Election
-from secki.errors import IntakeError
 from secki.integrity import actions, pvt
 from secki.integrity.access import is_public, view_for
 from secki.integrity.analysis import analysis_json, snapshot
@@ -31,7 +31,10 @@ from secki.stats.pvt import Z99
 
 router = Router(tags=["integrity"])
 
-READ_ERRORS: dict[int | tuple[int, ...], Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
+#: a count in a request (the limit of :func:`secki.integrity.actions.parse_count`)
+Count = Annotated[int, Field(ge=0, le=actions.MAX_COUNT), INTEGRAL]
+#: a float that is null where the statistic is undefined (NaN or infinite)
+Stat = float | None
 
 
 def station_url(slug: str) -> Any:
@@ -41,32 +44,251 @@ def station_url(slug: str) -> Any:
     return url
 
 
-@router.get("/{slug}/integrity", response={200: dict[str, Any], **READ_ERRORS})
-def forensics(request: HttpRequest, slug: str, top: int = 50) -> dict[str, Any]:
+# -- response schemas of the forensics suite (secki.integrity.analysis.analysis_json) --------
+
+
+class ExplanationOut(Out):
+    title: str
+    shows: str
+    cannot: str
+
+
+class LeaderOut(Out):
+    number: int
+    name: str
+    party: str
+
+
+class StationsAnalysedOut(Out):
+    analysed: int
+    total: int
+
+
+class FlagsOut(Out):
+    integer_percentages: bool
+    high_high: bool
+    alpha: float
+    high_high_threshold: float
+
+
+class IntegerStatisticOut(Out):
+    name: str
+    observed: int
+    null_mean: Stat
+    null_sd: Stat
+    null_p999: Stat
+    exact_mean: Stat
+    exact_sd: Stat
+    anomaly: Stat
+    pvalue: Stat
+
+
+class IntegerGroupOut(Out):
+    group: str
+    name: str
+    stations: int
+    included: int
+    either: IntegerStatisticOut
+    leader: IntegerStatisticOut
+    turnout: IntegerStatisticOut
+
+
+class IntegerTestOut(Out):
+    stations: int
+    included: int
+    #: reason → stations left out for it
+    excluded: dict[str, int]
+    replicates: int
+    statistic: float
+    pvalue: Stat
+    either: IntegerStatisticOut
+    leader: IntegerStatisticOut
+    turnout: IntegerStatisticOut
+    groups: list[IntegerGroupOut]
+    groups_flagged: list[str]
+    method: str
+    citation: str
+
+
+class AnalysisErrorOut(Out):
+    """An analysis that could not run on these protocols, and why."""
+
+    error: str | None
+
+
+class DigitResultOut(Out):
+    stations: int
+    second_digit_n: int
+    second_digit_mean: Stat
+    second_digit_mean_ci: list[Stat]
+    second_digit_chi2: Stat
+    second_digit_pvalue: Stat
+    second_digit_counts: list[int]
+    last_digit_n: int
+    last_digit_mean: Stat
+    last_digit_chi2: Stat
+    last_digit_pvalue: Stat
+    last_digit_counts: list[int]
+    last_two_equal: Stat
+    last_two_adjacent: Stat
+    c05s: Stat
+    p05s: Stat
+    skew: Stat
+    kurtosis: Stat
+    turnout_n: int
+    confidence: float
+    expected_second_digit_mean: float
+    method: str
+    citation: str
+
+
+class DigitsOut(Out):
+    counts: str
+    all: DigitResultOut
+    #: constituency → its tests
+    groups: dict[str, DigitResultOut]
+
+
+class DigitSignalOut(Out):
+    counts: str
+    group: str
+    test: str
+    pvalue: float
+
+
+class FingerprintOut(Out):
+    stations: int
+    high_high: int
+    high_high_share: Stat
+    turnout: Stat
+    leader_share: Stat
+    bins: int
+    #: non-empty cells: [turnout bin, share bin, stations]
+    cells: list[list[int]]
+    method: str
+    citation: str
+
+
+class KlimekFitOut(Out):
+    f_i: Stat
+    f_e: Stat
+    f_i_interval: list[Stat]
+    f_e_interval: list[Stat]
+    turnout_mean: Stat
+    turnout_sd: Stat
+    share_mean: Stat
+    share_sd: Stat
+    theta: Stat
+    alpha: Stat
+    loglik: Stat
+    stations: int
+    confidence: float
+    bootstrap: int
+    theta_at_grid_edge: bool
+    method: str
+    citation: str
+
+
+class RiskRowOut(Out):
+    rank: int
+    station: str
+    name: str
+    constituency: str
+    constituency_name: str
+    score: float
+    signals: list[str]
+    reasons: list[str]
+    turnout_flags: list[str]
+    registered: int
+    participants: int
+    cast: int
+    leader_votes: int
+    url: str | None
+
+
+class RiskOut(Out):
+    signals: dict[str, int]
+    weights: dict[str, float]
+    stations_with_signals: int
+    top: list[RiskRowOut]
+    method: str
+    citation: str
+
+
+class TurnoutSignalsOut(Out):
+    counts: dict[str, int]
+    stations: int
+
+
+class ForensicsOut(Out):
+    """What :func:`forensics` answers: the state of the computation, then (once a result
+    exists) every analysis; an analysis that could not run is ``{"error": …}``."""
+
+    election: str
+    status: Literal["ready", "computing", "failed"]
+    computing: bool
+    error: str | None
+    ledger_head: int
+    stale: bool
+    caveat: str
+    explanations: dict[str, ExplanationOut]
+    published_only: bool | None = None
+    computed_at: str | None = None
+    computed_at_ledger_head: int | None = None
+    seconds: float | None = None
+    seed: int | None = None
+    replicates: int | None = None
+    fit_bootstrap: int | None = None
+    #: role (registered, participants, cast, valid, invalid) → the line or expression used
+    roles: dict[str, str] | None = None
+    stations: StationsAnalysedOut | None = None
+    leader: LeaderOut | None = None
+    flags: FlagsOut | None = None
+    integer_test: IntegerTestOut | AnalysisErrorOut | None = None
+    digits: dict[str, DigitsOut] | None = None
+    digit_signals: list[DigitSignalOut] | None = None
+    fingerprint: FingerprintOut | None = None
+    klimek_fit: KlimekFitOut | AnalysisErrorOut | None = None
+    risk: RiskOut | None = None
+    turnout_signals: TurnoutSignalsOut | None = None
+
+
+@router.get("/{slug}/integrity", response={200: ForensicsOut, **READ_ERRORS})
+def forensics(
+    request: HttpRequest, slug: str, top: Annotated[int, Query(ge=0, le=1000)] = 50
+) -> dict[str, Any]:
     """The forensics suite on the counted protocols (published ones for the public):
     integer percentages, digit tests by constituency, fingerprint, Klimek fit, per-station
-    risk with reasons, turnout-report signals, and what each can and cannot show. Computed in
-    the background when results move: `computing` says a newer result is on its way,
-    `computed_at` / `computed_at_ledger_head` date the one shown."""
+    risk with reasons (the `top` riskiest, 0…1000), turnout-report signals, and what each can
+    and cannot show. Computed in the background when results move: `computing` says a newer
+    result is on its way, `computed_at` / `computed_at_ledger_head` date the one shown."""
     election = election_or_404(slug)
     view = view_for(user_from_request(request), election)
     snap = snapshot(election, public=view.public)
-    body = analysis_json(snap, top=max(0, min(top, 1000)), station_url=station_url(slug))
+    body = analysis_json(snap, top=top, station_url=station_url(slug))
     return {"election": election.slug, **body}
 
 
-class SettingsIn(Schema):
-    public: Any
+# -- the public switch --------------------------------------------------------------------
 
 
-@router.get("/{slug}/integrity/settings", response={200: dict[str, Any], **READ_ERRORS})
+class SettingsIn(In):
+    public: bool
+
+
+class SettingsOut(Out):
+    election: str
+    public: bool
+
+
+@router.get("/{slug}/integrity/settings", response={200: SettingsOut, **READ_ERRORS})
 def get_settings(request: HttpRequest, slug: str) -> dict[str, Any]:
     """Whether the public sees the integrity pages."""
     election = election_or_404(slug)
     return {"election": election.slug, "public": is_public(election)}
 
 
-@router.put("/{slug}/integrity/settings", response={200: dict[str, Any], **WRITE_ERRORS})
+@router.put("/{slug}/integrity/settings", response={200: SettingsOut, **WRITE_ERRORS})
 def put_settings(request: HttpRequest, slug: str, payload: SettingsIn) -> dict[str, Any]:
     """CEC administrators: `{"public": true}` shows the integrity pages (on published
     protocols) to everybody."""
@@ -78,20 +300,117 @@ def put_settings(request: HttpRequest, slug: str, payload: SettingsIn) -> dict[s
 # -- PVT ------------------------------------------------------------------------------------
 
 
-@router.get("/{slug}/pvt/sample-size", response={200: dict[str, Any], **READ_ERRORS})
-def sample_size(request: HttpRequest, slug: str, margin: float | None = None) -> dict[str, Any]:
-    """NDI sample sizes at 99 % for the register: voters and stations per margin of error."""
+class SampleSizeOut(Out):
+    voters: int
+    stations: int | None
+    margin: float
+    z: float
+    population: int
+    citation: str
+
+
+class SampleSizesOut(Out):
+    election: str
+    registered: int
+    stations: int
+    sizes: list[SampleSizeOut]
+
+
+@router.get("/{slug}/pvt/sample-size", response={200: SampleSizesOut, **READ_ERRORS})
+def sample_size(
+    request: HttpRequest,
+    slug: str,
+    margin: Annotated[float | None, Query(gt=0, lt=1, allow_inf_nan=False)] = None,
+) -> dict[str, Any]:
+    """NDI sample sizes at 99 % for the register: voters and stations per margin of error
+    (`margin` between 0 and 1, exclusive; default: the usual margins)."""
     election = election_or_404(slug)
     frame = pvt.frame_of(election)
-    margins = (margin,) if margin else pvt.MARGINS
-    if any(not 0 < m < 1 for m in margins):
-        raise IntakeError("out_of_range", "margin must lie between 0 and 1", field="margin")
+    margins = (margin,) if margin is not None else pvt.MARGINS
     return {
         "election": election.slug,
         "registered": frame.registered,
         "stations": frame.stations,
         "sizes": [asdict(s) for s in pvt.sample_sizes(frame, margins)],
     }
+
+
+class RatioEstimateOut(Out):
+    name: str
+    estimate: Stat
+    se: Stat
+    se_linearised: Stat
+    se_bootstrap: Stat
+    z: Stat
+    interval: list[Stat]
+    margin: Stat
+
+
+class OfficialOut(Out):
+    shares: dict[str, Stat]
+    stations_reported: int
+    stations_total: int
+    closed: bool
+    complete: bool
+
+
+class VerdictOut(Out):
+    consistent: bool
+    z: dict[str, Stat]
+    #: [name, "higher" or "lower" (official vs PVT), z] for every |z| above the critical value
+    discrepancies: list[tuple[str, str, Stat]]
+    critical: float
+    text: str
+    citation: str
+
+
+class SampleBase(Out):
+    id: int
+    group: str
+    contact: str
+    method: str
+    seed: str | None
+    margin: float | None
+    digest: str
+    created_at: str
+    #: stratum → sampled stations
+    allocation: dict[str, int]
+    #: stratum → stations of the register
+    frame: dict[str, int]
+
+
+class SampleEstimateOut(SampleBase):
+    sampled: int
+    reported: int
+    estimate_error: str | None
+    notes: list[str]
+    #: stratum → [sampled stations reported, stations of the register]
+    strata_used: dict[str, list[int]]
+    estimates: dict[str, RatioEstimateOut]
+    z: float
+    official: OfficialOut | None
+    verdict: VerdictOut | None
+
+
+class SamplesOut(Out):
+    election: str
+    samples: list[SampleEstimateOut]
+
+
+class RegisteredSampleOut(SampleBase):
+    #: the sample's station codes
+    stations: list[str]
+
+
+class SampleStationOut(Out):
+    station: str
+    stratum: str
+    ticket: float | None
+    reported: bool
+
+
+class SampleDetailOut(SampleEstimateOut):
+    stations: list[SampleStationOut]
 
 
 def sample_json(sample: PvtSample, result: pvt.PvtResult | None = None) -> dict[str, Any]:
@@ -141,13 +460,11 @@ def _sample_or_404(election: Election, sample_id: int) -> PvtSample:
         PvtSample.objects.filter(election=election, pk=sample_id).select_related("group").first()
     )
     if sample is None:
-        from django.http import Http404
-
         raise Http404(f"no PVT sample {sample_id} in {election.slug}")
     return sample
 
 
-@router.get("/{slug}/pvt", response={200: dict[str, Any], **READ_ERRORS})
+@router.get("/{slug}/pvt", response={200: SamplesOut, **READ_ERRORS})
 def samples(request: HttpRequest, slug: str) -> dict[str, Any]:
     """Every registered PVT sample with its current estimate and verdict."""
     election = election_or_404(slug)
@@ -161,17 +478,25 @@ def samples(request: HttpRequest, slug: str) -> dict[str, Any]:
     }
 
 
-class SampleIn(Schema):
-    group: Any = None
-    contact: Any = ""
-    method: Any = "seed"
-    seed: Any = None
-    size: Any = None
-    margin: Any = None
-    stations: Any = None
+class SampleIn(In):
+    """``method`` "seed" needs ``seed`` and ``size`` or ``margin``; "import" needs
+    ``stations`` (a rule between fields: 422 when it is broken)."""
+
+    group: Annotated[str, Field(max_length=200)]
+    contact: Annotated[str, Field(max_length=300)] = ""
+    method: Literal["seed", "import"] = "seed"
+    seed: Annotated[str, Field(max_length=200)] | None = None
+    size: Count | None = None
+    margin: Annotated[float, Field(ge=0.0005, le=0.5)] | None = None
+    #: station codes, as a list or as text separated by commas, spaces or new lines
+    stations: list[Annotated[str, Field(max_length=64)]] | str | None = None
 
 
-@router.post("/{slug}/pvt", response={201: dict[str, Any], **WRITE_ERRORS})
+#: a database id in a path (larger ones name nothing, and the databases refuse them)
+SampleId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+@router.post("/{slug}/pvt", response={201: RegisteredSampleOut, **WRITE_ERRORS})
 def register_sample(request: HttpRequest, slug: str, payload: SampleIn) -> JsonResponse:
     """Register an observer group's PVT sample: `{"group", "contact", "method": "seed",
     "seed", "size" | "margin"}` draws it (stratified by constituency, SHA-256 tickets of the
@@ -201,8 +526,8 @@ def register_sample(request: HttpRequest, slug: str, payload: SampleIn) -> JsonR
     return respond(request, user, work)
 
 
-@router.get("/{slug}/pvt/{sample_id}", response={200: dict[str, Any], **READ_ERRORS})
-def sample_detail(request: HttpRequest, slug: str, sample_id: int) -> dict[str, Any]:
+@router.get("/{slug}/pvt/{sample_id}", response={200: SampleDetailOut, **READ_ERRORS})
+def sample_detail(request: HttpRequest, slug: str, sample_id: SampleId) -> dict[str, Any]:
     """One sample: its stations (with their tickets and whether counts are in), the
     estimate with its 99 % margin, and the verdict against the official results."""
     election = election_or_404(slug)
@@ -222,17 +547,32 @@ def sample_detail(request: HttpRequest, slug: str, sample_id: int) -> dict[str, 
     return body
 
 
-class CountIn(Schema):
-    station: Any = None
-    registered: Any = None
-    participants: Any = None
-    valid: Any = None
-    votes: Any = None
-    reason: Any = ""
+class CountIn(In):
+    station: Annotated[str, Field(max_length=64)]
+    registered: Count
+    participants: Count
+    valid: Count
+    #: candidate ("C1", or its number) → votes
+    votes: dict[str, Count]
+    reason: Annotated[str, Field(max_length=500)] = ""
 
 
-@router.post("/{slug}/pvt/{sample_id}/counts", response={201: dict[str, Any], **WRITE_ERRORS})
-def enter_count(request: HttpRequest, slug: str, sample_id: int, payload: CountIn) -> JsonResponse:
+class CountOut(Out):
+    sample: int
+    station: str
+    version: int
+    registered: int
+    participants: int
+    valid: int
+    votes: dict[str, int]
+    reason: str
+    entered_at: str
+
+
+@router.post("/{slug}/pvt/{sample_id}/counts", response={(200, 201): CountOut, **WRITE_ERRORS})
+def enter_count(
+    request: HttpRequest, slug: str, sample_id: SampleId, payload: CountIn
+) -> JsonResponse:
     """An observer's counts of one sampled station: `registered`, `participants` (received a
     ballot), `valid`, `votes` `{"C1": n, …}` for every candidate (they must add up to
     `valid`). Sending different numbers again is a correction and needs a `reason`; the same
@@ -291,7 +631,48 @@ def exit_poll_json(poll: ExitPoll, rows: list[pvt.ExitPollRow]) -> dict[str, Any
     return dict(jsonable(out))
 
 
-@router.get("/{slug}/exit-polls", response={200: dict[str, Any], **READ_ERRORS})
+class ComparisonOut(Out):
+    candidate: str
+    name: str
+    estimate: Stat
+    respondents: int
+    stations: int
+    rho: Stat
+    deff: Stat
+    se: Stat
+    z_critical: float
+    interval: list[Stat]
+    official: Stat
+    z: Stat
+    consistent: bool | None
+    caveat: str
+    method: str
+    citation: str
+
+
+class ExitPollOut(Out):
+    id: int
+    organisation: str
+    stations: int
+    respondents: int
+    rho: float | None
+    design_effect: float | None
+    rho_used: Stat
+    note: str
+    created_at: str
+    #: candidate → share of the valid votes (0…1)
+    estimates: dict[str, float]
+    comparison: list[ComparisonOut]
+
+
+class ExitPollsOut(Out):
+    election: str
+    caveat: str
+    official_complete: bool
+    exit_polls: list[ExitPollOut]
+
+
+@router.get("/{slug}/exit-polls", response={200: ExitPollsOut, **READ_ERRORS})
 def exit_polls(request: HttpRequest, slug: str) -> dict[str, Any]:
     """Registered exit polls, each compared with the official share of the valid votes:
     design effect, SE, 99 % interval, z. Sampling error only: exit polls also carry
@@ -311,17 +692,21 @@ def exit_polls(request: HttpRequest, slug: str) -> dict[str, Any]:
     }
 
 
-class ExitPollIn(Schema):
-    organisation: Any = None
-    stations: Any = None
-    respondents: Any = None
-    rho: Any = None
-    design_effect: Any = None
-    estimates: Any = None
-    note: Any = ""
+class ExitPollIn(In):
+    """Exactly one of ``rho`` and ``design_effect`` (a rule between fields: 422 when it is
+    broken)."""
+
+    organisation: Annotated[str, Field(max_length=200)]
+    stations: Annotated[int, Field(ge=1, le=actions.MAX_COUNT), INTEGRAL]
+    respondents: Annotated[int, Field(ge=1, le=actions.MAX_COUNT), INTEGRAL]
+    rho: Annotated[float, Field(ge=0, le=1)] | None = None
+    design_effect: Annotated[float, Field(ge=1, allow_inf_nan=False)] | None = None
+    #: candidate ("C1", or its number) → share of the valid votes, 0…1
+    estimates: dict[str, Annotated[float, Field(ge=0, le=1)]]
+    note: Annotated[str, Field(max_length=500)] = ""
 
 
-@router.post("/{slug}/exit-polls", response={201: dict[str, Any], **WRITE_ERRORS})
+@router.post("/{slug}/exit-polls", response={201: ExitPollOut, **WRITE_ERRORS})
 def register_exit_poll(request: HttpRequest, slug: str, payload: ExitPollIn) -> JsonResponse:
     """Register an exit poll: `organisation`, sampled `stations`, `respondents`, `rho` or
     `design_effect`, `estimates` `{"C1": 0.61, …}` (shares of the valid votes, 0…1)."""

@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
-from ninja import File, Router, Schema
+from ninja import File, Router
 from ninja.files import UploadedFile
 
 from secki.accounts.access import Permission, can
 from secki.api.auth import user_from_request
 from secki.api.idempotency import Answer, respond
 from secki.api.lookups import election_or_404, station_in, station_or_404
-from secki.api.schemas import WRITE_ERRORS, ErrorOut
+from secki.api.schemas import WRITE_ERRORS, Out, errors
 from secki.protocols import scans
 from secki.protocols.models import ProtocolScan, ProtocolSource
 from secki.results.serialize import protocol_scan_json
@@ -21,9 +21,9 @@ from secki.results.serialize import protocol_scan_json
 router = Router(tags=["scans"])
 
 
-class ScanOut(Schema):
-    election: str
-    station: str
+class ScanJsonOut(Out):
+    """One scan of a station's paper protocol (:func:`secki.results.serialize.scan_json`)."""
+
     version: int
     number: int
     sha256: str
@@ -31,6 +31,11 @@ class ScanOut(Schema):
     content_type: str
     uploaded_at: str
     url: str
+
+
+class ScanOut(ScanJsonOut):
+    election: str
+    station: str
     public: bool
     ledger_seq: int
 
@@ -46,15 +51,33 @@ def scan_out(request: HttpRequest, scan: ProtocolScan) -> dict[str, Any]:
     }
 
 
+#: the upload as the OpenAPI description gives it: one non-empty file (an empty one is 400)
+SCAN_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary", "minLength": 1}},
+                    "required": ["file"],
+                }
+            }
+        },
+    }
+}
+
+
 @router.post(
     "/{slug}/stations/{station}/scans",
-    response={201: ScanOut, **WRITE_ERRORS, 413: ErrorOut, 415: ErrorOut},
+    response={201: ScanOut, **WRITE_ERRORS, **errors(413, 415)},
+    openapi_extra=SCAN_BODY,
 )
 def upload(
     request: HttpRequest,
     slug: str,
     station: str,
-    file: File[UploadedFile | None] = None,
+    file: File[UploadedFile],
 ) -> JsonResponse:
     """Upload the scan (PDF, PNG or JPEG, multipart field ``file``) of a station's paper
     protocol. It is attached to the station's current protocol version; its SHA-256 is computed
@@ -71,7 +94,7 @@ def upload(
     return respond(request, user, work)
 
 
-@router.get("/{slug}/stations/{station}/scans", response={200: list[ScanOut], 404: ErrorOut})
+@router.get("/{slug}/stations/{station}/scans", response={200: list[ScanOut], **errors(404)})
 def station_scans(request: HttpRequest, slug: str, station: str) -> list[dict[str, Any]]:
     """A station's scans, oldest first (the public sees those of published and annulled
     protocol versions)."""

@@ -12,10 +12,11 @@ from ninja import Router
 from secki.accounts.access import Permission, can
 from secki.api.auth import user_from_request
 from secki.api.lookups import election_or_404, station_or_404, unit_or_404
-from secki.api.schemas import ErrorOut
+from secki.api.schemas import Out, errors
 from secki.elections.models import Election
 from secki.protocols.models import Protocol, ProtocolStatus
 from secki.protocols.scans import scan_path, visible_scans
+from secki.protocols.scans_api import ScanJsonOut
 from secki.results import http, serialize
 from secki.results.serialize import unit_json
 from secki.results.tabulate import Tabulation, counted_statuses, tabulation
@@ -23,12 +24,75 @@ from secki.results.tabulate import Tabulation, counted_statuses, tabulation
 router = Router(tags=["results"])
 
 
+class CandidateResultOut(Out):
+    number: int
+    name: str
+    party: str
+    votes: int
+    percent: str | None
+
+
+class UnitResultOut(Out):
+    """The figures of one unit (:func:`secki.results.serialize.unit_json`); percentages are
+    decimal strings (exact), null while nothing is counted."""
+
+    unit: str | None
+    name: str | None
+    kind: str | None
+    stations_total: int
+    stations_reported: int
+    registered_total: int
+    registered_reported: int
+    participants: int
+    turnout_percent: str | None
+    reporting_percent: str | None
+    base: int
+    candidates: list[CandidateResultOut]
+    #: protocol line code → its total
+    lines: dict[str, int]
+
+
+class UnitTotalsOut(UnitResultOut):
+    children: list[UnitResultOut]
+
+
+class OutcomeOut(Out):
+    status: str
+    winner: int | None
+    runoff: list[int]
+    provisional: bool
+    explanation: str
+
+
+class NationalOut(UnitTotalsOut):
+    election: str
+    simulated: bool
+    published_only: bool
+    outcome: OutcomeOut
+
+
+class StationResultOut(Out):
+    station: str
+    name: str
+    unit: str
+    registered: int
+    status: str | None
+    version: int | None
+    #: the counted protocol's lines (code → value), null without one
+    values: dict[str, int] | None
+    soft_failures: list[str]
+    annulment: str | None
+    webcam: bool
+    webcam_url: str | None
+    scans: list[ScanJsonOut]
+
+
 def _tab(request: HttpRequest, election: Election) -> Tabulation:
     staff = can(user_from_request(request), election, Permission.VIEW_UNPUBLISHED)
     return tabulation(election, public=not staff)
 
 
-@router.get("/{slug}/results", response={200: dict[str, Any], 404: ErrorOut})
+@router.get("/{slug}/results", response={200: NationalOut, 304: None, **errors(404)})
 def national(request: HttpRequest, slug: str) -> HttpResponseBase:
     """National totals, the win-rule outcome and the first-level units.
 
@@ -68,7 +132,7 @@ def national_json(election: Election, *, public: bool) -> dict[str, Any]:
     return serialize.national_json(election, tab.result(), children, published_only=tab.public)
 
 
-@router.get("/{slug}/results/units/{code}", response={200: dict[str, Any], 404: ErrorOut})
+@router.get("/{slug}/results/units/{code}", response={200: UnitTotalsOut, **errors(404)})
 def unit(request: HttpRequest, slug: str, code: str) -> dict[str, Any]:
     """Totals of one unit (region, constituency, …) with its child units."""
     election = election_or_404(slug)
@@ -80,7 +144,7 @@ def unit(request: HttpRequest, slug: str, code: str) -> dict[str, Any]:
     }
 
 
-@router.get("/{slug}/results/stations/{code}", response={200: dict[str, Any], 404: ErrorOut})
+@router.get("/{slug}/results/stations/{code}", response={200: StationResultOut, **errors(404)})
 def station(request: HttpRequest, slug: str, code: str) -> dict[str, Any]:
     """One station: its register, its counted protocol's lines (or null), and the scans of
     the paper protocol with their SHA-256 (as published in the ledger)."""
