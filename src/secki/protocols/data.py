@@ -106,8 +106,9 @@ def _shown(raw: Any) -> str:
     return text if len(text) <= 40 else text[:40] + "…"
 
 
-def count_in_range(code: str, value: int) -> int:
-    """``value`` if it is an integer 0 ≤ n < MAX_COUNT, or an IntakeError naming the line."""
+def count_in_range(code: str, value: int, *, shown: str | None = None) -> int:
+    """``value`` if it is an integer 0 ≤ n < MAX_COUNT, or an IntakeError naming the line
+    (and the value as ``shown``, if given)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise IntakeError("invalid_value", f"{code}: {_shown(value)} is not an integer", field=code)
     if value < 0:
@@ -118,7 +119,7 @@ def count_in_range(code: str, value: int) -> int:
         raise IntakeError(
             "value_too_large",
             gettext("%(line)s: %(value)s is too large: every count is below %(limit)s")
-            % {"line": code, "value": _shown(value), "limit": f"{MAX_COUNT:,}"},
+            % {"line": code, "value": shown or _shown(value), "limit": f"{MAX_COUNT:,}"},
             field=code,
         )
     return value
@@ -147,12 +148,7 @@ def _integer(code: str, raw: Any) -> int:
                     f"{code}: {_shown(raw)} is negative; counts are >= 0",
                     field=code,
                 )
-            raise IntakeError(
-                "value_too_large",
-                gettext("%(line)s: %(value)s is too large: every count is below %(limit)s")
-                % {"line": code, "value": _shown(raw), "limit": f"{MAX_COUNT:,}"},
-                field=code,
-            )
+            return count_in_range(code, MAX_COUNT, shown=_shown(raw))
         raw = int(text)
     return count_in_range(code, raw)
 

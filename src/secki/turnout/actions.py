@@ -32,28 +32,34 @@ from secki.accounts.access import AccessDenied, Permission, authorize
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.ledger import chain
+from secki.protocol.schema import MAX_COUNT
 from secki.protocols.data import REASON_MAX, clean_text, count_in_range
 from secki.turnout.models import TurnoutReport
 
 #: the last report time of the day is late this long after polls close (or after the time
 #: itself, when the last report time is after polls close)
 LAST_REPORT_GRACE = dt.timedelta(hours=1)
-_DIGITS = re.compile(r"-?[0-9]{1,12}")
+_DIGITS = re.compile(r"-?[0-9]+")
 
 
 def parse_voters(raw: Any) -> int:
-    """A whole number from a form field, a CSV cell or JSON (``"431"``, ``431``)."""
+    """A whole number from a form field, a CSV cell or JSON (``"431"``, ``431``), below the
+    technical limit of every count."""
+    shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:40] + "…"
     if isinstance(raw, bool):
-        raise IntakeError("invalid_value", f"voters: {raw!r} is not an integer", field="voters")
+        raise IntakeError("invalid_value", f"voters: {shown} is not an integer", field="voters")
     if isinstance(raw, str):
         text = raw.strip()
         if not _DIGITS.fullmatch(text):
             raise IntakeError(
-                "invalid_value", f"voters: {raw!r} is not a whole number", field="voters"
+                "invalid_value", f"voters: {shown} is not a whole number", field="voters"
             )
+        if len(text.lstrip("-0")) > 12:  # far above any limit: not worth converting
+            if text.startswith("-"):
+                raise IntakeError("negative_value", f"voters: {shown} is negative", field="voters")
+            return count_in_range("voters", MAX_COUNT, shown=shown)
         raw = int(text)
     if not isinstance(raw, int):
-        shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:40] + "…"
         raise IntakeError("invalid_value", f"voters: {shown} is not an integer", field="voters")
     if raw < 0:
         raise IntakeError("negative_value", f"voters: {raw} is negative", field="voters")
