@@ -52,6 +52,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # django-ninja's API docs from its own static files (without it they load from a CDN,
+    # with an inline script, which the Content-Security-Policy refuses)
+    "ninja",
     "secki.elections",
     "secki.accounts",
     "secki.ledger",
