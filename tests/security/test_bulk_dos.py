@@ -174,8 +174,8 @@ def test_a_closed_election_refuses_a_file_unread(
         ),
         (b"station,time,voters,station,time\n", "column 'station' appears twice"),
         (
-            b"station,time,voters,reason\n1-1,10:00,10," + b"r" * 501 + b"\n",
-            "column 'reason': the field is longer than 500 characters",
+            b"station,time,voters,reason\n1-1,10:00,10," + b"r" * 1001 + b"\n",
+            "column 'reason': the field is longer than 1,000 characters",
         ),
         (
             b"station,time,voters\n" + b"1-1,10:00,1\n" * 21,

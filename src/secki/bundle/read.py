@@ -48,7 +48,7 @@ MAX_URL = 500
 # is refused after reading at most the offending line, in time linear in what was read.
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # one uploaded file (bulk uploads)
 MAX_LINE_BYTES = 64 * 1024  # one line of a CSV file
-MAX_FIELD = 500  # characters of one CSV field (the longest text column, webcam_url, is 500)
+MAX_FIELD = 1000  # characters of one CSV field (twice the longest text column, webcam_url)
 EXTRA_COLUMNS = 16  # columns a header may have beyond the file's known ones
 MAX_ROWS = 1_000_000  # rows of one file (station counts bound most files more tightly)
 MAX_CANDIDATES = 1_000
