@@ -47,6 +47,10 @@ UNSAFE_SCRIPT_SOURCES = frozenset(
 )
 
 
+def database_engine() -> str:
+    return str(settings.DATABASES["default"]["ENGINE"])
+
+
 def _development() -> bool:
     return bool(getattr(settings, "SECKI_DEVELOPMENT", False))
 
@@ -237,7 +241,7 @@ def production(app_configs: Sequence[Any] | None, **kwargs: Any) -> list[CheckMe
                 id="secki.W006",
             )
         )
-    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if database_engine() == "django.db.backends.sqlite3":
         found.append(
             Warning(
                 "The embedded SQLite database is for the demo and development.",
