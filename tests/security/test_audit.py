@@ -786,10 +786,20 @@ def test_roles_and_territory_of_every_action(election: Election, people: People)
     )
     assert (register_state(), AuditRecord.objects.count()) == state
 
+    s11.unit = south  # moving a station out of their constituency
+    refused("forbidden_territory", actions.save_setup_row, nc, s11)
+    s11.refresh_from_db()
+    assert (register_state(), AuditRecord.objects.count()) == state
+
     actions.grant(nc, newcomer, election, "station_operator", station=s11)
     actions.grant(nc, newcomer, election, "constituency_operator", unit=north)
     actions.edit_station(nc, s11, registered=999)
-    assert [r.actor for r in AuditRecord.objects.order_by("-id")[:3]] == [nc, nc, nc]
+    new = Station(election=election, unit=north, code="1-3", number=3, name="New", registered=50)
+    actions.save_setup_row(nc, new)
+    sub = Unit(election=election, parent=north, kind="other", code="1a", name="North-A")
+    actions.save_setup_row(nc, sub)
+    assert [r.actor for r in AuditRecord.objects.order_by("-id")[:5]] == [nc] * 5
+    assert last("station.created").after["unit"] == "1"
 
     # nobody grants a role above their own (unless a CEC administrator): were supervisors
     # allowed to manage, one still could not make a CEC administrator

@@ -512,9 +512,10 @@ def _label(obj: models.Model) -> str:
 
 def _authorize_row(user: Any, election: Election, obj: models.Model) -> None:
     if isinstance(obj, Station):
-        _manage(user, election, station=obj if obj.pk else None)
-        if obj.pk is None and user is not None and not user.is_superuser:
-            _manage(user, election, unit=obj.unit)  # a new station: its unit's territory
+        if obj.pk is None:  # a new station: its unit's territory
+            _manage(user, election, unit=obj.unit)
+        else:  # where it is (``unit_path``)
+            _manage(user, election, station=obj)
     elif isinstance(obj, Unit):
         if obj.pk is not None:
             _manage(user, election, unit=obj)
@@ -582,12 +583,12 @@ def save_setup_row(
         model = type(obj)
         old = model._default_manager.filter(pk=obj.pk).first() if obj.pk is not None else None
         if old is not None:
-            _authorize_row(user, election, old)
+            _authorize_row(user, election, old)  # where it was …
         _same_election(election, obj)
-        _authorize_row(user, election, obj)
-        require_setup(election)
         if isinstance(obj, Station):
             obj.unit_path = obj.unit.path
+        _authorize_row(user, election, obj)  # … and where it goes
+        require_setup(election)
         old_unit = old if isinstance(old, Unit) else None
         if isinstance(obj, Unit):
             if old_unit is None:  # the path needs the new row's id: set after the insert
