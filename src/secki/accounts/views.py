@@ -26,7 +26,6 @@ from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -53,18 +52,9 @@ class LoginView(auth_views.LoginView):
 
 
 class CodeForm(Form):
-    code = forms.CharField(
-        label=_("Code"),
-        max_length=32,
-        widget=forms.TextInput(
-            attrs={
-                "autocomplete": "one-time-code",
-                "autocapitalize": "none",
-                "spellcheck": "false",
-                "autofocus": True,
-            }
-        ),
-    )
+    """The code field of the code and enrolment pages (the templates write the input)."""
+
+    code = forms.CharField(max_length=32)
 
 
 def _expired(request: HttpRequest) -> HttpResponse:
