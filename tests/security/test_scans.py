@@ -125,7 +125,7 @@ def matplotlib_pdf() -> bytes:
         # HTML after the image, made to end with an EOI marker all the same
         (image("JPEG") + HTML + b"\xff\xd9", "trailing_data", "its EOI marker"),
         (pdf(JAVASCRIPT), "active_content", "/JavaScript (JavaScript)"),
-        (pdf(CATALOG) + HTML, "trailing_data", "does not end with %%EOF"),
+        (pdf(CATALOG) + HTML, "trailing_data", "does not end with %EOF: it is cut short"),
     ],
     ids=[
         "png-header-html",

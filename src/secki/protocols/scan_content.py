@@ -287,7 +287,8 @@ def check_pdf(data: bytes) -> None:
             "trailing_data",
             gettext(
                 "file: the PDF does not end with %%EOF: it is cut short or other data follows it"
-            ),
+            )
+            % {},
         )
     outside: list[bytes] = []
     object_streams: list[tuple[set[str], bytes]] = []
@@ -316,7 +317,7 @@ def check_pdf(data: bytes) -> None:
                 )
                 % {
                     "how": ", ".join(sorted(filters - FLATE))
-                    or ("a predictor" if filters else "an indirect filter")
+                    or (gettext("a predictor") if filters else gettext("an indirect filter"))
                 },
             )
         content = _inflate(body, 1 if filters else 0, budget)
