@@ -126,14 +126,17 @@ def count_in_range(code: str, value: int, *, shown: str | None = None) -> int:
 
 
 def _integer(code: str, raw: Any) -> int:
-    """A count from JSON (an integer), a form field or a CSV cell (its digits)."""
-    if isinstance(raw, float):
-        raise IntakeError(
-            "invalid_value",
-            gettext("%(line)s: %(value)s is not a whole number: send counts as integers")
-            % {"line": code, "value": _shown(raw)},
-            field=code,
-        )
+    """A count from JSON (an integer, or a number without a fraction), a form field or a CSV
+    cell (its digits)."""
+    if isinstance(raw, float):  # JSON has one number type: 450.0 is the integer 450
+        if not raw.is_integer():  # 450.5, NaN, Infinity
+            raise IntakeError(
+                "invalid_value",
+                gettext("%(line)s: %(value)s is not a whole number: send counts as integers")
+                % {"line": code, "value": _shown(raw)},
+                field=code,
+            )
+        return count_in_range(code, int(raw), shown=_shown(raw))
     if isinstance(raw, str):
         text = raw.strip()
         digits = text.removeprefix("-")

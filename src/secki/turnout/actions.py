@@ -59,6 +59,8 @@ def parse_voters(raw: Any) -> int:
                 raise IntakeError("negative_value", f"voters: {shown} is negative", field="voters")
             return count_in_range("voters", MAX_COUNT, shown=shown)
         raw = int(text)
+    if isinstance(raw, float) and raw.is_integer():  # JSON: 431.0 is the integer 431
+        return count_in_range("voters", int(raw), shown=shown)
     if not isinstance(raw, int):
         raise IntakeError("invalid_value", f"voters: {shown} is not an integer", field="voters")
     if raw < 0:
