@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m secki.devtools.fuzz", description=__doc__)
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument(
-        "--examples", type=int, default=100, help="fuzzing examples per operation and run"
+        "--examples", type=int, default=150, help="fuzzing examples per operation and run"
     )
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--min-requests", type=int, default=10_000)
