@@ -129,7 +129,8 @@ def content_security_policy(app_configs: Sequence[Any] | None, **kwargs: Any) ->
             Error(
                 "No Content-Security-Policy is sent: "
                 + (
-                    f"{CSP_MIDDLEWARE} is not in MIDDLEWARE."
+                    "no middleware in MIDDLEWARE sends it (secki.contentpolicy's, a "
+                    f"{CSP_MIDDLEWARE})."
                     if not installed
                     else "CONTENT_SECURITY_POLICY has no DIRECTIVES."
                 ),

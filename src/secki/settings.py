@@ -85,7 +85,7 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
-    "csp.middleware.CSPMiddleware",
+    "secki.contentpolicy.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # 503 + Retry-After while the database is unreachable.
     "secki.unavailable.DatabaseUnavailable",
