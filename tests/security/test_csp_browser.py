@@ -211,6 +211,7 @@ def test_official_pages_raise_no_violation_and_the_live_checks_work(
         (f"/staff/e/{slug}/reconcile/", "h1"),
         ("/staff/tokens/", "h1"),
         ("/staff/audit/", "h1"),
+        ("/staff/two-factor/", "h1"),
         (f"/integrity/e/{slug}/", "#caveat"),
         (f"/integrity/e/{slug}/risk/", "h1"),
         (f"/integrity/e/{slug}/pvt/", "h1"),
