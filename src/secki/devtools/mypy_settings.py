@@ -9,4 +9,4 @@ import secrets
 
 os.environ.setdefault("SECKI_SECRET_KEY", "mypy-" + secrets.token_urlsafe(48))
 
-from secki.settings import *  # noqa: E402, F403
+from secki.settings import *  # noqa: F403
