@@ -23,7 +23,7 @@ import pytest
 from django.test import Client
 from django.test.client import BOUNDARY, encode_multipart
 
-from secki.bundle.read import MAX_LINE_BYTES, BundleError, read_bundle
+from secki.bundle.read import MAX_LINE_BYTES, BoundedCsv, BundleError, CsvProblem, read_bundle
 from secki.elections.models import Election
 from secki.errors import IntakeError
 from secki.protocols.models import Protocol
@@ -236,3 +236,69 @@ def test_a_bundle_with_a_huge_header_is_refused_at_its_first_line(tmp_path: Path
     assert [str(i) for i in caught.value.issues] == [
         "protocols.csv line 1: the line is longer than 65,536 bytes (the limit of a line)"
     ]
+
+
+class _Counting(io.BytesIO):
+    """A stream that counts the bytes read from it."""
+
+    taken = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.taken += len(data)
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        data = super().readline(size)
+        self.taken += len(data)
+        return data
+
+
+def test_a_huge_header_is_refused_after_reading_at_most_a_line() -> None:
+    stream = _Counting(HEADERS["1M"] + b"1-1,10:00,5\n" * 1000)
+    with pytest.raises(CsvProblem) as caught:
+        list(BoundedCsv(stream, max_columns=100).records())
+    assert (caught.value.line, caught.value.message) == (
+        1,
+        "the line is longer than 65,536 bytes (the limit of a line)",
+    )
+    assert stream.taken <= MAX_LINE_BYTES + 2
+
+
+@pytest.mark.parametrize(
+    ("content", "records"),
+    [
+        (b"a,b\r\n1,2\r\n", [(1, ["a", "b"]), (2, ["1", "2"])]),  # CR LF
+        (b"\xef\xbb\xbfa,b\n1,2", [(1, ["a", "b"]), (2, ["1", "2"])]),  # BOM, no final newline
+        (b'a,b\n"x\ny",2\n3,4\n', [(1, ["a", "b"]), (2, ["x\ny", "2"]), (4, ["3", "4"])]),
+        (b"a,b\n\n1,2\n", [(1, ["a", "b"]), (2, []), (3, ["1", "2"])]),  # a blank line
+        (
+            "a\n\u0142\u2028x\n".encode(),
+            [(1, ["a"]), (2, ["\u0142\u2028x"])],
+        ),  # only \n ends a line
+    ],
+)
+def test_well_formed_files_read_as_before(content: bytes, records: list[Any]) -> None:
+    assert list(BoundedCsv(io.BytesIO(content), max_columns=4).records()) == records
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "message"),
+    [
+        # a long line far into the file, after the first chunk, is found with its number
+        (
+            b"a\n" + b"1\n" * 600_000 + b"9" * 70_000 + b"\n",
+            600_002,
+            "the line is longer than 65,536 bytes (the limit of a line)",
+        ),
+        (b"a\n1\n\xc3", None, "not a CSV file: not UTF-8 text (byte 4)"),  # cut mid-character
+        (b"a\n1\x00\n", None, "not a CSV file: contains NUL bytes (binary data)"),
+        (b'a\n"1\n', 2, "not a CSV file: unexpected end of data"),  # a quote left open
+        (b"a\n" + b"x" * 1001 + b"\n", 2, "the field is longer than 1,000 characters"),
+    ],
+)
+def test_bad_files_name_the_line_and_rule(content: bytes, line: int | None, message: str) -> None:
+    with pytest.raises(CsvProblem) as caught:
+        list(BoundedCsv(io.BytesIO(content), max_columns=4).records())
+    assert caught.value.line == line
+    assert caught.value.message.startswith(message)

@@ -12,6 +12,7 @@ import contextlib
 import csv
 import datetime as dt
 import functools
+import io
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -48,6 +49,7 @@ MAX_URL = 500
 # is refused after reading at most the offending line, in time linear in what was read.
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # one uploaded file (bulk uploads)
 MAX_LINE_BYTES = 64 * 1024  # one line of a CSV file
+CHUNK_BYTES = 1024 * 1024  # read at a time after the header line
 MAX_FIELD = 1000  # characters of one CSV field (twice the longest text column, webcam_url)
 EXTRA_COLUMNS = 16  # columns a header may have beyond the file's known ones
 MAX_ROWS = 1_000_000  # rows of one file (station counts bound most files more tightly)
@@ -127,52 +129,68 @@ class BoundedCsv:
         self.max_columns = max_columns
         self.max_line = max_line
         self.max_field = max_field
-        self.line = 0  # lines read so far
+        self.line = 0  # lines read so far (by the reader, ahead of the records)
         self.header: list[str] = []
 
     def _lines(self) -> Iterator[str]:
+        """The file's lines: the first read alone with a line's bound (a huge header costs no
+        more than that), the rest in chunks split in C; every check is per chunk."""
         decoder = codecs.getincrementaldecoder("utf-8")()
-        offset = 0
-        while True:
-            raw = self.stream.readline(self.max_line + 2)  # room for the line's CR LF
-            if not raw:
-                try:
-                    decoder.decode(b"", final=True)
-                except UnicodeDecodeError:
-                    raise CsvProblem(
-                        None, None, f"not a CSV file: not UTF-8 text (byte {offset - 1})"
-                    ) from None
-                return
-            self.line += 1
-            if self.line == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw, offset = raw[len(codecs.BOM_UTF8) :], len(codecs.BOM_UTF8)
-            if b"\x00" in raw:
+        data = self.stream.readline(self.max_line + 2)  # room for the line's CR LF
+        offset = 0  # bytes of the file before ``data``
+        if data.startswith(codecs.BOM_UTF8):
+            data, offset = data[len(codecs.BOM_UTF8) :], len(codecs.BOM_UTF8)
+        tail = b""  # an unfinished line, carried to the next chunk
+        at_end = False
+        while not at_end:
+            at_end = not data
+            data, tail = tail + data, b""
+            if not at_end:
+                cut = data.rfind(b"\n") + 1
+                data, tail = data[:cut], data[cut:]
+            self._check_lengths(data, tail)
+            if b"\x00" in data:
                 raise CsvProblem(None, None, "not a CSV file: contains NUL bytes (binary data)")
             try:
-                text = decoder.decode(raw)
+                text = decoder.decode(data, final=at_end)
             except UnicodeDecodeError as exc:
                 raise CsvProblem(
                     None, None, f"not a CSV file: not UTF-8 text (byte {offset + exc.start})"
                 ) from None
-            if len(raw.rstrip(b"\r\n")) > self.max_line:
-                raise CsvProblem(
-                    self.line,
-                    None,
-                    f"the line is longer than {self.max_line:,} bytes (the limit of a line)",
-                )
-            offset += len(raw)
-            yield text
+            offset += len(data)
+            self.line += data.count(b"\n")
+            yield from io.StringIO(text, newline="")
+            data = b"" if at_end else self.stream.read(CHUNK_BYTES)
+
+    def _check_lengths(self, complete: bytes, tail: bytes) -> None:
+        """Refuse the first line of ``complete`` (whole lines) or the unfinished ``tail`` that
+        is longer than the bound."""
+        lines = complete.split(b"\n")
+        if max(map(len, lines)) <= self.max_line + 1 and len(tail) <= self.max_line + 1:
+            return
+        index = next(
+            (i for i, ln in enumerate(lines) if len(ln.rstrip(b"\r")) > self.max_line), None
+        )
+        if index is None:
+            if len(tail.rstrip(b"\r")) <= self.max_line:
+                return
+            index = len(lines) - 1  # the tail continues the (empty) last piece
+        raise CsvProblem(
+            self.line + index + 1,
+            None,
+            f"the line is longer than {self.max_line:,} bytes (the limit of a line)",
+        )
 
     def records(self) -> Iterator[tuple[int, list[str]]]:
         """Every record (the header first) with the line it starts on; a blank line is an
         empty record."""
         reader = csv.reader(self._lines(), strict=True)
         while True:
-            start = self.line + 1
+            start = reader.line_num + 1
             try:
                 record = next(reader, None)
             except csv.Error as exc:
-                raise CsvProblem(self.line, None, f"not a CSV file: {exc}") from None
+                raise CsvProblem(reader.line_num, None, f"not a CSV file: {exc}") from None
             if record is None:
                 return
             if len(record) > self.max_columns:
@@ -181,15 +199,15 @@ class BoundedCsv:
                     None,
                     f"{len(record):,} fields: a line of this file has at most {self.max_columns:,}",
                 )
-            for index, cell in enumerate(record):
-                if len(cell) > self.max_field:
-                    where = self.header[index] if index < len(self.header) else f"#{index + 1}"
-                    raise CsvProblem(
-                        start,
-                        where,
-                        f"the field is longer than {self.max_field:,} characters "
-                        "(the limit of a field)",
-                    )
+            if record and max(map(len, record)) > self.max_field:
+                index = next(i for i, cell in enumerate(record) if len(cell) > self.max_field)
+                where = self.header[index] if index < len(self.header) else f"#{index + 1}"
+                raise CsvProblem(
+                    start,
+                    where,
+                    f"the field is longer than {self.max_field:,} characters "
+                    "(the limit of a field)",
+                )
             if start == 1:
                 self.header = [h.strip() for h in record]
             yield start, record
@@ -342,6 +360,7 @@ class _Reader:
         if dupes or strangers or any(c not in seen for c in required):
             return
         width = len(header)
+        limited = [(c, TEXT_LIMITS[c]) for c in header if c in TEXT_LIMITS]
         limit, why = max_rows()
         count = 0
         for number, record in records:
@@ -360,16 +379,21 @@ class _Reader:
                 )
                 continue
             row = dict(zip(header, record, strict=True))
-            for col, longest in TEXT_LIMITS.items():
-                if len(row.get(col, "").strip()) > longest:
+            for col, longest in limited:
+                if len(row[col]) > longest and len(row[col].strip()) > longest:
                     self.issue(name, number, col, f"is longer than {longest} characters")
             yield number, row
 
     # -- field parsers ---------------------------------------------------------------------
     def count(
-        self, file: str, line: int, column: str, text: str, bound: tuple[int, str] | None = None
+        self,
+        file: str,
+        line: int,
+        column: str,
+        text: str,
+        bound: Bound | None = None,
     ) -> int | None:
-        """An integer 0 ≤ n < MAX_COUNT, and at most ``bound`` (the limit, and why) if given."""
+        """An integer 0 ≤ n < MAX_COUNT, and at most ``bound`` if given."""
         text = text.strip()
         if not text.isdigit() or not text.isascii():
             if text.startswith("-") and text[1:].isdigit():
@@ -377,17 +401,15 @@ class _Reader:
             else:
                 self.issue(file, line, column, f"{text!r} is not a non-negative integer")
             return None
-        if len(text.lstrip("0")) > len(str(MAX_COUNT)) or int(text) >= MAX_COUNT:
+        value = int(text) if len(text) <= 20 else MAX_COUNT  # longer: not worth converting
+        if value >= MAX_COUNT:
             shown = text if len(text) <= 30 else text[:30] + "…"
             self.issue(
                 file, line, column, f"{shown} is too large: every count is below {MAX_COUNT:,}"
             )
             return None
-        value = int(text)
-        if bound is not None and value > bound[0]:
-            self.issue(
-                file, line, column, f"{value:,} is more than the station can have: {bound[1]}"
-            )
+        if bound is not None and value > bound.limit:
+            self.issue(file, line, column, f"{value:,} is more than the station can have: {bound}")
             return None
         return value
 
@@ -545,23 +567,36 @@ def _parse_settings(reader: _Reader) -> tuple[dict[str, Any], ProtocolSchema] | 
     return data, schema
 
 
-def turnout_bound(registered: int) -> tuple[int, str]:
-    """The most voters a bundle's turnout report may give for a station, and why."""
-    bound = int(registered * (1 + TURNOUT_ALLOWANCE))
-    return bound, (
-        f"at most {bound:,} ({registered:,} registered voters plus the "
-        f"{TURNOUT_ALLOWANCE:.0%} additional-list allowance)"
-    )
+@dataclass(frozen=True)
+class Bound:
+    """The most a count of one station may be: ``limit``, from the station's ``registered``
+    voters by ``rule`` (``protocol``: any line of its protocol, :func:`count_bound`;
+    ``turnout``: a turnout report)."""
+
+    limit: int
+    registered: int
+    rule: str
+
+    def __str__(self) -> str:
+        if self.rule == "turnout":
+            return (
+                f"at most {self.limit:,} ({self.registered:,} registered voters plus the "
+                f"{TURNOUT_ALLOWANCE:.0%} additional-list allowance)"
+            )
+        return (
+            f"at most {self.limit:,} ({REGISTER_FACTOR} × {self.registered:,} registered "
+            f"voters + {REGISTER_MARGIN:,})"
+        )
 
 
-def protocol_bound(registered: int) -> tuple[int, str]:
-    """The most any count line of a station's protocol may give, and why
-    (:func:`secki.protocol.schema.count_bound`)."""
-    bound = count_bound(registered)
-    return bound, (
-        f"at most {bound:,} ({REGISTER_FACTOR} × {registered:,} registered voters "
-        f"+ {REGISTER_MARGIN:,})"
-    )
+def turnout_bound(registered: int) -> Bound:
+    """The most voters a bundle's turnout report may give for a station."""
+    return Bound(int(registered * (1 + TURNOUT_ALLOWANCE)), registered, "turnout")
+
+
+def protocol_bound(registered: int) -> Bound:
+    """The most any count line of a station's protocol may give."""
+    return Bound(count_bound(registered), registered, "protocol")
 
 
 def _is_hhmm(value: str) -> bool:
@@ -713,6 +748,7 @@ def _read(reader: _Reader) -> Bundle | None:
     f = "turnout.csv"
     times = set(settings["turnout_times"])
     seen_reports: set[tuple[str, str]] = set()
+    ceilings: dict[str, Bound] = {}
     most = (
         len(register) * len(times),
         f"{len(register):,} stations × {len(times)} report times",
@@ -725,7 +761,9 @@ def _read(reader: _Reader) -> Bundle | None:
         if station not in register:
             reader.issue(f, line, "station", f"station {station!r} does not exist in stations.csv")
             continue
-        voters = reader.count(f, line, "voters", row["voters"], turnout_bound(register[station]))
+        if station not in ceilings:
+            ceilings[station] = turnout_bound(register[station])
+        voters = reader.count(f, line, "voters", row["voters"], ceilings[station])
         if time not in times:
             reader.issue(
                 f,
