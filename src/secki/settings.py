@@ -292,6 +292,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "secki.accounts.views.locked_out"
 AXES_SENSITIVE_PARAMETERS = ["password", "code"]
+# No "AXES: BEGIN …" banner on stderr at every start (commands read their own output).
+AXES_VERBOSE = False
 # Behind a proxy (nginx), the header in which it passes the client's address on every request,
 # overwriting the client's own (nginx: proxy_set_header X-Real-IP $remote_addr): lockouts and
 # audit records then count the client, not the proxy.
