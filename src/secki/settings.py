@@ -91,6 +91,8 @@ MIDDLEWARE = [
     "secki.unavailable.DatabaseUnavailable",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # 404/400 for a NUL character in the path or the query, before any view (translated).
+    "secki.textguard.RefuseNulBytes",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
