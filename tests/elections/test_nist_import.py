@@ -174,6 +174,21 @@ def test_invalid_nist_file_is_refused_naming_the_place(tmp_path: Path) -> None:
     assert not Election.objects.exists()
 
 
+@pytest.mark.parametrize("registered", [10_000_000, 10**20])
+def test_a_register_beyond_any_count_is_refused(tmp_path: Path, registered: int) -> None:
+    data = report()
+    uid = data["GpUnit"][2]["@id"]
+    data["GpUnit"][2]["VotersRegistered"] = registered
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(data))
+    result = CliRunner().invoke(cli, ["import-nist", str(path), "--slug", "testland"])
+    assert result.exit_code == 2
+    assert f"polling place {uid}: VotersRegistered must be an integer from 0 to 9,999,999" in (
+        result.output
+    )
+    assert not Election.objects.exists()
+
+
 def test_dangling_composing_unit_is_refused(tmp_path: Path) -> None:
     data = report()
     data["GpUnit"][1]["ComposingGpUnitIds"].append("gp-missing")

@@ -645,6 +645,7 @@ def test_amendment_after_opening_is_audited_and_logged(election: Election, peopl
         ({"code": "9-9"}, "typo", "cannot be amended"),
         ({"registered": 1012}, "again", "changes nothing"),
         ({"registered": -5}, "negative", "registered"),
+        ({"registered": 10_000_000}, "beyond any count", "registered"),
         ({}, "nothing", "at least one field"),
     ]:
         with pytest.raises(IntakeError, match=words):

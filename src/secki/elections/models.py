@@ -7,12 +7,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator, URLValidator
+from django.core.validators import (
+    MaxValueValidator,
+    MinValueValidator,
+    RegexValidator,
+    URLValidator,
+)
 from django.db import models
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from secki.protocol import Expression, ExpressionError, ProtocolSchema, SchemaError
+from secki.protocol.schema import MAX_COUNT
 
 slug_validator = RegexValidator(r"^[a-z0-9][a-z0-9-]*$", "lower-case letters, digits and '-' only")
 
@@ -215,7 +221,11 @@ class Station(models.Model):
     number = models.PositiveIntegerField()
     name = models.CharField(max_length=200)
     address = models.CharField(max_length=300, blank=True)
-    registered = models.PositiveIntegerField(validators=[MinValueValidator(0)])
+    # Below the technical limit of every count, so that the register bound of a protocol's
+    # lines (secki.protocol.schema.count_bound) means something.
+    registered = models.PositiveIntegerField(
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_COUNT - 1)]
+    )
     latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     abroad = models.BooleanField(default=False)

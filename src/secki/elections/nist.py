@@ -22,6 +22,7 @@ from django.db import transaction
 
 from secki.elections.models import Candidate, Election, Station, Unit, install_schema
 from secki.protocol import ProtocolSchema
+from secki.protocol.schema import MAX_COUNT
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "nist_schema.json"
 STATION_TYPES = {"polling-place", "precinct"}
@@ -58,6 +59,17 @@ def _number(obj: dict[str, Any], fallback: int) -> int:
         if match:
             return int(match.group(1))
     return fallback
+
+
+def _registered(unit: dict[str, Any], uid: str) -> int:
+    """A polling place's ``VotersRegistered``: an integer from 0 below the count limit."""
+    value = unit.get("VotersRegistered") or 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_COUNT:
+        raise NistImportError(
+            f"polling place {uid}: VotersRegistered must be an integer from 0 to "
+            f"{MAX_COUNT - 1:,}, not {str(value)[:40]!r}"
+        )
+    return value
 
 
 def import_nist(path: Path, *, slug: str, schema: ProtocolSchema) -> Election:
@@ -147,7 +159,7 @@ def import_nist(path: Path, *, slug: str, schema: ProtocolSchema) -> Election:
                         code=uid,
                         number=_number(unit, counter[parent.id]),
                         name=_text(unit.get("Name")) or uid,
-                        registered=int(unit.get("VotersRegistered") or 0),
+                        registered=_registered(unit, uid),
                         ocd_id=_ocd(unit),
                         unit_path=parent.path,
                         position=len(stations),
