@@ -411,3 +411,14 @@ def test_estimate_before_the_official_results_and_the_verdict_once_they_are_in(
     assert after["official"]["complete"] is True
     assert after["estimates"] == body["estimates"]
     assert after["verdict"]["consistent"] is True
+
+
+@pytest.mark.parametrize("field", ["group", "contact", "seed"])
+def test_a_nul_character_in_a_text_is_refused_naming_it(sim: Imported, field: str) -> None:
+    body: dict[str, Any] = {"method": "seed", "seed": SEED, "size": SIZE}
+    body[field] = "Citizens\x00"
+    response = register(sim, **body)
+    assert response.status_code == 422, response.content
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("invalid_text", field)
+    assert not PvtSample.objects.exists()

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from secki.accounts.access import Permission, authorize
 from secki.elections.models import Election, Station
@@ -32,6 +33,7 @@ from secki.integrity.models import (
     SampleMethod,
 )
 from secki.ledger import chain
+from secki.protocols.data import storable
 
 _DIGITS = re.compile(r"[0-9]+")
 MAX_COUNT = 10_000_000
@@ -86,6 +88,12 @@ def _text(raw: Any, field: str, *, limit: int, required: bool = True) -> str:
     if not isinstance(raw, str):
         raise IntakeError("invalid_value", f"{field}: must be text", field=field)
     text = raw.strip()
+    if not storable(text):
+        raise IntakeError(
+            "invalid_text",
+            gettext("%(field)s: contains a NUL character or invalid Unicode") % {"field": field},
+            field=field,
+        )
     if required and not text:
         raise IntakeError("missing_value", f"{field}: required", field=field)
     if len(text) > limit:
