@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "amend-register": "secki.elections.cli:amend_register_cmd",
     "grant": "secki.accounts.cli:grant_cmd",
     "revoke": "secki.accounts.cli:revoke_cmd",
+    "reset-2fa": "secki.accounts.cli:reset_two_factor_cmd",
     "demo": "secki.demo.cli:demo",
     "serve": "secki.demo.cli:serve",
     "replay": "secki.demo.cli:replay_cmd",

@@ -338,3 +338,38 @@ def test_log_ins_log_outs_and_failures_leave_audit_records(personas: Personas) -
     ]
     assert trail[2].actor == personas["observer"] and trail[2].after == {"method": "password"}
     assert trail[0].at <= trail[1].at <= trail[2].at <= trail[3].at
+
+
+def test_a_lost_phone_is_reset_by_an_audited_action_not_in_the_admin(
+    personas: Personas,
+) -> None:
+    from click.testing import CliRunner
+    from django.contrib import admin
+
+    from secki.accounts import actions
+    from secki.accounts.access import AccessDenied
+    from secki.cli import cli
+
+    assert not admin.site.is_registered(TOTPDevice)
+    assert not admin.site.is_registered(StaticDevice)
+    enrol_authenticator(personas["op11"])
+    static = StaticDevice.objects.create(user=personas["op11"], name="recovery codes")
+    StaticToken.objects.create(device=static, token="aaaaabbbbb")
+
+    with pytest.raises(AccessDenied):  # a CEC administrator is not the superuser
+        actions.reset_two_factor(personas["admin"], personas["op11"])
+    assert TOTPDevice.objects.filter(user=personas["op11"]).exists()
+
+    result = CliRunner().invoke(cli, ["reset-2fa", personas["op11"].username])
+    assert result.exit_code == 0, result.output
+    assert "enrols again at its next log-in" in result.output
+    assert not TOTPDevice.objects.filter(user=personas["op11"]).exists()
+    assert not StaticDevice.objects.filter(user=personas["op11"]).exists()
+    (record,) = records("2fa.reset", "op11")
+    assert record.actor is None and record.actor_name.startswith("cli:")
+    assert record.before == {"authenticators": 1, "recovery_codes": 1}
+
+    # the next log-in goes to enrolment again
+    assert log_in(Client(), "op11")["Location"] == ENROL
+    again = CliRunner().invoke(cli, ["reset-2fa", personas["op11"].username])
+    assert "nothing changed" in again.output and len(records("2fa.reset", "op11")) == 1

@@ -941,3 +941,36 @@ def revoke_token(user: Any, token: ApiToken, *, request: HttpRequest | None = No
         )
     token.refresh_from_db()
     return True
+
+
+# -- two-factor log-in -----------------------------------------------------------------------
+
+
+def reset_two_factor(user: Any, account: Any, *, request: HttpRequest | None = None) -> bool:
+    """Remove ``account``'s authenticator and recovery codes (a lost phone): the superuser or
+    the command line only; the account enrols again at its next log-in. Audited as
+    ``2fa.reset``; False when it had none (nothing recorded)."""
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    _superuser_or_cli(user, _("reset another account's two-factor log-in"))
+    with transaction.atomic():
+        authenticators = TOTPDevice.objects.filter(user_id=account.pk)
+        recovery = StaticDevice.objects.filter(user_id=account.pk)
+        before = {
+            "authenticators": authenticators.filter(confirmed=True).count(),
+            "recovery_codes": sum(d.token_set.count() for d in recovery),
+        }
+        if not authenticators.exists() and not recovery.exists():
+            return False
+        authenticators.delete()
+        recovery.delete()
+        audit.record(
+            user,
+            "2fa.reset",
+            target=account.get_username(),
+            before=before,
+            after={"authenticators": 0, "recovery_codes": 0},
+            request=request,
+        )
+    return True

@@ -1,3 +1,5 @@
+import contextlib
+
 from django.apps import AppConfig
 
 
@@ -10,3 +12,18 @@ class AccountsConfig(AppConfig):
         from secki.accounts import signals
 
         signals.connect()
+        _no_device_admin()
+
+
+def _no_device_admin() -> None:
+    """django-otp's admin pages would change or delete authenticators and recovery codes
+    without an audit record: a lost phone is reset by ``secki reset-2fa`` (an audited action).
+    The admin's autodiscovery (django.contrib.admin comes first in INSTALLED_APPS) has run."""
+    from django.contrib import admin
+    from django.contrib.admin.exceptions import NotRegistered
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    for model in (TOTPDevice, StaticDevice):
+        with contextlib.suppress(NotRegistered):
+            admin.site.unregister(model)

@@ -95,3 +95,22 @@ def revoke_cmd(username: str, slug: str, role: str, unit: str | None, station: s
         click.echo(f"Refused, nothing changed: {exc}", err=True)
         sys.exit(2)
     click.echo(f"revoked: {m}")
+
+
+@click.command("reset-2fa")
+@click.argument("username")
+def reset_two_factor_cmd(username: str) -> None:
+    """Remove USERNAME's authenticator and recovery codes (a lost phone); the account sets up
+    a new authenticator at its next log-in. Audited."""
+    setup_django()
+    from django.contrib.auth import get_user_model
+
+    from secki.accounts import actions
+
+    account = get_user_model().objects.filter(username=username).first()
+    if account is None:
+        raise click.ClickException(f"no user {username!r}")
+    if actions.reset_two_factor(None, account):
+        click.echo(f"two-factor log-in of {username} reset: it enrols again at its next log-in")
+    else:
+        click.echo(f"{username} has no authenticator or recovery codes: nothing changed")

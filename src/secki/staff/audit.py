@@ -60,6 +60,7 @@ ACTION_LABELS: dict[str, Any] = {
     "2fa.failed": gettext_lazy("Second factor failed"),
     "2fa.enrolled": gettext_lazy("Authenticator set up"),
     "2fa.recovery_codes_issued": gettext_lazy("Recovery codes issued"),
+    "2fa.reset": gettext_lazy("Two-factor log-in reset"),
 }
 
 CSV_COLUMNS = ["at", "actor", "action", "election", "target", "before", "after", "ip"]
