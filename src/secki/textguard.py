@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.core.exceptions import SuspiciousOperation
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext
 from django.views import defaults
 
@@ -51,5 +52,5 @@ class RefuseNulBytes:
                 ) % {"name": name}
                 if _is_api(request):
                     return error(request, 400, "invalid_request", message, field=name)
-                return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+                return defaults.bad_request(request, exception=SuspiciousOperation(message))
         return self.get_response(request)
