@@ -1029,7 +1029,8 @@ def test_the_audit_page_fits_a_phone(live_server: Any, tmp_path: Path) -> None:
             assert page.locator("#audit li").count() == 4
         finally:
             browser.close()
-            connections.close_all()
+    # outside Playwright's event loop, where Django refuses synchronous database calls
+    connections.close_all()
 
 
 # -- the demo's setup --------------------------------------------------------------------------
