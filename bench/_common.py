@@ -7,7 +7,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from secki.devtools.pgserver import alive
-from secki.server import DEFAULT_THREADS, DEFAULT_WORKERS, server_command
+from secki.server import (
+    DEFAULT_THREADS,
+    DEFAULT_WORKERS,
+    free_port,
+    server_command,
+    wait_answering,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 # Benchmarks run on throwaway databases: without SECKI_SECRET_KEY, the settings' development
@@ -34,12 +39,6 @@ def secki(env: dict[str, str], *args: str, quiet: bool = True) -> subprocess.Com
         text=True,
         capture_output=quiet,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -110,21 +109,6 @@ class Server:
     port: int
     pid: int
     label: str
-
-
-def wait_answering(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    """Wait until the server started as ``proc`` answers ``GET /`` on ``port``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/")
-            conn.getresponse().read()
-            return
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("the application server did not start") from None
-            time.sleep(0.2)
 
 
 def descendants(pid: int) -> list[int]:

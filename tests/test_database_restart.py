@@ -14,7 +14,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -29,7 +28,7 @@ import pytest
 from secki.devtools.pgserver import Cluster, PostgresUnavailable
 from secki.env import env_bool
 from secki.protocol import ProtocolSchema
-from secki.server import server_command
+from secki.server import free_port, server_command
 from tests.factories import PROTOCOLS, run_secki, write_small_bundle
 
 SLUG = "testland-2024"
@@ -142,12 +141,6 @@ def cluster() -> Iterator[Cluster]:
         yield server
     finally:
         server.remove()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ connections over its workers and its HTTP costs ~1 ms (see docs/architecture.md)
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 DEFAULT_WORKERS = 2
@@ -91,3 +92,33 @@ def take_stop_signals_in_a_worker() -> None:
             time.sleep(0.05)  # the worker is still starting: its handler comes next
 
     threading.Thread(target=relay, name="secki-stop-signals", daemon=True).start()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for tests, benchmarks, fuzzing)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_answering(
+    port: int, proc: subprocess.Popen[bytes], *, path: str = "/", timeout: float = 60
+) -> None:
+    """Wait until the server started as ``proc`` answers ``GET path`` on ``port``; raise
+    RuntimeError when it exits first or ``timeout`` seconds pass."""
+    import http.client
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", path)
+            conn.getresponse().read()
+            return
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("the application server did not start") from None
+            time.sleep(0.2)

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from secki.server import server_command
+from secki.server import free_port, server_command
 from tests.factories import run_secki
-from tests.test_server import free_port
 
 MAKE_USER = (
     "from django.contrib.auth import get_user_model\n"

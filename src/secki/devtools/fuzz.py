@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import http.client
 import json
 import os
 import re
@@ -57,7 +56,7 @@ from pathlib import Path
 
 from secki.devtools.pgserver import PostgresUnavailable, throwaway_postgres
 from secki.env import env_bool
-from secki.server import server_command
+from secki.server import free_port, server_command, wait_answering
 
 SLUG = "az-2024-simulated"
 STATIONS, CONSTITUENCIES, CANDIDATES = 40, 4, 3
@@ -167,28 +166,6 @@ def config(values: dict[str, list[str]], examples: int) -> str:
     return "\n".join(lines)
 
 
-def wait_answering(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/api/v1/openapi.json")
-            conn.getresponse().read()
-            return
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("the application server did not start") from None
-            time.sleep(0.2)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def server(env: dict[str, str], log: Path) -> Iterator[int]:
     """The production server on a loopback port, its access log written to ``log``."""
@@ -206,7 +183,7 @@ def server(env: dict[str, str], log: Path) -> Iterator[int]:
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_answering(port, proc)
+        wait_answering(port, proc, path="/api/v1/openapi.json")
         yield port
     finally:
         proc.terminate()

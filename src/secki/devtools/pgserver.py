@@ -21,7 +21,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from secki.env import env_bool
+from secki.server import free_port
 
 
 class PostgresUnavailable(RuntimeError):
@@ -64,12 +64,6 @@ def find_bindir() -> Path:
     )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _server_user() -> pwd.struct_passwd | None:
     if os.geteuid() != 0:
         return None
@@ -99,7 +93,7 @@ class Cluster:
             os.chown(self.root, user.pw_uid, user.pw_gid)
             os.chown(sock, user.pw_uid, user.pw_gid)
             self._kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"postgres://secki@127.0.0.1:{self.port}/postgres"
         self._options = [
             f"-p {self.port}",
