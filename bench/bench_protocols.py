@@ -65,7 +65,10 @@ def ingest(env: dict[str, str], tmp: Path, stations: int, concurrency: int, pg: 
     bodies = [
         {
             "station": r["station"],
-            "values": {k: v for k, v in r.items() if k != "station" and v != ""},
+            # counts as JSON numbers (the API takes no digit strings), the instant L17 as text
+            "values": {
+                k: v if k == "L17" else int(v) for k, v in r.items() if k != "station" and v != ""
+            },
         }
         for r in rows
     ]

@@ -212,7 +212,9 @@ def single_writer(
             if not taken:
                 return
             station = taken[0]
-            body = json.dumps({"station": station.code, "values": station.protocol}).encode()
+            # counts as JSON numbers (the API takes no digit strings), the instant L17 as text
+            values = {k: v if k == "L17" else int(v) for k, v in station.protocol.items()}
+            body = json.dumps({"station": station.code, "values": values}).encode()
             if post(client, book, stop, rng, f"/api/v1/elections/{SLUG}/protocols", body, JSON):
                 with book.lock:
                     book.protocols[station.code] = expected_values(station)

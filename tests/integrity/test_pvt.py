@@ -400,7 +400,11 @@ def test_estimate_before_the_official_results_and_the_verdict_once_they_are_in(
     cec = early.people["cec"].client()
     with (early.directory / "protocols.csv").open() as handle:
         for row in csv.DictReader(handle):
-            values = {k: v for k, v in row.items() if k != "station" and v != ""}
+            values = {
+                k: v if k == "L17" else int(v)  # counts as JSON numbers
+                for k, v in row.items()
+                if k != "station" and v != ""
+            }
             response = post(
                 cec,
                 f"/api/v1/elections/{slug}/protocols",

@@ -98,7 +98,10 @@ def test_simulated_election_through_the_api_equals_the_files(tmp_path: Path) -> 
         rows = list(csv.DictReader(handle))
     url = f"/api/v1/elections/{election.slug}/protocols"
     for row in rows:
-        values = {k: v for k, v in row.items() if k != "station" and v != ""}
+        # counts as JSON numbers, the completion time L17 as an ISO 8601 text
+        values = {
+            k: v if k == "L17" else int(v) for k, v in row.items() if k != "station" and v != ""
+        }
         response = post(client, url, {"station": row["station"], "values": values})
         assert response.status_code == 201, response.content
     # national, every constituency and every station equal the file's sums
@@ -154,9 +157,24 @@ def spoiled(field: str, value: Any, station: str = "1-1") -> dict[str, Any]:
 
 BAD: list[tuple[str, str, dict[str, Any], int, str, str]] = [
     # id, persona, body, status, code, text in message
-    ("non-integer", "cec", spoiled("L5", "6x0"), 422, "invalid_value", "L5"),
-    ("float", "cec", spoiled("C1", 12.5), 422, "invalid_value", "C1"),
-    ("negative", "cec", spoiled("C2", -4), 422, "negative_value", "C2"),
+    # what the schema forbids (a count is a JSON integer 0 ≤ n < 10,000,000): 400 naming it
+    ("non-integer", "cec", spoiled("L5", "6x0"), 400, "invalid_request", "values.L5"),
+    ("digit string", "cec", spoiled("L5", "640"), 400, "invalid_request", "values.L5"),
+    ("float", "cec", spoiled("C1", 12.5), 400, "invalid_request", "values.C1"),
+    ("negative", "cec", spoiled("C2", -4), 400, "invalid_request", "values.C2"),
+    ("boolean", "cec", spoiled("C2", True), 400, "invalid_request", "values.C2"),
+    ("null", "cec", spoiled("L9", None), 400, "invalid_request", "values.L9"),
+    ("blank station", "cec", {**good(), "station": " "}, 400, "missing_station", "station"),
+    # what only the election's protocol form says: 422 naming the line
+    (
+        "instant in a count line",
+        "cec",
+        spoiled("L5", "2024-02-07T21:30"),
+        422,
+        "invalid_value",
+        "L5",
+    ),
+    ("count in a datetime line", "cec", spoiled("L17", 2024), 422, "invalid_value", "L17"),
     ("missing line", "cec", {"station": "1-1", "values": {"L1": 1000}}, 422, "missing_line", "L2"),
     ("unknown line", "cec", spoiled("L99", 1), 422, "unknown_line", "L99"),
     ("unknown candidate", "cec", spoiled("C4", 1), 422, "unknown_candidate", "C4"),

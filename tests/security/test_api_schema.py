@@ -17,24 +17,33 @@ failure it found).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import jsonschema
+import jsonschema_rs
 import pytest
 from django.test import Client
 
+from secki.api.schemas import NOT_BLANK
 from secki.bundle.read import read_bundle
 from secki.elections.bundle_io import import_bundle
 from secki.elections.models import Election
 from secki.integrity.models import ExitPoll, PvtSample
-from tests.factories import write_small_bundle
+from secki.protocols.api import ProtocolOut
+from secki.protocols.models import Protocol, ProtocolStatus
+from secki.turnout.anomalies import KINDS
+from secki.turnout.api import Kind
+from secki.turnout.models import TurnoutReport
+from tests.factories import PROTOCOLS, write_small_bundle
 from tests.personas import Persona, make_personas
+from tests.protocols.test_api import COLUMNS, register_only, values_of
 
 pytestmark = pytest.mark.django_db
 
-#: the routers typed here (protocols and turnout are typed by their own module's owners)
-TAGS = {"elections", "results", "scans", "integrity"}
+#: the routers checked here: all of the API's
+TAGS = {"elections", "results", "scans", "integrity", "protocols", "turnout"}
 
 
 @pytest.fixture(autouse=True)
@@ -249,6 +258,11 @@ def test_a_well_formed_body_refused_for_its_meaning_is_422(
         ("/api/v1/elections/{slug}/pvt/sample-size", "?margin=2", "margin"),  # was 422
         ("/api/v1/elections/{slug}/pvt/sample-size", "?margin=nan", "margin"),
         ("/api/v1/elections/{slug}/pvt/{sample_id}", "", "sample_id"),
+        ("/api/v1/elections/{slug}/turnout-anomalies", "?jump=0", "jump"),  # were 400s the
+        ("/api/v1/elections/{slug}/turnout-anomalies", "?k=101", "k"),  # schema did not say
+        ("/api/v1/elections/{slug}/turnout-anomalies", "?jump=nan", "jump"),
+        ("/api/v1/elections/{slug}/turnout-anomalies", "?format=xml", "format"),
+        ("/api/v1/elections/{slug}/turnout-anomalies", "?kind=bogus", "kind"),
     ],
 )
 def test_a_get_with_a_bad_parameter_is_a_documented_400(
@@ -327,8 +341,13 @@ def test_every_answer_of_these_routers_fits_its_schema(
         f"{api}/pvt": "",
         f"{api}/pvt/{{sample_id}}": str(created["id"]),
         f"{api}/exit-polls": "",
+        f"{api}/protocols/{{station}}": "1-1",
+        f"{api}/turnout/{{station}}": "1-1",
+        f"{api}/turnout-summary": "",
     }
-    assert {p for p, m, _ in operations(openapi) if m == "get"} == set(gets)
+    #: for reporting staff, and staff and observers: test_protocol_and_turnout_answers
+    staff = {f"{api}/turnout-missing", f"{api}/turnout-anomalies"}
+    assert {p for p, m, _ in operations(openapi) if m == "get"} == set(gets) | staff
     for who in (people["cec"].client(), observer, Client()):
         for path, value in gets.items():
             url = path.replace("{slug}", slug)
@@ -345,3 +364,210 @@ def test_every_answer_of_these_routers_fits_its_schema(
         )
         assert response.status_code == 404
         check(openapi, path, "get", response)
+
+
+# -- protocols and turnout -------------------------------------------------------------------
+
+
+def good_values(station: str) -> dict[str, Any]:
+    """A protocol's values as the API takes them: counts as integers, L17 as ISO 8601 text."""
+    return values_of(next(r for r in PROTOCOLS if r[0] == station), COLUMNS)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        # were 422 (the schema said Any): a count is a JSON integer 0 ≤ n < 10,000,000
+        ("protocols", {"values": {"L9": "21"}}, "values.L9"),
+        ("protocols", {"values": {"L9": 21.5}}, "values.L9"),
+        ("protocols", {"values": {"L9": -1}}, "values.L9"),
+        ("protocols", {"values": {"L9": 10_000_000}}, "values.L9"),
+        ("protocols", {"values": {"L9": None}}, "values.L9"),
+        ("protocols", {"values": {"L17": "yesterday"}}, "values.L17"),
+        ("protocols", {"values": []}, "values"),
+        ("protocols", {"station": 11}, "station"),
+        ("protocols", {"station": "x" * 65}, "station"),
+        ("protocols", {"act": "a" * 201}, "act"),
+        ("protocols-check", {"values": {"C1": True}}, "values.C1"),
+        ("turnout", {"voters": "150"}, "voters"),
+        ("turnout", {"voters": 10_000_000}, "voters"),
+        ("turnout", {"reason": "r" * 501}, "reason"),
+    ],
+)
+def test_a_protocol_or_turnout_body_that_breaks_its_schema_is_400_naming_the_field(
+    tmp_path: Path, openapi: dict[str, Any], path: str, body: dict[str, Any], field: str
+) -> None:
+    election = register_only(write_small_bundle(tmp_path))
+    cec = make_personas(election)["cec"].client()
+    if path == "turnout":
+        good: dict[str, Any] = {"station": "1-1", "time": "10:00", "voters": 150}
+    else:
+        good = {"station": "1-1", "values": good_values("1-1")}
+    bad = {**good, **body}
+    if isinstance(body.get("values"), dict):
+        bad["values"] = {**good["values"], **body["values"]}
+    url = f"/api/v1/elections/{election.slug}/{path}"
+    response = post(cec, url, bad)
+    error = check(openapi, f"/api/v1/elections/{{slug}}/{path}", "post", response)["error"]
+    assert response.status_code == 400 and error["code"] == "invalid_request", error
+    assert error["field"] == field and error["message"].startswith(f"{field}: "), error
+    assert not Protocol.objects.exists() and not TurnoutReport.objects.exists()
+    # the good body is accepted: the refusal was the field's
+    assert post(cec, url, good).status_code in (200, 201)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "code"),
+    [
+        ("protocols", {"station": " \u3000"}, 400, "missing_station"),  # the pattern says it
+        ("protocols", {"station": "\ufeff"}, 422, "unknown_station"),  # not blank to Python
+        ("protocols", {"station": "9-9"}, 422, "unknown_station"),
+        ("protocols", {"values": {"L5": "2024-02-07T21:30"}}, 422, "invalid_value"),
+        ("protocols", {"values": {"L17": 2024}}, 422, "invalid_value"),
+        ("protocols", {"values": {"L17": "2024-13-45T25:61"}}, 422, "invalid_value"),
+        ("protocols", {"values": {"L99": 1}}, 422, "unknown_line"),
+        ("protocols", {"values": {"L9": 3001}}, 422, "above_register"),
+        ("protocols-check", {"station": ""}, 400, "missing_station"),
+        ("turnout", {"station": "\t"}, 400, "missing_station"),
+        ("turnout", {"time": "10:30"}, 422, "unknown_time"),
+        ("turnout", {"voters": 1051}, 422, "above_registered"),
+    ],
+)
+def test_protocol_and_turnout_refusals_are_the_documented_ones(
+    tmp_path: Path,
+    openapi: dict[str, Any],
+    path: str,
+    body: dict[str, Any],
+    status: int,
+    code: str,
+) -> None:
+    """What the schema says is refused with 400 (a blank station: the pattern of ``station``);
+    what only the election says (its stations, lines, times, registers) with 422."""
+    election = register_only(write_small_bundle(tmp_path))
+    cec = make_personas(election)["cec"].client()
+    if path == "turnout":
+        good: dict[str, Any] = {"station": "1-1", "time": "10:00", "voters": 150}
+    else:
+        good = {"station": "1-1", "values": good_values("1-1")}
+    bad = {**good, **body}
+    if "values" in body:
+        bad["values"] = {**good["values"], **body["values"]}
+    response = post(cec, f"/api/v1/elections/{election.slug}/{path}", bad)
+    error = check(openapi, f"/api/v1/elections/{{slug}}/{path}", "post", response)["error"]
+    assert (response.status_code, error["code"]) == (status, code), error
+    assert error["field"], error
+    assert not Protocol.objects.exists() and not TurnoutReport.objects.exists()
+
+
+def test_the_station_pattern_is_what_the_lookup_strips() -> None:
+    """``station``'s pattern holds a string exactly when :meth:`str.strip` leaves something
+    (the lookup's blank test), as Python and as the ECMA reading of schemathesis's validator
+    see it (``\\S`` would differ: U+001C…U+001F, U+0085, U+FEFF)."""
+    pattern = re.compile(NOT_BLANK)
+    ecma = jsonschema_rs.validator_for({"type": "string", "pattern": NOT_BLANK})
+    for code in [*range(0xD800), *range(0xE000, 0x10000)]:
+        text = chr(code)
+        assert bool(pattern.search(text)) == bool(text.strip()), hex(code)
+        assert ecma.is_valid(text) == bool(text.strip()), hex(code)
+
+
+def test_the_enumerations_of_the_answers_are_the_models() -> None:
+    status = ProtocolOut.model_fields["status"].annotation
+    assert set(get_args(status)) == set(ProtocolStatus.values)
+    assert set(get_args(Kind)) == set(KINDS)
+
+
+def test_protocol_and_turnout_answers(tmp_path: Path, openapi: dict[str, Any]) -> None:
+    """Every operation of the protocols and turnout routers answers what it documents: each
+    write once (single and double entry, amend, resolve, annul, publish, bulk files, checks,
+    turnout), then every read as the CEC, an observer and the public."""
+    election = register_only(write_small_bundle(tmp_path), auto_publish=False)
+    people = make_personas(election)
+    slug = election.slug
+    api = "/api/v1/elections/{slug}"
+    cec, st11, supervisor = (people[p].client() for p in ("cec", "st11", "supervisor"))
+
+    def write(who: Client, path: str, body: Any, status: int) -> Any:
+        url = api.replace("{slug}", slug) + path.replace("{station}", body.pop("_at", ""))
+        response = post(who, url, body)
+        assert response.status_code == status, (path, response.content[:300])
+        return check(openapi, api + path, "post", response)
+
+    checked = write(st11, "/protocols-check", {"station": "1-1", "values": good_values("1-1")}, 200)
+    assert checked["acceptable"] is True and checked["station"] == "1-1"
+    instants = [v for c in checked["checks"] for v in c["values"].values() if isinstance(v, str)]
+    assert instants, checked  # the completion time L17 and the polls' close, as ISO 8601
+    created = write(st11, "/protocols", {"station": "1-1", "values": good_values("1-1")}, 201)
+    assert created["status"] == "accepted" and created["checks"]
+    write(supervisor, "/protocols/{station}/publish", {"_at": "1-1"}, 200)
+    values = {**good_values("1-1"), "L9": 21}
+    amended = {"_at": "1-1", "values": values, "reason": "recount", "act": "A-1"}
+    assert write(cec, "/protocols/{station}/amend", amended, 201)["reason"] == "recount"
+    write(cec, "/protocols/{station}/annul", {"_at": "1-1", "decision_ref": "D-1"}, 201)
+    election.double_entry = True
+    election.save()
+    first = write(
+        people["con1"].client(), "/protocols", {"station": "1-2", "values": good_values("1-2")}, 202
+    )
+    assert first["status"] == "first_entry" and first["values"] == {}
+    other = {**good_values("1-2"), "L2": good_values("1-2")["L2"] + 1}
+    second = write(cec, "/protocols", {"station": "1-2", "values": other}, 202)
+    assert second["status"] == "quarantined"
+    resolved = {"_at": "1-2", "values": good_values("1-2"), "reason": "the paper says so"}
+    assert write(supervisor, "/protocols/{station}/resolve", resolved, 200)["status"] == "accepted"
+    election.double_entry = False
+    election.save()
+    columns = ",".join(COLUMNS)
+    rows = [",".join("" if v is None else str(v) for v in r) for r in PROTOCOLS if r[0] == "2-1"]
+    response = cec.post(
+        f"/api/v1/elections/{slug}/protocols-bulk",
+        f"{columns}\n{rows[0]}\n",
+        content_type="text/csv",
+    )
+    assert check(openapi, f"{api}/protocols-bulk", "post", response) == {
+        "accepted": 1,
+        "election": slug,
+    }
+    write(st11, "/turnout", {"station": "1-1", "time": "10:00", "voters": 150}, 201)
+    response = cec.post(
+        f"/api/v1/elections/{slug}/turnout-bulk",
+        "station,time,voters\n2-2,10:00,40\n2-2,19:00,310\n",
+        content_type="text/csv",
+    )
+    assert check(openapi, f"{api}/turnout-bulk", "post", response)["accepted"] == 2
+
+    reads = {
+        f"{api}/protocols/{{station}}": ["1-1", "1-2", "2-1"],
+        f"{api}/turnout/{{station}}": ["1-1", "2-2"],
+        f"{api}/turnout-summary": ["", "?unit=1"],
+        f"{api}/turnout-missing": ["", "?time=10:00", "?unit=2"],
+        f"{api}/turnout-anomalies": ["", "?kind=above_100", "?jump=1&k=0.5&unit=2"],
+    }
+    staff_only = {
+        f"{api}/turnout-missing": ("cec",),
+        f"{api}/turnout-anomalies": ("cec", "observer"),
+    }
+    for who in ("cec", "observer", None):
+        client = people[who].client() if who else Client()
+        for path, tails in reads.items():
+            for tail in tails:
+                url = path.replace("{slug}", slug)
+                url = url.replace("{station}", tail) if "{station}" in path else url + tail
+                response = client.get(url)
+                allowed = who in staff_only.get(path, (who,))
+                expected = 200 if allowed else (401 if who is None else 403)
+                assert response.status_code == expected, (who, url, response.content[:300])
+                body = check(openapi, path, "get", response)
+                if path.endswith("anomalies") and allowed and not tail:
+                    assert body["counts"]["above_100"] == 1, body
+    # the anomaly flags as CSV: a documented answer of the operation
+    csv_answer = cec.get(f"/api/v1/elections/{slug}/turnout-anomalies?format=csv")
+    assert csv_answer.status_code == 200 and csv_answer["Content-Type"].startswith("text/csv")
+    assert (
+        "text/csv"
+        in openapi["paths"][f"{api}/turnout-anomalies"]["get"]["responses"]["200"]["content"]
+    )
+    # a report time the election does not have: 422, documented
+    response = cec.get(f"/api/v1/elections/{slug}/turnout-missing?time=09:00")
+    assert response.status_code == 422
+    assert check(openapi, f"{api}/turnout-missing", "get", response)["error"]["field"] == "time"

@@ -2,11 +2,13 @@
 that names the field or rule, with nothing stored.
 
 * NUL characters in ``station``, ``reason`` or ``act`` (PostgreSQL cannot store or compare
-  them), and text that is not valid Unicode (a lone surrogate from a JSON escape);
+  them): 422 naming the field; text that is not valid Unicode (a lone surrogate from a JSON
+  escape): 400 naming the field, by the request's schema;
 * a protocol's completion time outside the range of dates and times (``_utc`` overflowed);
 * counts ≥ 2^63 (the count bounds: tests/security/test_count_bounds.py has every path);
 * a NUL character in a ``/data/`` path (404, not 500);
-* reason texts longer than their column (2 MB were stored on SQLite; 500 on PostgreSQL);
+* reason texts longer than their column (2 MB were stored on SQLite; 500 on PostgreSQL): the
+  column's length is the request schema's, so 400 naming the field;
 * publishing in a closed election (409, as every other write).
 """
 
@@ -129,8 +131,13 @@ def test_nul_and_invalid_unicode_are_refused_naming_the_field(
 ) -> None:
     before = state()
     raw = json.dumps(body).replace('"TEXT"', json.dumps(NUL) if text == "nul" else SURROGATE)
-    error = refused(post(people[persona], election, path, raw), 422, "invalid_text", field)
-    assert error["message"].startswith(f"{field}: contains a NUL character or invalid Unicode")
+    response = post(people[persona], election, path, raw)
+    if text == "nul":
+        error = refused(response, 422, "invalid_text", field)
+        assert error["message"].startswith(f"{field}: contains a NUL character or invalid Unicode")
+    else:  # a lone surrogate is no Unicode string: the request's schema refuses it
+        error = refused(response, 400, "invalid_request", field)
+        assert error["message"].startswith(f"{field}: Input should be a valid string")
     assert state() == before
 
 
@@ -244,9 +251,10 @@ def test_counts_of_2_to_the_63_and_more_are_refused(
     election: Election, people: dict[str, Persona]
 ) -> None:
     before = state()
-    for value in (2**63, 2**64, 10**30):
+    for value in (2**63, 2**64, 10**30):  # beyond the schema's bound of a count: 400
         body = {"station": "1-1", "values": row("1-1", L1=value)}
-        refused(post(people["st11"], election, "protocols", body), 422, "value_too_large", "L1")
+        response = post(people["st11"], election, "protocols", body)
+        refused(response, 400, "invalid_request", "values.L1")
     assert state() == before
 
 
@@ -297,8 +305,9 @@ def test_texts_longer_than_their_column_are_refused(
     length = limit + 1 if size == "limit + 1" else 2_000_000
     base = {"reason": "recount"} if field != "reason" and "amend" in path else {}
     response = post(people[persona], election, path, {**base, **body, field: "x" * length})
-    error = refused(response, 422, f"{field}_too_long", field)
-    assert f"at most {limit} characters (this one has {length:,})" in error["message"]
+    # the column's length is the request schema's (maxLength): 400 naming the field
+    error = refused(response, 400, "invalid_request", field)
+    assert error["message"] == f"{field}: String should have at most {limit} characters"
     assert state() == before
 
 

@@ -247,7 +247,12 @@ def test_live_check_endpoint_used_by_the_form(election: Election, personas: Pers
     before = db_state()
 
     def check(**changes: str) -> dict[str, Any]:
-        values = {k: v for k, v in form_values(**changes).items() if v}
+        # as protocol.js sends them: filled fields only, whole numbers as JSON numbers
+        values: dict[str, int | str] = {
+            k: int(v) if v.isdigit() and k != "L17" else v
+            for k, v in form_values(**changes).items()
+            if v
+        }
         response = client.post(
             check_url,
             json.dumps({"station": "1-1", "values": values}),

@@ -35,7 +35,7 @@ def url(election: Election, tail: str) -> str:
 def test_report_and_read_back(election: Election, people: People) -> None:
     key = token(people.clerk)
     answer = post(
-        url(election, "turnout"), {"station": "1-1", "time": "10:00", "voters": "150"}, key
+        url(election, "turnout"), {"station": "1-1", "time": "10:00", "voters": 150.0}, key
     )
     assert answer.status_code == 201, answer.content
     body = answer.json()
@@ -72,9 +72,13 @@ def test_a_retry_with_the_same_key_stores_once(election: Election, people: Peopl
     [
         ("clerk", {"station": "9-9", "time": "10:00", "voters": 1}, 422, "unknown_station"),
         ("clerk", {"station": "1-1", "time": "10:30", "voters": 1}, 422, "unknown_time"),
-        ("clerk", {"station": "1-1", "time": "10:00", "voters": "12a"}, 422, "invalid_value"),
-        ("clerk", {"station": "1-1", "time": "10:00", "voters": 2.5}, 422, "invalid_value"),
-        ("clerk", {"station": "1-1", "time": "10:00", "voters": -1}, 422, "negative_value"),
+        # what the schema forbids (voters: a JSON integer 0 ≤ n < 10,000,000): 400
+        ("clerk", {"station": "1-1", "time": "10:00", "voters": "12a"}, 400, "invalid_request"),
+        ("clerk", {"station": "1-1", "time": "10:00", "voters": "150"}, 400, "invalid_request"),
+        ("clerk", {"station": "1-1", "time": "10:00", "voters": 2.5}, 400, "invalid_request"),
+        ("clerk", {"station": "1-1", "time": "10:00", "voters": -1}, 400, "invalid_request"),
+        ("clerk", {"station": "1-1", "time": "10:00", "voters": True}, 400, "invalid_request"),
+        ("clerk", {"station": "", "time": "10:00", "voters": 1}, 400, "missing_station"),
         ("clerk", {"station": "1-1", "time": "10:00", "voters": 5000}, 422, "above_registered"),
         ("clerk", {"station": "1-1", "time": "10:00"}, 400, "invalid_request"),
         ("clerk", {"station": "1-2", "time": "10:00", "voters": 1}, 403, "forbidden_territory"),
@@ -170,8 +174,10 @@ def test_missing_stations_for_reporting_staff(election: Election, people: People
     assert clerk_view["stations"][0]["operators"] == ["clerk@example.org"]
     assert get(url(election, "turnout-missing"), token(people.observer)).status_code == 403
     assert get(url(election, "turnout-missing")).status_code == 401
+    # the report times are the election's: another is refused for what it means
     bad = get(url(election, "turnout-missing?time=11:00"), token(people.cec))
-    assert (bad.status_code, bad.json()["error"]["code"]) == (400, "unknown_time")
+    assert (bad.status_code, bad.json()["error"]["code"]) == (422, "unknown_time")
+    assert bad.json()["error"]["field"] == "time"
 
 
 def test_anomaly_flags_as_json_and_csv(election: Election, people: People) -> None:

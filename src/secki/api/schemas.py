@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from ninja import Schema
-from pydantic import BeforeValidator, ConfigDict
+from pydantic import BeforeValidator, ConfigDict, Field
+
+from secki.protocol.schema import MAX_COUNT
 
 
 def _integral(value: object) -> object:
@@ -28,6 +30,19 @@ def _integral(value: object) -> object:
 #: would not reach the OpenAPI description)
 INTEGRAL = BeforeValidator(_integral)
 JsonInt = Annotated[int, INTEGRAL]
+#: a count of voters or ballots in a request body: 0 ≤ n < :data:`MAX_COUNT`, as every intake
+#: path bounds it (a bound that depends on the station's register is the action's: 422)
+Count = Annotated[int, Field(ge=0, lt=MAX_COUNT), INTEGRAL]
+
+#: a string holding a character that :meth:`str.strip` keeps, i.e. not blank. Every character
+#: Python counts as white space is spelled out, so that the OpenAPI description's pattern reads
+#: the same as an ECMA, a Python and a Rust regular expression (``\S`` does not: U+001C…U+001F,
+#: U+0085 and U+FEFF differ between them)
+NOT_BLANK = r"[^\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+#: the station a request body names: at most 64 characters, not blank. The pattern is the
+#: description's; the lookup of the code (stripped) refuses a blank one, 400 ``missing_station``
+#: naming the field, which the pattern thus predicts
+StationCode = Annotated[str, Field(max_length=64, json_schema_extra={"pattern": NOT_BLANK})]
 
 
 class In(Schema):

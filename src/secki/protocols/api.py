@@ -3,10 +3,15 @@ and bulk upload of the bundle's protocols.csv."""
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
 
 from django.http import Http404, HttpRequest, JsonResponse
-from ninja import Router, Schema
+from django.utils.translation import gettext
+from ninja import Router
+from pydantic import Field, PlainValidator
+from pydantic_core import PydanticCustomError, PydanticKnownError
 
 from secki.accounts.access import Permission, can, hold_memberships
 from secki.api.auth import user_from_request
@@ -18,52 +23,120 @@ from secki.api.lookups import (
     station_lock,
 )
 from secki.api.lookups import station_or_404 as lookup_station
-from secki.api.schemas import WRITE_ERRORS, ErrorOut
+from secki.api.schemas import WRITE_ERRORS, Count, ErrorOut, In, Out, StationCode
 from secki.elections.models import Election, Station
 from secki.errors import IntakeError
+from secki.protocol.schema import MAX_COUNT
 from secki.protocols import actions
-from secki.protocols.data import ProtocolData, clean_text, parse_protocol, storable
+from secki.protocols.data import (
+    REASON_MAX,
+    REFERENCE_MAX,
+    ProtocolData,
+    clean_text,
+    parse_protocol,
+    storable,
+)
 from secki.protocols.models import Protocol, ProtocolSource, ProtocolStatus
 from secki.turnout.api import BULK_BODY, upload_content
 
 router = Router(tags=["protocols"])
 PUBLIC_STATUSES = (ProtocolStatus.PUBLISHED, ProtocolStatus.ANNULLED)
 
-
-class ProtocolIn(Schema):
-    station: str
-    values: dict[str, Any]
-    act: str | None = None
-
-
-class AmendIn(Schema):
-    values: dict[str, Any]
-    reason: str
-    act: str | None = None
+#: the instant a ``datetime`` line (L17, the count's completion) takes: an ISO 8601 date and
+#: time of day, seconds and their fraction optional, with an offset or in the election's zone
+INSTANT = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})?"
+)
+_INSTANT = re.compile(INSTANT)
+Instant = Annotated[str, Field(pattern=f"^{INSTANT}$")]
 
 
-class ResolveIn(Schema):
-    values: dict[str, Any]
-    reason: str
-    act: str | None = None
+def _line_value(value: object) -> int | str:
+    """One line's value as the description says: a count (a JSON integer, or a number without
+    a fraction) 0 ≤ n < MAX_COUNT, or an instant. Which line takes which, the lines being the
+    election's, is the protocol's parser's to say (422 naming the line)."""
+    if type(value) is float and value.is_integer():
+        value = int(value)
+    if type(value) is int:
+        if value < 0:
+            raise PydanticKnownError("greater_than_equal", {"ge": 0})
+        if value >= MAX_COUNT:
+            raise PydanticKnownError("less_than", {"lt": MAX_COUNT})
+        return value
+    if type(value) is str and _INSTANT.fullmatch(value):
+        return value
+    raise PydanticCustomError(
+        "line_value",
+        gettext(
+            "Input should be a count (a whole number) or a date and time "
+            "(ISO 8601: YYYY-MM-DDTHH:MM, optionally seconds and an offset)"
+        ),
+    )
 
 
-class AnnulIn(Schema):
-    decision_ref: str
-    reason: str = ""
+#: line code → value; a count line takes a count, a ``datetime`` line an instant (one check,
+#: in one function, per value: a union of the two would name its branches in the error)
+LineValues = dict[
+    str, Annotated[int | str, PlainValidator(_line_value, json_schema_input_type=Count | Instant)]
+]
+Reference = Annotated[str, Field(max_length=REFERENCE_MAX)]
+Reason = Annotated[str, Field(max_length=REASON_MAX)]
 
 
-class ProtocolOut(Schema):
+class ProtocolIn(In):
+    station: StationCode
+    values: LineValues
+    #: the commission's act that lets a failed ``workflow = "act"`` check pass
+    act: Reference | None = None
+
+
+class AmendIn(In):
+    values: LineValues
+    reason: Reason
+    act: Reference | None = None
+
+
+class ResolveIn(In):
+    values: LineValues
+    reason: Reason
+    act: Reference | None = None
+
+
+class AnnulIn(In):
+    decision_ref: Reference
+    reason: Reason = ""
+
+
+class CheckStateOut(Out):
+    """A control relation's outcome as stored with a protocol."""
+
+    code: str
+    severity: Literal["hard", "soft"]
+    #: null: not applicable (a line it needs was left empty)
+    passed: bool | None
+
+
+class ProtocolOut(Out):
     election: str
     station: str
     version: int
-    status: str
+    status: Literal[
+        "received",
+        "first_entry",
+        "second_entry",
+        "quarantined",
+        "accepted",
+        "published",
+        "annulled",
+    ]
     is_current: bool
     source: str
     received_at: str
     completed_at: str | None
+    #: line code → count (the candidates' C1 … Cn included)
     values: dict[str, int]
-    checks: list[dict[str, Any]]
+    checks: list[CheckStateOut]
     soft_failures: list[str]
     reason: str
     decision_ref: str
@@ -104,7 +177,7 @@ def station_code(code: str) -> str:
     return clean_text("station", code, 64)
 
 
-def _parse(election: Election, values: dict[str, Any]) -> ProtocolData:
+def _parse(election: Election, values: dict[str, int | str]) -> ProtocolData:
     return parse_protocol(
         election.protocol_schema(), election.candidate_count(), values, election.tz
     )
@@ -233,9 +306,14 @@ def publish(request: HttpRequest, slug: str, station: str) -> JsonResponse:
     return respond(request, user, work)
 
 
+class ProtocolBulkOut(Out):
+    accepted: int
+    election: str
+
+
 @router.post(
     "/{slug}/protocols-bulk",
-    response={201: dict[str, Any], 413: ErrorOut, **WRITE_ERRORS},
+    response={201: ProtocolBulkOut, 413: ErrorOut, **WRITE_ERRORS},
     openapi_extra=BULK_BODY,
 )
 def bulk(request: HttpRequest, slug: str) -> JsonResponse:
@@ -258,15 +336,35 @@ def bulk(request: HttpRequest, slug: str) -> JsonResponse:
     return respond(request, user, work)
 
 
-class CheckIn(Schema):
+class CheckIn(In):
+    station: StationCode
+    values: LineValues
+
+
+class CheckResultOut(Out):
+    """One control relation evaluated on the values sent."""
+
+    code: str
+    severity: Literal["hard", "soft"]
+    #: null: not applicable (a line it needs was left empty)
+    passed: bool | None
+    message: str
+    #: the lines and figures the relation used: counts, instants
+    values: dict[str, int | dt.datetime]
+
+
+class ProtocolCheckOut(Out):
     station: str
-    values: dict[str, Any]
+    candidates_total: int
+    checks: list[CheckResultOut]
+    #: whether every hard check passes
+    acceptable: bool
 
 
 @router.post(
     "/{slug}/protocols-check",
     response={
-        200: dict[str, Any],
+        200: ProtocolCheckOut,
         400: ErrorOut,
         401: ErrorOut,
         403: ErrorOut,

@@ -4,12 +4,13 @@ at every report time, stations that have not reported, and anomaly flags (JSON o
 from __future__ import annotations
 
 import io
-from typing import IO, Any, cast
+from typing import IO, Annotated, Any, Literal, cast
 
 from django.conf import settings as django_settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext
-from ninja import Router, Schema
+from ninja import Query, Router
+from pydantic import Field
 
 from secki.accounts.access import Permission, can, hold_memberships
 from secki.api.auth import user_from_request
@@ -21,14 +22,14 @@ from secki.api.lookups import (
     station_or_404,
 )
 from secki.api.lookups import unit_or_404 as lookup_unit
-from secki.api.schemas import WRITE_ERRORS, ErrorOut
+from secki.api.schemas import READ_ERRORS, WRITE_ERRORS, Count, ErrorOut, In, Out, StationCode
 from secki.bundle.read import MAX_UPLOAD_BYTES
 from secki.elections.models import Election, Unit
 from secki.errors import IntakeError
-from secki.protocols.data import clean_text, storable
+from secki.protocols.data import REASON_MAX, clean_text, storable
 from secki.turnout import anomalies as flags
 from secki.turnout import tracking
-from secki.turnout.actions import parse_voters, report_turnout
+from secki.turnout.actions import report_turnout
 from secki.turnout.aggregate import turnout_summary
 from secki.turnout.bulk import accept_csv, authorize_upload
 from secki.turnout.models import TurnoutReport
@@ -37,14 +38,21 @@ from secki.turnout.territory import territory
 router = Router(tags=["turnout"])
 
 
-class TurnoutIn(Schema):
-    station: str
+#: the kinds of anomaly flag (:data:`secki.turnout.anomalies.KINDS`)
+Kind = Literal["above_100", "decrease", "late_jump", "identical", "curve_outlier"]
+
+
+class TurnoutIn(In):
+    station: StationCode
+    #: one of the election's report times, ``HH:MM``
     time: str
-    voters: Any
-    reason: str = ""
+    #: voters who received a ballot so far (cumulative)
+    voters: Count
+    #: why a report time already reported gets another number (a correction)
+    reason: Annotated[str, Field(max_length=REASON_MAX)] = ""
 
 
-class TurnoutOut(Schema):
+class TurnoutOut(Out):
     station: str
     time: str
     voters: int
@@ -55,21 +63,21 @@ class TurnoutOut(Schema):
     reason: str
 
 
-class BulkOut(Schema):
+class BulkOut(Out):
     election: str
     accepted: int
     reported: int
     corrected: int
 
 
-class UnitRef(Schema):
+class UnitRef(Out):
     code: str
     name: str
     kind: str
     number: int | None
 
 
-class TimeFigures(Schema):
+class TimeFigures(Out):
     time: str
     voters: int
     registered_reporting: int
@@ -79,7 +87,7 @@ class TimeFigures(Schema):
     late: int
 
 
-class FinalFigures(Schema):
+class FinalFigures(Out):
     participants: int
     registered_reporting: int
     stations_reporting: int
@@ -87,7 +95,7 @@ class FinalFigures(Schema):
     turnout: float | None
 
 
-class ChildSummary(Schema):
+class ChildSummary(Out):
     unit: UnitRef
     stations_total: int
     registered_total: int
@@ -95,7 +103,7 @@ class ChildSummary(Schema):
     final: FinalFigures
 
 
-class SummaryOut(Schema):
+class SummaryOut(Out):
     election: str
     simulated: bool
     unit: UnitRef
@@ -107,23 +115,41 @@ class SummaryOut(Schema):
     children: list[ChildSummary]
 
 
-class FlagOut(Schema):
+class FlagOut(Out):
     station: str
-    kind: str
+    kind: Kind
+    #: a report time, "final" (the protocol), or "" (the whole series)
     time: str
     value: float
     threshold: float
     message: str
 
 
-class AnomaliesOut(Schema):
+class AnomalySettingsOut(Out):
+    #: late jump threshold, percentage points
+    jump: float
+    #: curve outlier threshold, standard deviations
+    k: float
+
+
+class AnomalyCountsOut(Out):
+    """Flags shown, by kind."""
+
+    above_100: int
+    decrease: int
+    late_jump: int
+    identical: int
+    curve_outlier: int
+
+
+class AnomaliesOut(Out):
     election: str
-    settings: dict[str, float]
-    counts: dict[str, int]
+    settings: AnomalySettingsOut
+    counts: AnomalyCountsOut
     flags: list[FlagOut]
 
 
-class MissingOut(Schema):
+class MissingOut(Out):
     station: str
     name: str
     address: str
@@ -134,7 +160,7 @@ class MissingOut(Schema):
     operators: list[str]
 
 
-class MissingListOut(Schema):
+class MissingListOut(Out):
     election: str
     time: str
     missing: int
@@ -174,9 +200,14 @@ def submit(request: HttpRequest, slug: str, payload: TurnoutIn) -> JsonResponse:
 
     def work() -> Answer:
         station = named.get()
-        voters = parse_voters(payload.voters)
         report = report_turnout(
-            election, station, payload.time, voters, actor=user, source="api", reason=payload.reason
+            election,
+            station,
+            payload.time,
+            payload.voters,
+            actor=user,
+            source="api",
+            reason=payload.reason,
         )
         return 201, report_json(report, station.code)
 
@@ -290,13 +321,14 @@ def summary(request: HttpRequest, slug: str, unit: str | None = None) -> dict[st
 
 @router.get(
     "/{slug}/turnout-missing",
-    response={200: MissingListOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    response={200: MissingListOut, **READ_ERRORS, 422: ErrorOut},
 )
 def missing(
     request: HttpRequest, slug: str, time: str | None = None, unit: str | None = None
 ) -> dict[str, Any]:
     """Stations of your territory without a report at `time` (default: the latest report
-    time that has come), with their station operators' e-mail. For reporting staff."""
+    time that has come; a time the election does not have is 422), with their station
+    operators' e-mail. For reporting staff."""
     user = user_from_request(request)
     election = election_or_404(slug)
     area = territory(user, election, Permission.REPORT_TURNOUT)
@@ -324,35 +356,41 @@ def missing(
 
 
 def _time_param(election: Election, time: str | None) -> str:
+    """The report time a query names (default: the latest that has come); one the election
+    does not have is refused for what it means (422: the times are the election's)."""
     if not time:
         return tracking.latest_time(election)
     if time not in election.turnout_times:
         raise IntakeError(
             "unknown_time",
             f"{time!r} is not one of the report times {', '.join(election.turnout_times)}",
-            status=400,
             field="time",
         )
     return time
 
 
+#: ``format=csv``: the same flags as a CSV file
+CSV_ANSWER = {"responses": {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}}
+
+
 @router.get(
     "/{slug}/turnout-anomalies",
-    response={200: AnomaliesOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    response={200: AnomaliesOut, **READ_ERRORS},
+    openapi_extra=CSV_ANSWER,
 )
 def anomaly_flags(
     request: HttpRequest,
     slug: str,
-    kind: str | None = None,
+    kind: Kind | None = None,
     unit: str | None = None,
-    jump: float | None = None,
-    k: float | None = None,
-    format: str = "json",
+    jump: Annotated[float | None, Query(gt=0, le=100, allow_inf_nan=False)] = None,
+    k: Annotated[float | None, Query(gt=0, le=100, allow_inf_nan=False)] = None,
+    format: Literal["json", "csv"] = "json",
 ) -> Any:
     """Anomaly flags of the stations in your territory (staff and observers): `above_100`,
     `decrease`, `late_jump` (final protocol − last report > `jump` points, default 15),
-    `identical`, `curve_outlier` (more than `k` SD from the constituency, default 3).
-    `format=csv` answers a CSV file."""
+    `identical`, `curve_outlier` (more than `k` SD from the constituency, default 3);
+    `jump` and `k` above 0, at most 100. `format=csv` answers a CSV file."""
     user = user_from_request(request)
     election = election_or_404(slug)
     area = territory(user, election, Permission.VIEW_UNPUBLISHED)
@@ -366,8 +404,6 @@ def anomaly_flags(
             f'attachment; filename="{election.slug}-turnout-anomalies.csv"'
         )
         return response
-    if format != "json":
-        raise IntakeError("invalid_value", "format: json or csv", status=400, field="format")
     counts = dict.fromkeys(flags.KINDS, 0)
     for f in shown:
         counts[f.kind] += 1

@@ -132,7 +132,12 @@
     }
     var values = {};
     inputs.forEach(function (i) {
-      if (i.value.trim() !== "") { values[i.name] = i.value.trim(); }
+      var v = i.value.trim();
+      if (v === "") { return; }
+      // a count as a JSON number (the API takes no digit strings); an instant, or text the
+      // API refuses naming the line, as typed
+      var n = i.type === "datetime-local" ? null : whole(v);
+      values[i.name] = n === null ? v : n;
     });
     var mine = ++sequence;
     fetch(checkUrl, {
