@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/secki demo
 
-# Lint (ruff, ruff format, mypy --strict), the whole suite on the embedded SQLite database,
+# Lint (ruff, ruff format, mypy --strict, import-linter's layers: docs/architecture.md), the whole suite on the embedded SQLite database,
 # then every database test again on a throwaway PostgreSQL server started from the machine's
 # binaries. With
 # SECKI_REQUIRE_POSTGRES=1 (CI) a missing server is a failure, otherwise a printed skip.
@@ -44,6 +44,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src/secki
+	$(BIN)/lint-imports
 
 # schemathesis (pinned) against the production server, anonymously and with a superuser's
 # token, on SQLite and then on a throwaway PostgreSQL server: at least 10,000 requests on each,
@@ -67,4 +68,4 @@ test-crash: $(STAMP)
 	$(BIN)/python bench/crash_test.py $(CRASH_ARGS)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
