@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from secki.elections.models import Election
 from secki.integrity.data import StationData, load
-from secki.results.tabulate import ledger_head
+from secki.ledger.chain import ledger_head
 from secki.stats import (
     DigitTestResult,
     FingerprintResult,

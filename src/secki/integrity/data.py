@@ -26,8 +26,7 @@ from django.utils import timezone
 from secki.elections.models import Candidate, Election, Station, Unit, UnitKind
 from secki.protocol.expr import CANDIDATE_GROUP, Expression
 from secki.protocol.schema import ROLES
-from secki.protocols.models import Protocol
-from secki.results.tabulate import counted_statuses
+from secki.protocols.models import Protocol, counted_statuses
 
 IntArray = npt.NDArray[np.int64]
 

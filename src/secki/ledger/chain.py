@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from secki import rawsql
@@ -60,6 +61,12 @@ def _head() -> tuple[int, str]:
         )
         row = cursor.fetchone()
     return (int(row[0]), str(row[1])) if row else (0, GENESIS)
+
+
+def ledger_head() -> int:
+    """The sequence number of the public ledger's last entry (0 while it is empty): the key
+    every cache of figures is checked against, since every public fact moves it."""
+    return int(LedgerEntry.objects.aggregate(m=Max("seq"))["m"] or 0)
 
 
 def _body(seq: int, at: dt.datetime, kind: str, slug: str | None, payload: Any) -> str:

@@ -35,8 +35,8 @@ def snapshot(
     """Write the static snapshot files (JSON per unit, bulk CSV) into $SECKI_VAR_DIR/opendata."""
     setup_django()
     from secki.elections.models import Election
+    from secki.ledger.chain import ledger_head
     from secki.opendata import snapshots
-    from secki.results.tabulate import ledger_head
 
     def elections() -> list[Election]:
         found = list(Election.objects.filter(slug=slug) if slug else Election.objects.all())

@@ -47,6 +47,11 @@ PENDING_STATUSES = (
 )
 
 
+def counted_statuses(public: bool) -> tuple[str, ...]:
+    """The public counts published protocols; staff and observers count accepted ones too."""
+    return (ProtocolStatus.PUBLISHED,) if public else tuple(COUNTED_STATUSES)
+
+
 class ProtocolSource(models.TextChoices):
     IMPORT = "import", "Bulk file"
     FORM = "form", "Web form"

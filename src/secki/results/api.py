@@ -14,12 +14,12 @@ from secki.api.auth import user_from_request
 from secki.api.lookups import election_or_404, station_or_404, unit_or_404
 from secki.api.schemas import Out, errors
 from secki.elections.models import Election
-from secki.protocols.models import Protocol, ProtocolStatus
+from secki.protocols.models import Protocol, ProtocolStatus, counted_statuses
 from secki.protocols.scans import scan_path, visible_scans
 from secki.protocols.scans_api import ScanJsonOut
 from secki.results import http, serialize
 from secki.results.serialize import unit_json
-from secki.results.tabulate import Tabulation, counted_statuses, tabulation
+from secki.results.tabulate import Tabulation, tabulation
 
 router = Router(tags=["results"])
 

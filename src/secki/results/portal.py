@@ -21,9 +21,10 @@ from secki.protocols.models import (
     ProtocolScan,
     ProtocolStatus,
     ProtocolValue,
+    counted_statuses,
 )
 from secki.protocols.scans import visible_scans
-from secki.results.tabulate import Tabulation, Totals, UnitResult, counted_statuses, percent
+from secki.results.tabulate import Tabulation, Totals, UnitResult, percent
 from secki.turnout.aggregate import aggregate
 from secki.turnout.models import TurnoutReport
 

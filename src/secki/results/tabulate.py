@@ -20,12 +20,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Max, Sum
+from django.db.models import Count, Sum
 
 from secki.elections.models import Candidate, Election, Station, Unit
-from secki.ledger.models import LedgerEntry
+from secki.ledger.chain import ledger_head
 from secki.protocol import ProtocolSchema
-from secki.protocols.models import COUNTED_STATUSES, ProtocolStatus
+from secki.protocols.models import counted_statuses
 
 REPORTED = "#reported"
 REGISTERED = "#registered"
@@ -112,11 +112,6 @@ SELECT s.unit_id, %s, SUM(s.registered)
 """
 
 
-def counted_statuses(public: bool) -> tuple[str, ...]:
-    """The public counts published protocols; staff and observers count accepted ones too."""
-    return (ProtocolStatus.PUBLISHED,) if public else tuple(COUNTED_STATUSES)
-
-
 class Tabulation:
     """All units' totals of one election."""
 
@@ -186,10 +181,6 @@ class Tabulation:
 
 _cache: dict[tuple[int, str, int, bool], tuple[int, Tabulation]] = {}
 _lock = threading.Lock()
-
-
-def ledger_head() -> int:
-    return int(LedgerEntry.objects.aggregate(m=Max("seq"))["m"] or 0)
 
 
 def tabulation(election: Election, *, public: bool = False) -> Tabulation:

@@ -25,7 +25,8 @@ from typing import Any
 from django.db.models import Count, Q, Sum
 
 from secki.elections.models import Election, Station, Unit
-from secki.results.tabulate import Tabulation, ledger_head, percent, tabulation
+from secki.ledger.chain import ledger_head
+from secki.results.tabulate import Tabulation, percent, tabulation
 from secki.turnout.models import TurnoutReport
 
 

@@ -39,8 +39,8 @@ from scipy.stats import poisson
 
 from secki.elections.models import Election, Station, Unit
 from secki.errors import IntakeError
-from secki.protocols.models import ProtocolValue
-from secki.results.tabulate import counted_statuses, ledger_head
+from secki.ledger.chain import ledger_head
+from secki.protocols.models import ProtocolValue, counted_statuses
 from secki.turnout.models import TurnoutReport
 from secki.turnout.territory import Territory
 
