@@ -74,8 +74,8 @@ from secki.opendata.collect import (
     national_json,
 )
 from secki.opendata.nist_export import export_nist
-from secki.protocols.scans import published_url, scan_path
-from secki.results.serialize import scan_json, unit_json
+from secki.protocols.scans import published_url, scan_json, scan_path
+from secki.results.serialize import unit_json
 from secki.results.tabulate import percent
 
 log = logging.getLogger(__name__)

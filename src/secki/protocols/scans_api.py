@@ -16,7 +16,6 @@ from secki.api.lookups import election_or_404, station_in, station_or_404
 from secki.api.schemas import WRITE_ERRORS, Out, errors
 from secki.protocols import scans
 from secki.protocols.models import ProtocolScan, ProtocolSource
-from secki.results.serialize import protocol_scan_json
 
 router = Router(tags=["scans"])
 
@@ -45,7 +44,7 @@ def scan_out(request: HttpRequest, scan: ProtocolScan) -> dict[str, Any]:
     return {
         "election": scan.election.slug,
         "station": scan.station.code,
-        **protocol_scan_json(scan, request.build_absolute_uri(path)),
+        **scans.protocol_scan_json(scan, request.build_absolute_uri(path)),
         "public": scans.is_public(scan),
         "ledger_seq": scan.ledger.seq,
     }

@@ -15,7 +15,7 @@ from secki.api.lookups import election_or_404, station_or_404, unit_or_404
 from secki.api.schemas import Out, errors
 from secki.elections.models import Election
 from secki.protocols.models import Protocol, ProtocolStatus, counted_statuses
-from secki.protocols.scans import scan_path, visible_scans
+from secki.protocols.scans import protocol_scan_json, scan_path, visible_scans
 from secki.protocols.scans_api import ScanJsonOut
 from secki.results import http, serialize
 from secki.results.serialize import unit_json
@@ -170,7 +170,7 @@ def station(request: HttpRequest, slug: str, code: str) -> dict[str, Any]:
         "webcam": st.webcam,
         "webcam_url": st.webcam_link or None,
         "scans": [
-            serialize.protocol_scan_json(
+            protocol_scan_json(
                 scan, request.build_absolute_uri(scan_path(election.slug, st.code, scan.number))
             )
             for scan in visible_scans(st, public=public)

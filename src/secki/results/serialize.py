@@ -3,7 +3,6 @@ byte-identical to what the API answers the public)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -65,39 +64,3 @@ def national_json(
         **unit_json(result),
         "children": [unit_json(c) for c in children],
     }
-
-
-def scan_json(
-    *,
-    version: int,
-    number: int,
-    sha256: str,
-    size: int,
-    content_type: str,
-    uploaded_at: dt.datetime,
-    url: str,
-) -> dict[str, Any]:
-    """One scan of a station's paper protocol, as the station JSON of the API and of the
-    snapshots shows it (the hash is the one published in the ledger)."""
-    return {
-        "version": version,
-        "number": number,
-        "sha256": sha256,
-        "size": size,
-        "content_type": content_type,
-        "uploaded_at": uploaded_at.isoformat(),
-        "url": url,
-    }
-
-
-def protocol_scan_json(scan: Any, url: str) -> dict[str, Any]:
-    """:func:`scan_json` of a ``ProtocolScan`` row."""
-    return scan_json(
-        version=scan.protocol.version,
-        number=scan.number,
-        sha256=scan.sha256,
-        size=scan.size,
-        content_type=scan.content_type,
-        uploaded_at=scan.uploaded_at,
-        url=url,
-    )
