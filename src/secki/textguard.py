@@ -5,7 +5,7 @@ or query value, and PostgreSQL refuses it in a text parameter with an error (a 5
 reached a query). One middleware answers such requests before any view runs: ``404`` when
 the path holds one (no such page can exist), ``400`` naming the parameter when the query
 does; the API's JSON error shape under ``/api/``, Django's pages elsewhere. Request bodies
-are the views' business (``secki.protocols.data.clean_text`` and the forms).
+are the views' business (``secki.inputs.clean_text`` and the forms).
 """
 
 from __future__ import annotations

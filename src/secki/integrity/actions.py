@@ -21,6 +21,7 @@ from django.utils.translation import gettext
 from secki.accounts.access import Permission, authorize
 from secki.elections.models import Election, Station
 from secki.errors import IntakeError
+from secki.inputs import storable
 from secki.integrity import pvt
 from secki.integrity.access import authorize_register
 from secki.integrity.models import (
@@ -33,7 +34,6 @@ from secki.integrity.models import (
     SampleMethod,
 )
 from secki.ledger import chain
-from secki.protocols.data import storable
 
 _DIGITS = re.compile(r"[0-9]+")
 MAX_COUNT = 10_000_000

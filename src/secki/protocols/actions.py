@@ -18,9 +18,10 @@ from secki import groupcommit, rawsql
 from secki.accounts.access import Permission, authorize
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
+from secki.inputs import REASON_MAX, clean_text
 from secki.ledger import chain
 from secki.protocol import CheckResult
-from secki.protocols.data import REASON_MAX, REFERENCE_MAX, ProtocolData, clean_text
+from secki.protocols.data import REFERENCE_MAX, ProtocolData
 from secki.protocols.models import (
     COUNTED_STATUSES,
     EventKind,

@@ -24,20 +24,14 @@ from secki.api.lookups import (
 )
 from secki.api.lookups import station_or_404 as lookup_station
 from secki.api.schemas import WRITE_ERRORS, Count, ErrorOut, In, Out, StationCode
+from secki.api.upload import BULK_BODY, upload_content
 from secki.elections.models import Election, Station
 from secki.errors import IntakeError
+from secki.inputs import REASON_MAX, clean_text, storable
 from secki.protocol.schema import MAX_COUNT
 from secki.protocols import actions
-from secki.protocols.data import (
-    REASON_MAX,
-    REFERENCE_MAX,
-    ProtocolData,
-    clean_text,
-    parse_protocol,
-    storable,
-)
+from secki.protocols.data import REFERENCE_MAX, ProtocolData, parse_protocol
 from secki.protocols.models import Protocol, ProtocolSource, ProtocolStatus
-from secki.turnout.api import BULK_BODY, upload_content
 
 router = Router(tags=["protocols"])
 PUBLIC_STATUSES = (ProtocolStatus.PUBLISHED, ProtocolStatus.ANNULLED)

@@ -10,6 +10,7 @@ from typing import Any
 from django.utils.translation import gettext
 
 from secki.errors import IntakeError
+from secki.inputs import count_in_range, quoted
 from secki.protocol import CheckResult, ProtocolSchema
 from secki.protocol.schema import (
     MAX_COUNT,
@@ -19,9 +20,7 @@ from secki.protocol.schema import (
     count_bound,
 )
 
-#: the longest free texts, as the database stores them (Protocol.reason and
-#: ProtocolEvent.reason; Protocol.decision_ref holds an act or an annulment's decision)
-REASON_MAX = 500
+#: the longest act or annulment's decision reference, as Protocol.decision_ref stores it
 REFERENCE_MAX = 200
 
 
@@ -100,31 +99,6 @@ def _utc(instant: dt.datetime) -> str:
     return instant.astimezone(dt.UTC).isoformat()
 
 
-def _shown(raw: Any) -> str:
-    """A value as an error message quotes it (long ones cut short)."""
-    text = repr(raw)
-    return text if len(text) <= 40 else text[:40] + "…"
-
-
-def count_in_range(code: str, value: int, *, shown: str | None = None) -> int:
-    """``value`` if it is an integer 0 ≤ n < MAX_COUNT, or an IntakeError naming the line
-    (and the value as ``shown``, if given)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise IntakeError("invalid_value", f"{code}: {_shown(value)} is not an integer", field=code)
-    if value < 0:
-        raise IntakeError(
-            "negative_value", f"{code}: {value} is negative; counts are >= 0", field=code
-        )
-    if value >= MAX_COUNT:
-        raise IntakeError(
-            "value_too_large",
-            gettext("%(line)s: %(value)s is too large: every count is below %(limit)s")
-            % {"line": code, "value": shown or _shown(value), "limit": f"{MAX_COUNT:,}"},
-            field=code,
-        )
-    return value
-
-
 def _integer(code: str, raw: Any) -> int:
     """A count from JSON (an integer, or a number without a fraction), a form field or a CSV
     cell (its digits)."""
@@ -133,67 +107,27 @@ def _integer(code: str, raw: Any) -> int:
             raise IntakeError(
                 "invalid_value",
                 gettext("%(line)s: %(value)s is not a whole number: send counts as integers")
-                % {"line": code, "value": _shown(raw)},
+                % {"line": code, "value": quoted(raw)},
                 field=code,
             )
-        return count_in_range(code, int(raw), shown=_shown(raw))
+        return count_in_range(code, int(raw), shown=quoted(raw))
     if isinstance(raw, str):
         text = raw.strip()
         digits = text.removeprefix("-")
         if not (digits.isascii() and digits.isdigit()):
             raise IntakeError(
-                "invalid_value", f"{code}: {_shown(raw)} is not an integer", field=code
+                "invalid_value", f"{code}: {quoted(raw)} is not an integer", field=code
             )
         if len(digits.lstrip("0")) > len(str(MAX_COUNT)):  # int() of it would be wasted work
             if text.startswith("-"):
                 raise IntakeError(
                     "negative_value",
-                    f"{code}: {_shown(raw)} is negative; counts are >= 0",
+                    f"{code}: {quoted(raw)} is negative; counts are >= 0",
                     field=code,
                 )
-            return count_in_range(code, MAX_COUNT, shown=_shown(raw))
+            return count_in_range(code, MAX_COUNT, shown=quoted(raw))
         raw = int(text)
     return count_in_range(code, raw)
-
-
-def storable(text: str) -> bool:
-    """Whether a database can store and compare ``text`` (a code looked up, a free text):
-    PostgreSQL refuses NUL characters, and no database takes text that is not valid Unicode
-    (a lone surrogate from a JSON escape)."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def clean_text(field: str, value: str | None, max_length: int) -> str:
-    """A free text (a reason, an act, a decision reference), stripped: refused when it holds
-    a NUL character or is not valid Unicode (neither can be stored) or is longer than its
-    database column."""
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise IntakeError(
-            "invalid_text", gettext("%(field)s: must be text") % {"field": field}, field=field
-        )
-    text = value.strip()
-    if not storable(text):
-        raise IntakeError(
-            "invalid_text",
-            gettext("%(field)s: contains a NUL character or invalid Unicode") % {"field": field},
-            field=field,
-        )
-    if len(text) > max_length:
-        raise IntakeError(
-            f"{field}_too_long",
-            gettext("%(field)s: at most %(limit)s characters (this one has %(length)s)")
-            % {"field": field, "limit": max_length, "length": f"{len(text):,}"},
-            field=field,
-        )
-    return text
 
 
 def _instant(code: str, value: Any, tz: dt.tzinfo) -> dt.datetime:
@@ -202,7 +136,7 @@ def _instant(code: str, value: Any, tz: dt.tzinfo) -> dt.datetime:
     except ValueError:
         raise IntakeError(
             "invalid_value",
-            f"{code}: {_shown(value)} is not an ISO 8601 date and time",
+            f"{code}: {quoted(value)} is not an ISO 8601 date and time",
             field=code,
         ) from None
     instant = instant if instant.tzinfo else instant.replace(tzinfo=tz)
@@ -212,7 +146,7 @@ def _instant(code: str, value: Any, tz: dt.tzinfo) -> dt.datetime:
         raise IntakeError(
             "invalid_value",
             gettext("%(line)s: %(value)s is outside the range of dates and times")
-            % {"line": code, "value": _shown(value)},
+            % {"line": code, "value": quoted(value)},
             field=code,
         ) from None
     return instant

@@ -13,8 +13,8 @@ from django.urls import reverse
 from secki.accounts.access import AccessDenied, Permission, authorize
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
+from secki.inputs import clean_text
 from secki.protocols import actions
-from secki.protocols.data import clean_text
 from secki.protocols.models import Protocol, ProtocolSource, ProtocolStatus
 from secki.staff.common import (
     election_or_404,

@@ -31,9 +31,9 @@ from secki import rawsql
 from secki.accounts.access import AccessDenied, Permission, authorize
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
+from secki.inputs import REASON_MAX, clean_text, count_in_range
 from secki.ledger import chain
 from secki.protocol.schema import MAX_COUNT
-from secki.protocols.data import REASON_MAX, clean_text, count_in_range
 from secki.turnout.models import TurnoutReport
 
 #: the last report time of the day is late this long after polls close (or after the time

@@ -3,12 +3,9 @@ at every report time, stations that have not reported, and anomaly flags (JSON o
 
 from __future__ import annotations
 
-import io
-from typing import IO, Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
-from django.conf import settings as django_settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.utils.translation import gettext
 from ninja import Query, Router
 from pydantic import Field
 
@@ -23,10 +20,10 @@ from secki.api.lookups import (
 )
 from secki.api.lookups import unit_or_404 as lookup_unit
 from secki.api.schemas import READ_ERRORS, WRITE_ERRORS, Count, ErrorOut, In, Out, StationCode
-from secki.bundle.read import MAX_UPLOAD_BYTES
+from secki.api.upload import BULK_BODY, upload_content
 from secki.elections.models import Election, Unit
 from secki.errors import IntakeError
-from secki.protocols.data import REASON_MAX, clean_text, storable
+from secki.inputs import REASON_MAX, clean_text, storable
 from secki.turnout import anomalies as flags
 from secki.turnout import tracking
 from secki.turnout.actions import report_turnout
@@ -212,56 +209,6 @@ def submit(request: HttpRequest, slug: str, payload: TurnoutIn) -> JsonResponse:
         return 201, report_json(report, station.code)
 
     return respond(request, user, work, grouped=True, locks=station_lock(named))
-
-
-BULK_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "text/csv": {"schema": {"type": "string"}},
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                    "required": ["file"],
-                }
-            },
-        },
-    }
-}
-
-
-def upload_content(request: HttpRequest) -> IO[bytes]:
-    """The CSV sent as the body (``text/csv``) or as the ``file`` field of a form upload, as a
-    binary stream (the bulk parsers read it line by line, within their bounds).
-
-    Call it only once the caller's role is checked: it is what reads the body. An
-    ``Idempotency-Key`` fingerprints a parsed upload by its fields and files."""
-    if request.content_type == "multipart/form-data":
-        upload = request.FILES.get("file")
-        if upload is None:
-            raise IntakeError("invalid_file", "no 'file' field in the upload", field="file")
-        size = upload.size or 0
-    else:
-        size = int(request.META.get("CONTENT_LENGTH") or 0)
-    limit = MAX_UPLOAD_BYTES
-    body_limit = django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    if request.content_type != "multipart/form-data" and body_limit:
-        limit = min(limit, body_limit)  # the body is read whole
-    if size > limit:
-        raise IntakeError(
-            "file_too_large",
-            gettext(
-                "file: %(size)s bytes is more than the %(limit)s bytes an upload may have "
-                "(send a larger file as multipart/form-data, field 'file')"
-            )
-            % {"size": f"{size:,}", "limit": f"{limit:,}"},
-            status=413,
-            field="file",
-        )
-    if request.content_type == "multipart/form-data":
-        return cast(IO[bytes], upload)
-    return io.BytesIO(request.body)
 
 
 @router.post(

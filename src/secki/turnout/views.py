@@ -17,7 +17,7 @@ from secki.accounts.models import Membership, Role
 from secki.bundle.read import MAX_UPLOAD_BYTES
 from secki.elections.models import Election, Station, Unit
 from secki.errors import IntakeError
-from secki.protocols.data import storable
+from secki.inputs import storable
 from secki.turnout import anomalies as flags
 from secki.turnout import tracking
 from secki.turnout.actions import parse_voters, report_turnout
