@@ -172,7 +172,7 @@ def prepare(stations: int, work: Path) -> tuple[str, str, list[dict[str, Any]], 
 
     from secki.accounts.models import ApiToken, Membership, Role
     from secki.bundle.read import read_bundle
-    from secki.elections.bundle_io import import_bundle
+    from secki.intake.bundle_io import import_bundle
     from secki.simulator import SimulationConfig, simulate, write_bundle
 
     call_command("migrate", verbosity=0)

@@ -26,8 +26,8 @@ from django.utils import translation
 
 from secki import rawsql, unavailable
 from secki.bundle.read import read_bundle
-from secki.elections.bundle_io import import_bundle
 from secki.elections.models import Election
+from secki.intake.bundle_io import import_bundle
 from secki.turnout.models import TurnoutReport
 from tests.factories import PROTOCOLS, write_small_bundle
 from tests.personas import Persona, make_personas

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from secki.bundle.read import BundleError, read_bundle
 from secki.cli import cli
-from secki.elections.bundle_io import export_bundle, import_bundle
 from secki.elections.models import Candidate, Election, Station, Unit
+from secki.intake.bundle_io import export_bundle, import_bundle
 from secki.ledger.chain import verify
 from secki.ledger.models import LedgerEntry
 from secki.protocols.models import Protocol, ProtocolValue

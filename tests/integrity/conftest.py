@@ -17,8 +17,8 @@ import pytest
 from django.db import transaction
 
 from secki.bundle.read import read_bundle
-from secki.elections.bundle_io import import_bundle
 from secki.elections.models import Election
+from secki.intake.bundle_io import import_bundle
 from secki.simulator import SimulationConfig, simulate, write_bundle
 from secki.simulator.model import SimulatedElection
 from tests.personas import Persona, make_personas

@@ -12,8 +12,8 @@ from django.test import Client
 
 from secki.bundle.read import read_bundle
 from secki.bundle.write import write_table
-from secki.elections.bundle_io import import_bundle
 from secki.elections.models import Election
+from secki.intake.bundle_io import import_bundle
 from secki.integrity.models import ExitPoll
 from secki.protocol import ProtocolSchema
 from tests.factories import protocol, write_small_bundle

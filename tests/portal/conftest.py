@@ -17,8 +17,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from secki.bundle.read import read_bundle
-from secki.elections.bundle_io import import_bundle
 from secki.elections.models import Election, Station
+from secki.intake.bundle_io import import_bundle
 from secki.protocol import ProtocolSchema
 from secki.protocols.actions import submit_protocol
 from secki.protocols.data import ProtocolData

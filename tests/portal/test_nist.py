@@ -14,8 +14,8 @@ import jsonschema
 import pytest
 
 from secki.bundle.read import read_bundle
-from secki.elections.bundle_io import import_bundle
 from secki.elections.models import Election, Station
+from secki.intake.bundle_io import import_bundle
 from secki.opendata import snapshots
 from secki.opendata.collect import collect
 from secki.opendata.nist_export import export_nist, station_id, unit_id

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from django.test import Client
 
 from secki.bundle.read import read_bundle
-from secki.elections.bundle_io import import_bundle
 from secki.elections.models import Election, Station, Unit
+from secki.intake.bundle_io import import_bundle
 from secki.opendata import snapshots
 from secki.opendata.cli import bundle_from_bulk_cmd, snapshot
 from secki.opendata.roundtrip import bundle_from_bulk

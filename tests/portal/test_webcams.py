@@ -19,8 +19,8 @@ from django.test import Client
 from secki.bundle import STATION_COLUMNS
 from secki.bundle.read import BundleError, read_bundle
 from secki.bundle.write import write_table
-from secki.elections.bundle_io import export_bundle, import_bundle
 from secki.elections.models import Election, Station
+from secki.intake.bundle_io import export_bundle, import_bundle
 from secki.opendata import snapshots
 from secki.opendata.roundtrip import bundle_from_bulk
 from tests.factories import STATIONS, write_small_bundle

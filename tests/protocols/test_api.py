@@ -15,8 +15,8 @@ from django.db import connection
 from django.test import Client
 
 from secki.bundle.read import read_bundle
-from secki.elections.bundle_io import import_bundle
 from secki.elections.models import Election
+from secki.intake.bundle_io import import_bundle
 from secki.ledger.chain import verify
 from secki.ledger.models import LedgerEntry
 from secki.protocols.models import Protocol, ProtocolEvent, ProtocolValue

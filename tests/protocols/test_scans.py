@@ -21,9 +21,9 @@ from django.test import Client
 from secki.accounts import actions
 from secki.bundle.read import BundleError, read_bundle
 from secki.cli import cli
-from secki.elections.bundle_io import import_bundle
 from secki.elections.models import Election, Station
 from secki.errors import IntakeError
+from secki.intake.bundle_io import import_bundle
 from secki.ledger import chain
 from secki.ledger.models import LedgerEntry
 from secki.opendata import snapshots

@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 
 from secki.bundle.read import read_bundle
-from secki.elections.bundle_io import import_bundle
 from secki.elections.models import Unit
+from secki.intake.bundle_io import import_bundle
 from secki.results.tabulate import Tabulation
 from tests.factories import PROTOCOLS, write_small_bundle
 

@@ -28,8 +28,8 @@ from django.test import Client
 
 from secki.api.schemas import NOT_BLANK
 from secki.bundle.read import read_bundle
-from secki.elections.bundle_io import import_bundle
 from secki.elections.models import Election
+from secki.intake.bundle_io import import_bundle
 from secki.integrity.models import ExitPoll, PvtSample
 from secki.protocols.api import ProtocolOut
 from secki.protocols.models import Protocol, ProtocolStatus

@@ -30,9 +30,9 @@ from secki.accounts.access import GRANTS, AccessDenied, Permission
 from secki.accounts.models import ApiToken, AuditRecord, Membership, Role
 from secki.bundle.read import read_bundle
 from secki.cli import cli
-from secki.elections.bundle_io import import_bundle
 from secki.elections.models import Candidate, Election, ElectionStatus, Station, Unit
 from secki.errors import IntakeError
+from secki.intake.bundle_io import import_bundle
 from secki.ledger import chain
 from secki.ledger.models import LedgerEntry
 from secki.protocols.models import Protocol

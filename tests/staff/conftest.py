@@ -17,8 +17,8 @@ from django.test import Client
 from secki.accounts import twofactor
 from secki.accounts.models import Membership, Role
 from secki.bundle.read import read_bundle
-from secki.elections.bundle_io import import_bundle
 from secki.elections.models import Election, Station, Unit
+from secki.intake.bundle_io import import_bundle
 from secki.ledger.models import LedgerEntry
 from secki.protocols.models import Protocol, ProtocolEntry, ProtocolEvent, ProtocolValue
 from tests.factories import PROTOCOLS, write_small_bundle

@@ -16,8 +16,8 @@ import pytest
 
 from secki.accounts.models import ApiToken, Membership, Role
 from secki.bundle.read import read_bundle
-from secki.elections.bundle_io import import_bundle
 from secki.elections.models import Election, Station, Unit
+from secki.intake.bundle_io import import_bundle
 from secki.ledger.models import LedgerEntry
 from secki.turnout.models import TurnoutReport
 from tests.factories import write_small_bundle

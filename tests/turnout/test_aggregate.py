@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from secki.bundle.read import read_bundle
-from secki.elections.bundle_io import import_bundle
 from secki.elections.models import Election, Unit
+from secki.intake.bundle_io import import_bundle
 from secki.results.tabulate import tabulation
 from secki.turnout import aggregate as agg
 from secki.turnout.actions import report_turnout

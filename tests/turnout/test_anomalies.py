@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from secki.bundle.read import read_bundle
-from secki.elections.bundle_io import import_bundle
 from secki.elections.models import Election
+from secki.intake.bundle_io import import_bundle
 from secki.simulator import SimulationConfig, parse_fraud, simulate, write_bundle
 from secki.turnout.actions import report_turnout
 from secki.turnout.anomalies import (

@@ -13,7 +13,7 @@ import pytest
 
 from secki.bundle.read import read_bundle
 from secki.demo.replay import replay
-from secki.elections.bundle_io import import_bundle
+from secki.intake.bundle_io import import_bundle
 from secki.simulator import SimulationConfig, simulate, write_bundle
 from secki.turnout.aggregate import turnout_summary
 

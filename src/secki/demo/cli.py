@@ -42,8 +42,8 @@ def prepare_demo(fresh: bool, seed: int, stations: int | None) -> tuple[Path, st
 
     from secki.accounts import actions
     from secki.bundle.read import read_bundle
-    from secki.elections.bundle_io import import_bundle
     from secki.elections.models import Election
+    from secki.intake.bundle_io import import_bundle
     from secki.simulator import SimulationConfig, simulate, write_bundle
 
     var = _var_dir()

@@ -9,8 +9,8 @@ from ninja import Router
 
 from secki.api.lookups import election_or_404
 from secki.api.schemas import Out, errors
-from secki.elections.bundle_io import election_settings
 from secki.elections.models import Election
+from secki.elections.serialize import election_settings
 
 router = Router(tags=["elections"])
 

@@ -31,7 +31,7 @@ from secki.bundle import (
     UNIT_COLUMNS,
 )
 from secki.bundle.write import write_election, write_table
-from secki.elections.bundle_io import election_settings
+from secki.elections.serialize import election_settings
 from secki.opendata.collect import PublicData, StationRow
 from secki.protocols.models import ProtocolStatus
 from secki.protocols.scans import published_url, scan_path

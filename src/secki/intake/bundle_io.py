@@ -20,7 +20,6 @@ from django.utils import timezone
 from secki.accounts import actions
 from secki.bundle import (
     CANDIDATE_COLUMNS,
-    FORMAT,
     STATION_COLUMNS,
     STATION_EXTRA_COLUMNS,
     TURNOUT_COLUMNS,
@@ -37,6 +36,7 @@ from secki.elections.models import (
     Unit,
     install_schema,
 )
+from secki.elections.serialize import election_settings
 from secki.errors import IntakeError
 from secki.ledger import chain
 from secki.protocols.bulk import store_accepted
@@ -241,29 +241,6 @@ def import_work(bundle: Bundle) -> int:
 def _dec(value: Decimal | None) -> str | None:
     """Coordinates as the shortest exact decimal (40.1, 39.35682), as docs/formats.md says."""
     return None if value is None else format(value.normalize(), "f")
-
-
-def election_settings(election: Election) -> dict[str, Any]:
-    return {
-        "format": FORMAT,
-        "slug": election.slug,
-        "name": election.name,
-        "kind": election.kind,
-        "country": election.country,
-        "date": election.date.isoformat(),
-        "timezone": election.timezone,
-        "polls_open": election.polls_open.strftime("%H:%M"),
-        "polls_close": election.polls_close.strftime("%H:%M"),
-        "turnout_times": list(election.turnout_times),
-        "win_rule": {
-            "rule": election.win_rule,
-            "base": election.majority_base,
-            "runoff_size": election.runoff_size,
-            "invalid_station_share": float(election.invalid_station_share),
-        },
-        "simulated": election.simulated,
-        "protocol": election.protocol_schema().to_dict(),
-    }
 
 
 def export_bundle(election: Election, directory: Path) -> dict[str, int]:

@@ -40,7 +40,7 @@ def import_cmd(directory: Path, replace: bool, status: str, migrate: bool) -> No
     """Load an election bundle DIRECTORY (docs/formats.md) in one transaction (audited)."""
     setup_django()
     from secki.bundle.read import BundleError, read_bundle
-    from secki.elections.bundle_io import import_bundle, import_work
+    from secki.intake.bundle_io import import_bundle, import_work
 
     if migrate:
         from django.core.management import call_command
@@ -71,7 +71,7 @@ def import_cmd(directory: Path, replace: bool, status: str, migrate: bool) -> No
 def export_cmd(directory: Path, slug: str | None) -> None:
     """Write an election back out as a bundle DIRECTORY."""
     setup_django()
-    from secki.elections.bundle_io import export_bundle
+    from secki.intake.bundle_io import export_bundle
 
     election = _election(slug)
     for name, rows in export_bundle(election, directory).items():

@@ -1,0 +1,32 @@
+"""The election as its bundle's ``election.json`` describes it (docs/formats.md): the API's
+election answer, the bundle export and the bulk downloads all give this."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from secki.bundle import FORMAT
+from secki.elections.models import Election
+
+
+def election_settings(election: Election) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "slug": election.slug,
+        "name": election.name,
+        "kind": election.kind,
+        "country": election.country,
+        "date": election.date.isoformat(),
+        "timezone": election.timezone,
+        "polls_open": election.polls_open.strftime("%H:%M"),
+        "polls_close": election.polls_close.strftime("%H:%M"),
+        "turnout_times": list(election.turnout_times),
+        "win_rule": {
+            "rule": election.win_rule,
+            "base": election.majority_base,
+            "runoff_size": election.runoff_size,
+            "invalid_station_share": float(election.invalid_station_share),
+        },
+        "simulated": election.simulated,
+        "protocol": election.protocol_schema().to_dict(),
+    }
