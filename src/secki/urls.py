@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from secki.accounts import views as accounts_views
-from secki.api.main import api
+from secki.apiroutes import api
 
 urlpatterns = [
     # one log-in for the whole site, the admin's included (lockout and second factor)

@@ -62,7 +62,7 @@ def testland(tmp_path: Path) -> tuple[Election, dict[str, Persona]]:
 
 @pytest.fixture(scope="module")
 def openapi() -> dict[str, Any]:
-    from secki.api.main import api
+    from secki.apiroutes import api
 
     return dict(json.loads(json.dumps(api.get_openapi_schema())))
 

@@ -1,4 +1,5 @@
-"""The API object: routers, the one error shape, exception mapping."""
+"""The API object, the one error shape, exception mapping (the routers are added by
+:mod:`secki.apiroutes`)."""
 
 from __future__ import annotations
 
@@ -198,22 +199,3 @@ def database_unavailable(request: HttpRequest) -> HttpResponse:
     also answers it for errors raised outside the API's operations, e.g. in a middleware)."""
     message = gettext("The database is unavailable at the moment; retry in a few seconds.")
     return retry_later(error(request, 503, "database_unavailable", message))
-
-
-def register_routers() -> None:
-    from secki.elections.api import router as elections_router
-    from secki.integrity.api import router as integrity_router
-    from secki.protocols.api import router as protocols_router
-    from secki.protocols.scans_api import router as scans_router
-    from secki.results.api import router as results_router
-    from secki.turnout.api import router as turnout_router
-
-    api.add_router("/elections", elections_router)
-    api.add_router("/elections", protocols_router)
-    api.add_router("/elections", scans_router)
-    api.add_router("/elections", turnout_router)
-    api.add_router("/elections", results_router)
-    api.add_router("/elections", integrity_router)
-
-
-register_routers()

@@ -1,4 +1,7 @@
-"""Elections API: the registry, read-only."""
+"""The registry's API, read-only: the elections on this server and an election's settings.
+
+It lives in the API package, not in :mod:`secki.elections`, because it answers through the API's
+lookups and schemas, which sit above the registry (the lookups read accounts' memberships)."""
 
 from __future__ import annotations
 
@@ -73,7 +76,8 @@ class ElectionSettingsOut(Out):
     protocol: ProtocolSchemaOut
 
 
-@router.get("", response=list[ElectionOut])
+# operation ids as the API published them while this router lived in secki.elections.api
+@router.get("", response=list[ElectionOut], operation_id="secki_elections_api_elections")
 def elections(request: HttpRequest) -> list[dict[str, Any]]:
     """Every election on this server."""
     return [
@@ -89,7 +93,11 @@ def elections(request: HttpRequest) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/{slug}", response={200: ElectionSettingsOut, **errors(404)})
+@router.get(
+    "/{slug}",
+    response={200: ElectionSettingsOut, **errors(404)},
+    operation_id="secki_elections_api_election",
+)
 def election(request: HttpRequest, slug: str) -> dict[str, Any]:
     """An election's settings and protocol schema, as in the bundle's election.json."""
     return election_settings(election_or_404(slug))
