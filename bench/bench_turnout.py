@@ -224,7 +224,7 @@ def _superuser() -> Any:
 def check_totals(slug: str, jobs: list[dict[str, Any]], n_stations: int) -> bool:
     """The national figures equal the sums of what was posted (before any correction)."""
     from secki.elections.models import Election
-    from secki.turnout.aggregate import turnout_summary
+    from secki.results.turnout import turnout_summary
 
     summary = turnout_summary(Election.objects.get(slug=slug))
     posted: Counter[str] = Counter()

@@ -10,6 +10,7 @@ from secki.integrity.api import router as integrity_router
 from secki.protocols.api import router as protocols_router
 from secki.protocols.scans_api import router as scans_router
 from secki.results.api import router as results_router
+from secki.results.turnout_api import router as turnout_figures_router
 from secki.turnout.api import router as turnout_router
 
 __all__ = ["api"]
@@ -18,5 +19,6 @@ api.add_router("/elections", elections_router)
 api.add_router("/elections", protocols_router)
 api.add_router("/elections", scans_router)
 api.add_router("/elections", turnout_router)
+api.add_router("/elections", turnout_figures_router)
 api.add_router("/elections", results_router)
 api.add_router("/elections", integrity_router)

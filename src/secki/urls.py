@@ -21,7 +21,7 @@ urlpatterns = [
     ),
     path("staff/two-factor/", accounts_views.settings_page, name="two-factor"),
     path("staff/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("staff/turnout/", include("secki.turnout.urls")),
+    path("staff/turnout/", include("secki.staff.turnout_urls")),
     path("staff/", include("secki.staff.urls")),
     path("data/", include("secki.opendata.urls")),
     path("integrity/", include("secki.integrity.urls")),

@@ -38,8 +38,8 @@ def integrity_settings(settings: Any) -> None:
 def fresh_caches() -> None:
     """Per-process caches are keyed by the ledger head, which a rolled-back test reuses."""
     from secki.integrity import analysis
-    from secki.results import tabulate
-    from secki.turnout import aggregate, anomalies
+    from secki.results import anomalies, tabulate
+    from secki.results import turnout as aggregate
 
     analysis.clear_cache()
     for cache in (aggregate._cache, anomalies._cache, tabulate._cache):

@@ -33,8 +33,8 @@ from secki.intake.bundle_io import import_bundle
 from secki.integrity.models import ExitPoll, PvtSample
 from secki.protocols.api import ProtocolOut
 from secki.protocols.models import Protocol, ProtocolStatus
-from secki.turnout.anomalies import KINDS
-from secki.turnout.api import Kind
+from secki.results.anomalies import KINDS
+from secki.results.turnout_api import Kind
 from secki.turnout.models import TurnoutReport
 from tests.factories import PROTOCOLS, write_small_bundle
 from tests.personas import Persona, make_personas

@@ -81,8 +81,8 @@ def counts() -> tuple[int, int]:
 @pytest.fixture(autouse=True)
 def fresh_caches() -> None:
     """Per-process caches are keyed by the ledger head, which a rolled-back test reuses."""
-    from secki.results import tabulate
-    from secki.turnout import aggregate, anomalies
+    from secki.results import anomalies, tabulate
+    from secki.results import turnout as aggregate
 
     for cache in (aggregate._cache, anomalies._cache, tabulate._cache):
         cache.clear()

@@ -10,10 +10,10 @@ import pytest
 from secki.bundle.read import read_bundle
 from secki.elections.models import Election, Unit
 from secki.intake.bundle_io import import_bundle
+from secki.results import turnout as agg
 from secki.results.tabulate import tabulation
-from secki.turnout import aggregate as agg
+from secki.results.turnout import turnout_summary
 from secki.turnout.actions import report_turnout
-from secki.turnout.aggregate import turnout_summary
 from tests.factories import write_small_bundle
 from tests.turnout.conftest import People, station
 

@@ -12,9 +12,7 @@ import pytest
 from secki.bundle.read import read_bundle
 from secki.elections.models import Election
 from secki.intake.bundle_io import import_bundle
-from secki.simulator import SimulationConfig, parse_fraud, simulate, write_bundle
-from secki.turnout.actions import report_turnout
-from secki.turnout.anomalies import (
+from secki.results.anomalies import (
     Settings,
     StationTurnout,
     above_100,
@@ -27,6 +25,8 @@ from secki.turnout.anomalies import (
     load,
     to_csv,
 )
+from secki.simulator import SimulationConfig, parse_fraud, simulate, write_bundle
+from secki.turnout.actions import report_turnout
 from tests.factories import write_small_bundle
 from tests.turnout.conftest import People, station
 

@@ -14,8 +14,8 @@ import pytest
 from secki.bundle.read import read_bundle
 from secki.demo.replay import replay
 from secki.intake.bundle_io import import_bundle
+from secki.results.turnout import turnout_summary
 from secki.simulator import SimulationConfig, simulate, write_bundle
-from secki.turnout.aggregate import turnout_summary
 
 pytestmark = pytest.mark.django_db
 

@@ -66,7 +66,7 @@ class StationData:
     roles: dict[str, str]
     stations_total: int
     group_names: dict[str, str] = field(default_factory=dict)
-    #: station code → turnout-report flag messages (secki.turnout.anomalies)
+    #: station code → turnout-report flag messages (secki.results.anomalies)
     turnout_flags: dict[str, list[str]] = field(default_factory=dict)
     turnout_flag_counts: dict[str, int] = field(default_factory=dict)
 
@@ -182,7 +182,7 @@ def load(
     flags: dict[str, list[str]] = {}
     flag_counts: dict[str, int] = {}
     if with_turnout_flags and n:
-        from secki.turnout.anomalies import KIND_LABELS, anomalies
+        from secki.results.anomalies import KIND_LABELS, anomalies
 
         report = anomalies(election, public=public)
         flag_counts = report.counts()

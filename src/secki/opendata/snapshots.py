@@ -210,7 +210,7 @@ def units_json(data: PublicData) -> dict[str, dict[str, Any]]:
 
 def turnout_json(data: PublicData) -> dict[str, Any]:
     """Turnout of every unit at every report time (Σ voters / Σ registered of reporting), in
-    the shape of :func:`secki.turnout.aggregate.turnout_summary`'s ``reports``."""
+    the shape of :func:`secki.results.turnout.turnout_summary`'s ``reports``."""
     sums: dict[int, dict[str, list[int]]] = defaultdict(dict)
     for s in data.stations:
         reports = data.turnout.get(s.id)

@@ -33,7 +33,7 @@ from secki.elections.models import Election, Unit
 from secki.opendata import files, snapshots
 from secki.opendata.bulk import STATION_FIELDS, STATUS_FIELDS
 from secki.results.http import matches
-from secki.turnout.aggregate import turnout_summary
+from secki.results.turnout import turnout_summary
 
 STATION_FIELD_HELP = {
     "station": gettext_noop("station code (bundle stations.csv: code)"),

@@ -25,7 +25,7 @@ from secki.protocols.models import (
 )
 from secki.protocols.scans import visible_scans
 from secki.results.tabulate import Tabulation, Totals, UnitResult, percent
-from secki.turnout.aggregate import aggregate
+from secki.results.turnout import aggregate
 from secki.turnout.models import TurnoutReport
 
 #: what the public may see of a station's protocol versions
@@ -208,7 +208,7 @@ class TurnoutPoint:
 class TurnoutTable:
     """Turnout of every unit at every report time (spec/domain.md §2): Σ voters over Σ
     registered of the stations that reported at that time, from the turnout aggregate
-    (:mod:`secki.turnout.aggregate`, cached by ledger head)."""
+    (:mod:`secki.results.turnout`, cached by ledger head)."""
 
     def __init__(self, tab: Tabulation) -> None:
         self.tab = tab

@@ -18,10 +18,10 @@ from secki.bundle.read import MAX_UPLOAD_BYTES
 from secki.elections.models import Election, Station, Unit
 from secki.errors import IntakeError
 from secki.inputs import storable
-from secki.turnout import anomalies as flags
+from secki.results import anomalies as flags
+from secki.results.turnout import turnout_summary
 from secki.turnout import tracking
 from secki.turnout.actions import parse_voters, report_turnout
-from secki.turnout.aggregate import turnout_summary
 from secki.turnout.bulk import accept_csv
 from secki.turnout.models import TurnoutReport
 from secki.turnout.territory import Territory, territory

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from secki.turnout import views
+from secki.staff import turnout as views
 
 app_name = "turnout"
 urlpatterns = [
