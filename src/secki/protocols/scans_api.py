@@ -21,7 +21,7 @@ router = Router(tags=["scans"])
 
 
 class ScanJsonOut(Out):
-    """One scan of a station's paper protocol (:func:`secki.results.serialize.scan_json`)."""
+    """One scan of a station's paper protocol (:func:`secki.protocols.scans.scan_json`)."""
 
     version: int
     number: int
