@@ -54,6 +54,18 @@ def storable(text: str) -> bool:
     return True
 
 
+def require_storable(field: str, text: str) -> str:
+    """``text`` itself, or ``invalid_text`` naming ``field`` when it cannot be stored
+    (:func:`storable`)."""
+    if not storable(text):
+        raise IntakeError(
+            "invalid_text",
+            gettext("%(field)s: contains a NUL character or invalid Unicode") % {"field": field},
+            field=field,
+        )
+    return text
+
+
 def clean_text(field: str, value: str | None, max_length: int) -> str:
     """A free text (a reason, an act, a decision reference), stripped: refused when it holds
     a NUL character or is not valid Unicode (neither can be stored) or is longer than its
@@ -64,13 +76,7 @@ def clean_text(field: str, value: str | None, max_length: int) -> str:
         raise IntakeError(
             "invalid_text", gettext("%(field)s: must be text") % {"field": field}, field=field
         )
-    text = value.strip()
-    if not storable(text):
-        raise IntakeError(
-            "invalid_text",
-            gettext("%(field)s: contains a NUL character or invalid Unicode") % {"field": field},
-            field=field,
-        )
+    text = require_storable(field, value.strip())
     if len(text) > max_length:
         raise IntakeError(
             f"{field}_too_long",

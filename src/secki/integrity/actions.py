@@ -16,12 +16,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.utils.translation import gettext
 
 from secki.accounts.access import Permission, authorize
 from secki.elections.models import Election, Station
 from secki.errors import IntakeError
-from secki.inputs import storable
+from secki.inputs import require_storable
 from secki.integrity import pvt
 from secki.integrity.access import authorize_register
 from secki.integrity.models import (
@@ -87,13 +86,7 @@ def _text(raw: Any, field: str, *, limit: int, required: bool = True) -> str:
         raw = ""
     if not isinstance(raw, str):
         raise IntakeError("invalid_value", f"{field}: must be text", field=field)
-    text = raw.strip()
-    if not storable(text):
-        raise IntakeError(
-            "invalid_text",
-            gettext("%(field)s: contains a NUL character or invalid Unicode") % {"field": field},
-            field=field,
-        )
+    text = require_storable(field, raw.strip())
     if required and not text:
         raise IntakeError("missing_value", f"{field}: required", field=field)
     if len(text) > limit:

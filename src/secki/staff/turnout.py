@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
@@ -17,7 +17,6 @@ from secki.accounts.models import Membership, Role
 from secki.bundle.read import MAX_UPLOAD_BYTES
 from secki.elections.models import Election, Station, Unit
 from secki.errors import IntakeError
-from secki.inputs import storable
 from secki.results import anomalies as flags
 from secki.results.turnout import turnout_summary
 from secki.turnout import tracking
@@ -82,8 +81,6 @@ def overview(request: HttpRequest, slug: str) -> HttpResponse:
     unit = None
     code = request.GET.get("unit", "").strip()
     if code:
-        if not storable(code):
-            raise Http404(code)
         unit = get_object_or_404(Unit, election=election, code=code)
     data = turnout_summary(election, unit, public=False)
     return render(request, "turnout/overview.html", {"election": election, "summary": data})
@@ -93,11 +90,7 @@ def overview(request: HttpRequest, slug: str) -> HttpResponse:
 def find_station(request: HttpRequest, slug: str) -> HttpResponse:
     election = _election(slug)
     code = request.GET.get("code", "").strip()
-    station = (
-        Station.objects.filter(election=election, code=code).first()
-        if code and storable(code)
-        else None
-    )
+    station = Station.objects.filter(election=election, code=code).first() if code else None
     if station is None:
         if code:
             messages.error(request, f"No station {code!r} in {election.name}.")
@@ -117,8 +110,6 @@ def report(request: HttpRequest, slug: str, code: str) -> HttpResponse:
     """One station's form: pick the report time, type one number, send; a different number
     for a time already reported is a correction and needs a reason."""
     election = _election(slug)
-    if not storable(code):
-        raise Http404(code)
     station = get_object_or_404(
         Station.objects.select_related("unit"), election=election, code=code
     )
@@ -229,7 +220,7 @@ def _anomaly_request(
         params["jump"] = params["k"] = ""
     unit = (
         Unit.objects.filter(election=election, code=params["unit"]).first()
-        if storable(params["unit"])
+        if params["unit"]
         else None
     )
     kind = params["kind"] if params["kind"] in flags.KINDS else None
