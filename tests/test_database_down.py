@@ -260,7 +260,7 @@ def test_pages_get_the_503_page_in_the_visitors_language(
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
     # Nothing is loaded from another host (links to other sites are only links).
     loaded = re.findall(r'<(?:link|script|img|iframe)[^>]*(?:src|href)="([^"]+)"', page)
-    assert loaded == ["/static/results/site.css"]
+    assert loaded == ["/static/portal/site.css"]
 
 
 def test_the_api_message_is_translated(election: Election, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -292,7 +292,7 @@ def test_a_connection_broken_mid_request_is_discarded_at_the_end_of_the_request(
     the thread's next request connects afresh instead of failing on it."""
     if connection.vendor != "postgresql":
         pytest.skip("needs a database server that can end the connection")
-    from secki.results import api as results_api
+    from secki.portal import api as results_api
 
     lookup = results_api.election_or_404
 

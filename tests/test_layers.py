@@ -48,3 +48,33 @@ def test_an_upward_import_breaks_the_layers(tmp_path: Path) -> None:
     )
     assert "secki.elections is not allowed to import secki.staff" in run.stdout
     assert "secki.elections.models -> secki.staff.views" in run.stdout
+
+
+#: the only packages that serve HTML pages: the public site and the officials' pages
+PAGE_APPS = {"portal", "staff"}
+
+
+def page_holders(package: Path) -> set[str]:
+    """The apps under ``package`` that hold templates, views or URL configurations."""
+    found = set()
+    for path in package.rglob("*"):
+        if "__pycache__" in path.parts:
+            continue
+        relative = path.relative_to(package).parts
+        if len(relative) < 2:
+            continue
+        if path.is_dir() and path.name == "templates":
+            found.add(relative[0])
+        if path.suffix == ".py" and (path.stem in {"views", "urls"} or path.stem.endswith("_urls")):
+            found.add(relative[0])
+    return found
+
+
+def test_pages_live_in_the_portal_or_the_staff_pages(tmp_path: Path) -> None:
+    assert page_holders(ROOT / "src" / "secki") == PAGE_APPS
+    app = tmp_path / "secki" / "integrity"
+    (app / "templates" / "integrity").mkdir(parents=True)
+    assert page_holders(tmp_path / "secki") == {"integrity"}
+    (app / "templates").rename(app / "kept")
+    (app / "views.py").write_text("")
+    assert page_holders(tmp_path / "secki") == {"integrity"}

@@ -7,9 +7,9 @@ from __future__ import annotations
 from secki.api.main import api
 from secki.api.registry import router as elections_router
 from secki.integrity.api import router as integrity_router
+from secki.portal.api import router as results_router
 from secki.protocols.api import router as protocols_router
 from secki.protocols.scans_api import router as scans_router
-from secki.results.api import router as results_router
 from secki.results.turnout_api import router as turnout_figures_router
 from secki.turnout.api import router as turnout_router
 

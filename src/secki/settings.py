@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "secki.protocols",
     "secki.turnout",
     "secki.results",
+    "secki.portal",
     "secki.api",
     "secki.staff",
     "secki.opendata",
@@ -100,7 +101,7 @@ MIDDLEWARE = [
     "secki.accounts.twofactor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Last: turns a locked-out log-in into the 429 page (secki.accounts.views.locked_out).
+    # Last: turns a locked-out log-in into the 429 page (secki.staff.signin.locked_out).
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -189,7 +190,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 # Uploaded files (scans of paper protocols) go to Django's default storage under MEDIA_ROOT;
-# they are served through secki.results.views.scan_file (access rules, ETag = SHA-256), never
+# they are served through secki.portal.views.scan_file (access rules, ETag = SHA-256), never
 # directly, so no MEDIA_URL is needed.
 MEDIA_ROOT = Path(env_str("SECKI_MEDIA_DIR", str(VAR_DIR / "media")))
 # Largest scan accepted, in bytes (PDF, PNG or JPEG of a paper protocol).
@@ -265,7 +266,7 @@ X_FRAME_OPTIONS = "DENY"
 # anywhere (the pages' styles are static files; the SVG charts and maps colour with
 # presentation attributes), no plugins, no <base>, no framing, forms post to the site only.
 # data: images are allowed (images cannot run code). Scans carry their own stricter policy
-# (secki.results.views.scan_file: sandbox, default-src 'none').
+# (secki.portal.views.scan_file: sandbox, default-src 'none').
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
@@ -292,7 +293,7 @@ AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("SECKI_LOGIN_COOLOFF_MINUTES", 
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_LOCKOUT_CALLABLE = "secki.accounts.views.locked_out"
+AXES_LOCKOUT_CALLABLE = "secki.staff.signin.locked_out"
 AXES_SENSITIVE_PARAMETERS = ["password", "code"]
 # No "AXES: BEGIN …" banner on stderr at every start (commands read their own output).
 AXES_VERBOSE = False

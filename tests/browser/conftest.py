@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from secki.results import http, tabulate
+from secki.portal import http
+from secki.results import tabulate
 from tests.portal.conftest import admin  # noqa: F401 (the superuser fixture)
 
 CHROMIUM = os.environ.get("SECKI_CHROMIUM", "/usr/bin/chromium")

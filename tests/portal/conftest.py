@@ -19,10 +19,11 @@ from django.contrib.auth import get_user_model
 from secki.bundle.read import read_bundle
 from secki.elections.models import Election, Station
 from secki.intake.bundle_io import import_bundle
+from secki.portal import http
 from secki.protocol import ProtocolSchema
 from secki.protocols.actions import submit_protocol
 from secki.protocols.data import ProtocolData
-from secki.results import http, tabulate
+from secki.results import tabulate
 from tests.factories import PROTOCOLS, write_small_bundle
 
 COLUMNS = ProtocolSchema.builtin().columns(3)

@@ -52,7 +52,7 @@ def test_live_part_is_the_fragment_the_page_polls(waiting: Election, admin: Any)
     assert box is not None
     live_url, live_etag = box.group(1).replace("&amp;", "&"), box.group(2).replace("&quot;", '"')
     assert live_url == f"/e/{waiting.slug}/u/2/?part=live"
-    assert '<script src="/static/results/live.js" defer></script>' in page
+    assert '<script src="/static/portal/live.js" defer></script>' in page
 
     part = Client().get(live_url)
     assert part.status_code == 200 and part["ETag"] == live_etag
@@ -86,7 +86,7 @@ def test_station_and_turnout_and_map_pages_are_conditional(election: Election) -
 def test_within_a_second_a_cached_page_costs_no_query(
     election: Election, monkeypatch: pytest.MonkeyPatch, django_assert_num_queries: Any
 ) -> None:
-    from secki.results import http
+    from secki.portal import http
 
     monkeypatch.setattr(http, "ROW_SECONDS", 60.0)
     url = f"/e/{election.slug}/"

@@ -27,10 +27,11 @@ from secki.intake.bundle_io import import_bundle
 from secki.ledger import chain
 from secki.ledger.models import LedgerEntry
 from secki.opendata import snapshots
+from secki.portal import http
 from secki.protocols import scans
 from secki.protocols.actions import amend_protocol, publish_protocol, submit_protocol
 from secki.protocols.models import Protocol, ProtocolScan
-from secki.results import http, tabulate
+from secki.results import tabulate
 from tests.factories import write_small_bundle
 from tests.personas import Persona, make_personas
 from tests.portal.conftest import protocol_data

@@ -28,11 +28,12 @@ from secki.bundle.read import BundleError, read_bundle
 from secki.elections.models import Election, Station
 from secki.errors import IntakeError
 from secki.ledger.models import LedgerEntry
+from secki.portal import http
 from secki.protocol.schema import MAX_COUNT, count_bound
 from secki.protocols import actions
 from secki.protocols.data import ProtocolData
 from secki.protocols.models import Protocol, ProtocolEntry, ProtocolEvent, ProtocolValue
-from secki.results import http, tabulate
+from secki.results import tabulate
 from secki.turnout.actions import report_turnout
 from secki.turnout.models import TurnoutReport
 from tests.factories import PROTOCOLS, write_small_bundle

@@ -1,6 +1,6 @@
 """Audit records of log-ins, log-outs, failed log-ins and lockouts (Django's auth signals and
 axes' ``user_locked_out``), connected in :meth:`AccountsConfig.ready`. The second factor's
-own records (enrolment, new recovery codes) are written by :mod:`secki.accounts.views`; a
+own records (enrolment, new recovery codes) are written by :mod:`secki.staff.signin`; a
 wrong code arrives here as a failed log-in marked ``second_factor``."""
 
 from __future__ import annotations

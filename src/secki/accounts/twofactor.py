@@ -6,7 +6,7 @@ Who needs it: every user with a membership whose role grants a write permission
 ``SECKI_REQUIRE_2FA=0`` lifts the requirement (the demo); a user who has a confirmed
 authenticator is still asked for its code.
 
-The log-in (:mod:`secki.accounts.views`) does not log the user in after the password when a
+The log-in (:mod:`secki.staff.signin`) does not log the user in after the password when a
 second factor is due: the session only holds a *pending* log-in (:func:`start`), and Django's
 ``login`` runs after the code (:func:`complete`), so until then every page and the API see an
 anonymous visitor. :class:`TwoFactorMiddleware` is the second line: a session logged in by

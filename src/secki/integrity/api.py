@@ -39,7 +39,7 @@ Stat = float | None
 
 def station_url(slug: str) -> Any:
     def url(code: str) -> str:
-        return reverse("results:station", args=[slug, code])
+        return reverse("portal:station", args=[slug, code])
 
     return url
 

@@ -1,5 +1,5 @@
 """Where an open-data URL's file is on disk, and the HTTP headers it is served with — shared by
-the Django view (:func:`secki.opendata.views.data_file`) and the WSGI front
+the Django view (:func:`secki.portal.downloads.data_file`) and the WSGI front
 (:mod:`secki.opendata.wsgi`), so both answer a request byte for byte alike."""
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ else is refused (issue 12: "a PNG header followed by HTML", "a PDF containing /J
   object streams use a filter or predictor not decoded here, cannot be checked and is refused.
 
 Each refusal is an :class:`~secki.errors.IntakeError` naming the field ``file`` and the rule.
-The file is also served so that a browser never runs it (``secki.results.views.scan_file``).
+The file is also served so that a browser never runs it (``secki.portal.views.scan_file``).
 """
 
 from __future__ import annotations

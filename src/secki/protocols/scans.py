@@ -284,7 +284,7 @@ def is_public(scan: ProtocolScan) -> bool:
 
 def scan_path(slug: str, station_code: str, number: int) -> str:
     """The site path that serves a scan's file."""
-    return reverse("results:scan", args=[slug, station_code, number])
+    return reverse("portal:scan", args=[slug, station_code, number])
 
 
 def published_url(path: str) -> str:

@@ -1,0 +1,504 @@
+"""Public results pages (server-rendered, live-updating, cacheable).
+
+Every election page answers ``?part=live`` with just its live part (the figures that move),
+which ``static/portal/live.js`` polls with ``If-None-Match``; see :mod:`secki.portal.http`
+for the ETag and cache rules.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseNotModified,
+    HttpResponseRedirect,
+)
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
+
+from secki.accounts.access import Permission, can
+from secki.api.auth import user_from_request
+from secki.elections.models import Election, Station, Unit
+from secki.portal import maps
+from secki.portal.charts import SERIES_STYLES, Series, line_chart
+from secki.portal.http import PageState, election_page, live_path, matches
+from secki.portal.pages import (
+    TurnoutTable,
+    ancestors,
+    constituencies,
+    sort_rows,
+    station_detail,
+    station_rows,
+    unit_rows,
+)
+from secki.portal.templatetags.portal import num, pct
+from secki.protocols.models import ProtocolScan
+from secki.protocols.scans import is_public
+from secki.results.rules import Outcome, decide
+from secki.results.tabulate import Tabulation, UnitResult, tabulation
+
+log = logging.getLogger(__name__)
+
+BASES = {
+    "valid": gettext_lazy("valid votes"),
+    "cast": gettext_lazy("ballots cast"),
+    "participants": gettext_lazy("voters who received a ballot"),
+}
+PROTOCOL_STATUS_LABELS = {
+    "received": pgettext_lazy("protocol status", "received"),
+    "first_entry": pgettext_lazy("protocol status", "first entry"),
+    "second_entry": pgettext_lazy("protocol status", "second entry"),
+    "quarantined": pgettext_lazy("protocol status", "in reconciliation"),
+    "accepted": pgettext_lazy("protocol status", "accepted"),
+    "published": pgettext_lazy("protocol status", "published"),
+    "annulled": pgettext_lazy("protocol status", "annulled"),
+}
+EVENT_LABELS = {
+    "entry": pgettext_lazy("protocol event", "entered"),
+    "accepted": pgettext_lazy("protocol event", "accepted"),
+    "quarantined": pgettext_lazy("protocol event", "sent to reconciliation"),
+    "resolved": pgettext_lazy("protocol event", "resolved by a supervisor"),
+    "amended": pgettext_lazy("protocol event", "amended"),
+    "annulled": pgettext_lazy("protocol event", "annulled"),
+    "published": pgettext_lazy("protocol event", "published"),
+    "act_recorded": pgettext_lazy("protocol event", "commission act recorded"),
+}
+STATUS_LABELS = {
+    "counted": gettext_lazy("counted"),
+    "annulled": gettext_lazy("annulled"),
+    "pending": gettext_lazy("being processed"),
+    "none": gettext_lazy("not reported"),
+}
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    elections = list(Election.objects.all())
+    if len(elections) == 1:
+        return redirect("portal:election", slug=elections[0].slug)
+    return render(request, "portal/home.html", {"elections": elections})
+
+
+def language(request: HttpRequest, code: str) -> HttpResponse:
+    """Switch the display language by a plain link (no form, so pages stay cacheable):
+    remember ``code`` in the language cookie and go back to ``next``."""
+    if code not in dict(settings.LANGUAGES):
+        raise Http404(code)
+    target = request.GET.get("next", "/")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = "/"
+    response = HttpResponseRedirect(target)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        code,
+        max_age=settings.LANGUAGE_COOKIE_AGE or 365 * 24 * 3600,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        samesite="Lax",
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _tab(state: PageState) -> Tabulation:
+    return tabulation(state.election, public=state.public)
+
+
+def _render(
+    request: HttpRequest, state: PageState, page: str, part: str, context: dict[str, Any]
+) -> HttpResponse:
+    live = request.GET.get("part") == "live"
+    context.update(
+        {
+            "election": state.election,
+            "public": state.public,
+            "live_url": live_path(request),
+            "live_etag": state.etag(live_path(request)),
+        }
+    )
+    return render(request, part if live else page, context)
+
+
+def outcome_text(outcome: Outcome, national: UnitResult, election: Election) -> str:
+    base = BASES.get(election.majority_base, election.majority_base)
+    leader = national.leader
+    t = national.totals
+    if outcome.status == "invalid":
+        return _(
+            "The election is invalid: results were annulled in more than %(share)s of the stations."
+        ) % {"share": pct(election.invalid_station_share * 100, 0)}
+    if outcome.status == "no_votes":
+        return _("No results have been published yet.")
+    if outcome.status == "tie":
+        return _("The leading candidates are tied: the result cannot be decided by votes.")
+    names = " · ".join(c.name for c in outcome.runoff)
+    if outcome.status == "winner" and outcome.winner:
+        return _("%(name)s is elected with more than half of the %(base)s.") % {
+            "name": outcome.winner.name,
+            "base": base,
+        }
+    if outcome.status == "runoff":
+        return _("No candidate has more than half of the %(base)s: runoff between %(names)s.") % {
+            "base": base,
+            "names": names,
+        }
+    # pending: provisional figures
+    counted = _("Provisional: %(reported)s of %(total)s stations counted.") % {
+        "reported": num(t.stations_reported),
+        "total": num(t.stations_total),
+    }
+    if outcome.winner and leader:
+        return f"{counted} " + _("%(name)s leads with more than half of the %(base)s.") % {
+            "name": outcome.winner.name,
+            "base": base,
+        }
+    if outcome.runoff:
+        return f"{counted} " + _("So far no candidate has more than half: %(names)s lead.") % {
+            "names": names
+        }
+    return counted
+
+
+def _sort_state(request: HttpRequest, n_candidates: int) -> tuple[str, bool]:
+    key = request.GET.get("sort", "name")
+    allowed = {"name", "registered", "reporting", "turnout", "leader"} | {
+        f"c{i}" for i in range(1, n_candidates + 1)
+    }
+    if key not in allowed:
+        key = "name"
+    return key, request.GET.get("order") == "desc"
+
+
+def _headers(
+    request: HttpRequest, tab: Tabulation, key: str, desc: bool, stations: bool
+) -> list[dict[str, Any]]:
+    """Column headers of a children table, each a link that sorts by it (server-side, so
+    sorting works without JavaScript and survives live updates)."""
+    columns: list[tuple[str, Any]] = [
+        ("name", _("Station") if stations else _("Unit")),
+        ("reporting" if not stations else "registered", _("Reporting") if not stations else ""),
+        ("registered", _("Registered voters")),
+        ("turnout", _("Turnout")),
+    ]
+    if stations:
+        columns[1] = ("", _("Status"))
+    columns += [(f"c{c.number}", c.name) for c in tab.candidates]
+    columns.append(("leader", _("Leader")))
+    out = []
+    for column, label in columns:
+        if not column:
+            out.append({"label": label, "key": "", "href": None, "aria_sort": None})
+            continue
+        query = request.GET.copy()
+        query.pop("part", None)
+        query["sort"] = column
+        query["order"] = "asc" if column == key and desc else "desc"
+        if column == "name":
+            query["order"] = "desc" if column == key and not desc else "asc"
+        out.append(
+            {
+                "label": label,
+                "key": column,
+                "href": f"?{query.urlencode()}",
+                "aria_sort": ("descending" if desc else "ascending") if column == key else None,
+            }
+        )
+    return out
+
+
+def _unit_context(request: HttpRequest, state: PageState, unit: Unit) -> dict[str, Any]:
+    tab = _tab(state)
+    result = tab.result(unit)
+    n = len(tab.candidates)
+    key, desc = _sort_state(request, n)
+    children = sort_rows(unit_rows(tab, tab.children(unit)), key, desc, n)
+    stations = sort_rows(station_rows(tab, unit), key, desc, n)
+    is_root = unit.parent_id is None
+    outcome = decide(state.election, result) if is_root else None
+    return {
+        "tab": tab,
+        "unit": unit,
+        "is_root": is_root,
+        "result": result,
+        "ranked": result.ranked,
+        "outcome": outcome,
+        "outcome_text": outcome_text(outcome, result, state.election) if outcome else "",
+        "base_label": BASES.get(state.election.majority_base, ""),
+        "crumbs": ancestors(tab, unit),
+        "children": children,
+        "stations": stations,
+        "unit_headers": _headers(request, tab, key, desc, stations=False),
+        "station_headers": _headers(request, tab, key, desc, stations=True),
+        "status_labels": STATUS_LABELS,
+        "section": "results",
+        "candidates": tab.candidates,
+    }
+
+
+# -- pages ---------------------------------------------------------------------------------
+
+
+@election_page
+def election_results(request: HttpRequest, state: PageState) -> HttpResponse:
+    tab = _tab(state)
+    context = _unit_context(request, state, tab.root)
+    return _render(request, state, "portal/unit.html", "portal/parts/unit_live.html", context)
+
+
+@election_page
+def unit_results(request: HttpRequest, state: PageState, code: str) -> HttpResponse:
+    tab = _tab(state)
+    unit = next((u for u in tab.units.values() if u.code == code), None)
+    if unit is None:
+        raise Http404(_("There is no unit %(code)s in this election.") % {"code": code})
+    context = _unit_context(request, state, unit)
+    return _render(request, state, "portal/unit.html", "portal/parts/unit_live.html", context)
+
+
+@election_page
+def station_page(request: HttpRequest, state: PageState, code: str) -> HttpResponse:
+    station = (
+        Station.objects.filter(election=state.election, code=code).select_related("unit").first()
+    )
+    if station is None:
+        raise Http404(_("There is no station %(code)s in this election.") % {"code": code})
+    tab = _tab(state)
+    detail = station_detail(tab, station)
+    unit = tab.units[station.unit_id]
+    context = {
+        "tab": tab,
+        "station": station,
+        "unit": unit,
+        "crumbs": [*ancestors(tab, unit), unit],
+        "detail": detail,
+        "result": detail.result,
+        "ranked": detail.result.ranked if detail.result else [],
+        "candidates": tab.candidates,
+        "base_label": BASES.get(state.election.majority_base, ""),
+        "section": "results",
+        "protocol_labels": PROTOCOL_STATUS_LABELS,
+        "event_labels": EVENT_LABELS,
+    }
+    return _render(request, state, "portal/station.html", "portal/parts/station_live.html", context)
+
+
+#: the policy a scan is served with (the site's own, django-csp's, is left off)
+SCAN_POLICY = "default-src 'none'; sandbox"
+
+
+def scan_file(request: HttpRequest, slug: str, code: str, number: int) -> HttpResponseBase:
+    """The file of a station's scan ``number``: public once the protocol version it belongs to
+    is published (or annulled); before that only to officials and observers who may see
+    unpublished results (anyone else gets 404, as for a scan that does not exist). The ETag is
+    the file's SHA-256, as published in the ledger. Served as an attachment with a sandboxing
+    Content-Security-Policy and ``nosniff``."""
+    scan = (
+        ProtocolScan.objects.filter(election__slug=slug, station__code=code, number=number)
+        .select_related("election", "station", "protocol")
+        .first()
+    )
+    if scan is None:
+        raise Http404(_("There is no such scan."))
+    public = is_public(scan)
+    if not public and not can(
+        user_from_request(request), scan.election, Permission.VIEW_UNPUBLISHED, scan.station
+    ):
+        raise Http404(_("There is no such scan."))
+    etag = f'"{scan.sha256}"'
+    cache = "public, max-age=31536000, immutable" if public else "private, no-cache"
+    response: HttpResponseBase
+    if matches(request, etag):
+        response = HttpResponseNotModified()
+    else:
+        try:
+            handle = default_storage.open(scan.file.name or "", "rb")
+        except OSError:
+            log.error("scan file missing: %s (secki verify-scans)", scan.file.name)
+            raise Http404(_("There is no such scan.")) from None
+        # Always a download, never a page of this site's origin: whatever a file might hold
+        # beyond its checked content (secki.protocols.scan_content), a browser neither shows it
+        # inline nor runs it (sandbox: no scripts, a unique origin; nothing may be loaded).
+        response = FileResponse(
+            handle,
+            content_type=scan.content_type,
+            as_attachment=True,
+            filename=scan.download_name,
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = SCAN_POLICY
+    response["ETag"] = etag
+    response["Cache-Control"] = cache
+    if not public:
+        patch_vary_headers(response, ("Cookie", "Authorization"))
+    return response
+
+
+@election_page
+def turnout_page(request: HttpRequest, state: PageState) -> HttpResponse:
+    tab = _tab(state)
+    code = request.GET.get("unit")
+    unit = tab.root
+    if code:
+        found = next((u for u in tab.units.values() if u.code == code), None)
+        if found is None:
+            raise Http404(_("There is no unit %(code)s in this election.") % {"code": code})
+        unit = found
+    table = TurnoutTable(tab)
+    national = table.series(tab.root)
+    series = [Series(tab.root.name, [p.percent for p in national])]
+    chosen = table.series(unit)
+    if unit.id != tab.root.id:
+        series.append(Series(unit.name, [p.percent for p in chosen]))
+    children = tab.children(unit)
+    rows = [(child, table.series(child)) for child in children]
+    final = tab.result(unit)
+    chart = line_chart(
+        table.times,
+        series,
+        title=_("Turnout by report time"),
+        description=_(
+            "Cumulative turnout at each report time: voters who received a ballot over the "
+            "registered voters of the stations that reported."
+        ),
+    )
+    context = {
+        "tab": tab,
+        "unit": unit,
+        "crumbs": ancestors(tab, unit),
+        "times": table.times,
+        "points": chosen,
+        "national": national,
+        "series": series,
+        "series_legend": [
+            (SERIES_STYLES[i % len(SERIES_STYLES)][0], s.label) for i, s in enumerate(series)
+        ],
+        "chart": chart,
+        "section": "turnout",
+        "rows": rows,
+        "final": final,
+    }
+    return _render(request, state, "portal/turnout.html", "portal/parts/turnout_live.html", context)
+
+
+@election_page
+def webcams_page(request: HttpRequest, state: PageState) -> HttpResponse:
+    """The webcam registry: every filmed station of the election with its stream's address
+    when known, optionally only those of one unit's territory (``?unit=<code>``)."""
+    election = state.election
+    units = list(Unit.objects.filter(election=election).order_by("position", "id"))
+    by_id = {u.id: u for u in units}
+    filmed = list(Station.objects.filter(election=election, webcam=True).order_by("position", "id"))
+    code = request.GET.get("unit", "")
+    chosen = next((u for u in units if u.code == code), None) if code else None
+    if code and chosen is None:
+        raise Http404(_("There is no unit %(code)s in this election.") % {"code": code})
+    holding: set[int] = set()  # units with a filmed station in their territory
+    for s in filmed:
+        unit: Unit | None = by_id[s.unit_id]
+        while unit is not None and unit.id not in holding:
+            holding.add(unit.id)
+            unit = by_id.get(unit.parent_id) if unit.parent_id else None
+    shown = [s for s in filmed if chosen is None or s.unit_path.startswith(chosen.path)]
+    context = {
+        "election": election,
+        "public": state.public,
+        "section": "webcams",
+        "units": [u for u in units if u.id in holding and u.parent_id is not None],
+        "chosen": chosen,
+        "rows": [(s, by_id[s.unit_id]) for s in shown],
+        "filmed": len(filmed),
+        "total": Station.objects.filter(election=election).count(),
+        "with_address": sum(1 for s in shown if s.webcam_link),
+    }
+    return render(request, "portal/webcams.html", context)
+
+
+@election_page
+def map_page(request: HttpRequest, state: PageState) -> HttpResponse:
+    tab = _tab(state)
+    metric = request.GET.get("by", "leader")
+    if metric not in ("leader", "turnout"):
+        metric = "leader"
+    units = constituencies(tab)
+    cells = []
+    for u in units:
+        r = tab.result(u)
+        leader = r.leader
+        href = reverse("portal:unit", args=[state.election.slug, u.code])
+        name = f"{u.number}. {u.name}" if u.number is not None else u.name
+        if metric == "turnout":
+            fill = maps.turnout_colour(r.turnout)
+            figure = (
+                _("turnout %(pct)s") % {"pct": pct(r.turnout)}
+                if r.turnout is not None
+                else _("no results yet")
+            )
+        else:
+            fill = maps.leader_colour(
+                leader.candidate.number if leader else None, leader.share if leader else None
+            )
+            figure = (
+                f"{leader.candidate.name} {pct(leader.share)}" if leader else _("no results yet")
+            )
+        short = str(u.number) if u.number is not None else u.code
+        cells.append(maps.Cell(u.code, short, href, fill, f"{name}: {figure}"))
+    label = _("Map of constituencies coloured by leader's share")
+    if metric == "turnout":
+        label = _("Map of constituencies coloured by turnout")
+    shapes = maps.load_boundaries(state.election, units)
+    if shapes:
+        svg = maps.geo_svg(shapes, cells, label=label)
+    else:
+        svg = maps.hex_svg(maps.layout_for(state.election, units), cells, label=label)
+    context = {
+        "tab": tab,
+        "metric": metric,
+        "svg": svg,
+        "geographic": bool(shapes),
+        "legend": _legend(tab, metric),
+        "cells": cells,
+        "title": label,
+        "section": "map",
+    }
+    return _render(request, state, "portal/map.html", "portal/parts/map_live.html", context)
+
+
+def _legend(tab: Tabulation, metric: str) -> list[tuple[str, str]]:
+    if metric == "turnout":
+        bounds = [0, *maps.TURNOUT_BINS]
+        items = [
+            (
+                maps.TURNOUT_COLOURS[i],
+                f"{lo}–{bounds[i + 1]}\u00a0%" if i + 1 < len(bounds) else f"≥ {lo}\u00a0%",
+            )
+            for i, lo in enumerate(bounds)
+        ]
+    else:
+        items = [(maps.candidate_colour(c.number), c.name) for c in tab.candidates]
+        bounds = [0, *maps.SHARE_BINS]
+        first = maps.candidate_colour(1)
+        for i, lo in enumerate(bounds):
+            text = f"{lo}–{bounds[i + 1]}\u00a0%" if i + 1 < len(bounds) else f"≥ {lo}\u00a0%"
+            items.append(
+                (
+                    maps.mix_with_white(first, maps.SHARE_STRENGTH[i]),
+                    _("leader's share %(range)s") % {"range": text},
+                )
+            )
+    items.append((maps.NO_DATA, _("no results yet")))
+    return items
