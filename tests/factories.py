@@ -19,7 +19,7 @@ from secki.bundle import (
     UNIT_COLUMNS,
 )
 from secki.bundle.write import write_election, write_table
-from secki.protocol import ProtocolSchema
+from secki.protocol_schema import ProtocolSchema
 
 CANDIDATES = [
     [1, "Candidate A", "Party One"],

@@ -89,7 +89,7 @@ def api(election: Election, tail: str = "") -> str:
 
 
 def protocol_body() -> dict[str, Any]:
-    from secki.protocol import ProtocolSchema
+    from secki.protocol_schema import ProtocolSchema
 
     columns = ProtocolSchema.builtin().columns(3)
     row = PROTOCOLS[0]

@@ -27,7 +27,7 @@ import pytest
 
 from secki.devtools.pgserver import Cluster, PostgresUnavailable
 from secki.env import env_bool
-from secki.protocol import ProtocolSchema
+from secki.protocol_schema import ProtocolSchema
 from secki.server import free_port, server_command
 from tests.factories import PROTOCOLS, run_secki, write_small_bundle
 

@@ -2,7 +2,7 @@
 settings, django-csp's format).
 
 django-csp's own middleware builds the header from the settings twice per response (the policy
-and the report-only one), ~25 µs each, to allow nonces and per-view changes; Secki uses neither
+and the report-only one) to allow nonces and per-view changes; Secki uses neither
 (no inline script or style anywhere, one policy for the whole site), so the header is built
 once per process and again only when the setting changes (tests). A response that already
 carries the header keeps it: the scans' stricter policy (``secki.portal.views.scan_file``).

@@ -9,7 +9,7 @@ from typing import Any
 from django.utils.translation import gettext
 
 from secki.errors import IntakeError
-from secki.protocol.schema import MAX_COUNT
+from secki.protocol_schema.schema import MAX_COUNT
 
 #: the longest reason (why a version exists or a correction was made), as every reason column
 #: stores it: Protocol, ProtocolEvent and TurnoutReport

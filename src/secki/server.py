@@ -1,10 +1,9 @@
 """The production server: Granian (HTTP in Rust, the WSGI application in worker processes).
 
 One definition of the command line for ``secki serve``, ``secki demo`` and the benchmarks.
-Granian rather than gunicorn: measured on the protocol intake benchmark (2 cores, durable
-PostgreSQL), gunicorn's gthread workers let one worker take every keep-alive connection (the
-other idled at ~1 % CPU) and spent ~2.4 ms of Python per request on HTTP; Granian spreads
-connections over its workers and its HTTP costs ~1 ms (see docs/architecture.md).
+Granian rather than gunicorn: gunicorn's gthread workers let one worker take every keep-alive
+connection while the others idle, and spend more Python per request on HTTP; Granian spreads
+connections over its workers and does HTTP in Rust (docs/architecture.md, "Serving").
 """
 
 from __future__ import annotations
@@ -54,9 +53,8 @@ def take_stop_signals_in_a_worker() -> None:
     threads the kernel hands it to.
 
     A worker's main thread waits for its shutdown event with no timeout, and only the main
-    thread runs Python's signal handlers. Two ways a SIGTERM was lost (measured: a worker
-    "refused to gracefully stop" and was killed after ``--workers-kill-timeout``, 30 s, at
-    the end of benchmarks and in about half the stops of ``secki demo`` on a busy machine):
+    thread runs Python's signal handlers. Two ways a SIGTERM was lost (a worker "refused to
+    gracefully stop" and was killed after ``--workers-kill-timeout``):
     the kernel gave the signal to one of the server's Rust threads, so the handler was only
     marked as due and the waiting main thread never ran it; or the signal came while the
     worker was still loading the application, before the worker's handler was installed.

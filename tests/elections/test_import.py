@@ -272,8 +272,8 @@ def test_empty_optional_files_are_fine(tmp_path: Path) -> None:
 
 
 def test_russian_schema_loads_from_a_file_without_code_changes(tmp_path: Path) -> None:
-    from secki.protocol import ProtocolSchema
-    from secki.protocol.schema import BUILTIN_DIR
+    from secki.protocol_schema import ProtocolSchema
+    from secki.protocol_schema.schema import BUILTIN_DIR
 
     copy = tmp_path / "ru.toml"
     shutil.copy(BUILTIN_DIR / "ru-duma-2011.toml", copy)

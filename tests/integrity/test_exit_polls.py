@@ -15,7 +15,7 @@ from secki.bundle.write import write_table
 from secki.elections.models import Election
 from secki.intake.bundle_io import import_bundle
 from secki.integrity.models import ExitPoll
-from secki.protocol import ProtocolSchema
+from secki.protocol_schema import ProtocolSchema
 from tests.factories import protocol, write_small_bundle
 from tests.personas import Persona, make_personas
 

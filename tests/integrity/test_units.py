@@ -18,8 +18,8 @@ from secki.integrity.analysis import (
     analysis_json,
     fingerprint_cells,
 )
-from secki.integrity.data import CandidateInfo, StationData, natural_key
 from secki.integrity.pvt import COLLAPSED, allocate, estimation_strata, rho_of
+from secki.integrity.station_arrays import CandidateInfo, StationData, natural_key
 from secki.integrity.svg import colour, fingerprint_svg
 from secki.stats import design_effect, fingerprint, pvt_estimate
 

@@ -20,7 +20,7 @@ from secki.bundle.read import read_bundle
 from secki.elections.models import Election, Station
 from secki.intake.bundle_io import import_bundle
 from secki.portal import http
-from secki.protocol import ProtocolSchema
+from secki.protocol_schema import ProtocolSchema
 from secki.protocols.actions import submit_protocol
 from secki.protocols.data import ProtocolData
 from secki.results import tabulate

@@ -3,8 +3,8 @@ had no upper bound: ``"L9": 9223372036854775807`` for one station (L9 is in no c
 accepted and published, after which every results page of the election answered 500 on
 SQLite (SUM overflow); values ≥ 2^63 or 1e308 answered 500 on both databases.
 
-Now every count is an integer below :data:`secki.protocol.schema.MAX_COUNT` and within what
-the station's register allows (:func:`secki.protocol.schema.count_bound`: 2 × registered +
+Now every count is an integer below :data:`secki.protocol_schema.schema.MAX_COUNT` and within what
+the station's register allows (:func:`secki.protocol_schema.schema.count_bound`: 2 × registered +
 1,000 for a protocol line; registered plus the turnout allowance for a turnout report), on
 every intake path: the JSON API (single, check, amend, resolve, bulk), the officials' forms
 (entry, amend, the turnout phone form), the turnout API and bulk file, a bundle's import and
@@ -29,7 +29,7 @@ from secki.elections.models import Election, Station
 from secki.errors import IntakeError
 from secki.ledger.models import LedgerEntry
 from secki.portal import http
-from secki.protocol.schema import MAX_COUNT, count_bound
+from secki.protocol_schema.schema import MAX_COUNT, count_bound
 from secki.protocols import actions
 from secki.protocols.data import ProtocolData
 from secki.protocols.models import Protocol, ProtocolEntry, ProtocolEvent, ProtocolValue

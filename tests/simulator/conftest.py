@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from secki.protocol import ProtocolSchema
+from secki.protocol_schema import ProtocolSchema
 from secki.simulator import SimulationConfig, parse_fraud, simulate, write_bundle
 
 FRAUD = "stuffing:fi=0.1,fe=0.02,theta=0.2,alpha=2;integer:share=0.05"

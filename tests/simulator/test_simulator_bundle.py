@@ -17,7 +17,7 @@ from secki.bundle import (
     TURNOUT_COLUMNS,
     UNIT_COLUMNS,
 )
-from secki.protocol import ProtocolSchema
+from secki.protocol_schema import ProtocolSchema
 
 REGISTERED_2024 = 6_478_623
 SHARES_2024 = [92.12, 2.17, 1.99, 1.72, 0.80, 0.66, 0.54]

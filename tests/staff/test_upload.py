@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from secki.bundle.write import write_table
 from secki.elections.models import Election
 from secki.ledger.chain import verify
-from secki.protocol import ProtocolSchema
+from secki.protocol_schema import ProtocolSchema
 from secki.protocols.models import Protocol
 from tests.factories import CANDIDATES, PROTOCOLS
 from tests.staff.conftest import Personas, db_state

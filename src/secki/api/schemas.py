@@ -14,7 +14,7 @@ from typing import Annotated
 from ninja import Schema
 from pydantic import BeforeValidator, ConfigDict, Field
 
-from secki.protocol.schema import MAX_COUNT
+from secki.protocol_schema.schema import MAX_COUNT
 
 
 def _integral(value: object) -> object:

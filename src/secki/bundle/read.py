@@ -34,8 +34,8 @@ from secki.bundle import (
     TURNOUT_COLUMNS,
     UNIT_KINDS,
 )
-from secki.protocol import ProtocolSchema, SchemaError
-from secki.protocol.schema import (
+from secki.protocol_schema import ProtocolSchema, SchemaError
+from secki.protocol_schema.schema import (
     MAX_COUNT,
     REGISTER_FACTOR,
     REGISTER_MARGIN,
@@ -224,7 +224,7 @@ class UnitRow:
 
 
 @dataclass
-class StationRow:
+class BundleStation:
     code: str
     unit: str
     number: int
@@ -268,7 +268,7 @@ class Bundle:
     settings: dict[str, Any]
     schema: ProtocolSchema
     units: list[UnitRow] = field(default_factory=list)
-    stations: list[StationRow] = field(default_factory=list)
+    stations: list[BundleStation] = field(default_factory=list)
     candidates: list[CandidateRow] = field(default_factory=list)
     turnout: list[TurnoutRow] = field(default_factory=list)
     protocols: list[ProtocolRow] = field(default_factory=list)
@@ -703,7 +703,7 @@ def _read(reader: _Reader) -> Bundle | None:
         assert code is not None and unit is not None and number is not None
         assert name is not None and registered is not None
         bundle.stations.append(
-            StationRow(
+            BundleStation(
                 code,
                 unit,
                 number,

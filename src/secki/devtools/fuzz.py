@@ -83,7 +83,7 @@ POSITIVE_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "415", "422", "42
 
 
 @dataclass
-class Outcome:
+class FuzzRun:
     """One schemathesis run."""
 
     label: str
@@ -196,7 +196,7 @@ def server(env: dict[str, str], log: Path) -> Iterator[int]:
 
 def schemathesis(
     env: dict[str, str], root: Path, port: int, label: str, seed: int, token: str | None
-) -> Outcome:
+) -> FuzzRun:
     """One ``schemathesis run``; its JSON report read back."""
     report = root / f"report-{label}.json"
     command = [
@@ -225,7 +225,7 @@ def schemathesis(
         command += ["--header", f"Authorization: Bearer {token}"]
     print(f"fuzz: schemathesis, {label}", flush=True)
     done = subprocess.run(command, env=env, check=False, cwd=root)  # noqa: S603
-    outcome = Outcome(label, exit_code=done.returncode)
+    outcome = FuzzRun(label, exit_code=done.returncode)
     if report.exists():
         document = json.loads(report.read_text())
         outcome.test_cases = int(document["test_cases"]["generated"])

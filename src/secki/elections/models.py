@@ -17,8 +17,8 @@ from django.db import models
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from secki.protocol import Expression, ExpressionError, ProtocolSchema, SchemaError
-from secki.protocol.schema import MAX_COUNT
+from secki.protocol_schema import Expression, ExpressionError, ProtocolSchema, SchemaError
+from secki.protocol_schema.schema import MAX_COUNT
 
 slug_validator = RegexValidator(r"^[a-z0-9][a-z0-9-]*$", "lower-case letters, digits and '-' only")
 
@@ -222,7 +222,7 @@ class Station(models.Model):
     name = models.CharField(max_length=200)
     address = models.CharField(max_length=300, blank=True)
     # Below the technical limit of every count, so that the register bound of a protocol's
-    # lines (secki.protocol.schema.count_bound) means something.
+    # lines (secki.protocol_schema.schema.count_bound) means something.
     registered = models.PositiveIntegerField(
         validators=[MinValueValidator(0), MaxValueValidator(MAX_COUNT - 1)]
     )

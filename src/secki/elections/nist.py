@@ -21,8 +21,8 @@ import jsonschema
 from django.db import transaction
 
 from secki.elections.models import Candidate, Election, Station, Unit, install_schema
-from secki.protocol import ProtocolSchema
-from secki.protocol.schema import MAX_COUNT
+from secki.protocol_schema import ProtocolSchema
+from secki.protocol_schema.schema import MAX_COUNT
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "nist_schema.json"
 STATION_TYPES = {"polling-place", "precinct"}

@@ -136,7 +136,7 @@ def schema_cmd(source: str) -> None:
 
 
 def _schema(source: str):  # type: ignore[no-untyped-def]
-    from secki.protocol import ProtocolSchema, SchemaError
+    from secki.protocol_schema import ProtocolSchema, SchemaError
 
     try:
         if Path(source).suffix in (".toml", ".json"):

@@ -1,8 +1,8 @@
 """The forensics suite of :mod:`secki.stats` on an election's counted protocols, live.
 
 Every analysis is a plain call of :mod:`secki.stats` on the station arrays of
-:mod:`secki.integrity.data`, with the one seed ``SECKI_INTEGRITY_SEED`` (default 1), so that
-anyone can rerun it on the bulk CSV and get the same numbers:
+:mod:`secki.integrity.station_arrays`, with the one seed ``SECKI_INTEGRITY_SEED`` (default
+1), so that anyone can rerun it on the bulk CSV and get the same numbers:
 
 * integer percentages: ``integer_percentage_test(registered, participants, cast, leader,
   seed=S, groups=constituencies, replicates=R)``;
@@ -37,7 +37,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from secki.elections.models import Election
-from secki.integrity.data import StationData, load
+from secki.integrity.station_arrays import StationData, load
 from secki.ledger.chain import ledger_head
 from secki.stats import (
     DigitTestResult,

@@ -23,8 +23,8 @@ from secki.elections.models import Election
 from secki.integrity import actions, pvt
 from secki.integrity.access import is_public, view_for
 from secki.integrity.analysis import analysis_json, snapshot
-from secki.integrity.data import natural_key
 from secki.integrity.models import ExitPoll, PvtSample
+from secki.integrity.station_arrays import natural_key
 from secki.stats._common import jsonable
 from secki.stats.exit_polls import CAVEAT
 from secki.stats.pvt import Z99

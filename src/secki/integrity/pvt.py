@@ -1,9 +1,9 @@
 """PVT samples (drawn from a public seed), estimates and verdicts; exit-poll comparisons.
 
 **Drawing.** The frame is the complete register of the election's stations, stratified by
-constituency (:func:`secki.integrity.data.station_groups`). ``n`` stations are allocated to
-the constituencies in proportion to their number of stations (largest remainders), at least
-two per constituency (all of it when it has fewer), and drawn with
+constituency (:func:`secki.integrity.station_arrays.station_groups`). ``n`` stations are
+allocated to the constituencies in proportion to their number of stations (largest
+remainders), at least two per constituency (all of it when it has fewer), and drawn with
 :func:`secki.stats.stratified_sample`: in each constituency, the stations with the smallest
 SHA-256 tickets ``SHA-256("{seed},{station code},1")``. Anyone with the seed and the register
 can redo the draw.
@@ -30,8 +30,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from secki.elections.models import Election, ElectionStatus, Station
-from secki.integrity.data import CandidateInfo, station_groups
 from secki.integrity.models import ExitPoll, PvtCount, PvtSample
+from secki.integrity.station_arrays import CandidateInfo, station_groups
 from secki.results.tabulate import tabulation
 from secki.stats import (
     ExitPollResult,

@@ -32,7 +32,7 @@ from secki.bundle import (
 )
 from secki.bundle.write import write_election, write_table
 from secki.elections.serialize import election_settings
-from secki.opendata.collect import PublicData, StationRow
+from secki.opendata.collect import PublicData, PublicStation
 from secki.protocols.models import ProtocolStatus
 from secki.protocols.scans import published_url, scan_path
 
@@ -56,7 +56,7 @@ def bulk_header(data: PublicData) -> list[str]:
 
 
 def bulk_rows(
-    data: PublicData, stations: Iterable[StationRow] | None = None
+    data: PublicData, stations: Iterable[PublicStation] | None = None
 ) -> Iterator[list[object]]:
     """The bulk CSV rows of ``stations`` (default: every station, in bundle order)."""
     units = {u.id: u for u in data.units}
@@ -146,7 +146,9 @@ def render(rows: Iterable[Sequence[object]]) -> list[str]:
     return [text[a:b] for a, b in zip([0, *ends], ends, strict=False)]
 
 
-def station_lines(data: PublicData, stations: Iterable[StationRow] | None = None) -> dict[int, str]:
+def station_lines(
+    data: PublicData, stations: Iterable[PublicStation] | None = None
+) -> dict[int, str]:
     """Station id → its line of the bulk CSV."""
     chosen = list(data.stations if stations is None else stations)
     return {s.id: line for s, line in zip(chosen, render(bulk_rows(data, chosen)), strict=True)}

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from secki.elections.models import Candidate, Election, Station, Unit
 from secki.ledger.models import LedgerEntry
-from secki.protocol import ProtocolSchema
+from secki.protocol_schema import ProtocolSchema
 from secki.protocols.models import Protocol, ProtocolScan, ProtocolStatus
 from secki.results import serialize
 from secki.results.tabulate import CandidateResult, Totals, UnitResult, percent
@@ -58,7 +58,7 @@ STATION_FIELDS = (
 )
 
 
-class StationRow(NamedTuple):
+class PublicStation(NamedTuple):
     """A station's register entry (a light stand-in for the model: 100,000 of them load in a
     fraction of the time model instances take)."""
 
@@ -115,7 +115,7 @@ class PublicData:
     election: Election
     schema: ProtocolSchema
     units: list[Unit]  # in bundle order (parents first)
-    stations: list[StationRow]  # in bundle order
+    stations: list[PublicStation]  # in bundle order
     candidates: list[Candidate]
     protocols: dict[int, StationProtocol]  # station id → current public protocol
     values: dict[int, dict[str, int]]  # station id → lines of its published protocol
@@ -129,8 +129,8 @@ class PublicData:
     #: unit id → how many counted stations carry each line (a line's sum disappears with the
     #: last station carrying it, as in the tabulation's GROUP BY)
     present: dict[int, Counter[str]] = field(default_factory=dict)
-    _by_unit: dict[int, list[StationRow]] = field(default_factory=dict, repr=False)
-    _by_id: dict[int, StationRow] = field(default_factory=dict, repr=False)
+    _by_unit: dict[int, list[PublicStation]] = field(default_factory=dict, repr=False)
+    _by_id: dict[int, PublicStation] = field(default_factory=dict, repr=False)
 
     @property
     def root(self) -> Unit:
@@ -139,13 +139,13 @@ class PublicData:
     def children(self, unit: Unit) -> list[Unit]:
         return [u for u in self.units if u.parent_id == unit.id]
 
-    def stations_of(self, unit: Unit) -> list[StationRow]:
+    def stations_of(self, unit: Unit) -> list[PublicStation]:
         if not self._by_unit:
             for s in self.stations:
                 self._by_unit.setdefault(s.unit_id, []).append(s)
         return self._by_unit.get(unit.id, [])
 
-    def station(self, station_id: int) -> StationRow:
+    def station(self, station_id: int) -> PublicStation:
         if not self._by_id:
             self._by_id = {s.id: s for s in self.stations}
         return self._by_id[station_id]
@@ -206,7 +206,7 @@ class PublicData:
                 self.totals[target].add(t)
                 self.present[target].update(own_present.get(unit_id, Counter()))
 
-    def _count(self, station: StationRow, sign: int) -> None:
+    def _count(self, station: PublicStation, sign: int) -> None:
         lines = self.values.get(station.id)
         if lines is None:
             return
@@ -322,7 +322,7 @@ def collect(election: Election) -> PublicData:
     election.refresh_from_db()
     units = list(Unit.objects.filter(election=election).order_by("position", "id"))
     stations = [
-        StationRow(*row)
+        PublicStation(*row)
         for row in Station.objects.filter(election=election)
         .order_by("position", "id")
         .values_list(*STATION_FIELDS)

@@ -67,7 +67,7 @@ from secki.opendata.bulk import (
 )
 from secki.opendata.collect import (
     PublicData,
-    StationRow,
+    PublicStation,
     catch_up,
     collect,
     election_head,
@@ -159,7 +159,7 @@ def _lock(election: Election, *, wait: bool) -> Iterator[bool]:
 # -- content -------------------------------------------------------------------------------
 
 
-def station_json(data: PublicData, s: StationRow) -> dict[str, Any]:
+def station_json(data: PublicData, s: PublicStation) -> dict[str, Any]:
     protocol = data.protocols.get(s.id)
     lines = data.values.get(s.id)
     participants = int(data.schema.role("participants", lines)) if lines is not None else None

@@ -46,7 +46,7 @@ from secki.portal.pages import (
 from secki.portal.templatetags.portal import num, pct
 from secki.protocols.models import ProtocolScan
 from secki.protocols.scans import is_public
-from secki.results.rules import Outcome, decide
+from secki.results.rules import ElectionOutcome, decide
 from secki.results.tabulate import Tabulation, UnitResult, tabulation
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ def _render(
     return render(request, part if live else page, context)
 
 
-def outcome_text(outcome: Outcome, national: UnitResult, election: Election) -> str:
+def outcome_text(outcome: ElectionOutcome, national: UnitResult, election: Election) -> str:
     base = BASES.get(election.majority_base, election.majority_base)
     leader = national.leader
     t = national.totals

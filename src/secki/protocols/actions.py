@@ -20,7 +20,7 @@ from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.inputs import REASON_MAX, clean_text
 from secki.ledger import chain
-from secki.protocol import CheckResult
+from secki.protocol_schema import CheckResult
 from secki.protocols.data import REFERENCE_MAX, ProtocolData
 from secki.protocols.models import (
     COUNTED_STATUSES,
@@ -35,7 +35,7 @@ from secki.protocols.models import (
 
 
 @dataclass(frozen=True)
-class Outcome:
+class IntakeResult:
     protocol: Protocol
     created: bool  # False when the call changed nothing new (never for now; kept for API)
     checks: list[CheckResult]
@@ -273,7 +273,7 @@ def submit_protocol(
     actor: Any,
     source: str = ProtocolSource.API,
     act: str | None = None,
-) -> Outcome:
+) -> IntakeResult:
     """A protocol keyed at a form, sent by the API or replayed.
 
     Single entry: hard failures refuse it; otherwise it is accepted (published when the
@@ -322,7 +322,7 @@ def submit_protocol(
                 decision_ref=act or "",
             )
             _accept(protocol, data, actor, act=act)
-            return Outcome(protocol, True, results)
+            return IntakeResult(protocol, True, results)
     assert refusal is not None
     raise refusal
 
@@ -368,7 +368,7 @@ def _double_entry(
     source: str,
     act: str | None,
     current: Protocol | None,
-) -> Outcome:
+) -> IntakeResult:
     if current is None:
         protocol = Protocol.objects.create(
             election=election,
@@ -383,7 +383,7 @@ def _double_entry(
             protocol=protocol, round=1, operator=actor, data={**data.as_json(), "act": act}
         )
         _event(protocol, EventKind.ENTRY, actor, new=data.as_json(), reason="entry 1")
-        return Outcome(protocol, True, results)
+        return IntakeResult(protocol, True, results)
     # current.status == FIRST_ENTRY here (_refuse_existing handled the others)
     first = current.entries.get(round=1)
     if first.operator_id == getattr(actor, "pk", None):
@@ -409,9 +409,9 @@ def _double_entry(
         current.quarantine_reason = reason
         current.save(update_fields=["status", "quarantine_reason"])
         _event(current, EventKind.QUARANTINED, actor, reason=reason)
-        return Outcome(current, True, results)
+        return IntakeResult(current, True, results)
     _make_counted(current, data, results, actor, act=act)
-    return Outcome(current, True, results)
+    return IntakeResult(current, True, results)
 
 
 def _make_counted(
@@ -441,7 +441,7 @@ def _make_counted(
 
 def resolve_protocol(
     protocol: Protocol, data: ProtocolData, *, actor: Any, reason: str, act: str | None = None
-) -> Outcome:
+) -> IntakeResult:
     """A supervisor decides a quarantined protocol: the values of entry 1, entry 2 or the
     paper as re-read. Hard checks must pass (or the commission's act be recorded)."""
     election, station = protocol.election, protocol.station
@@ -466,7 +466,7 @@ def resolve_protocol(
         _make_counted(
             protocol, data, results, actor, act=act, kind=EventKind.RESOLVED, reason=reason
         )
-    return Outcome(protocol, True, results)
+    return IntakeResult(protocol, True, results)
 
 
 def amend_protocol(
@@ -477,7 +477,7 @@ def amend_protocol(
     reason: str,
     source: str = ProtocolSource.FORM,
     act: str | None = None,
-) -> Outcome:
+) -> IntakeResult:
     """A new version of a counted protocol, with its reason; the old version stays."""
     election = station.election
     authorize(actor, election, Permission.AMEND_PROTOCOL, station)
@@ -520,7 +520,7 @@ def amend_protocol(
             protocol, EventKind.AMENDED, actor, old=old.as_json(), new=data.as_json(), reason=reason
         )
         _ledger("protocol.amended", protocol, data, previous_version=current.version, reason=reason)
-    return Outcome(protocol, True, results)
+    return IntakeResult(protocol, True, results)
 
 
 def annul_protocol(

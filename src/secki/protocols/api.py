@@ -28,7 +28,7 @@ from secki.api.upload import BULK_BODY, upload_content
 from secki.elections.models import Election, Station
 from secki.errors import IntakeError
 from secki.inputs import REASON_MAX, clean_text
-from secki.protocol.schema import MAX_COUNT
+from secki.protocol_schema.schema import MAX_COUNT
 from secki.protocols import actions
 from secki.protocols.data import REFERENCE_MAX, ProtocolData, parse_protocol
 from secki.protocols.models import Protocol, ProtocolSource, ProtocolStatus

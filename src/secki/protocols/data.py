@@ -11,8 +11,8 @@ from django.utils.translation import gettext
 
 from secki.errors import IntakeError
 from secki.inputs import count_in_range, quoted
-from secki.protocol import CheckResult, ProtocolSchema
-from secki.protocol.schema import (
+from secki.protocol_schema import CheckResult, ProtocolSchema
+from secki.protocol_schema.schema import (
     MAX_COUNT,
     REGISTER_FACTOR,
     REGISTER_MARGIN,
@@ -63,7 +63,7 @@ class ProtocolData:
 
     def check_bounds(self, station: str, registered: int) -> None:
         """Refuse any count that is not an integer 0 ≤ n < MAX_COUNT, or that exceeds what
-        the station's register allows (:func:`secki.protocol.schema.count_bound`): every
+        the station's register allows (:func:`secki.protocol_schema.schema.count_bound`): every
         intake path runs this before a protocol is checked or stored."""
         bound = count_bound(registered)
         for code, value in self.values().items():

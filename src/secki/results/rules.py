@@ -18,7 +18,7 @@ from secki.results.tabulate import CandidateResult, UnitResult
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ElectionOutcome:
     status: str  # "pending" | "winner" | "runoff" | "tie" | "invalid" | "no_votes"
     winner: Candidate | None
     runoff: list[Candidate]
@@ -26,11 +26,13 @@ class Outcome:
     explanation: str
 
 
-def _absolute_majority(election: Election, r: UnitResult, ranked: list[CandidateResult]) -> Outcome:
+def _absolute_majority(
+    election: Election, r: UnitResult, ranked: list[CandidateResult]
+) -> ElectionOutcome:
     leader = ranked[0]
     provisional = r.totals.stations_reported < r.totals.stations_total
     if leader.votes * 2 > r.base:
-        return Outcome(
+        return ElectionOutcome(
             "winner",
             leader.candidate,
             [],
@@ -40,7 +42,7 @@ def _absolute_majority(election: Election, r: UnitResult, ranked: list[Candidate
         )
     size = election.runoff_size
     if len(ranked) > size and ranked[size - 1].votes == ranked[size].votes:
-        return Outcome(
+        return ElectionOutcome(
             "tie",
             None,
             [],
@@ -48,7 +50,7 @@ def _absolute_majority(election: Election, r: UnitResult, ranked: list[Candidate
             f"place {size} is tied: the runoff field cannot be decided by votes",
         )
     field = [c.candidate for c in ranked[:size]]
-    return Outcome(
+    return ElectionOutcome(
         "runoff",
         None,
         field,
@@ -58,11 +60,11 @@ def _absolute_majority(election: Election, r: UnitResult, ranked: list[Candidate
     )
 
 
-def _plurality(election: Election, r: UnitResult, ranked: list[CandidateResult]) -> Outcome:
+def _plurality(election: Election, r: UnitResult, ranked: list[CandidateResult]) -> ElectionOutcome:
     provisional = r.totals.stations_reported < r.totals.stations_total
     if len(ranked) > 1 and ranked[0].votes == ranked[1].votes:
-        return Outcome("tie", None, [], provisional, "the two leading candidates are tied")
-    return Outcome(
+        return ElectionOutcome("tie", None, [], provisional, "the two leading candidates are tied")
+    return ElectionOutcome(
         "winner",
         ranked[0].candidate,
         [],
@@ -82,10 +84,10 @@ def annulled_share(election: Election) -> Decimal:
     return Decimal(annulled) / Decimal(total) if total else Decimal(0)
 
 
-def decide(election: Election, national: UnitResult) -> Outcome:
+def decide(election: Election, national: UnitResult) -> ElectionOutcome:
     share = annulled_share(election)
     if share > election.invalid_station_share:
-        return Outcome(
+        return ElectionOutcome(
             "invalid",
             None,
             [],
@@ -95,10 +97,10 @@ def decide(election: Election, national: UnitResult) -> Outcome:
         )
     ranked = national.ranked
     if not ranked or ranked[0].votes == 0:
-        return Outcome("no_votes", None, [], True, "no results yet")
+        return ElectionOutcome("no_votes", None, [], True, "no results yet")
     outcome = STRATEGIES[WinRule(election.win_rule)](election, national, ranked)
     if outcome.provisional and outcome.status in ("winner", "runoff"):
-        return Outcome(
+        return ElectionOutcome(
             "pending",
             outcome.winner,
             outcome.runoff,

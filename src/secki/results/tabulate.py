@@ -24,7 +24,7 @@ from django.db.models import Count, Sum
 
 from secki.elections.models import Candidate, Election, Station, Unit
 from secki.ledger.chain import ledger_head
-from secki.protocol import ProtocolSchema
+from secki.protocol_schema import ProtocolSchema
 from secki.protocols.models import counted_statuses
 
 REPORTED = "#reported"

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from secki.protocol import ProtocolSchema
+from secki.protocol_schema import ProtocolSchema
 from secki.simulator._types import FloatArray, IntArray
 from secki.simulator.config import SimulationConfig
 from secki.simulator.fraud import Truth, rewrite_integer, stuff

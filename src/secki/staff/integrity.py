@@ -31,8 +31,8 @@ from secki.integrity.analysis import (
     risk_rows,
     snapshot,
 )
-from secki.integrity.data import natural_key
 from secki.integrity.models import ExitPoll, PvtCount, PvtSample, SampleMethod
+from secki.integrity.station_arrays import natural_key
 from secki.integrity.svg import fingerprint_svg
 from secki.stats.exit_polls import CAVEAT as EXIT_POLL_CAVEAT
 from secki.stats.pvt import Z99

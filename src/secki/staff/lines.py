@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from secki.elections.models import Candidate, Election
-from secki.protocol import ProtocolSchema
+from secki.protocol_schema import ProtocolSchema
 from secki.protocols.data import ProtocolData, parse_protocol
 
 

@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 
 from secki.accounts.access import AccessDenied, Permission, authorize
 from secki.errors import IntakeError
-from secki.protocol import CheckResult
+from secki.protocol_schema import CheckResult
 from secki.protocols import actions
 from secki.protocols.data import ProtocolData
 from secki.protocols.models import Protocol, ProtocolEntry, ProtocolStatus

@@ -33,7 +33,7 @@ from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.inputs import REASON_MAX, clean_text, count_in_range
 from secki.ledger import chain
-from secki.protocol.schema import MAX_COUNT
+from secki.protocol_schema.schema import MAX_COUNT
 from secki.turnout.models import TurnoutReport
 
 #: the last report time of the day is late this long after polls close (or after the time

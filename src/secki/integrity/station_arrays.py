@@ -24,8 +24,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from secki.elections.models import Candidate, Election, Station, Unit, UnitKind
-from secki.protocol.expr import CANDIDATE_GROUP, Expression
-from secki.protocol.schema import ROLES
+from secki.protocol_schema.expr import CANDIDATE_GROUP, Expression
+from secki.protocol_schema.schema import ROLES
 from secki.protocols.models import Protocol, counted_statuses
 
 IntArray = npt.NDArray[np.int64]

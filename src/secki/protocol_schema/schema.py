@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from secki.protocol.expr import CANDIDATE_GROUP, Expression, ExpressionError
+from secki.protocol_schema.expr import CANDIDATE_GROUP, Expression, ExpressionError
 
 LineKind = Literal["count", "datetime"]
 Severity = Literal["hard", "soft"]
