@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 from secki.accounts import audit
 from secki.accounts.access import GRANTS, AccessDenied, Permission, authorize, memberships
 from secki.accounts.models import ApiToken, AuditRecord, Membership, Role
+from secki.accounts.users import Account, User
 from secki.elections.models import (
     Candidate,
     ControlRelation,
@@ -144,7 +145,11 @@ def _invalid(exc: ValidationError) -> IntakeError:
 
 
 def _manage(
-    user: Any, election: Election, *, station: Station | None = None, unit: Unit | None = None
+    user: User | None,
+    election: Election,
+    *,
+    station: Station | None = None,
+    unit: Unit | None = None,
 ) -> Membership | None:
     """MANAGE_ELECTION on ``station``, on ``unit``'s subtree, or (neither) on the whole
     election. Returns the granting membership (None: command line or superuser)."""
@@ -175,7 +180,7 @@ def _manage(
     )
 
 
-def _superuser_or_cli(user: Any, what: str) -> None:
+def _superuser_or_cli(user: User | None, what: str) -> None:
     if user is None:
         return
     if not getattr(user, "is_authenticated", False):
@@ -226,7 +231,7 @@ def settings_of(election: Election) -> dict[str, Any]:
     return row(election)
 
 
-def check_create(user: Any) -> None:
+def check_create(user: User | None) -> None:
     """Who may create an election: a superuser or the command line (nobody else has a role
     in an election that does not exist yet)."""
     _superuser_or_cli(user, _("create an election"))
@@ -247,7 +252,7 @@ def _decimals(obj: models.Model) -> None:
 
 
 def create_election(
-    user: Any, election: Election, *, request: HttpRequest | None = None
+    user: User | None, election: Election, *, request: HttpRequest | None = None
 ) -> Election:
     """Store a new (unsaved) election after validating it; audited as ``election.created``."""
     check_create(user)
@@ -271,7 +276,7 @@ def create_election(
     return election
 
 
-def check_replace(user: Any, existing: Election) -> None:
+def check_replace(user: User | None, existing: Election) -> None:
     """Whether an import may replace ``existing``: the manager's role, no results received,
     and a register that is not frozen. Call inside the transaction that replaces it."""
     _manage(user, existing)
@@ -302,7 +307,7 @@ def check_replace(user: Any, existing: Election) -> None:
 
 
 def record_import(
-    user: Any,
+    user: User | None,
     election: Election,
     *,
     replaced: dict[str, Any] | None,
@@ -349,7 +354,7 @@ def _coerce(election: Election, name: str, value: Any) -> Any:
 
 
 def change_election(
-    user: Any, election: Election, *, request: HttpRequest | None = None, **changes: Any
+    user: User | None, election: Election, *, request: HttpRequest | None = None, **changes: Any
 ) -> dict[str, Any]:
     """Change settings of an election (names in :data:`SETTINGS`); audited as
     ``election.settings`` with only the changed fields before and after, and logged publicly
@@ -404,7 +409,7 @@ def change_election(
 
 
 def set_status(
-    user: Any,
+    user: User | None,
     election: Election,
     status: str,
     *,
@@ -472,7 +477,9 @@ def set_status(
     return election
 
 
-def delete_election(user: Any, election: Election, *, request: HttpRequest | None = None) -> None:
+def delete_election(
+    user: User | None, election: Election, *, request: HttpRequest | None = None
+) -> None:
     """Delete an election with everything it holds: refused once it holds protocols or
     turnout reports, unless it is simulated (the demo's). Audited as ``election.deleted``."""
     _manage(user, election)
@@ -510,7 +517,7 @@ def _label(obj: models.Model) -> str:
     return f"{_kind(obj)} {code if code is not None else obj.pk}"
 
 
-def _authorize_row(user: Any, election: Election, obj: models.Model) -> None:
+def _authorize_row(user: User | None, election: Election, obj: models.Model) -> None:
     if isinstance(obj, Station):
         if obj.pk is None:  # a new station: its unit's territory
             _manage(user, election, unit=obj.unit)
@@ -569,7 +576,7 @@ def _move_unit(unit: Unit, old_path: str) -> None:
 
 
 def save_setup_row(
-    user: Any, obj: models.Model, *, request: HttpRequest | None = None
+    user: User | None, obj: models.Model, *, request: HttpRequest | None = None
 ) -> AuditRecord | None:
     """Create or change a unit, station, candidate, protocol line or check of an election
     being set up; audited as ``<kind>.created`` / ``<kind>.changed`` (only the changed
@@ -640,7 +647,7 @@ def save_setup_row(
 
 
 def edit_station(
-    user: Any, station: Station, *, request: HttpRequest | None = None, **changes: Any
+    user: User | None, station: Station, *, request: HttpRequest | None = None, **changes: Any
 ) -> AuditRecord | None:
     """Change fields of a station while the election is being set up (see
     :func:`save_setup_row`); once it is open, :func:`amend_register` is the only way."""
@@ -653,7 +660,9 @@ def edit_station(
     return done
 
 
-def delete_setup_row(user: Any, obj: models.Model, *, request: HttpRequest | None = None) -> None:
+def delete_setup_row(
+    user: User | None, obj: models.Model, *, request: HttpRequest | None = None
+) -> None:
     """Delete a register row (and what it holds) while the election is being set up."""
     kind = _kind(obj)
     with transaction.atomic():
@@ -706,7 +715,7 @@ def _text(value: Any, name: str, *, required: bool = True) -> str:
 
 
 def amend_register(
-    user: Any,
+    user: User | None,
     election: Election,
     station: Station,
     *,
@@ -800,7 +809,7 @@ def _membership_label(m: Membership) -> str:
     return f"{m.user.get_username()} {m.role} {scope}".strip()
 
 
-def _may_grant(user: Any, m: Membership) -> None:
+def _may_grant(user: User | None, m: Membership) -> None:
     """The caller's MANAGE_ELECTION covers the membership's territory, and (unless a
     superuser, the command line or a CEC administrator) its role gives no more than theirs."""
     granting = _manage(user, m.election, station=m.station, unit=m.unit)
@@ -815,7 +824,7 @@ def _may_grant(user: Any, m: Membership) -> None:
 
 
 def grant(
-    user: Any,
+    user: User | None,
     member: Any,
     election: Election,
     role: str,
@@ -872,7 +881,9 @@ def grant(
     return m
 
 
-def revoke(user: Any, membership: Membership, *, request: HttpRequest | None = None) -> None:
+def revoke(
+    user: User | None, membership: Membership, *, request: HttpRequest | None = None
+) -> None:
     """Take a membership away; audited as ``membership.revoked``."""
     _may_grant(user, membership)
     with transaction.atomic():
@@ -895,11 +906,11 @@ def revoke(user: Any, membership: Membership, *, request: HttpRequest | None = N
 
 
 def issue_token(
-    user: Any, name: Any, *, request: HttpRequest | None = None
+    user: User | None, name: Any, *, request: HttpRequest | None = None
 ) -> tuple[ApiToken, str]:
     """A new API token of the user's own (the raw key is returned once and never stored);
     audited as ``token.issued`` (name and id, never the key)."""
-    if user is None or not getattr(user, "is_authenticated", False):
+    if not isinstance(user, Account):
         raise AccessDenied("not_authenticated", _("log in first"))
     text = name.strip() if isinstance(name, str) else ""
     if not text or len(text) > 100 or "\x00" in text:
@@ -918,7 +929,7 @@ def issue_token(
     return token, raw
 
 
-def revoke_token(user: Any, token: ApiToken, *, request: HttpRequest | None = None) -> bool:
+def revoke_token(user: User | None, token: ApiToken, *, request: HttpRequest | None = None) -> bool:
     """Revoke a token: its owner, a superuser or the command line. Audited as
     ``token.revoked``; False when it was revoked already (nothing recorded)."""
     if user is not None:
@@ -946,7 +957,9 @@ def revoke_token(user: Any, token: ApiToken, *, request: HttpRequest | None = No
 # -- two-factor log-in -----------------------------------------------------------------------
 
 
-def reset_two_factor(user: Any, account: Any, *, request: HttpRequest | None = None) -> bool:
+def reset_two_factor(
+    user: User | None, account: Any, *, request: HttpRequest | None = None
+) -> bool:
     """Remove ``account``'s authenticator and recovery codes (a lost phone): the superuser or
     the command line only; the account enrols again at its next log-in. Audited as
     ``2fa.reset``; False when it had none (nothing recorded)."""

@@ -15,12 +15,13 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from secki.accounts.models import AuditRecord
+from secki.accounts.users import User, account_of
 from secki.elections.models import Election
 
 
-def actor_name(user: Any) -> str:
+def actor_name(user: User | None) -> str:
     """The name an audit record keeps: the user's username, or ``cli:<os user>``."""
-    if user is not None and getattr(user, "is_authenticated", False):
+    if user is not None and user.is_authenticated:
         return str(user.get_username())[:150]
     try:
         who = getpass.getuser()
@@ -46,7 +47,7 @@ def client_ip(request: HttpRequest | None) -> str | None:
 
 
 def record(
-    user: Any,
+    user: User | None,
     action: str,
     *,
     election: Election | None = None,
@@ -58,9 +59,9 @@ def record(
     """Append one audit record. ``user`` is None for the command line (recorded as
     ``cli:<os user>``) or for an anonymous web request (``anonymous``, with its address);
     ``before``/``after`` are JSON values (None for creation/removal)."""
-    authenticated = user is not None and getattr(user, "is_authenticated", False)
+    authenticated = user is not None and user.is_authenticated
     return AuditRecord.objects.create(
-        actor=user if authenticated else None,
+        actor=account_of(user),
         actor_name=actor_name(user) if authenticated or request is None else "anonymous",
         action=action,
         election=election,

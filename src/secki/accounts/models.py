@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from secki.accounts.users import Account
 from secki.elections.models import Election, Station, Unit
 
 
@@ -81,7 +82,7 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.user})"
 
     @classmethod
-    def issue(cls, user: models.Model, name: str) -> tuple[ApiToken, str]:
+    def issue(cls, user: Account, name: str) -> tuple[ApiToken, str]:
         """Create a token; the raw key is returned once and never stored."""
         raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token = cls.objects.create(user=user, name=name, key_hash=hash_token(raw))

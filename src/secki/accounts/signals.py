@@ -13,16 +13,17 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.http import HttpRequest
 
 from secki.accounts import audit
+from secki.accounts.users import User
 
 
-def logged_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+def logged_in(sender: Any, request: HttpRequest | None, user: User, **kwargs: Any) -> None:
     method = getattr(request, "secki_login_method", "password")
     audit.record(
         user, "login", target=user.get_username(), after={"method": method}, request=request
     )
 
 
-def logged_out(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+def logged_out(sender: Any, request: HttpRequest | None, user: User | None, **kwargs: Any) -> None:
     # A session still waiting for its second factor is anonymous to the views.
     user = user or getattr(request, "secki_unverified_user", None)
     if user is None:

@@ -37,6 +37,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from secki.accounts.access import GRANTS, Permission
 from secki.accounts.models import Membership
+from secki.accounts.users import Account, User
 
 # Roles that can change something: every permission but reading unpublished data.
 WRITE_ROLES: frozenset[str] = frozenset(
@@ -50,7 +51,7 @@ _PENDING = "secki_2fa_pending"
 _SHOW_CODES = "secki_2fa_show_recovery_codes"
 
 
-def required(user: Any) -> bool:
+def required(user: User) -> bool:
     """Whether ``user`` must pass a second factor (``SECKI_REQUIRE_2FA``, default on)."""
     if not settings.SECKI_REQUIRE_2FA or user is None or not user.is_authenticated:
         return False
@@ -59,19 +60,19 @@ def required(user: Any) -> bool:
     return Membership.objects.filter(user_id=user.pk, role__in=WRITE_ROLES).exists()
 
 
-def totp_device(user: Any) -> TOTPDevice | None:
+def totp_device(user: User) -> TOTPDevice | None:
     """The user's confirmed authenticator, if any."""
     return TOTPDevice.objects.filter(user_id=user.pk, confirmed=True).order_by("id").first()
 
 
-def has_second_factor(user: Any) -> bool:
+def has_second_factor(user: User) -> bool:
     return totp_device(user) is not None
 
 
 # --- the pending log-in ------------------------------------------------------------------
 
 
-def start(request: HttpRequest, user: Any, backend: str, next_url: str) -> None:
+def start(request: HttpRequest, user: User, backend: str, next_url: str) -> None:
     """The password was right: remember the user until the second factor, in a new session
     key (no fixation), without logging in."""
     request.session.cycle_key()
@@ -104,7 +105,7 @@ def abandon(request: HttpRequest) -> None:
     request.session.pop(_PENDING, None)
 
 
-def complete(request: HttpRequest, user: Any, backend: str, device: Any, method: str) -> None:
+def complete(request: HttpRequest, user: Account, backend: str, device: Any, method: str) -> None:
     """Log the user in (Django's ``login``: a new session key, the ``user_logged_in``
     signal and its audit record) and mark the session verified by ``device``."""
     request.session.pop(_PENDING, None)
@@ -121,7 +122,7 @@ def normalise(code: str) -> str:
     return "".join(ch for ch in code if ch not in " -\t").lower()
 
 
-def verify(user: Any, code: str) -> tuple[Any, str] | None:
+def verify(user: User, code: str) -> tuple[Any, str] | None:
     """The device that accepts ``code`` and the method (``totp`` or ``recovery_code``), or
     None. Six digits are tried on the authenticator, anything else as a recovery code (used
     up when accepted). django-otp throttles each device after a failure (1, 2, 4 … s)."""
@@ -145,7 +146,7 @@ def verify(user: Any, code: str) -> tuple[Any, str] | None:
 # --- enrolment -----------------------------------------------------------------------------
 
 
-def enrolment_device(user: Any) -> TOTPDevice:
+def enrolment_device(user: User) -> TOTPDevice:
     """The unconfirmed authenticator being set up (the same secret on every reload)."""
     device = TOTPDevice.objects.filter(user_id=user.pk, confirmed=False).order_by("id").first()
     if device is None:
@@ -183,7 +184,7 @@ def confirm(device: TOTPDevice, code: str) -> list[str] | None:
     return issue_recovery_codes(device.user)
 
 
-def issue_recovery_codes(user: Any) -> list[str]:
+def issue_recovery_codes(user: User) -> list[str]:
     StaticDevice.objects.filter(user_id=user.pk).delete()
     static = StaticDevice.objects.create(user=user, name="recovery codes", confirmed=True)
     codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
@@ -215,7 +216,7 @@ class TwoFactorMiddleware(OTPMiddleware):  # type: ignore[misc]  # django-otp is
     (``request.secki_unverified_user`` keeps who it was). Lazy like Django's own: a request
     that never looks at ``request.user`` (an API call with a bearer token) costs nothing."""
 
-    def _verify_user_sync(self, request: HttpRequest, user: Any) -> Any:
+    def _verify_user_sync(self, request: HttpRequest, user: User) -> Any:
         user = super()._verify_user_sync(request, user)
         return _gate(request, user)
 
@@ -225,6 +226,7 @@ class TwoFactorMiddleware(OTPMiddleware):  # type: ignore[misc]  # django-otp is
 
 
 def _gate(request: HttpRequest, user: Any) -> Any:
+    """``user`` as django-otp's middleware leaves it (with ``is_verified``)."""
     if user.is_authenticated and not user.is_verified() and required(user):
         request.secki_unverified_user = user  # type: ignore[attr-defined]
         anonymous: Any = AnonymousUser()

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from secki.accounts.users import User
 from secki.bundle.read import Bundle
 from secki.elections.models import Election, Station
 from secki.errors import IntakeError
@@ -66,7 +67,7 @@ class ReplayStats:
 def replay(
     bundle: Bundle,
     election: Election,
-    actor: Any,
+    actor: User | None,
     *,
     speed: float,
     on_event: Callable[[Event, ReplayStats], None] | None = None,

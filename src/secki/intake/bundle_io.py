@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from secki.accounts import actions
+from secki.accounts.users import User
 from secki.bundle import (
     CANDIDATE_COLUMNS,
     STATION_COLUMNS,
@@ -66,7 +67,7 @@ def import_bundle(
     *,
     replace: bool = False,
     advance: Advance | None = None,
-    user: Any = None,
+    user: User | None = None,
     status: str = ElectionStatus.OPEN,
     request: HttpRequest | None = None,
 ) -> Election:

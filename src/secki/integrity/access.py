@@ -12,10 +12,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from secki.accounts.access import AccessDenied, Permission, can, memberships
 from secki.accounts.models import Role
+from secki.accounts.users import User
 from secki.elections.models import Election
 from secki.integrity.models import IntegritySettings
 
@@ -32,7 +32,7 @@ class View:
     staff: bool
 
 
-def view_for(user: Any, election: Election) -> View:
+def view_for(user: User, election: Election) -> View:
     """The user's view of the election's integrity pages, or AccessDenied."""
     if can(user, election, Permission.VIEW_UNPUBLISHED):
         return View(public=False, staff=True)
@@ -51,7 +51,7 @@ def view_for(user: Any, election: Election) -> View:
     )
 
 
-def can_register(user: Any, election: Election) -> bool:
+def can_register(user: User, election: Election) -> bool:
     """Observers of the election and CEC administrators (and superusers)."""
     if user is None or not user.is_authenticated:
         return False
@@ -60,7 +60,7 @@ def can_register(user: Any, election: Election) -> bool:
     return any(m.role in (Role.OBSERVER, Role.CEC_ADMIN) for m in memberships(user, election))
 
 
-def authorize_register(user: Any, election: Election) -> None:
+def authorize_register(user: User | None, election: Election) -> None:
     if user is None or not user.is_authenticated:
         raise AccessDenied("not_authenticated", "log in or send an API token")
     if not can_register(user, election):
@@ -71,5 +71,5 @@ def authorize_register(user: Any, election: Election) -> None:
         )
 
 
-def can_manage(user: Any, election: Election) -> bool:
+def can_manage(user: User, election: Election) -> bool:
     return can(user, election, Permission.MANAGE_ELECTION)

@@ -18,6 +18,7 @@ from typing import Any
 from django.db import transaction
 
 from secki.accounts.access import Permission, authorize
+from secki.accounts.users import User, account_of
 from secki.elections.models import Election, Station
 from secki.errors import IntakeError
 from secki.inputs import require_storable
@@ -109,7 +110,7 @@ def candidate_key(election: Election, raw: Any, numbers: set[int]) -> str:
 # -- settings -------------------------------------------------------------------------------
 
 
-def set_public(election: Election, public: bool, *, actor: Any) -> IntegritySettings:
+def set_public(election: Election, public: bool, *, actor: User | None) -> IntegritySettings:
     """CEC administrators decide whether the public sees the integrity pages."""
     authorize(actor, election, Permission.MANAGE_ELECTION)
     if not isinstance(public, bool):
@@ -118,7 +119,7 @@ def set_public(election: Election, public: bool, *, actor: Any) -> IntegritySett
         row, _ = IntegritySettings.objects.select_for_update().get_or_create(election=election)
         if row.public != public or row.updated_by is None:
             row.public = public
-            row.updated_by = actor if getattr(actor, "pk", None) else None
+            row.updated_by = account_of(actor)
             row.save()
             chain.append("integrity.settings", {"public": public}, election)
     return row
@@ -148,7 +149,7 @@ def _group(name: Any, contact: Any) -> ObserverGroup:
 def register_sample(
     election: Election,
     *,
-    actor: Any,
+    actor: User | None,
     group: Any,
     contact: Any = "",
     method: Any = SampleMethod.SEED,
@@ -239,7 +240,7 @@ def register_sample(
             frame=frame.sizes,
             allocation=allocation,
             digest=pvt.codes_digest(list(tickets)),
-            created_by=actor if getattr(actor, "pk", None) else None,
+            created_by=account_of(actor),
         )
         ids = dict(
             Station.objects.filter(election=election, code__in=list(tickets)).values_list(
@@ -300,7 +301,7 @@ def parse_votes(election: Election, raw: Any) -> dict[str, int]:
 def enter_count(
     sample: PvtSample,
     *,
-    actor: Any,
+    actor: User | None,
     station: Any,
     registered: Any,
     participants: Any,
@@ -380,7 +381,7 @@ def enter_count(
             valid=val,
             votes=vts,
             reason=why if current is not None else "",
-            entered_by=actor if getattr(actor, "pk", None) else None,
+            entered_by=account_of(actor),
         )
     return CountOutcome(count, created=True)
 
@@ -413,7 +414,7 @@ def parse_estimates(election: Election, raw: Any, *, percent: bool = False) -> d
 def register_exit_poll(
     election: Election,
     *,
-    actor: Any,
+    actor: User | None,
     organisation: Any,
     stations: Any,
     respondents: Any,
@@ -457,5 +458,5 @@ def register_exit_poll(
         design_effect=deff_value,
         estimates=shares,
         note=text,
-        created_by=actor if getattr(actor, "pk", None) else None,
+        created_by=account_of(actor),
     )

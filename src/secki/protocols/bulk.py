@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from secki.accounts.access import Permission, authorize_many
+from secki.accounts.users import User, account_of
 from secki.bundle.read import BundleError, ProtocolRow, read_protocols
 from secki.dbcopy import analyze, is_postgres, reserve_ids, write_rows
 from secki.elections.models import Election, ElectionStatus, Station
@@ -52,7 +53,7 @@ def store_accepted(
     rows: Sequence[ProtocolRow],
     station_ids: dict[str, int],
     *,
-    actor: Any,
+    actor: User | None,
     source: str,
     reason: str = "bulk file",
 ) -> list[Protocol]:
@@ -62,7 +63,7 @@ def store_accepted(
     status = ProtocolStatus.PUBLISHED if election.auto_publish else ProtocolStatus.ACCEPTED
     schema = election.protocol_schema()
     datetime_line = schema.datetime_lines[0].code if schema.datetime_lines else None
-    user = actor if getattr(actor, "pk", None) else None
+    user = account_of(actor)
     user_id = user.pk if user is not None else None
     if is_postgres():
         ids = reserve_ids(Protocol, len(rows))
@@ -171,7 +172,7 @@ def store_accepted(
     return protocols
 
 
-def authorize_upload(actor: Any, election: Election) -> None:
+def authorize_upload(actor: User | None, election: Election) -> None:
     """What is checked before a byte of a file is read: the caller holds a role that enters
     protocols somewhere in the election (the territory needs the rows: :func:`accept_rows`),
     and the election is open and takes protocols by single entry."""
@@ -188,7 +189,7 @@ def authorize_upload(actor: Any, election: Election) -> None:
 
 
 def accept_rows(
-    election: Election, rows: Sequence[ProtocolRow], *, actor: Any, source: str
+    election: Election, rows: Sequence[ProtocolRow], *, actor: User | None, source: str
 ) -> list[Protocol]:
     """All-or-nothing acceptance of parsed rows, with role/territory and duplicate checks."""
     authorize_upload(actor, election)
@@ -252,7 +253,7 @@ def parse_csv(election: Election, content: bytes | IO[bytes]) -> list[ProtocolRo
 
 
 def accept_csv(
-    election: Election, content: bytes | IO[bytes], *, actor: Any, source: str
+    election: Election, content: bytes | IO[bytes], *, actor: User | None, source: str
 ) -> list[Protocol]:
     """Check the caller and the election first, then read the file, then store all or none."""
     authorize_upload(actor, election)

@@ -37,6 +37,7 @@ from django.utils.text import get_valid_filename
 
 from secki import rawsql
 from secki.accounts.access import Permission, authorize
+from secki.accounts.users import User, account_of
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.ledger import chain
@@ -191,7 +192,7 @@ def upload_scan(
     station: Station,
     upload: UploadedFile | None,
     *,
-    actor: Any,
+    actor: User | None,
     source: str = ProtocolSource.API,
 ) -> ProtocolScan:
     """Store a scan of ``station``'s paper protocol for its current protocol version."""
@@ -254,7 +255,7 @@ def upload_scan(
                 content_type=digest.content_type,
                 original_name=(upload.name or "")[-255:],
                 source=source,
-                uploaded_by=actor if getattr(actor, "pk", None) else None,
+                uploaded_by=account_of(actor),
                 uploaded_at=entry.at,
                 ledger=entry,
             )

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 
 from secki.accounts.access import AccessDenied
 from secki.accounts.models import AuditRecord, Membership, Role
+from secki.accounts.users import Account
 from secki.elections.models import Election
 from secki.staff.common import account, staff_view
 
@@ -66,7 +67,7 @@ ACTION_LABELS: dict[str, Any] = {
 CSV_COLUMNS = ["at", "actor", "action", "election", "target", "before", "after", "ip"]
 
 
-def visible(user: Any) -> QuerySet[AuditRecord]:
+def visible(user: Account) -> QuerySet[AuditRecord]:
     """The records ``user`` may read, or AccessDenied for anyone who is not a CEC
     administrator anywhere (or a superuser)."""
     records = AuditRecord.objects.select_related("election")

@@ -13,7 +13,6 @@ import functools
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, cast
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -21,6 +20,7 @@ from django.shortcuts import render
 
 from secki.accounts.access import GRANTS, AccessDenied, Permission, memberships
 from secki.accounts.models import Role
+from secki.accounts.users import Account, User
 
 # shared with the API, re-exported for the staff views
 from secki.api.lookups import election_or_404 as election_or_404
@@ -32,15 +32,15 @@ from secki.errors import IntakeError
 P = ParamSpec("P")
 
 
-def account(request: HttpRequest) -> AbstractBaseUser:
+def account(request: HttpRequest) -> Account:
     """The logged-in user of a ``staff_view`` (login_required has let only them in)."""
     user = request.user
-    if not isinstance(user, AbstractBaseUser):
+    if not isinstance(user, Account):
         raise AccessDenied("not_authenticated", "log in first")
     return user
 
 
-def has_role(user: Any, election: Election, permission: Permission) -> bool:
+def has_role(user: User, election: Election, permission: Permission) -> bool:
     """Whether any of the user's roles in ``election`` grants ``permission`` (territory aside)."""
     if user is None or not user.is_authenticated:
         return False
@@ -49,7 +49,7 @@ def has_role(user: Any, election: Election, permission: Permission) -> bool:
     return any(permission in GRANTS[Role(m.role)] for m in memberships(user, election))
 
 
-def require_role(user: Any, election: Election, permission: Permission) -> None:
+def require_role(user: User, election: Election, permission: Permission) -> None:
     """Refuse a page before reading its input when no role of the user grants ``permission``."""
     if not has_role(user, election, permission):
         raise AccessDenied(
@@ -57,7 +57,7 @@ def require_role(user: Any, election: Election, permission: Permission) -> None:
         )
 
 
-def territory(user: Any, election: Election, permission: Permission) -> QuerySet[Station]:
+def territory(user: User, election: Election, permission: Permission) -> QuerySet[Station]:
     """The stations on which the user holds ``permission`` (same rule as Membership.covers)."""
     stations = Station.objects.filter(election=election)
     if user is None or not user.is_authenticated:

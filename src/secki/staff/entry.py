@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from secki.accounts.access import AccessDenied, Permission, authorize
+from secki.accounts.users import User
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.inputs import clean_text
@@ -55,7 +56,7 @@ def outcome_message(protocol: Protocol) -> str:
     return text
 
 
-def station_choices(election: Election, user: Any) -> tuple[list[tuple[Station, str]], bool]:
+def station_choices(election: Election, user: User) -> tuple[list[tuple[Station, str]], bool]:
     """The stations the user may key, each with its current protocol status; ``True`` when
     there are too many to list (the form then asks for the code)."""
     stations = territory(user, election, Permission.ENTER_PROTOCOL).order_by("position")

@@ -33,6 +33,7 @@ from django.views.decorators.http import require_http_methods
 from django_otp.plugins.otp_static.models import StaticToken
 
 from secki.accounts import audit, twofactor
+from secki.accounts.users import User
 
 
 class LoginView(auth_views.LoginView):
@@ -66,7 +67,7 @@ def _after_login(next_url: str) -> str:
     return next_url or resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
-def _refused(request: HttpRequest, user: Any, form: CodeForm) -> None:
+def _refused(request: HttpRequest, user: User, form: CodeForm) -> None:
     """A wrong code: counted by axes like a wrong password (and audited as ``2fa.failed``)."""
     user_login_failed.send(
         sender=__name__,
@@ -84,7 +85,7 @@ def _refused(request: HttpRequest, user: Any, form: CodeForm) -> None:
     )
 
 
-def _locked(request: HttpRequest, user: Any) -> HttpResponse | None:
+def _locked(request: HttpRequest, user: User) -> HttpResponse | None:
     credentials = {"username": user.get_username()}
     if AxesProxyHandler.is_allowed(request, credentials):
         return None
@@ -192,7 +193,7 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def settings_page(request: HttpRequest) -> HttpResponse:
     """The user's second factor: when it was set up, recovery codes left, new codes."""
-    user: Any = request.user
+    user: Any = request.user  # with django-otp's is_verified
     device = twofactor.totp_device(user)
     verified = device is not None and user.is_verified()
     if request.method == "POST" and verified:

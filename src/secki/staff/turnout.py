@@ -19,6 +19,7 @@ from secki.elections.models import Election, Station, Unit
 from secki.errors import IntakeError
 from secki.results import anomalies as flags
 from secki.results.turnout import turnout_summary
+from secki.staff.common import account
 from secki.turnout import tracking
 from secki.turnout.actions import parse_voters, report_turnout
 from secki.turnout.bulk import accept_csv
@@ -42,7 +43,7 @@ class ElectionLinks:
 def index(request: HttpRequest) -> HttpResponse:
     """The user's elections and what they may do there; a station operator with one station
     goes straight to its form."""
-    user: Any = request.user
+    user = account(request)
     if user.is_superuser:
         rows = [ElectionLinks(e, [], True, True) for e in Election.objects.all()]
     else:

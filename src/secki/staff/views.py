@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from secki.accounts import actions
 from secki.accounts.access import Permission
 from secki.accounts.models import ApiToken, Membership, Role
+from secki.accounts.users import User
 from secki.elections.models import Election, ElectionStatus
 from secki.errors import IntakeError
 from secki.protocols.models import Protocol, ProtocolStatus
@@ -29,7 +30,7 @@ class Desk:
     links: list[tuple[str, str, str]] = field(default_factory=list)  # (url, label, note)
 
 
-def desk(user: Any, election: Election, roles: list[str]) -> Desk:
+def desk(user: User, election: Election, roles: list[str]) -> Desk:
     d = Desk(election, roles)
     slug = election.slug
     is_open = election.status == ElectionStatus.OPEN

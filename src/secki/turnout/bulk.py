@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from secki.accounts.access import Permission, authorize_many
+from secki.accounts.users import User, account_of
 from secki.bundle import TURNOUT_COLUMNS
 from secki.bundle.read import EXTRA_COLUMNS, MAX_ROWS, BoundedCsv, CsvProblem
 from secki.elections.models import Election, ElectionStatus, Station
@@ -51,7 +52,7 @@ class BulkOutcome:
         return self.reported + self.corrected
 
 
-def authorize_upload(actor: Any, election: Election) -> None:
+def authorize_upload(actor: User | None, election: Election) -> None:
     """What is checked before a byte of a file is read: the caller holds a role that reports
     turnout somewhere in the election (the territory needs the rows), and the election is
     open."""
@@ -142,7 +143,7 @@ def accept_csv(
     election: Election,
     content: bytes | IO[bytes],
     *,
-    actor: Any,
+    actor: User | None,
     source: str = "bulk",
     received_at: dt.datetime | None = None,
 ) -> BulkOutcome:
@@ -231,7 +232,7 @@ def _store(
     accepted: list[tuple[Row, Station, int, bool]],
     stored: dict[int, dict[str, TurnoutReport]],
     *,
-    actor: Any,
+    actor: User | None,
     source: str,
     received: dt.datetime,
 ) -> BulkOutcome:
@@ -240,7 +241,7 @@ def _store(
     ]
     if replaced:
         TurnoutReport.objects.filter(pk__in=replaced).update(is_current=False)
-    user = actor if getattr(actor, "pk", None) else None
+    user = account_of(actor)
     reports = [
         TurnoutReport(
             election=election,

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import reduce
 from operator import or_
-from typing import Any
 
 from django.db.models import Q
 
 from secki.accounts.access import GRANTS, AccessDenied, Permission, memberships
 from secki.accounts.models import Role
+from secki.accounts.users import User
 from secki.elections.models import Election
 
 
@@ -41,7 +41,7 @@ class Territory:
         return reduce(or_, parts) if parts else Q(pk__in=[])
 
 
-def territory(user: Any, election: Election, permission: Permission) -> Territory:
+def territory(user: User, election: Election, permission: Permission) -> Territory:
     """The stations where ``user`` holds ``permission``; raises AccessDenied when none."""
     if user is None or not user.is_authenticated:
         raise AccessDenied("not_authenticated", "log in or send an API token")
