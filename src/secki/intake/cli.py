@@ -1,5 +1,5 @@
-"""``secki import``, ``secki export``, ``secki import-nist``, ``secki schema``, and the audited
-setup commands ``secki election-status``, ``secki election-set`` and ``secki amend-register``.
+"""``secki import``, ``secki export``, ``secki import-nist``, ``secki upload-protocols`` and
+``secki schema``: an election in or out whole, and protocols in bulk.
 
 The command line acts as the machine's operator: its changes are audited as
 ``cli:<os user>`` (:mod:`secki.accounts.actions`)."""
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
 
 import click
 
@@ -191,99 +190,3 @@ def upload_protocols_cmd(file: Path, slug: str | None, username: str) -> None:
 
 
 # -- audited setup changes -------------------------------------------------------------------
-
-
-def _refused(exc: Exception) -> NoReturn:
-    """An action's refusal on the command line: its message, nothing changed, exit 2."""
-    click.echo(f"Refused, nothing changed: {getattr(exc, 'message', exc)}", err=True)
-    sys.exit(2)
-
-
-@click.command("election-status")
-@click.argument("slug")
-@click.argument("status", type=click.Choice(["setup", "open", "closed"]))
-@click.option("--reason", default="", help="Why (recorded in the audit trail and the log).")
-def election_status_cmd(slug: str, status: str, reason: str) -> None:
-    """Move election SLUG to STATUS (setup → open → closed; closed → open reopens; back to
-    setup only while nothing was received). Audited and logged publicly."""
-    setup_django()
-    from secki.accounts import actions
-    from secki.accounts.access import AccessDenied
-    from secki.errors import IntakeError
-
-    election = _election(slug)
-    old = election.status
-    try:
-        actions.set_status(None, election, status, reason=reason)
-    except (IntakeError, AccessDenied) as exc:
-        _refused(exc)
-    click.echo(f"{election.slug}: {old} → {election.status}")
-
-
-@click.command("election-set")
-@click.argument("slug")
-@click.argument("settings", nargs=-1, required=True, metavar="NAME=VALUE...")
-def election_set_cmd(slug: str, settings: tuple[str, ...]) -> None:
-    """Change settings of election SLUG, e.g. ``win_rule=plurality runoff_size=3
-    turnout_times='["10:00","15:00"]'`` (all or none; audited and logged publicly)."""
-    setup_django()
-    from secki.accounts import actions
-    from secki.accounts.access import AccessDenied
-    from secki.errors import IntakeError
-
-    changes: dict[str, Any] = {}
-    for item in settings:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"{item!r}: write NAME=VALUE", param_hint="SETTINGS")
-        changes[name.strip()] = value
-    election = _election(slug)
-    try:
-        changed = actions.change_election(None, election, **changes)
-    except (IntakeError, AccessDenied) as exc:
-        _refused(exc)
-    if not changed:
-        click.echo(f"{election.slug}: nothing changed (the settings already had these values)")
-    for name, value in changed.items():
-        click.echo(f"{election.slug}: {name} = {value}")
-
-
-@click.command("amend-register")
-@click.argument("slug")
-@click.argument("station")
-@click.option("--registered", type=int, help="Registered voters of the station.")
-@click.option("--name", help="The station's name.")
-@click.option("--address", help="The station's address.")
-@click.option("--webcam-url", help="Public address of the station's webcam stream.")
-@click.option("--reason", required=True, help="Why (public: it goes into the log).")
-def amend_register_cmd(
-    slug: str,
-    station: str,
-    registered: int | None,
-    name: str | None,
-    address: str | None,
-    webcam_url: str | None,
-    reason: str,
-) -> None:
-    """Amend STATION of election SLUG's register (the only change once it is open): audited,
-    and logged publicly as register.amended with the reason."""
-    setup_django()
-    from secki.accounts import actions
-    from secki.accounts.access import AccessDenied
-    from secki.elections.models import Station
-    from secki.errors import IntakeError
-
-    election = _election(slug)
-    found = Station.objects.filter(election=election, code=station).first()
-    if found is None:
-        raise click.ClickException(f"no station {station!r} in {election.slug}")
-    given = {"registered": registered, "name": name, "address": address, "webcam_url": webcam_url}
-    changes: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
-    try:
-        record = actions.amend_register(None, election, found, reason=reason, **changes)
-    except (IntakeError, AccessDenied) as exc:
-        _refused(exc)
-    for field, value in (record.after or {}).items():
-        if field != "reason":
-            was = (record.before or {}).get(field)
-            click.echo(f"{election.slug} {found.code}: {field} {was} → {value}")
