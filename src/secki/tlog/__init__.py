@@ -1,0 +1,22 @@
+"""The public transparency log's core (spec/transparency.md; issue 14): pure Python, the
+standard library and ``cryptography`` only, no Django, no database.
+
+Modules and their public names (each function's docstring cites the spec's section):
+
+``secki.tlog.canonical`` (§5.1)
+    ``encode(value) -> bytes``, ``decode(data) -> dict`` (refuses bytes that do not re-encode
+    identically), ``CanonicalError``.
+``secki.tlog.merkle`` (§1)
+    ``leaf_hash``, ``node_hash``, ``EMPTY_ROOT``, ``root_of(leaf_hashes)``,
+    ``memory_subtree(leaf_hashes)`` (a ``subtree(a, b) -> MTH(D[a:b])`` function),
+    ``inclusion_path(index, size, subtree)``, ``consistency_proof(old, new, subtree)``,
+    ``verify_inclusion(index, size, leaf, path, root)``,
+    ``verify_consistency(old, new, old_root, new_root, proof)`` (raise ``ProofError``).
+``secki.tlog.tiles`` (§2)
+    ``index_path``, ``tile_path``, ``bundle_path``, ``Tile``, ``tiles_for_size``,
+    ``files_for_size``, ``encode_bundle``, ``decode_bundle``;
+    ``TileWriter(directory, size=0, root=None).append(entries) -> (size, root)``;
+    ``TileReader(source, size, root)`` with ``subtree``, ``check_root``, ``inclusion_path``,
+    ``consistency_proof``, ``entry``, ``verified_entry``, ``entries``, ``all_entries``;
+    sources ``directory_source(path)``, ``http_source(prefix)``; ``TileError``.
+"""
