@@ -11,6 +11,8 @@ from types import ModuleType
 
 import pytest
 
+from secki.tlog.note import KeyType, Signer
+
 SHARED = Path(os.environ.get("SECKI_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
 
 #: RFC 8032 §7.1 TEST 1 and TEST 2 seeds: the log's and the witness's keys of spec §6.8
@@ -54,3 +56,13 @@ def probes_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"the transparency-dev probe files are not at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def log_signer() -> Signer:
+    return Signer.from_seed(ORIGIN, KeyType.ED25519, TEST1_SEED)
+
+
+@pytest.fixture(scope="session")
+def witness_signer() -> Signer:
+    return Signer.from_seed(WITNESS, KeyType.COSIGNATURE, TEST2_SEED)

@@ -19,4 +19,15 @@ Modules and their public names (each function's docstring cites the spec's secti
     ``TileReader(source, size, root)`` with ``subtree``, ``check_root``, ``inclusion_path``,
     ``consistency_proof``, ``entry``, ``verified_entry``, ``entries``, ``all_entries``;
     sources ``directory_source(path)``, ``http_source(prefix)``; ``TileError``.
+``secki.tlog.note`` (§3.2–3.4, §4.1–4.2)
+    ``KeyType``, ``key_id``, ``VerifierKey`` (``parse``/``format`` of vkeys), ``Signer``
+    (``parse``/``format`` of private keys, ``from_seed``), ``generate_key(name, key_type)``,
+    ``sign_note(text, signer)``, ``cosignature_message(text, timestamp)``,
+    ``cosign(text, signer, timestamp) -> line``, ``add_signatures(note, lines)``,
+    ``split_note``, ``open_note(note, verifiers)``; ``NoteError``.
+``secki.tlog.checkpoint`` (§3.1, §3.4, §4.4)
+    ``Checkpoint(origin, size, root)`` with ``format``/``parse``, ``Witness``,
+    ``WitnessPolicy(witnesses, quorum)`` with ``format``/``parse`` (its text format is in the
+    module's docstring), ``open_checkpoint(note, log_key, policy, origin, now)``;
+    ``CheckpointError``.
 """
