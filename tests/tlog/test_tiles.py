@@ -14,6 +14,7 @@ from types import ModuleType
 import pytest
 from tests.tlog.conftest import REF_LEAVES
 
+from secki.tlog.checkpoint import Checkpoint
 from secki.tlog.merkle import (
     EMPTY_ROOT,
     ProofError,
@@ -24,6 +25,7 @@ from secki.tlog.merkle import (
     root_of,
     verify_consistency,
 )
+from secki.tlog.note import generate_key, sign_note
 from secki.tlog.tiles import (
     Tile,
     TileError,
@@ -378,3 +380,26 @@ def test_tile_objects_know_their_paths() -> None:
     assert Tile(2, 0, 1).path == "tile/2/000.p/1"
     with pytest.raises(ValueError):
         _ = Tile(1, 0, 256).bundle_path
+
+
+def test_a_writer_resumes_from_the_published_checkpoint(tmp_path: Path) -> None:
+    """After a crash between writing the tiles of size 600 and publishing it, the writer
+    resumes at the published 300: the same entries again leave the files as they are, other
+    ones are refused."""
+    assert TileWriter.resume(tmp_path).size == 0
+    log = generate_key("log.example/tlog")
+    size, root = TileWriter(tmp_path).append(ENTRIES[:300])
+    (tmp_path / "checkpoint").write_text(
+        sign_note(Checkpoint("log.example/tlog", size, root).format(), log)
+    )
+    TileWriter(tmp_path, size, root).append(ENTRIES[300:600])  # never published
+    before = files_in(tmp_path)
+    writer = TileWriter.resume(tmp_path)
+    assert (writer.size, writer.root) == (300, root)
+    assert writer.append(ENTRIES[300:600]) == (600, root_of(HASHES[:600]))
+    assert files_in(tmp_path) == before
+    with pytest.raises(TileError, match="exists with other bytes"):
+        TileWriter.resume(tmp_path).append([b"other"] * 300)
+    (tmp_path / "checkpoint").write_text("not a checkpoint\n")
+    with pytest.raises(TileError, match=r"cannot resume from .*checkpoint"):
+        TileWriter.resume(tmp_path)

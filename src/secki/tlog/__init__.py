@@ -15,7 +15,8 @@ Modules and their public names (each function's docstring cites the spec's secti
 ``secki.tlog.tiles`` (§2)
     ``index_path``, ``tile_path``, ``bundle_path``, ``Tile``, ``tiles_for_size``,
     ``files_for_size``, ``encode_bundle``, ``decode_bundle``;
-    ``TileWriter(directory, size=0, root=None).append(entries) -> (size, root)``;
+    ``TileWriter(directory, size=0, root=None).append(entries) -> (size, root)``,
+    ``TileWriter.resume(directory)`` (at its ``checkpoint`` file's size);
     ``TileReader(source, size, root)`` with ``subtree``, ``check_root``, ``inclusion_path``,
     ``consistency_proof``, ``entry``, ``verified_entry``, ``entries``, ``all_entries``;
     sources ``directory_source(path)``, ``http_source(prefix)``; ``TileError``.

@@ -5,7 +5,8 @@ the reader.
   the levels above, full and partial, everything for the new size before it returns (§2.5
   rule 1). A full tile is never rewritten; no file is ever changed (a write that would change
   one raises :class:`TileError`). It resumes from the directory: it reads back only the right
-  edge of the tree, the partial tiles and bundle of the size it is told.
+  edge of the tree, the partial tiles and bundle of the size it is told (or of the directory's
+  ``checkpoint``, :meth:`TileWriter.resume`).
 * :class:`TileReader` answers from a *source*, a callable ``path -> bytes | None`` (None when
   there is no such file; :func:`directory_source`, :func:`http_source`), for a size and root
   the caller has verified (a checkpoint): any MTH(D[a:b]) from tiles (§2.6), inclusion paths,
@@ -24,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from secki.tlog.checkpoint import Checkpoint, CheckpointError
 from secki.tlog.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -38,6 +40,7 @@ from secki.tlog.merkle import (
     split_point,
     verify_inclusion,
 )
+from secki.tlog.note import NoteError, split_note
 
 TILE_HEIGHT = 8
 #: hashes in a full tile, entries in a full bundle (2^TILE_HEIGHT)
@@ -224,6 +227,25 @@ class TileWriter:
                 f"not {root.hex()}"
             )
 
+    @classmethod
+    def resume(
+        cls, directory: Path | str, *, durable: bool = True, prune: bool = True
+    ) -> TileWriter:
+        """A writer for the log in ``directory`` at the size and root of its ``checkpoint``
+        file (the last published state; its signatures are not checked here, the root is
+        checked against the tiles), or for a new log when there is none. Files written for a
+        larger size that was never published are compared, not rewritten, when the same
+        entries are appended again."""
+        try:
+            note = (Path(directory) / "checkpoint").read_bytes()
+        except FileNotFoundError:
+            return cls(directory, durable=durable, prune=prune)
+        try:
+            checkpoint = Checkpoint.parse(split_note(note).text)
+        except (CheckpointError, NoteError) as exc:
+            raise TileError(f"cannot resume from {directory}/checkpoint: {exc}") from None
+        return cls(directory, checkpoint.size, checkpoint.root, durable=durable, prune=prune)
+
     @property
     def size(self) -> int:
         return self._size
@@ -285,26 +307,38 @@ class TileWriter:
         return [tile, *self._add_hash(level + 1, perfect_root(hashes))]
 
     def _read_edge(self) -> None:
+        """The partial tiles and bundle of :attr:`size`; one that was pruned because a later
+        (unpublished) size filled its tile is read from the start of the full one."""
         level = 0
         while count := self._size >> (TILE_HEIGHT * level):
             width = count % TILE_WIDTH
             hashes: list[bytes] = []
             if width:
-                tile = Tile(level, count >> TILE_HEIGHT, width)
-                hashes = split_hashes(self._read(tile.path), tile.path, width)
+                n = count >> TILE_HEIGHT
+                partial = tile_path(level, n, width)
+                data, path = self._read(partial, tile_path(level, n))
+                hashes = split_hashes(data, path, width if path == partial else TILE_WIDTH)
+                hashes = hashes[:width]
                 if level == 0:
-                    self._entries = decode_bundle(self._read(tile.bundle_path), tile.bundle_path)
-                    _check_bundle(tile.bundle_path, self._entries, hashes)
+                    partial = bundle_path(n, width)
+                    data, path = self._read(partial, bundle_path(n))
+                    entries = decode_bundle(data, path)
+                    if path != partial and len(entries) != TILE_WIDTH:
+                        raise TileError(f"{path} holds {len(entries)} entries, not {TILE_WIDTH}")
+                    self._entries = entries[:width]
+                    _check_bundle(partial, self._entries, hashes)
             self._edge.append(hashes)
             level += 1
 
-    def _read(self, path: str) -> bytes:
-        try:
-            return (self.directory / path).read_bytes()
-        except FileNotFoundError:
-            raise TileError(
-                f"cannot resume at size {self._size}: {path} is missing in {self.directory}"
-            ) from None
+    def _read(self, path: str, full_path: str) -> tuple[bytes, str]:
+        for candidate in (path, full_path):
+            try:
+                return (self.directory / candidate).read_bytes(), candidate
+            except FileNotFoundError:
+                pass
+        raise TileError(
+            f"cannot resume at size {self._size}: {path} is missing in {self.directory}"
+        )
 
     def _write(self, path: str, data: bytes) -> None:
         target = self.directory / path
