@@ -31,4 +31,16 @@ Modules and their public names (each function's docstring cites the spec's secti
     ``WitnessPolicy(witnesses, quorum)`` with ``format``/``parse`` (its text format is in the
     module's docstring), ``open_checkpoint(note, log_key, policy, origin, now)``;
     ``CheckpointError``.
+``secki.tlog.entries`` (§5.2–5.4)
+    builders returning canonical bytes: ``protocol_accepted``, ``protocol_amended``,
+    ``protocol_annulled``, ``turnout_reported``, ``scan_uploaded``, ``election_published``,
+    ``election_closed``, ``register_published``, ``chain_anchor``; ``Prev.of(index, entry)``;
+    ``parse_entry``; ``Replay`` (``add`` entry by entry, ``tally(election)``),
+    ``replay(entries)``, ``first_invalid(entries)``, ``tally(entries, election) -> Tally``
+    (``totals``, ``stations_counted``, ``stations``, ``turnout``, ``by_unit``);
+    ``EntryError``/``InvalidEntry`` with ``index`` and ``rule``.
+``secki.tlog.results`` (§5.4)
+    ``results_path``, ``build_results(tally, root, checkpoint_note)``, ``parse_results``,
+    ``compare_results``, ``check_results(data, entries, log_key, policy, origin, now)``;
+    ``ResultsError``.
 """
