@@ -219,6 +219,8 @@ def test_the_writer_never_changes_a_published_file(tmp_path: Path) -> None:
     writer = TileWriter(tmp_path, 200, prune=False)
     with pytest.raises(TileError, match="tile/entries/000 exists with other bytes"):
         writer.append([b"other %d" % i for i in range(100)])
+    with pytest.raises(TileError, match="an earlier append failed"):
+        writer.append(ENTRIES[200:300])
     assert (tmp_path / "tile/0/000").read_bytes() == b"".join(HASHES[:256])
 
 

@@ -220,6 +220,7 @@ class TileWriter:
         #: the entries of the partial bundle
         self._entries: list[bytes] = []
         self._dirty_dirs: set[Path] = set()
+        self._failed = False
         self._read_edge()
         if root is not None and root != self.root:
             raise TileError(
@@ -266,11 +267,17 @@ class TileWriter:
 
     def append(self, entries: Iterable[bytes]) -> tuple[int, bytes]:
         """Append ``entries`` in order and write the files of the new size; returns the new
-        (size, root). Nothing of a size is published by this: the caller signs it next."""
+        (size, root). Nothing of a size is published by this: the caller signs it next.
+
+        After a failure to write, the writer refuses further appends: a new one resumes from
+        what is on disk."""
+        if self._failed:
+            raise TileError("an earlier append failed: resume with a new writer")
         batch = list(entries)
         for i, entry in enumerate(batch):
             if len(entry) > MAX_ENTRY_SIZE:
                 raise TileError(f"entry {self._size + i} has {len(entry)} bytes, over 65535")
+        self._failed = True  # until the files of the new size are all written
         full: list[Tile] = []
         for entry in batch:
             self._entries.append(entry)
@@ -287,6 +294,7 @@ class TileWriter:
                 if level == 0:
                     self._write(tile.bundle_path, encode_bundle(self._entries))
         self._sync_dirs()
+        self._failed = False
         if self.prune:
             for tile in full:
                 self._remove_partials(tile)
