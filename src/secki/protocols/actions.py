@@ -224,6 +224,13 @@ def _accept(
     _ledger(f"protocol.{kind}", protocol, data, **({"act": act} if act else {}))
 
 
+def batchable(election: Election) -> bool:
+    """Whether :func:`submit_protocol` may share its transaction with other requests
+    (:mod:`secki.groupcommit`): under single entry it writes nothing before its last refusal;
+    under double entry it may refuse after writing (the second entry), inside a savepoint."""
+    return not election.double_entry
+
+
 def submit_protocol(
     election: Election,
     station: Station,

@@ -180,6 +180,12 @@ def ledger_payload(report: TurnoutReport, station_code: str, corrected: bool) ->
     }
 
 
+def batchable(election: Election) -> bool:
+    """Whether :func:`report_turnout` may share its transaction with other requests
+    (:mod:`secki.groupcommit`): it writes nothing before its last refusal."""
+    return True
+
+
 def report_turnout(
     election: Election,
     station: Station,
