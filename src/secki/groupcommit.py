@@ -148,7 +148,7 @@ def _lead() -> None:
     try:
         if len(batch) == 1:  # the leader's own unit, with nobody waiting: as without batching
             _alone(batch[0])
-        elif not _execute(batch):
+        elif not _run_batch(batch):
             # Rolled back whole: the same units one by one, each in its own transaction, in
             # queue order (the ordering contract), before anyone else may lead.
             for item in batch:
@@ -188,7 +188,7 @@ def _write_at_end() -> None:
     pending.clear()
 
 
-def _execute(batch: list[_Item]) -> bool:
+def _run_batch(batch: list[_Item]) -> bool:
     """Run the batch as one transaction. False when it was rolled back whole (nothing of it
     was committed and no result stands): its units must then run alone."""
     committed = False
