@@ -1,10 +1,13 @@
 """Protocol intake on PostgreSQL with the production server (issue 3 targets).
 
     python bench/bench_protocols.py [--stations N] [--bulk N] [--concurrency C]
+                                    [--group-commit on|off|both]
 
 1. Sustained single-protocol ingest: every protocol of a simulated election POSTed once to
    /api/v1/elections/{slug}/protocols by C concurrent keep-alive clients (target ≥ 300/s,
-   p99 < 250 ms); the national totals are then checked against the simulator's files.
+   p99 < 250 ms); the national totals are then checked against the simulator's files. With
+   ``--group-commit both`` (the default) the ingest runs twice, on a fresh database each time,
+   with group commit (``SECKI_GROUP_COMMIT=1``) and without, and the ratio is printed.
 2. Time from accept to the national total reflecting it (target ≤ 1 s): the API's national
    results are polled right after each of several further accepts.
 3. Bulk import of a 100,000-station protocols.csv through `secki upload-protocols` (target
@@ -19,6 +22,7 @@ import csv
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from _common import CpuMeter, app_server, base_env, get_json, post_all, postmaster_pid, secki
@@ -58,8 +62,12 @@ def load_register(env: dict[str, str], out: Path, stations: int, seed: int) -> l
     return rows
 
 
-def ingest(env: dict[str, str], tmp: Path, stations: int, concurrency: int, pg: int | None) -> None:
-    rows = load_register(env, tmp / "sim", stations, seed=11)
+def ingest(
+    env: dict[str, str], tmp: Path, stations: int, concurrency: int, pg: int | None
+) -> float:
+    """The ingest's rate, in protocols per second."""
+    grouped = env.get("SECKI_GROUP_COMMIT", "1") != "0"
+    rows = load_register(env, tmp, stations, seed=11)
     token = secki(env, "manage", "shell", "-c", MAKE_BENCH_USER).stdout.strip().splitlines()[-1]
     slug = "az-2024-simulated"
     bodies = [
@@ -86,7 +94,7 @@ def ingest(env: dict[str, str], tmp: Path, stations: int, concurrency: int, pg: 
             f"{result.rate:.0f} protocols/s (target >= 300/s, {result.rate / 300:.2f}x); "
             f"p50 {result.percentile(50):.0f} ms, p99 {result.percentile(99):.0f} ms "
             f"(target < 250 ms); errors {result.errors or 'none'}; {concurrency} clients, "
-            f"{server.label}, durable PostgreSQL"
+            f"{server.label}, durable PostgreSQL, group commit {'on' if grouped else 'off'}"
         )
         print(f"  {meter.per_request(result.sent)}")
         lags = []
@@ -112,6 +120,7 @@ def ingest(env: dict[str, str], tmp: Path, stations: int, concurrency: int, pg: 
                 expected[k] = expected.get(k, 0) + int(v)
     same = national["lines"] == expected and national["stations_reported"] == len(rows)
     print(f"national totals after ingest equal the simulator's files: {'yes' if same else 'NO'}")
+    return result.rate
 
 
 def bulk(env: dict[str, str], tmp: Path, stations: int, url: str) -> None:
@@ -160,17 +169,36 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=WORKERS)
     parser.add_argument("--threads", type=int, default=THREADS)
+    parser.add_argument(
+        "--group-commit",
+        choices=["on", "off", "both", "off-first"],
+        default="both",
+        help="ingest with group commit, without, or both (off-first: both, without first)",
+    )
     args = parser.parse_args()
     globals().update(WORKERS=args.workers, THREADS=args.threads)
+    variants = {
+        "on": ["on"],
+        "off": ["off"],
+        "both": ["on", "off"],
+        "off-first": ["off", "on"],
+    }[args.group_commit]
+    rates: dict[str, float] = {}
     with throwaway_postgres(durable=True) as url, tempfile.TemporaryDirectory() as tmp:
         pg = postmaster_pid(url)
-        tasks = (
-            ("ingest", lambda env: ingest(env, Path(tmp), args.stations, args.concurrency, pg)),
-            ("bulk", lambda env: bulk(env, Path(tmp), args.bulk, db_url)),
-        )
-        for name, task in tasks:
-            if name == "bulk" and not args.bulk:
-                continue
+        tasks: list[tuple[str, dict[str, str], Callable[[dict[str, str], str], None]]] = [
+            (
+                f"ingest_{variant}",
+                {"SECKI_GROUP_COMMIT": "1" if variant == "on" else "0"},
+                lambda env, db_url, v=variant: rates.__setitem__(
+                    v, ingest(env, Path(tmp) / f"sim_{v}", args.stations, args.concurrency, pg)
+                ),
+            )
+            for variant in variants
+        ]
+        if args.bulk:
+            tasks.append(("bulk", {}, lambda env, db_url: bulk(env, Path(tmp), args.bulk, db_url)))
+        for name, extra, task in tasks:
             import psycopg
 
             db = f"bench_{name}"
@@ -179,9 +207,14 @@ def main() -> int:
             ) as con:
                 con.execute(f"CREATE DATABASE {db}")
             db_url = url.rsplit("/", 1)[0] + f"/{db}"
-            env = base_env(DATABASE_URL=db_url, SECKI_VAR_DIR=str(Path(tmp) / name))
+            env = base_env(DATABASE_URL=db_url, SECKI_VAR_DIR=str(Path(tmp) / name), **extra)
             secki(env, "manage", "migrate", "-v", "0")
-            task(env)
+            task(env, db_url)
+            if name.startswith("ingest_") and len(rates) == 2:
+                print(
+                    f"group commit: {rates['on']:.0f} protocols/s on, {rates['off']:.0f} "
+                    f"protocols/s off; ratio on/off {rates['on'] / rates['off']:.2f}"
+                )
     return 0
 
 

@@ -350,3 +350,46 @@ def test_a_batch_locks_its_stations_first_in_one_go(setup: Any) -> None:
     if connection.vendor == "postgresql":
         assert not locked_elsewhere(stations["2-1"])
     assert verify().ok
+
+
+def test_switched_off_a_request_runs_at_once_in_its_own_transaction(
+    setup: Any, settings: Any
+) -> None:
+    """SECKI_GROUP_COMMIT=0: a request does not queue behind another that is still running (as
+    it would, on, behind the leader), and nothing is batched."""
+    settings.SECKI_GROUP_COMMIT = False
+    election, admin = setup
+    before = dict(groupcommit.stats)
+    inside, release = threading.Event(), threading.Event()
+    second = reporter(election, admin, "1-2", 101)
+
+    def held() -> int:
+        inside.set()
+        assert release.wait(10)
+        return reporter(election, admin, "1-1", 100)()
+
+    results: dict[str, Any] = {}
+    done = threading.Event()
+
+    def call(name: str, unit: Callable[[], int], finished: threading.Event | None) -> None:
+        try:
+            results[name] = groupcommit.run(unit)
+        finally:
+            connection.close()
+            if finished is not None:
+                finished.set()
+
+    first = threading.Thread(target=call, args=("first", held, None))
+    first.start()
+    assert inside.wait(10)
+    other = threading.Thread(target=call, args=("second", second, done))
+    other.start()
+    finished_while_held = done.wait(10)
+    release.set()
+    first.join(30)
+    other.join(30)
+    assert finished_while_held
+    assert results == {"first": 100, "second": 101}
+    assert groupcommit.stats == before
+    assert not groupcommit._queue
+    assert verify().ok

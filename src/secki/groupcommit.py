@@ -10,9 +10,12 @@ its own connection: it locks the batch's stations with one statement in key orde
 unit, writes the rows the units deferred (:func:`at_end`: Idempotency-Key answers, protocol
 events) and their ledger entries (:func:`secki.ledger.chain.deferred`) with one statement
 each, commits, waits for the flush once, and only then is every request of the batch
-answered. Measured on 2 cores (bench/bench_protocols.py, bench/bench_turnout.py), batches
-averaged 2 to 2.5 requests (4 threads per worker) and throughput rose by a quarter to a
-third.
+answered.
+
+``SECKI_GROUP_COMMIT=0`` turns this off: :func:`run` then calls its unit at once, in the
+request's own thread and transaction, as if this module did not exist (concurrent requests
+are then ordered by the station's row lock alone, as across processes);
+bench/bench_protocols.py compares the two.
 
 A unit of work must leave the transaction clean when it refuses (the intake actions write
 nothing before their last refusal, and a refusal stored under an Idempotency-Key is a normal
@@ -39,6 +42,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import translation
 
@@ -84,7 +88,8 @@ def run(unit: Callable[[], T], *, locks: Sequence[Row] = ()) -> T:
     :func:`secki.rawsql.lock_row`; a batch locks all of its units' rows first, with one
     statement and in a fixed order."""
     global _leading
-    if getattr(_local, "inside", False):  # called from a unit: already in the transaction
+    # Called from a unit (already in the transaction), or group commit is off.
+    if getattr(_local, "inside", False) or not settings.SECKI_GROUP_COMMIT:
         return unit()
     item = _Item(unit, locks)
     with _lock:
@@ -148,7 +153,7 @@ def _lead() -> None:
     try:
         if len(batch) == 1:  # the leader's own unit, with nobody waiting: as without batching
             _alone(batch[0])
-        elif not _execute(batch):
+        elif not _run_batch(batch):
             # Rolled back whole: the same units one by one, each in its own transaction, in
             # queue order (the ordering contract), before anyone else may lead.
             for item in batch:
@@ -188,7 +193,7 @@ def _write_at_end() -> None:
     pending.clear()
 
 
-def _execute(batch: list[_Item]) -> bool:
+def _run_batch(batch: list[_Item]) -> bool:
     """Run the batch as one transaction. False when it was rolled back whole (nothing of it
     was committed and no result stands): its units must then run alone."""
     committed = False

@@ -214,6 +214,10 @@ LOGGING = {
 # Import batch size for bulk inserts.
 SECKI_BULK_BATCH = env_int("SECKI_BULK_BATCH", 2000, minimum=1)
 
+# Group commit (secki.groupcommit): concurrent API writes of one worker share a transaction.
+# Off, each runs in its own (for comparison: bench/bench_protocols.py).
+SECKI_GROUP_COMMIT = env_bool("SECKI_GROUP_COMMIT", True)
+
 # Public results snapshots (secki.opendata): regenerate after every change, and cut a
 # permanent versioned release at most every SECKI_RELEASE_EVERY seconds.
 SECKI_SNAPSHOT_AUTO = env_bool("SECKI_SNAPSHOT_AUTO", True)

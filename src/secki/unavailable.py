@@ -13,8 +13,8 @@ down. SQLite's ``OperationalError`` ("database is locked", a disk error) is answ
 Recovery needs no restart: a connection broken mid-request is closed at the end of that
 request (Django's ``close_old_connections``, on ``request_finished``), and with
 ``CONN_HEALTH_CHECKS`` a persistent connection that broke while its thread was idle is
-checked and replaced before the request's first statement (by Django's cursors, and by
-:func:`secki.rawsql.cursor`, which uses psycopg directly and so makes the same check).
+checked and replaced before the request's first statement (by Django's own statements, and
+by :mod:`secki.rawsql`'s, which go to psycopg directly and so make the same check).
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from secki import rawsql
+from secki.accounts import store
 from secki.accounts.models import Membership, Role
-from secki.elections.models import Election, Station, Unit
+from secki.elections.models import Election, Station
 
 
 class Permission(enum.StrEnum):
@@ -73,22 +73,7 @@ def memberships(user: Any, election: Election) -> list[Membership]:
     held = getattr(user, "_secki_memberships", None)
     if held is not None and held[0] == election.pk:
         return list(held[1])
-    mcols, ucols = rawsql.columns(Membership), rawsql.columns(Unit)
-    with rawsql.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {mcols.select('m')}, {ucols.select('u')} FROM {mcols.table} m "  # noqa: S608 - model metadata
-            f"LEFT JOIN {ucols.table} u ON u.id = m.unit_id "
-            "WHERE m.user_id = %s AND m.election_id = %s ORDER BY m.id",
-            [user.pk, election.pk],
-        )
-        rows = cursor.fetchall()
-    result = []
-    for row in rows:
-        membership: Membership = mcols.build(row)
-        if membership.unit_id is not None:
-            membership.unit = ucols.build(row, len(mcols))
-        result.append(membership)
-    return result
+    return store.memberships(user.pk, election.pk)
 
 
 def hold_memberships(user: Any, election: Election) -> None:

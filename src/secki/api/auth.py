@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 
-from secki import rawsql
 from secki.accounts.models import ApiToken, hash_token
+from secki.api import store
 
 TOUCH_EVERY = dt.timedelta(minutes=1)
 
@@ -26,7 +25,7 @@ def user_from_request(request: HttpRequest) -> Any:
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         raw = header[7:].strip()
-        token = _active_token(hash_token(raw))
+        token = store.active_token(hash_token(raw))
         if token is not None and token.user.is_active:
             user = token.user
             now = timezone.now()
@@ -44,27 +43,6 @@ def user_from_request(request: HttpRequest) -> Any:
         user = request.user
     request._secki_user = user  # type: ignore[attr-defined]
     return user
-
-
-def _active_token(key_hash: str) -> ApiToken | None:
-    """The unrevoked token with this hash, its user loaded (one statement, no ORM compile:
-    this runs on every API request)."""
-    user_model = get_user_model()
-    tokens, users = rawsql.columns(ApiToken), rawsql.columns(user_model)
-    assert user_model._meta.pk is not None
-    with rawsql.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {tokens.select('t')}, {users.select('u')} FROM {tokens.table} t "  # noqa: S608 - model metadata
-            f"JOIN {users.table} u ON u.{user_model._meta.pk.column} = t.user_id "
-            "WHERE t.key_hash = %s AND t.revoked_at IS NULL",
-            [key_hash],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    token: ApiToken = tokens.build(row)
-    token.user = users.build(row, len(tokens))
-    return token
 
 
 def _csrf_ok(request: HttpRequest) -> bool:

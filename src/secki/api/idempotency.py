@@ -8,17 +8,15 @@ the key's unique index until the first commits, then finds and returns the first
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db import connection, transaction
-from django.db.models import JSONField
+from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.http.request import RawPostDataException
-from django.utils import timezone
 
-from secki import groupcommit, rawsql
+from secki import groupcommit
+from secki.api import store
 from secki.api.models import IdempotencyRecord
 from secki.errors import IntakeError
 
@@ -76,11 +74,11 @@ def respond(
     def unit() -> Answer | None:
         """The work and its key's record in one transaction; None when the key exists."""
         with transaction.atomic(savepoint=False):
-            record = _claim(user, key, print_)
+            record = store.claim_key(user.pk, key, print_, PENDING)
             if record is None:
                 return None
             status, body = _run(work)
-            groupcommit.at_end(_store_answers, (record, status, body))
+            groupcommit.at_end(store.store_answers, (record, status, body))
             return status, body
 
     answer = groupcommit.run(unit, locks=locks) if grouped else unit()
@@ -97,56 +95,6 @@ def respond(
     response = JsonResponse(stored.body, status=stored.status)
     response["Idempotent-Replayed"] = "true"
     return response
-
-
-TABLE = IdempotencyRecord._meta.db_table
-
-
-def _store_answers(rows: list[tuple[int, int, dict[str, Any]]]) -> None:
-    """Store the answers of claimed keys: (record id, status, body) rows, one statement."""
-    field = IdempotencyRecord._meta.get_field("body")
-    assert isinstance(field, JSONField)
-    with rawsql.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"UPDATE {TABLE} AS t SET status = v.status, body = v.body::jsonb "  # noqa: S608 - model metadata
-                "FROM unnest(%s::bigint[], %s::integer[], %s::text[]) AS v(id, status, body) "
-                "WHERE t.id = v.id",
-                [
-                    [r[0] for r in rows],
-                    [r[1] for r in rows],
-                    [json.dumps(r[2], cls=field.encoder) for r in rows],
-                ],
-            )
-            return
-        for record, status, body in rows:
-            cursor.execute(
-                f"UPDATE {TABLE} SET status = %s, body = %s WHERE id = %s",  # noqa: S608 - model metadata
-                [status, field.get_db_prep_save(body, connection), record],
-            )
-
-
-def _claim(user: Any, key: str, print_: str) -> int | None:
-    """Insert the key's pending record and return its id; None when the key exists already
-    (a concurrent insert of the same key waits here until the other transaction ends)."""
-    fields = ["user_id", "key", "fingerprint", "status", "body", "created_at"]
-    created = IdempotencyRecord._meta.get_field("created_at")
-    values = [
-        user.pk,
-        key,
-        print_,
-        PENDING,
-        IdempotencyRecord._meta.get_field("body").get_db_prep_save({}, connection),
-        created.get_db_prep_save(timezone.now(), connection),
-    ]
-    with rawsql.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {TABLE} ({', '.join(fields)}) VALUES (%s, %s, %s, %s, %s, %s) "  # noqa: S608 - model metadata
-            "ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
-            values,
-        )
-        row = cursor.fetchone()
-    return None if row is None else int(row[0])
 
 
 def _run(work: Callable[[], Answer]) -> Answer:

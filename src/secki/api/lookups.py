@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from django.http import Http404
 
-from secki import rawsql
+from secki.api import store
 from secki.elections.models import Election, Station, Unit
 from secki.errors import IntakeError
 
@@ -15,56 +14,23 @@ T = TypeVar("T")
 
 
 def election_or_404(slug: str) -> Election:
-    election = rawsql.fetch_one(Election, "t.slug = %s", [slug])
+    election = store.election_by_slug(slug)
     if election is None:
         raise Http404(f"no election {slug!r}")
     return election
-
-
-def _station(election: Election, code: str) -> Station | None:
-    """The election's station with this code, its unit and election attached (plain SQL:
-    every API write looks one up)."""
-    scols, ucols = rawsql.columns(Station), rawsql.columns(Unit)
-    with rawsql.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {scols.select('s')}, {ucols.select('u')} FROM {scols.table} s "  # noqa: S608 - model metadata
-            f"JOIN {ucols.table} u ON u.id = s.unit_id WHERE s.election_id = %s AND s.code = %s",
-            [election.pk, code],
-        )
-        row = cursor.fetchone()
-    return None if row is None else _built_station(row, 0, election)
-
-
-def _built_station(row: Sequence[Any], start: int, election: Election) -> Station:
-    """The station (its unit and election attached) from ``row[start:]``: station columns,
-    then unit columns."""
-    scols, ucols = rawsql.columns(Station), rawsql.columns(Unit)
-    station: Station = scols.build(row, start)
-    station.unit = ucols.build(row, start + len(scols))
-    station.election = election
-    return station
 
 
 def election_station(slug: str, code: str) -> tuple[Election, Lookup[Station]]:
     """The election (or 404) and the station a write names in it, with one statement (every
     API write looks both up). The station is a :class:`Lookup`: its refusal, if any, is raised
     by the work that needs it, so that an Idempotency-Key stores it like any other answer."""
-    ecols, scols, ucols = (rawsql.columns(m) for m in (Election, Station, Unit))
-    with rawsql.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {ecols.select('e')}, {scols.select('s')}, {ucols.select('u')} "  # noqa: S608 - model metadata
-            f"FROM {ecols.table} e LEFT JOIN {scols.table} s "
-            "ON s.election_id = e.id AND s.code = %s "
-            f"LEFT JOIN {ucols.table} u ON u.id = s.unit_id WHERE e.slug = %s",
-            [code.strip(), slug],
-        )
-        row = cursor.fetchone()
-    if row is None:
+    found = store.election_and_station(slug, code.strip())
+    if found is None:
         raise Http404(f"no election {slug!r}")
-    election: Election = ecols.build(row)
-    if row[len(ecols)] is None:  # no such station in this election: say why
+    election, station = found
+    if station is None:  # no such station in this election: say why
         return election, Lookup(None, _no_station(election, code.strip()))
-    return election, Lookup(_built_station(row, len(ecols), election), None)
+    return election, Lookup(station, None)
 
 
 def station_lock(station: Lookup[Station]) -> list[tuple[type[Station], int]]:
@@ -92,7 +58,7 @@ class Lookup(Generic[T]):
 
 
 def station_or_404(election: Election, code: str) -> Station:
-    station = _station(election, code)
+    station = store.station_by_code(election, code)
     if station is None:
         raise Http404(f"no station {code!r} in {election.slug}")
     return station
@@ -109,7 +75,7 @@ def station_in(election: Election, code: str) -> Station:
     """The station a form or a request body names, or an IntakeError that says what is wrong
     with the code (missing, another election's, unknown)."""
     code = code.strip()
-    station = _station(election, code) if code else None
+    station = store.station_by_code(election, code) if code else None
     if station is None:
         raise _no_station(election, code)
     return station

@@ -11,16 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from secki import rawsql
-from secki.dbcopy import write_rows
 from secki.elections.models import Election
+from secki.ledger import store
 from secki.ledger.models import GENESIS, LedgerEntry
-
-LOCK_KEY = 0x5EC41  # advisory lock id on PostgreSQL
 
 
 def canonical(data: Any) -> str:
@@ -37,30 +34,15 @@ def digest(data: Any) -> str:
 
 
 def _lock_chain() -> None:
-    """Take the chain's lock for the rest of the transaction (PostgreSQL; SQLite serialises
-    writers itself).
+    """Take the chain's lock for the rest of the transaction (:func:`store.lock_chain`).
 
     The transaction then commits synchronously (the server's default, which nothing here
     turns off): PostgreSQL returns from COMMIT only once the commit record is flushed, and
     releases the lock and makes the rows visible only after that. So no answer goes out, and
     no other writer builds on an entry, before the fact is durable. The lock is held through
-    the flush; a flush costs about 0.1 ms on the machines measured (pg_test_fsync), and
-    :mod:`secki.groupcommit` shares one transaction among concurrent requests.
+    the flush, and :mod:`secki.groupcommit` shares one transaction among concurrent requests.
     """
-    if connection.vendor != "postgresql":
-        return
-    with rawsql.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
-
-
-def _head() -> tuple[int, str]:
-    """(seq, hash) of the last entry, or (0, GENESIS)."""
-    with rawsql.cursor() as cursor:
-        cursor.execute(
-            f"SELECT seq, hash FROM {LedgerEntry._meta.db_table} ORDER BY seq DESC LIMIT 1"  # noqa: S608 - a model's own table name
-        )
-        row = cursor.fetchone()
-    return (int(row[0]), str(row[1])) if row else (0, GENESIS)
+    store.lock_chain()
 
 
 def ledger_head() -> int:
@@ -86,12 +68,11 @@ def append(kind: str, payload: dict[str, Any], election: Election | None = None)
     _require_atomic("append")
     _write_deferred()  # entries recorded earlier in this transaction come first
     _lock_chain()
-    seq, prev = _head()
+    seq, prev = store.head()
     seq += 1
     at = timezone.now()
     body = _body(seq, at, kind, election.slug if election else None, payload)
-    return rawsql.insert(
-        LedgerEntry,
+    return store.insert(
         seq=seq,
         election=election,
         at=at,
@@ -154,7 +135,7 @@ def _write_deferred() -> None:
     if not pending:
         return
     _lock_chain()
-    seq, prev = _head()
+    seq, prev = store.head()
     entries = []
     for item in pending:
         seq += 1
@@ -173,7 +154,7 @@ def _write_deferred() -> None:
             )
         )
         prev = digest_
-    rawsql.insert_many(LedgerEntry, entries)
+    store.insert_many(entries)
     pending.clear()
 
 
@@ -184,7 +165,7 @@ def append_many(items: list[tuple[str, dict[str, Any]]], election: Election | No
     _require_atomic("append_many")
     _write_deferred()
     _lock_chain()
-    seq, prev = _head()
+    seq, prev = store.head()
     at = timezone.now()
     slug = election.slug if election else None
     rows: list[tuple[Any, ...]] = []
@@ -194,7 +175,7 @@ def append_many(items: list[tuple[str, dict[str, Any]]], election: Election | No
         digest_ = entry_hash(prev, body)
         rows.append((seq, election.pk if election else None, at, kind, body, prev, digest_))
         prev = digest_
-    write_rows(LedgerEntry, ["seq", "election_id", "at", "kind", "body", "prev_hash", "hash"], rows)
+    store.write_many(rows)
     return len(rows)
 
 

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from django.db import connection
 from django.utils import timezone
 
 from secki.elections.models import Candidate, Election, Station, Unit
 from secki.ledger.models import LedgerEntry
+from secki.opendata import store
 from secki.protocol_schema import ProtocolSchema
 from secki.protocols.models import Protocol, ProtocolScan, ProtocolStatus
 from secki.results import serialize
@@ -35,11 +35,6 @@ PUBLIC_STATUSES = (ProtocolStatus.PUBLISHED, ProtocolStatus.ANNULLED)
 ATTEMPTS = 3
 #: above this share of the stations changed at once, a full read is cheaper than a delta
 DELTA_SHARE = 0.05
-_VALUES_SQL = """
-SELECT p.station_id, v.code, v.value
-  FROM protocols_protocolvalue v JOIN protocols_protocol p ON p.id = v.protocol_id
- WHERE p.election_id = %s AND p.is_current = %s AND p.status = %s
-"""
 STATION_FIELDS = (
     "id",
     "unit_id",
@@ -269,21 +264,16 @@ def _protocols(
         protocols[sid] = StationProtocol(status, version, ref, completed, tuple(soft or ()))
         if status == ProtocolStatus.PUBLISHED:
             values[sid] = {}
-    sql = _VALUES_SQL
-    params: list[Any] = [election.id, True, ProtocolStatus.PUBLISHED]
+    ids: list[int] | None = None
     if station_ids is not None:
         ids = sorted(values)
         if not ids:
             return protocols, values
-        sql += f" AND p.station_id IN ({', '.join(['%s'] * len(ids))})"
-        params += ids
-    with connection.cursor() as cursor:
-        # the big read (a row per line per station): raw rows, without per-row ORM conversion
-        cursor.execute(sql, params)
-        for sid, code, value in cursor.fetchall():
-            lines = values.get(sid)
-            if lines is not None:  # a protocol published after the first statement waits
-                lines[code] = int(value)
+    # the big read (a row per line per station): plain rows
+    for sid, code, value in store.published_values(election.id, ids):
+        lines = values.get(sid)
+        if lines is not None:  # a protocol published after the first statement waits
+            lines[code] = value
     return protocols, values
 
 

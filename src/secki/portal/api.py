@@ -108,17 +108,17 @@ def national(request: HttpRequest, slug: str) -> HttpResponseBase:
     election: Election | None = None
     public = True
     if user.is_authenticated:
-        election = Election.objects.get(pk=row[0])
+        election = Election.objects.get(pk=row.election.id)
         public = not can(user, election, Permission.VIEW_UNPUBLISHED)
-    fingerprint = "\x1f".join(str(v) for v in row[:-1])
-    etag = http.etag_of(fingerprint, int(row[-1] or 0), "json", public, request.get_full_path())
+    fingerprint = "\x1f".join(str(v) for v in row.election)
+    etag = http.etag_of(fingerprint, row.head, "json", public, request.get_full_path())
     response: HttpResponseBase
     if http.matches(request, etag):
         response = HttpResponseNotModified()
     else:
         hit = http.pages.get(etag)
         if hit is None:
-            election = election or Election.objects.get(pk=row[0])
+            election = election or Election.objects.get(pk=row.election.id)
             content = json.dumps(national_json(election, public=public)).encode()
             http.pages.put(etag, content, "application/json")
             hit = (content, "application/json")

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Concatenate, ParamSpec
 
-from django.db import connection
 from django.http import (
     Http404,
     HttpRequest,
@@ -33,6 +32,7 @@ from django.utils.translation import get_language
 
 from secki.accounts.access import Permission, can
 from secki.elections.models import Election
+from secki.results import store
 
 #: change when the pages change shape, so that cached copies are not reused across releases
 PAGE_VERSION = "portal-2"
@@ -47,15 +47,6 @@ CACHE_ENTRIES = 512
 ROW_SECONDS = 1.0
 
 P = ParamSpec("P")
-
-#: the election row and the ledger head in one round trip, without building ORM objects
-_STATE_SQL = """
-SELECT e.id, e.created_at, e.schema_revision, e.name, e.status, e.simulated, e.date,
-       e.turnout_times, e.win_rule, e.majority_base, e.runoff_size, e.invalid_station_share,
-       e.polls_close, e.timezone, (SELECT MAX(seq) FROM ledger_ledgerentry)
-  FROM elections_election e
- WHERE e.slug = %s
-"""
 
 
 def etag_of(fingerprint: str, head: int, language: str, public: bool, full_path: str) -> str:
@@ -82,20 +73,18 @@ class PageState:
         return etag_of(self.fingerprint, self.head, self.language, self.public, full_path)
 
 
-_rows: dict[str, tuple[float, tuple[Any, ...] | None]] = {}
+_rows: dict[str, tuple[float, store.ElectionState | None]] = {}
 _rows_lock = threading.Lock()
 
 
-def _state_row(slug: str, *, fresh: bool = False) -> tuple[Any, ...] | None:
+def _state_row(slug: str, *, fresh: bool = False) -> store.ElectionState | None:
     """The election's row and the ledger head; reused for ROW_SECONDS unless ``fresh``."""
     now = time.monotonic()
     with _rows_lock:
         hit = _rows.get(slug)
     if not fresh and hit is not None and now - hit[0] < ROW_SECONDS:
         return hit[1]
-    with connection.cursor() as cursor:
-        cursor.execute(_STATE_SQL, [slug])
-        row: tuple[Any, ...] | None = cursor.fetchone()
+    row = store.election_state(slug)
     with _rows_lock:
         if len(_rows) > CACHE_ENTRIES:
             _rows.clear()
@@ -176,11 +165,11 @@ def election_page(
         election: Election | None = None
         public = True
         if request.user.is_authenticated:  # officials may see accepted, unpublished figures
-            election = Election.objects.get(pk=row[0])
+            election = Election.objects.get(pk=row.election.id)
             public = not can(request.user, election, Permission.VIEW_UNPUBLISHED)
-        fingerprint = "\x1f".join(str(v) for v in row[:-1])
+        fingerprint = "\x1f".join(str(v) for v in row.election)
         language = get_language() or "en"
-        head = int(row[-1] or 0)
+        head = row.head
         etag = etag_of(fingerprint, head, language, public, request.get_full_path())
         response: HttpResponseBase
         if request.method in ("GET", "HEAD") and matches(request, etag):
@@ -190,7 +179,7 @@ def election_page(
             if hit is not None:
                 response = HttpResponse(hit[0], content_type=hit[1])
             else:
-                election = election or Election.objects.get(pk=row[0])
+                election = election or Election.objects.get(pk=row.election.id)
                 state = PageState(election, public, head, language, fingerprint)
                 response = view(request, state, *args, **kwargs)
                 if response.status_code == 200 and not response.streaming:

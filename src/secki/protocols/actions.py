@@ -11,16 +11,17 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from secki import groupcommit, rawsql
+from secki import groupcommit
 from secki.accounts.access import Permission, authorize
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.inputs import REASON_MAX, clean_text
 from secki.ledger import chain
 from secki.protocol_schema import CheckResult
+from secki.protocols import store
 from secki.protocols.data import REFERENCE_MAX, ProtocolData
 from secki.protocols.models import (
     COUNTED_STATUSES,
@@ -30,7 +31,6 @@ from secki.protocols.models import (
     ProtocolEvent,
     ProtocolSource,
     ProtocolStatus,
-    ProtocolValue,
 )
 
 
@@ -114,13 +114,13 @@ def _ensure_open(election: Election, station: Station) -> None:
 
 def _locked_station(station: Station) -> Station:
     """Serialise every change to one station's protocols; read the current protocol after
-    this, in its own statement (see :func:`secki.rawsql.lock_row`)."""
-    rawsql.lock_row(Station, station.pk)
+    this, in its own statement (see :func:`secki.protocols.store.lock_station`)."""
+    store.lock_station(station.pk)
     return station
 
 
 def _current(station: Station) -> Protocol | None:
-    protocol = rawsql.fetch_one(Protocol, "t.station_id = %s AND t.is_current", [station.pk])
+    protocol = store.current_protocol(station.pk)
     if protocol is not None:
         protocol.station = station
     return protocol
@@ -163,18 +163,8 @@ def _store(
 ) -> Protocol:
     schema = election.protocol_schema()
     completed = data.instants.get(schema.datetime_lines[0].code) if schema.datetime_lines else None
-    values = data.values()
-    then = None
-    if connection.vendor == "postgresql":  # the line values in the same statement
-        then = (
-            f"INSERT INTO {ProtocolValue._meta.db_table} (protocol_id, code, value) "  # noqa: S608 - table name from the model
-            "SELECT new.id, u.code, u.value FROM new, unnest(%s::text[], %s::bigint[]) "
-            "AS u(code, value)",
-            [list(values), list(values.values())],
-        )
-    protocol = rawsql.insert(
-        Protocol,
-        then=then,
+    return store.insert_protocol(
+        data.values(),
         election=election,
         station=station,
         version=version,
@@ -188,33 +178,6 @@ def _store(
         reason=reason,
         decision_ref=decision_ref,
     )
-    if then is None:
-        insert_values(protocol.pk, values)
-    return protocol
-
-
-def insert_values(protocol_id: int, values: dict[str, int]) -> None:
-    """One protocol's line values in one statement (the hot path of every accept)."""
-    if not values:
-        return
-    if connection.vendor == "postgresql":  # one statement text whatever the line count
-        with rawsql.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {ProtocolValue._meta.db_table} (protocol_id, code, value) "  # noqa: S608 - table name from the model
-                "SELECT %s, * FROM unnest(%s::text[], %s::bigint[])",
-                [protocol_id, list(values), list(values.values())],
-            )
-        return
-    params: list[Any] = []
-    for code, value in values.items():
-        params += (protocol_id, code, value)
-    rows = ", ".join(["(%s, %s, %s)"] * len(values))
-    with rawsql.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {ProtocolValue._meta.db_table} (protocol_id, code, value) "  # noqa: S608 - table name from the model
-            f"VALUES {rows}",
-            params,
-        )
 
 
 def _event(
@@ -231,11 +194,7 @@ def _event(
         new=new,
         reason=reason,
     )
-    groupcommit.at_end(_insert_events, event)
-
-
-def _insert_events(events: list[ProtocolEvent]) -> None:
-    rawsql.insert_many(ProtocolEvent, events)
+    groupcommit.at_end(store.insert_events, event)
 
 
 def _ledger(kind: str, protocol: Protocol, data: ProtocolData | None, **extra: Any) -> None:
@@ -263,6 +222,13 @@ def _accept(
         _event(protocol, EventKind.ACT_RECORDED, actor, new={"act": act}, reason=act)
     _event(protocol, kind, actor, new=data.as_json(), reason=reason)
     _ledger(f"protocol.{kind}", protocol, data, **({"act": act} if act else {}))
+
+
+def batchable(election: Election) -> bool:
+    """Whether :func:`submit_protocol` may share its transaction with other requests
+    (:mod:`secki.groupcommit`): under single entry it writes nothing before its last refusal;
+    under double entry it may refuse after writing (the second entry), inside a savepoint."""
+    return not election.double_entry
 
 
 def submit_protocol(
@@ -435,7 +401,7 @@ def _make_counted(
     protocol.soft_failures = [r.code for r in results if r.failed and r.severity == "soft"]
     protocol.decision_ref = act or ""
     protocol.save()
-    insert_values(protocol.pk, data.values())
+    store.insert_values(protocol.pk, data.values())
     _accept(protocol, data, actor, act=act, kind=kind, reason=reason)
 
 

@@ -198,10 +198,8 @@ def submit(request: HttpRequest, slug: str, payload: ProtocolIn) -> JsonResponse
             outcome.protocol, data.values() if outcome.protocol.counted else {}
         )
 
-    # Double entry may write and then refuse (rolling back to a savepoint), which a shared
-    # transaction's deferred writes would not follow: it runs alone.
     return respond(
-        request, user, work, grouped=not election.double_entry, locks=station_lock(named)
+        request, user, work, grouped=actions.batchable(election), locks=station_lock(named)
     )
 
 

@@ -15,37 +15,12 @@ from django.utils import timezone
 from secki.accounts.access import Permission, authorize_many
 from secki.accounts.users import User, account_of
 from secki.bundle.read import BundleError, ProtocolRow, read_protocols
-from secki.dbcopy import analyze, is_postgres, reserve_ids, write_rows
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.ledger import chain
-from secki.ledger.models import LedgerEntry
+from secki.protocols import store
 from secki.protocols.data import ProtocolData
-from secki.protocols.models import (
-    EventKind,
-    Protocol,
-    ProtocolEvent,
-    ProtocolStatus,
-    ProtocolValue,
-)
-
-PROTOCOL_COLUMNS = [
-    "id",
-    "election_id",
-    "station_id",
-    "version",
-    "is_current",
-    "status",
-    "source",
-    "completed_at",
-    "received_at",
-    "created_by_id",
-    "checks",
-    "soft_failures",
-    "quarantine_reason",
-    "reason",
-    "decision_ref",
-]
+from secki.protocols.models import EventKind, Protocol, ProtocolStatus
 
 
 def store_accepted(
@@ -58,18 +33,15 @@ def store_accepted(
     reason: str = "bulk file",
 ) -> list[Protocol]:
     """Insert validated rows as version-1 counted protocols (caller holds the transaction)."""
-    batch = settings.SECKI_BULK_BATCH
     now = timezone.now()
     status = ProtocolStatus.PUBLISHED if election.auto_publish else ProtocolStatus.ACCEPTED
     schema = election.protocol_schema()
     datetime_line = schema.datetime_lines[0].code if schema.datetime_lines else None
     user = account_of(actor)
     user_id = user.pk if user is not None else None
-    if is_postgres():
-        ids = reserve_ids(Protocol, len(rows))
-        protocols = [
+    protocols = store.insert_protocols(
+        [
             Protocol(
-                id=pid,
                 election=election,
                 station_id=station_ids[r.station],
                 status=status,
@@ -78,48 +50,10 @@ def store_accepted(
                 created_by=user,
                 completed_at=r.instants.get(datetime_line) if datetime_line else None,
             )
-            for pid, r in zip(ids, rows, strict=True)
-        ]
-        write_rows(
-            Protocol,
-            PROTOCOL_COLUMNS,
-            (
-                (
-                    p.id,
-                    election.pk,
-                    p.station_id,
-                    1,
-                    True,
-                    status,
-                    source,
-                    p.completed_at,
-                    now,
-                    user_id,
-                    [],
-                    [],
-                    "",
-                    "",
-                    "",
-                )
-                for p in protocols
-            ),
-        )
-    else:
-        protocols = Protocol.objects.bulk_create(
-            [
-                Protocol(
-                    election=election,
-                    station_id=station_ids[r.station],
-                    status=status,
-                    source=source,
-                    received_at=now,
-                    created_by=user,
-                    completed_at=r.instants.get(datetime_line) if datetime_line else None,
-                )
-                for r in rows
-            ],
-            batch_size=batch,
-        )
+            for r in rows
+        ],
+        settings.SECKI_BULK_BATCH,
+    )
     values: list[tuple[int, str, int]] = []
     events: list[tuple[Any, ...]] = []
     entries: list[tuple[str, dict[str, Any]]] = []
@@ -151,24 +85,10 @@ def store_accepted(
                 },
             )
         )
-    write_rows(ProtocolValue, ["protocol_id", "code", "value"], values)
-    write_rows(
-        ProtocolEvent,
-        [
-            "election_id",
-            "station_id",
-            "protocol_id",
-            "kind",
-            "actor_id",
-            "at",
-            "old",
-            "new",
-            "reason",
-        ],
-        events,
-    )
+    store.write_values(values)
+    store.write_events(events)
     chain.append_many(entries, election)
-    analyze(Protocol, ProtocolValue, ProtocolEvent, LedgerEntry, Station)
+    store.analyze_after_load()
     return protocols
 
 

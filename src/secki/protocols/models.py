@@ -109,18 +109,10 @@ class Protocol(models.Model):
 
 
 class ProtocolValue(models.Model):
-    # ~20 rows per accept, so per row: no index of its own ((protocol, code) is unique, which
-    # indexes protocol) and no database-level foreign key (each row's check was a query and a
-    # trigger event at commit: a tenth of the database's work per accept). Rows are written
-    # only in the transaction that creates their protocol (actions._store, bulk.store_accepted),
-    # protocols are never deleted but with their election (the ORM cascades), and the ledger
-    # entry of every version carries the SHA-256 of its values.
+    # ~20 rows per accept, so no index of its own: (protocol, code) is unique, which indexes
+    # protocol
     protocol = models.ForeignKey(
-        Protocol,
-        on_delete=models.CASCADE,
-        related_name="values",
-        db_index=False,
-        db_constraint=False,
+        Protocol, on_delete=models.CASCADE, related_name="values", db_index=False
     )
     code = models.CharField(max_length=16)
     value = models.BigIntegerField()
@@ -172,12 +164,7 @@ class ProtocolEvent(models.Model):
         Election, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="protocol_events")
-    # No per-row foreign-key check in the database (as for ProtocolValue): an event is only
-    # written by the actions, for the protocol they have just written or locked, and the check
-    # cost PostgreSQL more than the event's own insert (bench/bench_protocols.py).
-    protocol = models.ForeignKey(
-        Protocol, on_delete=models.CASCADE, related_name="events", db_constraint=False
-    )
+    protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=EventKind.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

@@ -35,14 +35,13 @@ from django.db.models import Max
 from django.urls import reverse
 from django.utils.text import get_valid_filename
 
-from secki import rawsql
 from secki.accounts.access import Permission, authorize
 from secki.accounts.users import User, account_of
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.ledger import chain
 from secki.ledger.models import LedgerEntry
-from secki.protocols import scan_content
+from secki.protocols import scan_content, store
 from secki.protocols.models import (
     SCAN_EXTENSIONS,
     Protocol,
@@ -184,7 +183,7 @@ def _store_file(name: str, upload: UploadedFile, digest: Digest) -> tuple[str, b
 
 def _lock_station(station: Station) -> None:
     """Serialise changes to one station's protocols and scans (as protocols.actions does)."""
-    rawsql.lock_row(Station, station.pk)
+    store.lock_station(station.pk)
 
 
 def upload_scan(

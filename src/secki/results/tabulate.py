@@ -17,18 +17,14 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
-from django.db import connection
 from django.db.models import Count, Sum
 
 from secki.elections.models import Candidate, Election, Station, Unit
 from secki.ledger.chain import ledger_head
 from secki.protocol_schema import ProtocolSchema
 from secki.protocols.models import counted_statuses
-
-REPORTED = "#reported"
-REGISTERED = "#registered"
+from secki.results import store
 
 
 @dataclass
@@ -92,26 +88,6 @@ def percent(part: int, whole: int) -> Decimal | None:
     return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.01"))
 
 
-_SQL = """
-SELECT s.unit_id, v.code, SUM(v.value)
-  FROM protocols_protocolvalue v
-  JOIN protocols_protocol p ON p.id = v.protocol_id
-  JOIN elections_station s ON s.id = p.station_id
- WHERE p.election_id = %s AND p.is_current = %s AND p.status IN ({statuses})
- GROUP BY s.unit_id, v.code
-UNION ALL
-SELECT s.unit_id, %s, COUNT(*)
-  FROM protocols_protocol p JOIN elections_station s ON s.id = p.station_id
- WHERE p.election_id = %s AND p.is_current = %s AND p.status IN ({statuses})
- GROUP BY s.unit_id
-UNION ALL
-SELECT s.unit_id, %s, SUM(s.registered)
-  FROM protocols_protocol p JOIN elections_station s ON s.id = p.station_id
- WHERE p.election_id = %s AND p.is_current = %s AND p.status IN ({statuses})
- GROUP BY s.unit_id
-"""
-
-
 class Tabulation:
     """All units' totals of one election."""
 
@@ -129,23 +105,11 @@ class Tabulation:
         ):
             own[row["unit_id"]].stations_total = row["n"]
             own[row["unit_id"]].registered_total = row["reg"] or 0
-        statuses = counted_statuses(public)
-        marks = ", ".join(["%s"] * len(statuses))
-        params: list[Any] = []
-        for key in (None, REPORTED, REGISTERED):
-            if key is not None:
-                params.append(key)
-            params += [election.id, True, *statuses]
-        with connection.cursor() as cursor:
-            cursor.execute(_SQL.format(statuses=marks), params)
-            for unit_id, key, total in cursor.fetchall():
-                t = own[unit_id]
-                if key == REPORTED:
-                    t.stations_reported = int(total)
-                elif key == REGISTERED:
-                    t.registered_reported = int(total)
-                else:
-                    t.lines[key] = int(total)
+        for unit_id, sums in store.counted_sums(election.id, counted_statuses(public)).items():
+            t = own[unit_id]
+            t.stations_reported = sums.stations
+            t.registered_reported = sums.registered
+            t.lines.update(sums.lines)
         self.totals: dict[int, Totals] = defaultdict(Totals)
         for unit_id, t in own.items():
             current: int | None = unit_id

@@ -21,19 +21,18 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from secki import rawsql
 from secki.accounts.access import AccessDenied, Permission, authorize
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.inputs import REASON_MAX, clean_text, count_in_range
 from secki.ledger import chain
 from secki.protocol_schema.schema import MAX_COUNT
+from secki.turnout import store
 from secki.turnout.models import TurnoutReport
 
 #: the last report time of the day is late this long after polls close (or after the time
@@ -181,70 +180,10 @@ def ledger_payload(report: TurnoutReport, station_code: str, corrected: bool) ->
     }
 
 
-_CURRENT_SQL = """
-SELECT id, time, voters, version
-  FROM turnout_turnoutreport
- WHERE station_id = %s AND is_current
-"""
-
-
-_INSERT_SQL = """
-INSERT INTO turnout_turnoutreport
-       (election_id, station_id, time, voters, version, is_current, received_at, late, source,
-        reason, created_by_id)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-"""
-
-
-def insert_report(report: TurnoutReport) -> TurnoutReport:
-    """INSERT one report with one plain statement: the intake's hot path, where the ORM's
-    ``create`` costs about twice the CPU (bench/bench_turnout.py)."""
-    params: list[Any] = [
-        report.election_id,
-        report.station_id,
-        report.time,
-        report.voters,
-        report.version,
-        report.is_current,
-        connection.ops.adapt_datetimefield_value(report.received_at),
-        report.late,
-        report.source,
-        report.reason,
-        report.created_by_id,
-    ]
-    with rawsql.cursor() as cursor:
-        if connection.features.can_return_columns_from_insert:
-            cursor.execute(_INSERT_SQL + " RETURNING id", params)
-            report.pk = cursor.fetchone()[0]
-        else:
-            cursor.execute(_INSERT_SQL, params)
-            report.pk = cursor.lastrowid
-    report._state.adding = False
-    report._state.db = connection.alias
-    return report
-
-
-@dataclass(frozen=True)
-class Current:
-    """A station's current report at one time, as read under the station's lock."""
-
-    id: int
-    voters: int
-    version: int
-
-
-def lock_station(station_id: int) -> dict[str, Current]:
-    """Lock the station's row for the rest of the transaction (reports of one station are
-    validated and written one at a time) and return its current reports by time.
-
-    The reports are read after the lock is taken, in their own statement (see
-    :func:`secki.rawsql.lock_row`).
-    """
-    rawsql.lock_row(Station, station_id)
-    with rawsql.cursor() as cursor:
-        cursor.execute(_CURRENT_SQL, [station_id])
-        rows = cursor.fetchall()
-    return {time: Current(pk, voters, version) for pk, time, voters, version in rows}
+def batchable(election: Election) -> bool:
+    """Whether :func:`report_turnout` may share its transaction with other requests
+    (:mod:`secki.groupcommit`): it writes nothing before its last refusal."""
+    return True
 
 
 def report_turnout(
@@ -267,7 +206,7 @@ def report_turnout(
     # inside another transaction (the API's Idempotency-Key record): a refusal is raised after
     # the block has closed cleanly.
     with transaction.atomic(savepoint=False):
-        current = lock_station(station.pk)
+        current = store.lock_station(station.pk)
         previous = current.get(time)
         try:
             if previous is not None and previous.voters != voters:
@@ -285,20 +224,18 @@ def report_turnout(
         else:
             if previous is not None:
                 TurnoutReport.objects.filter(pk=previous.id).update(is_current=False)
-            report = insert_report(
-                TurnoutReport(
-                    election=election,
-                    station=station,
-                    time=time,
-                    voters=voters,
-                    version=previous.version + 1 if previous else 1,
-                    is_current=True,
-                    received_at=received,
-                    late=is_late(election, time, received),
-                    source=source,
-                    reason=reason.strip() if corrected else "",
-                    created_by=actor if getattr(actor, "pk", None) else None,
-                )
+            report = store.insert_report(
+                election=election,
+                station=station,
+                time=time,
+                voters=voters,
+                version=previous.version + 1 if previous else 1,
+                is_current=True,
+                received_at=received,
+                late=is_late(election, time, received),
+                source=source,
+                reason=reason.strip() if corrected else "",
+                created_by=actor if getattr(actor, "pk", None) else None,
             )
             chain.record(
                 "turnout.corrected" if corrected else "turnout.reported",

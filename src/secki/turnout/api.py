@@ -21,7 +21,7 @@ from secki.api.lookups import (
 from secki.api.schemas import WRITE_ERRORS, Count, ErrorOut, In, Out, StationCode
 from secki.api.upload import BULK_BODY, upload_content
 from secki.inputs import REASON_MAX, clean_text, storable
-from secki.turnout.actions import report_turnout
+from secki.turnout.actions import batchable, report_turnout
 from secki.turnout.bulk import accept_csv, authorize_upload
 from secki.turnout.models import TurnoutReport
 
@@ -91,7 +91,7 @@ def submit(request: HttpRequest, slug: str, payload: TurnoutIn) -> JsonResponse:
         )
         return 201, report_json(report, station.code)
 
-    return respond(request, user, work, grouped=True, locks=station_lock(named))
+    return respond(request, user, work, grouped=batchable(election), locks=station_lock(named))
 
 
 @router.post(
