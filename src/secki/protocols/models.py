@@ -215,7 +215,7 @@ class ProtocolScan(models.Model):
     )
     uploaded_at = models.DateTimeField()
     ledger = models.OneToOneField(
-        LedgerEntry, on_delete=models.PROTECT, related_name="+", help_text="the public fact"
+        LedgerEntry, on_delete=models.RESTRICT, related_name="+", help_text="the public fact"
     )
 
     class Meta:
