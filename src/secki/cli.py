@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "snapshot": "secki.opendata.cli:snapshot",
     "bundle-from-bulk": "secki.opendata.cli:bundle_from_bulk_cmd",
     "manage": "secki.cli:manage",
+    "witness": "secki.cli:witness",
 }
 
 
@@ -64,6 +65,15 @@ def manage(args: tuple[str, ...]) -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "secki.settings")
     execute_from_command_line(["secki manage", *args])
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def witness(args: tuple[str, ...]) -> None:
+    """Run a transparency-log witness, or make its key (secki witness --help)."""
+    from secki.witness.cli import main as witness_main
+
+    raise SystemExit(witness_main(args))
 
 
 def setup_django() -> None:
