@@ -61,6 +61,12 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
+# The standalone verifier, a stdlib zipapp holding secki/__init__.py, secki.tlog and
+# secki.verifier only: `python3 dist/secki-verify.pyz URL_OR_DIR` where cryptography is installed.
+.PHONY: verifier
+verifier: $(STAMP)
+	$(BIN)/python -m secki.verifier.pyz dist/secki-verify.pyz
+
 # Acknowledged => durable: PostgreSQL and then the app server killed with SIGKILL at random
 # moments under API load, 20 rounds of each (~10 minutes; CRASH_ARGS='--rounds 5' for fewer).
 .PHONY: test-crash

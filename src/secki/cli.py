@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "log": "secki.opendata.cli:log_group",
     "manage": "secki.cli:manage",
     "witness": "secki.cli:witness",
+    "verify": "secki.cli:verify",
 }
 
 
@@ -76,6 +77,15 @@ def witness(args: tuple[str, ...]) -> None:
     from secki.witness.cli import main as witness_main
 
     raise SystemExit(witness_main(args))
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def verify(args: tuple[str, ...]) -> None:
+    """Verify a site's transparency logs from its published files (secki verify --help)."""
+    from secki.verifier.cli import main as verify_main
+
+    raise SystemExit(verify_main(args))
 
 
 def setup_django() -> None:
