@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -89,7 +90,17 @@ COMPARED = (
     "X-Content-Type-Options",
     "Content-Security-Policy",
     "Content-Disposition",
+    "Content-Encoding",
 )
+
+
+def same_headers(front: dict[str, str], view: Any) -> None:
+    """The front's headers are the view's (Django's middleware adds Accept-Language and
+    Cookie to Vary, which a front without sessions or languages need not say)."""
+    for header in COMPARED:
+        assert front.get(header) == view.get(header), header
+    varies = {v.strip() for v in view.get("Vary", "").split(",") if v.strip()}
+    assert {v.strip() for v in front.get("Vary", "").split(",") if v.strip()} <= varies
 
 
 @pytest.mark.parametrize(("name", "content_type", "cache"), FILES, ids=[f[0] for f in FILES])
@@ -106,10 +117,30 @@ def test_each_class_of_file_is_served_alike_with_its_headers(
     assert headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
     view = Client().get(path)
     assert view.status_code == 200 and view.getvalue() == body
-    for header in COMPARED:
-        assert headers.get(header) == view.get(header), header
+    same_headers(headers, view)
     assert wsgi_get(path, if_none_match=headers["ETag"])[0] == "304 Not Modified"
     assert Client().get(path, HTTP_IF_NONE_MATCH=headers["ETag"]).status_code == 304
+
+
+def test_bundles_go_compressed_to_a_client_that_accepts_gzip(site: Path) -> None:
+    import gzip
+
+    path = f"/log/{SLUG}/tile/entries/000"
+    plain = wsgi_get(path)
+    assert plain[1]["Vary"] == "Accept-Encoding" and "Content-Encoding" not in plain[1]
+    status, headers, body = wsgi_get(path, accept_encoding="br, gzip;q=0.8")
+    assert status == "200 OK" and headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(body) == plain[2] and int(headers["Content-Length"]) == len(body)
+    assert headers["ETag"] != plain[1]["ETag"]
+    view = Client().get(path, HTTP_ACCEPT_ENCODING="gzip")
+    assert view.getvalue() == body
+    same_headers(headers, view)
+    assert wsgi_get(path, accept_encoding="gzip", if_none_match=headers["ETag"])[0].startswith(
+        "304"
+    )
+    assert "Content-Encoding" not in wsgi_get(path, accept_encoding="gzip;q=0")[1]
+    assert "Content-Encoding" not in wsgi_get(f"/log/{SLUG}/tile/0/000", accept_encoding="gzip")[1]
+    assert logfiles.accepts_gzip("deflate, GZIP") and not logfiles.accepts_gzip("deflate")
 
 
 def test_a_scan_is_a_download(site: Path) -> None:

@@ -8,11 +8,13 @@ scans and register files never change (a year, ``immutable``); partial tiles and
 change either but soon go stale (an hour); a 404 is cached for 2 seconds at most (a client may
 ask for a tile before its size is published). Every answer carries ``nosniff``, a sandboxing
 Content-Security-Policy (these are data, never pages) and ``Access-Control-Allow-Origin: *``
-(any site's verifier may read the log).
+(any site's verifier may read the log). Entry bundles go gzip-compressed to a client that
+accepts it (§2.4), compressed when asked (deterministically: one ETag per variant).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import re
@@ -130,6 +132,37 @@ def headers(name: str, path: Path, stat: os.stat_result, tag: str) -> dict[str, 
         extension = SCAN_EXTENSIONS[ScanType(kind)] if kind in ScanType.values else "bin"
         out["Content-Disposition"] = f'attachment; filename="{path.name}.{extension}"'
     return out
+
+
+def _is_bundle(name: str) -> bool:
+    return name.split("/")[1:3] == ["tile", "entries"]
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an ``Accept-Encoding`` header accepts gzip (named, not with ``q=0``)."""
+    for item in accept_encoding.split(","):
+        coding, _, params = item.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "x-gzip"):
+            q = params.strip().lower().removeprefix("q=")
+            return not params.strip() or q.strip() not in ("0", "0.0", "0.00", "0.000")
+    return False
+
+
+def answer(name: str, path: Path, accept_encoding: str = "") -> tuple[dict[str, str], bytes | None]:
+    """The headers of a 200 answer with ``path`` and, when the answer is not the file's own
+    bytes, its body: an entry bundle gzip-compressed for a client that accepts it."""
+    stat = path.stat()
+    out = headers(name, path, stat, etag(path, stat))
+    if not _is_bundle(name):
+        return out, None
+    out["Vary"] = "Accept-Encoding"
+    if not accepts_gzip(accept_encoding):
+        return out, None
+    body = gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
+    out["Content-Encoding"] = "gzip"
+    out["Content-Length"] = str(len(body))
+    out["ETag"] = out["ETag"][:-1] + '-gzip"'
+    return out, body
 
 
 def missing_headers() -> dict[str, str]:

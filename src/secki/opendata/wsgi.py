@@ -62,15 +62,19 @@ def _log_file(
     if path is None:
         start_response("404 Not Found", list(logfiles.missing_headers().items()))
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [logfiles.MISSING_BODY]
-    stat = path.stat()
-    tag = logfiles.etag(path, stat)
-    return _send(environ, start_response, path, logfiles.headers(name, path, stat, tag))
+    headers, body = logfiles.answer(name, path, environ.get("HTTP_ACCEPT_ENCODING", ""))
+    return _send(environ, start_response, path, headers, body)
 
 
 def _send(
-    environ: dict[str, Any], start_response: StartResponse, path: Path, headers: dict[str, str]
+    environ: dict[str, Any],
+    start_response: StartResponse,
+    path: Path,
+    headers: dict[str, str],
+    body: bytes | None = None,
 ) -> Iterable[bytes]:
-    """200 with the file, or 304 when ``If-None-Match`` names its ETag."""
+    """200 with the file (or ``body``, when given), or 304 when ``If-None-Match`` names its
+    ETag."""
     tag = headers["ETag"]
     sent = {t.strip().removeprefix("W/") for t in environ.get("HTTP_IF_NONE_MATCH", "").split(",")}
     if tag in sent or "*" in sent:
@@ -81,6 +85,8 @@ def _send(
     start_response("200 OK", list(headers.items()))
     if environ.get("REQUEST_METHOD") == "HEAD":
         return []
+    if body is not None:
+        return [body]
     handle = path.open("rb")
     wrapper = environ.get("wsgi.file_wrapper")
     if wrapper is not None:

@@ -228,16 +228,17 @@ def log_file(request: HttpRequest, name: str) -> HttpResponseBase:
         for key, value in logfiles.missing_headers().items():
             response[key] = value
         return response
-    stat = path.stat()
-    tag = logfiles.etag(path, stat)
-    headers = logfiles.headers(name, path, stat, tag)
-    if matches(request, tag):
+    headers, body = logfiles.answer(name, path, request.headers.get("Accept-Encoding", ""))
+    if matches(request, headers["ETag"]):
         response = HttpResponseNotModified()
-        response["ETag"] = tag
+        response["ETag"] = headers["ETag"]
         response["Cache-Control"] = headers["Cache-Control"]
         return response
-    response = FileResponse(path.open("rb"))
-    if "Content-Disposition" not in headers:
+    if body is not None:
+        response = HttpResponse(body)
+    else:
+        response = FileResponse(path.open("rb"))
+    if "Content-Disposition" not in headers and "Content-Disposition" in response:
         del response["Content-Disposition"]  # FileResponse's default "inline; filename=…"
     for key, value in headers.items():
         response[key] = value
