@@ -169,9 +169,9 @@ class _Bar:
             self.bar = None
 
 
-def _report(done: Sequence[Published], *, quiet: bool) -> None:
+def _report(done: Sequence[Published], *, quiet: bool, silent: bool = False) -> None:
     for item in done:
-        if item.status == "published":
+        if item.status == "published" and not silent:
             click.echo(
                 f"{item.election}: checkpoint {item.size} (+{item.appended} entries)", err=True
             )
@@ -191,7 +191,8 @@ def _report(done: Sequence[Published], *, quiet: bool) -> None:
     type=click.FloatRange(min=0.1),
     help="Seconds between publications while entries arrive (--watch).",
 )
-def publish_cmd(slug: str | None, watch: bool, interval: float) -> None:
+@click.option("--quiet", is_flag=True, help="Say only what could not be published.")
+def publish_cmd(slug: str | None, watch: bool, interval: float, quiet: bool) -> None:
     """Publish the transparency log as static files in $SECKI_VAR_DIR/log: tiles, the signed
     and witnessed checkpoint, the totals at its size, hints, scans and register files."""
     setup_django()
@@ -211,7 +212,7 @@ def publish_cmd(slug: str | None, watch: bool, interval: float) -> None:
 
     bar = _Bar()
 
-    def one_round(quiet: bool) -> bool:
+    def one_round(first: bool) -> bool:
         """Publish; True when every log is up to date."""
         try:
             done = transparency.publish_all(elections(), progress=bar.update)
@@ -219,18 +220,20 @@ def publish_cmd(slug: str | None, watch: bool, interval: float) -> None:
             raise click.ClickException(str(exc)) from None
         finally:
             bar.close()
-        _report(done, quiet=quiet)
+        _report(done, quiet=quiet or not first, silent=quiet)
         return all(item.status in ("published", "current") for item in done)
 
     head = ledger_head()
-    current = one_round(quiet=False)
+    current = one_round(first=True)
     if not watch:
         if not current:
             sys.exit(1)
         return
-    click.echo(
-        f"publishing the log every {interval:g} s while entries arrive; Ctrl-C stops", err=True
-    )
+    if not quiet:
+        click.echo(
+            f"publishing the log every {interval:g} s while entries arrive; Ctrl-C stops",
+            err=True,
+        )
     started = time.monotonic()
     try:
         while True:
@@ -241,10 +244,13 @@ def publish_cmd(slug: str | None, watch: bool, interval: float) -> None:
                     time.sleep(interval / 4)  # nothing new: look again soon
                     continue
                 started, head = time.monotonic(), now
-                current = one_round(quiet=True)
+                current = one_round(first=False)
             except DatabaseError as exc:  # the database went away: try again next round
                 click.echo(f"database unavailable ({exc}); retrying", err=True)
                 connection.close()
+                started, current = time.monotonic(), False
+            except OSError as exc:  # a full or failing disk: nothing was published
+                click.echo(f"cannot write the log's files ({exc}); retrying", err=True)
                 started, current = time.monotonic(), False
     except KeyboardInterrupt:
         return

@@ -293,11 +293,17 @@ class _Pending:
 
     @classmethod
     def load(cls, directory: Path) -> _Pending:
+        path = directory / PENDING
         try:
-            data = json.loads((directory / PENDING).read_text(encoding="utf-8"))
+            data = canonical.decode(path.read_bytes())
         except FileNotFoundError:
             return cls()
-        return cls(set(data.get("scans", ())), set(data.get("register", ())))
+        except canonical.CanonicalError as exc:
+            raise PublishError(f"{path} is damaged ({exc})") from None
+        scans, register = data.get("scans"), data.get("register")
+        if not isinstance(scans, list) or not isinstance(register, list):
+            raise PublishError(f"{path} is damaged (no lists of scans and register files)")
+        return cls({str(s) for s in scans}, {str(r) for r in register})
 
     def save(self, directory: Path) -> None:
         data = {"register": sorted(self.register), "scans": sorted(self.scans)}
@@ -460,7 +466,10 @@ def _append(
             new.add(index, body)
         if len(batch) != end - first:
             raise PublishError(f"entry {first + len(batch)} of {election.slug} is missing")
-        writer.append(batch)
+        try:
+            writer.append(batch)
+        except TileError as exc:  # e.g. the files of an unpublished size hold other entries
+            raise PublishError(f"{election.slug}: {exc}") from None
         if progress is not None:
             progress(election.slug, writer.size - start, total)
 
