@@ -229,7 +229,7 @@ def test_sigkill_mid_bulk_import_leaves_nothing_and_log_verifies(tmp_path: Path)
         )
     failed = run(env, "verify-log", check=False)
     assert failed.returncode == 1
-    assert f"entry #{seq} " in failed.stderr and "altered" in failed.stderr
+    assert f"(#{seq}, protocol.accepted)" in failed.stderr and "altered" in failed.stderr
 
 
 @pytest.mark.django_db
@@ -245,11 +245,11 @@ def test_verify_log_names_a_deleted_or_relinked_entry(tmp_path: Path) -> None:
             election, election.stations.get(code=code), data(code), actor=people["cec"].user
         )
     assert verify().ok
-    second = LedgerEntry.objects.order_by("seq")[1]
+    second, third = LedgerEntry.objects.filter(election=election).order_by("index")[1:3]
     LedgerEntry.objects.filter(pk=second.pk).delete()
     result = verify()
-    assert not result.ok and result.seq == second.seq
-    assert f"entry #{second.seq} is missing" in (result.problem or "")
+    assert not result.ok and result.seq == third.seq
+    assert f"entry {second.index} is missing (next is {third.index})" in (result.problem or "")
     assert ProtocolValue.objects.exists() and Protocol.objects.count() == 3
 
 

@@ -28,10 +28,12 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from secki.elections.models import Election
-from secki.ledger import store
+from secki.elections.models import Election, ElectionStatus
+from secki.elections.register import register_files, settings_file
+from secki.ledger import drafts, store
 from secki.ledger.drafts import Draft, Last
 from secki.ledger.models import LedgerEntry, LogFile
+from secki.protocol_schema import SchemaError
 from secki.tlog import entries
 from secki.tlog.merkle import leaf_hash
 
@@ -247,6 +249,41 @@ def save_files(files: Mapping[str, bytes], at: dt.datetime | None = None) -> dic
         ]
     )
     return digests
+
+
+# -- the election and its register ----------------------------------------------------------------
+
+
+def publish_register(election: Election, at: dt.datetime | None = None) -> LedgerEntry | None:
+    """``register.published`` of the register's files as they are now (stored for the
+    publisher), unless the last one named the same files."""
+    now = at or timezone.now()
+    files = save_files(register_files(election), now)
+    return append(election, drafts.RegisterPublished(election.slug, now, files))
+
+
+def election_status(election: Election, old: str, new: str, reason: str = "") -> None:
+    """The election's status moved from ``old`` to ``new`` (in the caller's transaction):
+    opening publishes its ``election.json`` (``election.published``) and then its register
+    (``register.published``, the first time or when it changed); leaving ``open`` is
+    ``election.closed``; other moves a generic ``election.status``
+    (:class:`secki.ledger.drafts.ElectionStatusChanged`). An election opened without a
+    protocol form has no ``election.json`` to publish: a generic ``election.status`` too."""
+    now = timezone.now()
+    settings_sha256 = None
+    if new == ElectionStatus.OPEN:
+        try:
+            name, content = settings_file(election)
+        except SchemaError:
+            pass
+        else:
+            settings_sha256 = save_files({name: content}, now)[name]
+    append(
+        election,
+        drafts.ElectionStatusChanged(election.slug, now, old, new, reason, settings_sha256),
+    )
+    if new == ElectionStatus.OPEN:
+        publish_register(election, now)
 
 
 # -- checking the rows ----------------------------------------------------------------------------
