@@ -54,8 +54,8 @@ STATION_FIELDS = (
 
 
 class PublicStation(NamedTuple):
-    """A station's register entry (a light stand-in for the model: 100,000 of them load in a
-    fraction of the time model instances take)."""
+    """A station's register entry: a light stand-in for the model, for the elections whose
+    stations are too many to load as model instances on every snapshot."""
 
     id: int
     unit_id: int

@@ -15,7 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from secki import groupcommit
-from secki.accounts.access import Permission, authorize
+from secki.accounts.access import AccessDenied, Permission, authorize
+from secki.accounts.users import User, account_of
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.inputs import REASON_MAX, clean_text
@@ -156,7 +157,7 @@ def _store(
     *,
     status: str,
     source: str,
-    actor: Any,
+    actor: User | None,
     version: int,
     reason: str = "",
     decision_ref: str = "",
@@ -173,7 +174,7 @@ def _store(
         source=source,
         completed_at=completed,
         received_at=received_at or timezone.now(),
-        created_by=actor if getattr(actor, "pk", None) else None,
+        created_by=account_of(actor),
         checks=[{"code": r.code, "severity": r.severity, "passed": r.passed} for r in results],
         soft_failures=[r.code for r in results if r.failed and r.severity == "soft"],
         reason=reason,
@@ -182,14 +183,20 @@ def _store(
 
 
 def _event(
-    protocol: Protocol, kind: str, actor: Any, *, old: Any = None, new: Any = None, reason: str = ""
+    protocol: Protocol,
+    kind: str,
+    actor: User | None,
+    *,
+    old: Any = None,
+    new: Any = None,
+    reason: str = "",
 ) -> None:
     event = ProtocolEvent(
         election_id=protocol.election_id,
         station_id=protocol.station_id,
         protocol=protocol,
         kind=kind,
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=account_of(actor),
         at=timezone.now(),
         old=old,
         new=new,
@@ -243,7 +250,7 @@ def _ledger(
 def _accept(
     protocol: Protocol,
     data: ProtocolData,
-    actor: Any,
+    actor: User | None,
     *,
     act: str | None,
     kind: str = EventKind.ACCEPTED,
@@ -270,7 +277,7 @@ def submit_protocol(
     station: Station,
     data: ProtocolData,
     *,
-    actor: Any,
+    actor: User | None,
     source: str = ProtocolSource.API,
     act: str | None = None,
 ) -> IntakeResult:
@@ -364,11 +371,14 @@ def _double_entry(
     data: ProtocolData,
     results: list[CheckResult],
     *,
-    actor: Any,
+    actor: User | None,
     source: str,
     act: str | None,
     current: Protocol | None,
 ) -> IntakeResult:
+    operator = account_of(actor)
+    if operator is None:  # authorize() let only an account through
+        raise AccessDenied("not_authenticated", "log in or send an API token")
     if current is None:
         protocol = Protocol.objects.create(
             election=election,
@@ -377,22 +387,22 @@ def _double_entry(
             status=ProtocolStatus.FIRST_ENTRY,
             source=source,
             received_at=timezone.now(),
-            created_by=actor if getattr(actor, "pk", None) else None,
+            created_by=account_of(actor),
         )
         ProtocolEntry.objects.create(
-            protocol=protocol, round=1, operator=actor, data={**data.as_json(), "act": act}
+            protocol=protocol, round=1, operator=operator, data={**data.as_json(), "act": act}
         )
         _event(protocol, EventKind.ENTRY, actor, new=data.as_json(), reason="entry 1")
         _ledger(protocol, None)
         return IntakeResult(protocol, True, results)
     # current.status == FIRST_ENTRY here (_refuse_existing handled the others)
     first = current.entries.get(round=1)
-    if first.operator_id == getattr(actor, "pk", None):
+    if first.operator_id == operator.pk:
         raise IntakeError(
             "same_operator", "the second entry must be keyed by another operator", status=409
         )
     ProtocolEntry.objects.create(
-        protocol=current, round=2, operator=actor, data={**data.as_json(), "act": act}
+        protocol=current, round=2, operator=operator, data={**data.as_json(), "act": act}
     )
     _event(current, EventKind.ENTRY, actor, new=data.as_json(), reason="entry 2")
     differs = ProtocolData.from_json(first.data).differences(data)
@@ -420,7 +430,7 @@ def _make_counted(
     protocol: Protocol,
     data: ProtocolData,
     results: list[CheckResult],
-    actor: Any,
+    actor: User | None,
     *,
     act: str | None,
     kind: str = EventKind.ACCEPTED,
@@ -442,7 +452,12 @@ def _make_counted(
 
 
 def resolve_protocol(
-    protocol: Protocol, data: ProtocolData, *, actor: Any, reason: str, act: str | None = None
+    protocol: Protocol,
+    data: ProtocolData,
+    *,
+    actor: User | None,
+    reason: str,
+    act: str | None = None,
 ) -> IntakeResult:
     """A supervisor decides a quarantined protocol: the values of entry 1, entry 2 or the
     paper as re-read. Hard checks must pass (or the commission's act be recorded)."""
@@ -475,7 +490,7 @@ def amend_protocol(
     station: Station,
     data: ProtocolData,
     *,
-    actor: Any,
+    actor: User | None,
     reason: str,
     source: str = ProtocolSource.FORM,
     act: str | None = None,
@@ -526,7 +541,7 @@ def amend_protocol(
 
 
 def annul_protocol(
-    station: Station, *, actor: Any, decision_ref: str, reason: str = ""
+    station: Station, *, actor: User | None, decision_ref: str, reason: str = ""
 ) -> Protocol:
     """The commission annuls a station's results: a new version with status annulled keeps the
     numbers on record and takes them out of the totals."""
@@ -570,7 +585,7 @@ def annul_protocol(
     return protocol
 
 
-def publish_protocol(protocol: Protocol, *, actor: Any) -> Protocol:
+def publish_protocol(protocol: Protocol, *, actor: User | None) -> Protocol:
     election, station = protocol.election, protocol.station
     authorize(actor, election, Permission.PUBLISH, station)
     _ensure_open(election, station)

@@ -109,8 +109,8 @@ class Protocol(models.Model):
 
 
 class ProtocolValue(models.Model):
-    # ~20 rows per accept, so no index of its own: (protocol, code) is unique, which indexes
-    # protocol
+    # one row per line of every accepted protocol, so no index of its own: (protocol, code) is
+    # unique, which indexes protocol
     protocol = models.ForeignKey(
         Protocol, on_delete=models.CASCADE, related_name="values", db_index=False
     )

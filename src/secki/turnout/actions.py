@@ -27,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from secki.accounts.access import AccessDenied, Permission, authorize
+from secki.accounts.users import User, account_of
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.inputs import REASON_MAX, clean_text, count_in_range
@@ -196,7 +197,7 @@ def report_turnout(
     time: str,
     voters: int,
     *,
-    actor: Any,
+    actor: User | None,
     source: str = "api",
     reason: str = "",
     received_at: dt.datetime | None = None,
@@ -239,7 +240,7 @@ def report_turnout(
                 late=is_late(election, time, received),
                 source=source,
                 reason=reason.strip() if corrected else "",
-                created_by=actor if getattr(actor, "pk", None) else None,
+                created_by=account_of(actor),
             )
             chain.record(election, ledger_draft(election, report, station.code, corrected))
     if refusal is not None:
