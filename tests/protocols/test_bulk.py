@@ -18,6 +18,7 @@ from secki.elections.models import Election
 from secki.ledger.models import LedgerEntry
 from secki.protocols.models import Protocol, ProtocolValue
 from tests.factories import PROTOCOLS, run_secki
+from tests.logcheck import bodies, check_log
 from tests.personas import make_personas
 from tests.protocols.test_api import COLUMNS, register_only, state, write_small_bundle
 
@@ -116,6 +117,8 @@ def test_bulk_upload_duplicate_closed_and_good(tmp_path: Path) -> None:
     response = client.post(url, data={"file": SimpleUploadedFile("p.csv", csv_text(PROTOCOLS))})
     assert response.status_code == 201, response.content
     assert response.json()["accepted"] == 4
+    assert [b["kind"] for b in bodies(election, "protocol.")] == ["protocol.accepted"] * 4
+    check_log(election)
     before = state()
     response = client.post(url, data={"file": SimpleUploadedFile("p.csv", csv_text(PROTOCOLS[:1]))})
     assert response.status_code == 409

@@ -1,7 +1,7 @@
 """Every state change of a protocol goes through one function here (STYLE.md habit 3).
 
 Each function checks role and territory, validates, changes state in one transaction, appends
-to the protocol's event history and, for public facts, to the hash-chained ledger. The web
+to the protocol's event history and, for public facts, to the election's public log. The web
 form, the JSON API, bulk upload and the demo replay all call these.
 """
 
