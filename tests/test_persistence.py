@@ -78,7 +78,7 @@ def test_the_persistence_modules_are_found_and_hold_sql() -> None:
 @pytest.mark.parametrize(
     ("module", "line"),
     [
-        ("results/views.py", "    with connection.cursor() as c:"),
+        ("portal/views.py", "    with connection.cursor() as c:"),
         ("protocols/actions.py", "    rawsql.db().execute('SELECT 1')"),
         ("turnout/api.py", "if connection.vendor == 'postgresql':"),
         ("staff/common.py", "TABLE = Station._meta.db_table"),

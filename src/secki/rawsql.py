@@ -87,9 +87,8 @@ def cursor() -> Iterator[Any]:
     conn.close_if_health_check_failed()
     conn.ensure_connection()
     raw = conn.connection
-    # One cursor per connection (connections are per thread), reused: creating a psycopg
-    # cursor costs about as much as a prepared statement's Python side. A nested use while it
-    # is out gets a fresh one.
+    # One cursor per connection (connections are per thread), reused rather than created for
+    # every statement on the hot path. A nested use while it is out gets a fresh one.
     slot = _slot
     cached = getattr(slot, "cursor", None)
     if cached is None or cached.connection is not raw or cached.closed:

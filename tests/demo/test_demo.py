@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from secki.server import free_port
+from tests.factories import run_secki
 
 
 def fetch(url: str) -> str:
@@ -74,3 +75,28 @@ def test_demo_serves_live_totals_of_a_simulated_election(tmp_path: Path) -> None
     assert proc.returncode == 0, output  # stopped cleanly, children waited for
     assert f"serving at http://127.0.0.1:{port}/" in output
     assert "[replay] done: " in output and ", 0 refused" in output, output
+    # the replay's log: valid, and its tally is the public tabulation and turnout
+    assert "OK: " in run_secki(env, "verify-log").stdout
+    checked = subprocess.run(
+        [sys.executable, "-c", CHECK_LOGS],
+        env=env,
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    assert f"checked az-2024-simulated: {STATIONS} stations counted" in checked.stdout
+
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECK_LOGS = """
+from secki.cli import setup_django
+
+setup_django()
+from secki.elections.models import Election
+from tests.logcheck import check_log
+
+for election in Election.objects.all():
+    tally = check_log(election)
+    print(f"checked {election.slug}: {tally.stations_counted} stations counted")
+"""

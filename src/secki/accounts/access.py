@@ -7,10 +7,10 @@ the action or raises :class:`AccessDenied` with a machine-readable code.
 from __future__ import annotations
 
 import enum
-from typing import Any
 
 from secki.accounts import store
 from secki.accounts.models import Membership, Role
+from secki.accounts.users import User
 from secki.elections.models import Election, Station
 
 
@@ -65,7 +65,7 @@ class AccessDenied(Exception):
         self.message = message
 
 
-def memberships(user: Any, election: Election) -> list[Membership]:
+def memberships(user: User | None, election: Election) -> list[Membership]:
     """The user's memberships in ``election``, each with its unit loaded (for
     :meth:`Membership.covers`). One statement of plain SQL: every write runs this."""
     if user is None or not user.is_authenticated:
@@ -76,17 +76,18 @@ def memberships(user: Any, election: Election) -> list[Membership]:
     return store.memberships(user.pk, election.pk)
 
 
-def hold_memberships(user: Any, election: Election) -> None:
+def hold_memberships(user: User | None, election: Election) -> None:
     """Read the user's memberships in ``election`` now and let :func:`memberships` reuse them
     for this user object. For the API's writes: the user object lives for one request, and the
     read happens in the request's own thread instead of in a transaction that
     :mod:`secki.groupcommit` may share."""
     if user is not None and user.is_authenticated and not user.is_superuser:
-        user._secki_memberships = (election.pk, tuple(memberships(user, election)))
+        held = (election.pk, tuple(memberships(user, election)))
+        setattr(user, "_secki_memberships", held)  # noqa: B010 - a per-request cache on the user
 
 
 def authorize(
-    user: Any, election: Election, permission: Permission, station: Station | None = None
+    user: User | None, election: Election, permission: Permission, station: Station | None = None
 ) -> Membership | None:
     """Return the membership granting ``permission`` on ``station``, or raise AccessDenied.
 
@@ -111,7 +112,7 @@ def authorize(
 
 
 def authorize_many(
-    user: Any, election: Election, permission: Permission, stations: list[Station]
+    user: User | None, election: Election, permission: Permission, stations: list[Station]
 ) -> None:
     """:func:`authorize` for many stations with one query; names the first station refused."""
     if user is None or not user.is_authenticated:
@@ -132,7 +133,7 @@ def authorize_many(
 
 
 def can(
-    user: Any, election: Election, permission: Permission, station: Station | None = None
+    user: User | None, election: Election, permission: Permission, station: Station | None = None
 ) -> bool:
     try:
         authorize(user, election, permission, station)

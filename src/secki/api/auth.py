@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
@@ -11,17 +10,18 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 
 from secki.accounts.models import ApiToken, hash_token
+from secki.accounts.users import User
 from secki.api import store
 
 TOUCH_EVERY = dt.timedelta(minutes=1)
 
 
-def user_from_request(request: HttpRequest) -> Any:
+def user_from_request(request: HttpRequest) -> User:
     """The caller: a token's user, the session's user, or AnonymousUser (public)."""
-    cached = getattr(request, "_secki_user", None)
+    cached: User | None = getattr(request, "_secki_user", None)
     if cached is not None:
         return cached
-    user: Any = AnonymousUser()
+    user: User = AnonymousUser()
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         raw = header[7:].strip()

@@ -16,6 +16,7 @@ from django.http import HttpRequest, JsonResponse
 from django.http.request import RawPostDataException
 
 from secki import groupcommit
+from secki.accounts.users import User, account_of
 from secki.api import store
 from secki.api.models import IdempotencyRecord
 from secki.errors import IntakeError
@@ -44,7 +45,7 @@ def fingerprint(request: HttpRequest) -> str:
 
 def respond(
     request: HttpRequest,
-    user: Any,
+    user: User | None,
     work: Callable[[], Answer],
     *,
     grouped: bool = False,
@@ -56,7 +57,8 @@ def respond(
     (:mod:`secki.groupcommit`, which takes ``locks`` first); only for work that writes nothing
     before its last refusal."""
     key = request.headers.get("Idempotency-Key", "").strip()
-    if not key:
+    account = account_of(user)
+    if not key or account is None:  # an anonymous caller's work refuses it (401) anyway
         if grouped:
             status, body = groupcommit.run(lambda: _run(work), locks=locks)
         else:
@@ -74,7 +76,7 @@ def respond(
     def unit() -> Answer | None:
         """The work and its key's record in one transaction; None when the key exists."""
         with transaction.atomic(savepoint=False):
-            record = store.claim_key(user.pk, key, print_, PENDING)
+            record = store.claim_key(account.pk, key, print_, PENDING)
             if record is None:
                 return None
             status, body = _run(work)
@@ -84,7 +86,7 @@ def respond(
     answer = groupcommit.run(unit, locks=locks) if grouped else unit()
     if answer is not None:
         return JsonResponse(answer[1], status=answer[0])
-    stored = IdempotencyRecord.objects.get(user=user, key=key)
+    stored = IdempotencyRecord.objects.get(user=account, key=key)
     if stored.fingerprint != print_:
         raise IntakeError(
             "idempotency_key_reused",

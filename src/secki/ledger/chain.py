@@ -28,10 +28,12 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from secki.elections.models import Election
-from secki.ledger import store
+from secki.elections.models import Election, ElectionStatus
+from secki.elections.register import register_files, settings_file
+from secki.ledger import drafts, store
 from secki.ledger.drafts import Draft, Last
 from secki.ledger.models import LedgerEntry, LogFile
+from secki.protocol_schema import SchemaError
 from secki.tlog import entries
 from secki.tlog.merkle import leaf_hash
 
@@ -74,6 +76,18 @@ class _Writer:
         self.seq = seq
         self.indexes: dict[int, int] = {}
         self.lasts: dict[tuple[int, str], Last | None] = {}
+
+    def prefetch(self, election_id: int, drafts_: Sequence[Draft]) -> None:
+        """Read the last entries of the drafts' subjects not known yet, in one statement
+        (a few for a bulk write)."""
+        wanted = {
+            d.subject for d in drafts_ if d.chained and (election_id, d.subject) not in self.lasts
+        }
+        if not wanted:
+            return
+        found = store.lasts(election_id, wanted)
+        for subject in wanted:
+            self.lasts[(election_id, subject)] = found.get(subject)
 
     def index_of(self, election_id: int) -> int:
         index = self.indexes.get(election_id)
@@ -193,6 +207,12 @@ def _write_deferred() -> None:
         return
     _lock_log()
     writer = _writer(pending[0][0])
+    by_election: dict[int, list[Draft]] = {}
+    for election_id, draft in pending:
+        by_election.setdefault(election_id, []).append(draft)
+    if len(pending) > 1:  # one draft: store.last, the cheaper statement
+        for election_id, group in by_election.items():
+            writer.prefetch(election_id, group)
     rows = [writer.entry(election_id, draft) for election_id, draft in pending]
     store.insert_many([row for row in rows if row is not None])
     pending.clear()
@@ -210,10 +230,7 @@ def append_many(election: Election, drafts: Sequence[Draft]) -> int:
     _write_deferred()
     _lock_log()
     writer = _writer(election.pk)
-    subjects = {d.subject for d in drafts if d.chained}
-    found = store.lasts(election.pk, subjects)
-    for subject in subjects:
-        writer.lasts[(election.pk, subject)] = found.get(subject)
+    writer.prefetch(election.pk, drafts)
     rows: list[tuple[Any, ...]] = []
     for draft in drafts:
         entry = writer.entry(election.pk, draft)
@@ -247,6 +264,41 @@ def save_files(files: Mapping[str, bytes], at: dt.datetime | None = None) -> dic
         ]
     )
     return digests
+
+
+# -- the election and its register ----------------------------------------------------------------
+
+
+def publish_register(election: Election, at: dt.datetime | None = None) -> LedgerEntry | None:
+    """``register.published`` of the register's files as they are now (stored for the
+    publisher), unless the last one named the same files."""
+    now = at or timezone.now()
+    files = save_files(register_files(election), now)
+    return append(election, drafts.RegisterPublished(election.slug, now, files))
+
+
+def election_status(election: Election, old: str, new: str, reason: str = "") -> None:
+    """The election's status moved from ``old`` to ``new`` (in the caller's transaction):
+    opening publishes its ``election.json`` (``election.published``) and then its register
+    (``register.published``, the first time or when it changed); leaving ``open`` is
+    ``election.closed``; other moves a generic ``election.status``
+    (:class:`secki.ledger.drafts.ElectionStatusChanged`). An election opened without a
+    protocol form has no ``election.json`` to publish: a generic ``election.status`` too."""
+    now = timezone.now()
+    settings_sha256 = None
+    if new == ElectionStatus.OPEN:
+        try:
+            name, content = settings_file(election)
+        except SchemaError:
+            pass
+        else:
+            settings_sha256 = save_files({name: content}, now)[name]
+    append(
+        election,
+        drafts.ElectionStatusChanged(election.slug, now, old, new, reason, settings_sha256),
+    )
+    if new == ElectionStatus.OPEN:
+        publish_register(election, now)
 
 
 # -- checking the rows ----------------------------------------------------------------------------

@@ -116,9 +116,8 @@ def generic(kind: str, election: str, at: dt.datetime, fields: Mapping[str, obje
     clash = GENERIC_KEYS & set(fields)
     if clash:
         raise ValueError(f"a {kind} entry's fields may not hold {', '.join(sorted(clash))}")
-    return canonical.encode(
-        {"kind": kind, "election": election, "at": format_time(at), **(plain(dict(fields)))}  # type: ignore[dict-item]
-    )
+    values = {str(k): plain(v) for k, v in fields.items()}
+    return canonical.encode({"kind": kind, "election": election, "at": format_time(at), **values})
 
 
 @dataclass(frozen=True)
@@ -208,7 +207,9 @@ class ProtocolAnnulled(Draft):
 
     def build(self, last: Last | None) -> Built:
         if last is None or last.kind == entries.PROTOCOL_ANNULLED:
-            return ProtocolStatus(self.election, self.at, self.station, "annulled").build(None)
+            fields = {"station": self.station, "status": "annulled"}
+            body = generic(PROTOCOL_STATUS, self.election, self.at, fields)
+            return Built(PROTOCOL_STATUS, body, None)
         version = last.version + 1
         body = entries.protocol_annulled(
             self.election,
@@ -224,20 +225,42 @@ class ProtocolAnnulled(Draft):
 
 @dataclass(frozen=True)
 class ProtocolStatus(Draft):
-    """A submission or status change that is not public (``first_entry``, ``accepted`` before
-    publication, ``quarantined``, ``annulled`` before publication): a public fact without
-    values."""
+    """A submission or status change that is not public (``first_entry``, ``accepted``
+    before publication, ``quarantined``, ``annulled`` before publication): a
+    ``protocol.status`` entry, a public fact without values.
+
+    When the log still holds an effective protocol for the station (a published version was
+    amended, and the new version ``version`` awaits publication), the public totals no longer
+    count the station, so neither may the log: the entry is then a ``protocol.annulled`` of
+    the effective protocol, whose reason says so (a later publication is a new
+    ``protocol.accepted``)."""
 
     station: str
     status: str
+    version: int | None = None
+    chained = True
 
     @property
     def subject(self) -> str:
         return protocol_subject(self.station)
 
     def build(self, last: Last | None) -> Built:
+        if last is not None and last.kind != entries.PROTOCOL_ANNULLED:
+            version = last.version + 1
+            which = f"version {self.version}" if self.version else "a new version"
+            body = entries.protocol_annulled(
+                self.election,
+                self.station,
+                version,
+                last.prev,
+                self.at,
+                f"superseded by {which}, {self.status} and not public",
+            )
+            return Built(entries.PROTOCOL_ANNULLED, body, version)
         fields = {"station": self.station, "status": self.status}
-        return Built(PROTOCOL_STATUS, generic(PROTOCOL_STATUS, self.election, self.at, fields), None)
+        return Built(
+            PROTOCOL_STATUS, generic(PROTOCOL_STATUS, self.election, self.at, fields), None
+        )
 
 
 @dataclass(frozen=True)
@@ -327,7 +350,9 @@ class ElectionStatusChanged(Draft):
             body = entries.election_closed(self.election, self.at, reason=reason)
             return Built(entries.ELECTION_CLOSED, body, version)
         fields = {"from": self.old, "to": self.new, "reason": self.reason}
-        return Built(ELECTION_STATUS, generic(ELECTION_STATUS, self.election, self.at, fields), None)
+        return Built(
+            ELECTION_STATUS, generic(ELECTION_STATUS, self.election, self.at, fields), None
+        )
 
 
 @dataclass(frozen=True)

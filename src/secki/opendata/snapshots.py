@@ -18,12 +18,12 @@ app, or by any static server or CDN pointed at the directory)::
 
 ``<seq>`` is the sequence number of the election's newest entry in the public ledger: a
 release is the published state as of that ledger entry, and its manifest names the entry's
-hash, so anyone can check a download against the hash chain (``secki verify-log``).
+leaf hash (the entry is a leaf of the election's public log, spec/transparency.md §5).
 
 Regeneration is pull-based: :func:`refresh` compares the election's ledger head with the live
 snapshot's and brings it forward when they differ: by the stations named in the ledger entries
-since the process last wrote it (a fraction of a second for 6,537 stations, a few seconds for
-100,000), or in full when it has no state (about a second for 6,537 stations). It cuts a
+since the process last wrote it, or in full when it has no state (bench/bench_portal.py prints
+how long both take). It cuts a
 release at first, when the last one is older than ``SECKI_RELEASE_EVERY`` seconds (600) and
 out of date, and as soon as every station has reported.
 ``secki snapshot --watch`` runs it in a loop; the app also starts it in a background thread

@@ -1,7 +1,7 @@
 """Every state change of a protocol goes through one function here (STYLE.md habit 3).
 
 Each function checks role and territory, validates, changes state in one transaction, appends
-to the protocol's event history and, for public facts, to the hash-chained ledger. The web
+to the protocol's event history and, for public facts, to the election's public log. The web
 form, the JSON API, bulk upload and the demo replay all call these.
 """
 
@@ -15,11 +15,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from secki import groupcommit
-from secki.accounts.access import Permission, authorize
+from secki.accounts.access import AccessDenied, Permission, authorize
+from secki.accounts.users import User, account_of
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.inputs import REASON_MAX, clean_text
-from secki.ledger import chain
+from secki.ledger import chain, drafts
 from secki.protocol_schema import CheckResult
 from secki.protocols import store
 from secki.protocols.data import REFERENCE_MAX, ProtocolData
@@ -29,6 +30,7 @@ from secki.protocols.models import (
     Protocol,
     ProtocolEntry,
     ProtocolEvent,
+    ProtocolScan,
     ProtocolSource,
     ProtocolStatus,
 )
@@ -155,7 +157,7 @@ def _store(
     *,
     status: str,
     source: str,
-    actor: Any,
+    actor: User | None,
     version: int,
     reason: str = "",
     decision_ref: str = "",
@@ -172,7 +174,7 @@ def _store(
         source=source,
         completed_at=completed,
         received_at=received_at or timezone.now(),
-        created_by=actor if getattr(actor, "pk", None) else None,
+        created_by=account_of(actor),
         checks=[{"code": r.code, "severity": r.severity, "passed": r.passed} for r in results],
         soft_failures=[r.code for r in results if r.failed and r.severity == "soft"],
         reason=reason,
@@ -181,14 +183,20 @@ def _store(
 
 
 def _event(
-    protocol: Protocol, kind: str, actor: Any, *, old: Any = None, new: Any = None, reason: str = ""
+    protocol: Protocol,
+    kind: str,
+    actor: User | None,
+    *,
+    old: Any = None,
+    new: Any = None,
+    reason: str = "",
 ) -> None:
     event = ProtocolEvent(
         election_id=protocol.election_id,
         station_id=protocol.station_id,
         protocol=protocol,
         kind=kind,
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=account_of(actor),
         at=timezone.now(),
         old=old,
         new=new,
@@ -197,31 +205,64 @@ def _event(
     groupcommit.at_end(store.insert_events, event)
 
 
-def _ledger(kind: str, protocol: Protocol, data: ProtocolData | None, **extra: Any) -> None:
-    payload: dict[str, Any] = {
-        "station": protocol.station.code,
-        "version": protocol.version,
-        "status": protocol.status,
-        "values_sha256": chain.digest(data.as_json()) if data else None,
-    }
-    payload.update(extra)
-    chain.record(kind, payload, protocol.election)
+def _scan_sha256(protocol: Protocol) -> str | None:
+    """The SHA-256 of the version's latest scan, if it has one."""
+    return (
+        ProtocolScan.objects.filter(protocol=protocol)
+        .order_by("-number")
+        .values_list("sha256", flat=True)
+        .first()
+    )
+
+
+def _ledger(
+    protocol: Protocol,
+    data: ProtocolData | None,
+    *,
+    reason: str = "",
+    decision: str = "",
+    new: bool = False,
+) -> None:
+    """Log the protocol's new status (docs of :mod:`secki.ledger.drafts`): its values when it
+    becomes public, an annulment, or a status without values. ``new``: the version was
+    created in this transaction (so it has no scan yet)."""
+    election = protocol.election
+    code = protocol.station.code
+    now = timezone.now()
+    draft: drafts.Draft
+    if protocol.status == ProtocolStatus.PUBLISHED:
+        assert data is not None
+        draft = drafts.ProtocolPublic(
+            election.slug,
+            now,
+            code,
+            data.values(),
+            scan_sha256=None if new else _scan_sha256(protocol),
+            reason=reason or None,
+        )
+    elif protocol.status == ProtocolStatus.ANNULLED:
+        draft = drafts.ProtocolAnnulled(election.slug, now, code, reason, decision=decision or None)
+    else:
+        draft = drafts.ProtocolStatus(election.slug, now, code, protocol.status, protocol.version)
+    chain.record(election, draft)
 
 
 def _accept(
     protocol: Protocol,
     data: ProtocolData,
-    actor: Any,
+    actor: User | None,
     *,
     act: str | None,
     kind: str = EventKind.ACCEPTED,
     reason: str = "",
+    new: bool = False,
 ) -> None:
-    """Bookkeeping shared by every path that makes a version count."""
+    """Bookkeeping shared by every path that makes a version count (``new``: the version
+    was created in this transaction)."""
     if act:
         _event(protocol, EventKind.ACT_RECORDED, actor, new={"act": act}, reason=act)
     _event(protocol, kind, actor, new=data.as_json(), reason=reason)
-    _ledger(f"protocol.{kind}", protocol, data, **({"act": act} if act else {}))
+    _ledger(protocol, data, new=new)
 
 
 def batchable(election: Election) -> bool:
@@ -236,7 +277,7 @@ def submit_protocol(
     station: Station,
     data: ProtocolData,
     *,
-    actor: Any,
+    actor: User | None,
     source: str = ProtocolSource.API,
     act: str | None = None,
 ) -> IntakeResult:
@@ -287,7 +328,7 @@ def submit_protocol(
                 version=1,
                 decision_ref=act or "",
             )
-            _accept(protocol, data, actor, act=act)
+            _accept(protocol, data, actor, act=act, new=True)
             return IntakeResult(protocol, True, results)
     assert refusal is not None
     raise refusal
@@ -330,11 +371,14 @@ def _double_entry(
     data: ProtocolData,
     results: list[CheckResult],
     *,
-    actor: Any,
+    actor: User | None,
     source: str,
     act: str | None,
     current: Protocol | None,
 ) -> IntakeResult:
+    operator = account_of(actor)
+    if operator is None:  # authorize() let only an account through
+        raise AccessDenied("not_authenticated", "log in or send an API token")
     if current is None:
         protocol = Protocol.objects.create(
             election=election,
@@ -343,21 +387,22 @@ def _double_entry(
             status=ProtocolStatus.FIRST_ENTRY,
             source=source,
             received_at=timezone.now(),
-            created_by=actor if getattr(actor, "pk", None) else None,
+            created_by=account_of(actor),
         )
         ProtocolEntry.objects.create(
-            protocol=protocol, round=1, operator=actor, data={**data.as_json(), "act": act}
+            protocol=protocol, round=1, operator=operator, data={**data.as_json(), "act": act}
         )
         _event(protocol, EventKind.ENTRY, actor, new=data.as_json(), reason="entry 1")
+        _ledger(protocol, None)
         return IntakeResult(protocol, True, results)
     # current.status == FIRST_ENTRY here (_refuse_existing handled the others)
     first = current.entries.get(round=1)
-    if first.operator_id == getattr(actor, "pk", None):
+    if first.operator_id == operator.pk:
         raise IntakeError(
             "same_operator", "the second entry must be keyed by another operator", status=409
         )
     ProtocolEntry.objects.create(
-        protocol=current, round=2, operator=actor, data={**data.as_json(), "act": act}
+        protocol=current, round=2, operator=operator, data={**data.as_json(), "act": act}
     )
     _event(current, EventKind.ENTRY, actor, new=data.as_json(), reason="entry 2")
     differs = ProtocolData.from_json(first.data).differences(data)
@@ -375,6 +420,7 @@ def _double_entry(
         current.quarantine_reason = reason
         current.save(update_fields=["status", "quarantine_reason"])
         _event(current, EventKind.QUARANTINED, actor, reason=reason)
+        _ledger(current, None)
         return IntakeResult(current, True, results)
     _make_counted(current, data, results, actor, act=act)
     return IntakeResult(current, True, results)
@@ -384,7 +430,7 @@ def _make_counted(
     protocol: Protocol,
     data: ProtocolData,
     results: list[CheckResult],
-    actor: Any,
+    actor: User | None,
     *,
     act: str | None,
     kind: str = EventKind.ACCEPTED,
@@ -406,7 +452,12 @@ def _make_counted(
 
 
 def resolve_protocol(
-    protocol: Protocol, data: ProtocolData, *, actor: Any, reason: str, act: str | None = None
+    protocol: Protocol,
+    data: ProtocolData,
+    *,
+    actor: User | None,
+    reason: str,
+    act: str | None = None,
 ) -> IntakeResult:
     """A supervisor decides a quarantined protocol: the values of entry 1, entry 2 or the
     paper as re-read. Hard checks must pass (or the commission's act be recorded)."""
@@ -439,7 +490,7 @@ def amend_protocol(
     station: Station,
     data: ProtocolData,
     *,
-    actor: Any,
+    actor: User | None,
     reason: str,
     source: str = ProtocolSource.FORM,
     act: str | None = None,
@@ -485,12 +536,12 @@ def amend_protocol(
         _event(
             protocol, EventKind.AMENDED, actor, old=old.as_json(), new=data.as_json(), reason=reason
         )
-        _ledger("protocol.amended", protocol, data, previous_version=current.version, reason=reason)
+        _ledger(protocol, data, reason=reason, new=True)
     return IntakeResult(protocol, True, results)
 
 
 def annul_protocol(
-    station: Station, *, actor: Any, decision_ref: str, reason: str = ""
+    station: Station, *, actor: User | None, decision_ref: str, reason: str = ""
 ) -> Protocol:
     """The commission annuls a station's results: a new version with status annulled keeps the
     numbers on record and takes them out of the totals."""
@@ -530,11 +581,11 @@ def annul_protocol(
         protocol.checks, protocol.soft_failures = current.checks, current.soft_failures
         protocol.save(update_fields=["checks", "soft_failures"])
         _event(protocol, EventKind.ANNULLED, actor, old=data.as_json(), reason=decision_ref)
-        _ledger("protocol.annulled", protocol, data, decision=decision_ref, reason=reason)
+        _ledger(protocol, data, reason=reason, decision=decision_ref)
     return protocol
 
 
-def publish_protocol(protocol: Protocol, *, actor: Any) -> Protocol:
+def publish_protocol(protocol: Protocol, *, actor: User | None) -> Protocol:
     election, station = protocol.election, protocol.station
     authorize(actor, election, Permission.PUBLISH, station)
     _ensure_open(election, station)
@@ -551,5 +602,5 @@ def publish_protocol(protocol: Protocol, *, actor: Any) -> Protocol:
         protocol.status = ProtocolStatus.PUBLISHED
         protocol.save(update_fields=["status"])
         _event(protocol, EventKind.PUBLISHED, actor)
-        _ledger("protocol.published", protocol, _values_of(protocol))
+        _ledger(protocol, _values_of(protocol), reason=protocol.reason)
     return protocol

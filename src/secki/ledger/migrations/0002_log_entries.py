@@ -3,7 +3,6 @@ log's columns, empty, and the register files' table. 0003 converts the rows, 000
 chain's columns and adds the log's constraints (three migrations, so that PostgreSQL alters
 the table only in transactions that have not updated its rows)."""
 
-import django.db.models.deletion
 from django.db import migrations, models
 
 

@@ -13,7 +13,9 @@ would have written (spec/transparency.md §5.5, migration).
   ``protocol.accepted`` or ``protocol.amended`` with the line values of that station's
   Protocol/ProtocolValue rows of that version and the SHA-256 of its latest scan uploaded
   before it; an annulment of a published protocol ``protocol.annulled``; any other protocol
-  row (accepted but not public, annulled before publication) ``protocol.status``. Turnout
+  row (accepted but not public, annulled before publication) ``protocol.status``, or a
+  ``protocol.annulled`` when it replaced a published version (the public totals stopped
+  counting the station: :class:`secki.ledger.drafts.ProtocolStatus`). Turnout
   rows become ``turnout.reported`` with the logged time, voters and reason; scan rows
   ``scan.uploaded``.
 - Election rows (``election.status``, ``election.settings``), register amendments and
@@ -27,8 +29,8 @@ import datetime as dt
 import json
 
 from django.db import migrations
-from django.db.models import F
 from django.db.migrations.exceptions import IrreversibleError
+from django.db.models import F
 
 from secki.ledger import drafts
 from secki.tlog import entries
@@ -101,7 +103,7 @@ def _draft(log, row, payload):
                     scan_sha256=log.scan_before(pk, row.seq),
                     reason=payload.get("reason") if kind == "protocol.amended" else None,
                 )
-        return drafts.ProtocolStatus(log.slug, at, station, str(status))
+        return drafts.ProtocolStatus(log.slug, at, station, str(status), payload.get("version"))
     if kind == "protocol.annulled":
         return drafts.ProtocolAnnulled(
             log.slug,
@@ -151,7 +153,7 @@ def convert(apps, schema_editor):
     seq = 0
     changed = []
     anchors = []
-    # read whole before any row changes (SQLite does not isolate a cursor from its own writes)
+    # read whole before any row changes (SQLite does not isolate a read from its own writes)
     for row in list(LedgerEntry.objects.order_by("seq")):
         log = logs.get(row.election_id)
         if log is None:
