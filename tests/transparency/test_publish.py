@@ -230,6 +230,19 @@ def test_outside_a_transaction_the_snapshot_is_its_own(tmp_path: Path) -> None:
     assert parse_results(results_at(election, done.size)).stations_counted == 4
 
 
+def test_a_big_publication_goes_by_steps_and_reports_them(
+    election: Election, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transparency, "CHUNK", 4)
+    seen: list[tuple[str, int, int]] = []
+    done = publish(election, progress=lambda *report: seen.append(report))
+    total = done.size
+    assert total > 8
+    steps = [4 * k for k in range(1, (total + 3) // 4)] + [total]
+    assert seen == [(election.slug, step, total) for step in steps]
+    assert reader(election).all_entries() == entries_of(election)
+
+
 # -- scans ----------------------------------------------------------------------------------
 
 
@@ -442,6 +455,14 @@ def test_development_generates_a_key_in_the_var_directory(settings: Any) -> None
     settings.SECKI_LOG_NAME = "127.0.0.1:8123/log"  # the demo on another port: the same key
     renamed = transparency.log_signer()
     assert renamed.name == "127.0.0.1:8123/log" and renamed.seed == first.seed
+
+
+@pytest.mark.parametrize("name", ["results.test/log/", "results test/log", "a+b/log"])
+def test_a_log_name_that_cannot_be_an_origin_stops_the_start(name: str) -> None:
+    from tests.test_settings import start_refused
+
+    stderr = start_refused(SECKI_LOG_NAME=name)
+    assert "SECKI_LOG_NAME" in stderr and "is not a log name" in stderr
 
 
 def test_keygen_writes_a_private_file_and_prints_the_verifier_key(tmp_path: Path) -> None:
