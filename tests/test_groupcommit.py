@@ -27,6 +27,7 @@ from secki.ledger.chain import verify
 from secki.ledger.models import LedgerEntry
 from secki.turnout.actions import report_turnout
 from secki.turnout.models import TurnoutReport
+from tests.logcheck import check_log
 from tests.turnout.conftest import load_register
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -93,11 +94,13 @@ def setup(tmp_path: Path, django_user_model: Any) -> tuple[Election, Any]:
     return election, admin
 
 
-def reporter(election: Election, actor: Any, code: str, voters: int) -> Callable[[], int]:
+def reporter(
+    election: Election, actor: Any, code: str, voters: int, reason: str = ""
+) -> Callable[[], int]:
     station = Station.objects.select_related("unit").get(election=election, code=code)
 
     def unit() -> int:
-        return report_turnout(election, station, "10:00", voters, actor=actor).voters
+        return report_turnout(election, station, "10:00", voters, actor=actor, reason=reason).voters
 
     return unit
 
@@ -113,9 +116,40 @@ def test_queued_writes_commit_together_with_one_ledger_segment(setup: Any) -> No
     assert groupcommit.stats["fallbacks"] == before["fallbacks"]
     stored = dict(TurnoutReport.objects.values_list("station__code", "voters"))
     assert stored == {"1-1": 100, "1-2": 101, "2-1": 102, "2-2": 103}
-    entries = [json.loads(e.body)["payload"]["station"] for e in LedgerEntry.objects.all()]
+    entries = [json.loads(body)["station"] for body in turnout_bodies()]
     assert entries[-4:] == codes  # the batch's entries follow the leader's, in queue order
     assert verify().ok
+    check_log(election)
+
+
+def turnout_bodies() -> list[str]:
+    return list(
+        LedgerEntry.objects.filter(kind="turnout.reported")
+        .order_by("seq")
+        .values_list("body", flat=True)
+    )
+
+
+def test_a_report_and_its_correction_in_one_batch_make_one_chain(setup: Any) -> None:
+    """Two drafts for one station in one batch: the correction's entry names the report's,
+    which is not in the database yet when the batch's entries are built."""
+    election, admin = setup
+    outcomes = batch(
+        [
+            reporter(election, admin, "2-2", 50),
+            reporter(election, admin, "1-1", 300),
+            reporter(election, admin, "1-1", 310, reason="miscounted at the door"),
+        ]
+    )
+    assert outcomes == [("ok", 50), ("ok", 300), ("ok", 310)]
+    rows = list(LedgerEntry.objects.filter(subject="turnout:1-1@10:00").order_by("index"))
+    first, correction = (json.loads(r.body) for r in rows)
+    assert (first["version"], first["prev"], first["voters"]) == (1, None, 300)
+    assert (correction["version"], correction["voters"]) == (2, 310)
+    assert correction["prev"] == {"index": rows[0].index, "leaf_hash": rows[0].leaf_hash}
+    assert correction["reason"] == "miscounted at the door"
+    assert rows[1].version == 2 and rows[1].index == rows[0].index + 1
+    check_log(election)
 
 
 def test_two_reports_of_one_station_in_one_batch_see_each_other(setup: Any) -> None:

@@ -19,6 +19,9 @@ secki.W004 (deploy) ``SECKI_HTTPS`` is on but no ``SECKI_PROXY_SSL_HEADER`` name
 secki.W005 (deploy) ``SECKI_ALLOWED_HOSTS`` accepts any host name (``*``)
 secki.W006 (deploy) ``SECKI_ALLOWED_HOSTS`` lists only local names
 secki.W007 (deploy) the embedded SQLite database instead of PostgreSQL
+secki.W008 (deploy) no private key for the transparency log (``SECKI_LOG_KEY_FILE``)
+secki.W009 (deploy) no witness policy (``SECKI_WITNESS_POLICY``): checkpoints without
+           cosignatures
 ========== ===================================================================================
 
 Registered by :class:`secki.elections.apps.ElectionsConfig` (the lowest of Secki's apps).
@@ -248,6 +251,36 @@ def production(app_configs: Sequence[Any] | None, **kwargs: Any) -> list[CheckMe
                 "The embedded SQLite database is for the demo and development.",
                 hint="Set DATABASE_URL=postgres://… (docs/configuration.md, Production).",
                 id="secki.W007",
+            )
+        )
+    return found
+
+
+@register(Tags.security, deploy=True)
+def transparency_log(app_configs: Sequence[Any] | None, **kwargs: Any) -> list[CheckMessage]:
+    """The log's key and witness policy are configured (not read here: the key file is for the
+    publisher's eyes only, and the web server's user need not be able to read it)."""
+    if _development():
+        return []  # a key is generated into the var directory; no witnesses needed
+    found: list[CheckMessage] = []
+    if not getattr(settings, "SECKI_LOG_KEY_FILE", ""):
+        found.append(
+            Warning(
+                "No private key for the transparency log: `secki publish` cannot sign "
+                "checkpoints, so nothing of the log is published.",
+                hint="Run `secki log keygen --name <SECKI_LOG_NAME> --out FILE` once, keep the "
+                "file for the publisher's user only, and set SECKI_LOG_KEY_FILE=FILE.",
+                id="secki.W008",
+            )
+        )
+    if not getattr(settings, "SECKI_WITNESS_POLICY", ""):
+        found.append(
+            Warning(
+                "No witness policy: the log's checkpoints are published without "
+                "cosignatures, so nobody can tell whether everyone is shown the same log.",
+                hint="Set SECKI_WITNESS_POLICY to a policy file naming independent witnesses "
+                "and a quorum (docs/configuration.md, Transparency log).",
+                id="secki.W009",
             )
         )
     return found

@@ -32,6 +32,8 @@ COMMANDS: dict[str, str] = {
     "verify-scans": "secki.protocols.cli:verify_scans_cmd",
     "snapshot": "secki.opendata.cli:snapshot",
     "bundle-from-bulk": "secki.opendata.cli:bundle_from_bulk_cmd",
+    "publish": "secki.opendata.cli:publish_cmd",
+    "log": "secki.opendata.cli:log_group",
     "manage": "secki.cli:manage",
     "witness": "secki.cli:witness",
     "verify": "secki.cli:verify",

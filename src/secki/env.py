@@ -11,6 +11,7 @@ import contextlib
 import os
 import secrets
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -65,9 +66,15 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def generated_secret(path: Path) -> str:
+def _random_secret() -> str:
+    return secrets.token_urlsafe(50)
+
+
+def generated_secret(path: Path, make: Callable[[], str] = _random_secret) -> str:
     """The random secret kept in ``path``, created on first use (mode 0600) for local
     development and the demo; the same value for every process that reads it afterwards.
+    ``make`` produces a new secret's text (by default 50 random URL-safe characters; the
+    transparency log's development key is made by :func:`secki.tlog.note.generate_key`).
 
     Several processes may start at once (the demo's server workers and its replay): the new
     secret is written to a private temporary file and linked into place, so a reader sees
@@ -86,7 +93,7 @@ def generated_secret(path: Path) -> str:
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret-")  # mode 0600
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as file:
-                file.write(secrets.token_urlsafe(50) + "\n")
+                file.write(make() + "\n")
                 file.flush()
                 os.fsync(file.fileno())
             with contextlib.suppress(FileExistsError):  # another process linked its own first

@@ -1,8 +1,8 @@
 """Group commit: the intake writes of concurrent requests of one process in one transaction.
 
 Every accepted protocol or turnout report pays the same fixed price besides its own rows:
-BEGIN, the chain's lock, the chain head, a ledger row, COMMIT and the wait for the WAL flush,
-and the chain's lock makes those steps one queue for the whole system. When a worker's
+BEGIN, the log's lock, where the log ends, a log row, COMMIT and the wait for the WAL flush,
+and the log's lock makes those steps one queue for the whole system. When a worker's
 threads are all busy, :func:`run` lets them share it. The request that finds nobody leading
 leads: it runs its own write (alone, as without this module) while the requests that arrive
 meanwhile queue; the first of them then leads the queue as one batch, in one transaction on

@@ -223,6 +223,26 @@ SECKI_GROUP_COMMIT = env_bool("SECKI_GROUP_COMMIT", True)
 SECKI_SNAPSHOT_AUTO = env_bool("SECKI_SNAPSHOT_AUTO", True)
 SECKI_RELEASE_EVERY = env_int("SECKI_RELEASE_EVERY", 600, minimum=1)
 
+# The public transparency log (secki.opendata.transparency, spec/transparency.md), published as
+# static files under $SECKI_VAR_DIR/log/ and served at /log/: the log's name (its key's name;
+# each election's log has the origin <name>/<slug>), the file holding its private key (read by
+# the publisher only, never stored in the database; `secki log keygen` writes one; in
+# development a key is generated into $SECKI_VAR_DIR/log_key), and the witness policy file
+# (witness keys, their URLs and the quorum; empty: no witnesses, a development log).
+_public_host = re.sub(r"^https?://", "", SECKI_PUBLIC_URL)
+SECKI_LOG_NAME = env_str("SECKI_LOG_NAME", f"{_public_host or 'localhost'}/log")
+if (
+    not re.fullmatch(r"[^\s+]+", SECKI_LOG_NAME)
+    or not SECKI_LOG_NAME.isprintable()
+    or SECKI_LOG_NAME.endswith("/")
+):
+    raise ImproperlyConfigured(
+        f"SECKI_LOG_NAME={SECKI_LOG_NAME!r} is not a log name: no spaces or '+', no trailing "
+        "'/' (e.g. results.example.org/log)"
+    )
+SECKI_LOG_KEY_FILE = env_str("SECKI_LOG_KEY_FILE", "")
+SECKI_WITNESS_POLICY = env_str("SECKI_WITNESS_POLICY", "")
+
 # Live election forensics (secki.integrity): explicit seed, Monte-Carlo sizes, and whether the
 # analysis runs in a background thread (pages show the last result meanwhile).
 SECKI_INTEGRITY_SEED = env_int("SECKI_INTEGRITY_SEED", 1)

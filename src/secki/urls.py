@@ -24,6 +24,7 @@ urlpatterns = [
     path("staff/turnout/", include("secki.staff.turnout_urls")),
     path("staff/", include("secki.staff.urls")),
     path("data/", include("secki.portal.downloads_urls")),
+    path("log/", include("secki.portal.log_urls")),
     path("integrity/", include("secki.staff.integrity_urls")),
     path("", include("secki.portal.urls")),
 ]

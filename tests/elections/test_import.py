@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import hashlib
 import shutil
 import zipfile
 from collections.abc import Callable
@@ -16,10 +17,11 @@ from secki.cli import cli
 from secki.elections.models import Candidate, Election, Station, Unit
 from secki.intake.bundle_io import export_bundle, import_bundle
 from secki.ledger.chain import verify
-from secki.ledger.models import LedgerEntry
+from secki.ledger.models import LogFile
 from secki.protocols.models import Protocol, ProtocolValue
 from secki.turnout.models import TurnoutReport
 from tests.factories import write_small_bundle
+from tests.logcheck import bodies, check_log
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +43,8 @@ def db_counts() -> tuple[int, ...]:
 
 
 def test_import_stores_the_whole_election(tmp_path: Path) -> None:
-    election = import_bundle(read_bundle(write_small_bundle(tmp_path / "in")))
+    source = write_small_bundle(tmp_path / "in")
+    election = import_bundle(read_bundle(source))
     assert election.units.count() == 3
     assert election.stations.count() == 4
     assert list(election.candidates.values_list("name", flat=True)) == [
@@ -51,7 +54,25 @@ def test_import_stores_the_whole_election(tmp_path: Path) -> None:
     ]
     assert TurnoutReport.objects.filter(election=election).count() == 5
     assert Protocol.objects.filter(election=election, status="published").count() == 4
-    assert LedgerEntry.objects.filter(kind="protocol.accepted").count() == 4
+    # the log: the election and its register published (the files stored for the publisher,
+    # byte for byte the bundle's), then the same entries as the live path makes
+    logged = bodies(election)
+    assert [b["kind"] for b in logged] == [
+        "election.published",
+        "register.published",
+        *["turnout.reported"] * 5,
+        *["protocol.accepted"] * 4,
+    ]
+    sha = {name: hashlib.sha256((source / name).read_bytes()).hexdigest() for name in BUNDLE_FILES}
+    assert logged[0]["settings_sha256"] == sha["election.json"]
+    assert logged[1]["files"] == {
+        n: sha[n] for n in ("units.csv", "stations.csv", "candidates.csv")
+    }
+    assert logged[1]["version"] == 1
+    for name in ("election.json", "units.csv", "stations.csv", "candidates.csv"):
+        stored = LogFile.objects.get(sha256=sha[name])
+        assert stored.name == name and bytes(stored.content) == (source / name).read_bytes()
+    check_log(election)
     assert verify().ok
     north = Unit.objects.get(election=election, code="1")
     assert north.parent is not None and north.parent.code == "XX"

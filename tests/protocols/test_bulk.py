@@ -18,6 +18,7 @@ from secki.elections.models import Election
 from secki.ledger.models import LedgerEntry
 from secki.protocols.models import Protocol, ProtocolValue
 from tests.factories import PROTOCOLS, run_secki
+from tests.logcheck import bodies, check_log
 from tests.personas import make_personas
 from tests.protocols.test_api import COLUMNS, register_only, state, write_small_bundle
 
@@ -116,6 +117,8 @@ def test_bulk_upload_duplicate_closed_and_good(tmp_path: Path) -> None:
     response = client.post(url, data={"file": SimpleUploadedFile("p.csv", csv_text(PROTOCOLS))})
     assert response.status_code == 201, response.content
     assert response.json()["accepted"] == 4
+    assert [b["kind"] for b in bodies(election, "protocol.")] == ["protocol.accepted"] * 4
+    check_log(election)
     before = state()
     response = client.post(url, data={"file": SimpleUploadedFile("p.csv", csv_text(PROTOCOLS[:1]))})
     assert response.status_code == 409
@@ -229,7 +232,7 @@ def test_sigkill_mid_bulk_import_leaves_nothing_and_log_verifies(tmp_path: Path)
         )
     failed = run(env, "verify-log", check=False)
     assert failed.returncode == 1
-    assert f"entry #{seq} " in failed.stderr and "altered" in failed.stderr
+    assert f"(#{seq}, protocol.accepted)" in failed.stderr and "altered" in failed.stderr
 
 
 @pytest.mark.django_db
@@ -245,11 +248,11 @@ def test_verify_log_names_a_deleted_or_relinked_entry(tmp_path: Path) -> None:
             election, election.stations.get(code=code), data(code), actor=people["cec"].user
         )
     assert verify().ok
-    second = LedgerEntry.objects.order_by("seq")[1]
+    second, third = LedgerEntry.objects.filter(election=election).order_by("index")[1:3]
     LedgerEntry.objects.filter(pk=second.pk).delete()
     result = verify()
-    assert not result.ok and result.seq == second.seq
-    assert f"entry #{second.seq} is missing" in (result.problem or "")
+    assert not result.ok and result.seq == third.seq
+    assert f"entry {second.index} is missing (next is {third.index})" in (result.problem or "")
     assert ProtocolValue.objects.exists() and Protocol.objects.count() == 3
 
 

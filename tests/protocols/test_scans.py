@@ -32,7 +32,9 @@ from secki.protocols import scans
 from secki.protocols.actions import amend_protocol, publish_protocol, submit_protocol
 from secki.protocols.models import Protocol, ProtocolScan
 from secki.results import tabulate
+from secki.tlog.entries import format_time
 from tests.factories import write_small_bundle
+from tests.logcheck import bodies, check_log
 from tests.personas import Persona, make_personas
 from tests.portal.conftest import protocol_data
 
@@ -142,19 +144,22 @@ def test_api_upload_stores_file_hash_and_ledger_fact(
     stored = files(media)
     assert len(stored) == 1 and stored[0].read_bytes() == PDF
     assert stored[0].name == f"{sha(PDF)}.pdf"
-    # the hash is a public fact in the chain, with the scan's station, version and number
+    # the hash is a public fact in the log, with the scan's station and protocol version
     entry = LedgerEntry.objects.get(seq=body["ledger_seq"])
     assert entry.kind == "scan.uploaded" and entry == scan.ledger
-    payload = json.loads(entry.body)["payload"]
-    assert payload == {
+    assert entry.subject == "scan:1-1" and entry.version == 1
+    assert json.loads(entry.body) == {
+        "kind": "scan.uploaded",
+        "election": election.slug,
         "station": "1-1",
         "version": 1,
-        "scan": 1,
-        "sha256": sha(PDF),
+        "scan_sha256": sha(PDF),
         "size": len(PDF),
         "content_type": "application/pdf",
+        "uploaded_at": format_time(scan.uploaded_at),
     }
     assert chain.verify().ok
+    check_log(election)
 
 
 def test_type_comes_from_the_content_and_reuploads_are_new_scans(
@@ -188,9 +193,34 @@ def test_type_comes_from_the_content_and_reuploads_are_new_scans(
     assert files(media) == on_disk
     versions = {s.number: s.protocol.version for s in ProtocolScan.objects.all()}
     assert versions == {1: 1, 2: 1, 3: 2}
-    # every scan was logged, in order
-    kinds = list(LedgerEntry.objects.filter(kind="scan.uploaded").values_list("body", flat=True))
-    assert [json.loads(b)["payload"]["scan"] for b in kinds] == [1, 2, 3]
+    # every scan was logged, in order, with the protocol version it belongs to
+    logged = bodies(election, "scan.uploaded")
+    assert [(b["version"], b["scan_sha256"]) for b in logged] == [
+        (1, sha(PNG)),
+        (1, sha(JPEG)),
+        (2, sha(PNG)),
+    ]
+    check_log(election)
+
+
+def test_a_protocol_published_after_its_scan_names_the_scan(tmp_path: Path, media: Path) -> None:
+    election = load(tmp_path / "later", slug="laterland-2024")
+    election.auto_publish = False
+    election.save()
+    people = make_personas(election)
+    outcome = submit_protocol(
+        election, station(election, "1-1"), protocol_data("1-1"), actor=people["cec"].user
+    )
+    assert outcome.protocol.status == "accepted"
+    assert upload(people["cec"].client(), election, "1-1", PDF).status_code == 201
+    assert (
+        upload(people["cec"].client(), election, "1-1", PNG, "p.png", "image/png").status_code
+        == 201
+    )
+    publish_protocol(outcome.protocol, actor=people["cec"].user)
+    published = bodies(election, "protocol.accepted")
+    assert len(published) == 1 and published[0]["scan_sha256"] == sha(PNG)  # the latest scan
+    check_log(election)
 
 
 BAD: list[tuple[str, str, str, bytes | None, int, str, str | None]] = [
@@ -541,7 +571,7 @@ def test_verify_scans_finds_altered_files_rows_and_ledger_entries(
     )
     failed = runner.invoke(cli, ["verify-scans"])
     assert failed.exit_code == 1
-    assert f"published sha256 '{sha(PDF)}', the database says '{sha(forged)}'" in failed.output
+    assert f"published scan_sha256 '{sha(PDF)}', the database says '{sha(forged)}'" in failed.output
     # a missing file, and a published scan whose row was deleted
     (media / ProtocolScan.objects.get(station__code="1-2").file.name).unlink()
     ProtocolScan.objects.filter(station__code="1-1").delete()

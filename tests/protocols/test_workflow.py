@@ -15,6 +15,7 @@ from secki.protocols.models import Protocol, ProtocolEvent
 from secki.results.rules import decide
 from secki.results.tabulate import Tabulation
 from tests.factories import write_small_bundle
+from tests.logcheck import bodies, check_log
 from tests.personas import make_personas
 from tests.protocols.test_api import register_only
 from tests.protocols.test_permissions import data
@@ -46,6 +47,14 @@ def test_double_entry_equal_entries_are_accepted(setup) -> None:  # type: ignore
     assert list(
         ProtocolEvent.objects.filter(protocol=second.protocol).values_list("kind", flat=True)
     ) == ["entry", "entry", "accepted"]
+    # the first entry is a public fact without values; the second makes the protocol public
+    logged = bodies(election, "protocol.")
+    assert [(b["kind"], b.get("status")) for b in logged] == [
+        ("protocol.status", "first_entry"),
+        ("protocol.accepted", None),
+    ]
+    assert logged[1]["lines"] == data("1-1").values() and logged[1]["version"] == 1
+    check_log(election)
 
 
 def test_double_entry_differences_go_to_the_supervisor(setup) -> None:  # type: ignore[no-untyped-def]
@@ -76,6 +85,12 @@ def test_double_entry_differences_go_to_the_supervisor(setup) -> None:  # type: 
     assert resolved.protocol.status == "published"
     assert Tabulation(election).result().totals.lines["L2"] == 3
     assert ProtocolEvent.objects.filter(kind="resolved", reason__contains="paper").exists()
+    assert [(b["kind"], b.get("status")) for b in bodies(election, "protocol.")] == [
+        ("protocol.status", "first_entry"),
+        ("protocol.status", "quarantined"),
+        ("protocol.accepted", None),
+    ]
+    check_log(election)
 
 
 def test_double_entry_hard_failure_is_quarantined_not_refused(setup) -> None:  # type: ignore[no-untyped-def]
@@ -123,8 +138,25 @@ def test_amend_and_annul_keep_every_version_and_leave_the_totals(setup) -> None:
     with pytest.raises(IntakeError) as closed:
         actions.submit_protocol(election, station, data("1-1"), actor=people["cec"].user)
     assert closed.value.code == "annulled"
-    kinds = list(LedgerEntry.objects.values_list("kind", flat=True))
-    assert kinds[-2:] == ["protocol.amended", "protocol.annulled"]
+    logged = bodies(election, "protocol.")
+    assert [b["kind"] for b in logged] == ["protocol.accepted"] * 4 + [
+        "protocol.amended",
+        "protocol.annulled",
+    ]
+    accepted, amendment, annulment = logged[0], logged[4], logged[5]
+    assert amendment["version"] == 2 and amendment["lines"]["L2"] == 7
+    assert amendment["reason"] == "line 2 misread"
+    first = LedgerEntry.objects.get(
+        election=election, kind="protocol.accepted", body__contains='"1-1"'
+    )
+    assert amendment["prev"] == {"index": first.index, "leaf_hash": first.leaf_hash}
+    assert accepted["lines"] == data("1-1").values()
+    assert annulment["version"] == 3
+    assert annulment["prev"]["index"] == LedgerEntry.objects.get(kind="protocol.amended").index
+    assert (annulment["decision"], annulment["reason"]) == ("CEC decision 41/7", "stuffing")
+    assert "lines" not in annulment
+    tally = check_log(election)
+    assert "1-1" not in tally.stations and tally.stations_counted == 3
     assert verify().ok
 
 
@@ -137,8 +169,32 @@ def test_unpublished_protocols_count_for_staff_not_for_the_public(setup) -> None
     assert outcome.protocol.status == "accepted"
     assert Tabulation(election, public=True).result().totals.stations_reported == 0
     assert Tabulation(election).result().totals.stations_reported == 1
+    assert [b["kind"] for b in bodies(election, "protocol.")] == [
+        "protocol.status"
+    ]  # no values yet
+    check_log(election)
     actions.publish_protocol(outcome.protocol, actor=people["supervisor"].user)
     assert Tabulation(election, public=True).result().totals.stations_reported == 1
+    assert [b["kind"] for b in bodies(election, "protocol.")] == [
+        "protocol.status",
+        "protocol.accepted",
+    ]
+    check_log(election)
+    # an amendment awaiting publication takes the station out of the public totals, and out
+    # of the log's (an annulment that says why); its publication counts it again
+    amended = actions.amend_protocol(
+        station, data("1-1", L2=7), actor=people["cec"].user, reason="line 2 misread"
+    )
+    assert Tabulation(election, public=True).result().totals.stations_reported == 0
+    withdrawn = bodies(election, "protocol.")[-1]
+    assert withdrawn["kind"] == "protocol.annulled"
+    assert withdrawn["reason"] == "superseded by version 2, accepted and not public"
+    check_log(election)
+    actions.publish_protocol(amended.protocol, actor=people["supervisor"].user)
+    republished = bodies(election, "protocol.")[-1]
+    assert republished["kind"] == "protocol.accepted" and republished["lines"]["L2"] == 7
+    check_log(election)
+    assert verify().ok
 
 
 def test_win_rules(setup) -> None:  # type: ignore[no-untyped-def]
@@ -181,3 +237,4 @@ def test_win_rules(setup) -> None:  # type: ignore[no-untyped-def]
             decision_ref=f"decision {code}",
         )
     assert decide(election, Tabulation(election).result()).status == "invalid"  # 2/4 > 2/5
+    check_log(election)

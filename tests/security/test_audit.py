@@ -34,10 +34,12 @@ from secki.elections.models import Candidate, Election, ElectionStatus, Station,
 from secki.errors import IntakeError
 from secki.intake.bundle_io import import_bundle
 from secki.ledger import chain
-from secki.ledger.models import LedgerEntry
+from secki.ledger.models import LedgerEntry, LogFile
 from secki.protocols.models import Protocol
+from secki.tlog.entries import format_time
 from secki.turnout.models import TurnoutReport
 from tests.factories import write_small_bundle
+from tests.logcheck import bodies, check_log
 
 pytestmark = pytest.mark.django_db
 
@@ -370,9 +372,11 @@ def test_settings_change_records_only_the_changed_fields(
     # a public fact too
     assert LedgerEntry.objects.count() == heads + 1
     entry = LedgerEntry.objects.latest("seq")
-    assert entry.kind == "election.settings" and json.loads(entry.body)["payload"] == {
-        "changes": changed
-    }
+    assert entry.kind == "election.settings" and entry.subject == "election"
+    body = json.loads(entry.body)
+    assert (body["election"], body["at"]) == (SLUG, format_time(entry.at))
+    # the log holds integers, strings, null, lists and objects only
+    assert body["changes"] == {**changed, "double_entry": "true"}
     # nothing changed: nothing recorded
     assert actions.change_election(people["cec"], election, win_rule="plurality") == {}
     assert count("election.settings") == 1
@@ -438,13 +442,15 @@ def test_status_changes_follow_the_allowed_transitions(election: Election, peopl
     assert is_cli(record) and recent(record)
     assert record.before == {"status": "setup"}
     assert record.after == {"status": "open", "reason": "polls open"}
-    entry = LedgerEntry.objects.latest("seq")
-    assert entry.kind == "election.status"
-    assert json.loads(entry.body)["payload"] == {
-        "from": "setup",
-        "to": "open",
-        "reason": "polls open",
-    }
+    # the log: the election's settings and its register, published by SHA-256 (the files
+    # stored for the publisher)
+    published, register = bodies(election)
+    assert published["kind"] == "election.published" and register["kind"] == "register.published"
+    settings_file = LogFile.objects.get(sha256=published["settings_sha256"])
+    assert settings_file.name == "election.json"
+    assert json.loads(bytes(settings_file.content))["slug"] == SLUG
+    assert set(register["files"]) == {"units.csv", "stations.csv", "candidates.csv"}
+    assert register["version"] == 1
 
     actions.set_status(people["cec"], election, ElectionStatus.CLOSED)
     assert last("election.status").actor == people["cec"]
@@ -462,7 +468,15 @@ def test_status_changes_follow_the_allowed_transitions(election: Election, peopl
     with pytest.raises(IntakeError, match="already open"):
         actions.set_status(people["cec"], election, ElectionStatus.OPEN)
     assert count("election.status") == 3
+    # closing and reopening: the register did not change, so it is not published again
+    assert [b["kind"] for b in bodies(election)] == [
+        "election.published",
+        "register.published",
+        "election.closed",
+        "election.published",
+    ]
     assert chain.verify().ok
+    check_log(election, turnout=False)  # the report above was written past the actions
 
 
 def test_status_change_in_the_admin(election: Election, people: People) -> None:
@@ -616,15 +630,14 @@ def test_amendment_after_opening_is_audited_and_logged(election: Election, peopl
     assert record.target == "station 1-1" and record.election == election and recent(record)
     s11.refresh_from_db()
     assert s11.registered == 1012
+    # once open, the log publishes the register's next version: only stations.csv changed
     assert LedgerEntry.objects.count() == entries + 1
-    entry = LedgerEntry.objects.latest("seq")
-    assert entry.kind == "register.amended" and entry.election_id == election.pk
-    assert json.loads(entry.body)["payload"] == {
-        "station": "1-1",
-        "before": {"registered": 1000},
-        "after": {"registered": 1012},
-        "reason": "ConEC 1 decision 7: late list",
-    }
+    first, second = bodies(election, "register.published")
+    assert second["version"] == 2 and first["version"] == 1
+    changed = {name for name in first["files"] if first["files"][name] != second["files"][name]}
+    assert changed == {"stations.csv"}
+    stations_csv = bytes(LogFile.objects.get(sha256=second["files"]["stations.csv"]).content)
+    assert b"\n1-1," in stations_csv and ",1012," in stations_csv.decode()
     assert chain.verify().ok
 
     # from the command line
@@ -635,7 +648,8 @@ def test_amendment_after_opening_is_audited_and_logged(election: Election, peopl
     assert "registered 1200 → 1210" in result.output
     record = last("register.amended")
     assert is_cli(record) and record.before == {"registered": 1200}
-    assert LedgerEntry.objects.latest("seq").kind == "register.amended"
+    latest = LedgerEntry.objects.latest("seq")
+    assert latest.kind == "register.published" and latest.version == 3
 
     # a reason is required, only amendable fields, something must change, values validated
     before = register_state(), AuditRecord.objects.count(), LedgerEntry.objects.count()

@@ -262,6 +262,8 @@ def sound(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     settings.SECKI_HTTPS = True
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.SECKI_LOG_KEY_FILE = str(tmp_path / "log_key")
+    settings.SECKI_WITNESS_POLICY = str(tmp_path / "witnesses.txt")
     monkeypatch.setattr(checks, "database_engine", lambda: "django.db.backends.postgresql")
     yield settings
 
@@ -273,6 +275,7 @@ def all_checks() -> list[CheckMessage]:
         *checks.content_security_policy(None),
         *checks.media_writable(None),
         *checks.production(None),
+        *checks.transparency_log(None),
     ]
 
 
@@ -312,6 +315,8 @@ BROKEN: list[tuple[str, dict[str, Any], str]] = [
     ("secki.W004", {"SECURE_PROXY_SSL_HEADER": None}, "redirected to HTTPS again, forever"),
     ("secki.W005", {"ALLOWED_HOSTS": ["*"]}, "accepts any host name"),
     ("secki.W006", {"ALLOWED_HOSTS": ["localhost", "127.0.0.1"]}, "lists only local names"),
+    ("secki.W008", {"SECKI_LOG_KEY_FILE": ""}, "No private key for the transparency log"),
+    ("secki.W009", {"SECKI_WITNESS_POLICY": ""}, "published without cosignatures"),
 ]
 
 
@@ -338,6 +343,13 @@ def test_a_short_key_is_accepted_in_development(sound: Any) -> None:
     sound.SECRET_KEY = "dev"
     sound.SECKI_DEVELOPMENT = True
     assert "secki.E002" not in ids(all_checks())
+
+
+def test_development_needs_no_log_key_nor_witnesses(sound: Any) -> None:
+    """A development log signs with a key generated into the var directory, uncosigned."""
+    sound.SECKI_LOG_KEY_FILE = sound.SECKI_WITNESS_POLICY = ""
+    sound.SECKI_DEVELOPMENT = True
+    assert ids(all_checks()) == ["secki.W002"]
 
 
 def test_debug_on_loopback_is_fine(sound: Any) -> None:

@@ -19,6 +19,7 @@ from secki.tlog.results import (
     ResultsError,
     build_results,
     check_results,
+    compare_units,
     parse_results,
     results_path,
 )
@@ -151,3 +152,53 @@ def test_malformed_results_files_are_refused(
 def test_a_results_file_must_be_canonical(document: bytes) -> None:
     with pytest.raises(ResultsError, match="canonical form"):
         parse_results(document.replace(b'","', b'", "', 1))
+
+
+# -- the units extension -------------------------------------------------------------------------
+
+#: the register of the example: both stations in constituency 01 of region R
+UNITS_OF = {"01-001": ["01", "R"], "01-002": ["01", "R"]}
+
+
+def test_units_extend_the_file_and_are_checked_unit_by_unit(
+    log_signer: Signer, policy: WitnessPolicy
+) -> None:
+    tallied = tally(ENTRIES, ELECTION)
+    units = {code: u.totals for code, u in tallied.by_unit(UNITS_OF).items()}
+    units["02"] = {}  # a unit of the tree without a counted station
+    data = build_results(tallied, ROOT, CHECKPOINT_FILE, units=units)
+    parsed = parse_results(data)
+    assert parsed.units == units and parsed.units["R"]["party_a"] == 421
+    check_results(data, ENTRIES, log_signer.verifier, policy, ORIGIN, TIMESTAMP, units_of=UNITS_OF)
+    # a file without units is still valid, and says nothing about them
+    plain = build_results(tallied, ROOT, CHECKPOINT_FILE)
+    assert parse_results(plain).units is None and b"units" not in plain
+    assert compare_units(parse_results(plain), tallied, UNITS_OF) == []
+
+    off = {**units, "01": {**units["01"], "party_b": 371}}
+    with pytest.raises(
+        ResultsError, match="unit 01 line party_b: published 371, the log adds up to 370"
+    ):
+        check_results(
+            reencoded(data, units=off),
+            ENTRIES,
+            log_signer.verifier,
+            policy,
+            ORIGIN,
+            TIMESTAMP,
+            units_of=UNITS_OF,
+        )
+    missing = {k: v for k, v in units.items() if k != "R"}
+    assert compare_units(parse_results(reencoded(data, units=missing)), tallied, UNITS_OF) == [
+        "unit R: not in the file, the log counts stations in it"
+    ]
+    counted_nowhere = {**units, "02": {"party_a": 1}}
+    assert compare_units(
+        parse_results(reencoded(data, units=counted_nowhere)), tallied, UNITS_OF
+    ) == ["unit 02 line party_a: published 1, the log adds up to nothing"]
+
+
+@pytest.mark.parametrize("units", [None, [], {"01": {"a": -1}}, {"01": 3}])
+def test_malformed_units_are_refused(document: bytes, units: object) -> None:
+    with pytest.raises(ResultsError, match="units must map"):
+        parse_results(reencoded(document, units=units))

@@ -15,8 +15,10 @@ from secki.elections.models import Election, ElectionStatus
 from secki.errors import IntakeError
 from secki.ledger.chain import verify
 from secki.ledger.models import LedgerEntry
+from secki.tlog.entries import format_time
 from secki.turnout.actions import deadline, is_late, parse_voters, report_turnout
 from secki.turnout.models import TurnoutReport
+from tests.logcheck import check_log
 from tests.turnout.conftest import People, counts, load_register, station
 
 pytestmark = pytest.mark.django_db
@@ -50,14 +52,19 @@ def test_a_report_is_stored_and_logged(election: Election, people: People) -> No
     assert (stored.is_current, stored.late, stored.source) == (True, False, "form")
     entry = LedgerEntry.objects.order_by("-seq").first()
     assert entry is not None and entry.kind == "turnout.reported"
-    assert json.loads(entry.body)["payload"] == {
+    assert (entry.subject, entry.version) == ("turnout:1-1@10:00", 1)
+    assert json.loads(entry.body) == {
+        "kind": "turnout.reported",
+        "election": election.slug,
         "station": "1-1",
         "time": "10:00",
         "voters": 150,
         "version": 1,
-        "late": False,
+        "prev": None,
+        "reported_at": format_time(at(election, "10:00", 5)),
     }
     assert verify().ok
+    check_log(election)
 
 
 def test_a_correction_is_a_new_version_with_its_reason(election: Election, people: People) -> None:
@@ -66,9 +73,12 @@ def test_a_correction_is_a_new_version_with_its_reason(election: Election, peopl
     first.refresh_from_db()
     assert not first.is_current and first.voters == 150
     assert (second.version, second.is_current, second.reason) == (2, True, "typo on the phone")
-    entry = LedgerEntry.objects.order_by("-seq").first()
-    assert entry is not None and entry.kind == "turnout.corrected"
-    assert json.loads(entry.body)["payload"]["reason"] == "typo on the phone"
+    first_entry, entry = LedgerEntry.objects.filter(subject="turnout:1-1@10:00").order_by("index")
+    body = json.loads(entry.body)
+    assert entry.kind == "turnout.reported" and (body["version"], body["voters"]) == (2, 160)
+    assert body["prev"] == {"index": first_entry.index, "leaf_hash": first_entry.leaf_hash}
+    assert body["reason"] == "typo on the phone"
+    check_log(election)
     assert TurnoutReport.objects.filter(station__code="1-1", time="10:00").count() == 2
 
 
@@ -218,7 +228,8 @@ def test_late_reports_are_accepted_and_marked(election: Election, people: People
     late = report(election, "1-1", "12:00", 400, people.clerk, received_at=at(election, "15:01"))
     assert (on_time.late, late.late) == (False, True)
     entry = LedgerEntry.objects.order_by("-seq").first()
-    assert entry is not None and json.loads(entry.body)["payload"]["late"] is True
+    assert entry is not None  # the log says when it arrived
+    assert json.loads(entry.body)["reported_at"] == format_time(at(election, "15:01"))
 
 
 def test_the_last_report_time_is_late_an_hour_after_polls_close(election: Election) -> None:

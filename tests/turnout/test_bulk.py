@@ -14,6 +14,7 @@ from secki.ledger.models import LedgerEntry
 from secki.turnout.actions import report_turnout
 from secki.turnout.bulk import accept_csv
 from secki.turnout.models import TurnoutReport
+from tests.logcheck import bodies, check_log
 from tests.turnout.conftest import People, counts, station
 
 pytestmark = pytest.mark.django_db
@@ -37,14 +38,11 @@ def test_a_file_is_stored_like_single_reports(election: Election, people: People
     assert kinds[-5:] == ["turnout.reported"] * 5
     last = LedgerEntry.objects.order_by("-seq").first()
     assert last is not None
-    assert json.loads(last.body)["payload"] == {
-        "station": "2-2",
-        "time": "12:00",
-        "voters": 100,
-        "version": 1,
-        "late": True,  # uploaded now, years after that election day
-    }
+    body = json.loads(last.body)
+    assert (body["station"], body["time"], body["voters"]) == ("2-2", "12:00", 100)
+    assert (body["version"], body["prev"]) == (1, None)
     assert verify().ok
+    check_log(election)
     assert set(TurnoutReport.objects.values_list("source", flat=True)) == {"bulk"}
 
 
@@ -62,7 +60,9 @@ def test_corrections_need_a_reason_column(election: Election, people: People) ->
         .values_list("version", "voters", "is_current", "reason")
     )
     assert versions == [(1, 150, False, ""), (2, 155, True, "recount of the list")]
-    assert LedgerEntry.objects.filter(kind="turnout.corrected").count() == 1
+    corrections = [b for b in bodies(election, "turnout.") if b["version"] == 2]
+    assert len(corrections) == 1 and corrections[0]["reason"] == "recount of the list"
+    check_log(election)
 
 
 def test_one_bad_row_refuses_the_whole_file_and_names_every_bad_line(

@@ -30,6 +30,7 @@ from typing import Any
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from secki.accounts import audit
@@ -47,7 +48,7 @@ from secki.elections.models import (
     bump_schema_revision,
 )
 from secki.errors import IntakeError
-from secki.ledger import chain
+from secki.ledger import chain, drafts
 
 #: election fields a manager may change after creation (audited as ``election.settings``)
 SETTINGS = (
@@ -402,7 +403,12 @@ def change_election(
             after=new,
             request=request,
         )
-        chain.append("election.settings", {"changes": new}, current)
+        chain.append(
+            current,
+            drafts.Generic(
+                current.slug, timezone.now(), "election.settings", drafts.ELECTION, {"changes": new}
+            ),
+        )
         bump_schema_revision(current.pk)  # cached pages and tabulations start again
     election.refresh_from_db()
     return new
@@ -471,7 +477,7 @@ def set_status(
             after=detail,
             request=request,
         )
-        chain.append("election.status", {"from": old, "to": status, "reason": reason}, current)
+        chain.election_status(current, old, status, reason)
         bump_schema_revision(current.pk)
     election.refresh_from_db()
     return election
@@ -781,11 +787,19 @@ def amend_register(
             after={**new, "reason": reason},
             request=request,
         )
-        chain.append(
-            "register.amended",
-            {"station": current.code, "before": old, "after": new, "reason": reason},
-            current_election,
-        )
+        if current_election.status == ElectionStatus.SETUP:
+            chain.append(
+                current_election,
+                drafts.Generic(
+                    current_election.slug,
+                    timezone.now(),
+                    "register.amended",
+                    drafts.REGISTER,
+                    {"station": current.code, "before": old, "after": new, "reason": reason},
+                ),
+            )
+        else:  # the register the log published changed: its next version
+            chain.publish_register(current_election)
         bump_schema_revision(current_election.pk)
     station.refresh_from_db()
     return done

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -20,21 +21,37 @@ def cell(value: object) -> str:
     return str(value)
 
 
+def election_text(settings: dict[str, Any]) -> str:
+    """The text of ``election.json``."""
+    return json.dumps(settings, indent=2, ensure_ascii=False) + "\n"
+
+
 def write_election(directory: Path, settings: dict[str, Any]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / ELECTION_FILE
-    path.write_text(json.dumps(settings, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(election_text(settings), encoding="utf-8")
     return path
+
+
+def _write_csv(handle: Any, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(header)
+    count = 0
+    for row in rows:
+        writer.writerow([cell(v) for v in row])
+        count += 1
+    return count
 
 
 def write_table(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
     """Write one CSV file; returns the number of data rows. Rows may hold ints, str, None, bool."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    count = 0
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow([cell(v) for v in row])
-            count += 1
-    return count
+        return _write_csv(handle, header, rows)
+
+
+def table_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """The bytes :func:`write_table` writes to its file."""
+    handle = io.StringIO(newline="")
+    _write_csv(handle, header, rows)
+    return handle.getvalue().encode("utf-8")

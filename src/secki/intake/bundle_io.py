@@ -20,11 +20,7 @@ from django.utils import timezone
 from secki.accounts import actions
 from secki.accounts.users import User
 from secki.bundle import (
-    CANDIDATE_COLUMNS,
-    STATION_COLUMNS,
-    STATION_EXTRA_COLUMNS,
     TURNOUT_COLUMNS,
-    UNIT_COLUMNS,
 )
 from secki.bundle.read import Bundle, BundleError, BundleIssue
 from secki.bundle.write import write_election, write_table
@@ -37,9 +33,10 @@ from secki.elections.models import (
     Unit,
     install_schema,
 )
+from secki.elections.register import CANDIDATES_FILE, register_tables
 from secki.elections.serialize import election_settings
 from secki.errors import IntakeError
-from secki.ledger import chain
+from secki.ledger import chain, drafts
 from secki.protocols.bulk import store_accepted
 from secki.protocols.models import Protocol, ProtocolSource, ProtocolStatus, ProtocolValue
 from secki.turnout.models import TurnoutReport
@@ -190,21 +187,14 @@ def import_bundle(
             ],
             advance,
         )
+        if election.status == ElectionStatus.OPEN:
+            chain.election_status(election, ElectionStatus.SETUP, ElectionStatus.OPEN)
         chain.append_many(
+            election,
             [
-                (
-                    "turnout.reported",
-                    {
-                        "station": t.station,
-                        "time": t.time,
-                        "voters": t.voters,
-                        "version": 1,
-                        "late": False,
-                    },
-                )
+                drafts.TurnoutReported(election.slug, now, t.station, t.time, t.voters)
                 for t in bundle.turnout
             ],
-            election,
         )
         analyze(Unit, Station, TurnoutReport)
         store_accepted(
@@ -239,64 +229,16 @@ def import_work(bundle: Bundle) -> int:
     return len(bundle.stations) + len(bundle.turnout) + len(bundle.protocols)
 
 
-def _dec(value: Decimal | None) -> str | None:
-    """Coordinates as the shortest exact decimal (40.1, 39.35682), as docs/formats.md says."""
-    return None if value is None else format(value.normalize(), "f")
-
-
 def export_bundle(election: Election, directory: Path) -> dict[str, int]:
     """Write the election as a bundle; returns rows written per file."""
     schema = election.protocol_schema()
     written: dict[str, int] = {}
     write_election(directory, election_settings(election))
     units = list(election.units.order_by("position"))
-    by_id = {u.id: u for u in units}
-    written["units.csv"] = write_table(
-        directory / "units.csv",
-        UNIT_COLUMNS,
-        (
-            [
-                u.code,
-                by_id[u.parent_id].code if u.parent_id else None,
-                u.kind,
-                u.number,
-                u.name,
-                u.ocd_id,
-            ]
-            for u in units
-        ),
-    )
     stations = list(election.stations.order_by("position"))
-    # the optional webcam_url column only when some station has an address (docs/formats.md)
-    extra = STATION_EXTRA_COLUMNS if any(s.webcam_url for s in stations) else []
-    written["stations.csv"] = write_table(
-        directory / "stations.csv",
-        [*STATION_COLUMNS, *extra],
-        (
-            [
-                s.code,
-                by_id[s.unit_id].code,
-                s.number,
-                s.name,
-                s.address,
-                s.registered,
-                _dec(s.latitude),
-                _dec(s.longitude),
-                s.abroad,
-                s.temporary,
-                s.webcam,
-                s.ocd_id,
-                *([s.webcam_url] if extra else []),
-            ]
-            for s in stations
-        ),
-    )
-    candidates = list(election.candidates.order_by("number"))
-    written["candidates.csv"] = write_table(
-        directory / "candidates.csv",
-        CANDIDATE_COLUMNS,
-        ([c.number, c.name, c.party] for c in candidates),
-    )
+    for name, (header, rows) in register_tables(election, units, stations).items():
+        written[name] = write_table(directory / name, header, rows)
+    candidates = written[CANDIDATES_FILE]
     code_of = {s.id: s.code for s in stations}
     position = {s.id: s.position for s in stations}
     times = {t: i for i, t in enumerate(election.turnout_times)}
@@ -313,8 +255,8 @@ def export_bundle(election: Election, directory: Path) -> dict[str, int]:
     )
     written["protocols.csv"] = write_table(
         directory / "protocols.csv",
-        ["station", *schema.columns(len(candidates))],
-        _protocol_rows(election, schema.columns(len(candidates)), code_of, position),
+        ["station", *schema.columns(candidates)],
+        _protocol_rows(election, schema.columns(candidates), code_of, position),
     )
     return written
 

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from secki.accounts.access import Permission, authorize
 from secki.accounts.users import User, account_of
@@ -33,7 +34,7 @@ from secki.integrity.models import (
     PvtStation,
     SampleMethod,
 )
-from secki.ledger import chain
+from secki.ledger import chain, drafts
 
 _DIGITS = re.compile(r"[0-9]+")
 MAX_COUNT = 10_000_000
@@ -121,7 +122,16 @@ def set_public(election: Election, public: bool, *, actor: User | None) -> Integ
             row.public = public
             row.updated_by = account_of(actor)
             row.save()
-            chain.append("integrity.settings", {"public": public}, election)
+            chain.append(
+                election,
+                drafts.Generic(
+                    election.slug,
+                    timezone.now(),
+                    "integrity.settings",
+                    drafts.INTEGRITY,
+                    {"public": public},
+                ),
+            )
     return row
 
 
@@ -252,17 +262,22 @@ def register_sample(
             for c, t in tickets.items()
         )
         chain.append(
-            "integrity.pvt_sample",
-            {
-                "sample": sample.pk,
-                "group": group_.name,
-                "method": method,
-                "seed": seed_text or None,
-                "stations": len(tickets),
-                "digest": sample.digest,
-                "allocation": allocation,
-            },
             election,
+            drafts.Generic(
+                election.slug,
+                timezone.now(),
+                "integrity.pvt_sample",
+                drafts.INTEGRITY,
+                {
+                    "sample": sample.pk,
+                    "group": group_.name,
+                    "method": method,
+                    "seed": seed_text or None,
+                    "stations": len(tickets),
+                    "digest": sample.digest,
+                    "allocation": allocation,
+                },
+            ),
         )
     return sample
 

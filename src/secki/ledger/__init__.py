@@ -1,2 +1,2 @@
-"""The public, append-only, hash-chained log of published facts (protocol accepted, amended,
-annulled, turnout reported …). Anyone can verify it with ``secki verify-log``."""
+"""The public log's entries in the database (spec/transparency.md §5; issue 14): one Merkle
+log per election, written with every public fact; ``secki verify-log`` checks the rows."""

@@ -7,7 +7,7 @@ from secki.ledger.models import LedgerEntry
 class LedgerEntryAdmin(admin.ModelAdmin[LedgerEntry]):
     """Read-only: the log is append-only."""
 
-    list_display = ("seq", "kind", "election", "at", "hash")
+    list_display = ("seq", "election", "index", "kind", "subject", "at", "leaf_hash")
     list_filter = ("kind", "election")
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]

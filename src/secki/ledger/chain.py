@@ -1,4 +1,17 @@
-"""Append to and verify the hash chain."""
+"""Write the public log's entries (spec/transparency.md §5; issue 14).
+
+Callers record *drafts* (:mod:`secki.ledger.drafts`): what they know of a fact. The entry's
+bytes are built when it is written, under the log's lock, once its leaf index and its
+subject's previous entry are known: first among the entries written with it (two drafts
+for one station in one group-commit batch), then in the database (one indexed read). Every
+entry is written inside the transaction that makes its fact true, so a fact and its entry
+commit together or not at all.
+
+:func:`record` + :func:`deferred` (group commit: a batch's entries are written with one
+statement at its end), :func:`append` (at once, the entry returned), :func:`append_many`
+(bulk import: one statement, COPY on PostgreSQL), :func:`ledger_head` (the caches' key).
+The Merkle tree, its tiles and its signed checkpoints are the publisher's, from these rows.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +20,7 @@ import datetime as dt
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,26 +28,31 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from secki.elections.models import Election
-from secki.ledger import store
-from secki.ledger.models import GENESIS, LedgerEntry
-
-
-def canonical(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def entry_hash(prev_hash: str, body: str) -> str:
-    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+from secki.elections.models import Election, ElectionStatus
+from secki.elections.register import register_files, settings_file
+from secki.ledger import drafts, store
+from secki.ledger.drafts import Draft, Last
+from secki.ledger.models import LedgerEntry, LogFile
+from secki.protocol_schema import SchemaError
+from secki.tlog import entries
+from secki.tlog.merkle import leaf_hash
 
 
 def digest(data: Any) -> str:
-    """SHA-256 of canonical JSON: how payloads refer to large records (protocol values)."""
-    return hashlib.sha256(canonical(data).encode()).hexdigest()
+    """SHA-256 of canonical JSON (sorted keys, no spaces, UTF-8): how a page names a set of
+    values (the station page's "SHA-256 of these values")."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _lock_chain() -> None:
-    """Take the chain's lock for the rest of the transaction (:func:`store.lock_chain`).
+def ledger_head() -> int:
+    """The sequence number of the log's last entry over all elections (0 while it is empty):
+    the key every cache of figures is checked against, since every public fact moves it."""
+    return int(LedgerEntry.objects.aggregate(m=Max("seq"))["m"] or 0)
+
+
+def _lock_log() -> None:
+    """Take the log's lock for the rest of the transaction (:func:`store.lock_log`).
 
     The transaction then commits synchronously (the server's default, which nothing here
     turns off): PostgreSQL returns from COMMIT only once the commit record is flushed, and
@@ -42,19 +60,7 @@ def _lock_chain() -> None:
     no other writer builds on an entry, before the fact is durable. The lock is held through
     the flush, and :mod:`secki.groupcommit` shares one transaction among concurrent requests.
     """
-    store.lock_chain()
-
-
-def ledger_head() -> int:
-    """The sequence number of the public ledger's last entry (0 while it is empty): the key
-    every cache of figures is checked against, since every public fact moves it."""
-    return int(LedgerEntry.objects.aggregate(m=Max("seq"))["m"] or 0)
-
-
-def _body(seq: int, at: dt.datetime, kind: str, slug: str | None, payload: Any) -> str:
-    return canonical(
-        {"seq": seq, "at": at.isoformat(), "kind": kind, "election": slug, "payload": payload}
-    )
+    store.lock_log()
 
 
 def _require_atomic(name: str) -> None:
@@ -62,63 +68,128 @@ def _require_atomic(name: str) -> None:
         raise RuntimeError(f"ledger.{name} must be called inside transaction.atomic()")
 
 
-def append(kind: str, payload: dict[str, Any], election: Election | None = None) -> LedgerEntry:
-    """Append one entry. Must run inside the transaction that makes the fact true, so that a
-    fact and its log entry commit together or not at all."""
+class _Writer:
+    """Turns drafts into rows, under the log's lock: the next ``seq``, each election's next
+    index, and the last entry of every subject seen (the batch's own first)."""
+
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
+        self.indexes: dict[int, int] = {}
+        self.lasts: dict[tuple[int, str], Last | None] = {}
+
+    def prefetch(self, election_id: int, drafts_: Sequence[Draft]) -> None:
+        """Read the last entries of the drafts' subjects not known yet, in one statement
+        (a few for a bulk write)."""
+        wanted = {
+            d.subject for d in drafts_ if d.chained and (election_id, d.subject) not in self.lasts
+        }
+        if not wanted:
+            return
+        found = store.lasts(election_id, wanted)
+        for subject in wanted:
+            self.lasts[(election_id, subject)] = found.get(subject)
+
+    def index_of(self, election_id: int) -> int:
+        index = self.indexes.get(election_id)
+        if index is None:
+            index = store.next_index(election_id)
+        return index
+
+    def entry(self, election_id: int, draft: Draft) -> LedgerEntry | None:
+        key = (election_id, draft.subject)
+        last = None
+        if draft.chained:
+            if key in self.lasts:
+                last = self.lasts[key]
+            else:
+                last = store.last(election_id, draft.subject)
+        built = draft.build(last)
+        if built is None:
+            return None
+        index = self.index_of(election_id)
+        self.indexes[election_id] = index + 1
+        self.seq += 1
+        body = built.body.decode()
+        digest = leaf_hash(built.body).hex()
+        if built.version is not None:
+            self.lasts[key] = Last(index, digest, built.version, built.kind, body)
+        return LedgerEntry(
+            seq=self.seq,
+            election_id=election_id,
+            index=index,
+            kind=built.kind,
+            subject=draft.subject,
+            version=built.version,
+            body=body,
+            leaf_hash=digest,
+            at=draft.at,
+        )
+
+
+def _writer(election_id: int) -> _Writer:
+    seq, index = store.head(election_id)
+    writer = _Writer(seq)
+    writer.indexes[election_id] = index
+    return writer
+
+
+def _check(election: Election, draft: Draft) -> None:
+    if draft.election != election.slug:
+        raise ValueError(f"a draft of {draft.election} recorded for {election.slug}")
+
+
+def append(election: Election, draft: Draft) -> LedgerEntry | None:
+    """Write one entry now and return it (None when the draft has nothing to write: a
+    register that did not change). Must run inside the transaction that makes the fact
+    true."""
     _require_atomic("append")
+    _check(election, draft)
     _write_deferred()  # entries recorded earlier in this transaction come first
-    _lock_chain()
-    seq, prev = store.head()
-    seq += 1
-    at = timezone.now()
-    body = _body(seq, at, kind, election.slug if election else None, payload)
+    _lock_log()
+    entry = _writer(election.pk).entry(election.pk, draft)
+    if entry is None:
+        return None
     return store.insert(
-        seq=seq,
-        election=election,
-        at=at,
-        kind=kind,
-        body=body,
-        prev_hash=prev,
-        hash=entry_hash(prev, body),
+        seq=entry.seq,
+        election_id=entry.election_id,
+        index=entry.index,
+        kind=entry.kind,
+        subject=entry.subject,
+        version=entry.version,
+        body=entry.body,
+        leaf_hash=entry.leaf_hash,
+        at=entry.at,
     )
 
 
 # -- deferred entries (group commit) ------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class _Pending:
-    kind: str
-    payload: dict[str, Any]
-    election: Election | None
-    at: dt.datetime
-
-
 _local = threading.local()
 
 
-def record(kind: str, payload: dict[str, Any], election: Election | None = None) -> None:
+def record(election: Election, draft: Draft) -> None:
     """Log a fact, like :func:`append`, when the caller does not need the entry back.
 
-    Inside :func:`deferred` the entry is only noted and written with the others at the end of
+    Inside :func:`deferred` the draft is only noted and written with the others at the end of
     the block (one lock, one head read, one insert for the whole block); otherwise it is
-    appended at once."""
+    written at once."""
     _require_atomic("record")
-    pending: list[_Pending] | None = getattr(_local, "pending", None)
+    _check(election, draft)
+    pending: list[tuple[int, Draft]] | None = getattr(_local, "pending", None)
     if pending is None:
-        append(kind, payload, election)
+        append(election, draft)
     else:
-        pending.append(_Pending(kind, payload, election, timezone.now()))
+        pending.append((election.pk, draft))
 
 
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
-    """Within the block (inside a transaction), :func:`record` only notes its entries; they are
-    appended in order when the block ends normally, and dropped when it raises (the transaction
-    is then rolled back anyway). Used by :mod:`secki.groupcommit`: the writes of several
-    requests share one transaction, and taking the chain's lock only at the end keeps a batch
-    from holding it while it waits for a station's lock (which another process's batch may hold
-    while waiting for the chain)."""
+    """Within the block (inside a transaction), :func:`record` only notes its drafts; their
+    entries are written in order when the block ends normally, and dropped when it raises (the
+    transaction is then rolled back anyway). Used by :mod:`secki.groupcommit`: the writes of
+    several requests share one transaction, and taking the log's lock only at the end keeps a
+    batch from holding it while it waits for a station's lock (which another process's batch
+    may hold while waiting for the log)."""
     _require_atomic("deferred")
     if getattr(_local, "pending", None) is not None:
         raise RuntimeError("ledger.deferred blocks do not nest")
@@ -131,117 +202,178 @@ def deferred() -> Iterator[None]:
 
 
 def _write_deferred() -> None:
-    pending: list[_Pending] | None = getattr(_local, "pending", None)
+    pending: list[tuple[int, Draft]] | None = getattr(_local, "pending", None)
     if not pending:
         return
-    _lock_chain()
-    seq, prev = store.head()
-    entries = []
-    for item in pending:
-        seq += 1
-        slug = item.election.slug if item.election else None
-        body = _body(seq, item.at, item.kind, slug, item.payload)
-        digest_ = entry_hash(prev, body)
-        entries.append(
-            LedgerEntry(
-                seq=seq,
-                election=item.election,
-                at=item.at,
-                kind=item.kind,
-                body=body,
-                prev_hash=prev,
-                hash=digest_,
-            )
-        )
-        prev = digest_
-    store.insert_many(entries)
+    _lock_log()
+    writer = _writer(pending[0][0])
+    by_election: dict[int, list[Draft]] = {}
+    for election_id, draft in pending:
+        by_election.setdefault(election_id, []).append(draft)
+    if len(pending) > 1:  # one draft: store.last, the cheaper statement
+        for election_id, group in by_election.items():
+            writer.prefetch(election_id, group)
+    rows = [writer.entry(election_id, draft) for election_id, draft in pending]
+    store.insert_many([row for row in rows if row is not None])
     pending.clear()
 
 
-def append_many(items: list[tuple[str, dict[str, Any]]], election: Election | None = None) -> int:
-    """Append many entries at once (bulk import): the same chain as one-by-one appends."""
-    if not items:
+def append_many(election: Election, drafts: Sequence[Draft]) -> int:
+    """Write many entries of one election at once (bulk upload and import): the same entries
+    as one-by-one appends, the subjects' last entries read in a few statements, the rows
+    written with one (COPY on PostgreSQL). Returns how many were written."""
+    if not drafts:
         return 0
     _require_atomic("append_many")
+    for draft in drafts:
+        _check(election, draft)
     _write_deferred()
-    _lock_chain()
-    seq, prev = store.head()
-    at = timezone.now()
-    slug = election.slug if election else None
+    _lock_log()
+    writer = _writer(election.pk)
+    writer.prefetch(election.pk, drafts)
     rows: list[tuple[Any, ...]] = []
-    for kind, payload in items:
-        seq += 1
-        body = _body(seq, at, kind, slug, payload)
-        digest_ = entry_hash(prev, body)
-        rows.append((seq, election.pk if election else None, at, kind, body, prev, digest_))
-        prev = digest_
+    for draft in drafts:
+        entry = writer.entry(election.pk, draft)
+        if entry is not None:
+            rows.append(
+                (
+                    entry.seq,
+                    entry.election_id,
+                    entry.index,
+                    entry.kind,
+                    entry.subject,
+                    entry.version,
+                    entry.body,
+                    entry.leaf_hash,
+                    entry.at,
+                )
+            )
     store.write_many(rows)
     return len(rows)
+
+
+def save_files(files: Mapping[str, bytes], at: dt.datetime | None = None) -> dict[str, str]:
+    """Store files that an entry names (register files, ``election.json``) for the publisher,
+    in the caller's transaction; returns their SHA-256 by name."""
+    now = at or timezone.now()
+    digests = {name: hashlib.sha256(content).hexdigest() for name, content in files.items()}
+    store.save_files(
+        [
+            LogFile(sha256=digests[name], name=name, content=content, created_at=now)
+            for name, content in files.items()
+        ]
+    )
+    return digests
+
+
+# -- the election and its register ----------------------------------------------------------------
+
+
+def publish_register(election: Election, at: dt.datetime | None = None) -> LedgerEntry | None:
+    """``register.published`` of the register's files as they are now (stored for the
+    publisher), unless the last one named the same files."""
+    now = at or timezone.now()
+    files = save_files(register_files(election), now)
+    return append(election, drafts.RegisterPublished(election.slug, now, files))
+
+
+def election_status(election: Election, old: str, new: str, reason: str = "") -> None:
+    """The election's status moved from ``old`` to ``new`` (in the caller's transaction):
+    opening publishes its ``election.json`` (``election.published``) and then its register
+    (``register.published``, the first time or when it changed); leaving ``open`` is
+    ``election.closed``; other moves a generic ``election.status``
+    (:class:`secki.ledger.drafts.ElectionStatusChanged`). An election opened without a
+    protocol form has no ``election.json`` to publish: a generic ``election.status`` too."""
+    now = timezone.now()
+    settings_sha256 = None
+    if new == ElectionStatus.OPEN:
+        try:
+            name, content = settings_file(election)
+        except SchemaError:
+            pass
+        else:
+            settings_sha256 = save_files({name: content}, now)[name]
+    append(
+        election,
+        drafts.ElectionStatusChanged(election.slug, now, old, new, reason, settings_sha256),
+    )
+    if new == ElectionStatus.OPEN:
+        publish_register(election, now)
+
+
+# -- checking the rows ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Verification:
     ok: bool
     checked: int
-    head: str
+    elections: int
     problem: str | None = None
     seq: int | None = None
 
 
-def _entries(batch: int = 5000) -> Iterator[LedgerEntry]:
-    last = 0
+def _rows(election_id: int, batch: int = 5000) -> Iterator[tuple[int, int, str, str, str]]:
+    """(seq, index, kind, body, leaf_hash) of an election's entries in index order."""
+    after = -1
     while True:
-        rows = list(LedgerEntry.objects.filter(seq__gt=last).order_by("seq")[:batch])
+        rows = list(
+            LedgerEntry.objects.filter(election_id=election_id, index__gt=after)
+            .order_by("index")
+            .values_list("seq", "index", "kind", "body", "leaf_hash")[:batch]
+        )
         if not rows:
             return
         yield from rows
-        last = rows[-1].seq
+        after = rows[-1][1]
 
 
 def verify() -> Verification:
-    """Walk the chain from the start; the first broken entry is named."""
-    prev = GENESIS
-    expected_seq = 1
+    """Check the rows of every election's log: each row's ``leaf_hash`` is ``LH(body)`` and
+    its ``kind`` the body's, the indexes run 0, 1, 2 … without a gap, and the entries are
+    valid (:func:`secki.tlog.entries.first_invalid`, spec §5.3). The first problem is named.
+
+    This checks the database against itself; the public check is ``secki verify`` of the
+    published files (signed checkpoints, witnesses, totals)."""
     checked = 0
-    for entry in _entries():
-        label = f"entry #{entry.seq} ({entry.kind}, {entry.at.isoformat()})"
-        if entry.seq != expected_seq:
-            return Verification(
-                False,
-                checked,
-                prev,
-                f"entry #{expected_seq} is missing (next is #{entry.seq})",
-                expected_seq,
-            )
-        if entry.prev_hash != prev:
-            return Verification(
-                False, checked, prev, f"{label}: previous-hash link broken", entry.seq
-            )
-        if entry_hash(prev, entry.body) != entry.hash:
-            return Verification(
-                False,
-                checked,
-                prev,
-                f"{label}: hash does not match its content (altered)",
-                entry.seq,
-            )
-        try:
-            body = json.loads(entry.body)
-        except json.JSONDecodeError:
-            return Verification(False, checked, prev, f"{label}: body is not JSON", entry.seq)
-        if (
-            body.get("seq") != entry.seq
-            or body.get("kind") != entry.kind
-            or dt.datetime.fromisoformat(body["at"]) != entry.at
-        ):
-            return Verification(
-                False,
-                checked,
-                prev,
-                f"{label}: columns disagree with the hashed body (altered)",
-                entry.seq,
-            )
-        prev = entry.hash
-        expected_seq += 1
-        checked += 1
-    return Verification(True, checked, prev)
+    elections = list(
+        Election.objects.filter(ledger_entries__isnull=False)
+        .distinct()
+        .order_by("pk")
+        .values_list("pk", "slug")
+    )
+    for election_id, slug in elections:
+        state = entries.Replay()
+        for seq, index, kind, body, digest in _rows(election_id):
+            label = f"{slug} entry {index} (#{seq}, {kind})"
+            if index != state.size:
+                return Verification(
+                    False,
+                    checked,
+                    len(elections),
+                    f"{slug}: entry {state.size} is missing (next is {index})",
+                    seq,
+                )
+            data = body.encode()
+            if leaf_hash(data).hex() != digest:
+                return Verification(
+                    False,
+                    checked,
+                    len(elections),
+                    f"{label}: leaf_hash is not LH(body) (altered)",
+                    seq,
+                )
+            try:
+                entry = state.add(data)
+            except entries.InvalidEntry as exc:
+                return Verification(False, checked, len(elections), f"{slug}: {exc}", seq)
+            if entry.kind != kind:
+                return Verification(
+                    False,
+                    checked,
+                    len(elections),
+                    f"{label}: the body's kind is {entry.kind} (altered)",
+                    seq,
+                )
+            checked += 1
+    return Verification(True, checked, len(elections))

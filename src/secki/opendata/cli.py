@@ -1,15 +1,22 @@
-"""``secki snapshot`` and ``secki bundle-from-bulk`` (until registered in ``secki.cli``, run
-them as ``python -m secki.opendata.cli snapshot …``)."""
+"""``secki snapshot``, ``secki bundle-from-bulk``, ``secki publish`` and ``secki log keygen``
+(until registered in ``secki.cli``, run them as ``python -m secki.opendata.cli snapshot …``)."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from secki.cli import setup_django
+
+if TYPE_CHECKING:
+    from secki.elections.models import Election
+    from secki.opendata.transparency import Published
 
 
 @click.command("snapshot")
@@ -95,6 +102,160 @@ def bundle_from_bulk_cmd(source: Path, target: Path, slug: str | None) -> None:
     click.echo(", ".join(f"{name}: {rows:,} rows" for name, rows in written.items()))
 
 
+# -- the transparency log ---------------------------------------------------------------------
+
+#: a publication of more entries than this shows a progress bar
+PROGRESS_FROM = 16384
+#: while nothing moves, a round every this many seconds anyway (cut scans that became public,
+#: retry a log whose witnesses did not answer)
+IDLE_ROUND = 30.0
+
+
+@click.group("log")
+def log_group() -> None:
+    """The transparency log's key (spec/transparency.md §3)."""
+
+
+@log_group.command("keygen")
+@click.option("--name", required=True, help="The log's name: SECKI_LOG_NAME, e.g. example.org/log.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The private key file to write (mode 0600; never overwritten).",
+)
+def log_keygen(name: str, out: Path) -> None:
+    """Make the log's signing key: write it to OUT for the publisher (SECKI_LOG_KEY_FILE), and
+    print its verifier key, which the site, the README of a release and every verifier pin."""
+    from secki.tlog.note import NoteError, generate_key
+
+    try:
+        signer = generate_key(name)
+    except NoteError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise click.ClickException(f"{out}: {exc.strerror}") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(signer.format() + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    click.echo(signer.verifier.format())
+
+
+class _Bar:
+    """A progress bar on stderr for a big publication, opened on its first report."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.done = 0
+
+    def update(self, slug: str, done: int, total: int) -> None:
+        if self.bar is None:
+            if total < PROGRESS_FROM:
+                return
+            self.bar = click.progressbar(length=total, label=f"{slug}: entries", file=sys.stderr)
+            self.bar.__enter__()
+            self.done = 0
+        self.bar.update(done - self.done)
+        self.done = done
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _report(done: Sequence[Published], *, quiet: bool, silent: bool = False) -> None:
+    for item in done:
+        if item.status == "published" and not silent:
+            click.echo(
+                f"{item.election}: checkpoint {item.size} (+{item.appended} entries)", err=True
+            )
+        elif item.status == "current" and not quiet:
+            click.echo(f"{item.election}: checkpoint {item.size}, nothing new", err=True)
+        elif item.status in ("no-quorum", "failed"):
+            click.echo(f"{item.election}: not published ({item.status}): {item.detail}", err=True)
+
+
+@click.command("publish")
+@click.option("--election", "slug", help="Election slug (default: every election with a log).")
+@click.option("--watch", is_flag=True, help="Keep publishing until interrupted.")
+@click.option(
+    "--interval",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds between publications while entries arrive (--watch).",
+)
+@click.option("--quiet", is_flag=True, help="Say only what could not be published.")
+def publish_cmd(slug: str | None, watch: bool, interval: float, quiet: bool) -> None:
+    """Publish the transparency log as static files in $SECKI_VAR_DIR/log: tiles, the signed
+    and witnessed checkpoint, the totals at its size, hints, scans and register files."""
+    setup_django()
+    from django.db import DatabaseError, connection
+
+    from secki.elections.models import Election
+    from secki.ledger.chain import ledger_head
+    from secki.opendata import transparency
+
+    def elections() -> list[Election] | None:
+        if not slug:
+            return None
+        found = list(Election.objects.filter(slug=slug))
+        if not found:
+            raise click.ClickException(f"no election {slug!r}")
+        return found
+
+    bar = _Bar()
+
+    def one_round(first: bool) -> bool:
+        """Publish; True when every log is up to date."""
+        try:
+            done = transparency.publish_all(elections(), progress=bar.update)
+        except transparency.PublishError as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            bar.close()
+        _report(done, quiet=quiet or not first, silent=quiet)
+        return all(item.status in ("published", "current") for item in done)
+
+    head = ledger_head()
+    current = one_round(first=True)
+    if not watch:
+        if not current:
+            sys.exit(1)
+        return
+    if not quiet:
+        click.echo(
+            f"publishing the log every {interval:g} s while entries arrive; Ctrl-C stops",
+            err=True,
+        )
+    started = time.monotonic()
+    try:
+        while True:
+            time.sleep(max(0.0, started + interval - time.monotonic()))
+            try:
+                now = ledger_head()
+                if now == head and current and time.monotonic() - started < IDLE_ROUND:
+                    time.sleep(interval / 4)  # nothing new: look again soon
+                    continue
+                started, head = time.monotonic(), now
+                current = one_round(first=False)
+            except DatabaseError as exc:  # the database went away: try again next round
+                click.echo(f"database unavailable ({exc}); retrying", err=True)
+                connection.close()
+                started, current = time.monotonic(), False
+            except OSError as exc:  # a full or failing disk: nothing was published
+                click.echo(f"cannot write the log's files ({exc}); retrying", err=True)
+                started, current = time.monotonic(), False
+    except KeyboardInterrupt:
+        return
+
+
 @click.group()
 def main() -> None:
     """Open-data commands."""
@@ -102,6 +263,8 @@ def main() -> None:
 
 main.add_command(snapshot)
 main.add_command(bundle_from_bulk_cmd)
+main.add_command(publish_cmd)
+main.add_command(log_group)
 
 if __name__ == "__main__":
     main()

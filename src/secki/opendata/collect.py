@@ -238,10 +238,14 @@ class PublicData:
 
 
 def election_head(election: Election) -> tuple[int, str]:
+    """The ``seq`` and the leaf hash of the election's last log entry."""
     entry = (
-        LedgerEntry.objects.filter(election=election).order_by("-seq").only("seq", "hash").first()
+        LedgerEntry.objects.filter(election=election)
+        .order_by("-seq")
+        .only("seq", "leaf_hash")
+        .first()
     )
-    return (entry.seq, entry.hash) if entry else (0, "")
+    return (entry.seq, entry.leaf_hash) if entry else (0, "")
 
 
 def _global_head() -> int:
@@ -357,7 +361,7 @@ def catch_up(data: PublicData) -> Delta | None:
     entries = list(
         LedgerEntry.objects.filter(election=data.election, seq__gt=data.seq)
         .order_by("seq")
-        .values_list("seq", "hash", "kind", "body")[: limit + 1]
+        .values_list("seq", "leaf_hash", "kind", "body")[: limit + 1]
     )
     if not entries:
         return Delta(set(), False)
@@ -367,7 +371,7 @@ def catch_up(data: PublicData) -> Delta | None:
     changed: set[int] = set()
     turnout: set[int] = set()
     for _seq, _hash, kind, body in entries:
-        station = (json.loads(body).get("payload") or {}).get("station")
+        station = json.loads(body).get("station")
         if station not in by_code:
             return None
         if kind.startswith(("protocol.", "scan.")):  # a scan is public with its version

@@ -18,7 +18,7 @@ app, or by any static server or CDN pointed at the directory)::
 
 ``<seq>`` is the sequence number of the election's newest entry in the public ledger: a
 release is the published state as of that ledger entry, and its manifest names the entry's
-hash, so anyone can check a download against the hash chain (``secki verify-log``).
+leaf hash (the entry is a leaf of the election's public log, spec/transparency.md §5).
 
 Regeneration is pull-based: :func:`refresh` compares the election's ledger head with the live
 snapshot's and brings it forward when they differ: by the stations named in the ledger entries

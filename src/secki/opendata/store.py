@@ -1,12 +1,15 @@
 """The open-data app's hand-written SQL (docs/architecture.md, "Persistence"): the big read
-of a full export, a row per line per station, as plain rows without per-row ORM conversion."""
+of a full export, a row per line per station, as plain rows without per-row ORM conversion;
+and the one-snapshot read of the transparency log's publisher (:func:`snapshot`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
-from django.db import connection
+from django.db import connection, transaction
 
+from secki import rawsql
 from secki.protocols.models import Protocol, ProtocolStatus, ProtocolValue
 
 _VALUES = (
@@ -31,3 +34,33 @@ def published_values(
         cursor.execute(sql, params)
         rows: list[tuple[int, str, int]] = cursor.fetchall()  # bigint: int on both databases
     return rows
+
+
+@contextlib.contextmanager
+def snapshot() -> Iterator[None]:
+    """A transaction in which every read sees one committed state of the database.
+
+    On PostgreSQL its isolation level is REPEATABLE READ (the snapshot is taken at its first
+    statement; psycopg begins it with ``BEGIN ISOLATION LEVEL REPEATABLE READ``), so that
+    reads that follow one another (the log's size, then the tabulation) see no commit made
+    between them. On SQLite a transaction sees one state already (WAL), and the settings'
+    ``IMMEDIATE`` mode keeps writers waiting until it ends: keep it short. Inside a transaction
+    that is already open (a test's), it is a savepoint of that one, which sees what it sees.
+    """
+    if connection.in_atomic_block or rawsql.vendor() != "postgresql":
+        with transaction.atomic():
+            yield
+        return
+    from psycopg import IsolationLevel
+
+    connection.close_if_health_check_failed()  # a kept connection's check, before BEGIN
+    connection.ensure_connection()
+    raw = connection.connection
+    previous = raw.isolation_level
+    raw.isolation_level = IsolationLevel.REPEATABLE_READ
+    try:
+        with transaction.atomic():
+            yield
+    finally:
+        if not raw.closed:
+            raw.isolation_level = previous

@@ -21,6 +21,7 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseBase,
+    HttpResponseNotFound,
     HttpResponseNotModified,
     HttpResponseRedirect,
     JsonResponse,
@@ -28,9 +29,10 @@ from django.http import (
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext_noop
+from django.views.decorators.http import require_safe
 
 from secki.elections.models import Election, Unit
-from secki.opendata import files, snapshots
+from secki.opendata import files, logfiles, snapshots
 from secki.opendata.bulk import STATION_FIELDS, STATUS_FIELDS
 from secki.portal.http import matches
 from secki.results.turnout import turnout_summary
@@ -211,4 +213,33 @@ def turnout_json(request: HttpRequest, slug: str) -> JsonResponse:
         return error(404, "not_found", f"no unit {code!r} in {slug}", "unit")
     response = JsonResponse(summary)
     response["Cache-Control"] = "public, max-age=5"
+    return response
+
+
+@require_safe
+def log_file(request: HttpRequest, name: str) -> HttpResponseBase:
+    """A file of the transparency log (``/log/<name>``), for a site served without the WSGI
+    front (:mod:`secki.opendata.wsgi` answers these itself): the same bytes and headers
+    (:mod:`secki.opendata.logfiles`), no database work, and a 404 cached for seconds only."""
+    path = logfiles.resolve(name)
+    response: HttpResponseBase
+    if path is None:
+        response = HttpResponseNotFound(logfiles.MISSING_BODY)
+        for key, value in logfiles.missing_headers().items():
+            response[key] = value
+        return response
+    headers, body = logfiles.answer(name, path, request.headers.get("Accept-Encoding", ""))
+    if matches(request, headers["ETag"]):
+        response = HttpResponseNotModified()
+        response["ETag"] = headers["ETag"]
+        response["Cache-Control"] = headers["Cache-Control"]
+        return response
+    if body is not None:
+        response = HttpResponse(body)
+    else:
+        response = FileResponse(path.open("rb"))
+    if "Content-Disposition" not in headers and "Content-Disposition" in response:
+        del response["Content-Disposition"]  # FileResponse's default "inline; filename=…"
+    for key, value in headers.items():
+        response[key] = value
     return response

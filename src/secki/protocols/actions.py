@@ -1,7 +1,7 @@
 """Every state change of a protocol goes through one function here (STYLE.md habit 3).
 
 Each function checks role and territory, validates, changes state in one transaction, appends
-to the protocol's event history and, for public facts, to the hash-chained ledger. The web
+to the protocol's event history and, for public facts, to the election's public log. The web
 form, the JSON API, bulk upload and the demo replay all call these.
 """
 
@@ -20,7 +20,7 @@ from secki.accounts.users import User, account_of
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.inputs import REASON_MAX, clean_text
-from secki.ledger import chain
+from secki.ledger import chain, drafts
 from secki.protocol_schema import CheckResult
 from secki.protocols import store
 from secki.protocols.data import REFERENCE_MAX, ProtocolData
@@ -30,6 +30,7 @@ from secki.protocols.models import (
     Protocol,
     ProtocolEntry,
     ProtocolEvent,
+    ProtocolScan,
     ProtocolSource,
     ProtocolStatus,
 )
@@ -204,15 +205,46 @@ def _event(
     groupcommit.at_end(store.insert_events, event)
 
 
-def _ledger(kind: str, protocol: Protocol, data: ProtocolData | None, **extra: Any) -> None:
-    payload: dict[str, Any] = {
-        "station": protocol.station.code,
-        "version": protocol.version,
-        "status": protocol.status,
-        "values_sha256": chain.digest(data.as_json()) if data else None,
-    }
-    payload.update(extra)
-    chain.record(kind, payload, protocol.election)
+def _scan_sha256(protocol: Protocol) -> str | None:
+    """The SHA-256 of the version's latest scan, if it has one."""
+    return (
+        ProtocolScan.objects.filter(protocol=protocol)
+        .order_by("-number")
+        .values_list("sha256", flat=True)
+        .first()
+    )
+
+
+def _ledger(
+    protocol: Protocol,
+    data: ProtocolData | None,
+    *,
+    reason: str = "",
+    decision: str = "",
+    new: bool = False,
+) -> None:
+    """Log the protocol's new status (docs of :mod:`secki.ledger.drafts`): its values when it
+    becomes public, an annulment, or a status without values. ``new``: the version was
+    created in this transaction (so it has no scan yet)."""
+    election = protocol.election
+    code = protocol.station.code
+    now = timezone.now()
+    draft: drafts.Draft
+    if protocol.status == ProtocolStatus.PUBLISHED:
+        assert data is not None
+        draft = drafts.ProtocolPublic(
+            election.slug,
+            now,
+            code,
+            data.values(),
+            scan_sha256=None if new else _scan_sha256(protocol),
+            reason=reason or None,
+        )
+    elif protocol.status == ProtocolStatus.ANNULLED:
+        draft = drafts.ProtocolAnnulled(election.slug, now, code, reason, decision=decision or None)
+    else:
+        draft = drafts.ProtocolStatus(election.slug, now, code, protocol.status, protocol.version)
+    chain.record(election, draft)
 
 
 def _accept(
@@ -223,12 +255,14 @@ def _accept(
     act: str | None,
     kind: str = EventKind.ACCEPTED,
     reason: str = "",
+    new: bool = False,
 ) -> None:
-    """Bookkeeping shared by every path that makes a version count."""
+    """Bookkeeping shared by every path that makes a version count (``new``: the version
+    was created in this transaction)."""
     if act:
         _event(protocol, EventKind.ACT_RECORDED, actor, new={"act": act}, reason=act)
     _event(protocol, kind, actor, new=data.as_json(), reason=reason)
-    _ledger(f"protocol.{kind}", protocol, data, **({"act": act} if act else {}))
+    _ledger(protocol, data, new=new)
 
 
 def batchable(election: Election) -> bool:
@@ -294,7 +328,7 @@ def submit_protocol(
                 version=1,
                 decision_ref=act or "",
             )
-            _accept(protocol, data, actor, act=act)
+            _accept(protocol, data, actor, act=act, new=True)
             return IntakeResult(protocol, True, results)
     assert refusal is not None
     raise refusal
@@ -359,6 +393,7 @@ def _double_entry(
             protocol=protocol, round=1, operator=operator, data={**data.as_json(), "act": act}
         )
         _event(protocol, EventKind.ENTRY, actor, new=data.as_json(), reason="entry 1")
+        _ledger(protocol, None)
         return IntakeResult(protocol, True, results)
     # current.status == FIRST_ENTRY here (_refuse_existing handled the others)
     first = current.entries.get(round=1)
@@ -385,6 +420,7 @@ def _double_entry(
         current.quarantine_reason = reason
         current.save(update_fields=["status", "quarantine_reason"])
         _event(current, EventKind.QUARANTINED, actor, reason=reason)
+        _ledger(current, None)
         return IntakeResult(current, True, results)
     _make_counted(current, data, results, actor, act=act)
     return IntakeResult(current, True, results)
@@ -500,7 +536,7 @@ def amend_protocol(
         _event(
             protocol, EventKind.AMENDED, actor, old=old.as_json(), new=data.as_json(), reason=reason
         )
-        _ledger("protocol.amended", protocol, data, previous_version=current.version, reason=reason)
+        _ledger(protocol, data, reason=reason, new=True)
     return IntakeResult(protocol, True, results)
 
 
@@ -545,7 +581,7 @@ def annul_protocol(
         protocol.checks, protocol.soft_failures = current.checks, current.soft_failures
         protocol.save(update_fields=["checks", "soft_failures"])
         _event(protocol, EventKind.ANNULLED, actor, old=data.as_json(), reason=decision_ref)
-        _ledger("protocol.annulled", protocol, data, decision=decision_ref, reason=reason)
+        _ledger(protocol, data, reason=reason, decision=decision_ref)
     return protocol
 
 
@@ -566,5 +602,5 @@ def publish_protocol(protocol: Protocol, *, actor: User | None) -> Protocol:
         protocol.status = ProtocolStatus.PUBLISHED
         protocol.save(update_fields=["status"])
         _event(protocol, EventKind.PUBLISHED, actor)
-        _ledger("protocol.published", protocol, _values_of(protocol))
+        _ledger(protocol, _values_of(protocol), reason=protocol.reason)
     return protocol

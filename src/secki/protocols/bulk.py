@@ -17,7 +17,7 @@ from secki.accounts.users import User, account_of
 from secki.bundle.read import BundleError, ProtocolRow, read_protocols
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
-from secki.ledger import chain
+from secki.ledger import chain, drafts
 from secki.protocols import store
 from secki.protocols.data import ProtocolData
 from secki.protocols.models import EventKind, Protocol, ProtocolStatus
@@ -56,10 +56,11 @@ def store_accepted(
     )
     values: list[tuple[int, str, int]] = []
     events: list[tuple[Any, ...]] = []
-    entries: list[tuple[str, dict[str, Any]]] = []
+    entries: list[drafts.Draft] = []
     for protocol, row in zip(protocols, rows, strict=True):
         data = ProtocolData(row.counts, row.instants, tuple(row.candidates))
-        values.extend((protocol.pk, code, value) for code, value in data.values().items())
+        lines = data.values()
+        values.extend((protocol.pk, code, value) for code, value in lines.items())
         as_json = data.as_json()
         events.append(
             (
@@ -74,20 +75,13 @@ def store_accepted(
                 reason,
             )
         )
-        entries.append(
-            (
-                "protocol.accepted",
-                {
-                    "station": row.station,
-                    "version": 1,
-                    "status": status,
-                    "values_sha256": chain.digest(as_json),
-                },
-            )
-        )
+        if status == ProtocolStatus.PUBLISHED:
+            entries.append(drafts.ProtocolPublic(election.slug, now, row.station, lines))
+        else:
+            entries.append(drafts.ProtocolStatus(election.slug, now, row.station, status, 1))
     store.write_values(values)
     store.write_events(events)
-    chain.append_many(entries, election)
+    chain.append_many(election, entries)
     store.analyze_after_load()
     return protocols
 

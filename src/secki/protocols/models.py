@@ -198,7 +198,8 @@ class ProtocolScan(models.Model):
     """A scan or photo of a paper protocol, attached to the protocol version that was current
     when it was uploaded. Append-only: a re-upload is a new row (``number`` counts a station's
     scans), nothing is replaced or deleted. The file's SHA-256 is computed by the server and
-    published in the hash-chained ledger (``ledger``), so that anyone can check a download."""
+    published in the election's public log (``ledger``, a ``scan.uploaded`` entry), so that
+    anyone can check a download."""
 
     election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="+")
     station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="scans")
@@ -215,7 +216,7 @@ class ProtocolScan(models.Model):
     )
     uploaded_at = models.DateTimeField()
     ledger = models.OneToOneField(
-        LedgerEntry, on_delete=models.PROTECT, related_name="+", help_text="the public fact"
+        LedgerEntry, on_delete=models.RESTRICT, related_name="+", help_text="the public fact"
     )
 
     class Meta:

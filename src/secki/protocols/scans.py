@@ -33,13 +33,14 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Max
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from secki.accounts.access import Permission, authorize
 from secki.accounts.users import User, account_of
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
-from secki.ledger import chain
+from secki.ledger import chain, drafts
 from secki.ledger.models import LedgerEntry
 from secki.protocols import scan_content, store
 from secki.protocols.models import (
@@ -50,10 +51,12 @@ from secki.protocols.models import (
     ProtocolStatus,
     ScanType,
 )
+from secki.tlog.entries import SCAN_UPLOADED
+from secki.tlog.merkle import leaf_hash
 
 log = logging.getLogger(__name__)
 
-LEDGER_KIND = "scan.uploaded"
+LEDGER_KIND = SCAN_UPLOADED
 #: protocol versions whose scans the public may download (the versions it sees)
 PUBLIC_STATUSES = (ProtocolStatus.PUBLISHED, ProtocolStatus.ANNULLED)
 #: first bytes of the accepted formats
@@ -232,17 +235,18 @@ def upload_scan(
         name, created = _store_file(storage_name(election, station, digest), upload, digest)
         try:
             entry = chain.append(
-                LEDGER_KIND,
-                {
-                    "station": station.code,
-                    "version": protocol.version,
-                    "scan": number,
-                    "sha256": digest.sha256,
-                    "size": digest.size,
-                    "content_type": digest.content_type,
-                },
                 election,
+                drafts.ScanUploaded(
+                    election.slug,
+                    timezone.now(),
+                    station.code,
+                    protocol.version,
+                    digest.sha256,
+                    digest.size,
+                    digest.content_type,
+                ),
             )
+            assert entry is not None
             scan = ProtocolScan.objects.create(
                 election=election,
                 station=station,
@@ -308,12 +312,12 @@ class ScanCheck:
 
 
 def _payload(entry: LedgerEntry) -> dict[str, Any]:
+    """The entry's fields (its canonical JSON), or nothing if it is not JSON."""
     try:
         body = json.loads(entry.body)
     except json.JSONDecodeError:
         return {}
-    payload = body.get("payload") if isinstance(body, dict) else None
-    return payload if isinstance(payload, dict) else {}
+    return body if isinstance(body, dict) else {}
 
 
 def verify_scans(scans: Iterable[ProtocolScan] | None = None) -> ScanCheck:
@@ -348,16 +352,17 @@ def verify_scans(scans: Iterable[ProtocolScan] | None = None) -> ScanCheck:
                     f"{label}: the file has {size} bytes, the database says {scan.size}"
                 )
         entry = scan.ledger
-        where = f"ledger entry #{entry.seq}"
-        if chain.entry_hash(entry.prev_hash, entry.body) != entry.hash:
+        where = f"log entry {entry.index} of {scan.election.slug}"
+        if leaf_hash(entry.body.encode()).hex() != entry.leaf_hash:
             problems.append(f"{label}: {where} does not match its own hash (altered)")
         payload = _payload(entry)
         expected = {
-            "sha256": scan.sha256,
+            "scan_sha256": scan.sha256,
             "size": scan.size,
             "station": scan.station.code,
-            "scan": scan.number,
             "version": scan.protocol.version,
+            "content_type": scan.content_type,
+            "election": scan.election.slug,
         }
         for key, value in expected.items():
             if payload.get(key) != value:
@@ -369,13 +374,15 @@ def verify_scans(scans: Iterable[ProtocolScan] | None = None) -> ScanCheck:
             problems.append(f"{label}: {where} is a {entry.kind!r} entry, not {LEDGER_KIND!r}")
     if scans is None:
         linked = set(ProtocolScan.objects.values_list("ledger_id", flat=True))
-        for entry in LedgerEntry.objects.filter(kind=LEDGER_KIND).order_by("seq"):
+        for entry in (
+            LedgerEntry.objects.filter(kind=LEDGER_KIND).select_related("election").order_by("seq")
+        ):
             if entry.pk not in linked:
                 payload = _payload(entry)
                 problems.append(
-                    f"ledger entry #{entry.seq} published scan {payload.get('scan')} of station "
-                    f"{payload.get('station')} (SHA-256 {payload.get('sha256')}), which the "
-                    "database no longer has"
+                    f"log entry {entry.index} of {entry.election.slug} published a scan of "
+                    f"station {payload.get('station')} (SHA-256 {payload.get('scan_sha256')}), "
+                    "which the database no longer has"
                 )
     return ScanCheck(checked, total, problems)
 

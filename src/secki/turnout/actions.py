@@ -31,7 +31,7 @@ from secki.accounts.users import User, account_of
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.inputs import REASON_MAX, clean_text, count_in_range
-from secki.ledger import chain
+from secki.ledger import chain, drafts
 from secki.protocol_schema.schema import MAX_COUNT
 from secki.turnout import store
 from secki.turnout.models import TurnoutReport
@@ -170,15 +170,19 @@ def check_static(election: Election, station: Station, time: str, voters: int) -
         )
 
 
-def ledger_payload(report: TurnoutReport, station_code: str, corrected: bool) -> dict[str, Any]:
-    return {
-        "station": station_code,
-        "time": report.time,
-        "voters": report.voters,
-        "version": report.version,
-        "late": report.late,
-        **({"reason": report.reason} if corrected else {}),
-    }
+def ledger_draft(
+    election: Election, report: TurnoutReport, station_code: str, corrected: bool
+) -> drafts.TurnoutReported:
+    """The log entry of a stored report: ``turnout.reported``, a correction with its reason
+    (its version and the report it replaces come from the log when it is written)."""
+    return drafts.TurnoutReported(
+        election.slug,
+        report.received_at,
+        station_code,
+        report.time,
+        report.voters,
+        reason=report.reason if corrected else None,
+    )
 
 
 def batchable(election: Election) -> bool:
@@ -238,11 +242,7 @@ def report_turnout(
                 reason=reason.strip() if corrected else "",
                 created_by=account_of(actor),
             )
-            chain.record(
-                "turnout.corrected" if corrected else "turnout.reported",
-                ledger_payload(report, station.code, corrected),
-                election,
-            )
+            chain.record(election, ledger_draft(election, report, station.code, corrected))
     if refusal is not None:
         raise refusal
     return report

@@ -26,7 +26,7 @@ from secki.bundle.read import EXTRA_COLUMNS, MAX_ROWS, BoundedCsv, CsvProblem
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.ledger import chain
-from secki.turnout.actions import check_report, is_late, ledger_payload, parse_voters
+from secki.turnout.actions import check_report, is_late, ledger_draft, parse_voters
 from secki.turnout.models import TurnoutReport
 
 OPTIONAL_COLUMNS = ("reason",)
@@ -259,14 +259,11 @@ def _store(
     ]
     TurnoutReport.objects.bulk_create(reports, batch_size=2000)
     chain.append_many(
+        election,
         [
-            (
-                "turnout.corrected" if corrected else "turnout.reported",
-                ledger_payload(report, station.code, corrected),
-            )
+            ledger_draft(election, report, station.code, corrected)
             for report, (_, station, _, corrected) in zip(reports, accepted, strict=True)
         ],
-        election,
     )
     n_corrected = len(replaced)
     return BulkOutcome(len(reports) - n_corrected, n_corrected)
