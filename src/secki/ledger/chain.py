@@ -102,7 +102,7 @@ class _Writer:
             if key in self.lasts:
                 last = self.lasts[key]
             else:
-                last = store.last(election_id, draft.subject)
+                last = self.lasts[key] = store.last(election_id, draft.subject)
         built = draft.build(last)
         if built is None:
             return None
