@@ -111,7 +111,9 @@ def content_type(name: str, path: Path) -> str:
     kind = found[0] if found else BINARY
     if name.split("/")[1:2] == ["scans"]:
         with path.open("rb") as handle:
-            kind = sniff(handle.read(8)) or BINARY
+            sniffed = sniff(handle.read(8))
+        # a plain str: sniff gives a ScanType, and WSGI servers refuse str subclasses in headers
+        kind = str(sniffed) if sniffed else BINARY
     return kind
 
 
