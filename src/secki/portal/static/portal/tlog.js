@@ -517,7 +517,7 @@
   function httpSource(prefix, fresh) {
     return function (path) {
       var revalidate = fresh && fresh(path);
-      return fetch(prefix + path, {cache: revalidate ? "no-cache" : "default", credentials: "omit"})
+      return fetch(prefix + path, {cache: revalidate ? "no-cache" : "default"})
         .catch(function () { fail("fetch", {file: prefix + path, status: "network"}); })
         .then(function (response) {
           if (response.status === 404 || response.status === 410) return null;
