@@ -37,7 +37,14 @@
     return item;
   }
 
+  function mark(name) {
+    try {
+      performance.mark(name);
+    } catch (e) { /* old browsers */ }
+  }
+
   function done(result) {
+    mark("secki-election-verdict");
     worker.terminate();
     worker = null;
     start.disabled = false;
@@ -67,6 +74,7 @@
       return;
     }
     start.disabled = true;
+    mark("secki-election-start");
     box.setAttribute("data-state", "checking");
     verdict.textContent = "";
     first.textContent = "";
