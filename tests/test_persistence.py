@@ -69,6 +69,7 @@ def test_the_persistence_modules_are_found_and_hold_sql() -> None:
         "protocols/store.py",
         "results/store.py",
         "turnout/store.py",
+        "witness/store.py",
     ]
     for name in ["rawsql.py", "dbcopy.py", *stores]:
         text = (SOURCE / name).read_text(encoding="utf-8")

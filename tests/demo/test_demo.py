@@ -1,5 +1,6 @@
 """`secki demo` end to end: the production server (Granian) serving a simulated election
-while the replay runs."""
+while the replay runs, and its transparency log, published beside it, cosigned by the demo's
+two witnesses and checked by the verifier at the end."""
 
 from __future__ import annotations
 
@@ -12,12 +13,26 @@ import urllib.request
 from pathlib import Path
 
 from secki.server import free_port
+from secki.tlog import canonical
+from secki.tlog.checkpoint import WitnessPolicy, open_checkpoint
+from secki.tlog.note import VerifierKey
+from secki.verifier.cli import main as verify
 from tests.factories import run_secki
 
 
 def fetch(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
         return str(response.read().decode())
+
+
+def counted(log: str, slug: str) -> int:
+    """The stations counted by the log's latest published results (-1 before any)."""
+    try:
+        latest = canonical.decode(fetch(f"{log}{slug}/results/latest.json").encode())
+    except OSError:
+        return -1
+    value = latest["stations_counted"]
+    return value if isinstance(value, int) else -1
 
 
 # Enough for every report time and a protocol per station; the replay is bound by its writes
@@ -48,7 +63,9 @@ def test_demo_serves_live_totals_of_a_simulated_election(tmp_path: Path) -> None
         text=True,
         start_new_session=True,
     )
-    url = f"http://127.0.0.1:{port}/e/az-2024-simulated/"
+    slug = "az-2024-simulated"
+    url = f"http://127.0.0.1:{port}/e/{slug}/"
+    log = f"http://127.0.0.1:{port}/log/"
     try:
         deadline = time.monotonic() + 90
         page = ""
@@ -64,6 +81,27 @@ def test_demo_serves_live_totals_of_a_simulated_election(tmp_path: Path) -> None
         assert f'id="reporting">{STATIONS} / {STATIONS}<' in page, page[:2000]
         home = fetch(f"http://127.0.0.1:{port}/")
         assert "Simulated" in home
+        # the log catches up within seconds, cosigned by both witnesses
+        while counted(log, slug) < STATIONS and time.monotonic() < deadline + 30:
+            time.sleep(0.2)
+        assert counted(log, slug) == STATIONS
+        log_key = fetch(f"{log}log.vkey").strip()
+        policy_text = fetch(f"{log}witnesses.txt")
+        policy = WitnessPolicy.parse(policy_text)
+        assert len(policy.witnesses) == 2 and policy.quorum == 2
+        checkpoint = open_checkpoint(
+            fetch(f"{log}{slug}/checkpoint"),
+            VerifierKey.parse(log_key),
+            policy,
+            f"127.0.0.1:{port}/log/{slug}",
+            int(time.time()),
+        )
+        assert len(checkpoint.cosignatures) == 2
+        (tmp_path / "witnesses.txt").write_text(policy_text)
+        arguments = [log, "--election", slug, "--log-key", log_key, "--no-progress"]
+        arguments += ["--witnesses", str(tmp_path / "witnesses.txt")]
+        arguments += ["--state", str(tmp_path / "verifier.json")]
+        assert verify(arguments) == 0
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -36,7 +37,8 @@ def _var_dir() -> Path:
 
 
 def prepare_demo(fresh: bool, seed: int, stations: int | None) -> tuple[Path, str]:
-    """Migrate, simulate and load the registry; return (bundle dir, election slug)."""
+    """Migrate, simulate and load the registry; return (bundle dir, election slug). The last
+    demo's election goes, and so does its published log (a new election starts a new log)."""
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
@@ -65,6 +67,7 @@ def prepare_demo(fresh: bool, seed: int, stations: int | None) -> tuple[Path, st
     previous = Election.objects.filter(slug=bundle.slug).first()
     if previous is not None:  # the last demo's simulated election, with its results: audited
         actions.delete_election(None, previous)
+    shutil.rmtree(var / "log" / bundle.slug, ignore_errors=True)
     election = import_bundle(registry)
     user_model = get_user_model()
     first_unit = election.units.filter(kind="constituency").order_by("number").first()
@@ -83,6 +86,64 @@ def prepare_demo(fresh: bool, seed: int, stations: int | None) -> tuple[Path, st
             station=first_station if scope == "station" else None,
         )
     return bundle_dir, Election.objects.get(pk=election.pk).slug
+
+
+#: the demo's witnesses (spec §4): own keys and state in the var directory, loopback ports
+DEMO_WITNESSES = ("witness-1.demo.secki", "witness-2.demo.secki")
+
+
+def start_witnesses(
+    var: Path, log_vkey: str, env: dict[str, str]
+) -> tuple[list[subprocess.Popen[str]], Path]:
+    """Start the demo's witnesses (``secki witness serve``, a free port each, a fresh state:
+    the demo's election and log are new) and write the witness policy naming them, quorum 2.
+    Returns the processes and the policy file."""
+    from secki.tlog.checkpoint import Witness, WitnessPolicy
+    from secki.tlog.note import KeyType, Signer, generate_key
+
+    directory = var / "witnesses"
+    directory.mkdir(parents=True, exist_ok=True)
+    processes: list[subprocess.Popen[str]] = []
+    witnesses = []
+    for name in DEMO_WITNESSES:
+        key = directory / f"{name}.key"
+        if not key.exists():
+            fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(generate_key(name, KeyType.COSIGNATURE).format() + "\n")
+        state = directory / f"{name}.sqlite"
+        for leftover in directory.glob(f"{name}.sqlite*"):
+            leftover.unlink()
+        process = subprocess.Popen(  # noqa: S603
+            [
+                sys.executable,
+                "-m",
+                "secki.cli",
+                "witness",
+                "serve",
+                *("--key", str(key), "--state", str(state), "--log-key", log_vkey),
+                *("--host", "127.0.0.1", "--port", "0", "--quiet"),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        processes.append(process)
+        url = ""
+        assert process.stdout is not None
+        for line in process.stdout:  # "witness <vkey>", then "listening on <url>"
+            if line.startswith("listening on "):
+                url = line.removeprefix("listening on ").strip()
+                break
+        if not url:
+            for started in processes:
+                started.kill()
+            raise click.ClickException(f"the demo's witness {name} did not start")
+        signer = Signer.parse(key.read_text().strip())
+        witnesses.append(Witness(signer.verifier, url))
+    policy = directory / "policy.txt"
+    policy.write_text(WitnessPolicy(tuple(witnesses), len(witnesses)).format())
+    return processes, policy
 
 
 @click.command()
@@ -107,14 +168,29 @@ def demo(
     # SECKI_REQUIRE_2FA=1 makes them set up two-factor log-in as production does.
     os.environ.setdefault("SECKI_REQUIRE_2FA", "0")
     # The demo is development: without SECKI_SECRET_KEY it uses a random key generated once
-    # into $SECKI_VAR_DIR/secret_key (the server and the replay inherit the switch).
+    # into $SECKI_VAR_DIR/secret_key (the server and the replay inherit the switch), and so
+    # is its transparency log: a key generated into $SECKI_VAR_DIR/log_key, named after the
+    # address it is served at, and two witnesses of its own.
     os.environ.setdefault("SECKI_DEVELOPMENT", "1")
+    os.environ.setdefault("SECKI_LOG_NAME", f"{host}:{port}/log")
     setup_django()
     from django.conf import settings as django_settings
 
+    from secki.opendata.transparency import log_signer
+
     bundle_dir, slug = prepare_demo(fresh, seed, stations)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "secki.settings"}
-    server = subprocess.Popen(server_command(host, port, workers=workers), env=env)  # noqa: S603
+    log_key = log_signer().verifier.format()
+    witnesses, policy = start_witnesses(_var_dir(), log_key, env)
+    env["SECKI_WITNESS_POLICY"] = str(policy)
+    server = subprocess.Popen(  # noqa: S603
+        server_command(host, port, workers=workers, app="secki.opendata.wsgi:application"),
+        env=env,
+    )
+    publisher = subprocess.Popen(
+        [sys.executable, "-m", "secki.cli", "publish", "--watch", "--interval", "1", "--quiet"],
+        env=env,
+    )
     replayer = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "secki.cli", "replay", str(bundle_dir), "--speed", str(speed)],
         env=env,
@@ -125,6 +201,10 @@ def demo(
         f"[ready in {time.monotonic() - started:.0f} s]"
     )
     click.echo(f"  results: {url}e/{slug}/   admin: {url}admin/")
+    click.echo(
+        f"  transparency log: {url}log/  (key {log_key}; {len(witnesses)} witnesses, quorum "
+        f"{len(witnesses)}; check it with: secki verify {url}log/)"
+    )
     click.echo("  log-ins: " + ", ".join(f"{u} / demo-{u}" for u, _, _ in DEMO_USERS))
     if not django_settings.SECKI_REQUIRE_2FA:
         click.echo("  two-factor log-in is off in the demo (SECKI_REQUIRE_2FA=1 turns it on)")
@@ -139,10 +219,11 @@ def demo(
     with contextlib.suppress(KeyboardInterrupt):
         server.wait()
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stopping already
-    for proc in (replayer, server):
+    children: list[subprocess.Popen[Any]] = [replayer, publisher, server, *witnesses]
+    for proc in children:
         if proc.poll() is None:
             proc.terminate()
-    for proc in (replayer, server):
+    for proc in children:
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -52,7 +52,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef
 
 from secki.elections.models import Election
 from secki.env import generated_secret
@@ -341,10 +341,15 @@ class _Snapshot:
     units: dict[str, dict[str, int]]
 
 
+def _size(election: Election) -> int:
+    """How many entries the election's log has in the database."""
+    last = LedgerEntry.objects.filter(election=election).aggregate(m=Max("index"))["m"]
+    return 0 if last is None else int(last) + 1
+
+
 def _read_snapshot(election: Election) -> _Snapshot:
     with store.snapshot():
-        last = LedgerEntry.objects.filter(election=election).aggregate(m=Max("index"))["m"]
-        size = 0 if last is None else int(last) + 1
+        size = _size(election)
         tabulation = Tabulation(election, public=True)
     units = {
         unit.code: dict(sorted(tabulation.totals[unit.id].lines.items()))
@@ -486,11 +491,12 @@ def _publish(election: Election, directory: Path, progress: Progress | None) -> 
     log_origin = origin(election.slug)
     writer = _resume(directory, log_origin)
     previous = writer.size
-    snapshot = _read_snapshot(election)
-    _check_continues(election, writer, snapshot.size)
+    size = _size(election)  # nothing new: no tabulation
+    snapshot = _read_snapshot(election) if size != previous else None
+    _check_continues(election, writer, snapshot.size if snapshot else size)
     pending = _Pending.load(directory)
     files = _Files(directory)
-    if snapshot.size == previous:
+    if snapshot is None or snapshot.size == previous:
         if pending.scans or pending.register:
             _publish_named(election, files, pending, _New())
             files.sync()
@@ -630,8 +636,8 @@ def write_site(signer: Signer | None = None, policy: WitnessPolicy | None = None
 
 def elections_with_entries() -> list[Election]:
     """Every election whose log has an entry, by slug."""
-    ids = LedgerEntry.objects.values("election_id").distinct()
-    return list(Election.objects.filter(id__in=ids).order_by("slug"))
+    entries = LedgerEntry.objects.filter(election=OuterRef("pk"))
+    return list(Election.objects.filter(Exists(entries)).order_by("slug"))
 
 
 def publish_all(

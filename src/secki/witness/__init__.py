@@ -9,7 +9,11 @@ Modules and their public names:
     ``Witness(signer, state, log_keys, origin_prefixes)`` with ``add_checkpoint(body) ->
     Answer`` (§4.3: 400/403/404/409/422/200) and ``latest(origin_hash) -> Answer`` (the
     monitoring endpoint); ``WitnessServer`` (a ``ThreadingHTTPServer`` serving
-    ``POST /add-checkpoint`` and ``GET /<hex H(origin)>/checkpoint``), ``origin_hash``.
+    ``POST /add-checkpoint`` and ``GET /<hex H(origin)>/checkpoint``).
+``secki.witness.store``
+    ``Store(path)``: the witness's SQLite state, every statement it runs (``read``,
+    ``replace`` — compare and store in one transaction —, ``keep_refusal``, ``latest_note``,
+    ``refusals``); ``origin_hash``.
 ``secki.witness.client``
     ``submit(url, old_size, proof, note, timeout) -> list[str]`` (cosignature lines),
     ``collect(policy, note, old_size, proof_for, timeout) -> str`` (the note with a quorum of

@@ -28,14 +28,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
-import hashlib
 import http.server
 import re
-import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -43,6 +40,7 @@ from typing import ClassVar
 from secki.tlog.checkpoint import MAX_SIZE, Checkpoint, CheckpointError
 from secki.tlog.merkle import EMPTY_ROOT, HASH_SIZE, ProofError, verify_consistency
 from secki.tlog.note import KeyType, NoteError, Signer, VerifierKey, cosign, open_note, split_note
+from secki.witness.store import Store
 
 #: consistency proofs have at most 63 hashes (C2SP tlog-witness)
 MAX_PROOF = 63
@@ -56,30 +54,6 @@ TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
 
 _SIZE = re.compile(r"0|[1-9][0-9]*")
 _ORIGIN_HASH = re.compile(r"[0-9a-f]{64}")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS checkpoints (
-    origin TEXT PRIMARY KEY,
-    origin_hash TEXT NOT NULL UNIQUE,
-    size INTEGER NOT NULL CHECK (size >= 0),
-    root BLOB NOT NULL CHECK (length(root) = 32),
-    note TEXT NOT NULL,
-    cosigned_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS refusals (
-    id INTEGER PRIMARY KEY,
-    origin TEXT NOT NULL,
-    old_size INTEGER NOT NULL,
-    note TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    refused_at INTEGER NOT NULL
-);
-"""
-
-
-def origin_hash(origin: str) -> str:
-    """Hex H(origin): the monitoring path's name for an origin (§4.3)."""
-    return hashlib.sha256(origin.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -139,12 +113,6 @@ def parse_submission(body: bytes) -> Submission:
     return Submission(old_size, tuple(proof), note)
 
 
-@dataclass(frozen=True)
-class _State:
-    size: int
-    root: bytes | None  # None: never cosigned for this origin
-
-
 class _Refused(Exception):
     """A submission refused with an answer; ``evidence`` when the log signed it (§4.4)."""
 
@@ -190,23 +158,7 @@ class Witness:
         #: called with the origin between checking a submission and storing it (tests use it
         #: to make two submissions interleave)
         self.before_commit: Callable[[str], None] | None = None
-        with self._connection() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.state, timeout=60, isolation_level=None)
-        db.execute("PRAGMA synchronous=FULL")
-        return db
-
-    @contextlib.contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        """A connection in autocommit mode, closed afterwards."""
-        db = self._connect()
-        try:
-            yield db
-        finally:
-            db.close()
+        self.store = Store(self.state)
 
     def accepts(self, origin: str) -> bool:
         return any(origin == p or origin.startswith(p + "/") for p in self.origin_prefixes)
@@ -248,7 +200,7 @@ class Witness:
             raise refuse('a checkpoint of size 0 whose root is not H("")')
         if old == 0 and proof:
             raise refuse("old size 0 with a non-empty consistency proof")
-        seen = self._read(origin)
+        seen = self.store.read(origin)
         if old != seen.size:
             raise _Refused(_conflict(seen.size))
         if seen.root is not None:
@@ -269,69 +221,17 @@ class Witness:
         note = opened.text + "\n" + "".join(signatures) + cosignature
         if self.before_commit is not None:
             self.before_commit(origin)
-        current = self._store(origin, seen, size, root, note)
+        current = self.store.replace(origin, seen, size, root, note, int(self.clock()))
         if current is not None:  # another submission changed the state meanwhile
             raise _Refused(_conflict(current))
         return Answer(200, cosignature.encode())
 
-    def _read(self, origin: str) -> _State:
-        with self._connection() as db:
-            row = db.execute(
-                "SELECT size, root FROM checkpoints WHERE origin = ?", (origin,)
-            ).fetchone()
-        return _State(0, None) if row is None else _State(int(row[0]), bytes(row[1]))
-
-    def _store(self, origin: str, seen: _State, size: int, root: bytes, note: str) -> int | None:
-        """Replace the state ``seen`` by (size, root, note) in one transaction; if the state is
-        no longer ``seen``, leave it and return its size."""
-        db = self._connect()
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            row = db.execute(
-                "SELECT size, root FROM checkpoints WHERE origin = ?", (origin,)
-            ).fetchone()
-            now = _State(0, None) if row is None else _State(int(row[0]), bytes(row[1]))
-            if now != seen:
-                db.execute("ROLLBACK")
-                return now.size
-            at = int(self.clock())
-            if row is None:
-                db.execute(
-                    "INSERT INTO checkpoints (origin, origin_hash, size, root, note, cosigned_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (origin, origin_hash(origin), size, root, note, at),
-                )
-            else:
-                changed = db.execute(
-                    "UPDATE checkpoints SET size = ?, root = ?, note = ?, cosigned_at = ?"
-                    " WHERE origin = ? AND size = ? AND root = ?",
-                    (size, root, note, at, origin, seen.size, seen.root),
-                ).rowcount
-                if changed != 1:
-                    raise sqlite3.IntegrityError(f"the state of {origin} changed under a lock")
-            db.execute("COMMIT")
-            return None
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        finally:
-            db.close()
-
     def _keep_refusal(self, submission: Submission, answer: Answer) -> None:
         origin = Checkpoint.parse(split_note(submission.note).text).origin
-        with self._connection() as db:
-            db.execute(
-                "INSERT INTO refusals (origin, old_size, note, reason, refused_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (
-                    origin,
-                    submission.old_size,
-                    submission.note,
-                    answer.body.decode().strip(),
-                    int(self.clock()),
-                ),
-            )
+        reason = answer.body.decode().strip()
+        self.store.keep_refusal(
+            origin, submission.old_size, submission.note, reason, int(self.clock())
+        )
 
     # -- monitoring --------------------------------------------------------------------------
 
@@ -339,19 +239,14 @@ class Witness:
         """The latest cosigned checkpoint note of the origin whose hex H(origin) is given."""
         if not _ORIGIN_HASH.fullmatch(hashed_origin):
             return Answer.text(404, "not a hex SHA-256 of an origin")
-        with self._connection() as db:
-            row = db.execute(
-                "SELECT note FROM checkpoints WHERE origin_hash = ?", (hashed_origin,)
-            ).fetchone()
-        if row is None:
+        note = self.store.latest_note(hashed_origin)
+        if note is None:
             return Answer.text(404, "no checkpoint cosigned for this origin")
-        return Answer(200, str(row[0]).encode())
+        return Answer(200, note.encode())
 
     def refusals(self) -> list[tuple[str, str, str]]:
         """The log-signed submissions refused with 422: (origin, reason, note), oldest first."""
-        with self._connection() as db:
-            rows = db.execute("SELECT origin, reason, note FROM refusals ORDER BY id").fetchall()
-        return [(str(o), str(r), str(n)) for o, r, n in rows]
+        return self.store.refusals()
 
 
 def _conflict(size: int) -> Answer:
