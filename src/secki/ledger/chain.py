@@ -126,10 +126,15 @@ class _Writer:
         )
 
 
-def _writer(election_id: int) -> _Writer:
-    seq, index = store.head(election_id)
+def _writer(election_id: int, draft: Draft | None = None) -> _Writer:
+    """A writer at the log's end, knowing (``draft``) the last entry of its subject: one
+    statement."""
+    subject = draft.subject if draft is not None and draft.chained else None
+    seq, index, last = store.head(election_id, subject)
     writer = _Writer(seq)
     writer.indexes[election_id] = index
+    if subject is not None:
+        writer.lasts[(election_id, subject)] = last
     return writer
 
 
@@ -146,7 +151,7 @@ def append(election: Election, draft: Draft) -> LedgerEntry | None:
     _check(election, draft)
     _write_deferred()  # entries recorded earlier in this transaction come first
     _lock_log()
-    entry = _writer(election.pk).entry(election.pk, draft)
+    entry = _writer(election.pk, draft).entry(election.pk, draft)
     if entry is None:
         return None
     return store.insert(
@@ -206,11 +211,11 @@ def _write_deferred() -> None:
     if not pending:
         return
     _lock_log()
-    writer = _writer(pending[0][0])
-    by_election: dict[int, list[Draft]] = {}
-    for election_id, draft in pending:
-        by_election.setdefault(election_id, []).append(draft)
-    if len(pending) > 1:  # one draft: store.last, the cheaper statement
+    writer = _writer(*pending[0])
+    if len(pending) > 1:
+        by_election: dict[int, list[Draft]] = {}
+        for election_id, draft in pending:
+            by_election.setdefault(election_id, []).append(draft)
         for election_id, group in by_election.items():
             writer.prefetch(election_id, group)
     rows = [writer.entry(election_id, draft) for election_id, draft in pending]

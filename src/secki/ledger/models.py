@@ -18,7 +18,11 @@ from secki.elections.models import Election
 
 class LedgerEntry(models.Model):
     seq = models.PositiveBigIntegerField(unique=True, help_text="global write order")
-    election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="ledger_entries")
+    # election leads the (election, index) and (election, subject, index) indexes: no index
+    # of its own (one index fewer to write with every entry)
+    election = models.ForeignKey(
+        Election, on_delete=models.CASCADE, related_name="ledger_entries", db_index=False
+    )
     index = models.PositiveBigIntegerField(help_text="leaf index in the election's log")
     kind = models.CharField(max_length=64)
     subject = models.CharField(

@@ -45,19 +45,26 @@ def lock_log() -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
 
 
-def head(election_id: int) -> tuple[int, int]:
-    """The last ``seq`` of all logs (0 when empty) and the next leaf index of the election's
-    log, in one statement."""
+def head(election_id: int, subject: str | None = None) -> tuple[int, int, Last | None]:
+    """The last ``seq`` of all logs (0 when empty), the next leaf index of the election's log
+    and (``subject`` given) that subject's :func:`last` entry, in one statement."""
     table, index = _table(), _index()
+    last = (
+        f"SELECT {index}, leaf_hash, version, kind, body FROM {table} "  # noqa: S608 - a model's own table name
+        f"WHERE election_id = %s AND subject = %s AND version IS NOT NULL "
+        f"ORDER BY {index} DESC LIMIT 1"
+    )
     with rawsql.cursor() as cursor:
         cursor.execute(
-            f"SELECT (SELECT MAX(seq) FROM {table}), "  # noqa: S608 - a model's own table name
-            f"(SELECT MAX({index}) FROM {table} WHERE election_id = %s)",
-            [election_id],
+            f"SELECT h.s, h.i, l.* FROM (SELECT (SELECT MAX(seq) FROM {table}) AS s, "  # noqa: S608 - a model's own table name
+            f"(SELECT MAX({index}) FROM {table} WHERE election_id = %s) AS i) h "
+            f"LEFT JOIN ({last}) l ON 1 = 1",
+            [election_id, election_id, subject or ""],
         )
         row = cursor.fetchone()
     assert row is not None
-    return int(row[0] or 0), (-1 if row[1] is None else int(row[1])) + 1
+    found = None if row[2] is None else Last(int(row[2]), row[3], int(row[4]), row[5], row[6])
+    return int(row[0] or 0), (-1 if row[1] is None else int(row[1])) + 1, found
 
 
 def next_index(election_id: int) -> int:

@@ -21,14 +21,21 @@ def resolve(slug: str, version: str, name: str) -> Path | None:
     names no file can have (a NUL character, a name too long for the file system)."""
     if version != snapshots.LIVE and not snapshots.VERSION_RE.match(version):
         return None
-    if any(part.startswith(".") or not part for part in name.split("/")):
+    if "\x00" in slug:
         return None
-    if "\x00" in slug + name:
+    return within(snapshots.slug_dir(slug) / version, name)
+
+
+def within(directory: Path, name: str) -> Path | None:
+    """The published file ``name`` (a relative path) under ``directory``, or None: hidden or
+    empty parts, a NUL character, a path that leaves the directory (``..``, a symlink out),
+    a missing file or a name too long for the file system."""
+    if "\x00" in name or any(part.startswith(".") or not part for part in name.split("/")):
         return None
     try:
-        directory = (snapshots.slug_dir(slug) / version).resolve()
-        path = (directory / name).resolve()
-        if not path.is_relative_to(directory) or not path.is_file():
+        root = directory.resolve()
+        path = (root / name).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
             return None
     except (OSError, ValueError):
         return None

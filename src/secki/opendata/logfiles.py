@@ -15,13 +15,13 @@ accepts it (§2.4), compressed when asked (deterministically: one ETag per varia
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import re
 from pathlib import Path
 
 from django.conf import settings
 
+from secki.opendata import files
 from secki.protocols.models import SCAN_EXTENSIONS, ScanType
 from secki.protocols.scans import sniff
 
@@ -87,21 +87,7 @@ def resolve(name: str) -> Path | None:
     missing files."""
     if "\x00" in name or "\\" in name or classify(name) is None:
         return None
-    if any(not part or part.startswith(".") for part in name.split("/")):
-        return None
-    try:
-        root = root_dir().resolve()
-        path = (root / name).resolve()
-        if not path.is_relative_to(root) or not path.is_file():
-            return None
-    except (OSError, ValueError):
-        return None
-    return path
-
-
-def etag(path: Path, stat: os.stat_result) -> str:
-    key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()
-    return '"' + hashlib.sha256(key).hexdigest()[:32] + '"'
+    return files.within(root_dir(), name)
 
 
 def content_type(name: str, path: Path) -> str:
@@ -154,7 +140,7 @@ def answer(name: str, path: Path, accept_encoding: str = "") -> tuple[dict[str, 
     """The headers of a 200 answer with ``path`` and, when the answer is not the file's own
     bytes, its body: an entry bundle gzip-compressed for a client that accepts it."""
     stat = path.stat()
-    out = headers(name, path, stat, etag(path, stat))
+    out = headers(name, path, stat, files.etag(path, stat))
     if not _is_bundle(name):
         return out, None
     out["Vary"] = "Accept-Encoding"

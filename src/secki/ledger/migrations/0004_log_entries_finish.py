@@ -22,6 +22,7 @@ class Migration(migrations.Migration):
             model_name="ledgerentry",
             name="election",
             field=models.ForeignKey(
+                db_index=False,
                 on_delete=django.db.models.deletion.CASCADE,
                 related_name="ledger_entries",
                 to="elections.election",
