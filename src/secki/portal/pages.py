@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 from secki.elections.models import Election, Station, Unit, UnitKind
-from secki.ledger.chain import digest
 from secki.protocols.actions import protocol_data, run_checks
 from secki.protocols.models import (
     Protocol,
@@ -232,7 +231,6 @@ class TurnoutTable:
 class Version:
     protocol: Protocol
     values: dict[str, int]
-    values_sha256: str
     changed: list[str]  # line codes that differ from the previous visible version
     events: list[ProtocolEvent]
 
@@ -276,8 +274,7 @@ def station_detail(tab: Tabulation, station: Station) -> StationDetail:
             if previous is not None
             else []
         )
-        sha = digest(protocol_data(p).as_json()) if mine else ""
-        versions.append(Version(p, mine, sha, changed, events.get(p.id, [])))
+        versions.append(Version(p, mine, changed, events.get(p.id, [])))
         if mine:
             previous = mine
     current = next((v for v in versions if v.protocol.is_current), None)

@@ -44,6 +44,7 @@ from secki.portal.pages import (
     unit_rows,
 )
 from secki.portal.templatetags.portal import num, pct
+from secki.portal.verification import log_prefix, messages, station_hint, station_log
 from secki.protocols.models import ProtocolScan
 from secki.protocols.scans import is_public
 from secki.results.rules import ElectionOutcome, decide
@@ -294,7 +295,36 @@ def station_page(request: HttpRequest, state: PageState, code: str) -> HttpRespo
         "protocol_labels": PROTOCOL_STATUS_LABELS,
         "event_labels": EVENT_LABELS,
     }
+    if state.public:  # what the public log holds is what the public sees (never unpublished)
+        context["log"] = station_log(state.election, station)
+        context["log_site"] = log_prefix()
+        context["log_hint"] = station_hint(state.election, station)
+        context["log_messages"] = messages()
     return _render(request, state, "portal/station.html", "portal/parts/station_live.html", context)
+
+
+@election_page
+def verify_election(request: HttpRequest, state: PageState) -> HttpResponse:
+    """Verify the whole election in the visitor's browser: every entry of the public log
+    replayed in a Web Worker and the totals compared with the published results file."""
+    context = {
+        "election": state.election,
+        "public": state.public,
+        "section": "verify",
+        "log_site": log_prefix(),
+        "log_messages": messages(),
+    }
+    return render(request, "portal/verify_election.html", context)
+
+
+def verify_guide(request: HttpRequest) -> HttpResponse:
+    """How to verify: what each check proves and what it cannot, step by step."""
+    context = {
+        "elections": list(Election.objects.order_by("slug")),
+        "log_url": request.build_absolute_uri(log_prefix()),
+        "section": "guide",
+    }
+    return render(request, "portal/verify_guide.html", context)
 
 
 #: the policy a scan is served with (the site's own, django-csp's, is left off)
