@@ -92,16 +92,20 @@ def _test_logins_pass_the_second_factor(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 @pytest.fixture(autouse=True)
-def _fresh_figure_caches() -> None:
+def _fresh_figure_caches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test starts with empty per-process caches of figures and pages.
 
     They are keyed by the ledger head and the election's row, which a rolled-back test reuses
     (the same sequence numbers, and on SQLite the same ids), so a test could otherwise be
     answered with the figures a previous test cached (a results page showing another test's
     totals when the tests run in another order)."""
+    from secki.opendata import published
     from secki.portal import http
     from secki.results import anomalies, tabulate, turnout
 
-    http.pages.clear()  # and the election rows it reads
+    # without a publisher the web process publishes on demand: in tests at every ledger move
+    # (the tests of the published state drive a Publisher step by step instead)
+    monkeypatch.setattr(published, "ON_DEMAND_SECONDS", 0.0)
+    http.pages.clear()  # and the election rows it reads, and the published states
     for cache in (tabulate._cache, turnout._cache, anomalies._cache):
         cache.clear()

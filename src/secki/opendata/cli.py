@@ -191,16 +191,37 @@ def _report(done: Sequence[Published], *, quiet: bool, silent: bool = False) -> 
     type=click.FloatRange(min=0.1),
     help="Seconds between publications while entries arrive (--watch).",
 )
+@click.option(
+    "--state-interval",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1, max=1.0),
+    help="Seconds between publications of the public state while facts arrive (--watch).",
+)
 @click.option("--quiet", is_flag=True, help="Say only what could not be published.")
-def publish_cmd(slug: str | None, watch: bool, interval: float, quiet: bool) -> None:
+def publish_cmd(
+    slug: str | None, watch: bool, interval: float, state_interval: float, quiet: bool
+) -> None:
     """Publish the transparency log as static files in $SECKI_VAR_DIR/log: tiles, the signed
-    and witnessed checkpoint, the totals at its size, hints, scans and register files."""
+    and witnessed checkpoint, the totals at its size, hints, scans and register files; and
+    the public state every public page is served from, with the open-data live files
+    ($SECKI_VAR_DIR/state, $SECKI_VAR_DIR/opendata)."""
     setup_django()
+    import threading
+
     from django.db import DatabaseError, connection
 
     from secki.elections.models import Election
     from secki.ledger.chain import ledger_head
-    from secki.opendata import transparency
+    from secki.opendata import published, transparency
+
+    publisher = published.Publisher(slug, interval=state_interval)
+    publisher.step()
+    stop = threading.Event()
+    if watch:  # the public state in its own thread, so that a slow witness never delays it
+        threading.Thread(
+            target=publisher.run, args=(stop,), name="public-state", daemon=True
+        ).start()
 
     def elections() -> list[Election] | None:
         if not slug:
@@ -254,6 +275,8 @@ def publish_cmd(slug: str | None, watch: bool, interval: float, quiet: bool) -> 
                 started, current = time.monotonic(), False
     except KeyboardInterrupt:
         return
+    finally:
+        stop.set()
 
 
 @click.group()

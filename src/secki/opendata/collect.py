@@ -127,6 +127,17 @@ class PublicData:
     _by_unit: dict[int, list[PublicStation]] = field(default_factory=dict, repr=False)
     _by_id: dict[int, PublicStation] = field(default_factory=dict, repr=False)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # a published state is this data pickled; the compiled schema is not picklable and is
+        # the election's own (cached per process), so it is taken from the election again
+        state = dict(self.__dict__)
+        state["schema"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.schema = self.election.protocol_schema()
+
     @property
     def root(self) -> Unit:
         return next(u for u in self.units if u.parent_id is None)
@@ -171,6 +182,14 @@ class PublicData:
 
     def unit_result(self, unit: Unit) -> UnitResult:
         return self.result(unit, self.totals[unit.id])
+
+    @property
+    def annulled_share(self) -> Decimal:
+        """The share of stations whose current public protocol is annulled (the rule that
+        makes an election invalid)."""
+        annulled = sum(1 for p in self.protocols.values() if p.status == ProtocolStatus.ANNULLED)
+        total = len(self.stations)
+        return Decimal(annulled) / Decimal(total) if total else Decimal(0)
 
     @property
     def complete(self) -> bool:
@@ -397,5 +416,9 @@ def national_json(data: PublicData) -> dict[str, Any]:
     root = data.root
     children = [data.unit_result(u) for u in data.children(root)]
     return serialize.national_json(
-        data.election, data.unit_result(root), children, published_only=True
+        data.election,
+        data.unit_result(root),
+        children,
+        published_only=True,
+        annulled=data.annulled_share,
     )

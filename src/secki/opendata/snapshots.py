@@ -563,7 +563,39 @@ AUTO_INTERVAL = 2.0  # seconds between background attempts per election and proc
 
 
 def auto() -> bool:
-    return bool(getattr(settings, "SECKI_SNAPSHOT_AUTO", True))
+    """Whether the app regenerates stale snapshots itself: ``SECKI_SNAPSHOT_AUTO`` and no
+    publisher running (:func:`publisher_alive`)."""
+    return bool(getattr(settings, "SECKI_SNAPSHOT_AUTO", True)) and not publisher_alive()
+
+
+#: the publisher's heartbeat (``secki publish --watch``), touched at every round
+HEARTBEAT = ".publisher"
+#: a heartbeat older than this many seconds means that no publisher runs
+HEARTBEAT_STALE = 5.0
+
+
+def beat() -> None:
+    """Say that a publisher runs (it writes the snapshots and the published states)."""
+    root_dir().mkdir(parents=True, exist_ok=True)
+    path = root_dir() / HEARTBEAT
+    path.touch()
+    os.utime(path)
+
+
+def publisher_alive() -> bool:
+    try:
+        beat_at = (root_dir() / HEARTBEAT).stat().st_mtime
+    except OSError:
+        return False
+    return time.time() - beat_at < HEARTBEAT_STALE
+
+
+def kept(election: Election) -> PublicData | None:
+    """The public data this process keeps for the election's live snapshot, if any (as of
+    the live snapshot it last wrote)."""
+    with _states_lock:
+        state = _states.get(_state_key(election))
+    return state.data if state is not None else None
 
 
 def check_due(slug: str) -> bool:

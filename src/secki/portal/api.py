@@ -13,7 +13,8 @@ from secki.accounts.access import Permission, can
 from secki.api.auth import user_from_request
 from secki.api.lookups import election_or_404, station_or_404, unit_or_404
 from secki.api.schemas import Out, errors
-from secki.elections.models import Election
+from secki.elections.models import Election, Station
+from secki.opendata import collect, published
 from secki.portal import http
 from secki.protocols.models import Protocol, ProtocolStatus, counted_statuses
 from secki.protocols.scans import protocol_scan_json, scan_path, visible_scans
@@ -89,7 +90,12 @@ class StationResultOut(Out):
 
 
 def _tab(request: HttpRequest, election: Election) -> Tabulation:
+    """The published state's tabulation for the public, the live one for officials."""
     staff = can(user_from_request(request), election, Permission.VIEW_UNPUBLISHED)
+    if not staff:
+        state = published.current(election.slug)
+        if state is not None and state.key[0] == election.pk:
+            return state.tabulation()
     return tabulation(election, public=not staff)
 
 
@@ -97,33 +103,48 @@ def _tab(request: HttpRequest, election: Election) -> Tabulation:
 def national(request: HttpRequest, slug: str) -> HttpResponseBase:
     """National totals, the win-rule outcome and the first-level units.
 
-    Answered conditionally like the public pages: the ETag names the ledger head, the election
-    row and whether the caller sees unpublished figures; a client holding it gets 304, and a
-    process that already serialised this state sends the stored bytes.
+    The public gets the election's latest published state (``X-Secki-State`` names its
+    version, ``Last-Modified`` the time of its newest fact), officials who may see unpublished
+    figures the live tabulation. Answered conditionally like the public pages: a client
+    holding the ETag gets 304, and a process that already serialised this state sends the
+    stored bytes.
     """
-    row = http._state_row(slug, fresh=True)  # the API answers with the state of this instant
-    if row is None:
-        raise Http404(f"no election {slug!r}")
     user = user_from_request(request)
     election: Election | None = None
     public = True
+    row = None
     if user.is_authenticated:
+        row = http._state_row(slug, fresh=True)  # officials: the state of this instant
+        if row is None:
+            raise Http404(f"no election {slug!r}")
         election = Election.objects.get(pk=row.election.id)
         public = not can(user, election, Permission.VIEW_UNPUBLISHED)
-    fingerprint = "\x1f".join(str(v) for v in row.election)
-    etag = http.etag_of(fingerprint, row.head, "json", public, request.get_full_path())
+    state = published.current(slug) if public else None
+    if public and state is None:
+        raise Http404(f"no election {slug!r}")
+    if state is not None:
+        etag = http.etag_of(state.fingerprint, state.tag, "json", True, request.get_full_path())
+    else:
+        assert row is not None
+        fingerprint = "\x1f".join(str(v) for v in row.election)
+        etag = http.etag_of(fingerprint, row.head, "json", public, request.get_full_path())
     response: HttpResponseBase
     if http.matches(request, etag):
         response = HttpResponseNotModified()
     else:
         hit = http.pages.get(etag)
         if hit is None:
-            election = election or Election.objects.get(pk=row.election.id)
-            content = json.dumps(national_json(election, public=public)).encode()
+            if state is not None:
+                document = collect.national_json(state.data)
+            else:
+                assert row is not None
+                election = election or Election.objects.get(pk=row.election.id)
+                document = national_json(election, public=public)
+            content = json.dumps(document).encode()
             http.pages.put(etag, content, "application/json")
             hit = (content, "application/json")
         response = HttpResponse(hit[0], content_type=hit[1])
-    http.cache_headers(response, etag, public)
+    http.cache_headers(response, etag, public, state)
     return response
 
 
@@ -152,6 +173,9 @@ def station(request: HttpRequest, slug: str, code: str) -> dict[str, Any]:
     election = election_or_404(slug)
     st = station_or_404(election, code)
     public = not can(user_from_request(request), election, Permission.VIEW_UNPUBLISHED, st)
+    state = published.current(slug) if public else None
+    if state is not None and state.key[0] == election.pk:
+        return _published_station(request, state, st)
     protocol = Protocol.objects.filter(
         station=st, is_current=True, status__in=counted_statuses(public)
     ).first()
@@ -175,5 +199,33 @@ def station(request: HttpRequest, slug: str, code: str) -> dict[str, Any]:
                 scan, request.build_absolute_uri(scan_path(election.slug, st.code, scan.number))
             )
             for scan in visible_scans(st, public=public)
+        ],
+    }
+
+
+def _published_station(request: HttpRequest, state: published.State, st: Station) -> dict[str, Any]:
+    """A station as the published state holds it (its scans: those of the versions it shows)."""
+    shown = state.data.protocols.get(st.id)
+    values = state.data.values.get(st.id)
+    counted = shown is not None and values is not None
+    return {
+        "station": st.code,
+        "name": st.name,
+        "unit": st.unit.code,
+        "registered": st.registered,
+        "status": shown.status if shown else None,
+        "version": shown.version if counted and shown else None,
+        "values": dict(values) if values is not None else None,
+        "soft_failures": list(shown.soft_failures) if counted and shown else [],
+        "annulment": shown.decision_ref if shown and not counted else None,
+        "webcam": st.webcam,
+        "webcam_url": st.webcam_link or None,
+        "scans": [
+            protocol_scan_json(
+                scan,
+                request.build_absolute_uri(scan_path(state.election.slug, st.code, scan.number)),
+            )
+            for scan in visible_scans(st, public=True)
+            if shown is not None and scan.protocol.version <= shown.version
         ],
     }

@@ -1,11 +1,14 @@
 """HTTP caching for the public pages.
 
-A page's ETag is derived from the state it shows: the head of the public ledger (every change
-that can move a figure appends to it), the election row, the visitor's language, whether the
-caller sees unpublished figures, and the URL. Both come from one small SQL statement, reused
-by a process for ``ROW_SECONDS`` (1 s), so a client or CDN revalidating with
-``If-None-Match`` gets ``304 Not Modified`` for at most one round trip to the database; a miss
-renders the page once per process and state, and later requests get the bytes from memory.
+A public page is rendered from the election's latest published state
+(:mod:`secki.opendata.published`), never from the live tabulation: its ETag names that state
+(its version and the ledger entry it includes), the visitor's language and the URL; the
+process renders a page once per state and later requests get the bytes from memory, or a
+``304 Not Modified`` for a client or CDN revalidating with ``If-None-Match``. Public answers
+carry ``Last-Modified`` (the time of the newest fact in the state) and ``X-Secki-State`` (its
+version). Officials who may see unpublished figures get live pages: their ETag is derived from
+the head of the public ledger (every change that can move a figure appends to it) and the
+election row, from one small SQL statement reused by a process for ``ROW_SECONDS`` (1 s).
 """
 
 from __future__ import annotations
@@ -27,15 +30,16 @@ from django.http import (
     HttpResponseNotModified,
 )
 from django.utils.cache import patch_vary_headers
-from django.utils.http import parse_etags
+from django.utils.http import http_date, parse_etags
 from django.utils.translation import get_language
 
 from secki.accounts.access import Permission, can
 from secki.elections.models import Election
+from secki.opendata import published
 from secki.results import store
 
 #: change when the pages change shape, so that cached copies are not reused across releases
-PAGE_VERSION = "portal-2"
+PAGE_VERSION = "portal-3"
 #: seconds a CDN or browser may reuse a public page without asking (live pages)
 PUBLIC_MAX_AGE = 5
 #: seconds a rendered page stays in the process cache (bounds staleness for changes that do
@@ -49,7 +53,7 @@ ROW_SECONDS = 1.0
 P = ParamSpec("P")
 
 
-def etag_of(fingerprint: str, head: int, language: str, public: bool, full_path: str) -> str:
+def etag_of(fingerprint: str, head: int | str, language: str, public: bool, full_path: str) -> str:
     parts = [
         PAGE_VERSION,
         str(head),
@@ -65,9 +69,10 @@ def etag_of(fingerprint: str, head: int, language: str, public: bool, full_path:
 class PageState:
     election: Election
     public: bool
-    head: int
+    head: int | str  # the ledger head (live pages) or the published state's tag
     language: str
     fingerprint: str  # the election's row as the ETag sees it
+    published: published.State | None = None  # the state a public page shows
 
     def etag(self, full_path: str) -> str:
         return etag_of(self.fingerprint, self.head, self.language, self.public, full_path)
@@ -127,6 +132,7 @@ class _PageCache:
             self._items.clear()
         with _rows_lock:
             _rows.clear()
+        published.clear()
 
 
 pages = _PageCache()
@@ -140,8 +146,17 @@ def matches(request: HttpRequest, etag: str) -> bool:
     return "*" in tags or etag in tags or f"W/{etag}" in tags
 
 
-def cache_headers(response: HttpResponseBase, etag: str, public: bool) -> None:
+def cache_headers(
+    response: HttpResponseBase,
+    etag: str,
+    public: bool,
+    state: published.State | None = None,
+) -> None:
     response["ETag"] = etag
+    if state is not None:
+        stamp = state.as_of or state.published_at
+        response["Last-Modified"] = http_date(stamp.timestamp())
+        response["X-Secki-State"] = str(state.version)
     if public:
         response["Cache-Control"] = (
             f"public, max-age={PUBLIC_MAX_AGE}, stale-while-revalidate={PUBLIC_MAX_AGE * 6}"
@@ -159,17 +174,27 @@ def election_page(
 
     @wraps(view)
     def wrapper(request: HttpRequest, slug: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        row = _state_row(slug)
-        if row is None:
-            raise Http404(slug)
         election: Election | None = None
+        row: store.ElectionState | None = None
         public = True
         if request.user.is_authenticated:  # officials may see accepted, unpublished figures
+            row = _state_row(slug)
+            if row is None:
+                raise Http404(slug)
             election = Election.objects.get(pk=row.election.id)
             public = not can(request.user, election, Permission.VIEW_UNPUBLISHED)
-        fingerprint = "\x1f".join(str(v) for v in row.election)
         language = get_language() or "en"
-        head = row.head
+        state: published.State | None = None
+        head: int | str
+        if public:
+            state = published.current(slug)
+            if state is None:
+                raise Http404(slug)
+            fingerprint, head = state.fingerprint, state.tag
+        else:
+            assert row is not None
+            fingerprint = "\x1f".join(str(v) for v in row.election)
+            head = row.head
         etag = etag_of(fingerprint, head, language, public, request.get_full_path())
         response: HttpResponseBase
         if request.method in ("GET", "HEAD") and matches(request, etag):
@@ -179,13 +204,17 @@ def election_page(
             if hit is not None:
                 response = HttpResponse(hit[0], content_type=hit[1])
             else:
-                election = election or Election.objects.get(pk=row.election.id)
-                state = PageState(election, public, head, language, fingerprint)
-                response = view(request, state, *args, **kwargs)
+                if state is not None:
+                    election = state.election
+                elif election is None:
+                    assert row is not None
+                    election = Election.objects.get(pk=row.election.id)
+                page = PageState(election, public, head, language, fingerprint, state)
+                response = view(request, page, *args, **kwargs)
                 if response.status_code == 200 and not response.streaming:
                     pages.put(etag, response.content, response["Content-Type"])
         if response.status_code in (200, 304):
-            cache_headers(response, etag, public)
+            cache_headers(response, etag, public, state)
         return response
 
     return wrapper

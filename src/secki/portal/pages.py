@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from secki.elections.models import Election, Station, Unit, UnitKind
+from secki.opendata.collect import PublicData
 from secki.protocols.actions import protocol_data, run_checks
 from secki.protocols.models import (
     Protocol,
@@ -78,8 +79,50 @@ def unit_rows(tab: Tabulation, units: Iterable[Unit]) -> list[Row]:
     return rows
 
 
-def station_rows(tab: Tabulation, unit: Unit) -> list[Row]:
-    """The stations held directly by ``unit``, each with its counted protocol's result."""
+def published_station_rows(tab: Tabulation, unit: Unit, data: PublicData) -> list[Row]:
+    """:func:`station_rows` from a published state (no database work)."""
+    rows = []
+    for s in sorted(data.stations_of(unit), key=lambda s: s.number):
+        p = data.protocols.get(s.id)
+        lines = data.values.get(s.id)
+        result = None
+        if lines is not None:
+            status = "counted"
+            totals = Totals(
+                lines=dict(lines),
+                stations_total=1,
+                stations_reported=1,
+                registered_total=s.registered,
+                registered_reported=s.registered,
+            )
+            result = tab.result_of(None, totals)
+        elif p is not None and p.status == ProtocolStatus.ANNULLED:
+            status = "annulled"
+        else:
+            status = "none"
+        rows.append(
+            Row(
+                "station",
+                s.code,
+                s.number,
+                s.name,
+                s.registered,
+                result,
+                status=status,
+                soft_failures=list(p.soft_failures) if p and status == "counted" else [],
+                webcam=s.webcam,
+                abroad=s.abroad,
+                temporary=s.temporary,
+            )
+        )
+    return rows
+
+
+def station_rows(tab: Tabulation, unit: Unit, data: PublicData | None = None) -> list[Row]:
+    """The stations held directly by ``unit``, each with its counted protocol's result (from
+    the published state ``data`` when given)."""
+    if data is not None:
+        return published_station_rows(tab, unit, data)
     stations = list(Station.objects.filter(election=tab.election, unit=unit).order_by("number"))
     if not stations:
         return []
@@ -250,11 +293,25 @@ class StationDetail:
     scans: list[ProtocolScan]  # scans of the visible versions, oldest first
 
 
-def station_detail(tab: Tabulation, station: Station) -> StationDetail:
+def station_detail(
+    tab: Tabulation, station: Station, data: PublicData | None = None
+) -> StationDetail:
+    """What a station's page shows; with a published state ``data``, the protocol versions up
+    to the one that state holds (what came later waits for the next state)."""
     election: Election = tab.election
     schema = election.protocol_schema()
     protocols = list(Protocol.objects.filter(station=station).order_by("version"))
     visible = [p for p in protocols if not tab.public or p.status in PUBLIC_STATUSES]
+    if data is not None:
+        held = data.protocols.get(station.id)
+        if held is None:
+            visible = [p for p in visible if not p.is_current]
+        else:
+            visible = [p for p in visible if p.version <= held.version]
+            for p in visible:  # as the state saw them
+                p.is_current = p.version == held.version
+                if p.is_current:
+                    p.status = held.status
     values: dict[int, dict[str, int]] = defaultdict(dict)
     for pid, code, value in ProtocolValue.objects.filter(
         protocol_id__in=[p.id for p in visible]

@@ -117,6 +117,9 @@ def language(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def _tab(state: PageState) -> Tabulation:
+    """The published state's tabulation for the public, the live one for officials."""
+    if state.published is not None:
+        return state.published.tabulation()
     return tabulation(state.election, public=state.public)
 
 
@@ -130,6 +133,7 @@ def _render(
             "public": state.public,
             "live_url": live_path(request),
             "live_etag": state.etag(live_path(request)),
+            "as_of": state.published.as_of if state.published else None,
         }
     )
     return render(request, part if live else page, context)
@@ -228,9 +232,11 @@ def _unit_context(request: HttpRequest, state: PageState, unit: Unit) -> dict[st
     n = len(tab.candidates)
     key, desc = _sort_state(request, n)
     children = sort_rows(unit_rows(tab, tab.children(unit)), key, desc, n)
-    stations = sort_rows(station_rows(tab, unit), key, desc, n)
+    data = state.published.data if state.published else None
+    stations = sort_rows(station_rows(tab, unit, data), key, desc, n)
     is_root = unit.parent_id is None
-    outcome = decide(state.election, result) if is_root else None
+    annulled = state.published.data.annulled_share if state.published else None
+    outcome = decide(state.election, result, annulled=annulled) if is_root else None
     return {
         "tab": tab,
         "unit": unit,
@@ -279,7 +285,7 @@ def station_page(request: HttpRequest, state: PageState, code: str) -> HttpRespo
     if station is None:
         raise Http404(_("There is no station %(code)s in this election.") % {"code": code})
     tab = _tab(state)
-    detail = station_detail(tab, station)
+    detail = station_detail(tab, station, state.published.data if state.published else None)
     unit = tab.units[station.unit_id]
     context = {
         "tab": tab,

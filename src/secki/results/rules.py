@@ -84,8 +84,12 @@ def annulled_share(election: Election) -> Decimal:
     return Decimal(annulled) / Decimal(total) if total else Decimal(0)
 
 
-def decide(election: Election, national: UnitResult) -> ElectionOutcome:
-    share = annulled_share(election)
+def decide(
+    election: Election, national: UnitResult, *, annulled: Decimal | None = None
+) -> ElectionOutcome:
+    """The outcome; ``annulled``: the share of annulled stations when already known (a
+    published state's), else read from the database."""
+    share = annulled_share(election) if annulled is None else annulled
     if share > election.invalid_station_share:
         return ElectionOutcome(
             "invalid",

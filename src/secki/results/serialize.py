@@ -46,10 +46,16 @@ def unit_json(r: UnitResult) -> dict[str, Any]:
 
 
 def national_json(
-    election: Election, result: UnitResult, children: Iterable[UnitResult], *, published_only: bool
+    election: Election,
+    result: UnitResult,
+    children: Iterable[UnitResult],
+    *,
+    published_only: bool,
+    annulled: Decimal | None = None,
 ) -> dict[str, Any]:
-    """National figures, the win rule's outcome and the first-level units."""
-    outcome = decide(election, result)
+    """National figures, the win rule's outcome and the first-level units (``annulled``: the
+    share of annulled stations, when the caller knows it)."""
+    outcome = decide(election, result, annulled=annulled)
     return {
         "election": election.slug,
         "simulated": election.simulated,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -116,6 +117,27 @@ class Tabulation:
             while current is not None:
                 self.totals[current].add(t)
                 current = self.units[current].parent_id
+
+    @classmethod
+    def of(
+        cls,
+        election: Election,
+        *,
+        units: Iterable[Unit],
+        candidates: Iterable[Candidate],
+        totals: Mapping[int, Totals],
+        public: bool,
+    ) -> Tabulation:
+        """A tabulation of totals computed elsewhere (a published state's, which are kept
+        current by deltas): no database work."""
+        tab = cls.__new__(cls)
+        tab.election = election
+        tab.public = public
+        tab.schema = election.protocol_schema()
+        tab.units = {u.id: u for u in units}
+        tab.candidates = list(candidates)
+        tab.totals = defaultdict(Totals, totals)
+        return tab
 
     @property
     def root(self) -> Unit:

@@ -1,0 +1,384 @@
+"""The published public state of an election: what every public read is served from.
+
+Every accepted fact moves the ledger head; if the public pages recomputed the tabulation at
+each new head, each write would make the next reads pay for it. Instead one publisher turns
+the accepted facts into a :class:`State` at most once per interval (:class:`Publisher`, run
+by ``secki publish --watch`` beside the transparency log and the open-data files, from the
+same :class:`~secki.opendata.collect.PublicData`, which it brings forward by the changed
+stations only: a protocol changes its station and the units above it). A state holds the
+totals of every unit, every station's public protocol, turnout reports and scans, the
+election's row, the newest ledger entry it includes (``seq``) and that entry's time (``as_of``),
+and a version that only grows. It is written to ``$SECKI_VAR_DIR/state/<slug>.state`` under
+a temporary name and moved into place (``os.replace``): a reader gets the old state or the new
+one, never a mix.
+
+Server workers (:func:`current`) keep the state in memory and load it again only when the
+file changed (one ``stat`` per request); while one thread loads, the others keep answering
+from the previous state. The portal keys its ETags and its page cache by the state's version.
+
+Without a publisher (its heartbeat file older than ``HEARTBEAT_STALE``: tests, a bare
+``runserver``), a web process builds the state itself, in memory, under a lock, at most once
+per ``ON_DEMAND_SECONDS`` and only when the ledger moved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import pickle
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+from secki.elections.models import Election
+from secki.ledger.models import LedgerEntry
+from secki.opendata import snapshots
+from secki.opendata.collect import PublicData, catch_up, collect
+from secki.results import store
+from secki.results.tabulate import Tabulation
+
+log = logging.getLogger(__name__)
+
+SUFFIX = ".state"
+#: seconds between publications while facts arrive (the state is never older than this)
+INTERVAL = 1.0
+#: a web process without a running publisher rebuilds a state at most this often
+ON_DEMAND_SECONDS = 1.0
+
+
+@dataclass
+class State:
+    """One consistent published state of one election."""
+
+    version: int  # grows by one with every publication of this election
+    key: tuple[int, str]  # the election's id and creation time (ids are reused after a reset)
+    head: int  # the whole ledger's head read before the data: every fact up to it is in
+    fingerprint: str  # the election's row as read with ``head``
+    seq: int  # the newest entry of this election's log that the state includes
+    as_of: dt.datetime | None  # that entry's time: the figures are as of then
+    published_at: dt.datetime
+    data: PublicData
+    _tab: Tabulation | None = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["_tab"] = None
+        return out
+
+    @property
+    def election(self) -> Election:
+        return self.data.election
+
+    @property
+    def tag(self) -> str:
+        """What an ETag names: the version and the data it holds."""
+        return f"s{self.version}.{self.seq}.{self.key[0]}.{self.key[1]}"
+
+    def tabulation(self) -> Tabulation:
+        """The public tabulation of this state (no database work)."""
+        if self._tab is None:
+            data = self.data
+            self._tab = Tabulation.of(
+                data.election,
+                units=data.units,
+                candidates=data.candidates,
+                totals=data.totals,
+                public=True,
+            )
+        return self._tab
+
+
+def state_dir() -> Path:
+    return Path(settings.VAR_DIR) / "state"
+
+
+def state_file(slug: str) -> Path:
+    return state_dir() / f"{slug}{SUFFIX}"
+
+
+def _fingerprint(row: store.ElectionRow) -> str:
+    return "\x1f".join(str(v) for v in row)
+
+
+def _as_of(seq: int) -> dt.datetime | None:
+    if not seq:
+        return None
+    return LedgerEntry.objects.filter(seq=seq).values_list("at", flat=True).first()
+
+
+def _dumps(state: State) -> bytes:
+    return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _loads(raw: bytes) -> State:
+    state = pickle.loads(raw)  # noqa: S301 - written by this site's publisher (state_dir)
+    if not isinstance(state, State):
+        raise TypeError("not a published state")
+    return state
+
+
+def read(slug: str) -> State | None:
+    """The state in the file of ``slug``, or None without one (or an unreadable one)."""
+    try:
+        return _loads(state_file(slug).read_bytes())
+    except (OSError, pickle.UnpicklingError, TypeError, EOFError, AttributeError):
+        return None
+
+
+def write(state: State) -> Path:
+    """Replace the election's state file atomically."""
+    path = state_file(state.election.slug)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}-{os.getpid()}-{time.time_ns()}")
+    tmp.write_bytes(_dumps(state))
+    os.replace(tmp, path)
+    return path
+
+
+def _build(
+    election: Election,
+    row: store.ElectionState,
+    data: PublicData,
+    version: int,
+    *,
+    copy: bool = True,
+) -> State:
+    """A state of ``data`` (copied unless ``copy`` is False: a caller that keeps ``data``
+    goes on changing it)."""
+    frozen = data
+    if copy:
+        raw = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+        frozen = pickle.loads(raw)  # noqa: S301 - a copy of this process's own object
+    return State(
+        version=version,
+        key=(election.pk, str(election.created_at)),
+        head=row.head,
+        fingerprint=_fingerprint(row.election),
+        seq=data.seq,
+        as_of=_as_of(data.seq),
+        published_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+        data=frozen,
+    )
+
+
+# -- the publisher ------------------------------------------------------------------------
+
+
+@dataclass
+class _Last:
+    state: State
+    at: float  # the publisher's clock when it was published
+
+
+class Publisher:
+    """Publishes the states of every election (or of ``slug``), one :meth:`step` at a time.
+
+    A step publishes an election whose ledger or row changed when its last state is at least
+    ``interval`` old by ``clock`` (so while facts arrive a state is never older than the
+    interval plus one step), and refreshes the open-data live files from the same data.
+    ``clock`` is injectable so that tests drive time explicitly.
+    """
+
+    def __init__(
+        self,
+        slug: str | None = None,
+        *,
+        interval: float = INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+        open_data: bool = True,
+    ) -> None:
+        self.slug = slug
+        self.interval = interval
+        self.clock = clock
+        self.open_data = open_data
+        self.last: dict[str, _Last] = {}
+        self._data: dict[tuple[int, str], PublicData] = {}
+
+    def step(self) -> list[State]:
+        """One round over the elections; returns the states published in it."""
+        snapshots.beat()
+        slugs = (
+            [self.slug]
+            if self.slug
+            else list(Election.objects.order_by("slug").values_list("slug", flat=True))
+        )
+        published = []
+        for slug in slugs:
+            state = self.step_one(slug)
+            if state is not None:
+                published.append(state)
+        if not self.slug:
+            self._forget_others(set(slugs))
+        return published
+
+    def step_one(self, slug: str) -> State | None:
+        row = store.election_state(slug)
+        if row is None:
+            self.last.pop(slug, None)
+            return None
+        now = self.clock()
+        last = self.last.get(slug)
+        if last is None:
+            previous = read(slug)
+            if previous is not None and previous.key[0] == row.election.id:
+                last = _Last(previous, -float("inf"))
+        if last is not None:
+            same = (
+                last.state.key[0] == row.election.id
+                and last.state.head == row.head
+                and last.state.fingerprint == _fingerprint(row.election)
+            )
+            if same or now - last.at < self.interval:
+                return None
+        election = Election.objects.get(pk=row.election.id)
+        data = self._current_data(election)
+        version = (last.state.version + 1) if last is not None else 1
+        state = _build(election, row, data, version)
+        write(state)
+        self.last[slug] = _Last(state, now)
+        return state
+
+    def _current_data(self, election: Election) -> PublicData:
+        """The election's public data, brought up to now: through the open-data snapshot's
+        refresh (which rewrites the live files from the same data) or on its own."""
+        key = (election.pk, str(election.created_at))
+        if self.open_data:
+            snapshots.refresh(election, keep=True)
+            kept = snapshots.kept(election)
+            if kept is not None:
+                return kept
+        data = self._data.get(key)
+        if data is not None and catch_up(data) is not None:
+            return data
+        data = collect(election)
+        self._data = {key: data}
+        if self.open_data:
+            snapshots.write_live(election, data, keep=True)
+        return data
+
+    def _forget_others(self, slugs: set[str]) -> None:
+        """Remove the state files of elections that are gone."""
+        directory = state_dir()
+        if not directory.is_dir():
+            return
+        for path in directory.glob(f"*{SUFFIX}"):
+            if path.name[: -len(SUFFIX)] not in slugs:
+                path.unlink(missing_ok=True)
+
+    def run(self, stop: threading.Event, *, tick: float = 0.1) -> None:
+        """Step until ``stop`` is set (``secki publish --watch`` runs this in a thread)."""
+        while not stop.is_set():
+            try:
+                self.step()
+            except Exception:  # a failing round (database away): log, try again next tick
+                log.exception("publishing the public state failed")
+                connection.close()
+            stop.wait(tick)
+        connection.close()
+
+
+# -- the readers (server workers) ---------------------------------------------------------
+
+
+@dataclass
+class _Loaded:
+    stamp: tuple[int, int, int]  # inode, mtime, size of the file it was read from
+    state: State
+
+
+_files: dict[str, _Loaded] = {}
+_loading: set[str] = set()
+_memory: dict[str, tuple[float, State]] = {}  # on demand: slug → (built at, state)
+_checked: dict[str, tuple[float, store.ElectionState | None]] = {}
+_files_lock = threading.Lock()
+_demand_lock = threading.Lock()
+_versions: dict[tuple[int, str], int] = {}
+
+
+def clear() -> None:
+    """Forget every state this process holds (tests: the database was rolled back)."""
+    with _files_lock:
+        _files.clear()
+        _loading.clear()
+    with _demand_lock:
+        _memory.clear()
+        _checked.clear()
+        _versions.clear()
+
+
+def current(slug: str) -> State | None:
+    """The latest published state of ``slug``; None when there is no such election."""
+    if snapshots.publisher_alive():
+        state = _from_file(slug)
+        if state is not None:
+            return state
+    return _on_demand(slug)
+
+
+def _from_file(slug: str) -> State | None:
+    path = state_file(slug)
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+    with _files_lock:
+        loaded = _files.get(slug)
+        if loaded is not None and (loaded.stamp == stamp or slug in _loading):
+            return loaded.state  # current, or another thread is loading the new one
+        _loading.add(slug)
+    try:
+        state = read(slug)
+    finally:
+        with _files_lock:
+            _loading.discard(slug)
+    if state is None:
+        return loaded.state if loaded is not None else None
+    with _files_lock:
+        old = _files.get(slug)
+        if old is None or old.state.version <= state.version or old.state.key != state.key:
+            _files[slug] = _Loaded(stamp, state)
+        return _files[slug].state
+
+
+def _row(slug: str, now: float) -> store.ElectionState | None:
+    hit = _checked.get(slug)
+    if hit is not None and now - hit[0] < ON_DEMAND_SECONDS:
+        return hit[1]
+    row = store.election_state(slug)
+    _checked[slug] = (now, row)
+    return row
+
+
+def _on_demand(slug: str) -> State | None:
+    """Without a publisher: this process's own state, rebuilt when the ledger or the election
+    moved, at most once per ``ON_DEMAND_SECONDS`` (one thread builds; the others wait)."""
+    with _demand_lock:
+        now = time.monotonic()
+        row = _row(slug, now)
+        if row is None:
+            return None
+        hit = _memory.get(slug)
+        if hit is not None:
+            built, state = hit
+            fresh = (
+                state.key[0] == row.election.id
+                and state.head == row.head
+                and state.fingerprint == _fingerprint(row.election)
+            )
+            if fresh or (state.key[0] == row.election.id and now - built < ON_DEMAND_SECONDS):
+                return state
+        election = Election.objects.get(pk=row.election.id)
+        key = (election.pk, str(election.created_at))
+        version = _versions.get(key, 0) + 1
+        _versions[key] = version
+        state = _build(election, row, collect(election), version, copy=False)
+        _memory[slug] = (now, state)
+        return state

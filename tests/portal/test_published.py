@@ -1,0 +1,259 @@
+"""The published public state (secki.opendata.published): one publisher, driven here step by
+step with an explicit clock, turns accepted facts into states; every public read is served
+from the latest one (issue 15)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from secki.elections.models import Election, Station
+from secki.ledger.chain import ledger_head
+from secki.opendata import published, snapshots
+from secki.portal import pages
+from secki.protocols.actions import amend_protocol, annul_protocol
+from secki.results.tabulate import Tabulation
+from secki.turnout.actions import report_turnout
+from tests.portal.conftest import protocol_data, submit
+
+pytestmark = pytest.mark.django_db
+
+STATIONS = ("1-1", "1-2", "2-1", "2-2")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def publisher(clock: Clock) -> Iterator[published.Publisher]:
+    """A publisher of the default interval on the test's clock; its heartbeat tells the
+    pages that it runs, so they read its files and never publish themselves."""
+    yield published.Publisher(interval=published.INTERVAL, clock=clock)
+
+
+def facts(election: Election, admin: Any) -> Iterator[str]:
+    """Facts of the small election's night, one at a time: a turnout report, the protocols,
+    amendments of each, an annulment."""
+    stations = {s.code: s for s in Station.objects.filter(election=election)}
+    report_turnout(election, stations["1-1"], "19:00", 700, actor=admin, reason="late count")
+    yield "turnout 1-1"
+    for code in STATIONS:
+        submit(election, code, admin)
+        yield f"protocol {code}"
+    for more in (1, 2, 3):
+        for code in STATIONS:
+            data = protocol_data(code)
+            changed = type(data)(
+                {**data.counts, "L2": data.counts["L2"] + more}, data.instants, data.candidates
+            )
+            amend_protocol(stations[code], changed, actor=admin, reason=f"recount {more}")
+            yield f"amended {code}"
+    annul_protocol(stations["2-1"], actor=admin, decision_ref="CEC-7", reason="violations")
+    yield "annulled 2-1"
+
+
+def assert_same_totals(state: published.State, election: Election) -> None:
+    """The state's totals of every unit equal a fresh public tabulation of the database."""
+    fresh = Tabulation(election, public=True)
+    mine = state.tabulation()
+    assert set(mine.units) == set(fresh.units)
+    for unit_id in fresh.units:
+        assert mine.totals[unit_id] == fresh.totals[unit_id], fresh.units[unit_id].code
+
+
+def test_a_state_is_never_older_than_the_interval_while_facts_arrive(
+    waiting: Election, admin: Any, clock: Clock, publisher: published.Publisher
+) -> None:
+    heads: list[tuple[float, int]] = []  # (time, ledger head) after each fact
+    versions = []
+    for _fact in facts(waiting, admin):
+        clock.now += 0.25
+        heads.append((clock.now, ledger_head()))
+        publisher.step()
+        state = published.read(waiting.slug)
+        assert state is not None
+        versions.append(state.version)
+        # every fact accepted at least one interval ago is in the state
+        due = [head for at, head in heads if at <= clock.now - publisher.interval]
+        if due:
+            assert state.head >= max(due)
+        # and a new state at most once per interval
+        assert clock.now - publisher.last[waiting.slug].at < publisher.interval
+    assert versions == sorted(versions) and versions[-1] > versions[0]
+    publications = len(set(versions))
+    assert publications <= clock.now / publisher.interval + 1
+    # once the facts stop, the next step after the interval publishes the rest
+    clock.now += publisher.interval
+    publisher.step()
+    state = published.read(waiting.slug)
+    assert state is not None and state.head == ledger_head()
+    assert_same_totals(state, waiting)
+
+
+@pytest.mark.parametrize("open_data", [True, False], ids=["with-open-data", "state-only"])
+def test_deltas_equal_a_full_tabulation_after_amendments_and_annulments(
+    waiting: Election, admin: Any, clock: Clock, open_data: bool
+) -> None:
+    publisher = published.Publisher(clock=clock, open_data=open_data)
+    publisher.step()
+    for fact in facts(waiting, admin):
+        clock.now += publisher.interval
+        [state] = publisher.step()
+        assert state.head == ledger_head(), fact
+        assert_same_totals(state, waiting)
+    if not open_data:
+        return
+    # the open-data live files are written from the same data as the state
+    manifest = snapshots.live_manifest(waiting)
+    assert manifest is not None and manifest["ledger_seq"] == state.seq
+    index = json.loads((snapshots.election_dir(waiting) / "live" / "index.json").read_bytes())
+    assert index["stations_reported"] == state.tabulation().result().totals.stations_reported
+
+
+def test_served_numbers_equal_a_fresh_tabulation_after_the_load_stops(
+    waiting: Election, admin: Any, clock: Clock, publisher: published.Publisher
+) -> None:
+    for _fact in facts(waiting, admin):
+        clock.now += 0.3
+        publisher.step()
+    clock.now += publisher.interval
+    publisher.step()
+    answer = Client().get(f"/api/v1/elections/{waiting.slug}/results")
+    assert answer.status_code == 200
+    served = answer.json()
+    fresh = Tabulation(waiting, public=True)
+    national = fresh.result()
+    assert served["stations_reported"] == national.totals.stations_reported == 3
+    assert served["lines"] == dict(sorted(national.totals.lines.items()))
+    assert [c["votes"] for c in served["candidates"]] == [c.votes for c in national.candidates]
+    for child in served["children"]:
+        unit = next(u for u in fresh.units.values() if u.code == child["unit"])
+        assert child["lines"] == dict(sorted(fresh.totals[unit.id].lines.items()))
+    station = Client().get(f"/api/v1/elections/{waiting.slug}/results/stations/1-1").json()
+    assert (
+        station["version"] == 4 and station["values"]["L2"] == protocol_data("1-1").counts["L2"] + 3
+    )
+    annulled = Client().get(f"/api/v1/elections/{waiting.slug}/results/stations/2-1").json()
+    assert (annulled["status"], annulled["values"], annulled["annulment"]) == (
+        "annulled",
+        None,
+        "CEC-7",
+    )
+
+
+def test_public_reads_come_from_the_published_state_only(
+    waiting: Election,
+    admin: Any,
+    clock: Clock,
+    publisher: published.Publisher,
+    django_assert_num_queries: Any,
+) -> None:
+    publisher.step()
+    first = published.read(waiting.slug)
+    assert first is not None
+    submit(waiting, "1-1", admin)  # accepted, but not published yet: the interval has not passed
+    clock.now += publisher.interval / 2
+    assert publisher.step() == []
+    with django_assert_num_queries(0):  # no tabulation, no ledger head: the state's file
+        page = Client().get(f"/e/{waiting.slug}/")
+        api = Client().get(f"/api/v1/elections/{waiting.slug}/results")
+        unit = Client().get(f"/e/{waiting.slug}/u/1/")
+    for answer in (page, api, unit):
+        assert answer.status_code == 200
+        assert answer["X-Secki-State"] == str(first.version)
+        assert "Last-Modified" in answer
+    assert api.json()["stations_reported"] == 0
+    row = re.search(r'data-station="1-1">.*?class="badge (\w+)"', unit.content.decode(), re.S)
+    assert row is not None and row.group(1) == "none"
+    station = Client().get(f"/e/{waiting.slug}/s/1-1/").content.decode()
+    assert "Protocol counted" not in station
+
+    clock.now += publisher.interval
+    [second] = publisher.step()
+    assert second.version == first.version + 1
+    again = Client().get(f"/e/{waiting.slug}/", HTTP_IF_NONE_MATCH=page["ETag"])
+    assert again.status_code == 200 and again["X-Secki-State"] == str(second.version)
+    assert (
+        Client().get(f"/api/v1/elections/{waiting.slug}/results").json()["stations_reported"] == 1
+    )
+    station = Client().get(f"/e/{waiting.slug}/s/1-1/").content.decode()
+    assert "Protocol counted" in station and 'id="as-of"' in station
+    # officials who may see unpublished figures keep the live tabulation
+    client = Client()
+    client.force_login(admin)
+    submit(waiting, "1-2", admin)
+    live = client.get(f"/api/v1/elections/{waiting.slug}/results").json()
+    assert live["stations_reported"] == 2
+    assert (
+        Client().get(f"/api/v1/elections/{waiting.slug}/results").json()["stations_reported"] == 1
+    )
+
+
+def figures(page: str) -> tuple[int, list[int]]:
+    """The national page's stations reporting and its constituency rows' (as printed)."""
+    national = re.search(r'id="reporting">([\d,\s\u00a0]+) /', page)
+    assert national is not None
+    table = page[page.index('id="constituencies"') :]
+    table = table[: table.index("</table>")]
+    rows = re.findall(r"</a></th><td>([\d,\s\u00a0]+)/", table)
+    return int(re.sub(r"\D", "", national.group(1))), [int(re.sub(r"\D", "", r)) for r in rows]
+
+
+def test_a_page_never_shows_a_mix_of_two_states(
+    waiting: Election,
+    admin: Any,
+    clock: Clock,
+    publisher: published.Publisher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    submit(waiting, "1-1", admin)
+    publisher.step()
+    state = published.read(waiting.slug)
+    assert state is not None
+    original = pages.unit_rows
+
+    def rows_while_a_new_state_arrives(tab: Tabulation, units: Any) -> Any:
+        # between the national figures and the constituency rows, two protocols are accepted
+        # and a new state is published
+        submit(waiting, "2-1", admin)
+        submit(waiting, "2-2", admin)
+        clock.now += publisher.interval
+        assert publisher.step()
+        return original(tab, units)
+
+    monkeypatch.setattr("secki.portal.views.unit_rows", rows_while_a_new_state_arrives)
+    answer = Client().get(f"/e/{waiting.slug}/")
+    national, rows = figures(answer.content.decode())
+    assert answer["X-Secki-State"] == str(state.version)
+    assert (national, rows) == (1, [1, 0])  # all from the first state
+    monkeypatch.setattr("secki.portal.views.unit_rows", original)
+    answer = Client().get(f"/e/{waiting.slug}/")
+    assert answer["X-Secki-State"] == str(state.version + 1)
+    assert figures(answer.content.decode()) == (3, [1, 2])
+
+
+def test_without_a_publisher_the_site_publishes_on_demand(waiting: Election, admin: Any) -> None:
+    assert not snapshots.publisher_alive()
+    assert (
+        Client().get(f"/api/v1/elections/{waiting.slug}/results").json()["stations_reported"] == 0
+    )
+    submit(waiting, "1-1", admin)
+    answer = Client().get(f"/api/v1/elections/{waiting.slug}/results")
+    assert answer.json()["stations_reported"] == 1
+    assert not published.state_file(waiting.slug).exists()  # in memory only
+    assert Client().get("/e/no-such-election/").status_code == 404
