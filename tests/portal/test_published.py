@@ -257,3 +257,74 @@ def test_without_a_publisher_the_site_publishes_on_demand(waiting: Election, adm
     assert answer.json()["stations_reported"] == 1
     assert not published.state_file(waiting.slug).exists()  # in memory only
     assert Client().get("/e/no-such-election/").status_code == 404
+
+
+def call(path: str, **headers: str) -> tuple[str, dict[str, str], bytes]:
+    """One request through the production WSGI front (secki.opendata.wsgi)."""
+    from django.test.client import RequestFactory
+
+    from secki.opendata import wsgi
+
+    environ = RequestFactory()._base_environ(PATH_INFO=path, REQUEST_METHOD="GET", **headers)
+    answered: list[Any] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc: Any = None) -> None:
+        answered[:] = [status, dict(headers)]
+
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    # as django.test.Client does: the test's connection stays open around the request
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        result = wsgi.application(environ, start_response)
+        body = b"".join(result)
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    return answered[0], answered[1], body
+
+
+def test_the_front_answers_the_public_from_memory_per_state(
+    waiting: Election,
+    admin: Any,
+    clock: Clock,
+    publisher: published.Publisher,
+    django_assert_num_queries: Any,
+) -> None:
+    from secki.opendata import wsgi
+
+    wsgi.kept.clear()
+    publisher.step()
+    url = f"/api/v1/elections/{waiting.slug}/results"
+    status, headers, body = call(url)
+    assert status.startswith("200") and json.loads(body)["stations_reported"] == 0
+    with django_assert_num_queries(0):
+        again = call(url)
+        page = call(f"/e/{waiting.slug}/")
+        kept_page = call(f"/e/{waiting.slug}/")
+    assert again == (status, headers, body)
+    assert kept_page == page and page[0].startswith("200")
+    revalidated = call(url, HTTP_IF_NONE_MATCH=headers["ETag"])
+    assert revalidated[0].startswith("304") and revalidated[2] == b""
+    # another language is another answer
+    russian = call(f"/e/{waiting.slug}/", HTTP_ACCEPT_LANGUAGE="ru")
+    assert "Итоги по стране" in russian[2].decode() and russian[2] != page[2]
+    # a new state: new answers
+    submit(waiting, "1-1", admin)
+    clock.now += publisher.interval
+    assert publisher.step()
+    status, headers, body = call(url)
+    assert json.loads(body)["stations_reported"] == 1
+    assert headers["X-Secki-State"] != again[1]["X-Secki-State"]
+    # an official's request (a cookie) always goes to Django: live figures for a live session
+    client = Client()
+    client.force_login(admin)
+    submit(waiting, "1-2", admin)
+    cookie = "; ".join(f"{k}={v.value}" for k, v in client.cookies.items())
+    assert json.loads(call(url, HTTP_COOKIE=cookie)[2])["stations_reported"] == 2
+    assert json.loads(call(url)[2])["stations_reported"] == 1

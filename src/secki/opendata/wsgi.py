@@ -10,11 +10,20 @@ notices a stale snapshot and regenerates it (``SECKI_SNAPSHOT_AUTO``).
 ``GET``/``HEAD /log/…``, the transparency log's static files (:mod:`.transparency`), are
 answered here entirely, a missing file with a 404 that caches for seconds only
 (:mod:`.logfiles`): no database work.
+
+While a publisher runs (:mod:`.published`), the public pages and the public results API of an
+election are answered from memory before Django too, for requests that carry no cookie and no
+``Authorization`` (the anonymous public): the bytes and headers Django answered for the same
+URL, host, ``Accept-Language`` and ``Accept-Encoding`` from the same published state, kept
+once Django marked them public and made from that state (``X-Secki-State``); a new state
+makes every kept answer stale. ``If-None-Match`` naming the kept ETag gets 304.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -22,7 +31,11 @@ from typing import Any, BinaryIO
 from secki.wsgi import application as django_application
 
 FILE_URL = re.compile(r"^/data/(?P<slug>[-a-zA-Z0-9_]+)/(?P<version>live|v[0-9]+)/(?P<name>.+)$")
+PUBLIC_URL = re.compile(r"^(?:/e/|/api/v1/elections/)(?P<slug>[-a-zA-Z0-9_]+)(?:/|$)")
 StartResponse = Callable[..., Any]
+#: answers kept in memory per process (least recently used dropped first)
+KEPT_ANSWERS = 4096
+KEPT_BYTES = 64 << 20
 
 
 def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -33,6 +46,9 @@ def application(environ: dict[str, Any], start_response: StartResponse) -> Itera
     method = environ.get("REQUEST_METHOD")
     if path_info.startswith(logfiles.PREFIX) and method in ("GET", "HEAD"):
         return _log_file(environ, start_response, path_info[len(logfiles.PREFIX) :])
+    public = PUBLIC_URL.match(path_info)
+    if public is not None and method in ("GET", "HEAD"):
+        return _public(environ, start_response, public.group("slug"))
     match = FILE_URL.match(path_info)
     if match is None or method not in ("GET", "HEAD"):
         return django_application(environ, start_response)
@@ -98,3 +114,110 @@ def _send(
 def _chunks(handle: BinaryIO) -> Iterator[bytes]:
     with handle:
         yield from iter(lambda: handle.read(1 << 16), b"")
+
+
+# -- public answers kept in memory ----------------------------------------------------------
+
+
+class _Kept:
+    """Answers by (state, URL, host, languages, encodings), least recently used dropped."""
+
+    def __init__(self) -> None:
+        self.items: OrderedDict[tuple[str, ...], tuple[str, list[tuple[str, str]], bytes]] = (
+            OrderedDict()
+        )
+        self.size = 0
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...]) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        with self.lock:
+            hit = self.items.get(key)
+            if hit is not None:
+                self.items.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple[str, ...], answer: tuple[str, list[tuple[str, str]], bytes]) -> None:
+        with self.lock:
+            old = self.items.pop(key, None)
+            if old is not None:
+                self.size -= len(old[2])
+            self.items[key] = answer
+            self.size += len(answer[2])
+            while self.items and (len(self.items) > KEPT_ANSWERS or self.size > KEPT_BYTES):
+                _key, dropped = self.items.popitem(last=False)
+                self.size -= len(dropped[2])
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
+            self.size = 0
+
+
+kept = _Kept()
+
+
+def _public(environ: dict[str, Any], start_response: StartResponse, slug: str) -> Iterable[bytes]:
+    """A public page or results answer from memory, or from Django (then kept)."""
+    from secki.opendata import published, snapshots
+
+    if environ.get("HTTP_COOKIE") or environ.get("HTTP_AUTHORIZATION"):
+        return django_application(environ, start_response)
+    if not snapshots.publisher_alive():
+        return django_application(environ, start_response)
+    state = published.current(slug)
+    if state is None:
+        return django_application(environ, start_response)
+    key = (
+        state.tag,
+        environ.get("PATH_INFO", ""),
+        environ.get("QUERY_STRING", ""),
+        environ.get("wsgi.url_scheme", ""),
+        environ.get("HTTP_HOST", ""),
+        environ.get("HTTP_ACCEPT_LANGUAGE", ""),
+        environ.get("HTTP_ACCEPT_ENCODING", ""),
+    )
+    hit = kept.get(key)
+    if hit is not None:
+        status, headers, body = hit
+        tag = next((v for k, v in headers if k.lower() == "etag"), None)
+        sent = {
+            t.strip().removeprefix("W/")
+            for t in environ.get("HTTP_IF_NONE_MATCH", "").split(",")
+            if t.strip()
+        }
+        if tag is not None and (tag in sent or "*" in sent):
+            keep = {"etag", "cache-control", "vary", "last-modified", "x-secki-state"}
+            start_response("304 Not Modified", [(k, v) for k, v in headers if k.lower() in keep])
+            return []
+        start_response(status, headers)
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+    if environ.get("REQUEST_METHOD") != "GET" or environ.get("HTTP_IF_NONE_MATCH"):
+        return django_application(environ, start_response)
+    answered: list[Any] = []
+
+    def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        answered[:] = [status, headers]
+        return (
+            start_response(status, headers, exc_info)
+            if exc_info
+            else start_response(status, headers)
+        )
+
+    result = django_application(environ, capture)
+    try:
+        body = b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    if answered:
+        status, headers = answered
+        names = {k.lower(): v for k, v in headers}
+        if (
+            status.startswith("200 ")
+            and names.get("x-secki-state") == str(state.version)
+            and names.get("cache-control", "").startswith("public")
+            and "set-cookie" not in names
+        ):
+            kept.put(key, (status, list(headers), body))
+    return [body]

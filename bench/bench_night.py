@@ -1,0 +1,670 @@
+"""Election night: the public side while results pour in (issue 15).
+
+    python bench/bench_night.py [--stations N] [--db postgresql|sqlite|both] [--rate R]
+                                [--sqlite-rate R] [--connections C] [--soak SECONDS]
+
+For each database (a throwaway durable PostgreSQL, then SQLite) it simulates the default
+election (6,537 stations), imports its register only, and runs what production runs: the
+production server (Granian, ``secki.opendata.wsgi``: open-data and log files before Django),
+the one publisher (``secki publish --watch``: the transparency log, the open-data live files
+and the published public state every public page is served from) and nginx serving the
+open-data files. Then it replays the night through the HTTP API as a CEC operator's token:
+every turnout report, then every protocol, paced at ``--rate`` per second on PostgreSQL
+(target >= 300/s) and ``--sqlite-rate`` on SQLite (the demo's replay, about 145/s), while
+``wrk`` (``--connections`` in all, >= 64, split over the URLs) reads the national page, the
+national results JSON, a constituency page, random station pages and the live open-data
+file. It prints, for each phase and URL: requests/s, p50, p99 and errors; the write rate
+and its p99; the freshness (from a protocol's 201 to its station's JSON, its constituency's
+and the national total showing it: p50 and p99); the RSS of every server process (Granian's
+main process and workers, the publisher, nginx) at the start and the end. ``--soak S`` then
+goes on for S seconds (reads as above, writes: turnout corrections at the target rate) and
+prints every process's RSS growth after the first minute (target < 10 %) and the errors.
+
+Targets on 2 cores: every public URL >= 2,000 req/s with p99 < 100 ms during the writes,
+freshness p99 <= 2 s, writes >= 300/s with p99 < 250 ms, 0 errors. The load client, the
+writer and the server share the machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import http.client
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from _common import RestartableServer, base_env, descendants, secki, tree_cpu
+from bench_portal import nginx
+from bench_protocols import MAKE_BENCH_USER, fresh_database
+from secki.devtools.pgserver import throwaway_postgres
+
+SLUG = "az-2024-simulated"
+TARGET_READ_RATE = 2000.0
+TARGET_READ_P99_MS = 100.0
+TARGET_FRESH_S = 2.0
+TARGET_WRITE_RATE = 300.0
+TARGET_WRITE_P99_MS = 250.0
+WORKERS, THREADS = 2, 4
+
+
+# -- the night's data ----------------------------------------------------------------------
+
+
+@dataclass
+class Night:
+    turnout: list[dict[str, Any]]
+    protocols: list[dict[str, Any]]
+    unit_of: dict[str, str]  # station code → the unit holding it
+    registered: dict[str, int]
+    constituency: str
+
+
+def simulate(env: dict[str, str], out: Path, stations: int) -> Night:
+    secki(env, "simulate", "--quiet", "--out", str(out), "--stations", str(stations))
+    with (out / "protocols.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    with (out / "turnout.csv").open() as handle:
+        reports = list(csv.DictReader(handle))
+    with (out / "stations.csv").open() as handle:
+        register = list(csv.DictReader(handle))
+    (out / "protocols.csv").unlink()
+    (out / "turnout.csv").unlink()
+    protocols = [
+        {
+            "station": r["station"],
+            "values": {
+                k: v if k == "L17" else int(v) for k, v in r.items() if k != "station" and v != ""
+            },
+        }
+        for r in rows
+    ]
+    turnout = [
+        {"station": r["station"], "time": r["time"], "voters": int(r["voters"])}
+        for r in reports
+        if r.get("voters", "") != ""
+    ]
+    turnout.sort(key=lambda r: (r["time"], r["station"]))
+    unit_of = {s["code"]: s["unit"] for s in register}
+    return Night(
+        turnout,
+        protocols,
+        unit_of,
+        {s["code"]: int(s["registered"]) for s in register},
+        Counter(unit_of.values()).most_common(1)[0][0],
+    )
+
+
+# -- measuring -----------------------------------------------------------------------------
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+@dataclass
+class Writes:
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    #: protocols acknowledged: (time of the 201, station, count in its unit, count overall)
+    acks: list[tuple[float, str, int, int]] = field(default_factory=list)
+
+    @property
+    def sent(self) -> int:
+        return sum(self.statuses.values())
+
+    def line(self, what: str, target: float | None) -> str:
+        rate = self.sent / self.seconds if self.seconds else 0.0
+        errors = {k: v for k, v in self.statuses.items() if k != 201}
+        aim = f" (target >= {target:.0f}/s: {rate / target:.2f}x)" if target else ""
+        return (
+            f"  writes {what}: {self.sent:,} in {self.seconds:.1f} s, {rate:,.0f}/s{aim}; "
+            f"p50 {percentile(self.latencies, 50) * 1000:.0f} ms, p99 "
+            f"{percentile(self.latencies, 99) * 1000:.0f} ms (target < "
+            f"{TARGET_WRITE_P99_MS:.0f} ms); errors {errors or 0}"
+            + (f" e.g. {self.problems[0]}" if self.problems else "")
+        )
+
+
+def post_paced(
+    port: int,
+    path: str,
+    token: str,
+    bodies: list[dict[str, Any]],
+    rate: float,
+    unit_of: dict[str, str] | None = None,
+    clients: int = 16,
+    stop: threading.Event | None = None,
+    out: Writes | None = None,
+) -> Writes:
+    """POST every body once, the i-th not before start + i / rate, over ``clients``
+    keep-alive connections (into ``out``, which others may read meanwhile)."""
+    out = out if out is not None else Writes()
+    lock = threading.Lock()
+    cursor = [0]
+    per_unit: Counter[str] = Counter()
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    started = time.perf_counter()
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while stop is None or not stop.is_set():
+            with lock:
+                index = cursor[0]
+                cursor[0] += 1
+            if index >= len(bodies):
+                break
+            wait = started + index / rate - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            body = bodies[index]
+            begin = time.perf_counter()
+            try:
+                conn.request("POST", path, json.dumps(body), headers)
+                response = conn.getresponse()
+                answer = response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                status, answer = 599, str(exc).encode()
+            done = time.perf_counter()
+            with lock:
+                out.latencies.append(done - begin)
+                out.statuses[status] += 1
+                if status != 201 and len(out.problems) < 3:
+                    out.problems.append(f"{status} {answer[:200]!r}")
+                if status == 201 and unit_of is not None:
+                    unit = unit_of[body["station"]]
+                    per_unit[unit] += 1
+                    out.acks.append((done, body["station"], per_unit[unit], len(out.acks) + 1))
+        conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.seconds = time.perf_counter() - started
+    return out
+
+
+def get(conn: http.client.HTTPConnection, path: str) -> Any:
+    conn.request("GET", path)
+    response = conn.getresponse()
+    body = response.read()
+    return json.loads(body) if response.status == 200 else None
+
+
+def freshness(
+    port: int, writes: Writes, unit_of: dict[str, str], stop: threading.Event
+) -> dict[str, list[float]]:
+    """Repeatedly: the protocol acknowledged last, then the time until its station's public
+    JSON shows its values, its constituency's ``stations_reported`` and the national one reach
+    the counts acknowledged by then (polled every 20 ms)."""
+    found: dict[str, list[float]] = {"station": [], "constituency": [], "national": []}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    while not stop.is_set():
+        if not writes.acks:
+            time.sleep(0.05)
+            continue
+        acked, code, in_unit, overall = writes.acks[-1]
+        unit = unit_of[code]
+        todo = {
+            "station": (f"/api/v1/elections/{SLUG}/results/stations/{code}", "values", None),
+            "constituency": (
+                f"/api/v1/elections/{SLUG}/results/units/{unit}",
+                "stations_reported",
+                in_unit,
+            ),
+            "national": (f"/api/v1/elections/{SLUG}/results", "stations_reported", overall),
+        }
+        while todo and time.perf_counter() - acked < 30:
+            for name, (path, key, least) in list(todo.items()):
+                doc = get(conn, path)
+                if doc is None:
+                    continue
+                value = doc.get(key)
+                if (least is None and value is not None) or (least is not None and value >= least):
+                    found[name].append(time.perf_counter() - acked)
+                    del todo[name]
+            time.sleep(0.02)
+        for name in todo:  # not seen within 30 s
+            found[name].append(float("inf"))
+    conn.close()
+    return found
+
+
+# -- wrk -----------------------------------------------------------------------------------
+
+LUA_RANDOM = """
+local paths = {}
+for line in io.lines("%s") do paths[#paths + 1] = line end
+math.randomseed(%d)
+request = function()
+  return wrk.format("GET", paths[math.random(#paths)])
+end
+"""
+
+
+@dataclass
+class Read:
+    label: str
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    raw: str
+    requests: int = 0
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if match is None:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def parse_wrk(label: str, out: str) -> Read:
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p50 = re.search(r"\s50%\s+(\S+)", out)
+    p99 = re.search(r"\s99%\s+(\S+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    errors = 0
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if non2xx:
+        errors += int(non2xx.group(1))
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    if sockets:
+        errors += sum(int(x) for x in sockets.groups())
+    return Read(
+        label,
+        float(rate.group(1)) if rate else 0.0,
+        _ms(p50.group(1)) if p50 else float("nan"),
+        _ms(p99.group(1)) if p99 else float("nan"),
+        errors,
+        out,
+        int(total.group(1)) if total else 0,
+    )
+
+
+@contextmanager
+def readers(
+    targets: list[tuple[str, int, str, Path | None]], connections: int, seconds: float
+) -> Iterator[list[Read]]:
+    """One wrk per target (label, port, path, Lua script), the connections split evenly,
+    running for ``seconds`` (stopped early by SIGINT when the block ends first)."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is needed (apt-get install wrk)")
+    each = max(1, connections // len(targets))
+    procs = []
+    for label, port, path, script in targets:
+        command = [
+            wrk,
+            "-t1",
+            f"-c{each}",
+            f"-d{max(1, int(seconds))}s",
+            "--latency",
+            "--timeout",
+            "10s",
+        ]
+        if script is not None:
+            command += ["-s", str(script)]
+        command.append(f"http://127.0.0.1:{port}{path}")
+        procs.append((label, subprocess.Popen(command, stdout=subprocess.PIPE, text=True)))
+    results: list[Read] = []
+    try:
+        yield results
+    finally:
+        for _label, proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(2)  # SIGINT: wrk prints what it measured so far
+        for label, proc in procs:
+            out, _ = proc.communicate(timeout=60)
+            results.append(parse_wrk(label, out))
+
+
+class Cpu:
+    """CPU seconds used by the server's processes and by the publisher over a phase."""
+
+    def __init__(self, server: int, publisher: int) -> None:
+        self.server, self.publisher = server, publisher
+        self.start = (tree_cpu(server), tree_cpu(publisher))
+
+    def line(self, reads: list[Read], writes: int, seconds: float) -> str:
+        server = tree_cpu(self.server) - self.start[0]
+        publisher = tree_cpu(self.publisher) - self.start[1]
+        served = sum(r.requests for r in reads if "nginx" not in r.label) + writes
+        per = 1000 * server / served if served else float("nan")
+        return (
+            f"  CPU: server {server:.1f} s ({per:.2f} ms per request it answered, reads and "
+            f"writes), publisher {publisher:.1f} s ({100 * publisher / seconds:.0f} % of a core); "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        )
+
+
+def print_reads(reads: list[Read]) -> None:
+    for r in reads:
+        ok = r.rate >= TARGET_READ_RATE and r.p99_ms < TARGET_READ_P99_MS and r.errors == 0
+        print(
+            f"  {r.label:<26} {r.rate:>8,.0f} req/s ({r.rate / TARGET_READ_RATE:.2f}x), "
+            f"p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms, errors {r.errors}"
+            f"{'' if ok else '  [below target]'}"
+        )
+
+
+# -- the run -------------------------------------------------------------------------------
+
+
+def processes(
+    server: RestartableServer, publisher: subprocess.Popen[bytes], nginx_pid: int | None
+) -> dict[str, int]:
+    found: dict[str, int] = {}
+    pids = server.pids()
+    if pids:
+        found["granian main"] = pids[0]
+        for i, pid in enumerate(pids[1:], 1):
+            found[f"granian worker {i}"] = pid
+    found["publisher"] = publisher.pid
+    if nginx_pid is not None:
+        found["nginx master"] = nginx_pid
+        for i, pid in enumerate(descendants(nginx_pid), 1):
+            found[f"nginx worker {i}"] = pid
+    return found
+
+
+def rss_line(pids: dict[str, int]) -> str:
+    parts = []
+    for name, pid in pids.items():
+        mb = rss_mb(pid)
+        parts.append(f"{name} {mb:.0f} MB" if mb is not None else f"{name} gone")
+    return ", ".join(parts)
+
+
+def nginx_master(port: int) -> int | None:
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"nginx") and b"master" not in argv[0]:
+            conf = next((a for a in argv if a.endswith(b"nginx.conf")), None)
+            if conf and f"listen 127.0.0.1:{port};".encode() in Path(conf.decode()).read_bytes():
+                return int(proc.name)
+    return None
+
+
+def wait_for(path: Path, timeout: float = 600.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{path} did not appear within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def night(
+    env: dict[str, str], work: Path, label: str, stations: int, rate: float, args: Any
+) -> None:
+    print(f"\n== {label}: {stations:,} stations, writes paced at {rate:.0f}/s ==", flush=True)
+    bundle = work / "bundle"
+    data = simulate(env, bundle, stations)
+    secki(env, "import", str(bundle))
+    token = secki(env, "manage", "shell", "-c", MAKE_BENCH_USER).stdout.strip().splitlines()[-1]
+    var = Path(env["SECKI_VAR_DIR"])
+    env = {**env, "SECKI_LOG_NAME": "bench.secki/log", "SECKI_SNAPSHOT_AUTO": "1"}
+    log = work / "server.log"
+    server = RestartableServer(
+        env, workers=WORKERS, threads=THREADS, app="secki.opendata.wsgi:application", log=log
+    )
+    publisher = subprocess.Popen(
+        [sys.executable, "-m", "secki.cli", "publish", "--watch", "--quiet", "--interval", "1"],
+        env=env,
+        stdout=(work / "publisher.log").open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(var / "state" / f"{SLUG}.state")
+        wait_for(var / "opendata" / SLUG / "live" / "index.json")
+        server.start()
+        with nginx(var / "opendata", work / "nginx") as nginx_port:
+            time.sleep(0.5)
+            pids = processes(server, publisher, nginx_master(nginx_port))
+            port = server.port
+            codes = sorted(data.unit_of)
+            paths = work / "stations.txt"
+            paths.write_text("".join(f"/e/{SLUG}/s/{c}/\n" for c in codes))
+            script = work / "random.lua"
+            script.write_text(LUA_RANDOM % (paths, 7))
+            targets = [
+                ("national page", port, f"/e/{SLUG}/", None),
+                ("national JSON", port, f"/api/v1/elections/{SLUG}/results", None),
+                ("constituency page", port, f"/e/{SLUG}/u/{data.constituency}/", None),
+                ("random station pages", port, "/", script),
+                ("live open data (nginx)", nginx_port, f"/data/{SLUG}/live/index.json", None),
+            ]
+            for _label, p, path, _s in targets[:3] + targets[4:]:  # warm: every URL answers
+                conn = http.client.HTTPConnection("127.0.0.1", p, timeout=60)
+                conn.request("GET", path)
+                answer = conn.getresponse()
+                answer.read()
+                if answer.status != 200:
+                    raise SystemExit(f"{path}: HTTP {answer.status}")
+            print(f"  RSS at start: {rss_line(pids)}", flush=True)
+            cpu = Cpu(server.pids()[0], publisher.pid)
+            with readers(targets, args.connections, args.quiet) as reads:
+                time.sleep(args.quiet)
+            print(f"quiet ({args.quiet:.0f} s of reads, no writes):")
+            print_reads(reads)
+            print(cpu.line(reads, 0, args.quiet))
+
+            turnout_seconds = len(data.turnout) / rate
+            cpu = Cpu(server.pids()[0], publisher.pid)
+            with readers(targets, args.connections, turnout_seconds + 5) as reads:
+                writes = post_paced(
+                    port, f"/api/v1/elections/{SLUG}/turnout", token, data.turnout, rate
+                )
+            print(f"turnout phase ({len(data.turnout):,} reports):")
+            print(cpu.line(reads, writes.sent, writes.seconds))
+            print(
+                writes.line("(turnout reports)", TARGET_WRITE_RATE if "Postgre" in label else None)
+            )
+            print_reads(reads)
+
+            stop = threading.Event()
+            fresh: dict[str, list[float]] = {}
+            samplers = []
+            shared = Writes()
+
+            def sample() -> None:
+                result = freshness(port, shared, data.unit_of, stop)
+                for k, v in result.items():
+                    fresh.setdefault(k, []).extend(v)
+
+            protocol_seconds = len(data.protocols) / rate
+            cpu = Cpu(server.pids()[0], publisher.pid)
+            with readers(targets, args.connections, protocol_seconds + 5) as reads:
+                for _ in range(2):
+                    t = threading.Thread(target=sample)
+                    t.start()
+                    samplers.append(t)
+                protocol_writes = post_paced(
+                    port,
+                    f"/api/v1/elections/{SLUG}/protocols",
+                    token,
+                    data.protocols,
+                    rate,
+                    data.unit_of,
+                    out=shared,
+                )
+                time.sleep(3)  # the last acknowledged protocols reach the state
+                stop.set()
+                for t in samplers:
+                    t.join()
+            print(f"protocol phase ({len(data.protocols):,} protocols):")
+            print(cpu.line(reads, protocol_writes.sent, protocol_writes.seconds))
+            print(
+                protocol_writes.line(
+                    "(protocols)", TARGET_WRITE_RATE if "Postgre" in label else None
+                )
+            )
+            print_reads(reads)
+            for name in ("station", "constituency", "national"):
+                values = fresh.get(name, [])
+                p99 = percentile(values, 99)
+                print(
+                    f"  freshness → {name}: p50 {percentile(values, 50):.2f} s, p99 {p99:.2f} s "
+                    f"over {len(values)} protocols (target p99 <= {TARGET_FRESH_S:.0f} s"
+                    f"{'' if p99 <= TARGET_FRESH_S else ': missed'})"
+                )
+            print(f"  RSS at end: {rss_line(pids)}", flush=True)
+            check_final(port, data)
+            if args.soak:
+                soak(port, token, data, rate, targets, args, pids)
+    finally:
+        server.stop()
+        publisher.terminate()
+        try:
+            publisher.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            publisher.kill()
+
+
+def check_final(port: int, data: Night) -> None:
+    """After the load: the national JSON equals the sums of the protocols sent."""
+    time.sleep(2.5)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    national = get(conn, f"/api/v1/elections/{SLUG}/results")
+    conn.close()
+    expected: Counter[str] = Counter()
+    for body in data.protocols:
+        for k, v in body["values"].items():
+            if k != "L17":
+                expected[k] += v
+    same = national is not None and national["lines"] == dict(expected)
+    print(
+        "  after the load the national JSON equals the sum of the protocols sent: "
+        f"{'yes' if same else 'NO'} ({national['stations_reported'] if national else '?'} "
+        f"stations reported)"
+    )
+
+
+def soak(
+    port: int,
+    token: str,
+    data: Night,
+    rate: float,
+    targets: list[tuple[str, int, str, Path | None]],
+    args: Any,
+    pids: dict[str, int],
+) -> None:
+    """Reads and turnout corrections for ``args.soak`` seconds; RSS after the first minute
+    and at the end."""
+    last = {}
+    for r in data.turnout:
+        last[r["station"]] = r  # the latest report time of each station
+    corrections = []
+    flip = 0
+    while len(corrections) < int(args.soak * rate) + 1000:
+        for code, r in last.items():
+            bump = 1 if flip % 2 == 0 else 0
+            if r["voters"] + 1 > data.registered[code]:
+                continue
+            corrections.append({**r, "voters": r["voters"] + bump, "reason": f"recount {flip}"})
+        flip += 1
+    stop = threading.Event()
+    box: list[Writes] = []
+    writer = threading.Thread(
+        target=lambda: box.append(
+            post_paced(
+                port, f"/api/v1/elections/{SLUG}/turnout", token, corrections, rate, stop=stop
+            )
+        )
+    )
+    started = time.monotonic()
+    with readers(targets, args.connections, args.soak) as reads:
+        writer.start()
+        while time.monotonic() - started < 60:
+            time.sleep(1)
+        first = {name: rss_mb(pid) for name, pid in pids.items()}
+        print(f"  soak: RSS after the first minute: {rss_line(pids)}", flush=True)
+        while time.monotonic() - started < args.soak:
+            time.sleep(1)
+        stop.set()
+        writer.join()
+    end = {name: rss_mb(pid) for name, pid in pids.items()}
+    growth = []
+    for name, before in first.items():
+        after = end.get(name)
+        if before and after:
+            growth.append(f"{name} {100 * (after - before) / before:+.1f} %")
+    print(f"soak {args.soak:.0f} s:")
+    print(box[0].line("(turnout corrections)", None) if box else "  no writes")
+    print_reads(reads)
+    print(f"  RSS growth after the first minute (target < 10 %): {', '.join(growth)}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--stations", type=int, nargs="+", default=[6_537])
+    parser.add_argument("--db", choices=["postgresql", "sqlite", "both"], default="both")
+    parser.add_argument("--rate", type=float, default=300.0)
+    parser.add_argument("--sqlite-rate", type=float, default=145.0)
+    parser.add_argument("--connections", type=int, default=80)
+    parser.add_argument("--soak", type=float, default=0.0)
+    parser.add_argument("--quiet", type=float, default=10.0, help="seconds of reads first")
+    args = parser.parse_args()
+    print(
+        f"bench_night: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; Granian "
+        f"{WORKERS} workers x {THREADS} threads; wrk {args.connections} connections"
+    )
+    for stations in args.stations:
+        with tempfile.TemporaryDirectory(prefix="secki-bench-night-") as tmp:
+            if args.db in ("postgresql", "both"):
+                with throwaway_postgres(durable=True) as url:
+                    work = Path(tmp) / "pg"
+                    env = fresh_database(url, "night", work / "var")
+                    night(env, work, "PostgreSQL", stations, args.rate, args)
+            if args.db in ("sqlite", "both"):
+                work = Path(tmp) / "sqlite"
+                env = base_env(SECKI_VAR_DIR=str(work / "var"))
+                env.pop("DATABASE_URL", None)
+                secki(env, "manage", "migrate", "-v", "0")
+                night(env, work, "SQLite", stations, args.sqlite_rate, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
