@@ -328,3 +328,28 @@ def test_the_front_answers_the_public_from_memory_per_state(
     cookie = "; ".join(f"{k}={v.value}" for k, v in client.cookies.items())
     assert json.loads(call(url, HTTP_COOKIE=cookie)[2])["stations_reported"] == 2
     assert json.loads(call(url)[2])["stations_reported"] == 1
+
+
+def test_the_turnout_page_figures_of_a_state_equal_the_live_aggregate(
+    waiting: Election, admin: Any, clock: Clock, publisher: published.Publisher
+) -> None:
+    from secki.results.turnout import TurnoutAggregate
+
+    for _fact in facts(waiting, admin):
+        clock.now += publisher.interval
+        publisher.step()
+    state = published.read(waiting.slug)
+    assert state is not None
+    table = pages.TurnoutTable(state.tabulation(), state.data)
+    live = TurnoutAggregate(waiting, public=True)
+    for unit in live.units.values():
+        for time in live.times:
+            mine, theirs = table.aggregate.figures(unit, time), live.figures(unit, time)
+            assert (mine.voters, mine.registered, mine.stations) == (
+                theirs.voters,
+                theirs.registered,
+                theirs.stations,
+            ), (unit.code, time)
+        assert table.aggregate.totals[unit.id].stations_total == live.totals[unit.id].stations_total
+    page = Client().get(f"/e/{waiting.slug}/turnout/")
+    assert page.status_code == 200 and page["X-Secki-State"] == str(state.version)

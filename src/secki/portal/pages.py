@@ -25,7 +25,7 @@ from secki.protocols.models import (
 )
 from secki.protocols.scans import visible_scans
 from secki.results.tabulate import Tabulation, Totals, UnitResult, percent
-from secki.results.turnout import aggregate
+from secki.results.turnout import TurnoutAggregate, aggregate
 from secki.turnout.models import TurnoutReport
 
 #: what the public may see of a station's protocol versions
@@ -252,9 +252,14 @@ class TurnoutTable:
     registered of the stations that reported at that time, from the turnout aggregate
     (:mod:`secki.results.turnout`, cached by ledger head)."""
 
-    def __init__(self, tab: Tabulation) -> None:
+    def __init__(self, tab: Tabulation, data: PublicData | None = None) -> None:
         self.tab = tab
-        self.aggregate = aggregate(tab.election, public=tab.public)
+        if data is not None:  # a published state's reports
+            self.aggregate = TurnoutAggregate.of(
+                tab, ((s.unit_id, s.registered, data.turnout.get(s.id, {})) for s in data.stations)
+            )
+        else:
+            self.aggregate = aggregate(tab.election, public=tab.public)
         self.times: list[str] = list(self.aggregate.times)
 
     def series(self, unit: Unit | None = None) -> list[TurnoutPoint]:

@@ -394,7 +394,7 @@ def turnout_page(request: HttpRequest, state: PageState) -> HttpResponse:
         if found is None:
             raise Http404(_("There is no unit %(code)s in this election.") % {"code": code})
         unit = found
-    table = TurnoutTable(tab)
+    table = TurnoutTable(tab, state.published.data if state.published else None)
     national = table.series(tab.root)
     series = [Series(tab.root.name, [p.percent for p in national])]
     chosen = table.series(unit)

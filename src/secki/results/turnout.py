@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,6 +103,35 @@ class TurnoutAggregate:
                 self.totals[current].add(figures)
                 current = self.units[current].parent_id
         self.tabulation: Tabulation = tabulation(election, public=public)
+
+    @classmethod
+    def of(
+        cls,
+        tab: Tabulation,
+        stations: Iterable[tuple[int, int, Mapping[str, int]]],
+    ) -> TurnoutAggregate:
+        """The aggregate of reports held elsewhere (a published state's): ``stations`` are
+        (unit id, registered voters, current reports by time); no database work."""
+        agg = cls.__new__(cls)
+        agg.election = tab.election
+        agg.public = tab.public
+        agg.times = list(tab.election.turnout_times)
+        agg.units = dict(tab.units)
+        own: dict[int, UnitFigures] = defaultdict(UnitFigures)
+        for unit_id, registered, reports in stations:
+            mine = own[unit_id]
+            mine.stations_total += 1
+            mine.registered_total += registered
+            for time, voters in reports.items():
+                mine.times[time].add(Figures(voters, registered, 1, 0))
+        agg.totals = defaultdict(UnitFigures)
+        for unit_id, figures in own.items():
+            current: int | None = unit_id
+            while current is not None:
+                agg.totals[current].add(figures)
+                current = agg.units[current].parent_id
+        agg.tabulation = tab
+        return agg
 
     @property
     def root(self) -> Unit:
