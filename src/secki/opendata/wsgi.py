@@ -31,11 +31,15 @@ from typing import Any, BinaryIO
 from secki.wsgi import application as django_application
 
 FILE_URL = re.compile(r"^/data/(?P<slug>[-a-zA-Z0-9_]+)/(?P<version>live|v[0-9]+)/(?P<name>.+)$")
-PUBLIC_URL = re.compile(r"^(?:/e/|/api/v1/elections/)(?P<slug>[-a-zA-Z0-9_]+)(?:/|$)")
+#: an election's public pages (not the scan files: streamed) and its public results API
+PUBLIC_URL = re.compile(
+    r"^(?:/e/(?P<slug>[-a-zA-Z0-9_]+)/(?!s/[^/]+/scans/)"
+    r"|/api/v1/elections/(?P<api>[-a-zA-Z0-9_]+)/results(?:/|$))"
+)
 StartResponse = Callable[..., Any]
 #: answers kept in memory per process (least recently used dropped first)
 KEPT_ANSWERS = 4096
-KEPT_BYTES = 64 << 20
+KEPT_BYTES = 32 << 20
 
 
 def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -48,7 +52,7 @@ def application(environ: dict[str, Any], start_response: StartResponse) -> Itera
         return _log_file(environ, start_response, path_info[len(logfiles.PREFIX) :])
     public = PUBLIC_URL.match(path_info)
     if public is not None and method in ("GET", "HEAD"):
-        return _public(environ, start_response, public.group("slug"))
+        return _public(environ, start_response, public.group("slug") or public.group("api"))
     match = FILE_URL.match(path_info)
     if match is None or method not in ("GET", "HEAD"):
         return django_application(environ, start_response)
