@@ -33,8 +33,10 @@ from secki.turnout.models import TurnoutReport
 
 PUBLIC_STATUSES = (ProtocolStatus.PUBLISHED, ProtocolStatus.ANNULLED)
 ATTEMPTS = 3
-#: above this share of the stations changed at once, a full read is cheaper than a delta
-DELTA_SHARE = 0.05
+#: more new entries than this share of the stations are read in full rather than as a delta
+#: (election night brings a few hundred a second: a publisher one interval behind still
+#: catches up by deltas)
+DELTA_SHARE = 0.2
 STATION_FIELDS = (
     "id",
     "unit_id",
