@@ -228,7 +228,7 @@ class Publisher:
         if last is None:
             previous = read(slug)
             if previous is not None and previous.key[0] == row.election.id:
-                last = _Last(previous, -float("inf"))
+                last = self.last[slug] = _Last(previous, -float("inf"))
         if last is not None:
             same = (
                 last.state.key[0] == row.election.id
