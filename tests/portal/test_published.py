@@ -314,10 +314,15 @@ def test_the_front_answers_the_public_from_memory_per_state(
     # another language is another answer
     russian = call(f"/e/{waiting.slug}/", HTTP_ACCEPT_LANGUAGE="ru")
     assert "Итоги по стране" in russian[2].decode() and russian[2] != page[2]
-    # a new state: new answers
+    # a new state: while one thread renders a URL's new answer, the others answer with the
+    # previous state's (whole), then everyone gets the new one
     submit(waiting, "1-1", admin)
     clock.now += publisher.interval
     assert publisher.step()
+    [key] = [k for k in wsgi.kept.items if k[0] == url]
+    assert wsgi.kept.claim(key)
+    assert call(url) == again
+    wsgi.kept.release(key)
     status, headers, body = call(url)
     assert json.loads(body)["stations_reported"] == 1
     assert headers["X-Secki-State"] != again[1]["X-Secki-State"]

@@ -37,6 +37,7 @@ PUBLIC_URL = re.compile(
     r"|/api/v1/elections/(?P<api>[-a-zA-Z0-9_]+)/results(?:/|$))"
 )
 StartResponse = Callable[..., Any]
+Answer = tuple[str, list[tuple[str, str]], bytes]  # status, headers, body
 #: answers kept in memory per process (least recently used dropped first)
 KEPT_ANSWERS = 4096
 KEPT_BYTES = 32 << 20
@@ -124,40 +125,73 @@ def _chunks(handle: BinaryIO) -> Iterator[bytes]:
 
 
 class _Kept:
-    """Answers by (state, URL, host, languages, encodings), least recently used dropped."""
+    """The newest answer per (URL, host, languages, encodings), with the state it shows; least
+    recently used dropped first. While one thread renders a URL's answer for a new state, the
+    others answer with the previous state's (one consistent state, an interval older) rather
+    than all rendering the same page at once."""
 
     def __init__(self) -> None:
-        self.items: OrderedDict[tuple[str, ...], tuple[str, list[tuple[str, str]], bytes]] = (
-            OrderedDict()
-        )
+        self.items: OrderedDict[tuple[str, ...], tuple[str, Answer]] = OrderedDict()
         self.size = 0
+        self.rendering: set[tuple[str, ...]] = set()
         self.lock = threading.Lock()
 
-    def get(self, key: tuple[str, ...]) -> tuple[str, list[tuple[str, str]], bytes] | None:
+    def get(self, key: tuple[str, ...]) -> tuple[str, Answer] | None:
         with self.lock:
             hit = self.items.get(key)
             if hit is not None:
                 self.items.move_to_end(key)
             return hit
 
-    def put(self, key: tuple[str, ...], answer: tuple[str, list[tuple[str, str]], bytes]) -> None:
+    def claim(self, key: tuple[str, ...]) -> bool:
+        """True for the one thread that renders ``key`` now."""
+        with self.lock:
+            if key in self.rendering:
+                return False
+            self.rendering.add(key)
+            return True
+
+    def release(self, key: tuple[str, ...]) -> None:
+        with self.lock:
+            self.rendering.discard(key)
+
+    def put(self, key: tuple[str, ...], tag: str, answer: Answer) -> None:
         with self.lock:
             old = self.items.pop(key, None)
             if old is not None:
-                self.size -= len(old[2])
-            self.items[key] = answer
+                self.size -= len(old[1][2])
+            self.items[key] = (tag, answer)
             self.size += len(answer[2])
             while self.items and (len(self.items) > KEPT_ANSWERS or self.size > KEPT_BYTES):
                 _key, dropped = self.items.popitem(last=False)
-                self.size -= len(dropped[2])
+                self.size -= len(dropped[1][2])
 
     def clear(self) -> None:
         with self.lock:
             self.items.clear()
+            self.rendering.clear()
             self.size = 0
 
 
 kept = _Kept()
+
+
+def _answer(
+    environ: dict[str, Any], start_response: StartResponse, answer: Answer
+) -> Iterable[bytes]:
+    status, headers, body = answer
+    tag = next((v for k, v in headers if k.lower() == "etag"), None)
+    sent = {
+        t.strip().removeprefix("W/")
+        for t in environ.get("HTTP_IF_NONE_MATCH", "").split(",")
+        if t.strip()
+    }
+    if tag is not None and (tag in sent or "*" in sent):
+        keep = {"etag", "cache-control", "vary", "last-modified", "x-secki-state"}
+        start_response("304 Not Modified", [(k, v) for k, v in headers if k.lower() in keep])
+        return []
+    start_response(status, headers)
+    return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
 
 def _public(environ: dict[str, Any], start_response: StartResponse, slug: str) -> Iterable[bytes]:
@@ -172,7 +206,6 @@ def _public(environ: dict[str, Any], start_response: StartResponse, slug: str) -
     if state is None:
         return django_application(environ, start_response)
     key = (
-        state.tag,
         environ.get("PATH_INFO", ""),
         environ.get("QUERY_STRING", ""),
         environ.get("wsgi.url_scheme", ""),
@@ -181,31 +214,32 @@ def _public(environ: dict[str, Any], start_response: StartResponse, slug: str) -
         environ.get("HTTP_ACCEPT_ENCODING", ""),
     )
     hit = kept.get(key)
-    if hit is not None:
-        status, headers, body = hit
-        tag = next((v for k, v in headers if k.lower() == "etag"), None)
-        sent = {
-            t.strip().removeprefix("W/")
-            for t in environ.get("HTTP_IF_NONE_MATCH", "").split(",")
-            if t.strip()
-        }
-        if tag is not None and (tag in sent or "*" in sent):
-            keep = {"etag", "cache-control", "vary", "last-modified", "x-secki-state"}
-            start_response("304 Not Modified", [(k, v) for k, v in headers if k.lower() in keep])
-            return []
-        start_response(status, headers)
-        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
-    if environ.get("REQUEST_METHOD") != "GET" or environ.get("HTTP_IF_NONE_MATCH"):
+    if hit is not None and hit[0] == state.tag:
+        return _answer(environ, start_response, hit[1])
+    if not kept.claim(key):  # another thread renders it for this state
+        if hit is not None:
+            return _answer(environ, start_response, hit[1])
         return django_application(environ, start_response)
+    try:
+        return _render(environ, start_response, key, state)
+    finally:
+        kept.release(key)
+
+
+def _render(
+    environ: dict[str, Any],
+    start_response: StartResponse,
+    key: tuple[str, ...],
+    state: Any,
+) -> Iterable[bytes]:
+    """Django's answer, kept when it is public and shows ``state``."""
     answered: list[Any] = []
 
     def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         answered[:] = [status, headers]
-        return (
-            start_response(status, headers, exc_info)
-            if exc_info
-            else start_response(status, headers)
-        )
+        if exc_info:
+            return start_response(status, headers, exc_info)
+        return start_response(status, headers)
 
     result = django_application(environ, capture)
     try:
@@ -218,10 +252,11 @@ def _public(environ: dict[str, Any], start_response: StartResponse, slug: str) -
         status, headers = answered
         names = {k.lower(): v for k, v in headers}
         if (
-            status.startswith("200 ")
+            environ.get("REQUEST_METHOD") == "GET"
+            and status.startswith("200 ")
             and names.get("x-secki-state") == str(state.version)
             and names.get("cache-control", "").startswith("public")
             and "set-cookie" not in names
         ):
-            kept.put(key, (status, list(headers), body))
+            kept.put(key, state.tag, (status, list(headers), body))
     return [body]
