@@ -243,6 +243,8 @@ class Publisher:
         state = _build(election, row, data, version)
         write(state)
         self.last[slug] = _Last(state, now)
+        if self.open_data:  # a due release (seconds for a big election) after the state
+            snapshots.refresh(election, keep=True)
         return state
 
     def _current_data(self, election: Election) -> PublicData:
@@ -250,7 +252,7 @@ class Publisher:
         refresh (which rewrites the live files from the same data) or on its own."""
         key = (election.pk, str(election.created_at))
         if self.open_data:
-            snapshots.refresh(election, keep=True)
+            snapshots.refresh(election, keep=True, release=False)
             kept = snapshots.kept(election)
             if kept is not None:
                 return kept

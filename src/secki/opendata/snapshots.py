@@ -506,11 +506,14 @@ def refresh(
     every: float | None = None,
     wait: bool = True,
     keep: bool | None = None,
+    release: bool = True,
 ) -> Refreshed:
     """Bring the live snapshot up to the ledger head (by the changes since this process last
     wrote it, or in full); cut a release when the newest one is older than ``every`` seconds
     (default ``SECKI_RELEASE_EVERY``, 600) and out of date. ``keep``: remember the state for
     the next change (default: for elections up to 20,000 stations; the watcher keeps always).
+    ``release``: False leaves releases to a later call (the publisher writes the public state
+    first).
     """
     started = time.perf_counter()
     every = release_every() if every is None else every
@@ -533,11 +536,14 @@ def refresh(
         live = live_manifest(election)
         # a release is due at first, then every ``every`` seconds while results change, and
         # at once when the results become complete
-        due = not newest or (
-            int(newest[0]["ledger_seq"]) != head
-            and (
-                time.time() - _release_time(election, newest[0]) >= every
-                or bool(live and live.get("complete") and not newest[0].get("complete"))
+        due = release and (
+            not newest
+            or (
+                int(newest[0]["ledger_seq"]) != head
+                and (
+                    time.time() - _release_time(election, newest[0]) >= every
+                    or bool(live and live.get("complete") and not newest[0].get("complete"))
+                )
             )
         )
         if due:
