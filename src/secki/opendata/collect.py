@@ -116,8 +116,11 @@ class PublicData:
     values: dict[int, dict[str, int]]  # station id → lines of its published protocol
     turnout: dict[int, dict[str, int]]  # station id → {report time: voters}, current reports
     seq: int  # this election's newest ledger entry that this data includes
+    #: the leaf hash (hex) of that entry, the election log's entry ``log_size - 1``
     ledger_hash: str
     generated_at: dt.datetime
+    #: the size of the election's public log this data reflects (its entries 0 … size − 1)
+    log_size: int = 0
     #: station id → its public scans (of published and annulled versions), oldest first
     scans: dict[int, list[ScanRow]] = field(default_factory=dict)
     totals: dict[int, Totals] = field(default_factory=dict)  # unit id → rolled-up sums
@@ -239,13 +242,19 @@ class PublicData:
 
 def election_head(election: Election) -> tuple[int, str]:
     """The ``seq`` and the leaf hash of the election's last log entry."""
+    seq, leaf, _size = election_log_head(election)
+    return seq, leaf
+
+
+def election_log_head(election: Election) -> tuple[int, str, int]:
+    """The ``seq`` and the leaf hash of the election's last log entry, and the log's size."""
     entry = (
         LedgerEntry.objects.filter(election=election)
         .order_by("-seq")
-        .only("seq", "leaf_hash")
+        .only("seq", "leaf_hash", "index")
         .first()
     )
-    return (entry.seq, entry.leaf_hash) if entry else (0, "")
+    return (entry.seq, entry.leaf_hash, entry.index + 1) if entry else (0, "", 0)
 
 
 def _global_head() -> int:
@@ -324,7 +333,7 @@ def collect(election: Election) -> PublicData:
     candidates = list(Candidate.objects.filter(election=election).order_by("number"))
     for _attempt in range(ATTEMPTS):
         before = _global_head()
-        seq, ledger_hash = election_head(election)
+        seq, ledger_hash, log_size = election_log_head(election)
         protocols, values = _protocols(election, None)
         turnout = _turnout(election, None)
         scans = _scans(election, None)
@@ -343,6 +352,7 @@ def collect(election: Election) -> PublicData:
         seq=seq,
         ledger_hash=ledger_hash,
         generated_at=timezone.now().replace(microsecond=0),
+        log_size=log_size,
     )
     data.roll_up()
     return data
@@ -361,7 +371,7 @@ def catch_up(data: PublicData) -> Delta | None:
     entries = list(
         LedgerEntry.objects.filter(election=data.election, seq__gt=data.seq)
         .order_by("seq")
-        .values_list("seq", "leaf_hash", "kind", "body")[: limit + 1]
+        .values_list("seq", "leaf_hash", "kind", "body", "index")[: limit + 1]
     )
     if not entries:
         return Delta(set(), False)
@@ -370,7 +380,7 @@ def catch_up(data: PublicData) -> Delta | None:
     by_code = {s.code: s.id for s in data.stations}
     changed: set[int] = set()
     turnout: set[int] = set()
-    for _seq, _hash, kind, body in entries:
+    for _seq, _hash, kind, body, _index in entries:
         station = json.loads(body).get("station")
         if station not in by_code:
             return None
@@ -387,7 +397,7 @@ def catch_up(data: PublicData) -> Delta | None:
         _replace(data.scans, changed, _scans(data.election, changed))
     if turnout:
         _replace(data.turnout, turnout, _turnout(data.election, turnout))
-    data.seq, data.ledger_hash = entries[-1][0], entries[-1][1]
+    data.seq, data.ledger_hash, data.log_size = entries[-1][0], entries[-1][1], entries[-1][4] + 1
     data.generated_at = timezone.now().replace(microsecond=0)
     return Delta(changed, bool(turnout))
 

@@ -10,15 +10,19 @@ app, or by any static server or CDN pointed at the directory)::
         stations.csv.gz           bulk CSV, one row per station (secki.opendata.bulk)
         turnout.csv.gz            turnout reports (bundle format)
         scans.csv                 public scans of the paper protocols: SHA-256, size, address
-        manifest.json             ledger seq and hash, generation time, files, sizes, SHA-256
+        manifest.json             ledger seq, log size and last entry's leaf hash, generation
+                                  time, files, sizes, SHA-256
     v<seq>/                       a release: never changed or deleted once written
         stations.csv.gz, turnout.csv.gz, scans.csv, results.json.gz, nist.json.gz,
         election.json, units.csv, candidates.csv, manifest.json, SHA256SUMS
     latest -> v<seq>              symlink to the newest release
 
 ``<seq>`` is the sequence number of the election's newest entry in the public ledger: a
-release is the published state as of that ledger entry, and its manifest names the entry's
-leaf hash (the entry is a leaf of the election's public log, spec/transparency.md §5).
+release is the published state as of that ledger entry. Its manifest names the election's
+public log at that state (spec/transparency.md §5): ``log_size`` (N, the entries 0 … N − 1 it
+reflects) and ``ledger_hash``, the leaf hash (hex) of entry N − 1, so that a verifier
+recomputes every station's figures from the log's first N entries and compares them with the
+release's files (:mod:`secki.opendata.transparency` links the newest release beside the log).
 
 Regeneration is pull-based: :func:`refresh` compares the election's ledger head with the live
 snapshot's and brings it forward when they differ: by the stations named in the ledger entries
@@ -266,6 +270,7 @@ def _manifest(data: PublicData, directory: Path, version: str, names: list[str])
         "version": version,
         "ledger_seq": data.seq,
         "ledger_hash": data.ledger_hash,
+        "log_size": data.log_size,
         "generated_at": data.generated_at.isoformat(),
         "complete": data.complete,
         "stations_total": data.totals[data.root.id].stations_total,
