@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from secki.elections.models import Candidate, Election, Station
+from secki.ledger.models import LedgerEntry
 from secki.opendata import snapshots, transparency
 from secki.opendata.bulk import gzip_bytes
 from secki.opendata.transparency import publish_all
@@ -298,3 +299,18 @@ def test_a_line_value_changed_in_the_database_is_named_with_its_station(
         f"{value.value}"
     ) in output, output
     assert "line C1: published" in output  # results/<N>.json's national total too
+
+
+def test_the_download_page_names_the_log_size_and_leaf_hash(
+    election: Election, client: Any
+) -> None:
+    snapshots.make_release(election)
+    manifest = snapshots.releases(election)[0]
+    page = client.get(f"/data/{election.slug}/").content.decode()
+    assert "hash-chained" not in page and "Ledger hash" not in page
+    size = manifest["log_size"]
+    assert f"the first {size} entries of the transparency log" in page
+    assert "Leaf hash of the log's last entry:" in page
+    assert manifest["ledger_hash"][:8] in page.replace(" ", "")
+    entry = LedgerEntry.objects.get(election=election, index=size - 1)
+    assert manifest["ledger_hash"] == entry.leaf_hash and manifest["ledger_seq"] == entry.seq

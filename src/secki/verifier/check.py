@@ -17,9 +17,12 @@ For each election log (all of ``elections.json``, or one):
 4. **entries**, **results**, **register** (unless ``--no-totals``) — every bundle up to the
    checkpoint's size, each entry against its tile; all of them hashing to the root; their
    validity (§5.3); the totals recomputed at the size of ``results/latest.json`` and compared
-   number by number with ``results/<N>.json`` (§5.4); the register files against the SHA-256
-   the ``register.published`` entries give. With ``--station``, the hints are also checked
-   to list every entry of the station.
+   number by number with ``results/<N>.json`` (§5.4), every unit's too (the register the log
+   published says which units a station lies under); the register files and ``election.json``
+   against the SHA-256 the ``register.published`` and ``election.published`` entries give;
+   the open-data release ``opendata.json`` names, at the log size its manifest states,
+   station by station (:mod:`secki.verifier.release`). With ``--station``, the hints are
+   also checked to list every entry of the station.
 
 The state file is updated at the end: the keys (unless one disagreed) and, for each election
 that passed every check, its checkpoint.
