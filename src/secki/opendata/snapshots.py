@@ -59,6 +59,7 @@ from django.db import connection
 from django.utils.translation import gettext_noop
 
 from secki.elections.models import Election, Unit
+from secki.opendata import store
 from secki.opendata.bulk import (
     bulk_bytes,
     bulk_header,
@@ -427,10 +428,20 @@ def live_manifest(election: Election) -> dict[str, Any] | None:
 # -- releases ------------------------------------------------------------------------------
 
 
+def collect_at_once(election: Election) -> PublicData:
+    """:func:`collect` in one database snapshot, so that every figure is that of exactly the
+    log size the data names (``log_size``): what a release states, and what a verifier
+    compares with the log at that size. On SQLite the snapshot holds writers back while it
+    reads, which a release every few minutes can afford; the live files do without."""
+    with store.snapshot():
+        return collect(election)
+
+
 def make_release(election: Election, data: PublicData | None = None) -> Path:
     """Write the permanent release of the current published state (``v<seq>``), unless it
-    exists already; point ``latest`` at it."""
-    data = data or collect(election)
+    exists already; point ``latest`` at it. ``data`` must be read at one instant
+    (:func:`collect_at_once`, the default)."""
+    data = data or collect_at_once(election)
     base = election_dir(election)
     version = f"v{data.seq}"
     target = base / version
@@ -546,10 +557,11 @@ def refresh(
             )
         )
         if due:
-            data = data or collect(election)
-            if not (election_dir(election) / f"v{data.seq}").exists():
-                make_release(election, data)
-                released = f"v{data.seq}"
+            fresh = collect_at_once(election)
+            if not (election_dir(election) / f"v{fresh.seq}").exists():
+                make_release(election, fresh)
+                released = f"v{fresh.seq}"
+            data = data or fresh
         seq = data.seq if data else head
     return Refreshed(rewrote, released, seq, time.perf_counter() - started)
 

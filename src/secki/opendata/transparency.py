@@ -632,12 +632,16 @@ def _link_release(election: Election, files: _Files, size: int) -> None:
     so that a verifier holding only the log's files compares every station's row with the
     log. Nothing changes while the newest such release is the one already named."""
     base = snapshots.election_dir(election)
-    found = [
-        m
-        for m in snapshots.releases_in(base)
-        if isinstance(m.get("log_size"), int) and 0 < m["log_size"] <= size
-    ]
-    if not found:
+
+    def linkable(manifest: dict[str, object] | None) -> bool:
+        log_size = manifest.get("log_size") if manifest is not None else None
+        return isinstance(log_size, int) and 0 < log_size <= size
+
+    newest = snapshots.read_manifest(base / snapshots.LATEST)  # usually the one to link
+    found = (
+        [newest] if linkable(newest) else [m for m in snapshots.releases_in(base) if linkable(m)]
+    )
+    if not found or found[0] is None:
         return
     manifest = found[0]
     version = str(manifest["version"])
