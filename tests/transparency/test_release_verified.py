@@ -314,3 +314,21 @@ def test_the_download_page_names_the_log_size_and_leaf_hash(
     assert manifest["ledger_hash"][:8] in page.replace(" ", "")
     entry = LedgerEntry.objects.get(election=election, index=size - 1)
     assert manifest["ledger_hash"] == entry.leaf_hash and manifest["ledger_seq"] == entry.seq
+
+
+def test_settings_changed_while_open_name_their_new_election_json(
+    waiting: Election, admin: Any, tmp_path: Path
+) -> None:
+    from secki.accounts.actions import change_election
+
+    submit(waiting, "1-1", admin)
+    change_election(None, waiting, name="Waitland, renamed")
+    submit(waiting, "1-2", admin)
+    released_and_published(waiting)
+    report, output = check(tmp_path)
+    assert not report.failed, output  # the release's election.json is the one the log names
+    assert "election.json not compared" not in output
+    entry = LedgerEntry.objects.get(election=waiting, kind="election.settings")
+    digest = json.loads(entry.body)["settings_sha256"]
+    assert "Waitland, renamed" in (log_dir(waiting) / "register" / digest).read_text()
+    assert "Waitland, renamed" in (newest_release(waiting) / "election.json").read_text()

@@ -403,12 +403,7 @@ def change_election(
             after=new,
             request=request,
         )
-        chain.append(
-            current,
-            drafts.Generic(
-                current.slug, timezone.now(), "election.settings", drafts.ELECTION, {"changes": new}
-            ),
-        )
+        chain.settings_changed(current, new)
         bump_schema_revision(current.pk)  # cached pages and tabulations start again
     election.refresh_from_db()
     return new

@@ -306,6 +306,24 @@ def election_status(election: Election, old: str, new: str, reason: str = "") ->
         publish_register(election, now)
 
 
+def settings_changed(election: Election, changes: Mapping[str, object]) -> None:
+    """``election.settings``: the changed fields' new values and, when the election has a
+    protocol form, the SHA-256 of its ``election.json`` as it now is (stored for the
+    publisher, like ``election.published``'s), so that a verifier knows which file the log
+    names after the change (in the caller's transaction)."""
+    now = timezone.now()
+    fields: dict[str, object] = {"changes": dict(changes)}
+    try:
+        name, content = settings_file(election)
+    except SchemaError:
+        pass
+    else:
+        fields["settings_sha256"] = save_files({name: content}, now)[name]
+    append(
+        election, drafts.Generic(election.slug, now, "election.settings", drafts.ELECTION, fields)
+    )
+
+
 # -- checking the rows ----------------------------------------------------------------------------
 
 

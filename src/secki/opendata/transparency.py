@@ -450,7 +450,7 @@ class _New:
             self.scans.add(scan)
         if entry.get("kind") == "register.published" and isinstance(entry.get("files"), dict):
             self.register.update(v for v in entry["files"].values() if isinstance(v, str))
-        if entry.get("kind") == "election.published":
+        if entry.get("kind") in ("election.published", "election.settings"):
             settings_sha256 = entry.get("settings_sha256")
             if isinstance(settings_sha256, str):
                 self.register.add(settings_sha256)

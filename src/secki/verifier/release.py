@@ -14,7 +14,7 @@ At that size, with the register the log had published by then:
 * ``nist.json.gz`` (NIST SP 1500-100 v2): every candidate's name, every station's registered
   voters, every station's and unit's vote count per candidate;
 * ``candidates.csv``, ``units.csv``: the register's files byte for byte; ``election.json``: the
-  file whose SHA-256 the last ``election.published`` entry gives.
+  file whose SHA-256 the last ``election.published`` or ``election.settings`` entry gives.
 
 Each difference is one message naming the file, the line (or the JSON object), the station,
 unit or candidate, and both numbers.
@@ -70,8 +70,11 @@ def compare_release(
     register_files: Mapping[str, bytes],
     settings: bytes | None,
     tally: Tally,
+    *,
+    check_settings: bool = True,
 ) -> list[str]:
-    """Every difference between the release's ``files`` and the log at ``tally``'s size."""
+    """Every difference between the release's ``files`` and the log at ``tally``'s size
+    (``election.json`` with ``settings``, the file the log names last, if ``check_settings``)."""
     problems: list[str] = []
     at = f"the log at size {tally.tree_size}"
     for name in (UNITS_FILE, CANDIDATES_FILE):
@@ -80,7 +83,9 @@ def compare_release(
         )
         if found:
             problems.append(found)
-    if settings is None:
+    if not check_settings:
+        pass
+    elif settings is None:
         problems.append(f"{ELECTION_JSON}: {at} names no election.json (election.published)")
     else:
         found = first_difference(
