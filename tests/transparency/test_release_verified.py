@@ -332,3 +332,23 @@ def test_settings_changed_while_open_name_their_new_election_json(
     digest = json.loads(entry.body)["settings_sha256"]
     assert "Waitland, renamed" in (log_dir(waiting) / "register" / digest).read_text()
     assert "Waitland, renamed" in (newest_release(waiting) / "election.json").read_text()
+
+
+def test_a_manifest_that_claims_another_log_size_is_named(
+    election: Election, tmp_path: Path
+) -> None:
+    snapshots.make_release(election)
+    directory = newest_release(election)
+    path = directory / "manifest.json"
+    manifest = json.loads(path.read_bytes())
+    size = manifest["log_size"]
+    manifest["log_size"] = size - 1  # the release claims to reflect one entry fewer
+    path.chmod(0o644)
+    path.write_bytes(json.dumps(manifest, indent=1).encode() + b"\n")
+    publish_all()
+    report, output = check(tmp_path)
+    assert report.failed
+    assert (
+        f"manifest.json: ledger_hash {manifest['ledger_hash']} is not the leaf hash of log "
+        f"entry {size - 2}"
+    ) in output, output
