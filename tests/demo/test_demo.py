@@ -98,8 +98,9 @@ def test_demo_serves_live_totals_of_a_simulated_election(
     try:
         deadline = time.monotonic() + 90
         state = tmp_path / "verifier.json"
-        # mid-replay: the publisher's first checkpoint, verified from its directory as soon as
-        # the site lists it, and saved in the verifier's state file
+        # mid-replay: the publisher's first checkpoint (the demo publishes once before its
+        # replay starts), verified from its directory as soon as the site lists it, and saved
+        # in the verifier's state file
         site = tmp_path / "var" / "log"
         while time.monotonic() < deadline and f'"{slug}"' not in read_text(site / "elections.json"):
             time.sleep(0.05)
