@@ -1,0 +1,232 @@
+"""Observers' protocol copies against the official protocols, line by line.
+
+A station's mark:
+
+* ``corroborated`` — copies of two different organisations agree with each other on every
+  line they both give but not with the official protocol: the strongest flag;
+* ``differs`` — a copy and the official protocol differ on a line;
+* ``agrees`` — every copy equals the official protocol on every line it gives;
+* ``awaiting`` — copies but no official protocol yet (as the viewer sees it: the public
+  compares with published protocols, staff and observers with accepted ones too).
+
+Each difference names the line, the official and the copy's value and ``official − copy``;
+for a candidate's line a positive difference is in that candidate's favour, a negative one
+against. Computed when read, so a comparison exists as soon as both numbers do.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from secki.elections.models import Candidate, Election, Station, Unit
+from secki.observers.models import ProtocolCopy
+from secki.protocols.models import Protocol, ProtocolValue, counted_statuses
+
+CORROBORATED = "corroborated"
+DIFFERS = "differs"
+AGREES = "agrees"
+AWAITING = "awaiting"
+MARKS = (CORROBORATED, DIFFERS, AGREES, AWAITING)
+FLAGGED = (CORROBORATED, DIFFERS)
+
+
+@dataclass(frozen=True)
+class LineDiff:
+    code: str
+    official: int
+    copy: int
+    organisation: str
+
+    @property
+    def delta(self) -> int:
+        """Official minus copy: positive, the official protocol reports more."""
+        return self.official - self.copy
+
+
+@dataclass(frozen=True)
+class CopyView:
+    organisation: str
+    values: dict[str, int]
+    photo: str
+    diffs: list[LineDiff]
+
+
+@dataclass
+class StationComparison:
+    station: Station
+    unit: Unit
+    mark: str
+    official: dict[str, int] | None
+    copies: list[CopyView]
+    lines: list[str] = field(default_factory=list)  # codes of the lines that differ
+    favour: dict[str, int] = field(default_factory=dict)  # candidate code → largest delta
+
+    @property
+    def flagged(self) -> bool:
+        return self.mark in FLAGGED
+
+    @property
+    def diffs(self) -> list[LineDiff]:
+        return [d for c in self.copies for d in c.diffs]
+
+
+@dataclass
+class Comparison:
+    election: Election
+    public: bool
+    stations: list[StationComparison]
+    candidates: dict[str, Candidate]
+    by_unit: list[tuple[Unit, dict[str, int]]]
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(MARKS, 0)
+        for s in self.stations:
+            out[s.mark] += 1
+        return out
+
+    def favour_text(self, s: StationComparison) -> list[tuple[Candidate, int]]:
+        return [(self.candidates[c], d) for c, d in s.favour.items() if c in self.candidates]
+
+
+def official_values(election: Election, public: bool) -> dict[int, dict[str, int]]:
+    """Station id → line values of its current counted protocol (published only: public)."""
+    ids = Protocol.objects.filter(
+        election=election, is_current=True, status__in=counted_statuses(public)
+    ).values_list("id", "station_id")
+    station_of = dict(ids)
+    out: dict[int, dict[str, int]] = defaultdict(dict)
+    for protocol_id, code, value in ProtocolValue.objects.filter(
+        protocol__election=election,
+        protocol__is_current=True,
+        protocol__status__in=counted_statuses(public),
+    ).values_list("protocol_id", "code", "value"):
+        out[station_of[protocol_id]][code] = value
+    return out
+
+
+def _agree(a: dict[str, int], b: dict[str, int]) -> bool:
+    shared = set(a) & set(b)
+    return bool(shared) and all(a[c] == b[c] for c in shared)
+
+
+def compare(election: Election, *, public: bool) -> Comparison:
+    copies: dict[int, list[tuple[str, dict[str, int], str]]] = defaultdict(list)
+    for station_id, name, values, photo in (
+        ProtocolCopy.objects.filter(election=election, is_current=True)
+        .order_by("station_id", "organisation__name")
+        .values_list("station_id", "organisation__name", "values", "photo_sha256")
+    ):
+        copies[station_id].append((name, values, photo))
+    units = {u.id: u for u in Unit.objects.filter(election=election)}
+    stations = {
+        s.id: s for s in Station.objects.filter(election=election, id__in=list(copies))
+    }
+    official = official_values(election, public) if copies else {}
+    candidates = {c.line_code: c for c in election.candidates.all()}
+    rows: list[StationComparison] = []
+    for station_id in sorted(copies, key=lambda i: (stations[i].position, i)):
+        station = stations[station_id]
+        held = official.get(station_id)
+        views = []
+        for name, values, photo in copies[station_id]:
+            diffs = []
+            if held is not None:
+                diffs = [
+                    LineDiff(code, held[code], values[code], name)
+                    for code in values
+                    if code in held and held[code] != values[code]
+                ]
+            views.append(CopyView(name, values, photo, diffs))
+        row = StationComparison(station, units[station.unit_id], AWAITING, held, views)
+        if held is not None:
+            differing = [v for v in views if v.diffs]
+            if not differing:
+                row.mark = AGREES
+            else:
+                row.mark = DIFFERS
+                for i, a in enumerate(differing):
+                    for b in differing[i + 1 :]:
+                        if a.organisation != b.organisation and _agree(a.values, b.values):
+                            row.mark = CORROBORATED
+                codes = {d.code for v in differing for d in v.diffs}
+                order = list(held)
+                row.lines = sorted(codes, key=lambda c: order.index(c) if c in order else 0)
+                for d in row.diffs:
+                    if d.code in candidates and abs(d.delta) > abs(row.favour.get(d.code, 0)):
+                        row.favour[d.code] = d.delta
+        rows.append(row)
+    by_unit = _by_unit(rows, units)
+    return Comparison(election, public, rows, candidates, by_unit)
+
+
+def _by_unit(rows: list[StationComparison], units: dict[int, Unit]) -> list[tuple[Unit, dict[str, int]]]:
+    """Marks counted for every unit holding a compared station, in the tree's order."""
+    counts: dict[int, dict[str, int]] = {}
+    for row in rows:
+        unit: Unit | None = row.unit
+        while unit is not None:
+            bucket = counts.setdefault(unit.id, {"copies": 0, **dict.fromkeys(MARKS, 0)})
+            bucket["copies"] += 1
+            bucket[row.mark] += 1
+            unit = units.get(unit.parent_id) if unit.parent_id else None
+    ordered = sorted(counts, key=lambda i: (units[i].path, units[i].position))
+    return [(units[i], counts[i]) for i in ordered]
+
+
+def as_json(comparison: Comparison) -> dict[str, Any]:
+    return {
+        "election": comparison.election.slug,
+        "official": "published" if comparison.public else "counted",
+        "counts": comparison.counts(),
+        "stations": [
+            {
+                "station": s.station.code,
+                "unit": s.unit.code,
+                "mark": s.mark,
+                "lines": s.lines,
+                "favour": s.favour,
+                "official": s.official,
+                "copies": [
+                    {
+                        "organisation": c.organisation,
+                        "values": c.values,
+                        "photo_sha256": c.photo or None,
+                        "differences": [
+                            {"line": d.code, "official": d.official, "copy": d.copy,
+                             "delta": d.delta}
+                            for d in c.diffs
+                        ],
+                    }
+                    for c in s.copies
+                ],
+            }
+            for s in comparison.stations
+        ],
+        "units": [
+            {"unit": u.code, "name": u.name, **counts} for u, counts in comparison.by_unit
+        ],
+    }
+
+
+CSV_COLUMNS = ("station", "unit", "mark", "organisation", "line", "official", "copy", "delta")
+
+
+def as_csv(comparison: Comparison) -> str:
+    """One row per difference; a station without differences is one row with its mark."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for s in comparison.stations:
+        diffs = s.diffs
+        if not diffs:
+            writer.writerow([s.station.code, s.unit.code, s.mark, "", "", "", "", ""])
+        for d in diffs:
+            writer.writerow(
+                [s.station.code, s.unit.code, s.mark, d.organisation, d.code, d.official,
+                 d.copy, d.delta]
+            )
+    return out.getvalue()
