@@ -29,7 +29,7 @@ from tests.personas import Persona
 
 pytestmark = pytest.mark.django_db
 
-TODAY = dt.date.today()
+TODAY = dt.datetime.now(dt.UTC).date()
 FROM = (TODAY - dt.timedelta(days=5)).isoformat()
 UNTIL = (TODAY + dt.timedelta(days=30)).isoformat()
 
@@ -134,8 +134,11 @@ def test_the_whole_lifecycle(election: Election, people: dict[str, Persona]) -> 
     assert exc.value.field == "reason"
     actions.revoke(issued[0], "left the station with ballots", actor=people["cec"].user)
     assert facts("observers.revoked") == [
-        {**facts("observers.revoked")[0], "accreditation": "OBS-000001",
-         "reason": "left the station with ballots"}
+        {
+            **facts("observers.revoked")[0],
+            "accreditation": "OBS-000001",
+            "reason": "left the station with ballots",
+        }
     ]
     page = logged_in(people["outsider"]).get(check_url).content.decode()
     assert 'data-state="revoked"' in page and "left the station with ballots" in page
@@ -281,16 +284,27 @@ def test_the_application_form_names_the_field_and_stores_nothing(
     before = state()
     response = client.post(
         url,
-        {"name": "Watchers", "kind": "domestic", "contact": "x", "observers": "two",
-         "documents": document()},
+        {
+            "name": "Watchers",
+            "kind": "domestic",
+            "contact": "x",
+            "observers": "two",
+            "documents": document(),
+        },
     )
     assert response.status_code == 422
     assert 'data-field="observers"' in response.content.decode()
     assert state() == before
     response = client.post(
         url,
-        {"name": "Watchers", "kind": "international", "contact": "x", "observers": "2",
-         "unit": "2", "documents": [document(), document("photo.png", PNG)]},
+        {
+            "name": "Watchers",
+            "kind": "international",
+            "contact": "x",
+            "observers": "2",
+            "unit": "2",
+            "documents": [document(), document("photo.png", PNG)],
+        },
     )
     assert response.status_code == 302
     app = Application.objects.get()
@@ -302,8 +316,9 @@ def test_pages_in_every_language(
     election: Election, people: dict[str, Persona], language: str
 ) -> None:
     app = apply(election, people["applicant"])
-    actions.accept(app, actor=people["cec"].user, valid_from=FROM, valid_until=UNTIL,
-                   names="A; watcher")
+    actions.accept(
+        app, actor=people["cec"].user, valid_from=FROM, valid_until=UNTIL, names="A; watcher"
+    )
     cec = logged_in(people["cec"])
     watcher = logged_in(people["watcher"])
     for client in (cec, watcher):

@@ -159,7 +159,8 @@ def _whole(field: str, raw: Any, *, low: int, high: int) -> int:
     if not _DIGITS.fullmatch(text) or len(text) > 9:
         raise IntakeError(
             "invalid_value",
-            _("%(field)s: %(value)s is not a whole number") % {"field": field, "value": quoted(raw)},
+            _("%(field)s: %(value)s is not a whole number")
+            % {"field": field, "value": quoted(raw)},
             field=field,
         )
     value = int(text)
@@ -314,6 +315,9 @@ def apply(
             field="documents",
         )
     digests = [_file_digest(d, "documents") for d in documents]
+    representative = account_of(actor)
+    if representative is None:
+        raise AccessDenied("not_authenticated", _("log in or send an API token"))
     created: list[str] = []
     try:
         with transaction.atomic():
@@ -324,13 +328,12 @@ def apply(
                     name=name_,
                     kind=kind,
                     contact=contact_,
-                    representative=account_of(actor),
+                    representative=representative,
                 )
             elif organisation.representative_id != getattr(actor, "pk", None):
                 raise IntakeError(
                     "organisation_exists",
-                    _("name: %(name)s already applied through another account")
-                    % {"name": name_},
+                    _("name: %(name)s already applied through another account") % {"name": name_},
                     status=409,
                     field="name",
                 )
@@ -488,7 +491,8 @@ def _observers(raw: Any) -> list[Observer]:
         name, username = name.strip(), username.strip()
         if not name:
             raise IntakeError(
-                "missing_value", _("names: a line without a name: %(line)s") % {"line": item},
+                "missing_value",
+                _("names: a line without a name: %(line)s") % {"line": item},
                 field="names",
             )
         if username and not users.filter(username=username).exists():
@@ -532,9 +536,7 @@ def accept(
         )
     observers = _observers(application.names if names is None else names)
     if not observers:
-        raise IntakeError(
-            "missing_value", _("names: name at least one observer"), field="names"
-        )
+        raise IntakeError("missing_value", _("names: name at least one observer"), field="names")
     if len(observers) > application.observers:
         raise IntakeError(
             "too_many_names",
@@ -738,7 +740,9 @@ def parse_copy(
     return values
 
 
-def observer_accreditation(user: User | None, election: Election, station: Station) -> Accreditation:
+def observer_accreditation(
+    user: User | None, election: Election, station: Station
+) -> Accreditation:
     """The caller's active accreditation covering ``station``, or AccessDenied."""
     _authenticated(user)
     on = today(election)
@@ -880,9 +884,9 @@ def representative_of(user: User | None, election: Election) -> list[Organisatio
 def _territories(organisation: Organisation) -> list[Unit | None]:
     return [
         a.unit
-        for a in organisation.applications.filter(
-            status=ApplicationStatus.ACCEPTED
-        ).select_related("unit")
+        for a in organisation.applications.filter(status=ApplicationStatus.ACCEPTED).select_related(
+            "unit"
+        )
     ]
 
 
@@ -916,9 +920,7 @@ def upload_copies(
     codes = [c for c, _r in lines]
     stream = io.BytesIO(content) if isinstance(content, bytes) else content
     table = BoundedCsv(stream, max_columns=len(codes) + 1 + EXTRA_COLUMNS)
-    stations = {
-        s.code: s for s in Station.objects.filter(election=election).select_related("unit")
-    }
+    stations = {s.code: s for s in Station.objects.filter(election=election).select_related("unit")}
     territories = _territories(organisation)
     parsed: list[tuple[Station, dict[str, int]]] = []
     seen: set[str] = set()
@@ -961,7 +963,8 @@ def upload_copies(
             if station is None:
                 raise IntakeError(
                     "unknown_station",
-                    where + _("station %(code)s is not in %(slug)s")
+                    where
+                    + _("station %(code)s is not in %(slug)s")
                     % {"code": quoted(code), "slug": election.slug},
                     field="station",
                 )

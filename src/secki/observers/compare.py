@@ -122,9 +122,7 @@ def compare(election: Election, *, public: bool) -> Comparison:
     ):
         copies[station_id].append((name, values, photo))
     units = {u.id: u for u in Unit.objects.filter(election=election)}
-    stations = {
-        s.id: s for s in Station.objects.filter(election=election, id__in=list(copies))
-    }
+    stations = {s.id: s for s in Station.objects.filter(election=election, id__in=list(copies))}
     official = official_values(election, public) if copies else {}
     candidates = {c.line_code: c for c in election.candidates.all()}
     rows: list[StationComparison] = []
@@ -163,7 +161,9 @@ def compare(election: Election, *, public: bool) -> Comparison:
     return Comparison(election, public, rows, candidates, by_unit)
 
 
-def _by_unit(rows: list[StationComparison], units: dict[int, Unit]) -> list[tuple[Unit, dict[str, int]]]:
+def _by_unit(
+    rows: list[StationComparison], units: dict[int, Unit]
+) -> list[tuple[Unit, dict[str, int]]]:
     """Marks counted for every unit holding a compared station, in the tree's order."""
     counts: dict[int, dict[str, int]] = {}
     for row in rows:
@@ -196,8 +196,12 @@ def as_json(comparison: Comparison) -> dict[str, Any]:
                         "values": c.values,
                         "photo_sha256": c.photo or None,
                         "differences": [
-                            {"line": d.code, "official": d.official, "copy": d.copy,
-                             "delta": d.delta}
+                            {
+                                "line": d.code,
+                                "official": d.official,
+                                "copy": d.copy,
+                                "delta": d.delta,
+                            }
                             for d in c.diffs
                         ],
                     }
@@ -206,9 +210,7 @@ def as_json(comparison: Comparison) -> dict[str, Any]:
             }
             for s in comparison.stations
         ],
-        "units": [
-            {"unit": u.code, "name": u.name, **counts} for u, counts in comparison.by_unit
-        ],
+        "units": [{"unit": u.code, "name": u.name, **counts} for u, counts in comparison.by_unit],
     }
 
 
@@ -226,7 +228,15 @@ def as_csv(comparison: Comparison) -> str:
             writer.writerow([s.station.code, s.unit.code, s.mark, "", "", "", "", ""])
         for d in diffs:
             writer.writerow(
-                [s.station.code, s.unit.code, s.mark, d.organisation, d.code, d.official,
-                 d.copy, d.delta]
+                [
+                    s.station.code,
+                    s.unit.code,
+                    s.mark,
+                    d.organisation,
+                    d.code,
+                    d.official,
+                    d.copy,
+                    d.delta,
+                ]
             )
     return out.getvalue()

@@ -74,7 +74,11 @@ class Application(models.Model):
         Organisation, on_delete=models.CASCADE, related_name="applications"
     )
     unit = models.ForeignKey(
-        Unit, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        Unit,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="requested territory (none: the whole election)",
     )
     observers = models.PositiveIntegerField(help_text="number of observers requested")
@@ -86,7 +90,10 @@ class Application(models.Model):
     submitted_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
 
@@ -109,9 +116,7 @@ class Application(models.Model):
 class Document(models.Model):
     """A file sent with an application (charter, registration, letter), stored by its hash."""
 
-    application = models.ForeignKey(
-        Application, on_delete=models.CASCADE, related_name="documents"
-    )
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="documents")
     file = models.FileField(max_length=300)
     sha256 = models.CharField(max_length=64)
     size = models.PositiveBigIntegerField()
@@ -136,11 +141,19 @@ class Accreditation(models.Model):
     number = models.CharField(max_length=32)
     name = models.CharField(max_length=200)
     account = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", help_text="the observer's own log-in, for the phone forms",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="the observer's own log-in, for the phone forms",
     )
     unit = models.ForeignKey(
-        Unit, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        Unit,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="territory (none: the whole election)",
     )
     valid_from = models.DateField()
@@ -176,9 +189,7 @@ class ProtocolCopy(models.Model):
 
     election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="+")
     station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="+")
-    organisation = models.ForeignKey(
-        Organisation, on_delete=models.CASCADE, related_name="copies"
-    )
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="copies")
     accreditation = models.ForeignKey(
         Accreditation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -188,7 +199,10 @@ class ProtocolCopy(models.Model):
     source = models.CharField(max_length=10, choices=CopySource.choices)
     is_current = models.BooleanField(default=True)
     submitted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     submitted_at = models.DateTimeField()

@@ -176,9 +176,7 @@ def application(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     app = _application(election, pk)
     manager = _decides_some(request, election)
     if not manager and app.organisation.representative_id != user.pk:
-        return _denied(
-            request, AccessDenied("forbidden_role", _("this application is not yours"))
-        )
+        return _denied(request, AccessDenied("forbidden_role", _("this application is not yours")))
     error: IntakeError | None = None
     form: dict[str, Any] = {}
     if request.method == "POST":
@@ -207,7 +205,8 @@ def application(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
                 messages.success(request, _("The organisation was asked for more."))
             else:
                 raise IntakeError(
-                    "invalid_value", _("decision: accept, reject or ask for more"),
+                    "invalid_value",
+                    _("decision: accept, reject or ask for more"),
                     field="decision",
                 )
         except AccessDenied as exc:
@@ -362,7 +361,9 @@ def copy_form(request: HttpRequest, slug: str) -> HttpResponse:
         .select_related("station")
         .order_by("-id")[:20]
     )
-    fields = [(code, labels.get(code, code), required, form.get(code, "")) for code, required in lines]
+    fields = [
+        (code, labels.get(code, code), required, form.get(code, "")) for code, required in lines
+    ]
     return render(
         request,
         "observers/copy.html",

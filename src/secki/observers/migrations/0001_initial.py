@@ -6,144 +6,368 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('elections', '0004_registered_below_count_limit'),
+        ("elections", "0004_registered_below_count_limit"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Application',
+            name="Application",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('observers', models.PositiveIntegerField(help_text='number of observers requested')),
-                ('names', models.JSONField(default=list, help_text="the observers' names, as applied")),
-                ('status', models.CharField(choices=[('submitted', 'Submitted'), ('more_info', 'More information requested'), ('accepted', 'Accepted'), ('rejected', 'Rejected')], default='submitted', max_length=16)),
-                ('reason', models.CharField(blank=True, help_text='of the last decision', max_length=500)),
-                ('submitted_at', models.DateTimeField()),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('election', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='elections.election')),
-                ('unit', models.ForeignKey(blank=True, help_text='requested territory (none: the whole election)', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='elections.unit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "observers",
+                    models.PositiveIntegerField(help_text="number of observers requested"),
+                ),
+                (
+                    "names",
+                    models.JSONField(default=list, help_text="the observers' names, as applied"),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("submitted", "Submitted"),
+                            ("more_info", "More information requested"),
+                            ("accepted", "Accepted"),
+                            ("rejected", "Rejected"),
+                        ],
+                        default="submitted",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "reason",
+                    models.CharField(blank=True, help_text="of the last decision", max_length=500),
+                ),
+                ("submitted_at", models.DateTimeField()),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "election",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="elections.election",
+                    ),
+                ),
+                (
+                    "unit",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="requested territory (none: the whole election)",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="elections.unit",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['submitted_at', 'id'],
+                "ordering": ["submitted_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Document',
+            name="Document",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(max_length=300, upload_to='')),
-                ('sha256', models.CharField(max_length=64)),
-                ('size', models.PositiveBigIntegerField()),
-                ('content_type', models.CharField(max_length=40)),
-                ('original_name', models.CharField(blank=True, max_length=255)),
-                ('uploaded_at', models.DateTimeField()),
-                ('application', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='documents', to='observers.application')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("file", models.FileField(max_length=300, upload_to="")),
+                ("sha256", models.CharField(max_length=64)),
+                ("size", models.PositiveBigIntegerField()),
+                ("content_type", models.CharField(max_length=40)),
+                ("original_name", models.CharField(blank=True, max_length=255)),
+                ("uploaded_at", models.DateTimeField()),
+                (
+                    "application",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="documents",
+                        to="observers.application",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='ObserverSettings',
+            name="ObserverSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('publish_names', models.BooleanField(default=False, help_text="the badge check page shows the observer's name")),
-                ('election', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='observer_settings', to='elections.election')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "publish_names",
+                    models.BooleanField(
+                        default=False, help_text="the badge check page shows the observer's name"
+                    ),
+                ),
+                (
+                    "election",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="observer_settings",
+                        to="elections.election",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Organisation',
+            name="Organisation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('kind', models.CharField(choices=[('domestic', 'Domestic'), ('international', 'International')], max_length=16)),
-                ('contact', models.CharField(max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('election', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='elections.election')),
-                ('representative', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("domestic", "Domestic"), ("international", "International")],
+                        max_length=16,
+                    ),
+                ),
+                ("contact", models.CharField(max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "election",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="elections.election",
+                    ),
+                ),
+                (
+                    "representative",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='application',
-            name='organisation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='applications', to='observers.organisation'),
+            model_name="application",
+            name="organisation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="applications",
+                to="observers.organisation",
+            ),
         ),
         migrations.CreateModel(
-            name='Accreditation',
+            name="Accreditation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=32)),
-                ('name', models.CharField(max_length=200)),
-                ('valid_from', models.DateField()),
-                ('valid_until', models.DateField()),
-                ('issued_at', models.DateTimeField()),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_reason', models.CharField(blank=True, max_length=500)),
-                ('account', models.ForeignKey(blank=True, help_text="the observer's own log-in, for the phone forms", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('election', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='elections.election')),
-                ('unit', models.ForeignKey(blank=True, help_text='territory (none: the whole election)', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='elections.unit')),
-                ('application', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='accreditations', to='observers.application')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='accreditations', to='observers.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=32)),
+                ("name", models.CharField(max_length=200)),
+                ("valid_from", models.DateField()),
+                ("valid_until", models.DateField()),
+                ("issued_at", models.DateTimeField()),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="the observer's own log-in, for the phone forms",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "election",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="elections.election",
+                    ),
+                ),
+                (
+                    "unit",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="territory (none: the whole election)",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="elections.unit",
+                    ),
+                ),
+                (
+                    "application",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="accreditations",
+                        to="observers.application",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="accreditations",
+                        to="observers.organisation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['number'],
+                "ordering": ["number"],
             },
         ),
         migrations.CreateModel(
-            name='ProtocolCopy',
+            name="ProtocolCopy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('values', models.JSONField(help_text='{line code: count}, candidates as C1 … Cn')),
-                ('photo', models.FileField(blank=True, max_length=300, upload_to='')),
-                ('photo_sha256', models.CharField(blank=True, max_length=64)),
-                ('source', models.CharField(choices=[('form', 'Phone form'), ('upload', 'CSV upload')], max_length=10)),
-                ('is_current', models.BooleanField(default=True)),
-                ('submitted_at', models.DateTimeField()),
-                ('accreditation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='observers.accreditation')),
-                ('election', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='elections.election')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='copies', to='observers.organisation')),
-                ('station', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='elections.station')),
-                ('submitted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("values", models.JSONField(help_text="{line code: count}, candidates as C1 … Cn")),
+                ("photo", models.FileField(blank=True, max_length=300, upload_to="")),
+                ("photo_sha256", models.CharField(blank=True, max_length=64)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("form", "Phone form"), ("upload", "CSV upload")], max_length=10
+                    ),
+                ),
+                ("is_current", models.BooleanField(default=True)),
+                ("submitted_at", models.DateTimeField()),
+                (
+                    "accreditation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="observers.accreditation",
+                    ),
+                ),
+                (
+                    "election",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="elections.election",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="copies",
+                        to="observers.organisation",
+                    ),
+                ),
+                (
+                    "station",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="elections.station",
+                    ),
+                ),
+                (
+                    "submitted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['station_id', 'organisation_id', 'id'],
+                "ordering": ["station_id", "organisation_id", "id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='organisation',
-            constraint=models.UniqueConstraint(fields=('election', 'name'), name='observer_organisation_unique'),
+            model_name="organisation",
+            constraint=models.UniqueConstraint(
+                fields=("election", "name"), name="observer_organisation_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='application',
-            constraint=models.CheckConstraint(condition=models.Q(('observers__gte', 1)), name='observer_application_observers'),
+            model_name="application",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("observers__gte", 1)), name="observer_application_observers"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='application',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['submitted', 'more_info', 'accepted', 'rejected'])), name='observer_application_status'),
+            model_name="application",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["submitted", "more_info", "accepted", "rejected"])
+                ),
+                name="observer_application_status",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='accreditation',
-            constraint=models.UniqueConstraint(fields=('election', 'number'), name='observer_accreditation_unique'),
+            model_name="accreditation",
+            constraint=models.UniqueConstraint(
+                fields=("election", "number"), name="observer_accreditation_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='accreditation',
-            constraint=models.CheckConstraint(condition=models.Q(('valid_until__gte', models.F('valid_from'))), name='observer_accreditation_dates'),
+            model_name="accreditation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("valid_until__gte", models.F("valid_from"))),
+                name="observer_accreditation_dates",
+            ),
         ),
         migrations.AddIndex(
-            model_name='protocolcopy',
-            index=models.Index(fields=['election', 'is_current'], name='observers_p_electio_62fea1_idx'),
+            model_name="protocolcopy",
+            index=models.Index(
+                fields=["election", "is_current"], name="observers_p_electio_62fea1_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='protocolcopy',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_current', True)), fields=('station', 'organisation'), name='observer_copy_one_current'),
+            model_name="protocolcopy",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_current", True)),
+                fields=("station", "organisation"),
+                name="observer_copy_one_current",
+            ),
         ),
     ]
