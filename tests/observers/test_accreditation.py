@@ -341,3 +341,10 @@ def test_pages_in_every_language(
         body = response.content.decode()
         assert f'<html lang="{language}"' in body, url
         assert 'name="viewport" content="width=device-width' in body
+    word = {
+        "en": "Accredited observers",
+        "az": "Akkreditə olunmuş müşahidəçilər",
+        "ru": "Аккредитованные наблюдатели",
+    }[language]
+    registry = watcher.get(reverse("portal:observers", args=[election.slug]))
+    assert word in registry.content.decode()
