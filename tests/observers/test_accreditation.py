@@ -73,6 +73,12 @@ def test_the_whole_lifecycle(election: Election, people: dict[str, Persona]) -> 
     assert doc.sha256 == __import__("hashlib").sha256(PDF).hexdigest()
     assert facts("observers.applied")[0]["documents"] == [doc.sha256]
     assert AuditRecord.objects.get(action="observers.applied").actor == people["applicant"].user
+    # the commission opens the document to vet it; nobody else may
+    doc_url = reverse("observers:document", args=[election.slug, doc.pk])
+    download = logged_in(people["cec"]).get(doc_url)
+    assert download.status_code == 200 and b"".join(download.streaming_content) == PDF
+    assert "sandbox" in download["Content-Security-Policy"]
+    assert logged_in(people["applicant2"]).get(doc_url).status_code == 403
 
     # vetting: ask for more, then accept
     actions.ask_more(app, "the charter is not signed", actor=people["cec"].user)

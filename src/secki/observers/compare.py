@@ -20,11 +20,11 @@ import csv
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from secki.elections.models import Candidate, Election, Station, Unit
 from secki.observers.models import ProtocolCopy
-from secki.protocols.models import Protocol, ProtocolValue, counted_statuses
+from secki.protocols.models import ProtocolValue, counted_statuses
 
 CORROBORATED = "corroborated"
 DIFFERS = "differs"
@@ -55,9 +55,18 @@ class CopyView:
     diffs: list[LineDiff]
 
 
+class StationRef(NamedTuple):
+    """What the table needs of a station (model instances cost more than the comparison)."""
+
+    id: int
+    code: str
+    unit_id: int
+    position: int
+
+
 @dataclass
 class StationComparison:
-    station: Station
+    station: StationRef
     unit: Unit
     mark: str
     official: dict[str, int] | None
@@ -94,17 +103,13 @@ class Comparison:
 
 def official_values(election: Election, public: bool) -> dict[int, dict[str, int]]:
     """Station id → line values of its current counted protocol (published only: public)."""
-    ids = Protocol.objects.filter(
-        election=election, is_current=True, status__in=counted_statuses(public)
-    ).values_list("id", "station_id")
-    station_of = dict(ids)
     out: dict[int, dict[str, int]] = defaultdict(dict)
-    for protocol_id, code, value in ProtocolValue.objects.filter(
+    for station_id, code, value in ProtocolValue.objects.filter(
         protocol__election=election,
         protocol__is_current=True,
         protocol__status__in=counted_statuses(public),
-    ).values_list("protocol_id", "code", "value"):
-        out[station_of[protocol_id]][code] = value
+    ).values_list("protocol__station_id", "code", "value"):
+        out[station_id][code] = value
     return out
 
 
@@ -122,7 +127,13 @@ def compare(election: Election, *, public: bool) -> Comparison:
     ):
         copies[station_id].append((name, values, photo))
     units = {u.id: u for u in Unit.objects.filter(election=election)}
-    stations = {s.id: s for s in Station.objects.filter(election=election, id__in=list(copies))}
+    stations = {
+        row[0]: StationRef(*row)
+        for row in Station.objects.filter(election=election).values_list(
+            "id", "code", "unit_id", "position"
+        )
+        if row[0] in copies
+    }
     official = official_values(election, public) if copies else {}
     candidates = {c.line_code: c for c in election.candidates.all()}
     rows: list[StationComparison] = []
@@ -151,8 +162,7 @@ def compare(election: Election, *, public: bool) -> Comparison:
                         if a.organisation != b.organisation and _agree(a.values, b.values):
                             row.mark = CORROBORATED
                 codes = {d.code for v in differing for d in v.diffs}
-                order = list(held)
-                row.lines = sorted(codes, key=lambda c: order.index(c) if c in order else 0)
+                row.lines = [c for c in held if c in codes]
                 for d in row.diffs:
                     if d.code in candidates and abs(d.delta) > abs(row.favour.get(d.code, 0)):
                         row.favour[d.code] = d.delta

@@ -12,7 +12,7 @@ from typing import Any
 import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -26,6 +26,7 @@ from secki.observers.models import (
     Accreditation,
     Application,
     ApplicationStatus,
+    Document,
     Organisation,
     OrganisationKind,
     ProtocolCopy,
@@ -237,6 +238,35 @@ def application(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         },
         status=422 if error else 200,
     )
+
+
+@login_required
+def document_file(request: HttpRequest, slug: str, pk: int) -> HttpResponseBase:
+    """A document of an application, for the commission and the organisation's representative:
+    always a download, sandboxed like a protocol scan."""
+    election = _election(slug)
+    document = get_object_or_404(
+        Document.objects.select_related("application__organisation"),
+        pk=pk,
+        application__election=election,
+    )
+    representative = document.application.organisation.representative_id == account(request).pk
+    if not (representative or _decides_some(request, election)):
+        return _denied(request, AccessDenied("forbidden_role", _("this application is not yours")))
+    try:
+        handle = document.file.open("rb")
+    except OSError:
+        raise Http404(document.sha256) from None
+    extension = document.file.name.rsplit(".", 1)[-1]
+    response = FileResponse(
+        handle,
+        content_type=document.content_type,
+        as_attachment=True,
+        filename=f"application-{document.application_id}-{document.sha256[:12]}.{extension}",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 def _accreditation(election: Election, number: str) -> Accreditation:
