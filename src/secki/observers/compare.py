@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from secki.elections.models import Candidate, Election, Station, Unit
+from secki.observers import store
 from secki.observers.models import ProtocolCopy
-from secki.protocols.models import ProtocolValue, counted_statuses
+from secki.protocols.models import counted_statuses
 
 CORROBORATED = "corroborated"
 DIFFERS = "differs"
@@ -103,14 +104,7 @@ class Comparison:
 
 def official_values(election: Election, public: bool) -> dict[int, dict[str, int]]:
     """Station id → line values of its current counted protocol (published only: public)."""
-    out: dict[int, dict[str, int]] = defaultdict(dict)
-    for station_id, code, value in ProtocolValue.objects.filter(
-        protocol__election=election,
-        protocol__is_current=True,
-        protocol__status__in=counted_statuses(public),
-    ).values_list("protocol__station_id", "code", "value"):
-        out[station_id][code] = value
-    return out
+    return store.official_values(election.pk, counted_statuses(public))
 
 
 def _agree(a: dict[str, int], b: dict[str, int]) -> bool:
