@@ -84,6 +84,21 @@ def test_the_whole_lifecycle(election: Election, people: dict[str, Persona]) -> 
     actions.ask_more(app, "the charter is not signed", actor=people["cec"].user)
     app.refresh_from_db()
     assert (app.status, app.reason) == (ApplicationStatus.MORE_INFO, "the charter is not signed")
+    # the organisation answers with a signed charter (through its page); nobody else may
+    with pytest.raises(AccessDenied):
+        actions.add_documents(app, [document("x.png", PNG)], actor=people["applicant2"].user)
+    page = reverse("observers:application", args=[election.slug, app.pk])
+    answer = logged_in(people["applicant"]).post(
+        page,
+        {"decision": "documents", "note": "signed", "documents": document("signed.png", PNG)},
+    )
+    assert answer.status_code == 302
+    app.refresh_from_db()
+    assert (app.status, app.documents.count()) == (ApplicationStatus.SUBMITTED, 2)
+    assert facts("observers.documents_added")[0]["application"] == app.pk
+    with pytest.raises(IntakeError) as exc:
+        actions.add_documents(app, [document("y.png", PNG)], actor=people["applicant"].user)
+    assert exc.value.code == "not_requested"
     issued = actions.accept(
         app,
         actor=people["cec"].user,
@@ -100,6 +115,7 @@ def test_the_whole_lifecycle(election: Election, people: dict[str, Persona]) -> 
     assert [r.action for r in AuditRecord.objects.filter(action__startswith="observers.")] == [
         "observers.applied",
         "observers.more_info",
+        "observers.documents_added",
         "observers.accepted",
     ]
     # a decided application is not decided again

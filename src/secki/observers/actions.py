@@ -393,6 +393,90 @@ def apply(
     return application
 
 
+def add_documents(
+    application: Application,
+    documents: Sequence[UploadedFile],
+    *,
+    actor: User | None,
+    note: Any = "",
+    request: HttpRequest | None = None,
+) -> Application:
+    """The organisation answers a request for more: documents (and a note) added to its
+    application, which goes back to the commission (``submitted``)."""
+    election = application.election
+    _authenticated(actor)
+    if application.organisation.representative_id != getattr(actor, "pk", None):
+        raise AccessDenied(
+            "forbidden_role", _("only the organisation's representative adds documents")
+        )
+    note_ = _text("note", note, 500, required=False)
+    if not documents:
+        raise IntakeError(
+            "missing_file",
+            _("documents: attach at least one document (PDF, PNG or JPEG)"),
+            status=400,
+            field="documents",
+        )
+    if len(documents) + application.documents.count() > MAX_DOCUMENTS:
+        raise IntakeError(
+            "too_many_files",
+            _("documents: at most %(n)s files") % {"n": MAX_DOCUMENTS},
+            field="documents",
+        )
+    digests = [_file_digest(d, "documents") for d in documents]
+    created: list[str] = []
+    try:
+        with transaction.atomic():
+            locked = Application.objects.select_for_update().get(pk=application.pk)
+            if locked.status != ApplicationStatus.MORE_INFO:
+                raise IntakeError(
+                    "not_requested",
+                    _(
+                        "application %(id)s is %(status)s: documents are added when the "
+                        "commission asks for more"
+                    )
+                    % {"id": locked.pk, "status": locked.get_status_display()},
+                    status=409,
+                )
+            now = timezone.now()
+            folder = _folder(election, "documents")
+            for upload, digest in zip(documents, digests, strict=True):
+                Document.objects.create(
+                    application=locked,
+                    file=_save(_stored_name(folder, digest), upload, created),
+                    sha256=digest.sha256,
+                    size=digest.size,
+                    content_type=digest.content_type,
+                    original_name=(upload.name or "")[-255:],
+                    uploaded_at=now,
+                )
+            locked.status = ApplicationStatus.SUBMITTED
+            locked.reason = note_
+            locked.save(update_fields=["status", "reason"])
+            audit.record(
+                actor,
+                "observers.documents_added",
+                election=election,
+                target=f"application {locked.pk}",
+                before={"status": ApplicationStatus.MORE_INFO},
+                after={
+                    "status": ApplicationStatus.SUBMITTED,
+                    "documents": [d.sha256 for d in digests],
+                    "note": note_,
+                },
+                request=request,
+            )
+            _fact(
+                election,
+                "observers.documents_added",
+                {"application": locked.pk, "documents": [d.sha256 for d in digests]},
+            )
+    except BaseException:
+        _drop(created)
+        raise
+    return locked
+
+
 def _open(application: Application) -> Application:
     locked = Application.objects.select_for_update().get(pk=application.pk)
     if locked.status not in OPEN_STATUSES:

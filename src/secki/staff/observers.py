@@ -204,6 +204,15 @@ def application(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             elif decision == "more":
                 actions.ask_more(app, form.get("reason"), actor=user, request=request)
                 messages.success(request, _("The organisation was asked for more."))
+            elif decision == "documents":
+                actions.add_documents(
+                    app,
+                    request.FILES.getlist("documents"),
+                    actor=user,
+                    note=form.get("note", ""),
+                    request=request,
+                )
+                messages.success(request, _("Documents added: the commission will decide."))
             else:
                 raise IntakeError(
                     "invalid_value",
@@ -229,6 +238,8 @@ def application(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             "accreditations": list(app.accreditations.select_related("unit")),
             "manager": manager,
             "open": app.status in (ApplicationStatus.SUBMITTED, ApplicationStatus.MORE_INFO),
+            "answer": app.status == ApplicationStatus.MORE_INFO
+            and app.organisation.representative_id == user.pk,
             "form": form,
             "names": names,
             "default_from": election.date.replace(day=1),
