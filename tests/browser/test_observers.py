@@ -94,3 +94,5 @@ def test_observer_on_a_phone(live_server: Any, browser: Any, tmp_path: Path, set
     sync_api.expect(station.locator('[data-line="C1"]')).to_contain_text("= -7")
     assert fits(page)
     shot(page, "observers-phone-copies")
+    page.goto(f"{base}/e/{election.slug}/s/1-2/")
+    sync_api.expect(page.locator("#observer-copies")).to_have_attribute("data-mark", "differs")

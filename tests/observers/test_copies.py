@@ -154,6 +154,14 @@ def test_true_copies_flag_every_altered_station_and_no_clean_one(
     page = client.get(reverse("portal:observer_copies", args=[election.slug])).content.decode()
     some = sorted(altered)[0]
     assert f'data-station="{some}" data-mark="{marks[some].mark}"' in page
+    clean = next(codes[i] for i in first if codes[i] not in truth)
+    for code in (some, clean):  # the station's own page says the same
+        own = client.get(reverse("portal:station", args=[election.slug, code])).content.decode()
+        assert f'id="observer-copies" data-mark="{marks[code].mark}"' in own
+        lines = compare.station_comparison(
+            election, Station.objects.get(election=election, code=code), public=True
+        )
+        assert lines is not None and lines.lines == marks[code].lines
     data = json.loads(
         client.get(reverse("portal:observer_copies_json", args=[election.slug])).content
     )

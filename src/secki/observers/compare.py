@@ -112,6 +112,62 @@ def _agree(a: dict[str, int], b: dict[str, int]) -> bool:
     return bool(shared) and all(a[c] == b[c] for c in shared)
 
 
+def _station(
+    station: StationRef,
+    unit: Unit,
+    held: dict[str, int] | None,
+    copies: list[tuple[str, dict[str, int], str]],
+    candidates: dict[str, Candidate],
+) -> StationComparison:
+    """One station's copies against its official values (None: no official protocol)."""
+    views = []
+    for name, values, photo in copies:
+        diffs = []
+        if held is not None:
+            diffs = [
+                LineDiff(code, held[code], values[code], name)
+                for code in values
+                if code in held and held[code] != values[code]
+            ]
+        views.append(CopyView(name, values, photo, diffs))
+    row = StationComparison(station, unit, AWAITING, held, views)
+    if held is None:
+        return row
+    differing = [v for v in views if v.diffs]
+    if not differing:
+        row.mark = AGREES
+        return row
+    row.mark = DIFFERS
+    for i, a in enumerate(differing):
+        for b in differing[i + 1 :]:
+            if a.organisation != b.organisation and _agree(a.values, b.values):
+                row.mark = CORROBORATED
+    codes = {d.code for v in differing for d in v.diffs}
+    row.lines = [c for c in held if c in codes]
+    for d in row.diffs:
+        if d.code in candidates and abs(d.delta) > abs(row.favour.get(d.code, 0)):
+            row.favour[d.code] = d.delta
+    return row
+
+
+def station_comparison(
+    election: Election, station: Station, *, public: bool
+) -> StationComparison | None:
+    """One station's comparison (None: no copy of it), for its public page."""
+    copies = [
+        (name, values, photo)
+        for name, values, photo in ProtocolCopy.objects.filter(station=station, is_current=True)
+        .order_by("organisation__name")
+        .values_list("organisation__name", "values", "photo_sha256")
+    ]
+    if not copies:
+        return None
+    held = store.official_values(election.pk, counted_statuses(public), station.pk).get(station.pk)
+    ref = StationRef(station.pk, station.code, station.unit_id, station.position)
+    candidates = {c.line_code: c for c in election.candidates.all()}
+    return _station(ref, station.unit, held, copies, candidates)
+
+
 def compare(election: Election, *, public: bool) -> Comparison:
     copies: dict[int, list[tuple[str, dict[str, int], str]]] = defaultdict(list)
     for station_id, name, values, photo in (
@@ -130,37 +186,10 @@ def compare(election: Election, *, public: bool) -> Comparison:
     }
     official = official_values(election, public) if copies else {}
     candidates = {c.line_code: c for c in election.candidates.all()}
-    rows: list[StationComparison] = []
-    for station_id in sorted(copies, key=lambda i: (stations[i].position, i)):
-        station = stations[station_id]
-        held = official.get(station_id)
-        views = []
-        for name, values, photo in copies[station_id]:
-            diffs = []
-            if held is not None:
-                diffs = [
-                    LineDiff(code, held[code], values[code], name)
-                    for code in values
-                    if code in held and held[code] != values[code]
-                ]
-            views.append(CopyView(name, values, photo, diffs))
-        row = StationComparison(station, units[station.unit_id], AWAITING, held, views)
-        if held is not None:
-            differing = [v for v in views if v.diffs]
-            if not differing:
-                row.mark = AGREES
-            else:
-                row.mark = DIFFERS
-                for i, a in enumerate(differing):
-                    for b in differing[i + 1 :]:
-                        if a.organisation != b.organisation and _agree(a.values, b.values):
-                            row.mark = CORROBORATED
-                codes = {d.code for v in differing for d in v.diffs}
-                row.lines = [c for c in held if c in codes]
-                for d in row.diffs:
-                    if d.code in candidates and abs(d.delta) > abs(row.favour.get(d.code, 0)):
-                        row.favour[d.code] = d.delta
-        rows.append(row)
+    rows = [
+        _station(stations[i], units[stations[i].unit_id], official.get(i), copies[i], candidates)
+        for i in sorted(copies, key=lambda i: (stations[i].position, i))
+    ]
     by_unit = _by_unit(rows, units)
     return Comparison(election, public, rows, candidates, by_unit)
 

@@ -19,16 +19,23 @@ SELECT p.station_id, v.code, v.value
 """
 
 
-def official_values(election_id: int, statuses: Sequence[str]) -> dict[int, dict[str, int]]:
-    """Station id → {line code: value} of its current protocol with one of ``statuses``."""
+def official_values(
+    election_id: int, statuses: Sequence[str], station_id: int | None = None
+) -> dict[int, dict[str, int]]:
+    """Station id → {line code: value} of its current protocol with one of ``statuses`` (of
+    every station, or of ``station_id`` only)."""
     sql = _OFFICIAL.format(
         values=ProtocolValue._meta.db_table,
         protocols=Protocol._meta.db_table,
         statuses=", ".join(["%s"] * len(statuses)),
     )
+    params: list[int | str | bool] = [election_id, True, *statuses]
+    if station_id is not None:
+        sql += " AND p.station_id = %s"
+        params.append(station_id)
     out: dict[int, dict[str, int]] = defaultdict(dict)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [election_id, True, *statuses])
+        cursor.execute(sql, params)
         for station_id, code, value in cursor.fetchall():
             out[station_id][code] = value
     return out
