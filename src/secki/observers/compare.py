@@ -11,18 +11,21 @@ A station's mark:
 
 Each difference names the line, the official and the copy's value and ``official − copy``;
 for a candidate's line a positive difference is in that candidate's favour, a negative one
-against. Computed when read, so a comparison exists as soon as both numbers do.
+against. Computed when read, so a comparison exists as soon as both numbers do; the whole table is
+kept per process until the ledger head moves.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from secki.elections.models import Candidate, Election, Station, Unit
+from secki.ledger import chain
 from secki.observers import store
 from secki.observers.models import ProtocolCopy
 from secki.protocols.models import counted_statuses
@@ -168,7 +171,31 @@ def station_comparison(
     return _station(ref, station.unit, held, copies, candidates)
 
 
+#: per-process cache of whole tables: (election, its creation, public) → (ledger head, table)
+_cache: dict[tuple[int, str, bool], tuple[int, Comparison]] = {}
+_cache_lock = threading.Lock()
+CACHE_ENTRIES = 16
+
+
 def compare(election: Election, *, public: bool) -> Comparison:
+    """The table, computed again only when the ledger head moved: every copy and every change
+    of a protocol is an entry of the log."""
+    head = chain.ledger_head()
+    key = (election.pk, str(election.created_at), public)
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None and hit[0] == head:
+        return hit[1]
+    table = compute(election, public=public)
+    with _cache_lock:
+        if len(_cache) >= CACHE_ENTRIES:
+            _cache.clear()
+        _cache[key] = (head, table)
+    return table
+
+
+def compute(election: Election, *, public: bool) -> Comparison:
+    """Every station with a copy, compared with its official protocol."""
     copies: dict[int, list[tuple[str, dict[str, int], str]]] = defaultdict(list)
     for station_id, name, values, photo in (
         ProtocolCopy.objects.filter(election=election, is_current=True)
