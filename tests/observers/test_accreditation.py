@@ -345,6 +345,8 @@ def test_pages_in_every_language(
     watcher = logged_in(people["watcher"])
     for client in (cec, watcher):
         client.cookies["django_language"] = language
+    dashboard = cec.get(reverse("staff:dashboard")).content.decode()
+    assert reverse("observers:overview", args=[election.slug]) in dashboard
     pages = [
         (cec, reverse("observers:overview", args=[election.slug])),
         (cec, reverse("observers:application", args=[election.slug, app.pk])),
