@@ -121,16 +121,18 @@ def _station(
     held: dict[str, int] | None,
     copies: list[tuple[str, dict[str, int], str]],
     candidates: dict[str, Candidate],
+    order: list[str],
 ) -> StationComparison:
-    """One station's copies against its official values (None: no official protocol)."""
+    """One station's copies against its official values (None: no official protocol); lines
+    in the protocol's order (``order``: its line codes, then C1 … Cn)."""
     views = []
     for name, values, photo in copies:
         diffs = []
         if held is not None:
             diffs = [
                 LineDiff(code, held[code], values[code], name)
-                for code in values
-                if code in held and held[code] != values[code]
+                for code in order
+                if code in values and code in held and held[code] != values[code]
             ]
         views.append(CopyView(name, values, photo, diffs))
     row = StationComparison(station, unit, AWAITING, held, views)
@@ -146,11 +148,15 @@ def _station(
             if a.organisation != b.organisation and _agree(a.values, b.values):
                 row.mark = CORROBORATED
     codes = {d.code for v in differing for d in v.diffs}
-    row.lines = [c for c in held if c in codes]
+    row.lines = [c for c in order if c in codes]
     for d in row.diffs:
         if d.code in candidates and abs(d.delta) > abs(row.favour.get(d.code, 0)):
             row.favour[d.code] = d.delta
     return row
+
+
+def line_order(election: Election) -> list[str]:
+    return election.protocol_schema().columns(election.candidate_count())
 
 
 def station_comparison(
@@ -168,7 +174,7 @@ def station_comparison(
     held = store.official_values(election.pk, counted_statuses(public), station.pk).get(station.pk)
     ref = StationRef(station.pk, station.code, station.unit_id, station.position)
     candidates = {c.line_code: c for c in election.candidates.all()}
-    return _station(ref, station.unit, held, copies, candidates)
+    return _station(ref, station.unit, held, copies, candidates, line_order(election))
 
 
 #: per-process cache of whole tables: (election, its creation, public) → (ledger head, table)
@@ -213,8 +219,11 @@ def compute(election: Election, *, public: bool) -> Comparison:
     }
     official = official_values(election, public) if copies else {}
     candidates = {c.line_code: c for c in election.candidates.all()}
+    order = line_order(election)
     rows = [
-        _station(stations[i], units[stations[i].unit_id], official.get(i), copies[i], candidates)
+        _station(
+            stations[i], units[stations[i].unit_id], official.get(i), copies[i], candidates, order
+        )
         for i in sorted(copies, key=lambda i: (stations[i].position, i))
     ]
     by_unit = _by_unit(rows, units)
