@@ -232,6 +232,11 @@ def test_the_observers_phone_form(fraud: Imported, settings: Any, tmp_path: Path
         if s.station.code == codes[inside]
     )
     assert s.mark == compare.DIFFERS and set(s.lines) == altered_lines(fraud, inside)
+    # a second copy of the same station replaces the first (both kept, one current)
+    assert client.post(url, row).status_code == 302
+    assert ProtocolCopy.objects.filter(organisation=gamma).count() == 2
+    current = ProtocolCopy.objects.get(organisation=gamma, is_current=True)
+    assert current.photo_sha256 == "" and current.pk != copy.pk
     # a station operator is no observer
     with pytest.raises(AccessDenied):
         actions.submit_copy(election, copy.station, row, actor=fraud.people["st11"].user)

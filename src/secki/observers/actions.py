@@ -918,6 +918,9 @@ def _store_copies(
     accreditation: Accreditation | None,
     created: list[str],
 ) -> list[ProtocolCopy]:
+    # one organisation's copies are written one batch after the other: two at once would both
+    # find no current copy of a station and the second would break its one-current constraint
+    Organisation.objects.select_for_update().filter(pk=organisation.pk).first()
     now = timezone.now()
     ProtocolCopy.objects.filter(
         organisation=organisation, station__in=[s for s, *_rest in rows], is_current=True
