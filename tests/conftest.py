@@ -99,9 +99,10 @@ def _fresh_figure_caches() -> None:
     (the same sequence numbers, and on SQLite the same ids), so a test could otherwise be
     answered with the figures a previous test cached (a results page showing another test's
     totals when the tests run in another order)."""
+    from secki.observers import compare
     from secki.portal import http
     from secki.results import anomalies, tabulate, turnout
 
     http.pages.clear()  # and the election rows it reads
-    for cache in (tabulate._cache, turnout._cache, anomalies._cache):
+    for cache in (tabulate._cache, turnout._cache, anomalies._cache, compare._cache):
         cache.clear()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from secki.portal import views
+from secki.portal import observers, views
 
 app_name = "portal"
 urlpatterns = [
@@ -15,4 +15,13 @@ urlpatterns = [
     path("e/<slug:slug>/map/", views.map_page, name="map"),
     path("e/<slug:slug>/webcams/", views.webcams_page, name="webcams"),
     path("e/<slug:slug>/verify/", views.verify_election, name="verify"),
+    path("e/<slug:slug>/observers/", observers.registry, name="observers"),
+    path("e/<slug:slug>/observers/check/<str:number>/", observers.check, name="observer_check"),
+    path("e/<slug:slug>/observers/copies/", observers.copies, name="observer_copies"),
+    path("e/<slug:slug>/observers/copies.csv", observers.copies_csv, name="observer_copies_csv"),
+    path(
+        "e/<slug:slug>/observers/copies.json",
+        observers.copies_json,
+        name="observer_copies_json",
+    ),
 ]

@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from secki.accounts.access import Permission, can
 from secki.api.auth import user_from_request
 from secki.elections.models import Election, Station, Unit
+from secki.observers.compare import station_comparison
 from secki.portal import maps
 from secki.portal.charts import SERIES_STYLES, Series, line_chart
 from secki.portal.http import PageState, election_page, live_path, matches
@@ -294,6 +295,7 @@ def station_page(request: HttpRequest, state: PageState, code: str) -> HttpRespo
         "section": "results",
         "protocol_labels": PROTOCOL_STATUS_LABELS,
         "event_labels": EVENT_LABELS,
+        "copies": station_comparison(state.election, station, public=state.public),
     }
     if state.public:  # what the public log holds is what the public sees (never unpublished)
         context["log"] = station_log(state.election, station)

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from secki.accounts import actions
@@ -54,6 +55,14 @@ def desk(user: User, election: Election, roles: list[str]) -> Desk:
     if has_role(user, election, Permission.VIEW_UNPUBLISHED):
         note = "amend, annul, publish, history" if is_open else "history"
         d.links.append((reverse("staff:stations", args=[slug]), "Stations and protocols", note))
+    if has_role(user, election, Permission.MANAGE_ELECTION):
+        d.links.append(
+            (
+                reverse("observers:overview", args=[slug]),
+                gettext("Observers' accreditation"),
+                gettext("applications, decisions, badges, revocations"),
+            )
+        )
     return d
 
 
