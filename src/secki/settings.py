@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "secki.staff",
     "secki.opendata",
     "secki.integrity",
+    "secki.audits",
     # Log-in lockout and two-factor log-in (secki.accounts.twofactor).
     "axes",
     "django_otp",
