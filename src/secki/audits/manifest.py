@@ -9,9 +9,6 @@ bound holds whichever of the two the paper shows.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,12 +17,9 @@ import numpy as np
 
 from secki.elections.models import Candidate, Election, Station, Unit, UnitKind
 from secki.protocol_schema.expr import CANDIDATE_GROUP
+from secki.audits.published import manifest_csv, read_manifest, sha256
 from secki.protocols.models import ProtocolStatus, ProtocolValue
 from secki.stats.macro import macro_error_bounds
-
-HEADER_MACRO = ["position", "station", "constituency", "ballots", "error_bound"]
-HEADER_BRAVO = ["position", "station", "constituency", "ballots"]
-
 
 @dataclass(frozen=True)
 class Reported:
@@ -120,67 +114,5 @@ def error_bounds(rep: Reported, winners: Sequence[str]) -> np.ndarray[Any, np.dt
     return out
 
 
-def manifest_csv(
-    codes: Sequence[str],
-    constituencies: Sequence[str],
-    ballots: Sequence[int],
-    bounds: Sequence[float] | None,
-) -> bytes:
-    """The published manifest: one row per station in manifest order; the error bound is
-    written with ``repr`` (the shortest text that reads back as the same double)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(HEADER_MACRO if bounds is not None else HEADER_BRAVO)
-    for i, (code, group, b) in enumerate(zip(codes, constituencies, ballots, strict=True)):
-        row: list[object] = [i, code, group, int(b)]
-        if bounds is not None:
-            row.append(repr(float(bounds[i])))
-        writer.writerow(row)
-    return out.getvalue().encode("utf-8")
 
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-@dataclass(frozen=True)
-class ManifestFile:
-    """A manifest read back from its CSV (for the CLI)."""
-
-    codes: list[str]
-    ballots: list[int]
-    bounds: list[float] | None
-
-
-def read_manifest(text: str) -> ManifestFile:
-    """Parse a published manifest; ValueError names the line and the column."""
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header not in (HEADER_MACRO, HEADER_BRAVO):
-        raise ValueError(
-            f"line 1: the header must be {','.join(HEADER_MACRO)} or {','.join(HEADER_BRAVO)}"
-        )
-    macro = header == HEADER_MACRO
-    codes: list[str] = []
-    ballots: list[int] = []
-    bounds: list[float] = []
-    for number, row in enumerate(reader, start=2):
-        if len(row) != len(header):
-            raise ValueError(f"line {number}: {len(header)} columns expected, {len(row)} found")
-        if row[0] != str(len(codes)):
-            raise ValueError(f"line {number}: position must be {len(codes)}")
-        codes.append(row[1])
-        try:
-            ballots.append(int(row[3]))
-        except ValueError:
-            raise ValueError(f"line {number}: ballots {row[3]!r} is not a whole number") from None
-        if ballots[-1] < 0:
-            raise ValueError(f"line {number}: ballots is negative")
-        if macro:
-            try:
-                bounds.append(float(row[4]))
-            except ValueError:
-                raise ValueError(f"line {number}: error_bound {row[4]!r} is not a number") from None
-    if not codes:
-        raise ValueError("the manifest has no station")
-    return ManifestFile(codes, ballots, bounds if macro else None)
+__all__ = ["Reported", "error_bounds", "manifest_csv", "read_manifest", "reported", "sha256", "winners_of"]
