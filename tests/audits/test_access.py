@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from secki.accounts.access import AccessDenied
 from secki.accounts.models import AuditRecord, Membership, Role
 from secki.audits import actions
-from secki.audits.models import Audit, CountEntry, Round, SeedCeremony, Task
+from secki.audits.models import Audit, CountEntry, Round, SeedCeremony
 from secki.errors import IntakeError
 from secki.ledger.models import LedgerEntry
 from secki.simulator import SimulationConfig
@@ -36,7 +36,11 @@ def sim(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any) -> 
         yield import_simulated(
             tmp_path_factory.mktemp("access"),
             SimulationConfig(
-                stations=60, seed=9, candidates=2, shares=(0.6, 0.4), constituencies=4,
+                stations=60,
+                seed=9,
+                candidates=2,
+                shares=(0.6, 0.4),
+                constituencies=4,
                 slug="audit-access",
             ),
         )
@@ -100,7 +104,9 @@ def test_only_audit_boards_enter_counts_in_their_territory(sim: Imported) -> Non
         u for u in sim.election.units.all() if not task.row.station.unit_path.startswith(u.path)
     )
     far = get_user_model().objects.create_user("board-far", password="pw")
-    Membership.objects.create(user=far, election=sim.election, role=Role.AUDIT_BOARD, unit=elsewhere)
+    Membership.objects.create(
+        user=far, election=sim.election, role=Role.AUDIT_BOARD, unit=elsewhere
+    )
     with pytest.raises(AccessDenied) as outside:
         actions.enter_count(task, count, actor=far)
     assert outside.value.code == "forbidden_territory"
@@ -138,7 +144,9 @@ SETUP_CASES = [
 
 
 @pytest.mark.parametrize(("change", "field"), SETUP_CASES)
-def test_bad_setup_names_the_field_and_stores_nothing(sim: Imported, change: dict[str, Any], field: str) -> None:
+def test_bad_setup_names_the_field_and_stores_nothing(
+    sim: Imported, change: dict[str, Any], field: str
+) -> None:
     body: dict[str, Any] = {"kind": "macro", "risk_limit": "0.05", "contest": "President"}
     body.update(change)
     before = stored(sim.election)
@@ -160,7 +168,9 @@ def test_bad_setup_names_the_field_and_stores_nothing(sim: Imported, change: dic
         (SEED, ["a" * 201, "b"], "witnesses"),
     ],
 )
-def test_bad_seed_names_the_field_and_stores_nothing(sim: Imported, seed: Any, witnesses: Any, field: str) -> None:
+def test_bad_seed_names_the_field_and_stores_nothing(
+    sim: Imported, seed: Any, witnesses: Any, field: str
+) -> None:
     cec = sim.people["cec"].user
     audit = actions.create_audit(sim.election, actor=cec, kind="bravo", risk_limit="0.05")
     before = stored(sim.election)
@@ -183,11 +193,17 @@ def test_bad_seed_names_the_field_and_stores_nothing(sim: Imported, seed: Any, w
         ({"C9": 1}, "C9"),
     ],
 )
-def test_bad_station_count_names_the_field_and_stores_nothing(sim: Imported, change: dict[str, Any], field: str) -> None:
+def test_bad_station_count_names_the_field_and_stores_nothing(
+    sim: Imported, change: dict[str, Any], field: str
+) -> None:
     cec = sim.people["cec"].user
     audit = actions.create_audit(sim.election, actor=cec, kind="macro", risk_limit="0.05")
     actions.enter_seed(audit, actor=cec, seed=SEED, witnesses=WITNESSES)
-    task = actions.start_round(audit, actor=cec).tasks.select_related("row__station", "round__audit").first()
+    task = (
+        actions.start_round(audit, actor=cec)
+        .tasks.select_related("row__station", "round__audit")
+        .first()
+    )
     assert task is not None
     count: dict[str, Any] = Paper(sim.sim).station_count(task.row.station.code)
     count.update(change)
@@ -203,7 +219,11 @@ def test_bad_ballot_entry_names_the_ballot(sim: Imported) -> None:
     cec = sim.people["cec"].user
     audit = actions.create_audit(sim.election, actor=cec, kind="bravo", risk_limit="0.1")
     actions.enter_seed(audit, actor=cec, seed=SEED, witnesses=WITNESSES)
-    task = actions.start_round(audit, actor=cec).tasks.select_related("row__station", "round__audit").first()
+    task = (
+        actions.start_round(audit, actor=cec)
+        .tasks.select_related("row__station", "round__audit")
+        .first()
+    )
     assert task is not None and task.ballots
     boards = make_boards(sim)
     good = {str(b): "C1" for b in task.ballots}

@@ -35,16 +35,22 @@ ALTERED = "stuffing:fi=0.5,fe=0.1,theta=0.3"
 
 
 @pytest.fixture(scope="module")
-def clean(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[Imported]:
+def clean(
+    django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any
+) -> Iterator[Imported]:
     with module_transaction(django_db_blocker):
         yield import_simulated(
             tmp_path_factory.mktemp("clean"),
-            SimulationConfig(stations=150, seed=5, candidates=2, shares=(0.55, 0.45), slug="audit-clean"),
+            SimulationConfig(
+                stations=150, seed=5, candidates=2, shares=(0.55, 0.45), slug="audit-clean"
+            ),
         )
 
 
 @pytest.fixture(scope="module")
-def altered(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[Imported]:
+def altered(
+    django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any
+) -> Iterator[Imported]:
     with module_transaction(django_db_blocker):
         yield import_simulated(
             tmp_path_factory.mktemp("altered"),
@@ -105,7 +111,9 @@ def test_altered_protocols_escalate_to_a_full_hand_count(altered: Imported) -> N
     assert rounds[-1].figures["audited"] == {"C1": int(truth[0]), "C2": int(truth[1])}
     stuffed = {
         code
-        for code, touched in zip(altered.sim.station_codes(), altered.sim.truth.touched, strict=True)
+        for code, touched in zip(
+            altered.sim.station_codes(), altered.sim.truth.touched, strict=True
+        )
         if touched
     }
     assert {d["station"] for d in actions.discrepancies(audit)} == stuffed
@@ -120,7 +128,9 @@ def test_ballot_polling_confirms_a_close_race(clean: Imported) -> None:
     assert rounds[0].size == asn and all(r.kind == RoundKind.SAMPLE for r in rounds)
     assert len(rounds) <= audit.max_rounds
     assert rounds[-1].risk is not None and rounds[-1].risk <= 0.10
-    assert rounds[-1].figures is not None and rounds[-1].figures["draws"] == sum(r.size for r in rounds)
+    assert rounds[-1].figures is not None and rounds[-1].figures["draws"] == sum(
+        r.size for r in rounds
+    )
 
 
 def test_ballot_polling_of_an_altered_result_escalates(altered: Imported) -> None:

@@ -46,7 +46,9 @@ def sim(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any) -> 
         )
 
 
-def independent_draws(seed: str, manifest: bytes, first: int, n: int) -> list[tuple[int, str, str, int | None]]:
+def independent_draws(
+    seed: str, manifest: bytes, first: int, n: int
+) -> list[tuple[int, str, str, int | None]]:
     """The published rule, from the manifest file alone."""
     rows = list(csv.DictReader(io.StringIO(manifest.decode("utf-8"))))
     out: list[tuple[int, str, str, int | None]] = []
@@ -84,7 +86,9 @@ def app_draws(audit: Any) -> list[tuple[int, str, str, int | None]]:
 @pytest.mark.parametrize("kind", ["macro", "bravo"])
 def test_sample_reproduced_draw_by_draw(sim: Imported, kind: str, tmp_path: Path) -> None:
     cec = sim.people["cec"].user
-    audit = actions.create_audit(sim.election, actor=cec, kind=kind, risk_limit="0.05", max_rounds=5)
+    audit = actions.create_audit(
+        sim.election, actor=cec, kind=kind, risk_limit="0.05", max_rounds=5
+    )
     with pytest.raises(IntakeError) as refused:
         actions.start_round(audit, actor=cec)
     assert refused.value.code == "no_seed" and not Draw.objects.filter(audit=audit).exists()
@@ -92,13 +96,17 @@ def test_sample_reproduced_draw_by_draw(sim: Imported, kind: str, tmp_path: Path
     round1 = actions.start_round(audit, actor=cec)
     manifest = actions.manifest_bytes(audit)
     assert hashlib.sha256(manifest).hexdigest() == audit.manifest_sha256
-    created = json.loads(LedgerEntry.objects.filter(kind="audit.created").order_by("-index")[0].body)
+    created = json.loads(
+        LedgerEntry.objects.filter(kind="audit.created").order_by("-index")[0].body
+    )
     assert created["manifest_sha256"] == audit.manifest_sha256 and created["type"] == kind
     seeded = json.loads(LedgerEntry.objects.filter(kind="audit.seed").order_by("-index")[0].body)
     assert (seeded["seed"], seeded["witnesses"]) == (SEED, WITNESSES)
     expected = independent_draws(SEED, manifest, 1, round1.size)
     assert app_draws(audit) == expected
-    published = json.loads(LedgerEntry.objects.filter(kind="audit.round").order_by("-index")[0].body)
+    published = json.loads(
+        LedgerEntry.objects.filter(kind="audit.round").order_by("-index")[0].body
+    )
     assert [tuple(d) + ((None,) if kind == "macro" else ()) for d in published["draws"]] == expected
     # the CLI, from the files anyone can download
     path = tmp_path / "manifest.csv"

@@ -88,12 +88,15 @@ def parse_count(raw: Any, field: str) -> int:
         text = raw.strip()
         if not text:
             raise IntakeError(
-                "missing_value", _("%(field)s: a number is required") % {"field": field}, field=field
+                "missing_value",
+                _("%(field)s: a number is required") % {"field": field},
+                field=field,
             )
         if not text.isdigit():
             raise IntakeError(
                 "invalid_value",
-                _("%(field)s: %(value)s is not a whole number") % {"field": field, "value": repr(raw)},
+                _("%(field)s: %(value)s is not a whole number")
+                % {"field": field, "value": repr(raw)},
                 field=field,
             )
         raw = int(text)
@@ -110,7 +113,7 @@ def parse_count(raw: Any, field: str) -> int:
             % {"field": field, "value": raw, "max": MAX_COUNT},
             field=field,
         )
-    return raw
+    return int(raw)
 
 
 def parse_risk_limit(raw: Any) -> float:
@@ -134,7 +137,9 @@ def parse_risk_limit(raw: Any) -> float:
         value = float(raw)
     else:
         raise IntakeError(
-            "invalid_value", _("risk_limit: %(value)s is not a number") % {"value": repr(raw)}, field=field
+            "invalid_value",
+            _("risk_limit: %(value)s is not a number") % {"value": repr(raw)},
+            field=field,
         )
     if not math.isfinite(value) or not 0 < value < 0.5:
         raise IntakeError(
@@ -191,7 +196,9 @@ def create_audit(
             field="kind",
         )
     alpha = parse_risk_limit(risk_limit)
-    contest_text = _text(contest if contest not in (None, "") else election.name, "contest", limit=200)
+    contest_text = _text(
+        contest if contest not in (None, "") else election.name, "contest", limit=200
+    )
     rounds = parse_count(max_rounds, "max_rounds")
     if not 1 <= rounds <= 20:
         raise IntakeError(
@@ -216,7 +223,10 @@ def create_audit(
         if big_u is not None and big_u <= 1:
             raise IntakeError("nothing_to_audit", _("no station can change the outcome"))
         csv_bytes = manifest.manifest_csv(
-            rep.codes, rep.constituencies, rep.ballots.tolist(), None if bounds is None else bounds.tolist()
+            rep.codes,
+            rep.constituencies,
+            rep.ballots.tolist(),
+            None if bounds is None else bounds.tolist(),
         )
         log_size = int(
             (LedgerEntry.objects.filter(election=election).aggregate(m=Max("index"))["m"] or -1) + 1
@@ -242,7 +252,9 @@ def create_audit(
                 position=i,
                 station_id=rep.station_ids[i],
                 constituency=rep.constituencies[i],
-                votes={c: int(v) for c, v in zip(rep.candidates, rep.votes[i].tolist(), strict=True)},
+                votes={
+                    c: int(v) for c, v in zip(rep.candidates, rep.votes[i].tolist(), strict=True)
+                },
                 ballots=int(rep.ballots[i]),
                 error_bound=None if bounds is None else float(bounds[i]),
             )
@@ -262,7 +274,14 @@ def create_audit(
         }
         if big_u is not None:
             after["total_error_bound"] = repr(big_u)
-        trail.record(actor, "audit.created", election=election, target=subject(audit), after=after, request=request)
+        trail.record(
+            actor,
+            "audit.created",
+            election=election,
+            target=subject(audit),
+            after=after,
+            request=request,
+        )
         _log(audit, "audit.created", {**after, "risk_limit": repr(alpha), "rule": sampling.RULE})
     return audit
 
@@ -302,7 +321,9 @@ def enter_seed(
         raise IntakeError("invalid_value", _("witnesses: a list of names"), field="witnesses")
     if len(names) < 2:
         raise IntakeError(
-            "missing_value", _("witnesses: at least two witnesses of the ceremony"), field="witnesses"
+            "missing_value",
+            _("witnesses: at least two witnesses of the ceremony"),
+            field="witnesses",
         )
     names = [_text(n, "witnesses", limit=200) for n in names]
     at = held_at or timezone.now()
@@ -310,15 +331,28 @@ def enter_seed(
         locked = Audit.objects.select_for_update().get(pk=audit.pk)
         if SeedCeremony.objects.filter(audit=locked).exists():
             raise IntakeError(
-                "seed_exists", _("the seed of this audit was entered already and cannot change"), field="seed"
+                "seed_exists",
+                _("the seed of this audit was entered already and cannot change"),
+                field="seed",
             )
         ceremony = SeedCeremony.objects.create(
-            audit=locked, seed=seed.strip(), witnesses=names, held_at=at, entered_by=account_of(actor)
+            audit=locked,
+            seed=seed.strip(),
+            witnesses=names,
+            held_at=at,
+            entered_by=account_of(actor),
         )
         locked.status = AuditStatus.SEEDED
         locked.save(update_fields=["status"])
         after = {"seed": ceremony.seed, "witnesses": names, "held_at": at.isoformat()}
-        trail.record(actor, "audit.seed", election=audit.election, target=subject(audit), after=after, request=request)
+        trail.record(
+            actor,
+            "audit.seed",
+            election=audit.election,
+            target=subject(audit),
+            after=after,
+            request=request,
+        )
         _log(locked, "audit.seed", {"seed": ceremony.seed, "witnesses": names, "held_at": at})
     audit.refresh_from_db()
     return ceremony
@@ -342,9 +376,7 @@ def next_round_size(audit: Audit) -> int:
     return int((last.figures or {}).get("next_size") or 0)
 
 
-def start_round(
-    audit: Audit, *, actor: User | None, request: HttpRequest | None = None
-) -> Round:
+def start_round(audit: Audit, *, actor: User | None, request: HttpRequest | None = None) -> Round:
     """Draw the next round (or start the full hand count once the audit has escalated)."""
     _authorize_admin(actor, audit.election)
     with transaction.atomic():
@@ -355,7 +387,8 @@ def start_round(
         if locked.finished:
             raise IntakeError("audit_finished", _("the audit is finished"))
         if locked.status == AuditStatus.COUNTING or (
-            locked.status == AuditStatus.FULL_COUNT and locked.rounds.filter(kind=RoundKind.FULL).exists()
+            locked.status == AuditStatus.FULL_COUNT
+            and locked.rounds.filter(kind=RoundKind.FULL).exists()
         ):
             raise IntakeError("round_open", _("the current round is still being counted"))
         rows = list(locked.manifest.order_by("position"))
@@ -363,11 +396,20 @@ def start_round(
         first = (locked.draws.aggregate(m=Max("number"))["m"] or 0) + 1
         if locked.status == AuditStatus.FULL_COUNT:
             round_ = Round.objects.create(
-                audit=locked, ceremony=ceremony, number=last_number + 1, kind=RoundKind.FULL,
-                size=len(rows), first_draw=first, started_by=account_of(actor),
+                audit=locked,
+                ceremony=ceremony,
+                number=last_number + 1,
+                kind=RoundKind.FULL,
+                size=len(rows),
+                first_draw=first,
+                started_by=account_of(actor),
             )
             Task.objects.bulk_create(Task(round=round_, row=r) for r in rows)
-            fields: dict[str, object] = {"round": round_.number, "type": "full", "stations": len(rows)}
+            fields: dict[str, object] = {
+                "round": round_.number,
+                "type": "full",
+                "stations": len(rows),
+            }
         else:
             size = next_round_size(locked)
             if size <= 0:
@@ -376,21 +418,40 @@ def start_round(
                 ceremony.seed,
                 n=size,
                 first=first,
-                bounds=[float(r.error_bound or 0.0) for r in rows] if locked.kind == AuditKind.MACRO else None,
+                bounds=[float(r.error_bound or 0.0) for r in rows]
+                if locked.kind == AuditKind.MACRO
+                else None,
                 ballots=[r.ballots for r in rows] if locked.kind == AuditKind.BRAVO else None,
             )
             round_ = Round.objects.create(
-                audit=locked, ceremony=ceremony, number=last_number + 1, kind=RoundKind.SAMPLE,
-                size=size, first_draw=first, started_by=account_of(actor),
+                audit=locked,
+                ceremony=ceremony,
+                number=last_number + 1,
+                kind=RoundKind.SAMPLE,
+                size=size,
+                first_draw=first,
+                started_by=account_of(actor),
             )
             Draw.objects.bulk_create(
-                Draw(audit=locked, round=round_, number=d.number, ticket=d.ticket,
-                     row=rows[d.position], ballot=d.ballot)
+                Draw(
+                    audit=locked,
+                    round=round_,
+                    number=d.number,
+                    ticket=d.ticket,
+                    row=rows[d.position],
+                    ballot=d.ballot,
+                )
                 for d in picks
             )
-            counted = set(
-                Task.objects.filter(round__audit=locked, agreed__isnull=False).values_list("row_id", flat=True)
-            ) if locked.kind == AuditKind.MACRO else set()
+            counted = (
+                set(
+                    Task.objects.filter(round__audit=locked, agreed__isnull=False).values_list(
+                        "row_id", flat=True
+                    )
+                )
+                if locked.kind == AuditKind.MACRO
+                else set()
+            )
             wanted: dict[int, set[int]] = {}
             for d in picks:
                 row = rows[d.position]
@@ -400,22 +461,30 @@ def start_round(
                 if d.ballot is not None:
                     wanted[d.position].add(d.ballot)
             Task.objects.bulk_create(
-                Task(round=round_, row=rows[p], ballots=sorted(b)) for p, b in sorted(wanted.items())
+                Task(round=round_, row=rows[p], ballots=sorted(b))
+                for p, b in sorted(wanted.items())
             )
             fields = {
                 "round": round_.number,
                 "type": "sample",
                 "size": size,
                 "draws": [
-                    [d.number, d.ticket, rows[d.position].station.code] + ([d.ballot] if d.ballot is not None else [])
+                    [d.number, d.ticket, rows[d.position].station.code]
+                    + ([d.ballot] if d.ballot is not None else [])
                     for d in picks
                 ],
             }
-        locked.status = AuditStatus.FULL_COUNT if round_.kind == RoundKind.FULL else AuditStatus.COUNTING
+        locked.status = (
+            AuditStatus.FULL_COUNT if round_.kind == RoundKind.FULL else AuditStatus.COUNTING
+        )
         locked.save(update_fields=["status"])
         trail.record(
-            actor, "audit.round", election=audit.election, target=subject(audit),
-            after={"round": round_.number, "kind": round_.kind, "size": round_.size}, request=request,
+            actor,
+            "audit.round",
+            election=audit.election,
+            target=subject(audit),
+            after={"round": round_.number, "kind": round_.kind, "size": round_.size},
+            request=request,
         )
         _log(locked, "audit.round", fields)
         if not round_.tasks.exists():
@@ -436,7 +505,9 @@ def parse_station_count(audit: Audit, raw: Mapping[str, Any]) -> dict[str, int]:
     unknown = sorted(set(raw) - set(out))
     if unknown:
         raise IntakeError(
-            "unknown_field", _("%(field)s: not a line of this count") % {"field": unknown[0]}, field=unknown[0]
+            "unknown_field",
+            _("%(field)s: not a line of this count") % {"field": unknown[0]},
+            field=unknown[0],
         )
     return out
 
@@ -449,7 +520,9 @@ def parse_ballot_votes(audit: Audit, task: Task, raw: Mapping[str, Any]) -> dict
         field = f"ballot.{number}"
         if key not in raw:
             raise IntakeError(
-                "missing_value", _("%(field)s: say what the ballot shows") % {"field": field}, field=field
+                "missing_value",
+                _("%(field)s: say what the ballot shows") % {"field": field},
+                field=field,
             )
         value = raw[key]
         if value in (None, "", INVALID):
@@ -459,7 +532,8 @@ def parse_ballot_votes(audit: Audit, task: Task, raw: Mapping[str, Any]) -> dict
         else:
             raise IntakeError(
                 "unknown_candidate",
-                _("%(field)s: %(value)s is not a candidate of this contest") % {"field": field, "value": repr(value)},
+                _("%(field)s: %(value)s is not a candidate of this contest")
+                % {"field": field, "value": repr(value)},
                 field=field,
             )
     extra = sorted(set(raw) - set(out))
@@ -482,10 +556,14 @@ def enter_count(
         raise IntakeError("invalid_value", _("the count must be an object"), field="votes")
     ballots_mode = task.round.kind == RoundKind.SAMPLE and audit.kind == AuditKind.BRAVO
     clean: dict[str, Any] = (
-        dict(parse_ballot_votes(audit, task, data)) if ballots_mode else dict(parse_station_count(audit, data))
+        dict(parse_ballot_votes(audit, task, data))
+        if ballots_mode
+        else dict(parse_station_count(audit, data))
     )
     with transaction.atomic():
-        locked = Task.objects.select_for_update().select_related("round", "row__station").get(pk=task.pk)
+        locked = (
+            Task.objects.select_for_update().select_related("round", "row__station").get(pk=task.pk)
+        )
         if locked.agreed is not None:
             raise IntakeError("already_agreed", _("this station's count is already agreed"))
         if locked.round.finished_at is not None:
@@ -496,7 +574,8 @@ def enter_count(
             attempt += 1
             current = []
         who = account_of(actor)
-        if current and current[0].entered_by_id == getattr(who, "pk", None):
+        assert who is not None  # authorize_board admits signed-in board members only
+        if current and current[0].entered_by_id == who.pk:
             raise IntakeError(
                 "same_person", _("the second entry must come from another member of the board")
             )
@@ -507,20 +586,32 @@ def enter_count(
         if current:
             outcome = "agreed" if current[0].data == clean else "mismatch"
         trail.record(
-            actor, "audit.count_entry", election=audit.election, target=f"{subject(audit)} {locked.row.station.code}",
-            after={"round": locked.round.number, "attempt": attempt, "slot": entry.slot, "outcome": outcome},
+            actor,
+            "audit.count_entry",
+            election=audit.election,
+            target=f"{subject(audit)} {locked.row.station.code}",
+            after={
+                "round": locked.round.number,
+                "attempt": attempt,
+                "slot": entry.slot,
+                "outcome": outcome,
+            },
             request=request,
         )
         if outcome == "agreed":
             locked.agreed = clean
             locked.agreed_at = timezone.now()
             locked.save(update_fields=["agreed", "agreed_at"])
-            _log(audit, "audit.count", {
-                "round": locked.round.number,
-                "station": locked.row.station.code,
-                "reported": locked.row.votes if not ballots_mode else None,
-                "audited": clean,
-            })
+            _log(
+                audit,
+                "audit.count",
+                {
+                    "round": locked.round.number,
+                    "station": locked.row.station.code,
+                    "reported": locked.row.votes if not ballots_mode else None,
+                    "audited": clean,
+                },
+            )
             if not locked.round.tasks.filter(agreed__isnull=True).exists():
                 _close_round(Audit.objects.select_for_update().get(pk=audit.pk), locked.round)
     return outcome
@@ -528,18 +619,23 @@ def enter_count(
 
 def _close_round(audit: Audit, round_: Round) -> None:
     """Measure the risk after ``round_`` and decide: confirmed, next round, or full count."""
-    alpha = audit.risk_limit
     figures: dict[str, Any]
     if round_.kind == RoundKind.FULL:
         totals = dict.fromkeys(audit.reported, 0)
         for agreed in round_.tasks.values_list("agreed", flat=True):
+            assert agreed is not None  # the round closes once every task is agreed
             for c in totals:
                 totals[c] += int(agreed[c])
         winners = manifest.winners_of(totals, audit.winners)
         same = sorted(winners) == sorted(audit.reported_winners)
         audit.status = AuditStatus.CONFIRMED_FULL if same else AuditStatus.OVERTURNED
         round_.risk = 0.0
-        figures = {"method": "full hand count", "audited": totals, "winners": winners, "confirmed": same}
+        figures = {
+            "method": "full hand count",
+            "audited": totals,
+            "winners": winners,
+            "confirmed": same,
+        }
     else:
         measured = _measure(audit)
         figures = dict(measured.figures)
@@ -549,7 +645,12 @@ def _close_round(audit: Audit, round_: Round) -> None:
         else:
             size = _next_size(audit, measured)
             limit = audit.manifest.count() if audit.kind == AuditKind.MACRO else audit.ballots // 2
-            if size is None or round_.number >= audit.max_rounds or size > limit or figures.get("taint_at_least_1"):
+            if (
+                size is None
+                or round_.number >= audit.max_rounds
+                or size > limit
+                or figures.get("taint_at_least_1")
+            ):
                 audit.status = AuditStatus.FULL_COUNT
                 figures["escalate"] = True
             else:
@@ -560,7 +661,11 @@ def _close_round(audit: Audit, round_: Round) -> None:
     round_.finished_at = timezone.now()
     round_.save(update_fields=["risk", "figures", "finished_at"])
     audit.save(update_fields=["status"])
-    _log(audit, "audit.result", {"round": round_.number, "risk": repr(round_.risk), "figures": figures})
+    _log(
+        audit,
+        "audit.result",
+        {"round": round_.number, "risk": repr(round_.risk), "figures": figures},
+    )
 
 
 def _measure(audit: Audit) -> risk.Measured:
@@ -569,7 +674,8 @@ def _measure(audit: Audit) -> risk.Measured:
     for row_id, value in Task.objects.filter(
         round__audit=audit, round__kind=RoundKind.SAMPLE, agreed__isnull=False
     ).values_list("row_id", "agreed"):
-        agreed.setdefault(row_id, {}).update(value)  # BRAVO: a station's ballots of every round
+        # BRAVO: a station's ballots of every round
+        agreed.setdefault(row_id, {}).update(value or {})
     if audit.kind == AuditKind.MACRO:
         assert audit.total_error_bound is not None
         return risk.macro_measure(
@@ -584,7 +690,11 @@ def _measure(audit: Audit) -> risk.Measured:
         )
     sample = [agreed[d.row_id][str(d.ballot)] for d in draws]
     return risk.bravo_measure(
-        totals=audit.reported, ballots=audit.ballots, winners=audit.winners, sample=sample, alpha=audit.risk_limit
+        totals=audit.reported,
+        ballots=audit.ballots,
+        winners=audit.winners,
+        sample=sample,
+        alpha=audit.risk_limit,
     )
 
 
@@ -595,25 +705,34 @@ def _next_size(audit: Audit, measured: risk.Measured) -> int | None:
             return None
         return risk.macro_next_size(audit.total_error_bound, measured.risk, audit.risk_limit)
     return risk.bravo_next_size(
-        audit.reported, audit.ballots, audit.winners, measured.figures["statistics"], audit.risk_limit
+        audit.reported,
+        audit.ballots,
+        audit.winners,
+        measured.figures["statistics"],
+        audit.risk_limit,
     )
 
 
 def discrepancies(audit: Audit) -> list[dict[str, Any]]:
     """Stations whose agreed hand count differs from the reported protocol (per candidate)."""
     out = []
-    for task in Task.objects.filter(round__audit=audit, agreed__isnull=False).select_related("row__station", "round"):
+    for task in Task.objects.filter(round__audit=audit, agreed__isnull=False).select_related(
+        "row__station", "round"
+    ):
         if task.round.kind == RoundKind.SAMPLE and audit.kind == AuditKind.BRAVO:
             continue
-        diff = {c: int(task.agreed[c]) - int(task.row.votes.get(c, 0)) for c in audit.reported}
+        audited: dict[str, Any] = task.agreed or {}
+        diff = {c: int(audited[c]) - int(task.row.votes.get(c, 0)) for c in audit.reported}
         if any(diff.values()):
-            out.append({
-                "round": task.round.number,
-                "station": task.row.station.code,
-                "reported": task.row.votes,
-                "audited": {c: task.agreed[c] for c in audit.reported},
-                "difference": diff,
-            })
+            out.append(
+                {
+                    "round": task.round.number,
+                    "station": task.row.station.code,
+                    "reported": task.row.votes,
+                    "audited": {c: audited[c] for c in audit.reported},
+                    "difference": diff,
+                }
+            )
     return out
 
 

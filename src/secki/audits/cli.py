@@ -19,8 +19,13 @@ import click
     help="the audit's published manifest (CSV)",
 )
 @click.option("--draws", type=click.IntRange(min=1), required=True, help="how many draws")
-@click.option("--first", type=click.IntRange(min=1), default=1, show_default=True,
-              help="number of the first draw (round 2 goes on where round 1 stopped)")
+@click.option(
+    "--first",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="number of the first draw (round 2 goes on where round 1 stopped)",
+)
 def audit_sample(seed: str, manifest_path: Path, draws: int, first: int) -> None:
     """Print draws FIRST … FIRST+DRAWS−1 as CSV: draw, ticket, station, ballot (ballot
     polling). Uses nothing but the seed, the manifest and SHA-256 (the rule is printed by the

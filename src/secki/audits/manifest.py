@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from secki.audits.published import manifest_csv, read_manifest, sha256
 from secki.elections.models import Candidate, Election, Station, Unit, UnitKind
 from secki.protocol_schema.expr import CANDIDATE_GROUP
-from secki.audits.published import manifest_csv, read_manifest, sha256
 from secki.protocols.models import ProtocolStatus, ProtocolValue
 from secki.stats.macro import macro_error_bounds
+
 
 @dataclass(frozen=True)
 class Reported:
@@ -92,11 +93,10 @@ def reported(election: Election) -> Reported:
         else np.zeros((n, len(candidates)), dtype=np.int64)
     )
     env[CANDIDATE_GROUP] = votes.sum(axis=1)
-    ballots = np.zeros(n, dtype=np.int64)
+    ballots: np.ndarray[Any, np.dtype[np.int64]] = votes.sum(axis=1)
     for role in ballot_roles:
-        value = np.broadcast_to(np.asarray(schema.roles[role].evaluate(env)), (n,))
-        ballots = np.maximum(ballots, np.rint(value).astype(np.int64))
-    ballots = np.maximum(ballots, votes.sum(axis=1))
+        role_value = np.broadcast_to(np.asarray(schema.roles[role].evaluate(env)), (n,))
+        ballots = np.maximum(ballots, np.rint(role_value).astype(np.int64))
     return Reported(
         codes=[s[1] for s in stations],
         station_ids=[s[0] for s in stations],
@@ -114,5 +114,12 @@ def error_bounds(rep: Reported, winners: Sequence[str]) -> np.ndarray[Any, np.dt
     return out
 
 
-
-__all__ = ["Reported", "error_bounds", "manifest_csv", "read_manifest", "reported", "sha256", "winners_of"]
+__all__ = [
+    "Reported",
+    "error_bounds",
+    "manifest_csv",
+    "read_manifest",
+    "reported",
+    "sha256",
+    "winners_of",
+]

@@ -33,7 +33,9 @@ class Measured:
     figures: dict[str, Any] = field(default_factory=dict)
 
 
-def macro_pairs(candidates: Sequence[str], totals: Mapping[str, int], winners: Sequence[str]) -> list[tuple[int, int, int]]:
+def macro_pairs(
+    candidates: Sequence[str], totals: Mapping[str, int], winners: Sequence[str]
+) -> list[tuple[int, int, int]]:
     col = {c: i for i, c in enumerate(candidates)}
     return [
         (col[w], col[lo], totals[w] - totals[lo])
@@ -107,7 +109,11 @@ def bravo_measure(
 
 
 def bravo_next_size(
-    totals: Mapping[str, int], ballots: int, winners: int, statistics: Mapping[str, float], alpha: float
+    totals: Mapping[str, int],
+    ballots: int,
+    winners: int,
+    statistics: Mapping[str, float],
+    alpha: float,
 ) -> int | None:
     """Ballots still needed by the worst pair at the reported shares (None: cannot gain)."""
     need = 0
@@ -126,7 +132,13 @@ def bravo_next_size(
 
 
 def initial_size(
-    kind: str, *, totals: Mapping[str, int], ballots: int, winners: int, total_error_bound: float | None, alpha: float
+    kind: str,
+    *,
+    totals: Mapping[str, int],
+    ballots: int,
+    winners: int,
+    total_error_bound: float | None,
+    alpha: float,
 ) -> int:
     """Round 1: MACRO ⌈ln α/ln(1 − 1/U)⌉, BRAVO the ASN of the worst pair."""
     if kind == "macro":

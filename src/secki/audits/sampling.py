@@ -18,7 +18,7 @@ from secki.stats.macro import ppeb_draws
 from secki.stats.sampling import ballot_draws, sha256_int
 
 RULE = (
-    "draw j: ticket = SHA-256(\"{seed},draw,{j}\"); batch comparison: the first station (in "
+    'draw j: ticket = SHA-256("{seed},draw,{j}"); batch comparison: the first station (in '
     "manifest order) whose cumulative share of the error bounds exceeds ticket/2^256; ballot "
     "polling: k = (ticket × total ballots) >> 256, the (k+1)-th ballot of the manifest"
 )

@@ -4,15 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_audit_record'),
+        ("accounts", "0002_audit_record"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='membership',
-            name='role',
-            field=models.CharField(choices=[('cec_admin', 'CEC administrator'), ('constituency_operator', 'Constituency operator'), ('station_operator', 'Station operator'), ('supervisor', 'Supervisor (reconciliation)'), ('observer', 'Observer'), ('audit_board', 'Audit board member')], max_length=32),
+            model_name="membership",
+            name="role",
+            field=models.CharField(
+                choices=[
+                    ("cec_admin", "CEC administrator"),
+                    ("constituency_operator", "Constituency operator"),
+                    ("station_operator", "Station operator"),
+                    ("supervisor", "Supervisor (reconciliation)"),
+                    ("observer", "Observer"),
+                    ("audit_board", "Audit board member"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

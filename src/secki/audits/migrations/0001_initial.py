@@ -8,181 +8,399 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('elections', '0004_registered_below_count_limit'),
+        ("elections", "0004_registered_below_count_limit"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Audit',
+            name="Audit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('contest', models.CharField(max_length=200)),
-                ('kind', models.CharField(choices=[('macro', 'Batch comparison by station (MACRO)'), ('bravo', 'Ballot polling (BRAVO)')], max_length=10)),
-                ('risk_limit', models.FloatField()),
-                ('winners', models.PositiveSmallIntegerField(default=1)),
-                ('max_rounds', models.PositiveSmallIntegerField(default=3)),
-                ('status', models.CharField(choices=[('setup', 'Set up, waiting for the seed'), ('seeded', 'Seed entered'), ('counting', 'Round being counted'), ('confirmed', 'Outcome confirmed'), ('full_count', 'Full hand count'), ('confirmed_full', 'Outcome confirmed by a full hand count'), ('overturned', 'Full hand count gives another outcome')], default='setup', max_length=20)),
-                ('log_size', models.PositiveIntegerField()),
-                ('ledger_head', models.PositiveBigIntegerField()),
-                ('reported', models.JSONField()),
-                ('reported_winners', models.JSONField()),
-                ('ballots', models.PositiveBigIntegerField()),
-                ('total_error_bound', models.FloatField(blank=True, null=True)),
-                ('manifest_sha256', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('election', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='audits', to='elections.election')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("contest", models.CharField(max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("macro", "Batch comparison by station (MACRO)"),
+                            ("bravo", "Ballot polling (BRAVO)"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("risk_limit", models.FloatField()),
+                ("winners", models.PositiveSmallIntegerField(default=1)),
+                ("max_rounds", models.PositiveSmallIntegerField(default=3)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("setup", "Set up, waiting for the seed"),
+                            ("seeded", "Seed entered"),
+                            ("counting", "Round being counted"),
+                            ("confirmed", "Outcome confirmed"),
+                            ("full_count", "Full hand count"),
+                            ("confirmed_full", "Outcome confirmed by a full hand count"),
+                            ("overturned", "Full hand count gives another outcome"),
+                        ],
+                        default="setup",
+                        max_length=20,
+                    ),
+                ),
+                ("log_size", models.PositiveIntegerField()),
+                ("ledger_head", models.PositiveBigIntegerField()),
+                ("reported", models.JSONField()),
+                ("reported_winners", models.JSONField()),
+                ("ballots", models.PositiveBigIntegerField()),
+                ("total_error_bound", models.FloatField(blank=True, null=True)),
+                ("manifest_sha256", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "election",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="audits",
+                        to="elections.election",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['election_id', 'id'],
+                "ordering": ["election_id", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ManifestRow',
+            name="ManifestRow",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField()),
-                ('constituency', models.CharField(max_length=64)),
-                ('votes', models.JSONField()),
-                ('ballots', models.PositiveIntegerField()),
-                ('error_bound', models.FloatField(blank=True, null=True)),
-                ('audit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='manifest', to='audits.audit')),
-                ('station', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='elections.station')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveIntegerField()),
+                ("constituency", models.CharField(max_length=64)),
+                ("votes", models.JSONField()),
+                ("ballots", models.PositiveIntegerField()),
+                ("error_bound", models.FloatField(blank=True, null=True)),
+                (
+                    "audit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="manifest",
+                        to="audits.audit",
+                    ),
+                ),
+                (
+                    "station",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="elections.station",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['audit_id', 'position'],
+                "ordering": ["audit_id", "position"],
             },
         ),
         migrations.CreateModel(
-            name='Round',
+            name="Round",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveSmallIntegerField()),
-                ('kind', models.CharField(choices=[('sample', 'Sample'), ('full', 'Full hand count')], max_length=10)),
-                ('size', models.PositiveIntegerField()),
-                ('first_draw', models.PositiveIntegerField()),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('risk', models.FloatField(blank=True, null=True)),
-                ('figures', models.JSONField(blank=True, null=True)),
-                ('audit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rounds', to='audits.audit')),
-                ('started_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveSmallIntegerField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("sample", "Sample"), ("full", "Full hand count")], max_length=10
+                    ),
+                ),
+                ("size", models.PositiveIntegerField()),
+                ("first_draw", models.PositiveIntegerField()),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("risk", models.FloatField(blank=True, null=True)),
+                ("figures", models.JSONField(blank=True, null=True)),
+                (
+                    "audit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rounds",
+                        to="audits.audit",
+                    ),
+                ),
+                (
+                    "started_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['audit_id', 'number'],
+                "ordering": ["audit_id", "number"],
             },
         ),
         migrations.CreateModel(
-            name='Draw',
+            name="Draw",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('ticket', models.CharField(max_length=64)),
-                ('ballot', models.PositiveIntegerField(blank=True, null=True)),
-                ('audit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='draws', to='audits.audit')),
-                ('row', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='draws', to='audits.manifestrow')),
-                ('round', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='draws', to='audits.round')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("ticket", models.CharField(max_length=64)),
+                ("ballot", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "audit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="draws",
+                        to="audits.audit",
+                    ),
+                ),
+                (
+                    "row",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="draws",
+                        to="audits.manifestrow",
+                    ),
+                ),
+                (
+                    "round",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="draws",
+                        to="audits.round",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['audit_id', 'number'],
+                "ordering": ["audit_id", "number"],
             },
         ),
         migrations.CreateModel(
-            name='SeedCeremony',
+            name="SeedCeremony",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seed', models.CharField(max_length=100)),
-                ('witnesses', models.JSONField()),
-                ('held_at', models.DateTimeField()),
-                ('audit', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='ceremony', to='audits.audit')),
-                ('entered_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seed", models.CharField(max_length=100)),
+                ("witnesses", models.JSONField()),
+                ("held_at", models.DateTimeField()),
+                (
+                    "audit",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="ceremony",
+                        to="audits.audit",
+                    ),
+                ),
+                (
+                    "entered_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='round',
-            name='ceremony',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='rounds', to='audits.seedceremony'),
+            model_name="round",
+            name="ceremony",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="rounds",
+                to="audits.seedceremony",
+            ),
         ),
         migrations.CreateModel(
-            name='Task',
+            name="Task",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ballots', models.JSONField(default=list)),
-                ('agreed', models.JSONField(blank=True, null=True)),
-                ('agreed_at', models.DateTimeField(blank=True, null=True)),
-                ('round', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tasks', to='audits.round')),
-                ('row', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='tasks', to='audits.manifestrow')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("ballots", models.JSONField(default=list)),
+                ("agreed", models.JSONField(blank=True, null=True)),
+                ("agreed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "round",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tasks",
+                        to="audits.round",
+                    ),
+                ),
+                (
+                    "row",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="tasks",
+                        to="audits.manifestrow",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['round_id', 'row__position'],
+                "ordering": ["round_id", "row__position"],
             },
         ),
         migrations.CreateModel(
-            name='CountEntry',
+            name="CountEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('attempt', models.PositiveSmallIntegerField()),
-                ('slot', models.PositiveSmallIntegerField()),
-                ('data', models.JSONField()),
-                ('entered_at', models.DateTimeField(auto_now_add=True)),
-                ('entered_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('task', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='entries', to='audits.task')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("attempt", models.PositiveSmallIntegerField()),
+                ("slot", models.PositiveSmallIntegerField()),
+                ("data", models.JSONField()),
+                ("entered_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "entered_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="entries",
+                        to="audits.task",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['task_id', 'attempt', 'slot'],
+                "ordering": ["task_id", "attempt", "slot"],
             },
         ),
         migrations.AddConstraint(
-            model_name='audit',
-            constraint=models.CheckConstraint(condition=models.Q(('risk_limit__gt', 0), ('risk_limit__lt', 0.5)), name='audit_risk_limit_range'),
+            model_name="audit",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("risk_limit__gt", 0), ("risk_limit__lt", 0.5)),
+                name="audit_risk_limit_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='audit',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['macro', 'bravo'])), name='audit_kind_known'),
+            model_name="audit",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind__in", ["macro", "bravo"])), name="audit_kind_known"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='audit',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['setup', 'seeded', 'counting', 'confirmed', 'full_count', 'confirmed_full', 'overturned'])), name='audit_status_known'),
+            model_name="audit",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "status__in",
+                        [
+                            "setup",
+                            "seeded",
+                            "counting",
+                            "confirmed",
+                            "full_count",
+                            "confirmed_full",
+                            "overturned",
+                        ],
+                    )
+                ),
+                name="audit_status_known",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='manifestrow',
-            constraint=models.UniqueConstraint(fields=('audit', 'position'), name='manifest_position_unique'),
+            model_name="manifestrow",
+            constraint=models.UniqueConstraint(
+                fields=("audit", "position"), name="manifest_position_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='manifestrow',
-            constraint=models.UniqueConstraint(fields=('audit', 'station'), name='manifest_station_unique'),
+            model_name="manifestrow",
+            constraint=models.UniqueConstraint(
+                fields=("audit", "station"), name="manifest_station_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='draw',
-            constraint=models.UniqueConstraint(fields=('audit', 'number'), name='draw_number_unique'),
+            model_name="draw",
+            constraint=models.UniqueConstraint(
+                fields=("audit", "number"), name="draw_number_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='seedceremony',
-            constraint=models.CheckConstraint(condition=django.db.models.lookups.GreaterThanOrEqual(django.db.models.functions.text.Length('seed'), 20), name='seed_at_least_20_digits'),
+            model_name="seedceremony",
+            constraint=models.CheckConstraint(
+                condition=django.db.models.lookups.GreaterThanOrEqual(
+                    django.db.models.functions.text.Length("seed"), 20
+                ),
+                name="seed_at_least_20_digits",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='round',
-            constraint=models.UniqueConstraint(fields=('audit', 'number'), name='round_number_unique'),
+            model_name="round",
+            constraint=models.UniqueConstraint(
+                fields=("audit", "number"), name="round_number_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='task',
-            constraint=models.UniqueConstraint(fields=('round', 'row'), name='task_station_unique'),
+            model_name="task",
+            constraint=models.UniqueConstraint(fields=("round", "row"), name="task_station_unique"),
         ),
         migrations.AddConstraint(
-            model_name='countentry',
-            constraint=models.UniqueConstraint(fields=('task', 'attempt', 'slot'), name='count_entry_slot'),
+            model_name="countentry",
+            constraint=models.UniqueConstraint(
+                fields=("task", "attempt", "slot"), name="count_entry_slot"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='countentry',
-            constraint=models.UniqueConstraint(fields=('task', 'attempt', 'entered_by'), name='count_entry_two_people'),
+            model_name="countentry",
+            constraint=models.UniqueConstraint(
+                fields=("task", "attempt", "entered_by"), name="count_entry_two_people"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='countentry',
-            constraint=models.CheckConstraint(condition=models.Q(('slot__in', [1, 2])), name='count_entry_slot_1_or_2'),
+            model_name="countentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("slot__in", [1, 2])), name="count_entry_slot_1_or_2"
+            ),
         ),
     ]
