@@ -1,6 +1,6 @@
 from django.urls import path
 
-from secki.portal import views
+from secki.portal import audits, views
 
 app_name = "portal"
 urlpatterns = [
@@ -15,4 +15,13 @@ urlpatterns = [
     path("e/<slug:slug>/map/", views.map_page, name="map"),
     path("e/<slug:slug>/webcams/", views.webcams_page, name="webcams"),
     path("e/<slug:slug>/verify/", views.verify_election, name="verify"),
+    path("e/<slug:slug>/audits/", audits.index, name="audits"),
+    path("e/<slug:slug>/audits/<int:audit_id>/", audits.detail, name="audit"),
+    path("e/<slug:slug>/audits/<int:audit_id>/report.json", audits.as_json, name="audit_json"),
+    path("e/<slug:slug>/audits/<int:audit_id>/draws.csv", audits.draws_csv, name="audit_csv"),
+    path(
+        "e/<slug:slug>/audits/<int:audit_id>/manifest.csv",
+        audits.manifest_csv,
+        name="audit_manifest",
+    ),
 ]
