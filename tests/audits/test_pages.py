@@ -100,7 +100,7 @@ def test_whole_audit_through_the_pages(sim: Imported) -> None:
         url = f"{page}count/{task.pk}/"
         form = first.get(url)
         assert form.status_code == 200
-        for code, votes in task.row.votes.items():  # blind: the reported figures are not shown
+        for _code, votes in task.row.votes.items():  # blind: the reported figures are not shown
             assert f'value="{votes}"' not in form.content.decode()
         values = {k: str(v) for k, v in paper.station_count(task.row.station.code).items()}
         assert first.post(url, values).status_code == 302

@@ -708,7 +708,7 @@ def _next_size(audit: Audit, measured: risk.Measured) -> int | None:
         audit.reported,
         audit.ballots,
         audit.winners,
-        measured.figures["statistics"],
+        measured.figures["log_statistics"],
         audit.risk_limit,
     )
 

@@ -139,6 +139,3 @@ def progress(audit: Audit) -> list[dict[str, Any]]:
         g["tasks"].append(t)
         g["agreed"] += t.agreed is not None
     return [groups[k] for k in sorted(groups, key=lambda c: (len(c), c))]
-
-
-

@@ -102,7 +102,8 @@ def bravo_measure(
         figures={
             "method": "BRAVO",
             "draws": result.draws,
-            "statistics": result.statistics,
+            # ln T per winner>loser pair (T itself may exceed a double, and JSON has no ∞)
+            "log_statistics": {f"{w}>{lo}": v for (w, lo), v in audit.log_t.items()},
             "risk": result.risk,
         },
     )
@@ -112,17 +113,17 @@ def bravo_next_size(
     totals: Mapping[str, int],
     ballots: int,
     winners: int,
-    statistics: Mapping[str, float],
+    log_statistics: Mapping[str, float],
     alpha: float,
 ) -> int | None:
     """Ballots still needed by the worst pair at the reported shares (None: cannot gain)."""
     need = 0
-    for pair, t in statistics.items():
+    for pair, log_t in log_statistics.items():
         w, lo = pair.split(">", 1)
         p_w, p_l = totals[w] / ballots, totals[lo] / ballots
         s = p_w / (p_w + p_l)
         gain = p_w * math.log(2 * s) + (p_l * math.log(2 - 2 * s) if p_l > 0 else 0.0)
-        missing = math.log(1 / alpha) - math.log(max(t, 1e-300))
+        missing = math.log(1 / alpha) - log_t
         if missing <= 0:
             continue
         if gain <= 0:

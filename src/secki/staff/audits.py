@@ -131,7 +131,7 @@ def count(request: HttpRequest, slug: str, audit_id: int, task_id: int) -> HttpR
     if ballots:
         values: dict[str, str] = {str(b): "" for b in task.ballots}
     else:
-        values = {c: "" for c in [*candidates, actions.INVALID]}
+        values = dict.fromkeys([*candidates, actions.INVALID], "")
     context: dict[str, Any] = {
         "election": audit.election,
         "audit": audit,
