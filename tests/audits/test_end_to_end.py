@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from secki.audits import actions
-from secki.audits.models import AuditStatus, RoundKind
+from secki.accounts.actions import delete_election
+from secki.audits.models import Audit, AuditStatus, RoundKind
+from secki.ledger import chain
 from secki.ledger.models import LedgerEntry
 from secki.simulator import SimulationConfig
 from secki.simulator.config import parse_fraud
@@ -117,6 +119,18 @@ def test_altered_protocols_escalate_to_a_full_hand_count(altered: Imported) -> N
         if touched
     }
     assert {d["station"] for d in actions.discrepancies(audit)} == stuffed
+    assert chain.verify().ok  # the audit's entries keep the log valid
+
+
+def test_a_simulated_election_with_an_audit_can_still_be_deleted(tmp_path: Any) -> None:
+    imported = import_simulated(
+        tmp_path,
+        SimulationConfig(stations=20, seed=2, candidates=2, shares=(0.6, 0.4), slug="audit-gone"),
+    )
+    audit = setup(imported, "bravo", "0.1")
+    actions.start_round(audit, actor=imported.people["cec"].user)
+    delete_election(imported.people["cec"].user, imported.election)
+    assert not Audit.objects.filter(pk=audit.pk).exists()
 
 
 def test_ballot_polling_confirms_a_close_race(clean: Imported) -> None:

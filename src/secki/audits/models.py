@@ -91,7 +91,7 @@ class ManifestRow(models.Model):
 
     audit = models.ForeignKey(Audit, on_delete=models.CASCADE, related_name="manifest")
     position = models.PositiveIntegerField()
-    station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="+")
+    station = models.ForeignKey(Station, on_delete=models.RESTRICT, related_name="+")
     constituency = models.CharField(max_length=64)
     #: {"C1": votes, …} of the station's reported (published) protocol
     votes = models.JSONField()
@@ -145,7 +145,7 @@ class RoundKind(models.TextChoices):
 class Round(models.Model):
     audit = models.ForeignKey(Audit, on_delete=models.CASCADE, related_name="rounds")
     #: required: nothing is drawn before the seed exists
-    ceremony = models.ForeignKey(SeedCeremony, on_delete=models.PROTECT, related_name="rounds")
+    ceremony = models.ForeignKey(SeedCeremony, on_delete=models.RESTRICT, related_name="rounds")
     number = models.PositiveSmallIntegerField()
     kind = models.CharField(max_length=10, choices=RoundKind.choices)
     #: draws of this round (with replacement: a station or ballot may come twice)
@@ -178,7 +178,7 @@ class Draw(models.Model):
     number = models.PositiveIntegerField()
     #: SHA-256("{seed},draw,{number}") as 64 hex digits
     ticket = models.CharField(max_length=64)
-    row = models.ForeignKey(ManifestRow, on_delete=models.PROTECT, related_name="draws")
+    row = models.ForeignKey(ManifestRow, on_delete=models.RESTRICT, related_name="draws")
     #: BRAVO: the ballot's number in its station's box (from 1)
     ballot = models.PositiveIntegerField(null=True, blank=True)
 
@@ -196,7 +196,7 @@ class Task(models.Model):
     """One station to count in a round: its agreed count once two entries match."""
 
     round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="tasks")
-    row = models.ForeignKey(ManifestRow, on_delete=models.PROTECT, related_name="tasks")
+    row = models.ForeignKey(ManifestRow, on_delete=models.RESTRICT, related_name="tasks")
     #: BRAVO: the ballot numbers to retrieve, ascending, without repeats
     ballots = models.JSONField(default=list)
     #: MACRO / full count: {"C1": votes, …, "invalid": n}; BRAVO: {"<ballot>": "C1" | null}
@@ -221,7 +221,7 @@ class CountEntry(models.Model):
     slot = models.PositiveSmallIntegerField()
     data = models.JSONField()
     entered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.RESTRICT, related_name="+"
     )
     entered_at = models.DateTimeField(auto_now_add=True)
 

@@ -2,7 +2,7 @@
 
 A seed ceremony's row is written once; the database itself refuses an UPDATE of it
 (SQLite: a BEFORE UPDATE trigger raising ABORT; PostgreSQL: a trigger function raising an
-exception), so not even a write outside the actions can change the seed a sample came from.
+integrity-constraint violation; both reach Django as an ``IntegrityError``), so not even a write outside the actions can change the seed a sample came from.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ SQLITE = [
 SQLITE_DROP = ["DROP TRIGGER IF EXISTS audits_seed_immutable"]
 POSTGRES = [
     """CREATE FUNCTION audits_seed_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN RAISE EXCEPTION 'the seed of an audit cannot be changed'; END $$""",
+    BEGIN
+        RAISE EXCEPTION USING ERRCODE = 'integrity_constraint_violation',
+            MESSAGE = 'the seed of an audit cannot be changed';
+    END $$""",
     """CREATE TRIGGER audits_seed_immutable BEFORE UPDATE ON audits_seedceremony
     FOR EACH ROW EXECUTE FUNCTION audits_seed_immutable()""",
 ]
