@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from secki.audits import actions
 from secki.accounts.actions import delete_election
+from secki.audits import actions
 from secki.audits.models import Audit, AuditStatus, RoundKind
 from secki.ledger import chain
 from secki.ledger.models import LedgerEntry

@@ -2,7 +2,8 @@
 
 A seed ceremony's row is written once; the database itself refuses an UPDATE of it
 (SQLite: a BEFORE UPDATE trigger raising ABORT; PostgreSQL: a trigger function raising an
-integrity-constraint violation; both reach Django as an ``IntegrityError``), so not even a write outside the actions can change the seed a sample came from.
+integrity-constraint violation; both reach Django as an ``IntegrityError``), so not even a
+write outside the actions can change the seed a sample came from.
 """
 
 from __future__ import annotations
