@@ -92,6 +92,8 @@ def test_whole_audit_through_the_pages(sim: Imported) -> None:
     assert audit.status == "counting"
     boards = make_boards(sim)
     first, second = login(boards.first), login(boards.second)
+    for client in (cec, first):  # the dashboard leads both to the audits
+        assert f"/staff/audits/e/{slug}/".encode() in client.get("/staff/").content
     lists = first.get(page)
     assert lists.status_code == 200 and b"retrieval" in lists.content
     paper = Paper(sim.sim)

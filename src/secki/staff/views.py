@@ -54,6 +54,10 @@ def desk(user: User, election: Election, roles: list[str]) -> Desk:
     if has_role(user, election, Permission.VIEW_UNPUBLISHED):
         note = "amend, annul, publish, history" if is_open else "history"
         d.links.append((reverse("staff:stations", args=[slug]), "Stations and protocols", note))
+    manage = has_role(user, election, Permission.MANAGE_ELECTION)
+    if manage or has_role(user, election, Permission.ENTER_AUDIT_COUNT):
+        note = "set-up, seed ceremony, rounds" if manage else "hand counts of the sample"
+        d.links.append((reverse("audits:index", args=[slug]), "Risk-limiting audits", note))
     return d
 
 
