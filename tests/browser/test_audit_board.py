@@ -62,12 +62,16 @@ def test_board_enters_a_round_on_a_phone(live_server: Any, browser: Any, tmp_pat
             page.goto(base)
             assert fits(page)
             page.locator(f'a[href$="/count/{task.pk}/"]').click()
+            page.wait_for_url(f"**/count/{task.pk}/")
+            page.wait_for_load_state()
             assert fits(page)
             for code, value in paper.station_count(task.row.station.code).items():
                 page.fill(f"#v-{code}", str(value))
             if task is tasks[0]:
                 shot(page, f"audit-board-entry-{n + 1}")
             page.get_by_role("button", name="Save the count").click()
+            page.wait_for_url(base)
+            page.wait_for_load_state()
             message = page.locator("[role=status]").first.inner_text()
             assert ("Entry saved" if n == 0 else "Both entries agree") in message
         context.close()
