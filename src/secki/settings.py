@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "secki.opendata",
     "secki.integrity",
     "secki.observers",
+    "secki.audits",
     # Log-in lockout and two-factor log-in (secki.accounts.twofactor).
     "axes",
     "django_otp",

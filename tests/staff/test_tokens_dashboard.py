@@ -101,6 +101,7 @@ def test_dashboard_shows_roles_and_what_each_may_do(election: Election, personas
         f"{slug}/reconcile/",
         f"{slug}/stations/",
         f"/staff/observers/{election.slug}/",
+        f"/staff/audits/e/{election.slug}/",  # secki.audits: set-up, seed, rounds
     ]
     assert "You have no role in any election" in (
         personas.client("outsider").get("/staff/").content.decode()
@@ -138,4 +139,5 @@ def test_a_superuser_sees_every_election_with_every_link(
     body = client.get("/staff/").content.decode()
     assert "Testland presidential election" in body and "Otherland" in body
     assert "Superuser — every role everywhere" in body
-    assert len(links(client)) == 10  # per election: 4 of protocols, observers' accreditation
+    # per election: 4 protocol pages, observers' accreditation and the audits
+    assert len(links(client)) == 11

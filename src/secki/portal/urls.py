@@ -1,6 +1,6 @@
 from django.urls import path
 
-from secki.portal import observers, views
+from secki.portal import audits, observers, views
 
 app_name = "portal"
 urlpatterns = [
@@ -23,5 +23,14 @@ urlpatterns = [
         "e/<slug:slug>/observers/copies.json",
         observers.copies_json,
         name="observer_copies_json",
+    ),
+    path("e/<slug:slug>/audits/", audits.index, name="audits"),
+    path("e/<slug:slug>/audits/<int:audit_id>/", audits.detail, name="audit"),
+    path("e/<slug:slug>/audits/<int:audit_id>/report.json", audits.as_json, name="audit_json"),
+    path("e/<slug:slug>/audits/<int:audit_id>/draws.csv", audits.draws_csv, name="audit_csv"),
+    path(
+        "e/<slug:slug>/audits/<int:audit_id>/manifest.csv",
+        audits.manifest_csv,
+        name="audit_manifest",
     ),
 ]

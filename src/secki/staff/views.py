@@ -63,6 +63,10 @@ def desk(user: User, election: Election, roles: list[str]) -> Desk:
                 gettext("applications, decisions, badges, revocations"),
             )
         )
+    manage = has_role(user, election, Permission.MANAGE_ELECTION)
+    if manage or has_role(user, election, Permission.ENTER_AUDIT_COUNT):
+        note = "set-up, seed ceremony, rounds" if manage else "hand counts of the sample"
+        d.links.append((reverse("audits:index", args=[slug]), "Risk-limiting audits", note))
     return d
 
 
