@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from secki.elections.models import Election, Station
+from secki.elections.models import Station
 from tests.browser.conftest import shot
 from tests.portal.conftest import load
 
