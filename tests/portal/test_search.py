@@ -106,3 +106,8 @@ def test_the_results_page_lists_links_to_the_stations(client: Client, election: 
     assert "3 stations match" in html
     none = client.get("/search/", {"q": "zzz"}).content.decode()
     assert "No station matches" in none
+
+
+def test_the_officials_pages_keep_their_own_forms_only(client: Client, election: Election) -> None:
+    html = client.get("/staff/login/").content.decode()
+    assert 'role="search"' not in html and 'id="id_username"' in html
