@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import pytest
@@ -63,7 +63,7 @@ def fill(route: str, slug: str) -> str:
 class Assets(HTMLParser):
     """The addresses a page loads by itself (not the links a visitor may follow)."""
 
-    LOADS = {
+    LOADS: ClassVar[dict[str, str]] = {
         "script": "src",
         "img": "src",
         "iframe": "src",
