@@ -31,6 +31,8 @@ _SPECIAL = str.maketrans({"ı": "i", "ə": "e", "ß": "ss", "ø": "o", "đ": "d"
 
 def fold(text: str) -> str:
     """Lower case without accents, for matching only (``"Şəki"`` → ``"seki"``)."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_SPECIAL))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
