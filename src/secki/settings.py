@@ -86,6 +86,8 @@ LOGIN_REDIRECT_URL = "staff:dashboard"
 LOCALE_PATHS = [BASE_DIR / "locale"]
 
 MIDDLEWARE = [
+    # First: HEAD answered as GET without the body; brotli or gzip by Accept-Encoding.
+    "secki.compression.CompressionMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
     "secki.contentpolicy.ContentSecurityPolicyMiddleware",

@@ -97,7 +97,15 @@ def test_amendment_and_annulment_are_shown_with_reasons(election: Election, admi
     html = text(Client().get(f"/e/{election.slug}/s/1-2/"))
     history = html.split('id="history"', 1)[1].split("</ol>", 1)[0]
     assert "Version 2" in history and "recount of bundle 3" in history
-    assert "Changed lines: C1, C2" in history and "superseded" in history
+    assert "superseded" in history
+    # the earlier version's values beside the amended ones, with when and why
+    assert cells(history, "changes-v2") == [
+        ["Line", "Meaning", "Was (version 1)", "Now (version 2)"],
+        ["C1", "Candidate A", f"{data.candidates[0]:,}", f"{votes[0]:,}"],
+        ["C2", "Candidate B", f"{data.candidates[1]:,}", f"{votes[1]:,}"],
+    ]
+    assert "What version 2 changed from version 1" in history
+    assert 'href="#changes-v2"' in html and "2 lines changed" in html
 
     annul_protocol(
         Station.objects.get(pk=station.pk), actor=admin, decision_ref="ConEC decision 7/12"

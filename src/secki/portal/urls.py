@@ -1,12 +1,13 @@
 from django.urls import path
 
-from secki.portal import audits, observers, views
+from secki.portal import audits, observers, search, views
 
 app_name = "portal"
 urlpatterns = [
     path("", views.home, name="home"),
     path("lang/<str:code>/", views.language, name="language"),
     path("verify/", views.verify_guide, name="verify_guide"),
+    path("search/", search.search, name="search"),
     path("e/<slug:slug>/", views.election_results, name="election"),
     path("e/<slug:slug>/u/<str:code>/", views.unit_results, name="unit"),
     path("e/<slug:slug>/s/<str:code>/", views.station_page, name="station"),

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
 from django.http import (
     FileResponse,
     Http404,
@@ -446,18 +447,28 @@ def webcams_page(request: HttpRequest, state: PageState) -> HttpResponse:
             holding.add(unit.id)
             unit = by_id.get(unit.parent_id) if unit.parent_id else None
     shown = [s for s in filmed if chosen is None or s.unit_path.startswith(chosen.path)]
+    page = Paginator(shown, WEBCAMS_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     context = {
         "election": election,
         "public": state.public,
         "section": "webcams",
         "units": [u for u in units if u.id in holding and u.parent_id is not None],
         "chosen": chosen,
-        "rows": [(s, by_id[s.unit_id]) for s in shown],
+        "rows": [(s, by_id[s.unit_id]) for s in page.object_list],
+        "page": page,
+        "page_query": f"{query.urlencode()}&" if query else "",
         "filmed": len(filmed),
         "total": Station.objects.filter(election=election).count(),
         "with_address": sum(1 for s in shown if s.webcam_link),
+        "published": sum(1 for s in filmed if s.webcam_link),
     }
     return render(request, "portal/webcams.html", context)
+
+
+#: filmed stations listed per page of the webcam registry
+WEBCAMS_PAGE = 100
 
 
 @election_page
