@@ -55,6 +55,7 @@ def fill(route: str, slug: str) -> str:
     path = re.sub(r"<(?:str:)?(?:code|station)>", STATION, path)
     path = path.replace("lang/" + STATION, "lang/az")
     path = re.sub(r"<int:\w+>|<sample_id>", "1", path)
+    path = re.sub(r"<(?:str:)?number>", "OBS-000001", path)  # an accreditation's number
     path = path.replace("<str:name>.png", "turnout.png").replace("<path:name>", "checkpoint")
     assert "<" not in path and "(?" not in path, f"no value for a parameter of {route}"
     return "/" + path

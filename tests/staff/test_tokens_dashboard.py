@@ -139,5 +139,5 @@ def test_a_superuser_sees_every_election_with_every_link(
     body = client.get("/staff/").content.decode()
     assert "Testland presidential election" in body and "Otherland" in body
     assert "Superuser — every role everywhere" in body
-    # per election: 4 protocol pages, observers' accreditation and the audits
-    assert len(links(client)) == 11
+    # two elections, each: 4 protocol pages, observers' accreditation and the audits
+    assert len(links(client)) == 12
