@@ -30,7 +30,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from secki.accounts.access import Permission, can
 from secki.api.auth import user_from_request
-from secki.elections.models import Election, Station, Unit
+from secki.elections.models import Election, Station, Unit, WinRule
 from secki.portal import maps
 from secki.portal.charts import SERIES_STYLES, Series, line_chart
 from secki.portal.http import PageState, election_page, live_path, matches
@@ -148,6 +148,8 @@ def outcome_text(outcome: ElectionOutcome, national: UnitResult, election: Elect
     if outcome.status == "tie":
         return _("The leading candidates are tied: the result cannot be decided by votes.")
     names = " · ".join(c.name for c in outcome.runoff)
+    if outcome.status == "winner" and outcome.winner and election.win_rule == WinRule.PLURALITY:
+        return _("%(name)s is elected with the most votes.") % {"name": outcome.winner.name}
     if outcome.status == "winner" and outcome.winner:
         return _("%(name)s is elected with more than half of the %(base)s.") % {
             "name": outcome.winner.name,
@@ -158,21 +160,28 @@ def outcome_text(outcome: ElectionOutcome, national: UnitResult, election: Elect
             "base": base,
             "names": names,
         }
-    # pending: provisional figures
-    counted = _("Provisional: %(reported)s of %(total)s stations counted.") % {
-        "reported": num(t.stations_reported),
-        "total": num(t.stations_total),
-    }
-    if outcome.winner and leader:
-        return f"{counted} " + _("%(name)s leads with more than half of the %(base)s.") % {
-            "name": outcome.winner.name,
-            "base": base,
+    # pending: provisional figures, no verdict until every station is counted or annulled
+    if outcome.annulled:
+        counted = _(
+            "Provisional: %(reported)s of %(total)s stations counted, %(annulled)s annulled."
+        ) % {
+            "reported": num(t.stations_reported),
+            "total": num(t.stations_total),
+            "annulled": num(outcome.annulled),
         }
-    if outcome.runoff:
-        return f"{counted} " + _("So far no candidate has more than half: %(names)s lead.") % {
-            "names": names
+    else:
+        counted = _("Provisional: %(reported)s of %(total)s stations counted.") % {
+            "reported": num(t.stations_reported),
+            "total": num(t.stations_total),
         }
-    return counted
+    if outcome.status != "pending":
+        return counted
+    wait = _("No verdict until every station is counted or annulled.")
+    if outcome.leader and leader:
+        return f"{counted} {wait} " + _("Most votes so far: %(name)s.") % {
+            "name": outcome.leader.name
+        }
+    return f"{counted} {wait}"
 
 
 def _sort_state(request: HttpRequest, n_candidates: int) -> tuple[str, bool]:
