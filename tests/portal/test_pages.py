@@ -297,3 +297,41 @@ def test_outcome_while_counting_runoff_and_invalid(waiting: Election, admin: Any
     assert "results were annulled in more than 40\xa0% of the stations" in html
     outcome = Client().get(api).json()["outcome"]
     assert outcome["status"] == "invalid" and outcome["provisional"] is False
+
+
+def test_daytime_turnout_before_protocols(waiting: Election, admin: Any) -> None:
+    """Before protocols arrive the national page leads with the latest report time's turnout
+    (labelled with that time and the stations reporting), never one station's protocol."""
+    url = f"/e/{waiting.slug}/"
+
+    def figure() -> tuple[str, str, str]:
+        html = text(Client().get(url))
+        found = re.search(
+            r"<dt>([^<]*)</dt><dd id=\"turnout\" data-source=\"(\w*)\">([^<]*)<small>([^<]*)<",
+            html,
+        )
+        assert found is not None, html
+        return found.group(1), found.group(2), f"{found.group(3)} | {found.group(4)}"
+
+    # reports at 12:00 from 1-1 (400 of 1,000) and 2-2 (100 of 300): 500 / 1,300
+    assert figure() == ("Turnout at 12:00", "report", "38.46\xa0% | 500 voters; 2 of 4 stations")
+    submit(waiting, "2-1", admin)  # one protocol: still the reports' figure
+    assert figure()[:2] == ("Turnout at 12:00", "report")
+    for code in ("1-1", "1-2"):  # three protocols cover more stations than the reports
+        submit(waiting, code, admin)
+    label, source, shown = figure()
+    assert (label, source) == ("Turnout (reporting stations)", "protocol")
+    assert shown.endswith("; 3 of 4 stations")
+
+
+def test_no_turnout_figure_without_reports_or_protocols(tmp_path: Path) -> None:
+    from secki.bundle.read import read_bundle
+    from secki.intake.bundle_io import import_bundle
+    from tests.factories import write_small_bundle
+
+    source = write_small_bundle(tmp_path / "empty", slug="empty-2024", name="Empty")
+    (source / "protocols.csv").unlink()
+    (source / "turnout.csv").unlink()
+    election = import_bundle(read_bundle(source))
+    html = text(Client().get(f"/e/{election.slug}/"))
+    assert 'id="turnout" data-source="">—<small></small>' in html

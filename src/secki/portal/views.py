@@ -49,6 +49,7 @@ from secki.protocols.models import ProtocolScan
 from secki.protocols.scans import is_public
 from secki.results.rules import ElectionOutcome, decide
 from secki.results.tabulate import Tabulation, UnitResult, tabulation
+from secki.results.turnout import aggregate, headline
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +249,7 @@ def _unit_context(request: HttpRequest, state: PageState, unit: Unit) -> dict[st
         "ranked": result.ranked,
         "outcome": outcome,
         "outcome_text": outcome_text(outcome, result, state.election) if outcome else "",
+        "turnout_headline": headline(aggregate(state.election, public=state.public), unit),
         "base_label": BASES.get(state.election.majority_base, ""),
         "crumbs": ancestors(tab, unit),
         "children": children,
