@@ -25,12 +25,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from secki.accounts.access import Permission, can
 from secki.api.auth import user_from_request
-from secki.elections.models import Election, Station, Unit, WinRule
+from secki.elections.models import Election, Publication, Station, Unit, WinRule
 from secki.portal import maps
 from secki.portal.charts import SERIES_STYLES, Series, line_chart
 from secki.portal.http import PageState, election_page, live_path, matches
@@ -185,6 +187,20 @@ def outcome_text(outcome: ElectionOutcome, national: UnitResult, election: Elect
     return f"{counted} {wait}"
 
 
+def withheld_text(election: Election) -> str:
+    """What the public pages say while the publication setting holds results back."""
+    if election.publication == Publication.SHARE:
+        return _(
+            "Preliminary results are shown once %(share)s of the stations are counted."
+        ) % {"share": pct(election.publication_share * 100, 0)}
+    if election.publication == Publication.TIME and election.publication_at is not None:
+        when = timezone.localtime(election.publication_at, election.tz)
+        return _("Preliminary results are shown from %(time)s.") % {
+            "time": date_format(when, "DATETIME_FORMAT")
+        }
+    return _("No results have been published yet.")
+
+
 def _sort_state(request: HttpRequest, n_candidates: int) -> tuple[str, bool]:
     key = request.GET.get("sort", "name")
     allowed = {"name", "registered", "reporting", "turnout", "leader"} | {
@@ -240,8 +256,9 @@ def _unit_context(request: HttpRequest, state: PageState, unit: Unit) -> dict[st
     children = sort_rows(unit_rows(tab, tab.children(unit)), key, desc, n)
     stations = sort_rows(station_rows(tab, unit), key, desc, n)
     is_root = unit.parent_id is None
-    outcome = decide(state.election, result) if is_root else None
+    outcome = decide(state.election, result) if is_root and not tab.withheld else None
     return {
+        "withheld": withheld_text(state.election) if tab.withheld else "",
         "tab": tab,
         "unit": unit,
         "is_root": is_root,
@@ -305,6 +322,7 @@ def station_page(request: HttpRequest, state: PageState, code: str) -> HttpRespo
         "section": "results",
         "protocol_labels": PROTOCOL_STATUS_LABELS,
         "event_labels": EVENT_LABELS,
+        "withheld": withheld_text(state.election) if tab.withheld else "",
     }
     if state.public:  # what the public log holds is what the public sees (never unpublished)
         context["log"] = station_log(state.election, station)
