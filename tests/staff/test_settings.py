@@ -97,3 +97,13 @@ def test_other_roles_are_refused(election: Election, personas: Personas, who: st
     assert client.post(url(election), {**FORM, "double_entry": "on"}).status_code == 403
     election.refresh_from_db()
     assert not election.double_entry
+
+
+def test_the_page_in_russian(election: Election, personas: Personas) -> None:
+    from django.conf import settings
+
+    client = personas.client("admin")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ru"
+    page = client.get(url(election)).content.decode()
+    assert "Доля подсчитанных участков (%)" in page and "Сохранить настройки" in page
+    assert "Настройки выборов" in client.get("/staff/").content.decode()

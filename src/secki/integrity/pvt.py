@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.integrity.models import ExitPoll, PvtCount, PvtSample
 from secki.integrity.station_arrays import CandidateInfo, station_groups
-from secki.results.tabulate import tabulation
 from secki.results.rules import annulled_count
+from secki.results.tabulate import tabulation
 from secki.stats import (
     ExitPollResult,
     PvtEstimate,

@@ -23,10 +23,10 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.formats import date_format
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
@@ -190,9 +190,9 @@ def outcome_text(outcome: ElectionOutcome, national: UnitResult, election: Elect
 def withheld_text(election: Election) -> str:
     """What the public pages say while the publication setting holds results back."""
     if election.publication == Publication.SHARE:
-        return _(
-            "Preliminary results are shown once %(share)s of the stations are counted."
-        ) % {"share": pct(election.publication_share * 100, 0)}
+        return _("Preliminary results are shown once %(share)s of the stations are counted.") % {
+            "share": pct(election.publication_share * 100, 0)
+        }
     if election.publication == Publication.TIME and election.publication_at is not None:
         when = timezone.localtime(election.publication_at, election.tz)
         return _("Preliminary results are shown from %(time)s.") % {

@@ -40,7 +40,9 @@ def instant(value: object) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-def row_released(publication: object, publication_at: object, now: dt.datetime | None = None) -> bool:
+def row_released(
+    publication: object, publication_at: object, now: dt.datetime | None = None
+) -> bool:
     """:func:`time_reached` for an election row read by plain SQL (a page's ETag: a page
     cached before the instant is not reused after it)."""
     return time_reached(str(publication), instant(publication_at), now or timezone.now())

@@ -41,7 +41,9 @@ def desk(user: User, election: Election, roles: list[str]) -> Desk:
         return has_role(user, election, permission)
 
     if may(Permission.ENTER_PROTOCOL) and is_open:
-        note = _("double entry: a second operator keys each protocol") if election.double_entry else ""
+        note = (
+            _("double entry: a second operator keys each protocol") if election.double_entry else ""
+        )
         d.links.append((reverse("staff:enter", args=[slug]), _("Enter a protocol"), note))
         if not election.double_entry:
             d.links.append(

@@ -4,41 +4,76 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('elections', '0004_registered_below_count_limit'),
+        ("elections", "0004_registered_below_count_limit"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='election',
-            name='publication',
-            field=models.CharField(choices=[('immediately', 'As soon as protocols are published'), ('share', 'Once a share of the stations is counted'), ('time', 'From a given time')], default='immediately', help_text='when preliminary results start to be shown to the public', max_length=12),
+            model_name="election",
+            name="publication",
+            field=models.CharField(
+                choices=[
+                    ("immediately", "As soon as protocols are published"),
+                    ("share", "Once a share of the stations is counted"),
+                    ("time", "From a given time"),
+                ],
+                default="immediately",
+                help_text="when preliminary results start to be shown to the public",
+                max_length=12,
+            ),
         ),
         migrations.AddField(
-            model_name='election',
-            name='publication_at',
-            field=models.DateTimeField(blank=True, help_text="with 'time': results are shown from this instant", null=True),
+            model_name="election",
+            name="publication_at",
+            field=models.DateTimeField(
+                blank=True, help_text="with 'time': results are shown from this instant", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='election',
-            name='publication_share',
-            field=models.DecimalField(decimal_places=3, default=0, help_text="with 'share': the share of stations (0-1) counted before results are shown", max_digits=4),
+            model_name="election",
+            name="publication_share",
+            field=models.DecimalField(
+                decimal_places=3,
+                default=0,
+                help_text="with 'share': the share of stations (0-1) counted before results are shown",
+                max_digits=4,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='election',
-            constraint=models.CheckConstraint(condition=models.Q(('publication__in', ['immediately', 'share', 'time'])), name='election_publication_known'),
+            model_name="election",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("publication__in", ["immediately", "share", "time"])),
+                name="election_publication_known",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='election',
-            constraint=models.CheckConstraint(condition=models.Q(('publication_share__gte', 0), ('publication_share__lte', 1)), name='election_publication_share_range'),
+            model_name="election",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("publication_share__gte", 0), ("publication_share__lte", 1)),
+                name="election_publication_share_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='election',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('publication', 'share'), _negated=True), ('publication_share__gt', 0), _connector='OR'), name='election_publication_share_given'),
+            model_name="election",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("publication", "share"), _negated=True),
+                    ("publication_share__gt", 0),
+                    _connector="OR",
+                ),
+                name="election_publication_share_given",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='election',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('publication', 'time'), _negated=True), ('publication_at__isnull', False), _connector='OR'), name='election_publication_time_given'),
+            model_name="election",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("publication", "time"), _negated=True),
+                    ("publication_at__isnull", False),
+                    _connector="OR",
+                ),
+                name="election_publication_time_given",
+            ),
         ),
     ]
