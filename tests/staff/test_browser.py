@@ -63,17 +63,21 @@ def test_typing_shows_totals_and_checks_then_submits(
         checks = page.locator("#live-checks")
         sync_api.expect(checks).to_contain_text("✗ AZ-6 (hard)")
         sync_api.expect(checks).to_contain_text("A hard check fails")
+        submit = page.locator("button:has-text('Submit protocol')")
+        sync_api.expect(submit).to_be_disabled()  # blocked while a hard check fails
 
         page.fill("#f-C3", "60")
         sync_api.expect(page.locator("#sum-verdict")).to_have_text("✓ equal")
         sync_api.expect(checks).to_contain_text("Every hard check passes.")
         assert page.locator("#act-box").is_hidden()
+        sync_api.expect(submit).to_be_enabled()
 
         # more ballots in the mobile boxes than issued for mobile voting: the act is asked for
         page.fill("#f-L6", "10")
         page.fill("#f-L5", "690")
         sync_api.expect(checks).to_contain_text("✗ AZ-2 (hard)")
         sync_api.expect(page.locator("#act-box")).to_be_visible()
+        sync_api.expect(submit).to_be_enabled()  # an act can accept AZ-2
         page.fill("#f-act", "PEC act No. 3")
         page.click("button:has-text('Submit protocol')")
         page.wait_for_url(f"{base}/staff/e/{slug}/stations/1-1/")

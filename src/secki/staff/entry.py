@@ -16,7 +16,7 @@ from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.inputs import clean_text
 from secki.protocols import actions
-from secki.protocols.models import Protocol, ProtocolSource, ProtocolStatus
+from secki.protocols.models import COUNTED_STATUSES, Protocol, ProtocolSource, ProtocolStatus
 from secki.staff.common import (
     election_or_404,
     refuse,
@@ -74,6 +74,23 @@ def station_choices(election: Election, user: User) -> tuple[list[tuple[Station,
     ], False
 
 
+def accepted_protocol(election: Election, code: str, user: User) -> Protocol | None:
+    """The current counted protocol of a station of the user's territory, if it has one: the
+    form says so at the top (a new protocol is then refused; a change is an amendment)."""
+    if not code:
+        return None
+    return (
+        Protocol.objects.filter(
+            election=election,
+            station__in=territory(user, election, Permission.ENTER_PROTOCOL).filter(code=code),
+            is_current=True,
+            status__in=COUNTED_STATUSES,
+        )
+        .select_related("station")
+        .first()
+    )
+
+
 @staff_view
 def enter(request: HttpRequest, slug: str) -> HttpResponse:
     election = election_or_404(slug)
@@ -93,6 +110,7 @@ def enter(request: HttpRequest, slug: str) -> HttpResponse:
             "act": act,
             "open": election.status == ElectionStatus.OPEN,
             "check_url": check_url(election),
+            "accepted": accepted_protocol(election, station, user),
         }
 
     if request.method != "POST":
