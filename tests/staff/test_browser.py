@@ -87,3 +87,48 @@ def test_typing_shows_totals_and_checks_then_submits(
     protocol = Protocol.objects.get(station__code="1-1")
     assert protocol.decision_ref == "PEC act No. 3"
     assert dict(protocol.values.values_list("code", "value"))["L6"] == 10
+
+
+def test_a_csrf_failure_keeps_the_typed_values(
+    live_server: Any, election: Election, personas: Personas
+) -> None:
+    """The session ends while the operator types (cookies gone: an expired log-in): the
+    submission is refused on a page in the site's layout that offers to log in again, and
+    after logging in the form has the typed values back."""
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+
+    base = live_server.url
+    slug = election.slug
+    form = f"{base}/staff/e/{slug}/protocol/"
+    app = personas.authenticator("op11")
+    backup = StaticDevice.objects.create(user=personas["op11"], name="backup", confirmed=True)
+    StaticToken.objects.create(device=backup, token="keepme42x")  # the second log-in's code
+    typed = {"L1": "1000", "L2": "1020", "L5": "675"}
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        context = browser.new_context()
+        page = context.new_page()
+        log_in(page, base, "op11", app)
+        page.goto(form)
+        for code, value in typed.items():
+            page.fill(f"#f-{code}", value)
+        context.clear_cookies()  # the session and its CSRF cookie are gone
+        page.click("button:has-text('Submit protocol')")
+        sync_api.expect(page.locator("h1")).to_have_text("Not saved: please log in again")
+        sync_api.expect(page.locator("#kept-note")).to_be_visible()
+        assert page.locator("nav a[href='/verify/'], footer a[href='/verify/']").count() >= 1
+        page.click("#log-in-again")
+        page.fill("#id_username", "op11")
+        page.fill("#id_password", "pw-op11")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/staff/login/code/")
+        page.fill("#id_code", "keepme42x")
+        page.click("button:has-text('Log in')")
+        page.wait_for_url(form)
+        sync_api.expect(page.locator("#restored-note")).to_be_visible()
+        kept = {code: page.input_value(f"#f-{code}") for code in typed}
+        untouched = page.input_value("#f-L13")
+        browser.close()
+    assert kept == typed
+    assert untouched == ""
+    assert not Protocol.objects.filter(election=election).exists()
