@@ -132,3 +132,57 @@ def test_a_csrf_failure_keeps_the_typed_values(
     assert kept == typed
     assert untouched == ""
     assert not Protocol.objects.filter(election=election).exists()
+
+
+def english_ui() -> set[str]:
+    """The English catalogue's sentences and labels (msgids of two words or more whose
+    translations differ from them): none may show on an az or ru page."""
+    from pathlib import Path
+
+    from tests.test_translations import LOCALE, entries
+
+    out: set[str] = set()
+    for language in ("az", "ru"):
+        for _context, msgid, msgstr, _fuzzy in entries(
+            LOCALE / language / "LC_MESSAGES" / "django.po"
+        ):
+            if "%" in msgid or "<" in msgid or "{" in msgid or msgstr == msgid:
+                continue
+            if len(msgid.split()) >= 2:
+                out.add(msgid.replace('\\"', '"'))
+    assert out and Path(LOCALE).exists()
+    return out
+
+
+@pytest.mark.parametrize("language", ["az", "ru"])
+def test_the_entry_form_and_login_page_have_no_english_ui_text(
+    live_server: Any, election: Election, personas: Personas, language: str
+) -> None:
+    from django.conf import settings
+
+    base = live_server.url
+    app = personas.authenticator("op11")
+    english = english_ui()
+    cookie = {"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": base}
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        context = browser.new_context()
+        context.add_cookies([cookie])
+        page = context.new_page()
+        page.goto(f"{base}/staff/login/")
+        login_text = page.inner_text("body")
+        page.fill("#id_username", "op11")
+        page.fill("#id_password", "pw-op11")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/staff/login/code/")
+        page.fill("#id_code", app())
+        page.click("form[action='/staff/login/code/'] button[type=submit]")
+        page.wait_for_url(f"{base}/staff/")
+        page.goto(f"{base}/staff/e/{election.slug}/protocol/")
+        form_text = (
+            page.inner_text("main") if page.locator("main").count() else page.inner_text("body")
+        )
+        browser.close()
+    for name, text in (("login", login_text), ("entry form", form_text)):
+        found = sorted(m for m in english if m in text)
+        assert found == [], (language, name, found)

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from secki.accounts.access import AccessDenied, Permission, authorize
 from secki.accounts.users import User
@@ -70,7 +71,8 @@ def station_choices(election: Election, user: User) -> tuple[list[tuple[Station,
     )
     labels = dict(ProtocolStatus.choices)
     return [
-        (s, labels.get(status.get(s.pk, ""), "no protocol yet").lower()) for s in stations
+        (s, str(labels.get(status.get(s.pk, ""), gettext("no protocol yet"))).lower())
+        for s in stations
     ], False
 
 
