@@ -33,7 +33,7 @@ def time_reached(publication: str, publication_at: dt.datetime | None, now: dt.d
 
 
 def instant(value: object) -> dt.datetime | None:
-    """A datetime column as the database cursor returns it (SQLite: text, naive UTC)."""
+    """A datetime column as plain SQL gives it (SQLite: text, naive UTC)."""
     if value is None or isinstance(value, dt.datetime):
         return value if value is None or value.tzinfo else value.replace(tzinfo=dt.UTC)
     parsed = dt.datetime.fromisoformat(str(value))

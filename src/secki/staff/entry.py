@@ -15,7 +15,7 @@ from secki.accounts.access import AccessDenied, Permission, authorize
 from secki.accounts.users import User
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
-from secki.inputs import clean_text
+from secki.inputs import clean_text, storable
 from secki.protocols import actions
 from secki.protocols.models import COUNTED_STATUSES, Protocol, ProtocolSource, ProtocolStatus
 from secki.staff.common import (
@@ -79,7 +79,7 @@ def station_choices(election: Election, user: User) -> tuple[list[tuple[Station,
 def accepted_protocol(election: Election, code: str, user: User) -> Protocol | None:
     """The current counted protocol of a station of the user's territory, if it has one: the
     form says so at the top (a new protocol is then refused; a change is an amendment)."""
-    if not code:
+    if not code or len(code) > 64 or not storable(code):  # refused by the form's own check
         return None
     return (
         Protocol.objects.filter(
