@@ -68,6 +68,9 @@ SETTINGS = (
     "double_entry",
     "auto_publish",
     "turnout_allowance",
+    "publication",
+    "publication_share",
+    "publication_at",
 )
 
 #: station fields :func:`amend_register` may change once the election is open

@@ -110,7 +110,7 @@ def national(request: HttpRequest, slug: str) -> HttpResponseBase:
     if user.is_authenticated:
         election = Election.objects.get(pk=row.election.id)
         public = not can(user, election, Permission.VIEW_UNPUBLISHED)
-    fingerprint = "\x1f".join(str(v) for v in row.election)
+    fingerprint = http.fingerprint_of(row)
     etag = http.etag_of(fingerprint, row.head, "json", public, request.get_full_path())
     response: HttpResponseBase
     if http.matches(request, etag):
@@ -130,7 +130,9 @@ def national(request: HttpRequest, slug: str) -> HttpResponseBase:
 def national_json(election: Election, *, public: bool) -> dict[str, Any]:
     tab = tabulation(election, public=public)
     children = [tab.result(u) for u in tab.children(tab.root)]
-    return serialize.national_json(election, tab.result(), children, published_only=tab.public)
+    return serialize.national_json(
+        election, tab.result(), children, published_only=tab.public, withheld=tab.withheld
+    )
 
 
 @router.get("/{slug}/results/units/{code}", response={200: UnitTotalsOut, **errors(404)})
@@ -152,12 +154,10 @@ def station(request: HttpRequest, slug: str, code: str) -> dict[str, Any]:
     election = election_or_404(slug)
     st = station_or_404(election, code)
     public = not can(user_from_request(request), election, Permission.VIEW_UNPUBLISHED, st)
-    protocol = Protocol.objects.filter(
-        station=st, is_current=True, status__in=counted_statuses(public)
-    ).first()
-    annulled = Protocol.objects.filter(
-        station=st, is_current=True, status=ProtocolStatus.ANNULLED
-    ).first()
+    withheld = public and tabulation(election, public=True).withheld
+    protocols = Protocol.objects.none() if withheld else Protocol.objects.filter(station=st)
+    protocol = protocols.filter(is_current=True, status__in=counted_statuses(public)).first()
+    annulled = protocols.filter(is_current=True, status=ProtocolStatus.ANNULLED).first()
     return {
         "station": st.code,
         "name": st.name,
@@ -174,6 +174,6 @@ def station(request: HttpRequest, slug: str, code: str) -> dict[str, Any]:
             protocol_scan_json(
                 scan, request.build_absolute_uri(scan_path(election.slug, st.code, scan.number))
             )
-            for scan in visible_scans(st, public=public)
+            for scan in ([] if withheld else visible_scans(st, public=public))
         ],
     }

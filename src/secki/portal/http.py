@@ -33,6 +33,7 @@ from django.utils.translation import get_language
 from secki.accounts.access import Permission, can
 from secki.elections.models import Election
 from secki.results import store
+from secki.results.publication import row_released
 
 #: change when the pages change shape, so that cached copies are not reused across releases
 PAGE_VERSION = "portal-2"
@@ -90,6 +91,14 @@ def _state_row(slug: str, *, fresh: bool = False) -> store.ElectionState | None:
             _rows.clear()
         _rows[slug] = (now, row)
     return row
+
+
+def fingerprint_of(row: store.ElectionState) -> str:
+    """The election's row as an ETag sees it, and whether a publication time was reached
+    (which moves no ledger head)."""
+    e = row.election
+    released = "" if row_released(e.publication, e.publication_at) else "\x1fwithheld"
+    return "\x1f".join(str(v) for v in e) + released
 
 
 def live_path(request: HttpRequest) -> str:
@@ -167,7 +176,7 @@ def election_page(
         if request.user.is_authenticated:  # officials may see accepted, unpublished figures
             election = Election.objects.get(pk=row.election.id)
             public = not can(request.user, election, Permission.VIEW_UNPUBLISHED)
-        fingerprint = "\x1f".join(str(v) for v in row.election)
+        fingerprint = fingerprint_of(row)
         language = get_language() or "en"
         head = row.head
         etag = etag_of(fingerprint, head, language, public, request.get_full_path())

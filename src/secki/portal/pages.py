@@ -258,6 +258,8 @@ def station_detail(tab: Tabulation, station: Station) -> StationDetail:
     schema = election.protocol_schema()
     protocols = list(Protocol.objects.filter(station=station).order_by("version"))
     visible = [p for p in protocols if not tab.public or p.status in PUBLIC_STATUSES]
+    if tab.withheld:  # the publication setting holds every result back
+        visible = []
     values: dict[int, dict[str, int]] = defaultdict(dict)
     for pid, code, value in ProtocolValue.objects.filter(
         protocol_id__in=[p.id for p in visible]

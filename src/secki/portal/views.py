@@ -24,14 +24,16 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from secki.accounts.access import Permission, can
 from secki.api.auth import user_from_request
-from secki.elections.models import Election, Station, Unit
+from secki.elections.models import Election, Publication, Station, Unit, WinRule
 from secki.observers.compare import station_comparison
 from secki.portal import maps
 from secki.portal.charts import SERIES_STYLES, Series, line_chart
@@ -51,6 +53,7 @@ from secki.protocols.models import ProtocolScan
 from secki.protocols.scans import is_public
 from secki.results.rules import ElectionOutcome, decide
 from secki.results.tabulate import Tabulation, UnitResult, tabulation
+from secki.results.turnout import aggregate, headline
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +153,8 @@ def outcome_text(outcome: ElectionOutcome, national: UnitResult, election: Elect
     if outcome.status == "tie":
         return _("The leading candidates are tied: the result cannot be decided by votes.")
     names = " · ".join(c.name for c in outcome.runoff)
+    if outcome.status == "winner" and outcome.winner and election.win_rule == WinRule.PLURALITY:
+        return _("%(name)s is elected with the most votes.") % {"name": outcome.winner.name}
     if outcome.status == "winner" and outcome.winner:
         return _("%(name)s is elected with more than half of the %(base)s.") % {
             "name": outcome.winner.name,
@@ -160,21 +165,42 @@ def outcome_text(outcome: ElectionOutcome, national: UnitResult, election: Elect
             "base": base,
             "names": names,
         }
-    # pending: provisional figures
-    counted = _("Provisional: %(reported)s of %(total)s stations counted.") % {
-        "reported": num(t.stations_reported),
-        "total": num(t.stations_total),
-    }
-    if outcome.winner and leader:
-        return f"{counted} " + _("%(name)s leads with more than half of the %(base)s.") % {
-            "name": outcome.winner.name,
-            "base": base,
+    # pending: provisional figures, no verdict until every station is counted or annulled
+    if outcome.annulled:
+        counted = _(
+            "Provisional: %(reported)s of %(total)s stations counted, %(annulled)s annulled."
+        ) % {
+            "reported": num(t.stations_reported),
+            "total": num(t.stations_total),
+            "annulled": num(outcome.annulled),
         }
-    if outcome.runoff:
-        return f"{counted} " + _("So far no candidate has more than half: %(names)s lead.") % {
-            "names": names
+    else:
+        counted = _("Provisional: %(reported)s of %(total)s stations counted.") % {
+            "reported": num(t.stations_reported),
+            "total": num(t.stations_total),
         }
-    return counted
+    if outcome.status != "pending":
+        return counted
+    wait = _("No verdict until every station is counted or annulled.")
+    if outcome.leader and leader:
+        return f"{counted} {wait} " + _("Most votes so far: %(name)s.") % {
+            "name": outcome.leader.name
+        }
+    return f"{counted} {wait}"
+
+
+def withheld_text(election: Election) -> str:
+    """What the public pages say while the publication setting holds results back."""
+    if election.publication == Publication.SHARE:
+        return _("Preliminary results are shown once %(share)s of the stations are counted.") % {
+            "share": pct(election.publication_share * 100, 0)
+        }
+    if election.publication == Publication.TIME and election.publication_at is not None:
+        when = timezone.localtime(election.publication_at, election.tz)
+        return _("Preliminary results are shown from %(time)s.") % {
+            "time": date_format(when, "DATETIME_FORMAT")
+        }
+    return _("No results have been published yet.")
 
 
 def _sort_state(request: HttpRequest, n_candidates: int) -> tuple[str, bool]:
@@ -232,8 +258,9 @@ def _unit_context(request: HttpRequest, state: PageState, unit: Unit) -> dict[st
     children = sort_rows(unit_rows(tab, tab.children(unit)), key, desc, n)
     stations = sort_rows(station_rows(tab, unit), key, desc, n)
     is_root = unit.parent_id is None
-    outcome = decide(state.election, result) if is_root else None
+    outcome = decide(state.election, result) if is_root and not tab.withheld else None
     return {
+        "withheld": withheld_text(state.election) if tab.withheld else "",
         "tab": tab,
         "unit": unit,
         "is_root": is_root,
@@ -241,6 +268,7 @@ def _unit_context(request: HttpRequest, state: PageState, unit: Unit) -> dict[st
         "ranked": result.ranked,
         "outcome": outcome,
         "outcome_text": outcome_text(outcome, result, state.election) if outcome else "",
+        "turnout_headline": headline(aggregate(state.election, public=state.public), unit),
         "base_label": BASES.get(state.election.majority_base, ""),
         "crumbs": ancestors(tab, unit),
         "children": children,
@@ -296,7 +324,12 @@ def station_page(request: HttpRequest, state: PageState, code: str) -> HttpRespo
         "section": "results",
         "protocol_labels": PROTOCOL_STATUS_LABELS,
         "event_labels": EVENT_LABELS,
-        "copies": station_comparison(state.election, station, public=state.public),
+        "copies": (
+            None
+            if tab.withheld  # the official figures are held back, and so is the comparison
+            else station_comparison(state.election, station, public=state.public)
+        ),
+        "withheld": withheld_text(state.election) if tab.withheld else "",
     }
     if state.public:  # what the public log holds is what the public sees (never unpublished)
         context["log"] = station_log(state.election, station)

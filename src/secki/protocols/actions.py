@@ -21,7 +21,8 @@ from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.inputs import REASON_MAX, clean_text
 from secki.ledger import chain, drafts
-from secki.protocol_schema import CheckResult
+from secki.protocol_schema import CheckResult, ProtocolSchema
+from secki.protocol_schema.schema import blamed_line
 from secki.protocols import store
 from secki.protocols.data import REFERENCE_MAX, ProtocolData
 from secki.protocols.models import (
@@ -71,6 +72,14 @@ def check_details(results: list[CheckResult]) -> list[dict[str, Any]]:
     ]
 
 
+def blamed(schema: ProtocolSchema, result: CheckResult) -> str | None:
+    """The protocol line a failed check is reported on (its relation's left side)."""
+    check = next((c for c in schema.checks if c.code == result.code), None)
+    if check is None:
+        return next(iter(sorted(result.values)), None)
+    return blamed_line(check, result.values)
+
+
 def _refuse_hard(
     election: Election, station: Station, results: list[CheckResult], act: str | None
 ) -> None:
@@ -93,7 +102,7 @@ def _refuse_hard(
         "hard_check_failed",
         f"station {station.code} fails hard check {first.code}: {first.message} "
         f"({', '.join(f'{k}={v}' for k, v in first.values.items())})",
-        field=next(iter(sorted(first.values)), None),
+        field=blamed(schema, first),
         details=check_details(blocking),
     )
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from secki.elections.models import Election
+from secki.results.publication import withheld_reason
 from secki.results.rules import decide
 from secki.results.tabulate import UnitResult
 
@@ -46,21 +47,37 @@ def unit_json(r: UnitResult) -> dict[str, Any]:
 
 
 def national_json(
-    election: Election, result: UnitResult, children: Iterable[UnitResult], *, published_only: bool
+    election: Election,
+    result: UnitResult,
+    children: Iterable[UnitResult],
+    *,
+    published_only: bool,
+    withheld: bool = False,
 ) -> dict[str, Any]:
-    """National figures, the win rule's outcome and the first-level units."""
-    outcome = decide(election, result)
-    return {
-        "election": election.slug,
-        "simulated": election.simulated,
-        "published_only": published_only,
-        "outcome": {
+    """National figures, the win rule's outcome and the first-level units; ``withheld``: the
+    publication setting holds the results back (status ``withheld``, nothing counted)."""
+    if withheld:
+        outcome_json: dict[str, Any] = {
+            "status": "withheld",
+            "winner": None,
+            "runoff": [],
+            "provisional": True,
+            "explanation": withheld_reason(election),
+        }
+    else:
+        outcome = decide(election, result)
+        outcome_json = {
             "status": outcome.status,
             "winner": outcome.winner.number if outcome.winner else None,
             "runoff": [c.number for c in outcome.runoff],
             "provisional": outcome.provisional,
             "explanation": outcome.explanation,
-        },
+        }
+    return {
+        "election": election.slug,
+        "simulated": election.simulated,
+        "published_only": published_only,
+        "outcome": outcome_json,
         **unit_json(result),
         "children": [unit_json(c) for c in children],
     }

@@ -25,6 +25,7 @@ from secki.ledger.chain import ledger_head
 from secki.protocol_schema import ProtocolSchema
 from secki.protocols.models import counted_statuses
 from secki.results import store
+from secki.results.publication import results_public
 
 
 @dataclass
@@ -91,9 +92,13 @@ def percent(part: int, whole: int) -> Decimal | None:
 class Tabulation:
     """All units' totals of one election."""
 
-    def __init__(self, election: Election, *, public: bool = False) -> None:
+    def __init__(self, election: Election, *, public: bool = False, counts: bool = True) -> None:
         self.election = election
         self.public = public
+        #: the public figures are held back by the election's publication setting
+        #: (:mod:`secki.results.publication`): stations and registers only, nothing counted
+        self.withheld = not counts
+        self._withheld_copy: Tabulation | None = None
         self.schema: ProtocolSchema = election.protocol_schema()
         self.units: dict[int, Unit] = {u.id: u for u in Unit.objects.filter(election=election)}
         self.candidates = list(Candidate.objects.filter(election=election))
@@ -105,7 +110,8 @@ class Tabulation:
         ):
             own[row["unit_id"]].stations_total = row["n"]
             own[row["unit_id"]].registered_total = row["reg"] or 0
-        for unit_id, sums in store.counted_sums(election.id, counted_statuses(public)).items():
+        counted = store.counted_sums(election.id, counted_statuses(public)) if counts else {}
+        for unit_id, sums in counted.items():
             t = own[unit_id]
             t.stations_reported = sums.stations
             t.registered_reported = sums.registered
@@ -148,14 +154,20 @@ _lock = threading.Lock()
 
 
 def tabulation(election: Election, *, public: bool = False) -> Tabulation:
-    """A current Tabulation, reused while the ledger head has not moved."""
+    """A current Tabulation, reused while the ledger head has not moved. The public one is
+    withheld (nothing counted) until the election's publication setting lets results out."""
     head = ledger_head()
     key = (*election._cache_key(), public)
     with _lock:
         hit = _cache.get(key)
-        if hit is not None and hit[0] == head:
-            return hit[1]
-    tab = Tabulation(election, public=public)
-    with _lock:
-        _cache[key] = (head, tab)
-    return tab
+    if hit is not None and hit[0] == head:
+        tab = hit[1]
+    else:
+        tab = Tabulation(election, public=public)
+        with _lock:
+            _cache[key] = (head, tab)
+    if not public or not tab.units or results_public(election, tab.totals[tab.root.id]):
+        return tab
+    if tab._withheld_copy is None:
+        tab._withheld_copy = Tabulation(election, public=True, counts=False)
+    return tab._withheld_copy
