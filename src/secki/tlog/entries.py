@@ -333,13 +333,18 @@ def format_time(moment: dt.datetime) -> str:
 
 def _build(kind: str, fields: dict[str, object]) -> bytes:
     """Canonical bytes of an entry, refused (:class:`EntryError`) unless :func:`parse_entry`
-    accepts them: builders never write what a verifier refuses."""
-    value = {"kind": kind, **{k: v for k, v in fields.items() if v is not None or k == "prev"}}
+    accepts them: builders never write what a verifier refuses.
+
+    The value is checked, not the bytes parsed back: :func:`canonical.encode` accepts only
+    values whose bytes :func:`canonical.decode` gives back as an equal value (that is its
+    contract, and what decode's own re-encoding checks), so :func:`_check_fields` of the
+    fields written is :func:`parse_entry`'s check of the bytes, without a second encoding."""
+    written = {k: v for k, v in fields.items() if v is not None or k == "prev"}
     try:
-        data = canonical.encode(value)
+        data = canonical.encode({"kind": kind, **written})
     except canonical.CanonicalError as exc:
         raise EntryError(Rule.CANONICAL, str(exc)) from None
-    parse_entry(data)
+    _check_fields(kind, written)
     return data
 
 
