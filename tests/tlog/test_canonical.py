@@ -170,3 +170,18 @@ def test_the_fast_check_accepts_exactly_what_the_full_check_accepts() -> None:
             with pytest.raises(CanonicalError):
                 encode(v)
     assert outcomes == {True, False}
+
+
+@pytest.mark.parametrize("leaf", [1, "x", None, {}])
+def test_objects_nested_to_the_limit_pass_and_one_deeper_do_not(leaf: object) -> None:
+    def nested(levels: int) -> dict[str, object]:
+        value: object = leaf
+        for _ in range(levels):
+            value = {"a": value}
+        assert isinstance(value, dict)
+        return value
+
+    deepest = nested(MAX_DEPTH)  # the leaf at depth MAX_DEPTH
+    assert decode(encode(deepest)) == deepest
+    with pytest.raises(CanonicalError, match="deeper"):
+        encode(nested(MAX_DEPTH + 1))

@@ -88,8 +88,19 @@ def _fits(value: object, depth: int) -> bool:
     if value is None or kind is bool:
         return True
     if kind is dict:
+        if depth >= MAX_DEPTH and value:
+            return False  # its members would be nested too deeply
         for key, item in cast(dict[object, object], value).items():
-            if type(key) is not str or not key.isascii() or not _fits(item, depth + 1):
+            if type(key) is not str or not key.isascii():
+                return False
+            held = type(item)
+            if held is int:  # the common members inline (an entry's lines)
+                if not -MAX_SAFE_INTEGER <= cast(int, item) <= MAX_SAFE_INTEGER:
+                    return False
+            elif held is str:
+                if not (cast(str, item).isascii() or _string_fits(cast(str, item))):
+                    return False
+            elif not _fits(item, depth + 1):
                 return False
         return True
     if kind is list:
