@@ -297,6 +297,10 @@ def test_builders_refuse_what_a_verifier_would() -> None:
     with pytest.raises(EntryError, match="media type"):
         scan_uploaded(ELECTION, "S1", 1, sha(b""), 0, "PDF", at("2026-03-08T20:00:00Z"))
     assert format_time(at("2026-03-08T23:59:59.999+01:00")) == "2026-03-08T22:59:59Z"
+    # remembered by instant: the same instant in another zone, and the next second, again
+    assert format_time(at("2026-03-08T22:59:59.999+00:00")) == "2026-03-08T22:59:59Z"
+    assert format_time(at("2026-03-09T00:00:00.000+01:00")) == "2026-03-08T23:00:00Z"
+    assert format_time(at("2026-03-08T23:59:59.999+01:00")) == "2026-03-08T22:59:59Z"
 
 
 def test_builders_refuse_exactly_what_parsing_their_bytes_would(

@@ -351,6 +351,13 @@ def format_time(moment: dt.datetime) -> str:
     """RFC 3339 UTC to the second, ``YYYY-MM-DDThh:mm:ssZ`` (fractions are dropped)."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("a log time needs a time zone")
+    return _utc_text(moment)
+
+
+@functools.lru_cache(maxsize=1024)
+def _utc_text(moment: dt.datetime) -> str:
+    """:func:`format_time` of an aware time, remembered (a bulk write's entries share their
+    time). Aware times that are equal are the same instant, so they share one text."""
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
