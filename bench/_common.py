@@ -99,8 +99,9 @@ class CpuMeter:
     def per_request(self, n: int) -> str:
         app, db, client = (1000 * (b - a) / n for a, b in zip(self.before, self.after, strict=True))
         return (
-            f"CPU per request: application {app:.1f} ms, PostgreSQL {db:.1f} ms, load client "
-            f"{client:.1f} ms; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+            f"CPU per request: application {app:.2f} ms, PostgreSQL {db:.2f} ms, together "
+            f"{app + db:.2f} ms, load client {client:.2f} ms; {os.cpu_count()} CPUs, load "
+            f"average {os.getloadavg()[0]:.1f}"
         )
 
 

@@ -19,12 +19,23 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
+import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import CpuMeter, app_server, base_env, get_json, post_all, postmaster_pid, secki
+from _common import (
+    CpuMeter,
+    app_server,
+    base_env,
+    get_json,
+    post_all,
+    postmaster_pid,
+    secki,
+    tree_cpu,
+)
 from secki.devtools.pgserver import throwaway_postgres
 
 MAKE_BENCH_USER = (
@@ -122,6 +133,12 @@ def ingest(
     return result.rate
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished children (the CLI runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def bulk(env: dict[str, str], tmp: Path, stations: int, url: str) -> None:
     import psycopg
 
@@ -135,9 +152,13 @@ def bulk(env: dict[str, str], tmp: Path, stations: int, url: str) -> None:
         "get_user_model().objects.create_superuser('bulk', 'b@example.org', 'x')",
     )
     upload = tmp / "bulk" / "protocols.upload"
+    pg = postmaster_pid(url)
+    cpu_before = children_cpu(), tree_cpu(pg) if pg else 0.0
     start = time.perf_counter()
     secki(env, "upload-protocols", str(upload), "--election", "az-2024-simulated", "--user", "bulk")
     elapsed = time.perf_counter() - start
+    app_cpu = children_cpu() - cpu_before[0]
+    db_cpu = (tree_cpu(pg) if pg else 0.0) - cpu_before[1]
     with upload.open() as handle:
         header = next(csv.reader(handle))
     columns = ", ".join(f'"{c}" {"text" if c in ("station", "L17") else "bigint"}' for c in header)
@@ -158,6 +179,11 @@ def bulk(env: dict[str, str], tmp: Path, stations: int, url: str) -> None:
         f"bulk import {stations:,} protocols: {elapsed:.1f} s (target <= 60 s, "
         f"{elapsed / 60:.2f}x target); plain COPY of the same rows: {copied:.2f} s; "
         f"ratio {elapsed / copied:.0f}x; {count[0]:,} protocols stored"
+    )
+    print(
+        f"  CPU per protocol: upload-protocols {1e6 * app_cpu / stations:.0f} us, PostgreSQL "
+        f"{1e6 * db_cpu / stations:.0f} us, together {1e6 * (app_cpu + db_cpu) / stations:.0f} "
+        f"us; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
     )
 
 

@@ -11,7 +11,8 @@
    cost alone.
 2. The verifier's full check (``secki-verify`` in a fresh process, no progress bar): every
    bundle read and checked against its tile, the root, every entry's validity, the totals
-   recomputed and compared with results/<N>.json, the register files — on a log shaped like
+   recomputed and compared with results/<N>.json (national and every unit's), the register
+   files and election.json — on a log shaped like
    the default election (6,537 stations from ``secki simulate``, their ~5 turnout reports and
    1 protocol each; target ≤ 5 s) and on 100,000 stations (target ≤ 60 s). --quick: 20,000
    appended entries and the default election only.
@@ -43,6 +44,7 @@ from secki.tlog.entries import (
 from secki.tlog.note import KeyType, Signer, add_signatures, cosign, sign_note
 from secki.tlog.results import build_results, results_path
 from secki.tlog.tiles import TileWriter, encode_bundle
+from secki.verifier.register import read_register
 
 SITE = "bench.example/log"
 LOG_KEY = Signer.from_seed(SITE, KeyType.ED25519, bytes([1]) * 32)
@@ -52,6 +54,7 @@ WITNESSES = [
 ]
 T0 = dt.datetime(2024, 2, 7, 8, 0, tzinfo=dt.UTC)
 TARGETS = {6_537: 5.0, 100_000: 60.0}
+REGISTER_FILES = ("units.csv", "stations.csv", "candidates.csv")
 
 
 def checkpoint_note(origin: str, size: int, root: bytes, witnesses: list[Signer]) -> str:
@@ -149,13 +152,15 @@ def election_entries(sim: Path, slug: str, site: Path) -> list[bytes]:
     """The log of a simulated election day: published, register, turnout reports by report
     time, then every protocol (its integer lines)."""
     register = {}
-    for name in ("units.csv", "stations.csv", "candidates.csv"):
+    for name in REGISTER_FILES:
         data = (sim / name).read_bytes()
         digest = hashlib.sha256(data).hexdigest()
         (site / slug / "register").mkdir(parents=True, exist_ok=True)
         (site / slug / "register" / digest).write_bytes(data)
         register[name] = digest
-    settings = hashlib.sha256((sim / "election.json").read_bytes()).hexdigest()
+    settings_data = (sim / "election.json").read_bytes()
+    settings = hashlib.sha256(settings_data).hexdigest()
+    (site / slug / "register" / settings).write_bytes(settings_data)
     entries = [
         election_published(slug, settings, T0),
         register_published(slug, 1, register, T0),
@@ -172,12 +177,18 @@ def election_entries(sim: Path, slug: str, site: Path) -> list[bytes]:
     return entries
 
 
-def publish(site: Path, slug: str, entries: list[bytes]) -> None:
+def publish(site: Path, slug: str, entries: list[bytes], sim: Path) -> None:
+    """The log's files and results/<N>.json with every unit's totals, as the publisher
+    writes them."""
     origin = f"{SITE}/{slug}"
     size, root = TileWriter(site / slug, durable=False).append(entries)
     note = checkpoint_note(origin, size, root, WITNESSES)
     (site / slug / "checkpoint").write_text(note)
-    results = build_results(replay(entries).tally(slug), root, note)
+    register = read_register({n: (sim / n).read_bytes() for n in REGISTER_FILES})
+    tally = replay(entries).tally(slug)
+    units: dict[str, dict[str, int]] = {code: {} for code in register.parents}
+    units.update({code: u.totals for code, u in tally.by_unit(register.units_of()).items()})
+    results = build_results(tally, root, note, units=units)
     (site / slug / "results").mkdir()
     (site / slug / results_path(size)).write_bytes(results)
     (site / slug / "results" / "latest.json").write_bytes(results)
@@ -196,7 +207,7 @@ def verifying(tmp: Path, stations: int) -> None:
     simulate(sim, stations)
     slug = "az-2024-simulated"
     entries = election_entries(sim, slug, site)
-    publish(site, slug, entries)
+    publish(site, slug, entries, sim)
     (tmp / "witnesses.txt").write_text(policy().format())
     command = [
         sys.executable,

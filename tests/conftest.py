@@ -99,6 +99,7 @@ def _fresh_figure_caches(monkeypatch: pytest.MonkeyPatch) -> None:
     (the same sequence numbers, and on SQLite the same ids), so a test could otherwise be
     answered with the figures a previous test cached (a results page showing another test's
     totals when the tests run in another order)."""
+    from secki.observers import compare
     from secki.opendata import published
     from secki.portal import http
     from secki.results import anomalies, tabulate, turnout
@@ -107,5 +108,5 @@ def _fresh_figure_caches(monkeypatch: pytest.MonkeyPatch) -> None:
     # (the tests of the published state drive a Publisher step by step instead)
     monkeypatch.setattr(published, "ON_DEMAND_SECONDS", 0.0)
     http.pages.clear()  # and the election rows it reads, and the published states
-    for cache in (tabulate._cache, turnout._cache, anomalies._cache):
+    for cache in (tabulate._cache, turnout._cache, anomalies._cache, compare._cache):
         cache.clear()

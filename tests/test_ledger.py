@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from secki.cli import cli
 from secki.elections.models import Election, Station
-from secki.ledger import chain, drafts
+from secki.ledger import chain, drafts, store
 from secki.ledger.models import LedgerEntry
 from secki.tlog import canonical, entries
 from secki.tlog.merkle import leaf_hash
@@ -177,6 +177,70 @@ def test_bulk_appends_continue_the_log_and_chain_to_the_database(election: Elect
         "1-2": {"10:00": 90},
         "2-1": {"10:00": 200},
     }
+
+
+def test_where_the_log_ends_is_read_with_one_statement(election: Election, tmp_path: Path) -> None:
+    """store.ends: the last seq, the election's next index (from the last row, or read apart
+    when the last row is another election's) and the versioned last entries of the subjects
+    asked for; entries without a version and subjects not asked for are left out."""
+    first = append(election, report(election, "1-1", 300))
+    append(election, drafts.ProtocolStatus(election.slug, NOW, "1-1", "first_entry"))
+    correction = append(election, report(election, "1-1", 310, "recount"))
+    size = LedgerEntry.objects.filter(election=election).count()
+    asked = ["turnout:1-1@10:00", "protocol:1-1", "turnout:1-2@10:00"]
+    with transaction.atomic():
+        ends = store.ends(election.pk, asked)
+    assert (ends.seq, ends.size) == (chain.ledger_head(), size)
+    assert list(ends.lasts) == ["turnout:1-1@10:00"]  # the status has no version
+    last = ends.lasts["turnout:1-1@10:00"]
+    assert (last.index, last.leaf_hash, last.version, last.kind, last.body) == (
+        correction.index,
+        correction.leaf_hash,
+        2,
+        "turnout.reported",
+        correction.body,
+    )
+    assert last.index > first.index
+    other = load_register(tmp_path / "b", slug="otherland-2024")  # now the log's last rows
+    with transaction.atomic():
+        ends = store.ends(election.pk)
+    assert (ends.seq, ends.size, ends.lasts) == (chain.ledger_head(), size, {})
+    assert store.ends(other.pk).size == 2  # election.published and register.published
+    with pytest.raises(ValueError, match="at most"):
+        store.ends(election.pk, [f"s{i}" for i in range(store.CHUNK + 1)])
+
+
+def test_a_block_reads_the_log_once_and_writes_its_entries_with_one_statement(
+    election: Election, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group-commit batch of drafts of several subjects (one of them twice) costs the log
+    one read (store.ends, the subjects' last entries included) and one insert."""
+    append(election, report(election, "1-1", 300))
+    calls: list[str] = []
+    for name in ("ends", "lasts", "last", "next_index", "head", "insert_rows", "insert"):
+        real = getattr(store, name)
+
+        def spy(*args: object, _name: str = name, _real: object = real, **kw: object) -> object:
+            calls.append(_name)
+            return _real(*args, **kw)  # type: ignore[operator]
+
+        monkeypatch.setattr(store, name, spy)
+    with transaction.atomic(), chain.deferred():
+        chain.record(election, report(election, "1-1", 320, "recount"))
+        chain.record(election, report(election, "1-2", 90))
+        chain.record(election, note(election, "x"))
+        chain.record(election, report(election, "1-2", 95, "typo"))
+    assert calls == ["ends", "insert_rows"]
+    monkeypatch.undo()
+    chain_of_1_1 = bodies(election, "turnout.reported")
+    assert [(b["station"], b["version"]) for b in chain_of_1_1] == [
+        ("1-1", 1),
+        ("1-1", 2),
+        ("1-2", 1),
+        ("1-2", 2),
+    ]
+    assert entries.first_invalid(log_of(election)) is None
+    assert chain.verify().ok
 
 
 def test_the_register_is_published_again_only_when_it_changed(election: Election) -> None:

@@ -64,7 +64,9 @@ def test_the_persistence_modules_are_found_and_hold_sql() -> None:
     assert stores == [
         "accounts/store.py",
         "api/store.py",
+        "audits/store.py",
         "ledger/store.py",
+        "observers/store.py",
         "opendata/store.py",
         "protocols/store.py",
         "results/store.py",

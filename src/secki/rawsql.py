@@ -265,3 +265,25 @@ def insert_many(model: type[M], objs: Sequence[M]) -> None:
     row = "(" + ", ".join(["%s"] * len(cols.insert_fields)) + ")"
     with cursor() as cur:
         cur.execute(f"{head} VALUES {', '.join([row] * len(objs))}", params)
+
+
+def insert_rows(model: type[models.Model], rows: Sequence[Sequence[Any]]) -> None:
+    """Insert rows given as plain tuples of the model's writable fields' values, in field
+    order (``attname`` values: an id for a foreign key), with one multi-row statement: what
+    :func:`insert_many` writes, without a model instance per row. Each value goes through its
+    field's :meth:`Field.get_db_prep_save`, as for :func:`insert_many` (fields with a
+    :meth:`Field.pre_save` of their own, such as ``auto_now``, are not for this function)."""
+    if not rows:
+        return
+    cols = columns(model)
+    conn = db()
+    fields = cols.insert_fields
+    params: list[Any] = []
+    for row in rows:
+        if len(row) != len(fields):
+            raise ValueError(f"a {model.__name__} row has {len(fields)} values, not {len(row)}")
+        params += [f.get_db_prep_save(value, conn) for f, value in zip(fields, row, strict=True)]
+    head = cols.insert_sql[: cols.insert_sql.index(" VALUES ")]
+    row_marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    with cursor() as cur:
+        cur.execute(f"{head} VALUES {', '.join([row_marks] * len(rows))}", params)

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "secki.staff",
     "secki.opendata",
     "secki.integrity",
+    "secki.observers",
+    "secki.audits",
     # Log-in lockout and two-factor log-in (secki.accounts.twofactor).
     "axes",
     "django_otp",
@@ -84,6 +86,8 @@ LOGIN_REDIRECT_URL = "staff:dashboard"
 LOCALE_PATHS = [BASE_DIR / "locale"]
 
 MIDDLEWARE = [
+    # First: HEAD answered as GET without the body; brotli or gzip by Accept-Encoding.
+    "secki.compression.CompressionMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
     "secki.contentpolicy.ContentSecurityPolicyMiddleware",
@@ -261,6 +265,8 @@ SECKI_HTTPS = env_bool("SECKI_HTTPS", False)
 SECURE_SSL_REDIRECT = SECKI_HTTPS
 SESSION_COOKIE_SECURE = SECKI_HTTPS
 CSRF_COOKIE_SECURE = SECKI_HTTPS
+# a refused form in the site's layout, keeping what was typed (secki.staff.signin)
+CSRF_FAILURE_VIEW = "secki.staff.signin.csrf_failure"
 SECURE_HSTS_SECONDS = env_int("SECKI_HSTS_SECONDS", 31_536_000 if SECKI_HTTPS else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECKI_HSTS_INCLUDE_SUBDOMAINS", SECKI_HTTPS)
 SECURE_HSTS_PRELOAD = env_bool("SECKI_HSTS_PRELOAD", False)

@@ -22,6 +22,8 @@ urlpatterns = [
     path("staff/two-factor/", signin.settings_page, name="two-factor"),
     path("staff/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("staff/turnout/", include("secki.staff.turnout_urls")),
+    path("staff/observers/", include("secki.staff.observers_urls")),
+    path("staff/audits/", include("secki.staff.audits_urls")),
     path("staff/", include("secki.staff.urls")),
     path("data/", include("secki.portal.downloads_urls")),
     path("log/", include("secki.portal.log_urls")),

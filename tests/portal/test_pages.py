@@ -97,7 +97,15 @@ def test_amendment_and_annulment_are_shown_with_reasons(election: Election, admi
     html = text(Client().get(f"/e/{election.slug}/s/1-2/"))
     history = html.split('id="history"', 1)[1].split("</ol>", 1)[0]
     assert "Version 2" in history and "recount of bundle 3" in history
-    assert "Changed lines: C1, C2" in history and "superseded" in history
+    assert "superseded" in history
+    # the earlier version's values beside the amended ones, with when and why
+    assert cells(history, "changes-v2") == [
+        ["Line", "Meaning", "Was (version 1)", "Now (version 2)"],
+        ["C1", "Candidate A", f"{data.candidates[0]:,}", f"{votes[0]:,}"],
+        ["C2", "Candidate B", f"{data.candidates[1]:,}", f"{votes[1]:,}"],
+    ]
+    assert "What version 2 changed from version 1" in history
+    assert 'href="#changes-v2"' in html and "2 lines changed" in html
 
     annul_protocol(
         Station.objects.get(pk=station.pk), actor=admin, decision_ref="ConEC decision 7/12"
@@ -243,29 +251,95 @@ def test_every_page_is_labelled_simulated(election: Election) -> None:
 
 
 def test_outcome_while_counting_runoff_and_invalid(waiting: Election, admin: Any) -> None:
+    """No verdict while stations are outstanding (one station, or three of four, say nothing
+    of who is elected); an annulled station is finished, so the count ends without it; more
+    than 2/5 annulled makes the election invalid (spec/domain.md §5)."""
+    from secki.integrity.pvt import candidates_of, official_of
     from secki.protocols.actions import submit_protocol
 
     url = f"/e/{waiting.slug}/"
+    api = f"/api/v1/elections/{waiting.slug}/results"
+
+    def shown() -> tuple[str, str]:
+        html = text(Client().get(url))
+        found = re.search(r'id="outcome"[^>]*data-status="(\w+)">([^<]*)<', html)
+        assert found is not None
+        return found.group(1), found.group(2)
+
     station = Station.objects.get(election=waiting, code="2-1")
     data = protocol_data("2-1")  # 880 valid votes
     votes = type(data)(data.counts, data.instants, (340, 300, 240))
     submit_protocol(waiting, station, votes, actor=admin)
-    outcome = re.search(r'id="outcome"[^>]*data-status="(\w+)">([^<]*)<', text(Client().get(url)))
-    assert outcome is not None and outcome.group(1) == "pending"
-    assert outcome.group(2) == (
-        "Provisional: 1 of 4 stations counted. So far no candidate has more than half: "
-        "Candidate A · Candidate B lead."
+    assert shown() == (
+        "pending",
+        "Provisional: 1 of 4 stations counted. No verdict until every station is counted or "
+        "annulled. Most votes so far: Candidate A.",
     )
+    outcome = Client().get(api).json()["outcome"]
+    assert outcome["status"] == "pending" and outcome["provisional"] is True
+    assert outcome["winner"] is None and outcome["runoff"] == []
     for code in ("1-1", "1-2"):
         submit(waiting, code, admin)
-    html = text(Client().get(url))
-    assert "Provisional: 3 of 4 stations counted. Candidate A leads with more than half" in html
+    status, said = shown()
+    assert status == "pending" and "more than half" not in said and "elected" not in said
+    assert said.startswith("Provisional: 3 of 4 stations counted. No verdict")
+    # the commission annuls 1-1: three stations counted, one annulled, one still to come
     annul_protocol(
         Station.objects.get(election=waiting, code="1-1"), actor=admin, decision_ref="d1"
     )
+    assert shown()[1].startswith("Provisional: 2 of 4 stations counted, 1 annulled.")
+    assert not official_of(waiting, candidates_of(waiting)).complete  # the exit polls wait
+    # the last station arrives: every station is counted or annulled, the rules decide
+    submit(waiting, "2-2", admin)
+    status, said = shown()
+    assert status in ("winner", "runoff") and "Provisional" not in said
+    outcome = Client().get(api).json()["outcome"]
+    assert outcome["status"] == status and outcome["provisional"] is False
+    assert official_of(waiting, candidates_of(waiting)).complete  # and no longer for ever
+    # a second annulment: 2 of 4 stations annulled, more than 2/5
     annul_protocol(
         Station.objects.get(election=waiting, code="1-2"), actor=admin, decision_ref="d2"
     )
     html = text(Client().get(url))
     assert 'data-status="invalid"' in html
     assert "results were annulled in more than 40\xa0% of the stations" in html
+    outcome = Client().get(api).json()["outcome"]
+    assert outcome["status"] == "invalid" and outcome["provisional"] is False
+
+
+def test_daytime_turnout_before_protocols(waiting: Election, admin: Any) -> None:
+    """Before protocols arrive the national page leads with the latest report time's turnout
+    (labelled with that time and the stations reporting), never one station's protocol."""
+    url = f"/e/{waiting.slug}/"
+
+    def figure() -> tuple[str, str, str]:
+        html = text(Client().get(url))
+        found = re.search(
+            r"<dt>([^<]*)</dt><dd id=\"turnout\" data-source=\"(\w*)\">([^<]*)<small>([^<]*)<",
+            html,
+        )
+        assert found is not None, html
+        return found.group(1), found.group(2), f"{found.group(3)} | {found.group(4)}"
+
+    # reports at 12:00 from 1-1 (400 of 1,000) and 2-2 (100 of 300): 500 / 1,300
+    assert figure() == ("Turnout at 12:00", "report", "38.46\xa0% | 500 voters; 2 of 4 stations")
+    submit(waiting, "2-1", admin)  # one protocol: still the reports' figure
+    assert figure()[:2] == ("Turnout at 12:00", "report")
+    for code in ("1-1", "1-2"):  # three protocols cover more stations than the reports
+        submit(waiting, code, admin)
+    label, source, shown = figure()
+    assert (label, source) == ("Turnout (reporting stations)", "protocol")
+    assert shown.endswith("; 3 of 4 stations")
+
+
+def test_no_turnout_figure_without_reports_or_protocols(tmp_path: Path) -> None:
+    from secki.bundle.read import read_bundle
+    from secki.intake.bundle_io import import_bundle
+    from tests.factories import write_small_bundle
+
+    source = write_small_bundle(tmp_path / "empty", slug="empty-2024", name="Empty")
+    (source / "protocols.csv").unlink()
+    (source / "turnout.csv").unlink()
+    election = import_bundle(read_bundle(source))
+    html = text(Client().get(f"/e/{election.slug}/"))
+    assert 'id="turnout" data-source="">—<small></small>' in html

@@ -9,6 +9,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -482,6 +483,9 @@ def test_station_page_json_and_open_data_show_the_hash(
     table = html.split('id="scans"', 1)[1].split("</table>", 1)[0]
     assert f'href="/e/{election.slug}/s/1-1/scans/1/"' in table
     assert f'href="/e/{election.slug}/s/1-1/scans/2/"' in table
+    # the file's type apart from the link's name, not "Scan 2PNG"
+    words = " ".join(re.sub(r"<[^>]+>", "", table).split())
+    assert "Scan 2 (PNG file)" in words and "Scan 1 (PDF file)" in words
     assert " ".join(sha(PDF)[i : i + 4] for i in range(0, 64, 4)) in table
     assert f'data-size="{len(PDF)}"' in table and "bytes" in table
     assert "No scan of the paper protocol" not in html

@@ -63,17 +63,21 @@ def test_typing_shows_totals_and_checks_then_submits(
         checks = page.locator("#live-checks")
         sync_api.expect(checks).to_contain_text("✗ AZ-6 (hard)")
         sync_api.expect(checks).to_contain_text("A hard check fails")
+        submit = page.locator("button:has-text('Submit protocol')")
+        sync_api.expect(submit).to_be_disabled()  # blocked while a hard check fails
 
         page.fill("#f-C3", "60")
         sync_api.expect(page.locator("#sum-verdict")).to_have_text("✓ equal")
         sync_api.expect(checks).to_contain_text("Every hard check passes.")
         assert page.locator("#act-box").is_hidden()
+        sync_api.expect(submit).to_be_enabled()
 
         # more ballots in the mobile boxes than issued for mobile voting: the act is asked for
         page.fill("#f-L6", "10")
         page.fill("#f-L5", "690")
         sync_api.expect(checks).to_contain_text("✗ AZ-2 (hard)")
         sync_api.expect(page.locator("#act-box")).to_be_visible()
+        sync_api.expect(submit).to_be_enabled()  # an act can accept AZ-2
         page.fill("#f-act", "PEC act No. 3")
         page.click("button:has-text('Submit protocol')")
         page.wait_for_url(f"{base}/staff/e/{slug}/stations/1-1/")
@@ -83,3 +87,102 @@ def test_typing_shows_totals_and_checks_then_submits(
     protocol = Protocol.objects.get(station__code="1-1")
     assert protocol.decision_ref == "PEC act No. 3"
     assert dict(protocol.values.values_list("code", "value"))["L6"] == 10
+
+
+def test_a_csrf_failure_keeps_the_typed_values(
+    live_server: Any, election: Election, personas: Personas
+) -> None:
+    """The session ends while the operator types (cookies gone: an expired log-in): the
+    submission is refused on a page in the site's layout that offers to log in again, and
+    after logging in the form has the typed values back."""
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+
+    base = live_server.url
+    slug = election.slug
+    form = f"{base}/staff/e/{slug}/protocol/"
+    app = personas.authenticator("op11")
+    backup = StaticDevice.objects.create(user=personas["op11"], name="backup", confirmed=True)
+    StaticToken.objects.create(device=backup, token="keepme42x")  # the second log-in's code
+    typed = {"L1": "1000", "L2": "1020", "L5": "675"}
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        context = browser.new_context()
+        page = context.new_page()
+        log_in(page, base, "op11", app)
+        page.goto(form)
+        for code, value in typed.items():
+            page.fill(f"#f-{code}", value)
+        context.clear_cookies()  # the session and its CSRF cookie are gone
+        page.click("button:has-text('Submit protocol')")
+        sync_api.expect(page.locator("h1")).to_have_text("Not saved: please log in again")
+        sync_api.expect(page.locator("#kept-note")).to_be_visible()
+        assert page.locator("nav a[href='/verify/'], footer a[href='/verify/']").count() >= 1
+        page.click("#log-in-again")
+        page.fill("#id_username", "op11")
+        page.fill("#id_password", "pw-op11")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/staff/login/code/")
+        page.fill("#id_code", "keepme42x")
+        page.click("button:has-text('Log in')")
+        page.wait_for_url(form)
+        sync_api.expect(page.locator("#restored-note")).to_be_visible()
+        kept = {code: page.input_value(f"#f-{code}") for code in typed}
+        untouched = page.input_value("#f-L13")
+        browser.close()
+    assert kept == typed
+    assert untouched == ""
+    assert not Protocol.objects.filter(election=election).exists()
+
+
+def english_ui() -> set[str]:
+    """The English catalogue's sentences and labels (msgids of two words or more whose
+    translations differ from them): none may show on an az or ru page."""
+    from pathlib import Path
+
+    from tests.test_translations import LOCALE, entries
+
+    out: set[str] = set()
+    for language in ("az", "ru"):
+        for _context, msgid, msgstr, _fuzzy in entries(
+            LOCALE / language / "LC_MESSAGES" / "django.po"
+        ):
+            if "%" in msgid or "<" in msgid or "{" in msgid or msgstr == msgid:
+                continue
+            if len(msgid.split()) >= 2:
+                out.add(msgid.replace('\\"', '"'))
+    assert out and Path(LOCALE).exists()
+    return out
+
+
+@pytest.mark.parametrize("language", ["az", "ru"])
+def test_the_entry_form_and_login_page_have_no_english_ui_text(
+    live_server: Any, election: Election, personas: Personas, language: str
+) -> None:
+    from django.conf import settings
+
+    base = live_server.url
+    app = personas.authenticator("op11")
+    english = english_ui()
+    cookie = {"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": base}
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        context = browser.new_context()
+        context.add_cookies([cookie])
+        page = context.new_page()
+        page.goto(f"{base}/staff/login/")
+        login_text = page.inner_text("body")
+        page.fill("#id_username", "op11")
+        page.fill("#id_password", "pw-op11")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/staff/login/code/")
+        page.fill("#id_code", app())
+        page.click("form[action='/staff/login/code/'] button[type=submit]")
+        page.wait_for_url(f"{base}/staff/")
+        page.goto(f"{base}/staff/e/{election.slug}/protocol/")
+        form_text = (
+            page.inner_text("main") if page.locator("main").count() else page.inner_text("body")
+        )
+        browser.close()
+    for name, text in (("login", login_text), ("entry form", form_text)):
+        found = sorted(m for m in english if m in text)
+        assert found == [], (language, name, found)

@@ -287,3 +287,38 @@ def test_station_codes_of_two_elections_do_not_mix(
     # and the operator has no role in B
     response = personas.client("op11").post(url(other), {"station": "1-1", **form_values()})
     assert refused(response, 403, "b-2024") == "forbidden_role"
+
+
+def test_a_relation_is_reported_on_its_left_side_line(
+    election: Election, personas: Personas
+) -> None:
+    """L12 + L13 (ballots in the boxes) too large: the error sits on L13, the line that holds
+    the ballots, not on L12 = 0 (the first line named in alphabetical order)."""
+    from tests.staff.conftest import form_values
+
+    boxes = int(form_values()["L13"])
+    before = db_state()
+    response = submit(personas.client("op11"), election, L13=str(boxes + 600))
+    assert response.status_code == 422
+    assert response.context["problem"].code == "hard_check_failed"
+    assert response.context["problem"].field == "L13"
+    assert 'id="err-L13"' in response.content.decode()
+    assert db_state() == before
+
+
+def test_the_form_says_when_the_station_already_has_an_accepted_protocol(
+    election: Election, personas: Personas
+) -> None:
+    client = personas.client("op11")
+    page = client.get(f"/staff/e/{election.slug}/protocol/").content.decode()
+    assert 'id="already-accepted"' not in page
+    assert submit(client, election).status_code == 302
+    page = client.get(f"/staff/e/{election.slug}/protocol/").content.decode()
+    assert 'id="already-accepted"' in page
+    assert "Station 1-1 already has an accepted protocol (version 1)" in page
+    assert f'href="/staff/e/{election.slug}/stations/1-1/"' in page
+    # a refusal reads as plain words, the machine code kept for software
+    refused = submit(client, election)
+    body = refused.content.decode()
+    assert refused.status_code == 409 and "HTTP 409" not in body
+    assert 'data-code="duplicate"' in body and "Not saved" in body

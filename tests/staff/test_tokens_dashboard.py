@@ -45,7 +45,13 @@ def test_create_use_and_revoke_a_token(election: Election, personas: Personas) -
     # another user can neither see nor revoke it
     assert "station laptop" not in personas.client("north").get("/staff/tokens/").content.decode()
     assert personas.client("north").post(revoke).status_code == 404
-    assert client.get(revoke).status_code == 405
+    # the list's "Revoke…" opens a confirmation; only its POST revokes
+    assert f'href="{revoke}"' in client.get("/staff/tokens/").content.decode()
+    confirm = client.get(revoke)
+    assert confirm.status_code == 200 and 'id="revoke"' in confirm.content.decode()
+    assert "station laptop" in confirm.content.decode()
+    token.refresh_from_db()
+    assert token.revoked_at is None
 
     assert client.post(revoke).status_code == 302
     token.refresh_from_db()
@@ -83,30 +89,68 @@ def links(client: Client) -> list[str]:
 
 def test_dashboard_shows_roles_and_what_each_may_do(election: Election, personas: Personas) -> None:
     slug = f"/staff/e/{election.slug}"
+    turnout = f"/staff/turnout/{election.slug}"
+    watch = [
+        f"{slug}/stations/",
+        f"{turnout}/",
+        f"{turnout}/missing/",
+        f"{turnout}/anomalies/",
+        f"/integrity/e/{election.slug}/",
+    ]
     op11 = personas.client("op11").get("/staff/").content.decode()
     assert "Station operator — station 1-1" in op11
+    # a station's operator: its own station's pages (the election-wide ones are not theirs)
+    mine = [f"{slug}/stations/", f"{turnout}/missing/", f"{turnout}/anomalies/"]
     assert links(personas.client("op11")) == [
         f"{slug}/protocol/",
         f"{slug}/upload/",
-        f"{slug}/stations/",
+        "/staff/turnout/",
+        *mine,
     ]
     north = personas.client("north").get("/staff/").content.decode()
     assert "Constituency operator — North (1)" in north
-    assert links(personas.client("supervisor")) == [f"{slug}/reconcile/", f"{slug}/stations/"]
+    assert links(personas.client("supervisor")) == [
+        f"{slug}/reconcile/",
+        *[w for w in watch if "missing" not in w],
+    ]
     assert "0 waiting" in personas.client("supervisor").get("/staff/").content.decode()
-    assert links(personas.client("observer")) == [f"{slug}/stations/"]
-    assert links(personas.client("admin")) == [
+    # the observer watches: nothing on the dashboard offers to amend, annul or publish
+    observer = personas.client("observer")
+    assert links(observer) == [w for w in watch if "missing" not in w]
+    page = observer.get("/staff/").content.decode()
+    assert not re.search(r"\b(amend|annul|publish)\b", page), page
+    admin = personas.client("admin")
+    assert links(admin) == [
         f"{slug}/protocol/",
         f"{slug}/upload/",
+        "/staff/turnout/",
         f"{slug}/reconcile/",
-        f"{slug}/stations/",
+        *watch,
+        f"{slug}/settings/",
+        f"/staff/observers/{election.slug}/",
+        f"/staff/audits/e/{election.slug}/",  # secki.audits: set-up, seed, rounds
     ]
+    assert "amend, annul, publish, history" in admin.get("/staff/").content.decode()
     assert "You have no role in any election" in (
         personas.client("outsider").get("/staff/").content.decode()
     )
     election.double_entry = True
     election.save(update_fields=["double_entry"])
-    assert links(personas.client("op11")) == [f"{slug}/protocol/", f"{slug}/stations/"]
+    assert links(personas.client("op11")) == [f"{slug}/protocol/", "/staff/turnout/", *mine]
+
+
+def test_every_dashboard_link_opens(election: Election, personas: Personas) -> None:
+    for who in ("op11", "supervisor", "observer", "admin"):
+        client = personas.client(who)
+        for href in links(client):
+            assert client.get(href, follow=True).status_code == 200, (who, href)
+
+
+def test_turnout_pages_keep_the_staff_navigation(election: Election, personas: Personas) -> None:
+    client = personas.client("admin")
+    for url in ("/staff/turnout/", f"/staff/turnout/{election.slug}/"):
+        body = client.get(url).content.decode()
+        assert 'class="staff-nav"' in body and 'action="/staff/logout/"' in body, url
 
 
 def test_log_in_and_out(personas: Personas) -> None:
@@ -137,4 +181,5 @@ def test_a_superuser_sees_every_election_with_every_link(
     body = client.get("/staff/").content.decode()
     assert "Testland presidential election" in body and "Otherland" in body
     assert "Superuser — every role everywhere" in body
-    assert len(links(client)) == 8
+    # two elections, each: 10 tasks, observers' accreditation and the audits
+    assert len(links(client)) == 2 * 12

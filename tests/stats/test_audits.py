@@ -90,3 +90,49 @@ def test_macro_overstatement_raises_p() -> None:
     assert not res.confirmed
     assert res.taints[0] == pytest.approx((30 - (-30)) / 40 / u[0])
     assert macro_pvalue(5.0, [1.0]) == 1.0
+
+
+def test_audit_app_helpers_agree_with_the_reference_functions() -> None:
+    """The vectorised MACRO taints and P-value equal the per-draw reference functions; the
+    ballot draws follow the published integer rule; draws go on from ``first``; BRAVO's T
+    beyond a double is reported as infinite, not an error."""
+    import hashlib
+    import math
+
+    import numpy as np
+
+    from secki.stats.bravo import BravoAudit
+    from secki.stats.macro import (
+        macro_draw_taints,
+        macro_error_bounds,
+        macro_pvalue,
+        macro_pvalue_of,
+        macro_taint,
+        ppeb_draws,
+    )
+    from secki.stats.sampling import ballot_draws
+
+    rng = np.random.default_rng(3)
+    reported = {"A": rng.integers(100, 300, 40), "B": rng.integers(50, 150, 40)}
+    ballots = reported["A"] + reported["B"] + 10
+    u = macro_error_bounds(reported, ballots, ["A"])
+    draws = ppeb_draws(u, 25, seed="s")
+    assert ppeb_draws(u, 30, seed="s")[25:] == ppeb_draws(u, 5, seed="s", first=26)
+    audited = {p: {"A": int(reported["A"][p]) - p % 3, "B": int(reported["B"][p])} for p in draws}
+    margin = int(reported["A"].sum() - reported["B"].sum())
+    rep = np.array([[reported["A"][p], reported["B"][p]] for p in draws])
+    aud = np.array([[audited[p]["A"], audited[p]["B"]] for p in draws])
+    fast = macro_draw_taints(rep, aud, u[draws], [(0, 1, margin)])
+    slow = [macro_taint(reported, audited[p], p, ["A"], float(u[p])) for p in draws]
+    assert np.allclose(fast, slow)
+    assert math.isclose(macro_pvalue_of(float(u.sum()), fast), macro_pvalue(float(u.sum()), slow))
+    assert macro_pvalue_of(float(u.sum()), [0.2, 1.0]) == 1.0
+    counts = [3, 0, 5, 2]
+    picks = ballot_draws(counts, 50, seed="x", first=7)
+    for j, (batch, number) in enumerate(picks, start=7):
+        k = (int(hashlib.sha256(f"x,draw,{j}".encode()).hexdigest(), 16) * 10) >> 256
+        assert sum(counts[:batch]) + number - 1 == k and 1 <= number <= counts[batch]
+    audit = BravoAudit({"A": 900, "B": 100}, alpha=0.1)
+    for _ in range(2000):
+        audit.observe("A")
+    assert audit.result().statistics["A>B"] == math.inf and audit.result().risk == 0.0

@@ -119,3 +119,69 @@ def test_random_values_agree_with_the_reference_and_json_dumps(reference: Module
             == json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
         )
         assert decode(data) == v
+
+
+def test_the_fast_check_accepts_exactly_what_the_full_check_accepts() -> None:
+    """encode checks plain values without building the paths of its messages (_fits) and
+    falls back to the full check (_check) for anything else: over random values, valid and
+    not, and over subclasses of the plain types, both decide alike, and encode refuses
+    exactly what _check refuses."""
+    import enum
+
+    from secki.tlog.canonical import _check, _fits
+
+    class Number(enum.IntEnum):
+        ONE = 1
+
+    class Text(str):
+        __slots__ = ()
+
+    rng = random.Random(8)
+    bad: list[object] = [1.0, 2**53, -(2**53), "e\u0301", "\ud800", (1,), b"x", NESTED, {1: 1}]
+    good: list[object] = [0, -(2**53 - 1), "Şəki", "a\u2028", None, True, [], {}]
+    subclassed: list[object] = [Number.ONE, Text("x"), Text("e\u0301")]
+
+    def value(depth: int) -> object:
+        roll = rng.randrange(10)
+        if depth < 3 and roll == 0:
+            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+        if depth < 3 and roll == 1:
+            return {rng.choice(["a", "b", "é", "c"]): value(depth + 1) for _ in range(3)}
+        pool = rng.choice([good, good, good, bad, subclassed])
+        return rng.choice(pool)
+
+    outcomes = set()
+    for _ in range(3000):
+        v = {"x": value(0), "y": value(0)}
+        try:
+            _check(v, "$", 0)
+        except CanonicalError:
+            full = False
+        else:
+            full = True
+        if _fits(v, 0):
+            assert full, v
+        outcomes.add(full)
+        if full:
+            assert encode(v) == json.dumps(
+                v, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            ).encode("utf-8")
+        else:
+            with pytest.raises(CanonicalError):
+                encode(v)
+    assert outcomes == {True, False}
+
+
+@pytest.mark.parametrize("leaf", [1, "x", None, {}])
+def test_objects_nested_to_the_limit_pass_and_one_deeper_do_not(leaf: object) -> None:
+    def nested(levels: int) -> dict[str, object]:
+        value: object = leaf
+        for _ in range(levels):
+            value = {"a": value}
+        assert isinstance(value, dict)
+        return value
+
+    deepest = nested(MAX_DEPTH)  # the leaf at depth MAX_DEPTH
+    assert decode(encode(deepest)) == deepest
+    with pytest.raises(CanonicalError, match="deeper"):
+        encode(nested(MAX_DEPTH + 1))

@@ -297,6 +297,104 @@ def test_builders_refuse_what_a_verifier_would() -> None:
     with pytest.raises(EntryError, match="media type"):
         scan_uploaded(ELECTION, "S1", 1, sha(b""), 0, "PDF", at("2026-03-08T20:00:00Z"))
     assert format_time(at("2026-03-08T23:59:59.999+01:00")) == "2026-03-08T22:59:59Z"
+    # remembered by instant: the same instant in another zone, and the next second, again
+    assert format_time(at("2026-03-08T22:59:59.999+00:00")) == "2026-03-08T22:59:59Z"
+    assert format_time(at("2026-03-09T00:00:00.000+01:00")) == "2026-03-08T23:00:00Z"
+    assert format_time(at("2026-03-08T23:59:59.999+01:00")) == "2026-03-08T22:59:59Z"
+
+
+def test_builders_refuse_exactly_what_parsing_their_bytes_would(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A builder checks the value it encodes (canonical form and the kind's fields) instead
+    of parsing its own bytes back: over random inputs, good and bad, a builder returns bytes
+    exactly when parse_entry accepts the plain encoding of the same fields, and the bytes are
+    that encoding."""
+    rng = random.Random(5)
+    when = at("2026-03-08T20:00:00Z")
+    good_hash, prev = sha(b"x"), Prev(3, b"\x01" * 32)
+    texts = ["01-001", "S 1", " S1", "", "e\u0301", "x" * 101, "ş", "a\tb"]
+    counts: list[object] = [0, 1, 412, -1, 2**53, True, 1.0, "7"]
+    line_sets: list[dict[str, object]] = [
+        {"a": 1},
+        {},
+        {"a": -1},
+        {"ş": 1},
+        {"": 1},
+        {"L1": 2**53 - 1, "L2": 0},
+        {"a": 1.5},
+        {"a": rng.choice(counts)},
+    ]
+
+    def pick(options: list[object]) -> object:
+        return rng.choice(options)
+
+    builders = [
+        lambda: protocol_accepted(
+            pick(texts),
+            pick(texts),
+            pick(line_sets),
+            when,
+            scan_sha256=pick([None, good_hash, "AB"]),
+        ),
+        lambda: protocol_amended(
+            ELECTION,
+            pick(texts),
+            pick([1, 2, 0]),
+            prev,
+            pick(line_sets),
+            when,
+            reason=pick([None, "typo", "r" * 2001]),
+        ),
+        lambda: protocol_annulled(ELECTION, pick(texts), 2, prev, when, pick(["court", 5])),
+        lambda: turnout_reported(
+            ELECTION,
+            pick(texts),
+            pick(["10:00", "24:00", "9:00"]),
+            pick(counts),
+            when,
+            version=pick([1, 2, 0]),
+            prev=pick([None, prev]),
+        ),
+        lambda: scan_uploaded(
+            ELECTION,
+            pick(texts),
+            1,
+            pick([good_hash, "ab"]),
+            pick(counts),
+            pick(["application/pdf", "PDF", "image/png"]),
+            when,
+        ),
+        lambda: register_published(
+            ELECTION, pick([1, 0]), pick([{"units.csv": good_hash}, {"../x": good_hash}, {}]), when
+        ),
+        lambda: election_closed(pick(texts), when, reason=pick([None, "end"])),
+    ]
+    seen = {True: 0, False: 0}
+    calls: list[dict[str, object]] = []
+    real_encode = canonical.encode
+
+    def spy(value: object) -> bytes:
+        assert isinstance(value, dict)
+        calls.append(dict(value))
+        return real_encode(value)
+
+    monkeypatch.setattr(canonical, "encode", spy)
+    for _ in range(2000):
+        calls.clear()
+        try:
+            data: bytes | None = rng.choice(builders)()  # type: ignore[no-untyped-call]
+        except EntryError:
+            data = None
+        value = calls[0]
+        try:
+            plain = real_encode(value)
+            parse_entry(plain)
+        except (canonical.CanonicalError, EntryError):
+            plain = None
+        assert data == plain, value
+        seen[data is not None] += 1
+    assert min(seen.values()) > 200
 
 
 def test_units_add_up_their_stations() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -66,3 +67,30 @@ def test_replayed_turnout_matches_the_simulated_files(
     assert summary["final"]["turnout"] == round(
         100 * participants / sum(registered[p["station"]] for p in protocols), 2
     )
+
+
+def test_replayed_protocols_are_stamped_with_the_simulated_time(
+    tmp_path: Path, django_user_model: Any
+) -> None:
+    """A 2024 election's receipts say 2024 (the schedule's time), not the day of the demo:
+    the protocol's receipt, its events and its log entry alike."""
+    from secki.demo.replay import schedule
+    from secki.ledger.models import LedgerEntry
+    from secki.protocols.models import Protocol, ProtocolEvent
+
+    directory = tmp_path / "bundle"
+    write_bundle(simulate(SimulationConfig(seed=5, stations=20)), directory)
+    bundle = read_bundle(directory)
+    election = import_bundle(dataclasses.replace(bundle, turnout=[], protocols=[]))
+    actor = django_user_model.objects.create_superuser("replay", "replay@example.org", "pw")
+    stats = replay(bundle, election, actor, speed=0)
+    assert stats.refused == 0 and stats.protocols == len(bundle.protocols) > 0
+    due = {e.station: e.at for e in schedule(bundle, election) if e.kind == "protocol"}
+    for protocol in Protocol.objects.filter(election=election).select_related("station"):
+        assert protocol.received_at == due[protocol.station.code]
+        assert protocol.received_at.date() == election.date
+        events = ProtocolEvent.objects.filter(protocol=protocol)
+        assert {e.at for e in events} == {due[protocol.station.code]}
+    bodies = [json.loads(e.body) for e in LedgerEntry.objects.filter(election=election)]
+    stamps = [b["accepted_at"] for b in bodies if b["kind"] == "protocol.accepted"]
+    assert stamps and all(s.startswith(str(election.date.year)) for s in stamps)

@@ -106,8 +106,9 @@ class Publisher:
 
     def open_election(self, register: dict[str, bytes]) -> None:
         files = {name: self.file("register", data) for name, data in register.items()}
+        settings = self.file("register", f'{{"slug": "{self.election}"}}\n'.encode())
         self.append(
-            election_published(self.election, "ab" * 32, self.tick()),
+            election_published(self.election, settings, self.tick()),
             register_published(self.election, 1, files, self.tick()),
         )
 

@@ -24,10 +24,13 @@ class Permission(enum.StrEnum):
     CORRECT_TURNOUT = "correct_turnout"
     VIEW_UNPUBLISHED = "view_unpublished"
     MANAGE_ELECTION = "manage_election"  # tokens, memberships, election settings, bulk upload
+    # hand counts of a risk-limiting audit (secki.audits): audit boards only, so that the
+    # people who count the paper are not the ones who run the audit
+    ENTER_AUDIT_COUNT = "enter_audit_count"
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
-    Role.CEC_ADMIN: frozenset(Permission),
+    Role.CEC_ADMIN: frozenset(Permission) - {Permission.ENTER_AUDIT_COUNT},
     Role.CONSTITUENCY_OPERATOR: frozenset(
         {
             Permission.ENTER_PROTOCOL,
@@ -53,6 +56,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.OBSERVER: frozenset({Permission.VIEW_UNPUBLISHED}),
+    Role.AUDIT_BOARD: frozenset({Permission.ENTER_AUDIT_COUNT}),
 }
 
 

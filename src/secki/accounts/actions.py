@@ -68,6 +68,9 @@ SETTINGS = (
     "double_entry",
     "auto_publish",
     "turnout_allowance",
+    "publication",
+    "publication_share",
+    "publication_at",
 )
 
 #: station fields :func:`amend_register` may change once the election is open
@@ -403,12 +406,7 @@ def change_election(
             after=new,
             request=request,
         )
-        chain.append(
-            current,
-            drafts.Generic(
-                current.slug, timezone.now(), "election.settings", drafts.ELECTION, {"changes": new}
-            ),
-        )
+        chain.settings_changed(current, new)
         bump_schema_revision(current.pk)  # cached pages and tabulations start again
     election.refresh_from_db()
     return new

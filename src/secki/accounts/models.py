@@ -20,6 +20,7 @@ class Role(models.TextChoices):
     STATION_OPERATOR = "station_operator", "Station operator"
     SUPERVISOR = "supervisor", "Supervisor (reconciliation)"
     OBSERVER = "observer", "Observer"
+    AUDIT_BOARD = "audit_board", "Audit board member"
 
 
 class Membership(models.Model):

@@ -28,6 +28,34 @@ DEMO_USERS = [
 ]
 
 
+def wait_until_serving(
+    url: str,
+    server: subprocess.Popen[Any],
+    *,
+    attempts: int = 600,
+    pause: float = 0.25,
+    opener: Any = None,
+) -> bool:
+    """Ask ``url`` until it answers 200 (True), the server exits, or ``attempts`` run out
+    (False): the demo says "ready" only once the site answers, not when the process starts."""
+    import urllib.error
+    import urllib.request
+
+    fetch = opener or (lambda u: urllib.request.urlopen(u, timeout=10))  # noqa: S310 - our own
+    for attempt in range(attempts):
+        if server.poll() is not None:
+            return False
+        try:
+            with fetch(url) as response:
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        if attempt + 1 < attempts:
+            time.sleep(pause)
+    return False
+
+
 def _var_dir() -> Path:
     from django.conf import settings
 
@@ -187,6 +215,10 @@ def demo(
         server_command(host, port, workers=workers, app="secki.opendata.wsgi:application"),
         env=env,
     )
+    # One round of the publisher before the replay: the log's first checkpoint (the election
+    # and its register) is public, and cosigned, before election day's first fact, so anyone
+    # can save it and check later that every checkpoint of the night extends it.
+    subprocess.run([sys.executable, "-m", "secki.cli", "publish", "--quiet"], env=env, check=False)
     publisher = subprocess.Popen(
         [sys.executable, "-m", "secki.cli", "publish", "--watch", "--interval", "1", "--quiet"],
         env=env,
@@ -196,11 +228,23 @@ def demo(
         env=env,
     )
     url = f"http://{host}:{port}/"
+    if not wait_until_serving(url, server):
+        click.echo(f"\nSecki demo: the server at {url} did not answer; stopping.", err=True)
+        started_procs: list[subprocess.Popen[Any]] = [replayer, publisher, server, *witnesses]
+        for proc in started_procs:
+            if proc.poll() is None:
+                proc.terminate()
+        sys.exit(1)
     click.echo(
         f"\nSecki demo (simulated data) is serving at {url}  "
         f"[ready in {time.monotonic() - started:.0f} s]"
     )
-    click.echo(f"  results: {url}e/{slug}/   admin: {url}admin/")
+    # the officials' pages, not Django's admin: the demo's CEC administrator holds a role,
+    # not the admin's model permissions, so /admin/ would show them nothing
+    click.echo(
+        f"  results: {url}e/{slug}/   officials: {url}staff/   "
+        f"election settings (cec): {url}staff/e/{slug}/settings/"
+    )
     click.echo(
         f"  transparency log: {url}log/  (key {log_key}; {len(witnesses)} witnesses, quorum "
         f"{len(witnesses)}; check it with: secki verify {url}log/)"

@@ -103,7 +103,14 @@ def replay(
             else:
                 row = event.payload
                 data = ProtocolData(row.counts, row.instants, tuple(row.candidates))
-                submit_protocol(election, station, data, actor=actor, source=ProtocolSource.API)
+                submit_protocol(
+                    election,
+                    station,
+                    data,
+                    actor=actor,
+                    source=ProtocolSource.API,
+                    received_at=event.at,  # the simulated time, as for turnout reports
+                )
                 stats.protocols += 1
         except IntakeError:
             stats.refused += 1

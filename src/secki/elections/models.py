@@ -54,6 +54,14 @@ def _validate_times(value: Any) -> None:
         raise ValidationError("turnout times must be strictly ascending")
 
 
+class Publication(models.TextChoices):
+    """When preliminary results start to be shown to the public (the commission decides)."""
+
+    IMMEDIATELY = "immediately", "As soon as protocols are published"
+    SHARE = "share", "Once a share of the stations is counted"
+    TIME = "time", "From a given time"
+
+
 class ElectionStatus(models.TextChoices):
     SETUP = "setup", "Being set up"
     OPEN = "open", "Open: results are being received"
@@ -106,10 +114,45 @@ class Election(models.Model):
         default=0.05,
         help_text="turnout may exceed registered voters by this share (additional lists)",
     )
+    publication = models.CharField(
+        max_length=12,
+        choices=Publication.choices,
+        default=Publication.IMMEDIATELY,
+        help_text="when preliminary results start to be shown to the public",
+    )
+    publication_share = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=0,
+        help_text="with 'share': the share of stations (0-1) counted before results are shown",
+    )
+    publication_at = models.DateTimeField(
+        null=True, blank=True, help_text="with 'time': results are shown from this instant"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-date", "slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(publication__in=Publication.values),
+                name="election_publication_known",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(publication_share__gte=0, publication_share__lte=1),
+                name="election_publication_share_range",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(publication=Publication.SHARE)
+                | models.Q(publication_share__gt=0),
+                name="election_publication_share_given",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(publication=Publication.TIME)
+                | models.Q(publication_at__isnull=False),
+                name="election_publication_time_given",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -119,6 +162,18 @@ class Election(models.Model):
             ZoneInfo(self.timezone)
         except (KeyError, ValueError):
             raise ValidationError({"timezone": f"unknown time zone {self.timezone!r}"}) from None
+        if not 0 <= self.publication_share <= 1:
+            raise ValidationError(
+                {"publication_share": "a share of the stations, from 0 to 1 (0.25 = 25 %)"}
+            )
+        if self.publication == Publication.SHARE and not self.publication_share > 0:
+            raise ValidationError(
+                {"publication_share": "publishing after a share of stations needs that share"}
+            )
+        if self.publication == Publication.TIME and self.publication_at is None:
+            raise ValidationError(
+                {"publication_at": "publishing from a given time needs that time"}
+            )
 
     @property
     def tz(self) -> ZoneInfo:

@@ -284,12 +284,17 @@ def snapshot(election: Election, *, public: bool, wait: bool | None = None) -> S
                 entry.result = result
                 entry.error = None
         return Snapshot(result, head, computing=False)
+    future: Future[Analysis] | None = None
     with _lock:
         if entry.pending is None or entry.pending.done():
             future = _pool().submit(analyse, data, config)
             entry.pending, entry.pending_head = future, head
-            future.add_done_callback(lambda f: _finished(key, head, f))
-        return Snapshot(entry.result, head, computing=True)
+        earlier = entry.result
+    # outside the lock: a future already done runs its callback here, and the callback
+    # takes the lock (inside it, a quick analysis deadlocked the request)
+    if future is not None:
+        future.add_done_callback(lambda f: _finished(key, head, f))
+    return Snapshot(earlier, head, computing=True)
 
 
 def pending(election: Election, *, public: bool) -> Future[Analysis] | None:

@@ -351,6 +351,8 @@ class OfficialOut(Out):
     stations_reported: int
     stations_total: int
     closed: bool
+    #: stations whose results were annulled (finished: excluded by decision)
+    stations_annulled: int
     complete: bool
 
 

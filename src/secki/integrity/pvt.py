@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.integrity.models import ExitPoll, PvtCount, PvtSample
 from secki.integrity.station_arrays import CandidateInfo, station_groups
+from secki.results.rules import annulled_count
 from secki.results.tabulate import tabulation
 from secki.stats import (
     ExitPollResult,
@@ -126,11 +127,13 @@ class Official:
     stations_reported: int
     stations_total: int
     closed: bool
+    stations_annulled: int = 0  # finished too: excluded by the commission's decision
 
     @property
     def complete(self) -> bool:
         return self.closed or (
-            self.stations_total > 0 and self.stations_reported >= self.stations_total
+            self.stations_total > 0
+            and self.stations_reported + self.stations_annulled >= self.stations_total
         )
 
 
@@ -151,6 +154,7 @@ def official_of(election: Election, candidates: list[CandidateInfo]) -> Official
         stations_reported=totals.stations_reported,
         stations_total=totals.stations_total,
         closed=election.status == ElectionStatus.CLOSED,
+        stations_annulled=annulled_count(election),
     )
 
 

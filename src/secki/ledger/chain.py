@@ -20,7 +20,7 @@ import datetime as dt
 import hashlib
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +68,10 @@ def _require_atomic(name: str) -> None:
         raise RuntimeError(f"ledger.{name} must be called inside transaction.atomic()")
 
 
+#: an entry as a row, in :data:`secki.ledger.store.COLUMNS` order
+Row = tuple[int, int, int, str, str, int | None, str, str, dt.datetime]
+
+
 class _Writer:
     """Turns drafts into rows, under the log's lock: the next ``seq``, each election's next
     index, and the last entry of every subject seen (the batch's own first)."""
@@ -77,17 +81,18 @@ class _Writer:
         self.indexes: dict[int, int] = {}
         self.lasts: dict[tuple[int, str], Last | None] = {}
 
+    def know(self, election_id: int, subjects: Iterable[str], found: Mapping[str, Last]) -> None:
+        """Remember what the log holds for ``subjects`` (read together): ``found`` their last
+        entries, the others have none."""
+        for subject in subjects:
+            self.lasts[(election_id, subject)] = found.get(subject)
+
     def prefetch(self, election_id: int, drafts_: Sequence[Draft]) -> None:
         """Read the last entries of the drafts' subjects not known yet, in one statement
         (a few for a bulk write)."""
-        wanted = {
-            d.subject for d in drafts_ if d.chained and (election_id, d.subject) not in self.lasts
-        }
-        if not wanted:
-            return
-        found = store.lasts(election_id, wanted)
-        for subject in wanted:
-            self.lasts[(election_id, subject)] = found.get(subject)
+        wanted = _subjects(election_id, drafts_, self.lasts)
+        if wanted:
+            self.know(election_id, wanted, store.lasts(election_id, wanted))
 
     def index_of(self, election_id: int) -> int:
         index = self.indexes.get(election_id)
@@ -95,7 +100,7 @@ class _Writer:
             index = store.next_index(election_id)
         return index
 
-    def entry(self, election_id: int, draft: Draft) -> LedgerEntry | None:
+    def entry(self, election_id: int, draft: Draft) -> Row | None:
         key = (election_id, draft.subject)
         last = None
         if draft.chained:
@@ -113,28 +118,34 @@ class _Writer:
         digest = leaf_hash(built.body).hex()
         if built.version is not None:
             self.lasts[key] = Last(index, digest, built.version, built.kind, body)
-        return LedgerEntry(
-            seq=self.seq,
-            election_id=election_id,
-            index=index,
-            kind=built.kind,
-            subject=draft.subject,
-            version=built.version,
-            body=body,
-            leaf_hash=digest,
-            at=draft.at,
+        return (
+            self.seq,
+            election_id,
+            index,
+            built.kind,
+            draft.subject,
+            built.version,
+            body,
+            digest,
+            draft.at,
         )
 
 
-def _writer(election_id: int, draft: Draft | None = None) -> _Writer:
-    """A writer at the log's end, knowing (``draft``) the last entry of its subject: one
-    statement."""
-    subject = draft.subject if draft is not None and draft.chained else None
-    seq, index, last = store.head(election_id, subject)
-    writer = _Writer(seq)
-    writer.indexes[election_id] = index
-    if subject is not None:
-        writer.lasts[(election_id, subject)] = last
+def _subjects(
+    election_id: int, drafts_: Iterable[Draft], known: Mapping[tuple[int, str], object]
+) -> set[str]:
+    """The subjects of the chained drafts whose last entries ``known`` does not hold."""
+    return {d.subject for d in drafts_ if d.chained and (election_id, d.subject) not in known}
+
+
+def _writer(election_id: int, drafts_: Sequence[Draft] = ()) -> _Writer:
+    """A writer at the log's end, knowing the last entries of the chained drafts' subjects
+    (the first :data:`store.CHUNK` of them): one statement (:func:`store.ends`)."""
+    subjects = sorted(_subjects(election_id, drafts_, {}))[: store.CHUNK]
+    ends = store.ends(election_id, subjects)
+    writer = _Writer(ends.seq)
+    writer.indexes[election_id] = ends.size
+    writer.know(election_id, subjects, ends.lasts)
     return writer
 
 
@@ -151,20 +162,10 @@ def append(election: Election, draft: Draft) -> LedgerEntry | None:
     _check(election, draft)
     _write_deferred()  # entries recorded earlier in this transaction come first
     _lock_log()
-    entry = _writer(election.pk, draft).entry(election.pk, draft)
-    if entry is None:
+    row = _writer(election.pk, [draft]).entry(election.pk, draft)
+    if row is None:
         return None
-    return store.insert(
-        seq=entry.seq,
-        election_id=entry.election_id,
-        index=entry.index,
-        kind=entry.kind,
-        subject=entry.subject,
-        version=entry.version,
-        body=entry.body,
-        leaf_hash=entry.leaf_hash,
-        at=entry.at,
-    )
+    return store.insert(**dict(zip(store.COLUMNS, row, strict=True)))
 
 
 # -- deferred entries (group commit) ------------------------------------------------------------
@@ -210,16 +211,16 @@ def _write_deferred() -> None:
     pending: list[tuple[int, Draft]] | None = getattr(_local, "pending", None)
     if not pending:
         return
+    by_election: dict[int, list[Draft]] = {}
+    for election_id, draft in pending:
+        by_election.setdefault(election_id, []).append(draft)
+    first = pending[0][0]
     _lock_log()
-    writer = _writer(*pending[0])
-    if len(pending) > 1:
-        by_election: dict[int, list[Draft]] = {}
-        for election_id, draft in pending:
-            by_election.setdefault(election_id, []).append(draft)
-        for election_id, group in by_election.items():
-            writer.prefetch(election_id, group)
+    writer = _writer(first, by_election[first])
+    for election_id, group in by_election.items():
+        writer.prefetch(election_id, group)  # another election's, or beyond the first chunk
     rows = [writer.entry(election_id, draft) for election_id, draft in pending]
-    store.insert_many([row for row in rows if row is not None])
+    store.insert_rows([row for row in rows if row is not None])
     pending.clear()
 
 
@@ -236,23 +237,7 @@ def append_many(election: Election, drafts: Sequence[Draft]) -> int:
     _lock_log()
     writer = _writer(election.pk)
     writer.prefetch(election.pk, drafts)
-    rows: list[tuple[Any, ...]] = []
-    for draft in drafts:
-        entry = writer.entry(election.pk, draft)
-        if entry is not None:
-            rows.append(
-                (
-                    entry.seq,
-                    entry.election_id,
-                    entry.index,
-                    entry.kind,
-                    entry.subject,
-                    entry.version,
-                    entry.body,
-                    entry.leaf_hash,
-                    entry.at,
-                )
-            )
+    rows = [row for row in (writer.entry(election.pk, draft) for draft in drafts) if row]
     store.write_many(rows)
     return len(rows)
 
@@ -304,6 +289,24 @@ def election_status(election: Election, old: str, new: str, reason: str = "") ->
     )
     if new == ElectionStatus.OPEN:
         publish_register(election, now)
+
+
+def settings_changed(election: Election, changes: Mapping[str, object]) -> None:
+    """``election.settings``: the changed fields' new values and, when the election has a
+    protocol form, the SHA-256 of its ``election.json`` as it now is (stored for the
+    publisher, like ``election.published``'s), so that a verifier knows which file the log
+    names after the change (in the caller's transaction)."""
+    now = timezone.now()
+    fields: dict[str, object] = {"changes": dict(changes)}
+    try:
+        name, content = settings_file(election)
+    except SchemaError:
+        pass
+    else:
+        fields["settings_sha256"] = save_files({name: content}, now)[name]
+    append(
+        election, drafts.Generic(election.slug, now, "election.settings", drafts.ELECTION, fields)
+    )
 
 
 # -- checking the rows ----------------------------------------------------------------------------

@@ -4,8 +4,8 @@ ends, a subject's last entry, and the inserts of entries, one by one on the inta
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any, NamedTuple
 
 from secki import rawsql
 from secki.dbcopy import write_rows
@@ -67,6 +67,64 @@ def head(election_id: int, subject: str | None = None) -> tuple[int, int, Last |
     return int(row[0] or 0), (-1 if row[1] is None else int(row[1])) + 1, found
 
 
+class Ends(NamedTuple):
+    """Where the logs end, for a writer holding the log's lock (:func:`ends`)."""
+
+    seq: int  #: the last ``seq`` of all logs (0 when empty)
+    size: int  #: the election's log's size: the next leaf index
+    lasts: dict[str, Last]  #: the subjects' :func:`last` entries (those that have one)
+
+
+def ends(election_id: int, subjects: Collection[str] = ()) -> Ends:
+    """:func:`head` of the election and :func:`lasts` of up to :data:`CHUNK` subjects, with
+    one statement: the row of the last ``seq`` (one read of its unique index) and every
+    versioned entry of the subjects (one range of the (election, subject, index) index
+    each).
+
+    The election's next index comes from that last row when it is the election's: the log's
+    lock orders every write, each one taking the next ``seq`` and its election's next index,
+    so an election's entries run in the same order by both (and the unique (election, index)
+    constraint refuses a row that would break it). When the last row is another election's,
+    a second statement reads the election's last index."""
+    table, index = _table(), _index()
+    wanted = sorted(set(subjects))
+    if len(wanted) > CHUNK:
+        raise ValueError(f"ends() takes at most {CHUNK} subjects, not {len(wanted)}")
+    sql = (
+        f"SELECT 0, h.seq, h.election_id, h.{index}, NULL, NULL, NULL, NULL "  # noqa: S608 - a model's own table name
+        f"FROM (SELECT seq, election_id, {index} FROM {table} ORDER BY seq DESC LIMIT 1) h"
+    )
+    params: list[Any] = []
+    if wanted:
+        marks = ", ".join(["%s"] * len(wanted))
+        sql += (
+            f" UNION ALL SELECT 1, {index}, version, NULL, leaf_hash, kind, body, subject "  # noqa: S608 - a model's own table name
+            f"FROM {table} WHERE election_id = %s AND version IS NOT NULL "
+            f"AND subject IN ({marks})"
+        )
+        params = [election_id, *wanted]
+    with rawsql.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    seq, next_index_ = 0, 0
+    found: dict[str, Last] = {}
+    other_election = False
+    for row in rows:
+        if row[0] == 0:
+            seq = int(row[1])
+            if int(row[2]) == election_id:
+                next_index_ = int(row[3]) + 1
+            else:
+                other_election = True
+            continue
+        current = found.get(row[7])
+        if current is None or current.index < int(row[1]):
+            found[row[7]] = Last(int(row[1]), row[4], int(row[2]), row[5], row[6])
+    if other_election:
+        next_index_ = next_index(election_id)
+    return Ends(seq, next_index_, found)
+
+
 def next_index(election_id: int) -> int:
     """The next leaf index of the election's log."""
     return head(election_id)[1]
@@ -116,6 +174,12 @@ def insert(**fields: Any) -> LedgerEntry:
 def insert_many(entries: Sequence[LedgerEntry]) -> None:
     """Insert unsaved entries with one statement."""
     rawsql.insert_many(LedgerEntry, entries)
+
+
+def insert_rows(rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert entries given as rows in :data:`COLUMNS` order with one statement (a
+    group-commit batch's)."""
+    rawsql.insert_rows(LedgerEntry, rows)
 
 
 def write_many(rows: Iterable[tuple[Any, ...]]) -> None:

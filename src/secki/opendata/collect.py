@@ -28,7 +28,7 @@ from secki.opendata import store
 from secki.protocol_schema import ProtocolSchema
 from secki.protocols.models import Protocol, ProtocolScan, ProtocolStatus
 from secki.results import serialize
-from secki.results.tabulate import CandidateResult, Totals, UnitResult, percent
+from secki.results.tabulate import CandidateResult, Totals, UnitResult, held_back, percent
 from secki.turnout.models import TurnoutReport
 
 PUBLIC_STATUSES = (ProtocolStatus.PUBLISHED, ProtocolStatus.ANNULLED)
@@ -118,8 +118,11 @@ class PublicData:
     values: dict[int, dict[str, int]]  # station id → lines of its published protocol
     turnout: dict[int, dict[str, int]]  # station id → {report time: voters}, current reports
     seq: int  # this election's newest ledger entry that this data includes
+    #: the leaf hash (hex) of that entry, the election log's entry ``log_size - 1``
     ledger_hash: str
     generated_at: dt.datetime
+    #: the size of the election's public log this data reflects (its entries 0 … size − 1)
+    log_size: int = 0
     #: station id → its public scans (of published and annulled versions), oldest first
     scans: dict[int, list[ScanRow]] = field(default_factory=dict)
     totals: dict[int, Totals] = field(default_factory=dict)  # unit id → rolled-up sums
@@ -186,12 +189,16 @@ class PublicData:
         return self.result(unit, self.totals[unit.id])
 
     @property
+    def annulled_count(self) -> int:
+        """Stations whose current public protocol is annulled (an annulled station is
+        finished; too many make the election invalid)."""
+        return sum(1 for p in self.protocols.values() if p.status == ProtocolStatus.ANNULLED)
+
+    @property
     def annulled_share(self) -> Decimal:
-        """The share of stations whose current public protocol is annulled (the rule that
-        makes an election invalid)."""
-        annulled = sum(1 for p in self.protocols.values() if p.status == ProtocolStatus.ANNULLED)
+        """The share of stations whose current public protocol is annulled."""
         total = len(self.stations)
-        return Decimal(annulled) / Decimal(total) if total else Decimal(0)
+        return Decimal(self.annulled_count) / Decimal(total) if total else Decimal(0)
 
     @property
     def complete(self) -> bool:
@@ -260,13 +267,19 @@ class PublicData:
 
 def election_head(election: Election) -> tuple[int, str]:
     """The ``seq`` and the leaf hash of the election's last log entry."""
+    seq, leaf, _size = election_log_head(election)
+    return seq, leaf
+
+
+def election_log_head(election: Election) -> tuple[int, str, int]:
+    """The ``seq`` and the leaf hash of the election's last log entry, and the log's size."""
     entry = (
         LedgerEntry.objects.filter(election=election)
         .order_by("-seq")
-        .only("seq", "leaf_hash")
+        .only("seq", "leaf_hash", "index")
         .first()
     )
-    return (entry.seq, entry.leaf_hash) if entry else (0, "")
+    return (entry.seq, entry.leaf_hash, entry.index + 1) if entry else (0, "", 0)
 
 
 def _global_head() -> int:
@@ -345,7 +358,7 @@ def collect(election: Election) -> PublicData:
     candidates = list(Candidate.objects.filter(election=election).order_by("number"))
     for _attempt in range(ATTEMPTS):
         before = _global_head()
-        seq, ledger_hash = election_head(election)
+        seq, ledger_hash, log_size = election_log_head(election)
         protocols, values = _protocols(election, None)
         turnout = _turnout(election, None)
         scans = _scans(election, None)
@@ -364,6 +377,7 @@ def collect(election: Election) -> PublicData:
         seq=seq,
         ledger_hash=ledger_hash,
         generated_at=timezone.now().replace(microsecond=0),
+        log_size=log_size,
     )
     data.roll_up()
     return data
@@ -382,7 +396,7 @@ def catch_up(data: PublicData) -> Delta | None:
     entries = list(
         LedgerEntry.objects.filter(election=data.election, seq__gt=data.seq)
         .order_by("seq")
-        .values_list("seq", "leaf_hash", "kind", "body")[: limit + 1]
+        .values_list("seq", "leaf_hash", "kind", "body", "index")[: limit + 1]
     )
     if not entries:
         return Delta(set(), False)
@@ -391,7 +405,7 @@ def catch_up(data: PublicData) -> Delta | None:
     by_code = {s.code: s.id for s in data.stations}
     changed: set[int] = set()
     turnout: set[int] = set()
-    for _seq, _hash, kind, body in entries:
+    for _seq, _hash, kind, body, _index in entries:
         station = json.loads(body).get("station")
         if station not in by_code:
             return None
@@ -408,19 +422,25 @@ def catch_up(data: PublicData) -> Delta | None:
         _replace(data.scans, changed, _scans(data.election, changed))
     if turnout:
         _replace(data.turnout, turnout, _turnout(data.election, turnout))
-    data.seq, data.ledger_hash = entries[-1][0], entries[-1][1]
+    data.seq, data.ledger_hash, data.log_size = entries[-1][0], entries[-1][1], entries[-1][4] + 1
     data.generated_at = timezone.now().replace(microsecond=0)
     return Delta(changed, bool(turnout))
 
 
-def national_json(data: PublicData) -> dict[str, Any]:
-    """What ``GET /api/v1/elections/{slug}/results`` answers the public, from this data."""
+def national_json(data: PublicData, *, withheld: bool = False) -> dict[str, Any]:
+    """What ``GET /api/v1/elections/{slug}/results`` answers the public, from this data;
+    ``withheld``: the publication setting holds the results back (nothing counted)."""
     root = data.root
-    children = [data.unit_result(u) for u in data.children(root)]
+
+    def result(unit: Unit) -> UnitResult:
+        totals = data.totals[unit.id]
+        return data.result(unit, held_back(totals)) if withheld else data.result(unit, totals)
+
     return serialize.national_json(
         data.election,
-        data.unit_result(root),
-        children,
+        result(root),
+        [result(u) for u in data.children(root)],
         published_only=True,
-        annulled=data.annulled_share,
+        withheld=withheld,
+        annulled=data.annulled_count,
     )

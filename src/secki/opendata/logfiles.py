@@ -2,10 +2,11 @@
 §2.1, §2.7) — shared by the WSGI front (:mod:`secki.opendata.wsgi`, no database work) and the
 Django view (:func:`secki.portal.views.log_file`), so both answer byte for byte alike.
 
-Caching: the checkpoint, ``results/latest.json``, hints and the site's files change at every
-publication (``max-age=2``); full tiles and bundles, ``results/<N>.json``, ``checkpoints/<N>``,
-scans and register files never change (a year, ``immutable``); partial tiles and bundles never
-change either but soon go stale (an hour); a 404 is cached for 2 seconds at most (a client may
+Caching: the checkpoint, ``results/latest.json``, ``opendata.json``, hints and the site's files
+change at every publication (``max-age=2``); full tiles and bundles, ``results/<N>.json``,
+``checkpoints/<N>``, scans, register files and the open-data release's files (``opendata/``)
+never change (a year, ``immutable``); partial tiles and bundles never change either but soon
+go stale (an hour); a 404 is cached for 2 seconds at most (a client may
 ask for a tile before its size is published). Every answer carries ``nosniff``, a sandboxing
 Content-Security-Policy (these are data, never pages) and ``Access-Control-Allow-Origin: *``
 (any site's verifier may read the log). Entry bundles go gzip-compressed to a client that
@@ -59,6 +60,8 @@ def classify(name: str) -> tuple[str, str] | None:
         return None
     if rest == "checkpoint":
         return TEXT, SHORT
+    if rest == "opendata.json":
+        return JSON, SHORT
     folder, _, leaf = rest.partition("/")
     if folder == "checkpoints" and _NUMBER.fullmatch(leaf):
         return TEXT, IMMUTABLE
@@ -75,7 +78,7 @@ def classify(name: str) -> tuple[str, str] | None:
         return None
     if folder == "hints" and leaf.endswith(".json"):
         return JSON, SHORT
-    if folder in ("scans", "register") and _SHA256.fullmatch(leaf):
+    if folder in ("scans", "register", "opendata") and _SHA256.fullmatch(leaf):
         return BINARY, IMMUTABLE
     return None
 

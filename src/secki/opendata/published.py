@@ -36,12 +36,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from secki.elections.models import Election
 from secki.ledger.models import LedgerEntry
 from secki.opendata import snapshots
 from secki.opendata.collect import PublicData, catch_up, collect
 from secki.results import store
+from secki.results.publication import results_public, row_released
 from secki.results.tabulate import Tabulation
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,9 @@ class State:
     as_of: dt.datetime | None  # that entry's time: the figures are as of then
     published_at: dt.datetime
     data: PublicData
+    #: the publication setting held the results back when the state was built (its public
+    #: tabulation, national JSON and stations show nothing counted)
+    withheld: bool = False
     _tab: Tabulation | None = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -92,6 +97,8 @@ class State:
                 totals=data.totals,
                 public=True,
             )
+            if self.withheld:
+                self._tab = self._tab.held_back()
         return self._tab
 
 
@@ -103,8 +110,11 @@ def state_file(slug: str) -> Path:
     return state_dir() / f"{slug}{SUFFIX}"
 
 
-def _fingerprint(row: store.ElectionRow) -> str:
-    return "\x1f".join(str(v) for v in row)
+def _fingerprint(row: store.ElectionRow, now: dt.datetime) -> str:
+    """The election's row and whether its publication time was reached at ``now`` (which
+    moves no ledger head: a state built before the instant is replaced after it)."""
+    released = "" if row_released(row.publication, row.publication_at, now) else "\x1fwithheld"
+    return "\x1f".join(str(v) for v in row) + released
 
 
 def _as_of(seq: int) -> dt.datetime | None:
@@ -148,10 +158,11 @@ def _build(
     data: PublicData,
     version: int,
     *,
+    now: dt.datetime,
     copy: bool = True,
 ) -> State:
-    """A state of ``data`` (copied unless ``copy`` is False: a caller that keeps ``data``
-    goes on changing it)."""
+    """A state of ``data`` at ``now`` (copied unless ``copy`` is False: a caller that keeps
+    ``data`` goes on changing it); withheld while the publication setting holds results back."""
     frozen = data
     if copy:
         raw = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
@@ -160,11 +171,12 @@ def _build(
         version=version,
         key=(election.pk, str(election.created_at)),
         head=row.head,
-        fingerprint=_fingerprint(row.election),
+        fingerprint=_fingerprint(row.election, now),
         seq=data.seq,
         as_of=_as_of(data.seq),
         published_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
         data=frozen,
+        withheld=bool(data.units) and not results_public(election, data.totals[data.root.id], now),
     )
 
 
@@ -183,7 +195,8 @@ class Publisher:
     A step publishes an election whose ledger or row changed when its last state is at least
     ``interval`` old by ``clock`` (so while facts arrive a state is never older than the
     interval plus one step), and refreshes the open-data live files from the same data.
-    ``clock`` is injectable so that tests drive time explicitly.
+    ``clock`` (intervals) and ``now`` (the wall clock a publication time is compared with)
+    are injectable so that tests drive time explicitly.
     """
 
     def __init__(
@@ -192,11 +205,13 @@ class Publisher:
         *,
         interval: float = INTERVAL,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], dt.datetime] = timezone.now,
         open_data: bool = True,
     ) -> None:
         self.slug = slug
         self.interval = interval
         self.clock = clock
+        self.now = now
         self.open_data = open_data
         self.last: dict[str, _Last] = {}
         self._data: dict[tuple[int, str], PublicData] = {}
@@ -224,6 +239,7 @@ class Publisher:
             self.last.pop(slug, None)
             return None
         now = self.clock()
+        wall = self.now()
         last = self.last.get(slug)
         if last is None:
             previous = read(slug)
@@ -233,14 +249,14 @@ class Publisher:
             same = (
                 last.state.key[0] == row.election.id
                 and last.state.head == row.head
-                and last.state.fingerprint == _fingerprint(row.election)
+                and last.state.fingerprint == _fingerprint(row.election, wall)
             )
             if same or now - last.at < self.interval:
                 return None
         election = Election.objects.get(pk=row.election.id)
         data = self._current_data(election)
         version = (last.state.version + 1) if last is not None else 1
-        state = _build(election, row, data, version)
+        state = _build(election, row, data, version, now=wall)
         write(state)
         self.last[slug] = _Last(state, now)
         if self.open_data:  # a due release (seconds for a big election) after the state
@@ -364,6 +380,7 @@ def _on_demand(slug: str) -> State | None:
     moved, at most once per ``ON_DEMAND_SECONDS`` (one thread builds; the others wait)."""
     with _demand_lock:
         now = time.monotonic()
+        wall = timezone.now()
         row = _row(slug, now)
         if row is None:
             return None
@@ -373,7 +390,7 @@ def _on_demand(slug: str) -> State | None:
             fresh = (
                 state.key[0] == row.election.id
                 and state.head == row.head
-                and state.fingerprint == _fingerprint(row.election)
+                and state.fingerprint == _fingerprint(row.election, wall)
             )
             if fresh or (state.key[0] == row.election.id and now - built < ON_DEMAND_SECONDS):
                 return state
@@ -381,6 +398,6 @@ def _on_demand(slug: str) -> State | None:
         key = (election.pk, str(election.created_at))
         version = _versions.get(key, 0) + 1
         _versions[key] = version
-        state = _build(election, row, collect(election), version, copy=False)
+        state = _build(election, row, collect(election), version, now=wall, copy=False)
         _memory[slug] = (now, state)
         return state

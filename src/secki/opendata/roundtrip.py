@@ -5,7 +5,7 @@ Pure Python (no Django). The download's ``stations.csv.gz`` holds the bundle's
 side; this splits them again, keeps the protocols that are published (counted), and copies
 ``election.json``, ``units.csv``, ``candidates.csv`` and the unzipped ``turnout.csv``::
 
-    python -m secki.opendata.cli bundle-from-bulk DOWNLOAD_DIR BUNDLE_DIR [--slug NEW]
+    secki bundle-from-bulk DOWNLOAD_DIR BUNDLE_DIR [--slug NEW]
     secki import BUNDLE_DIR
 
 Annulled stations keep their register row and lose their protocol (it is not counted), so

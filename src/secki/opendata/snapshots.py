@@ -10,15 +10,19 @@ app, or by any static server or CDN pointed at the directory)::
         stations.csv.gz           bulk CSV, one row per station (secki.opendata.bulk)
         turnout.csv.gz            turnout reports (bundle format)
         scans.csv                 public scans of the paper protocols: SHA-256, size, address
-        manifest.json             ledger seq and hash, generation time, files, sizes, SHA-256
+        manifest.json             ledger seq, log size and last entry's leaf hash, generation
+                                  time, files, sizes, SHA-256
     v<seq>/                       a release: never changed or deleted once written
         stations.csv.gz, turnout.csv.gz, scans.csv, results.json.gz, nist.json.gz,
         election.json, units.csv, candidates.csv, manifest.json, SHA256SUMS
     latest -> v<seq>              symlink to the newest release
 
 ``<seq>`` is the sequence number of the election's newest entry in the public ledger: a
-release is the published state as of that ledger entry, and its manifest names the entry's
-leaf hash (the entry is a leaf of the election's public log, spec/transparency.md §5).
+release is the published state as of that ledger entry. Its manifest names the election's
+public log at that state (spec/transparency.md §5): ``log_size`` (N, the entries 0 … N − 1 it
+reflects) and ``ledger_hash``, the leaf hash (hex) of entry N − 1, so that a verifier
+recomputes every station's figures from the log's first N entries and compares them with the
+release's files (:mod:`secki.opendata.transparency` links the newest release beside the log).
 
 Regeneration is pull-based: :func:`refresh` compares the election's ledger head with the live
 snapshot's and brings it forward when they differ: by the stations named in the ledger entries
@@ -55,6 +59,7 @@ from django.db import connection
 from django.utils.translation import gettext_noop
 
 from secki.elections.models import Election, Unit
+from secki.opendata import store
 from secki.opendata.bulk import (
     bulk_bytes,
     bulk_header,
@@ -266,6 +271,7 @@ def _manifest(data: PublicData, directory: Path, version: str, names: list[str])
         "version": version,
         "ledger_seq": data.seq,
         "ledger_hash": data.ledger_hash,
+        "log_size": data.log_size,
         "generated_at": data.generated_at.isoformat(),
         "complete": data.complete,
         "stations_total": data.totals[data.root.id].stations_total,
@@ -422,10 +428,20 @@ def live_manifest(election: Election) -> dict[str, Any] | None:
 # -- releases ------------------------------------------------------------------------------
 
 
+def collect_at_once(election: Election) -> PublicData:
+    """:func:`collect` in one database snapshot, so that every figure is that of exactly the
+    log size the data names (``log_size``): what a release states, and what a verifier
+    compares with the log at that size. On SQLite the snapshot holds writers back while it
+    reads, which a release every few minutes can afford; the live files do without."""
+    with store.snapshot():
+        return collect(election)
+
+
 def make_release(election: Election, data: PublicData | None = None) -> Path:
     """Write the permanent release of the current published state (``v<seq>``), unless it
-    exists already; point ``latest`` at it."""
-    data = data or collect(election)
+    exists already; point ``latest`` at it. ``data`` must be read at one instant
+    (:func:`collect_at_once`, the default)."""
+    data = data or collect_at_once(election)
     base = election_dir(election)
     version = f"v{data.seq}"
     target = base / version
@@ -547,10 +563,11 @@ def refresh(
             )
         )
         if due:
-            data = data or collect(election)
-            if not (election_dir(election) / f"v{data.seq}").exists():
-                make_release(election, data)
-                released = f"v{data.seq}"
+            fresh = collect_at_once(election)
+            if not (election_dir(election) / f"v{fresh.seq}").exists():
+                make_release(election, fresh)
+                released = f"v{fresh.seq}"
+            data = data or fresh
         seq = data.seq if data else head
     return Refreshed(rewrote, released, seq, time.perf_counter() - started)
 

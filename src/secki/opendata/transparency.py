@@ -20,6 +20,13 @@ Django, by :func:`secki.portal.views.log_file` without it, or by any static serv
                                   station code percent-encoded (``quote(code, safe="")``)
         scans/<sha256>            public scans named by entries
         register/<sha256>         the register files and election.json named by entries
+        opendata.json             {"election", "release": "v<seq>", "manifest": <sha256>}: the
+                                  newest open-data release (secki.opendata.snapshots) of at
+                                  most the published size; its manifest states the log size
+                                  it reflects (``log_size``, ``ledger_hash``)
+        opendata/<sha256>         that release's manifest.json and the files a verifier
+                                  compares station by station with the log (RELEASE_FILES),
+                                  the same bytes as /data/<slug>/v<seq>/<name>
         .lock, .pending           the writer's lock; scans and files still to publish
 
 :func:`publish` brings one election's log up to date, under a file lock per election: it
@@ -41,6 +48,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -57,7 +65,7 @@ from django.db.models import Exists, Max, OuterRef
 from secki.elections.models import Election
 from secki.env import generated_secret
 from secki.ledger.models import LedgerEntry, LogFile
-from secki.opendata import store
+from secki.opendata import snapshots, store
 from secki.protocols.models import ProtocolScan
 from secki.protocols.scans import PUBLIC_STATUSES
 from secki.results.tabulate import Tabulation
@@ -84,6 +92,16 @@ LOG_VKEY = "log.vkey"
 WITNESSES = "witnesses.txt"
 ELECTIONS = "elections.json"
 PENDING = ".pending"
+OPENDATA = "opendata.json"
+#: the files of an open-data release published beside the log (with its manifest.json)
+RELEASE_FILES = (
+    "stations.csv.gz",
+    "turnout.csv.gz",
+    "nist.json.gz",
+    "election.json",
+    "units.csv",
+    "candidates.csv",
+)
 #: entries read from the database and appended at a time (a first publication of a big log
 #: goes by steps of this many, for the progress bar; a multiple of the tile width)
 CHUNK = 16384
@@ -432,7 +450,7 @@ class _New:
             self.scans.add(scan)
         if entry.get("kind") == "register.published" and isinstance(entry.get("files"), dict):
             self.register.update(v for v in entry["files"].values() if isinstance(v, str))
-        if entry.get("kind") == "election.published":
+        if entry.get("kind") in ("election.published", "election.settings"):
             settings_sha256 = entry.get("settings_sha256")
             if isinstance(settings_sha256, str):
                 self.register.add(settings_sha256)
@@ -497,9 +515,12 @@ def _publish(election: Election, directory: Path, progress: Progress | None) -> 
     pending = _Pending.load(directory)
     files = _Files(directory)
     if snapshot is None or snapshot.size == previous:
-        if pending.scans or pending.register:
+        waiting = bool(pending.scans or pending.register)
+        if waiting:
             _publish_named(election, files, pending, _New())
-            files.sync()
+        _link_release(election, files, previous)
+        files.sync()
+        if waiting:
             pending.save(directory)
         return Published(election.slug, previous, previous, "current")
     signer = log_signer()
@@ -527,6 +548,7 @@ def _publish(election: Election, directory: Path, progress: Progress | None) -> 
     files.write(LATEST_RESULTS, document)
     _write_hints(election.slug, files, new.stations)
     _publish_named(election, files, pending, new)
+    _link_release(election, files, size)
     files.write(f"checkpoints/{size}", note.encode())
     files.sync()
     pending.save(directory)
@@ -601,6 +623,58 @@ def _publish_scan(election: Election, files: _Files, sha: str, first: bool) -> b
             sha,
         )
     return False
+
+
+def _link_release(election: Election, files: _Files, size: int) -> None:
+    """Publish beside the log the newest open-data release of at most ``size`` entries (its
+    manifest's ``log_size``): its manifest and :data:`RELEASE_FILES` at ``opendata/<sha256>``
+    (copied, each checked against the manifest's SHA-256) and ``opendata.json`` naming them,
+    so that a verifier holding only the log's files compares every station's row with the
+    log. Nothing changes while the newest such release is the one already named."""
+    base = snapshots.election_dir(election)
+
+    def linkable(manifest: dict[str, object] | None) -> bool:
+        log_size = manifest.get("log_size") if manifest is not None else None
+        return isinstance(log_size, int) and 0 < log_size <= size
+
+    newest = snapshots.read_manifest(base / snapshots.LATEST)  # usually the one to link
+    found = (
+        [newest] if linkable(newest) else [m for m in snapshots.releases_in(base) if linkable(m)]
+    )
+    if not found or found[0] is None:
+        return
+    manifest = found[0]
+    version = str(manifest["version"])
+    release = base / version
+    try:
+        manifest_bytes = (release / snapshots.MANIFEST).read_bytes()
+    except OSError:
+        return
+    manifest_sha = hashlib.sha256(manifest_bytes).hexdigest()
+    index = canonical.encode(
+        {"election": election.slug, "manifest": manifest_sha, "release": version}
+    )
+    with contextlib.suppress(FileNotFoundError):
+        if (files.directory / OPENDATA).read_bytes() == index:
+            return
+    shas = {f["name"]: f["sha256"] for f in manifest.get("files", [])}
+    wanted = [(name, shas.get(name)) for name in RELEASE_FILES]
+    for name, sha in [(snapshots.MANIFEST, manifest_sha), *wanted]:
+        if not isinstance(sha, str):
+            log.error("%s: release %s lists no %s", election.slug, version, name)
+            return
+        target = f"opendata/{sha}"
+        if (files.directory / target).exists():
+            continue
+        try:
+            with (release / name).open("rb") as handle:
+                ok = files.copy(target, iter(functools.partial(handle.read, 1 << 16), b""), sha)
+        except OSError:
+            ok = False
+        if not ok:
+            log.error("%s: %s of release %s is missing or altered", election.slug, name, version)
+            return
+    files.write(OPENDATA, index)
 
 
 # -- the site ----------------------------------------------------------------------------------

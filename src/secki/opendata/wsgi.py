@@ -17,6 +17,10 @@ election are answered from memory before Django too, for requests that carry no 
 URL, host, ``Accept-Language`` and ``Accept-Encoding`` from the same published state, kept
 once Django marked them public and made from that state (``X-Secki-State``); a new state
 makes every kept answer stale. ``If-None-Match`` naming the kept ETag gets 304.
+
+JSON and CSV files are compressed as the app compresses its answers (:mod:`secki.compression`:
+brotli or gzip by ``Accept-Encoding``, ``Vary: Accept-Encoding``, a weak ``ETag``); a file up to
+:data:`PACKED_FILE_MAX` is compressed once per process and version and kept.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from secki import compression
 from secki.wsgi import application as django_application
 
 FILE_URL = re.compile(r"^/data/(?P<slug>[-a-zA-Z0-9_]+)/(?P<version>live|v[0-9]+)/(?P<name>.+)$")
@@ -66,7 +71,47 @@ def application(environ: dict[str, Any], start_response: StartResponse) -> Itera
         return django_application(environ, start_response)
     stat = path.stat()
     tag = files.etag(path, stat)
-    return _send(environ, start_response, path, files.headers(slug, version, name, stat, tag))
+    headers = files.headers(slug, version, name, stat, tag)
+    if not compression.compressible(headers["Content-Type"]):
+        return _send(environ, start_response, path, headers)
+    # JSON and CSV as the app sends them (secki.compression): brotli or gzip, a weak ETag
+    headers["Vary"] = "Accept-Encoding"
+    coding = compression.choose(environ.get("HTTP_ACCEPT_ENCODING", ""))
+    if coding is None or stat.st_size < compression.MIN_SIZE:
+        return _send(environ, start_response, path, headers)
+    headers["Content-Encoding"] = coding
+    headers["ETag"] = f"W/{tag}"
+    if stat.st_size > PACKED_FILE_MAX:
+        del headers["Content-Length"]
+        return _send(environ, start_response, path, headers, stream=coding)
+    body = _packed(path, tag, coding)
+    headers["Content-Length"] = str(len(body))
+    return _send(environ, start_response, path, headers, body)
+
+
+#: files up to this size are compressed once per process and kept (in all at most
+#: PACKED_CACHE_MAX bytes, the oldest dropped first); larger ones are compressed as they stream
+PACKED_FILE_MAX = 8 << 20
+PACKED_CACHE_MAX = 64 << 20
+_packed_cache: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+_packed_lock = threading.Lock()
+
+
+def _packed(path: Path, tag: str, coding: str) -> bytes:
+    """``path`` compressed with ``coding``, from the cache when this version (``tag``, which
+    changes with the file) was compressed before."""
+    key = (tag, coding)
+    with _packed_lock:
+        hit = _packed_cache.get(key)
+        if hit is not None:
+            _packed_cache.move_to_end(key)
+            return hit
+    body = compression.compress(path.read_bytes(), coding)
+    with _packed_lock:
+        _packed_cache[key] = body
+        while sum(len(b) for b in _packed_cache.values()) > PACKED_CACHE_MAX:
+            _packed_cache.popitem(last=False)
+    return body
 
 
 def _log_file(
@@ -93,15 +138,17 @@ def _send(
     path: Path,
     headers: dict[str, str],
     body: bytes | None = None,
+    stream: str | None = None,
 ) -> Iterable[bytes]:
-    """200 with the file (or ``body``, when given), or 304 when ``If-None-Match`` names its
-    ETag."""
+    """200 with the file (or ``body``, when given; or the file compressed with the coding
+    ``stream`` as it is read), or 304 when ``If-None-Match`` names its ETag."""
     tag = headers["ETag"]
     sent = {t.strip().removeprefix("W/") for t in environ.get("HTTP_IF_NONE_MATCH", "").split(",")}
-    if tag in sent or "*" in sent:
-        start_response(
-            "304 Not Modified", [("ETag", tag), ("Cache-Control", headers["Cache-Control"])]
-        )
+    if tag.removeprefix("W/") in sent or "*" in sent:
+        kept = [("ETag", tag), ("Cache-Control", headers["Cache-Control"])]
+        if "Vary" in headers:
+            kept.append(("Vary", headers["Vary"]))
+        start_response("304 Not Modified", kept)
         return []
     start_response("200 OK", list(headers.items()))
     if environ.get("REQUEST_METHOD") == "HEAD":
@@ -109,6 +156,8 @@ def _send(
     if body is not None:
         return [body]
     handle = path.open("rb")
+    if stream is not None:
+        return compression.compress_stream(_chunks(handle), stream)
     wrapper = environ.get("wsgi.file_wrapper")
     if wrapper is not None:
         wrapped: Iterable[bytes] = wrapper(handle, 1 << 16)

@@ -126,7 +126,7 @@ def national(request: HttpRequest, slug: str) -> HttpResponseBase:
         etag = http.etag_of(state.fingerprint, state.tag, "json", True, request.get_full_path())
     else:
         assert row is not None
-        fingerprint = "\x1f".join(str(v) for v in row.election)
+        fingerprint = http.fingerprint_of(row)
         etag = http.etag_of(fingerprint, row.head, "json", public, request.get_full_path())
     response: HttpResponseBase
     if http.matches(request, etag):
@@ -135,7 +135,7 @@ def national(request: HttpRequest, slug: str) -> HttpResponseBase:
         hit = http.pages.get(etag)
         if hit is None:
             if state is not None:
-                document = collect.national_json(state.data)
+                document = collect.national_json(state.data, withheld=state.withheld)
             else:
                 assert row is not None
                 election = election or Election.objects.get(pk=row.election.id)
@@ -151,7 +151,9 @@ def national(request: HttpRequest, slug: str) -> HttpResponseBase:
 def national_json(election: Election, *, public: bool) -> dict[str, Any]:
     tab = tabulation(election, public=public)
     children = [tab.result(u) for u in tab.children(tab.root)]
-    return serialize.national_json(election, tab.result(), children, published_only=tab.public)
+    return serialize.national_json(
+        election, tab.result(), children, published_only=tab.public, withheld=tab.withheld
+    )
 
 
 @router.get("/{slug}/results/units/{code}", response={200: UnitTotalsOut, **errors(404)})
@@ -176,12 +178,10 @@ def station(request: HttpRequest, slug: str, code: str) -> dict[str, Any]:
     state = published.current(slug) if public else None
     if state is not None and state.key[0] == election.pk:
         return _published_station(request, state, st)
-    protocol = Protocol.objects.filter(
-        station=st, is_current=True, status__in=counted_statuses(public)
-    ).first()
-    annulled = Protocol.objects.filter(
-        station=st, is_current=True, status=ProtocolStatus.ANNULLED
-    ).first()
+    withheld = public and tabulation(election, public=True).withheld
+    protocols = Protocol.objects.none() if withheld else Protocol.objects.filter(station=st)
+    protocol = protocols.filter(is_current=True, status__in=counted_statuses(public)).first()
+    annulled = protocols.filter(is_current=True, status=ProtocolStatus.ANNULLED).first()
     return {
         "station": st.code,
         "name": st.name,
@@ -198,15 +198,16 @@ def station(request: HttpRequest, slug: str, code: str) -> dict[str, Any]:
             protocol_scan_json(
                 scan, request.build_absolute_uri(scan_path(election.slug, st.code, scan.number))
             )
-            for scan in visible_scans(st, public=public)
+            for scan in ([] if withheld else visible_scans(st, public=public))
         ],
     }
 
 
 def _published_station(request: HttpRequest, state: published.State, st: Station) -> dict[str, Any]:
     """A station as the published state holds it (its scans: those of the versions it shows)."""
-    shown = state.data.protocols.get(st.id)
-    values = state.data.values.get(st.id)
+    # the publication setting holds every result back: no protocol, values or scans
+    shown = None if state.withheld else state.data.protocols.get(st.id)
+    values = None if state.withheld else state.data.values.get(st.id)
     counted = shown is not None and values is not None
     return {
         "station": st.code,

@@ -37,6 +37,7 @@ from secki.accounts.access import Permission, can
 from secki.elections.models import Election
 from secki.opendata import published
 from secki.results import store
+from secki.results.publication import row_released
 
 #: change when the pages change shape, so that cached copies are not reused across releases
 PAGE_VERSION = "portal-3"
@@ -95,6 +96,14 @@ def _state_row(slug: str, *, fresh: bool = False) -> store.ElectionState | None:
             _rows.clear()
         _rows[slug] = (now, row)
     return row
+
+
+def fingerprint_of(row: store.ElectionState) -> str:
+    """The election's row as an ETag sees it, and whether a publication time was reached
+    (which moves no ledger head)."""
+    e = row.election
+    released = "" if row_released(e.publication, e.publication_at) else "\x1fwithheld"
+    return "\x1f".join(str(v) for v in e) + released
 
 
 def live_path(request: HttpRequest) -> str:
@@ -193,7 +202,7 @@ def election_page(
             fingerprint, head = state.fingerprint, state.tag
         else:
             assert row is not None
-            fingerprint = "\x1f".join(str(v) for v in row.election)
+            fingerprint = fingerprint_of(row)
             head = row.head
         etag = etag_of(fingerprint, head, language, public, request.get_full_path())
         response: HttpResponseBase

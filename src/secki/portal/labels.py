@@ -11,13 +11,17 @@ BUILTIN_LINE_LABELS = (
     gettext_noop("Voters on the voter list"),
     gettext_noop("Voters on the main list"),
     gettext_noop("Voters on the additional list"),
-    gettext_noop("Voters who voted with a de-registration card"),
-    gettext_noop("Voters who obtained a de-registration card"),
-    gettext_noop("Voters who obtained de-registration cards"),
+    gettext_noop(
+        "Of line 1: voters added to the list on showing a de-registration card from another station"
+    ),
+    gettext_noop(
+        "Of line 1: voters taken off the list on obtaining a de-registration card to vote elsewhere"
+    ),
+    gettext_noop("De-registration cards issued by this commission (their holders vote elsewhere)"),
     gettext_noop("Ballots received by the PEC"),
     gettext_noop("Voters who received ballots"),
     gettext_noop("Ballots issued for voting outside the station (mobile box)"),
-    gettext_noop("Voters who voted with de-registration cards"),
+    gettext_noop("Voters who voted at this station with a de-registration card"),
     gettext_noop("Unused ballots"),
     gettext_noop("Cancelled ballots"),
     gettext_noop("Ballots found in mobile boxes"),

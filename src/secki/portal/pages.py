@@ -281,6 +281,9 @@ class Version:
     values: dict[str, int]
     changed: list[str]  # line codes that differ from the previous visible version
     events: list[ProtocolEvent]
+    #: each changed line: its code, its label, the previous visible version's value, this one's
+    diff: list[tuple[str, str, int | None, int | None]] = field(default_factory=list)
+    previous: int | None = None  # the version number compared with
 
 
 @dataclass
@@ -307,6 +310,8 @@ def station_detail(
     schema = election.protocol_schema()
     protocols = list(Protocol.objects.filter(station=station).order_by("version"))
     visible = [p for p in protocols if not tab.public or p.status in PUBLIC_STATUSES]
+    if tab.withheld:  # the publication setting holds every result back
+        visible = []
     if data is not None:
         held = data.protocols.get(station.id)
         if held is None:
@@ -329,16 +334,27 @@ def station_detail(
         events[event.protocol_id].append(event)
     versions: list[Version] = []
     previous: dict[str, int] | None = None
+    previous_number: int | None = None
+    labels = {ln.code: ln.label for ln in schema.lines}
+    labels.update({c.line_code: c.name for c in tab.candidates})
+    order = {code: i for i, code in enumerate(labels)}
     for p in visible:
         mine = values.get(p.id, {})
         changed = (
-            sorted(k for k in set(mine) | set(previous) if mine.get(k) != previous.get(k))
+            sorted(
+                (k for k in set(mine) | set(previous) if mine.get(k) != previous.get(k)),
+                key=lambda k: (order.get(k, len(order)), k),
+            )
             if previous is not None
             else []
         )
-        versions.append(Version(p, mine, changed, events.get(p.id, [])))
+        diff = [(k, labels.get(k, k), (previous or {}).get(k), mine.get(k)) for k in changed]
+        versions.append(
+            Version(p, mine, changed, events.get(p.id, []), diff, previous_number if diff else None)
+        )
         if mine:
             previous = mine
+            previous_number = p.version
     current = next((v for v in versions if v.protocol.is_current), None)
     hidden_current = any(p.is_current for p in protocols) and current is None
     candidates = tab.candidates

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
 from django.http import (
     FileResponse,
     Http404,
@@ -23,14 +24,17 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from secki.accounts.access import Permission, can
 from secki.api.auth import user_from_request
-from secki.elections.models import Election, Station, Unit
+from secki.elections.models import Election, Publication, Station, Unit, WinRule
+from secki.observers.compare import station_comparison
 from secki.portal import maps
 from secki.portal.charts import SERIES_STYLES, Series, line_chart
 from secki.portal.http import PageState, election_page, live_path, matches
@@ -49,6 +53,7 @@ from secki.protocols.models import ProtocolScan
 from secki.protocols.scans import is_public
 from secki.results.rules import ElectionOutcome, decide
 from secki.results.tabulate import Tabulation, UnitResult, tabulation
+from secki.results.turnout import headline
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +157,8 @@ def outcome_text(outcome: ElectionOutcome, national: UnitResult, election: Elect
     if outcome.status == "tie":
         return _("The leading candidates are tied: the result cannot be decided by votes.")
     names = " · ".join(c.name for c in outcome.runoff)
+    if outcome.status == "winner" and outcome.winner and election.win_rule == WinRule.PLURALITY:
+        return _("%(name)s is elected with the most votes.") % {"name": outcome.winner.name}
     if outcome.status == "winner" and outcome.winner:
         return _("%(name)s is elected with more than half of the %(base)s.") % {
             "name": outcome.winner.name,
@@ -162,21 +169,42 @@ def outcome_text(outcome: ElectionOutcome, national: UnitResult, election: Elect
             "base": base,
             "names": names,
         }
-    # pending: provisional figures
-    counted = _("Provisional: %(reported)s of %(total)s stations counted.") % {
-        "reported": num(t.stations_reported),
-        "total": num(t.stations_total),
-    }
-    if outcome.winner and leader:
-        return f"{counted} " + _("%(name)s leads with more than half of the %(base)s.") % {
-            "name": outcome.winner.name,
-            "base": base,
+    # pending: provisional figures, no verdict until every station is counted or annulled
+    if outcome.annulled:
+        counted = _(
+            "Provisional: %(reported)s of %(total)s stations counted, %(annulled)s annulled."
+        ) % {
+            "reported": num(t.stations_reported),
+            "total": num(t.stations_total),
+            "annulled": num(outcome.annulled),
         }
-    if outcome.runoff:
-        return f"{counted} " + _("So far no candidate has more than half: %(names)s lead.") % {
-            "names": names
+    else:
+        counted = _("Provisional: %(reported)s of %(total)s stations counted.") % {
+            "reported": num(t.stations_reported),
+            "total": num(t.stations_total),
         }
-    return counted
+    if outcome.status != "pending":
+        return counted
+    wait = _("No verdict until every station is counted or annulled.")
+    if outcome.leader and leader:
+        return f"{counted} {wait} " + _("Most votes so far: %(name)s.") % {
+            "name": outcome.leader.name
+        }
+    return f"{counted} {wait}"
+
+
+def withheld_text(election: Election) -> str:
+    """What the public pages say while the publication setting holds results back."""
+    if election.publication == Publication.SHARE:
+        return _("Preliminary results are shown once %(share)s of the stations are counted.") % {
+            "share": pct(election.publication_share * 100, 0)
+        }
+    if election.publication == Publication.TIME and election.publication_at is not None:
+        when = timezone.localtime(election.publication_at, election.tz)
+        return _("Preliminary results are shown from %(time)s.") % {
+            "time": date_format(when, "DATETIME_FORMAT")
+        }
+    return _("No results have been published yet.")
 
 
 def _sort_state(request: HttpRequest, n_candidates: int) -> tuple[str, bool]:
@@ -235,9 +263,12 @@ def _unit_context(request: HttpRequest, state: PageState, unit: Unit) -> dict[st
     data = state.published.data if state.published else None
     stations = sort_rows(station_rows(tab, unit, data), key, desc, n)
     is_root = unit.parent_id is None
-    annulled = state.published.data.annulled_share if state.published else None
-    outcome = decide(state.election, result, annulled=annulled) if is_root else None
+    annulled = state.published.data.annulled_count if state.published else None
+    outcome = (
+        decide(state.election, result, annulled=annulled) if is_root and not tab.withheld else None
+    )
     return {
+        "withheld": withheld_text(state.election) if tab.withheld else "",
         "tab": tab,
         "unit": unit,
         "is_root": is_root,
@@ -245,6 +276,7 @@ def _unit_context(request: HttpRequest, state: PageState, unit: Unit) -> dict[st
         "ranked": result.ranked,
         "outcome": outcome,
         "outcome_text": outcome_text(outcome, result, state.election) if outcome else "",
+        "turnout_headline": headline(TurnoutTable(tab, data).aggregate, unit),
         "base_label": BASES.get(state.election.majority_base, ""),
         "crumbs": ancestors(tab, unit),
         "children": children,
@@ -300,6 +332,12 @@ def station_page(request: HttpRequest, state: PageState, code: str) -> HttpRespo
         "section": "results",
         "protocol_labels": PROTOCOL_STATUS_LABELS,
         "event_labels": EVENT_LABELS,
+        "copies": (
+            None
+            if tab.withheld  # the official figures are held back, and so is the comparison
+            else station_comparison(state.election, station, public=state.public)
+        ),
+        "withheld": withheld_text(state.election) if tab.withheld else "",
     }
     if state.public:  # what the public log holds is what the public sees (never unpublished)
         context["log"] = station_log(state.election, station)
@@ -450,18 +488,28 @@ def webcams_page(request: HttpRequest, state: PageState) -> HttpResponse:
             holding.add(unit.id)
             unit = by_id.get(unit.parent_id) if unit.parent_id else None
     shown = [s for s in filmed if chosen is None or s.unit_path.startswith(chosen.path)]
+    page = Paginator(shown, WEBCAMS_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     context = {
         "election": election,
         "public": state.public,
         "section": "webcams",
         "units": [u for u in units if u.id in holding and u.parent_id is not None],
         "chosen": chosen,
-        "rows": [(s, by_id[s.unit_id]) for s in shown],
+        "rows": [(s, by_id[s.unit_id]) for s in page.object_list],
+        "page": page,
+        "page_query": f"{query.urlencode()}&" if query else "",
         "filmed": len(filmed),
         "total": Station.objects.filter(election=election).count(),
         "with_address": sum(1 for s in shown if s.webcam_link),
+        "published": sum(1 for s in filmed if s.webcam_link),
     }
     return render(request, "portal/webcams.html", context)
+
+
+#: filmed stations listed per page of the webcam registry
+WEBCAMS_PAGE = 100
 
 
 @election_page

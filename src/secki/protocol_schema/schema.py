@@ -27,6 +27,7 @@ Semantics (spec/domain.md §3–4):
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -92,6 +93,27 @@ class Check:
     @property
     def source(self) -> str:
         return self.expression.source
+
+
+_COMPARISON = re.compile(r"<=|>=|==|!=|<|>")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def blamed_line(check: Check, values: dict[str, Any]) -> str | None:
+    """The line a failed relation is reported on: of the lines its **left side** names (the
+    quantity the relation constrains: ``L12 + L13 <= L5 + L6`` is about the boxes), the one
+    with the largest value (L13 = 600 rather than L12 = 0); else the first line it names."""
+    left = _COMPARISON.split(check.source, maxsplit=1)[0]
+    named: list[str] = [str(n) for n in _NAME.findall(left) if n in values]
+    if not named:
+        return next(iter(sorted(values)), None)
+
+    def size(code: str) -> tuple[int, int]:
+        value = values[code]
+        number = value if isinstance(value, int) and not isinstance(value, bool) else 0
+        return number, -named.index(code)
+
+    return max(named, key=size)
 
 
 @dataclass(frozen=True)

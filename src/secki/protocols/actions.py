@@ -21,7 +21,8 @@ from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.inputs import REASON_MAX, clean_text
 from secki.ledger import chain, drafts
-from secki.protocol_schema import CheckResult
+from secki.protocol_schema import CheckResult, ProtocolSchema
+from secki.protocol_schema.schema import blamed_line
 from secki.protocols import store
 from secki.protocols.data import REFERENCE_MAX, ProtocolData
 from secki.protocols.models import (
@@ -71,6 +72,14 @@ def check_details(results: list[CheckResult]) -> list[dict[str, Any]]:
     ]
 
 
+def blamed(schema: ProtocolSchema, result: CheckResult) -> str | None:
+    """The protocol line a failed check is reported on (its relation's left side)."""
+    check = next((c for c in schema.checks if c.code == result.code), None)
+    if check is None:
+        return next(iter(sorted(result.values)), None)
+    return blamed_line(check, result.values)
+
+
 def _refuse_hard(
     election: Election, station: Station, results: list[CheckResult], act: str | None
 ) -> None:
@@ -93,7 +102,7 @@ def _refuse_hard(
         "hard_check_failed",
         f"station {station.code} fails hard check {first.code}: {first.message} "
         f"({', '.join(f'{k}={v}' for k, v in first.values.items())})",
-        field=next(iter(sorted(first.values)), None),
+        field=blamed(schema, first),
         details=check_details(blocking),
     )
 
@@ -190,6 +199,7 @@ def _event(
     old: Any = None,
     new: Any = None,
     reason: str = "",
+    at: dt.datetime | None = None,
 ) -> None:
     event = ProtocolEvent(
         election_id=protocol.election_id,
@@ -197,7 +207,7 @@ def _event(
         protocol=protocol,
         kind=kind,
         actor=account_of(actor),
-        at=timezone.now(),
+        at=at or timezone.now(),
         old=old,
         new=new,
         reason=reason,
@@ -222,13 +232,15 @@ def _ledger(
     reason: str = "",
     decision: str = "",
     new: bool = False,
+    at: dt.datetime | None = None,
 ) -> None:
     """Log the protocol's new status (docs of :mod:`secki.ledger.drafts`): its values when it
     becomes public, an annulment, or a status without values. ``new``: the version was
-    created in this transaction (so it has no scan yet)."""
+    created in this transaction (so it has no scan yet); ``at``: the time recorded (now,
+    unless the replay stamps its simulated time)."""
     election = protocol.election
     code = protocol.station.code
-    now = timezone.now()
+    now = at or timezone.now()
     draft: drafts.Draft
     if protocol.status == ProtocolStatus.PUBLISHED:
         assert data is not None
@@ -256,13 +268,14 @@ def _accept(
     kind: str = EventKind.ACCEPTED,
     reason: str = "",
     new: bool = False,
+    at: dt.datetime | None = None,
 ) -> None:
     """Bookkeeping shared by every path that makes a version count (``new``: the version
-    was created in this transaction)."""
+    was created in this transaction; ``at``: the replay's simulated time, else now)."""
     if act:
-        _event(protocol, EventKind.ACT_RECORDED, actor, new={"act": act}, reason=act)
-    _event(protocol, kind, actor, new=data.as_json(), reason=reason)
-    _ledger(protocol, data, new=new)
+        _event(protocol, EventKind.ACT_RECORDED, actor, new={"act": act}, reason=act, at=at)
+    _event(protocol, kind, actor, new=data.as_json(), reason=reason, at=at)
+    _ledger(protocol, data, new=new, at=at)
 
 
 def batchable(election: Election) -> bool:
@@ -280,12 +293,15 @@ def submit_protocol(
     actor: User | None,
     source: str = ProtocolSource.API,
     act: str | None = None,
+    received_at: dt.datetime | None = None,
 ) -> IntakeResult:
     """A protocol keyed at a form, sent by the API or replayed.
 
     Single entry: hard failures refuse it; otherwise it is accepted (published when the
     election auto-publishes). Double entry: the first call stores entry 1, a second call by
-    another operator stores entry 2 and compares.
+    another operator stores entry 2 and compares. ``received_at`` (the demo's replay only:
+    its simulated time) stamps a single entry's receipt, its events and its log entry
+    instead of now.
     """
     authorize(actor, election, Permission.ENTER_PROTOCOL, station)
     _ensure_open(election, station)
@@ -327,8 +343,9 @@ def submit_protocol(
                 actor=actor,
                 version=1,
                 decision_ref=act or "",
+                received_at=received_at,
             )
-            _accept(protocol, data, actor, act=act, new=True)
+            _accept(protocol, data, actor, act=act, new=True, at=received_at)
             return IntakeResult(protocol, True, results)
     assert refusal is not None
     raise refusal

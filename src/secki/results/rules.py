@@ -3,13 +3,20 @@
 ``absolute_majority``: elected with more than half of the base (valid votes, ballots cast or
 participants, per election); otherwise a runoff between the top ``runoff_size`` candidates.
 ``plurality``: most votes wins. Either way the election is invalid when results were annulled
-in more than ``invalid_station_share`` of the stations, and nothing is final while stations are
-still to report.
+in more than ``invalid_station_share`` of the stations.
+
+**When the rules can decide.** A station is *finished* when its current protocol is counted or
+annulled (an annulment is the commission's decision: the station is excluded from the totals,
+and from nothing else, spec/domain.md §5). While any station is not finished the outcome is
+``pending`` and states no verdict: no winner, no runoff field, only the count so far — one
+station's votes, or most of them, say nothing of who is elected. The one verdict that may come
+earlier is ``invalid``: annulments are decisions, so once their share of all stations is above
+``invalid_station_share`` no later count can undo it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from secki.elections.models import Candidate, Election, WinRule
@@ -22,15 +29,16 @@ class ElectionOutcome:
     status: str  # "pending" | "winner" | "runoff" | "tie" | "invalid" | "no_votes"
     winner: Candidate | None
     runoff: list[Candidate]
-    provisional: bool  # stations are still to report
+    provisional: bool  # stations are still to report (neither counted nor annulled)
     explanation: str
+    leader: Candidate | None = None  # most votes so far (a fact, not a verdict)
+    annulled: int = 0  # stations excluded by annulment
 
 
 def _absolute_majority(
-    election: Election, r: UnitResult, ranked: list[CandidateResult]
+    election: Election, r: UnitResult, ranked: list[CandidateResult], provisional: bool
 ) -> ElectionOutcome:
     leader = ranked[0]
-    provisional = r.totals.stations_reported < r.totals.stations_total
     if leader.votes * 2 > r.base:
         return ElectionOutcome(
             "winner",
@@ -60,8 +68,9 @@ def _absolute_majority(
     )
 
 
-def _plurality(election: Election, r: UnitResult, ranked: list[CandidateResult]) -> ElectionOutcome:
-    provisional = r.totals.stations_reported < r.totals.stations_total
+def _plurality(
+    election: Election, r: UnitResult, ranked: list[CandidateResult], provisional: bool
+) -> ElectionOutcome:
     if len(ranked) > 1 and ranked[0].votes == ranked[1].votes:
         return ElectionOutcome("tie", None, [], provisional, "the two leading candidates are tied")
     return ElectionOutcome(
@@ -76,20 +85,33 @@ def _plurality(election: Election, r: UnitResult, ranked: list[CandidateResult])
 STRATEGIES = {WinRule.ABSOLUTE_MAJORITY: _absolute_majority, WinRule.PLURALITY: _plurality}
 
 
-def annulled_share(election: Election) -> Decimal:
-    total = election.stations.count()
-    annulled = Protocol.objects.filter(
+def annulled_count(election: Election) -> int:
+    """Stations whose current protocol is annulled (excluded by the commission's decision)."""
+    return Protocol.objects.filter(
         election=election, is_current=True, status=ProtocolStatus.ANNULLED
     ).count()
-    return Decimal(annulled) / Decimal(total) if total else Decimal(0)
+
+
+def annulled_share(election: Election) -> Decimal:
+    total = election.stations.count()
+    return Decimal(annulled_count(election)) / Decimal(total) if total else Decimal(0)
+
+
+def finished(national: UnitResult, annulled: int) -> bool:
+    """Every station is counted or annulled: the rules can decide."""
+    t = national.totals
+    return t.stations_reported + annulled >= t.stations_total
 
 
 def decide(
-    election: Election, national: UnitResult, *, annulled: Decimal | None = None
+    election: Election, national: UnitResult, *, annulled: int | None = None
 ) -> ElectionOutcome:
-    """The outcome; ``annulled``: the share of annulled stations when already known (a
+    """The outcome; ``annulled``: the count of annulled stations when already known (a
     published state's), else read from the database."""
-    share = annulled_share(election) if annulled is None else annulled
+    total = national.totals.stations_total
+    if annulled is None:
+        annulled = annulled_count(election)
+    share = Decimal(annulled) / Decimal(total) if total else Decimal(0)
     if share > election.invalid_station_share:
         return ElectionOutcome(
             "invalid",
@@ -98,18 +120,26 @@ def decide(
             False,
             f"results were annulled in {share:.1%} of stations, more than "
             f"{election.invalid_station_share:.0%}: the election is invalid",
+            annulled=annulled,
         )
+    provisional = not finished(national, annulled)
     ranked = national.ranked
     if not ranked or ranked[0].votes == 0:
-        return ElectionOutcome("no_votes", None, [], True, "no results yet")
-    outcome = STRATEGIES[WinRule(election.win_rule)](election, national, ranked)
-    if outcome.provisional and outcome.status in ("winner", "runoff"):
+        return ElectionOutcome(
+            "no_votes", None, [], provisional, "no results yet", annulled=annulled
+        )
+    if provisional:
+        t = national.totals
         return ElectionOutcome(
             "pending",
-            outcome.winner,
-            outcome.runoff,
+            None,
+            [],
             True,
-            f"provisional ({national.totals.stations_reported:,} of "
-            f"{national.totals.stations_total:,} stations): {outcome.explanation}",
+            f"provisional ({t.stations_reported:,} of {t.stations_total:,} stations counted, "
+            f"{annulled:,} annulled): no verdict until every station is counted or annulled; "
+            f"most votes so far: {ranked[0].candidate.name}",
+            leader=ranked[0].candidate,
+            annulled=annulled,
         )
-    return outcome
+    outcome = STRATEGIES[WinRule(election.win_rule)](election, national, ranked, False)
+    return replace(outcome, annulled=annulled)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from secki.elections.models import Election
+from secki.results.publication import withheld_reason
 from secki.results.rules import decide
 from secki.results.tabulate import UnitResult
 
@@ -51,22 +52,34 @@ def national_json(
     children: Iterable[UnitResult],
     *,
     published_only: bool,
-    annulled: Decimal | None = None,
+    withheld: bool = False,
+    annulled: int | None = None,
 ) -> dict[str, Any]:
-    """National figures, the win rule's outcome and the first-level units (``annulled``: the
-    share of annulled stations, when the caller knows it)."""
-    outcome = decide(election, result, annulled=annulled)
-    return {
-        "election": election.slug,
-        "simulated": election.simulated,
-        "published_only": published_only,
-        "outcome": {
+    """National figures, the win rule's outcome and the first-level units; ``withheld``: the
+    publication setting holds the results back (status ``withheld``, nothing counted);
+    ``annulled``: the count of annulled stations, when the caller knows it."""
+    if withheld:
+        outcome_json: dict[str, Any] = {
+            "status": "withheld",
+            "winner": None,
+            "runoff": [],
+            "provisional": True,
+            "explanation": withheld_reason(election),
+        }
+    else:
+        outcome = decide(election, result, annulled=annulled)
+        outcome_json = {
             "status": outcome.status,
             "winner": outcome.winner.number if outcome.winner else None,
             "runoff": [c.number for c in outcome.runoff],
             "provisional": outcome.provisional,
             "explanation": outcome.explanation,
-        },
+        }
+    return {
+        "election": election.slug,
+        "simulated": election.simulated,
+        "published_only": published_only,
+        "outcome": outcome_json,
         **unit_json(result),
         "children": [unit_json(c) for c in children],
     }

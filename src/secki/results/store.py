@@ -92,6 +92,9 @@ class ElectionRow(NamedTuple):
     invalid_station_share: object
     polls_close: object
     timezone: object
+    publication: object
+    publication_share: object
+    publication_at: object
 
 
 class ElectionState(NamedTuple):

@@ -26,6 +26,7 @@ from secki.ledger.chain import ledger_head
 from secki.protocol_schema import ProtocolSchema
 from secki.protocols.models import counted_statuses
 from secki.results import store
+from secki.results.publication import results_public
 
 
 @dataclass
@@ -45,6 +46,11 @@ class Totals:
         self.stations_reported += other.stations_reported
         self.registered_total += other.registered_total
         self.registered_reported += other.registered_reported
+
+
+def held_back(totals: Totals) -> Totals:
+    """``totals`` with nothing counted: the stations and registered voters only."""
+    return Totals(stations_total=totals.stations_total, registered_total=totals.registered_total)
 
 
 @dataclass(frozen=True)
@@ -92,9 +98,13 @@ def percent(part: int, whole: int) -> Decimal | None:
 class Tabulation:
     """All units' totals of one election."""
 
-    def __init__(self, election: Election, *, public: bool = False) -> None:
+    def __init__(self, election: Election, *, public: bool = False, counts: bool = True) -> None:
         self.election = election
         self.public = public
+        #: the public figures are held back by the election's publication setting
+        #: (:mod:`secki.results.publication`): stations and registers only, nothing counted
+        self.withheld = not counts
+        self._withheld_copy: Tabulation | None = None
         self.schema: ProtocolSchema = election.protocol_schema()
         self.units: dict[int, Unit] = {u.id: u for u in Unit.objects.filter(election=election)}
         self.candidates = list(Candidate.objects.filter(election=election))
@@ -106,7 +116,8 @@ class Tabulation:
         ):
             own[row["unit_id"]].stations_total = row["n"]
             own[row["unit_id"]].registered_total = row["reg"] or 0
-        for unit_id, sums in store.counted_sums(election.id, counted_statuses(public)).items():
+        counted = store.counted_sums(election.id, counted_statuses(public)) if counts else {}
+        for unit_id, sums in counted.items():
             t = own[unit_id]
             t.stations_reported = sums.stations
             t.registered_reported = sums.registered
@@ -133,11 +144,31 @@ class Tabulation:
         tab = cls.__new__(cls)
         tab.election = election
         tab.public = public
+        tab.withheld = False
+        tab._withheld_copy = None
         tab.schema = election.protocol_schema()
         tab.units = {u.id: u for u in units}
         tab.candidates = list(candidates)
         tab.totals = defaultdict(Totals, totals)
         return tab
+
+    def held_back(self) -> Tabulation:
+        """This tabulation as the public sees it while the publication setting holds results
+        back: stations and registers kept, nothing counted (no database work)."""
+        if self.withheld:
+            return self
+        if self._withheld_copy is None:
+            tab = Tabulation.__new__(Tabulation)
+            tab.election = self.election
+            tab.public = self.public
+            tab.withheld = True
+            tab._withheld_copy = None
+            tab.schema = self.schema
+            tab.units = self.units
+            tab.candidates = self.candidates
+            tab.totals = defaultdict(Totals, {u: held_back(t) for u, t in self.totals.items()})
+            self._withheld_copy = tab
+        return self._withheld_copy
 
     @property
     def root(self) -> Unit:
@@ -170,14 +201,20 @@ _lock = threading.Lock()
 
 
 def tabulation(election: Election, *, public: bool = False) -> Tabulation:
-    """A current Tabulation, reused while the ledger head has not moved."""
+    """A current Tabulation, reused while the ledger head has not moved. The public one is
+    withheld (nothing counted) until the election's publication setting lets results out."""
     head = ledger_head()
     key = (*election._cache_key(), public)
     with _lock:
         hit = _cache.get(key)
-        if hit is not None and hit[0] == head:
-            return hit[1]
-    tab = Tabulation(election, public=public)
-    with _lock:
-        _cache[key] = (head, tab)
-    return tab
+    if hit is not None and hit[0] == head:
+        tab = hit[1]
+    else:
+        tab = Tabulation(election, public=public)
+        with _lock:
+            _cache[key] = (head, tab)
+    if not public or not tab.units or results_public(election, tab.totals[tab.root.id]):
+        return tab
+    if tab._withheld_copy is None:
+        tab._withheld_copy = Tabulation(election, public=True, counts=False)
+    return tab._withheld_copy

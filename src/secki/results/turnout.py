@@ -21,6 +21,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Q, Sum
@@ -202,6 +203,52 @@ class TurnoutAggregate:
                 for child in self.children(unit)
             ]
         return data
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The one turnout figure a results page leads with.
+
+    ``source`` is ``"report"`` (the latest report time with reports: the voters the stations
+    reported then, over the registered voters of those stations), ``"protocol"`` (the counted
+    protocols: participants over the registered voters of their stations) or ``None`` (nothing
+    yet). The protocols take over only once they cover at least as many stations as that
+    latest report time, so a handful of early protocols (or one) never stands for the whole
+    unit while the day's reports cover thousands of stations.
+    """
+
+    source: str | None
+    turnout: Decimal | None
+    voters: int
+    stations: int  # stations the figure is over
+    stations_total: int
+    time: str | None = None  # the report time (source "report")
+
+
+def headline(agg: TurnoutAggregate, unit: Unit) -> Headline:
+    totals = agg.totals[unit.id]
+    latest: tuple[str, Figures] | None = None
+    for time in agg.times:
+        f = totals.times.get(time)
+        if f is not None and f.stations > 0:
+            latest = (time, f)
+    result = agg.tabulation.result(unit)
+    counted = result.totals.stations_reported
+    if counted and (latest is None or counted >= latest[1].stations):
+        return Headline(
+            "protocol", result.turnout, result.participants, counted, totals.stations_total
+        )
+    if latest is not None:
+        time, f = latest
+        return Headline(
+            "report",
+            percent(f.voters, f.registered),
+            f.voters,
+            f.stations,
+            totals.stations_total,
+            time,
+        )
+    return Headline(None, None, 0, 0, totals.stations_total)
 
 
 _cache: dict[tuple[int, Any, bool], tuple[int, TurnoutAggregate]] = {}

@@ -9,14 +9,15 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from secki.accounts.access import AccessDenied, Permission, authorize
 from secki.accounts.users import User
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
-from secki.inputs import clean_text
+from secki.inputs import clean_text, storable
 from secki.protocols import actions
-from secki.protocols.models import Protocol, ProtocolSource, ProtocolStatus
+from secki.protocols.models import COUNTED_STATUSES, Protocol, ProtocolSource, ProtocolStatus
 from secki.staff.common import (
     election_or_404,
     refuse,
@@ -70,8 +71,26 @@ def station_choices(election: Election, user: User) -> tuple[list[tuple[Station,
     )
     labels = dict(ProtocolStatus.choices)
     return [
-        (s, labels.get(status.get(s.pk, ""), "no protocol yet").lower()) for s in stations
+        (s, str(labels.get(status.get(s.pk, ""), gettext("no protocol yet"))).lower())
+        for s in stations
     ], False
+
+
+def accepted_protocol(election: Election, code: str, user: User) -> Protocol | None:
+    """The current counted protocol of a station of the user's territory, if it has one: the
+    form says so at the top (a new protocol is then refused; a change is an amendment)."""
+    if not code or len(code) > 64 or not storable(code):  # refused by the form's own check
+        return None
+    return (
+        Protocol.objects.filter(
+            election=election,
+            station__in=territory(user, election, Permission.ENTER_PROTOCOL).filter(code=code),
+            is_current=True,
+            status__in=COUNTED_STATUSES,
+        )
+        .select_related("station")
+        .first()
+    )
 
 
 @staff_view
@@ -93,6 +112,7 @@ def enter(request: HttpRequest, slug: str) -> HttpResponse:
             "act": act,
             "open": election.status == ElectionStatus.OPEN,
             "check_url": check_url(election),
+            "accepted": accepted_protocol(election, station, user),
         }
 
     if request.method != "POST":

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from django.utils.translation import gettext
+
 from secki.elections.models import Candidate, Election
 from secki.protocol_schema import ProtocolSchema
 from secki.protocols.data import ProtocolData, parse_protocol
@@ -69,9 +71,12 @@ class Sheet:
         values = values or {}
         out: list[Field] = []
         for ln in self.schema.lines:
-            out.append(Field(ln.code, ln.label, ln.kind, ln.required, values.get(ln.code, "")))
+            # the schema's English label, in the page's language (portal.labels marks them)
+            label = gettext(ln.label)
+            out.append(Field(ln.code, label, ln.kind, ln.required, values.get(ln.code, "")))
         for c in self.candidates:
-            label = f"Votes for {c.name}" + (f" ({c.party})" if c.party else "")
+            name = f"{c.name} ({c.party})" if c.party else c.name
+            label = gettext("Votes for %(name)s") % {"name": name}
             out.append(Field(c.line_code, label, "candidate", True, values.get(c.line_code, "")))
         if first is not None and second is not None:
             out = [

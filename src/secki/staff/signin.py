@@ -25,6 +25,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -251,3 +252,17 @@ def locked_out(
     )
     response["Retry-After"] = str(seconds)
     return response
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A refused form (CSRF: an expired or replaced session) in the site's layout, with a way
+    to log in again and come back to the same form; ``staff/keep.js`` keeps what was typed in
+    the browser tab and fills it back in (settings.CSRF_FAILURE_VIEW)."""
+    path = request.path
+    login_url = f"{reverse('login')}?{urlencode({'next': path})}"
+    return render(
+        request,
+        "registration/csrf_failure.html",
+        {"path": path, "login_url": login_url},
+        status=403,
+    )

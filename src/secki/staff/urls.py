@@ -1,6 +1,6 @@
 from django.urls import path
 
-from secki.staff import audit, entry, reconcile, stations, upload, views
+from secki.staff import audit, config, entry, reconcile, stations, upload, views
 
 app_name = "staff"
 urlpatterns = [
@@ -8,6 +8,7 @@ urlpatterns = [
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/<int:pk>/revoke/", views.revoke_token, name="revoke_token"),
     path("audit/", audit.trail, name="audit"),
+    path("e/<slug:slug>/settings/", config.election_settings, name="settings"),
     path("e/<slug:slug>/protocol/", entry.enter, name="enter"),
     path("e/<slug:slug>/upload/", upload.upload, name="upload"),
     path("e/<slug:slug>/reconcile/", reconcile.queue, name="reconcile"),

@@ -9,10 +9,10 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.utils.translation import gettext as _
 
 from secki.accounts import actions
-from secki.accounts.access import Permission
+from secki.accounts.access import Permission, can
 from secki.accounts.models import ApiToken, Membership, Role
 from secki.accounts.users import User
 from secki.elections.models import Election, ElectionStatus
@@ -31,17 +31,27 @@ class Desk:
 
 
 def desk(user: User, election: Election, roles: list[str]) -> Desk:
+    """Every task the user's roles allow in ``election``, each a link (the pages check the
+    role and territory again); an observer is offered nothing that changes a result."""
     d = Desk(election, roles)
     slug = election.slug
     is_open = election.status == ElectionStatus.OPEN
-    if has_role(user, election, Permission.ENTER_PROTOCOL) and is_open:
-        note = "double entry: a second operator keys each protocol" if election.double_entry else ""
-        d.links.append((reverse("staff:enter", args=[slug]), "Enter a protocol", note))
+
+    def may(permission: Permission) -> bool:
+        return has_role(user, election, permission)
+
+    if may(Permission.ENTER_PROTOCOL) and is_open:
+        note = (
+            _("double entry: a second operator keys each protocol") if election.double_entry else ""
+        )
+        d.links.append((reverse("staff:enter", args=[slug]), _("Enter a protocol"), note))
         if not election.double_entry:
             d.links.append(
-                (reverse("staff:upload", args=[slug]), "Upload a protocols.csv file", "")
+                (reverse("staff:upload", args=[slug]), _("Upload a protocols.csv file"), "")
             )
-    if has_role(user, election, Permission.RECONCILE):
+    if may(Permission.REPORT_TURNOUT) and is_open:
+        d.links.append((reverse("turnout:index"), _("Report turnout"), ""))
+    if may(Permission.RECONCILE):
         waiting = Protocol.objects.filter(
             election=election,
             is_current=True,
@@ -49,11 +59,61 @@ def desk(user: User, election: Election, roles: list[str]) -> Desk:
             station__in=territory(user, election, Permission.RECONCILE),
         ).count()
         d.links.append(
-            (reverse("staff:reconcile", args=[slug]), "Reconciliation queue", f"{waiting} waiting")
+            (
+                reverse("staff:reconcile", args=[slug]),
+                _("Reconciliation queue"),
+                _("%(n)s waiting") % {"n": waiting},
+            )
         )
-    if has_role(user, election, Permission.VIEW_UNPUBLISHED):
-        note = "amend, annul, publish, history" if is_open else "history"
-        d.links.append((reverse("staff:stations", args=[slug]), "Stations and protocols", note))
+    if may(Permission.VIEW_UNPUBLISHED):
+        changes = [
+            label
+            for permission, label in (
+                (Permission.AMEND_PROTOCOL, _("amend")),
+                (Permission.ANNUL_PROTOCOL, _("annul")),
+                (Permission.PUBLISH, _("publish")),
+            )
+            if is_open and may(permission)
+        ]
+        note = ", ".join([*changes, _("history")])
+        d.links.append((reverse("staff:stations", args=[slug]), _("Stations and protocols"), note))
+    whole = can(user, election, Permission.VIEW_UNPUBLISHED)  # the election-wide pages
+    if whole:
+        d.links.append((reverse("turnout:overview", args=[slug]), _("Turnout overview"), ""))
+    if may(Permission.REPORT_TURNOUT):
+        d.links.append(
+            (reverse("turnout:missing", args=[slug]), _("Stations missing a turnout report"), "")
+        )
+    if may(Permission.VIEW_UNPUBLISHED):
+        d.links.append((reverse("turnout:anomalies", args=[slug]), _("Turnout anomalies"), ""))
+    if whole:
+        d.links.append(
+            (
+                reverse("integrity:overview", args=[slug]),
+                _("Integrity"),
+                _("forensics, parallel vote tabulation, exit polls"),
+            )
+        )
+    if may(Permission.MANAGE_ELECTION):
+        d.links.append(
+            (
+                reverse("staff:settings", args=[slug]),
+                _("Election settings"),
+                _("double entry, publication of results, outcome rules"),
+            )
+        )
+    if may(Permission.MANAGE_ELECTION):
+        d.links.append(
+            (
+                reverse("observers:overview", args=[slug]),
+                _("Observers' accreditation"),
+                _("applications, decisions, badges, revocations"),
+            )
+        )
+    manage = may(Permission.MANAGE_ELECTION)
+    if manage or may(Permission.ENTER_AUDIT_COUNT):
+        note = _("set-up, seed ceremony, rounds") if manage else _("hand counts of the sample")
+        d.links.append((reverse("audits:index", args=[slug]), _("Risk-limiting audits"), note))
     return d
 
 
@@ -100,11 +160,16 @@ def tokens(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@require_POST
 @staff_view
 def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks to confirm (revoking is permanent); POST revokes."""
     user = account(request)
     token = get_object_or_404(ApiToken, pk=pk, user_id=user.pk)
+    if request.method != "POST":
+        return render(request, "staff/revoke_token.html", {"token": token})
     if actions.revoke_token(user, token, request=request):
-        messages.success(request, f"Token “{token.name}” revoked; it no longer opens the API.")
+        messages.success(
+            request,
+            _("Token “%(name)s” revoked; it no longer opens the API.") % {"name": token.name},
+        )
     return redirect("staff:tokens")

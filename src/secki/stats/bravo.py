@@ -29,6 +29,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+_MAX_LOG = 709.0
 CITATION = "Lindeman, Stark & Yates (2012), BRAVO: ballot-polling risk-limiting audits, EVT/WOTE"
 
 
@@ -136,7 +137,11 @@ class BravoAudit:
         return all(v >= threshold - 1e-12 for v in self.log_t.values())
 
     def result(self) -> BravoResult:
-        stats = {f"{w}>{lo}": math.exp(v) for (w, lo), v in self.log_t.items()}
+        # T itself overflows a double past e^709 (thousands of ballots on a wide margin)
+        stats = {
+            f"{w}>{lo}": math.exp(v) if v < _MAX_LOG else math.inf
+            for (w, lo), v in self.log_t.items()
+        }
         risk = max(min(1.0, math.exp(-v)) for v in self.log_t.values())
         return BravoResult(
             confirmed=self.confirmed,

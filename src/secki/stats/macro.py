@@ -118,9 +118,10 @@ def macro_pvalue(total_error_bound: float, taints: Sequence[float]) -> float:
     return min(1.0, p)
 
 
-def ppeb_draws(bounds: npt.ArrayLike, n: int, *, seed: str | int) -> list[int]:
-    """Batch indices of ``n`` PPEB draws (probability u_p/U) from the public seed."""
-    return sample_with_replacement(bounds, n, seed=seed)
+def ppeb_draws(bounds: npt.ArrayLike, n: int, *, seed: str | int, first: int = 1) -> list[int]:
+    """Batch indices of ``n`` PPEB draws (probability u_p/U) from the public seed (draws
+    ``first`` … ``first + n - 1``)."""
+    return sample_with_replacement(bounds, n, seed=seed, first=first)
 
 
 def macro_audit(
@@ -157,3 +158,37 @@ def macro_audit(
         initial_sample_size=macro_initial_sample_size(big_u, alpha=alpha),
         alpha=alpha,
     )
+
+
+def macro_draw_taints(
+    reported: npt.ArrayLike,
+    audited: npt.ArrayLike,
+    bounds: npt.ArrayLike,
+    pairs: Sequence[tuple[int, int, int]],
+) -> FloatArray:
+    """t_p of many hand-counted draws at once: ``reported`` and ``audited`` are draws ×
+    candidates, ``bounds`` the drawn batches' u_p, ``pairs`` (winner column, loser column,
+    margin V_wℓ) of every reported winner–loser pair."""
+    rep = np.asarray(reported, dtype=np.int64)
+    aud = np.asarray(audited, dtype=np.int64)
+    u = np.asarray(bounds, dtype=np.float64)
+    if rep.shape != aud.shape or rep.ndim != 2 or u.shape != (rep.shape[0],):
+        raise ValueError("reported and audited need one row per draw, bounds one value per draw")
+    if not pairs:
+        raise ValueError("need at least one winner-loser pair")
+    e = np.zeros(rep.shape[0])
+    for w, lo, margin in pairs:
+        if margin <= 0:
+            raise ValueError("every margin must be positive")
+        e = np.maximum(e, ((rep[:, w] - rep[:, lo]) - (aud[:, w] - aud[:, lo])) / margin)
+    out: FloatArray = e / u
+    return out
+
+
+def macro_pvalue_of(total_error_bound: float, taints: npt.ArrayLike) -> float:
+    """:func:`macro_pvalue` over an array of taints, summed in logs (no underflow)."""
+    t = np.asarray(taints, dtype=np.float64)
+    if t.size and float(t.max()) >= 1:
+        return 1.0
+    log_p = t.size * math.log(1 - 1 / total_error_bound) - float(np.log1p(-t).sum())
+    return min(1.0, math.exp(log_p))

@@ -13,6 +13,12 @@ does not depend on a library's random-number stream (which may change between ve
   (1-based) takes ``u_j = int(SHA-256("{seed},draw,{j}").hexdigest(), 16) / 2**256`` and
   picks the first item whose cumulative weight share exceeds ``u_j`` (items in the given
   order).
+* **Ballots drawn with replacement from a ballot manifest** (BRAVO): with B ballots in all,
+  batches in the given order and the ballots of a batch numbered from 1, draw j takes
+  ``k = (int(SHA-256("{seed},draw,{j}").hexdigest(), 16) * B) >> 256`` (exact integers,
+  0 <= k < B) and picks the batch holding the (k+1)-th ballot and its number there.
+* Draw numbers run on over rounds (``first``): round 2 continues where round 1 stopped, so
+  the sample of every round is reproduced from the seed alone.
 
 Example
 -------
@@ -87,17 +93,41 @@ def proportional_allocation(strata_sizes: Mapping[str, int], n: int) -> dict[str
     return alloc
 
 
-def draw_uniforms(n: int, *, seed: str | int) -> list[float]:
-    """u_1..u_n for draws with replacement: SHA-256("{seed},draw,{j}") / 2**256."""
-    return [sha256_int(seed, "draw", j) / _SCALE for j in range(1, n + 1)]
+def draw_uniforms(n: int, *, seed: str | int, first: int = 1) -> list[float]:
+    """u_first..u_(first+n-1) for draws with replacement: SHA-256("{seed},draw,{j}") / 2**256."""
+    return [sha256_int(seed, "draw", j) / _SCALE for j in range(first, first + n)]
 
 
-def sample_with_replacement(weights: npt.ArrayLike, n: int, *, seed: str | int) -> list[int]:
-    """Indices of ``n`` draws with replacement, probability proportional to ``weights``."""
+def sample_with_replacement(
+    weights: npt.ArrayLike, n: int, *, seed: str | int, first: int = 1
+) -> list[int]:
+    """Indices of ``n`` draws with replacement, probability proportional to ``weights``
+    (draws ``first`` … ``first + n - 1``)."""
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim != 1 or np.any(w < 0) or not np.isfinite(w).all() or w.sum() <= 0:
         raise ValueError("weights must be finite, non-negative and not all zero")
     cum = np.cumsum(w) / w.sum()
     cum[-1] = 1.0
-    u = np.array(draw_uniforms(n, seed=seed))
+    u = np.array(draw_uniforms(n, seed=seed, first=first))
     return [int(i) for i in np.searchsorted(cum, u, side="right")]
+
+
+def ballot_draws(
+    ballots: npt.ArrayLike, n: int, *, seed: str | int, first: int = 1
+) -> list[tuple[int, int]]:
+    """``n`` ballots drawn uniformly with replacement from a manifest of ``ballots`` per
+    batch: (batch index, ballot number from 1) of draws ``first`` … ``first + n - 1``."""
+    b = np.asarray(ballots, dtype=np.int64)
+    if b.ndim != 1 or b.size == 0 or np.any(b < 0) or int(b.sum()) <= 0:
+        raise ValueError("ballots must be non-negative counts, not all zero")
+    if n < 0 or first < 1:
+        raise ValueError("need n >= 0 and first >= 1")
+    cum = np.cumsum(b)
+    total = int(cum[-1])
+    ks = np.array(
+        [(sha256_int(seed, "draw", j) * total) >> 256 for j in range(first, first + n)],
+        dtype=np.int64,
+    )
+    batches = np.searchsorted(cum, ks, side="right")
+    starts = cum[batches] - b[batches]
+    return [(int(i), int(k - s) + 1) for i, k, s in zip(batches, ks, starts, strict=True)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from typing import cast
 
 #: the largest integer magnitude an entry may hold (IEEE 754 doubles count exactly up to it)
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -35,7 +36,8 @@ def encode(value: object) -> bytes:
     """
     if not isinstance(value, dict):
         raise CanonicalError(f"an entry is a JSON object, not {type(value).__name__}")
-    _check(value, "$", 0)
+    if not _fits(value, 0):
+        _check(value, "$", 0)  # raises, naming where (or accepts a subclass _fits leaves out)
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return text.encode("utf-8")
 
@@ -69,6 +71,50 @@ def decode(data: bytes) -> dict[str, object]:
             f"not in canonical form (re-encodes differently at byte {_diff(again, data)})"
         )
     return value
+
+
+def _fits(value: object, depth: int) -> bool:
+    """Whether ``value`` is in the subset, for values of the exact built-in types (anything
+    else, a subclass included, is False and left to :func:`_check`). The common case without
+    the paths :func:`_check` builds for its messages; both accept the same values of these
+    types."""
+    if depth > MAX_DEPTH:
+        return False
+    kind = type(value)
+    if kind is str:
+        return cast(str, value).isascii() or _string_fits(cast(str, value))
+    if kind is int:
+        return -MAX_SAFE_INTEGER <= cast(int, value) <= MAX_SAFE_INTEGER
+    if value is None or kind is bool:
+        return True
+    if kind is dict:
+        if depth >= MAX_DEPTH and value:
+            return False  # its members would be nested too deeply
+        for key, item in cast(dict[object, object], value).items():
+            if type(key) is not str or not key.isascii():
+                return False
+            held = type(item)
+            if held is int:  # the common members inline (an entry's lines)
+                if not -MAX_SAFE_INTEGER <= cast(int, item) <= MAX_SAFE_INTEGER:
+                    return False
+            elif held is str:
+                if not (cast(str, item).isascii() or _string_fits(cast(str, item))):
+                    return False
+            elif not _fits(item, depth + 1):
+                return False
+        return True
+    if kind is list:
+        return all(_fits(item, depth + 1) for item in cast(list[object], value))
+    return False
+
+
+def _string_fits(text: str) -> bool:
+    """A non-ASCII string: valid UTF-8 (no lone surrogate) and in NFC (ASCII always is)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return unicodedata.is_normalized("NFC", text)
 
 
 def _check(value: object, where: str, depth: int) -> None:

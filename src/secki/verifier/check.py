@@ -17,9 +17,12 @@ For each election log (all of ``elections.json``, or one):
 4. **entries**, **results**, **register** (unless ``--no-totals``) — every bundle up to the
    checkpoint's size, each entry against its tile; all of them hashing to the root; their
    validity (§5.3); the totals recomputed at the size of ``results/latest.json`` and compared
-   number by number with ``results/<N>.json`` (§5.4); the register files against the SHA-256
-   the ``register.published`` entries give. With ``--station``, the hints are also checked
-   to list every entry of the station.
+   number by number with ``results/<N>.json`` (§5.4), every unit's too (the register the log
+   published says which units a station lies under); the register files and ``election.json``
+   against the SHA-256 the ``register.published`` and ``election.published`` entries give;
+   the open-data release ``opendata.json`` names, at the log size its manifest states,
+   station by station (:mod:`secki.verifier.release`). With ``--station``, the hints are
+   also checked to list every entry of the station.
 
 The state file is updated at the end: the keys (unless one disagreed) and, for each election
 that passed every check, its checkpoint.
@@ -31,6 +34,7 @@ import base64
 import enum
 import hashlib
 import io
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,6 +49,7 @@ from secki.tlog.checkpoint import (
     open_checkpoint,
 )
 from secki.tlog.entries import (
+    ELECTION_PUBLISHED,
     PROTOCOL_ANNULLED,
     REGISTER_PUBLISHED,
     Entry,
@@ -60,6 +65,7 @@ from secki.tlog.results import (
     ResultsDocument,
     ResultsError,
     compare_results,
+    compare_units,
     parse_results,
     results_path,
 )
@@ -73,8 +79,12 @@ from secki.tlog.tiles import (
     tile_at,
 )
 from secki.verifier.progress import Progress
+from secki.verifier.register import Register, RegisterError, read_register
+from secki.verifier.release import FILES as RELEASE_FILES
+from secki.verifier.release import MANIFEST, compare_release
 from secki.verifier.site import (
     NAME,
+    OPENDATA,
     ElectionLog,
     Site,
     SiteError,
@@ -82,6 +92,8 @@ from secki.verifier.site import (
     open_site,
     parse_elections,
     parse_hints,
+    parse_manifest,
+    parse_opendata,
 )
 from secki.verifier.state import State, StateError, load_state, save_state
 
@@ -180,6 +192,36 @@ class _Results:
     @property
     def name(self) -> str:
         return results_path(self.document.tree_size)
+
+
+@dataclass(frozen=True)
+class _Release:
+    """An open-data release linked beside the log: its version, the log size it reflects,
+    the leaf hash of that size's last entry, and its files' bytes by name."""
+
+    version: str
+    size: int
+    ledger_hash: str
+    files: dict[str, bytes]
+
+
+def _fetch_named(source: Source, digest: str, name: str) -> bytes:
+    """``opendata/<digest>``, which must hash to it."""
+    path = f"opendata/{digest}"
+    data = source(path)
+    if data is None:
+        raise SiteError(f"{path} ({name}) is missing")
+    got = hashlib.sha256(data).hexdigest()
+    if got != digest:
+        raise SiteError(f"{path} ({name}) has SHA-256 {got}: altered")
+    return data
+
+
+#: differences printed per file before the rest are counted
+MAX_PROBLEMS = 20
+#: a fact outside the spec's kinds: settings changed, with the new election.json's SHA-256
+ELECTION_SETTINGS = "election.settings"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class _Run:
@@ -633,9 +675,12 @@ class _Run:
         slug = log.election
         size = reader.size
         target = results.document.tree_size if results is not None else None
+        release = self._release(slug, source, size)
+        wanted = {t for t in (target, release.size if release else None) if t is not None}
         replay = Replay()
-        at_target: Tally | None = replay.tally(slug) if target == 0 else None
+        tallies: dict[int, Tally] = {0: replay.tally(slug)} if 0 in wanted else {}
         registers: list[tuple[int, Entry]] = []
+        published: list[tuple[int, Entry]] = []
         station_indexes: list[int] = []
         code = self.options.station
         progress = Progress(
@@ -662,12 +707,15 @@ class _Run:
                     except InvalidEntry as exc:
                         report.fail(subject, f"invalid: {exc}")
                         return
-                    if entry.kind == REGISTER_PUBLISHED and entry.fields["election"] == slug:
-                        registers.append((replay.size - 1, entry))
+                    if entry.fields.get("election") == slug:
+                        if entry.kind == REGISTER_PUBLISHED:
+                            registers.append((replay.size - 1, entry))
+                        elif entry.kind in (ELECTION_PUBLISHED, ELECTION_SETTINGS):
+                            published.append((replay.size - 1, entry))
                     if code is not None and _is_station(entry, slug, code):
                         station_indexes.append(replay.size - 1)
-                    if replay.size == target:
-                        at_target = replay.tally(slug)
+                    if replay.size in wanted:
+                        tallies[replay.size] = replay.tally(slug)
                 progress.advance(len(bundle))
         finally:
             progress.close()
@@ -688,9 +736,24 @@ class _Run:
                     f"{hints_path(slug, code)} omits entries {', '.join(map(str, missing))} "
                     "of this station",
                 )
-        if results is not None and at_target is not None:
-            self._compare(log, results, at_target, replay.leaf_hashes, got, source, keys)
-        self._registers(slug, source, registers)
+        named = self._registers(slug, source, registers, published)
+        if results is not None and target in tallies:
+            register = None
+            if results.document.units is not None:
+                register = self._register_at(slug, registers, named, target)
+            self._compare(
+                log, results, tallies[target], replay.leaf_hashes, got, source, keys, register
+            )
+        if release is not None and release.size in tallies:
+            self._compare_release(
+                slug,
+                release,
+                tallies[release.size],
+                replay.leaf_hashes,
+                registers,
+                published,
+                named,
+            )
 
     def _compare(
         self,
@@ -701,6 +764,7 @@ class _Run:
         log_root: bytes,
         source: Source,
         keys: tuple[VerifierKey, WitnessPolicy],
+        register: Register | None,
     ) -> None:
         report = self.report
         document, name = results.document, results.name
@@ -741,49 +805,197 @@ class _Run:
             )
             return
         problems = compare_results(document, tally)
-        for problem in problems:
+        units = ""
+        if document.units is not None:
+            if register is None:
+                problems.append(
+                    f"its units cannot be checked: no register published at size "
+                    f"{document.tree_size}"
+                )
+            else:
+                try:
+                    problems += compare_units(document, tally, register.units_of())
+                except ValueError as exc:  # a counted station missing from the register
+                    problems.append(str(exc))
+                units = f" and {len(document.units)} units"
+        for problem in problems[:MAX_PROBLEMS]:
             report.fail(subject, problem)
+        if len(problems) > MAX_PROBLEMS:
+            report.fail(subject, f"… and {len(problems) - MAX_PROBLEMS} more differences")
         if not problems:
             report.ok(
                 subject,
                 f"every number equals the log's at size {document.tree_size}: "
-                f"{len(tally.totals)} lines over {tally.stations_counted} stations",
+                f"{len(tally.totals)} lines over {tally.stations_counted} stations{units}",
             )
 
-    def _registers(self, slug: str, source: Source, registers: Sequence[tuple[int, Entry]]) -> None:
+    def _registers(
+        self,
+        slug: str,
+        source: Source,
+        registers: Sequence[tuple[int, Entry]],
+        published: Sequence[tuple[int, Entry]],
+    ) -> dict[str, bytes]:
+        """The files the ``register.published`` and ``election.published`` entries name, each
+        fetched from ``register/<sha256>`` and checked; returns those that match, by SHA-256."""
         report = self.report
         subject = f"{slug} register"
         if not registers:
             report.warn(subject, "the log has no register.published entry")
-            return
-        checked = 0
-        bad = False
+        named: list[tuple[int, str, str]] = []
         for index, entry in registers:
             files = cast(dict[str, str], entry.fields["files"])  # the entry's schema checked it
-            for file_name, digest in sorted(files.items()):
-                path = f"register/{digest}"
-                try:
-                    data = source(path)
-                except TileError as exc:
-                    report.fail(subject, f"{path}: {exc}")
-                    bad = True
-                    continue
-                if data is None:
-                    report.fail(subject, f"{path} ({file_name} of entry {index}) is missing")
-                    bad = True
-                elif hashlib.sha256(data).hexdigest() != digest:
-                    report.fail(
-                        subject,
-                        f"{path} ({file_name} of entry {index}) has SHA-256 "
-                        f"{hashlib.sha256(data).hexdigest()}: altered",
-                    )
-                    bad = True
-                else:
-                    checked += 1
-        if not bad:
-            last = registers[-1][1].number("version")
+            named += [(index, name, digest) for name, digest in sorted(files.items())]
+        for index, entry in published:
+            digest = entry.fields.get("settings_sha256")
+            if isinstance(digest, str) and _SHA256.fullmatch(digest):
+                named.append((index, "election.json", digest))
+            elif digest is not None:
+                report.fail(
+                    subject, f"entry {index} ({entry.kind}): settings_sha256 is not a SHA-256"
+                )
+        found: dict[str, bytes] = {}
+        bad = False
+        for index, file_name, digest in named:
+            if digest in found:
+                continue
+            path = f"register/{digest}"
+            try:
+                data = source(path)
+            except TileError as exc:
+                report.fail(subject, f"{path}: {exc}")
+                bad = True
+                continue
+            if data is None:
+                report.fail(subject, f"{path} ({file_name} of entry {index}) is missing")
+                bad = True
+            elif hashlib.sha256(data).hexdigest() != digest:
+                report.fail(
+                    subject,
+                    f"{path} ({file_name} of entry {index}) has SHA-256 "
+                    f"{hashlib.sha256(data).hexdigest()}: altered",
+                )
+                bad = True
+            else:
+                found[digest] = data
+        if not bad and named:
+            last = registers[-1][1].number("version") if registers else 0
             report.ok(
-                subject, f"{checked} files match the register.published entries (version {last})"
+                subject,
+                f"{len(found)} files match the register.published (version {last}) and "
+                f"election.published entries",
+            )
+        return found
+
+    def _register_files(
+        self, registers: Sequence[tuple[int, Entry]], named: dict[str, bytes], size: int
+    ) -> dict[str, bytes] | None:
+        """The files of the last register published among the first ``size`` entries."""
+        before = [entry for index, entry in registers if index < size]
+        if not before:
+            return None
+        files = cast(dict[str, str], before[-1].fields["files"])
+        if not all(digest in named for digest in files.values()):
+            return None  # reported by _registers
+        return {name: named[digest] for name, digest in files.items()}
+
+    def _register_at(
+        self,
+        slug: str,
+        registers: Sequence[tuple[int, Entry]],
+        named: dict[str, bytes],
+        size: int,
+    ) -> Register | None:
+        files = self._register_files(registers, named, size)
+        if files is None:
+            return None
+        try:
+            return read_register(files)
+        except RegisterError as exc:
+            self.report.fail(f"{slug} register", f"at size {size}: {exc}")
+            return None
+
+    # -- the open-data release -----------------------------------------------------------------
+
+    def _release(self, slug: str, source: Source, size: int) -> _Release | None:
+        """The release ``opendata.json`` names, its manifest and files fetched and checked
+        against their SHA-256 (None, with a verdict, when there is none or it is broken)."""
+        report = self.report
+        subject = f"{slug} open data"
+        try:
+            data = source(OPENDATA)
+            if data is None:
+                report.warn(subject, f"no {OPENDATA}: no open-data release to compare yet")
+                return None
+            index = parse_opendata(data, slug)
+            manifest_data = _fetch_named(source, index.manifest, MANIFEST)
+            manifest = parse_manifest(manifest_data, slug)
+            files = {}
+            for name in RELEASE_FILES:
+                if name not in manifest.files:
+                    raise SiteError(f"its {MANIFEST} lists no {name}")
+                files[name] = _fetch_named(source, manifest.files[name], name)
+        except (TileError, SiteError) as exc:
+            report.fail(subject, f"release named by {OPENDATA}: {exc}")
+            return None
+        if manifest.log_size > size:
+            report.fail(
+                subject,
+                f"release {index.release} is of log size {manifest.log_size}, beyond the "
+                f"checkpoint's {size}",
+            )
+            return None
+        return _Release(index.release, manifest.log_size, manifest.ledger_hash, files)
+
+    def _compare_release(
+        self,
+        slug: str,
+        release: _Release,
+        tally: Tally,
+        leaf_hashes: Sequence[bytes],
+        registers: Sequence[tuple[int, Entry]],
+        published: Sequence[tuple[int, Entry]],
+        named: dict[str, bytes],
+    ) -> None:
+        report = self.report
+        subject = f"{slug} open data {release.version}"
+        size = release.size
+        if leaf_hashes[size - 1].hex() != release.ledger_hash:
+            report.fail(
+                subject,
+                f"{MANIFEST}: ledger_hash {release.ledger_hash} is not the leaf hash of log "
+                f"entry {size - 1} ({leaf_hashes[size - 1].hex()})",
+            )
+            return
+        files = self._register_files(registers, named, size)
+        register = self._register_at(slug, registers, named, size)
+        if files is None or register is None:
+            report.fail(subject, f"the log publishes no readable register at size {size}")
+            return
+        settings = [(i, e) for i, e in published if i < size]
+        last = settings[-1] if settings else None
+        digest = last[1].fields.get("settings_sha256") if last else None
+        settings_data = named.get(digest) if isinstance(digest, str) else None
+        check_settings = last is None or digest is not None
+        if not check_settings and last is not None:
+            report.warn(
+                subject,
+                f"election.json not compared: entry {last[0]} ({last[1].kind}) changed the "
+                "settings without naming the file",
+            )
+        problems = compare_release(
+            release.files, register, files, settings_data, tally, check_settings=check_settings
+        )
+        for problem in problems[:MAX_PROBLEMS]:
+            report.fail(subject, problem)
+        if len(problems) > MAX_PROBLEMS:
+            report.fail(subject, f"… and {len(problems) - MAX_PROBLEMS} more differences")
+        if not problems:
+            report.ok(
+                subject,
+                f"{', '.join(RELEASE_FILES)} equal the log at size {size}: "
+                f"{len(register.stations)} stations, {tally.stations_counted} counted, "
+                f"{len(register.candidates)} candidates",
             )
 
 

@@ -9,7 +9,13 @@ Under a site prefix ``<P>`` (a directory, or an ``http(s)://`` URL):
 * ``<P><path>`` — one election's log, laid out as spec §2.1: ``checkpoint``, tiles and
   bundles, ``results/<N>.json`` and ``results/latest.json``, ``scans/<sha256>``,
   ``hints/<slug>/<station>.json`` (canonical JSON ``{"election": slug, "station": code,
-  "indexes": [ascending leaf indexes]}``, unauthenticated) and ``register/<sha256>``.
+  "indexes": [ascending leaf indexes]}``, unauthenticated) and ``register/<sha256>``;
+  ``opendata.json`` (canonical JSON ``{"election": slug, "manifest": sha256, "release":
+  "v<seq>"}``) naming the newest open-data release linked beside the log, whose
+  ``manifest.json`` and files (``stations.csv.gz``, ``turnout.csv.gz``, ``nist.json.gz``,
+  ``election.json``, ``units.csv``, ``candidates.csv``) are at ``opendata/<sha256>``; the
+  manifest's ``log_size`` is the log size the release reflects and ``ledger_hash`` the leaf
+  hash (hex) of that size's last entry.
 
 The site's log key signs every election's checkpoint under its own name (e.g.
 ``example.org/log``); each election's origin is ``<that name>/<slug>``.
@@ -18,6 +24,7 @@ The site's log key signs every election's checkpoint under its own name (e.g.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +35,9 @@ from secki.tlog.tiles import MAX_FILE_SIZE, Source, directory_source, http_sourc
 #: election slugs and station codes name files: letters, digits, '.', '_' and '-'
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _PATH = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9._-]{0,99}/){1,8}")
+OPENDATA = "opendata.json"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_VERSION = re.compile(r"v[0-9]{1,18}")
 #: the largest scan or register file the verifier downloads
 MAX_SCAN_SIZE = 256 * 1024 * 1024
 
@@ -136,3 +146,67 @@ def parse_hints(data: bytes, election: str, station: str) -> list[int]:
 
 def _is_index(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+@dataclass(frozen=True)
+class OpenData:
+    """``opendata.json``: the release and the SHA-256 of its ``manifest.json``."""
+
+    release: str
+    manifest: str
+
+
+def parse_opendata(data: bytes, election: str) -> OpenData:
+    value = _object(data, OPENDATA)
+    if set(value) != {"election", "manifest", "release"}:
+        raise SiteError(f"{OPENDATA} is not {{election, manifest, release}}")
+    release, manifest = value["release"], value["manifest"]
+    if value["election"] != election:
+        raise SiteError(f"{OPENDATA} is about {value['election']!r}")
+    if not isinstance(release, str) or not _VERSION.fullmatch(release):
+        raise SiteError(f"{OPENDATA}: release {release!r} is not v<number>")
+    if not isinstance(manifest, str) or not _SHA256.fullmatch(manifest):
+        raise SiteError(f"{OPENDATA}: manifest is not 64 lowercase hex digits")
+    return OpenData(release, manifest)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What the verifier reads of a release's ``manifest.json``."""
+
+    version: str
+    log_size: int
+    ledger_hash: str
+    #: file name → SHA-256
+    files: dict[str, str]
+
+
+def parse_manifest(data: bytes, election: str) -> Manifest:
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SiteError(f"manifest.json is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise SiteError("manifest.json is not an object")
+    size, leaf, files = value.get("log_size"), value.get("ledger_hash"), value.get("files")
+    if value.get("election") != election:
+        raise SiteError(f"manifest.json is about {value.get('election')!r}")
+    if not _is_index(size) or not isinstance(size, int) or size < 1:
+        raise SiteError("manifest.json: log_size is not an integer ≥ 1")
+    if not isinstance(leaf, str) or not _SHA256.fullmatch(leaf):
+        raise SiteError("manifest.json: ledger_hash is not 64 lowercase hex digits")
+    if not isinstance(files, list):
+        raise SiteError("manifest.json: files is not a list")
+    named: dict[str, str] = {}
+    for item in files:
+        if not isinstance(item, dict):
+            raise SiteError("manifest.json: a file is not an object")
+        name, digest = item.get("name"), item.get("sha256")
+        if (
+            not isinstance(name, str)
+            or not isinstance(digest, str)
+            or not _SHA256.fullmatch(digest)
+        ):
+            raise SiteError(f"manifest.json: file {name!r} has no SHA-256")
+        named[name] = digest
+    return Manifest(str(value.get("version", "")), size, leaf, named)

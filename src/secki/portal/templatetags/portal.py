@@ -72,3 +72,13 @@ def turnout_of(voters: Any, registered: Any) -> str:
         return pct(percent(int(voters), int(registered)))
     except (TypeError, ValueError):
         return DASH
+
+
+#: where the officials' pages live (they keep the layout but not the public search box)
+OFFICIAL_PREFIXES = ("/staff/", "/integrity/", "/admin/")
+
+
+@register.filter
+def public_path(path: str) -> bool:
+    """Whether ``path`` is a public page's (the layout's "Find my station" box goes there)."""
+    return not str(path).startswith(OFFICIAL_PREFIXES)

@@ -76,7 +76,18 @@
     return field && field.value ? field.value.trim() : "";
   }
 
+  // a hard check that no act can accept blocks the submission until the lines are corrected
+  // (the server checks again on submit, and without this script)
+  var submitButton = form.querySelector('button[type="submit"]');
+  function block(on) {
+    if (submitButton) { submitButton.disabled = on; }
+  }
+  form.addEventListener("submit", function (event) {
+    if (submitButton && submitButton.disabled) { event.preventDefault(); }
+  });
+
   function say(text, cls) {
+    block(false);
     panel.textContent = "";
     panel.appendChild(el("p", cls || "muted", text));
     if (summary) {
@@ -113,6 +124,7 @@
     ));
     panel.appendChild(list);
     if (needAct && actBox) { actBox.hidden = false; }
+    block(!body.acceptable && !needAct);
     if (summary) {
       var failing = body.checks.filter(function (c) { return c.passed === false; });
       var hard = failing.filter(function (c) { return c.severity === "hard"; });

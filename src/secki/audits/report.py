@@ -1,0 +1,141 @@
+"""What the public audit page, the report and its CSV/JSON show (no pages here)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from secki.audits import actions, manifest, sampling
+from secki.audits.models import Audit, AuditKind, Draw, RoundKind, Task
+from secki.elections.models import Election
+from secki.stats.bravo import bravo_sample_size
+from secki.stats.macro import macro_initial_sample_size
+
+RISK_LIMITS = (0.01, 0.05, 0.10, 0.20)
+
+
+@dataclass(frozen=True)
+class Expected:
+    risk_limit: float
+    stations: int | None  # MACRO draws
+    ballots: int | None  # BRAVO draws
+
+
+def calculator(election: Election) -> tuple[dict[str, int], list[Expected]]:
+    """The expected first-round work for several risk limits, from the published results."""
+    rep = manifest.reported(election)
+    totals = rep.totals()
+    if not rep.codes or len(rep.candidates) < 2:
+        return totals, []
+    winners = manifest.winners_of(totals, 1)
+    if any(totals[w] <= totals[c] for w in winners for c in rep.candidates if c not in winners):
+        return totals, []
+    big_u = float(manifest.error_bounds(rep, winners).sum())
+    ballots = int(rep.ballots.sum())
+    out = []
+    for alpha in RISK_LIMITS:
+        stations = macro_initial_sample_size(big_u, alpha=alpha) if big_u > 1 else None
+        try:
+            polled: int | None = bravo_sample_size(totals, alpha=alpha, total_ballots=ballots).asn
+        except ValueError:
+            polled = None
+        out.append(Expected(alpha, stations, polled))
+    return totals, out
+
+
+def summary(audit: Audit) -> dict[str, Any]:
+    """Everything the report shows, as plain JSON values."""
+    ceremony = getattr(audit, "ceremony", None)
+    rounds = []
+    for r in audit.rounds.all():
+        tasks = list(r.tasks.all())
+        rounds.append(
+            {
+                "number": r.number,
+                "kind": r.kind,
+                "size": r.size,
+                "first_draw": r.first_draw,
+                "stations": len(tasks),
+                "counted": sum(1 for t in tasks if t.agreed is not None),
+                "risk": r.risk,
+                "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+                "figures": r.figures,
+            }
+        )
+    return {
+        "audit": audit.pk,
+        "election": audit.election.slug,
+        "contest": audit.contest,
+        "type": audit.kind,
+        "risk_limit": audit.risk_limit,
+        "status": audit.status,
+        "log_size": audit.log_size,
+        "manifest_sha256": audit.manifest_sha256,
+        "stations": audit.manifest.count(),
+        "ballots": audit.ballots,
+        "reported": audit.reported,
+        "reported_winners": audit.reported_winners,
+        "total_error_bound": audit.total_error_bound,
+        "rule": sampling.RULE,
+        "seed": ceremony.seed if ceremony else None,
+        "witnesses": ceremony.witnesses if ceremony else [],
+        "seed_entered_at": ceremony.held_at.isoformat() if ceremony else None,
+        "rounds": rounds,
+        "draws": [
+            {
+                "draw": d.number,
+                "round": d.round.number,
+                "ticket": d.ticket,
+                "station": d.row.station.code,
+                "ballot": d.ballot,
+            }
+            for d in Draw.objects.filter(audit=audit)
+            .select_related("row__station", "round")
+            .order_by("number")
+        ],
+        "discrepancies": actions.discrepancies(audit),
+    }
+
+
+def draws_csv(audit: Audit) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["draw", "round", "ticket", "station", "ballot", "audited"])
+    agreed: dict[tuple[int, int], Any] = {}
+    for t in Task.objects.filter(round__audit=audit, round__kind=RoundKind.SAMPLE):
+        agreed[(t.round_id, t.row_id)] = t.agreed
+    counted: dict[int, Any] = {}
+    for (_, row_id), value in agreed.items():
+        if value is not None:
+            counted.setdefault(row_id, {}).update(value)
+    for d in (
+        Draw.objects.filter(audit=audit).select_related("row__station", "round").order_by("number")
+    ):
+        value = counted.get(d.row_id)
+        if value is None:
+            shown = ""
+        elif audit.kind == AuditKind.BRAVO:
+            shown = value.get(str(d.ballot)) or "none"
+        else:
+            shown = " ".join(f"{k}={v}" for k, v in value.items())
+        writer.writerow(
+            [d.number, d.round.number, d.ticket, d.row.station.code, d.ballot or "", shown]
+        )
+    return out.getvalue().encode("utf-8")
+
+
+def progress(audit: Audit) -> list[dict[str, Any]]:
+    """Per constituency: the current round's stations and how many are agreed."""
+    round_ = audit.rounds.order_by("-number").first()
+    if round_ is None:
+        return []
+    groups: dict[str, dict[str, Any]] = {}
+    for t in round_.tasks.select_related("row__station"):
+        g = groups.setdefault(
+            t.row.constituency, {"constituency": t.row.constituency, "tasks": [], "agreed": 0}
+        )
+        g["tasks"].append(t)
+        g["agreed"] += t.agreed is not None
+    return [groups[k] for k in sorted(groups, key=lambda c: (len(c), c))]

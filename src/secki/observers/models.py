@@ -1,0 +1,219 @@
+"""Observer organisations, their applications and documents, accreditations, and the
+observers' copies of protocols.
+
+Decisions are never edited in place without a trace: every change of an application or an
+accreditation is made by :mod:`secki.observers.actions` (role check, one transaction, an
+audit record and a public fact in the ledger).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from secki.elections.models import Election, Station, Unit
+
+
+class OrganisationKind(models.TextChoices):
+    DOMESTIC = "domestic", "Domestic"
+    INTERNATIONAL = "international", "International"
+
+
+class ApplicationStatus(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"
+    MORE_INFO = "more_info", "More information requested"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+
+#: statuses a decision can still be taken in
+OPEN_STATUSES = (ApplicationStatus.SUBMITTED, ApplicationStatus.MORE_INFO)
+
+
+class ObserverSettings(models.Model):
+    """What the public registry may show of an election's observers (a row on first change)."""
+
+    election = models.OneToOneField(
+        Election, on_delete=models.CASCADE, related_name="observer_settings"
+    )
+    publish_names = models.BooleanField(
+        default=False, help_text="the badge check page shows the observer's name"
+    )
+
+
+class Organisation(models.Model):
+    """An observer organisation of one election; ``representative`` is the account that
+    applied for it and uploads its protocol copies."""
+
+    election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=OrganisationKind.choices)
+    contact = models.CharField(max_length=300)
+    representative = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["election", "name"], name="observer_organisation_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Application(models.Model):
+    """An organisation's request for accreditation of observers in a territory."""
+
+    election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="+")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="applications"
+    )
+    unit = models.ForeignKey(
+        Unit,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="requested territory (none: the whole election)",
+    )
+    observers = models.PositiveIntegerField(help_text="number of observers requested")
+    names = models.JSONField(default=list, help_text="the observers' names, as applied")
+    status = models.CharField(
+        max_length=16, choices=ApplicationStatus.choices, default=ApplicationStatus.SUBMITTED
+    )
+    reason = models.CharField(max_length=500, blank=True, help_text="of the last decision")
+    submitted_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["submitted_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(observers__gte=1), name="observer_application_observers"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=[s.value for s in ApplicationStatus]),
+                name="observer_application_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"application {self.pk} of {self.organisation}"
+
+
+class Document(models.Model):
+    """A file sent with an application (charter, registration, letter), stored by its hash."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="documents")
+    file = models.FileField(max_length=300)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=40)
+    original_name = models.CharField(max_length=255, blank=True)
+    uploaded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+
+
+class Accreditation(models.Model):
+    """One accredited observer: a number, a territory, validity dates; revocable once."""
+
+    election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="+")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="accreditations"
+    )
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="accreditations"
+    )
+    number = models.CharField(max_length=32)
+    name = models.CharField(max_length=200)
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="the observer's own log-in, for the phone forms",
+    )
+    unit = models.ForeignKey(
+        Unit,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="territory (none: the whole election)",
+    )
+    valid_from = models.DateField()
+    valid_until = models.DateField()
+    issued_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["election", "number"], name="observer_accreditation_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(valid_until__gte=models.F("valid_from")),
+                name="observer_accreditation_dates",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class CopySource(models.TextChoices):
+    FORM = "form", "Phone form"
+    UPLOAD = "upload", "CSV upload"
+
+
+class ProtocolCopy(models.Model):
+    """The numbers of the protocol copy an organisation's observer received at a station.
+    A later copy of the same organisation for the same station replaces it (``is_current``)."""
+
+    election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="+")
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="+")
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="copies")
+    accreditation = models.ForeignKey(
+        Accreditation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    values = models.JSONField(help_text="{line code: count}, candidates as C1 … Cn")
+    photo = models.FileField(max_length=300, blank=True)
+    photo_sha256 = models.CharField(max_length=64, blank=True)
+    source = models.CharField(max_length=10, choices=CopySource.choices)
+    is_current = models.BooleanField(default=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    submitted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["station_id", "organisation_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["station", "organisation"],
+                condition=models.Q(is_current=True),
+                name="observer_copy_one_current",
+            ),
+        ]
+        indexes = [models.Index(fields=["election", "is_current"])]
