@@ -4,6 +4,7 @@ from the latest one (issue 15)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from secki.accounts.actions import change_election
 from secki.elections.models import Election, Station
 from secki.ledger.chain import ledger_head
 from secki.opendata import published, snapshots
@@ -358,3 +360,59 @@ def test_the_turnout_page_figures_of_a_state_equal_the_live_aggregate(
         assert table.aggregate.totals[unit.id].stations_total == live.totals[unit.id].stations_total
     page = Client().get(f"/e/{waiting.slug}/turnout/")
     assert page.status_code == 200 and page["X-Secki-State"] == str(state.version)
+
+
+def test_a_publication_time_releases_the_published_state_without_a_new_fact(
+    waiting: Election, admin: Any, clock: Clock
+) -> None:
+    """With a time-based publication setting, the publisher's state is withheld before the
+    instant and shows the results after it, though no fact arrived in between (the wall
+    clock the setting is compared with is injected)."""
+    slug = waiting.slug
+    start = dt.datetime(2026, 12, 6, 18, 0, tzinfo=dt.UTC)
+    at = start + dt.timedelta(hours=2)
+    wall = [start]
+    change_election(admin, waiting, publication="time", publication_at=at.isoformat())
+    submit(waiting, "1-1", admin)
+    submit(waiting, "2-1", admin)
+    publisher = published.Publisher(interval=published.INTERVAL, clock=clock, now=lambda: wall[0])
+
+    clock.now += publisher.interval
+    assert publisher.step()
+    before = published.read(slug)
+    assert before is not None and before.withheld and before.head == ledger_head()
+    assert before.tabulation().totals[before.tabulation().root.id].stations_reported == 0
+    html = Client().get(f"/e/{slug}/").content.decode()
+    assert 'data-status="withheld"' in html
+    api = Client().get(f"/api/v1/elections/{slug}/results")
+    assert api["X-Secki-State"] == str(before.version)
+    body = api.json()
+    assert body["outcome"]["status"] == "withheld" and body["stations_reported"] == 0
+    assert body["stations_total"] == 4 and body["lines"] == {}
+    assert all(c["stations_reported"] == 0 for c in body["children"])
+    station = Client().get(f"/api/v1/elections/{slug}/results/stations/1-1").json()
+    assert station["values"] is None and station["status"] is None and station["scans"] == []
+    assert "Protocol counted" not in Client().get(f"/e/{slug}/s/1-1/").content.decode()
+
+    # a second before the instant nothing changes: no new state
+    wall[0] = at - dt.timedelta(seconds=1)
+    clock.now += publisher.interval
+    assert publisher.step() == []
+
+    # at the instant the publisher publishes a released state of the same facts
+    wall[0] = at
+    clock.now += publisher.interval
+    assert publisher.step()
+    after = published.read(slug)
+    assert after is not None and not after.withheld
+    assert after.head == before.head and after.version == before.version + 1
+    assert_same_totals(after, waiting)
+    html = Client().get(f"/e/{slug}/").content.decode()
+    assert 'data-status="pending"' in html
+    api = Client().get(f"/api/v1/elections/{slug}/results")
+    assert api["X-Secki-State"] == str(after.version)
+    body = api.json()
+    assert body["outcome"]["status"] == "pending" and body["stations_reported"] == 2
+    station = Client().get(f"/api/v1/elections/{slug}/results/stations/1-1").json()
+    assert station["status"] == "published" and station["values"] is not None
+    assert "Protocol counted" in Client().get(f"/e/{slug}/s/1-1/").content.decode()

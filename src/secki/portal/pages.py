@@ -83,8 +83,9 @@ def published_station_rows(tab: Tabulation, unit: Unit, data: PublicData) -> lis
     """:func:`station_rows` from a published state (no database work)."""
     rows = []
     for s in sorted(data.stations_of(unit), key=lambda s: s.number):
-        p = data.protocols.get(s.id)
-        lines = data.values.get(s.id)
+        # the publication setting holds every result back: no station counted or annulled
+        p = None if tab.withheld else data.protocols.get(s.id)
+        lines = None if tab.withheld else data.values.get(s.id)
         result = None
         if lines is not None:
             status = "counted"
@@ -126,12 +127,16 @@ def station_rows(tab: Tabulation, unit: Unit, data: PublicData | None = None) ->
     stations = list(Station.objects.filter(election=tab.election, unit=unit).order_by("number"))
     if not stations:
         return []
-    current = {
-        p["station_id"]: p
-        for p in Protocol.objects.filter(
-            election=tab.election, station__unit=unit, is_current=True
-        ).values("id", "station_id", "status", "soft_failures")
-    }
+    current = (
+        {}  # the publication setting holds every result back
+        if tab.withheld
+        else {
+            p["station_id"]: p
+            for p in Protocol.objects.filter(
+                election=tab.election, station__unit=unit, is_current=True
+            ).values("id", "station_id", "status", "soft_failures")
+        }
+    )
     counted = set(counted_statuses(tab.public))
     counted_ids = {p["id"]: sid for sid, p in current.items() if p["status"] in counted}
     lines: dict[int, dict[str, int]] = defaultdict(dict)
