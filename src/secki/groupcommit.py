@@ -46,7 +46,7 @@ from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import translation
 
-from secki import rawsql
+from secki import observability, rawsql
 from secki.ledger import chain
 
 T = TypeVar("T")
@@ -94,6 +94,7 @@ def run(unit: Callable[[], T], *, locks: Sequence[Row] = ()) -> T:
     item = _Item(unit, locks)
     with _lock:
         _queue.append(item)
+        observability.GROUP_COMMIT_QUEUE.set(len(_queue))
         lead = not _leading
         _leading = True
     if not lead:
@@ -149,6 +150,7 @@ def _lead() -> None:
     with _lock:
         batch = _queue[:MAX_BATCH]
         del _queue[:MAX_BATCH]
+        observability.GROUP_COMMIT_QUEUE.set(len(_queue))
     _local.inside = True
     try:
         if len(batch) == 1:  # the leader's own unit, with nobody waiting: as without batching

@@ -287,3 +287,33 @@ def insert_rows(model: type[models.Model], rows: Sequence[Sequence[Any]]) -> Non
     row_marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
     with cursor() as cur:
         cur.execute(f"{head} VALUES {', '.join([row_marks] * len(rows))}", params)
+
+
+def replication_lag() -> list[tuple[str, float]]:
+    """How far behind the primary each streaming replica is, in seconds: on a primary, its
+    standbys' replay lag by application name (``pg_stat_replication``); on a standby, its own,
+    as ``self`` (the age of the last replayed transaction). Empty on SQLite or without
+    replication."""
+    if vendor() != "postgresql":
+        return []
+    with db().cursor() as cur:
+        cur.execute("SELECT pg_is_in_recovery()")
+        (standby,) = cur.fetchone()
+        if standby:
+            cur.execute(
+                "SELECT COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)"
+            )
+            (lag,) = cur.fetchone()
+            return [("self", float(lag))]
+        cur.execute(
+            "SELECT application_name, COALESCE(EXTRACT(EPOCH FROM replay_lag), 0)"
+            " FROM pg_stat_replication ORDER BY application_name"
+        )
+        return [(str(name), float(lag)) for name, lag in cur.fetchall()]
+
+
+def database_answers() -> None:
+    """Raise when the database does not answer a trivial query (readiness)."""
+    with db().cursor() as cur:
+        cur.execute("SELECT 1")
+        cur.fetchone()

@@ -208,12 +208,32 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 
 LOG_LEVEL = env_str("SECKI_LOG_LEVEL", "INFO")
+# Logs go to standard error, one JSON object per line with the request's id (secki.observability)
+# or, with SECKI_LOG_FORMAT=text, as plain lines.
+LOG_FORMAT = env_str("SECKI_LOG_FORMAT", "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"SECKI_LOG_FORMAT must be json or text, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "secki.observability.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "secki.observability.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
+# /metrics (Prometheus): with a token, only for "Authorization: Bearer <token>"; without one,
+# only for requests from this machine (a scraper beside the server; the shipped nginx
+# configuration does not pass /metrics on).
+SECKI_METRICS_TOKEN = env_str("SECKI_METRICS_TOKEN", "")
 
 # Import batch size for bulk inserts.
 SECKI_BULK_BATCH = env_int("SECKI_BULK_BATCH", 2000, minimum=1)

@@ -3,13 +3,17 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from secki.apiroutes import api
-from secki.staff import signin
+from secki.staff import operations, signin
 
 urlpatterns = [
     # one log-in for the whole site, the admin's included (lockout and second factor)
     path("admin/login/", signin.admin_login),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    # for the operator's monitoring (secki.staff.operations)
+    path("metrics", operations.metrics, name="metrics"),
+    path("healthz", operations.healthz, name="healthz"),
+    path("readyz", operations.readyz, name="readyz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("staff/login/", signin.LoginView.as_view(), name="login"),
     path("staff/login/code/", signin.code, name="two-factor-code"),

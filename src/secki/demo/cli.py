@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from secki.cli import setup_django
+from secki.observability import multiprocess_env
 from secki.server import DEFAULT_THREADS, DEFAULT_WORKERS, server_command
 
 DEMO_USERS = [
@@ -207,7 +208,11 @@ def demo(
     from secki.opendata.transparency import log_signer
 
     bundle_dir, slug = prepare_demo(fresh, seed, stations)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "secki.settings"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "secki.settings",
+        **multiprocess_env(_var_dir()),
+    }
     log_key = log_signer().verifier.format()
     witnesses, policy = start_witnesses(_var_dir(), log_key, env)
     env["SECKI_WITNESS_POLICY"] = str(policy)
@@ -306,6 +311,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         call_command("check")
     except SystemCheckError as exc:
         raise click.ClickException(str(exc)) from None
+    os.environ.update(multiprocess_env(_var_dir()))
     os.execv(sys.executable, server_command(host, port, workers=workers, threads=threads))  # noqa: S606
 
 

@@ -15,6 +15,7 @@ The Merkle tree, its tiles and its signed checkpoints are the publisher's, from 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import hashlib
@@ -28,6 +29,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from secki import observability
 from secki.elections.models import Election, ElectionStatus
 from secki.elections.register import register_files, settings_file
 from secki.ledger import drafts, store
@@ -165,6 +167,7 @@ def append(election: Election, draft: Draft) -> LedgerEntry | None:
     row = _writer(election.pk, [draft]).entry(election.pk, draft)
     if row is None:
         return None
+    _count_at_commit([row])
     return store.insert(**dict(zip(store.COLUMNS, row, strict=True)))
 
 
@@ -220,7 +223,9 @@ def _write_deferred() -> None:
     for election_id, group in by_election.items():
         writer.prefetch(election_id, group)  # another election's, or beyond the first chunk
     rows = [writer.entry(election_id, draft) for election_id, draft in pending]
-    store.insert_rows([row for row in rows if row is not None])
+    written = [row for row in rows if row is not None]
+    _count_at_commit(written)
+    store.insert_rows(written)
     pending.clear()
 
 
@@ -238,8 +243,16 @@ def append_many(election: Election, drafts: Sequence[Draft]) -> int:
     writer = _writer(election.pk)
     writer.prefetch(election.pk, drafts)
     rows = [row for row in (writer.entry(election.pk, draft) for draft in drafts) if row]
+    _count_at_commit(rows)
     store.write_many(rows)
     return len(rows)
+
+
+def _count_at_commit(rows: Sequence[Row]) -> None:
+    """Count the entries by kind (``secki_facts_committed``) if their transaction commits."""
+    if rows:
+        kinds = collections.Counter(str(row[3]) for row in rows)
+        transaction.on_commit(lambda: observability.facts_committed(kinds))
 
 
 def save_files(files: Mapping[str, bytes], at: dt.datetime | None = None) -> dict[str, str]:

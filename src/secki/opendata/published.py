@@ -340,6 +340,12 @@ def current(slug: str) -> State | None:
     return _on_demand(slug)
 
 
+def from_file(slug: str) -> State | None:
+    """The state the publisher last wrote for ``slug`` (kept in memory while its file does not
+    change), or None without one: never built here."""
+    return _from_file(slug)
+
+
 def _from_file(slug: str) -> State | None:
     path = state_file(slug)
     try:

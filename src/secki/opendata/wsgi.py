@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from secki import compression
-from secki.wsgi import application as django_application
+from secki.observability import instrument
+from secki.wsgi import django_application
 
 FILE_URL = re.compile(r"^/data/(?P<slug>[-a-zA-Z0-9_]+)/(?P<version>live|v[0-9]+)/(?P<name>.+)$")
 #: an election's public pages (not the scan files: streamed) and its public results API
@@ -48,7 +49,7 @@ KEPT_ANSWERS = 4096
 KEPT_BYTES = 32 << 20
 
 
-def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+def _application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     # imported here: the models behind them need the Django set up by secki.wsgi first
     from secki.opendata import files, logfiles, snapshots
 
@@ -309,3 +310,7 @@ def _render(
         ):
             kept.put(key, state.tag, (status, list(headers), body))
     return [body]
+
+
+#: what the server runs: the front, with request ids and metrics (secki.observability)
+application = instrument(_application)
