@@ -12,8 +12,9 @@ election (6,537 stations, every protocol published), then:
    HTML page (targets >= 2,000/s and >= 500/s), plus the page revalidated with If-None-Match
    (304) and the JSON snapshot served by the app, through Django and through the WSGI front
    ``secki.opendata.wsgi`` that serves snapshot files before Django;
-2. Debian's nginx, started here on a loopback port with its own temporary config, serving the
-   same national JSON as a static snapshot file; the ratio nginx / app;
+2. Debian's nginx with the shipped configuration (deploy/nginx/secki.conf, HTTPS with a
+   self-signed certificate; ``secki.devtools.nginx``) on a loopback port, serving the same
+   national JSON as a static snapshot file; the ratio nginx / app;
 3. snapshot regeneration after a change (a protocol amended through the real action, then
    ``secki.opendata.snapshots.refresh``) for 6,537 stations and, unless ``--quick``, for
    ``--large`` stations (default 100,000; targets <= 2 s and <= 30 s).
@@ -30,21 +31,20 @@ import contextlib
 import http.client
 import json
 import os
-import pwd
 import re
 import shutil
-import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from _common import app_server
+from secki.devtools.nginx import shipped as shipped_nginx
 
 TARGET_JSON = 2000.0
 TARGET_HTML = 500.0
@@ -75,66 +75,35 @@ def wait_http(port: int, path: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"nothing answers on 127.0.0.1:{port}{path}")
 
 
+#: the shipped nginx serves HTTPS with a self-signed certificate
+UNVERIFIED = ssl.create_default_context()
+UNVERIFIED.check_hostname = False
+UNVERIFIED.verify_mode = ssl.CERT_NONE
+
+
+def connect(port: int, scheme: str) -> http.client.HTTPConnection:
+    if scheme == "https":
+        return http.client.HTTPSConnection("127.0.0.1", port, timeout=30, context=UNVERIFIED)
+    return http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+
 def get(
-    port: int, path: str, headers: dict[str, str] | None = None
+    port: int, path: str, headers: dict[str, str] | None = None, scheme: str = "http"
 ) -> tuple[int, dict[str, str], bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn = connect(port, scheme)
     conn.request("GET", path, headers=headers or {})
     response = conn.getresponse()
     body = response.read()
     return response.status, {k.lower(): v for k, v in response.getheaders()}, body
 
 
-@contextlib.contextmanager
-def nginx(root: Path, work: Path) -> Iterator[int]:
-    """Debian's nginx serving ``root`` at /data/ on a loopback port, with its own config."""
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    port = free_port()
-    work.mkdir(parents=True, exist_ok=True)
-    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
-    temp = "\n".join(
-        f"  {kind}_temp_path {work}/{kind};"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    (work / "nginx.conf").write_text(
-        f"""{user}
-worker_processes 2;
-daemon off;
-pid {work}/nginx.pid;
-error_log {work}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-{temp}
-  types {{ application/json json; application/gzip gz; }}
-  default_type application/octet-stream;
-  server {{
-    listen 127.0.0.1:{port};
-    location /data/ {{
-      alias {root}/;
-      add_header Cache-Control "public, max-age=2";
-    }}
-  }}
-}}
-"""
-    )
-    proc = subprocess.Popen(
-        [binary, "-p", str(work), "-c", str(work / "nginx.conf"), "-e", str(work / "error.log")]
-    )
-    try:
-        yield port
-    finally:
-        proc.send_signal(signal.SIGQUIT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def load(port: int, path: str, duration: float, headers: dict[str, str] | None = None) -> float:
+def load(
+    port: int,
+    path: str,
+    duration: float,
+    headers: dict[str, str] | None = None,
+    scheme: str = "http",
+) -> float:
     """Requests per second against 127.0.0.1:port (wrk if installed)."""
     wrk = shutil.which("wrk")
     if wrk:
@@ -142,7 +111,10 @@ def load(port: int, path: str, duration: float, headers: dict[str, str] | None =
         for name, value in (headers or {}).items():
             command += ["-H", f"{name}: {value}"]
         out = subprocess.run(
-            [*command, f"http://127.0.0.1:{port}{path}"], check=True, capture_output=True, text=True
+            [*command, f"{scheme}://127.0.0.1:{port}{path}"],
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
         if "Non-2xx or 3xx responses" in out:
             raise RuntimeError(f"errors under load for {path}:\n{out}")
@@ -150,15 +122,17 @@ def load(port: int, path: str, duration: float, headers: dict[str, str] | None =
         if match is None:
             raise RuntimeError(out)
         return float(match.group(1))
-    return python_load(port, path, duration, headers or {})
+    return python_load(port, path, duration, headers or {}, scheme)
 
 
-def python_load(port: int, path: str, duration: float, headers: dict[str, str]) -> float:
+def python_load(
+    port: int, path: str, duration: float, headers: dict[str, str], scheme: str = "http"
+) -> float:
     count = [0] * 16
     stop = time.monotonic() + duration
 
     def worker(i: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn = connect(port, scheme)
         while time.monotonic() < stop:
             conn.request("GET", path, headers=headers)
             response = conn.getresponse()
@@ -316,12 +290,13 @@ def main() -> int:
             assert get(fport, snapshot)[2] == on_disk
             load(fport, snapshot, 2)
             app_front = load(fport, snapshot, args.duration)
-        with nginx(var / "opendata", root / "nginx") as nport:
-            wait_http(nport, snapshot)
-            status, _, static_body = get(nport, snapshot)
+        # the shipped configuration (deploy/nginx/secki.conf): TLS, the snapshot from disk
+        with shipped_nginx(var, free_port(), root / "nginx", workers=2) as site:
+            nport = site.tls_port
+            status, _, static_body = get(nport, snapshot, scheme="https")
             assert status == 200 and static_body == on_disk
-            load(nport, snapshot, 2)
-            static = load(nport, snapshot, args.duration)
+            load(nport, snapshot, 2, scheme="https")
+            static = load(nport, snapshot, args.duration, scheme="https")
         print(
             f"national results JSON (API, {len(body):,} bytes), {server.label}: "
             f"{app_json:,.0f} req/s "
@@ -340,7 +315,8 @@ def main() -> int:
             f"(secki.opendata.wsgi, before Django): {app_front:,.0f} req/s"
         )
         print(
-            f"same JSON as a static snapshot, nginx (2 workers): {static:,.0f} req/s; "
+            "same JSON as a static snapshot, nginx with the shipped deploy/nginx/secki.conf "
+            f"(HTTPS, 2 workers): {static:,.0f} req/s; "
             f"ratio nginx / app API = {static / app_json:.1f}x; "
             f"snapshot {'identical to' if same else 'DIFFERS from'} the API's JSON"
         )

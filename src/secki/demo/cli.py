@@ -202,6 +202,8 @@ def demo(
     # address it is served at, and two witnesses of its own.
     os.environ.setdefault("SECKI_DEVELOPMENT", "1")
     os.environ.setdefault("SECKI_LOG_NAME", f"{host}:{port}/log")
+    # plain log lines in the terminal (production logs one JSON object per line)
+    os.environ.setdefault("SECKI_LOG_FORMAT", "text")
     setup_django()
     from django.conf import settings as django_settings
 

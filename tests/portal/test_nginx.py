@@ -1,0 +1,208 @@
+"""The shipped nginx configuration (deploy/nginx/), started with Debian's nginx: TLS, the
+open-data snapshot and releases and the transparency log served from disk with the cache
+headers the app itself sends for each file (secki.opendata.files, secki.opendata.logfiles),
+everything else passed to the app with the client's address and scheme, /metrics kept off.
+
+Only the site-specific values named at the top of secki.conf are replaced (paths, ports, host,
+certificate). Without nginx the tests skip, unless SECKI_REQUIRE_NGINX=1 (CI)."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+from secki.devtools import nginx
+from secki.elections.models import Election
+from secki.opendata import files, logfiles, snapshots, transparency
+from tests.transparency.test_serving import FILES, PDF, SLUG, sha
+from tests.transparency.test_serving import site as site
+
+pytestmark = pytest.mark.django_db
+
+DEPLOY = nginx.DEPLOY
+HOST = nginx.HOST
+
+
+class Echo(http.server.BaseHTTPRequestHandler):
+    """The app's stand-in: answers with the request it got."""
+
+    def do_GET(self) -> None:
+        body = json.dumps({"path": self.path, "headers": dict(self.headers)}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Stand-In", "app")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class Site:
+    def __init__(self, running: nginx.Nginx) -> None:
+        self.tls, self.plain = running.tls_port, running.plain_port
+        self.context = running.context()
+
+    def get(self, path: str, *, tls: bool = True, **headers: str) -> tuple[int, Any, bytes]:
+        if tls:
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                "127.0.0.1", self.tls, context=self.context, timeout=30
+            )
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.plain, timeout=30)
+        try:
+            conn.request("GET", path, headers={"Host": HOST, **headers})
+            response = conn.getresponse()
+            return response.status, response.headers, response.read()
+        finally:
+            conn.close()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Site]:
+    try:
+        nginx.binary()
+    except nginx.Unavailable as exc:
+        if os.environ.get("SECKI_REQUIRE_NGINX") == "1":
+            pytest.fail(f"SECKI_REQUIRE_NGINX=1 but {exc}")
+        pytest.skip(str(exc))
+    app = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=app.serve_forever, daemon=True).start()
+    try:
+        with nginx.shipped(Path(settings.VAR_DIR), app.server_address[1], tmp_path / "nginx") as n:
+            yield Site(n)
+    finally:
+        app.shutdown()
+
+
+def test_the_published_snapshot_is_served_with_the_apps_cache_headers(
+    election: Election, served: Site
+) -> None:
+    snapshots.refresh(election)
+    release = snapshots.make_release(election)
+    live = snapshots.slug_dir(election.slug) / snapshots.LIVE
+    names = sorted(
+        str(p.relative_to(live)) for p in live.rglob("*") if p.is_file() and p.name[0] != "."
+    )
+    assert len(names) >= 5 and any(n.endswith(".csv.gz") for n in names), names
+    for version, directory in ((snapshots.LIVE, live), (release.name, release)):
+        for name in sorted(
+            str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file()
+        ):
+            status, headers, body = served.get(f"/data/{election.slug}/{version}/{name}")
+            assert status == 200, (version, name)
+            assert headers.get("X-Stand-In") is None, name  # from disk, not from the app
+            assert body == (directory / name).read_bytes()
+            path = directory / name
+            expected = files.headers(election.slug, version, name, path.stat(), "")
+            assert headers["Cache-Control"] == expected["Cache-Control"], name
+            assert headers["Access-Control-Allow-Origin"] == "*"
+            assert headers.get("Content-Disposition") == expected.get("Content-Disposition"), name
+            assert headers["Content-Type"] == expected["Content-Type"], name
+    # a JSON file compressed when asked
+    json_name = next(n for n in names if n.endswith(".json"))
+    status, headers, body = served.get(
+        f"/data/{election.slug}/live/{json_name}", **{"Accept-Encoding": "gzip"}
+    )
+    assert (live / json_name).stat().st_size > 100
+    assert headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(body) == (live / json_name).read_bytes()
+    # not written (yet): the app answers, which writes it when it is due
+    status, headers, body = served.get(f"/data/{election.slug}/live/no-such-file.json")
+    assert headers["X-Stand-In"] == "app"
+    assert json.loads(body)["path"] == f"/data/{election.slug}/live/no-such-file.json"
+    # hidden names never leave the disk
+    (live / ".partial.json").write_text("{}")
+    assert served.get(f"/data/{election.slug}/live/.partial.json")[0] == 404
+
+
+@pytest.mark.usefixtures("site")
+def test_the_log_is_served_with_the_specs_cache_headers(served: Site) -> None:
+    root = logfiles.root_dir()
+    for name, content_type, cache in FILES:
+        status, headers, body = served.get(f"/log/{name}")
+        if name.split("/")[1:2] == ["scans"]:
+            # a scan's type is read from its bytes: the app (its front) serves it
+            assert headers["X-Stand-In"] == "app"
+            continue
+        assert status == 200, name
+        assert body == (root / name).read_bytes(), name
+        assert headers["Cache-Control"] == cache == logfiles.classify(name)[1], name  # type: ignore[index]
+        assert headers["Content-Type"] == content_type, name
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Content-Security-Policy"] == logfiles.POLICY
+        assert headers["Access-Control-Allow-Origin"] == "*"
+    # a tile not published yet, a name of no file, hidden files: 404 for 2 s, never the app
+    for missing in (f"{SLUG}/tile/0/009", f"{SLUG}/nothing", f"{SLUG}/.pending", f"{SLUG}/.lock"):
+        status, headers, body = served.get(f"/log/{missing}")
+        assert status == 404, missing
+        assert headers.get("X-Stand-In") is None, missing
+        if "/." not in missing:
+            assert headers["Cache-Control"] == logfiles.MISSING, missing
+    # a path out of the log directory is normalised first: never a file beside the log
+    for outside in ("../secret_key", f"{SLUG}/results/../../../secret_key", "%2e%2e/secret_key"):
+        status, headers, body = served.get(f"/log/{outside}")
+        assert b"not for the public" not in body, outside
+    assert served.get(f"/log/{SLUG}/scans/{sha(PDF)}")[1]["X-Stand-In"] == "app"
+
+
+def test_everything_else_reaches_the_app_with_the_clients_address_and_scheme(
+    served: Site,
+) -> None:
+    status, headers, body = served.get("/e/some-election/?x=1", **{"X-Real-IP": "6.6.6.6"})
+    assert status == 200 and headers["X-Stand-In"] == "app"
+    seen = json.loads(body)
+    assert seen["path"] == "/e/some-election/?x=1"
+    assert seen["headers"]["X-Real-IP"] == "127.0.0.1"  # nginx's view, not the client's claim
+    assert seen["headers"]["X-Forwarded-Proto"] == "https"
+    assert seen["headers"]["Host"] == HOST
+    assert len(seen["headers"]["X-Request-ID"]) == 32
+    # monitoring is not for the public
+    status, headers, _ = served.get("/metrics")
+    assert status == 404 and headers.get("X-Stand-In") is None
+    # plain HTTP goes to HTTPS
+    status, headers, _ = served.get("/e/some-election/", tls=False)
+    assert status == 301
+    assert headers["Location"] == f"https://{HOST}/e/some-election/"
+
+
+def test_the_shipped_paths_are_the_documented_ones() -> None:
+    text = (DEPLOY / "secki.conf").read_text()
+    for value in (*nginx.SHIPPED.values(), HOST):
+        assert value in text or value == nginx.SHIPPED["includes"], value
+    assert nginx.SHIPPED["includes"] in text
+    assert transparency.root_dir().name == "log"
+    assert snapshots.root_dir().name == "opendata"
+
+
+def test_the_shipped_systemd_units_are_valid(tmp_path: Path) -> None:
+    """deploy/systemd/*.service as systemd itself reads them (the program path pointed at this
+    checkout's `secki`; systemd-analyze checks that it exists)."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("no systemd-analyze on this machine")
+    secki = Path(sys.executable).parent / "secki"
+    units = []
+    for source in sorted((DEPLOY.parent / "systemd").glob("*.service")):
+        unit = tmp_path / source.name
+        unit.write_text(source.read_text().replace("/opt/secki/.venv/bin/secki", str(secki)))
+        units.append(str(unit))
+    assert len(units) == 2
+    run = subprocess.run(
+        [analyze, "verify", "--man=no", *units], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0 and not run.stderr.strip(), run.stderr
