@@ -59,9 +59,17 @@ class Site:
         self.token = token
 
     def request(
-        self, method: str, path: str, body: Any = None, key: str = "", csv: str = ""
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        key: str = "",
+        csv: str = "",
+        headers: dict[str, str] | None = None,
     ) -> Answer:
-        headers = {"Authorization": f"Bearer {self.token}"} if method == "POST" else {}
+        headers = dict(headers or {})
+        if method == "POST":
+            headers["Authorization"] = f"Bearer {self.token}"
         payload: str | None = None
         if csv:
             headers["Content-Type"], payload = "text/csv", csv

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 M = TypeVar("M", bound=models.Model)
@@ -32,9 +32,10 @@ _Converter = tuple[int, list[Callable[..., Any]], Any]
 
 
 def db() -> BaseDatabaseWrapper:
-    """This thread's default connection (``django.db.connection`` is a proxy that looks it up
-    on every attribute access; the hot path resolves it once per call)."""
-    return connections[DEFAULT_DB_ALIAS]
+    """This thread's connection: the primary's, or a replica's inside a public read
+    (:func:`secki.replicas.alias`). (``django.db.connection`` is a proxy that looks it up on
+    every attribute access; the hot path resolves it once per call.)"""
+    return connections[router.db_for_read(models.Model)]
 
 
 @dataclass(frozen=True)
@@ -310,6 +311,27 @@ def replication_lag() -> list[tuple[str, float]]:
             " FROM pg_stat_replication ORDER BY application_name"
         )
         return [(str(name), float(lag)) for name, lag in cur.fetchall()]
+
+
+#: (in recovery, replayed all it received, seconds since the last replayed transaction)
+STANDBY_SQL = (
+    "SELECT pg_is_in_recovery(),"
+    " pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn(),"
+    " COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)"
+)
+
+
+def standby_state(alias: str) -> tuple[bool, bool, Any] | None:
+    """:data:`STANDBY_SQL`'s row on the database ``alias``, or None when it does not answer
+    (its connection is then closed, to be opened anew at the next try)."""
+    try:
+        with connections[alias].cursor() as cur:
+            cur.execute(STANDBY_SQL)
+            row: tuple[bool, bool, Any] = cur.fetchone()
+            return row
+    except DatabaseError:
+        connections[alias].close()
+        return None
 
 
 def database_answers() -> None:

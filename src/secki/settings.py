@@ -94,6 +94,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # 503 + Retry-After while the database is unreachable.
     "secki.unavailable.DatabaseUnavailable",
+    # Anonymous GET/HEAD of public pages read from the streaming replicas, if any.
+    "secki.replicas.ReadFromReplicas",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     # 404/400 for a NUL character in the path or the query, before any view (translated).
@@ -148,6 +150,33 @@ if _database_url:
         f"-c synchronous_commit={_synchronous_commit}"
     )
     DATABASES["default"]["TEST"] = {"NAME": env_str("SECKI_TEST_DATABASE", "test_secki")}
+    # Standbys the primary's connection falls back to, taking the one that accepts writes
+    # (after a failover, the promoted standby) without a restart (secki.replicas).
+    _failover = env_list("SECKI_DATABASE_FAILOVER_HOSTS", [])
+    if _failover:
+        _hosts = [str(DATABASES["default"].get("HOST") or "localhost")]
+        _ports = [str(DATABASES["default"].get("PORT") or 5432)]
+        for _address in _failover:
+            _host, _, _port = _address.rpartition(":")
+            if not _host or not _port.isdigit():
+                raise ImproperlyConfigured(
+                    f"SECKI_DATABASE_FAILOVER_HOSTS: {_address!r} is not host:port"
+                )
+            _hosts.append(_host)
+            _ports.append(_port)
+        DATABASES["default"]["HOST"] = ",".join(_hosts)
+        DATABASES["default"]["PORT"] = ",".join(_ports)
+        DATABASES["default"]["OPTIONS"]["target_session_attrs"] = "read-write"
+    # Streaming replicas for the public reads (secki.replicas): replica1, replica2 …
+    for _number, _url in enumerate(env_list("SECKI_REPLICA_URLS", []), start=1):
+        if not _url.startswith(("postgres://", "postgresql://")):
+            raise ImproperlyConfigured(f"SECKI_REPLICA_URLS: {_url!r} is not a postgres:// URL")
+        DATABASES[f"replica{_number}"] = {
+            **dj_database_url.parse(_url, conn_max_age=60),
+            "OPTIONS": {"options": "-c default_transaction_read_only=on"},
+            "CONN_HEALTH_CHECKS": True,
+            "TEST": {"MIRROR": "default"},
+        }
 else:
     _sqlite_path = Path(env_str("SECKI_SQLITE_PATH", str(VAR_DIR / "secki.sqlite3")))
     _sqlite_path.parent.mkdir(parents=True, exist_ok=True)
@@ -178,6 +207,11 @@ else:
 # A kept connection is checked before its first use in a request and replaced when the server
 # has gone away meanwhile (restarted, crashed): requests work again as soon as it is back.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DATABASE_ROUTERS = ["secki.replicas.Router"]
+# A replica further behind than this (seconds of replay) is skipped: its public reads go to
+# another replica or to the primary.
+SECKI_REPLICA_MAX_LAG = float(env_str("SECKI_REPLICA_MAX_LAG", "5"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

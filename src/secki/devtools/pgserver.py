@@ -157,6 +157,49 @@ class Cluster:
                 f"PostgreSQL failed to start: {exc.stderr.decode(errors='replace')}\n{detail}"
             ) from exc
 
+    def set(self, **options: str) -> None:
+        """Server settings for the next :meth:`start` (``-c name=value``)."""
+        self._options += [f"-c {name}={value}" for name, value in options.items()]
+
+    @classmethod
+    def standby_of(cls, primary: Cluster, name: str = "standby1") -> Cluster:
+        """A streaming standby of ``primary`` (which must run): a base backup taken through a
+        new replication slot ``name``, with the standby's connection settings written
+        (``pg_basebackup -R``); its ``application_name`` is ``name``. Start it yourself."""
+        standby = cls(durable=True)
+        shutil.rmtree(standby.data)
+        try:
+            standby._run(
+                "pg_basebackup",
+                "-d",
+                f"{primary.url}?application_name={name}",
+                "-D",
+                str(standby.data),
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "-R",
+                "-C",
+                "-S",
+                name,
+            )
+        except subprocess.CalledProcessError as exc:
+            shutil.rmtree(standby.root, ignore_errors=True)
+            raise RuntimeError(
+                f"pg_basebackup failed: {exc.stderr.decode(errors='replace')}"
+            ) from exc
+        with (standby.data / "postgresql.auto.conf").open("a") as conf:
+            conf.write(
+                f"primary_conninfo = 'host=127.0.0.1 port={primary.port} user=secki "
+                f"application_name={name}'\nprimary_slot_name = '{name}'\n"
+            )
+        return standby
+
+    def promote(self) -> None:
+        """Make this standby a primary (``pg_ctl promote``, waiting until it accepts writes)."""
+        self._run("pg_ctl", "-D", str(self.data), "-w", "-t", "120", "promote")
+
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "stop", check=False)
 

@@ -30,7 +30,7 @@ from django.views.decorators.http import require_safe
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from secki import observability, rawsql
+from secki import observability, rawsql, replicas
 from secki.elections.models import Election
 from secki.ledger import store as ledger_store
 from secki.ledger.models import LedgerEntry
@@ -106,7 +106,19 @@ class Figures(Collector):
         )
         for name, seconds in rawsql.replication_lag():
             lag.add_metric([name], seconds)
+        up = GaugeMetricFamily(
+            "secki_replica_up",
+            "1 while a replica of SECKI_REPLICA_URLS answers (its lag is then replica_lag_seconds "
+            "with the alias as the label)",
+            labels=["replica"],
+        )
+        for alias in replicas.replica_aliases():
+            behind = replicas.lag(alias)
+            up.add_metric([alias], 0 if behind is None else 1)
+            if behind is not None:
+                lag.add_metric([alias], behind)
         yield lag
+        yield up
 
 
 def _allowed(request: HttpRequest) -> bool:
