@@ -43,8 +43,10 @@ from secki.elections.models import (
     Election,
     ElectionStatus,
     ProtocolLine,
+    SeatScope,
     Station,
     Unit,
+    WinRule,
     bump_schema_revision,
 )
 from secki.errors import IntakeError
@@ -64,6 +66,13 @@ SETTINGS = (
     "majority_base",
     "runoff_size",
     "invalid_station_share",
+    "seat_method",
+    "seats",
+    "seat_scope",
+    "threshold",
+    "threshold_scope",
+    "min_turnout",
+    "approval_quorum",
     "protocol_roles",
     "double_entry",
     "auto_publish",
@@ -357,6 +366,33 @@ def _coerce(election: Election, name: str, value: Any) -> Any:
         ) from None
 
 
+def _check_rule_fits(election: Election) -> None:
+    """The win rule fits the register: a referendum has two options (1 = yes, 2 = no); seats
+    allocated per district need districts (units with seats)."""
+    if election.win_rule == WinRule.REFERENDUM:
+        options = election.candidates.count()
+        if options != 2:
+            raise IntakeError(
+                "invalid_value",
+                _(
+                    "win_rule: a referendum has two options, 1 = yes and 2 = no "
+                    "(this election has %(n)s)"
+                )
+                % {"n": options},
+                field="win_rule",
+            )
+    if (
+        election.win_rule == WinRule.PROPORTIONAL
+        and election.seat_scope == SeatScope.DISTRICT
+        and not election.units.filter(seats__isnull=False).exists()
+    ):
+        raise IntakeError(
+            "invalid_value",
+            _("seat_scope: seats per district need districts: no unit has its number of seats"),
+            field="seat_scope",
+        )
+
+
 def change_election(
     user: User | None, election: Election, *, request: HttpRequest | None = None, **changes: Any
 ) -> dict[str, Any]:
@@ -391,6 +427,7 @@ def change_election(
             current.full_clean()
         except ValidationError as exc:
             raise _invalid(exc) from None
+        _check_rule_fits(current)
         old, new = _diff(before, row(current))
         if not new:
             return {}

@@ -332,5 +332,5 @@ class StationAdmin(_RegisterAdmin[Station]):
 
 @admin.register(Candidate)
 class CandidateAdmin(_RegisterAdmin[Candidate]):
-    list_display = ("number", "name", "party", "election")
+    list_display = ("number", "ballot_number", "name", "party", "election")
     list_filter = ("election",)

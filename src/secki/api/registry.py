@@ -28,10 +28,24 @@ class ElectionOut(Out):
 
 
 class WinRuleOut(Out):
+    #: absolute_majority, plurality, proportional or referendum
     rule: str
     base: str
     runoff_size: int
     invalid_station_share: float
+    #: proportional: dhondt, sainte_lague or hare
+    method: str | None = None
+    #: proportional, national allocation: the seats
+    seats: int | None = None
+    #: proportional: national or district (every unit with seats)
+    seat_scope: str | None = None
+    #: proportional: the share of the valid votes a list needs
+    threshold: float | None = None
+    threshold_scope: str | None = None
+    #: referendum: the share of the registered voters 'yes' needs
+    approval_quorum: float | None = None
+    #: the election is invalid below this turnout
+    min_turnout: float | None = None
 
 
 class LineOut(Out):

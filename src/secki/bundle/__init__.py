@@ -26,7 +26,17 @@ STATION_COLUMNS = [
 #: still imports, and the canonical writer puts them last, only when some station has a value
 #: (so bundles without them round-trip byte for byte, and so do those with them)
 STATION_EXTRA_COLUMNS = ["webcam_url"]
+#: optional units.csv column: the seats a district elects (proportional, per district); written
+#: last and only when some unit has seats, like the optional station columns
+UNIT_EXTRA_COLUMNS = ["seats"]
 CANDIDATE_COLUMNS = ["number", "name", "party"]
+#: optional candidates.csv column: the official number printed on the ballot, when it is not
+#: the ballot order (3, 4, 5 … 41); written last and only when some candidate has one
+CANDIDATE_EXTRA_COLUMNS = ["ballot_number"]
+#: win rules and their settings (docs/formats.md, ``win_rule``)
+WIN_RULES = ("absolute_majority", "plurality", "proportional", "referendum")
+SEAT_METHODS = ("dhondt", "sainte_lague", "hare")
+SEAT_SCOPES = ("national", "district")
 TURNOUT_COLUMNS = ["station", "time", "voters"]
 TRUTH_COLUMNS = [
     "station",

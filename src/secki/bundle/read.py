@@ -26,13 +26,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from secki.bundle import (
+    CANDIDATE_EXTRA_COLUMNS,
     ELECTION_FILE,
     ELECTION_KINDS,
     FORMAT,
+    SEAT_METHODS,
+    SEAT_SCOPES,
     STATION_COLUMNS,
     STATION_EXTRA_COLUMNS,
     TURNOUT_COLUMNS,
+    UNIT_EXTRA_COLUMNS,
     UNIT_KINDS,
+    WIN_RULES,
 )
 from secki.protocol_schema import ProtocolSchema, SchemaError
 from secki.protocol_schema.schema import (
@@ -221,6 +226,7 @@ class UnitRow:
     number: int | None
     name: str
     ocd_id: str
+    seats: int | None = None  # proportional per district: the seats it elects
 
 
 @dataclass
@@ -245,6 +251,7 @@ class CandidateRow:
     number: int
     name: str
     party: str
+    ballot_number: int | None = None  # the official number on the ballot, when given
 
 
 @dataclass
@@ -528,13 +535,14 @@ def _parse_settings(reader: _Reader) -> tuple[dict[str, Any], ProtocolSchema] | 
             reader.issue(name, None, "turnout_times", "times must be strictly ascending")
     rule = need("win_rule", dict)
     if rule is not None:
-        if rule.get("rule") not in ("absolute_majority", "plurality"):
+        if rule.get("rule") not in WIN_RULES:
             reader.issue(
                 name,
                 None,
                 "win_rule.rule",
-                f"{rule.get('rule')!r} is not absolute_majority or plurality",
+                f"{rule.get('rule')!r} is not one of {', '.join(WIN_RULES)}",
             )
+        _check_rule_options(reader, name, rule)
         if rule.get("base", "valid") not in ("valid", "cast", "participants"):
             reader.issue(
                 name,
@@ -565,6 +573,55 @@ def _parse_settings(reader: _Reader) -> tuple[dict[str, Any], ProtocolSchema] | 
     if reader.issues or schema is None:
         return None
     return data, schema
+
+
+def _share(value: object, *, below_one: bool = False) -> bool:
+    """A share: a number from 0 to 1 (below 1 with ``below_one``)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    if Decimal(str(value)) != Decimal(str(value)).quantize(Decimal("0.001")):
+        return False  # the settings keep three decimals (0.05 = 5 %, 0.525 = 52.5 %)
+    return 0 <= value < 1 if below_one else 0 <= value <= 1
+
+
+def _check_rule_options(reader: _Reader, name: str, rule: dict[str, Any]) -> None:
+    """The proportional and referendum settings and the minimum turnout (all optional)."""
+    choices = {"method": SEAT_METHODS, "seat_scope": SEAT_SCOPES, "threshold_scope": SEAT_SCOPES}
+    for key, allowed in choices.items():
+        if key in rule and rule[key] not in allowed:
+            reader.issue(
+                name, None, f"win_rule.{key}", f"{rule[key]!r} is not one of {', '.join(allowed)}"
+            )
+    seats = rule.get("seats", 0)
+    if not isinstance(seats, int) or isinstance(seats, bool) or not 0 <= seats < MAX_COUNT:
+        reader.issue(name, None, "win_rule.seats", f"{seats!r} must be a whole number >= 0")
+    elif (
+        rule.get("rule") == "proportional"
+        and rule.get("seat_scope", "national") == "national"
+        and seats < 1
+    ):
+        reader.issue(
+            name,
+            None,
+            "win_rule.seats",
+            "a proportional election allocated nationally needs 1 or more seats",
+        )
+    if not _share(rule.get("threshold", 0), below_one=True):
+        reader.issue(
+            name,
+            None,
+            "win_rule.threshold",
+            f"{rule.get('threshold')!r} must be a share of the valid votes in [0, 1), "
+            "at most 3 decimals",
+        )
+    for key in ("min_turnout", "approval_quorum"):
+        if not _share(rule.get(key, 0)):
+            reader.issue(
+                name,
+                None,
+                f"win_rule.{key}",
+                f"{rule.get(key)!r} must be in [0, 1], at most 3 decimals",
+            )
 
 
 @dataclass(frozen=True)
@@ -634,7 +691,9 @@ def _read(reader: _Reader) -> Bundle | None:
     f = "units.csv"
     unit_codes: set[str] = set()
     roots = 0
-    for line, row in reader.rows(f, ["code", "parent", "kind", "name"], ["number", "ocd_id"]):
+    for line, row in reader.rows(
+        f, ["code", "parent", "kind", "name"], ["number", "ocd_id", *UNIT_EXTRA_COLUMNS]
+    ):
         code = reader.text(f, line, "code", row["code"])
         name = reader.text(f, line, "name", row["name"])
         parent = row["parent"].strip() or None
@@ -642,6 +701,7 @@ def _read(reader: _Reader) -> Bundle | None:
         if kind not in UNIT_KINDS:
             reader.issue(f, line, "kind", f"{kind!r} is not one of {', '.join(UNIT_KINDS)}")
         number = reader.count(f, line, "number", row["number"]) if row.get("number") else None
+        seats = reader.count(f, line, "seats", row["seats"]) if row.get("seats") else None
         if code is not None and code in unit_codes:
             reader.issue(f, line, "code", f"unit {code!r} is defined twice")
         if parent is None:
@@ -659,10 +719,23 @@ def _read(reader: _Reader) -> Bundle | None:
             unit_codes.add(code)
         if code is not None and name is not None:
             bundle.units.append(
-                UnitRow(code, parent, kind, number, name, row.get("ocd_id", "").strip())
+                UnitRow(code, parent, kind, number, name, row.get("ocd_id", "").strip(), seats)
             )
     if roots == 0 and (reader.directory / f).exists() and not reader.issues:
         reader.issue(f, None, "parent", "no root unit: exactly one unit must have an empty parent")
+    rule = settings["win_rule"]
+    if (
+        rule["rule"] == "proportional"
+        and rule.get("seat_scope") == "district"
+        and bundle.units
+        and not any(u.seats for u in bundle.units)
+    ):
+        reader.issue(
+            f,
+            None,
+            "seats",
+            "seats are allocated per district (win_rule.seat_scope): give the districts' seats",
+        )
     _step(reader, f, len(bundle.units))
 
     # stations
@@ -723,11 +796,24 @@ def _read(reader: _Reader) -> Bundle | None:
 
     # candidates
     f = "candidates.csv"
+    ballot_numbers: set[int] = set()
     for line, row in reader.rows(
-        f, ["number", "name"], ["party"], max_rows=lambda: (MAX_CANDIDATES, "the limit of a ballot")
+        f,
+        ["number", "name"],
+        ["party", *CANDIDATE_EXTRA_COLUMNS],
+        max_rows=lambda: (MAX_CANDIDATES, "the limit of a ballot"),
     ):
         number = reader.count(f, line, "number", row["number"])
         name = reader.text(f, line, "name", row["name"])
+        official = None
+        if row.get("ballot_number", "").strip():
+            official = reader.count(f, line, "ballot_number", row["ballot_number"])
+            if official is not None and official < 1:
+                reader.issue(f, line, "ballot_number", "an official ballot number is 1 or more")
+            elif official is not None and official in ballot_numbers:
+                reader.issue(f, line, "ballot_number", f"ballot number {official} appears twice")
+            if official is not None:
+                ballot_numbers.add(official)
         expected = len(bundle.candidates) + 1
         if number is not None and number != expected:
             reader.issue(
@@ -738,9 +824,18 @@ def _read(reader: _Reader) -> Bundle | None:
             )
             continue
         if number is not None and name is not None:
-            bundle.candidates.append(CandidateRow(number, name, row.get("party", "").strip()))
+            bundle.candidates.append(
+                CandidateRow(number, name, row.get("party", "").strip(), official)
+            )
     if not bundle.candidates and (reader.directory / f).exists() and not reader.issues:
         reader.issue(f, None, None, "no candidates: at least one is required")
+    if rule["rule"] == "referendum" and bundle.candidates and len(bundle.candidates) != 2:
+        reader.issue(
+            f,
+            None,
+            None,
+            f"a referendum has two options, 1 = yes and 2 = no, not {len(bundle.candidates)}",
+        )
     _step(reader, f, len(bundle.candidates))
 
     register = {s.code: s.registered for s in bundle.stations}

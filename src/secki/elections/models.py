@@ -33,6 +33,24 @@ class ElectionKind(models.TextChoices):
 class WinRule(models.TextChoices):
     ABSOLUTE_MAJORITY = "absolute_majority", "Absolute majority, else runoff"
     PLURALITY = "plurality", "Plurality"
+    PROPORTIONAL = "proportional", "Proportional: seats among the lists"
+    REFERENDUM = "referendum", "Referendum: yes or no"
+
+
+class SeatMethod(models.TextChoices):
+    """How seats are allocated among lists (:mod:`secki.stats.seats`)."""
+
+    DHONDT = "dhondt", "D'Hondt"
+    SAINTE_LAGUE = "sainte_lague", "Sainte-Laguë"
+    HARE = "hare", "Largest remainder, Hare quota"
+
+
+class SeatScope(models.TextChoices):
+    """Where seats (or the threshold) are counted: over the whole country, or in each
+    district (every unit with its own number of seats)."""
+
+    NATIONAL = "national", "National"
+    DISTRICT = "district", "Per district"
 
 
 class MajorityBase(models.TextChoices):
@@ -90,6 +108,42 @@ class Election(models.Model):
         decimal_places=3,
         default=0.4,
         help_text="the election is invalid when results are annulled in more than this share",
+    )
+    seat_method = models.CharField(
+        max_length=12, choices=SeatMethod.choices, default=SeatMethod.DHONDT
+    )
+    seats = models.PositiveIntegerField(
+        default=0, help_text="proportional, national allocation: the seats to allocate"
+    )
+    seat_scope = models.CharField(
+        max_length=8,
+        choices=SeatScope.choices,
+        default=SeatScope.NATIONAL,
+        help_text="seats allocated on national totals, or in each district (units with seats)",
+    )
+    threshold = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=0,
+        help_text="proportional: a list needs at least this share of the valid votes",
+    )
+    threshold_scope = models.CharField(
+        max_length=8,
+        choices=SeatScope.choices,
+        default=SeatScope.NATIONAL,
+        help_text="the threshold is a share of the national valid votes or of the district's",
+    )
+    min_turnout = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=0,
+        help_text="the election (or the referendum's turnout quorum) is invalid below this turnout",
+    )
+    approval_quorum = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=0,
+        help_text="referendum: 'yes' must reach this share of the registered voters",
     )
     protocol_schema_name = models.CharField(max_length=80, default="az-presidential")
     schema_revision = models.PositiveIntegerField(default=0, editable=False)
@@ -152,6 +206,19 @@ class Election(models.Model):
                 | models.Q(publication_at__isnull=False),
                 name="election_publication_time_given",
             ),
+            models.CheckConstraint(
+                condition=models.Q(win_rule__in=WinRule.values)
+                & models.Q(seat_method__in=SeatMethod.values)
+                & models.Q(seat_scope__in=SeatScope.values)
+                & models.Q(threshold_scope__in=SeatScope.values),
+                name="election_rules_known",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(threshold__gte=0, threshold__lt=1)
+                & models.Q(min_turnout__gte=0, min_turnout__lte=1)
+                & models.Q(approval_quorum__gte=0, approval_quorum__lte=1),
+                name="election_rule_shares_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -173,6 +240,19 @@ class Election(models.Model):
         if self.publication == Publication.TIME and self.publication_at is None:
             raise ValidationError(
                 {"publication_at": "publishing from a given time needs that time"}
+            )
+        if not 0 <= self.threshold < 1:
+            raise ValidationError({"threshold": "a share of the valid votes, from 0 to under 1"})
+        for name in ("min_turnout", "approval_quorum"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValidationError({name: "a share from 0 to 1 (0.5 = 50 %)"})
+        if (
+            self.win_rule == WinRule.PROPORTIONAL
+            and self.seat_scope == SeatScope.NATIONAL
+            and self.seats < 1
+        ):
+            raise ValidationError(
+                {"seats": "a proportional election allocated nationally needs 1 or more seats"}
             )
 
     @property
@@ -258,6 +338,11 @@ class Unit(models.Model):
     depth = models.PositiveSmallIntegerField(default=0)
     path = models.CharField(max_length=255, db_index=True, blank=True)
     position = models.PositiveIntegerField(default=0, help_text="order of the bundle's rows")
+    seats = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="proportional, per district: the seats this unit elects (empty: not a district)",
+    )
 
     class Meta:
         ordering = ["position"]
@@ -324,15 +409,31 @@ class Candidate(models.Model):
     number = models.PositiveSmallIntegerField(help_text="ballot order, 1…n; votes are line Cn")
     name = models.CharField(max_length=200)
     party = models.CharField(max_length=200, blank=True)
+    ballot_number = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="the official number printed on the ballot (3, 4, 5 … 41), when it is not "
+        "the ballot order",
+    )
 
     class Meta:
         ordering = ["number"]
         constraints = [
             models.UniqueConstraint(fields=["election", "number"], name="candidate_number_unique"),
+            models.UniqueConstraint(
+                fields=["election", "ballot_number"],
+                condition=models.Q(ballot_number__isnull=False),
+                name="candidate_ballot_number_unique",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def official_number(self) -> int:
+        """The number the ballot shows: the official ballot number, else the ballot order."""
+        return self.ballot_number if self.ballot_number is not None else self.number
 
     @property
     def line_code(self) -> str:

@@ -10,13 +10,15 @@ from decimal import Decimal
 
 from secki.bundle import (
     CANDIDATE_COLUMNS,
+    CANDIDATE_EXTRA_COLUMNS,
     ELECTION_FILE,
     STATION_COLUMNS,
     STATION_EXTRA_COLUMNS,
     UNIT_COLUMNS,
+    UNIT_EXTRA_COLUMNS,
 )
 from secki.bundle.write import election_text, table_bytes
-from secki.elections.models import Election, Station, Unit
+from secki.elections.models import Candidate, Election, Station, Unit
 from secki.elections.serialize import election_settings
 
 UNITS_FILE = "units.csv"
@@ -31,6 +33,36 @@ def _dec(value: Decimal | None) -> str | None:
     return None if value is None else format(value.normalize(), "f")
 
 
+def unit_table(units: Sequence[Unit]) -> Table:
+    """``units.csv``: the optional ``seats`` column only when some unit has seats."""
+    by_id = {u.id: u for u in units}
+    extra = UNIT_EXTRA_COLUMNS if any(u.seats is not None for u in units) else []
+    rows: list[list[object]] = [
+        [
+            u.code,
+            by_id[u.parent_id].code if u.parent_id else None,
+            u.kind,
+            u.number,
+            u.name,
+            u.ocd_id,
+            *([u.seats] if extra else []),
+        ]
+        for u in units
+    ]
+    return [*UNIT_COLUMNS, *extra], rows
+
+
+def candidate_table(candidates: Sequence[Candidate]) -> Table:
+    """``candidates.csv`` in ballot order: the optional ``ballot_number`` column only when some
+    candidate has an official number."""
+    extra = CANDIDATE_EXTRA_COLUMNS if any(c.ballot_number is not None for c in candidates) else []
+    rows: list[list[object]] = [
+        [c.number, c.name, c.party, *([c.ballot_number] if extra else [])]
+        for c in sorted(candidates, key=lambda c: c.number)
+    ]
+    return [*CANDIDATE_COLUMNS, *extra], rows
+
+
 def register_tables(
     election: Election,
     units: Sequence[Unit] | None = None,
@@ -43,17 +75,6 @@ def register_tables(
     if stations is None:
         stations = list(election.stations.order_by("position"))
     by_id = {u.id: u for u in units}
-    unit_rows: list[list[object]] = [
-        [
-            u.code,
-            by_id[u.parent_id].code if u.parent_id else None,
-            u.kind,
-            u.number,
-            u.name,
-            u.ocd_id,
-        ]
-        for u in units
-    ]
     # the optional webcam_url column only when some station has an address (docs/formats.md)
     extra = STATION_EXTRA_COLUMNS if any(s.webcam_url for s in stations) else []
     station_rows: list[list[object]] = [
@@ -74,13 +95,10 @@ def register_tables(
         ]
         for s in stations
     ]
-    candidate_rows: list[list[object]] = [
-        [c.number, c.name, c.party] for c in election.candidates.order_by("number")
-    ]
     return {
-        UNITS_FILE: (list(UNIT_COLUMNS), unit_rows),
+        UNITS_FILE: unit_table(units),
         STATIONS_FILE: ([*STATION_COLUMNS, *extra], station_rows),
-        CANDIDATES_FILE: (list(CANDIDATE_COLUMNS), candidate_rows),
+        CANDIDATES_FILE: candidate_table(list(election.candidates.order_by("number"))),
     }
 
 

@@ -119,6 +119,13 @@ def import_bundle(
             majority_base=rule.get("base", "valid"),
             runoff_size=rule.get("runoff_size", 2),
             invalid_station_share=Decimal(str(rule.get("invalid_station_share", 0.4))),
+            seat_method=rule.get("method", "dhondt"),
+            seats=rule.get("seats", 0),
+            seat_scope=rule.get("seat_scope", "national"),
+            threshold=Decimal(str(rule.get("threshold", 0))),
+            threshold_scope=rule.get("threshold_scope", "national"),
+            min_turnout=Decimal(str(rule.get("min_turnout", 0))),
+            approval_quorum=Decimal(str(rule.get("approval_quorum", 0))),
             simulated=bool(s.get("simulated", False)),
             status=status,
         )
@@ -135,6 +142,7 @@ def import_bundle(
                 number=row.number,
                 name=row.name,
                 ocd_id=row.ocd_id,
+                seats=row.seats,
                 depth=parent.depth + 1 if parent else 0,
                 position=position,
             )
@@ -169,7 +177,13 @@ def import_bundle(
         )
         station_ids = {s.code: s.id for s in stations}
         Candidate.objects.bulk_create(
-            Candidate(election=election, number=c.number, name=c.name, party=c.party)
+            Candidate(
+                election=election,
+                number=c.number,
+                name=c.name,
+                party=c.party,
+                ballot_number=c.ballot_number,
+            )
             for c in bundle.candidates
         )
         now = timezone.now()

@@ -24,13 +24,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from secki.bundle import (
-    CANDIDATE_COLUMNS,
     STATION_COLUMNS,
     STATION_EXTRA_COLUMNS,
     TURNOUT_COLUMNS,
-    UNIT_COLUMNS,
 )
 from secki.bundle.write import write_election, write_table
+from secki.elections.register import candidate_table, unit_table
 from secki.elections.serialize import election_settings
 from secki.opendata.collect import PublicData, PublicStation
 from secki.protocols.models import ProtocolStatus
@@ -184,27 +183,12 @@ def write_registry(data: PublicData, directory: Path) -> dict[str, int]:
     """The bundle's ``election.json``, ``units.csv`` and ``candidates.csv``."""
     directory.mkdir(parents=True, exist_ok=True)
     write_election(directory, election_settings(data.election))
-    by_id = {u.id: u for u in data.units}
+    unit_header, unit_rows = unit_table(data.units)
+    candidate_header, candidate_rows = candidate_table(data.candidates)
     return {
         "election.json": 1,
-        "units.csv": write_table(
-            directory / "units.csv",
-            UNIT_COLUMNS,
-            (
-                [
-                    u.code,
-                    by_id[u.parent_id].code if u.parent_id else None,
-                    u.kind,
-                    u.number,
-                    u.name,
-                    u.ocd_id,
-                ]
-                for u in data.units
-            ),
-        ),
+        "units.csv": write_table(directory / "units.csv", unit_header, unit_rows),
         "candidates.csv": write_table(
-            directory / "candidates.csv",
-            CANDIDATE_COLUMNS,
-            ([c.number, c.name, c.party] for c in data.candidates),
+            directory / "candidates.csv", candidate_header, candidate_rows
         ),
     }

@@ -443,4 +443,5 @@ def national_json(data: PublicData, *, withheld: bool = False) -> dict[str, Any]
         published_only=True,
         withheld=withheld,
         annulled=data.annulled_count,
+        districts=[result(u) for u in data.units if u.seats is not None],
     )

@@ -9,6 +9,16 @@ cast and rejected per unit. Registered and participating voters and reporting pr
 the units. OCD ids go out as ``ExternalIdentifier`` of type ``ocd-id``; ids below the country
 are Secki's local ids and carry ``Label: local``.
 
+**Electoral systems.** A proportional election's contest has ``VoteVariation: proportional``
+and ``NumberElected`` (the seats); once the rules can decide, every list (candidate) carries
+``PostElectionStatus`` (``winner`` with seats, else ``defeated``) and its seats as an
+``ExternalIdentifier`` ``{Type: other, OtherType: seats-won}`` (the format has no seat count).
+A referendum is a ``BallotMeasureContest`` (``Type: referendum``) with the two
+``BallotMeasureSelection`` objects; its outcome (``approved``, ``rejected`` or ``invalid``) is an
+``ExternalIdentifier`` ``{Type: other, OtherType: outcome}`` of the contest. A candidate's
+official ballot number, where it differs from the ballot order (``SequenceOrder``), is an
+``ExternalIdentifier`` ``{Type: other, OtherType: ballot-number}``.
+
 Ids: ``gpu-<code>`` for units, ``gpu-ps-<code>`` for stations, ``cand-<n>``, ``party-<k>``,
 ``contest-<slug>``, ``sel-<n>``. Every ``…Id`` refers to an object in the file, and every
 count of a unit equals the sum over its stations (tests check both; the schema cannot).
@@ -49,6 +59,16 @@ def _ocd(value: str) -> list[dict[str, Any]]:
     return [ident]
 
 
+def _other(kind: str, value: str) -> dict[str, Any]:
+    """An ``ExternalIdentifier`` of type ``other``: what the format has no field for."""
+    return {
+        "@type": "ElectionResults.ExternalIdentifier",
+        "Type": "other",
+        "OtherType": kind,
+        "Value": value,
+    }
+
+
 def unit_id(code: str) -> str:
     return f"gpu-{code}"
 
@@ -70,7 +90,12 @@ def export_nist(data: PublicData) -> dict[str, Any]:
     schema = data.schema
     root = data.root
     national = data.unit_result(root)
-    outcome = decide(election, national)
+    outcome = decide(
+        election,
+        national,
+        annulled=data.annulled_count,
+        districts=[data.unit_result(u) for u in data.units if u.seats is not None],
+    )
     gp_units: list[dict[str, Any]] = []
     counts: dict[int, list[dict[str, Any]]] = {c.number: [] for c in data.candidates}
     ballots: list[dict[str, Any]] = []
@@ -143,6 +168,7 @@ def export_nist(data: PublicData) -> dict[str, Any]:
         if c.party and c.party not in parties:
             parties[c.party] = f"party-{len(parties) + 1}"
     final = not outcome.provisional
+    seats = {row.candidate.number: row.seats for row in outcome.seats}
     candidates = []
     for c in data.candidates:
         item: dict[str, Any] = {
@@ -150,6 +176,9 @@ def export_nist(data: PublicData) -> dict[str, Any]:
             "@type": "ElectionResults.Candidate",
             "BallotName": _text(c.name),
         }
+        identifiers = []
+        if c.ballot_number is not None:
+            identifiers.append(_other("ballot-number", str(c.ballot_number)))
         if c.party:
             item["PartyId"] = parties[c.party]
         if final and outcome.status == "winner" and outcome.winner == c:
@@ -158,30 +187,69 @@ def export_nist(data: PublicData) -> dict[str, Any]:
             item["PostElectionStatus"] = "advanced-to-runoff" if c in outcome.runoff else "defeated"
         elif final and outcome.status == "winner":
             item["PostElectionStatus"] = "defeated"
+        elif final and outcome.status == "seats":
+            item["PostElectionStatus"] = "winner" if seats.get(c.number) else "defeated"
+            identifiers.append(_other("seats-won", str(seats.get(c.number, 0))))
+        if identifiers:
+            item["ExternalIdentifier"] = identifiers
         candidates.append(item)
-    majority = election.win_rule == "absolute_majority"
-    contest: dict[str, Any] = {
-        "@id": f"contest-{election.slug}",
-        "@type": "ElectionResults.CandidateContest",
-        "Name": election.name,
-        "ElectionDistrictId": unit_id(root.code),
-        "VotesAllowed": 1,
-        "VoteVariation": "majority" if majority else "plurality",
-        "SubUnitsReported": national.totals.stations_reported,
-        "TotalSubUnits": national.totals.stations_total,
-        "ContestSelection": [
-            {
-                "@id": f"sel-{c.number}",
-                "@type": "ElectionResults.CandidateSelection",
-                "SequenceOrder": c.number,
-                "CandidateIds": [f"cand-{c.number}"],
-                "VoteCounts": counts[c.number],
-            }
-            for c in data.candidates
-        ],
-    }
-    if majority:
-        contest["NumberRunoff"] = election.runoff_size
+    contest: dict[str, Any]
+    if election.win_rule == "referendum":
+        contest = {
+            "@id": f"contest-{election.slug}",
+            "@type": "ElectionResults.BallotMeasureContest",
+            "Name": election.name,
+            "ElectionDistrictId": unit_id(root.code),
+            "Type": "referendum",
+            "VoteVariation": "majority",
+            "SubUnitsReported": national.totals.stations_reported,
+            "TotalSubUnits": national.totals.stations_total,
+            "ContestSelection": [
+                {
+                    "@id": f"sel-{c.number}",
+                    "@type": "ElectionResults.BallotMeasureSelection",
+                    "Selection": _text(c.name),
+                    "SequenceOrder": c.number,
+                    "VoteCounts": counts[c.number],
+                }
+                for c in data.candidates
+            ],
+        }
+        if final and outcome.status in ("approved", "rejected", "invalid"):
+            contest["ExternalIdentifier"] = [_other("outcome", outcome.status)]
+        candidates = []
+    else:
+        majority = election.win_rule == "absolute_majority"
+        proportional = election.win_rule == "proportional"
+        variation = "majority" if majority else "proportional" if proportional else "plurality"
+        contest = {
+            "@id": f"contest-{election.slug}",
+            "@type": "ElectionResults.CandidateContest",
+            "Name": election.name,
+            "ElectionDistrictId": unit_id(root.code),
+            "VotesAllowed": 1,
+            "VoteVariation": variation,
+            "SubUnitsReported": national.totals.stations_reported,
+            "TotalSubUnits": national.totals.stations_total,
+            "ContestSelection": [
+                {
+                    "@id": f"sel-{c.number}",
+                    "@type": "ElectionResults.CandidateSelection",
+                    "SequenceOrder": c.number,
+                    "CandidateIds": [f"cand-{c.number}"],
+                    "VoteCounts": counts[c.number],
+                }
+                for c in data.candidates
+            ],
+        }
+        if majority:
+            contest["NumberRunoff"] = election.runoff_size
+        if proportional:
+            contest["NumberElected"] = (
+                election.seats
+                if election.seat_scope == "national"
+                else sum(u.seats or 0 for u in data.units)
+            )
     notes = f"Published protocols only. Licence: {LICENCE}."
     if election.simulated:
         notes = "SIMULATED DATA: not a real election. " + notes
@@ -218,6 +286,8 @@ def export_nist(data: PublicData) -> dict[str, Any]:
     }
     if election.simulated:
         report["TestType"] = "simulated"
+    if not candidates:
+        del report["Election"][0]["Candidate"]
     if not report["Party"]:
         del report["Party"]
     return report

@@ -28,6 +28,8 @@ router = Router(tags=["results"])
 
 class CandidateResultOut(Out):
     number: int
+    #: the official number printed on the ballot (the ballot order when none was given)
+    ballot_number: int
     name: str
     party: str
     votes: int
@@ -58,12 +60,55 @@ class UnitTotalsOut(UnitResultOut):
     children: list[UnitResultOut]
 
 
+class SeatOut(Out):
+    number: int
+    ballot_number: int
+    name: str
+    votes: int
+    #: at or above the threshold
+    qualified: bool
+    seats: int
+
+
+class DistrictSeatsOut(Out):
+    unit: str
+    name: str
+    seats: int
+    lists: list[SeatOut]
+
+
+class TieOut(Out):
+    #: the district (null: a national allocation)
+    unit: str | None
+    #: the seat's number in its allocation
+    seat: int
+    #: the lists with an equal claim (ballot order numbers)
+    tied: list[int]
+    winner: int
+
+
+class ReferendumOut(Out):
+    yes: int
+    no: int
+
+
 class OutcomeOut(Out):
+    #: pending, winner, runoff, tie, invalid, no_votes, seats (proportional), approved or
+    #: rejected (referendum), withheld
     status: str
     winner: int | None
     runoff: list[int]
     provisional: bool
     explanation: str
+    #: why the election is invalid: annulled (too many stations) or turnout (below minimum)
+    reason: str | None
+    #: proportional: every list's seats (summed over the districts)
+    seats: list[SeatOut]
+    #: proportional per district: each district's allocation
+    districts: list[DistrictSeatsOut]
+    #: seats the published tie rule decided (more votes, then the lower ballot number)
+    ties: list[TieOut]
+    referendum: ReferendumOut | None
 
 
 class NationalOut(UnitTotalsOut):
@@ -152,7 +197,12 @@ def national_json(election: Election, *, public: bool) -> dict[str, Any]:
     tab = tabulation(election, public=public)
     children = [tab.result(u) for u in tab.children(tab.root)]
     return serialize.national_json(
-        election, tab.result(), children, published_only=tab.public, withheld=tab.withheld
+        election,
+        tab.result(),
+        children,
+        published_only=tab.public,
+        withheld=tab.withheld,
+        districts=[tab.result(u) for u in tab.units.values() if u.seats is not None],
     )
 
 

@@ -57,6 +57,11 @@ from secki.results.turnout import headline
 
 log = logging.getLogger(__name__)
 
+SEAT_METHODS = {
+    "dhondt": gettext_lazy("D'Hondt"),
+    "sainte_lague": gettext_lazy("Sainte-Laguë"),
+    "hare": gettext_lazy("largest remainder (Hare quota)"),
+}
 BASES = {
     "valid": gettext_lazy("valid votes"),
     "cast": gettext_lazy("ballots cast"),
@@ -148,10 +153,30 @@ def outcome_text(outcome: ElectionOutcome, national: UnitResult, election: Elect
     base = BASES.get(election.majority_base, election.majority_base)
     leader = national.leader
     t = national.totals
+    if outcome.status == "invalid" and outcome.reason == "turnout":
+        return _(
+            "The election is invalid: turnout %(turnout)s is below the minimum of %(minimum)s."
+        ) % {"turnout": pct(national.turnout), "minimum": pct(election.min_turnout * 100)}
     if outcome.status == "invalid":
         return _(
             "The election is invalid: results were annulled in more than %(share)s of the stations."
         ) % {"share": pct(election.invalid_station_share * 100, 0)}
+    if outcome.status == "seats":
+        return _("Seats allocated by %(method)s: %(seats)s.") % {
+            "method": SEAT_METHODS.get(election.seat_method, election.seat_method),
+            "seats": ", ".join(f"{r.candidate.name} {r.seats}" for r in outcome.seats if r.seats)
+            or "—",
+        }
+    if outcome.status == "approved":
+        return _("The referendum is approved: yes %(yes)s, no %(no)s.") % {
+            "yes": num(outcome.yes),
+            "no": num(outcome.no),
+        }
+    if outcome.status == "rejected":
+        return _("The referendum is rejected: yes %(yes)s, no %(no)s.") % {
+            "yes": num(outcome.yes),
+            "no": num(outcome.no),
+        }
     if outcome.status == "no_votes":
         return _("No results have been published yet.")
     if outcome.status == "tie":
@@ -265,7 +290,14 @@ def _unit_context(request: HttpRequest, state: PageState, unit: Unit) -> dict[st
     is_root = unit.parent_id is None
     annulled = state.published.data.annulled_count if state.published else None
     outcome = (
-        decide(state.election, result, annulled=annulled) if is_root and not tab.withheld else None
+        decide(
+            state.election,
+            result,
+            annulled=annulled,
+            districts=[tab.result(u) for u in tab.units.values() if u.seats is not None],
+        )
+        if is_root and not tab.withheld
+        else None
     )
     return {
         "withheld": withheld_text(state.election) if tab.withheld else "",
@@ -276,6 +308,9 @@ def _unit_context(request: HttpRequest, state: PageState, unit: Unit) -> dict[st
         "ranked": result.ranked,
         "outcome": outcome,
         "outcome_text": outcome_text(outcome, result, state.election) if outcome else "",
+        "ballot_numbers": any(c.ballot_number is not None for c in tab.candidates),
+        "seat_method": SEAT_METHODS.get(state.election.seat_method, ""),
+        "threshold_pct": pct(state.election.threshold * 100, 1),
         "turnout_headline": headline(TurnoutTable(tab, data).aggregate, unit),
         "base_label": BASES.get(state.election.majority_base, ""),
         "crumbs": ancestors(tab, unit),

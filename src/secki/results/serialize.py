@@ -3,13 +3,13 @@ byte-identical to what the API answers the public)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
 from secki.elections.models import Election
 from secki.results.publication import withheld_reason
-from secki.results.rules import decide
+from secki.results.rules import ElectionOutcome, SeatResult, decide
 from secki.results.tabulate import UnitResult
 
 
@@ -35,6 +35,7 @@ def unit_json(r: UnitResult) -> dict[str, Any]:
         "candidates": [
             {
                 "number": c.candidate.number,
+                "ballot_number": c.candidate.official_number,
                 "name": c.candidate.name,
                 "party": c.candidate.party,
                 "votes": c.votes,
@@ -46,6 +47,57 @@ def unit_json(r: UnitResult) -> dict[str, Any]:
     }
 
 
+def _seats_json(rows: Sequence[SeatResult]) -> list[dict[str, Any]]:
+    return [
+        {
+            "number": row.candidate.number,
+            "ballot_number": row.candidate.official_number,
+            "name": row.candidate.name,
+            "votes": row.votes,
+            "qualified": row.qualified,
+            "seats": row.seats,
+        }
+        for row in rows
+    ]
+
+
+def outcome_json(outcome: ElectionOutcome) -> dict[str, Any]:
+    """The outcome as the results API and the snapshots give it: proportional seats (per
+    district too), the tie rule's decisions, a referendum's yes and no."""
+    return {
+        "status": outcome.status,
+        "winner": outcome.winner.number if outcome.winner else None,
+        "runoff": [c.number for c in outcome.runoff],
+        "provisional": outcome.provisional,
+        "explanation": outcome.explanation,
+        "reason": outcome.reason or None,
+        "seats": _seats_json(outcome.seats),
+        "districts": [
+            {
+                "unit": d.unit.code,
+                "name": d.unit.name,
+                "seats": d.seats,
+                "lists": _seats_json(d.lists),
+            }
+            for d in outcome.districts
+        ],
+        "ties": [
+            {
+                "unit": t.unit.code if t.unit else None,
+                "seat": t.seat,
+                "tied": [c.number for c in t.tied],
+                "winner": t.winner.number,
+            }
+            for t in outcome.ties
+        ],
+        "referendum": (
+            {"yes": outcome.yes, "no": outcome.no}
+            if outcome.status in ("approved", "rejected")
+            else None
+        ),
+    }
+
+
 def national_json(
     election: Election,
     result: UnitResult,
@@ -54,32 +106,33 @@ def national_json(
     published_only: bool,
     withheld: bool = False,
     annulled: int | None = None,
+    districts: Sequence[UnitResult] = (),
 ) -> dict[str, Any]:
     """National figures, the win rule's outcome and the first-level units; ``withheld``: the
     publication setting holds the results back (status ``withheld``, nothing counted);
-    ``annulled``: the count of annulled stations, when the caller knows it."""
+    ``annulled``: the count of annulled stations, when the caller knows it; ``districts``: the
+    results of the units with seats (a per-district proportional allocation)."""
     if withheld:
-        outcome_json: dict[str, Any] = {
+        outcome_doc: dict[str, Any] = {
             "status": "withheld",
             "winner": None,
             "runoff": [],
             "provisional": True,
             "explanation": withheld_reason(election),
+            "reason": None,
+            "seats": [],
+            "districts": [],
+            "ties": [],
+            "referendum": None,
         }
     else:
-        outcome = decide(election, result, annulled=annulled)
-        outcome_json = {
-            "status": outcome.status,
-            "winner": outcome.winner.number if outcome.winner else None,
-            "runoff": [c.number for c in outcome.runoff],
-            "provisional": outcome.provisional,
-            "explanation": outcome.explanation,
-        }
+        outcome = decide(election, result, annulled=annulled, districts=districts)
+        outcome_doc = outcome_json(outcome)
     return {
         "election": election.slug,
         "simulated": election.simulated,
         "published_only": published_only,
-        "outcome": outcome_json,
+        "outcome": outcome_doc,
         **unit_json(result),
         "children": [unit_json(c) for c in children],
     }

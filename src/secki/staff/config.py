@@ -1,5 +1,6 @@
 """The CEC administrator's election settings page: double entry, when preliminary results go
-public, and the outcome rules (spec/domain.md §5). Every change goes through
+public, and the outcome rules (spec/domain.md §5: majority, plurality, proportional seats,
+referendum quorums, minimum turnout). Every change goes through
 :func:`secki.accounts.actions.change_election` (role, validation, audit record, public ledger
 fact); the page only turns the form's fields into the settings' values."""
 
@@ -18,13 +19,38 @@ from django.utils.translation import gettext_lazy
 
 from secki.accounts import actions
 from secki.accounts.access import AccessDenied, Permission
-from secki.elections.models import Election, MajorityBase, Publication, WinRule
+from secki.elections.models import (
+    Election,
+    MajorityBase,
+    Publication,
+    SeatMethod,
+    SeatScope,
+    WinRule,
+)
 from secki.errors import IntakeError
 from secki.staff.common import account, election_or_404, refuse, require_role, staff_view
 
+#: the proportional, referendum and turnout rules (issue 19): a POST without them keeps them
+RULE_OPTIONS = frozenset(
+    {
+        "seat_method",
+        "seats",
+        "seat_scope",
+        "threshold",
+        "threshold_scope",
+        "min_turnout",
+        "approval_quorum",
+    }
+)
 #: the page's fields, in the order of the form; percentages are shown and typed as 0-100
 SWITCHES = ("double_entry", "auto_publish")
-PERCENTS = ("publication_share", "invalid_station_share")
+PERCENTS = (
+    "publication_share",
+    "invalid_station_share",
+    "threshold",
+    "min_turnout",
+    "approval_quorum",
+)
 
 PUBLICATION_LABELS = {
     Publication.IMMEDIATELY: gettext_lazy("As soon as protocols are published"),
@@ -34,6 +60,17 @@ PUBLICATION_LABELS = {
 WIN_RULE_LABELS = {
     WinRule.ABSOLUTE_MAJORITY: gettext_lazy("Absolute majority, else a runoff"),
     WinRule.PLURALITY: gettext_lazy("Plurality: most votes wins"),
+    WinRule.PROPORTIONAL: gettext_lazy("Proportional: seats among the lists"),
+    WinRule.REFERENDUM: gettext_lazy("Referendum: option 1 yes, option 2 no"),
+}
+SEAT_METHOD_LABELS = {
+    SeatMethod.DHONDT: gettext_lazy("D'Hondt"),
+    SeatMethod.SAINTE_LAGUE: gettext_lazy("Sainte-Laguë"),
+    SeatMethod.HARE: gettext_lazy("Largest remainder, Hare quota"),
+}
+SCOPE_LABELS = {
+    SeatScope.NATIONAL: gettext_lazy("national"),
+    SeatScope.DISTRICT: gettext_lazy("per district"),
 }
 BASE_LABELS = {
     MajorityBase.VALID: gettext_lazy("valid votes"),
@@ -64,6 +101,13 @@ def form_values(election: Election) -> dict[str, Any]:
         "majority_base": election.majority_base,
         "runoff_size": str(election.runoff_size),
         "invalid_station_share": _percent(election.invalid_station_share),
+        "seat_method": election.seat_method,
+        "seats": str(election.seats),
+        "seat_scope": election.seat_scope,
+        "threshold": _percent(election.threshold),
+        "threshold_scope": election.threshold_scope,
+        "min_turnout": _percent(election.min_turnout),
+        "approval_quorum": _percent(election.approval_quorum),
     }
 
 
@@ -74,9 +118,24 @@ def changes_from(post: Any, election: Election) -> tuple[dict[str, Any], dict[st
     for name in SWITCHES:
         shown[name] = post.get(name) == "on"
     changes: dict[str, Any] = {name: shown[name] for name in SWITCHES}
-    for name in ("publication", "win_rule", "majority_base", "runoff_size"):
+    for name in (
+        "publication",
+        "win_rule",
+        "majority_base",
+        "runoff_size",
+        "seat_method",
+        "seats",
+        "seat_scope",
+        "threshold_scope",
+    ):
+        if name in RULE_OPTIONS and name not in post:
+            shown[name] = form_values(election)[name]  # a form without the field keeps it
+            continue
         changes[name] = shown[name]
     for name in PERCENTS:
+        if name in RULE_OPTIONS and name not in post:
+            shown[name] = form_values(election)[name]
+            continue
         try:
             share = Decimal(shown[name] or "0") / 100
         except InvalidOperation:
@@ -114,6 +173,8 @@ def election_settings(request: HttpRequest, slug: str) -> HttpResponse:
         "publication_labels": PUBLICATION_LABELS,
         "win_rule_labels": WIN_RULE_LABELS,
         "base_labels": BASE_LABELS,
+        "seat_method_labels": SEAT_METHOD_LABELS,
+        "scope_labels": SCOPE_LABELS,
     }
     if request.method != "POST":
         return render(request, "staff/settings.html", context)
