@@ -24,6 +24,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import SuspiciousFileOperation
@@ -56,6 +57,7 @@ from secki.observers.models import (
     Organisation,
     OrganisationKind,
     ProtocolCopy,
+    Webcam,
 )
 from secki.protocol_schema.schema import MAX_COUNT, candidate_code
 from secki.protocols.data import ProtocolData
@@ -1121,3 +1123,104 @@ def upload_copies(
         _drop(created)
         raise
     return UploadOutcome(organisation, len(parsed), len(by_code))
+
+
+# -- webcams --------------------------------------------------------------------------------
+
+#: the longest web address of the registry (the register's own limit)
+MAX_URL = 500
+
+
+def web_address(field: str, raw: Any, *, required: bool) -> str:
+    """An http(s) address with a host name (what the health check may fetch and a page may
+    link to), or "" when not ``required``."""
+    text = _text(field, raw, MAX_URL, required=required)
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or any(ch.isspace() for ch in text)
+    ):
+        raise IntakeError(
+            "invalid_value",
+            _("%(field)s: %(value)s is not a web address: use http:// or https:// with a host")
+            % {"field": field, "value": quoted(text[:80])},
+            field=field,
+        )
+    return text
+
+
+def register_webcams(
+    election: Election, *, actor: User | None, request: HttpRequest | None = None
+) -> list[Webcam]:
+    """Registry rows for the register's filmed stations that have a stream address and no row
+    yet (their stream from ``Station.webcam_url``)."""
+    authorize_decision(actor, election, None)
+    with transaction.atomic():
+        Election.objects.select_for_update().filter(pk=election.pk).first()
+        known = set(Webcam.objects.filter(election=election).values_list("station_id", flat=True))
+        new = [
+            Webcam(election=election, station=s, stream_url=s.webcam_link)
+            for s in Station.objects.filter(election=election, webcam=True).exclude(webcam_url="")
+            if s.pk not in known and s.webcam_link
+        ]
+        Webcam.objects.bulk_create(new, batch_size=2000)
+        if new:
+            audit.record(
+                actor,
+                "observers.webcams_registered",
+                election=election,
+                target=election.slug,
+                after={"webcams": len(new)},
+                request=request,
+            )
+    return new
+
+
+WEBCAM_FIELDS = ("stream_url", "recording_url", "operator")
+
+
+def edit_webcam(
+    election: Election,
+    station: Station,
+    *,
+    actor: User | None,
+    stream_url: Any,
+    recording_url: Any = "",
+    operator: Any = "",
+    request: HttpRequest | None = None,
+) -> Webcam:
+    """Register or change a station's webcam (``MANAGE_ELECTION`` over the station): audited
+    with the changed fields and a public fact."""
+    if station.election_id != election.pk:
+        raise IntakeError("unknown_station", _("station: not in this election"), field="station")
+    authorize_decision(actor, election, station.unit)
+    wanted = {
+        "stream_url": web_address("stream_url", stream_url, required=True),
+        "recording_url": web_address("recording_url", recording_url, required=False),
+        "operator": _text("operator", operator, 200, required=False),
+    }
+    with transaction.atomic():
+        webcam = Webcam.objects.select_for_update().filter(station=station).first()
+        before = {f: getattr(webcam, f) for f in WEBCAM_FIELDS} if webcam else None
+        if webcam is None:
+            webcam = Webcam(election=election, station=station)
+        changed = {f: v for f, v in wanted.items() if before is None or before[f] != v}
+        if not changed:
+            return webcam
+        for f, v in changed.items():
+            setattr(webcam, f, v)
+        webcam.save()
+        audit.record(
+            actor,
+            "observers.webcam",
+            election=election,
+            target=station.code,
+            before={f: before[f] for f in changed} if before else None,
+            after=changed,
+            request=request,
+        )
+        _fact(election, "observers.webcam", {"station": station.code, **wanted})
+    return webcam

@@ -17,11 +17,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from secki.accounts.access import GRANTS, AccessDenied, Permission, memberships
-from secki.accounts.models import Role
+from secki.accounts.access import AccessDenied
 from secki.elections.models import Election, Station, Unit
 from secki.errors import IntakeError
-from secki.observers import actions
+from secki.observers import actions, dashboard
 from secki.observers.models import (
     Accreditation,
     Application,
@@ -30,6 +29,7 @@ from secki.observers.models import (
     Organisation,
     OrganisationKind,
     ProtocolCopy,
+    Webcam,
 )
 from secki.staff.common import account
 
@@ -52,12 +52,7 @@ def _may_decide(request: HttpRequest, election: Election) -> bool:
 
 def _decides_some(request: HttpRequest, election: Election) -> bool:
     """A manager of the whole election or of part of it."""
-    user = account(request)
-    if user.is_superuser:
-        return True
-    return any(
-        Permission.MANAGE_ELECTION in GRANTS[Role(m.role)] for m in memberships(user, election)
-    )
+    return dashboard.is_commission(account(request), election)
 
 
 @login_required
@@ -476,3 +471,105 @@ def upload(request: HttpRequest, slug: str) -> HttpResponse:
         },
         status=422 if error else 200,
     )
+
+
+# -- webcams' registry ----------------------------------------------------------------------
+
+
+@login_required
+def webcams(request: HttpRequest, slug: str) -> HttpResponse:
+    """The webcam registry for the commission: every registered webcam with its status, the
+    register's filmed stations not registered yet (added by one audited action)."""
+    election = _election(slug)
+    user = account(request)
+    if not _decides_some(request, election):
+        return _denied(
+            request,
+            AccessDenied("forbidden_role", _("the webcam registry is kept by the commission")),
+        )
+    if request.method == "POST":
+        try:
+            added = actions.register_webcams(election, actor=user, request=request)
+        except AccessDenied as exc:
+            return _denied(request, exc)
+        messages.success(request, _("%(n)s webcams added to the registry.") % {"n": len(added)})
+        return redirect("observers:webcams", slug=slug)
+    registered = list(
+        Webcam.objects.filter(election=election)
+        .select_related("station")
+        .order_by("station__position", "id")
+    )
+    known = {w.station_id for w in registered}
+    unregistered = [
+        s
+        for s in Station.objects.filter(election=election, webcam=True).order_by("position")
+        if s.pk not in known
+    ]
+    return render(
+        request,
+        "observers/webcams.html",
+        {"election": election, "webcams": registered, "unregistered": unregistered},
+    )
+
+
+@login_required
+def webcam(request: HttpRequest, slug: str, code: str) -> HttpResponse:
+    """Register or change one station's webcam: stream, recording, operator."""
+    election = _election(slug)
+    user = account(request)
+    try:
+        station = _station(election, code)
+    except IntakeError as exc:
+        raise Http404(exc.message) from None
+    current = Webcam.objects.filter(station=station).first()
+    error: IntakeError | None = None
+    form: dict[str, Any] = {
+        "stream_url": current.stream_url if current else station.webcam_link,
+        "recording_url": current.recording_url if current else "",
+        "operator": current.operator if current else "",
+    }
+    if request.method == "POST":
+        form = request.POST.dict()
+        try:
+            actions.edit_webcam(
+                election,
+                station,
+                actor=user,
+                stream_url=form.get("stream_url"),
+                recording_url=form.get("recording_url", ""),
+                operator=form.get("operator", ""),
+                request=request,
+            )
+        except AccessDenied as exc:
+            return _denied(request, exc)
+        except IntakeError as exc:
+            error = exc
+        else:
+            messages.success(request, _("Webcam of station %(code)s saved.") % {"code": code})
+            return redirect("observers:webcams", slug=slug)
+    elif not _decides_some(request, election):
+        return _denied(
+            request,
+            AccessDenied("forbidden_role", _("the webcam registry is kept by the commission")),
+        )
+    return render(
+        request,
+        "observers/webcam.html",
+        {"election": election, "station": station, "webcam": current, "form": form, "error": error},
+        status=422 if error else 200,
+    )
+
+
+# -- the observers' dashboard ---------------------------------------------------------------
+
+
+@login_required
+def board(request: HttpRequest, slug: str) -> HttpResponse:
+    """What the commission and an organisation's coordinator follow: accreditations, copies,
+    contradictions, webcams' outages."""
+    election = _election(slug)
+    try:
+        figures = dashboard.build(account(request), election)
+    except AccessDenied as exc:
+        return _denied(request, exc)
+    return render(request, "observers/dashboard.html", {"election": election, "board": figures})
