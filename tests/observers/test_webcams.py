@@ -154,15 +154,20 @@ def test_up_down_outage_recovery(
     stand_in.start()  # the same port again
     back = clock.advance(5)
     fourth = health.check(election, now=clock, concurrency=2, timeout=5)
-    assert (fourth.up, sorted(fourth.recovered)) == (2, sorted([hls.station.code, mjpeg.station.code]))
+    assert (fourth.up, sorted(fourth.recovered)) == (
+        2,
+        sorted([hls.station.code, mjpeg.station.code]),
+    )
     outage.refresh_from_db()
     assert (outage.started_at, outage.ended_at, outage.minutes) == (went_down, back, 10)
     hls.refresh_from_db()
     assert (hls.status, hls.status_since, hls.last_seen_at) == (WebcamStatus.UP, back, back)
     assert AuditRecord.objects.filter(action="observers.webcam_up", target=hls.station.code)
-    assert list(
-        WebcamChange.objects.filter(webcam=hls).values_list("status", flat=True)
-    ) == ["up", "down", "up"]
+    assert list(WebcamChange.objects.filter(webcam=hls).values_list("status", flat=True)) == [
+        "up",
+        "down",
+        "up",
+    ]
 
     client = Client()
     page = client.get(reverse("portal:webcam_status", args=[election.slug])).content.decode()
@@ -240,9 +245,7 @@ def test_staff_registry_page(election: Election, people: dict[str, Persona]) -> 
     assert station.code in listing
 
 
-def test_command_registers_the_register_and_probes(
-    election: Election, stand_in: StandIn
-) -> None:
+def test_command_registers_the_register_and_probes(election: Election, stand_in: StandIn) -> None:
     station = Station.objects.filter(election=election).order_by("position").first()
     assert station is not None
     Station.objects.filter(pk=station.pk).update(webcam=True, webcam_url=stand_in.url("/live.m3u8"))

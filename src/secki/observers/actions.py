@@ -28,7 +28,6 @@ from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import SuspiciousFileOperation
-from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -62,7 +61,7 @@ from secki.observers.models import (
 from secki.protocol_schema.schema import MAX_COUNT, candidate_code
 from secki.protocols.data import ProtocolData
 from secki.protocols.models import SCAN_EXTENSIONS, ScanType
-from secki.protocols.scans import Digest, digest_upload
+from secki.protocols.scans import Digest, digest_upload, store_file
 
 #: the subject of every observers' entry in the election's log
 SUBJECT = "observers"
@@ -245,12 +244,12 @@ def _file_digest(upload: UploadedFile, field: str) -> Digest:
         ) from None
 
 
-def _save(name: str, upload: UploadedFile, created: list[str]) -> str:
-    if default_storage.exists(name):
-        return name
-    upload.seek(0)
-    stored = default_storage.save(name, File(upload, name=name))
-    created.append(stored)
+def _save(folder: str, upload: UploadedFile, digest: Digest, created: list[str]) -> str:
+    """Store an upload by its hash like a protocol scan (kept if the same bytes are there);
+    a name this call created goes into ``created``, for removal if the transaction fails."""
+    stored, new = store_file(_stored_name(folder, digest), upload, digest)
+    if new:
+        created.append(stored)
     return stored
 
 
@@ -353,7 +352,7 @@ def apply(
             )
             folder = _folder(election, "documents")
             for upload, digest in zip(documents, digests, strict=True):
-                stored = _save(_stored_name(folder, digest), upload, created)
+                stored = _save(folder, upload, digest, created)
                 Document.objects.create(
                     application=application,
                     file=stored,
@@ -445,7 +444,7 @@ def add_documents(
             for upload, digest in zip(documents, digests, strict=True):
                 Document.objects.create(
                     application=locked,
-                    file=_save(_stored_name(folder, digest), upload, created),
+                    file=_save(folder, upload, digest, created),
                     sha256=digest.sha256,
                     size=digest.size,
                     content_type=digest.content_type,
@@ -932,7 +931,7 @@ def _store_copies(
     for station, values, photo, digest in rows:
         name = ""
         if photo is not None and digest is not None:
-            name = _save(_stored_name(folder, digest), photo, created)
+            name = _save(folder, photo, digest, created)
         copies.append(
             ProtocolCopy(
                 election=election,
