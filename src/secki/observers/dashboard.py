@@ -117,13 +117,13 @@ def build(user: User | None, election: Election, *, on: dt.date | None = None) -
     by_name = {f.organisation.name: f for f in figures.values()}
     for station in compare.compare(election, public=public).stations:
         for name in {c.organisation for c in station.copies}:
-            row = by_name.get(name)
-            if row is None:
+            found = by_name.get(name)
+            if found is None:
                 continue
-            row.marks[station.mark] += 1
+            found.marks[station.mark] += 1
             own_diffs = any(c.diffs for c in station.copies if c.organisation == name)
-            if own_diffs and len(row.contradictions) < LISTED:
-                row.contradictions.append(station)
+            if own_diffs and len(found.contradictions) < LISTED:
+                found.contradictions.append(station)
     status: Counter[str] = Counter(dict.fromkeys(WebcamStatus.values, 0))
     for s, n in (
         Webcam.objects.filter(election=election).values_list("status").annotate(n=Count("id"))
