@@ -276,7 +276,7 @@ def copy_station(request: HttpRequest, slug: str, code: str) -> HttpResponse:
         )
     }
     order = compare.line_order(election)
-    labels = {ln.code: ln.label for ln in election.protocol_schema().lines}
+    labels = {ln.code: _(ln.label) for ln in election.protocol_schema().lines}
     for c in election.candidates.all():
         labels[c.line_code] = c.name
     official = comparison.official or {}

@@ -365,7 +365,7 @@ def copy_form(request: HttpRequest, slug: str) -> HttpResponse:
             ),
         )
     lines = actions.copy_lines(election)
-    labels = {ln.code: ln.label for ln in election.protocol_schema().lines}
+    labels = {ln.code: _(ln.label) for ln in election.protocol_schema().lines}
     for c in election.candidates.all():
         labels[c.line_code] = _("Votes for %(name)s") % {"name": c.name}
     error: IntakeError | None = None
