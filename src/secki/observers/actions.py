@@ -24,7 +24,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
-from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import SuspiciousFileOperation
@@ -40,7 +39,7 @@ from secki.accounts import audit
 from secki.accounts.access import GRANTS, AccessDenied, Permission, memberships
 from secki.accounts.models import Role
 from secki.accounts.users import User, account_of
-from secki.bundle.read import EXTRA_COLUMNS, BoundedCsv, CsvProblem
+from secki.bundle.read import EXTRA_COLUMNS, MAX_URL, BoundedCsv, CsvProblem, is_web_address
 from secki.elections.models import Election, Station, Unit
 from secki.errors import IntakeError
 from secki.inputs import clean_text, count_in_range, quoted
@@ -490,6 +489,52 @@ def _open(application: Application) -> Application:
     return locked
 
 
+def _settle(
+    locked: Application,
+    status: str,
+    reason: str,
+    actor: User | None,
+    at: dt.datetime | None = None,
+) -> str:
+    """Write the decision on the locked application; returns the status it had."""
+    before = locked.status
+    locked.status = status
+    locked.reason = reason
+    locked.decided_at = at or timezone.now()
+    locked.decided_by = account_of(actor)
+    locked.save(update_fields=["status", "reason", "decided_at", "decided_by"])
+    return before
+
+
+def _decided(
+    locked: Application,
+    action: str,
+    *,
+    actor: User | None,
+    before: str,
+    after: dict[str, Any],
+    fact: str,
+    fields: dict[str, Any],
+    request: HttpRequest | None,
+) -> None:
+    """A decision's audit record and its public fact (which names the application and the
+    organisation)."""
+    audit.record(
+        actor,
+        action,
+        election=locked.election,
+        target=f"application {locked.pk}",
+        before={"status": before},
+        after={"status": locked.status, **after},
+        request=request,
+    )
+    _fact(
+        locked.election,
+        fact,
+        {"application": locked.pk, "organisation": locked.organisation.name, **fields},
+    )
+
+
 def _decide(
     application: Application,
     status: str,
@@ -504,30 +549,16 @@ def _decide(
     reason_ = _text("reason", reason, 500, required=required)
     with transaction.atomic():
         locked = _open(application)
-        before = locked.status
-        locked.status = status
-        locked.reason = reason_
-        locked.decided_at = timezone.now()
-        locked.decided_by = account_of(actor)
-        locked.save(update_fields=["status", "reason", "decided_at", "decided_by"])
-        audit.record(
-            actor,
+        before = _settle(locked, status, reason_, actor)
+        _decided(
+            locked,
             f"observers.{status}",
-            election=election,
-            target=f"application {locked.pk}",
-            before={"status": before},
-            after={"status": status, "reason": reason_},
+            actor=actor,
+            before=before,
+            after={"reason": reason_},
+            fact="observers.decision",
+            fields={"decision": status, "reason": reason_},
             request=request,
-        )
-        _fact(
-            election,
-            "observers.decision",
-            {
-                "application": locked.pk,
-                "organisation": locked.organisation.name,
-                "decision": status,
-                "reason": reason_,
-            },
         )
     return locked
 
@@ -653,37 +684,21 @@ def accept(
                     issued_at=now,
                 )
             )
-        locked.status = ApplicationStatus.ACCEPTED
-        locked.reason = reason_
-        locked.decided_at = now
-        locked.decided_by = account_of(actor)
-        locked.save(update_fields=["status", "reason", "decided_at", "decided_by"])
-        numbers = [a.number for a in issued]
-        audit.record(
-            actor,
+        before = _settle(locked, ApplicationStatus.ACCEPTED, reason_, actor, now)
+        issue = {
+            "accreditations": [a.number for a in issued],
+            "valid_from": start.isoformat(),
+            "valid_until": end.isoformat(),
+        }
+        _decided(
+            locked,
             "observers.accepted",
-            election=election,
-            target=f"application {locked.pk}",
-            before={"status": ApplicationStatus.SUBMITTED},
-            after={
-                "status": ApplicationStatus.ACCEPTED,
-                "accreditations": numbers,
-                "valid_from": start.isoformat(),
-                "valid_until": end.isoformat(),
-            },
+            actor=actor,
+            before=before,
+            after=issue,
+            fact="observers.accredited",
+            fields={"unit": locked.unit.code if locked.unit else None, **issue},
             request=request,
-        )
-        _fact(
-            election,
-            "observers.accredited",
-            {
-                "application": locked.pk,
-                "organisation": locked.organisation.name,
-                "unit": locked.unit.code if locked.unit else None,
-                "accreditations": numbers,
-                "valid_from": start.isoformat(),
-                "valid_until": end.isoformat(),
-            },
         )
     return issued
 
@@ -1126,9 +1141,6 @@ def upload_copies(
 
 # -- webcams --------------------------------------------------------------------------------
 
-#: the longest web address of the registry (the register's own limit)
-MAX_URL = 500
-
 
 def web_address(field: str, raw: Any, *, required: bool) -> str:
     """An http(s) address with a host name (what the health check may fetch and a page may
@@ -1136,12 +1148,7 @@ def web_address(field: str, raw: Any, *, required: bool) -> str:
     text = _text(field, raw, MAX_URL, required=required)
     if not text:
         return ""
-    parts = urlsplit(text)
-    if (
-        parts.scheme.lower() not in ("http", "https")
-        or not parts.hostname
-        or any(ch.isspace() for ch in text)
-    ):
+    if not is_web_address(text):
         raise IntakeError(
             "invalid_value",
             _("%(field)s: %(value)s is not a web address: use http:// or https:// with a host")

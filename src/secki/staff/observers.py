@@ -7,6 +7,7 @@ public fact); a refused action is shown with the field it names and nothing is s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import segno
@@ -40,6 +41,23 @@ def _election(slug: str) -> Election:
 
 def _denied(request: HttpRequest, exc: AccessDenied) -> HttpResponse:
     return render(request, "observers/denied.html", {"message": exc.message}, status=403)
+
+
+def _attempt(
+    request: HttpRequest, work: Callable[[], tuple[str, str]]
+) -> HttpResponse | IntakeError:
+    """Run a form's action (``work`` returns its success message and the address to go to
+    next): then the message and a redirect; a refused role or territory is the 403 page; a
+    refused input is returned, for the form to show with the field it names."""
+    try:
+        message, where = work()
+    except AccessDenied as exc:
+        return _denied(request, exc)
+    except IntakeError as exc:
+        return exc
+    if message:
+        messages.success(request, message)
+    return redirect(where)
 
 
 def _may_decide(request: HttpRequest, election: Election) -> bool:
@@ -119,7 +137,8 @@ def apply(request: HttpRequest, slug: str) -> HttpResponse:
     form: dict[str, Any] = {}
     if request.method == "POST":
         form = request.POST.dict()
-        try:
+
+        def send() -> tuple[str, str]:
             application = actions.apply(
                 election,
                 actor=user,
@@ -132,17 +151,16 @@ def apply(request: HttpRequest, slug: str) -> HttpResponse:
                 documents=request.FILES.getlist("documents"),
                 request=request,
             )
-        except AccessDenied as exc:
-            return _denied(request, exc)
-        except IntakeError as exc:
-            error = exc
-        else:
-            messages.success(
-                request,
+            return (
                 _("Application %(id)s received: the commission will decide.")
                 % {"id": application.pk},
+                reverse("observers:application", args=[slug, application.pk]),
             )
-            return redirect("observers:application", slug=slug, pk=application.pk)
+
+        outcome = _attempt(request, send)
+        if not isinstance(outcome, IntakeError):
+            return outcome
+        error = outcome
     return render(
         request,
         "observers/apply.html",
@@ -178,7 +196,9 @@ def application(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     if request.method == "POST":
         form = request.POST.dict()
         decision = form.get("decision")
-        try:
+        here = reverse("observers:application", args=[slug, pk])
+
+        def decide() -> tuple[str, str]:
             if decision == "accept":
                 issued = actions.accept(
                     app,
@@ -189,17 +209,14 @@ def application(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
                     reason=form.get("reason", ""),
                     request=request,
                 )
-                messages.success(
-                    request,
-                    _("Accepted: %(n)s accreditations issued.") % {"n": len(issued)},
-                )
-            elif decision == "reject":
+                return _("Accepted: %(n)s accreditations issued.") % {"n": len(issued)}, here
+            if decision == "reject":
                 actions.reject(app, form.get("reason"), actor=user, request=request)
-                messages.success(request, _("Rejected."))
-            elif decision == "more":
+                return _("Rejected."), here
+            if decision == "more":
                 actions.ask_more(app, form.get("reason"), actor=user, request=request)
-                messages.success(request, _("The organisation was asked for more."))
-            elif decision == "documents":
+                return _("The organisation was asked for more."), here
+            if decision == "documents":
                 actions.add_documents(
                     app,
                     request.FILES.getlist("documents"),
@@ -207,19 +224,15 @@ def application(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
                     note=form.get("note", ""),
                     request=request,
                 )
-                messages.success(request, _("Documents added: the commission will decide."))
-            else:
-                raise IntakeError(
-                    "invalid_value",
-                    _("decision: accept, reject or ask for more"),
-                    field="decision",
-                )
-        except AccessDenied as exc:
-            return _denied(request, exc)
-        except IntakeError as exc:
-            error = exc
-        else:
-            return redirect("observers:application", slug=slug, pk=pk)
+                return _("Documents added: the commission will decide."), here
+            raise IntakeError(
+                "invalid_value", _("decision: accept, reject or ask for more"), field="decision"
+            )
+
+        outcome = _attempt(request, decide)
+        if not isinstance(outcome, IntakeError):
+            return outcome
+        error = outcome
     names = form.get("names")
     if names is None:
         names = "\n".join(app.names)
@@ -373,7 +386,8 @@ def copy_form(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST":
         form = request.POST.dict()
         raw = {code: form.get(code, "") for code, _r in lines}
-        try:
+
+        def record() -> tuple[str, str]:
             station = _station(election, form.get("station", "").strip())
             actions.submit_copy(
                 election,
@@ -383,15 +397,15 @@ def copy_form(request: HttpRequest, slug: str) -> HttpResponse:
                 photo=request.FILES.get("photo"),
                 request=request,
             )
-        except AccessDenied as exc:
-            return _denied(request, exc)
-        except IntakeError as exc:
-            error = exc
-        else:
-            messages.success(
-                request, _("Copy of station %(code)s recorded.") % {"code": station.code}
+            return (
+                _("Copy of station %(code)s recorded.") % {"code": station.code},
+                reverse("observers:copy", args=[slug]),
             )
-            return redirect("observers:copy", slug=slug)
+
+        outcome = _attempt(request, record)
+        if not isinstance(outcome, IntakeError):
+            return outcome
+        error = outcome
     recent = list(
         ProtocolCopy.objects.filter(election=election, submitted_by=user, is_current=True)
         .select_related("station")
@@ -431,7 +445,8 @@ def upload(request: HttpRequest, slug: str) -> HttpResponse:
             organisations[0] if len(organisations) == 1 else None,
         )
         file = request.FILES.get("file")
-        try:
+
+        def store() -> tuple[str, str]:
             if chosen is None:
                 raise IntakeError(
                     "missing_value", _("organisation: choose one"), field="organisation"
@@ -448,17 +463,16 @@ def upload(request: HttpRequest, slug: str) -> HttpResponse:
                 photos=request.FILES.getlist("photos"),
                 request=request,
             )
-        except AccessDenied as exc:
-            return _denied(request, exc)
-        except IntakeError as exc:
-            error = exc
-        else:
-            messages.success(
-                request,
+            return (
                 _("%(n)s copies recorded (%(p)s photos).")
                 % {"n": outcome.copies, "p": outcome.photos},
+                reverse("observers:upload", args=[slug]),
             )
-            return redirect("observers:upload", slug=slug)
+
+        result = _attempt(request, store)
+        if not isinstance(result, IntakeError):
+            return result
+        error = result
     header = ",".join(["station", *[code for code, _r in actions.copy_lines(election)]])
     return render(
         request,
@@ -530,7 +544,8 @@ def webcam(request: HttpRequest, slug: str, code: str) -> HttpResponse:
     }
     if request.method == "POST":
         form = request.POST.dict()
-        try:
+
+        def save() -> tuple[str, str]:
             actions.edit_webcam(
                 election,
                 station,
@@ -540,13 +555,15 @@ def webcam(request: HttpRequest, slug: str, code: str) -> HttpResponse:
                 operator=form.get("operator", ""),
                 request=request,
             )
-        except AccessDenied as exc:
-            return _denied(request, exc)
-        except IntakeError as exc:
-            error = exc
-        else:
-            messages.success(request, _("Webcam of station %(code)s saved.") % {"code": code})
-            return redirect("observers:webcams", slug=slug)
+            return (
+                _("Webcam of station %(code)s saved.") % {"code": station.code},
+                reverse("observers:webcams", args=[slug]),
+            )
+
+        outcome = _attempt(request, save)
+        if not isinstance(outcome, IntakeError):
+            return outcome
+        error = outcome
     elif not _decides_some(request, election):
         return _denied(
             request,
