@@ -11,6 +11,9 @@ transaction, append an audit record and a public fact (a generic entry of the el
 * :func:`set_publish_names` — whether the badge check page names the observer.
 * :func:`submit_copy` and :func:`upload_copies` — the numbers of an observer's protocol copy
   (phone form) or of an organisation's copies (CSV, all or nothing).
+* :func:`edit_webcam` and :func:`register_webcams` — the webcam registry (``MANAGE_ELECTION``
+  over the station; the register's filmed stations with a stream address); the health check's
+  own records are :mod:`secki.observers.health`'s.
 
 Refusals raise :class:`~secki.accounts.access.AccessDenied` (role, territory) or
 :class:`~secki.errors.IntakeError` naming the field; nothing is stored in part.
