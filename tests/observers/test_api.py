@@ -16,7 +16,11 @@ from django.test import Client
 from secki.accounts.models import ApiToken
 from secki.elections.models import Election, Station
 from secki.observers import actions
-from secki.observers.api import ComparisonOut, DashboardOut, StationOut
+from secki.observers.api import (
+    ObserverComparisonOut,
+    ObserverDashboardOut,
+    ObserverStationComparison,
+)
 from secki.observers.models import Organisation, ProtocolCopy
 from secki.observers.store import official_values
 from secki.protocols.models import counted_statuses
@@ -24,10 +28,20 @@ from secki.protocols.scans import upload_scan
 from tests.observers.conftest import PNG, image
 from tests.observers.test_copies import organisation
 from tests.personas import Persona
+from tests.security.test_api_schema import check
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/elections/{slug}/observers/{what}"
+API = "/api/v1/elections/{slug}/observers/"  # as the OpenAPI description names them
+
+
+@pytest.fixture(scope="module")
+def described() -> dict[str, Any]:
+    """The API's OpenAPI description, which every answer must fit."""
+    from secki.apiroutes import api
+
+    return dict(json.loads(json.dumps(api.get_openapi_schema())))
 
 
 def bearer(user: Any) -> Client:
@@ -54,7 +68,7 @@ def setup(election: Election, people: dict[str, Persona]) -> dict[str, Any]:
 
 
 def test_an_observers_copy_is_stored_once_per_key(
-    election: Election, people: dict[str, Persona], setup: dict[str, Any]
+    election: Election, people: dict[str, Persona], setup: dict[str, Any], described: Any
 ) -> None:
     station = setup["station"]
     values = official_copy(election, station)
@@ -63,6 +77,7 @@ def test_an_observers_copy_is_stored_once_per_key(
     body = json.dumps({"station": station.code, "values": values})
     first = client.post(url, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k1")
     assert first.status_code == 201, first.content
+    check(described, API + "copies", "post", first)
     again = client.post(url, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k1")
     assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
@@ -82,6 +97,7 @@ def test_an_observers_copy_is_stored_once_per_key(
             content_type="application/json",
         )
         assert response.status_code == status, (change, response.content)
+        check(described, API + "copies", "post", response)
         if field:
             assert response.json()["error"]["field"] == field
     assert ProtocolCopy.objects.filter(station=station).count() == 1
@@ -93,7 +109,7 @@ def test_an_observers_copy_is_stored_once_per_key(
 
 
 def test_an_organisations_csv_and_the_public_comparison(
-    election: Election, people: dict[str, Persona], setup: dict[str, Any]
+    election: Election, people: dict[str, Persona], setup: dict[str, Any], described: Any
 ) -> None:
     stations = list(Station.objects.filter(election=election).order_by("position")[:2])
     codes = [c for c, _r in actions.copy_lines(election)]
@@ -108,6 +124,7 @@ def test_an_organisations_csv_and_the_public_comparison(
     url = URL.format(slug=election.slug, what="copies-bulk")
     done = rep.post(url, text, content_type="text/csv", HTTP_IDEMPOTENCY_KEY="csv-1")
     assert done.status_code == 201, done.content
+    check(described, API + "copies-bulk", "post", done)
     assert done.json() == {
         "election": election.slug,
         "organisation": "Alpha",
@@ -120,15 +137,16 @@ def test_an_organisations_csv_and_the_public_comparison(
     spoiled = text.replace(f"{stations[1].code},", "nowhere,", 1)
     refused = rep.post(url, spoiled, content_type="text/csv")
     assert refused.status_code == 422 and refused.json()["error"]["field"] == "station"
+    check(described, API + "copies-bulk", "post", refused)
     assert ProtocolCopy.objects.filter(organisation=setup["org"]).count() == 2
     assert bearer(people["cec"].user).post(url, text, content_type="text/csv").status_code == 403
 
     # the comparison: the staff compare with counted protocols, the public with published ones
     public = Client().get(URL.format(slug=election.slug, what="comparison"))
     assert public.status_code == 200
-    ComparisonOut.model_validate(public.json())
+    ObserverComparisonOut.model_validate(check(described, API + "comparison", "get", public))
     staff = bearer(people["cec"].user).get(URL.format(slug=election.slug, what="comparison"))
-    table = ComparisonOut.model_validate(staff.json())
+    table = ObserverComparisonOut.model_validate(check(described, API + "comparison", "get", staff))
     assert table.official == "counted"
     marks = {s.station: s for s in table.stations}
     assert marks[stations[0].code].mark == "differs"
@@ -138,15 +156,16 @@ def test_an_organisations_csv_and_the_public_comparison(
     one = bearer(people["cec"].user).get(
         URL.format(slug=election.slug, what=f"comparison/{stations[0].code}")
     )
-    assert StationOut.model_validate(one.json()).mark == "differs"
+    one_body = check(described, API + "comparison/{station}", "get", one)
+    assert ObserverStationComparison.model_validate(one_body).mark == "differs"
     other = Station.objects.filter(election=election).exclude(pk__in=[s.pk for s in stations])
     none = Client().get(URL.format(slug=election.slug, what=f"comparison/{other[0].code}"))
     assert none.status_code == 404
+    check(described, API + "comparison/{station}", "get", none)
 
     # the dashboard: the organisation's own, the commission's, nobody else's
-    board = DashboardOut.model_validate(
-        rep.get(URL.format(slug=election.slug, what="dashboard")).json()
-    )
+    answer = rep.get(URL.format(slug=election.slug, what="dashboard"))
+    board = ObserverDashboardOut.model_validate(check(described, API + "dashboard", "get", answer))
     assert [o.name for o in board.organisations] == ["Alpha"]
     alpha = board.organisations[0]
     assert alpha.copies == 2 and alpha.accreditations.active == 1

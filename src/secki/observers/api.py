@@ -29,13 +29,13 @@ router = Router(tags=["observers"])
 LineCode = Annotated[str, Field(max_length=40)]
 
 
-class CopyIn(In):
+class ObserverCopyIn(In):
     station: StationCode
     #: the copy's numbers by line code (the protocol's count lines, candidates as C1 … Cn)
     values: dict[LineCode, Count]
 
 
-class CopyOut(Out):
+class ObserverCopyOut(Out):
     station: str
     organisation: str
     accreditation: str | None
@@ -44,14 +44,14 @@ class CopyOut(Out):
     source: str
 
 
-class UploadOut(Out):
+class ObserverCopiesUploadOut(Out):
     election: str
     organisation: str
     copies: int
     photos: int
 
 
-class DifferenceOut(TypedDict):
+class ObserverCopyDifference(TypedDict):
     """A line that differs (a typed dict: a model's field may not be called ``copy``)."""
 
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
@@ -62,14 +62,14 @@ class DifferenceOut(TypedDict):
     delta: int
 
 
-class CopyCompared(Out):
+class ObserverCopyCompared(Out):
     organisation: str
     values: dict[str, int]
     photo_sha256: str | None
-    differences: list[DifferenceOut]
+    differences: list[ObserverCopyDifference]
 
 
-class StationOut(Out):
+class ObserverStationComparison(Out):
     station: str
     unit: str
     #: corroborated (two organisations agree against the official protocol), differs,
@@ -79,10 +79,10 @@ class StationOut(Out):
     #: candidate line → the largest official − copy (positive: in the candidate's favour)
     favour: dict[str, int]
     official: dict[str, int] | None
-    copies: list[CopyCompared]
+    copies: list[ObserverCopyCompared]
 
 
-class UnitCounts(Out):
+class ObserverUnitCounts(Out):
     unit: str
     name: str
     copies: int
@@ -92,51 +92,51 @@ class UnitCounts(Out):
     awaiting: int
 
 
-class ComparisonOut(Out):
+class ObserverComparisonOut(Out):
     election: str
     #: "published" for the public, "counted" for those who may see accepted protocols
     official: str
     counts: dict[str, int]
-    stations: list[StationOut]
-    units: list[UnitCounts]
+    stations: list[ObserverStationComparison]
+    units: list[ObserverUnitCounts]
 
 
-class Accreditations(Out):
+class ObserverAccreditations(Out):
     active: int
     revoked: int
     expired: int
     by_territory: dict[str, int]
 
 
-class Contradiction(Out):
+class ObserverContradiction(Out):
     station: str
     mark: str
     lines: list[str]
 
 
-class OrganisationBoard(Out):
+class ObserverOrganisationBoard(Out):
     name: str
     kind: str
-    accreditations: Accreditations
+    accreditations: ObserverAccreditations
     copies: int
     marks: dict[str, int]
-    contradictions: list[Contradiction]
+    contradictions: list[ObserverContradiction]
 
 
-class OutageOut(Out):
+class WebcamOutageOut(Out):
     station: str
     started_at: str
     ended_at: str | None
     detail: str
 
 
-class DashboardOut(Out):
+class ObserverDashboardOut(Out):
     election: str
     official: str
-    organisations: list[OrganisationBoard]
+    organisations: list[ObserverOrganisationBoard]
     webcams: dict[str, int]
-    open_outages: list[OutageOut]
-    recent_outages: list[OutageOut]
+    open_outages: list[WebcamOutageOut]
+    recent_outages: list[WebcamOutageOut]
 
 
 def copy_json(copy: ProtocolCopy) -> dict[str, Any]:
@@ -150,8 +150,8 @@ def copy_json(copy: ProtocolCopy) -> dict[str, Any]:
     }
 
 
-@router.post("/{slug}/observers/copies", response={201: CopyOut, **WRITE_ERRORS})
-def submit_copy(request: HttpRequest, slug: str, payload: CopyIn) -> JsonResponse:
+@router.post("/{slug}/observers/copies", response={201: ObserverCopyOut, **WRITE_ERRORS})
+def submit_copy(request: HttpRequest, slug: str, payload: ObserverCopyIn) -> JsonResponse:
     """An accredited observer records the numbers of the protocol copy received at a station
     of their accreditation's territory; a later copy of the same station replaces it. Send
     `Idempotency-Key` to make a retry safe: the copy is stored once."""
@@ -187,7 +187,7 @@ def _organisation(user: Any, election: Election, chosen: str) -> Organisation:
 
 @router.post(
     "/{slug}/observers/copies-bulk",
-    response={201: UploadOut, 413: ErrorOut, **WRITE_ERRORS},
+    response={201: ObserverCopiesUploadOut, 413: ErrorOut, **WRITE_ERRORS},
     openapi_extra=BULK_BODY,
 )
 def upload_copies(request: HttpRequest, slug: str, organisation: str = "") -> JsonResponse:
@@ -217,7 +217,7 @@ def _public(request: HttpRequest, election: Election) -> bool:
     return not can(user_from_request(request), election, Permission.VIEW_UNPUBLISHED)
 
 
-@router.get("/{slug}/observers/comparison", response={200: ComparisonOut, 404: ErrorOut})
+@router.get("/{slug}/observers/comparison", response={200: ObserverComparisonOut, 404: ErrorOut})
 def comparison(request: HttpRequest, slug: str) -> dict[str, Any]:
     """Every station with an observer's copy against its official protocol (published
     protocols for the public): its mark, the lines that differ, by how much and in whose
@@ -226,7 +226,10 @@ def comparison(request: HttpRequest, slug: str) -> dict[str, Any]:
     return compare.as_json(compare.compare(election, public=_public(request, election)))
 
 
-@router.get("/{slug}/observers/comparison/{station}", response={200: StationOut, 404: ErrorOut})
+@router.get(
+    "/{slug}/observers/comparison/{station}",
+    response={200: ObserverStationComparison, 404: ErrorOut},
+)
 def station_comparison(request: HttpRequest, slug: str, station: str) -> dict[str, Any]:
     """One station's copies against its official protocol (404: no copy of it)."""
     election = election_or_404(slug)
@@ -239,7 +242,7 @@ def station_comparison(request: HttpRequest, slug: str, station: str) -> dict[st
     return compare.station_json(row)
 
 
-@router.get("/{slug}/observers/dashboard", response={200: DashboardOut, **READ_ERRORS})
+@router.get("/{slug}/observers/dashboard", response={200: ObserverDashboardOut, **READ_ERRORS})
 def observers_dashboard(request: HttpRequest, slug: str) -> dict[str, Any]:
     """For an organisation's own tools (its representative's token) and the commission: the
     accreditations, copies, contradictions found and the webcams' outages."""

@@ -136,8 +136,9 @@ def record(election: Election, results: Iterable[tuple[int, Probe, dt.datetime]]
     went_down: list[str] = []
     recovered: list[str] = []
     with transaction.atomic():
+        # only the webcams' rows: their stations are the protocol intake's to lock
         rows = list(
-            Webcam.objects.select_for_update()
+            Webcam.objects.select_for_update(of=("self",))
             .filter(election=election, pk__in=list(by_id))
             .select_related("station")
             .order_by("pk")
