@@ -27,7 +27,6 @@ from tests.personas import make_personas
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-
 def test_observers_pages_on_a_phone(
     live_server: Any, browser: Any, tmp_path: Path, settings: Any
 ) -> None:
@@ -86,9 +85,10 @@ def test_observers_pages_on_a_phone(
             assert fits(page), (name, lang)
             shot(page, f"observers-{name}-{lang}")
         page.goto(live_server.url + pages["copies"])
-        assert page.locator(f'tr[data-station="{stations[0].code}"]').get_attribute(
-            "data-mark"
-        ) == "differs"
+        assert (
+            page.locator(f'tr[data-station="{stations[0].code}"]').get_attribute("data-mark")
+            == "differs"
+        )
         page.goto(live_server.url + pages["webcams"])
         assert page.locator('tr[data-status="down"]').count() == 1
         context.close()
