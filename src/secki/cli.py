@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "replay": "secki.demo.cli:replay_cmd",
     "verify-log": "secki.ledger.cli:verify_log",
     "verify-scans": "secki.protocols.cli:verify_scans_cmd",
+    "webcams-check": "secki.observers.cli:webcams_check_cmd",
     "audit-sample": "secki.audits.cli:audit_sample",
     "snapshot": "secki.opendata.cli:snapshot",
     "bundle-from-bulk": "secki.opendata.cli:bundle_from_bulk_cmd",

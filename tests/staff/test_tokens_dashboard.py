@@ -128,6 +128,8 @@ def test_dashboard_shows_roles_and_what_each_may_do(election: Election, personas
         *watch,
         f"{slug}/settings/",
         f"/staff/observers/{election.slug}/",
+        f"/staff/observers/{election.slug}/dashboard/",
+        f"/staff/observers/{election.slug}/webcams/",
         f"/staff/audits/e/{election.slug}/",  # secki.audits: set-up, seed, rounds
     ]
     assert "amend, annul, publish, history" in admin.get("/staff/").content.decode()
@@ -181,5 +183,6 @@ def test_a_superuser_sees_every_election_with_every_link(
     body = client.get("/staff/").content.decode()
     assert "Testland presidential election" in body and "Otherland" in body
     assert "Superuser — every role everywhere" in body
-    # two elections, each: 10 tasks, observers' accreditation and the audits
-    assert len(links(client)) == 2 * 12
+    # two elections, each: 10 tasks, observers' accreditation, their dashboard, the webcam
+    # registry and the audits
+    assert len(links(client)) == 2 * 14

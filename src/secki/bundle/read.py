@@ -285,6 +285,18 @@ class Bundle:
         return str(self.settings["slug"])
 
 
+def is_web_address(text: str) -> bool:
+    """An http(s) URL with a host name, no white space or control character, at most
+    :data:`MAX_URL` characters: what a page may link to and the webcam check may fetch."""
+    parts = urlsplit(text)
+    return (
+        parts.scheme.lower() in ("http", "https")
+        and bool(parts.hostname)
+        and not any(ch.isspace() or ord(ch) < 32 for ch in text)
+        and len(text) <= MAX_URL
+    )
+
+
 class _Reader:
     def __init__(
         self,
@@ -436,13 +448,7 @@ class _Reader:
         text = text.strip()
         if not text:
             return ""
-        parts = urlsplit(text)
-        if (
-            parts.scheme.lower() not in ("http", "https")
-            or not parts.hostname
-            or any(ch.isspace() or ord(ch) < 32 for ch in text)
-            or len(text) > MAX_URL
-        ):
+        if not is_web_address(text):
             self.issue(
                 file,
                 line,

@@ -11,6 +11,9 @@ transaction, append an audit record and a public fact (a generic entry of the el
 * :func:`set_publish_names` — whether the badge check page names the observer.
 * :func:`submit_copy` and :func:`upload_copies` — the numbers of an observer's protocol copy
   (phone form) or of an organisation's copies (CSV, all or nothing).
+* :func:`edit_webcam` and :func:`register_webcams` — the webcam registry (``MANAGE_ELECTION``
+  over the station; the register's filmed stations with a stream address); the health check's
+  own records are :mod:`secki.observers.health`'s.
 
 Refusals raise :class:`~secki.accounts.access.AccessDenied` (role, territory) or
 :class:`~secki.errors.IntakeError` naming the field; nothing is stored in part.
@@ -27,7 +30,6 @@ from typing import IO, Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import SuspiciousFileOperation
-from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -40,7 +42,7 @@ from secki.accounts import audit
 from secki.accounts.access import GRANTS, AccessDenied, Permission, memberships
 from secki.accounts.models import Role
 from secki.accounts.users import User, account_of
-from secki.bundle.read import EXTRA_COLUMNS, BoundedCsv, CsvProblem
+from secki.bundle.read import EXTRA_COLUMNS, MAX_URL, BoundedCsv, CsvProblem, is_web_address
 from secki.elections.models import Election, Station, Unit
 from secki.errors import IntakeError
 from secki.inputs import clean_text, count_in_range, quoted
@@ -56,11 +58,12 @@ from secki.observers.models import (
     Organisation,
     OrganisationKind,
     ProtocolCopy,
+    Webcam,
 )
 from secki.protocol_schema.schema import MAX_COUNT, candidate_code
 from secki.protocols.data import ProtocolData
 from secki.protocols.models import SCAN_EXTENSIONS, ScanType
-from secki.protocols.scans import Digest, digest_upload
+from secki.protocols.scans import Digest, digest_upload, store_file
 
 #: the subject of every observers' entry in the election's log
 SUBJECT = "observers"
@@ -243,12 +246,12 @@ def _file_digest(upload: UploadedFile, field: str) -> Digest:
         ) from None
 
 
-def _save(name: str, upload: UploadedFile, created: list[str]) -> str:
-    if default_storage.exists(name):
-        return name
-    upload.seek(0)
-    stored = default_storage.save(name, File(upload, name=name))
-    created.append(stored)
+def _save(folder: str, upload: UploadedFile, digest: Digest, created: list[str]) -> str:
+    """Store an upload by its hash like a protocol scan (kept if the same bytes are there);
+    a name this call created goes into ``created``, for removal if the transaction fails."""
+    stored, new = store_file(_stored_name(folder, digest), upload, digest)
+    if new:
+        created.append(stored)
     return stored
 
 
@@ -351,7 +354,7 @@ def apply(
             )
             folder = _folder(election, "documents")
             for upload, digest in zip(documents, digests, strict=True):
-                stored = _save(_stored_name(folder, digest), upload, created)
+                stored = _save(folder, upload, digest, created)
                 Document.objects.create(
                     application=application,
                     file=stored,
@@ -443,7 +446,7 @@ def add_documents(
             for upload, digest in zip(documents, digests, strict=True):
                 Document.objects.create(
                     application=locked,
-                    file=_save(_stored_name(folder, digest), upload, created),
+                    file=_save(folder, upload, digest, created),
                     sha256=digest.sha256,
                     size=digest.size,
                     content_type=digest.content_type,
@@ -489,6 +492,52 @@ def _open(application: Application) -> Application:
     return locked
 
 
+def _settle(
+    locked: Application,
+    status: str,
+    reason: str,
+    actor: User | None,
+    at: dt.datetime | None = None,
+) -> str:
+    """Write the decision on the locked application; returns the status it had."""
+    before = locked.status
+    locked.status = status
+    locked.reason = reason
+    locked.decided_at = at or timezone.now()
+    locked.decided_by = account_of(actor)
+    locked.save(update_fields=["status", "reason", "decided_at", "decided_by"])
+    return before
+
+
+def _decided(
+    locked: Application,
+    action: str,
+    *,
+    actor: User | None,
+    before: str,
+    after: dict[str, Any],
+    fact: str,
+    fields: dict[str, Any],
+    request: HttpRequest | None,
+) -> None:
+    """A decision's audit record and its public fact (which names the application and the
+    organisation)."""
+    audit.record(
+        actor,
+        action,
+        election=locked.election,
+        target=f"application {locked.pk}",
+        before={"status": before},
+        after={"status": locked.status, **after},
+        request=request,
+    )
+    _fact(
+        locked.election,
+        fact,
+        {"application": locked.pk, "organisation": locked.organisation.name, **fields},
+    )
+
+
 def _decide(
     application: Application,
     status: str,
@@ -503,30 +552,16 @@ def _decide(
     reason_ = _text("reason", reason, 500, required=required)
     with transaction.atomic():
         locked = _open(application)
-        before = locked.status
-        locked.status = status
-        locked.reason = reason_
-        locked.decided_at = timezone.now()
-        locked.decided_by = account_of(actor)
-        locked.save(update_fields=["status", "reason", "decided_at", "decided_by"])
-        audit.record(
-            actor,
+        before = _settle(locked, status, reason_, actor)
+        _decided(
+            locked,
             f"observers.{status}",
-            election=election,
-            target=f"application {locked.pk}",
-            before={"status": before},
-            after={"status": status, "reason": reason_},
+            actor=actor,
+            before=before,
+            after={"reason": reason_},
+            fact="observers.decision",
+            fields={"decision": status, "reason": reason_},
             request=request,
-        )
-        _fact(
-            election,
-            "observers.decision",
-            {
-                "application": locked.pk,
-                "organisation": locked.organisation.name,
-                "decision": status,
-                "reason": reason_,
-            },
         )
     return locked
 
@@ -652,37 +687,21 @@ def accept(
                     issued_at=now,
                 )
             )
-        locked.status = ApplicationStatus.ACCEPTED
-        locked.reason = reason_
-        locked.decided_at = now
-        locked.decided_by = account_of(actor)
-        locked.save(update_fields=["status", "reason", "decided_at", "decided_by"])
-        numbers = [a.number for a in issued]
-        audit.record(
-            actor,
+        before = _settle(locked, ApplicationStatus.ACCEPTED, reason_, actor, now)
+        issue = {
+            "accreditations": [a.number for a in issued],
+            "valid_from": start.isoformat(),
+            "valid_until": end.isoformat(),
+        }
+        _decided(
+            locked,
             "observers.accepted",
-            election=election,
-            target=f"application {locked.pk}",
-            before={"status": ApplicationStatus.SUBMITTED},
-            after={
-                "status": ApplicationStatus.ACCEPTED,
-                "accreditations": numbers,
-                "valid_from": start.isoformat(),
-                "valid_until": end.isoformat(),
-            },
+            actor=actor,
+            before=before,
+            after=issue,
+            fact="observers.accredited",
+            fields={"unit": locked.unit.code if locked.unit else None, **issue},
             request=request,
-        )
-        _fact(
-            election,
-            "observers.accredited",
-            {
-                "application": locked.pk,
-                "organisation": locked.organisation.name,
-                "unit": locked.unit.code if locked.unit else None,
-                "accreditations": numbers,
-                "valid_from": start.isoformat(),
-                "valid_until": end.isoformat(),
-            },
         )
     return issued
 
@@ -930,7 +949,7 @@ def _store_copies(
     for station, values, photo, digest in rows:
         name = ""
         if photo is not None and digest is not None:
-            name = _save(_stored_name(folder, digest), photo, created)
+            name = _save(folder, photo, digest, created)
         copies.append(
             ProtocolCopy(
                 election=election,
@@ -1121,3 +1140,96 @@ def upload_copies(
         _drop(created)
         raise
     return UploadOutcome(organisation, len(parsed), len(by_code))
+
+
+# -- webcams --------------------------------------------------------------------------------
+
+
+def web_address(field: str, raw: Any, *, required: bool) -> str:
+    """An http(s) address with a host name (what the health check may fetch and a page may
+    link to), or "" when not ``required``."""
+    text = _text(field, raw, MAX_URL, required=required)
+    if not text:
+        return ""
+    if not is_web_address(text):
+        raise IntakeError(
+            "invalid_value",
+            _("%(field)s: %(value)s is not a web address: use http:// or https:// with a host")
+            % {"field": field, "value": quoted(text[:80])},
+            field=field,
+        )
+    return text
+
+
+def register_webcams(
+    election: Election, *, actor: User | None, request: HttpRequest | None = None
+) -> list[Webcam]:
+    """Registry rows for the register's filmed stations that have a stream address and no row
+    yet (their stream from ``Station.webcam_url``)."""
+    authorize_decision(actor, election, None)
+    with transaction.atomic():
+        Election.objects.select_for_update().filter(pk=election.pk).first()
+        known = set(Webcam.objects.filter(election=election).values_list("station_id", flat=True))
+        new = [
+            Webcam(election=election, station=s, stream_url=s.webcam_link)
+            for s in Station.objects.filter(election=election, webcam=True).exclude(webcam_url="")
+            if s.pk not in known and s.webcam_link
+        ]
+        Webcam.objects.bulk_create(new, batch_size=2000)
+        if new:
+            audit.record(
+                actor,
+                "observers.webcams_registered",
+                election=election,
+                target=election.slug,
+                after={"webcams": len(new)},
+                request=request,
+            )
+    return new
+
+
+WEBCAM_FIELDS = ("stream_url", "recording_url", "operator")
+
+
+def edit_webcam(
+    election: Election,
+    station: Station,
+    *,
+    actor: User | None,
+    stream_url: Any,
+    recording_url: Any = "",
+    operator: Any = "",
+    request: HttpRequest | None = None,
+) -> Webcam:
+    """Register or change a station's webcam (``MANAGE_ELECTION`` over the station): audited
+    with the changed fields and a public fact."""
+    if station.election_id != election.pk:
+        raise IntakeError("unknown_station", _("station: not in this election"), field="station")
+    authorize_decision(actor, election, station.unit)
+    wanted = {
+        "stream_url": web_address("stream_url", stream_url, required=True),
+        "recording_url": web_address("recording_url", recording_url, required=False),
+        "operator": _text("operator", operator, 200, required=False),
+    }
+    with transaction.atomic():
+        webcam = Webcam.objects.select_for_update().filter(station=station).first()
+        before = {f: getattr(webcam, f) for f in WEBCAM_FIELDS} if webcam else None
+        if webcam is None:
+            webcam = Webcam(election=election, station=station)
+        changed = {f: v for f, v in wanted.items() if before is None or before[f] != v}
+        if not changed:
+            return webcam
+        for f, v in changed.items():
+            setattr(webcam, f, v)
+        webcam.save()
+        audit.record(
+            actor,
+            "observers.webcam",
+            election=election,
+            target=station.code,
+            before={f: before[f] for f in changed} if before else None,
+            after=changed,
+            request=request,
+        )
+        _fact(election, "observers.webcam", {"station": station.code, **wanted})
+    return webcam

@@ -246,39 +246,35 @@ def _by_unit(
     return [(units[i], counts[i]) for i in ordered]
 
 
+def station_json(s: StationComparison) -> dict[str, Any]:
+    return {
+        "station": s.station.code,
+        "unit": s.unit.code,
+        "mark": s.mark,
+        "lines": s.lines,
+        "favour": s.favour,
+        "official": s.official,
+        "copies": [
+            {
+                "organisation": c.organisation,
+                "values": c.values,
+                "photo_sha256": c.photo or None,
+                "differences": [
+                    {"line": d.code, "official": d.official, "copy": d.copy, "delta": d.delta}
+                    for d in c.diffs
+                ],
+            }
+            for c in s.copies
+        ],
+    }
+
+
 def as_json(comparison: Comparison) -> dict[str, Any]:
     return {
         "election": comparison.election.slug,
         "official": "published" if comparison.public else "counted",
         "counts": comparison.counts(),
-        "stations": [
-            {
-                "station": s.station.code,
-                "unit": s.unit.code,
-                "mark": s.mark,
-                "lines": s.lines,
-                "favour": s.favour,
-                "official": s.official,
-                "copies": [
-                    {
-                        "organisation": c.organisation,
-                        "values": c.values,
-                        "photo_sha256": c.photo or None,
-                        "differences": [
-                            {
-                                "line": d.code,
-                                "official": d.official,
-                                "copy": d.copy,
-                                "delta": d.delta,
-                            }
-                            for d in c.diffs
-                        ],
-                    }
-                    for c in s.copies
-                ],
-            }
-            for s in comparison.stations
-        ],
+        "stations": [station_json(s) for s in comparison.stations],
         "units": [{"unit": u.code, "name": u.name, **counts} for u, counts in comparison.by_unit],
     }
 

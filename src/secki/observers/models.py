@@ -217,3 +217,89 @@ class ProtocolCopy(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["election", "is_current"])]
+
+
+class WebcamStatus(models.TextChoices):
+    UNKNOWN = "unknown", "Not checked yet"
+    UP = "up", "Up"
+    DOWN = "down", "Down"
+
+
+class Webcam(models.Model):
+    """A station's webcam in the registry: its stream (first taken from the register's
+    ``webcam_url``), recording and operator, and what the health check last found."""
+
+    election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="+")
+    station = models.OneToOneField(Station, on_delete=models.CASCADE, related_name="+")
+    stream_url = models.URLField(max_length=500)
+    recording_url = models.URLField(max_length=500, blank=True)
+    operator = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        max_length=8, choices=WebcamStatus.choices, default=WebcamStatus.UNKNOWN
+    )
+    status_since = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(
+        null=True, blank=True, help_text="last probe that found it up"
+    )
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    detail = models.CharField(max_length=300, blank=True, help_text="why the last probe failed")
+
+    class Meta:
+        ordering = ["station__position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=[s.value for s in WebcamStatus]),
+                name="observer_webcam_status",
+            ),
+        ]
+        indexes = [models.Index(fields=["election", "status"])]
+
+    def __str__(self) -> str:
+        return f"webcam of station {self.station_id}"
+
+
+class WebcamChange(models.Model):
+    """A change of a webcam's status found by the health check (up → down, down → up, the
+    first result): the history the outages are made of."""
+
+    webcam = models.ForeignKey(Webcam, on_delete=models.CASCADE, related_name="changes")
+    at = models.DateTimeField()
+    status = models.CharField(max_length=8, choices=WebcamStatus.choices)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+
+class WebcamOutage(models.Model):
+    """A time the stream could not be reached: opened by the probe that found it down, closed
+    by the first that found it up again (at most one open outage per webcam)."""
+
+    webcam = models.ForeignKey(Webcam, on_delete=models.CASCADE, related_name="outages")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["webcam"],
+                condition=models.Q(ended_at__isnull=True),
+                name="observer_webcam_one_open_outage",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ended_at__isnull=True)
+                | models.Q(ended_at__gte=models.F("started_at")),
+                name="observer_webcam_outage_dates",
+            ),
+        ]
+
+    @property
+    def minutes(self) -> int | None:
+        """Its length in whole minutes, rounded up (None while it lasts)."""
+        if self.ended_at is None:
+            return None
+        return -(-int((self.ended_at - self.started_at).total_seconds()) // 60)

@@ -14,6 +14,7 @@ election row, from one small SQL statement reused by a process for ``ROW_SECONDS
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -22,7 +23,9 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Concatenate, ParamSpec
 
+from django.core.files.storage import default_storage
 from django.http import (
+    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
@@ -36,6 +39,7 @@ from django.utils.translation import get_language
 from secki.accounts.access import Permission, can
 from secki.elections.models import Election
 from secki.opendata import published
+from secki.protocols.models import SCAN_EXTENSIONS
 from secki.results import store
 from secki.results.publication import row_released
 
@@ -52,6 +56,7 @@ CACHE_ENTRIES = 512
 ROW_SECONDS = 1.0
 
 P = ParamSpec("P")
+log = logging.getLogger(__name__)
 
 
 def etag_of(fingerprint: str, head: int | str, language: str, public: bool, full_path: str) -> str:
@@ -227,3 +232,49 @@ def election_page(
         return response
 
     return wrapper
+
+
+#: a stored upload (scan, photo, document) served as a sealed download
+SEALED_POLICY = "default-src 'none'; sandbox"
+
+
+def sealed_file(
+    request: HttpRequest,
+    name: str,
+    *,
+    sha256: str,
+    filename: str,
+    public: bool,
+    content_type: str | None = None,
+) -> HttpResponseBase:
+    """A stored upload (scan, copy photo, document) from the default storage: always a
+    download, never a page of this site's origin (whatever a file might hold beyond its checked
+    content, a browser neither shows it inline nor runs it: sandbox, a unique origin, nothing
+    loaded; ``nosniff``); the ETag is its SHA-256, public ones cached for good. A missing file
+    is a 404 logged for ``secki verify-scans``."""
+    etag = f'"{sha256}"'
+    response: HttpResponseBase
+    if matches(request, etag):
+        response = HttpResponseNotModified()
+    else:
+        try:
+            handle = default_storage.open(name, "rb")
+        except OSError:
+            log.error("stored file missing: %s (secki verify-scans)", name)
+            raise Http404(name.rsplit("/", 1)[-1]) from None
+        if content_type is None:
+            extension = name.rsplit(".", 1)[-1].lower()
+            types = {v: k for k, v in SCAN_EXTENSIONS.items()}
+            content_type = str(types.get(extension, "application/octet-stream"))
+        response = FileResponse(
+            handle, content_type=content_type, as_attachment=True, filename=filename
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = SEALED_POLICY
+    response["ETag"] = etag
+    response["Cache-Control"] = (
+        "public, max-age=31536000, immutable" if public else "private, no-cache"
+    )
+    if not public:
+        patch_vary_headers(response, ("Cookie", "Authorization"))
+    return response

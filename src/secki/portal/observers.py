@@ -7,14 +7,26 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from secki.accounts.access import Permission, can
-from secki.elections.models import Election, Unit
+from secki.elections.models import Election, Station, Unit
 from secki.observers import actions, compare
-from secki.observers.models import Accreditation, ApplicationStatus, Organisation
+from secki.observers.models import (
+    Accreditation,
+    ApplicationStatus,
+    Organisation,
+    ProtocolCopy,
+    Webcam,
+    WebcamOutage,
+    WebcamStatus,
+)
+from secki.portal.http import sealed_file
+from secki.protocols.scans import visible_scans
 
 
 def _election(slug: str) -> Election:
@@ -169,3 +181,143 @@ def copies_json(request: HttpRequest, slug: str) -> HttpResponse:
     election = _election(slug)
     body = json.dumps(compare.as_json(_comparison(request, election)), ensure_ascii=False)
     return HttpResponse(body, content_type="application/json")
+
+
+# -- webcams' health ------------------------------------------------------------------------
+
+#: webcams listed per page of the status page
+WEBCAMS_PAGE = 100
+
+
+def webcam_status(request: HttpRequest, slug: str) -> HttpResponse:
+    """Every registered webcam with what the health check last found (up, down since, last
+    seen), its open outage; ``?unit=`` (a territory) and ``?status=`` filter, 100 a page."""
+    election = _election(slug)
+    units = list(Unit.objects.filter(election=election).order_by("path", "position"))
+    code = request.GET.get("unit", "")
+    chosen = next((u for u in units if u.code == code), None) if code else None
+    if code and chosen is None:
+        raise Http404(_("There is no unit %(code)s in this election.") % {"code": code[:64]})
+    status = request.GET.get("status", "")
+    if status and status not in WebcamStatus.values:
+        raise Http404(status[:40])
+    webcams = Webcam.objects.filter(election=election).select_related("station")
+    counts = dict.fromkeys(WebcamStatus.values, 0)
+    for s, n in webcams.values_list("status").annotate(n=Count("id")):
+        counts[s] = n
+    if chosen is not None:
+        webcams = webcams.filter(station__unit_path__startswith=chosen.path)
+    if status:
+        webcams = webcams.filter(status=status)
+    page = Paginator(webcams.order_by("station__position", "id"), WEBCAMS_PAGE).get_page(
+        request.GET.get("page")
+    )
+    open_since = dict(
+        WebcamOutage.objects.filter(
+            webcam__in=list(page.object_list), ended_at__isnull=True
+        ).values_list("webcam_id", "started_at")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "portal/webcam_status.html",
+        {
+            "election": election,
+            "section": "webcams",
+            "units": [u for u in units if u.parent_id is not None],
+            "chosen": chosen,
+            "status": status,
+            "statuses": WebcamStatus.choices,
+            "counts": counts,
+            "rows": [(w, open_since.get(w.pk)) for w in page.object_list],
+            "page": page,
+            "page_query": f"{query.urlencode()}&" if query else "",
+        },
+    )
+
+
+def webcam_detail(request: HttpRequest, slug: str, code: str) -> HttpResponse:
+    """One station's webcam: stream, recording, operator, status, its outages (start, end,
+    length) and every change of status."""
+    election = _election(slug)
+    webcam = get_object_or_404(
+        Webcam.objects.select_related("station"), election=election, station__code=code[:64]
+    )
+    return render(
+        request,
+        "portal/webcam_detail.html",
+        {
+            "election": election,
+            "section": "webcams",
+            "w": webcam,
+            "outages": list(webcam.outages.all()[:200]),
+            "changes": list(webcam.changes.order_by("-at", "-id")[:200]),
+        },
+    )
+
+
+# -- a station's copies beside its official protocol ----------------------------------------
+
+
+def copy_station(request: HttpRequest, slug: str, code: str) -> HttpResponse:
+    """A station's observers' copies (numbers, photo and its SHA-256) beside the official
+    protocol's numbers and scans (and theirs), line by line."""
+    election = _election(slug)
+    station = get_object_or_404(Station, election=election, code=code[:64])
+    public = not can(request.user, election, Permission.VIEW_UNPUBLISHED)
+    comparison = compare.station_comparison(election, station, public=public)
+    if comparison is None:
+        raise Http404(_("No observer's copy of this station."))
+    photos = {
+        c.organisation.name: c
+        for c in ProtocolCopy.objects.filter(station=station, is_current=True).select_related(
+            "organisation"
+        )
+    }
+    order = compare.line_order(election)
+    labels = {ln.code: _(ln.label) for ln in election.protocol_schema().lines}
+    for c in election.candidates.all():
+        labels[c.line_code] = c.name
+    official = comparison.official or {}
+    lines = [
+        (
+            code_,
+            labels.get(code_, code_),
+            official.get(code_),
+            [
+                (c.values.get(code_), any(d.code == code_ for d in c.diffs))
+                for c in comparison.copies
+            ],
+        )
+        for code_ in order
+        if code_ in official or any(code_ in c.values for c in comparison.copies)
+    ]
+    return render(
+        request,
+        "portal/observer_station.html",
+        {
+            "election": election,
+            "section": "observers",
+            "station": station,
+            "s": comparison,
+            "lines": lines,
+            "copies": [(c, photos.get(c.organisation)) for c in comparison.copies],
+            "scans": visible_scans(station, public=public),
+        },
+    )
+
+
+def copy_photo(request: HttpRequest, slug: str, code: str, pk: int) -> HttpResponseBase:
+    """The photo of an observer's copy, public like the copy's numbers: always a download
+    (shown by ``<img>``), sandboxed like a scan, its ETag its SHA-256."""
+    copy = get_object_or_404(
+        ProtocolCopy, election__slug=slug, station__code=code[:64], pk=pk, photo_sha256__gt=""
+    )
+    return sealed_file(
+        request,
+        copy.photo.name or "",
+        sha256=copy.photo_sha256,
+        filename=f"copy-{code[:64]}-{copy.photo_sha256[:12]}.{copy.photo.name.rsplit('.', 1)[-1]}",
+        public=True,
+    )

@@ -11,21 +11,17 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseBase,
-    HttpResponseNotModified,
     HttpResponseRedirect,
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -37,7 +33,7 @@ from secki.elections.models import Election, Publication, Station, Unit, WinRule
 from secki.observers.compare import station_comparison
 from secki.portal import maps
 from secki.portal.charts import SERIES_STYLES, Series, line_chart
-from secki.portal.http import PageState, election_page, live_path, matches
+from secki.portal.http import PageState, election_page, live_path, sealed_file
 from secki.portal.pages import (
     TurnoutTable,
     ancestors,
@@ -406,10 +402,6 @@ def verify_guide(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/verify_guide.html", context)
 
 
-#: the policy a scan is served with (the site's own, django-csp's, is left off)
-SCAN_POLICY = "default-src 'none'; sandbox"
-
-
 def scan_file(request: HttpRequest, slug: str, code: str, number: int) -> HttpResponseBase:
     """The file of a station's scan ``number``: public once the protocol version it belongs to
     is published (or annulled); before that only to officials and observers who may see
@@ -428,33 +420,14 @@ def scan_file(request: HttpRequest, slug: str, code: str, number: int) -> HttpRe
         user_from_request(request), scan.election, Permission.VIEW_UNPUBLISHED, scan.station
     ):
         raise Http404(_("There is no such scan."))
-    etag = f'"{scan.sha256}"'
-    cache = "public, max-age=31536000, immutable" if public else "private, no-cache"
-    response: HttpResponseBase
-    if matches(request, etag):
-        response = HttpResponseNotModified()
-    else:
-        try:
-            handle = default_storage.open(scan.file.name or "", "rb")
-        except OSError:
-            log.error("scan file missing: %s (secki verify-scans)", scan.file.name)
-            raise Http404(_("There is no such scan.")) from None
-        # Always a download, never a page of this site's origin: whatever a file might hold
-        # beyond its checked content (secki.protocols.scan_content), a browser neither shows it
-        # inline nor runs it (sandbox: no scripts, a unique origin; nothing may be loaded).
-        response = FileResponse(
-            handle,
-            content_type=scan.content_type,
-            as_attachment=True,
-            filename=scan.download_name,
-        )
-        response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = SCAN_POLICY
-    response["ETag"] = etag
-    response["Cache-Control"] = cache
-    if not public:
-        patch_vary_headers(response, ("Cookie", "Authorization"))
-    return response
+    return sealed_file(
+        request,
+        scan.file.name or "",
+        sha256=scan.sha256,
+        filename=scan.download_name,
+        public=public,
+        content_type=scan.content_type,
+    )
 
 
 @election_page

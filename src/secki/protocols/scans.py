@@ -170,7 +170,7 @@ def file_sha256(name: str) -> tuple[str, int]:
     return sha.hexdigest(), size
 
 
-def _store_file(name: str, upload: UploadedFile, digest: Digest) -> tuple[str, bool]:
+def store_file(name: str, upload: UploadedFile, digest: Digest) -> tuple[str, bool]:
     """Save the upload under ``name`` unless that file already holds these bytes; returns the
     stored name and whether this call created it (and so must remove it on failure)."""
     if default_storage.exists(name):
@@ -232,7 +232,7 @@ def upload_scan(
         number = (
             ProtocolScan.objects.filter(station=station).aggregate(n=Max("number"))["n"] or 0
         ) + 1
-        name, created = _store_file(storage_name(election, station, digest), upload, digest)
+        name, created = store_file(storage_name(election, station, digest), upload, digest)
         try:
             entry = chain.append(
                 election,

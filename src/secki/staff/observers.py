@@ -7,6 +7,7 @@ public fact); a refused action is shown with the field it names and nothing is s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import segno
@@ -17,11 +18,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from secki.accounts.access import GRANTS, AccessDenied, Permission, memberships
-from secki.accounts.models import Role
+from secki.accounts.access import AccessDenied
 from secki.elections.models import Election, Station, Unit
 from secki.errors import IntakeError
-from secki.observers import actions
+from secki.observers import actions, dashboard
 from secki.observers.models import (
     Accreditation,
     Application,
@@ -30,6 +30,7 @@ from secki.observers.models import (
     Organisation,
     OrganisationKind,
     ProtocolCopy,
+    Webcam,
 )
 from secki.staff.common import account
 
@@ -42,6 +43,23 @@ def _denied(request: HttpRequest, exc: AccessDenied) -> HttpResponse:
     return render(request, "observers/denied.html", {"message": exc.message}, status=403)
 
 
+def _attempt(
+    request: HttpRequest, work: Callable[[], tuple[str, str]]
+) -> HttpResponse | IntakeError:
+    """Run a form's action (``work`` returns its success message and the address to go to
+    next): then the message and a redirect; a refused role or territory is the 403 page; a
+    refused input is returned, for the form to show with the field it names."""
+    try:
+        message, where = work()
+    except AccessDenied as exc:
+        return _denied(request, exc)
+    except IntakeError as exc:
+        return exc
+    if message:
+        messages.success(request, message)
+    return redirect(where)
+
+
 def _may_decide(request: HttpRequest, election: Election) -> bool:
     try:
         actions.authorize_decision(account(request), election, None)
@@ -52,12 +70,7 @@ def _may_decide(request: HttpRequest, election: Election) -> bool:
 
 def _decides_some(request: HttpRequest, election: Election) -> bool:
     """A manager of the whole election or of part of it."""
-    user = account(request)
-    if user.is_superuser:
-        return True
-    return any(
-        Permission.MANAGE_ELECTION in GRANTS[Role(m.role)] for m in memberships(user, election)
-    )
+    return dashboard.is_commission(account(request), election)
 
 
 @login_required
@@ -124,7 +137,8 @@ def apply(request: HttpRequest, slug: str) -> HttpResponse:
     form: dict[str, Any] = {}
     if request.method == "POST":
         form = request.POST.dict()
-        try:
+
+        def send() -> tuple[str, str]:
             application = actions.apply(
                 election,
                 actor=user,
@@ -137,17 +151,16 @@ def apply(request: HttpRequest, slug: str) -> HttpResponse:
                 documents=request.FILES.getlist("documents"),
                 request=request,
             )
-        except AccessDenied as exc:
-            return _denied(request, exc)
-        except IntakeError as exc:
-            error = exc
-        else:
-            messages.success(
-                request,
+            return (
                 _("Application %(id)s received: the commission will decide.")
                 % {"id": application.pk},
+                reverse("observers:application", args=[slug, application.pk]),
             )
-            return redirect("observers:application", slug=slug, pk=application.pk)
+
+        outcome = _attempt(request, send)
+        if not isinstance(outcome, IntakeError):
+            return outcome
+        error = outcome
     return render(
         request,
         "observers/apply.html",
@@ -183,7 +196,9 @@ def application(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     if request.method == "POST":
         form = request.POST.dict()
         decision = form.get("decision")
-        try:
+        here = reverse("observers:application", args=[slug, pk])
+
+        def decide() -> tuple[str, str]:
             if decision == "accept":
                 issued = actions.accept(
                     app,
@@ -194,17 +209,14 @@ def application(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
                     reason=form.get("reason", ""),
                     request=request,
                 )
-                messages.success(
-                    request,
-                    _("Accepted: %(n)s accreditations issued.") % {"n": len(issued)},
-                )
-            elif decision == "reject":
+                return _("Accepted: %(n)s accreditations issued.") % {"n": len(issued)}, here
+            if decision == "reject":
                 actions.reject(app, form.get("reason"), actor=user, request=request)
-                messages.success(request, _("Rejected."))
-            elif decision == "more":
+                return _("Rejected."), here
+            if decision == "more":
                 actions.ask_more(app, form.get("reason"), actor=user, request=request)
-                messages.success(request, _("The organisation was asked for more."))
-            elif decision == "documents":
+                return _("The organisation was asked for more."), here
+            if decision == "documents":
                 actions.add_documents(
                     app,
                     request.FILES.getlist("documents"),
@@ -212,19 +224,15 @@ def application(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
                     note=form.get("note", ""),
                     request=request,
                 )
-                messages.success(request, _("Documents added: the commission will decide."))
-            else:
-                raise IntakeError(
-                    "invalid_value",
-                    _("decision: accept, reject or ask for more"),
-                    field="decision",
-                )
-        except AccessDenied as exc:
-            return _denied(request, exc)
-        except IntakeError as exc:
-            error = exc
-        else:
-            return redirect("observers:application", slug=slug, pk=pk)
+                return _("Documents added: the commission will decide."), here
+            raise IntakeError(
+                "invalid_value", _("decision: accept, reject or ask for more"), field="decision"
+            )
+
+        outcome = _attempt(request, decide)
+        if not isinstance(outcome, IntakeError):
+            return outcome
+        error = outcome
     names = form.get("names")
     if names is None:
         names = "\n".join(app.names)
@@ -370,7 +378,7 @@ def copy_form(request: HttpRequest, slug: str) -> HttpResponse:
             ),
         )
     lines = actions.copy_lines(election)
-    labels = {ln.code: ln.label for ln in election.protocol_schema().lines}
+    labels = {ln.code: _(ln.label) for ln in election.protocol_schema().lines}
     for c in election.candidates.all():
         labels[c.line_code] = _("Votes for %(name)s") % {"name": c.name}
     error: IntakeError | None = None
@@ -378,7 +386,8 @@ def copy_form(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST":
         form = request.POST.dict()
         raw = {code: form.get(code, "") for code, _r in lines}
-        try:
+
+        def record() -> tuple[str, str]:
             station = _station(election, form.get("station", "").strip())
             actions.submit_copy(
                 election,
@@ -388,15 +397,15 @@ def copy_form(request: HttpRequest, slug: str) -> HttpResponse:
                 photo=request.FILES.get("photo"),
                 request=request,
             )
-        except AccessDenied as exc:
-            return _denied(request, exc)
-        except IntakeError as exc:
-            error = exc
-        else:
-            messages.success(
-                request, _("Copy of station %(code)s recorded.") % {"code": station.code}
+            return (
+                _("Copy of station %(code)s recorded.") % {"code": station.code},
+                reverse("observers:copy", args=[slug]),
             )
-            return redirect("observers:copy", slug=slug)
+
+        outcome = _attempt(request, record)
+        if not isinstance(outcome, IntakeError):
+            return outcome
+        error = outcome
     recent = list(
         ProtocolCopy.objects.filter(election=election, submitted_by=user, is_current=True)
         .select_related("station")
@@ -436,7 +445,8 @@ def upload(request: HttpRequest, slug: str) -> HttpResponse:
             organisations[0] if len(organisations) == 1 else None,
         )
         file = request.FILES.get("file")
-        try:
+
+        def store() -> tuple[str, str]:
             if chosen is None:
                 raise IntakeError(
                     "missing_value", _("organisation: choose one"), field="organisation"
@@ -453,17 +463,16 @@ def upload(request: HttpRequest, slug: str) -> HttpResponse:
                 photos=request.FILES.getlist("photos"),
                 request=request,
             )
-        except AccessDenied as exc:
-            return _denied(request, exc)
-        except IntakeError as exc:
-            error = exc
-        else:
-            messages.success(
-                request,
+            return (
                 _("%(n)s copies recorded (%(p)s photos).")
                 % {"n": outcome.copies, "p": outcome.photos},
+                reverse("observers:upload", args=[slug]),
             )
-            return redirect("observers:upload", slug=slug)
+
+        result = _attempt(request, store)
+        if not isinstance(result, IntakeError):
+            return result
+        error = result
     header = ",".join(["station", *[code for code, _r in actions.copy_lines(election)]])
     return render(
         request,
@@ -476,3 +485,108 @@ def upload(request: HttpRequest, slug: str) -> HttpResponse:
         },
         status=422 if error else 200,
     )
+
+
+# -- webcams' registry ----------------------------------------------------------------------
+
+
+@login_required
+def webcams(request: HttpRequest, slug: str) -> HttpResponse:
+    """The webcam registry for the commission: every registered webcam with its status, the
+    register's filmed stations not registered yet (added by one audited action)."""
+    election = _election(slug)
+    user = account(request)
+    if not _decides_some(request, election):
+        return _denied(
+            request,
+            AccessDenied("forbidden_role", _("the webcam registry is kept by the commission")),
+        )
+    if request.method == "POST":
+        try:
+            added = actions.register_webcams(election, actor=user, request=request)
+        except AccessDenied as exc:
+            return _denied(request, exc)
+        messages.success(request, _("%(n)s webcams added to the registry.") % {"n": len(added)})
+        return redirect("observers:webcams", slug=slug)
+    registered = list(
+        Webcam.objects.filter(election=election)
+        .select_related("station")
+        .order_by("station__position", "id")
+    )
+    known = {w.station_id for w in registered}
+    unregistered = [
+        s
+        for s in Station.objects.filter(election=election, webcam=True).order_by("position")
+        if s.pk not in known
+    ]
+    return render(
+        request,
+        "observers/webcams.html",
+        {"election": election, "webcams": registered, "unregistered": unregistered},
+    )
+
+
+@login_required
+def webcam(request: HttpRequest, slug: str, code: str) -> HttpResponse:
+    """Register or change one station's webcam: stream, recording, operator."""
+    election = _election(slug)
+    user = account(request)
+    try:
+        station = _station(election, code)
+    except IntakeError as exc:
+        raise Http404(exc.message) from None
+    current = Webcam.objects.filter(station=station).first()
+    error: IntakeError | None = None
+    form: dict[str, Any] = {
+        "stream_url": current.stream_url if current else station.webcam_link,
+        "recording_url": current.recording_url if current else "",
+        "operator": current.operator if current else "",
+    }
+    if request.method == "POST":
+        form = request.POST.dict()
+
+        def save() -> tuple[str, str]:
+            actions.edit_webcam(
+                election,
+                station,
+                actor=user,
+                stream_url=form.get("stream_url"),
+                recording_url=form.get("recording_url", ""),
+                operator=form.get("operator", ""),
+                request=request,
+            )
+            return (
+                _("Webcam of station %(code)s saved.") % {"code": station.code},
+                reverse("observers:webcams", args=[slug]),
+            )
+
+        outcome = _attempt(request, save)
+        if not isinstance(outcome, IntakeError):
+            return outcome
+        error = outcome
+    elif not _decides_some(request, election):
+        return _denied(
+            request,
+            AccessDenied("forbidden_role", _("the webcam registry is kept by the commission")),
+        )
+    return render(
+        request,
+        "observers/webcam.html",
+        {"election": election, "station": station, "webcam": current, "form": form, "error": error},
+        status=422 if error else 200,
+    )
+
+
+# -- the observers' dashboard ---------------------------------------------------------------
+
+
+@login_required
+def board(request: HttpRequest, slug: str) -> HttpResponse:
+    """What the commission and an organisation's coordinator follow: accreditations, copies,
+    contradictions, webcams' outages."""
+    election = _election(slug)
+    try:
+        figures = dashboard.build(account(request), election)
+    except AccessDenied as exc:
+        return _denied(request, exc)
+    return render(request, "observers/dashboard.html", {"election": election, "board": figures})

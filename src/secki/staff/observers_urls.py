@@ -12,4 +12,7 @@ urlpatterns = [
     path("<slug:slug>/accreditations/<str:number>/badge/", views.badge, name="badge"),
     path("<slug:slug>/copy/", views.copy_form, name="copy"),
     path("<slug:slug>/copies/upload/", views.upload, name="upload"),
+    path("<slug:slug>/webcams/", views.webcams, name="webcams"),
+    path("<slug:slug>/webcams/<str:code>/", views.webcam, name="webcam"),
+    path("<slug:slug>/dashboard/", views.board, name="dashboard"),
 ]

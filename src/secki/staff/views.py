@@ -110,6 +110,20 @@ def desk(user: User, election: Election, roles: list[str]) -> Desk:
                 _("applications, decisions, badges, revocations"),
             )
         )
+        d.links.append(
+            (
+                reverse("observers:dashboard", args=[slug]),
+                _("Observers' dashboard"),
+                _("accreditations, protocol copies, contradictions, webcam outages"),
+            )
+        )
+        d.links.append(
+            (
+                reverse("observers:webcams", args=[slug]),
+                _("Webcam registry"),
+                _("streams, operators, health"),
+            )
+        )
     manage = may(Permission.MANAGE_ELECTION)
     if manage or may(Permission.ENTER_AUDIT_COUNT):
         note = _("set-up, seed ceremony, rounds") if manage else _("hand counts of the sample")
