@@ -49,8 +49,9 @@ def test_board_enters_a_round_on_a_phone(live_server: Any, browser: Any, tmp_pat
     cec = imported.people["cec"].user
     audit = actions.create_audit(imported.election, actor=cec, kind="macro", risk_limit="0.10")
     actions.enter_seed(audit, actor=cec, seed=SEED, witnesses=WITNESSES)
-    actions.start_round(audit, actor=cec)
+    round_ = actions.start_round(audit, actor=cec)
     boards = make_boards(imported)
+    boards.assign(round_)
     paper = Paper(imported.sim)
     tasks = list(Task.objects.filter(round__audit=audit).select_related("row__station"))
     base = f"{live_server.url}/staff/audits/e/{imported.election.slug}/{audit.pk}/"

@@ -7,8 +7,10 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Count
+
 from secki.audits import actions, manifest, sampling
-from secki.audits.models import Audit, AuditKind, Draw, RoundKind, Task
+from secki.audits.models import Audit, AuditKind, BoardAssignment, Draw, RoundKind, Task
 from secki.elections.models import Election
 from secki.stats.bravo import bravo_sample_size
 from secki.stats.macro import macro_initial_sample_size
@@ -139,3 +141,68 @@ def progress(audit: Audit) -> list[dict[str, Any]]:
         g["tasks"].append(t)
         g["agreed"] += t.agreed is not None
     return [groups[k] for k in sorted(groups, key=lambda c: (len(c), c))]
+
+
+def _constituency_order(code: str) -> tuple[int, str]:
+    return (len(code), code)
+
+
+def progress_table(audit: Audit, *, members: bool = False) -> list[dict[str, Any]]:
+    """Per constituency, each round and the total: stations sampled, counted once (one entry
+    waiting for the second), reconciled (two matching entries) and discrepancies (reconciled
+    stations whose hand count differs from the reported protocol; ``None`` for ballot
+    polling's sampled ballots, which have no station total to compare). ``members``: add the
+    user names of the board members assigned to each round (for the staff pages)."""
+    rounds = list(audit.rounds.order_by("number"))
+    kinds = {r.pk: r for r in rounds}
+    candidates = list(audit.reported)
+    cells: dict[str, dict[int, dict[str, Any]]] = {}
+    for task in (
+        Task.objects.filter(round__audit=audit)
+        .select_related("row")
+        .annotate(entry_count=Count("entries"))
+    ):
+        r = kinds[task.round_id]
+        comparable = not (r.kind == RoundKind.SAMPLE and audit.kind == AuditKind.BRAVO)
+        cell = cells.setdefault(task.row.constituency, {}).setdefault(
+            r.number,
+            {
+                "round": r.number,
+                "sampled": 0,
+                "counted_once": 0,
+                "reconciled": 0,
+                "discrepancies": 0 if comparable else None,
+            },
+        )
+        cell["sampled"] += 1
+        if task.agreed is not None:
+            cell["reconciled"] += 1
+            if comparable and any(
+                int(task.agreed.get(c, 0)) != int(task.row.votes.get(c, 0)) for c in candidates
+            ):
+                cell["discrepancies"] += 1
+        elif task.entry_count % 2 == 1:
+            cell["counted_once"] += 1
+    assigned: dict[tuple[str, int], list[str]] = {}
+    if members:
+        for a in BoardAssignment.objects.filter(round__audit=audit).select_related(
+            "member", "round"
+        ):
+            assigned.setdefault((a.constituency, a.round.number), []).append(
+                a.member.get_username()
+            )
+    out = []
+    for code in sorted(cells, key=_constituency_order):
+        per_round = [cells[code][n] for n in sorted(cells[code])]
+        if members:
+            for cell in per_round:
+                cell["members"] = sorted(assigned.get((code, cell["round"]), []))
+        known = [c["discrepancies"] for c in per_round if c["discrepancies"] is not None]
+        total = {
+            "sampled": sum(c["sampled"] for c in per_round),
+            "counted_once": sum(c["counted_once"] for c in per_round),
+            "reconciled": sum(c["reconciled"] for c in per_round),
+            "discrepancies": sum(known) if known else None,
+        }
+        out.append({"constituency": code, "rounds": per_round, "total": total})
+    return out

@@ -49,7 +49,7 @@ def detail(request: HttpRequest, slug: str, audit_id: int) -> HttpResponse:
             "data": data,
             "draws": data["draws"][:500],
             "more_draws": max(0, len(data["draws"]) - 500),
-            "progress": report.progress(audit),
+            "progress_table": report.progress_table(audit),
         },
     )
 
