@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count
+from django.utils.translation import gettext as _
 
 from secki.audits import actions, manifest, sampling
 from secki.audits.models import Audit, AuditKind, BoardAssignment, Draw, RoundKind, Task
@@ -109,7 +111,7 @@ def draws_csv(audit: Audit) -> bytes:
     for t in Task.objects.filter(round__audit=audit, round__kind=RoundKind.SAMPLE):
         agreed[(t.round_id, t.row_id)] = t.agreed
     counted: dict[int, Any] = {}
-    for (_, row_id), value in agreed.items():
+    for (_round, row_id), value in agreed.items():
         if value is not None:
             counted.setdefault(row_id, {}).update(value)
     for d in (
@@ -206,3 +208,52 @@ def progress_table(audit: Audit, *, members: bool = False) -> list[dict[str, Any
         }
         out.append({"constituency": code, "rounds": per_round, "total": total})
     return out
+
+
+def report_json(audit: Audit) -> bytes:
+    """The report's figures as published at ``report.json`` (the bytes the report's SHA-256
+    is taken of)."""
+    body = json.dumps(summary(audit), ensure_ascii=False, indent=1, sort_keys=True)
+    return body.encode("utf-8")
+
+
+def report_rounds(audit: Audit, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each round of the report: its sample (draws, stations and ballots drawn), the
+    discrepancies found in it (reported vs audited per candidate), the measured risk and the
+    decision it led to."""
+    by_round: dict[int, list[dict[str, Any]]] = {}
+    for d in data["discrepancies"]:
+        by_round.setdefault(int(d["round"]), []).append(d)
+    ballots_drawn: dict[int, int] = {}
+    for d in data["draws"]:
+        if d["ballot"] is not None:
+            ballots_drawn[int(d["round"])] = ballots_drawn.get(int(d["round"]), 0) + 1
+    out = []
+    for r in data["rounds"]:
+        figures: dict[str, Any] = r["figures"] or {}
+        out.append(
+            {
+                **r,
+                "ballots_drawn": ballots_drawn.get(r["number"]),
+                "discrepancies": by_round.get(r["number"], []),
+                "outcome": figures.get("status"),
+                "next_size": figures.get("next_size"),
+                "escalate": bool(figures.get("escalate")),
+            }
+        )
+    return out
+
+
+def status_sentence(status: str) -> str:
+    """What an audit's status (or the status a round left) means, in words."""
+    texts = {
+        "confirmed": _("The hand counts confirm the reported outcome within the risk limit."),
+        "confirmed_full": _("A full hand count confirms the reported outcome."),
+        "overturned": _("A full hand count gives another outcome than the one reported."),
+        "full_count": _(
+            "The sample did not confirm the outcome: every station is being counted by hand."
+        ),
+        "counting": _("A round is being counted."),
+        "seeded": _("Waiting for the next round."),
+    }
+    return texts.get(status, _("Waiting for the seed ceremony."))
