@@ -139,6 +139,8 @@ def test_api_lists_audits_and_gives_rounds_risk_and_discrepancies(sim: Imported)
     assert one["progress"] == report.progress_table(audit)
     assert client.get(one["pdf_url"]).status_code == 200
     assert client.get(f"/api/v1/elections/{slug}/audits/999999").status_code == 404
+    for path in (f"{10**20}", f"{10**20}/sample", "-1", "x"):
+        assert client.get(f"/api/v1/elections/{slug}/audits/{path}").status_code in (400, 404)
     assert client.get("/api/v1/elections/no-such/audits").status_code == 404
     openapi = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/elections/{slug}/audits/{audit_id}/sample" in openapi["paths"]
