@@ -45,6 +45,32 @@ class SeedOut(Out):
     held_at: str
 
 
+class FiguresOut(Out):
+    """The figures of a round's measurement (:mod:`secki.audits.risk`); which keys are set
+    depends on the method (MACRO, BRAVO, the full hand count)."""
+
+    method: str
+    #: the audit's status the round left
+    status: str
+    #: draws measured so far (over every round)
+    draws: int | None = None
+    #: MACRO: the P-value, the largest taint, whether a taint reached 1, draws with a taint
+    pvalue: float | None = None
+    max_taint: float | None = None
+    taint_at_least_1: bool | None = None
+    discrepant_draws: int | None = None
+    #: BRAVO: ln T per "winner>loser" pair, and the risk 1/T of the worst pair
+    log_statistics: dict[str, float] | None = None
+    risk: float | None = None
+    #: the next round's size when another sample round follows; escalation to a full count
+    next_size: int | None = None
+    escalate: bool | None = None
+    #: full hand count: the totals, their winners, whether they confirm the reported ones
+    audited: dict[str, int] | None = None
+    winners: list[str] | None = None
+    confirmed: bool | None = None
+
+
 class RoundOut(Out):
     number: int
     #: ``sample`` or ``full`` (the full hand count)
@@ -62,7 +88,7 @@ class RoundOut(Out):
     next_size: int | None
     escalate: bool
     #: the figures of the measurement (method, P-value or test statistics, taints …)
-    figures: dict[str, Any] | None
+    figures: FiguresOut | None
 
 
 class DiscrepancyOut(Out):
