@@ -207,7 +207,7 @@ def audit_list(request: HttpRequest, slug: str) -> dict[str, Any]:
     return {"election": election.slug, "audits": audits}
 
 
-@router.get("/{slug}/audits/{audit_id}", response={200: AuditOut, **errors(404)})
+@router.get("/{slug}/audits/{int:audit_id}", response={200: AuditOut, **errors(404)})
 def audit_detail(request: HttpRequest, slug: str, audit_id: int) -> dict[str, Any]:
     """One audit: set-up, seed ceremony, every round with its measured risk, the stations
     whose hand count differs from the reported protocol, the progress per constituency."""
@@ -263,7 +263,7 @@ def audit_detail(request: HttpRequest, slug: str, audit_id: int) -> dict[str, An
     }
 
 
-@router.get("/{slug}/audits/{audit_id}/sample", response={200: SampleOut, **errors(404)})
+@router.get("/{slug}/audits/{int:audit_id}/sample", response={200: SampleOut, **errors(404)})
 def audit_sample(request: HttpRequest, slug: str, audit_id: int) -> dict[str, Any]:
     """The sample as published: the seed, the rule, the manifest (its text and SHA-256) and
     every draw; each round's ``first_draw`` and ``size`` are the ``--first`` and ``--draws``
