@@ -21,6 +21,7 @@ from django.utils import translation
 from secki.audits import actions, pdf, report
 from secki.audits.cli import audit_sample
 from secki.audits.models import Audit
+from secki.ledger.models import LedgerEntry
 from secki.simulator import SimulationConfig
 from tests.audits.conftest import SEED, Imported, Paper, count_round, make_boards, run_audit
 
@@ -111,6 +112,14 @@ def test_report_page_and_pdf_in_three_languages(sim: Imported) -> None:
         # the embedded subset maps its glyphs back to ə ğ ı ş and Cyrillic (ToUnicode CMap)
         for char in "əğışИПнб":
             assert f"<{ord(char):04X}>" in texts, (lang, char)
+    # the final report's figures are fixed in the log: report.json's SHA-256
+    (entry,) = LedgerEntry.objects.filter(
+        election=sim.election, kind="audit.report", subject=f"audit:{audit.pk}"
+    )
+    served = Client().get(f"/e/{slug}/audits/{audit.pk}/report.json").content
+    logged = json.loads(entry.body)
+    assert logged["report_sha256"] == hashlib.sha256(served).hexdigest()
+    assert logged["status"] == audit.status
     # the public audit page links the report
     detail = Client().get(f"/e/{slug}/audits/{audit.pk}/").content.decode()
     assert f"/e/{slug}/audits/{audit.pk}/report/" in detail

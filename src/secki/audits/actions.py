@@ -1,6 +1,7 @@
 """Every audit write: check the role, validate, write in one transaction, leave an audit
 record, and log the public fact (kinds ``audit.created``, ``audit.seed``, ``audit.round``,
-``audit.count``, ``audit.result``; subject ``audit:<id>``).
+``audit.count``, ``audit.result``, and ``audit.report`` with the SHA-256 of the final
+report's ``report.json`` once the audit is finished; subject ``audit:<id>``).
 
 * Set-up, the seed and rounds: CEC administrators (``MANAGE_ELECTION`` on the whole
   election).
@@ -803,6 +804,16 @@ def _close_round(audit: Audit, round_: Round) -> None:
         "audit.result",
         {"round": round_.number, "risk": repr(round_.risk), "figures": figures},
     )
+    if audit.finished:
+        # the final report's figures (report.json) fixed in the signed, witnessed log
+        from secki.audits import report
+
+        body = report.report_json(audit)
+        _log(
+            audit,
+            "audit.report",
+            {"status": str(audit.status), "report_sha256": manifest.sha256(body)},
+        )
 
 
 def _measure(audit: Audit) -> risk.Measured:

@@ -221,6 +221,8 @@ def render(audit: Audit) -> bytes:
         )
         % {"subject": f"audit:{audit.pk}", "sha": digest}
     )
+    if audit.finished:
+        para(_("That SHA-256 is in the log too, as the audit's entry audit.report."))
     para(
         _("Anyone can redo the sample with the seed and the manifest:")
         + " secki audit-sample --seed SEED --manifest manifest.csv --draws N --first F"
