@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Max
 from django.http import HttpRequest
@@ -525,8 +526,6 @@ def start_round(audit: Audit, *, actor: User | None, request: HttpRequest | None
 
 
 def _board_member(audit: Audit, username: Any) -> Any:
-    from django.contrib.auth import get_user_model
-
     name = _text(username, "member", limit=150)
     member = get_user_model().objects.filter(username=name, is_active=True).first()
     if member is None:
