@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from secki.api.main import api
 from secki.api.registry import router as elections_router
+from secki.audits.api import router as audits_router
 from secki.integrity.api import router as integrity_router
 from secki.observers.api import router as observers_router
 from secki.portal.api import router as results_router
@@ -24,3 +25,4 @@ api.add_router("/elections", turnout_figures_router)
 api.add_router("/elections", results_router)
 api.add_router("/elections", integrity_router)
 api.add_router("/elections", observers_router)
+api.add_router("/elections", audits_router)

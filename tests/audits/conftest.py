@@ -1,9 +1,12 @@
 """Audit tests: simulated elections imported through the real bundle import (one per module,
-rolled back at the module's end), the people of an audit, and the paper the boards count —
-the simulator's protocols before fraud injection (``sim.clean``)."""
+rolled back at the module's end: the ``sim`` fixture imports the module's ``SIMULATION``), the
+people of an audit (two board members, assigned by the CEC administrator to the
+constituencies of each round they count), and the paper the boards count — the simulator's
+protocols before fraud injection (``sim.clean``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +15,8 @@ from django.contrib.auth import get_user_model
 
 from secki.accounts.models import Membership, Role
 from secki.audits import actions
-from secki.audits.models import Audit, RoundKind, Task
+from secki.audits.models import Audit, BoardAssignment, Round, RoundKind, Task
+from secki.simulator import SimulationConfig
 from secki.simulator.model import SimulatedElection
 from tests.integrity.conftest import Imported, fresh_caches, import_simulated, module_transaction
 
@@ -29,10 +33,33 @@ def no_caches() -> None:
     tabulate._cache.clear()
 
 
+@pytest.fixture(scope="module")
+def sim(
+    request: Any, django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any
+) -> Iterator[Imported]:
+    """The module's ``SIMULATION`` (a :class:`SimulationConfig`) imported once for its tests."""
+    config: SimulationConfig = request.module.SIMULATION
+    with module_transaction(django_db_blocker):
+        yield import_simulated(tmp_path_factory.mktemp(config.slug), config)
+
+
 @dataclass
 class Boards:
     first: Any
     second: Any
+    admin: Any  # the CEC administrator who assigns them
+
+    def assign(self, round_: Round) -> None:
+        """Assign both members to every constituency of ``round_`` they are not assigned to."""
+        groups = set(round_.tasks.values_list("row__constituency", flat=True))
+        for group in sorted(groups):
+            for member in (self.first, self.second):
+                if not BoardAssignment.objects.filter(
+                    round=round_, constituency=group, member=member
+                ).exists():
+                    actions.assign_board(
+                        round_, actor=self.admin, constituency=group, member=member.username
+                    )
 
 
 def make_boards(imported: Imported) -> Boards:
@@ -40,10 +67,13 @@ def make_boards(imported: Imported) -> Boards:
     users = get_user_model().objects
     out = []
     for name in ("board-a", "board-b"):
-        user = users.create_user(username=f"{name}-{imported.election.slug}", password="pw")
-        Membership.objects.create(user=user, election=imported.election, role=Role.AUDIT_BOARD)
+        username = f"{name}-{imported.election.slug}"
+        user = users.filter(username=username).first()
+        if user is None:
+            user = users.create_user(username=username, password="pw")
+            Membership.objects.create(user=user, election=imported.election, role=Role.AUDIT_BOARD)
         out.append(user)
-    return Boards(out[0], out[1])
+    return Boards(out[0], out[1], imported.people["cec"].user)
 
 
 class Paper:
@@ -80,6 +110,7 @@ def count_round(audit: Audit, paper: Paper, boards: Boards) -> None:
     round_ = audit.rounds.order_by("-number").first()
     assert round_ is not None
     ballots = round_.kind == RoundKind.SAMPLE and audit.kind == "bravo"
+    boards.assign(round_)
     for task in Task.objects.filter(round=round_, agreed__isnull=True).select_related(
         "row__station", "round__audit"
     ):

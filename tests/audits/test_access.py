@@ -4,7 +4,6 @@ different ones, blind) and bad input per field: a clear error naming it, nothing
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from django.contrib.auth import get_user_model
 from secki.accounts.access import AccessDenied
 from secki.accounts.models import AuditRecord, Membership, Role
 from secki.audits import actions
-from secki.audits.models import Audit, CountEntry, Round, SeedCeremony
+from secki.audits.models import Audit, BoardAssignment, CountEntry, Round, SeedCeremony
 from secki.errors import IntakeError
 from secki.ledger.models import LedgerEntry
 from secki.simulator import SimulationConfig
@@ -22,28 +21,20 @@ from tests.audits.conftest import (
     WITNESSES,
     Imported,
     Paper,
-    import_simulated,
     make_boards,
-    module_transaction,
 )
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(scope="module")
-def sim(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[Imported]:
-    with module_transaction(django_db_blocker):
-        yield import_simulated(
-            tmp_path_factory.mktemp("access"),
-            SimulationConfig(
-                stations=60,
-                seed=9,
-                candidates=2,
-                shares=(0.6, 0.4),
-                constituencies=4,
-                slug="audit-access",
-            ),
-        )
+SIMULATION = SimulationConfig(
+    stations=60,
+    seed=9,
+    candidates=2,
+    shares=(0.6, 0.4),
+    constituencies=4,
+    slug="audit-access",
+)
 
 
 def stored(election: Any) -> tuple[int, int, int, int, int, int]:
@@ -111,7 +102,13 @@ def test_only_audit_boards_enter_counts_in_their_territory(sim: Imported) -> Non
         actions.enter_count(task, count, actor=far)
     assert outside.value.code == "forbidden_territory"
     assert stored(sim.election) == before
+    # a board member of the right territory who is not assigned to the round's constituency
     boards = make_boards(sim)
+    with pytest.raises(AccessDenied) as unassigned:
+        actions.enter_count(task, count, actor=boards.first)
+    assert unassigned.value.code == "not_assigned"
+    assert stored(sim.election) == before
+    boards.assign(round_)
     assert actions.enter_count(task, count, actor=boards.first) == "first"
     with pytest.raises(IntakeError) as same:
         actions.enter_count(task, count, actor=boards.first)
@@ -208,6 +205,7 @@ def test_bad_station_count_names_the_field_and_stores_nothing(
     count: dict[str, Any] = Paper(sim.sim).station_count(task.row.station.code)
     count.update(change)
     boards = make_boards(sim)
+    boards.assign(task.round)
     before = stored(sim.election)
     with pytest.raises(IntakeError) as refused:
         actions.enter_count(task, count, actor=boards.first)
@@ -226,6 +224,7 @@ def test_bad_ballot_entry_names_the_ballot(sim: Imported) -> None:
     )
     assert task is not None and task.ballots
     boards = make_boards(sim)
+    boards.assign(task.round)
     good = {str(b): "C1" for b in task.ballots}
     first = str(task.ballots[0])
     for data, field in [
@@ -238,3 +237,71 @@ def test_bad_ballot_entry_names_the_ballot(sim: Imported) -> None:
         assert refused.value.field == field
     assert not CountEntry.objects.filter(task=task).exists()
     assert actions.enter_count(task, dict(good, **{first: ""}), actor=boards.first) == "first"
+
+
+def test_only_the_administrator_assigns_board_members_to_a_round(sim: Imported) -> None:
+    """Only CEC administrators assign; only audit board members whose territory reaches the
+    constituency are assigned; only the assigned members count there; bad input names the
+    field and stores nothing."""
+    cec = sim.people["cec"].user
+    audit = actions.create_audit(sim.election, actor=cec, kind="macro", risk_limit="0.05")
+    actions.enter_seed(audit, actor=cec, seed=SEED, witnesses=WITNESSES)
+    round_ = actions.start_round(audit, actor=cec)
+    task = round_.tasks.select_related("row__station", "round__audit").first()
+    assert task is not None
+    group = task.row.constituency
+    boards = make_boards(sim)
+    before = (stored(sim.election), BoardAssignment.objects.count())
+    for who in ("con1", "st11", "supervisor", "observer", "outsider"):
+        with pytest.raises(AccessDenied):
+            actions.assign_board(
+                round_, actor=sim.people[who].user, constituency=group, member=boards.first.username
+            )
+    with pytest.raises(AccessDenied):
+        actions.assign_board(round_, actor=boards.first, constituency=group, member="board-a")
+    elsewhere = next(
+        u
+        for u in sim.election.units.filter(kind="constituency")
+        if not task.row.station.unit_path.startswith(u.path)
+    )
+    far = get_user_model().objects.create_user("board-far-2", password="pw")
+    Membership.objects.create(
+        user=far, election=sim.election, role=Role.AUDIT_BOARD, unit=elsewhere
+    )
+    for constituency, member, field, code in [
+        ("", boards.first.username, "constituency", "missing_value"),
+        ("no-such-unit", boards.first.username, "constituency", "unknown_constituency"),
+        (group, "", "member", "missing_value"),
+        (group, "nobody-here", "member", "unknown_member"),
+        (group, sim.people["observer"].user.username, "member", "not_a_board_member"),
+        (group, far.username, "member", "outside_territory"),
+        (group, "bad\x00name", "member", "invalid_text"),
+    ]:
+        with pytest.raises(IntakeError) as refused:
+            actions.assign_board(round_, actor=cec, constituency=constituency, member=member)
+        assert (refused.value.field, refused.value.code) == (field, code), refused.value.message
+    assert (stored(sim.election), BoardAssignment.objects.count()) == before
+    assignment = actions.assign_board(
+        round_, actor=cec, constituency=group, member=boards.first.username
+    )
+    with pytest.raises(IntakeError) as twice:
+        actions.assign_board(round_, actor=cec, constituency=group, member=boards.first.username)
+    assert twice.value.code == "already_assigned"
+    record = AuditRecord.objects.filter(action="audit.board_assigned").latest("id")
+    assert record.after == {"round": 1, "constituency": group, "member": boards.first.username}
+    count = Paper(sim.sim).station_count(task.row.station.code)
+    assert actions.enter_count(task, count, actor=boards.first) == "first"
+    # the second member is not assigned: refused, nothing stored
+    entries = CountEntry.objects.count()
+    with pytest.raises(AccessDenied) as refused_count:
+        actions.enter_count(task, count, actor=boards.second)
+    assert refused_count.value.code == "not_assigned"
+    assert CountEntry.objects.count() == entries
+    # withdrawn: the first member can no longer count; the entry stays
+    with pytest.raises(AccessDenied):
+        actions.unassign_board(assignment, actor=boards.second)
+    actions.unassign_board(assignment, actor=cec)
+    assert AuditRecord.objects.filter(action="audit.board_unassigned").exists()
+    with pytest.raises(AccessDenied):
+        actions.enter_count(task, count, actor=boards.first)
+    assert CountEntry.objects.filter(task=task).count() == 1

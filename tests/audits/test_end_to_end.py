@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from secki.accounts.actions import delete_election
 from secki.audits import actions
@@ -83,6 +84,14 @@ def setup(imported: Imported, kind: str, alpha: str) -> Any:
     return audit
 
 
+def api_audit(audit: Audit) -> dict[str, Any]:
+    """The audit as the public API gives it (its answer is validated against its schema)."""
+    response = Client().get(f"/api/v1/elections/{audit.election.slug}/audits/{audit.pk}")
+    assert response.status_code == 200, response.content
+    body: dict[str, Any] = response.json()
+    return body
+
+
 def test_clean_batch_audit_confirms_in_the_first_round(clean: Imported) -> None:
     audit = setup(clean, "macro", "5 %")
     assert audit.risk_limit == 0.05 and audit.reported_winners == ["C1"]
@@ -120,6 +129,10 @@ def test_altered_protocols_escalate_to_a_full_hand_count(altered: Imported) -> N
     }
     assert {d["station"] for d in actions.discrepancies(audit)} == stuffed
     assert chain.verify().ok  # the audit's entries keep the log valid
+    api = api_audit(audit)
+    assert api["status"] == "overturned" and api["rounds"][-1]["kind"] == "full"
+    assert api["rounds"][-1]["figures"]["winners"] == ["C2"]
+    assert api["rounds"][-2]["escalate"] is True
 
 
 def test_a_simulated_election_with_an_audit_can_still_be_deleted(tmp_path: Any) -> None:
@@ -154,3 +167,7 @@ def test_ballot_polling_of_an_altered_result_escalates(altered: Imported) -> Non
     assert [r.kind for r in rounds][-1] == RoundKind.FULL
     assert all(r.risk is not None and r.risk > 0.10 for r in rounds[:-1])
     assert audit.status == AuditStatus.OVERTURNED
+    api = api_audit(audit)
+    assert api["rounds"][0]["figures"]["method"] == "BRAVO"
+    assert api["rounds"][0]["figures"]["log_statistics"]
+    assert api["rounds"][-1]["figures"]["confirmed"] is False

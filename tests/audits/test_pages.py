@@ -8,41 +8,43 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterator
+import re
 from typing import Any
 
 import pytest
 from django.test import Client
 
-from secki.audits.models import Audit, Task
+from secki.audits.models import Audit, BoardAssignment, Task
 from secki.simulator import SimulationConfig
 from tests.audits.conftest import (
     SEED,
     WITNESSES,
     Imported,
     Paper,
-    import_simulated,
     make_boards,
-    module_transaction,
 )
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(scope="module")
-def sim(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[Imported]:
-    with module_transaction(django_db_blocker):
-        yield import_simulated(
-            tmp_path_factory.mktemp("pages"),
-            SimulationConfig(
-                stations=50,
-                seed=4,
-                candidates=2,
-                shares=(0.6, 0.4),
-                constituencies=3,
-                slug="audit-pages",
-            ),
-        )
+SIMULATION = SimulationConfig(
+    stations=50,
+    seed=4,
+    candidates=2,
+    shares=(0.6, 0.4),
+    constituencies=3,
+    slug="audit-pages",
+)
+
+
+def progress_total(html: str, constituency: str) -> list[int]:
+    """The total row of ``constituency`` in the progress table: sampled, counted once,
+    reconciled, discrepancies."""
+    row = re.search(
+        rf'<tr class="total" data-constituency="{re.escape(constituency)}">(.*?)</tr>', html, re.S
+    )
+    assert row is not None, constituency
+    return [int(v) for v in re.findall(r"<td>(\d+)</td>", row.group(1))]
 
 
 def login(user: Any) -> Client:
@@ -92,6 +94,27 @@ def test_whole_audit_through_the_pages(sim: Imported) -> None:
     assert audit.status == "counting"
     boards = make_boards(sim)
     first, second = login(boards.first), login(boards.second)
+    groups = sorted(
+        set(Task.objects.filter(round__audit=audit).values_list("row__constituency", flat=True))
+    )
+    # the board does not assign itself; an unknown member is refused, naming the field
+    refused = first.post(page, {"step": "assign", "constituency": groups[0], "member": "x"})
+    assert refused.status_code == 403
+    unknown = cec.post(page, {"step": "assign", "constituency": groups[0], "member": "nobody"})
+    assert unknown.status_code == 422 and b"member" in unknown.content
+    assert b'value="nobody"' in unknown.content
+    assert not BoardAssignment.objects.filter(round__audit=audit).exists()
+    task0 = Task.objects.filter(round__audit=audit).select_related("row__station").first()
+    assert task0 is not None
+    assert b"/count/" not in first.get(page).content  # nothing to enter before assignment
+    assert first.get(f"{page}count/{task0.pk}/").status_code == 403
+    for group in groups:
+        for member in (boards.first, boards.second):
+            assigned = cec.post(
+                page, {"step": "assign", "constituency": group, "member": member.username}
+            )
+            assert assigned.status_code == 302
+    assert BoardAssignment.objects.filter(round__audit=audit).count() == 2 * len(groups)
     for client in (cec, first):  # the dashboard leads both to the audits
         assert f"/staff/audits/e/{slug}/".encode() in client.get("/staff/").content
     lists = first.get(page)
@@ -106,6 +129,17 @@ def test_whole_audit_through_the_pages(sim: Imported) -> None:
             assert f'value="{votes}"' not in form.content.decode()
         values = {k: str(v) for k, v in paper.station_count(task.row.station.code).items()}
         assert first.post(url, values).status_code == 302
+    # every station counted once, none reconciled yet: the progress per constituency says so
+    sampled = {g: sum(1 for t in tasks if t.row.constituency == g) for g in groups}
+    for html in (
+        cec.get(page).content.decode(),
+        Client().get(f"/e/{slug}/audits/{audit.pk}/").content.decode(),
+    ):
+        for g in groups:
+            assert progress_total(html, g) == [sampled[g], sampled[g], 0, 0]
+    for task in tasks:
+        url = f"{page}count/{task.pk}/"
+        values = {k: str(v) for k, v in paper.station_count(task.row.station.code).items()}
         assert second.post(url, values).status_code == 302
     audit.refresh_from_db()
     assert audit.status == "confirmed"
@@ -115,6 +149,8 @@ def test_whole_audit_through_the_pages(sim: Imported) -> None:
         first.post(f"/staff/audits/e/{slug}/", {"kind": "macro", "risk_limit": "5"}).status_code
         == 403
     )
+    for g in groups:
+        assert progress_total(cec.get(page).content.decode(), g) == [sampled[g], 0, sampled[g], 0]
     # the public report
     for lang in ("az", "en", "ru"):
         public = Client(HTTP_ACCEPT_LANGUAGE=lang).get(f"/e/{slug}/audits/{audit.pk}/")

@@ -9,7 +9,6 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from django.db import IntegrityError, transaction
 
-from secki.audits import actions
+from secki.audits import actions, report
 from secki.audits.cli import audit_sample
 from secki.audits.models import Draw, SeedCeremony
 from secki.errors import IntakeError
@@ -29,21 +28,13 @@ from tests.audits.conftest import (
     Imported,
     Paper,
     count_round,
-    import_simulated,
     make_boards,
-    module_transaction,
 )
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(scope="module")
-def sim(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[Imported]:
-    with module_transaction(django_db_blocker):
-        yield import_simulated(
-            tmp_path_factory.mktemp("sampling"),
-            SimulationConfig(stations=120, seed=8, candidates=3, slug="audit-sampling"),
-        )
+SIMULATION = SimulationConfig(stations=120, seed=8, candidates=3, slug="audit-sampling")
 
 
 def independent_draws(
@@ -128,6 +119,7 @@ def test_a_second_round_goes_on_from_the_first(sim: Imported) -> None:
     actions.enter_seed(audit, actor=cec, seed=SEED, witnesses=WITNESSES)
     round1 = actions.start_round(audit, actor=cec)
     boards = make_boards(sim)
+    boards.assign(round1)
     paper = Paper(sim.sim)
     # the paper of the first drawn station shows half the winner's reported votes for a loser
     first = round1.tasks.select_related("row__station").first()
@@ -145,6 +137,22 @@ def test_a_second_round_goes_on_from_the_first(sim: Imported) -> None:
     assert round2.first_draw == round1.size + 1 and round2.size == round1.figures["next_size"]
     manifest = actions.manifest_bytes(audit)
     assert app_draws(audit) == independent_draws(SEED, manifest, 1, round1.size + round2.size)
+    # progress per constituency across the rounds: round 1 reconciled with its one
+    # discrepancy, round 2 sampled and not counted yet
+    table = {g["constituency"]: g for g in report.progress_table(audit)}
+    assert sum(g["total"]["discrepancies"] for g in table.values()) == 1
+    assert table[first.row.constituency]["total"]["discrepancies"] == 1
+    for g in table.values():
+        by_round = {r["round"]: r for r in g["rounds"]}
+        if 1 in by_round:
+            r1 = by_round[1]
+            assert r1["reconciled"] == r1["sampled"] > 0 and r1["counted_once"] == 0
+        if 2 in by_round:
+            assert by_round[2]["reconciled"] == by_round[2]["counted_once"] == 0
+        assert g["total"]["sampled"] == sum(r["sampled"] for r in g["rounds"])
+    assert sum(g["total"]["sampled"] for g in table.values()) == (
+        round1.tasks.count() + round2.tasks.count()
+    )
 
 
 def test_the_seed_is_entered_once_and_never_changes(sim: Imported) -> None:

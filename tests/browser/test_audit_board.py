@@ -1,6 +1,7 @@
 """An audit board enters a round on a phone (390 px): both members enter a station's count
 on the entry form and the second entry agrees; the public audit page and the report in az,
-en and ru fit the phone too (screenshots in tests/artifacts/)."""
+en and ru fit the phone too (screenshots in tests/artifacts/). The administrator assigns the
+members to the round's constituencies on the phone first."""
 
 from __future__ import annotations
 
@@ -54,6 +55,24 @@ def test_board_enters_a_round_on_a_phone(live_server: Any, browser: Any, tmp_pat
     paper = Paper(imported.sim)
     tasks = list(Task.objects.filter(round__audit=audit).select_related("row__station"))
     base = f"{live_server.url}/staff/audits/e/{imported.election.slug}/{audit.pk}/"
+    # the administrator assigns both members to every constituency of the round, on the phone
+    context = browser.new_context(viewport=PHONE, locale="en")
+    context.add_cookies([cookie(live_server, cec)])
+    page = context.new_page()
+    page.goto(base)
+    groups = sorted({t.row.constituency for t in tasks})
+    for group in groups:
+        for member in (boards.first, boards.second):
+            page.select_option("#a-constituency", group)
+            page.fill("#a-member", member.username)
+            page.get_by_role("button", name="Assign").click()
+            page.wait_for_url(base)
+            page.wait_for_load_state()
+            assert "Board member assigned" in page.locator("[role=status]").first.inner_text()
+    assert fits(page)
+    assert page.locator("#assignments li").count() == 2 * len(groups)
+    shot(page, "audit-board-assignment")
+    context.close()
     for n, member in enumerate((boards.first, boards.second)):
         context = browser.new_context(viewport=PHONE, locale="en")
         context.add_cookies([cookie(live_server, member)])
@@ -85,6 +104,12 @@ def test_board_enters_a_round_on_a_phone(live_server: Any, browser: Any, tmp_pat
         assert page.locator("#seed").inner_text() == SEED
         assert fits(page)
         shot(page, f"audit-report-{lang}")
+        page.goto(f"{live_server.url}/e/{imported.election.slug}/audits/{audit.pk}/report/")
+        page.wait_for_load_state()
+        assert page.locator("#seed").inner_text() == SEED
+        assert page.locator("#round-1").count() == 1
+        assert fits(page)
+        shot(page, f"audit-final-report-{lang}")
         page.goto(f"{live_server.url}/e/{imported.election.slug}/audits/")
         shot(page, f"audit-calculator-{lang}")
         context.close()

@@ -1,11 +1,15 @@
 """Every audit write: check the role, validate, write in one transaction, leave an audit
 record, and log the public fact (kinds ``audit.created``, ``audit.seed``, ``audit.round``,
-``audit.count``, ``audit.result``; subject ``audit:<id>``).
+``audit.count``, ``audit.result``, and ``audit.report`` with the SHA-256 of the final
+report's ``report.json`` once the audit is finished; subject ``audit:<id>``).
 
 * Set-up, the seed and rounds: CEC administrators (``MANAGE_ELECTION`` on the whole
   election).
+* Board assignments: CEC administrators assign members of an audit board (role
+  ``audit_board``, whose territory reaches the constituency) to a round's constituency.
 * Hand counts: members of an audit board (role ``audit_board``) whose territory holds the
-  station — not even a superuser counts in their place. The two entries of a station come from
+  station and who are assigned to its constituency in the round — not even a superuser
+  counts in their place. The two entries of a station come from
   two different members, neither sees the other's nor the reported figures (blind); matching
   entries become the station's agreed count, differing ones are kept and it is counted again.
 
@@ -22,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Max
 from django.http import HttpRequest
@@ -37,6 +42,7 @@ from secki.audits.models import (
     Audit,
     AuditKind,
     AuditStatus,
+    BoardAssignment,
     CountEntry,
     Draw,
     ManifestRow,
@@ -168,6 +174,29 @@ def authorize_board(actor: User | None, audit: Audit, row: ManifestRow) -> None:
         raise AccessDenied(
             "forbidden_territory", f"{row.station.code} is outside your audit board's territory"
         )
+
+
+def authorize_counter(actor: User | None, task: Task) -> None:
+    """:func:`authorize_board`, and the member assigned to the station's constituency in the
+    task's round."""
+    audit = task.round.audit
+    authorize_board(actor, audit, task.row)
+    who = account_of(actor)
+    if not BoardAssignment.objects.filter(
+        round_id=task.round_id, constituency=task.row.constituency, member=who
+    ).exists():
+        raise AccessDenied(
+            "not_assigned",
+            f"you are not assigned to count constituency {task.row.constituency} "
+            f"in round {task.round.number}",
+        )
+
+
+def is_assigned(actor: User | None, round_: Round, constituency: str) -> bool:
+    who = account_of(actor)
+    return who is not None and (
+        BoardAssignment.objects.filter(round=round_, constituency=constituency, member=who).exists()
+    )
 
 
 def is_board(actor: User | None, election: Election) -> bool:
@@ -493,6 +522,114 @@ def start_round(audit: Audit, *, actor: User | None, request: HttpRequest | None
     return round_
 
 
+# -- audit boards -------------------------------------------------------------------------
+
+
+def _board_member(audit: Audit, username: Any) -> Any:
+    name = _text(username, "member", limit=150)
+    member = get_user_model().objects.filter(username=name, is_active=True).first()
+    if member is None:
+        raise IntakeError(
+            "unknown_member", _("member: no active user %(name)s") % {"name": name}, field="member"
+        )
+    return member
+
+
+def _round_constituency(round_: Round, constituency: Any) -> tuple[str, list[ManifestRow]]:
+    code = _text(constituency, "constituency", limit=64)
+    rows = [
+        t.row for t in round_.tasks.select_related("row__station").filter(row__constituency=code)
+    ]
+    if not rows:
+        raise IntakeError(
+            "unknown_constituency",
+            _("constituency: round %(round)s has no station to count in %(code)s")
+            % {"round": round_.number, "code": code},
+            field="constituency",
+        )
+    return code, rows
+
+
+def assign_board(
+    round_: Round,
+    *,
+    actor: User | None,
+    constituency: Any,
+    member: Any,
+    request: HttpRequest | None = None,
+) -> BoardAssignment:
+    """Assign an audit board member (by user name) to count ``constituency``'s stations in
+    ``round_``: the member must hold the role ``audit_board`` in the election with a territory
+    that holds at least one of those stations."""
+    audit = round_.audit
+    _authorize_admin(actor, audit.election)
+    if round_.finished_at is not None:
+        raise IntakeError("round_closed", _("this round is closed"), field="round")
+    code, rows = _round_constituency(round_, constituency)
+    user = _board_member(audit, member)
+    boards = [m for m in memberships(user, audit.election) if m.role == Role.AUDIT_BOARD]
+    if not boards:
+        raise IntakeError(
+            "not_a_board_member",
+            _("member: %(name)s is not a member of an audit board of this election")
+            % {"name": user.username},
+            field="member",
+        )
+    if not any(m.covers(r.station) for m in boards for r in rows):
+        raise IntakeError(
+            "outside_territory",
+            _("member: constituency %(code)s is outside %(name)s's audit board territory")
+            % {"code": code, "name": user.username},
+            field="member",
+        )
+    with transaction.atomic():
+        if BoardAssignment.objects.filter(round=round_, constituency=code, member=user).exists():
+            raise IntakeError(
+                "already_assigned",
+                _("member: %(name)s is already assigned to %(code)s in this round")
+                % {"name": user.username, "code": code},
+                field="member",
+            )
+        assignment = BoardAssignment.objects.create(
+            round=round_, constituency=code, member=user, assigned_by=account_of(actor)
+        )
+        trail.record(
+            actor,
+            "audit.board_assigned",
+            election=audit.election,
+            target=f"{subject(audit)} round {round_.number} {code}",
+            after={"round": round_.number, "constituency": code, "member": user.username},
+            request=request,
+        )
+    return assignment
+
+
+def unassign_board(
+    assignment: BoardAssignment, *, actor: User | None, request: HttpRequest | None = None
+) -> None:
+    """Withdraw an assignment (the member's entries so far are kept)."""
+    round_ = assignment.round
+    audit = round_.audit
+    _authorize_admin(actor, audit.election)
+    if round_.finished_at is not None:
+        raise IntakeError("round_closed", _("this round is closed"), field="round")
+    with transaction.atomic():
+        before = {
+            "round": round_.number,
+            "constituency": assignment.constituency,
+            "member": assignment.member.get_username(),
+        }
+        assignment.delete()
+        trail.record(
+            actor,
+            "audit.board_unassigned",
+            election=audit.election,
+            target=f"{subject(audit)} round {round_.number} {before['constituency']}",
+            before=before,
+            request=request,
+        )
+
+
 # -- hand counts --------------------------------------------------------------------------
 
 
@@ -551,7 +688,7 @@ def enter_count(
 ) -> str:
     """One board member's blind entry; returns ``first``, ``agreed`` or ``mismatch``."""
     audit = task.round.audit
-    authorize_board(actor, audit, task.row)
+    authorize_counter(actor, task)
     if not isinstance(data, Mapping):
         raise IntakeError("invalid_value", _("the count must be an object"), field="votes")
     ballots_mode = task.round.kind == RoundKind.SAMPLE and audit.kind == AuditKind.BRAVO
@@ -666,6 +803,16 @@ def _close_round(audit: Audit, round_: Round) -> None:
         "audit.result",
         {"round": round_.number, "risk": repr(round_.risk), "figures": figures},
     )
+    if audit.finished:
+        # the final report's figures (report.json) fixed in the signed, witnessed log
+        from secki.audits import report
+
+        body = report.report_json(audit)
+        _log(
+            audit,
+            "audit.report",
+            {"status": str(audit.status), "report_sha256": manifest.sha256(body)},
+        )
 
 
 def _measure(audit: Audit) -> risk.Measured:

@@ -239,3 +239,30 @@ class CountEntry(models.Model):
 
     def __str__(self) -> str:
         return f"entry {self.attempt}.{self.slot} of {self.task}"
+
+
+class BoardAssignment(models.Model):
+    """A member of an audit board assigned to count a constituency's stations in a round: only
+    the members assigned there enter that round's counts of the constituency's stations."""
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="assignments")
+    #: the constituency's unit code (as in :attr:`ManifestRow.constituency`)
+    constituency = models.CharField(max_length=64)
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.RESTRICT, related_name="+"
+    )
+    assigned_at = models.DateTimeField(auto_now_add=True)
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["round_id", "constituency", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["round", "constituency", "member"], name="board_assignment_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} counts {self.constituency} in {self.round}"

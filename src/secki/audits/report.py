@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Count
+from django.utils.translation import gettext as _
+
 from secki.audits import actions, manifest, sampling
-from secki.audits.models import Audit, AuditKind, Draw, RoundKind, Task
+from secki.audits.models import Audit, AuditKind, BoardAssignment, Draw, RoundKind, Task
 from secki.elections.models import Election
 from secki.stats.bravo import bravo_sample_size
 from secki.stats.macro import macro_initial_sample_size
@@ -107,7 +111,7 @@ def draws_csv(audit: Audit) -> bytes:
     for t in Task.objects.filter(round__audit=audit, round__kind=RoundKind.SAMPLE):
         agreed[(t.round_id, t.row_id)] = t.agreed
     counted: dict[int, Any] = {}
-    for (_, row_id), value in agreed.items():
+    for (_round, row_id), value in agreed.items():
         if value is not None:
             counted.setdefault(row_id, {}).update(value)
     for d in (
@@ -139,3 +143,117 @@ def progress(audit: Audit) -> list[dict[str, Any]]:
         g["tasks"].append(t)
         g["agreed"] += t.agreed is not None
     return [groups[k] for k in sorted(groups, key=lambda c: (len(c), c))]
+
+
+def _constituency_order(code: str) -> tuple[int, str]:
+    return (len(code), code)
+
+
+def progress_table(audit: Audit, *, members: bool = False) -> list[dict[str, Any]]:
+    """Per constituency, each round and the total: stations sampled, counted once (one entry
+    waiting for the second), reconciled (two matching entries) and discrepancies (reconciled
+    stations whose hand count differs from the reported protocol; ``None`` for ballot
+    polling's sampled ballots, which have no station total to compare). ``members``: add the
+    user names of the board members assigned to each round (for the staff pages)."""
+    rounds = list(audit.rounds.order_by("number"))
+    kinds = {r.pk: r for r in rounds}
+    candidates = list(audit.reported)
+    cells: dict[str, dict[int, dict[str, Any]]] = {}
+    for task in (
+        Task.objects.filter(round__audit=audit)
+        .select_related("row")
+        .annotate(entry_count=Count("entries"))
+    ):
+        r = kinds[task.round_id]
+        comparable = not (r.kind == RoundKind.SAMPLE and audit.kind == AuditKind.BRAVO)
+        cell = cells.setdefault(task.row.constituency, {}).setdefault(
+            r.number,
+            {
+                "round": r.number,
+                "sampled": 0,
+                "counted_once": 0,
+                "reconciled": 0,
+                "discrepancies": 0 if comparable else None,
+            },
+        )
+        cell["sampled"] += 1
+        if task.agreed is not None:
+            cell["reconciled"] += 1
+            if comparable and any(
+                int(task.agreed.get(c, 0)) != int(task.row.votes.get(c, 0)) for c in candidates
+            ):
+                cell["discrepancies"] += 1
+        elif task.entry_count % 2 == 1:
+            cell["counted_once"] += 1
+    assigned: dict[tuple[str, int], list[str]] = {}
+    if members:
+        for a in BoardAssignment.objects.filter(round__audit=audit).select_related(
+            "member", "round"
+        ):
+            assigned.setdefault((a.constituency, a.round.number), []).append(
+                a.member.get_username()
+            )
+    out = []
+    for code in sorted(cells, key=_constituency_order):
+        per_round = [cells[code][n] for n in sorted(cells[code])]
+        if members:
+            for cell in per_round:
+                cell["members"] = sorted(assigned.get((code, cell["round"]), []))
+        known = [c["discrepancies"] for c in per_round if c["discrepancies"] is not None]
+        total = {
+            "sampled": sum(c["sampled"] for c in per_round),
+            "counted_once": sum(c["counted_once"] for c in per_round),
+            "reconciled": sum(c["reconciled"] for c in per_round),
+            "discrepancies": sum(known) if known else None,
+        }
+        out.append({"constituency": code, "rounds": per_round, "total": total})
+    return out
+
+
+def report_json(audit: Audit) -> bytes:
+    """The report's figures as published at ``report.json`` (the bytes the report's SHA-256
+    is taken of)."""
+    body = json.dumps(summary(audit), ensure_ascii=False, indent=1, sort_keys=True)
+    return body.encode("utf-8")
+
+
+def report_rounds(audit: Audit, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each round of the report: its sample (draws, stations and ballots drawn), the
+    discrepancies found in it (reported vs audited per candidate), the measured risk and the
+    decision it led to."""
+    by_round: dict[int, list[dict[str, Any]]] = {}
+    for d in data["discrepancies"]:
+        by_round.setdefault(int(d["round"]), []).append(d)
+    ballots_drawn: dict[int, int] = {}
+    for d in data["draws"]:
+        if d["ballot"] is not None:
+            ballots_drawn[int(d["round"])] = ballots_drawn.get(int(d["round"]), 0) + 1
+    out = []
+    for r in data["rounds"]:
+        figures: dict[str, Any] = r["figures"] or {}
+        out.append(
+            {
+                **r,
+                "ballots_drawn": ballots_drawn.get(r["number"]),
+                "discrepancies": by_round.get(r["number"], []),
+                "outcome": figures.get("status"),
+                "next_size": figures.get("next_size"),
+                "escalate": bool(figures.get("escalate")),
+            }
+        )
+    return out
+
+
+def status_sentence(status: str) -> str:
+    """What an audit's status (or the status a round left) means, in words."""
+    texts = {
+        "confirmed": _("The hand counts confirm the reported outcome within the risk limit."),
+        "confirmed_full": _("A full hand count confirms the reported outcome."),
+        "overturned": _("A full hand count gives another outcome than the one reported."),
+        "full_count": _(
+            "The sample did not confirm the outcome: every station is being counted by hand."
+        ),
+        "counting": _("A round is being counted."),
+        "seeded": _("Waiting for the next round."),
+    }
+    return texts.get(status, _("Waiting for the seed ceremony."))

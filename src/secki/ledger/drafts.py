@@ -20,7 +20,7 @@ Every entry has a *subject*, what it is about, and entries of one subject that c
                                    ``register.amended`` (no version: an amendment during setup)
 ``integrity``                      ``integrity.settings``, ``integrity.pvt_sample`` (no version)
 ``audit:<id>``                     ``audit.created``, ``audit.seed``, ``audit.round``,
-                                   ``audit.count``, ``audit.result`` (no version;
+                                   ``audit.count``, ``audit.result``, ``audit.report`` (no version;
                                    :mod:`secki.audits.actions`)
 ``chain``                          ``chain.anchor`` (only as entry 0 of a migrated log)
 =================================  ===============================================================

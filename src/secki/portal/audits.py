@@ -4,12 +4,11 @@ published manifest."""
 
 from __future__ import annotations
 
-import json
-
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import translation
 
-from secki.audits import actions, report
+from secki.audits import actions, pdf, report
 from secki.audits.models import Audit
 from secki.elections.models import Election
 
@@ -49,15 +48,16 @@ def detail(request: HttpRequest, slug: str, audit_id: int) -> HttpResponse:
             "data": data,
             "draws": data["draws"][:500],
             "more_draws": max(0, len(data["draws"]) - 500),
-            "progress": report.progress(audit),
+            "progress_table": report.progress_table(audit),
         },
     )
 
 
 def as_json(request: HttpRequest, slug: str, audit_id: int) -> HttpResponse:
     audit = _audit(slug, audit_id)
-    body = json.dumps(report.summary(audit), ensure_ascii=False, indent=1, sort_keys=True)
-    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response = HttpResponse(
+        report.report_json(audit), content_type="application/json; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="audit-{audit.pk}.json"'
     return response
 
@@ -73,4 +73,24 @@ def manifest_csv(request: HttpRequest, slug: str, audit_id: int) -> HttpResponse
     audit = _audit(slug, audit_id)
     response = HttpResponse(actions.manifest_bytes(audit), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="audit-{audit.pk}-manifest.csv"'
+    return response
+
+
+def report_page(request: HttpRequest, slug: str, audit_id: int) -> HttpResponse:
+    """The audit's report: set-up, checkpoint, seed ceremony, every round with its sample,
+    discrepancies and measured risk, and the outcome (also as PDF)."""
+    audit = _audit(slug, audit_id)
+    return render(
+        request,
+        "portal/audits/report.html",
+        {"election": audit.election, "section": "audits", "audit": audit, **pdf.describe(audit)},
+    )
+
+
+def report_pdf(request: HttpRequest, slug: str, audit_id: int) -> HttpResponse:
+    audit = _audit(slug, audit_id)
+    language = translation.get_language() or "en"
+    response = HttpResponse(pdf.render(audit), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="audit-{audit.pk}-report-{language}.pdf"'
+    response["Content-Language"] = language
     return response

@@ -36,6 +36,8 @@ urlpatterns = [
     path("e/<slug:slug>/audits/", audits.index, name="audits"),
     path("e/<slug:slug>/audits/<int:audit_id>/", audits.detail, name="audit"),
     path("e/<slug:slug>/audits/<int:audit_id>/report.json", audits.as_json, name="audit_json"),
+    path("e/<slug:slug>/audits/<int:audit_id>/report/", audits.report_page, name="audit_report"),
+    path("e/<slug:slug>/audits/<int:audit_id>/report.pdf", audits.report_pdf, name="audit_pdf"),
     path("e/<slug:slug>/audits/<int:audit_id>/draws.csv", audits.draws_csv, name="audit_csv"),
     path(
         "e/<slug:slug>/audits/<int:audit_id>/manifest.csv",

@@ -13,8 +13,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from secki.accounts.access import AccessDenied, Permission, can
+from secki.accounts.models import Membership, Role
+from secki.accounts.users import account_of
 from secki.audits import actions, report
-from secki.audits.models import Audit, AuditKind, RoundKind, Task
+from secki.audits.models import Audit, AuditKind, BoardAssignment, RoundKind, Task
 from secki.errors import IntakeError
 from secki.staff.common import election_or_404, refuse, staff_view
 
@@ -25,6 +27,10 @@ def _audit(slug: str, audit_id: int) -> Audit:
     return get_object_or_404(
         Audit.objects.select_related("election"), pk=audit_id, election__slug=slug
     )
+
+
+def _whole(raw: str | None) -> int:
+    return int(raw) if raw and raw.isdigit() and len(raw) < 12 else 0
 
 
 @staff_view
@@ -67,14 +73,32 @@ def _audit_context(request: HttpRequest, audit: Audit) -> dict[str, Any]:
     election = audit.election
     round_ = audit.rounds.order_by("-number").first()
     board = actions.is_board(request.user, election)
+    manage = can(request.user, election, Permission.MANAGE_ELECTION)
+    me = account_of(request.user)
+    mine: set[str] = set()
+    assignments: list[BoardAssignment] = []
+    if round_ is not None:
+        assignments = list(BoardAssignment.objects.filter(round=round_).select_related("member"))
+        mine = {a.constituency for a in assignments if me is not None and a.member_id == me.pk}
     return {
+        "progress_table": report.progress_table(audit, members=manage or board),
+        "assignments": assignments,
+        "mine": mine,
+        "members": sorted(
+            Membership.objects.filter(election=election, role=Role.AUDIT_BOARD)
+            .values_list("user__username", flat=True)
+            .distinct()
+        )
+        if manage
+        else [],
+        "assign_form": {"constituency": "", "member": ""},
         "election": election,
         "audit": audit,
         "ceremony": getattr(audit, "ceremony", None),
         "round": round_,
         "rounds": list(audit.rounds.all()),
         "progress": report.progress(audit),
-        "manage": can(request.user, election, Permission.MANAGE_ELECTION),
+        "manage": manage,
         "board": board,
         "next_size": actions.next_round_size(audit)
         if audit.status in ("seeded",) and hasattr(audit, "ceremony")
@@ -108,6 +132,31 @@ def audit_page(request: HttpRequest, slug: str, audit_id: int) -> HttpResponse:
             elif step == "round":
                 round_ = actions.start_round(audit, actor=request.user, request=request)
                 messages.success(request, _("Round %(number)s drawn.") % {"number": round_.number})
+            elif step == "assign":
+                context["assign_form"] = {
+                    k: request.POST.get(k, "") for k in ("constituency", "member")
+                }
+                current = context["round"]
+                if current is None:
+                    raise IntakeError("no_round", _("no round has been drawn yet"), field="round")
+                actions.assign_board(
+                    current,
+                    actor=request.user,
+                    constituency=context["assign_form"]["constituency"],
+                    member=context["assign_form"]["member"],
+                    request=request,
+                )
+                messages.success(request, _("Board member assigned."))
+            elif step == "unassign":
+                assignment = BoardAssignment.objects.filter(
+                    pk=_whole(request.POST.get("assignment")), round__audit=audit
+                ).first()
+                if assignment is None:
+                    raise IntakeError(
+                        "invalid_value", _("assignment: not found"), field="assignment"
+                    )
+                actions.unassign_board(assignment, actor=request.user, request=request)
+                messages.success(request, _("Assignment withdrawn."))
             else:
                 raise IntakeError("invalid_value", _("step: unknown"), field="step")
         except (IntakeError, AccessDenied) as exc:
@@ -125,7 +174,7 @@ def count(request: HttpRequest, slug: str, audit_id: int, task_id: int) -> HttpR
         pk=task_id,
         round__audit=audit,
     )
-    actions.authorize_board(request.user, audit, task.row)
+    actions.authorize_counter(request.user, task)
     ballots = task.round.kind == RoundKind.SAMPLE and audit.kind == AuditKind.BRAVO
     candidates = list(audit.reported)
     if ballots:
