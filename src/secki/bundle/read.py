@@ -26,13 +26,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from secki.bundle import (
+    CANDIDATE_EXTRA_COLUMNS,
     ELECTION_FILE,
     ELECTION_KINDS,
+    ELECTION_NAME_KEYS,
     FORMAT,
     STATION_COLUMNS,
     STATION_EXTRA_COLUMNS,
     TURNOUT_COLUMNS,
+    UNIT_EXTRA_COLUMNS,
     UNIT_KINDS,
+    translated,
 )
 from secki.protocol_schema import ProtocolSchema, SchemaError
 from secki.protocol_schema.schema import (
@@ -58,6 +62,7 @@ MAX_JSON_BYTES = 1024 * 1024  # election.json
 #: the longest text of each text column (the database's column lengths)
 TEXT_LIMITS = {"code": 64, "unit": 64, "parent": 64, "station": 64, "name": 200}
 TEXT_LIMITS |= {"address": 300, "ocd_id": 300, "party": 200}
+TEXT_LIMITS |= dict.fromkeys([*translated("name"), *translated("party")], 200)
 #: turnout reports of a bundle: at most the registered voters plus this share (the default
 #: additional-list allowance of an election, which a bundle does not set)
 TURNOUT_ALLOWANCE = 0.05
@@ -221,6 +226,8 @@ class UnitRow:
     number: int | None
     name: str
     ocd_id: str
+    #: the translated names given (``name_az`` → text), empty ones left out
+    translations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -238,6 +245,7 @@ class BundleStation:
     webcam: bool
     ocd_id: str
     webcam_url: str = ""
+    translations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -245,6 +253,8 @@ class CandidateRow:
     number: int
     name: str
     party: str
+    #: the translated names and parties given (``party_ru`` → text), empty ones left out
+    translations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -498,6 +508,12 @@ def _parse_settings(reader: _Reader) -> tuple[dict[str, Any], ProtocolSchema] | 
     if slug is not None and not SLUG_RE.match(slug):
         reader.issue(name, None, "slug", f"{slug!r}: use lower-case letters, digits and '-'")
     need("name", str)
+    for key in ELECTION_NAME_KEYS:
+        value = data.get(key, "")
+        if not isinstance(value, str):
+            reader.issue(name, None, key, f"{value!r} has the wrong type: a text is required")
+        elif len(value.strip()) > TEXT_LIMITS["name"]:
+            reader.issue(name, None, key, f"is longer than {TEXT_LIMITS['name']} characters")
     kind = need("kind", str)
     if kind is not None and kind not in ELECTION_KINDS:
         reader.issue(name, None, "kind", f"{kind!r} is not one of {', '.join(ELECTION_KINDS)}")
@@ -599,6 +615,12 @@ def protocol_bound(registered: int) -> Bound:
     return Bound(count_bound(registered), registered, "protocol")
 
 
+def _translations(row: Mapping[str, str], columns: list[str]) -> dict[str, str]:
+    """The translated names a row gives (a column's text stripped; empty ones left out)."""
+    found = ((c, row.get(c, "").strip()) for c in columns)
+    return {c: text for c, text in found if text}
+
+
 def _is_hhmm(value: str) -> bool:
     return bool(re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value))
 
@@ -634,7 +656,9 @@ def _read(reader: _Reader) -> Bundle | None:
     f = "units.csv"
     unit_codes: set[str] = set()
     roots = 0
-    for line, row in reader.rows(f, ["code", "parent", "kind", "name"], ["number", "ocd_id"]):
+    for line, row in reader.rows(
+        f, ["code", "parent", "kind", "name"], ["number", "ocd_id", *UNIT_EXTRA_COLUMNS]
+    ):
         code = reader.text(f, line, "code", row["code"])
         name = reader.text(f, line, "name", row["name"])
         parent = row["parent"].strip() or None
@@ -659,7 +683,15 @@ def _read(reader: _Reader) -> Bundle | None:
             unit_codes.add(code)
         if code is not None and name is not None:
             bundle.units.append(
-                UnitRow(code, parent, kind, number, name, row.get("ocd_id", "").strip())
+                UnitRow(
+                    code,
+                    parent,
+                    kind,
+                    number,
+                    name,
+                    row.get("ocd_id", "").strip(),
+                    _translations(row, translated("name")),
+                )
             )
     if roots == 0 and (reader.directory / f).exists() and not reader.issues:
         reader.issue(f, None, "parent", "no root unit: exactly one unit must have an empty parent")
@@ -717,6 +749,7 @@ def _read(reader: _Reader) -> Bundle | None:
                 flags[2],
                 row.get("ocd_id", "").strip(),
                 webcam_url,
+                _translations(row, translated("name")),
             )
         )
     _step(reader, f, len(bundle.stations))
@@ -724,7 +757,10 @@ def _read(reader: _Reader) -> Bundle | None:
     # candidates
     f = "candidates.csv"
     for line, row in reader.rows(
-        f, ["number", "name"], ["party"], max_rows=lambda: (MAX_CANDIDATES, "the limit of a ballot")
+        f,
+        ["number", "name"],
+        ["party", *CANDIDATE_EXTRA_COLUMNS],
+        max_rows=lambda: (MAX_CANDIDATES, "the limit of a ballot"),
     ):
         number = reader.count(f, line, "number", row["number"])
         name = reader.text(f, line, "name", row["name"])
@@ -738,7 +774,14 @@ def _read(reader: _Reader) -> Bundle | None:
             )
             continue
         if number is not None and name is not None:
-            bundle.candidates.append(CandidateRow(number, name, row.get("party", "").strip()))
+            bundle.candidates.append(
+                CandidateRow(
+                    number,
+                    name,
+                    row.get("party", "").strip(),
+                    _translations(row, CANDIDATE_EXTRA_COLUMNS),
+                )
+            )
     if not bundle.candidates and (reader.directory / f).exists() and not reader.issues:
         reader.issue(f, None, None, "no candidates: at least one is required")
     _step(reader, f, len(bundle.candidates))

@@ -10,13 +10,16 @@ from decimal import Decimal
 
 from secki.bundle import (
     CANDIDATE_COLUMNS,
+    CANDIDATE_EXTRA_COLUMNS,
     ELECTION_FILE,
     STATION_COLUMNS,
     STATION_EXTRA_COLUMNS,
     UNIT_COLUMNS,
+    UNIT_EXTRA_COLUMNS,
+    filled_columns,
 )
 from secki.bundle.write import election_text, table_bytes
-from secki.elections.models import Election, Station, Unit
+from secki.elections.models import Candidate, Election, Station, Unit
 from secki.elections.serialize import election_settings
 
 UNITS_FILE = "units.csv"
@@ -43,19 +46,9 @@ def register_tables(
     if stations is None:
         stations = list(election.stations.order_by("position"))
     by_id = {u.id: u for u in units}
-    unit_rows: list[list[object]] = [
-        [
-            u.code,
-            by_id[u.parent_id].code if u.parent_id else None,
-            u.kind,
-            u.number,
-            u.name,
-            u.ocd_id,
-        ]
-        for u in units
-    ]
-    # the optional webcam_url column only when some station has an address (docs/formats.md)
-    extra = STATION_EXTRA_COLUMNS if any(s.webcam_url for s in stations) else []
+    # the optional columns (webcam_url, translated names) only when some row fills them
+    # (docs/formats.md)
+    extra = filled_columns(STATION_EXTRA_COLUMNS, stations)
     station_rows: list[list[object]] = [
         [
             s.code,
@@ -70,18 +63,43 @@ def register_tables(
             s.temporary,
             s.webcam,
             s.ocd_id,
-            *([s.webcam_url] if extra else []),
+            *(getattr(s, c) for c in extra),
         ]
         for s in stations
     ]
-    candidate_rows: list[list[object]] = [
-        [c.number, c.name, c.party] for c in election.candidates.order_by("number")
-    ]
     return {
-        UNITS_FILE: (list(UNIT_COLUMNS), unit_rows),
+        UNITS_FILE: unit_table(units),
         STATIONS_FILE: ([*STATION_COLUMNS, *extra], station_rows),
-        CANDIDATES_FILE: (list(CANDIDATE_COLUMNS), candidate_rows),
+        CANDIDATES_FILE: candidate_table(list(election.candidates.order_by("number"))),
     }
+
+
+def unit_table(units: Sequence[Unit]) -> Table:
+    """``units.csv``'s header and rows (``units`` in register order, parents first)."""
+    by_id = {u.id: u for u in units}
+    extra = filled_columns(UNIT_EXTRA_COLUMNS, units)
+    rows: list[list[object]] = [
+        [
+            u.code,
+            by_id[u.parent_id].code if u.parent_id else None,
+            u.kind,
+            u.number,
+            u.name,
+            u.ocd_id,
+            *(getattr(u, c) for c in extra),
+        ]
+        for u in units
+    ]
+    return [*UNIT_COLUMNS, *extra], rows
+
+
+def candidate_table(candidates: Sequence[Candidate]) -> Table:
+    """``candidates.csv``'s header and rows (``candidates`` in ballot order)."""
+    extra = filled_columns(CANDIDATE_EXTRA_COLUMNS, candidates)
+    rows: list[list[object]] = [
+        [c.number, c.name, c.party, *(getattr(c, col) for col in extra)] for c in candidates
+    ]
+    return [*CANDIDATE_COLUMNS, *extra], rows
 
 
 def register_files(election: Election) -> dict[str, bytes]:

@@ -20,6 +20,7 @@ from django.utils import timezone
 from secki.accounts import actions
 from secki.accounts.users import User
 from secki.bundle import (
+    ELECTION_NAME_KEYS,
     TURNOUT_COLUMNS,
 )
 from secki.bundle.read import Bundle, BundleError, BundleIssue
@@ -108,6 +109,7 @@ def import_bundle(
         election = Election.objects.create(
             slug=bundle.slug,
             name=s["name"],
+            **{key: s.get(key, "").strip() for key in ELECTION_NAME_KEYS},
             kind=s["kind"],
             country=s["country"],
             date=dt.date.fromisoformat(s["date"]),
@@ -135,6 +137,7 @@ def import_bundle(
                 number=row.number,
                 name=row.name,
                 ocd_id=row.ocd_id,
+                **row.translations,
                 depth=parent.depth + 1 if parent else 0,
                 position=position,
             )
@@ -162,6 +165,7 @@ def import_bundle(
                     ocd_id=r.ocd_id,
                     unit_path=units[r.unit].path,
                     position=i,
+                    **r.translations,
                 )
                 for i, r in enumerate(bundle.stations)
             ],
@@ -169,7 +173,9 @@ def import_bundle(
         )
         station_ids = {s.code: s.id for s in stations}
         Candidate.objects.bulk_create(
-            Candidate(election=election, number=c.number, name=c.name, party=c.party)
+            Candidate(
+                election=election, number=c.number, name=c.name, party=c.party, **c.translations
+            )
             for c in bundle.candidates
         )
         now = timezone.now()

@@ -24,13 +24,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from secki.bundle import (
-    CANDIDATE_COLUMNS,
     STATION_COLUMNS,
     STATION_EXTRA_COLUMNS,
     TURNOUT_COLUMNS,
-    UNIT_COLUMNS,
 )
 from secki.bundle.write import write_election, write_table
+from secki.elections.register import candidate_table, unit_table
 from secki.elections.serialize import election_settings
 from secki.opendata.collect import PublicData, PublicStation
 from secki.protocols.models import ProtocolStatus
@@ -38,7 +37,7 @@ from secki.protocols.scans import published_url, scan_path
 
 #: the station columns: the bundle's stations.csv columns, ``code`` named ``station``, plus
 #: the unit's name for readers who do not join units.csv; the optional columns
-#: (``webcam_url``) are always present here
+#: (``webcam_url``, the translated names) are always present here
 STATION_FIELDS = ["station", "unit", "unit_name", *STATION_COLUMNS[2:], *STATION_EXTRA_COLUMNS]
 #: the columns of scans.csv: one row per public scan of a paper protocol
 SCAN_FIELDS = ["station", "version", "scan", "sha256", "size", "content_type", "uploaded_at", "url"]
@@ -80,7 +79,7 @@ def bulk_rows(
             int(s.temporary),
             int(s.webcam),
             s.ocd_id,
-            s.webcam_url,
+            *(getattr(s, c) for c in STATION_EXTRA_COLUMNS),
         ]
         if protocol is None:
             row += [None, None, None]
@@ -184,27 +183,10 @@ def write_registry(data: PublicData, directory: Path) -> dict[str, int]:
     """The bundle's ``election.json``, ``units.csv`` and ``candidates.csv``."""
     directory.mkdir(parents=True, exist_ok=True)
     write_election(directory, election_settings(data.election))
-    by_id = {u.id: u for u in data.units}
     return {
         "election.json": 1,
-        "units.csv": write_table(
-            directory / "units.csv",
-            UNIT_COLUMNS,
-            (
-                [
-                    u.code,
-                    by_id[u.parent_id].code if u.parent_id else None,
-                    u.kind,
-                    u.number,
-                    u.name,
-                    u.ocd_id,
-                ]
-                for u in data.units
-            ),
-        ),
+        "units.csv": write_table(directory / "units.csv", *unit_table(data.units)),
         "candidates.csv": write_table(
-            directory / "candidates.csv",
-            CANDIDATE_COLUMNS,
-            ([c.number, c.name, c.party] for c in data.candidates),
+            directory / "candidates.csv", *candidate_table(data.candidates)
         ),
     }
