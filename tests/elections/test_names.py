@@ -212,6 +212,10 @@ def test_the_api_gives_every_translation_beside_the_name(named: Election) -> Non
     assert (station["name"], station["name_ru"]) == ("Station 1", "Участок № 1")
     listed = Client().get("/api/v1/elections").json()
     assert listed[0]["name_ru"] == "Президентские выборы в Тестландии"
+    turnout = Client().get(f"/api/v1/elections/{named.slug}/turnout-summary").json()
+    assert turnout["unit"]["name_ru"] == "Testlandiya"
+    children = {c["unit"]["code"]: c["unit"] for c in turnout["children"]}
+    assert (children["1"]["name_az"], children["2"]["name_az"]) == ("Şimal", None)
 
 
 def test_nist_export_has_a_language_string_per_language_and_validates(named: Election) -> None:
@@ -255,3 +259,23 @@ def test_the_open_data_release_keeps_the_names_and_loads_back(
     assert Station.objects.get(election=again, code="1-1").name_ru == "Участок № 1"
     assert Candidate.objects.get(election=again, number=2).party_ru == "Партия два"
     assert again.name_az == "Testlandiya prezident seçkisi"
+
+
+def test_a_translation_is_amended_like_the_name_and_published(named: Election) -> None:
+    """An open election's station gets its Azerbaijani name through the audited amendment:
+    the register the log publishes holds it, and the Azerbaijani page shows it."""
+    from secki.accounts.actions import amend_register
+    from secki.accounts.models import AuditRecord
+    from secki.ledger.models import LogFile
+
+    station = Station.objects.get(election=named, code="2-1")
+    record = amend_register(None, named, station, reason="translation added", name_az="Cənub 1")
+    assert record.action == "register.amended" and record.after["name_az"] == "Cənub 1"
+    assert AuditRecord.objects.filter(action="register.amended").count() == 1
+    published = [bytes(f.content).decode() for f in LogFile.objects.filter(name="stations.csv")]
+    assert any("Cənub 1" in text for text in published)
+    page = text_of(Client(HTTP_ACCEPT_LANGUAGE="az").get(f"/e/{named.slug}/s/2-1/"))
+    assert "Cənub 1" in page
+    with pytest.raises(Exception, match="name_az"):
+        amend_register(None, named, station, reason="too long", name_az="x" * 201)
+    assert Station.objects.get(pk=station.pk).name_az == "Cənub 1"
