@@ -279,3 +279,27 @@ def test_a_translation_is_amended_like_the_name_and_published(named: Election) -
     with pytest.raises(Exception, match="name_az"):
         amend_register(None, named, station, reason="too long", name_az="x" * 201)
     assert Station.objects.get(pk=station.pk).name_az == "Cənub 1"
+
+
+def test_a_nist_file_brings_its_language_strings_in(named: Election, tmp_path: Path) -> None:
+    """The NIST export, imported again (``secki import-nist``): the English strings are the
+    names, the Azerbaijani and Russian ones their translations."""
+    from secki.elections.nist import import_nist
+    from secki.protocol_schema import ProtocolSchema
+
+    path = tmp_path / "nist.json"
+    path.write_text(json.dumps(export_nist(collect(named))), encoding="utf-8")
+    again = import_nist(path, slug="testland-nist", schema=ProtocolSchema.builtin())
+    assert (again.name, again.name_ru) == (named.name, named.name_ru)
+    north = Unit.objects.get(election=again, code="gpu-1")
+    assert (north.name, north.name_az, north.name_ru) == ("North", "Şimal", "Север")
+    assert Unit.objects.get(election=again, code="gpu-2").name_az == ""
+    station = Station.objects.get(election=again, code="gpu-ps-1-2")
+    assert (station.name, station.name_az, station.name_ru) == ("Station 2", "", "Участок № 2")
+    first = Candidate.objects.get(election=again, number=1)
+    assert (first.name, first.name_az, first.party, first.party_ru) == (
+        "Candidate A",
+        "Namizəd A",
+        "Party One",
+        "Партия один",
+    )
