@@ -165,6 +165,9 @@ def test_local_picks_the_language_and_falls_back_to_english(named: Election) -> 
     with translation.override("ru"):
         assert local(north) == "Север"
     assert local(None) == ""
+    # a JSON answer's unit (the staff turnout overview shows those)
+    assert local({"name": "North", "name_az": "Şimal", "name_ru": None}, language="az") == "Şimal"
+    assert local({"name": "North", "name_az": "Şimal", "name_ru": None}, language="ru") == "North"
 
 
 def text_of(response) -> str:

@@ -9,6 +9,8 @@ template filter, the API and the open-data files give every translation beside `
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from django.utils.translation import get_language
@@ -23,16 +25,18 @@ def language_of(code: str | None) -> str:
 
 def local(record: Any, field: str = "name", language: str | None = None) -> str:
     """``record``'s ``field`` in ``language`` (default: the active language): its translation
-    when the record has one, else the field itself. ``record`` is a model instance or any
-    object with the same attributes; None gives ""."""
+    when the record has one, else the field itself. ``record`` is a model instance, any
+    object with the same attributes or a mapping with the same keys (a JSON answer's unit);
+    None gives ""."""
     if record is None:
         return ""
+    get = record.get if isinstance(record, Mapping) else partial(getattr, record)
     base = language_of(language or get_language())
     if base in NAME_LANGUAGES:
-        text = getattr(record, f"{field}_{base}", "") or ""
+        text = get(f"{field}_{base}", "") or ""
         if text:
             return str(text)
-    return str(getattr(record, field, "") or "")
+    return str(get(field, "") or "")
 
 
 def translations(record: Any, field: str = "name") -> dict[str, str | None]:
