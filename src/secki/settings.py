@@ -125,6 +125,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # ``local``: registry names in the visitor's language, on every page
+            "builtins": ["secki.portal.templatetags.names"],
         },
     },
 ]

@@ -16,6 +16,7 @@ from secki.bundle import (
     TRUTH_COLUMNS,
     TURNOUT_COLUMNS,
     UNIT_COLUMNS,
+    translated,
 )
 from secki.protocol_schema import ProtocolSchema
 
@@ -28,9 +29,15 @@ def header(path: Path) -> list[str]:
 
 
 def test_files_and_headers(default_dir):
-    assert header(default_dir / "units.csv") == UNIT_COLUMNS
-    assert header(default_dir / "stations.csv") == STATION_COLUMNS
-    assert header(default_dir / "candidates.csv") == CANDIDATE_COLUMNS
+    # the optional columns of the translated names, filled for every row
+    names = translated("name")
+    assert header(default_dir / "units.csv") == [*UNIT_COLUMNS, *names]
+    assert header(default_dir / "stations.csv") == [*STATION_COLUMNS, *names]
+    assert header(default_dir / "candidates.csv") == [
+        *CANDIDATE_COLUMNS,
+        *names,
+        *translated("party"),
+    ]
     assert header(default_dir / "turnout.csv") == TURNOUT_COLUMNS
     assert header(default_dir / "truth.csv") == TRUTH_COLUMNS
     schema = ProtocolSchema.builtin()
@@ -75,6 +82,8 @@ def test_territory(default_bundle):
         "number": "",
         "name": units[0]["name"],
         "ocd_id": "ocd-division/country:az",
+        "name_az": "Azərbaycan Respublikası",
+        "name_ru": "Азербайджанская Республика",
     }
     seen = set()
     for row in units:  # parents come before their children
@@ -242,3 +251,35 @@ def test_same_seed_same_bytes_other_seed_other_bytes(default_dir, write_sim):
     other = write_sim(seed=7)
     for name in ("stations.csv", "turnout.csv", "protocols.csv"):
         assert (default_dir / name).read_bytes() != (other / name).read_bytes(), name
+
+
+def test_names_in_azerbaijani_and_russian(default_dir, default_bundle):
+    """Every unit, station and candidate has its name in Azerbaijani (Latin script) and
+    Russian (Cyrillic); the election too."""
+    import csv
+
+    cyrillic = re.compile(r"[А-Яа-яЁё]")
+    for name in ("units.csv", "stations.csv", "candidates.csv"):
+        with (default_dir / name).open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        assert rows, name
+        for row in rows:
+            assert row["name_az"] and not cyrillic.search(row["name_az"]), (name, row)
+            assert cyrillic.search(row["name_ru"]), (name, row)
+            assert row["name_az"] != row["name"], (name, row)
+    with (default_dir / "candidates.csv").open(encoding="utf-8", newline="") as handle:
+        first = next(csv.DictReader(handle))
+    assert (first["name"], first["name_az"], first["name_ru"]) == (
+        "Candidate A",
+        "Namizəd A",
+        "Кандидат A",
+    )
+    assert first["party_az"] == "Milli Birlik Partiyası"
+    assert first["party_ru"] == "Партия национального единства"
+    e = default_bundle.election
+    assert e["name_az"] == "Prezident seçkisi 2024 (simulyasiya)"
+    assert cyrillic.search(e["name_ru"])
+    with (default_dir / "units.csv").open(encoding="utf-8", newline="") as handle:
+        units = {r["code"]: r for r in csv.DictReader(handle)}
+    assert units["1"]["name_az"] == "1 saylı seçki dairəsi"
+    assert units["1"]["name_ru"] == "Избирательный округ № 1"

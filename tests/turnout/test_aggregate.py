@@ -52,7 +52,14 @@ def test_turnout_is_over_the_reporting_stations_only(election: Election, people:
         "late": 0,
     }
     assert national["stations_total"] == 4 and national["registered_total"] == 3300
-    assert national["unit"] == {"code": "XX", "name": "Testland", "kind": "country", "number": None}
+    assert national["unit"] == {
+        "code": "XX",
+        "name": "Testland",
+        "name_az": None,  # translations beside the name, null when not given
+        "name_ru": None,
+        "kind": "country",
+        "number": None,
+    }
     north, south = national["children"]
     assert north["unit"]["code"] == "1" and south["unit"]["code"] == "2"
     assert by_time(north)["10:00"]["turnout"] == 15.0

@@ -55,6 +55,8 @@ from secki.ledger import chain, drafts
 #: election fields a manager may change after creation (audited as ``election.settings``)
 SETTINGS = (
     "name",
+    "name_az",
+    "name_ru",
     "kind",
     "country",
     "date",
@@ -83,7 +85,17 @@ SETTINGS = (
 )
 
 #: station fields :func:`amend_register` may change once the election is open
-AMENDABLE = ("registered", "name", "address", "latitude", "longitude", "webcam", "webcam_url")
+AMENDABLE = (
+    "registered",
+    "name",
+    "name_az",
+    "name_ru",
+    "address",
+    "latitude",
+    "longitude",
+    "webcam",
+    "webcam_url",
+)
 
 #: the status changes that are allowed; to ``setup`` only while nothing was received
 TRANSITIONS: dict[str, frozenset[str]] = {

@@ -13,6 +13,7 @@ from ninja import Router
 from secki.api.lookups import election_or_404
 from secki.api.schemas import Out, errors
 from secki.elections.models import Election
+from secki.elections.names import translations
 from secki.elections.serialize import election_settings
 
 router = Router(tags=["elections"])
@@ -21,6 +22,9 @@ router = Router(tags=["elections"])
 class ElectionOut(Out):
     slug: str
     name: str
+    #: the election's name in Azerbaijani and Russian, null when not given
+    name_az: str | None
+    name_ru: str | None
     kind: str
     date: str
     status: str
@@ -78,6 +82,9 @@ class ElectionSettingsOut(Out):
     format: str
     slug: str
     name: str
+    #: the translated names, present only when given (as in election.json)
+    name_az: str | None = None
+    name_ru: str | None = None
     kind: str
     country: str
     date: str
@@ -98,6 +105,7 @@ def elections(request: HttpRequest) -> list[dict[str, Any]]:
         {
             "slug": e.slug,
             "name": e.name,
+            **translations(e),
             "kind": e.kind,
             "date": e.date.isoformat(),
             "status": e.status,

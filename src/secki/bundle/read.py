@@ -29,6 +29,7 @@ from secki.bundle import (
     CANDIDATE_EXTRA_COLUMNS,
     ELECTION_FILE,
     ELECTION_KINDS,
+    ELECTION_NAME_KEYS,
     FORMAT,
     SEAT_METHODS,
     SEAT_SCOPES,
@@ -38,6 +39,7 @@ from secki.bundle import (
     UNIT_EXTRA_COLUMNS,
     UNIT_KINDS,
     WIN_RULES,
+    translated,
 )
 from secki.protocol_schema import ProtocolSchema, SchemaError
 from secki.protocol_schema.schema import (
@@ -63,6 +65,7 @@ MAX_JSON_BYTES = 1024 * 1024  # election.json
 #: the longest text of each text column (the database's column lengths)
 TEXT_LIMITS = {"code": 64, "unit": 64, "parent": 64, "station": 64, "name": 200}
 TEXT_LIMITS |= {"address": 300, "ocd_id": 300, "party": 200}
+TEXT_LIMITS |= dict.fromkeys([*translated("name"), *translated("party")], 200)
 #: turnout reports of a bundle: at most the registered voters plus this share (the default
 #: additional-list allowance of an election, which a bundle does not set)
 TURNOUT_ALLOWANCE = 0.05
@@ -227,6 +230,8 @@ class UnitRow:
     name: str
     ocd_id: str
     seats: int | None = None  # proportional per district: the seats it elects
+    #: the translated names given (``name_az`` → text), empty ones left out
+    translations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -244,6 +249,7 @@ class BundleStation:
     webcam: bool
     ocd_id: str
     webcam_url: str = ""
+    translations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -252,6 +258,8 @@ class CandidateRow:
     name: str
     party: str
     ballot_number: int | None = None  # the official number on the ballot, when given
+    #: the translated names and parties given (``party_ru`` → text), empty ones left out
+    translations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -511,6 +519,12 @@ def _parse_settings(reader: _Reader) -> tuple[dict[str, Any], ProtocolSchema] | 
     if slug is not None and not SLUG_RE.match(slug):
         reader.issue(name, None, "slug", f"{slug!r}: use lower-case letters, digits and '-'")
     need("name", str)
+    for key in ELECTION_NAME_KEYS:
+        value = data.get(key, "")
+        if not isinstance(value, str):
+            reader.issue(name, None, key, f"{value!r} has the wrong type: a text is required")
+        elif len(value.strip()) > TEXT_LIMITS["name"]:
+            reader.issue(name, None, key, f"is longer than {TEXT_LIMITS['name']} characters")
     kind = need("kind", str)
     if kind is not None and kind not in ELECTION_KINDS:
         reader.issue(name, None, "kind", f"{kind!r} is not one of {', '.join(ELECTION_KINDS)}")
@@ -662,6 +676,12 @@ def protocol_bound(registered: int) -> Bound:
     return Bound(count_bound(registered), registered, "protocol")
 
 
+def _translations(row: Mapping[str, str], columns: list[str]) -> dict[str, str]:
+    """The translated names a row gives (a column's text stripped; empty ones left out)."""
+    found = ((c, row.get(c, "").strip()) for c in columns)
+    return {c: text for c, text in found if text}
+
+
 def _is_hhmm(value: str) -> bool:
     return bool(re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value))
 
@@ -725,7 +745,16 @@ def _read(reader: _Reader) -> Bundle | None:
             unit_codes.add(code)
         if code is not None and name is not None:
             bundle.units.append(
-                UnitRow(code, parent, kind, number, name, row.get("ocd_id", "").strip(), seats)
+                UnitRow(
+                    code,
+                    parent,
+                    kind,
+                    number,
+                    name,
+                    row.get("ocd_id", "").strip(),
+                    seats,
+                    _translations(row, translated("name")),
+                )
             )
     if roots == 0 and (reader.directory / f).exists() and not reader.issues:
         reader.issue(f, None, "parent", "no root unit: exactly one unit must have an empty parent")
@@ -796,6 +825,7 @@ def _read(reader: _Reader) -> Bundle | None:
                 flags[2],
                 row.get("ocd_id", "").strip(),
                 webcam_url,
+                _translations(row, translated("name")),
             )
         )
     _step(reader, f, len(bundle.stations))
@@ -831,7 +861,13 @@ def _read(reader: _Reader) -> Bundle | None:
             continue
         if number is not None and name is not None:
             bundle.candidates.append(
-                CandidateRow(number, name, row.get("party", "").strip(), official)
+                CandidateRow(
+                    number,
+                    name,
+                    row.get("party", "").strip(),
+                    official,
+                    _translations(row, [*translated("name"), *translated("party")]),
+                )
             )
     if not bundle.candidates and (reader.directory / f).exists() and not reader.issues:
         reader.issue(f, None, None, "no candidates: at least one is required")

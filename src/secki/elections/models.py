@@ -89,6 +89,8 @@ class ElectionStatus(models.TextChoices):
 class Election(models.Model):
     slug = models.SlugField(max_length=80, unique=True, validators=[slug_validator])
     name = models.CharField(max_length=200)
+    name_az = models.CharField(max_length=200, blank=True, help_text="name in Azerbaijani")
+    name_ru = models.CharField(max_length=200, blank=True, help_text="name in Russian")
     kind = models.CharField(max_length=20, choices=ElectionKind.choices)
     country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2, lower case")
     date = models.DateField()
@@ -334,6 +336,8 @@ class Unit(models.Model):
     code = models.CharField(max_length=64)
     number = models.PositiveIntegerField(null=True, blank=True)
     name = models.CharField(max_length=200)
+    name_az = models.CharField(max_length=200, blank=True, help_text="name in Azerbaijani")
+    name_ru = models.CharField(max_length=200, blank=True, help_text="name in Russian")
     ocd_id = models.CharField(max_length=300, blank=True)
     depth = models.PositiveSmallIntegerField(default=0)
     path = models.CharField(max_length=255, db_index=True, blank=True)
@@ -360,6 +364,8 @@ class Station(models.Model):
     code = models.CharField(max_length=64)
     number = models.PositiveIntegerField()
     name = models.CharField(max_length=200)
+    name_az = models.CharField(max_length=200, blank=True, help_text="name in Azerbaijani")
+    name_ru = models.CharField(max_length=200, blank=True, help_text="name in Russian")
     address = models.CharField(max_length=300, blank=True)
     # Below the technical limit of every count, so that the register bound of a protocol's
     # lines (secki.protocol_schema.schema.count_bound) means something.
@@ -408,6 +414,8 @@ class Candidate(models.Model):
     election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="candidates")
     number = models.PositiveSmallIntegerField(help_text="ballot order, 1…n; votes are line Cn")
     name = models.CharField(max_length=200)
+    name_az = models.CharField(max_length=200, blank=True, help_text="name in Azerbaijani")
+    name_ru = models.CharField(max_length=200, blank=True, help_text="name in Russian")
     party = models.CharField(max_length=200, blank=True)
     ballot_number = models.PositiveIntegerField(
         null=True,
@@ -415,6 +423,8 @@ class Candidate(models.Model):
         help_text="the official number printed on the ballot (3, 4, 5 … 41), when it is not "
         "the ballot order",
     )
+    party_az = models.CharField(max_length=200, blank=True, help_text="party in Azerbaijani")
+    party_ru = models.CharField(max_length=200, blank=True, help_text="party in Russian")
 
     class Meta:
         ordering = ["number"]

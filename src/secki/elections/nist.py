@@ -20,6 +20,7 @@ from typing import Any
 import jsonschema
 from django.db import transaction
 
+from secki.bundle import NAME_LANGUAGES
 from secki.elections.models import Candidate, Election, Station, Unit, install_schema
 from secki.protocol_schema import ProtocolSchema
 from secki.protocol_schema.schema import MAX_COUNT
@@ -39,11 +40,24 @@ def nist_validator() -> jsonschema.Draft4Validator:
 
 
 def _text(value: Any) -> str:
-    """First Content of an InternationalizedText, or a plain string."""
+    """The English Content of an InternationalizedText (else its first), or a plain string."""
     if isinstance(value, dict):
         texts = value.get("Text") or []
-        return str(texts[0]["Content"]) if texts else ""
+        english = [t for t in texts if str(t.get("Language", "")).lower().startswith("en")]
+        return str((english or texts)[0]["Content"]) if texts else ""
     return str(value or "")
+
+
+def _translations(value: Any, field: str = "name") -> dict[str, str]:
+    """The LanguageStrings of an InternationalizedText in the languages names are translated
+    into, as model fields (``Language: az`` → ``name_az``)."""
+    found: dict[str, str] = {}
+    if isinstance(value, dict):
+        for text in value.get("Text") or []:
+            language = str(text.get("Language", "")).lower().split("-")[0]
+            if language in NAME_LANGUAGES and f"{field}_{language}" not in found:
+                found[f"{field}_{language}"] = str(text.get("Content", ""))
+    return found
 
 
 def _ocd(obj: dict[str, Any]) -> str:
@@ -115,6 +129,9 @@ def import_nist(path: Path, *, slug: str, schema: ProtocolSchema) -> Election:
             "(ocd-division/country:xx) to know the country"
         )
     parties = {p["@id"]: _text(p.get("Name")) for p in report.get("Party") or []}
+    party_names = {
+        p["@id"]: _translations(p.get("Name"), "party") for p in report.get("Party") or []
+    }
     candidates = {c["@id"]: c for c in e.get("Candidate") or []}
     order: list[str] = []
     for contest in e.get("Contest") or []:
@@ -136,6 +153,7 @@ def import_nist(path: Path, *, slug: str, schema: ProtocolSchema) -> Election:
         election = Election.objects.create(
             slug=slug,
             name=_text(e.get("Name")) or slug,
+            **_translations(e.get("Name")),
             kind="other",
             country=match.group(1),
             date=dt.date.fromisoformat(start[:10]),
@@ -159,6 +177,7 @@ def import_nist(path: Path, *, slug: str, schema: ProtocolSchema) -> Election:
                         code=uid,
                         number=_number(unit, counter[parent.id]),
                         name=_text(unit.get("Name")) or uid,
+                        **_translations(unit.get("Name")),
                         registered=_registered(unit, uid),
                         ocd_id=_ocd(unit),
                         unit_path=parent.path,
@@ -181,6 +200,7 @@ def import_nist(path: Path, *, slug: str, schema: ProtocolSchema) -> Election:
                 code=uid,
                 number=_number(unit, position[0]) if parent else None,
                 name=_text(unit.get("Name")) or uid,
+                **_translations(unit.get("Name")),
                 ocd_id=_ocd(unit),
                 depth=parent.depth + 1 if parent else 0,
                 position=position[0],
@@ -199,7 +219,9 @@ def import_nist(path: Path, *, slug: str, schema: ProtocolSchema) -> Election:
                 election=election,
                 number=i,
                 name=_text(candidates[cid].get("BallotName")) or cid,
+                **_translations(candidates[cid].get("BallotName")),
                 party=parties.get(candidates[cid].get("PartyId", ""), ""),
+                **party_names.get(candidates[cid].get("PartyId", ""), {}),
             )
             for i, cid in enumerate(order, start=1)
         )

@@ -16,6 +16,7 @@ from secki.bundle import (
     STATION_EXTRA_COLUMNS,
     UNIT_COLUMNS,
     UNIT_EXTRA_COLUMNS,
+    filled_columns,
 )
 from secki.bundle.write import election_text, table_bytes
 from secki.elections.models import Candidate, Election, Station, Unit
@@ -33,36 +34,6 @@ def _dec(value: Decimal | None) -> str | None:
     return None if value is None else format(value.normalize(), "f")
 
 
-def unit_table(units: Sequence[Unit]) -> Table:
-    """``units.csv``: the optional ``seats`` column only when some unit has seats."""
-    by_id = {u.id: u for u in units}
-    extra = UNIT_EXTRA_COLUMNS if any(u.seats is not None for u in units) else []
-    rows: list[list[object]] = [
-        [
-            u.code,
-            by_id[u.parent_id].code if u.parent_id else None,
-            u.kind,
-            u.number,
-            u.name,
-            u.ocd_id,
-            *([u.seats] if extra else []),
-        ]
-        for u in units
-    ]
-    return [*UNIT_COLUMNS, *extra], rows
-
-
-def candidate_table(candidates: Sequence[Candidate]) -> Table:
-    """``candidates.csv`` in ballot order: the optional ``ballot_number`` column only when some
-    candidate has an official number."""
-    extra = CANDIDATE_EXTRA_COLUMNS if any(c.ballot_number is not None for c in candidates) else []
-    rows: list[list[object]] = [
-        [c.number, c.name, c.party, *([c.ballot_number] if extra else [])]
-        for c in sorted(candidates, key=lambda c: c.number)
-    ]
-    return [*CANDIDATE_COLUMNS, *extra], rows
-
-
 def register_tables(
     election: Election,
     units: Sequence[Unit] | None = None,
@@ -75,8 +46,9 @@ def register_tables(
     if stations is None:
         stations = list(election.stations.order_by("position"))
     by_id = {u.id: u for u in units}
-    # the optional webcam_url column only when some station has an address (docs/formats.md)
-    extra = STATION_EXTRA_COLUMNS if any(s.webcam_url for s in stations) else []
+    # the optional columns (webcam_url, translated names) only when some row fills them
+    # (docs/formats.md)
+    extra = filled_columns(STATION_EXTRA_COLUMNS, stations)
     station_rows: list[list[object]] = [
         [
             s.code,
@@ -91,7 +63,7 @@ def register_tables(
             s.temporary,
             s.webcam,
             s.ocd_id,
-            *([s.webcam_url] if extra else []),
+            *(getattr(s, c) for c in extra),
         ]
         for s in stations
     ]
@@ -100,6 +72,35 @@ def register_tables(
         STATIONS_FILE: ([*STATION_COLUMNS, *extra], station_rows),
         CANDIDATES_FILE: candidate_table(list(election.candidates.order_by("number"))),
     }
+
+
+def unit_table(units: Sequence[Unit]) -> Table:
+    """``units.csv``'s header and rows (``units`` in register order, parents first)."""
+    by_id = {u.id: u for u in units}
+    extra = filled_columns(UNIT_EXTRA_COLUMNS, units)
+    rows: list[list[object]] = [
+        [
+            u.code,
+            by_id[u.parent_id].code if u.parent_id else None,
+            u.kind,
+            u.number,
+            u.name,
+            u.ocd_id,
+            *(getattr(u, c) for c in extra),
+        ]
+        for u in units
+    ]
+    return [*UNIT_COLUMNS, *extra], rows
+
+
+def candidate_table(candidates: Sequence[Candidate]) -> Table:
+    """``candidates.csv``'s header and rows (``candidates`` in ballot order)."""
+    extra = filled_columns(CANDIDATE_EXTRA_COLUMNS, candidates)
+    rows: list[list[object]] = [
+        [c.number, c.name, c.party, *(getattr(c, col) for col in extra)]
+        for c in sorted(candidates, key=lambda c: c.number)
+    ]
+    return [*CANDIDATE_COLUMNS, *extra], rows
 
 
 def register_files(election: Election) -> dict[str, bytes]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from secki.bundle import FORMAT
+from secki.bundle import ELECTION_NAME_KEYS, FORMAT
 from secki.elections.models import Election
 
 
@@ -32,10 +32,14 @@ def win_rule(election: Election) -> dict[str, Any]:
 
 
 def election_settings(election: Election) -> dict[str, Any]:
+    """The settings; the translated names (``name_az``, ``name_ru``) follow ``name`` when the
+    election has them, so a bundle without them keeps its bytes."""
+    names = {key: getattr(election, key) for key in ELECTION_NAME_KEYS if getattr(election, key)}
     return {
         "format": FORMAT,
         "slug": election.slug,
         "name": election.name,
+        **names,
         "kind": election.kind,
         "country": election.country,
         "date": election.date.isoformat(),

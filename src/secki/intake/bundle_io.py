@@ -20,6 +20,7 @@ from django.utils import timezone
 from secki.accounts import actions
 from secki.accounts.users import User
 from secki.bundle import (
+    ELECTION_NAME_KEYS,
     TURNOUT_COLUMNS,
 )
 from secki.bundle.read import Bundle, BundleError, BundleIssue
@@ -108,6 +109,7 @@ def import_bundle(
         election = Election.objects.create(
             slug=bundle.slug,
             name=s["name"],
+            **{key: s.get(key, "").strip() for key in ELECTION_NAME_KEYS},
             kind=s["kind"],
             country=s["country"],
             date=dt.date.fromisoformat(s["date"]),
@@ -143,6 +145,7 @@ def import_bundle(
                 name=row.name,
                 ocd_id=row.ocd_id,
                 seats=row.seats,
+                **row.translations,
                 depth=parent.depth + 1 if parent else 0,
                 position=position,
             )
@@ -170,6 +173,7 @@ def import_bundle(
                     ocd_id=r.ocd_id,
                     unit_path=units[r.unit].path,
                     position=i,
+                    **r.translations,
                 )
                 for i, r in enumerate(bundle.stations)
             ],
@@ -183,6 +187,7 @@ def import_bundle(
                 name=c.name,
                 party=c.party,
                 ballot_number=c.ballot_number,
+                **c.translations,
             )
             for c in bundle.candidates
         )

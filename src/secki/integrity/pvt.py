@@ -159,9 +159,7 @@ def official_of(election: Election, candidates: list[CandidateInfo]) -> Official
 
 
 def candidates_of(election: Election) -> list[CandidateInfo]:
-    return [
-        CandidateInfo(c.number, c.name, c.party) for c in election.candidates.order_by("number")
-    ]
+    return [CandidateInfo.of(c) for c in election.candidates.order_by("number")]
 
 
 # -- PVT estimate ---------------------------------------------------------------------------

@@ -36,6 +36,15 @@ class CandidateInfo:
     number: int
     name: str
     party: str
+    #: the translated names (``secki.elections.names.local`` picks by language)
+    name_az: str = ""
+    name_ru: str = ""
+    party_az: str = ""
+    party_ru: str = ""
+
+    @classmethod
+    def of(cls, c: Candidate) -> CandidateInfo:
+        return cls(c.number, c.name, c.party, c.name_az, c.name_ru, c.party_az, c.party_ru)
 
     @property
     def code(self) -> str:
@@ -138,8 +147,7 @@ def load(
     """Read the counted protocols (published only when ``public``) into arrays."""
     schema = election.protocol_schema()
     candidates = [
-        CandidateInfo(c.number, c.name, c.party)
-        for c in Candidate.objects.filter(election=election).order_by("number")
+        CandidateInfo.of(c) for c in Candidate.objects.filter(election=election).order_by("number")
     ]
     line_names: set[str] = set()
     for role in ROLES:

@@ -37,7 +37,7 @@ from secki.protocols.scans import published_url, scan_path
 
 #: the station columns: the bundle's stations.csv columns, ``code`` named ``station``, plus
 #: the unit's name for readers who do not join units.csv; the optional columns
-#: (``webcam_url``) are always present here
+#: (``webcam_url``, the translated names) are always present here
 STATION_FIELDS = ["station", "unit", "unit_name", *STATION_COLUMNS[2:], *STATION_EXTRA_COLUMNS]
 #: the columns of scans.csv: one row per public scan of a paper protocol
 SCAN_FIELDS = ["station", "version", "scan", "sha256", "size", "content_type", "uploaded_at", "url"]
@@ -79,7 +79,7 @@ def bulk_rows(
             int(s.temporary),
             int(s.webcam),
             s.ocd_id,
-            s.webcam_url,
+            *(getattr(s, c) for c in STATION_EXTRA_COLUMNS),
         ]
         if protocol is None:
             row += [None, None, None]
@@ -183,12 +183,10 @@ def write_registry(data: PublicData, directory: Path) -> dict[str, int]:
     """The bundle's ``election.json``, ``units.csv`` and ``candidates.csv``."""
     directory.mkdir(parents=True, exist_ok=True)
     write_election(directory, election_settings(data.election))
-    unit_header, unit_rows = unit_table(data.units)
-    candidate_header, candidate_rows = candidate_table(data.candidates)
     return {
         "election.json": 1,
-        "units.csv": write_table(directory / "units.csv", unit_header, unit_rows),
+        "units.csv": write_table(directory / "units.csv", *unit_table(data.units)),
         "candidates.csv": write_table(
-            directory / "candidates.csv", candidate_header, candidate_rows
+            directory / "candidates.csv", *candidate_table(data.candidates)
         ),
     }

@@ -1,5 +1,5 @@
 """``secki snapshot``, ``secki bundle-from-bulk``, ``secki publish`` and ``secki log keygen``
-(until registered in ``secki.cli``, run them as ``python -m secki.opendata.cli snapshot …``)."""
+(registered in ``secki.cli``'s ``COMMANDS``: run them as ``secki snapshot …``)."""
 
 from __future__ import annotations
 

@@ -52,6 +52,8 @@ STATION_FIELDS = (
     "webcam",
     "ocd_id",
     "webcam_url",
+    "name_az",
+    "name_ru",
 )
 
 
@@ -73,6 +75,8 @@ class PublicStation(NamedTuple):
     webcam: bool
     ocd_id: str
     webcam_url: str
+    name_az: str
+    name_ru: str
 
 
 class ScanRow(NamedTuple):

@@ -7,7 +7,9 @@ root unit holds one ``CandidateSelection`` per candidate with a ``total`` vote c
 unit and every station that has a published protocol; ``Election.BallotCounts`` gives ballots
 cast and rejected per unit. Registered and participating voters and reporting progress are on
 the units. OCD ids go out as ``ExternalIdentifier`` of type ``ocd-id``; ids below the country
-are Secki's local ids and carry ``Label: local``.
+are Secki's local ids and carry ``Label: local``. Names (units, stations, candidates, parties,
+the election) are ``InternationalizedText`` with one ``LanguageString`` per language: English
+first, then each translation the register gives (``az``, ``ru``).
 
 **Electoral systems.** A proportional election's contest has ``VoteVariation: proportional``
 and ``NumberElected`` (the seats); once the rules can decide, every list (candidate) carries
@@ -29,6 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 from secki import __version__ as secki_version
+from secki.bundle import NAME_LANGUAGES
 from secki.opendata.collect import PublicData
 from secki.results.rules import decide
 
@@ -43,6 +46,24 @@ def _text(value: str, language: str = "en") -> dict[str, Any]:
             {"@type": "ElectionResults.LanguageString", "Content": value, "Language": language}
         ],
     }
+
+
+def _names(record: Any, field: str = "name") -> dict[str, Any]:
+    """``record``'s ``field`` in English (first, so a reader taking the first string gets the
+    name as the register has it), then in each language it is translated into
+    (``name_az`` → ``Language: az``)."""
+    text = _text(getattr(record, field))
+    for language in NAME_LANGUAGES:
+        translation = getattr(record, f"{field}_{language}", "")
+        if translation:
+            text["Text"].append(
+                {
+                    "@type": "ElectionResults.LanguageString",
+                    "Content": translation,
+                    "Language": language,
+                }
+            )
+    return text
 
 
 def _ocd(value: str) -> list[dict[str, Any]]:
@@ -127,7 +148,7 @@ def export_nist(data: PublicData) -> dict[str, Any]:
             "@id": unit_id(u.code),
             "@type": "ElectionResults.ReportingUnit",
             **_unit_type(u.kind, u.parent_id is None),
-            "Name": _text(u.name),
+            "Name": _names(u),
             "ComposingGpUnitIds": [unit_id(c.code) for c in data.children(u)]
             + [station_id(s.code) for s in data.stations_of(u)],
             "VotersRegistered": t.registered_total,
@@ -150,7 +171,7 @@ def export_nist(data: PublicData) -> dict[str, Any]:
             "@id": station_id(s.code),
             "@type": "ElectionResults.ReportingUnit",
             "Type": STATION_TYPE,
-            "Name": _text(s.name),
+            "Name": _names(s),
             "Number": str(s.number),
             "VotersRegistered": s.registered,
         }
@@ -164,9 +185,11 @@ def export_nist(data: PublicData) -> dict[str, Any]:
         gp_units.append(gps)
 
     parties: dict[str, str] = {}
+    party_names: dict[str, dict[str, Any]] = {}  # a party's name from its first candidate
     for c in data.candidates:
         if c.party and c.party not in parties:
             parties[c.party] = f"party-{len(parties) + 1}"
+            party_names[c.party] = _names(c, "party")
     final = not outcome.provisional
     seats = {row.candidate.number: row.seats for row in outcome.seats}
     candidates = []
@@ -174,7 +197,7 @@ def export_nist(data: PublicData) -> dict[str, Any]:
         item: dict[str, Any] = {
             "@id": f"cand-{c.number}",
             "@type": "ElectionResults.Candidate",
-            "BallotName": _text(c.name),
+            "BallotName": _names(c),
         }
         identifiers = []
         if c.ballot_number is not None:
@@ -267,13 +290,13 @@ def export_nist(data: PublicData) -> dict[str, Any]:
         "Notes": notes,
         "GpUnit": gp_units,
         "Party": [
-            {"@id": pid, "@type": "ElectionResults.Party", "Name": _text(name)}
+            {"@id": pid, "@type": "ElectionResults.Party", "Name": party_names[name]}
             for name, pid in parties.items()
         ],
         "Election": [
             {
                 "@type": "ElectionResults.Election",
-                "Name": _text(election.name),
+                "Name": _names(election),
                 "StartDate": election.date.isoformat(),
                 "EndDate": election.date.isoformat(),
                 "Type": "general",

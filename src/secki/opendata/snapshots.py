@@ -59,6 +59,7 @@ from django.db import connection
 from django.utils.translation import gettext_noop
 
 from secki.elections.models import Election, Unit
+from secki.elections.names import translations
 from secki.opendata import store
 from secki.opendata.bulk import (
     bulk_bytes,
@@ -173,6 +174,7 @@ def station_json(data: PublicData, s: PublicStation) -> dict[str, Any]:
         "station": s.code,
         "number": s.number,
         "name": s.name,
+        **translations(s),
         "registered": s.registered,
         "abroad": s.abroad,
         "temporary": s.temporary,

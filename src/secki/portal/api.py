@@ -14,6 +14,7 @@ from secki.api.auth import user_from_request
 from secki.api.lookups import election_or_404, station_or_404, unit_or_404
 from secki.api.schemas import Out, errors
 from secki.elections.models import Election, Station
+from secki.elections.names import translations
 from secki.opendata import collect, published
 from secki.portal import http
 from secki.protocols.models import Protocol, ProtocolStatus, counted_statuses
@@ -27,11 +28,18 @@ router = Router(tags=["results"])
 
 
 class CandidateResultOut(Out):
+    """A candidate's votes; ``name`` and ``party`` in English, their translations beside
+    them (null when not given)."""
+
     number: int
     #: the official number printed on the ballot (the ballot order when none was given)
     ballot_number: int
     name: str
+    name_az: str | None
+    name_ru: str | None
     party: str
+    party_az: str | None
+    party_ru: str | None
     votes: int
     percent: str | None
 
@@ -42,6 +50,9 @@ class UnitResultOut(Out):
 
     unit: str | None
     name: str | None
+    #: the unit's name in Azerbaijani and Russian, null when not given
+    name_az: str | None
+    name_ru: str | None
     kind: str | None
     stations_total: int
     stations_reported: int
@@ -121,6 +132,9 @@ class NationalOut(UnitTotalsOut):
 class StationResultOut(Out):
     station: str
     name: str
+    #: the station's name in Azerbaijani and Russian, null when not given
+    name_az: str | None
+    name_ru: str | None
     unit: str
     registered: int
     status: str | None
@@ -235,6 +249,7 @@ def station(request: HttpRequest, slug: str, code: str) -> dict[str, Any]:
     return {
         "station": st.code,
         "name": st.name,
+        **translations(st),
         "unit": st.unit.code,
         "registered": st.registered,
         "status": protocol.status if protocol else (annulled.status if annulled else None),
@@ -262,6 +277,7 @@ def _published_station(request: HttpRequest, state: published.State, st: Station
     return {
         "station": st.code,
         "name": st.name,
+        **translations(st),
         "unit": st.unit.code,
         "registered": st.registered,
         "status": shown.status if shown else None,

@@ -32,6 +32,7 @@ from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_safe
 
 from secki.elections.models import Election, Unit
+from secki.elections.names import local
 from secki.opendata import files, logfiles, snapshots
 from secki.opendata.bulk import STATION_FIELDS, STATUS_FIELDS
 from secki.portal.http import matches
@@ -52,6 +53,8 @@ STATION_FIELD_HELP = {
     "webcam": gettext_noop("1 when the station is filmed"),
     "ocd_id": gettext_noop("Open Civic Data division id"),
     "webcam_url": gettext_noop("address of the station's public webcam stream, when known"),
+    "name_az": gettext_noop("station name in Azerbaijani, when given"),
+    "name_ru": gettext_noop("station name in Russian, when given"),
     "status": gettext_noop("published (counted), annulled, or empty (not published yet)"),
     "version": gettext_noop("protocol version (corrections make new versions)"),
     "annulment": gettext_noop("the annulment decision, when annulled"),
@@ -74,7 +77,7 @@ def election_page(request: HttpRequest, slug: str) -> HttpResponse:
     candidates = list(election.candidates.order_by("number"))
     columns = [(c, STATION_FIELD_HELP.get(c, "")) for c in [*STATION_FIELDS, *STATUS_FIELDS]]
     columns += [(ln.code, ln.label) for ln in schema.lines]
-    columns += [(c.line_code, c.name) for c in candidates]
+    columns += [(c.line_code, local(c)) for c in candidates]
     context = {
         "election": election,
         "section": "data",

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from secki.accounts.access import Permission, can
 from secki.elections.models import Election, Station, Unit
+from secki.elections.names import local
 from secki.observers import actions, compare
 from secki.observers.models import (
     Accreditation,
@@ -74,7 +75,7 @@ def registry(request: HttpRequest, slug: str) -> HttpResponse:
     )
     territories: dict[int, list[str]] = defaultdict(list)
     for a in accreditations:
-        name = units[a.unit_id].name if a.unit_id else _("whole election")
+        name = local(units[a.unit_id]) if a.unit_id else _("whole election")
         if name not in territories[a.organisation_id]:
             territories[a.organisation_id].append(name)
     rows = [(o, per_org.get(o.pk, 0), territories.get(o.pk, [])) for o in organisations]

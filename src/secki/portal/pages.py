@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from secki.elections.models import Election, Station, Unit, UnitKind
+from secki.elections.names import local
 from secki.opendata.collect import PublicData
 from secki.protocols.actions import protocol_data, run_checks
 from secki.protocols.models import (
@@ -74,7 +75,7 @@ def unit_rows(tab: Tabulation, units: Iterable[Unit]) -> list[Row]:
     for u in units:
         r = tab.result(u)
         rows.append(
-            Row("unit", u.code, u.number, u.name, r.totals.registered_total, r, status="counted")
+            Row("unit", u.code, u.number, local(u), r.totals.registered_total, r, status="counted")
         )
     return rows
 
@@ -106,7 +107,7 @@ def published_station_rows(tab: Tabulation, unit: Unit, data: PublicData) -> lis
                 "station",
                 s.code,
                 s.number,
-                s.name,
+                local(s),
                 s.registered,
                 result,
                 status=status,
@@ -169,7 +170,7 @@ def station_rows(tab: Tabulation, unit: Unit, data: PublicData | None = None) ->
                 "station",
                 s.code,
                 s.number,
-                s.name,
+                local(s),
                 s.registered,
                 result,
                 status=status,
@@ -341,7 +342,7 @@ def station_detail(
     previous: dict[str, int] | None = None
     previous_number: int | None = None
     labels = {ln.code: ln.label for ln in schema.lines}
-    labels.update({c.line_code: c.name for c in tab.candidates})
+    labels.update({c.line_code: local(c) for c in tab.candidates})
     order = {code: i for i, code in enumerate(labels)}
     for p in visible:
         mine = values.get(p.id, {})
@@ -369,7 +370,7 @@ def station_detail(
         (ln.code, ln.label, shown.get(ln.code) if ln.kind == "count" else completed, ln.kind)
         for ln in schema.lines
     ]
-    lines += [(c.line_code, c.name, shown.get(c.line_code), "count") for c in candidates]
+    lines += [(c.line_code, local(c), shown.get(c.line_code), "count") for c in candidates]
     messages = {c.code: c for c in schema.checks}
     checks = []
     recorded = bool(current and current.protocol.checks)

@@ -19,12 +19,16 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from secki.bundle import translated
 from secki.elections.models import Election, Station, Unit
+from secki.elections.names import translations
 
 #: the most stations one answer lists
 LIMIT = 50
 #: the longest query looked at (longer ones are cut)
 QUERY_MAX = 200
+#: the name and its translations: a search matches any of them
+NAMES = ("name", *translated("name"))
 
 _SPECIAL = str.maketrans({"ı": "i", "ə": "e", "ß": "ss", "ø": "o", "đ": "d", "ł": "l"})
 
@@ -50,9 +54,11 @@ class Hit:
             "station": self.station.code,
             "number": self.station.number,
             "name": self.station.name,
+            **translations(self.station),
             "address": self.station.address,
             "unit": self.unit.code,
             "unit_name": self.unit.name,
+            **{f"unit_{k}": v for k, v in translations(self.unit).items()},
             "url": request.build_absolute_uri(self.url),
         }
 
@@ -77,14 +83,20 @@ def find(elections: list[Election], query: str) -> Found:
     whole = fold(query)
     matches: list[tuple[int, int, int, Hit]] = []
     for e_order, election in enumerate(elections):
-        units = {u.id: u for u in Unit.objects.filter(election=election).only("id", "code", "name")}
+        units = {u.id: u for u in Unit.objects.filter(election=election).only("id", "code", *NAMES)}
         stations = Station.objects.filter(election=election).order_by("position", "id")
         for station in stations.only(
-            "id", "code", "number", "name", "address", "unit_id", "position", "election_id"
+            "id", "code", "number", *NAMES, "address", "unit_id", "position", "election_id"
         ):
             unit = units[station.unit_id]
             code = fold(station.code)
-            parts = (station.name, station.address, unit.name, unit.code)
+            # a name matches in any of its languages
+            parts = (
+                *(getattr(station, n) for n in NAMES),
+                station.address,
+                *(getattr(unit, n) for n in NAMES),
+                unit.code,
+            )
             haystack = " ".join((code, str(station.number), *map(fold, parts)))
             if not all(w in haystack for w in words):
                 continue

@@ -30,6 +30,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from secki.accounts.access import Permission, can
 from secki.api.auth import user_from_request
 from secki.elections.models import Election, Publication, Station, Unit, WinRule
+from secki.elections.names import local
 from secki.observers.compare import station_comparison
 from secki.portal import maps
 from secki.portal.charts import SERIES_STYLES, Series, line_chart
@@ -177,12 +178,12 @@ def outcome_text(outcome: ElectionOutcome, national: UnitResult, election: Elect
         return _("No results have been published yet.")
     if outcome.status == "tie":
         return _("The leading candidates are tied: the result cannot be decided by votes.")
-    names = " · ".join(c.name for c in outcome.runoff)
+    names = " · ".join(local(c) for c in outcome.runoff)
     if outcome.status == "winner" and outcome.winner and election.win_rule == WinRule.PLURALITY:
-        return _("%(name)s is elected with the most votes.") % {"name": outcome.winner.name}
+        return _("%(name)s is elected with the most votes.") % {"name": local(outcome.winner)}
     if outcome.status == "winner" and outcome.winner:
         return _("%(name)s is elected with more than half of the %(base)s.") % {
-            "name": outcome.winner.name,
+            "name": local(outcome.winner),
             "base": base,
         }
     if outcome.status == "runoff":
@@ -209,7 +210,7 @@ def outcome_text(outcome: ElectionOutcome, national: UnitResult, election: Elect
     wait = _("No verdict until every station is counted or annulled.")
     if outcome.leader and leader:
         return f"{counted} {wait} " + _("Most votes so far: %(name)s.") % {
-            "name": outcome.leader.name
+            "name": local(outcome.leader)
         }
     return f"{counted} {wait}"
 
@@ -251,7 +252,7 @@ def _headers(
     ]
     if stations:
         columns[1] = ("", _("Status"))
-    columns += [(f"c{c.number}", c.name) for c in tab.candidates]
+    columns += [(f"c{c.number}", local(c)) for c in tab.candidates]
     columns.append(("leader", _("Leader")))
     out = []
     for column, label in columns:
@@ -442,10 +443,10 @@ def turnout_page(request: HttpRequest, state: PageState) -> HttpResponse:
         unit = found
     table = TurnoutTable(tab, state.published.data if state.published else None)
     national = table.series(tab.root)
-    series = [Series(tab.root.name, [p.percent for p in national])]
+    series = [Series(local(tab.root), [p.percent for p in national])]
     chosen = table.series(unit)
     if unit.id != tab.root.id:
-        series.append(Series(unit.name, [p.percent for p in chosen]))
+        series.append(Series(local(unit), [p.percent for p in chosen]))
     children = tab.children(unit)
     rows = [(child, table.series(child)) for child in children]
     final = tab.result(unit)
@@ -532,7 +533,7 @@ def map_page(request: HttpRequest, state: PageState) -> HttpResponse:
         r = tab.result(u)
         leader = r.leader
         href = reverse("portal:unit", args=[state.election.slug, u.code])
-        name = f"{u.number}. {u.name}" if u.number is not None else u.name
+        name = f"{u.number}. {local(u)}" if u.number is not None else local(u)
         if metric == "turnout":
             fill = maps.turnout_colour(r.turnout)
             figure = (
@@ -545,7 +546,7 @@ def map_page(request: HttpRequest, state: PageState) -> HttpResponse:
                 leader.candidate.number if leader else None, leader.share if leader else None
             )
             figure = (
-                f"{leader.candidate.name} {pct(leader.share)}" if leader else _("no results yet")
+                f"{local(leader.candidate)} {pct(leader.share)}" if leader else _("no results yet")
             )
         short = str(u.number) if u.number is not None else u.code
         cells.append(maps.Cell(u.code, short, href, fill, f"{name}: {figure}"))
@@ -581,7 +582,7 @@ def _legend(tab: Tabulation, metric: str) -> list[tuple[str, str]]:
             for i, lo in enumerate(bounds)
         ]
     else:
-        items = [(maps.candidate_colour(c.number), c.name) for c in tab.candidates]
+        items = [(maps.candidate_colour(c.number), local(c)) for c in tab.candidates]
         bounds = [0, *maps.SHARE_BINS]
         first = maps.candidate_colour(1)
         for i, lo in enumerate(bounds):

@@ -79,6 +79,9 @@ class StationTurnout:
     current: dict[str, int] = field(default_factory=dict)  # time → voters (current versions)
     history: list[tuple[str, int, int]] = field(default_factory=list)  # (time, version, voters)
     final: int | None = None  # participants of the counted protocol
+    #: the name in Azerbaijani and Russian (``secki.elections.names.local`` picks by language)
+    name_az: str = ""
+    name_ru: str = ""
 
     def share(self, voters: int) -> float | None:
         return 100.0 * voters / self.registered if self.registered > 0 else None
@@ -349,10 +352,14 @@ def load(election: Election, *, public: bool = False) -> list[StationTurnout]:
 
     ``public``: final participants from published protocols only."""
     stations = {
-        row[0]: StationTurnout(row[0], row[1], row[2], row[3], row[4], row[5])
+        row[0]: StationTurnout(
+            row[0], row[1], row[2], row[3], row[4], row[5], name_az=row[6], name_ru=row[7]
+        )
         for row in Station.objects.filter(election=election)
         .order_by("position", "id")
-        .values_list("id", "code", "name", "unit_id", "unit_path", "registered")
+        .values_list(
+            "id", "code", "name", "unit_id", "unit_path", "registered", "name_az", "name_ru"
+        )
     }
     for station_id, time, version, voters, current in (
         TurnoutReport.objects.filter(election=election)

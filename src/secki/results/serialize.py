@@ -7,7 +7,9 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from secki.bundle import translated
 from secki.elections.models import Election
+from secki.elections.names import translations
 from secki.results.publication import withheld_reason
 from secki.results.rules import ElectionOutcome, SeatResult, decide
 from secki.results.tabulate import UnitResult
@@ -23,6 +25,7 @@ def unit_json(r: UnitResult) -> dict[str, Any]:
     return {
         "unit": r.unit.code if r.unit else None,
         "name": r.unit.name if r.unit else None,
+        **(translations(r.unit) if r.unit else dict.fromkeys(translated("name"))),
         "kind": r.unit.kind if r.unit else None,
         "stations_total": t.stations_total,
         "stations_reported": t.stations_reported,
@@ -37,7 +40,9 @@ def unit_json(r: UnitResult) -> dict[str, Any]:
                 "number": c.candidate.number,
                 "ballot_number": c.candidate.official_number,
                 "name": c.candidate.name,
+                **translations(c.candidate),
                 "party": c.candidate.party,
+                **translations(c.candidate, "party"),
                 "votes": c.votes,
                 "percent": _dec(c.share),
             }

@@ -27,6 +27,7 @@ from typing import Any
 from django.db.models import Count, Q, Sum
 
 from secki.elections.models import Election, Station, Unit
+from secki.elections.names import translations
 from secki.ledger.chain import ledger_head
 from secki.results.tabulate import Tabulation, percent, tabulation
 from secki.turnout.models import TurnoutReport
@@ -148,7 +149,13 @@ class TurnoutAggregate:
         return self.totals[unit.id].times.get(time) or Figures()
 
     def unit_json(self, unit: Unit) -> dict[str, Any]:
-        return {"code": unit.code, "name": unit.name, "kind": unit.kind, "number": unit.number}
+        return {
+            "code": unit.code,
+            "name": unit.name,
+            **translations(unit),
+            "kind": unit.kind,
+            "number": unit.number,
+        }
 
     def reports_json(self, unit: Unit) -> list[dict[str, Any]]:
         stations_total = self.totals[unit.id].stations_total

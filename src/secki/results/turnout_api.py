@@ -19,6 +19,7 @@ from secki.api.lookups import (
 from secki.api.lookups import unit_or_404 as lookup_unit
 from secki.api.schemas import READ_ERRORS, ErrorOut, Out
 from secki.elections.models import Election, Unit
+from secki.elections.names import translations
 from secki.errors import IntakeError
 from secki.results import anomalies as flags
 from secki.results.turnout import turnout_summary
@@ -35,6 +36,9 @@ Kind = Literal["above_100", "decrease", "late_jump", "identical", "curve_outlier
 class UnitRef(Out):
     code: str
     name: str
+    #: the unit's name in Azerbaijani and Russian, null when not given
+    name_az: str | None
+    name_ru: str | None
     kind: str
     number: int | None
 
@@ -114,6 +118,9 @@ class AnomaliesOut(Out):
 class MissingOut(Out):
     station: str
     name: str
+    #: the station's name in Azerbaijani and Russian, null when not given
+    name_az: str | None
+    name_ru: str | None
     address: str
     unit: str
     registered: int
@@ -179,6 +186,7 @@ def missing(
             {
                 "station": r.station.code,
                 "name": r.station.name,
+                **translations(r.station),
                 "address": r.station.address,
                 "unit": r.station.unit.code,
                 "registered": r.station.registered,

@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, TypeVar
 
+from secki.simulator import names
+
 REGISTERED_2024 = 6_478_623
 STATIONS_2024 = 6_537
 CONSTITUENCIES_2024 = 125
@@ -162,7 +164,11 @@ class SimulationConfig:
     turnout: float = TURNOUT_2024
     shares: tuple[float, ...] | None = None  # None: the 2024 shares, extended geometrically
     slug: str = "az-2024-simulated"
-    name: str = "Presidential election 2024 (simulated)"
+    name: str = names.ELECTION[0]
+    #: the election's name in Azerbaijani and Russian; None: the default name's translation
+    #: when ``name`` is the default one, else none
+    name_az: str | None = None
+    name_ru: str | None = None
 
     def __post_init__(self) -> None:
         if self.stations < 1:
@@ -183,6 +189,17 @@ class SimulationConfig:
             raise ValueError("shares must give one positive share per candidate")
         if "(simulated)" not in self.name:
             raise ValueError("the name of a simulated election must contain '(simulated)'")
+
+    def translated_names(self) -> dict[str, str]:
+        """election.json's ``name_az`` and ``name_ru`` (those known)."""
+        default = self.name == names.ELECTION[0]
+        given = {
+            "name_az": self.name_az if self.name_az is not None else names.ELECTION[1],
+            "name_ru": self.name_ru if self.name_ru is not None else names.ELECTION[2],
+        }
+        if not default:
+            given = {"name_az": self.name_az or "", "name_ru": self.name_ru or ""}
+        return {key: text for key, text in given.items() if text}
 
     @property
     def n_constituencies(self) -> int:

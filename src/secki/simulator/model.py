@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from secki.protocol_schema import ProtocolSchema
+from secki.simulator import names
 from secki.simulator._types import FloatArray, IntArray
 from secki.simulator.config import SimulationConfig
 from secki.simulator.fraud import Truth, rewrite_integer, stuff
@@ -30,15 +31,7 @@ UTC_OFFSET = timezone(timedelta(hours=4))
 POLLS_OPEN = "08:00"
 POLLS_CLOSE = "19:00"
 POLLS_CLOSE_AT = datetime(2024, 2, 7, 19, 0, tzinfo=UTC_OFFSET)
-PARTIES = (
-    "Party of National Unity",
-    "Civic Forum",
-    "Democratic Alliance",
-    "Renewal Movement",
-    "Green Union",
-    "Labour and Justice Party",
-    "Independent",
-)
+PARTIES = tuple(english for english, _, _ in names.PARTIES)
 # SeedSequence children: one independent stream per stage, so that fraud injection never
 # changes the clean election of the same seed
 STREAMS = ("territory", "votes", "turnout", "stuffing", "integer")
@@ -49,6 +42,10 @@ class Candidate:
     number: int
     name: str
     party: str
+    name_az: str = ""
+    name_ru: str = ""
+    party_az: str = ""
+    party_ru: str = ""
 
 
 @dataclass
@@ -119,19 +116,17 @@ class SimulatedElection:
 
 def candidate_name(number: int) -> str:
     """Candidate A, B, …, Z, AA, AB, … (spreadsheet-style letters)."""
-    letters = ""
-    k = number
-    while k > 0:
-        k, r = divmod(k - 1, 26)
-        letters = chr(ord("A") + r) + letters
-    return f"Candidate {letters}"
+    return names.candidate(number)[0]
 
 
 def make_candidates(n: int) -> list[Candidate]:
-    return [
-        Candidate(i, candidate_name(i), PARTIES[i - 1] if i <= len(PARTIES) else f"Party {i}")
-        for i in range(1, n + 1)
-    ]
+    """Candidates 1 … n with their names and parties in English, Azerbaijani and Russian."""
+    found = []
+    for i in range(1, n + 1):
+        name, name_az, name_ru = names.candidate(i)
+        party, party_az, party_ru = names.party(i)
+        found.append(Candidate(i, name, party, name_az, name_ru, party_az, party_ru))
+    return found
 
 
 def election_settings(config: SimulationConfig, schema: ProtocolSchema) -> dict[str, Any]:
@@ -141,6 +136,7 @@ def election_settings(config: SimulationConfig, schema: ProtocolSchema) -> dict[
         "format": FORMAT,
         "slug": config.slug,
         "name": config.name,
+        **config.translated_names(),
         "kind": "presidential",
         "country": "az",
         "date": ELECTION_DATE,

@@ -8,7 +8,7 @@ protocols and truth in station order.
 ``truth.csv``: one row per station whose reported protocol differs from the clean one.
 ``stuffing`` is ``incremental``/``extreme`` (empty if not stuffed) with Klimek's x in
 ``stuffing_x``; ``integer_rewrite`` is 1 for integer-percentage rewrites. The shares are
-fractions (6 decimals) with the definitions of statistics.md §1: turnout = given / voters =
+fractions (6 decimals) with the definitions of spec/statistics.md §1: turnout = given / voters =
 (L5 + L6) / L1 and leader share = leader / received = C1 / (L12 + L13), before and after fraud.
 """
 
@@ -26,8 +26,10 @@ from secki.bundle import (
     TRUTH_COLUMNS,
     TURNOUT_COLUMNS,
     UNIT_COLUMNS,
+    translated,
 )
 from secki.bundle.write import write_election, write_table
+from secki.simulator import names
 from secki.simulator.fraud import STUFFING_NAMES
 from secki.simulator.model import POLLS_CLOSE_AT, Progress, SimulatedElection
 from secki.simulator.votes import MAX_COMPLETION_MINUTES, Protocols
@@ -37,16 +39,25 @@ COUNTRY_OCD = "ocd-division/country:az"
 Row = Sequence[object]
 
 
+#: the optional columns the simulator fills: the names in Azerbaijani and Russian
+UNIT_HEADER = [*UNIT_COLUMNS, *translated("name")]
+STATION_HEADER = [*STATION_COLUMNS, *translated("name")]
+CANDIDATE_HEADER = [*CANDIDATE_COLUMNS, *translated("name"), *translated("party")]
+
+
 def unit_rows(election: SimulatedElection) -> list[Row]:
+    """Every unit with its name in English, Azerbaijani and Russian (:data:`UNIT_HEADER`)."""
     t = election.territory
-    rows: list[Row] = [("AZ", None, "country", None, "Republic of Azerbaijan", COUNTRY_OCD)]
+    en, az, ru = names.COUNTRY
+    rows: list[Row] = [("AZ", None, "country", None, en, COUNTRY_OCD, az, ru)]
     if t.n_nax:
-        rows.append(("NAX", "AZ", "region", None, "Nakhchivan Autonomous Republic", None))
+        en, az, ru = names.NAX
+        rows.append(("NAX", "AZ", "region", None, en, None, az, ru))
     for number in range(1, t.n_constituencies + 1):
         parent = t.region_of(number) or "AZ"
-        name = f"Constituency No. {number}"
+        en, az, ru = names.constituency(number)
         rows.append(
-            (str(number), parent, "constituency", number, name, f"{COUNTRY_OCD}/ed:{number}")
+            (str(number), parent, "constituency", number, en, f"{COUNTRY_OCD}/ed:{number}", az, ru)
         )
     return rows
 
@@ -73,11 +84,12 @@ def station_rows(election: SimulatedElection, codes: list[str]) -> Iterator[Row]
             strict=True,
         )
         for code, c, m, reg, la, lo_, ab, tmp, cam in columns:
+            en, az, ru = names.station(m, ab)
             yield (
                 code,
                 c,
                 m,
-                f"Polling station No. {m} (abroad)" if ab else f"Polling station No. {m}",
+                en,
                 None,
                 reg,
                 None if ab else la,
@@ -86,6 +98,8 @@ def station_rows(election: SimulatedElection, codes: list[str]) -> Iterator[Row]
                 tmp,
                 cam,
                 f"{COUNTRY_OCD}/ed:{c}/polling_station:{m}",
+                az,
+                ru,
             )
 
 
@@ -165,16 +179,19 @@ def write_bundle(
     write_election(out, election.settings)
     counts["election.json"] = 1
     step("units.csv")
-    counts["units.csv"] = write_table(out / "units.csv", UNIT_COLUMNS, unit_rows(election))
+    counts["units.csv"] = write_table(out / "units.csv", UNIT_HEADER, unit_rows(election))
     step("stations.csv")
     counts["stations.csv"] = write_table(
-        out / "stations.csv", STATION_COLUMNS, station_rows(election, codes)
+        out / "stations.csv", STATION_HEADER, station_rows(election, codes)
     )
     step("candidates.csv")
     counts["candidates.csv"] = write_table(
         out / "candidates.csv",
-        CANDIDATE_COLUMNS,
-        [(c.number, c.name, c.party) for c in election.candidates],
+        CANDIDATE_HEADER,
+        [
+            (c.number, c.name, c.party, c.name_az, c.name_ru, c.party_az, c.party_ru)
+            for c in election.candidates
+        ],
     )
     step("turnout.csv")
     counts["turnout.csv"] = write_table(

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from secki.accounts.access import AccessDenied
 from secki.elections.models import Election
+from secki.elections.names import local
 from secki.errors import IntakeError
 from secki.integrity import actions, plots, pvt
 from secki.integrity.access import View, can_manage, can_register, is_public, view_for
@@ -246,7 +247,7 @@ def _leading(result: pvt.PvtResult) -> tuple[str, Any] | None:
     """(candidate, estimate) of the candidate the PVT puts first."""
     if result.shares is None:
         return None
-    names = {c.code: f"{c.number}. {c.name}" for c in result.candidates}
+    names = {c.code: f"{c.number}. {local(c)}" for c in result.candidates}
     key, best = max(result.shares.estimates.items(), key=lambda kv: kv[1].estimate)
     return names.get(key, key), best
 
@@ -330,7 +331,7 @@ def pvt_sample(request: HttpRequest, slug: str, sample_id: int) -> HttpResponse:
 
 def _estimate_rows(result: pvt.PvtResult) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    names = {c.code: f"{c.number}. {c.name}" for c in result.candidates}
+    names = {c.code: f"{c.number}. {local(c)}" for c in result.candidates}
     names[pvt.TURNOUT] = "Turnout"
     off = result.official.shares if result.official is not None else {}
     z = result.verdict.z if result.verdict is not None else {}

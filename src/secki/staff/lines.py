@@ -12,6 +12,7 @@ from typing import Any
 from django.utils.translation import gettext
 
 from secki.elections.models import Candidate, Election
+from secki.elections.names import local
 from secki.protocol_schema import ProtocolSchema
 from secki.protocols.data import ProtocolData, parse_protocol
 
@@ -75,7 +76,7 @@ class Sheet:
             label = gettext(ln.label)
             out.append(Field(ln.code, label, ln.kind, ln.required, values.get(ln.code, "")))
         for c in self.candidates:
-            name = f"{c.name} ({c.party})" if c.party else c.name
+            name = f"{local(c)} ({local(c, 'party')})" if c.party else local(c)
             label = gettext("Votes for %(name)s") % {"name": name}
             out.append(Field(c.line_code, label, "candidate", True, values.get(c.line_code, "")))
         if first is not None and second is not None:

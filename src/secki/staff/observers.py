@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from secki.accounts.access import AccessDenied
 from secki.elections.models import Election, Station, Unit
+from secki.elections.names import local
 from secki.errors import IntakeError
 from secki.observers import actions, dashboard
 from secki.observers.models import (
@@ -380,7 +381,7 @@ def copy_form(request: HttpRequest, slug: str) -> HttpResponse:
     lines = actions.copy_lines(election)
     labels = {ln.code: _(ln.label) for ln in election.protocol_schema().lines}
     for c in election.candidates.all():
-        labels[c.line_code] = _("Votes for %(name)s") % {"name": c.name}
+        labels[c.line_code] = _("Votes for %(name)s") % {"name": local(c)}
     error: IntakeError | None = None
     form: dict[str, Any] = {}
     if request.method == "POST":

@@ -16,6 +16,7 @@ from secki.accounts.access import Permission, can
 from secki.accounts.models import ApiToken, Membership, Role
 from secki.accounts.users import User
 from secki.elections.models import Election, ElectionStatus
+from secki.elections.names import local
 from secki.errors import IntakeError
 from secki.protocols.models import Protocol, ProtocolStatus
 from secki.staff.common import account, has_role, refuse, staff_view, territory
@@ -141,7 +142,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         scope = (
             f"station {m.station.code}"
             if m.station
-            else f"{m.unit.name} ({m.unit.code})"
+            else f"{local(m.unit)} ({m.unit.code})"
             if m.unit
             else "whole election"
         )
