@@ -19,6 +19,8 @@ from django.template.base import Lexer, TokenType
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "secki"
 HOLE = "\x00"  # where a variable or a translated text stands
+# tags that put text or a value where they stand
+FILLING_TAGS = {"translate", "trans", "url", "static", "csrf_token", "now", "cycle", "firstof"}
 LETTER = re.compile(r"[^\W\d_]")
 VISIBLE_ATTRIBUTES = {"title", "alt", "aria-label", "placeholder", "label", "aria-description"}
 BUTTON_INPUTS = {"submit", "button", "reset"}
@@ -26,6 +28,8 @@ HIDDEN = {"script", "style", "code", "kbd", "samp", "pre"}
 # Words the same in every language: the product's name, formats, unit symbols, and codes or file
 # names (a digit and no lower-case letter: L12, SHA-256, OBS-000001; name.csv).
 UNTRANSLATED = {"Secki", "PNG", "SVG", "CSV", "JSON", "PDF", "API", "OpenAPI", "TOTP", "p", "s"}
+# and the symbols of statistics: α, θ, ρ, z, SE, deff, C05s, P05s
+UNTRANSLATED |= {"α", "θ", "ρ", "z", "SE", "deff", "C05s", "P05s"}
 UNTRANSLATED_PATTERN = re.compile(
     r"[A-Z0-9-]*[0-9][A-Z0-9-]*|[A-Z0-9]+SUMS|[\w-]+\.(csv|json|txt|zip|pdf|png|sig)"
 )
@@ -43,22 +47,20 @@ def _template_source(source: str) -> list[tuple[str, int]]:
         if token.token_type == TokenType.COMMENT:
             continue
         if token.token_type == TokenType.BLOCK:
-            name = token.contents.split()[0] if token.contents.split() else ""
+            bits = token.contents.split()
+            name = bits[0] if bits else ""
             if skip_until is not None:
                 if name == skip_until:
+                    if skip_until != "endcomment":  # a translated text stands here
+                        pieces.append((HOLE, token.lineno or 0))
                     skip_until = None
-                    pieces.append((HOLE, token.lineno or 0))
                 continue
             if name in ("blocktranslate", "blocktrans"):
-                skip_until = "endblocktranslate" if name == "blocktranslate" else "endblocktrans"
+                skip_until = "end" + name
             elif name == "comment":
                 skip_until = "endcomment"
-            if name in ("translate", "trans") and " as " not in token.contents:
+            elif name in FILLING_TAGS and "as" not in bits:  # "as" stores, shows nothing
                 pieces.append((HOLE, token.lineno or 0))
-            elif name in ("url", "static", "csrf_token", "now", "cycle", "firstof"):
-                pieces.append((HOLE, token.lineno or 0))
-            elif name == "translate" or name == "trans":
-                continue
             continue
         if skip_until is not None:
             continue
@@ -78,7 +80,9 @@ class _Visible(HTMLParser):
 
     def _text(self, text: str, lead: int = 0) -> None:
         words = [w for w in re.split(r"[\s" + HOLE + r"]+", text) if w]
-        shown = [w for w in words if LETTER.search(w) and not _untranslated(w.strip(".,:;()[]·—–!?/"))]
+        shown = [
+            w for w in words if LETTER.search(w) and not _untranslated(w.strip(".,:;()[]·—–!?/"))
+        ]
         if shown:
             line = self.line_of(self.getpos()[0] + lead)
             self.found.append((line, " ".join(text.replace(HOLE, " … ").split())))
@@ -91,7 +95,9 @@ class _Visible(HTMLParser):
             if value is None:
                 continue
             if name in VISIBLE_ATTRIBUTES or (
-                name == "value" and tag in ("input", "button") and (values.get("type") or "") in BUTTON_INPUTS
+                name == "value"
+                and tag in ("input", "button")
+                and (values.get("type") or "") in BUTTON_INPUTS
             ):
                 self._text(value)
 
@@ -150,10 +156,10 @@ def test_the_check_finds_text_and_visible_attributes() -> None:
         '<a href="/x/" title="{{ t }} more" class="big">{{ label }}</a>'
     )
     assert untranslated_text(bad) == [
-        (2, "Stations counted:"),
+        (2, "Stations counted: …"),
         (3, "A map of the stations"),
         (4, "Send"),
-        (5, "more"),
+        (5, "… more"),
     ]
 
 
