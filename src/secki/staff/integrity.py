@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.http import require_POST
 
 from secki.accounts.access import AccessDenied
@@ -64,6 +64,10 @@ def _station_url(slug: str) -> Any:
         return reverse("portal:station", args=[slug, code])
 
     return url
+
+
+# secki.stats has no Django: its caveat is marked for the catalogue here
+gettext_noop("sampling error only: non-response and selection bias of exit polls are not included")
 
 
 def explanations() -> dict[str, dict[str, str]]:
@@ -423,7 +427,7 @@ def exit_polls(request: HttpRequest, slug: str) -> HttpResponse:
             "form": form,
             "shares_form": [(c, shares_form.get(c.code, "")) for c in candidates],
             "error": error,
-            "exit_caveat": EXIT_POLL_CAVEAT,
+            "exit_caveat": gettext(EXIT_POLL_CAVEAT),
         }
     )
     return render(request, "integrity/exit_polls.html", context, status=status)
