@@ -336,8 +336,6 @@ def station_list(request: HttpRequest, slug: str) -> HttpResponse:
     elif status in ProtocolStatus.values:
         stations = stations.filter(status=status)
     page = Paginator(stations, 100).get_page(request.GET.get("page"))
-    for row in page:
-        row.status_label = ProtocolStatus(row.status).label if row.status else ""
     return render(
         request,
         "staff/stations.html",
@@ -347,5 +345,6 @@ def station_list(request: HttpRequest, slug: str) -> HttpResponse:
             "q": query,
             "status": status,
             "statuses": [("none", gettext("no protocol")), *ProtocolStatus.choices],
+            "status_labels": dict(ProtocolStatus.choices),
         },
     )
