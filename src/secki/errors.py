@@ -10,13 +10,23 @@ HTTP status the API answers with.
 marked ``gettext_noop`` and its ``params`` (``%(name)s`` placeholders), and every reader (the
 API's error body, a staff page's message) shows it in its user's language. A message already
 translated or unknown to the catalogue shows as it is.
+
+This module is pure (no Django): the site installs Django's ``gettext`` as :data:`translate`
+when it starts (``secki.accounts``' AppConfig); without it messages stay English.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from django.utils.translation import gettext
+
+def _as_is(text: str) -> str:
+    return text
+
+
+#: an English text of the catalogue in the active language (Django's gettext, once installed)
+translate: Callable[[str], str] = _as_is
 
 
 class Text(str):
@@ -28,10 +38,10 @@ class Text(str):
 
 def localized(template: str, params: dict[str, Any] | None = None) -> str:
     """``template`` in the active language, with ``params`` filled in."""
-    text = gettext(template) if template else template
+    text = translate(template) if template else template
     if not params:
         return text
-    return text % {k: gettext(v) if isinstance(v, Text) and v else v for k, v in params.items()}
+    return text % {k: translate(v) if isinstance(v, Text) and v else v for k, v in params.items()}
 
 
 def english(template: str, params: dict[str, Any] | None = None) -> str:
