@@ -60,3 +60,30 @@ def test_the_compiled_catalogue_matches_its_source(language: str) -> None:
             continue  # escapes: compared by msgfmt itself
         found = compiled.pgettext(context, msgid) if context else compiled.gettext(msgid)
         assert found == msgstr, msgid
+
+
+@pytest.mark.parametrize("language", ["az", "ru"])
+def test_the_shipped_protocol_schemas_labels_and_check_messages_are_translated(
+    language: str,
+) -> None:
+    """The built-in schemas' line labels and check messages (data shown on the protocol form,
+    the station pages and in refusals) have a translation in the catalogue: a schema edited
+    without its translations fails here."""
+    from secki.protocol_schema import ProtocolSchema
+    from secki.protocol_schema.schema import BUILTIN_DIR
+
+    translated = {
+        msgid: msgstr
+        for context, msgid, msgstr, fuzzy in entries(
+            LOCALE / language / "LC_MESSAGES" / "django.po"
+        )
+        if not context and msgstr and not fuzzy
+    }
+    schemas = sorted(BUILTIN_DIR.glob("*.toml"))
+    assert len(schemas) >= 2
+    missing = []
+    for path in schemas:
+        schema = ProtocolSchema.from_file(path)
+        texts = [ln.label for ln in schema.lines] + [c.message for c in schema.checks]
+        missing += [(path.stem, t) for t in texts if t and translated.get(t, t) == t]
+    assert missing == []

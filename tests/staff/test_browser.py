@@ -186,3 +186,58 @@ def test_the_entry_form_and_login_page_have_no_english_ui_text(
     for name, text in (("login", login_text), ("entry form", form_text)):
         found = sorted(m for m in english if m in text)
         assert found == [], (language, name, found)
+
+
+@pytest.mark.parametrize("language", ["az", "ru", "en"])
+def test_the_staff_pages_have_no_english_ui_text(
+    live_server: Any, election: Election, personas: Personas, language: str
+) -> None:
+    """The CEC administrator's pages in az and ru: the dashboard, turnout entry, the integrity
+    page, the election's settings, the API tokens and the protocol entry form show no sentence
+    or label of the English catalogue (the page's whole text, navigation and footer included).
+    In en, as a control, the same check finds English on every page."""
+    from django.conf import settings
+
+    base = live_server.url
+    slug = election.slug
+    app = personas.authenticator("admin")
+    english = english_ui()
+    pages = {
+        "dashboard": "/staff/",
+        "turnout entry": f"/staff/turnout/{slug}/station/1-1/",
+        "turnout by unit": f"/staff/turnout/{slug}/",
+        "integrity": f"/integrity/e/{slug}/",
+        "settings": f"/staff/e/{slug}/settings/",
+        "tokens": "/staff/tokens/",
+        "protocol entry": f"/staff/e/{slug}/protocol/",
+        "stations": f"/staff/e/{slug}/stations/",
+    }
+    cookie = {"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": base}
+    texts: dict[str, str] = {}
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        context = browser.new_context()
+        context.add_cookies([cookie])
+        page = context.new_page()
+        page.goto(f"{base}/staff/login/")
+        page.fill("#id_username", "admin")
+        page.fill("#id_password", "pw-admin")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/staff/login/code/")
+        page.fill("#id_code", app())
+        page.click("form[action='/staff/login/code/'] button[type=submit]")
+        page.wait_for_url(f"{base}/staff/")
+        for name, path in pages.items():
+            response = page.goto(f"{base}{path}")
+            assert response is not None and response.status == 200, (name, path)
+            if name == "integrity":  # it reloads itself until its first analysis is ready
+                page.wait_for_selector("#status:not([data-status='computing'])")
+            assert page.locator("html").get_attribute("lang") == language, name
+            texts[name] = page.inner_text("body")
+        browser.close()
+    for name, text in texts.items():
+        found = sorted(m for m in english if m in text)
+        if language == "en":  # the check sees English where there is English
+            assert found, name
+        else:
+            assert found == [], (language, name, found)

@@ -46,7 +46,7 @@ def test_a_good_file_is_accepted_whole(
     ]
     assert verify().ok
     page = client.get(response["Location"]).content.decode()
-    assert "protocols.csv: 4 protocol(s) accepted in one transaction." in page
+    assert "protocols.csv: 4 protocols accepted in one transaction." in page
 
 
 def test_a_bad_file_is_refused_whole_with_every_problem(

@@ -80,6 +80,19 @@ def test_form_errors_are_shown_and_nothing_is_stored(
     assert TurnoutReport.objects.count() == 0
 
 
+def test_form_errors_are_in_the_page_language(election: Election, people: People) -> None:
+    """The refusal of a turnout report reads in the official's language; its code stays."""
+    client = logged_in(people.clerk)
+    client.cookies["django_language"] = "ru"
+    answer = client.post(form_url(election, "1-1"), {"time": "10:00", "voters": "-5"})
+    page = answer.content.decode()
+    assert answer.status_code == 422
+    assert 'data-code="negative_value"' in page
+    assert "voters: -5 — отрицательное число" in page
+    assert "is negative" not in page
+    assert "Избирателей, получивших бюллетень к этому времени" in page  # the form's label
+
+
 def test_the_form_is_for_the_operators_own_station(election: Election, people: People) -> None:
     assert logged_in(people.clerk).get(form_url(election, "1-2")).status_code == 403
     assert logged_in(people.observer).get(form_url(election, "1-1")).status_code == 403

@@ -7,11 +7,15 @@ the action or raises :class:`AccessDenied` with a machine-readable code.
 from __future__ import annotations
 
 import enum
+from typing import Any
+
+from django.utils.translation import gettext_noop
 
 from secki.accounts import store
 from secki.accounts.models import Membership, Role
 from secki.accounts.users import User
 from secki.elections.models import Election, Station
+from secki.errors import Text, english, localized
 
 
 class Permission(enum.StrEnum):
@@ -63,10 +67,16 @@ GRANTS: dict[Role, frozenset[Permission]] = {
 class AccessDenied(Exception):
     """``code`` is ``not_authenticated``, ``forbidden_role`` or ``forbidden_territory``."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, code: str, message: str, params: dict[str, Any] | None = None) -> None:
+        super().__init__(english(message, params))
         self.code = code
-        self.message = message
+        self.template = message
+        self.params = params
+
+    @property
+    def message(self) -> str:
+        """In the active language (see :mod:`secki.errors`)."""
+        return localized(self.template, self.params)
 
 
 def memberships(user: User | None, election: Election) -> list[Membership]:
@@ -98,20 +108,24 @@ def authorize(
     Django superusers are CEC administrators of every election (returns None).
     """
     if user is None or not user.is_authenticated:
-        raise AccessDenied("not_authenticated", "log in or send an API token")
+        raise AccessDenied("not_authenticated", gettext_noop("log in or send an API token"))
     if user.is_superuser:
         return None
     granting = [m for m in memberships(user, election) if permission in GRANTS[Role(m.role)]]
     if not granting:
         raise AccessDenied(
-            "forbidden_role", f"your role in {election.slug} does not allow {permission.value}"
+            "forbidden_role",
+            gettext_noop("your role in %(slug)s does not allow %(permission)s"),
+            {"slug": election.slug, "permission": permission.value},
         )
     for m in granting:
         if m.covers(station):
             return m
-    where = station.code if station else "the whole election"
+    where = station.code if station else Text(gettext_noop("the whole election"))
     raise AccessDenied(
-        "forbidden_territory", f"{permission.value} on {where} is outside your territory"
+        "forbidden_territory",
+        gettext_noop("%(permission)s on %(where)s is outside your territory"),
+        {"permission": permission.value, "where": where},
     )
 
 
@@ -120,19 +134,22 @@ def authorize_many(
 ) -> None:
     """:func:`authorize` for many stations with one query; names the first station refused."""
     if user is None or not user.is_authenticated:
-        raise AccessDenied("not_authenticated", "log in or send an API token")
+        raise AccessDenied("not_authenticated", gettext_noop("log in or send an API token"))
     if user.is_superuser:
         return
     granting = [m for m in memberships(user, election) if permission in GRANTS[Role(m.role)]]
     if not granting:
         raise AccessDenied(
-            "forbidden_role", f"your role in {election.slug} does not allow {permission.value}"
+            "forbidden_role",
+            gettext_noop("your role in %(slug)s does not allow %(permission)s"),
+            {"slug": election.slug, "permission": permission.value},
         )
     for station in stations:
         if not any(m.covers(station) for m in granting):
             raise AccessDenied(
                 "forbidden_territory",
-                f"{permission.value} on {station.code} is outside your territory",
+                gettext_noop("%(permission)s on %(where)s is outside your territory"),
+                {"permission": permission.value, "where": station.code},
             )
 
 

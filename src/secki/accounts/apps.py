@@ -9,10 +9,14 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and roles"
 
     def ready(self) -> None:
+        from django.utils.translation import gettext
+
+        from secki import errors
         from secki.accounts import signals
 
         signals.connect()
         _no_device_admin()
+        errors.translate = gettext  # refusals read in the reader's language (secki.errors)
 
 
 def _no_device_admin() -> None:

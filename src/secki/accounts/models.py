@@ -9,18 +9,19 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from secki.accounts.users import Account
 from secki.elections.models import Election, Station, Unit
 
 
 class Role(models.TextChoices):
-    CEC_ADMIN = "cec_admin", "CEC administrator"
-    CONSTITUENCY_OPERATOR = "constituency_operator", "Constituency operator"
-    STATION_OPERATOR = "station_operator", "Station operator"
-    SUPERVISOR = "supervisor", "Supervisor (reconciliation)"
-    OBSERVER = "observer", "Observer"
-    AUDIT_BOARD = "audit_board", "Audit board member"
+    CEC_ADMIN = "cec_admin", gettext_lazy("CEC administrator")
+    CONSTITUENCY_OPERATOR = "constituency_operator", gettext_lazy("Constituency operator")
+    STATION_OPERATOR = "station_operator", gettext_lazy("Station operator")
+    SUPERVISOR = "supervisor", gettext_lazy("Supervisor (reconciliation)")
+    OBSERVER = "observer", gettext_lazy("Observer")
+    AUDIT_BOARD = "audit_board", gettext_lazy("Audit board member")
 
 
 class Membership(models.Model):

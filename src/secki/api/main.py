@@ -12,7 +12,7 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -20,7 +20,7 @@ from ninja.openapi.schema import OpenAPISchema
 
 from secki.accounts.access import AccessDenied
 from secki.api.schemas import ErrorOut
-from secki.errors import IntakeError
+from secki.errors import IntakeError, localized
 
 
 class SeckiAPI(NinjaAPI):
@@ -95,7 +95,10 @@ api = SeckiAPI(
 
 
 def error(request: HttpRequest, status: int, code: str, message: str, **extra: Any) -> HttpResponse:
-    body: dict[str, Any] = {"code": code, "message": message}
+    """The one error body of the API; ``message`` is shown in the request's language (the
+    catalogue's translation of an English text marked ``gettext_noop``), ``code`` never
+    changes."""
+    body: dict[str, Any] = {"code": code, "message": localized(message)}
     body.update({k: v for k, v in extra.items() if v})
     return api.create_response(request, {"error": body}, status=status)
 
@@ -161,12 +164,14 @@ def on_bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpRes
 
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    return error(request, 404, "not_found", str(exc) or "not found")
+    return error(request, 404, "not_found", str(exc) or gettext_noop("not found"))
 
 
 @api.exception_handler(AuthenticationError)
 def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return error(request, 401, "not_authenticated", "log in or send a valid API token")
+    return error(
+        request, 401, "not_authenticated", gettext_noop("log in or send a valid API token")
+    )
 
 
 @api.exception_handler(HttpError)

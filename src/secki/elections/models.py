@@ -16,6 +16,7 @@ from django.core.validators import (
 from django.db import models
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.utils.translation import gettext_lazy
 
 from secki.protocol_schema import Expression, ExpressionError, ProtocolSchema, SchemaError
 from secki.protocol_schema.schema import MAX_COUNT
@@ -75,15 +76,15 @@ def _validate_times(value: Any) -> None:
 class Publication(models.TextChoices):
     """When preliminary results start to be shown to the public (the commission decides)."""
 
-    IMMEDIATELY = "immediately", "As soon as protocols are published"
-    SHARE = "share", "Once a share of the stations is counted"
-    TIME = "time", "From a given time"
+    IMMEDIATELY = "immediately", gettext_lazy("As soon as protocols are published")
+    SHARE = "share", gettext_lazy("Once a share of the stations is counted")
+    TIME = "time", gettext_lazy("From a given time")
 
 
 class ElectionStatus(models.TextChoices):
-    SETUP = "setup", "Being set up"
-    OPEN = "open", "Open: results are being received"
-    CLOSED = "closed", "Closed: no more intake"
+    SETUP = "setup", gettext_lazy("Being set up")
+    OPEN = "open", gettext_lazy("Open: results are being received")
+    CLOSED = "closed", gettext_lazy("Closed: no more intake")
 
 
 class Election(models.Model):

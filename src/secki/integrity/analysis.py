@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from secki.elections.models import Election
 from secki.integrity.station_arrays import StationData, load
@@ -64,7 +65,10 @@ ALPHA = 0.01
 HIGH_HIGH_FLAG = 0.01
 #: digit-test p-value at or below which a constituency is listed as a (weak) signal
 DIGIT_ALPHA = 0.01
-DIGIT_FIELDS = {"cast": "ballots in the boxes", "leader": "votes for the leader"}
+DIGIT_FIELDS = {
+    "cast": gettext_noop("ballots in the boxes"),
+    "leader": gettext_noop("votes for the leader"),
+}
 
 
 @dataclass(frozen=True)
@@ -306,7 +310,7 @@ def pending(election: Election, *, public: bool) -> Future[Analysis] | None:
 
 # -- plain-language explanations ----------------------------------------------------------
 
-GENERAL_CAVEAT = (
+GENERAL_CAVEAT = gettext_noop(
     "An anomaly is not proof of fraud. These tests show where the published numbers depart "
     "from what honest counting usually produces; they cannot say why. Evidence of fraud comes "
     "from the paper protocols, observers' reports, video and courts."
@@ -314,15 +318,15 @@ GENERAL_CAVEAT = (
 
 EXPLANATIONS: dict[str, dict[str, str]] = {
     "integer_test": {
-        "title": "Integer percentages",
-        "shows": (
+        "title": gettext_noop("Integer percentages"),
+        "shows": gettext_noop(
             "Whether more stations than chance predicts report a leader share or a turnout "
             "that is a whole percentage (such as exactly 80.0 %). Protocols written to hit a "
             "target figure leave this trace (Kobak, Shpilkin & Pshenichnikov 2016). What "
             "chance predicts is computed by redrawing every station's counts with honest "
             "counting noise (a binomial bootstrap with a fixed seed)."
         ),
-        "cannot": (
+        "cannot": gettext_noop(
             "It cannot say which stations were falsified: an honest station lands on a whole "
             "percentage by chance about one time in ten. It does not see falsification that "
             "does not aim at round numbers. A small p-value means 'more round numbers than "
@@ -330,28 +334,28 @@ EXPLANATIONS: dict[str, dict[str, str]] = {
         ),
     },
     "fingerprint": {
-        "title": "Election fingerprint",
-        "shows": (
+        "title": gettext_noop("Election fingerprint"),
+        "shows": gettext_noop(
             "Every station as a point: turnout across, the leader's share of the ballots in "
             "the boxes up. Honest elections usually form one roughly round cloud; ballot "
             "stuffing drags stations towards the top-right corner, where turnout and the "
             "leader's share are both close to 100 % (Klimek, Yegorov, Hanel & Thurner 2012). "
-            "We mark the share of stations with both at 95 % or more when it reaches 1 %."
+            "We mark the share of stations with both at least 95 % when it reaches 1 %."
         ),
-        "cannot": (
+        "cannot": gettext_noop(
             "It cannot say why stations sit where they do: some communities do vote almost "
             "unanimously with a very high turnout, and regions that genuinely differ also "
             "smear the cloud."
         ),
     },
     "klimek_fit": {
-        "title": "Klimek model fit",
-        "shows": (
+        "title": gettext_noop("Klimek model fit"),
+        "shows": gettext_noop(
             "The shares of stations with incremental (f_i) and extreme (f_e) ballot stuffing "
             "that would let the model of Klimek et al. reproduce this fingerprint, with a "
             "bootstrap interval."
         ),
-        "cannot": (
+        "cannot": gettext_noop(
             "It is an estimate under a model, not a count of falsified stations: different "
             "authors' fits of the same election differ widely, and a wrong model gives a "
             "confident wrong answer. Small incremental fraud looks much like an honest "
@@ -359,13 +363,13 @@ EXPLANATIONS: dict[str, dict[str, str]] = {
         ),
     },
     "digits": {
-        "title": "Digit tests",
-        "shows": (
+        "title": gettext_noop("Digit tests"),
+        "shows": gettext_noop(
             "Whether the second digits of the counts follow Benford's law (2BL), whether last "
             "digits are uniform, and how often counts and percentages end in 0 or 5, per "
             "constituency (Mebane; Beber & Scacco 2012)."
         ),
-        "cannot": (
+        "cannot": gettext_noop(
             "Digit tests are weak signals. Honest counts often fail them (small stations, a "
             "dominant candidate) and manipulated counts often pass; Mebane found them "
             "misleading on Russian data. Read them only next to the other tests, never as a "
@@ -373,27 +377,27 @@ EXPLANATIONS: dict[str, dict[str, str]] = {
         ),
     },
     "risk": {
-        "title": "Stations to look at first",
-        "shows": (
+        "title": gettext_noop("Stations to look at first"),
+        "shows": gettext_noop(
             "A score per station that adds up its signals: a whole-percentage leader share or "
-            "turnout (1 point each), turnout and leader share both at 95 % or more (3), "
+            "turnout (1 point each), turnout and leader share both at least 95 % (3), "
             "turnout or leader share far above its constituency (1.5 each), numbers that "
             "contradict each other (2). It ranks protocols for checking against the paper, "
             "the observers' reports and the video."
         ),
-        "cannot": (
+        "cannot": gettext_noop(
             "A high score is not evidence that the station cheated: honest stations hit "
             "round numbers and high turnouts too. A low score does not clear a station."
         ),
     },
     "turnout": {
-        "title": "Turnout reports",
-        "shows": (
+        "title": gettext_noop("Turnout reports"),
+        "shows": gettext_noop(
             "Flags from the turnout reported during the day: turnout above 100 %, decreases, "
             "a late jump to the final protocol, identical numbers, curves far from the "
             "constituency's."
         ),
-        "cannot": (
+        "cannot": gettext_noop(
             "A flag is a reason to look at a station, not a finding: late queues and "
             "corrections of typing errors raise flags too."
         ),

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from secki.elections.models import Candidate, Election, Station, Unit, UnitKind
 from secki.protocol_schema.expr import CANDIDATE_GROUP, Expression
@@ -195,7 +195,9 @@ def load(
         report = anomalies(election, public=public)
         flag_counts = report.counts()
         for f in report.flags:
-            flags.setdefault(f.station, []).append(f"{KIND_LABELS[f.kind]}: {f.message}")
+            with translation.override("en"):  # stored analyses are shared by every language
+                label = str(KIND_LABELS[f.kind])
+            flags.setdefault(f.station, []).append(f"{label}: {f.message}")
     return StationData(
         election_id=election.pk,
         slug=election.slug,

@@ -13,12 +13,13 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from secki import groupcommit
 from secki.accounts.access import AccessDenied, Permission, authorize
 from secki.accounts.users import User, account_of
 from secki.elections.models import Election, ElectionStatus, Station
-from secki.errors import IntakeError
+from secki.errors import IntakeError, Text
 from secki.inputs import REASON_MAX, clean_text
 from secki.ledger import chain, drafts
 from secki.protocol_schema import CheckResult, ProtocolSchema
@@ -92,16 +93,24 @@ def _refuse_hard(
         codes = ", ".join(r.code for r in blocking)
         raise IntakeError(
             "act_required",
-            f"{codes}: {blocking[0].message}. Record the commission's act (field 'act') "
-            "to accept this protocol; nothing is corrected silently.",
+            gettext_noop(
+                "%(codes)s: %(message)s. Record the commission's act (field 'act') "
+                "to accept this protocol; nothing is corrected silently."
+            ),
+            params={"codes": codes, "message": Text(blocking[0].message)},
             field="act",
             details=check_details(blocking),
         )
     first = blocking[0]
     raise IntakeError(
         "hard_check_failed",
-        f"station {station.code} fails hard check {first.code}: {first.message} "
-        f"({', '.join(f'{k}={v}' for k, v in first.values.items())})",
+        gettext_noop("station %(station)s fails hard check %(check)s: %(message)s (%(values)s)"),
+        params={
+            "station": station.code,
+            "check": first.code,
+            "message": Text(first.message),
+            "values": ", ".join(f"{k}={v}" for k, v in first.values.items()),
+        },
         field=blamed(schema, first),
         details=check_details(blocking),
     )
@@ -111,14 +120,16 @@ def _ensure_open(election: Election, station: Station) -> None:
     if station.election_id != election.id:
         raise IntakeError(
             "other_election",
-            f"station {station.code} belongs to another election",
+            gettext_noop("station %(station)s belongs to another election"),
+            params={"station": station.code},
             status=422,
             field="station",
         )
     if election.status != ElectionStatus.OPEN:
         raise IntakeError(
             "election_closed",
-            f"{election.slug} is {election.get_status_display().lower()}",
+            gettext_noop("%(election)s is %(status)s"),
+            params={"election": election.slug, "status": election.get_status_display().lower()},
             status=409,
         )
 
@@ -356,28 +367,40 @@ def _refuse_existing(current: Protocol, data: ProtocolData) -> None:
     if current.status == ProtocolStatus.ANNULLED:
         raise IntakeError(
             "annulled",
-            f"the results of station {code} were annulled "
-            f"({current.decision_ref}); no further protocol is taken",
+            gettext_noop(
+                "the results of station %(station)s were annulled (%(decision)s); "
+                "no further protocol is taken"
+            ),
+            params={"station": code, "decision": current.decision_ref},
             status=409,
         )
     if current.status in COUNTED_STATUSES:
         if not _values_of(current).differences(data):
             raise IntakeError(
                 "duplicate",
-                f"station {code} already has this protocol "
-                f"(version {current.version}, {current.status})",
+                gettext_noop(
+                    "station %(station)s already has this protocol (version %(version)s, "
+                    "%(status)s)"
+                ),
+                params={"station": code, "version": current.version, "status": current.status},
                 status=409,
             )
         raise IntakeError(
             "already_accepted",
-            f"station {code} already has an accepted protocol "
-            f"(version {current.version}); changes are amendments with a reason",
+            gettext_noop(
+                "station %(station)s already has an accepted protocol (version %(version)s); "
+                "changes are amendments with a reason"
+            ),
+            params={"station": code, "version": current.version},
             status=409,
         )
     if current.status == ProtocolStatus.QUARANTINED:
         raise IntakeError(
             "in_reconciliation",
-            f"station {code}'s protocol awaits a supervisor in the reconciliation queue",
+            gettext_noop(
+                "station %(station)s's protocol awaits a supervisor in the reconciliation queue"
+            ),
+            params={"station": code},
             status=409,
         )
 
@@ -416,7 +439,9 @@ def _double_entry(
     first = current.entries.get(round=1)
     if first.operator_id == operator.pk:
         raise IntakeError(
-            "same_operator", "the second entry must be keyed by another operator", status=409
+            "same_operator",
+            gettext_noop("the second entry must be keyed by another operator"),
+            status=409,
         )
     ProtocolEntry.objects.create(
         protocol=current, round=2, operator=operator, data={**data.as_json(), "act": act}
@@ -484,7 +509,9 @@ def resolve_protocol(
     reason = clean_text("reason", reason, REASON_MAX)
     act = clean_text("act", act, REFERENCE_MAX) or None
     if not reason:
-        raise IntakeError("reason_required", "say why these values are right", field="reason")
+        raise IntakeError(
+            "reason_required", gettext_noop("say why these values are right"), field="reason"
+        )
     results = run_checks(election, station, data)
     _refuse_hard(election, station, results, act)
     with transaction.atomic():
@@ -493,8 +520,10 @@ def resolve_protocol(
         if protocol.status != ProtocolStatus.QUARANTINED:
             raise IntakeError(
                 "not_quarantined",
-                f"station {station.code}'s protocol is "
-                f"{protocol.status}, not in the reconciliation queue",
+                gettext_noop(
+                    "station %(station)s's protocol is %(status)s, not in the reconciliation queue"
+                ),
+                params={"station": station.code, "status": protocol.status},
                 status=409,
             )
         _make_counted(
@@ -519,7 +548,9 @@ def amend_protocol(
     reason = clean_text("reason", reason, REASON_MAX)
     act = clean_text("act", act, REFERENCE_MAX) or None
     if not reason:
-        raise IntakeError("reason_required", "an amendment needs a reason", field="reason")
+        raise IntakeError(
+            "reason_required", gettext_noop("an amendment needs a reason"), field="reason"
+        )
     results = run_checks(election, station, data)
     _refuse_hard(election, station, results, act)
     with transaction.atomic():
@@ -528,12 +559,15 @@ def amend_protocol(
         if current is None or current.status not in COUNTED_STATUSES:
             raise IntakeError(
                 "nothing_to_amend",
-                f"station {station.code} has no accepted protocol to amend",
+                gettext_noop("station %(station)s has no accepted protocol to amend"),
+                params={"station": station.code},
                 status=409,
             )
         old = _values_of(current)
         if not old.differences(data):
-            raise IntakeError("duplicate", "the amendment changes nothing", status=409)
+            raise IntakeError(
+                "duplicate", gettext_noop("the amendment changes nothing"), status=409
+            )
         current.is_current = False
         current.save(update_fields=["is_current"])
         protocol = _store(
@@ -569,7 +603,9 @@ def annul_protocol(
     reason = clean_text("reason", reason, REASON_MAX)
     if not decision_ref:
         raise IntakeError(
-            "decision_required", "an annulment needs the decision reference", field="decision_ref"
+            "decision_required",
+            gettext_noop("an annulment needs the decision reference"),
+            field="decision_ref",
         )
     with transaction.atomic():
         station = _locked_station(station)
@@ -577,7 +613,8 @@ def annul_protocol(
         if current is None or current.status not in COUNTED_STATUSES:
             raise IntakeError(
                 "nothing_to_annul",
-                f"station {station.code} has no accepted protocol to annul",
+                gettext_noop("station %(station)s has no accepted protocol to annul"),
+                params={"station": station.code},
                 status=409,
             )
         data = _values_of(current)
@@ -612,8 +649,10 @@ def publish_protocol(protocol: Protocol, *, actor: User | None) -> Protocol:
         if protocol.status != ProtocolStatus.ACCEPTED or not protocol.is_current:
             raise IntakeError(
                 "not_accepted",
-                f"only an accepted current protocol can be "
-                f"published (this one is {protocol.status})",
+                gettext_noop(
+                    "only an accepted current protocol can be published (this one is %(status)s)"
+                ),
+                params={"status": protocol.status},
                 status=409,
             )
         protocol.status = ProtocolStatus.PUBLISHED

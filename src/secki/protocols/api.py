@@ -382,7 +382,8 @@ def check(request: HttpRequest, slug: str, payload: CheckIn) -> dict[str, Any]:
                 "code": r.code,
                 "severity": r.severity,
                 "passed": r.passed,
-                "message": r.message,
+                # a built-in check's message in the request's language (secki.portal.labels)
+                "message": gettext(r.message) if r.message else r.message,
                 "values": r.values,
             }
             for r in results

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
-from secki.errors import IntakeError
+from secki.errors import IntakeError, Text
 from secki.inputs import count_in_range, quoted
 from secki.protocol_schema import CheckResult, ProtocolSchema
 from secki.protocol_schema.schema import (
@@ -116,13 +116,17 @@ def _integer(code: str, raw: Any) -> int:
         digits = text.removeprefix("-")
         if not (digits.isascii() and digits.isdigit()):
             raise IntakeError(
-                "invalid_value", f"{code}: {quoted(raw)} is not an integer", field=code
+                "invalid_value",
+                gettext_noop("%(line)s: %(value)s is not an integer"),
+                params={"line": code, "value": quoted(raw)},
+                field=code,
             )
         if len(digits.lstrip("0")) > len(str(MAX_COUNT)):  # int() of it would be wasted work
             if text.startswith("-"):
                 raise IntakeError(
                     "negative_value",
-                    f"{code}: {quoted(raw)} is negative; counts are >= 0",
+                    gettext_noop("%(line)s: %(value)s is negative; counts are >= 0"),
+                    params={"line": code, "value": quoted(raw)},
                     field=code,
                 )
             return count_in_range(code, MAX_COUNT, shown=quoted(raw))
@@ -136,7 +140,8 @@ def _instant(code: str, value: Any, tz: dt.tzinfo) -> dt.datetime:
     except ValueError:
         raise IntakeError(
             "invalid_value",
-            f"{code}: {quoted(value)} is not an ISO 8601 date and time",
+            gettext_noop("%(line)s: %(value)s is not an ISO 8601 date and time"),
+            params={"line": code, "value": quoted(value)},
             field=code,
         ) from None
     instant = instant if instant.tzinfo else instant.replace(tzinfo=tz)
@@ -164,12 +169,14 @@ def parse_protocol(
             if code.startswith("C") and code[1:].isdigit():
                 raise IntakeError(
                     "unknown_candidate",
-                    f"{code}: the election has candidates C1…C{n_candidates}",
+                    gettext_noop("%(line)s: the election has candidates C1…C%(n)s"),
+                    params={"line": code, "n": n_candidates},
                     field=code,
                 )
             raise IntakeError(
                 "unknown_line",
-                f"{code[:40]} is not a line of the {schema.name} protocol",
+                gettext_noop("%(line)s is not a line of the %(schema)s protocol"),
+                params={"line": code[:40], "schema": schema.name},
                 field=code[:40],
             )
     counts: dict[str, int] = {}
@@ -179,7 +186,10 @@ def parse_protocol(
         if value is None or (isinstance(value, str) and not value.strip()):
             if ln.required:
                 raise IntakeError(
-                    "missing_line", f"{ln.code} ({ln.label}) is required", field=ln.code
+                    "missing_line",
+                    gettext_noop("%(line)s (%(label)s) is required"),
+                    params={"line": ln.code, "label": Text(ln.label)},
+                    field=ln.code,
                 )
             continue
         if ln.kind == "datetime":
@@ -191,7 +201,10 @@ def parse_protocol(
         code = candidate_code(i)
         if raw.get(code) is None or (isinstance(raw.get(code), str) and not raw[code].strip()):
             raise IntakeError(
-                "missing_line", f"{code} (votes for candidate {i}) is required", field=code
+                "missing_line",
+                gettext_noop("%(line)s (votes for candidate %(number)s) is required"),
+                params={"line": code, "number": i},
+                field=code,
             )
         candidates.append(_integer(code, raw[code]))
     return ProtocolData(counts, instants, tuple(candidates))

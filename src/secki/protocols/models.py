@@ -22,19 +22,20 @@ from django.conf import settings
 from django.db import models, transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
+from django.utils.translation import gettext_lazy
 
 from secki.elections.models import Election, Station
 from secki.ledger.models import LedgerEntry
 
 
 class ProtocolStatus(models.TextChoices):
-    RECEIVED = "received"
-    FIRST_ENTRY = "first_entry", "First entry"
-    SECOND_ENTRY = "second_entry", "Second entry"
-    QUARANTINED = "quarantined"
-    ACCEPTED = "accepted"
-    PUBLISHED = "published"
-    ANNULLED = "annulled"
+    RECEIVED = "received", gettext_lazy("Received")
+    FIRST_ENTRY = "first_entry", gettext_lazy("First entry")
+    SECOND_ENTRY = "second_entry", gettext_lazy("Second entry")
+    QUARANTINED = "quarantined", gettext_lazy("Quarantined")
+    ACCEPTED = "accepted", gettext_lazy("Accepted")
+    PUBLISHED = "published", gettext_lazy("Published")
+    ANNULLED = "annulled", gettext_lazy("Annulled")
 
 
 #: statuses whose numbers count in the staff totals; the public totals count PUBLISHED only

@@ -35,6 +35,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext_lazy
 from scipy.stats import poisson
 
 from secki.elections.models import Election, Station, Unit
@@ -47,11 +48,11 @@ from secki.turnout.territory import Territory
 FINAL = "final"
 KINDS = ("above_100", "decrease", "late_jump", "identical", "curve_outlier")
 KIND_LABELS = {
-    "above_100": "Turnout above 100 %",
-    "decrease": "Decrease",
-    "late_jump": "Late jump to the final protocol",
-    "identical": "Identical numbers",
-    "curve_outlier": "Curve departs from its constituency",
+    "above_100": gettext_lazy("Turnout above 100 %"),
+    "decrease": gettext_lazy("Decrease"),
+    "late_jump": gettext_lazy("Late jump to the final protocol"),
+    "identical": gettext_lazy("Identical numbers"),
+    "curve_outlier": gettext_lazy("Curve departs from its constituency"),
 }
 
 

@@ -17,6 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_noop
 
 from secki.accounts.access import GRANTS, AccessDenied, Permission, memberships
 from secki.accounts.models import Role
@@ -53,7 +54,9 @@ def require_role(user: User, election: Election, permission: Permission) -> None
     """Refuse a page before reading its input when no role of the user grants ``permission``."""
     if not has_role(user, election, permission):
         raise AccessDenied(
-            "forbidden_role", f"your role in {election.slug} does not allow {permission.value}"
+            "forbidden_role",
+            gettext_noop("your role in %(slug)s does not allow %(permission)s"),
+            {"slug": election.slug, "permission": permission.value},
         )
 
 

@@ -41,20 +41,30 @@ def outcome_message(protocol: Protocol) -> str:
     """What happened to a submission, in the words of the state machine."""
     code = protocol.station.code
     if protocol.status == ProtocolStatus.FIRST_ENTRY:
-        return (
-            f"Station {code}: entry 1 stored. Another operator must key the same paper "
+        return gettext(
+            "Station %(station)s: entry 1 stored. Another operator must key the same paper "
             "protocol (entry 2) before it counts."
-        )
+        ) % {"station": code}
     if protocol.status == ProtocolStatus.QUARANTINED:
-        return (
-            f"Station {code}: entry 2 stored and compared — quarantined "
-            f"({protocol.quarantine_reason}). A supervisor decides in the reconciliation queue."
-        )
-    text = f"Station {code}: protocol {protocol.get_status_display().lower()}"
-    text += f" (version {protocol.version})."
+        return gettext(
+            "Station %(station)s: entry 2 stored and compared — quarantined (%(reason)s). "
+            "A supervisor decides in the reconciliation queue."
+        ) % {"station": code, "reason": protocol.quarantine_reason}
+    values = {
+        "station": code,
+        "status": protocol.get_status_display().lower(),
+        "version": protocol.version,
+        "flags": ", ".join(protocol.soft_failures),
+    }
     if protocol.soft_failures:
-        text += " Flagged by soft checks: " + ", ".join(protocol.soft_failures) + "."
-    return text
+        return (
+            gettext(
+                "Station %(station)s: protocol %(status)s (version %(version)s). "
+                "Flagged by soft checks: %(flags)s."
+            )
+            % values
+        )
+    return gettext("Station %(station)s: protocol %(status)s (version %(version)s).") % values
 
 
 def station_choices(election: Election, user: User) -> tuple[list[tuple[Station, str]], bool]:

@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.http import require_POST
 
 from secki.accounts.access import AccessDenied
@@ -66,12 +67,24 @@ def _station_url(slug: str) -> Any:
     return url
 
 
+# secki.stats has no Django: its caveat is marked for the catalogue here
+gettext_noop("sampling error only: non-response and selection bias of exit polls are not included")
+
+
+def explanations() -> dict[str, dict[str, str]]:
+    """What each test can and cannot show, in the page's language."""
+    return {
+        test: {part: gettext(text) for part, text in texts.items()}
+        for test, texts in EXPLANATIONS.items()
+    }
+
+
 def _context(request: HttpRequest, election: Election, view: View, page: str) -> dict[str, Any]:
     return {
         "election": election,
         "view": view,
         "page": page,
-        "caveat": GENERAL_CAVEAT,
+        "caveat": gettext(GENERAL_CAVEAT),
         "can_register": can_register(request.user, election),
         "can_manage": can_manage(request.user, election),
         "is_public": is_public(election),
@@ -82,7 +95,7 @@ def _digit_rows(a: Analysis, name: str) -> list[dict[str, Any]]:
     if name not in a.digits:
         return []
     total, by_group = a.digits[name]
-    rows = [{"group": "", "name": "All stations", "r": total, "all": True}]
+    rows = [{"group": "", "name": gettext("All stations"), "r": total, "all": True}]
     rows += [
         {"group": g, "name": a.data.group_names.get(g, g), "r": by_group[g], "all": False}
         for g in sorted(by_group, key=natural_key)
@@ -104,7 +117,7 @@ def overview(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "snap": snap,
             "a": a,
-            "explain": EXPLANATIONS,
+            "explain": explanations(),
             "alpha": ALPHA,
             "high_high_flag": HIGH_HIGH_FLAG,
             "top": TOP,
@@ -115,7 +128,7 @@ def overview(request: HttpRequest, slug: str) -> HttpResponse:
         context["risk"] = risk_rows(a, limit=TOP, station_url=_station_url(slug))
         context["signalled"] = int((a.risk.scores > 0).sum()) if a.risk is not None else 0
         context["digit_fields"] = [
-            (name, label, _digit_rows(a, name)) for name, label in DIGIT_FIELDS.items()
+            (name, gettext(label), _digit_rows(a, name)) for name, label in DIGIT_FIELDS.items()
         ]
         ip = a.integer
         if ip is not None:
@@ -138,7 +151,7 @@ def risk(request: HttpRequest, slug: str) -> HttpResponse:
         return denied(request, election, exc)
     snap = snapshot(election, public=view.public)
     context = _context(request, election, view, "risk")
-    context.update({"snap": snap, "a": snap.result, "explain": EXPLANATIONS["risk"]})
+    context.update({"snap": snap, "a": snap.result, "explain": explanations()["risk"]})
     if snap.result is not None:
         context["risk"] = risk_rows(snap.result, limit=RISK_PAGE, station_url=_station_url(slug))
     return render(request, "integrity/risk.html", context)
@@ -171,9 +184,9 @@ def toggle_public(request: HttpRequest, slug: str) -> HttpResponse:
         return denied(request, election, exc)
     messages.success(
         request,
-        "The integrity pages are now public (published protocols only)."
+        gettext("The integrity pages are now public (published protocols only).")
         if row.public
-        else "The integrity pages are now for staff and observers only.",
+        else gettext("The integrity pages are now for staff and observers only."),
     )
     return redirect("integrity:overview", slug=election.slug)
 
@@ -216,8 +229,11 @@ def pvt_index(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Sample of {sample.stations.count()} stations registered for "
-                f"{sample.group.name}; its seed and digest are in the public ledger.",
+                gettext(
+                    "Sample of %(n)s stations registered for %(unit)s; its seed and digest are "
+                    "in the public ledger."
+                )
+                % {"n": sample.stations.count(), "unit": sample.group.name},
             )
             return redirect("integrity:pvt_sample", slug=election.slug, sample_id=sample.pk)
     frame = pvt.frame_of(election)
@@ -297,9 +313,11 @@ def pvt_sample(request: HttpRequest, slug: str, sample_id: int) -> HttpResponse:
             c = outcome.count
             messages.success(
                 request,
-                f"Counts of station {c.station.code} saved (version {c.version})."
+                gettext("Counts of station %(station)s saved (version %(version)s).")
+                % {"station": c.station.code, "version": c.version}
                 if outcome.created
-                else f"Station {c.station.code} already had exactly these counts.",
+                else gettext("Station %(station)s already had exactly these counts.")
+                % {"station": c.station.code},
             )
             return redirect("integrity:pvt_sample", slug=election.slug, sample_id=sample.pk)
     result = pvt.estimate(sample)
@@ -390,7 +408,11 @@ def exit_polls(request: HttpRequest, slug: str) -> HttpResponse:
         except IntakeError as exc:
             error, status = exc, exc.status
         else:
-            messages.success(request, f"Exit poll of {form['organisation']} registered.")
+            messages.success(
+                request,
+                gettext("Exit poll of %(organisation)s registered.")
+                % {"organisation": form["organisation"]},
+            )
             return redirect("integrity:exit_polls", slug=election.slug)
     official = pvt.official_of(election, candidates)
     polls = [
@@ -406,7 +428,7 @@ def exit_polls(request: HttpRequest, slug: str) -> HttpResponse:
             "form": form,
             "shares_form": [(c, shares_form.get(c.code, "")) for c in candidates],
             "error": error,
-            "exit_caveat": EXIT_POLL_CAVEAT,
+            "exit_caveat": gettext(EXIT_POLL_CAVEAT),
         }
     )
     return render(request, "integrity/exit_polls.html", context, status=status)

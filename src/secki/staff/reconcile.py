@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext, gettext_lazy
 
 from secki.accounts.access import AccessDenied, Permission, authorize
 from secki.errors import IntakeError
@@ -28,7 +29,11 @@ from secki.staff.common import (
 )
 from secki.staff.lines import Field, Sheet
 
-CHOICES = {"1": "entry 1", "2": "entry 2", "typed": "the corrected values typed below"}
+CHOICES = {
+    "1": gettext_lazy("entry 1"),
+    "2": gettext_lazy("entry 2"),
+    "typed": gettext_lazy("the corrected values typed below"),
+}
 
 
 @dataclass(frozen=True)
@@ -169,7 +174,11 @@ def decide(request: HttpRequest, slug: str, code: str) -> HttpResponse:
         )
     messages.success(
         request,
-        f"Station {station.code}: {CHOICES[choice]} accepted "
-        f"({outcome.protocol.get_status_display().lower()}).",
+        gettext("Station %(station)s: %(choice)s accepted (%(status)s).")
+        % {
+            "station": station.code,
+            "choice": CHOICES[choice],
+            "status": outcome.protocol.get_status_display().lower(),
+        },
     )
     return redirect("staff:reconcile", slug=election.slug)

@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.http import require_POST
 
 from secki.accounts.access import AccessDenied, Permission, authorize, can
@@ -81,11 +82,14 @@ def history(sheet: Sheet, station: Station) -> list[HistoryRow]:
                 if old.get(code) != new.get(code)
             ]
         elif event.kind == EventKind.ANNULLED:
+            values = {"ref": event.protocol.decision_ref, "reason": event.protocol.reason}
             row.note = (
-                f"decision {event.protocol.decision_ref}"
-                + (f": {event.protocol.reason}" if event.protocol.reason else "")
-                + "; the numbers stay on record and leave the totals"
-            )
+                gettext(
+                    "decision %(ref)s: %(reason)s; the numbers stay on record and leave the totals"
+                )
+                if event.protocol.reason
+                else gettext("decision %(ref)s; the numbers stay on record and leave the totals")
+            ) % values
         if new and not row.hidden and not row.changes:
             row.values = [(code, new[code]) for code in sheet.codes if code in new]
         rows.append(row)
@@ -174,9 +178,19 @@ def upload_scan(request: HttpRequest, slug: str, code: str) -> HttpResponse:
         return refuse(request, "staff/station.html", context, exc)
     messages.success(
         request,
-        f"Station {station.code}: scan {scan.number} ({scan.get_content_type_display()}, "
-        f"{scan.size:,} bytes) stored for protocol version {scan.protocol.version}; "
-        f"SHA-256 {scan.sha256} published in ledger entry #{scan.ledger.seq}.",
+        gettext(
+            "Station %(station)s: scan %(number)s (%(type)s, %(size)s bytes) stored for protocol "
+            "version %(version)s; SHA-256 %(sha256)s published in ledger entry #%(seq)s."
+        )
+        % {
+            "station": station.code,
+            "number": scan.number,
+            "type": scan.get_content_type_display(),
+            "size": f"{scan.size:,}",
+            "version": scan.protocol.version,
+            "sha256": scan.sha256,
+            "seq": scan.ledger.seq,
+        },
     )
     return redirect("staff:station", slug=election.slug, code=station.code)
 
@@ -186,7 +200,10 @@ def _counted_or_refuse(station: Station, what: str) -> Protocol:
     if current is None or current.status not in COUNTED_STATUSES:
         raise IntakeError(
             f"nothing_to_{what}",
-            f"station {station.code} has no accepted protocol to {what}",
+            gettext_noop("station %(station)s has no accepted protocol to amend")
+            if what == "amend"
+            else gettext_noop("station %(station)s has no accepted protocol to annul"),
+            params={"station": station.code},
             status=409,
         )
     return current
@@ -229,8 +246,13 @@ def amend(request: HttpRequest, slug: str, code: str) -> HttpResponse:
         return refuse(request, "staff/amend.html", context(values, reason, act), exc)
     messages.success(
         request,
-        f"Station {station.code}: version {outcome.protocol.version} "
-        f"({outcome.protocol.get_status_display().lower()}) replaces version {current.version}.",
+        gettext("Station %(station)s: version %(version)s (%(status)s) replaces version %(old)s.")
+        % {
+            "station": station.code,
+            "version": outcome.protocol.version,
+            "status": outcome.protocol.get_status_display().lower(),
+            "old": current.version,
+        },
     )
     return redirect("staff:station", slug=election.slug, code=station.code)
 
@@ -257,8 +279,11 @@ def annul(request: HttpRequest, slug: str, code: str) -> HttpResponse:
         return refuse(request, "staff/annul.html", context, exc)
     messages.success(
         request,
-        f"Station {station.code}: results annulled by decision {protocol.decision_ref} "
-        f"(version {protocol.version}); they stay on record and leave the totals.",
+        gettext(
+            "Station %(station)s: results annulled by decision %(ref)s (version %(version)s); "
+            "they stay on record and leave the totals."
+        )
+        % {"station": station.code, "ref": protocol.decision_ref, "version": protocol.version},
     )
     return redirect("staff:station", slug=election.slug, code=station.code)
 
@@ -271,9 +296,18 @@ def publish(request: HttpRequest, slug: str, code: str) -> HttpResponse:
     require_role(request.user, election, Permission.PUBLISH)
     current = current_protocol(station)
     if current is None:
-        raise IntakeError("no_protocol", f"station {station.code} has no protocol", status=404)
+        raise IntakeError(
+            "no_protocol",
+            gettext_noop("station %(station)s has no protocol"),
+            params={"station": station.code},
+            status=404,
+        )
     protocol = actions.publish_protocol(current, actor=request.user)
-    messages.success(request, f"Station {station.code}: version {protocol.version} published.")
+    messages.success(
+        request,
+        gettext("Station %(station)s: version %(version)s published.")
+        % {"station": station.code, "version": protocol.version},
+    )
     return redirect("staff:station", slug=election.slug, code=station.code)
 
 
@@ -310,6 +344,7 @@ def station_list(request: HttpRequest, slug: str) -> HttpResponse:
             "page": page,
             "q": query,
             "status": status,
-            "statuses": [("none", "no protocol"), *ProtocolStatus.choices],
+            "statuses": [("none", gettext("no protocol")), *ProtocolStatus.choices],
+            "status_labels": dict(ProtocolStatus.choices),
         },
     )

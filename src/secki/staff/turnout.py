@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_noop
 
 from secki.accounts.access import GRANTS, AccessDenied, Permission, authorize, can
 from secki.accounts.models import Membership, Role
@@ -94,7 +95,11 @@ def find_station(request: HttpRequest, slug: str) -> HttpResponse:
     station = Station.objects.filter(election=election, code=code).first() if code else None
     if station is None:
         if code:
-            messages.error(request, f"No station {code!r} in {election.name}.")
+            messages.error(
+                request,
+                gettext("No station %(code)s in %(election)s.")
+                % {"code": repr(code), "election": election.name},
+            )
         return redirect(reverse("turnout:index") + "?all=1")
     return redirect("turnout:report", slug=election.slug, code=station.code)
 
@@ -139,9 +144,20 @@ def report(request: HttpRequest, slug: str, code: str) -> HttpResponse:
         except AccessDenied as exc:
             return denied(request, exc)
         else:
-            what = "Correction saved" if saved.version > 1 else "Saved"
-            late = " (late)" if saved.late else ""
-            messages.success(request, f"{what}: {saved.voters:,} voters at {saved.time}{late}.")
+            values = {"voters": f"{saved.voters:,}", "time": saved.time}
+            if saved.version > 1:
+                text = (
+                    gettext("Correction saved: %(voters)s voters at %(time)s (late).")
+                    if saved.late
+                    else gettext("Correction saved: %(voters)s voters at %(time)s.")
+                )
+            else:
+                text = (
+                    gettext("Saved: %(voters)s voters at %(time)s (late).")
+                    if saved.late
+                    else gettext("Saved: %(voters)s voters at %(time)s.")
+                )
+            messages.success(request, text % values)
             return redirect("turnout:report", slug=election.slug, code=station.code)
     history = list(TurnoutReport.objects.filter(station=station).order_by("time", "-version"))
     current = {r.time: r for r in history if r.is_current}
@@ -294,11 +310,14 @@ def bulk(request: HttpRequest, slug: str) -> HttpResponse:
         upload = request.FILES.get("file")
         try:
             if upload is None:
-                raise IntakeError("invalid_file", "choose a file to upload", field="file")
+                raise IntakeError(
+                    "invalid_file", gettext_noop("choose a file to upload"), field="file"
+                )
             if upload.size is not None and upload.size > MAX_UPLOAD_BYTES:
                 raise IntakeError(
                     "invalid_file",
-                    f"the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB",
+                    gettext_noop("the file is larger than %(mb)s MB"),
+                    params={"mb": MAX_UPLOAD_BYTES // 2**20},
                     field="file",
                 )
             outcome = accept_csv(election, upload, actor=request.user, source="bulk")
@@ -309,7 +328,8 @@ def bulk(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Stored {outcome.total:,} reports ({outcome.corrected:,} of them corrections).",
+                gettext("Stored %(total)s reports (%(corrected)s of them corrections).")
+                % {"total": f"{outcome.total:,}", "corrected": f"{outcome.corrected:,}"},
             )
             return redirect("turnout:bulk", slug=election.slug)
     return render(

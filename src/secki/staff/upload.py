@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from secki.accounts.access import AccessDenied, Permission
 from secki.bundle.read import MAX_UPLOAD_BYTES
@@ -52,6 +52,11 @@ def upload(request: HttpRequest, slug: str) -> HttpResponse:
         return refuse(request, "staff/upload.html", context, exc)
     messages.success(
         request,
-        f"{upload.name}: {len(protocols)} protocol(s) accepted in one transaction.",
+        ngettext(
+            "%(file)s: %(n)s protocol accepted in one transaction.",
+            "%(file)s: %(n)s protocols accepted in one transaction.",
+            len(protocols),
+        )
+        % {"file": upload.name, "n": len(protocols)},
     )
     return redirect("staff:upload", slug=election.slug)

@@ -140,18 +140,18 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     mine = Membership.objects.filter(user_id=user.pk).select_related("election", "unit", "station")
     for m in mine:
         scope = (
-            f"station {m.station.code}"
+            _("station %(code)s") % {"code": m.station.code}
             if m.station
             else f"{local(m.unit)} ({m.unit.code})"
             if m.unit
-            else "whole election"
+            else _("whole election")
         )
         roles.setdefault(m.election_id, []).append(f"{m.get_role_display()} — {scope}")
         elections[m.election_id] = m.election
     if getattr(user, "is_superuser", False):
         for election in Election.objects.all():
             elections.setdefault(election.pk, election)
-            roles.setdefault(election.pk, []).insert(0, "Superuser — every role everywhere")
+            roles.setdefault(election.pk, []).insert(0, _("Superuser — every role everywhere"))
     desks = [desk(user, e, roles[pk]) for pk, e in elections.items()]
     show_audit = getattr(user, "is_superuser", False) or any(m.role == Role.CEC_ADMIN for m in mine)
     return render(request, "staff/dashboard.html", {"desks": desks, "show_audit": show_audit})

@@ -25,6 +25,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from secki.accounts.access import AccessDenied, Permission, authorize
 from secki.accounts.users import User, account_of
@@ -40,6 +41,8 @@ from secki.turnout.models import TurnoutReport
 #: itself, when the last report time is after polls close)
 LAST_REPORT_GRACE = dt.timedelta(hours=1)
 _DIGITS = re.compile(r"-?[0-9]+")
+_NOT_INTEGER = gettext_noop("voters: %(value)s is not an integer")
+_NEGATIVE = gettext_noop("voters: %(value)s is negative")
 
 
 def parse_voters(raw: Any) -> int:
@@ -47,24 +50,29 @@ def parse_voters(raw: Any) -> int:
     technical limit of every count."""
     shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:40] + "…"
     if isinstance(raw, bool):
-        raise IntakeError("invalid_value", f"voters: {shown} is not an integer", field="voters")
+        raise IntakeError("invalid_value", _NOT_INTEGER, params={"value": shown}, field="voters")
     if isinstance(raw, str):
         text = raw.strip()
         if not _DIGITS.fullmatch(text):
             raise IntakeError(
-                "invalid_value", f"voters: {shown} is not a whole number", field="voters"
+                "invalid_value",
+                gettext_noop("voters: %(value)s is not a whole number"),
+                params={"value": shown},
+                field="voters",
             )
         if len(text.lstrip("-0")) > 12:  # far above any limit: not worth converting
             if text.startswith("-"):
-                raise IntakeError("negative_value", f"voters: {shown} is negative", field="voters")
+                raise IntakeError(
+                    "negative_value", _NEGATIVE, params={"value": shown}, field="voters"
+                )
             return count_in_range("voters", MAX_COUNT, shown=shown)
         raw = int(text)
     if isinstance(raw, float) and raw.is_integer():  # JSON: 431.0 is the integer 431
         return count_in_range("voters", int(raw), shown=shown)
     if not isinstance(raw, int):
-        raise IntakeError("invalid_value", f"voters: {shown} is not an integer", field="voters")
+        raise IntakeError("invalid_value", _NOT_INTEGER, params={"value": shown}, field="voters")
     if raw < 0:
-        raise IntakeError("negative_value", f"voters: {raw} is negative", field="voters")
+        raise IntakeError("negative_value", _NEGATIVE, params={"value": raw}, field="voters")
     return count_in_range("voters", raw)
 
 
@@ -116,15 +124,21 @@ def check_report(
         if other_index < index and other > voters:
             raise IntakeError(
                 "decreasing",
-                f"voters: {voters} at {time} is below the {other} "
-                f"already reported at {other_time}; turnout is cumulative",
+                gettext_noop(
+                    "voters: %(voters)s at %(time)s is below the %(other)s already reported at "
+                    "%(other_time)s; turnout is cumulative"
+                ),
+                params={"voters": voters, "time": time, "other": other, "other_time": other_time},
                 field="voters",
             )
         if other_index > index and other < voters:
             raise IntakeError(
                 "decreasing",
-                f"voters: {voters} at {time} is above the {other} "
-                f"already reported at the later time {other_time}",
+                gettext_noop(
+                    "voters: %(voters)s at %(time)s is above the %(other)s already reported at "
+                    "the later time %(other_time)s"
+                ),
+                params={"voters": voters, "time": time, "other": other, "other_time": other_time},
                 field="voters",
             )
     previous = current.get(time)
@@ -132,13 +146,19 @@ def check_report(
         return False
     if previous == voters:
         raise IntakeError(
-            "duplicate", f"station {station.code} already reported {voters} at {time}", status=409
+            "duplicate",
+            gettext_noop("station %(station)s already reported %(voters)s at %(time)s"),
+            params={"station": station.code, "voters": voters, "time": time},
+            status=409,
         )
     if not reason:
         raise IntakeError(
             "reason_required",
-            f"station {station.code} already reported {previous} at {time}; "
-            "a correction needs a reason",
+            gettext_noop(
+                "station %(station)s already reported %(voters)s at %(time)s; "
+                "a correction needs a reason"
+            ),
+            params={"station": station.code, "voters": previous, "time": time},
             field="reason",
             status=409,
         )
@@ -149,14 +169,23 @@ def check_static(election: Election, station: Station, time: str, voters: int) -
     """The checks that do not depend on the station's other reports."""
     if station.election_id != election.id:
         raise IntakeError(
-            "other_election", f"station {station.code} belongs to another election", field="station"
+            "other_election",
+            gettext_noop("station %(station)s belongs to another election"),
+            params={"station": station.code},
+            field="station",
         )
     if election.status != ElectionStatus.OPEN:
-        raise IntakeError("election_closed", f"{election.slug} is not open", status=409)
+        raise IntakeError(
+            "election_closed",
+            gettext_noop("%(election)s is not open"),
+            params={"election": election.slug},
+            status=409,
+        )
     if time not in election.turnout_times:
         raise IntakeError(
             "unknown_time",
-            f"{time!r} is not one of the report times {', '.join(election.turnout_times)}",
+            gettext_noop("%(time)s is not one of the report times %(times)s"),
+            params={"time": repr(time), "times": ", ".join(election.turnout_times)},
             field="time",
         )
     count_in_range("voters", voters)
@@ -164,8 +193,16 @@ def check_static(election: Election, station: Station, time: str, voters: int) -
     if voters > limit:
         raise IntakeError(
             "above_registered",
-            f"voters: {voters} exceeds the {station.registered} registered voters plus the "
-            f"{float(election.turnout_allowance):.0%} additional-list allowance ({limit})",
+            gettext_noop(
+                "voters: %(voters)s exceeds the %(registered)s registered voters plus the "
+                "%(allowance)s additional-list allowance (%(limit)s)"
+            ),
+            params={
+                "voters": voters,
+                "registered": station.registered,
+                "allowance": f"{float(election.turnout_allowance):.0%}",
+                "limit": limit,
+            },
             field="voters",
         )
 

@@ -23,6 +23,15 @@
   var actBox = document.getElementById("act-box");
   var timer = null;
   var sequence = 0;
+  // the page's words, translated by the template (staff/_live.html); English when absent
+  var words = (document.getElementById("protocol-text") || { dataset: {} }).dataset;
+
+  function say_(name, english, values) {
+    var text = words[name] || english;
+    return text.replace(/\{(\w+)\}/g, function (whole, key) {
+      return values && key in values ? String(values[key]) : whole;
+    });
+  }
 
   function whole(value) {
     var v = value.trim();
@@ -52,7 +61,7 @@
       if (n === null) { complete = false; } else { sum += n; }
     });
     if (candTotal) {
-      candTotal.textContent = sum.toLocaleString() + (complete ? "" : " (not all filled)");
+      candTotal.textContent = sum.toLocaleString() + (complete ? "" : " " + say_("notAllFilled", "(not all filled)"));
     }
     if (!validLine || !validTotal) { return; }
     var field = form.elements.namedItem(validLine);
@@ -62,10 +71,10 @@
       verdict.textContent = "";
       verdict.className = "";
     } else if (valid === sum) {
-      verdict.textContent = "✓ equal";
+      verdict.textContent = say_("equal", "✓ equal");
       verdict.className = "ok";
     } else {
-      verdict.textContent = "✗ differ by " + Math.abs(valid - sum).toLocaleString();
+      verdict.textContent = say_("differ", "✗ differ by {n}", { n: Math.abs(valid - sum).toLocaleString() });
       verdict.className = "bad";
     }
   }
@@ -104,8 +113,11 @@
       var state = c.passed === true ? "ok" : c.passed === false ? "bad" : "na";
       var mark = c.passed === true ? "✓" : c.passed === false ? "✗" : "–";
       var li = el("li", state);
-      li.appendChild(el("strong", "", mark + " " + c.code + " (" + c.severity + ") "));
-      li.appendChild(document.createTextNode(c.passed === null ? "not applicable: " + c.message : c.message));
+      var severity = c.severity === "hard" ? say_("hard", "hard") : say_("soft", "soft");
+      li.appendChild(el("strong", "", mark + " " + c.code + " (" + severity + ") "));
+      li.appendChild(document.createTextNode(
+        c.passed === null ? say_("notApplicable", "not applicable:") + " " + c.message : c.message
+      ));
       var parts = Object.keys(c.values || {}).map(function (k) { return k + "=" + c.values[k]; });
       if (parts.length && c.passed === false) {
         li.appendChild(el("span", "muted", " (" + parts.join(", ") + ")"));
@@ -117,10 +129,10 @@
       "p",
       body.acceptable ? "ok" : "bad",
       body.acceptable
-        ? "Every hard check passes."
+        ? say_("allPass", "Every hard check passes.")
         : needAct
-          ? "A hard check fails: record the commission's act below, or correct the lines."
-          : "A hard check fails: correct the lines named below before submitting."
+          ? say_("failsAct", "A hard check fails: record the commission's act below, or correct the lines.")
+          : say_("fails", "A hard check fails: correct the lines named below before submitting.")
     ));
     panel.appendChild(list);
     if (needAct && actBox) { actBox.hidden = false; }
@@ -129,9 +141,11 @@
       var failing = body.checks.filter(function (c) { return c.passed === false; });
       var hard = failing.filter(function (c) { return c.severity === "hard"; });
       summary.className = hard.length ? "bad" : "ok";
+      var codes = function (list) { return list.map(function (c) { return c.code; }).join(", "); };
       summary.textContent = hard.length
-        ? "✗ fails " + hard.map(function (c) { return c.code; }).join(", ")
-        : "✓ hard checks pass" + (failing.length ? " (soft: " + failing.map(function (c) { return c.code; }).join(", ") + ")" : "");
+        ? say_("summaryFails", "✗ fails {codes}", { codes: codes(hard) })
+        : say_("summaryPass", "✓ hard checks pass") +
+          (failing.length ? " " + say_("summarySoft", "(soft: {codes})", { codes: codes(failing) }) : "");
     }
   }
 
@@ -139,7 +153,7 @@
     if (!checkUrl || !panel) { return; }
     var code = station();
     if (!code) {
-      say("Choose the polling station to run the checks.");
+      say(say_("chooseStation", "Choose the polling station to run the checks."));
       return;
     }
     var values = {};
@@ -166,13 +180,13 @@
         }
         var error = body.error || {};
         if (error.code === "missing_line") {
-          say("The checks run once every required line is filled (" + error.message + ").");
+          say(say_("missingLine", "The checks run once every required line is filled ({message}).", { message: error.message }));
         } else {
-          say(error.message || "The checks could not run (HTTP " + response.status + ").", "bad");
+          say(error.message || say_("couldNotRun", "The checks could not run (HTTP {status}).", { status: response.status }), "bad");
         }
       });
     }).catch(function () {
-      if (mine === sequence) { say("The checks could not run (no connection); they run again on submit."); }
+      if (mine === sequence) { say(say_("offline", "The checks could not run (no connection); they run again on submit.")); }
     });
   }
 
