@@ -161,12 +161,14 @@ class KlimekFit:
     citation: str = CITATION
 
 
-THETA_GRID = (0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.45, 0.65, 1.0, 1.5)
+THETA_GRID = (0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.45, 0.65, 1.0, 1.5)
 #: Modes are searched above this turnout / share (Klimek et al.'s clean-part rule)
 MODE_FLOOR = 0.3
 #: A clean mode at or above this is the stuffed corner, not an honest peak
 MODE_CEILING = 0.95
 SD_BOUNDS = (0.005, 0.5)
+#: Below this θ, f_i is weakly identified (the fraud template is the clean one shifted)
+WEAK_THETA = 0.1
 
 
 class ImplausibleModeError(ValueError):
@@ -415,6 +417,12 @@ def _bound_warnings(
         out.append(
             f"θ = {theta:.3g} is at the edge of its grid [{lo_g}, {hi_g}]: widen the grid "
             "(--theta-grid); f_i depends on that choice"
+        )
+    if f_i > eps and theta < WEAK_THETA:
+        out.append(
+            f"θ = {theta:.3g} is small: incremental fraud this narrow looks like the clean "
+            "blob shifted slightly, so f_i is weakly identified (it can be above 0 on a clean "
+            "election)"
         )
     if f_i <= eps:
         out.append("f_i is at its lower bound 0")
