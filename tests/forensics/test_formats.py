@@ -378,3 +378,17 @@ def test_bad_input_through_the_installed_command(tmp_path: Path, ext: str) -> No
     assert proc.returncode == 2, proc.stderr
     assert f"picture.{ext} is a PNG image" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_help_points_to_the_mapping_reference() -> None:
+    res = CliRunner().invoke(forensics, ["--help"])
+    assert res.exit_code == 0
+    text = " ".join(res.output.split())
+    assert "docs/forensics.md" in text
+    assert "--integer-convention [exact|float]" in text and "--theta-grid" in text
+    doc = Path(__file__).resolve().parents[2] / "docs" / "forensics.md"
+    body = doc.read_text(encoding="utf-8")
+    from secki.forensics.mapping import KNOWN
+
+    for key in sorted(KNOWN):  # every key the mapping accepts is documented
+        assert f"| `{key}` |" in body, key
