@@ -302,3 +302,27 @@ def test_russian_schema_loads_from_a_file_without_code_changes(tmp_path: Path) -
     assert [ln.code for ln in schema.lines] == [f"R{i}" for i in range(1, 13)]
     result = CliRunner().invoke(cli, ["schema", str(copy)])
     assert result.exit_code == 0 and "RU-4" in result.output
+    assert "roles (what the tabulation reads):" in result.output
+    assert "participants = R3 + R4 + R5" in " ".join(result.output.split())
+    assert "cast = R7 + R8" in " ".join(result.output.split())
+
+
+def test_schema_command_prints_roles_and_refuses_a_missing_role(tmp_path: Path) -> None:
+    from secki.protocol_schema.schema import BUILTIN_DIR
+
+    result = CliRunner().invoke(cli, ["schema", "az-presidential"])
+    assert result.exit_code == 0, result.output
+    lines = [" ".join(ln.split()) for ln in result.output.splitlines()]
+    for role, expr in (
+        ("registered", "L1"),
+        ("participants", "L5 + L6"),
+        ("cast", "L12 + L13"),
+        ("valid", "L14"),
+        ("invalid", "L15a + L15b"),
+    ):
+        assert f"{role} = {expr}" in lines
+    broken = tmp_path / "broken.toml"
+    text = (BUILTIN_DIR / "ru-duma-2011.toml").read_text(encoding="utf-8")
+    broken.write_text(text.replace('valid = "R10"\n', ""), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["schema", str(broken)])
+    assert result.exit_code == 1 and "roles has no 'valid'" in result.output

@@ -1,16 +1,17 @@
-"""Read a station-level CSV (plain or zipped) through a column mapping, row by row checked.
+"""Read a station-level results file through a column mapping, row by row checked.
 
-Every row is accounted for: rows whose mapped cells are not whole non-negative numbers are an
-error (exit code 2, naming row and column) unless ``skip_invalid`` is set, in which case they
-are counted, listed and left out. Rows with zero registered voters are kept for the digit
-tests of counts and reported; the ratio-based tests leave them out and say so.
+The file is read by :mod:`.formats` (CSV, .csv.gz, .csv.zip, spreadsheets, Parquet). Every
+row is accounted for: rows whose mapped cells are not whole non-negative numbers are an
+error (exit code 2, naming row and columns) unless ``skip_invalid`` is set, in which case
+they are counted, listed and left out. Rows with zero registered voters are kept for the
+digit tests of counts and reported; the ratio-based tests leave them out and say so. Station
+ids that repeat or are empty are warned about (the tests still run: some real files split
+one station over several rows), or stop the run when ``unique_ids`` is set.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,24 +20,31 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from secki.forensics.formats import DataError, RawTable, read_table
 from secki.forensics.mapping import MappingError, ResolvedMapping, load_mapping, resolve
 
 IntArray = npt.NDArray[np.int64]
 
 
-class DataError(ValueError):
-    """A data file cell or row that cannot be used."""
-
-
 @dataclass(frozen=True)
 class RowProblem:
+    """The unusable cells of one data row: (column, cell text, problem) each."""
+
     row: int  # 1-based data row (the header is row 0; the file line is row + 1)
-    column: str
-    value: str
-    problem: str
+    cells: tuple[tuple[str, str, str], ...]
 
     def __str__(self) -> str:
-        return f"row {self.row} (line {self.row + 1}), column {self.column!r}: {self.problem}"
+        by_problem: dict[str, list[str]] = {}
+        for column, _value, problem in self.cells:
+            by_problem.setdefault(problem, []).append(column)
+        parts = []
+        for problem, columns in by_problem.items():
+            if columns == ["(all)"]:
+                parts.append(problem)
+                continue
+            names = ", ".join(repr(c) for c in columns)
+            parts.append(f"column{'s' if len(columns) > 1 else ''} {names}: {problem}")
+        return f"row {self.row} (line {self.row + 1}), " + "; ".join(parts)
 
 
 @dataclass
@@ -56,41 +64,15 @@ class StationTable:
     invalid: list[RowProblem] = field(default_factory=list)
     invalid_rows: int = 0
     zero_registered: list[int] = field(default_factory=list)
+    #: How the file was read (format, sheet, delimiter) and what to look at (duplicate ids)
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def field(self, name: str) -> IntArray:
         if name in ("registered", "given", "received", "leader"):
             arr: IntArray = getattr(self, name)
             return arr
         return self.extra[name]
-
-
-def _read_text(path: Path, member: str | None, encoding: str) -> str:
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as zf:
-                names = [n for n in zf.namelist() if not n.endswith("/")]
-                if member is None:
-                    csvs = [n for n in names if n.lower().endswith((".csv", ".txt"))] or names
-                    if len(csvs) != 1:
-                        raise DataError(
-                            f"{path} holds {len(csvs)} files ({', '.join(csvs[:5])}); "
-                            'name one with "member" in the mapping'
-                        )
-                    member = csvs[0]
-                elif member not in names:
-                    raise DataError(f"{path} has no member {member!r}")
-                raw = zf.read(member)
-        else:
-            raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror}") from exc
-    enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
-    try:
-        return raw.decode(enc)
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f'{path} is not {encoding} (byte {exc.start}); set "encoding" in the mapping'
-        ) from exc
 
 
 def _parse(value: str) -> int | None:
@@ -110,28 +92,65 @@ def _parse(value: str) -> int | None:
     return int(f)
 
 
+def _resolve(data: dict[str, Any], raw: RawTable) -> ResolvedMapping:
+    try:
+        return resolve(data, raw.header)
+    except MappingError as exc:
+        if raw.kind != "csv" or "no column" not in str(exc):
+            raise
+        hint = ""
+        if raw.delimiter_detected:
+            hint = (
+                f"\nThe file was read with the delimiter {raw.delimiter!r} (detected), giving "
+                f"{len(raw.header)} column(s): "
+                + ", ".join(repr(h) for h in raw.header[:6])
+                + (" …" if len(raw.header) > 6 else "")
+                + '; if that is wrong, set "delimiter" in the mapping.'
+            )
+        elif len(raw.header) == 1:
+            hint = (
+                f"\nThe header has one column with the delimiter {raw.delimiter!r} from the "
+                "mapping: is that the file's delimiter?"
+            )
+        raise MappingError(f"{exc}{hint}") from exc
+
+
+def _id_warnings(ids: list[str], rows: list[int], columns: list[str]) -> list[str]:
+    out = []
+    names = ", ".join(repr(c) for c in columns)
+    empty = [r for i, r in zip(ids, rows, strict=True) if not i.replace("/", "").strip()]
+    if empty:
+        shown = ", ".join(str(r) for r in empty[:10]) + (" …" if len(empty) > 10 else "")
+        out.append(f"{len(empty):,} row(s) with an empty station id ({names}): rows {shown}")
+    counts = Counter(i for i in ids if i.replace("/", "").strip())
+    dups = [(i, n) for i, n in counts.items() if n > 1]
+    if dups:
+        extra = sum(n - 1 for _, n in dups)
+        shown = ", ".join(f"{i!r} ×{n}" for i, n in dups[:5]) + (" …" if len(dups) > 5 else "")
+        out.append(
+            f"{len(dups):,} station id(s) ({names}) appear more than once ({extra:,} extra "
+            f"row(s)): {shown} — a station counted twice biases every test; check the file"
+        )
+    return out
+
+
 def load_table(
     path: Path,
     mapping_path: Path,
     *,
     skip_invalid: bool = False,
+    unique_ids: bool = False,
     progress: Callable[[list[list[str]]], Iterator[Any]] | None = None,
 ) -> StationTable:
-    """Read ``path`` through the mapping at ``mapping_path``."""
+    """Read ``path`` through the mapping at ``mapping_path``.
+
+    Duplicate or empty station ids are warnings, or with ``unique_ids`` an error.
+    """
     data = load_mapping(mapping_path)
-    text = _read_text(path, data.get("member"), str(data.get("encoding", "utf-8")))
-    delimiter = str(data.get("delimiter", ""))
-    if not delimiter:
-        try:
-            delimiter = csv.Sniffer().sniff(text[:20000], delimiters=",;\t|").delimiter
-        except csv.Error:
-            delimiter = ","
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    if not rows:
-        raise DataError(f"{path} is empty")
-    header = tuple(h.strip() for h in rows[0])
-    mapping = resolve(data, header)
-    body = rows[1:]
+    raw = read_table(path, data)
+    header = raw.header
+    mapping = _resolve(data, raw)
+    body = raw.body
     count_fields = {
         "registered": mapping.registered,
         "given": mapping.given,
@@ -149,16 +168,14 @@ def load_table(
     values = np.zeros((n, len(header)), dtype=np.int64)
     ok = np.ones(n, dtype=bool)
     problems: list[RowProblem] = []
-    bad_rows = 0
     zeros = set(mapping.zero_values)
     iterator: Any = progress(body) if progress is not None else body
     for r, row in enumerate(iterator):
-        if len(row) == 1 and not row[0].strip():
+        if not any(cell.strip() for cell in row):
             ok[r] = False
-            problems.append(RowProblem(r + 1, "(all)", "", "empty line"))
-            bad_rows += 1
+            problems.append(RowProblem(r + 1, (("(all)", "", "empty line"),)))
             continue
-        row_bad = False
+        bad: list[tuple[str, str, str]] = []
         for c in needed:
             cell = row[c] if c < len(row) else ""
             v = 0 if cell.strip() in zeros else _parse(cell)
@@ -172,16 +189,16 @@ def load_table(
                         else f"negative count {v}"
                     )
                 )
-                problems.append(RowProblem(r + 1, header[c], cell, what))
-                row_bad = True
+                bad.append((header[c], cell, what))
             else:
                 values[r, c] = v
-        if row_bad:
+        if bad:
             ok[r] = False
-            bad_rows += 1
+            problems.append(RowProblem(r + 1, tuple(bad)))
+    bad_rows = len(problems)
     if problems and not skip_invalid:
         shown = "\n  ".join(str(p) for p in problems[:10])
-        more = f"\n  … and {len(problems) - 10} more" if len(problems) > 10 else ""
+        more = f"\n  … and {len(problems) - 10} more row(s)" if len(problems) > 10 else ""
         raise DataError(
             f"{bad_rows} row(s) of {path.name} cannot be used:\n  {shown}{more}\n"
             "Fix the file or the mapping, or pass --skip-invalid to leave those rows out "
@@ -200,11 +217,18 @@ def load_table(
         groups = np.array([body[i][g].strip() if g < len(body[i]) else "" for i in usable_idx])
     else:
         groups = np.full(usable_idx.size, "all", dtype="<U3")
+    warnings: list[str] = []
     if mapping.ids:
         ids = [
-            " / ".join(body[i][c].strip() for c in mapping.ids if c < len(body[i]))
+            " / ".join(body[i][c].strip() if c < len(body[i]) else "" for c in mapping.ids)
             for i in usable_idx
         ]
+        warnings = _id_warnings(ids, [int(i) + 1 for i in usable_idx], mapping.columns["id"])
+        if warnings and unique_ids:
+            raise DataError(
+                "\n".join(warnings) + "\nStation ids must be unique and non-empty "
+                '(--unique-ids); fix the file or the "id" columns of the mapping.'
+            )
     else:
         ids = [f"row {i + 1}" for i in usable_idx]
     return StationTable(
@@ -221,6 +245,8 @@ def load_table(
         invalid=problems,
         invalid_rows=bad_rows,
         zero_registered=zero,
+        notes=list(raw.notes),
+        warnings=warnings,
     )
 
 

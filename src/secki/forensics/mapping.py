@@ -1,4 +1,6 @@
-"""Column mappings: which columns of a station-level CSV hold which numbers.
+"""Column mappings: which columns of a station-level file hold which numbers.
+
+The full reference, with examples, is ``docs/forensics.md``.
 
 A mapping is a JSON (``.json``) or TOML (``.toml``) file::
 
@@ -7,6 +9,7 @@ A mapping is a JSON (``.json``) or TOML (``.toml``) file::
       "encoding": "utf-8",            # optional, default utf-8 (a BOM is ignored)
       "delimiter": ",",               # optional
       "member": "2011.csv",           # optional: the file inside a zip archive
+      "sheet": "Results",             # optional: spreadsheet sheet name or 0-based index
       "id": ["region", "tik", "uik"], # optional: columns naming a station
       "group": "region",              # optional: per-group results
       "registered": {"contains": "Число избирателей, внесенных в список"},
@@ -20,7 +23,8 @@ A mapping is a JSON (``.json``) or TOML (``.toml``) file::
 
 A *column spec* is a column's exact name (a string or ``{"column": name}``), a
 ``{"contains": text}`` rule that must match exactly one header (``"all": true`` takes every
-header that contains the text), or a list of specs. ``registered``, ``given``, ``received``
+header that contains the text, ``"ignore_case": true`` compares case-insensitively), or a
+list of specs. ``registered``, ``given``, ``received``
 and ``leader`` are *sums* of the columns they resolve to. ``candidates`` resolves to one
 candidate per column. ``digits`` names the fields (``registered``, ``given``,
 ``received``, ``leader``, or a candidate column) whose counts go through the digit tests
@@ -42,6 +46,7 @@ KNOWN = {
     "encoding",
     "delimiter",
     "member",
+    "sheet",
     "id",
     "group",
     "candidates",
@@ -115,6 +120,12 @@ def _resolve(spec: Any, header: tuple[str, ...], where: str) -> list[int]:
         spec = {"column": spec}
     if not isinstance(spec, dict):
         raise MappingError(f"{where}: a column spec is a name, a list, or an object")
+    unknown = set(spec) - {"column", "contains", "all", "ignore_case"}
+    if unknown:
+        raise MappingError(
+            f"{where}: unknown key(s) {sorted(unknown)} in a column spec "
+            '(known: "column", "contains", "all", "ignore_case")'
+        )
     if "column" in spec:
         name = spec["column"]
         if name not in header:
@@ -122,9 +133,18 @@ def _resolve(spec: Any, header: tuple[str, ...], where: str) -> list[int]:
         return [header.index(name)]
     if "contains" in spec:
         text = str(spec["contains"])
-        hits = [i for i, h in enumerate(header) if text in h]
+        fold = bool(spec.get("ignore_case", False))
+        needle = text.casefold() if fold else text
+        hits = [i for i, h in enumerate(header) if needle in (h.casefold() if fold else h)]
         if not hits:
-            raise MappingError(f"{where}: no column contains {text!r}")
+            near = [h for h in header if text.casefold() in h.casefold()] if not fold else []
+            hint = (
+                f" (but {len(near)} do when case is ignored, e.g. {near[0]!r}: "
+                'add "ignore_case": true)'
+                if near
+                else ""
+            )
+            raise MappingError(f"{where}: no column contains {text!r}{hint}")
         if len(hits) > 1 and not spec.get("all", False):
             names = ", ".join(repr(header[i]) for i in hits)
             raise MappingError(

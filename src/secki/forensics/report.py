@@ -16,6 +16,17 @@ def render(res: SuiteResult, *, source: str, top: int = 10) -> str:
     lines = [f"Election forensics: {source}"]
     if t.mapping.description:
         lines.append(f"  {t.mapping.description}")
+    for note in t.notes:
+        lines.append(f"  read: {note}")
+    for field_name in ("registered", "given", "received", "leader", "candidates"):
+        cols = t.mapping.columns.get(field_name, [])
+        if cols:
+            shown = ", ".join(repr(c) for c in cols[:8]) + (" …" if len(cols) > 8 else "")
+            lines.append(f"  {field_name}: {len(cols)} column(s): {shown}")
+    warnings = res.warnings()
+    if warnings:
+        lines += ["", "WARNINGS"]
+        lines += [f"  ! {w}" for w in warnings]
     lines += [
         "",
         f"Rows: {t.total_rows:,} in the file, {t.rows.size:,} used, "
@@ -40,7 +51,8 @@ def render(res: SuiteResult, *, source: str, top: int = 10) -> str:
         if n:
             lines.append(f"    excluded, {reason}: {n:,}")
     lines += [
-        f"  {ip.replicates:,} binomial bootstrap replicates, seed {res.seed}",
+        f"  {ip.replicates:,} binomial bootstrap replicates, seed {res.seed}, "
+        f"{res.integer_convention} integer convention",
         f"  either   {describe_stat(ip.either)}",
         f"  leader   {describe_stat(ip.leader)}",
         f"  turnout  {describe_stat(ip.turnout)}",
@@ -82,16 +94,16 @@ def render(res: SuiteResult, *, source: str, top: int = 10) -> str:
     ]
     if res.fit is not None:
         f = res.fit
+        grid = f.theta_grid or (f.theta,)
         lines += [
             f"  Klimek model fit (α = {f.alpha}): f_i = {f.f_i:.3f} "
             f"[{f.f_i_interval[0]:.3f}, {f.f_i_interval[1]:.3f}], f_e = {f.f_e:.4f} "
             f"[{f.f_e_interval[0]:.4f}, {f.f_e_interval[1]:.4f}] "
-            f"({100 * f.confidence:.0f} % bootstrap, {f.bootstrap} replicates); θ = {f.theta}",
-            *(
-                [f"  θ is at the edge of its grid {f.theta}: f_i depends on that choice"]
-                if f.theta_at_grid_edge
-                else []
-            ),
+            f"({100 * f.confidence:.0f} % bootstrap, {f.bootstrap} replicates); "
+            f"θ = {f.theta:.3f} (grid {min(grid)}…{max(grid)})",
+            f"  clean part: turnout mode {f.turnout_mean:.3f} (sd {f.turnout_sd:.3f}), "
+            f"leader-share mode {f.share_mean:.3f} (sd {f.share_sd:.3f})",
+            *[f"  ! {w}" for w in f.warnings],
             f"  fitted on the {f.stations:,} stations with >= 100 registered voters; "
             "a model fit is an estimate with wide uncertainty, not a fact",
         ]

@@ -24,6 +24,8 @@ from secki.stats import (
     risk_scores,
 )
 from secki.stats._common import jsonable
+from secki.stats.fingerprint import THETA_GRID
+from secki.stats.integer_percentages import Convention
 
 STEPS = ("integer percentages", "digit tests", "fingerprint", "Klimek fit", "risk scores")
 
@@ -39,6 +41,16 @@ class SuiteResult:
     risk: RiskResult
     seed: int
     replicates: int
+    integer_convention: str = "exact"
+
+    def warnings(self) -> list[str]:
+        """Everything the reader should distrust: the file's ids and the fit's bounds."""
+        out = list(self.table.warnings)
+        if self.fit is not None:
+            out += [f"Klimek fit: {w}" for w in self.fit.warnings]
+        elif self.fit_error:
+            out.append(f"Klimek fit not possible: {self.fit_error}")
+        return out
 
     def to_json(self, top: int = 20) -> dict[str, Any]:
         t = self.table
@@ -46,6 +58,8 @@ class SuiteResult:
         out: dict[str, Any] = {
             "mapping": {"description": t.mapping.description, "columns": t.mapping.columns},
             "seed": self.seed,
+            "input": {"read": list(t.notes)},
+            "warnings": self.warnings(),
             "rows": {
                 "total": t.total_rows,
                 "used": int(t.rows.size),
@@ -66,6 +80,7 @@ class SuiteResult:
                 "turnout": asdict(integer.turnout),
                 "groups": [asdict(g) for g in integer.groups],
                 "method": integer.method,
+                "convention": self.integer_convention,
                 "citation": integer.citation,
             },
             "digits": {
@@ -116,6 +131,8 @@ def run_suite(
     replicates: int = 1000,
     fit_bootstrap: int = 50,
     step: Callable[[str], None] | None = None,
+    integer_convention: Convention = "exact",
+    theta_grid: tuple[float, ...] = THETA_GRID,
 ) -> SuiteResult:
     """All analyses, each from its own child seed of ``seed`` (so each is reproducible)."""
     seeds = np.random.SeedSequence(seed).spawn(len(STEPS))
@@ -135,6 +152,7 @@ def run_suite(
         seed=rngs[0],
         groups=groups,
         replicates=replicates,
+        convention=integer_convention,
     )
     tick(STEPS[0])
     digits: dict[str, tuple[DigitTestResult, dict[str, DigitTestResult]]] = {}
@@ -158,6 +176,7 @@ def run_suite(
             received=t.received,
             seed=rngs[3],
             bootstrap=max(fit_bootstrap, 1),
+            thetas=theta_grid,
         )
     except ValueError as exc:
         fit_error = str(exc)
@@ -174,6 +193,7 @@ def run_suite(
         risk=risk,
         seed=seed,
         replicates=replicates,
+        integer_convention=integer_convention,
     )
 
 

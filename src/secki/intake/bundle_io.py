@@ -220,6 +220,7 @@ def import_bundle(
             election,
             bundle.protocols,
             station_ids,
+            registered={s.code: s.registered for s in bundle.stations},
             actor=None,
             source=ProtocolSource.IMPORT,
             reason="bulk import",

@@ -123,7 +123,10 @@ def import_nist_cmd(file: Path, slug: str, schema_name: str) -> None:
 @click.command("schema")
 @click.argument("source")
 def schema_cmd(source: str) -> None:
-    """Validate a protocol schema (built-in name or file) and print its lines and checks."""
+    """Validate a protocol schema (built-in name or file) and print its lines, checks and roles.
+
+    The roles are what the tabulation reads from the schema's own lines (docs/formats.md).
+    """
     schema = _schema(source)
     click.echo(f"{schema.name}: {len(schema.lines)} lines, {len(schema.checks)} checks")
     for ln in schema.lines:
@@ -132,6 +135,9 @@ def schema_cmd(source: str) -> None:
         )
     for c in schema.checks:
         click.echo(f"  {c.code:6} {c.severity:4} {c.scope:9} {c.source}")
+    click.echo("roles (what the tabulation reads):")
+    for role, expr in schema.roles.items():
+        click.echo(f"  {role:12} = {expr.source}")
 
 
 def _schema(source: str):  # type: ignore[no-untyped-def]

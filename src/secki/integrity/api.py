@@ -185,6 +185,9 @@ class KlimekFitOut(Out):
     confidence: float
     bootstrap: int
     theta_at_grid_edge: bool
+    #: parameters at a bound and other reasons to distrust the fit (English)
+    warnings: list[str]
+    theta_grid: list[float]
     method: str
     citation: str
 

@@ -25,7 +25,8 @@ from secki.ledger import chain, drafts
 from secki.protocol_schema import CheckResult, ProtocolSchema
 from secki.protocol_schema.schema import blamed_line
 from secki.protocols import store
-from secki.protocols.data import REFERENCE_MAX, ProtocolData
+from secki.protocols.data import REFERENCE_MAX, ProtocolData, recorded_checks
+from secki.protocols.data import check_context as _context
 from secki.protocols.models import (
     COUNTED_STATUSES,
     EventKind,
@@ -46,7 +47,7 @@ class IntakeResult:
 
 
 def check_context(election: Election, station: Station) -> dict[str, Any]:
-    return {"REGISTERED": station.registered, "POLLS_CLOSE": election.polls_close_at}
+    return _context(station.registered, election.polls_close_at)
 
 
 def run_checks(election: Election, station: Station, data: ProtocolData) -> list[CheckResult]:
@@ -185,6 +186,7 @@ def _store(
 ) -> Protocol:
     schema = election.protocol_schema()
     completed = data.instants.get(schema.datetime_lines[0].code) if schema.datetime_lines else None
+    checks, soft_failures = recorded_checks(results)
     return store.insert_protocol(
         data.values(),
         election=election,
@@ -195,8 +197,8 @@ def _store(
         completed_at=completed,
         received_at=received_at or timezone.now(),
         created_by=account_of(actor),
-        checks=[{"code": r.code, "severity": r.severity, "passed": r.passed} for r in results],
-        soft_failures=[r.code for r in results if r.failed and r.severity == "soft"],
+        checks=checks,
+        soft_failures=soft_failures,
         reason=reason,
         decision_ref=decision_ref,
     )
@@ -483,10 +485,7 @@ def _make_counted(
     protocol.completed_at = (
         data.instants.get(schema.datetime_lines[0].code) if schema.datetime_lines else None
     )
-    protocol.checks = [
-        {"code": r.code, "severity": r.severity, "passed": r.passed} for r in results
-    ]
-    protocol.soft_failures = [r.code for r in results if r.failed and r.severity == "soft"]
+    protocol.checks, protocol.soft_failures = recorded_checks(results)
     protocol.decision_ref = act or ""
     protocol.save()
     store.insert_values(protocol.pk, data.values())

@@ -5,7 +5,7 @@ single submissions, or store nothing."""
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
 from django.conf import settings
@@ -19,7 +19,7 @@ from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
 from secki.ledger import chain, drafts
 from secki.protocols import store
-from secki.protocols.data import ProtocolData
+from secki.protocols.data import ProtocolData, check_context, recorded_checks
 from secki.protocols.models import EventKind, Protocol, ProtocolStatus
 
 
@@ -28,17 +28,29 @@ def store_accepted(
     rows: Sequence[ProtocolRow],
     station_ids: dict[str, int],
     *,
+    registered: Mapping[str, int],
     actor: User | None,
     source: str,
     reason: str = "bulk file",
 ) -> list[Protocol]:
-    """Insert validated rows as version-1 counted protocols (caller holds the transaction)."""
+    """Insert validated rows as version-1 counted protocols (caller holds the transaction).
+
+    Every station check is evaluated on every row and stored exactly as a single entry
+    stores it (:func:`secki.protocols.data.recorded_checks`): the hard checks pass (the
+    rows were validated), soft failures are recorded and shown."""
     now = timezone.now()
     status = ProtocolStatus.PUBLISHED if election.auto_publish else ProtocolStatus.ACCEPTED
     schema = election.protocol_schema()
     datetime_line = schema.datetime_lines[0].code if schema.datetime_lines else None
     user = account_of(actor)
     user_id = user.pk if user is not None else None
+    datas = [ProtocolData(r.counts, r.instants, tuple(r.candidates)) for r in rows]
+    recorded = [
+        recorded_checks(
+            data.evaluate(schema, check_context(registered[r.station], election.polls_close_at))
+        )
+        for r, data in zip(rows, datas, strict=True)
+    ]
     protocols = store.insert_protocols(
         [
             Protocol(
@@ -49,16 +61,17 @@ def store_accepted(
                 received_at=now,
                 created_by=user,
                 completed_at=r.instants.get(datetime_line) if datetime_line else None,
+                checks=checks,
+                soft_failures=soft,
             )
-            for r in rows
+            for r, (checks, soft) in zip(rows, recorded, strict=True)
         ],
         settings.SECKI_BULK_BATCH,
     )
     values: list[tuple[int, str, int]] = []
     events: list[tuple[Any, ...]] = []
     entries: list[drafts.Draft] = []
-    for protocol, row in zip(protocols, rows, strict=True):
-        data = ProtocolData(row.counts, row.instants, tuple(row.candidates))
+    for protocol, row, data in zip(protocols, rows, datas, strict=True):
         lines = data.values()
         values.extend((protocol.pk, code, value) for code, value in lines.items())
         as_json = data.as_json()
@@ -110,7 +123,9 @@ def accept_rows(
     wanted = {r.station for r in rows}
     stations = {
         s.code: s
-        for s in Station.objects.filter(election=election).only("id", "code", "unit_path")
+        for s in Station.objects.filter(election=election).only(
+            "id", "code", "unit_path", "registered"
+        )
         if s.code in wanted
     }
     authorize_many(actor, election, Permission.ENTER_PROTOCOL, list(stations.values()))
@@ -132,7 +147,12 @@ def accept_rows(
                 details=[{"station": c, "status": s} for c, s in taken],
             )
         return store_accepted(
-            election, rows, {c: s.id for c, s in stations.items()}, actor=actor, source=source
+            election,
+            rows,
+            {c: s.id for c, s in stations.items()},
+            registered={c: s.registered for c, s in stations.items()},
+            actor=actor,
+            source=source,
         )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,18 @@ from secki.protocol_schema.schema import (
 
 #: the longest act or annulment's decision reference, as Protocol.decision_ref stores it
 REFERENCE_MAX = 200
+
+
+def check_context(registered: int, polls_close: dt.datetime | None) -> dict[str, Any]:
+    """The context names of check expressions for one station's protocol."""
+    return {"REGISTERED": registered, "POLLS_CLOSE": polls_close}
+
+
+def recorded_checks(results: Sequence[CheckResult]) -> tuple[list[dict[str, Any]], list[str]]:
+    """What a protocol stores of its check results, on every intake path (form, API, bulk
+    file, bundle import): each check's outcome, and the codes of the failed soft checks."""
+    checks = [{"code": r.code, "severity": r.severity, "passed": r.passed} for r in results]
+    return checks, [r.code for r in results if r.failed and r.severity == "soft"]
 
 
 @dataclass(frozen=True)

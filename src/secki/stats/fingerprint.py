@@ -11,16 +11,23 @@ the simple robust signal "share of stations with turnout ≥ 95 % and leader sha
 turnout and share, incremental fraud with probability f_i and width θ, extreme fraud with
 probability f_e, exponent α fixed):
 
-* τ, ν, σ_τ, σ_ν are estimated as Klimek et al. do, from the clean part of the data: fraud
-  only moves stations towards higher turnout and share, so the location is the mode of each
-  marginal and the spread is the root-mean-square distance below the mode (less the
-  binomial noise of the station sizes);
+* τ, ν, σ_τ, σ_ν are estimated as Klimek et al. and the published re-implementations do,
+  from the clean part of the data: fraud only moves stations towards higher turnout and
+  share, so the location is the *first* local maximum above 0.3 of each smoothed marginal
+  density (turnout, leader share), not the global one, which ballot stuffing can put in
+  the (100 %, 100 %) corner; the spread is the root-mean-square distance below the mode
+  (less the binomial noise of the station sizes). A mode at 0.95 or above is implausible
+  for a clean election: the fit refuses it rather than report fraud fractions relative to
+  the stuffed corner;
 * the model's cell probabilities on a 2-D histogram are estimated by simulating
   ``sim_stations`` stations per fraud type (station sizes resampled from the data, binomial
   noise added, points spread bilinearly over neighbouring bins); the expected histogram is
   linear in the mixture weights, so (f_i, f_e) are the exact maximum-likelihood weights
-  (EM, then projected Newton) for each θ on a grid, and θ is the grid value with the
-  highest likelihood;
+  (EM, then projected Newton) for each θ on a grid; the best grid value is then refined
+  by a bounded continuous search between its neighbours;
+* a parameter at a bound (θ at an end of its grid, f_i or f_e at 0 or f_i + f_e at 1, a
+  spread at its clip, a point estimate at the edge of its own bootstrap interval) is
+  reported in ``warnings``: such a fit depends on that bound, not only on the data;
 * the interval is a percentile bootstrap: stations are resampled, every step above is
   repeated (with fresh simulation draws, so the Monte-Carlo error is included).
 
@@ -39,7 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
+from scipy import ndimage, optimize
 
 from secki.stats._common import FloatArray, IntArray, Seed, as_int_array, as_rng
 from secki.stats.simulation import EXTREME_SD, half_normal, klimek_shares, truncated_normal
@@ -143,6 +150,10 @@ class KlimekFit:
     bootstrap: int
     #: θ is the smallest or largest value of the grid: widen the grid before trusting f_i
     theta_at_grid_edge: bool = False
+    #: Parameters at a bound and other reasons to distrust this fit, in words
+    warnings: tuple[str, ...] = ()
+    #: The θ grid searched (the estimate is refined continuously between grid values)
+    theta_grid: tuple[float, ...] = ()
     method: str = (
         "Klimek model: clean-part location/spread, binned maximum likelihood for f_i, f_e, "
         "theta with simulated templates, percentile bootstrap over stations"
@@ -150,7 +161,20 @@ class KlimekFit:
     citation: str = CITATION
 
 
-THETA_GRID = (0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.45)
+THETA_GRID = (0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.45, 0.65, 1.0, 1.5)
+#: Modes are searched above this turnout / share (Klimek et al.'s clean-part rule)
+MODE_FLOOR = 0.3
+#: A clean mode at or above this is the stuffed corner, not an honest peak
+MODE_CEILING = 0.95
+SD_BOUNDS = (0.005, 0.5)
+#: Below this θ, f_i is weakly identified (the fraud template is the clean one shifted)
+WEAK_THETA = 0.1
+
+
+class ImplausibleModeError(ValueError):
+    """The clean part of the data cannot be located: a fit would be meaningless."""
+
+
 _SMOOTH = 1e-4  # mass spread uniformly so that no cell has probability zero
 
 
@@ -233,32 +257,80 @@ def _mixture_weights(counts: FloatArray, comps: FloatArray, w0: FloatArray) -> F
     return np.array([1.0 - f.sum(), f[0], f[1]])
 
 
+def first_mode(x: FloatArray, *, bins: int = 1000) -> tuple[float, bool]:
+    """First local maximum above ``MODE_FLOOR`` of the smoothed density of ``x`` in [0, 1].
+
+    The density is a fine histogram smoothed with a Gaussian of Silverman's bandwidth
+    (at least 0.005); a maximum is refined by a parabola through its neighbours. Returns
+    (mode, found): ``found`` is False when the density has no local maximum above the
+    floor of at least a tenth of its highest value (then the global maximum is returned).
+    """
+    h = np.bincount(np.minimum((x * bins).astype(np.int64), bins - 1), minlength=bins)
+    q75, q25 = np.percentile(x, [75, 25]) if x.size else (0.0, 0.0)
+    spread = min(float(np.std(x)), float(q75 - q25) / 1.34) if x.size > 1 else 0.0
+    bandwidth = max(0.9 * spread * max(x.size, 1) ** -0.2, 0.005)
+    d = ndimage.gaussian_filter1d(h.astype(np.float64), sigma=bandwidth * bins, mode="nearest")
+    centres = (np.arange(bins) + 0.5) / bins
+    top = float(d.max())
+    left = np.concatenate(([-np.inf], d[:-1]))
+    right = np.concatenate((d[1:], [-np.inf]))
+    peaks = np.flatnonzero((d > left) & (d >= right) & (centres > MODE_FLOOR) & (d >= 0.1 * top))
+    found = peaks.size > 0
+    k = int(peaks[0]) if found else int(np.argmax(d))
+    mode = float(centres[k])
+    if 0 < k < bins - 1:
+        a, b, c = d[k - 1], d[k], d[k + 1]
+        denom = a - 2 * b + c
+        if denom < 0:
+            mode += float(0.5 * (a - c) / denom) / bins
+    return mode, found
+
+
 def _clean_part(
     t: FloatArray, s: FloatArray, var_t: FloatArray, var_s: FloatArray
-) -> tuple[float, float, float, float]:
-    """Location (2-D mode) and spread below it (binomial noise removed): τ, ν, σ_τ, σ_ν.
+) -> tuple[float, float, float, float, list[str]]:
+    """Location (first marginal modes above 0.3) and spread below it: τ, ν, σ_τ, σ_ν, notes.
 
-    The mode is taken in two dimensions because fraud moves stations along the diagonal,
-    away from the clean peak, while it piles up on each marginal's peak.
+    Raises :class:`ImplausibleModeError` when a mode is at or above ``MODE_CEILING``.
     """
-    b = 100
-    cell = np.minimum((t * b).astype(np.int64), b - 1) * b + np.minimum(
-        (s * b).astype(np.int64), b - 1
-    )
-    h = np.bincount(cell, minlength=b * b).reshape(b, b).astype(np.float64)
-    h = ndimage.gaussian_filter(h, sigma=1.5, mode="constant")
-    h[b - 5 :, :] = 0.0  # the extreme-fraud corner is not the clean peak
-    h[:, b - 5 :] = 0.0
-    i, j = np.unravel_index(int(np.argmax(h)), h.shape)
+    notes: list[str] = []
     out = []
-    for x, var, mode in ((t, var_t, (i + 0.5) / b), (s, var_s, (j + 0.5) / b)):
+    for name, x, var in (("turnout", t, var_t), ("leader share", s, var_s)):
+        mode, found = first_mode(x)
+        if not found:
+            notes.append(
+                f"the {name} density has no local maximum above {MODE_FLOOR}; its global "
+                f"maximum {mode:.3f} is used as the clean mode"
+            )
+        if mode >= MODE_CEILING:
+            raise ImplausibleModeError(
+                f"the clean {name} mode is at {mode:.3f} (>= {MODE_CEILING}): the densest "
+                "part of the data is the fully stuffed corner, not an honest peak, so a "
+                "Klimek fit would be meaningless; look at the fingerprint plot instead"
+            )
         below = x < mode
         if np.count_nonzero(below) < 10:
-            out.append((float(mode), 0.05))
+            notes.append(f"fewer than 10 stations below the {name} mode: its spread is 0.05")
+            out.append((mode, 0.05))
             continue
         v = float(np.mean((x[below] - mode) ** 2) - np.mean(var[below]))
-        out.append((float(mode), float(np.clip(np.sqrt(max(v, 1e-6)), 0.005, 0.5))))
-    return out[0][0], out[1][0], out[0][1], out[1][1]
+        sd = float(np.sqrt(max(v, 1e-6)))
+        if not SD_BOUNDS[0] < sd < SD_BOUNDS[1]:
+            notes.append(
+                f"the {name} spread {sd:.4f} is clipped to [{SD_BOUNDS[0]}, {SD_BOUNDS[1]}]"
+            )
+        out.append((mode, float(np.clip(sd, *SD_BOUNDS))))
+    return out[0][0], out[1][0], out[0][1], out[1][1], notes
+
+
+@dataclass(frozen=True)
+class _SampleFit:
+    f_i: float
+    f_e: float
+    theta: float
+    loglik: float
+    clean: tuple[float, float, float, float]  # tau, nu, sd_tau, sd_nu
+    notes: tuple[str, ...]
 
 
 def _fit_sample(
@@ -271,10 +343,10 @@ def _fit_sample(
     alpha: float,
     thetas: tuple[float, ...],
     rng: np.random.Generator,
-) -> tuple[float, float, float, float, tuple[float, ...]]:
-    """One fit: (f_i, f_e, theta, loglik, (tau, nu, sd_tau, sd_nu))."""
+) -> _SampleFit:
+    """One fit: clean part, then (f_i, f_e) for each θ of the grid, then θ refined."""
     nsz = sizes.astype(np.float64)
-    tau_m, nu_m, sd_t, sd_s = _clean_part(
+    tau_m, nu_m, sd_t, sd_s, notes = _clean_part(
         t, s, t * (1 - t) / nsz, s * (1 - s) / np.maximum(t * nsz, 1.0)
     )
     idx = np.minimum((t * bins).astype(np.int64), bins - 1) * bins + np.minimum(
@@ -297,16 +369,74 @@ def _fit_sample(
 
     clean = hist(np.zeros(m))
     extreme = hist(1.0 - half_normal(rng.random(m), EXTREME_SD))
-    best: tuple[float, float, float, float] | None = None
-    w = np.array([0.8, 0.15, 0.05])
-    for theta in thetas:
+    start = np.array([0.8, 0.15, 0.05])
+
+    def at(theta: float) -> tuple[float, float, float]:
         comps = np.stack([clean, hist(half_normal(u_x, theta)), extreme])
-        w = _mixture_weights(counts, comps, w)
-        ll = _loglik(counts, comps, w)
-        if best is None or ll > best[3]:
-            best = (float(w[1]), float(w[2]), theta, ll)
-    assert best is not None
-    return (*best, (tau_m, nu_m, sd_t, sd_s))
+        w = _mixture_weights(counts, comps, start)
+        return float(w[1]), float(w[2]), _loglik(counts, comps, w)
+
+    grid = sorted(thetas)
+    results = [at(th) for th in grid]
+    k = int(np.argmax([r[2] for r in results]))
+    best = (*results[k][:2], grid[k], results[k][2])
+    if len(grid) > 1:
+        lo = grid[max(k - 1, 0)]
+        hi = grid[min(k + 1, len(grid) - 1)]
+        found = optimize.minimize_scalar(
+            lambda th: -at(float(th))[2],
+            bounds=(lo, hi),
+            method="bounded",
+            options={"xatol": 1e-3 * (hi - lo)},
+        )
+        th = float(found.x)
+        fi, fe, ll = at(th)
+        if ll > best[3]:
+            best = (fi, fe, th, ll)
+    return _SampleFit(
+        f_i=best[0],
+        f_e=best[1],
+        theta=best[2],
+        loglik=best[3],
+        clean=(tau_m, nu_m, sd_t, sd_s),
+        notes=tuple(notes),
+    )
+
+
+def _bound_warnings(
+    f_i: float,
+    f_e: float,
+    theta: float,
+    grid: tuple[float, ...],
+    intervals: tuple[tuple[float, float], tuple[float, float]],
+) -> list[str]:
+    out = []
+    eps = 1e-6
+    lo_g, hi_g = min(grid), max(grid)
+    if len(grid) > 1 and (theta <= lo_g * (1 + 1e-3) or theta >= hi_g * (1 - 1e-3)):
+        out.append(
+            f"θ = {theta:.3g} is at the edge of its grid [{lo_g}, {hi_g}]: widen the grid "
+            "(--theta-grid); f_i depends on that choice"
+        )
+    if f_i > eps and theta < WEAK_THETA:
+        out.append(
+            f"θ = {theta:.3g} is small: incremental fraud this narrow looks like the clean "
+            "blob shifted slightly, so f_i is weakly identified (it can be above 0 on a clean "
+            "election)"
+        )
+    if f_i <= eps:
+        out.append("f_i is at its lower bound 0")
+    if f_e <= eps:
+        out.append("f_e is at its lower bound 0")
+    if f_i + f_e >= 1 - eps:
+        out.append("f_i + f_e is at its upper bound 1: no clean stations left in the model")
+    for name, est, (a, b) in (("f_i", f_i, intervals[0]), ("f_e", f_e, intervals[1])):
+        if b - a > eps and (est <= a + eps or est >= b - eps):
+            out.append(
+                f"{name} = {est:.4f} is at the edge of its own bootstrap interval "
+                f"[{a:.4f}, {b:.4f}]: the estimate is unstable or biased"
+            )
+    return out
 
 
 def fit_klimek(
@@ -327,6 +457,8 @@ def fit_klimek(
 
     Stations with fewer than 100 voters or no ballots are left out, as in the model.
     Turnout is ``ballots/voters``, the share ``leader/received`` (``ballots`` if omitted).
+    Raises :class:`ImplausibleModeError` (a ``ValueError``) when the clean mode is at the
+    stuffed corner.
     """
     t, s, ok = station_ratios(voters, ballots, leader, received)
     v = as_int_array(voters, "voters")
@@ -337,9 +469,12 @@ def fit_klimek(
         raise ValueError(f"need at least 50 stations with >= 100 voters to fit, got {n}")
     if bootstrap < 1:
         raise ValueError("bootstrap must be at least 1")
+    if not thetas or any(not 0 < th <= 10 for th in thetas):
+        raise ValueError("the θ grid needs at least one value, each in (0, 10]")
+    grid = tuple(sorted(set(thetas)))
     rng = as_rng(seed)
 
-    def fit(pick: IntArray | slice) -> tuple[float, float, float, float, tuple[float, ...]]:
+    def fit(pick: IntArray | slice) -> _SampleFit:
         return _fit_sample(
             t[pick],
             s[pick],
@@ -347,31 +482,52 @@ def fit_klimek(
             bins=bins,
             m=sim_stations,
             alpha=alpha,
-            thetas=thetas,
+            thetas=grid,
             rng=rng,
         )
 
-    f_i, f_e, theta, ll, (tau_m, nu_m, sd_t, sd_s) = fit(slice(None))
+    main = fit(slice(None))
     boot = np.empty((bootstrap, 2))
+    refused = 0
     for b in range(bootstrap):
-        fi_b, fe_b, *_ = fit(rng.integers(0, n, n))
-        boot[b] = fi_b, fe_b
+        try:
+            rep = fit(rng.integers(0, n, n))
+        except ImplausibleModeError:
+            refused += 1
+            boot[b] = np.nan
+            continue
+        boot[b] = rep.f_i, rep.f_e
     lo, hi = (1 - confidence) / 2, 1 - (1 - confidence) / 2
-    q = np.quantile(boot, [lo, hi], axis=0)
+    q = np.nanquantile(boot, [lo, hi], axis=0) if refused < bootstrap else np.full((2, 2), np.nan)
+    f_i_interval = (float(q[0, 0]), float(q[1, 0]))
+    f_e_interval = (float(q[0, 1]), float(q[1, 1]))
+    warnings = list(main.notes)
+    warnings += _bound_warnings(main.f_i, main.f_e, main.theta, grid, (f_i_interval, f_e_interval))
+    if refused:
+        warnings.append(
+            f"{refused} of {bootstrap} bootstrap replicates put the clean mode in the stuffed "
+            "corner and were left out of the interval"
+        )
+    tau_m, nu_m, sd_t, sd_s = main.clean
+    edge = len(grid) > 1 and (
+        main.theta <= grid[0] * (1 + 1e-3) or main.theta >= grid[-1] * (1 - 1e-3)
+    )
     return KlimekFit(
-        f_i=f_i,
-        f_e=f_e,
-        f_i_interval=(float(q[0, 0]), float(q[1, 0])),
-        f_e_interval=(float(q[0, 1]), float(q[1, 1])),
+        f_i=main.f_i,
+        f_e=main.f_e,
+        f_i_interval=f_i_interval,
+        f_e_interval=f_e_interval,
         turnout_mean=tau_m,
         turnout_sd=sd_t,
         share_mean=nu_m,
         share_sd=sd_s,
-        theta=theta,
+        theta=main.theta,
         alpha=alpha,
-        loglik=ll,
+        loglik=main.loglik,
         stations=n,
         confidence=confidence,
         bootstrap=bootstrap,
-        theta_at_grid_edge=theta in (min(thetas), max(thetas)),
+        theta_at_grid_edge=edge,
+        warnings=tuple(warnings),
+        theta_grid=grid,
     )

@@ -19,7 +19,11 @@ integer percentage. ``method="exact-bernoulli"`` (the default) computes that pro
 window; the rest is below 1e-13) and draws the replicates as Bernoulli(q): the same null
 distribution as drawing binomials, several times faster. ``method="binomial"`` draws the
 binomials replicate by replicate, as in the paper (kept as the reference implementation).
-Integer-ness is decided in exact integer arithmetic (``20·|100·a − k·b| <= b``).
+Integer-ness is decided in exact integer arithmetic (``20·|100·a − k·b| <= b``), so a
+percentage exactly 0.05 from a whole number (541/2000 = 27.05 %) counts as integer.
+``convention="float"`` reproduces float-based reference code instead: ``p = 100·a/b`` in
+double precision and ``|p − round(p)| < 0.05``, where such boundary values do not count
+(27.05 − 27 is 0.05000000000000071 in doubles). The two differ only at the boundary.
 
 Example
 -------
@@ -62,15 +66,27 @@ MIN_VOTERS = 100
 MAX_RATIO_PERCENT = 99
 
 Method = Literal["exact-bernoulli", "binomial"]
+Convention = Literal["exact", "float"]
+CONVENTIONS: tuple[Convention, ...] = ("exact", "float")
 
 
-def is_integer_percentage(numerator: npt.ArrayLike, denominator: npt.ArrayLike) -> BoolArray:
-    """True where ``100·numerator/denominator`` is within 0.05 of a whole number (exact).
+def is_integer_percentage(
+    numerator: npt.ArrayLike, denominator: npt.ArrayLike, convention: Convention = "exact"
+) -> BoolArray:
+    """True where ``100·numerator/denominator`` is within 0.05 of a whole number.
 
-    Denominators must be positive.
+    ``convention="exact"``: within 0.05 inclusive, in exact integer arithmetic;
+    ``"float"``: ``|p − round(p)| < 0.05`` with ``p`` in double precision. Denominators must
+    be positive.
     """
     a = np.asarray(numerator, dtype=np.int64)
     b = np.asarray(denominator, dtype=np.int64)
+    if convention == "float":
+        p = 100.0 * a / b
+        floats: BoolArray = np.abs(p - np.round(p)) < 0.05
+        return floats
+    if convention != "exact":
+        raise ValueError(f"unknown integer convention {convention!r}")
     k = (200 * a + b) // (2 * b)
     result: BoolArray = 20 * np.abs(100 * a - k * b) <= b
     return result
@@ -129,7 +145,9 @@ class IntegerPercentageResult:
     null_either: IntArray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
 
 
-def _window_hits(n: IntArray, k: IntArray, max_elems: int = 250_000) -> FloatArray:
+def _window_hits(
+    n: IntArray, k: IntArray, convention: Convention = "exact", max_elems: int = 250_000
+) -> FloatArray:
     """P(X lands on an integer percentage of n) for X ~ Bin(n, k/n), per station.
 
     The pmf (from a table of log factorials) is summed over ``mu ± (7.5 sd + 5)`` and
@@ -138,7 +156,7 @@ def _window_hits(n: IntArray, k: IntArray, max_elems: int = 250_000) -> FloatArr
     out = np.empty(n.shape[0], dtype=np.float64)
     p = k / n
     degenerate = (k == 0) | (k == n)
-    out[degenerate] = is_integer_percentage(k[degenerate], n[degenerate])
+    out[degenerate] = is_integer_percentage(k[degenerate], n[degenerate], convention)
     idx = np.flatnonzero(~degenerate)
     if idx.size == 0:
         return out
@@ -170,8 +188,12 @@ def _window_hits(n: IntArray, k: IntArray, max_elems: int = 250_000) -> FloatArr
         logw -= logfact[ell]
         logw -= logfact[n_rep - ell]
         w = np.exp(logw)
-        kk = (200 * ell + n_rep) // (2 * n_rep)
-        hit = 20 * np.abs(100 * ell - kk * n_rep) <= n_rep
+        if convention == "float":
+            pct = 100.0 * ell / n_rep
+            hit = np.abs(pct - np.round(pct)) < 0.05
+        else:
+            kk = (200 * ell + n_rep) // (2 * n_rep)
+            hit = 20 * np.abs(100 * ell - kk * n_rep) <= n_rep
         out[idx[a:b]] = np.add.reduceat(w * hit, starts) / np.add.reduceat(w, starts)
 
     pairs = list(itertools.pairwise(bounds))
@@ -239,14 +261,15 @@ def _simulate_binomial(
     starts: IntArray,
     replicates: int,
     rng: np.random.Generator,
+    convention: Convention = "exact",
 ) -> tuple[IntArray, IntArray, IntArray]:
     """The straightforward reference: draw binomials replicate by replicate."""
     res = [np.zeros((replicates, starts.size), dtype=np.int64) for _ in range(3)]
     pl = leader / received
     pt = given / voters
     for r in range(replicates):
-        hl = is_integer_percentage(rng.binomial(received, pl), received)
-        ht = is_integer_percentage(rng.binomial(voters, pt), voters)
+        hl = is_integer_percentage(rng.binomial(received, pl), received, convention)
+        ht = is_integer_percentage(rng.binomial(voters, pt), voters, convention)
         for j, m in enumerate((hl | ht, hl, ht)):
             res[j][r] = np.add.reduceat(m.astype(np.int64), starts)
     return res[0], res[1], res[2]
@@ -281,13 +304,17 @@ def integer_percentage_test(
     groups: Sequence[str] | npt.ArrayLike | None = None,
     replicates: int = 1000,
     method: Method = "exact-bernoulli",
+    convention: Convention = "exact",
 ) -> IntegerPercentageResult:
     """Run the integer-percentage test (Kobak et al. 2016) on station counts.
 
     ``voters`` registered, ``given`` ballots issued, ``received`` ballots found in boxes
     (valid + invalid), ``leader`` votes for the leader; ``groups`` optional labels (e.g.
-    region) for the per-group results.
+    region) for the per-group results; ``convention`` decides integer-ness at the exact
+    0.05 boundary (see the module docstring).
     """
+    if convention not in CONVENTIONS:
+        raise ValueError(f"unknown integer convention {convention!r}")
     if replicates < 1:
         raise ValueError("replicates must be at least 1")
     v = as_int_array(voters, "voters")
@@ -302,8 +329,8 @@ def integer_percentage_test(
 
     mask, excluded = inclusion_reasons(v, g, r, ld)
     v, g, r, ld, labels = v[mask], g[mask], r[mask], ld[mask], labels_all[mask]
-    obs_l = is_integer_percentage(ld, r)
-    obs_t = is_integer_percentage(g, v)
+    obs_l = is_integer_percentage(ld, r, convention)
+    obs_t = is_integer_percentage(g, v, convention)
 
     order = np.argsort(labels, kind="stable")
     v, g, r, ld, labels = v[order], g[order], r[order], ld[order], labels[order]
@@ -312,13 +339,15 @@ def integer_percentage_test(
     starts = starts_np.astype(np.int64)
 
     if method == "exact-bernoulli":
-        ql = _window_hits(r, ld)
-        qt = _window_hits(v, g)
+        ql = _window_hits(r, ld, convention)
+        qt = _window_hits(v, g, convention)
         null_e, null_l, null_t = _simulate_exact(ql, qt, starts, replicates, rng)
     elif method == "binomial":
-        ql = _window_hits(r, ld)
-        qt = _window_hits(v, g)
-        null_e, null_l, null_t = _simulate_binomial(r, ld, v, g, starts, replicates, rng)
+        ql = _window_hits(r, ld, convention)
+        qt = _window_hits(v, g, convention)
+        null_e, null_l, null_t = _simulate_binomial(
+            r, ld, v, g, starts, replicates, rng, convention
+        )
     else:
         raise ValueError(f"unknown method {method!r}")
     qe = 1.0 - (1.0 - ql) * (1.0 - qt)
@@ -369,7 +398,7 @@ def integer_percentage_test(
         included=int(mask.sum()),
         excluded=excluded,
         replicates=replicates,
-        method=f"binomial parametric bootstrap ({method})",
+        method=f"binomial parametric bootstrap ({method}; {convention} integer convention)",
         included_mask=mask,
         leader_integer=leader_integer,
         turnout_integer=turnout_integer,
