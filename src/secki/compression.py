@@ -40,7 +40,9 @@ from django.contrib.staticfiles import finders
 from django.http import HttpRequest, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.cache import patch_vary_headers
+from whitenoise.compress import Compressor
 from whitenoise.middleware import WhiteNoiseMiddleware
+from whitenoise.storage import CompressedStaticFilesStorage
 
 #: content types worth compressing (their ``type/subtype``)
 COMPRESSIBLE = frozenset(
@@ -200,6 +202,37 @@ def _same_bytes(a: Path, b: Path) -> bool:
     try:
         return a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes()
     except OSError:
+        return False
+
+
+class CompressedStatic(CompressedStaticFilesStorage):  # type: ignore[misc]  # untyped
+    """collectstatic's storage: a ``.br`` (best quality) and a ``.gz`` beside every static file
+    worth it, written again only for the files collected anew (a file whose compressed copy
+    is newer than it is left alone, so that a second ``collectstatic`` costs little); source
+    maps (read by developers' tools only) are not compressed."""
+
+    SKIP = (*Compressor.SKIP_COMPRESS_EXTENSIONS, "map")
+
+    def create_compressor(self, **kwargs: Any) -> Compressor:
+        kwargs["extensions"] = self.SKIP
+        return Compressor(**kwargs)
+
+    def post_process(self, paths: dict[str, Any], dry_run: bool = False, **options: Any) -> Any:
+        stale = {name: found for name, found in paths.items() if not self._packed(name)}
+        return super().post_process(stale, dry_run, **options)
+
+    def _packed(self, name: str) -> bool:
+        path = Path(self.path(name))
+        try:
+            made = path.stat().st_mtime
+        except OSError:
+            return False
+        for suffix in (".br", ".gz"):
+            try:
+                if path.with_name(path.name + suffix).stat().st_mtime >= made:
+                    return True
+            except OSError:
+                continue
         return False
 
 

@@ -210,7 +210,7 @@ WHITENOISE_USE_FINDERS = True
 # collectstatic writes a .br and a .gz beside every static file worth compressing, once.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "secki.compression.CompressedStatic"},
 }
 
 LOG_LEVEL = env_str("SECKI_LOG_LEVEL", "INFO")
