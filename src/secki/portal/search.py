@@ -6,12 +6,21 @@ SQLite and PostgreSQL (``Bakı`` is found by ``baki``, ``Şəki`` by ``seki``): 
 must all occur in a station's code, number, name, address or unit name. An exact code comes
 first, then an exact station number, then the rest in the register's order; at most
 :data:`LIMIT` are listed, with the total so the page can ask for a narrower query.
+
+A query reads no station from the database: it is answered from an :class:`Index` of the
+register as the election's published state holds it (:mod:`secki.opendata.published`), built
+once per process and register (kept while the states that follow hold the same register):
+every distinct folded word of the stations' fields, with the stations holding it. A query
+word is looked up in that vocabulary (a word occurs in a station's fields exactly when it
+occurs in one of their words), so a query touches the matching stations only.
 """
 
 from __future__ import annotations
 
+import threading
 import unicodedata
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -19,7 +28,9 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from secki.elections.models import Election, Station, Unit
+from secki.elections.models import Election, Unit
+from secki.opendata import published
+from secki.opendata.collect import PublicStation
 
 #: the most stations one answer lists
 LIMIT = 50
@@ -40,7 +51,7 @@ def fold(text: str) -> str:
 @dataclass(frozen=True)
 class Hit:
     election: Election
-    station: Station
+    station: PublicStation
     unit: Unit
     rank: int
 
@@ -68,6 +79,90 @@ class Found:
     total: int  # every match, of which ``hits`` are the first LIMIT
 
 
+#: query words whose stations an index remembers (the most recent ones)
+WORDS_KEPT = 1024
+
+
+@dataclass
+class Index:
+    """One election's register prepared for search (see the module)."""
+
+    fingerprint: int  # of the register it was built from
+    version: int  # the newest published state found to hold that register
+    stations: list[PublicStation]  # in the register's order
+    units: dict[int, Unit]
+    codes: list[str]  # each station's code, folded
+    #: every folded word of the stations' fields → the positions of the stations holding it
+    vocabulary: dict[str, list[int]]
+    _words: OrderedDict[str, frozenset[int]] = field(default_factory=OrderedDict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def build(cls, fingerprint: int, version: int, state: published.State) -> Index:
+        data = state.data
+        units = {u.id: u for u in data.units}
+        vocabulary: dict[str, list[int]] = {}
+        codes = []
+        for position, s in enumerate(data.stations):
+            unit = units[s.unit_id]
+            code = fold(s.code)
+            codes.append(code)
+            haystack = " ".join(
+                (code, str(s.number), *map(fold, (s.name, s.address, unit.name, unit.code)))
+            )
+            for word in set(haystack.split()):
+                vocabulary.setdefault(word, []).append(position)
+        return cls(fingerprint, version, list(data.stations), units, codes, vocabulary)
+
+    def holding(self, word: str) -> frozenset[int]:
+        """The positions of the stations whose fields contain ``word``."""
+        with self._lock:
+            hit = self._words.get(word)
+            if hit is not None:
+                self._words.move_to_end(word)
+                return hit
+        found = frozenset(
+            position
+            for known, positions in self.vocabulary.items()
+            if word in known
+            for position in positions
+        )
+        with self._lock:
+            self._words[word] = found
+            while len(self._words) > WORDS_KEPT:
+                self._words.popitem(last=False)
+        return found
+
+
+_indexes: dict[tuple[int, str], Index] = {}
+_indexes_lock = threading.Lock()
+
+
+def _register_fingerprint(state: published.State) -> int:
+    data = state.data
+    return hash((tuple(data.stations), tuple((u.id, u.code, u.name) for u in data.units)))
+
+
+def index_of(election: Election) -> Index | None:
+    """The search index of ``election``'s register as its latest published state holds it."""
+    state = published.current(election.slug)
+    if state is None or state.key[0] != election.pk:
+        return None
+    key = state.key
+    with _indexes_lock:
+        index = _indexes.get(key)
+    if index is not None and index.version == state.version:
+        return index
+    fingerprint = _register_fingerprint(state)
+    if index is not None and index.fingerprint == fingerprint:
+        index.version = state.version  # a new state of the same register
+        return index
+    index = Index.build(fingerprint, state.version, state)
+    with _indexes_lock:
+        _indexes[key] = index
+    return index
+
+
 def find(elections: list[Election], query: str) -> Found:
     """The stations of ``elections`` that match ``query``, best first."""
     query = " ".join(query.split())[:QUERY_MAX]
@@ -75,30 +170,33 @@ def find(elections: list[Election], query: str) -> Found:
     if not words:
         return Found(query, [], 0)
     whole = fold(query)
-    matches: list[tuple[int, int, int, Hit]] = []
+    matches: list[tuple[int, int, int, int, Index]] = []
     for e_order, election in enumerate(elections):
-        units = {u.id: u for u in Unit.objects.filter(election=election).only("id", "code", "name")}
-        stations = Station.objects.filter(election=election).order_by("position", "id")
-        for station in stations.only(
-            "id", "code", "number", "name", "address", "unit_id", "position", "election_id"
-        ):
-            unit = units[station.unit_id]
-            code = fold(station.code)
-            parts = (station.name, station.address, unit.name, unit.code)
-            haystack = " ".join((code, str(station.number), *map(fold, parts)))
-            if not all(w in haystack for w in words):
-                continue
+        index = index_of(election)
+        if index is None:
+            continue
+        positions = index.holding(words[0])
+        for word in words[1:]:
+            if not positions:
+                break
+            positions = positions & index.holding(word)
+        for position in positions:
+            code = index.codes[position]
             if code == whole:
                 rank = 0
-            elif whole == str(station.number):
+            elif whole == str(index.stations[position].number):
                 rank = 1
             elif code.startswith(whole):
                 rank = 2
             else:
                 rank = 3
-            matches.append((rank, e_order, len(matches), Hit(election, station, unit, rank)))
+            matches.append((rank, e_order, position, e_order, index))
     matches.sort(key=lambda m: m[:3])
-    return Found(query, [m[3] for m in matches[:LIMIT]], len(matches))
+    hits = []
+    for rank, _order, position, e_order, index in matches[:LIMIT]:
+        station = index.stations[position]
+        hits.append(Hit(elections[e_order], station, index.units[station.unit_id], rank))
+    return Found(query, hits, len(matches))
 
 
 def search(request: HttpRequest) -> HttpResponse:
