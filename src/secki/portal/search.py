@@ -17,6 +17,10 @@ occurs in one of their words), so a query touches the matching stations only.
 
 from __future__ import annotations
 
+import bisect
+import functools
+import heapq
+import itertools
 import threading
 import unicodedata
 from collections import OrderedDict
@@ -25,7 +29,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils.translation import gettext as _
 
 from secki.elections.models import Election, Unit
@@ -69,7 +73,13 @@ class Hit:
 
     @property
     def url(self) -> str:
-        return reverse("portal:station", args=[self.election.slug, self.station.code])
+        return _station_url(get_script_prefix(), self.election.slug, self.station.code)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _station_url(prefix: str, slug: str, code: str) -> str:
+    """A station page's address (reversed once per script prefix, election and station)."""
+    return reverse("portal:station", args=[slug, code])
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,9 @@ class Index:
     codes: list[str]  # each station's code, folded
     #: every folded word of the stations' fields → the positions of the stations holding it
     vocabulary: dict[str, list[int]]
+    by_code: dict[str, list[int]]  # folded code → positions
+    by_number: dict[str, list[int]]  # station number (text) → positions
+    sorted_codes: list[tuple[str, int]]  # (folded code, position), for codes by prefix
     _words: OrderedDict[str, frozenset[int]] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -103,16 +116,49 @@ class Index:
         units = {u.id: u for u in data.units}
         vocabulary: dict[str, list[int]] = {}
         codes = []
+        by_code: dict[str, list[int]] = {}
+        by_number: dict[str, list[int]] = {}
         for position, s in enumerate(data.stations):
             unit = units[s.unit_id]
             code = fold(s.code)
             codes.append(code)
+            by_code.setdefault(code, []).append(position)
+            by_number.setdefault(str(s.number), []).append(position)
             haystack = " ".join(
                 (code, str(s.number), *map(fold, (s.name, s.address, unit.name, unit.code)))
             )
             for word in set(haystack.split()):
                 vocabulary.setdefault(word, []).append(position)
-        return cls(fingerprint, version, list(data.stations), units, codes, vocabulary)
+        sorted_codes = sorted((code, position) for position, code in enumerate(codes))
+        return cls(
+            fingerprint,
+            version,
+            list(data.stations),
+            units,
+            codes,
+            vocabulary,
+            by_code,
+            by_number,
+            sorted_codes,
+        )
+
+    def ranked(self, whole: str, positions: frozenset[int]) -> dict[int, int]:
+        """Position → rank of the matching stations that rank before the rest: 0 for the
+        exact code ``whole``, 1 for the station number ``whole``, 2 for a code starting so."""
+        out: dict[int, int] = {}
+        for position in self.by_code.get(whole, ()):
+            if position in positions:
+                out[position] = 0
+        for position in self.by_number.get(whole, ()):
+            if position in positions:
+                out.setdefault(position, 1)
+        start = bisect.bisect_left(self.sorted_codes, (whole, -1))
+        for code, position in itertools.islice(self.sorted_codes, start, None):
+            if not code.startswith(whole):
+                break
+            if position in positions:
+                out.setdefault(position, 2)
+        return out
 
     def holding(self, word: str) -> frozenset[int]:
         """The positions of the stations whose fields contain ``word``."""
@@ -164,39 +210,38 @@ def index_of(election: Election) -> Index | None:
 
 
 def find(elections: list[Election], query: str) -> Found:
-    """The stations of ``elections`` that match ``query``, best first."""
+    """The stations of ``elections`` that match ``query``, best first: the exact code, the
+    station number, codes that start with the query, then the register's order."""
     query = " ".join(query.split())[:QUERY_MAX]
     words = fold(query).split()
     if not words:
         return Found(query, [], 0)
     whole = fold(query)
-    matches: list[tuple[int, int, int, int, Index]] = []
+    total = 0
+    best: list[tuple[int, int, int]] = []  # (rank, election's order, position)
+    indexes: dict[int, Index] = {}
     for e_order, election in enumerate(elections):
         index = index_of(election)
         if index is None:
             continue
+        indexes[e_order] = index
         positions = index.holding(words[0])
         for word in words[1:]:
             if not positions:
                 break
             positions = positions & index.holding(word)
-        for position in positions:
-            code = index.codes[position]
-            if code == whole:
-                rank = 0
-            elif whole == str(index.stations[position].number):
-                rank = 1
-            elif code.startswith(whole):
-                rank = 2
-            else:
-                rank = 3
-            matches.append((rank, e_order, position, e_order, index))
-    matches.sort(key=lambda m: m[:3])
+        total += len(positions)
+        ranked = index.ranked(whole, positions)
+        best += [(rank, e_order, position) for position, rank in ranked.items()]
+        rest = (p for p in positions if p not in ranked)
+        best += [(3, e_order, position) for position in heapq.nsmallest(LIMIT, rest)]
+    best.sort()
     hits = []
-    for rank, _order, position, e_order, index in matches[:LIMIT]:
+    for rank, e_order, position in best[:LIMIT]:
+        index = indexes[e_order]
         station = index.stations[position]
         hits.append(Hit(elections[e_order], station, index.units[station.unit_id], rank))
-    return Found(query, hits, len(matches))
+    return Found(query, hits, total)
 
 
 def search(request: HttpRequest) -> HttpResponse:
