@@ -450,9 +450,7 @@ def test_unit_and_station_answers_name_their_state_and_the_front_keeps_them(
             assert call(url) == answer
     for url, (_status, headers, _body) in answers.items():
         revalidated = Client().get(url, HTTP_IF_NONE_MATCH=headers["ETag"])
-        assert revalidated.status_code == 304 and revalidated["X-Secki-State"] == str(
-            state.version
-        )
+        assert revalidated.status_code == 304 and revalidated["X-Secki-State"] == str(state.version)
     # a new state is a new answer
     submit(waiting, "1-2", admin)
     clock.now += publisher.interval
