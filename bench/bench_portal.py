@@ -11,7 +11,8 @@ election (6,537 stations, every protocol published), then:
    loopback port: requests/s for the national results JSON of the API and for the national
    HTML page (targets >= 2,000/s and >= 500/s), plus the page revalidated with If-None-Match
    (304) and the JSON snapshot served by the app, through Django and through the WSGI front
-   ``secki.opendata.wsgi`` that serves snapshot files before Django;
+   ``secki.opendata.wsgi`` that serves snapshot files before Django; find my station
+   (``/search/``, JSON) by a station's code and by a word of the addresses;
 2. Debian's nginx with the shipped configuration (deploy/nginx/secki.conf, HTTPS with a
    self-signed certificate; ``secki.devtools.nginx``) on a loopback port, serving the same
    national JSON as a static snapshot file; the ratio nginx / app;
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import http.client
 import json
 import os
@@ -41,7 +43,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
+from urllib.parse import urlencode
 
 from _common import app_server
 from secki.devtools.nginx import shipped as shipped_nginx
@@ -49,6 +53,25 @@ from secki.devtools.nginx import shipped as shipped_nginx
 TARGET_JSON = 2000.0
 TARGET_HTML = 500.0
 TARGET_REGEN = {6537: 2.0, 100_000: 30.0}
+
+
+def search_queries(bundle: Path, slug: str) -> list[tuple[str, str]]:
+    """(label, URL) of the searches measured: a station's code, and the most common word of
+    the addresses (many matches, the first 50 listed)."""
+    with (bundle / "stations.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    code = rows[len(rows) // 2]["code"]
+    words = Counter(
+        w.lower() for r in rows for w in (r.get("address") or "").split() if w.isalpha()
+    )
+    word = words.most_common(1)[0][0] if words else rows[0]["name"].split()[0]
+    return [
+        (f"by code {code!r}", "/search/?" + urlencode({"q": code, "format": "json"})),
+        (
+            f"by address word {word!r} in {slug}",
+            "/search/?" + urlencode({"q": word, "election": slug, "format": "json"}),
+        ),
+    ]
 
 
 def free_port() -> int:
@@ -268,6 +291,7 @@ def main() -> int:
         api = f"/api/v1/elections/{slug}/results"
         page = f"/e/{slug}/"
         snapshot = f"/data/{slug}/live/index.json"
+        searches = search_queries(root / "default" / "bundle", slug)
         with app_server(env) as server:
             port = server.port
             wait_http(port, api)
@@ -284,6 +308,12 @@ def main() -> int:
             app_html = load(port, page, args.duration)
             app_304 = load(port, page, args.duration, {"If-None-Match": etag})
             app_file = load(port, snapshot, args.duration)
+            found = []
+            for label, url in searches:
+                status, _, answer = get(port, url)
+                assert status == 200, url
+                load(port, url, 2)
+                found.append((label, json.loads(answer)["total"], load(port, url, args.duration)))
         with app_server(env, app="secki.opendata.wsgi:application") as front:
             fport = front.port
             wait_http(fport, snapshot)
@@ -307,6 +337,8 @@ def main() -> int:
             f"(target >= {TARGET_HTML:,.0f}/s, {app_html / TARGET_HTML:.2f}x target)"
         )
         print(f"national HTML page revalidated (If-None-Match -> 304): {app_304:,.0f} req/s")
+        for label, total, rate in found:
+            print(f"find my station (/search/ JSON) {label}, {total:,} matches: {rate:,.0f} req/s")
         print(
             f"same JSON as a snapshot file served by the app (Django view): {app_file:,.0f} req/s"
         )

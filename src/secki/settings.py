@@ -91,7 +91,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
     "secki.contentpolicy.ContentSecurityPolicyMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # WhiteNoise, sending collectstatic's .br/.gz of a static file (secki.compression).
+    "secki.compression.StaticFiles",
     # 503 + Retry-After while the database is unreachable.
     "secki.unavailable.DatabaseUnavailable",
     # Anonymous GET/HEAD of public pages read from the streaming replicas, if any.
@@ -242,6 +243,11 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # The demo and tests serve app static files without a collectstatic step.
 WHITENOISE_USE_FINDERS = True
+# collectstatic writes a .br and a .gz beside every static file worth compressing, once.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "secki.compression.CompressedStatic"},
+}
 
 LOG_LEVEL = env_str("SECKI_LOG_LEVEL", "INFO")
 # Logs go to standard error, one JSON object per line with the request's id (secki.observability)

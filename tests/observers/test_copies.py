@@ -277,3 +277,63 @@ def test_a_bad_csv_is_refused_whole(
     assert (ProtocolCopy.objects.count(), LedgerEntry.objects.count()) == before
     with pytest.raises(AccessDenied):
         actions.upload_copies(election, org, text.encode(), actor=fraud.people["cec"].user)
+
+
+def test_the_public_table_shows_no_official_figure_before_publication(
+    election: Election, people: dict[str, Any]
+) -> None:
+    """While the election's publication setting holds the results back, the public copies
+    table, its CSV and JSON compare with no official protocol (every station awaits, no
+    official value); the commission's staff still see the comparison; once the setting
+    holds, the public sees it too."""
+    from secki.accounts.actions import change_election
+    from secki.protocols.models import Protocol
+
+    cec = people["cec"].user
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+    change_election(cec, election, publication="time", publication_at=later.isoformat())
+    org, rep = organisation(election, "Delta Watch")
+    station = Station.objects.get(election=election, code="1-1")
+    official = dict(
+        Protocol.objects.get(station=station, is_current=True).values.values_list("code", "value")
+    )
+    row = {code: str(official.get(code, 0)) for code, _required in actions.copy_lines(election)}
+    row["C1"] = str(int(row["C1"]) + 7)  # the copy says 7 more votes for candidate 1
+    done = actions.upload_copies(election, org, as_csv([{"station": "1-1", **row}]), actor=rep)
+    assert done.copies == 1
+
+    public = Client()
+    page = public.get(reverse("portal:observer_copies", args=[election.slug])).content.decode()
+    assert 'id="copies-withheld"' in page
+    assert 'data-station="1-1" data-mark="awaiting"' in page
+    assert 'data-line="C1"' not in page and row["C1"] not in page
+    data = json.loads(
+        public.get(reverse("portal:observer_copies_json", args=[election.slug])).content
+    )
+    assert data["official"] == "withheld"
+    [shown] = data["stations"]
+    assert shown["mark"] == compare.AWAITING and shown["official"] is None
+    assert shown["copies"][0]["differences"] == []
+    text = public.get(reverse("portal:observer_copies_csv", args=[election.slug])).content.decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["station"], r["mark"], r["official"]) for r in rows] == [("1-1", "awaiting", "")]
+
+    # the commission's staff see the comparison with the accepted protocol
+    staff = logged_in(people["cec"])
+    inside = json.loads(
+        staff.get(reverse("portal:observer_copies_json", args=[election.slug])).content
+    )
+    assert inside["stations"][0]["mark"] == compare.DIFFERS
+
+    change_election(cec, election, publication="immediately")
+    released = json.loads(
+        public.get(reverse("portal:observer_copies_json", args=[election.slug])).content
+    )
+    assert released["official"] == "published"
+    [station_row] = released["stations"]
+    assert station_row["mark"] == compare.DIFFERS and station_row["official"] == official
+    assert station_row["copies"][0]["differences"] == [
+        {"line": "C1", "official": official["C1"], "copy": official["C1"] + 7, "delta": -7}
+    ]
+    page = public.get(reverse("portal:observer_copies", args=[election.slug])).content.decode()
+    assert 'id="copies-withheld"' not in page and 'data-line="C1"' in page

@@ -159,3 +159,56 @@ def test_the_open_data_front_compresses_json_and_csv(
     # already compressed files stay as they are
     gz = front(f"/data/{slug}/{release.name}/stations.csv.gz", accept_encoding="br")
     assert gz[0] == "200 OK" and "Content-Encoding" not in gz[1]
+
+
+def test_collected_static_files_are_sent_as_collectstatic_compressed_them(
+    settings: Any, tmp_path: Any
+) -> None:
+    """collectstatic writes a brotli and a gzip copy of a static file once
+    (CompressedStaticFilesStorage); WhiteNoise sends them by Accept-Encoding and the
+    compression middleware does not compress them again. A collected copy that is not the
+    app's file any more is never sent: the app's own file is, compressed per request."""
+    from pathlib import Path
+
+    from django.core.management import call_command
+
+    import secki.portal
+
+    settings.STATIC_ROOT = tmp_path / "static"
+    settings.STATICFILES_FINDERS = ["django.contrib.staticfiles.finders.FileSystemFinder"]
+    settings.STATICFILES_DIRS = [Path(secki.portal.__file__).parent / "static"]
+    call_command("collectstatic", interactive=False, verbosity=0)
+    own = Path(secki.portal.__file__).parent / "static" / "portal" / "tlog.js"
+    collected = settings.STATIC_ROOT / "portal" / "tlog.js"
+    packed_br = collected.with_name("tlog.js.br").read_bytes()
+    packed_gz = collected.with_name("tlog.js.gz").read_bytes()
+    made = collected.with_name("tlog.js.br").stat().st_mtime_ns
+    call_command("collectstatic", interactive=False, verbosity=0)  # nothing new: no work
+    assert collected.with_name("tlog.js.br").stat().st_mtime_ns == made
+
+    url = "/static/portal/tlog.js"
+    client = Client()
+    answer = client.get(url, headers={"Accept-Encoding": "gzip, br"})
+    assert answer.status_code == 200 and answer["Content-Encoding"] == "br"
+    assert "Accept-Encoding" in answer["Vary"]
+    assert answer["Content-Type"].startswith("text/javascript")
+    body = b"".join(answer.streaming_content)
+    assert body == packed_br  # collectstatic's bytes, not compressed again
+    assert brotli.decompress(body) == own.read_bytes()
+    assert int(answer["Content-Length"]) == len(packed_br)
+    gz = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert gz["Content-Encoding"] == "gzip"
+    assert b"".join(gz.streaming_content) == packed_gz
+    plain = client.get(url, headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain
+    assert b"".join(plain.streaming_content) == own.read_bytes()
+    head = client.head(url, headers={"Accept-Encoding": "br"})
+    assert head["Content-Encoding"] == "br" and head["Content-Length"] == str(len(packed_br))
+    assert b"".join(head.streaming_content) == b""
+
+    # a stale collected copy (the code changed since collectstatic): the app's file is sent
+    collected.write_bytes(b"// an older build\n" * 40)
+    fresh = Client().get(url, headers={"Accept-Encoding": "br"})
+    assert fresh["Content-Encoding"] == "br"
+    sent = b"".join(fresh.streaming_content)
+    assert sent != packed_br and brotli.decompress(sent) == own.read_bytes()

@@ -416,3 +416,69 @@ def test_wsgi_front_lets_django_check_a_stale_live_snapshot(
     assert checked == [waiting.slug]  # the Django view took the turn and checked
     assert wsgi_get(url)[0] == "200 OK"
     assert checked == [waiting.slug]  # within 2 s the front serves the file by itself
+
+
+def test_open_data_withholds_results_until_the_publication_setting_holds(
+    election: Election, admin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the publication time the live files hold the register and the turnout reports
+    but no protocol, line value, scan or count; no release is cut; the download page says
+    why. At the instant (no new ledger entry) the next refresh writes the results and a
+    release follows."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from secki.accounts.actions import change_election
+    from secki.turnout.actions import report_turnout
+
+    slug = election.slug
+    at = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+    change_election(admin, election, publication="time", publication_at=at.isoformat())
+    station = Station.objects.get(election=election, code="1-1")
+    report_turnout(election, station, "19:00", 700, actor=admin, reason="late count")
+    assert Protocol.objects.filter(election=election, status=ProtocolStatus.PUBLISHED).count() == 4
+
+    done = snapshots.refresh(election, every=0)
+    assert done.live and done.release is None and snapshots.releases(election) == []
+    live = snapshots.election_dir(election) / "live"
+    manifest = snapshots.live_manifest(election)
+    assert manifest is not None and manifest["withheld"] is True
+    assert manifest["stations_reported"] == 0 and manifest["stations_total"] == 4
+    index = json.loads((live / "index.json").read_text())
+    assert index["outcome"]["status"] == "withheld" and index["stations_reported"] == 0
+    assert index["lines"] == {} and all(c["votes"] == 0 for c in index["candidates"])
+    api = Client().get(f"/api/v1/elections/{slug}/results").json()
+    assert index == api
+    for unit in Unit.objects.filter(election=election):
+        doc = json.loads((live / "units" / f"{unit.code}.json").read_text())
+        assert doc["stations_reported"] == 0 and doc["lines"] == {}
+        for s in doc["stations"]:
+            assert s["status"] is None and s["lines"] is None and s["scans"] == []
+    rows = read_gz_csv((live / "stations.csv.gz").read_bytes())
+    assert len(rows) == 4
+    assert all(r["status"] == "" and r["L1"] == "" and r["C1"] == "" for r in rows)
+    assert (live / "scans.csv").read_text().count("\n") == 1  # the header only
+    turnout = read_gz_csv((live / "turnout.csv.gz").read_bytes())
+    assert ["1-1", "19:00", "700"] in [[r["station"], r["time"], r["voters"]] for r in turnout]
+    with pytest.raises(snapshots.ReleaseWithheld):
+        snapshots.make_release(election)
+    page = Client().get(f"/data/{slug}/").content.decode()
+    assert 'id="live-withheld"' in page
+    served = Client().get(f"/data/{slug}/live/stations.csv.gz")
+    assert all(r["C1"] == "" for r in read_gz_csv(served.getvalue()))
+    assert not snapshots.refresh(election, every=0).live  # nothing new: nothing rewritten
+
+    # the instant comes; no entry is appended
+    real_now = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + dt.timedelta(hours=3))
+    released = snapshots.refresh(election, every=0)
+    assert released.live and released.release == f"v{released.seq}"
+    manifest = snapshots.live_manifest(election)
+    assert manifest is not None and manifest["withheld"] is False
+    assert manifest["stations_reported"] == 4
+    assert json.loads((live / "index.json").read_text())["stations_reported"] == 4
+    assert_bulk_matches_database(election, read_gz_csv((live / "stations.csv.gz").read_bytes()))
+    [release] = snapshots.releases(election)
+    assert release["stations_reported"] == 4 and release["complete"] is True
+    assert 'id="live-withheld"' not in Client().get(f"/data/{slug}/").content.decode()

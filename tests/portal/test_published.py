@@ -418,3 +418,50 @@ def test_a_publication_time_releases_the_published_state_without_a_new_fact(
     station = Client().get(f"/api/v1/elections/{slug}/results/stations/1-1").json()
     assert station["status"] == "published" and station["values"] is not None
     assert "Protocol counted" in Client().get(f"/e/{slug}/s/1-1/").content.decode()
+
+
+def test_unit_and_station_answers_name_their_state_and_the_front_keeps_them(
+    waiting: Election,
+    admin: Any,
+    clock: Clock,
+    publisher: published.Publisher,
+    django_assert_num_queries: Any,
+) -> None:
+    """The public unit and station results carry ``X-Secki-State`` like the national JSON
+    (issue 15), so the WSGI front keeps them per state, and answer 304 to their ETag."""
+    from secki.opendata import wsgi
+
+    wsgi.kept.clear()
+    submit(waiting, "1-1", admin)
+    publisher.step()
+    state = published.read(waiting.slug)
+    assert state is not None
+    unit_url = f"/api/v1/elections/{waiting.slug}/results/units/{state.data.root.code}"
+    station_url = f"/api/v1/elections/{waiting.slug}/results/stations/1-1"
+    answers = {}
+    for url in (unit_url, station_url):
+        status, headers, body = call(url)
+        assert status.startswith("200"), url
+        assert headers["X-Secki-State"] == str(state.version), url
+        assert headers["Cache-Control"].startswith("public") and "Last-Modified" in headers
+        answers[url] = (status, headers, body)
+    assert json.loads(answers[unit_url][2])["stations_reported"] == 1
+    assert json.loads(answers[station_url][2])["values"] is not None
+    with django_assert_num_queries(0):  # from the front's memory, no Django
+        for url, answer in answers.items():
+            assert call(url) == answer
+    for url, (_status, headers, _body) in answers.items():
+        revalidated = Client().get(url, HTTP_IF_NONE_MATCH=headers["ETag"])
+        assert revalidated.status_code == 304 and revalidated["X-Secki-State"] == str(state.version)
+    # a new state is a new answer
+    submit(waiting, "1-2", admin)
+    clock.now += publisher.interval
+    [newer] = publisher.step()
+    status, headers, body = call(unit_url)
+    assert headers["X-Secki-State"] == str(newer.version)
+    assert json.loads(body)["stations_reported"] == 2
+    # officials who may see unpublished figures get live, private answers
+    client = Client()
+    client.force_login(admin)
+    live = client.get(station_url)
+    assert live.status_code == 200 and "X-Secki-State" not in live

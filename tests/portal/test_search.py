@@ -111,3 +111,84 @@ def test_the_results_page_lists_links_to_the_stations(client: Client, election: 
 def test_the_officials_pages_keep_their_own_forms_only(client: Client, election: Election) -> None:
     html = client.get("/staff/login/").content.decode()
     assert 'role="search"' not in html and 'id="id_username"' in html
+
+
+def scan(election: Election, query: str) -> tuple[list[str], int]:
+    """What the search answered before it had an index: every station read and matched."""
+    from secki.elections.models import Unit
+
+    query = " ".join(query.split())[:200]
+    words = fold(query).split()
+    if not words:
+        return [], 0
+    whole = fold(query)
+    units = {u.id: u for u in Unit.objects.filter(election=election)}
+    found = []
+    for station in Station.objects.filter(election=election).order_by("position", "id"):
+        unit = units[station.unit_id]
+        code = fold(station.code)
+        parts = (station.name, station.address, unit.name, unit.code)
+        haystack = " ".join((code, str(station.number), *map(fold, parts)))
+        if not all(w in haystack for w in words):
+            continue
+        if code == whole:
+            rank = 0
+        elif whole == str(station.number):
+            rank = 1
+        elif code.startswith(whole):
+            rank = 2
+        else:
+            rank = 3
+        found.append((rank, len(found), station.code))
+    found.sort()
+    return [code for _rank, _n, code in found[:LIMIT]], len(found)
+
+
+def test_the_index_answers_as_a_scan_of_every_station_would(
+    client: Client, election: Election
+) -> None:
+    """The same stations in the same order as matching every station of the register, for
+    codes, numbers, parts of words, accents, several words and nothing; a query reads no
+    station from the database, and a register amendment is found at once."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from secki.accounts.actions import amend_register
+    from secki.elections.models import Unit
+
+    unit = Unit.objects.get(election=election, code="2")
+    streets = ["Nizami küçəsi", "Füzuli prospekti", "Şəki yolu", "Bakı meydanı", "School lane"]
+    Station.objects.bulk_create(
+        Station(
+            election=election,
+            unit=unit,
+            code=f"2-{10 + i}",
+            number=10 + i,
+            name=f"Məktəb {i % 7}",
+            address=f"{streets[i % len(streets)]} {i}",
+            registered=100,
+            unit_path=unit.path,
+            position=10 + i,
+        )
+        for i in range(120)
+    )
+    queries = [
+        "1-1", "2", "12", "2-1", "2-10", "1", "school", "SCHOOL lane", "seki", "Şəki yolu 7",
+        "mekteb 3", "MƏKTƏB", "nizami 1", "küç", "south", "north 1", "zzz", "2-", "-1", "a",
+    ]  # fmt: skip
+    for query in queries:
+        body = results(client, q=query, election=election.slug)
+        codes, total = scan(election, query)
+        assert [r["station"] for r in body["results"]] == codes, query
+        assert body["total"] == total, query
+    with CaptureQueriesContext(connection) as queries_run:
+        results(client, q="nizami", election=election.slug)
+    station_table = Station._meta.db_table
+    assert not [q["sql"] for q in queries_run.captured_queries if station_table in q["sql"]]
+
+    station = Station.objects.get(election=election, code="2-15")
+    cec = get_user_model().objects.create_superuser("search-cec", password="pw")
+    amend_register(cec, election, station, reason="moved", address="Xətai küçəsi 99")
+    assert [r["station"] for r in results(client, q="xetai 99")["results"]] == ["2-15"]
+    assert results(client, q="xetai 99")["total"] == scan(election, "xetai 99")[1] == 1

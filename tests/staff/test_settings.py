@@ -34,6 +34,8 @@ def test_the_administrator_changes_settings(election: Election, personas: Person
     client = personas.client("admin")
     page = client.get(url(election)).content.decode()
     assert 'id="settings"' in page and 'name="double_entry"' in page
+    # the help says what the publication setting covers, the transparency log included
+    assert 'id="publication-help"' in page and "transparency log is published only up to" in page
     response = client.post(
         url(election),
         {

@@ -506,3 +506,64 @@ class _Buffer:
     @property
     def text(self) -> str:
         return "".join(self.parts)
+
+
+def test_the_log_holds_protocol_entries_back_until_the_results_are_public(
+    waiting: Election, admin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the publication setting withholds the results, the log is published up to its
+    first protocol entry (turnout reports before it included), witnessed, with a results file
+    of nothing counted that a verifier accepts; at the publication time, without a new entry,
+    the next round publishes the rest, consistent with the earlier checkpoint."""
+    from django.utils import timezone
+
+    from secki.accounts.actions import change_election
+
+    at = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+    change_election(admin, waiting, publication="time", publication_at=at.isoformat())
+    first, second = (Station.objects.get(election=waiting, code=c) for c in ("1-1", "2-1"))
+    report_turnout(waiting, first, "15:00", 520, actor=admin)
+    submit(waiting, "1-1", admin)
+    report_turnout(waiting, second, "15:00", 300, actor=admin)  # after the protocol
+    entries = entries_of(waiting)
+    kinds = [json.loads(e)["kind"] for e in entries]
+    held = kinds.index("protocol.accepted")
+    assert 0 < held < len(entries) - 1
+
+    done = publish(waiting)
+    assert (done.status, done.size) == ("published", held)
+    log = reader(waiting)
+    assert log.all_entries() == entries[:held]
+    files = [p for p in log_dir(waiting).rglob("*") if p.is_file()]
+    published = b"".join(p.read_bytes() for p in files)
+    assert b"protocol.accepted" not in published
+    bundles = b"".join(p.read_bytes() for p in files if "entries" in p.parts)
+    assert bundles and b'"lines"' not in bundles
+    data = results_at(waiting, held)
+    document = parse_results(data)
+    assert document.totals == {} and document.stations_counted == 0
+    assert document.units is not None and all(v == {} for v in document.units.values())
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    policy = WitnessPolicy((), 0)
+    origin = transparency.origin(waiting.slug)
+    check_results(
+        data, entries[:held], SIGNER.verifier, policy, origin, now, units_of=units_of(waiting)
+    )
+    assert publish(waiting).status == "current"  # still held back
+
+    real_now = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + dt.timedelta(hours=3))
+    done = publish(waiting)
+    assert (done.status, done.previous, done.size) == ("published", held, len(entries))
+    new = opened(waiting).checkpoint
+    proof = reader(waiting).consistency_proof(held)
+    old_root = parse_results(data).root_hash
+    verify_consistency(held, new.size, old_root, new.root, proof)
+    released = results_at(waiting, len(entries))
+    document = parse_results(released)
+    assert document.totals == tally(entries, waiting.slug).totals != {}
+    assert document.stations_counted == 1
+    later = now + 3 * 3600
+    check_results(
+        released, entries, SIGNER.verifier, policy, origin, later, units_of=units_of(waiting)
+    )

@@ -94,6 +94,9 @@ class Comparison:
     stations: list[StationComparison]
     candidates: dict[str, Candidate]
     by_unit: list[tuple[Unit, dict[str, int]]]
+    #: the election's publication setting holds the official figures back from the public:
+    #: no official value is read, every station awaits
+    withheld: bool = False
 
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(MARKS, 0)
@@ -177,22 +180,24 @@ def station_comparison(
     return _station(ref, station.unit, held, copies, candidates, line_order(election))
 
 
-#: per-process cache of whole tables: (election, its creation, public) → (ledger head, table)
-_cache: dict[tuple[int, str, bool], tuple[int, Comparison]] = {}
+#: per-process cache of whole tables: (election, its creation, public, withheld) → (ledger
+#: head, table)
+_cache: dict[tuple[int, str, bool, bool], tuple[int, Comparison]] = {}
 _cache_lock = threading.Lock()
 CACHE_ENTRIES = 16
 
 
-def compare(election: Election, *, public: bool) -> Comparison:
+def compare(election: Election, *, public: bool, withheld: bool = False) -> Comparison:
     """The table, computed again only when the ledger head moved: every copy and every change
-    of a protocol is an entry of the log."""
+    of a protocol is an entry of the log. ``withheld``: the public may not see official
+    figures yet (the publication setting), so none is read."""
     head = chain.ledger_head()
-    key = (election.pk, str(election.created_at), public)
+    key = (election.pk, str(election.created_at), public, withheld)
     with _cache_lock:
         hit = _cache.get(key)
     if hit is not None and hit[0] == head:
         return hit[1]
-    table = compute(election, public=public)
+    table = compute(election, public=public, withheld=withheld)
     with _cache_lock:
         if len(_cache) >= CACHE_ENTRIES:
             _cache.clear()
@@ -200,8 +205,9 @@ def compare(election: Election, *, public: bool) -> Comparison:
     return table
 
 
-def compute(election: Election, *, public: bool) -> Comparison:
-    """Every station with a copy, compared with its official protocol."""
+def compute(election: Election, *, public: bool, withheld: bool = False) -> Comparison:
+    """Every station with a copy, compared with its official protocol (none while
+    ``withheld``)."""
     copies: dict[int, list[tuple[str, dict[str, int], str]]] = defaultdict(list)
     for station_id, name, values, photo in (
         ProtocolCopy.objects.filter(election=election, is_current=True)
@@ -217,7 +223,7 @@ def compute(election: Election, *, public: bool) -> Comparison:
         )
         if row[0] in copies
     }
-    official = official_values(election, public) if copies else {}
+    official = official_values(election, public) if copies and not withheld else {}
     candidates = {c.line_code: c for c in election.candidates.all()}
     order = line_order(election)
     rows = [
@@ -227,7 +233,7 @@ def compute(election: Election, *, public: bool) -> Comparison:
         for i in sorted(copies, key=lambda i: (stations[i].position, i))
     ]
     by_unit = _by_unit(rows, units)
-    return Comparison(election, public, rows, candidates, by_unit)
+    return Comparison(election, public, rows, candidates, by_unit, withheld)
 
 
 def _by_unit(
@@ -272,7 +278,9 @@ def station_json(s: StationComparison) -> dict[str, Any]:
 def as_json(comparison: Comparison) -> dict[str, Any]:
     return {
         "election": comparison.election.slug,
-        "official": "published" if comparison.public else "counted",
+        "official": (
+            "withheld" if comparison.withheld else ("published" if comparison.public else "counted")
+        ),
         "counts": comparison.counts(),
         "stations": [station_json(s) for s in comparison.stations],
         "units": [{"unit": u.code, "name": u.name, **counts} for u, counts in comparison.by_unit],

@@ -54,8 +54,12 @@ def snapshot(
     for election in elections():
         done = snapshots.refresh(election, every=release_every, keep=True)
         if release:
-            path = snapshots.make_release(election)
-            click.echo(f"{election.slug}: release {path.name}")
+            try:
+                path = snapshots.make_release(election)
+            except snapshots.ReleaseWithheld as exc:
+                click.echo(str(exc), err=True)
+            else:
+                click.echo(f"{election.slug}: release {path.name}")
         click.echo(
             f"{election.slug}: live snapshot at ledger entry {done.seq} "
             f"({'rewritten' if done.live else 'current'}, {done.seconds:.2f} s) in "

@@ -12,6 +12,7 @@ are read again, and the unit totals are corrected along their branch of the tree
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections import Counter
@@ -28,6 +29,7 @@ from secki.opendata import store
 from secki.protocol_schema import ProtocolSchema
 from secki.protocols.models import Protocol, ProtocolScan, ProtocolStatus
 from secki.results import serialize
+from secki.results.publication import results_public
 from secki.results.tabulate import CandidateResult, Totals, UnitResult, held_back, percent
 from secki.turnout.models import TurnoutReport
 
@@ -429,6 +431,26 @@ def catch_up(data: PublicData) -> Delta | None:
     data.seq, data.ledger_hash, data.log_size = entries[-1][0], entries[-1][1], entries[-1][4] + 1
     data.generated_at = timezone.now().replace(microsecond=0)
     return Delta(changed, bool(turnout))
+
+
+def is_withheld(data: PublicData, now: dt.datetime | None = None) -> bool:
+    """Whether the election's publication setting holds the results of ``data`` back from
+    the public at ``now`` (a share not counted yet, a time not reached)."""
+    return bool(data.units) and not results_public(data.election, data.totals[data.root.id], now)
+
+
+def withheld_view(data: PublicData) -> PublicData:
+    """What the public may download while the results are held back: the register, the
+    turnout reports (not results) and the stations' totals without anything counted; no
+    protocol, line value or scan."""
+    return dataclasses.replace(
+        data,
+        protocols={},
+        values={},
+        scans={},
+        totals={unit_id: held_back(t) for unit_id, t in data.totals.items()},
+        present={},
+    )
 
 
 def national_json(data: PublicData, *, withheld: bool = False) -> dict[str, Any]:

@@ -56,9 +56,10 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from secki.elections.models import Election, Unit
+from secki.elections.models import Election, Publication, Unit
 from secki.elections.names import translations
 from secki.opendata import store
 from secki.opendata.bulk import (
@@ -77,10 +78,13 @@ from secki.opendata.collect import (
     catch_up,
     collect,
     election_head,
+    is_withheld,
     national_json,
+    withheld_view,
 )
 from secki.opendata.nist_export import export_nist
 from secki.protocols.scans import published_url, scan_json, scan_path
+from secki.results.publication import time_reached
 from secki.results.serialize import unit_json
 from secki.results.tabulate import percent
 
@@ -295,8 +299,9 @@ class LiveState:
     directory written last (unchanged files are hard-linked from it)."""
 
     data: PublicData
-    lines: dict[int, str]
+    lines: dict[int, str]  # as written: without results while ``withheld``
     gen: Path
+    withheld: bool = False  # the files written hold the results back
 
 
 _states: dict[tuple[int, str], LiveState] = {}
@@ -316,21 +321,23 @@ def write_live(
     ``keep``: remember the state in this process for :func:`update_live` (None: when the
     election has at most ``KEEP_STATIONS`` stations)."""
     data = data or collect(election)
-    lines = station_lines(data)
+    withheld = is_withheld(data)
+    shown = withheld_view(data) if withheld else data
+    lines = station_lines(shown)
     gen = _new_gen(election, data)
-    (gen / "index.json").write_bytes(_dumps(national_json(data)))
-    for code, doc in units_json(data).items():
+    (gen / "index.json").write_bytes(_dumps(national_json(shown, withheld=withheld)))
+    for code, doc in units_json(shown).items():
         (gen / unit_file(code)).write_bytes(_dumps(doc))
-    (gen / "turnout.json").write_bytes(_dumps(turnout_json(data)))
-    (gen / "turnout.csv.gz").write_bytes(gzip_bytes(turnout_bytes(data), LIVE_GZIP))
-    (gen / "stations.csv.gz").write_bytes(gzip_bytes(bulk_bytes(data, lines), LIVE_GZIP))
-    (gen / "scans.csv").write_bytes(scans_bytes(data))
-    _finish(election, data, gen)
+    (gen / "turnout.json").write_bytes(_dumps(turnout_json(shown)))
+    (gen / "turnout.csv.gz").write_bytes(gzip_bytes(turnout_bytes(shown), LIVE_GZIP))
+    (gen / "stations.csv.gz").write_bytes(gzip_bytes(bulk_bytes(shown, lines), LIVE_GZIP))
+    (gen / "scans.csv").write_bytes(scans_bytes(shown))
+    _finish(election, shown, gen, withheld=withheld)
     if keep is None:
         keep = len(data.stations) <= KEEP_STATIONS
     with _states_lock:
         if keep:
-            _states[_state_key(election)] = LiveState(data, lines, gen)
+            _states[_state_key(election)] = LiveState(data, lines, gen, withheld)
         else:
             _states.pop(_state_key(election), None)
     return gen
@@ -354,32 +361,36 @@ def update_live(election: Election) -> Path | None:
         raise
     if delta is None:
         return None
+    withheld = is_withheld(data)
+    if withheld != state.withheld:  # the results are released (or held back again): all anew
+        return write_live(election, data, keep=True)
     if not delta.stations and not delta.turnout:
         return state.gen
+    shown = withheld_view(data) if withheld else data
     changed = [data.station(sid) for sid in sorted(delta.stations)]
-    state.lines.update(station_lines(data, changed))
+    state.lines.update(station_lines(shown, changed))
     touched = {unit_id for s in changed for unit_id in data.branch(s.unit_id)}
     gen = _new_gen(election, data)
-    (gen / "index.json").write_bytes(_dumps(national_json(data)))
+    (gen / "index.json").write_bytes(_dumps(national_json(shown, withheld=withheld)))
     for u in data.units:
         target = gen / unit_file(u.code)
         if u.id in touched:
-            target.write_bytes(_dumps(unit_doc(data, u)))
+            target.write_bytes(_dumps(unit_doc(shown, u)))
         else:
             os.link(state.gen / unit_file(u.code), target)
     if delta.turnout:
-        (gen / "turnout.json").write_bytes(_dumps(turnout_json(data)))
-        (gen / "turnout.csv.gz").write_bytes(gzip_bytes(turnout_bytes(data), LIVE_GZIP))
+        (gen / "turnout.json").write_bytes(_dumps(turnout_json(shown)))
+        (gen / "turnout.csv.gz").write_bytes(gzip_bytes(turnout_bytes(shown), LIVE_GZIP))
     else:
         for name in ("turnout.json", "turnout.csv.gz"):
             os.link(state.gen / name, gen / name)
     if changed:
-        (gen / "stations.csv.gz").write_bytes(gzip_bytes(bulk_bytes(data, state.lines), LIVE_GZIP))
-        (gen / "scans.csv").write_bytes(scans_bytes(data))
+        (gen / "stations.csv.gz").write_bytes(gzip_bytes(bulk_bytes(shown, state.lines), LIVE_GZIP))
+        (gen / "scans.csv").write_bytes(scans_bytes(shown))
     else:
         for name in ("stations.csv.gz", "scans.csv"):
             os.link(state.gen / name, gen / name)
-    _finish(election, data, gen)
+    _finish(election, shown, gen, withheld=withheld)
     state.gen = gen
     return gen
 
@@ -391,9 +402,10 @@ def _new_gen(election: Election, data: PublicData) -> Path:
     return gen
 
 
-def _finish(election: Election, data: PublicData, gen: Path) -> None:
+def _finish(election: Election, data: PublicData, gen: Path, *, withheld: bool) -> None:
     manifest = _manifest(data, gen, LIVE, LIVE_FILES)
     manifest["units"] = len(data.units)
+    manifest["withheld"] = withheld
     (gen / MANIFEST).write_bytes(_dumps(manifest))
     base = election_dir(election)
     _swap(base / LIVE, gen.name)
@@ -439,11 +451,20 @@ def collect_at_once(election: Election) -> PublicData:
         return collect(election)
 
 
+class ReleaseWithheld(Exception):
+    """No release while the election's publication setting holds the results back."""
+
+
 def make_release(election: Election, data: PublicData | None = None) -> Path:
     """Write the permanent release of the current published state (``v<seq>``), unless it
     exists already; point ``latest`` at it. ``data`` must be read at one instant
-    (:func:`collect_at_once`, the default)."""
+    (:func:`collect_at_once`, the default). Raises :class:`ReleaseWithheld` while the
+    publication setting holds the results back (a release is permanent)."""
     data = data or collect_at_once(election)
+    if is_withheld(data):
+        raise ReleaseWithheld(
+            f"{election.slug}: the publication setting holds the results back; no release yet"
+        )
     base = election_dir(election)
     version = f"v{data.seq}"
     target = base / version
@@ -542,7 +563,7 @@ def refresh(
         live = live_manifest(election)
         data: PublicData | None = None
         rewrote = False
-        if live is None or int(live.get("ledger_seq", -1)) != head:
+        if not _live_current(election, live, head):
             if live is not None and update_live(election) is not None:
                 data = _states[_state_key(election)].data
             else:
@@ -554,24 +575,41 @@ def refresh(
         live = live_manifest(election)
         # a release is due at first, then every ``every`` seconds while results change, and
         # at once when the results become complete
-        due = release and (
-            not newest
-            or (
-                int(newest[0]["ledger_seq"]) != head
-                and (
-                    time.time() - _release_time(election, newest[0]) >= every
-                    or bool(live and live.get("complete") and not newest[0].get("complete"))
+        due = (
+            release
+            and bool(live and not live.get("withheld"))
+            and (
+                not newest
+                or (
+                    int(newest[0]["ledger_seq"]) != head
+                    and (
+                        time.time() - _release_time(election, newest[0]) >= every
+                        or bool(live and live.get("complete") and not newest[0].get("complete"))
+                    )
                 )
             )
         )
         if due:
             fresh = collect_at_once(election)
-            if not (election_dir(election) / f"v{fresh.seq}").exists():
+            if not is_withheld(fresh) and not (election_dir(election) / f"v{fresh.seq}").exists():
                 make_release(election, fresh)
                 released = f"v{fresh.seq}"
             data = data or fresh
         seq = data.seq if data else head
     return Refreshed(rewrote, released, seq, time.perf_counter() - started)
+
+
+def _live_current(election: Election, live: dict[str, Any] | None, head: int) -> bool:
+    """Whether the live files are those of the ledger's ``head`` and of this moment: files
+    holding results back until a publication time are stale once it is reached, though no
+    entry came."""
+    if live is None or int(live.get("ledger_seq", -1)) != head:
+        return False
+    return not (
+        live.get("withheld")
+        and election.publication == Publication.TIME
+        and time_reached(election.publication, election.publication_at, timezone.now())
+    )
 
 
 def _release_time(election: Election, manifest: dict[str, Any]) -> float:
@@ -646,9 +684,9 @@ def start_if_stale(election: Election) -> bool:
     slug = election.slug
     live = live_manifest(election)
     head, _ = election_head(election)
-    if live is not None and int(live.get("ledger_seq", -1)) == head:
+    if _live_current(election, live, head):
         newest = releases(election)
-        if newest and int(newest[0]["ledger_seq"]) == head:
+        if (live and live.get("withheld")) or (newest and int(newest[0]["ledger_seq"]) == head):
             return False
     with _state_lock:
         if slug in _running:

@@ -39,6 +39,19 @@ checkpoint of N). Without the quorum the previous checkpoint stays and the next 
 again. :func:`publish_all` does every election and the site's files. ``secki publish``
 (``--watch``) runs it (:mod:`secki.opendata.cli`).
 
+**The publication setting.** While the election's publication setting holds the preliminary
+results back from the public (:func:`secki.results.publication.results_public`: a share of
+the stations not counted yet, a time not reached), the log is published only up to its first
+entry that states or changes a protocol's figures (:data:`HELD_KINDS`, from the published size
+on): every entry before it (the election, its register, turnout reports, scans) is published
+as usual, with a checkpoint of that size, witnessed, and its ``results/<N>.json`` (whose
+totals are those of the last published size: no protocol entry lies between). The held
+entries stay in the database, where the log's validity is checked (``secki verify-log``), and
+are published whole, in order, by the first round after the setting lets the results out
+(at a publication time, without a new entry). The log thus never states a figure before the
+pages, the API and the open data may, and a published log is never rewritten: the
+checkpoints during the wait are prefixes of the later ones.
+
 The private key is read from ``SECKI_LOG_KEY_FILE`` (or, in development, generated into
 ``$SECKI_VAR_DIR/log_key``) when a checkpoint is signed; it is never stored in the database,
 logged, or put in an error message.
@@ -68,8 +81,9 @@ from secki.ledger.models import LedgerEntry, LogFile
 from secki.opendata import snapshots, store
 from secki.protocols.models import ProtocolScan
 from secki.protocols.scans import PUBLIC_STATUSES
+from secki.results.publication import results_public
 from secki.results.tabulate import Tabulation
-from secki.tlog import canonical
+from secki.tlog import canonical, entries
 from secki.tlog.checkpoint import Checkpoint, CheckpointError, WitnessPolicy
 from secki.tlog.merkle import leaf_hash
 from secki.tlog.note import KeyType, NoteError, Signer, generate_key, sign_note, split_note
@@ -109,6 +123,10 @@ CHUNK = 16384
 WITNESS_TIMEOUT = 10.0
 #: more files than this in one round are made durable with one sync(2) rather than each
 SYNC_EACH_UP_TO = 64
+
+#: the entries the log holds back while the publication setting withholds the results: those
+#: that state or change a protocol's figures
+HELD_KINDS = (entries.PROTOCOL_ACCEPTED, entries.PROTOCOL_AMENDED, entries.PROTOCOL_ANNULLED)
 
 #: ``progress(election slug, entries appended, entries to append)``
 Progress = Callable[[str, int, int], None]
@@ -357,6 +375,8 @@ class _Snapshot:
     totals: dict[str, int]
     stations_counted: int
     units: dict[str, dict[str, int]]
+    #: the publication setting holds the results back from the public
+    withheld: bool = False
 
 
 def _size(election: Election) -> int:
@@ -380,7 +400,57 @@ def _read_snapshot(election: Election) -> _Snapshot:
         dict(sorted(national.lines.items())) if national else {},
         national.stations_reported if national else 0,
         units,
+        withheld=national is not None and not results_public(election, national),
     )
+
+
+def _held_from(election: Election, start: int, end: int) -> int | None:
+    """The index of the first entry in ``start`` … ``end`` − 1 that the log holds back while
+    the results are withheld (:data:`HELD_KINDS`), or None."""
+    found = (
+        LedgerEntry.objects.filter(
+            election=election, index__gte=start, index__lt=end, kind__in=HELD_KINDS
+        )
+        .order_by("index")
+        .values_list("index", flat=True)
+        .first()
+    )
+    return None if found is None else int(found)
+
+
+def _held_back(
+    election: Election, directory: Path, snapshot: _Snapshot, published: int
+) -> _Snapshot:
+    """``snapshot`` cut before its first held entry from the ``published`` size on, while the
+    results are withheld: that prefix's totals are the last published ones (no protocol entry
+    lies between), or nothing counted for a log that never published any."""
+    limit = _held_from(election, published, snapshot.size) if snapshot.withheld else None
+    if limit is None:
+        return snapshot
+    units: dict[str, dict[str, int]] = {code: {} for code in snapshot.units}
+    totals: dict[str, int] = {}
+    counted = 0
+    if published:
+        try:
+            last = canonical.decode((directory / results_path(published)).read_bytes())
+        except (OSError, canonical.CanonicalError) as exc:
+            raise PublishError(
+                f"{election.slug}: results of the published size {published} unreadable: {exc}"
+            ) from None
+        stated, by_unit, counted_then = (
+            last.get("totals"),
+            last.get("units"),
+            last.get("stations_counted"),
+        )
+        if not isinstance(stated, dict) or not isinstance(counted_then, int):
+            raise PublishError(f"{election.slug}: results of size {published} are not totals")
+        totals = {str(code): int(value) for code, value in stated.items()}
+        counted = counted_then
+        if isinstance(by_unit, dict):
+            for code, lines in by_unit.items():
+                if isinstance(lines, dict):
+                    units[str(code)] = {str(c): int(v) for c, v in lines.items()}
+    return _Snapshot(limit, totals, counted, units, withheld=True)
 
 
 def _resume(directory: Path, expected_origin: str) -> TileWriter:
@@ -512,6 +582,8 @@ def _publish(election: Election, directory: Path, progress: Progress | None) -> 
     size = _size(election)  # nothing new: no tabulation
     snapshot = _read_snapshot(election) if size != previous else None
     _check_continues(election, writer, snapshot.size if snapshot else size)
+    if snapshot is not None:
+        snapshot = _held_back(election, directory, snapshot, previous)
     pending = _Pending.load(directory)
     files = _Files(directory)
     if snapshot is None or snapshot.size == previous:

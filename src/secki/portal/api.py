@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
@@ -13,7 +14,7 @@ from secki.accounts.access import Permission, can
 from secki.api.auth import user_from_request
 from secki.api.lookups import election_or_404, station_or_404, unit_or_404
 from secki.api.schemas import Out, errors
-from secki.elections.models import Election, Station
+from secki.elections.models import Election, Station, Unit
 from secki.elections.names import translations
 from secki.opendata import collect, published
 from secki.portal import http
@@ -148,16 +149,6 @@ class StationResultOut(Out):
     scans: list[ScanJsonOut]
 
 
-def _tab(request: HttpRequest, election: Election) -> Tabulation:
-    """The published state's tabulation for the public, the live one for officials."""
-    staff = can(user_from_request(request), election, Permission.VIEW_UNPUBLISHED)
-    if not staff:
-        state = published.current(election.slug)
-        if state is not None and state.key[0] == election.pk:
-            return state.tabulation()
-    return tabulation(election, public=not staff)
-
-
 @router.get("/{slug}/results", response={200: NationalOut, 304: None, **errors(404)})
 def national(request: HttpRequest, slug: str) -> HttpResponseBase:
     """National totals, the win-rule outcome and the first-level units.
@@ -220,28 +211,63 @@ def national_json(election: Election, *, public: bool) -> dict[str, Any]:
     )
 
 
-@router.get("/{slug}/results/units/{code}", response={200: UnitTotalsOut, **errors(404)})
-def unit(request: HttpRequest, slug: str, code: str) -> dict[str, Any]:
-    """Totals of one unit (region, constituency, …) with its child units."""
-    election = election_or_404(slug)
-    tab = _tab(request, election)
-    node = unit_or_404(election, code)
+def _state_answer(
+    request: HttpRequest, state: published.State, document: Callable[[], dict[str, Any]]
+) -> HttpResponseBase:
+    """A public answer made from ``state`` like the national one: ETag of the state and the
+    URL (with the host: the answer names absolute addresses), 304, the process's stored
+    bytes, ``Last-Modified`` and ``X-Secki-State`` (so the WSGI front keeps it per state)."""
+    etag = http.etag_of(state.fingerprint, state.tag, "json", True, request.build_absolute_uri())
+    response: HttpResponseBase
+    if http.matches(request, etag):
+        response = HttpResponseNotModified()
+    else:
+        hit = http.pages.get(etag)
+        if hit is None:
+            content = json.dumps(document()).encode()
+            http.pages.put(etag, content, "application/json")
+            hit = (content, "application/json")
+        response = HttpResponse(hit[0], content_type=hit[1])
+    http.cache_headers(response, etag, True, state)
+    return response
+
+
+def _unit_document(tab: Tabulation, node: Unit) -> dict[str, Any]:
     return {
         **unit_json(tab.result(node)),
         "children": [unit_json(tab.result(u)) for u in tab.children(node)],
     }
 
 
-@router.get("/{slug}/results/stations/{code}", response={200: StationResultOut, **errors(404)})
-def station(request: HttpRequest, slug: str, code: str) -> dict[str, Any]:
+@router.get("/{slug}/results/units/{code}", response={200: UnitTotalsOut, 304: None, **errors(404)})
+def unit(request: HttpRequest, slug: str, code: str) -> HttpResponseBase | dict[str, Any]:
+    """Totals of one unit (region, constituency, …) with its child units; the public gets
+    the latest published state, answered conditionally like the national totals."""
+    election = election_or_404(slug)
+    node = unit_or_404(election, code)
+    staff = can(user_from_request(request), election, Permission.VIEW_UNPUBLISHED)
+    state = None if staff else published.current(slug)
+    if state is not None and state.key[0] == election.pk:
+        shown = state
+        return _state_answer(request, shown, lambda: _unit_document(shown.tabulation(), node))
+    return _unit_document(tabulation(election, public=not staff), node)
+
+
+@router.get(
+    "/{slug}/results/stations/{code}",
+    response={200: StationResultOut, 304: None, **errors(404)},
+)
+def station(request: HttpRequest, slug: str, code: str) -> HttpResponseBase | dict[str, Any]:
     """One station: its register, its counted protocol's lines (or null), and the scans of
-    the paper protocol with their SHA-256 (as published in the ledger)."""
+    the paper protocol with their SHA-256 (as published in the ledger); the public gets the
+    latest published state, answered conditionally like the national totals."""
     election = election_or_404(slug)
     st = station_or_404(election, code)
     public = not can(user_from_request(request), election, Permission.VIEW_UNPUBLISHED, st)
     state = published.current(slug) if public else None
     if state is not None and state.key[0] == election.pk:
-        return _published_station(request, state, st)
+        shown = state
+        return _state_answer(request, shown, lambda: _published_station(request, shown, st))
     withheld = public and tabulation(election, public=True).withheld
     protocols = Protocol.objects.none() if withheld else Protocol.objects.filter(station=st)
     protocol = protocols.filter(is_current=True, status__in=counted_statuses(public)).first()

@@ -36,6 +36,7 @@ from secki.elections.names import local
 from secki.opendata import files, logfiles, snapshots
 from secki.opendata.bulk import STATION_FIELDS, STATUS_FIELDS
 from secki.portal.http import matches
+from secki.portal.views import withheld_text
 from secki.results.turnout import turnout_summary
 
 STATION_FIELD_HELP = {
@@ -84,6 +85,9 @@ def election_page(request: HttpRequest, slug: str) -> HttpResponse:
         "latest": latest,
         "earlier": found[1:],
         "live": live,
+        # the live files hold the results back (and no release is cut) until the publication
+        # setting lets them out
+        "withheld": withheld_text(election) if live and live.get("withheld") else "",
         "columns": columns,
         "licence": snapshots.LICENCE,
         "base_url": request.build_absolute_uri(reverse("opendata:election", args=[slug])),

@@ -26,7 +26,9 @@ from secki.observers.models import (
     WebcamOutage,
     WebcamStatus,
 )
+from secki.opendata import published
 from secki.portal.http import sealed_file
+from secki.portal.views import withheld_text
 from secki.protocols.scans import visible_scans
 
 
@@ -140,8 +142,12 @@ def check(request: HttpRequest, slug: str, number: str) -> HttpResponse:
 
 
 def _comparison(request: HttpRequest, election: Election) -> compare.Comparison:
+    """The table as the visitor may see it: the public compares with published protocols, and
+    with none while the publication setting holds the results back (the published state)."""
     public = not can(request.user, election, Permission.VIEW_UNPUBLISHED)
-    return compare.compare(election, public=public)
+    state = published.current(election.slug) if public else None
+    withheld = state is not None and state.key[0] == election.pk and state.withheld
+    return compare.compare(election, public=public, withheld=withheld)
 
 
 def copies(request: HttpRequest, slug: str) -> HttpResponse:
@@ -165,6 +171,7 @@ def copies(request: HttpRequest, slug: str) -> HttpResponse:
             "counts": comparison.counts(),
             "mark": mark,
             "marks": compare.MARKS,
+            "withheld": withheld_text(election) if comparison.withheld else "",
         },
     )
 
