@@ -7,6 +7,7 @@ from __future__ import annotations
 from secki.api.main import api
 from secki.api.registry import router as elections_router
 from secki.integrity.api import router as integrity_router
+from secki.observers.field_api import router as observers_field_router
 from secki.portal.api import router as results_router
 from secki.protocols.api import router as protocols_router
 from secki.protocols.scans_api import router as scans_router
@@ -22,3 +23,4 @@ api.add_router("/elections", turnout_router)
 api.add_router("/elections", turnout_figures_router)
 api.add_router("/elections", results_router)
 api.add_router("/elections", integrity_router)
+api.add_router("/elections", observers_field_router)
