@@ -518,3 +518,14 @@ def test_field_pages(
     pk = Incident.objects.get().pk
     assert rep.post(board, {"incident": pk, "status": "verified", "note": ""}).status_code == 302
     assert Incident.objects.get().status == "verified"
+
+
+def test_every_builtin_checklist_word_is_marked_for_translation() -> None:
+    from secki.observers.labels import LABELS
+
+    for form in checklist.builtin():
+        words = [form.title]
+        for q in form.questions:
+            words += [q.label, *q.values]
+        words += [r.message for r in form.rules]
+        assert set(words) <= set(LABELS), form.code

@@ -288,7 +288,7 @@ def assign(
 def _post(row: Assignment | None) -> dict[str, str] | None:
     if row is None:
         return None
-    if row.station_id is not None:
+    if row.station is not None:
         return {"station": row.station.code}
     return {"unit": row.unit.code if row.unit else ""}
 
