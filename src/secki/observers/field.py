@@ -22,7 +22,9 @@ Refusals raise :class:`~secki.accounts.access.AccessDenied` or
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
@@ -31,13 +33,14 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from secki import rawsql
 from secki.accounts import audit
 from secki.accounts.access import AccessDenied
 from secki.accounts.users import User, account_of
 from secki.elections.models import Election, Station, Unit
 from secki.errors import IntakeError
 from secki.inputs import clean_text, quoted
-from secki.observers import checklist
+from secki.observers import checklist, store
 from secki.observers.actions import (
     _authenticated,
     _drop,
@@ -385,6 +388,64 @@ def _station(election: Election, raw: Any) -> Station:
     return station
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """A check-in as stored."""
+
+    id: int
+    station: str
+    kind: str
+    at: dt.datetime
+    accreditation: str
+
+
+@dataclass(frozen=True)
+class Answered:
+    """A checklist's answers as stored."""
+
+    id: int
+    form: str
+    station: str
+    answers: dict[str, int | str]
+    flags: list[str]
+    submitted_at: dt.datetime
+
+
+def _where(election: Election, actor: User | None, raw: Any) -> store.Where:
+    """The station a submission names and the caller's accreditations (one statement)."""
+    code = str(raw or "").strip()[:64]
+    found = store.where(election.pk, getattr(actor, "pk", None), code) if code else None
+    if found is None:
+        raise IntakeError(
+            "unknown_station",
+            _("station: %(code)s is not a polling station of %(slug)s")
+            % {"code": quoted(code), "slug": election.slug},
+            field="station",
+        )
+    return found
+
+
+def _covering(election: Election, found: store.Where) -> list[store.Held]:
+    """The caller's active accreditations covering the station (as
+    :func:`~secki.observers.actions.observer_accreditation` decides), or AccessDenied."""
+    on = today(election)
+    active = [h for h in found.held if not h.revoked and h.valid_from <= on <= h.valid_until]
+    if not active:
+        raise AccessDenied(
+            "forbidden_role",
+            _("only observers with a valid accreditation in %(slug)s record protocol copies")
+            % {"slug": election.slug},
+        )
+    covering = [h for h in active if h.unit_path is None or found.unit_path.startswith(h.unit_path)]
+    if not covering:
+        raise AccessDenied(
+            "forbidden_territory",
+            _("station %(code)s is outside the territory of your accreditation")
+            % {"code": found.station_code},
+        )
+    return covering
+
+
 def check_in(
     election: Election,
     *,
@@ -393,31 +454,35 @@ def check_in(
     kind: Any,
     at: Any = None,
     request: HttpRequest | None = None,
-) -> CheckIn:
+) -> Arrival:
     """The observer arrives at or leaves ``station``: the station of their post, or one in their
     mobile team's unit."""
     _authenticated(actor)
-    where = _station(election, station)
+    found = _where(election, actor, station)
     if kind not in CheckInKind.values:
         raise IntakeError("invalid_value", _("kind: arrival or departure"), field="kind")
     moment = _moment(election, "at", at)
-    held = observer_accreditation(actor, election, where)
-    post = current_post(held)
-    posted = post is not None and (
-        post.station_id == where.pk
-        or (post.unit is not None and where.unit_path.startswith(post.unit.path))
+    posted = next(
+        (
+            h
+            for h in _covering(election, found)
+            if h.post_station_id == found.station_id
+            or (h.post_unit_path is not None and found.unit_path.startswith(h.post_unit_path))
+        ),
+        None,
     )
-    if not posted:
+    if posted is None:
         raise AccessDenied(
             "not_assigned",
             _("station %(code)s is not your post: your coordinator assigns it")
-            % {"code": where.code},
+            % {"code": found.station_code},
         )
     with transaction.atomic(savepoint=False):  # nothing refused below: may share a batch
-        row = CheckIn.objects.create(
-            election=election,
-            accreditation=held,
-            station=where,
+        row = rawsql.insert(
+            CheckIn,
+            election_id=election.pk,
+            accreditation_id=posted.id,
+            station_id=found.station_id,
             kind=kind,
             at=moment,
             received_at=timezone.now(),
@@ -426,11 +491,25 @@ def check_in(
             actor,
             f"observers.{kind}",
             election=election,
-            target=where.code,
-            after={"accreditation": held.number, "at": moment.isoformat()},
+            target=found.station_code,
+            after={"accreditation": posted.number, "at": moment.isoformat()},
             request=request,
         )
-    return row
+    return Arrival(row.pk, found.station_code, str(kind), moment, posted.number)
+
+
+_DEFINITIONS: dict[tuple[int, str], checklist.Checklist] = {}
+
+
+def _definition(form: ChecklistForm) -> checklist.Checklist:
+    """The form's checklist, compiled once per process for each version of its definition."""
+    key = (form.pk, json.dumps(form.definition, sort_keys=True))
+    found = _DEFINITIONS.get(key)
+    if found is None:
+        if len(_DEFINITIONS) > 64:
+            _DEFINITIONS.clear()
+        found = _DEFINITIONS[key] = definition(form)
+    return found
 
 
 def submit_checklist(
@@ -442,24 +521,25 @@ def submit_checklist(
     answers: Any,
     at: Any = None,
     request: HttpRequest | None = None,
-) -> ChecklistSubmission:
+) -> Answered:
     """An observer's answers to a checklist at a station within their accreditation."""
     _authenticated(actor)
-    where = _station(election, station)
+    found = _where(election, actor, station)
     chosen = checklist_form(election, form)
     if not isinstance(answers, Mapping):
         raise IntakeError(
             "invalid_value", _("answers: an object of question codes"), field="answers"
         )
-    held = observer_accreditation(actor, election, where)
-    values, flags = definition(chosen).check(answers)
+    held = _covering(election, found)[0]
+    values, flags = _definition(chosen).check(answers)
     moment = _moment(election, "at", at)
     with transaction.atomic(savepoint=False):  # nothing refused below: may share a batch
-        row = ChecklistSubmission.objects.create(
-            election=election,
-            form=chosen,
-            station=where,
-            accreditation=held,
+        row = rawsql.insert(
+            ChecklistSubmission,
+            election_id=election.pk,
+            form_id=chosen.pk,
+            station_id=found.station_id,
+            accreditation_id=held.id,
             answers=values,
             flags=flags,
             submitted_at=moment,
@@ -468,11 +548,11 @@ def submit_checklist(
             actor,
             "observers.checklist",
             election=election,
-            target=where.code,
+            target=found.station_code,
             after={"form": chosen.code, "accreditation": held.number, "flags": flags},
             request=request,
         )
-    return row
+    return Answered(row.pk, chosen.code, found.station_code, values, flags, moment)
 
 
 def _category(raw: Any) -> str:

@@ -19,9 +19,7 @@ from secki.observers import coverage as cover
 from secki.observers import field
 from secki.observers.models import (
     Assignment,
-    CheckIn,
     ChecklistForm,
-    ChecklistSubmission,
     Incident,
 )
 
@@ -162,21 +160,21 @@ def assignment_json(row: Assignment) -> dict[str, Any]:
     }
 
 
-def checkin_json(row: CheckIn) -> dict[str, Any]:
+def checkin_json(row: field.Arrival) -> dict[str, Any]:
     return {
-        "id": row.pk,
-        "station": row.station.code,
+        "id": row.id,
+        "station": row.station,
         "kind": row.kind,
         "at": row.at.isoformat(),
-        "accreditation": row.accreditation.number,
+        "accreditation": row.accreditation,
     }
 
 
-def checklist_json(row: ChecklistSubmission) -> dict[str, Any]:
+def checklist_json(row: field.Answered) -> dict[str, Any]:
     return {
-        "id": row.pk,
-        "form": row.form.code,
-        "station": row.station.code,
+        "id": row.id,
+        "form": row.form,
+        "station": row.station,
         "answers": row.answers,
         "flags": row.flags,
         "submitted_at": row.submitted_at.isoformat(),

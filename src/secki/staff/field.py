@@ -111,7 +111,7 @@ def home(request: HttpRequest, slug: str) -> HttpResponse:
                     if row.kind == "arrival"
                     else _("Departure from %(code)s recorded.")
                 )
-                % {"code": row.station.code},
+                % {"code": row.station},
             )
             return redirect("field:home", slug=slug)
     posts = [(a, field.current_post(a)) for a in held]
@@ -175,7 +175,7 @@ def checklist(request: HttpRequest, slug: str, code: str) -> HttpResponse:
             messages.success(
                 request,
                 _("Checklist %(title)s of station %(code)s recorded.")
-                % {"title": _(form.title), "code": row.station.code},
+                % {"title": _(form.title), "code": row.station},
             )
             return redirect("field:home", slug=slug)
     questions = [
