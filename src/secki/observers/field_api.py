@@ -299,7 +299,9 @@ def _incident(election_slug: str, pk: int) -> Incident:
     return row
 
 
-@router.post("/{slug}/observers/incidents/{pk}/status", response={200: IncidentOut, **WRITE_ERRORS})
+@router.post(
+    "/{slug}/observers/incidents/{int:pk}/status", response={200: IncidentOut, **WRITE_ERRORS}
+)
 def move(request: HttpRequest, slug: str, pk: int, payload: StatusIn) -> JsonResponse:
     """One step of an incident's workflow (reported → verified / rejected → escalated /
     resolved) with its note, by the organisation's coordinator; out of ``escalated``, by the
