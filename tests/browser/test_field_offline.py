@@ -149,4 +149,24 @@ def test_a_checklist_sent_offline_arrives_once(
     page.reload()
     sync_api.expect(page.locator("#queue")).to_have_attribute("data-waiting", "0")
     assert ChecklistSubmission.objects.count() == 2
+    # the other phone pages fit a 390 px screen too
+    for path in ("", "incident/"):
+        page.goto(f"{base}/staff/field/{election.slug}/{path}")
+        assert fits(page), path
+    shot(page, "observers-phone-incident")
+    page.goto(f"{base}/e/{election.slug}/observers/coverage/")
+    sync_api.expect(page.locator("#coverage-stations")).to_be_visible()
+    assert fits(page)
+    shot(page, "observers-coverage")
     context.close()
+
+    # the coordinator's pages on a phone
+    coordinator = chromium.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    coordinator.goto(f"{base}/staff/login/")
+    coordinator.fill("#id_username", "rep")
+    coordinator.fill("#id_password", "pw-rep")
+    coordinator.locator("form button[type=submit], form input[type=submit]").first.click()
+    coordinator.wait_for_url(lambda url: "/login" not in url)
+    for path in ("deploy/", "incidents/"):
+        coordinator.goto(f"{base}/staff/field/{election.slug}/{path}")
+        assert fits(coordinator), path
