@@ -166,9 +166,7 @@ def prepare(observers: int, work: Path) -> tuple[str, list[tuple[str, str]]]:
         ],
         batch_size=5000,
     )
-    return election.slug, [
-        (raw, stations[i % len(stations)].code) for i, raw in enumerate(raws)
-    ]
+    return election.slug, [(raw, stations[i % len(stations)].code) for i, raw in enumerate(raws)]
 
 
 def jobs_for(
@@ -176,8 +174,7 @@ def jobs_for(
 ) -> list[tuple[str, str, dict[str, Any]]]:
     base = f"/api/v1/elections/{slug}/observers"
     jobs: list[tuple[str, str, dict[str, Any]]] = [
-        (f"{base}/checkins", token, {"station": code, "kind": "arrival"})
-        for token, code in posted
+        (f"{base}/checkins", token, {"station": code, "kind": "arrival"}) for token, code in posted
     ]
     jobs += [
         (

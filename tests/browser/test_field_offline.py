@@ -32,6 +32,9 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+#: how long a step may take on a busy machine (the worker's install, the cache, the queue)
+WAIT = 120_000
+
 
 @pytest.fixture
 def chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
@@ -86,6 +89,7 @@ def test_a_checklist_sent_offline_arrives_once(
     context = chromium.new_context(
         viewport={"width": 390, "height": 844}, is_mobile=True, service_workers="allow"
     )
+    context.set_default_timeout(WAIT)
     page = context.new_page()
     page.goto(f"{base}/staff/login/")
     page.fill("#id_username", "aysel")
@@ -95,8 +99,8 @@ def test_a_checklist_sent_offline_arrives_once(
     form_url = f"{base}/staff/field/{election.slug}/checklists/opening/"
     page.goto(form_url)
     # the worker is registered and the phone pages are in its cache
-    sync_api.expect(page.locator("#queue")).to_have_attribute("data-ready", "1")
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    sync_api.expect(page.locator("#queue")).to_have_attribute("data-ready", "1", timeout=WAIT)
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=WAIT)
     assert fits(page)
     shot(page, "observers-phone-checklist")
 
@@ -109,7 +113,7 @@ def test_a_checklist_sent_offline_arrives_once(
     context.set_offline(True)
     context.route("**/*", worker_offline)
     page.reload()  # from the worker's cache: the network is gone
-    sync_api.expect(page.locator("#checklist-form")).to_be_visible()
+    sync_api.expect(page.locator("#checklist-form")).to_be_visible(timeout=WAIT)
     assert page.evaluate("navigator.onLine") is False
     page.fill("#station", "1-1")
     page.fill("#f-Q1", "07:50")
@@ -118,14 +122,14 @@ def test_a_checklist_sent_offline_arrives_once(
     page.check("input[name=Q4][value=yes]")
     page.check("input[name=Q5][value=yes]")
     page.locator("#checklist-form button[type=submit]").click()
-    sync_api.expect(page.locator("#queue")).to_have_attribute("data-waiting", "1")
+    sync_api.expect(page.locator("#queue")).to_have_attribute("data-waiting", "1", timeout=WAIT)
     assert ChecklistSubmission.objects.count() == 0
     shot(page, "observers-phone-checklist-queued")
 
     context.unroute("**/*", worker_offline)
     context.set_offline(False)  # the "online" event sends the queue
-    sync_api.expect(page.locator("#queue")).to_have_attribute("data-waiting", "0")
-    sync_api.expect(page.locator("#queue")).to_have_attribute("data-sent", "1")
+    sync_api.expect(page.locator("#queue")).to_have_attribute("data-waiting", "0", timeout=WAIT)
+    sync_api.expect(page.locator("#queue")).to_have_attribute("data-sent", "1", timeout=WAIT)
     row = ChecklistSubmission.objects.get()
     assert (row.station.code, row.form.code, row.flags) == ("1-1", "opening", ["empty_box"])
 
@@ -147,7 +151,7 @@ def test_a_checklist_sent_offline_arrives_once(
     assert replay == [201, 201, "true"]
     assert ChecklistSubmission.objects.count() == 2  # the page's item once, the replayed once
     page.reload()
-    sync_api.expect(page.locator("#queue")).to_have_attribute("data-waiting", "0")
+    sync_api.expect(page.locator("#queue")).to_have_attribute("data-waiting", "0", timeout=WAIT)
     assert ChecklistSubmission.objects.count() == 2
     # the other phone pages fit a 390 px screen too
     for path in ("", "incident/"):
@@ -155,13 +159,14 @@ def test_a_checklist_sent_offline_arrives_once(
         assert fits(page), path
     shot(page, "observers-phone-incident")
     page.goto(f"{base}/e/{election.slug}/observers/coverage/")
-    sync_api.expect(page.locator("#coverage-stations")).to_be_visible()
+    sync_api.expect(page.locator("#coverage-stations")).to_be_visible(timeout=WAIT)
     assert fits(page)
     shot(page, "observers-coverage")
     context.close()
 
     # the coordinator's pages on a phone
     coordinator = chromium.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    coordinator.set_default_timeout(WAIT)
     coordinator.goto(f"{base}/staff/login/")
     coordinator.fill("#id_username", "rep")
     coordinator.fill("#id_password", "pw-rep")
