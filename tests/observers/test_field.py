@@ -518,6 +518,15 @@ def test_field_pages(
     pk = Incident.objects.get().pk
     assert rep.post(board, {"incident": pk, "status": "verified", "note": ""}).status_code == 302
     assert Incident.objects.get().status == "verified"
+    # the commission sees the incidents of the territory it manages only
+    Membership.objects.create(
+        user=people["outsider"].user,
+        election=election,
+        role=Role.CEC_ADMIN,
+        unit=election.units.get(code="2"),
+    )
+    assert f'id="incident-{pk}"' not in logged_in(people["outsider"]).get(board).content.decode()
+    assert f'id="incident-{pk}"' in logged_in(people["cec"]).get(board).content.decode()
 
 
 def test_every_builtin_checklist_word_is_marked_for_translation() -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -353,7 +354,9 @@ def incidents(request: HttpRequest, slug: str) -> HttpResponse:
     escalated to it and the rest), with the workflow's next steps."""
     election = _election(slug)
     organisations = _coordinated(request, election)
-    manager = _manages(request, election) or any(m for m in _managed_units(request, election))
+    whole = _manages(request, election)
+    regions = [] if whole else _managed_units(request, election)
+    manager = whole or bool(regions)
     if not organisations and not manager:
         return _denied(
             request,
@@ -383,8 +386,11 @@ def incidents(request: HttpRequest, slug: str) -> HttpResponse:
     rows = Incident.objects.filter(election=election).select_related(
         "station", "organisation", "accreditation"
     )
-    if not manager:
-        rows = rows.filter(organisation__in=organisations)
+    if not whole:  # their organisations' incidents and those in the territories they manage
+        seen = Q(organisation__in=organisations)
+        for unit in regions:
+            seen |= Q(station__unit_path__startswith=unit.path)
+        rows = rows.filter(seen)
     status = request.GET.get("status", "")
     if status in IncidentStatus.values:
         rows = rows.filter(status=status)
