@@ -9,6 +9,7 @@ from secki.api.registry import router as elections_router
 from secki.audits.api import router as audits_router
 from secki.integrity.api import router as integrity_router
 from secki.observers.api import router as observers_router
+from secki.observers.field_api import router as observers_field_router
 from secki.portal.api import router as results_router
 from secki.protocols.api import router as protocols_router
 from secki.protocols.scans_api import router as scans_router
@@ -26,3 +27,4 @@ api.add_router("/elections", results_router)
 api.add_router("/elections", integrity_router)
 api.add_router("/elections", observers_router)
 api.add_router("/elections", audits_router)
+api.add_router("/elections", observers_field_router)

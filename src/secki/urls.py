@@ -28,6 +28,7 @@ urlpatterns = [
     path("staff/turnout/", include("secki.staff.turnout_urls")),
     path("staff/observers/", include("secki.staff.observers_urls")),
     path("staff/audits/", include("secki.staff.audits_urls")),
+    path("staff/field/", include("secki.staff.field_urls")),
     path("staff/", include("secki.staff.urls")),
     path("data/", include("secki.portal.downloads_urls")),
     path("log/", include("secki.portal.log_urls")),

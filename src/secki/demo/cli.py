@@ -114,6 +114,9 @@ def prepare_demo(fresh: bool, seed: int, stations: int | None) -> tuple[Path, st
             unit=first_unit if scope == "unit" else None,
             station=first_station if scope == "station" else None,
         )
+    from secki.observers import field
+
+    field.install_checklists(election, actor=None)  # opening, voting, counting (issue 17)
     return bundle_dir, Election.objects.get(pk=election.pk).slug
 
 

@@ -303,3 +303,194 @@ class WebcamOutage(models.Model):
         if self.ended_at is None:
             return None
         return -(-int((self.ended_at - self.started_at).total_seconds()) // 60)
+
+
+# -- deployment, check-ins, checklists and incidents (issue 17 items 2 and 3) ----------------
+
+
+class Assignment(models.Model):
+    """Where an organisation's coordinator posts an accredited observer: a station, or a unit
+    for a mobile team. One current assignment per accreditation (a new one ends the last)."""
+
+    election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="+")
+    accreditation = models.ForeignKey(
+        Accreditation, on_delete=models.CASCADE, related_name="assignments"
+    )
+    station = models.ForeignKey(
+        Station, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    unit = models.ForeignKey(
+        Unit,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="a mobile team's unit",
+    )
+    assigned_at = models.DateTimeField()
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(station__isnull=False, unit__isnull=True)
+                    | models.Q(station__isnull=True, unit__isnull=False)
+                ),
+                name="observer_assignment_one_post",
+            ),
+            models.UniqueConstraint(
+                fields=["accreditation"],
+                condition=models.Q(ended_at__isnull=True),
+                name="observer_assignment_one_current",
+            ),
+        ]
+        indexes = [models.Index(fields=["election", "ended_at"])]
+
+
+class CheckInKind(models.TextChoices):
+    ARRIVAL = "arrival", "Arrival"
+    DEPARTURE = "departure", "Departure"
+
+
+class CheckIn(models.Model):
+    """An observer's arrival at or departure from a station, sent from the phone."""
+
+    election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="+")
+    accreditation = models.ForeignKey(Accreditation, on_delete=models.CASCADE, related_name="+")
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=CheckInKind.choices)
+    at = models.DateTimeField(help_text="when, as the phone recorded it")
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=[k.value for k in CheckInKind]),
+                name="observer_checkin_kind",
+            ),
+        ]
+        indexes = [models.Index(fields=["election", "station"])]
+
+
+class ChecklistForm(models.Model):
+    """A checklist of an election (opening, voting, counting …): its questions and QA rules
+    as data (:mod:`secki.observers.checklists`)."""
+
+    election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="+")
+    code = models.CharField(max_length=32)
+    title = models.CharField(max_length=200)
+    definition = models.JSONField()
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["election", "code"], name="observer_checklist_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class ChecklistSubmission(models.Model):
+    """One observer's answers to a checklist at a station; ``flags`` the warnings its rules
+    raised (the answers that matter)."""
+
+    election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="+")
+    form = models.ForeignKey(ChecklistForm, on_delete=models.PROTECT, related_name="submissions")
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="+")
+    accreditation = models.ForeignKey(Accreditation, on_delete=models.CASCADE, related_name="+")
+    answers = models.JSONField()
+    flags = models.JSONField(default=list)
+    submitted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["election", "form"])]
+
+
+class IncidentCategory(models.TextChoices):
+    BALLOT_STUFFING = "ballot_stuffing", "Ballot stuffing"
+    CAROUSEL = "carousel", "Carousel (multiple) voting"
+    INTIMIDATION = "intimidation", "Intimidation or pressure on voters"
+    OBSERVER_OBSTRUCTED = "observer_obstructed", "Observer obstructed or expelled"
+    CAMPAIGNING = "campaigning", "Campaigning at the station"
+    BALLOT_BOX = "ballot_box", "Ballot box not sealed or opened"
+    VOTER_LIST = "voter_list", "Voter list irregularity"
+    COUNTING = "counting", "Counting irregularity"
+    PROTOCOL = "protocol", "Protocol copy refused or altered"
+    OTHER = "other", "Other"
+
+
+class IncidentStatus(models.TextChoices):
+    REPORTED = "reported", "Reported"
+    VERIFIED = "verified", "Verified"
+    REJECTED = "rejected", "Rejected"
+    ESCALATED = "escalated", "Escalated"
+    RESOLVED = "resolved", "Resolved"
+
+
+class Incident(models.Model):
+    """An incident an observer reports at a station, and where it stands."""
+
+    election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="+")
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    accreditation = models.ForeignKey(Accreditation, on_delete=models.CASCADE, related_name="+")
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="+")
+    category = models.CharField(max_length=24, choices=IncidentCategory.choices)
+    occurred_at = models.DateTimeField()
+    description = models.TextField(max_length=4000)
+    status = models.CharField(
+        max_length=10, choices=IncidentStatus.choices, default=IncidentStatus.REPORTED
+    )
+    reported_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-reported_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=[s.value for s in IncidentStatus]),
+                name="observer_incident_status",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(category__in=[c.value for c in IncidentCategory]),
+                name="observer_incident_category",
+            ),
+        ]
+        indexes = [models.Index(fields=["election", "status"])]
+
+
+class IncidentEvidence(models.Model):
+    """A photo or document of an incident, checked and hashed like a protocol scan."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="evidence")
+    file = models.FileField(max_length=300)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=40)
+    uploaded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+
+
+class IncidentEvent(models.Model):
+    """One step of an incident's workflow, with its note."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
+    before = models.CharField(max_length=10, blank=True)
+    after = models.CharField(max_length=10)
+    note = models.CharField(max_length=1000, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from secki.portal import audits, observers, search, views
+from secki.portal import audits, observer_coverage, observers, search, views
 
 app_name = "portal"
 urlpatterns = [
@@ -44,4 +44,5 @@ urlpatterns = [
         audits.manifest_csv,
         name="audit_manifest",
     ),
+    path("e/<slug:slug>/observers/coverage/", observer_coverage.page, name="observer_coverage"),
 ]

@@ -1,0 +1,63 @@
+"""The observers' field words that are data, marked for translation: incident categories and
+statuses (the models' choices), and every title, question, choice and rule message of the
+built-in checklists (``builtin_checklists/*.toml``; tests/observers/test_field.py checks that
+each is listed here). Pages show them with ``{% translate %}``."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_noop
+
+LABELS = (
+    gettext_noop("Ballot stuffing"),
+    gettext_noop("Carousel (multiple) voting"),
+    gettext_noop("Intimidation or pressure on voters"),
+    gettext_noop("Observer obstructed or expelled"),
+    gettext_noop("Campaigning at the station"),
+    gettext_noop("Ballot box not sealed or opened"),
+    gettext_noop("Voter list irregularity"),
+    gettext_noop("Counting irregularity"),
+    gettext_noop("Protocol copy refused or altered"),
+    gettext_noop("Other"),
+    gettext_noop("Reported"),
+    gettext_noop("Verified"),
+    gettext_noop("Rejected"),
+    gettext_noop("Escalated"),
+    gettext_noop("Resolved"),
+    gettext_noop("Arrival"),
+    gettext_noop("Departure"),
+    gettext_noop("Counting"),
+    gettext_noop("Time the count started"),
+    gettext_noop("Were the unused ballots cancelled before the box was opened?"),
+    gettext_noop("Ballots found in the box"),
+    gettext_noop("Voters who received a ballot (line of the protocol)"),
+    gettext_noop("Was each ballot shown to everyone present as it was counted?"),
+    gettext_noop("Did you receive a certified copy of the protocol?"),
+    gettext_noop("Notes"),
+    gettext_noop("Unused ballots not cancelled before the count"),
+    gettext_noop("More ballots in the box than voters who received one"),
+    gettext_noop("Ballots not shown as they were counted"),
+    gettext_noop("No certified copy of the protocol handed over"),
+    gettext_noop("The count cannot start before 18:00"),
+    gettext_noop("Opening of the polling station"),
+    gettext_noop("Time the station opened to voters"),
+    gettext_noop("Members of the precinct commission present"),
+    gettext_noop("Was the ballot box shown empty before it was sealed?"),
+    gettext_noop("Were the unused ballots counted and the number announced?"),
+    gettext_noop("Were you allowed to see the voter list?"),
+    gettext_noop("Ballot box not shown empty at opening"),
+    gettext_noop("Fewer than three commission members present at opening"),
+    gettext_noop("The opening time must be between 06:00 and 12:00"),
+    gettext_noop("Voting"),
+    gettext_noop("Voters who received a ballot so far (as announced)"),
+    gettext_noop("Did you see anyone put more than one ballot into the box?"),
+    gettext_noop("Did you see voters voting without their identity document being checked?"),
+    gettext_noop("Was the secrecy of the vote respected?"),
+    gettext_noop("always"),
+    gettext_noop("mostly"),
+    gettext_noop("rarely"),
+    gettext_noop("Were you able to observe without obstruction?"),
+    gettext_noop("Ballot stuffing seen"),
+    gettext_noop("Voters voted without identity check"),
+    gettext_noop("Secrecy of the vote not always respected"),
+    gettext_noop("Observer obstructed"),
+)
