@@ -206,3 +206,52 @@ def test_the_shipped_systemd_units_are_valid(tmp_path: Path) -> None:
         [analyze, "verify", "--man=no", *units], capture_output=True, text=True, check=False
     )
     assert run.returncode == 0 and not run.stderr.strip(), run.stderr
+
+
+@pytest.fixture
+def limited(tmp_path: Path) -> Iterator[Site]:
+    """The shipped configuration with its API limit lowered to 1 request a minute and a burst of
+    3 (only those two numbers replaced), so that a test's few requests exceed it however slowly
+    they go."""
+    try:
+        nginx.binary()
+    except nginx.Unavailable as exc:
+        if os.environ.get("SECKI_REQUIRE_NGINX") == "1":
+            pytest.fail(f"SECKI_REQUIRE_NGINX=1 but {exc}")
+        pytest.skip(str(exc))
+    shipped_text = (DEPLOY / "secki.conf").read_text()
+    assert "rate=20r/s" in shipped_text and "burst=100 nodelay" in shipped_text
+    app = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=app.serve_forever, daemon=True).start()
+    overrides = {"rate=20r/s": "rate=1r/m", "burst=100 nodelay": "burst=3 nodelay"}
+    try:
+        with nginx.shipped(
+            Path(settings.VAR_DIR), app.server_address[1], tmp_path / "nginx", overrides=overrides
+        ) as running:
+            yield Site(running)
+    finally:
+        app.shutdown()
+
+
+def test_the_api_is_limited_per_client_with_the_apis_error_in_its_language(
+    limited: Site,
+) -> None:
+    path = "/api/v1/elections/x/results"
+    statuses = [limited.get(path)[0] for _ in range(8)]
+    # the first request and a burst of 3 pass; then nothing until a minute has passed
+    assert statuses[:4] == [200] * 4, statuses
+    assert 429 in statuses[4:] and set(statuses[4:]) <= {200, 429}, statuses
+    assert statuses.count(200) <= 5, statuses  # at most one more token in a slow minute
+    for headers, language, words in (
+        ({}, "en", "Too many requests"),
+        ({"Accept-Language": "az,en;q=0.5"}, "az", "həddən artıq sorğu"),
+        ({"Accept-Language": "en", "Cookie": "django_language=ru"}, "ru", "Слишком много"),
+    ):
+        status, answer, body = limited.get(path, **headers)
+        assert status == 429
+        assert answer["Content-Type"] == "application/json; charset=utf-8"
+        assert answer["Retry-After"] == "5" and answer["Content-Language"] == language
+        error = json.loads(body)["error"]
+        assert error["code"] == "rate_limited" and words in error["message"], error
+    # pages are not limited
+    assert [limited.get("/e/x/")[0] for _ in range(6)] == [200] * 6

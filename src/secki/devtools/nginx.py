@@ -100,9 +100,17 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     return chain, private
 
 
-def render(var_dir: Path, app_port: int, work: Path, *, workers: int = 1) -> Nginx:
+def render(
+    var_dir: Path,
+    app_port: int,
+    work: Path,
+    *,
+    workers: int = 1,
+    overrides: dict[str, str] | None = None,
+) -> Nginx:
     """Write the shipped files with this run's values, and a main nginx.conf including them,
-    under ``work``; check them with ``nginx -t``."""
+    under ``work``; check them with ``nginx -t``. ``overrides``: more texts to replace (a
+    test's lower rate limit)."""
     conf = work / "conf"
     conf.mkdir(parents=True, exist_ok=True)
     chain, private = self_signed(work)
@@ -115,6 +123,7 @@ def render(var_dir: Path, app_port: int, work: Path, *, workers: int = 1) -> Ngi
         SHIPPED["includes"]: f"{conf}/",
         SHIPPED["tls"]: f"listen 127.0.0.1:{tls} ssl http2;",
         SHIPPED["plain"]: f"listen 127.0.0.1:{plain};",
+        **(overrides or {}),
     }
     for source in sorted(DEPLOY.glob("*.conf")):
         text = source.read_text()
@@ -145,9 +154,16 @@ def _paths(work: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def shipped(var_dir: Path, app_port: int, work: Path, *, workers: int = 1) -> Iterator[Nginx]:
+def shipped(
+    var_dir: Path,
+    app_port: int,
+    work: Path,
+    *,
+    workers: int = 1,
+    overrides: dict[str, str] | None = None,
+) -> Iterator[Nginx]:
     """nginx running the shipped configuration until the block ends (:func:`render`)."""
-    site = render(var_dir, app_port, work, workers=workers)
+    site = render(var_dir, app_port, work, workers=workers, overrides=overrides)
     proc = subprocess.Popen([binary(), *_paths(work)])  # noqa: S603 - our own arguments
     try:
         deadline = time.monotonic() + 60
