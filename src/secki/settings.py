@@ -288,6 +288,16 @@ SECKI_GROUP_COMMIT = env_bool("SECKI_GROUP_COMMIT", True)
 # permanent versioned release at most every SECKI_RELEASE_EVERY seconds.
 SECKI_SNAPSHOT_AUTO = env_bool("SECKI_SNAPSHOT_AUTO", True)
 SECKI_RELEASE_EVERY = env_int("SECKI_RELEASE_EVERY", 600, minimum=1)
+# Static hosting the publisher copies the open data and the log's files to, as they change
+# (secki.opendata.mirror): file:///srv/static, s3://bucket/prefix; an S3-compatible endpoint
+# other than AWS (credentials from the AWS_* variables).
+SECKI_MIRROR_URLS = env_list("SECKI_MIRROR_URLS", [])
+for _mirror in SECKI_MIRROR_URLS:
+    if not _mirror.startswith(("file:///", "s3://")):
+        raise ImproperlyConfigured(
+            f"SECKI_MIRROR_URLS: {_mirror!r}: use file:///absolute/path or s3://bucket/prefix"
+        )
+SECKI_S3_ENDPOINT_URL = env_str("SECKI_S3_ENDPOINT_URL", "")
 
 # The public transparency log (secki.opendata.transparency, spec/transparency.md), published as
 # static files under $SECKI_VAR_DIR/log/ and served at /log/: the log's name (its key's name;

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -246,7 +246,7 @@ def publish_cmd(
         finally:
             bar.close()
         _report(done, quiet=quiet or not first, silent=quiet)
-        return all(item.status in ("published", "current") for item in done)
+        return _mirrored(quiet) and all(item.status in ("published", "current") for item in done)
 
     head = ledger_head()
     current = one_round(first=True)
@@ -281,6 +281,60 @@ def publish_cmd(
         return
     finally:
         stop.set()
+
+
+def _mirrored(quiet: bool) -> bool:
+    """Copy what changed to the static hosting of SECKI_MIRROR_URLS; False when a target
+    failed (said on stderr; the next round tries again)."""
+    from secki.opendata import mirror
+
+    ok = True
+    for url in mirror.targets():
+        try:
+            report = mirror.sync(url)
+        except Exception as exc:
+            click.echo(f"cannot copy to {url}: {exc}", err=True)
+            ok = False
+            continue
+        if not quiet and (report.copied or report.removed):
+            click.echo(
+                f"{url}: {len(report.copied)} files copied, {len(report.removed)} removed",
+                err=True,
+            )
+    return ok
+
+
+def _progress_of(bar: Any) -> Callable[[int, int], None]:
+    """A mirror round's progress (files done, files in all) on a click progress bar."""
+    seen = [0]
+
+    def progress(done: int, total: int) -> None:
+        bar.length = total
+        bar.update(done - seen[0])
+        seen[0] = done
+
+    return progress
+
+
+@click.command("mirror")
+@click.argument("urls", nargs=-1)
+def mirror_cmd(urls: tuple[str, ...]) -> None:
+    """Copy the published open data and log files to static hosting: URLS (file:///path,
+    s3://bucket/prefix), default SECKI_MIRROR_URLS. Only what changed since the last copy is
+    copied; files that never change first, then the ones that point to them."""
+    setup_django()
+    from secki.opendata import mirror
+
+    chosen = list(urls) or mirror.targets()
+    if not chosen:
+        raise click.ClickException("no target: name one, or set SECKI_MIRROR_URLS")
+    for url in chosen:
+        with click.progressbar(length=1, label=url, file=sys.stderr) as bar:
+            report = mirror.sync(url, progress=_progress_of(bar))
+        click.echo(
+            f"{url}: {len(report.copied)} copied, {report.unchanged} unchanged, "
+            f"{len(report.removed)} removed"
+        )
 
 
 @click.group()
