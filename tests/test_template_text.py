@@ -2,7 +2,7 @@
 
 Every template under ``src/secki`` is read with Django's template lexer: the text between the
 template tags is parsed as HTML, and any text node or user-visible attribute (``title``,
-``alt``, ``aria-label``, ``placeholder``, a button's ``value`` …) holding a letter outside
+``alt``, ``aria-label``, ``placeholder``, a submit input's ``value`` …) holding a letter outside
 ``{% translate %}`` / ``{% blocktranslate %}`` is reported with its template and line.
 Variables, tag names, other attributes, scripts and styles are not user-visible text, nor is
 what ``<code>``, ``<kbd>``, ``<samp>`` and ``<pre>`` show (commands, file and column names).
@@ -94,9 +94,10 @@ class _Visible(HTMLParser):
         for name, value in attrs:
             if value is None:
                 continue
+            # an <input type=submit>'s value is its label; a <button>'s value is never shown
             if name in VISIBLE_ATTRIBUTES or (
                 name == "value"
-                and tag in ("input", "button")
+                and tag == "input"
                 and (values.get("type") or "") in BUTTON_INPUTS
             ):
                 self._text(value)
@@ -172,6 +173,7 @@ def test_the_check_lets_markup_numbers_and_translated_text_pass() -> None:
         "{% comment %}English notes{% endcomment %}{# a note #}"
         "<script>const a = 'English';</script><style>.a::after{content:'x'}</style>"
         '<input type="text" name="code" value="{{ v }}">'
+        '<button type="submit" name="kind" value="arrival">{% translate "Arrived" %}</button>'
         "{% translate 'Counted' as counted %}<b>{{ counted }}</b> Secki"
     )
     assert untranslated_text(good) == []
