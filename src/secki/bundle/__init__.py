@@ -33,6 +33,9 @@ CANDIDATE_COLUMNS = ["number", "name", "party"]
 #: optional candidates.csv column: the official number printed on the ballot, when it is not
 #: the ballot order (3, 4, 5 … 41); written last and only when some candidate has one
 CANDIDATE_EXTRA_COLUMNS = ["ballot_number"]
+#: optional candidates.csv column: the code of the protocol's contest the candidate stands in
+#: (a protocol with more than one contest); written after ``ballot_number``, only when used
+CANDIDATE_CONTEST_COLUMN = "contest"
 #: win rules and their settings (docs/formats.md, ``win_rule``)
 WIN_RULES = ("absolute_majority", "plurality", "proportional", "referendum")
 SEAT_METHODS = ("dhondt", "sainte_lague", "hare")

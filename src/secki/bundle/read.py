@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from secki.bundle import (
+    CANDIDATE_CONTEST_COLUMN,
     CANDIDATE_EXTRA_COLUMNS,
     ELECTION_FILE,
     ELECTION_KINDS,
@@ -252,6 +253,7 @@ class CandidateRow:
     name: str
     party: str
     ballot_number: int | None = None  # the official number on the ballot, when given
+    contest: str = ""  # the protocol's contest (a protocol with more than one), else ""
 
 
 @dataclass
@@ -797,12 +799,28 @@ def _read(reader: _Reader) -> Bundle | None:
     # candidates
     f = "candidates.csv"
     ballot_numbers: set[int] = set()
+    contest_codes = {c.code for c in schema.contests} if schema is not None else set()
     for line, row in reader.rows(
         f,
         ["number", "name"],
-        ["party", *CANDIDATE_EXTRA_COLUMNS],
+        ["party", *CANDIDATE_EXTRA_COLUMNS, CANDIDATE_CONTEST_COLUMN],
         max_rows=lambda: (MAX_CANDIDATES, "the limit of a ballot"),
     ):
+        contest = row.get(CANDIDATE_CONTEST_COLUMN, "").strip()
+        if schema is not None and schema.contests and contest not in contest_codes:
+            reader.issue(
+                f,
+                line,
+                CANDIDATE_CONTEST_COLUMN,
+                f"contest {contest!r} is not one of the protocol's contests "
+                f"({', '.join(sorted(contest_codes))})"
+                if contest
+                else "the protocol has contests: name the candidate's contest",
+            )
+        elif contest and (schema is None or not schema.contests):
+            reader.issue(
+                f, line, CANDIDATE_CONTEST_COLUMN, "the protocol schema declares no contests"
+            )
         number = reader.count(f, line, "number", row["number"])
         name = reader.text(f, line, "name", row["name"])
         official = None
@@ -825,10 +843,13 @@ def _read(reader: _Reader) -> Bundle | None:
             continue
         if number is not None and name is not None:
             bundle.candidates.append(
-                CandidateRow(number, name, row.get("party", "").strip(), official)
+                CandidateRow(number, name, row.get("party", "").strip(), official, contest)
             )
     if not bundle.candidates and (reader.directory / f).exists() and not reader.issues:
         reader.issue(f, None, None, "no candidates: at least one is required")
+    if schema is not None and schema.contests and bundle.candidates and not reader.issues:
+        for contest_code in sorted(contest_codes - {c.contest for c in bundle.candidates}):
+            reader.issue(f, None, CANDIDATE_CONTEST_COLUMN, f"contest {contest_code!r} has no candidate")
     if rule["rule"] == "referendum" and bundle.candidates and len(bundle.candidates) != 2:
         reader.issue(
             f,

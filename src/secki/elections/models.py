@@ -152,6 +152,11 @@ class Election(models.Model):
         blank=True,
         help_text="role → expression over lines: registered, participants, cast, valid, invalid",
     )
+    protocol_contests = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="more than one contest on the protocol: code, name, valid, invalid, win_rule",
+    )
     simulated = models.BooleanField(default=False)
     status = models.CharField(
         max_length=10, choices=ElectionStatus.choices, default=ElectionStatus.OPEN
@@ -304,6 +309,7 @@ class Election(models.Model):
                     for c in self.control_relations.order_by("position")
                 ],
                 "roles": self.protocol_roles,
+                "contests": self.protocol_contests,
             },
             source=f"election {self.slug}",
         )
@@ -414,6 +420,12 @@ class Candidate(models.Model):
         blank=True,
         help_text="the official number printed on the ballot (3, 4, 5 … 41), when it is not "
         "the ballot order",
+    )
+    contest = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="the code of the protocol's contest this candidate stands in (empty: the "
+        "election's single contest)",
     )
 
     class Meta:
@@ -540,7 +552,8 @@ def install_schema(election: Election, schema: ProtocolSchema) -> None:
     )
     election.protocol_schema_name = schema.name
     election.protocol_roles = {role: expr.source for role, expr in schema.roles.items()}
-    election.save(update_fields=["protocol_schema_name", "protocol_roles"])
+    election.protocol_contests = [c.to_dict() for c in schema.contests]
+    election.save(update_fields=["protocol_schema_name", "protocol_roles", "protocol_contests"])
     bump_schema_revision(election.pk)
     election.refresh_from_db(fields=["schema_revision"])
 

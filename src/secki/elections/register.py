@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from secki.bundle import (
     CANDIDATE_COLUMNS,
+    CANDIDATE_CONTEST_COLUMN,
     CANDIDATE_EXTRA_COLUMNS,
     ELECTION_FILE,
     STATION_COLUMNS,
@@ -54,13 +55,20 @@ def unit_table(units: Sequence[Unit]) -> Table:
 
 def candidate_table(candidates: Sequence[Candidate]) -> Table:
     """``candidates.csv`` in ballot order: the optional ``ballot_number`` column only when some
-    candidate has an official number."""
+    candidate has an official number, ``contest`` only when the protocol has contests."""
     extra = CANDIDATE_EXTRA_COLUMNS if any(c.ballot_number is not None for c in candidates) else []
+    contest = [CANDIDATE_CONTEST_COLUMN] if any(c.contest for c in candidates) else []
     rows: list[list[object]] = [
-        [c.number, c.name, c.party, *([c.ballot_number] if extra else [])]
+        [
+            c.number,
+            c.name,
+            c.party,
+            *([c.ballot_number] if extra else []),
+            *([c.contest] if contest else []),
+        ]
         for c in sorted(candidates, key=lambda c: c.number)
     ]
-    return [*CANDIDATE_COLUMNS, *extra], rows
+    return [*CANDIDATE_COLUMNS, *extra, *contest], rows
 
 
 def register_tables(

@@ -183,6 +183,7 @@ def import_bundle(
                 name=c.name,
                 party=c.party,
                 ballot_number=c.ballot_number,
+                contest=c.contest,
             )
             for c in bundle.candidates
         )
