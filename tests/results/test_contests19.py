@@ -112,7 +112,12 @@ def two_contests(directory: Path, candidates: list[list[Any]] = CANDIDATES) -> P
     source = write_small_bundle(
         directory,
         kind="parliamentary",
-        win_rule={"rule": "plurality", "base": "valid", "invalid_station_share": 0.4},
+        win_rule={
+            "rule": "plurality",
+            "base": "valid",
+            "runoff_size": 2,
+            "invalid_station_share": 0.4,
+        },
         protocol=SCHEMA,
     )
     write_table(source / "candidates.csv", [*CANDIDATE_COLUMNS, "contest"], candidates)
@@ -156,8 +161,9 @@ def test_two_contests_end_to_end(tmp_path: Path) -> None:
     assert api["outcome"] == blocks["list"]["outcome"]
 
     html = Client().get(f"/e/{election.slug}/").content.decode()
-    assert "Party lists" in html and "Single-member seat" in html
-    assert "Member E" in html
+    assert 'id="contest-list"' in html and 'id="contest-member"' in html
+    assert "Seats allocated by D&#x27;Hondt: List A 4, List B 2." in html
+    assert "Member E is elected with more than half of the valid votes." in html
 
     report = export_nist(collect(election))
     check_report(report, election)
