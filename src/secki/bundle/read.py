@@ -849,7 +849,9 @@ def _read(reader: _Reader) -> Bundle | None:
         reader.issue(f, None, None, "no candidates: at least one is required")
     if schema is not None and schema.contests and bundle.candidates and not reader.issues:
         for contest_code in sorted(contest_codes - {c.contest for c in bundle.candidates}):
-            reader.issue(f, None, CANDIDATE_CONTEST_COLUMN, f"contest {contest_code!r} has no candidate")
+            reader.issue(
+                f, None, CANDIDATE_CONTEST_COLUMN, f"contest {contest_code!r} has no candidate"
+            )
     if rule["rule"] == "referendum" and bundle.candidates and len(bundle.candidates) != 2:
         reader.issue(
             f,

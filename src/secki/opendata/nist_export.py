@@ -20,13 +20,13 @@ official ballot number, where it differs from the ballot order (``SequenceOrder`
 ``ExternalIdentifier`` ``{Type: other, OtherType: ballot-number}``.
 
 Ids: ``gpu-<code>`` for units, ``gpu-ps-<code>`` for stations, ``cand-<n>``, ``party-<k>``,
-``contest-<slug>``, ``sel-<n>``.
+``contest-<slug>``, ``sel-<n>``. Every ``…Id`` refers to an object in the file, and every
+count of a unit equals the sum over its stations (tests check both; the schema cannot).
 
 **Contests.** A protocol with more than one contest (a list vote and a single-member vote)
 gives one ``CandidateContest`` per contest (``contest-<slug>-<code>``, named as the contest),
 each with its own candidates' selections and its own rule's ``VoteVariation``,
-``NumberElected`` and ``PostElectionStatus``. Every ``…Id`` refers to an object in the file, and every
-count of a unit equals the sum over its stations (tests check both; the schema cannot).
+``NumberElected`` and ``PostElectionStatus``.
 """
 
 from __future__ import annotations

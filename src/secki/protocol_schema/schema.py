@@ -319,9 +319,7 @@ class ProtocolSchema:
                 raise SchemaError(f"{where} has unknown key(s) {', '.join(sorted(extra))}")
             code = str(need(entry, "code", f"contest #{i}"))
             if not _CODE.match(code):
-                raise SchemaError(
-                    f"{where} code {code!r}: letters, digits, '_' or '-', at most 32"
-                )
+                raise SchemaError(f"{where} code {code!r}: letters, digits, '_' or '-', at most 32")
             if code in contest_codes:
                 raise SchemaError(f"{where} code {code!r} is duplicated")
             contest_codes.add(code)

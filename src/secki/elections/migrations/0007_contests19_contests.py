@@ -4,20 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('elections', '0006_elect19_rules_seats_ballot_numbers'),
+        ("elections", "0006_elect19_rules_seats_ballot_numbers"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='candidate',
-            name='contest',
-            field=models.CharField(blank=True, help_text="the code of the protocol's contest this candidate stands in (empty: the election's single contest)", max_length=32),
+            model_name="candidate",
+            name="contest",
+            field=models.CharField(
+                blank=True,
+                help_text="the code of the protocol's contest this candidate stands in (empty: the election's single contest)",
+                max_length=32,
+            ),
         ),
         migrations.AddField(
-            model_name='election',
-            name='protocol_contests',
-            field=models.JSONField(blank=True, default=list, help_text='more than one contest on the protocol: code, name, valid, invalid, win_rule'),
+            model_name="election",
+            name="protocol_contests",
+            field=models.JSONField(
+                blank=True,
+                default=list,
+                help_text="more than one contest on the protocol: code, name, valid, invalid, win_rule",
+            ),
         ),
     ]
