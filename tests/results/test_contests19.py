@@ -244,6 +244,12 @@ def test_schema_contests_are_checked(change: dict[str, Any], message: str) -> No
         ProtocolSchema.from_dict({**SCHEMA, "contests": contests[1:]})
 
 
+def test_sum_of_candidates_is_refused_with_contests() -> None:
+    check = {**SCHEMA["checks"][0], "expression": "LV == sum(C)"}
+    with pytest.raises(SchemaError, match="T-1: sum.C. adds the candidates of every contest"):
+        ProtocolSchema.from_dict({**SCHEMA, "checks": [check]})
+
+
 def test_single_contest_schema_has_no_contests_key() -> None:
     assert "contests" not in ProtocolSchema.builtin().to_dict()
     assert settings()["protocol"] == ProtocolSchema.builtin().to_dict()

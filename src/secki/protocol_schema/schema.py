@@ -344,6 +344,15 @@ class ProtocolSchema:
                     _contest_rule(entry.get("win_rule"), f"{where} ({code})"),
                 )
             )
+        for check in checks if contests else ():
+            if check.expression.uses_candidates:
+                raise SchemaError(
+                    f"{source}: check {check.code}: sum(C) adds the candidates of every "
+                    "contest; a protocol with contests checks each contest's own lines"
+                )
+        for role, expr in roles.items() if contests else ():
+            if expr.uses_candidates:
+                raise SchemaError(f"{source}: role {role!r}: sum(C) mixes the contests")
         return cls(name, tuple(lines), tuple(checks), roles, tuple(contests))
 
     @classmethod
