@@ -253,3 +253,29 @@ def test_sum_of_candidates_is_refused_with_contests() -> None:
 def test_single_contest_schema_has_no_contests_key() -> None:
     assert "contests" not in ProtocolSchema.builtin().to_dict()
     assert settings()["protocol"] == ProtocolSchema.builtin().to_dict()
+
+
+def test_simulator_writes_a_two_contest_election(tmp_path: Path) -> None:
+    from secki.simulator.config import SimulationConfig
+    from secki.simulator.model import simulate
+    from secki.simulator.write import write_bundle
+
+    write_bundle(simulate(SimulationConfig(stations=60, list_seats=20)), tmp_path / "sim")
+    election = import_bundle(read_bundle(tmp_path / "sim"))
+    schema = election.protocol_schema()
+    assert [c.code for c in schema.contests] == ["president", "lists"]
+    decided = decide_contests(election, Tabulation(election).result())
+    president, lists = decided
+    assert president.outcome.status == "winner"
+    assert president.outcome.winner is not None
+    assert president.outcome.winner.name == "Candidate A"
+    assert [c.candidate.number for c in president.result.candidates] == list(range(1, 8))
+    assert lists.outcome.status == "seats"
+    assert sum(r.seats for r in lists.outcome.seats) == 20
+    # every list's votes add up to the contest's valid ballots
+    assert sum(c.votes for c in lists.result.candidates) == lists.result.base > 0
+    below = [r for r in lists.outcome.seats if not r.qualified]
+    assert below and all(r.seats == 0 for r in below)  # List 6 (3 %) is under the 5 % threshold
+    report = export_nist(collect(election))
+    check_report(report, election)
+    assert [c["Name"] for c in report["Election"][0]["Contest"]] == ["President", "Party lists"]

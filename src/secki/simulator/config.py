@@ -163,8 +163,12 @@ class SimulationConfig:
     shares: tuple[float, ...] | None = None  # None: the 2024 shares, extended geometrically
     slug: str = "az-2024-simulated"
     name: str = "Presidential election 2024 (simulated)"
+    #: above 0: a second contest on the same protocol, party lists sharing this many seats
+    list_seats: int = 0
 
     def __post_init__(self) -> None:
+        if not 0 <= self.list_seats <= 10_000:
+            raise ValueError("list_seats must lie in 0 … 10,000")
         if self.stations < 1:
             raise ValueError("stations must be >= 1")
         if self.constituencies is not None and not 1 <= self.constituencies <= self.stations:

@@ -22,6 +22,7 @@ import numpy as np
 
 from secki.bundle import (
     CANDIDATE_COLUMNS,
+    CANDIDATE_CONTEST_COLUMN,
     STATION_COLUMNS,
     TRUTH_COLUMNS,
     TURNOUT_COLUMNS,
@@ -171,11 +172,18 @@ def write_bundle(
         out / "stations.csv", STATION_COLUMNS, station_rows(election, codes)
     )
     step("candidates.csv")
-    counts["candidates.csv"] = write_table(
-        out / "candidates.csv",
-        CANDIDATE_COLUMNS,
-        [(c.number, c.name, c.party) for c in election.candidates],
-    )
+    if any(c.contest for c in election.candidates):
+        counts["candidates.csv"] = write_table(
+            out / "candidates.csv",
+            [*CANDIDATE_COLUMNS, CANDIDATE_CONTEST_COLUMN],
+            [(c.number, c.name, c.party, c.contest) for c in election.candidates],
+        )
+    else:
+        counts["candidates.csv"] = write_table(
+            out / "candidates.csv",
+            CANDIDATE_COLUMNS,
+            [(c.number, c.name, c.party) for c in election.candidates],
+        )
     step("turnout.csv")
     counts["turnout.csv"] = write_table(
         out / "turnout.csv", TURNOUT_COLUMNS, turnout_rows(election, codes)
