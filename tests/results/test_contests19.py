@@ -246,7 +246,7 @@ def test_schema_contests_are_checked(change: dict[str, Any], message: str) -> No
 
 def test_sum_of_candidates_is_refused_with_contests() -> None:
     check = {**SCHEMA["checks"][0], "expression": "LV == sum(C)"}
-    with pytest.raises(SchemaError, match="T-1: sum.C. adds the candidates of every contest"):
+    with pytest.raises(SchemaError, match=r"T-1: sum\(C\) adds the candidates"):
         ProtocolSchema.from_dict({**SCHEMA, "checks": [check]})
 
 
