@@ -279,3 +279,23 @@ def test_simulator_writes_a_two_contest_election(tmp_path: Path) -> None:
     report = export_nist(collect(election))
     check_report(report, election)
     assert [c["Name"] for c in report["Election"][0]["Contest"]] == ["President", "Party lists"]
+
+
+def test_secki_schema_prints_the_contests(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from secki.intake.cli import schema_cmd
+
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps(SCHEMA), encoding="utf-8")
+    result = CliRunner().invoke(schema_cmd, [str(path)])
+    assert result.exit_code == 0, result.output
+    assert (
+        "contest list: Party lists; valid LV, invalid LI; rule proportional, method dhondt, "
+        "seats 6, threshold 0.1" in result.output
+    )
+    assert "contest member: Single-member seat; valid MV, invalid MI; rule absolute_majority" in (
+        result.output
+    )

@@ -132,6 +132,12 @@ def schema_cmd(source: str) -> None:
         )
     for c in schema.checks:
         click.echo(f"  {c.code:6} {c.severity:4} {c.scope:9} {c.source}")
+    for k in schema.contests:
+        rule = ", ".join(f"{key} {value}" for key, value in k.rule.items())
+        click.echo(
+            f"  contest {k.code}: {k.name}; valid {k.valid.source}, "
+            f"invalid {k.invalid.source}; {rule}"
+        )
 
 
 def _schema(source: str):  # type: ignore[no-untyped-def]
