@@ -159,6 +159,10 @@ def test_two_contests_end_to_end(tmp_path: Path) -> None:
     assert blocks["member"]["outcome"]["status"] == "winner"
     assert blocks["member"]["outcome"]["winner"] == 5
     assert api["outcome"] == blocks["list"]["outcome"]
+    # every figure of a contest's candidate is a share of its own contest's valid ballots
+    assert [c["percent"] for c in api["candidates"]] == ["58.85", "33.49", "7.66", "47.82", "52.18"]
+    north = Client().get(f"/api/v1/elections/{election.slug}/results/units/1").json()
+    assert [c["percent"] for c in north["candidates"]][3:] == ["47.41", "52.59"]
 
     html = Client().get(f"/e/{election.slug}/").content.decode()
     assert 'id="contest-list"' in html and 'id="contest-member"' in html
