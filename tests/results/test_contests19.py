@@ -21,7 +21,7 @@ from django.test import Client
 from secki.bundle import CANDIDATE_COLUMNS
 from secki.bundle.read import BundleError, read_bundle
 from secki.bundle.write import write_table
-from secki.elections.models import Candidate
+from secki.elections.models import Candidate, Election
 from secki.intake.bundle_io import export_bundle, import_bundle
 from secki.opendata.collect import collect
 from secki.opendata.nist_export import export_nist
@@ -303,3 +303,12 @@ def test_secki_schema_prints_the_contests(tmp_path: Path) -> None:
     assert "contest member: Single-member seat; valid MV, invalid MI; rule absolute_majority" in (
         result.output
     )
+
+
+def test_demo_prepares_a_two_contest_election(tmp_path: Path) -> None:
+    from secki.demo.cli import prepare_demo
+
+    _, slug = prepare_demo(False, 7, 40, list_seats=12)
+    election = Election.objects.get(slug=slug)
+    assert [c.code for c in election.protocol_schema().contests] == ["president", "lists"]
+    assert election.candidates.filter(contest="lists").count() == 6
