@@ -46,6 +46,13 @@ SCHEMA: dict[str, Any] = {
     ],
     "checks": [
         {
+            "code": "T-3",
+            "expression": "LV == sum(C.list) and MV == sum(C.member)",
+            "severity": "hard",
+            "scope": "station",
+            "message": "valid ballots differ from the votes of the contest's candidates",
+        },
+        {
             "code": "T-1",
             "expression": "LV + LI <= L2",
             "severity": "hard",
@@ -248,9 +255,37 @@ def test_schema_contests_are_checked(change: dict[str, Any], message: str) -> No
         ProtocolSchema.from_dict({**SCHEMA, "contests": contests[1:]})
 
 
+def test_a_contest_sum_check_refuses_the_bundle(tmp_path: Path) -> None:
+    source = two_contests(tmp_path)
+    rows = [list(r) for r in PROTOCOLS]
+    rows[1][7] += 1  # one more vote for List A at 1-2 than valid list ballots
+    write_table(
+        source / "protocols.csv", ["station", *ProtocolSchema.from_dict(SCHEMA).columns(5)], rows
+    )
+    with pytest.raises(BundleError) as err:
+        read_bundle(source)
+    assert "station 1-2 fails hard check T-3" in str(err.value)
+    assert "sum(C.list)=451, sum(C.member)=480" in str(err.value)
+
+
+def test_contest_sums_per_protocol() -> None:
+    schema = ProtocolSchema.from_dict(SCHEMA).with_candidates(
+        ["list", "list", "list", "member", "member"]
+    )
+    values = dict(zip(["L1", "L2", "LV", "LI", "MV", "MI"], PROTOCOLS[0][1:7], strict=True))
+    results = {r.code: r for r in schema.evaluate(values, PROTOCOLS[0][7:])}
+    assert results["T-3"].passed is True
+    assert results["T-3"].values["sum(C.list)"] == 660
+    results = {r.code: r for r in schema.evaluate({**values, "MV": 679}, PROTOCOLS[0][7:])}
+    assert results["T-3"].passed is False
+    with pytest.raises(SchemaError, match=r"sum\(C.senate\) names no contest"):
+        check = {**SCHEMA["checks"][0], "expression": "LV == sum(C.senate)"}
+        ProtocolSchema.from_dict({**SCHEMA, "checks": [check]})
+
+
 def test_sum_of_candidates_is_refused_with_contests() -> None:
     check = {**SCHEMA["checks"][0], "expression": "LV == sum(C)"}
-    with pytest.raises(SchemaError, match=r"T-1: sum\(C\) adds the candidates"):
+    with pytest.raises(SchemaError, match=r"T-3: sum\(C\) adds the candidates"):
         ProtocolSchema.from_dict({**SCHEMA, "checks": [check]})
 
 
@@ -268,6 +303,8 @@ def test_simulator_writes_a_two_contest_election(tmp_path: Path) -> None:
     election = import_bundle(read_bundle(tmp_path / "sim"))
     schema = election.protocol_schema()
     assert [c.code for c in schema.contests] == ["president", "lists"]
+    assert {c.code: c.source for c in schema.checks}["LIST-2"] == "P1 == sum(C.lists)"
+    assert "L14 == sum(C.president)" in [c.source for c in schema.checks]
     decided = decide_contests(election, Tabulation(election).result())
     president, lists = decided
     assert president.outcome.status == "winner"

@@ -1030,7 +1030,7 @@ def _check_protocols(
     file_name: str = "protocols.csv",
 ) -> None:
     """Every hard station check, vectorised over all protocols; then one message per failure."""
-    schema = bundle.schema
+    schema = bundle.schema.with_candidates([c.contest for c in bundle.candidates])
     rows = bundle.protocols
     columns = {
         ln.code: np.array([r.counts.get(ln.code, np.nan) for r in rows], dtype=float)
@@ -1052,6 +1052,9 @@ def _check_protocols(
             )
             if check.expression.uses_candidates:
                 values += f", sum(C)={sum(r.candidates)}"
+            sums = schema.candidate_sums(r.candidates)
+            for contest in sorted(check.expression.contest_sums):
+                values += f", sum(C.{contest})={sums[f'C.{contest}']}"
             reader.issue(
                 file_name,
                 r.line,

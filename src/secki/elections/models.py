@@ -290,6 +290,14 @@ class Election(models.Model):
         return count
 
     def _build_schema(self) -> ProtocolSchema:
+        schema = self._schema_rows()
+        if schema.contests:
+            schema = schema.with_candidates(
+                list(self.candidates.order_by("number").values_list("contest", flat=True))
+            )
+        return schema
+
+    def _schema_rows(self) -> ProtocolSchema:
         return ProtocolSchema.from_dict(
             {
                 "name": self.protocol_schema_name,

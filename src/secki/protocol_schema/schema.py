@@ -30,13 +30,18 @@ import json
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from secki.protocol_schema.expr import CANDIDATE_GROUP, Expression, ExpressionError
+from secki.protocol_schema.expr import (
+    CANDIDATE_GROUP,
+    Expression,
+    ExpressionError,
+    contest_sum_key,
+)
 
 LineKind = Literal["count", "datetime"]
 Severity = Literal["hard", "soft"]
@@ -213,6 +218,9 @@ class ProtocolSchema:
     roles: dict[str, Expression] = field(default_factory=dict)
     #: more than one contest on the protocol; empty: the single contest of the election
     contests: tuple[Contest, ...] = ()
+    #: with contests: each candidate's contest code, in ballot order (the election's
+    #: candidates, not part of the schema's text); what ``sum(C.code)`` adds up
+    candidate_contests: tuple[str, ...] = ()
 
     # -- construction ------------------------------------------------------------------
     @classmethod
@@ -330,7 +338,7 @@ class ProtocolSchema:
                 except ExpressionError as exc:
                     raise SchemaError(f"{where} ({code}) {key}: {exc}") from None
                 unknown = exprs[key].names - seen
-                if unknown or exprs[key].uses_candidates:
+                if unknown or exprs[key].uses_candidates or exprs[key].contest_sums:
                     raise SchemaError(
                         f"{where} ({code}) {key} must name the contest's own lines"
                         + (f", not {', '.join(sorted(unknown))}" if unknown else ", not sum(C)")
@@ -344,6 +352,13 @@ class ProtocolSchema:
                     _contest_rule(entry.get("win_rule"), f"{where} ({code})"),
                 )
             )
+        for check in checks:
+            unknown_sums = check.expression.contest_sums - contest_codes
+            if unknown_sums:
+                raise SchemaError(
+                    f"{source}: check {check.code}: sum(C.{sorted(unknown_sums)[0]}) names no "
+                    "contest of the protocol"
+                )
         for check in checks if contests else ():
             if check.expression.uses_candidates:
                 raise SchemaError(
@@ -353,6 +368,9 @@ class ProtocolSchema:
         for role, expr in roles.items() if contests else ():
             if expr.uses_candidates:
                 raise SchemaError(f"{source}: role {role!r}: sum(C) mixes the contests")
+        for role, expr in roles.items():
+            if expr.contest_sums:
+                raise SchemaError(f"{source}: role {role!r}: sum(C.…) is for checks only")
         return cls(name, tuple(lines), tuple(checks), roles, tuple(contests))
 
     @classmethod
@@ -421,6 +439,29 @@ class ProtocolSchema:
             candidate_code(i) for i in range(1, n_candidates + 1)
         ]
 
+    def with_candidates(self, contests: Sequence[str]) -> ProtocolSchema:
+        """This schema knowing its candidates' contests (ballot order), for ``sum(C.code)``."""
+        if not self.contests:
+            return self
+        return replace(self, candidate_contests=tuple(contests))
+
+    def candidate_sums(self, votes: Any) -> dict[str, Any]:
+        """``C`` (every candidate) and, with contests, ``C.code`` (one contest's candidates),
+        from one protocol's votes (a sequence) or an (rows × n) array."""
+        array = np.asarray(votes)
+        env: dict[str, Any] = {
+            CANDIDATE_GROUP: array.sum(axis=1) if array.ndim == 2 else sum(votes)
+        }
+        n = array.shape[-1] if array.ndim else 0
+        if self.contests and len(self.candidate_contests) == n:
+            for contest in self.contests:
+                columns = [i for i, k in enumerate(self.candidate_contests) if k == contest.code]
+                if array.ndim == 2:
+                    env[contest_sum_key(contest.code)] = array[:, columns].sum(axis=1)
+                else:
+                    env[contest_sum_key(contest.code)] = sum(votes[i] for i in columns)
+        return env
+
     def contest(self, code: str) -> Contest:
         for c in self.contests:
             if c.code == code:
@@ -453,15 +494,19 @@ class ProtocolSchema:
         """Run the checks of one scope on one protocol (or one unit's sums)."""
         env: dict[str, Any] = dict(context or {})
         env.update({k: v for k, v in values.items() if v is not None})
-        env[CANDIDATE_GROUP] = sum(candidate_votes)
+        env.update(self.candidate_sums(list(candidate_votes)))
         results = []
         for check in self.checks:
             if check.scope != scope:
                 continue
-            missing = [n for n in check.expression.names if n not in env]
+            sums = [contest_sum_key(k) for k in sorted(check.expression.contest_sums)]
+            missing = [n for n in [*check.expression.names, *sums] if n not in env]
             used = {n: env[n] for n in sorted(check.expression.names) if n in env}
             if check.expression.uses_candidates:
                 used["sum(C)"] = env[CANDIDATE_GROUP]
+            for key in sums:
+                if key in env:
+                    used[f"sum({key})"] = env[key]
             if missing:
                 results.append(CheckResult(check.code, check.severity, None, check.message, used))
                 continue
@@ -485,13 +530,17 @@ class ProtocolSchema:
         """
         env: dict[str, Any] = dict(context or {})
         env.update(columns)
-        env[CANDIDATE_GROUP] = candidates.sum(axis=1) if candidates.ndim == 2 else candidates
+        if candidates.ndim == 2:
+            env.update(self.candidate_sums(candidates))
+        else:
+            env[CANDIDATE_GROUP] = candidates
         out: dict[str, np.ndarray] = {}
         for check in self.checks:
             if check.scope != scope:
                 continue
             applicable = np.ones(len(env[CANDIDATE_GROUP]), dtype=bool)
-            if any(name not in env for name in check.expression.names):
+            sums = [contest_sum_key(k) for k in check.expression.contest_sums]
+            if any(name not in env for name in [*check.expression.names, *sums]):
                 out[check.code] = ~applicable  # a line not given at all: not applicable
                 continue
             for name in check.expression.names:

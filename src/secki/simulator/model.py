@@ -143,21 +143,31 @@ def make_candidates(n: int) -> list[Candidate]:
 def contest_schema(base: ProtocolSchema, seats: int) -> ProtocolSchema:
     """``base`` (the presidential protocol) with a second contest on the same form: party
     lists (lines P1 valid and P2 invalid list ballots, ``seats`` by D'Hondt over a 5 %
-    threshold). Its check tying L14 to sum(C) gives way to the contests' own lines: sum(C)
-    would add both contests' candidates."""
+    threshold). Its check tying L14 to sum(C) names the presidential contest's candidates
+    instead, sum(C.president): sum(C) would add both contests' candidates."""
     data = base.to_dict()
     data["lines"] += [
         {"code": "P1", "label": "Valid party-list ballots", "kind": "count", "required": True},
         {"code": "P2", "label": "Invalid party-list ballots", "kind": "count", "required": True},
     ]
-    data["checks"] = [c for c in data["checks"] if "sum(C)" not in c["expression"]] + [
+    data["checks"] = [
+        {**c, "expression": c["expression"].replace("sum(C)", "sum(C.president)")}
+        for c in data["checks"]
+    ] + [
         {
             "code": "LIST-1",
             "expression": "P1 + P2 == L12 + L13",
             "severity": "hard",
             "scope": "station",
             "message": "the party-list ballots found differ from the ballots in the boxes",
-        }
+        },
+        {
+            "code": "LIST-2",
+            "expression": "P1 == sum(C.lists)",
+            "severity": "hard",
+            "scope": "station",
+            "message": "the valid party-list ballots differ from the lists' votes",
+        },
     ]
     data["contests"] = [
         {
