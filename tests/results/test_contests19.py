@@ -349,3 +349,22 @@ def test_demo_prepares_a_two_contest_election(tmp_path: Path) -> None:
     election = Election.objects.get(slug=slug)
     assert [c.code for c in election.protocol_schema().contests] == ["president", "lists"]
     assert election.candidates.filter(contest="lists").count() == 6
+
+
+def test_bulk_upload_checks_each_contest_against_its_candidates(tmp_path: Path) -> None:
+    from secki.errors import IntakeError
+    from secki.protocols.bulk import parse_csv
+
+    source = two_contests(tmp_path)
+    (source / "protocols.csv").unlink()
+    election = import_bundle(read_bundle(source))
+    schema = election.protocol_schema()
+    assert schema.candidate_contests == ("list", "list", "list", "member", "member")
+    header = ",".join(["station", *schema.columns(5)])
+    good = "\n".join([header, *(",".join(map(str, r)) for r in PROTOCOLS)]) + "\n"
+    assert [r.station for r in parse_csv(election, good.encode())] == ["1-1", "1-2", "2-1", "2-2"]
+    bad = [list(r) for r in PROTOCOLS]
+    bad[2][10] += 1  # Member D at 2-1: one vote more than valid member ballots
+    content = "\n".join([header, *(",".join(map(str, r)) for r in bad)]) + "\n"
+    with pytest.raises(IntakeError, match="station 2-1 fails hard check T-3"):
+        parse_csv(election, content.encode())

@@ -1030,7 +1030,9 @@ def _check_protocols(
     file_name: str = "protocols.csv",
 ) -> None:
     """Every hard station check, vectorised over all protocols; then one message per failure."""
-    schema = bundle.schema.with_candidates([c.contest for c in bundle.candidates])
+    schema = bundle.schema
+    if not schema.candidate_contests:  # a bundle's own candidates (an upload: the election's)
+        schema = schema.with_candidates([c.contest for c in bundle.candidates])
     rows = bundle.protocols
     columns = {
         ln.code: np.array([r.counts.get(ln.code, np.nan) for r in rows], dtype=float)
