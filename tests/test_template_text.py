@@ -96,9 +96,7 @@ class _Visible(HTMLParser):
                 continue
             # an <input type=submit>'s value is its label; a <button>'s value is never shown
             if name in VISIBLE_ATTRIBUTES or (
-                name == "value"
-                and tag == "input"
-                and (values.get("type") or "") in BUTTON_INPUTS
+                name == "value" and tag == "input" and (values.get("type") or "") in BUTTON_INPUTS
             ):
                 self._text(value)
 

@@ -46,10 +46,18 @@ STATION_COLUMNS = [
 #: (so bundles without them round-trip byte for byte, and so do those with them)
 STATION_EXTRA_COLUMNS = ["webcam_url", *translated("name")]
 CANDIDATE_COLUMNS = ["number", "name", "party"]
-#: optional candidates.csv columns: the translated names and parties, and the official number
-#: printed on the ballot when it is not the ballot order (3, 4, 5 … 41); written last and only
-#: when some candidate fills them
-CANDIDATE_EXTRA_COLUMNS = [*translated("name"), *translated("party"), "ballot_number"]
+#: optional candidates.csv column: the code of the protocol's contest the candidate stands in
+#: (a protocol with more than one contest); written only when used
+CANDIDATE_CONTEST_COLUMN = "contest"
+#: optional candidates.csv columns: the translated names and parties, the official number
+#: printed on the ballot when it is not the ballot order (3, 4, 5 … 41), and the contest; written
+#: last and only when some candidate fills them
+CANDIDATE_EXTRA_COLUMNS = [
+    *translated("name"),
+    *translated("party"),
+    "ballot_number",
+    CANDIDATE_CONTEST_COLUMN,
+]
 #: win rules and their settings (docs/formats.md, ``win_rule``)
 WIN_RULES = ("absolute_majority", "plurality", "proportional", "referendum")
 SEAT_METHODS = ("dhondt", "sainte_lague", "hare")

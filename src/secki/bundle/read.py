@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from secki.bundle import (
+    CANDIDATE_CONTEST_COLUMN,
     CANDIDATE_EXTRA_COLUMNS,
     ELECTION_FILE,
     ELECTION_KINDS,
@@ -260,6 +261,7 @@ class CandidateRow:
     ballot_number: int | None = None  # the official number on the ballot, when given
     #: the translated names and parties given (``party_ru`` → text), empty ones left out
     translations: dict[str, str] = field(default_factory=dict)
+    contest: str = ""  # the protocol's contest (a protocol with more than one), else ""
 
 
 @dataclass
@@ -833,12 +835,28 @@ def _read(reader: _Reader) -> Bundle | None:
     # candidates
     f = "candidates.csv"
     ballot_numbers: set[int] = set()
+    contest_codes = {c.code for c in schema.contests} if schema is not None else set()
     for line, row in reader.rows(
         f,
         ["number", "name"],
-        ["party", *CANDIDATE_EXTRA_COLUMNS],
+        ["party", *CANDIDATE_EXTRA_COLUMNS, CANDIDATE_CONTEST_COLUMN],
         max_rows=lambda: (MAX_CANDIDATES, "the limit of a ballot"),
     ):
+        contest = row.get(CANDIDATE_CONTEST_COLUMN, "").strip()
+        if schema is not None and schema.contests and contest not in contest_codes:
+            reader.issue(
+                f,
+                line,
+                CANDIDATE_CONTEST_COLUMN,
+                f"contest {contest!r} is not one of the protocol's contests "
+                f"({', '.join(sorted(contest_codes))})"
+                if contest
+                else "the protocol has contests: name the candidate's contest",
+            )
+        elif contest and (schema is None or not schema.contests):
+            reader.issue(
+                f, line, CANDIDATE_CONTEST_COLUMN, "the protocol schema declares no contests"
+            )
         number = reader.count(f, line, "number", row["number"])
         name = reader.text(f, line, "name", row["name"])
         official = None
@@ -867,10 +885,16 @@ def _read(reader: _Reader) -> Bundle | None:
                     row.get("party", "").strip(),
                     official,
                     _translations(row, [*translated("name"), *translated("party")]),
+                    contest,
                 )
             )
     if not bundle.candidates and (reader.directory / f).exists() and not reader.issues:
         reader.issue(f, None, None, "no candidates: at least one is required")
+    if schema is not None and schema.contests and bundle.candidates and not reader.issues:
+        for contest_code in sorted(contest_codes - {c.contest for c in bundle.candidates}):
+            reader.issue(
+                f, None, CANDIDATE_CONTEST_COLUMN, f"contest {contest_code!r} has no candidate"
+            )
     if rule["rule"] == "referendum" and bundle.candidates and len(bundle.candidates) != 2:
         reader.issue(
             f,
@@ -1050,6 +1074,8 @@ def _check_protocols(
 ) -> None:
     """Every hard station check, vectorised over all protocols; then one message per failure."""
     schema = bundle.schema
+    if not schema.candidate_contests:  # a bundle's own candidates (an upload: the election's)
+        schema = schema.with_candidates([c.contest for c in bundle.candidates])
     rows = bundle.protocols
     columns = {
         ln.code: np.array([r.counts.get(ln.code, np.nan) for r in rows], dtype=float)
@@ -1071,6 +1097,9 @@ def _check_protocols(
             )
             if check.expression.uses_candidates:
                 values += f", sum(C)={sum(r.candidates)}"
+            sums = schema.candidate_sums(r.candidates)
+            for contest in sorted(check.expression.contest_sums):
+                values += f", sum(C.{contest})={sums[f'C.{contest}']}"
             reader.issue(
                 file_name,
                 r.line,

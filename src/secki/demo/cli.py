@@ -65,9 +65,13 @@ def _var_dir() -> Path:
     return path
 
 
-def prepare_demo(fresh: bool, seed: int, stations: int | None) -> tuple[Path, str]:
+def prepare_demo(
+    fresh: bool, seed: int, stations: int | None, list_seats: int = 0
+) -> tuple[Path, str]:
     """Migrate, simulate and load the registry; return (bundle dir, election slug). The last
-    demo's election goes, and so does its published log (a new election starts a new log)."""
+    demo's election goes, and so does its published log (a new election starts a new log).
+    ``list_seats`` above 0: a second contest on the protocol, party lists sharing that many
+    seats (always simulated afresh)."""
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
@@ -82,13 +86,15 @@ def prepare_demo(fresh: bool, seed: int, stations: int | None) -> tuple[Path, st
     call_command("migrate", verbosity=0)
     call_command("collectstatic", verbosity=0, interactive=False)
     bundle_dir = var / "demo-bundle"
-    if fresh and bundle_dir.exists():
+    if (fresh or list_seats) and bundle_dir.exists():
         shutil.rmtree(bundle_dir)
     if not (bundle_dir / "election.json").exists():
         click.echo("· simulating a national election …", err=True)
         config = SimulationConfig(seed=seed)
         if stations:
             config = dataclasses.replace(config, stations=stations)
+        if list_seats:
+            config = dataclasses.replace(config, list_seats=list_seats)
         write_bundle(simulate(config), bundle_dir)
     bundle = read_bundle(bundle_dir)
     click.echo(f"· loading the register: {len(bundle.stations):,} stations …", err=True)
@@ -191,8 +197,23 @@ def start_witnesses(
 @click.option("--stations", type=int, default=None, help="Stations to simulate (default 6,537).")
 @click.option("--fresh", is_flag=True, help="Simulate a new election instead of reusing var/.")
 @click.option("--workers", default=2, show_default=True, type=int)
+@click.option(
+    "--list-seats",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 10_000),
+    help="Above 0: two contests on the protocol, the presidential vote and party lists "
+    "sharing this many seats (simulates afresh).",
+)
 def demo(
-    host: str, port: int, speed: float, seed: int, stations: int | None, fresh: bool, workers: int
+    host: str,
+    port: int,
+    speed: float,
+    seed: int,
+    stations: int | None,
+    fresh: bool,
+    workers: int,
+    list_seats: int,
 ) -> None:
     """Simulate, load and serve a national election; replay election day live."""
     started = time.monotonic()
@@ -212,7 +233,7 @@ def demo(
 
     from secki.opendata.transparency import log_signer
 
-    bundle_dir, slug = prepare_demo(fresh, seed, stations)
+    bundle_dir, slug = prepare_demo(fresh, seed, stations, list_seats)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "secki.settings",

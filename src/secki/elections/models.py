@@ -155,6 +155,11 @@ class Election(models.Model):
         blank=True,
         help_text="role → expression over lines: registered, participants, cast, valid, invalid",
     )
+    protocol_contests = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="more than one contest on the protocol: code, name, valid, invalid, win_rule",
+    )
     simulated = models.BooleanField(default=False)
     status = models.CharField(
         max_length=10, choices=ElectionStatus.choices, default=ElectionStatus.OPEN
@@ -288,6 +293,14 @@ class Election(models.Model):
         return count
 
     def _build_schema(self) -> ProtocolSchema:
+        schema = self._schema_rows()
+        if schema.contests:
+            schema = schema.with_candidates(
+                list(self.candidates.order_by("number").values_list("contest", flat=True))
+            )
+        return schema
+
+    def _schema_rows(self) -> ProtocolSchema:
         return ProtocolSchema.from_dict(
             {
                 "name": self.protocol_schema_name,
@@ -307,6 +320,7 @@ class Election(models.Model):
                     for c in self.control_relations.order_by("position")
                 ],
                 "roles": self.protocol_roles,
+                "contests": self.protocol_contests,
             },
             source=f"election {self.slug}",
         )
@@ -426,6 +440,12 @@ class Candidate(models.Model):
     )
     party_az = models.CharField(max_length=200, blank=True, help_text="party in Azerbaijani")
     party_ru = models.CharField(max_length=200, blank=True, help_text="party in Russian")
+    contest = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="the code of the protocol's contest this candidate stands in (empty: the "
+        "election's single contest)",
+    )
 
     class Meta:
         ordering = ["number"]
@@ -551,7 +571,8 @@ def install_schema(election: Election, schema: ProtocolSchema) -> None:
     )
     election.protocol_schema_name = schema.name
     election.protocol_roles = {role: expr.source for role, expr in schema.roles.items()}
-    election.save(update_fields=["protocol_schema_name", "protocol_roles"])
+    election.protocol_contests = [c.to_dict() for c in schema.contests]
+    election.save(update_fields=["protocol_schema_name", "protocol_roles", "protocol_contests"])
     bump_schema_revision(election.pk)
     election.refresh_from_db(fields=["schema_revision"])
 

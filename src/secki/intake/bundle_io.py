@@ -32,6 +32,7 @@ from secki.elections.models import (
     ElectionStatus,
     Station,
     Unit,
+    bump_schema_revision,
     install_schema,
 )
 from secki.elections.register import CANDIDATES_FILE, register_tables
@@ -188,9 +189,14 @@ def import_bundle(
                 party=c.party,
                 ballot_number=c.ballot_number,
                 **c.translations,
+                contest=c.contest,
             )
             for c in bundle.candidates
         )
+        if bundle.schema.contests:
+            # the schema knows its candidates' contests (sum(C.code)): none cached without them
+            bump_schema_revision(election.pk)
+            election.refresh_from_db(fields=["schema_revision"])
         now = timezone.now()
         _bulk(
             TurnoutReport,

@@ -138,6 +138,12 @@ def schema_cmd(source: str) -> None:
     click.echo("roles (what the tabulation reads):")
     for role, expr in schema.roles.items():
         click.echo(f"  {role:12} = {expr.source}")
+    for k in schema.contests:
+        rule = ", ".join(f"{key} {value}" for key, value in k.rule.items())
+        click.echo(
+            f"  contest {k.code}: {k.name}; valid {k.valid.source}, "
+            f"invalid {k.invalid.source}; {rule}"
+        )
 
 
 def _schema(source: str):  # type: ignore[no-untyped-def]

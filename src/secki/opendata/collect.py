@@ -30,7 +30,12 @@ from secki.protocol_schema import ProtocolSchema
 from secki.protocols.models import Protocol, ProtocolScan, ProtocolStatus
 from secki.results import serialize
 from secki.results.publication import results_public
-from secki.results.tabulate import CandidateResult, Totals, UnitResult, held_back, percent
+from secki.results.tabulate import (
+    Totals,
+    UnitResult,
+    candidate_results,
+    held_back,
+)
 from secki.turnout.models import TurnoutReport
 
 PUBLIC_STATUSES = (ProtocolStatus.PUBLISHED, ProtocolStatus.ANNULLED)
@@ -181,14 +186,7 @@ class PublicData:
         """Figures of one unit or station, as :meth:`Tabulation.result_of` computes them."""
         base = int(self.schema.role(self.election.majority_base, totals.lines))
         participants = int(self.schema.role("participants", totals.lines))
-        candidates = [
-            CandidateResult(
-                c,
-                totals.lines.get(c.line_code, 0),
-                percent(totals.lines.get(c.line_code, 0), base),
-            )
-            for c in self.candidates
-        ]
+        candidates = candidate_results(self.schema, self.candidates, totals.lines, base)
         return UnitResult(unit, totals, candidates, base, participants)
 
     def unit_result(self, unit: Unit) -> UnitResult:

@@ -24,6 +24,11 @@ official ballot number, where it differs from the ballot order (``SequenceOrder`
 Ids: ``gpu-<code>`` for units, ``gpu-ps-<code>`` for stations, ``cand-<n>``, ``party-<k>``,
 ``contest-<slug>``, ``sel-<n>``. Every ``…Id`` refers to an object in the file, and every
 count of a unit equals the sum over its stations (tests check both; the schema cannot).
+
+**Contests.** A protocol with more than one contest (a list vote and a single-member vote)
+gives one ``CandidateContest`` per contest (``contest-<slug>-<code>``, named as the contest),
+each with its own candidates' selections and its own rule's ``VoteVariation``,
+``NumberElected`` and ``PostElectionStatus``.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from typing import Any
 from secki import __version__ as secki_version
 from secki.bundle import NAME_LANGUAGES
 from secki.opendata.collect import PublicData
-from secki.results.rules import decide
+from secki.results.rules import ElectionOutcome, decide, decide_contests
 
 LICENCE = "CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/)"
 STATION_TYPE = "polling-place"
@@ -190,8 +195,11 @@ def export_nist(data: PublicData) -> dict[str, Any]:
         if c.party and c.party not in parties:
             parties[c.party] = f"party-{len(parties) + 1}"
             party_names[c.party] = _names(c, "party")
-    final = not outcome.provisional
-    seats = {row.candidate.number: row.seats for row in outcome.seats}
+    decided = decide_contests(election, national, annulled=data.annulled_count)
+    outcome_of: dict[int, ElectionOutcome] = {
+        c.number: next((d.outcome for d in decided if d.contest.code == c.contest), outcome)
+        for c in data.candidates
+    }
     candidates = []
     for c in data.candidates:
         item: dict[str, Any] = {
@@ -204,20 +212,57 @@ def export_nist(data: PublicData) -> dict[str, Any]:
             identifiers.append(_other("ballot-number", str(c.ballot_number)))
         if c.party:
             item["PartyId"] = parties[c.party]
-        if final and outcome.status == "winner" and outcome.winner == c:
+        own = outcome_of[c.number]
+        final = not own.provisional
+        seats = {row.candidate.number: row.seats for row in own.seats}
+        if final and own.status == "winner" and own.winner == c:
             item["PostElectionStatus"] = "winner"
-        elif final and outcome.status == "runoff":
-            item["PostElectionStatus"] = "advanced-to-runoff" if c in outcome.runoff else "defeated"
-        elif final and outcome.status == "winner":
+        elif final and own.status == "runoff":
+            item["PostElectionStatus"] = "advanced-to-runoff" if c in own.runoff else "defeated"
+        elif final and own.status == "winner":
             item["PostElectionStatus"] = "defeated"
-        elif final and outcome.status == "seats":
+        elif final and own.status == "seats":
             item["PostElectionStatus"] = "winner" if seats.get(c.number) else "defeated"
             identifiers.append(_other("seats-won", str(seats.get(c.number, 0))))
         if identifiers:
             item["ExternalIdentifier"] = identifiers
         candidates.append(item)
     contest: dict[str, Any]
-    if election.win_rule == "referendum":
+    contests: list[dict[str, Any]] = []
+    for d in decided:
+        rule = d.contest.rule
+        majority = rule["rule"] == "absolute_majority"
+        proportional = rule["rule"] == "proportional"
+        item = {
+            "@id": f"contest-{election.slug}-{d.contest.code}",
+            "@type": "ElectionResults.CandidateContest",
+            "Name": d.contest.name,
+            "ElectionDistrictId": unit_id(root.code),
+            "VotesAllowed": 1,
+            "VoteVariation": (
+                "majority" if majority else "proportional" if proportional else "plurality"
+            ),
+            "SubUnitsReported": national.totals.stations_reported,
+            "TotalSubUnits": national.totals.stations_total,
+            "ContestSelection": [
+                {
+                    "@id": f"sel-{c.number}",
+                    "@type": "ElectionResults.CandidateSelection",
+                    "SequenceOrder": c.number,
+                    "CandidateIds": [f"cand-{c.number}"],
+                    "VoteCounts": counts[c.number],
+                }
+                for c in data.candidates
+                if c.contest == d.contest.code
+            ],
+            "NumberElected": rule["seats"] if proportional else 1,
+        }
+        if majority:
+            item["NumberRunoff"] = rule["runoff_size"]
+        contests.append(item)
+    if contests:
+        contest = contests[0]
+    elif election.win_rule == "referendum":
         contest = {
             "@id": f"contest-{election.slug}",
             "@type": "ElectionResults.BallotMeasureContest",
@@ -238,7 +283,7 @@ def export_nist(data: PublicData) -> dict[str, Any]:
                 for c in data.candidates
             ],
         }
-        if final and outcome.status in ("approved", "rejected", "invalid"):
+        if not outcome.provisional and outcome.status in ("approved", "rejected", "invalid"):
             contest["ExternalIdentifier"] = [_other("outcome", outcome.status)]
         candidates = []
     else:
@@ -302,7 +347,7 @@ def export_nist(data: PublicData) -> dict[str, Any]:
                 "Type": "general",
                 "ElectionScopeId": unit_id(root.code),
                 "Candidate": candidates,
-                "Contest": [contest],
+                "Contest": contests or [contest],
                 "BallotCounts": ballots,
             }
         ],

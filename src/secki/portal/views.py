@@ -48,7 +48,7 @@ from secki.portal.templatetags.portal import num, pct
 from secki.portal.verification import log_prefix, messages, station_hint, station_log
 from secki.protocols.models import ProtocolScan
 from secki.protocols.scans import is_public
-from secki.results.rules import ElectionOutcome, decide
+from secki.results.rules import ElectionOutcome, contest_rules, decide, decide_contests
 from secki.results.tabulate import Tabulation, UnitResult, tabulation
 from secki.results.turnout import headline
 
@@ -296,7 +296,23 @@ def _unit_context(request: HttpRequest, state: PageState, unit: Unit) -> dict[st
         if is_root and not tab.withheld
         else None
     )
+    contests = []
+    if is_root and not tab.withheld:
+        for decided in decide_contests(state.election, result, annulled=annulled):
+            ruled = contest_rules(state.election, decided.contest)
+            contests.append(
+                {
+                    "contest": decided.contest,
+                    "result": decided.result,
+                    "ranked": decided.result.ranked,
+                    "outcome": decided.outcome,
+                    "outcome_text": outcome_text(decided.outcome, decided.result, ruled),
+                    "seat_method": SEAT_METHODS.get(ruled.seat_method, ""),
+                    "threshold_pct": pct(ruled.threshold * 100, 1),
+                }
+            )
     return {
+        "contests": contests,
         "withheld": withheld_text(state.election) if tab.withheld else "",
         "tab": tab,
         "unit": unit,

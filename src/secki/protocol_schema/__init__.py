@@ -5,11 +5,19 @@ evaluate checks through :class:`secki.protocol_schema.schema.ProtocolSchema`.
 """
 
 from secki.protocol_schema.expr import Expression, ExpressionError
-from secki.protocol_schema.schema import Check, CheckResult, Line, ProtocolSchema, SchemaError
+from secki.protocol_schema.schema import (
+    Check,
+    CheckResult,
+    Contest,
+    Line,
+    ProtocolSchema,
+    SchemaError,
+)
 
 __all__ = [
     "Check",
     "CheckResult",
+    "Contest",
     "Expression",
     "ExpressionError",
     "Line",

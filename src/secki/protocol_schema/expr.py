@@ -3,7 +3,8 @@
 Grammar: a Python expression restricted to integer and decimal literals, names (protocol
 line codes such as ``L14``, and context names such as ``POLLS_CLOSE``), ``+ - * /``, unary
 minus, comparisons (``== != < <= > >=``, chains allowed), ``and``/``or``/``not``,
-parentheses, and the single function ``sum(C)``: the total of every candidate line.
+parentheses, and the single function ``sum(C)``: the total of every candidate line; on a
+protocol with contests, ``sum(C.code)``: the total of one contest's candidates.
 
 Examples: ``L3 == L5 + L6 + L8 + L16``, ``L12 <= L6``, ``L14 == sum(C)``,
 ``L3 <= 1.03 * L1``.
@@ -23,6 +24,12 @@ from typing import Any
 import numpy as np
 
 CANDIDATE_GROUP = "C"
+
+
+def contest_sum_key(code: str) -> str:
+    """The name under which ``sum(C.code)`` (one contest's candidates) is given."""
+    return f"{CANDIDATE_GROUP}.{code}"
+
 
 Evaluator = Callable[[Mapping[str, Any]], Any]
 
@@ -54,7 +61,7 @@ class Expression:
     True
     """
 
-    __slots__ = ("_fn", "names", "source", "uses_candidates")
+    __slots__ = ("_fn", "_sums", "contest_sums", "names", "source", "uses_candidates")
 
     def __init__(self, source: str) -> None:
         self.source = source.strip()
@@ -66,7 +73,12 @@ class Expression:
             raise ExpressionError(f"{self.source!r}: not a valid expression ({exc.msg})") from None
         names: set[str] = set()
         self.uses_candidates = False
+        sums: set[str] = set()
+        self.contest_sums: frozenset[str] = frozenset()  # contest codes of sum(C.code)
+        self._sums = sums
         self._fn = self._compile(tree.body, names)
+        self.contest_sums = frozenset(sums)
+        del self._sums
         self.names = frozenset(names)
 
     def __repr__(self) -> str:
@@ -142,6 +154,19 @@ class Expression:
         ):
             self.uses_candidates = True
             return lambda env: env[CANDIDATE_GROUP]
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "sum"
+            and len(node.args) == 1
+            and not node.keywords
+            and isinstance(node.args[0], ast.Attribute)
+            and isinstance(node.args[0].value, ast.Name)
+            and node.args[0].value.id == CANDIDATE_GROUP
+        ):
+            key = contest_sum_key(node.args[0].attr)
+            self._sums.add(node.args[0].attr)
+            return lambda env: env[key]
         raise self._error(node, f"{type(node).__name__} is not allowed")
 
     def _error(self, node: ast.AST, message: str) -> ExpressionError:

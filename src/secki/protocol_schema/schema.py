@@ -30,13 +30,18 @@ import json
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from secki.protocol_schema.expr import CANDIDATE_GROUP, Expression, ExpressionError
+from secki.protocol_schema.expr import (
+    CANDIDATE_GROUP,
+    Expression,
+    ExpressionError,
+    contest_sum_key,
+)
 
 LineKind = Literal["count", "datetime"]
 Severity = Literal["hard", "soft"]
@@ -129,6 +134,78 @@ class CheckResult:
         return self.passed is False
 
 
+CONTEST_RULES = ("absolute_majority", "plurality", "proportional")
+SEAT_METHODS = ("dhondt", "sainte_lague", "hare")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+
+
+@dataclass(frozen=True)
+class Contest:
+    """One contest of a protocol that carries more than one (e.g. a list vote and a
+    single-member vote): its candidates are those whose ``contest`` is ``code``; ``valid`` and
+    ``invalid`` are its own ballot lines (expressions); ``rule`` decides it (``rule``:
+    absolute_majority, plurality or proportional; ``method``, ``seats``, ``threshold`` for
+    proportional; ``runoff_size`` for absolute majority)."""
+
+    code: str
+    name: str
+    valid: Expression
+    invalid: Expression
+    rule: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "valid": self.valid.source,
+            "invalid": self.invalid.source,
+            "win_rule": dict(self.rule),
+        }
+
+
+def _contest_rule(raw: Any, where: str) -> dict[str, Any]:
+    """A contest's ``win_rule``, checked and in canonical form (keys in a fixed order)."""
+    if not isinstance(raw, Mapping):
+        raise SchemaError(f"{where}: 'win_rule' must be a table with 'rule'")
+    extra = set(raw) - {"rule", "method", "seats", "threshold", "runoff_size"}
+    if extra:
+        raise SchemaError(f"{where}: win_rule has unknown key(s) {', '.join(sorted(extra))}")
+    rule = raw.get("rule")
+    if rule not in CONTEST_RULES:
+        raise SchemaError(
+            f"{where}: win_rule.rule {rule!r} is not one of {', '.join(CONTEST_RULES)}"
+        )
+    out: dict[str, Any] = {"rule": rule}
+    if rule == "proportional":
+        method = raw.get("method", "dhondt")
+        if method not in SEAT_METHODS:
+            raise SchemaError(
+                f"{where}: win_rule.method {method!r} is not one of {', '.join(SEAT_METHODS)}"
+            )
+        seats = raw.get("seats")
+        if not isinstance(seats, int) or isinstance(seats, bool) or not 1 <= seats <= 10_000:
+            raise SchemaError(f"{where}: win_rule.seats must be a whole number from 1 to 10000")
+        threshold = raw.get("threshold", 0)
+        if (
+            not isinstance(threshold, (int, float))
+            or isinstance(threshold, bool)
+            or not 0 <= threshold < 1
+            or round(threshold, 3) != threshold
+        ):
+            raise SchemaError(
+                f"{where}: win_rule.threshold must be a share in [0, 1), at most 3 decimals"
+            )
+        out.update(method=method, seats=seats, threshold=threshold)
+    elif rule == "absolute_majority":
+        size = raw.get("runoff_size", 2)
+        if not isinstance(size, int) or isinstance(size, bool) or not 2 <= size <= 10:
+            raise SchemaError(f"{where}: win_rule.runoff_size must be a whole number 2…10")
+        out["runoff_size"] = size
+    elif set(raw) - {"rule"}:
+        raise SchemaError(f"{where}: a plurality win_rule takes no other key")
+    return out
+
+
 def candidate_code(number: int) -> str:
     return f"{CANDIDATE_GROUP}{number}"
 
@@ -139,6 +216,11 @@ class ProtocolSchema:
     lines: tuple[Line, ...]
     checks: tuple[Check, ...]
     roles: dict[str, Expression] = field(default_factory=dict)
+    #: more than one contest on the protocol; empty: the single contest of the election
+    contests: tuple[Contest, ...] = ()
+    #: with contests: each candidate's contest code, in ballot order (the election's
+    #: candidates, not part of the schema's text); what ``sum(C.code)`` adds up
+    candidate_contests: tuple[str, ...] = ()
 
     # -- construction ------------------------------------------------------------------
     @classmethod
@@ -227,7 +309,69 @@ class ProtocolSchema:
         extra = set(raw_roles) - set(ROLES)
         if extra:
             raise SchemaError(f"{source}: unknown role(s) {', '.join(sorted(extra))}")
-        return cls(name, tuple(lines), tuple(checks), roles)
+        raw_contests = data.get("contests") or []
+        if not isinstance(raw_contests, list):
+            raise SchemaError(f"{source}: 'contests' must be a list")
+        if len(raw_contests) == 1:
+            raise SchemaError(
+                f"{source}: 'contests' lists one contest; leave it out for a single contest"
+            )
+        contests: list[Contest] = []
+        contest_codes: set[str] = set()
+        for i, entry in enumerate(raw_contests, start=1):
+            where = f"{source}: contest #{i}"
+            if not isinstance(entry, Mapping):
+                raise SchemaError(f"{where} must be a table")
+            extra = set(entry) - {"code", "name", "valid", "invalid", "win_rule"}
+            if extra:
+                raise SchemaError(f"{where} has unknown key(s) {', '.join(sorted(extra))}")
+            code = str(need(entry, "code", f"contest #{i}"))
+            if not _CODE.match(code):
+                raise SchemaError(f"{where} code {code!r}: letters, digits, '_' or '-', at most 32")
+            if code in contest_codes:
+                raise SchemaError(f"{where} code {code!r} is duplicated")
+            contest_codes.add(code)
+            exprs: dict[str, Expression] = {}
+            for key in ("valid", "invalid"):
+                try:
+                    exprs[key] = Expression(str(need(entry, key, f"contest #{i}")))
+                except ExpressionError as exc:
+                    raise SchemaError(f"{where} ({code}) {key}: {exc}") from None
+                unknown = exprs[key].names - seen
+                if unknown or exprs[key].uses_candidates or exprs[key].contest_sums:
+                    raise SchemaError(
+                        f"{where} ({code}) {key} must name the contest's own lines"
+                        + (f", not {', '.join(sorted(unknown))}" if unknown else ", not sum(C)")
+                    )
+            contests.append(
+                Contest(
+                    code,
+                    str(need(entry, "name", f"contest #{i}")),
+                    exprs["valid"],
+                    exprs["invalid"],
+                    _contest_rule(entry.get("win_rule"), f"{where} ({code})"),
+                )
+            )
+        for check in checks:
+            unknown_sums = check.expression.contest_sums - contest_codes
+            if unknown_sums:
+                raise SchemaError(
+                    f"{source}: check {check.code}: sum(C.{sorted(unknown_sums)[0]}) names no "
+                    "contest of the protocol"
+                )
+        for check in checks if contests else ():
+            if check.expression.uses_candidates:
+                raise SchemaError(
+                    f"{source}: check {check.code}: sum(C) adds the candidates of every "
+                    "contest; a protocol with contests checks each contest's own lines"
+                )
+        for role, expr in roles.items() if contests else ():
+            if expr.uses_candidates:
+                raise SchemaError(f"{source}: role {role!r}: sum(C) mixes the contests")
+        for role, expr in roles.items():
+            if expr.contest_sums:
+                raise SchemaError(f"{source}: role {role!r}: sum(C.…) is for checks only")
+        return cls(name, tuple(lines), tuple(checks), roles, tuple(contests))
 
     @classmethod
     def from_file(cls, path: str | Path) -> ProtocolSchema:
@@ -271,6 +415,7 @@ class ProtocolSchema:
                 for c in self.checks
             ],
             "roles": {role: expr.source for role, expr in self.roles.items()},
+            **({"contests": [c.to_dict() for c in self.contests]} if self.contests else {}),
         }
 
     # -- queries -----------------------------------------------------------------------
@@ -293,6 +438,35 @@ class ProtocolSchema:
         return [ln.code for ln in self.lines] + [
             candidate_code(i) for i in range(1, n_candidates + 1)
         ]
+
+    def with_candidates(self, contests: Sequence[str]) -> ProtocolSchema:
+        """This schema knowing its candidates' contests (ballot order), for ``sum(C.code)``."""
+        if not self.contests:
+            return self
+        return replace(self, candidate_contests=tuple(contests))
+
+    def candidate_sums(self, votes: Any) -> dict[str, Any]:
+        """``C`` (every candidate) and, with contests, ``C.code`` (one contest's candidates),
+        from one protocol's votes (a sequence) or an (rows × n) array."""
+        array = np.asarray(votes)
+        env: dict[str, Any] = {
+            CANDIDATE_GROUP: array.sum(axis=1) if array.ndim == 2 else sum(votes)
+        }
+        n = array.shape[-1] if array.ndim else 0
+        if self.contests and len(self.candidate_contests) == n:
+            for contest in self.contests:
+                columns = [i for i, k in enumerate(self.candidate_contests) if k == contest.code]
+                if array.ndim == 2:
+                    env[contest_sum_key(contest.code)] = array[:, columns].sum(axis=1)
+                else:
+                    env[contest_sum_key(contest.code)] = sum(votes[i] for i in columns)
+        return env
+
+    def contest(self, code: str) -> Contest:
+        for c in self.contests:
+            if c.code == code:
+                return c
+        raise KeyError(code)
 
     def station_checks(self) -> Iterable[Check]:
         return (c for c in self.checks if c.scope == "station")
@@ -320,15 +494,19 @@ class ProtocolSchema:
         """Run the checks of one scope on one protocol (or one unit's sums)."""
         env: dict[str, Any] = dict(context or {})
         env.update({k: v for k, v in values.items() if v is not None})
-        env[CANDIDATE_GROUP] = sum(candidate_votes)
+        env.update(self.candidate_sums(list(candidate_votes)))
         results = []
         for check in self.checks:
             if check.scope != scope:
                 continue
-            missing = [n for n in check.expression.names if n not in env]
+            sums = [contest_sum_key(k) for k in sorted(check.expression.contest_sums)]
+            missing = [n for n in [*check.expression.names, *sums] if n not in env]
             used = {n: env[n] for n in sorted(check.expression.names) if n in env}
             if check.expression.uses_candidates:
                 used["sum(C)"] = env[CANDIDATE_GROUP]
+            for key in sums:
+                if key in env:
+                    used[f"sum({key})"] = env[key]
             if missing:
                 results.append(CheckResult(check.code, check.severity, None, check.message, used))
                 continue
@@ -352,13 +530,17 @@ class ProtocolSchema:
         """
         env: dict[str, Any] = dict(context or {})
         env.update(columns)
-        env[CANDIDATE_GROUP] = candidates.sum(axis=1) if candidates.ndim == 2 else candidates
+        if candidates.ndim == 2:
+            env.update(self.candidate_sums(candidates))
+        else:
+            env[CANDIDATE_GROUP] = candidates
         out: dict[str, np.ndarray] = {}
         for check in self.checks:
             if check.scope != scope:
                 continue
             applicable = np.ones(len(env[CANDIDATE_GROUP]), dtype=bool)
-            if any(name not in env for name in check.expression.names):
+            sums = [contest_sum_key(k) for k in check.expression.contest_sums]
+            if any(name not in env for name in [*check.expression.names, *sums]):
                 out[check.code] = ~applicable  # a line not given at all: not applicable
                 continue
             for name in check.expression.names:

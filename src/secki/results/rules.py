@@ -25,14 +25,16 @@ earlier is ``invalid``: annulments are decisions, so once their share of all sta
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
 
 from secki.elections.models import Candidate, Election, SeatScope, Unit, WinRule
+from secki.protocol_schema import Contest
 from secki.protocols.models import Protocol, ProtocolStatus
-from secki.results.tabulate import CandidateResult, UnitResult
+from secki.results.tabulate import CandidateResult, UnitResult, contest_result
 from secki.stats.seats import Party, allocate, qualifies
 
 
@@ -344,3 +346,48 @@ def decide(
     else:
         outcome = STRATEGIES[rule](election, national, ranked, False)
     return replace(outcome, annulled=annulled)
+
+
+@dataclass(frozen=True)
+class ContestOutcome:
+    """One contest of a protocol with more than one: its figures and its outcome."""
+
+    contest: Contest
+    result: UnitResult
+    outcome: ElectionOutcome
+
+
+def contest_rules(election: Election, contest: Contest) -> Election:
+    """``election`` with the contest's own win rule (an unsaved copy: the election's annulment
+    share and minimum turnout stay; the base is the contest's valid ballots; seats and the
+    threshold are national)."""
+    ruled = copy.copy(election)
+    rule = contest.rule
+    ruled.win_rule = rule["rule"]
+    ruled.majority_base = "valid"
+    if rule["rule"] == WinRule.PROPORTIONAL:
+        ruled.seat_method = rule["method"]
+        ruled.seats = rule["seats"]
+        ruled.threshold = Decimal(str(rule["threshold"]))
+        ruled.seat_scope = SeatScope.NATIONAL
+        ruled.threshold_scope = SeatScope.NATIONAL
+    elif rule["rule"] == WinRule.ABSOLUTE_MAJORITY:
+        ruled.runoff_size = rule["runoff_size"]
+    return ruled
+
+
+def decide_contests(
+    election: Election, national: UnitResult, *, annulled: int | None = None
+) -> list[ContestOutcome]:
+    """Each contest's outcome (empty for an election with a single contest), by its own rule
+    on its own candidates and valid ballots; no verdict before every station is finished,
+    as for :func:`decide`."""
+    contests = election.protocol_schema().contests
+    if contests and annulled is None:
+        annulled = annulled_count(election)
+    out = []
+    for contest in contests:
+        result = contest_result(national, contest)
+        outcome = decide(contest_rules(election, contest), result, annulled=annulled)
+        out.append(ContestOutcome(contest, result, outcome))
+    return out

@@ -11,8 +11,8 @@ from secki.bundle import translated
 from secki.elections.models import Election
 from secki.elections.names import translations
 from secki.results.publication import withheld_reason
-from secki.results.rules import ElectionOutcome, SeatResult, decide
-from secki.results.tabulate import UnitResult
+from secki.results.rules import ElectionOutcome, SeatResult, decide, decide_contests
+from secki.results.tabulate import UnitResult, contest_result
 
 
 def _dec(value: Decimal | None) -> str | None:
@@ -116,7 +116,11 @@ def national_json(
     """National figures, the win rule's outcome and the first-level units; ``withheld``: the
     publication setting holds the results back (status ``withheld``, nothing counted);
     ``annulled``: the count of annulled stations, when the caller knows it; ``districts``: the
-    results of the units with seats (a per-district proportional allocation)."""
+    results of the units with seats (a per-district proportional allocation).
+
+    A protocol with more than one contest adds ``contests``: each contest's candidates, base
+    (its valid ballots) and outcome by its own rule; ``outcome`` is then the first contest's."""
+    contests: list[dict[str, Any]] = []
     if withheld:
         outcome_doc: dict[str, Any] = {
             "status": "withheld",
@@ -130,14 +134,44 @@ def national_json(
             "ties": [],
             "referendum": None,
         }
+        contests = [
+            {
+                "contest": c.code,
+                "name": c.name,
+                "outcome": outcome_doc,
+                **_contest_figures(contest_result(result, c)),
+            }
+            for c in election.protocol_schema().contests
+        ]
     else:
-        outcome = decide(election, result, annulled=annulled, districts=districts)
-        outcome_doc = outcome_json(outcome)
+        decided = decide_contests(election, result, annulled=annulled)
+        if decided:
+            outcome_doc = outcome_json(decided[0].outcome)
+        else:
+            outcome_doc = outcome_json(
+                decide(election, result, annulled=annulled, districts=districts)
+            )
+        contests = [
+            {
+                "contest": d.contest.code,
+                "name": d.contest.name,
+                "outcome": outcome_json(d.outcome),
+                **_contest_figures(d.result),
+            }
+            for d in decided
+        ]
     return {
         "election": election.slug,
         "simulated": election.simulated,
         "published_only": published_only,
         "outcome": outcome_doc,
         **unit_json(result),
+        **({"contests": contests} if contests else {}),
         "children": [unit_json(c) for c in children],
     }
+
+
+def _contest_figures(r: UnitResult) -> dict[str, Any]:
+    """A contest's base and candidates, as :func:`unit_json` gives them."""
+    doc = unit_json(r)
+    return {"base": doc["base"], "candidates": doc["candidates"]}

@@ -23,7 +23,7 @@ from django.db.models import Count, Sum
 
 from secki.elections.models import Candidate, Election, Station, Unit
 from secki.ledger.chain import ledger_head
-from secki.protocol_schema import ProtocolSchema
+from secki.protocol_schema import Contest, ProtocolSchema
 from secki.protocols.models import counted_statuses
 from secki.results import store
 from secki.results.publication import results_public
@@ -87,6 +87,38 @@ class UnitResult:
     def leader(self) -> CandidateResult | None:
         ranked = self.ranked
         return ranked[0] if ranked and ranked[0].votes > 0 else None
+
+
+def candidate_results(
+    schema: ProtocolSchema, candidates: Iterable[Candidate], lines: Mapping[str, int], base: int
+) -> list[CandidateResult]:
+    """Each candidate's votes and share of ``base``; with contests, of its own contest's
+    valid ballots."""
+    bases = {
+        k.code: int(k.valid.evaluate({n: lines.get(n, 0) for n in k.valid.names}))
+        for k in schema.contests
+    }
+    return [
+        CandidateResult(
+            c,
+            lines.get(c.line_code, 0),
+            percent(lines.get(c.line_code, 0), bases.get(c.contest, base)),
+        )
+        for c in candidates
+    ]
+
+
+def contest_result(result: UnitResult, contest: Contest) -> UnitResult:
+    """``result`` seen by one contest of a protocol with more than one: its candidates only,
+    their shares of the contest's own valid ballots (its ``valid`` line), which are the base."""
+    lines = result.totals.lines
+    base = int(contest.valid.evaluate({n: lines.get(n, 0) for n in contest.valid.names}))
+    candidates = [
+        CandidateResult(c.candidate, c.votes, percent(c.votes, base))
+        for c in result.candidates
+        if c.candidate.contest == contest.code
+    ]
+    return UnitResult(result.unit, result.totals, candidates, base, result.participants)
 
 
 def percent(part: int, whole: int) -> Decimal | None:
@@ -187,12 +219,7 @@ class Tabulation:
     def result_of(self, unit: Unit | None, totals: Totals) -> UnitResult:
         base = int(self.schema.role(self.election.majority_base, totals.lines))
         participants = int(self.schema.role("participants", totals.lines))
-        candidates = [
-            CandidateResult(
-                c, totals.lines.get(c.line_code, 0), percent(totals.lines.get(c.line_code, 0), base)
-            )
-            for c in self.candidates
-        ]
+        candidates = candidate_results(self.schema, self.candidates, totals.lines, base)
         return UnitResult(unit, totals, candidates, base, participants)
 
 

@@ -62,6 +62,14 @@ STEPS = (
     help="Number of constituencies [default: 125, or about 2,000 stations each above 250,000].",
 )
 @click.option("--candidates", default=7, show_default=True, type=click.IntRange(2, 100))
+@click.option(
+    "--list-seats",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 10_000),
+    help="Above 0: a second contest on the same protocol, party lists sharing this many seats "
+    "(D'Hondt, 5 % threshold), beside the presidential vote.",
+)
 @click.option("--fraud", "fraud", multiple=True, metavar="SPEC", help=FRAUD_HELP)
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no summary.")
 def simulate(
@@ -70,6 +78,7 @@ def simulate(
     stations: int,
     constituencies: int | None,
     candidates: int,
+    list_seats: int,
     fraud: tuple[str, ...],
     quiet: bool,
 ) -> None:
@@ -94,6 +103,7 @@ def simulate(
         constituencies=constituencies,
         candidates=candidates,
         fraud=spec,
+        list_seats=list_seats,
     )
     started = time.perf_counter()
     if quiet:

@@ -169,8 +169,12 @@ class SimulationConfig:
     #: when ``name`` is the default one, else none
     name_az: str | None = None
     name_ru: str | None = None
+    #: above 0: a second contest on the same protocol, party lists sharing this many seats
+    list_seats: int = 0
 
     def __post_init__(self) -> None:
+        if not 0 <= self.list_seats <= 10_000:
+            raise ValueError("list_seats must lie in 0 … 10,000")
         if self.stations < 1:
             raise ValueError("stations must be >= 1")
         if self.constituencies is not None and not 1 <= self.constituencies <= self.stations:

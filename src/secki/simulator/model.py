@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -37,6 +37,11 @@ PARTIES = tuple(english for english, _, _ in names.PARTIES)
 STREAMS = ("territory", "votes", "turnout", "stuffing", "integer")
 
 
+#: with ``list_seats``: the party lists of the second contest and their national shares
+LIST_SHARES = (0.38, 0.24, 0.17, 0.12, 0.06, 0.03)
+LIST_THRESHOLD = 0.05
+
+
 @dataclass(frozen=True)
 class Candidate:
     number: int
@@ -46,6 +51,7 @@ class Candidate:
     name_ru: str = ""
     party_az: str = ""
     party_ru: str = ""
+    contest: str = ""  # the protocol's contest (with ``list_seats``), else ""
 
 
 @dataclass
@@ -129,6 +135,80 @@ def make_candidates(n: int) -> list[Candidate]:
     return found
 
 
+def contest_schema(base: ProtocolSchema, seats: int) -> ProtocolSchema:
+    """``base`` (the presidential protocol) with a second contest on the same form: party
+    lists (lines P1 valid and P2 invalid list ballots, ``seats`` by D'Hondt over a 5 %
+    threshold). Its check tying L14 to sum(C) names the presidential contest's candidates
+    instead, sum(C.president): sum(C) would add both contests' candidates."""
+    data = base.to_dict()
+    data["lines"] += [
+        {"code": "P1", "label": "Valid party-list ballots", "kind": "count", "required": True},
+        {"code": "P2", "label": "Invalid party-list ballots", "kind": "count", "required": True},
+    ]
+    data["checks"] = [
+        {**c, "expression": c["expression"].replace("sum(C)", "sum(C.president)")}
+        for c in data["checks"]
+    ] + [
+        {
+            "code": "LIST-1",
+            "expression": "P1 + P2 == L12 + L13",
+            "severity": "hard",
+            "scope": "station",
+            "message": "the party-list ballots found differ from the ballots in the boxes",
+        },
+        {
+            "code": "LIST-2",
+            "expression": "P1 == sum(C.lists)",
+            "severity": "hard",
+            "scope": "station",
+            "message": "the valid party-list ballots differ from the lists' votes",
+        },
+    ]
+    data["contests"] = [
+        {
+            "code": "president",
+            "name": "President",
+            "valid": base.roles["valid"].source,
+            "invalid": base.roles["invalid"].source,
+            "win_rule": {"rule": "absolute_majority", "runoff_size": 2},
+        },
+        {
+            "code": "lists",
+            "name": "Party lists",
+            "valid": "P1",
+            "invalid": "P2",
+            "win_rule": {
+                "rule": "proportional",
+                "method": "dhondt",
+                "seats": seats,
+                "threshold": LIST_THRESHOLD,
+            },
+        },
+    ]
+    return ProtocolSchema.from_dict(data, source="simulated two-contest protocol")
+
+
+def list_candidates(first: int) -> list[Candidate]:
+    return [
+        Candidate(first + i, f"List {i + 1}", PARTIES[i % len(PARTIES)], "lists")
+        for i in range(len(LIST_SHARES))
+    ]
+
+
+def add_lists(p: Protocols, rng: np.random.Generator) -> Protocols:
+    """The party-list contest of each station: the ballots in the boxes, the presidential
+    invalid count again invalid, the rest split among the lists (multinomial)."""
+    invalid = p["L15a"] + p["L15b"]
+    valid = np.maximum(p.in_boxes - invalid, 0)
+    shares = np.asarray(LIST_SHARES) / sum(LIST_SHARES)
+    votes = rng.multinomial(valid, shares).astype(p.votes.dtype)
+    return replace(
+        p,
+        lines={**p.lines, "P1": valid.astype(p.votes.dtype), "P2": (p.in_boxes - valid)},
+        votes=np.concatenate([p.votes, votes], axis=1),
+    )
+
+
 def election_settings(config: SimulationConfig, schema: ProtocolSchema) -> dict[str, Any]:
     from secki.bundle import FORMAT
 
@@ -172,6 +252,8 @@ def simulate(
         )
     )
     schema = ProtocolSchema.builtin()
+    if config.list_seats:
+        schema = contest_schema(schema, config.list_seats)
     step("territory")
     territory = build_territory(config, rngs["territory"])
     step("votes")
@@ -187,12 +269,21 @@ def simulate(
             stuff(protocols, config.fraud.stuffing, rngs["stuffing"], truth)
         if config.fraud.integer is not None:
             rewrite_integer(protocols, config.fraud.integer, rngs["integer"], truth)
+    candidates = make_candidates(config.candidates)
+    if config.list_seats:
+        # a stream of its own, after the others: the presidential contest keeps its numbers
+        lists_rng = np.random.default_rng(
+            np.random.SeedSequence(config.seed).spawn(len(STREAMS) + 1)[-1]
+        )
+        protocols = add_lists(protocols, lists_rng)
+        candidates = [replace(c, contest="president") for c in candidates]
+        candidates += list_candidates(len(candidates) + 1)
     return SimulatedElection(
         config=config,
         settings=election_settings(config, schema),
         schema=schema,
         territory=territory,
-        candidates=make_candidates(config.candidates),
+        candidates=candidates,
         turnout_times=TURNOUT_TIMES,
         turnout=turnout,
         clean=clean,

@@ -22,6 +22,7 @@ import numpy as np
 
 from secki.bundle import (
     CANDIDATE_COLUMNS,
+    CANDIDATE_CONTEST_COLUMN,
     STATION_COLUMNS,
     TRUTH_COLUMNS,
     TURNOUT_COLUMNS,
@@ -185,11 +186,21 @@ def write_bundle(
         out / "stations.csv", STATION_HEADER, station_rows(election, codes)
     )
     step("candidates.csv")
+    contest = [CANDIDATE_CONTEST_COLUMN] if any(c.contest for c in election.candidates) else []
     counts["candidates.csv"] = write_table(
         out / "candidates.csv",
-        CANDIDATE_HEADER,
+        [*CANDIDATE_HEADER, *contest],
         [
-            (c.number, c.name, c.party, c.name_az, c.name_ru, c.party_az, c.party_ru)
+            (
+                c.number,
+                c.name,
+                c.party,
+                c.name_az,
+                c.name_ru,
+                c.party_az,
+                c.party_ru,
+                *([c.contest] if contest else []),
+            )
             for c in election.candidates
         ],
     )
