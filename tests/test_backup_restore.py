@@ -37,6 +37,13 @@ for code in ("1-1", "2-1"):
 """
 
 
+def secki(env: dict[str, str], *args: str) -> str:
+    """``secki ARGS``; a failure shows what the command said."""
+    run = run_secki(env, *args, check=False)
+    assert run.returncode == 0, f"secki {' '.join(args)}: {run.stdout}{run.stderr}"
+    return run.stdout
+
+
 def new_cluster() -> Cluster:
     try:
         return Cluster(durable=True)
@@ -59,9 +66,9 @@ def original(tmp_path: Path) -> Iterator[tuple[Cluster, dict[str, str]]]:
             "SECKI_VAR_DIR": str(tmp_path / "var"),
             "SECKI_SNAPSHOT_AUTO": "0",
         }
-        run_secki(env, "import", str(write_small_bundle(tmp_path / "bundle")))
-        run_secki(env, "manage", "shell", "-c", ADD_SCAN)
-        run_secki(env, "publish", "--quiet")
+        secki(env, "import", str(write_small_bundle(tmp_path / "bundle")))
+        secki(env, "manage", "shell", "-c", ADD_SCAN)
+        secki(env, "publish", "--quiet")
         yield cluster, env
     finally:
         cluster.remove()
@@ -85,9 +92,9 @@ def assert_verified_and_equal(before: dict[str, str], after: dict[str, str], tmp
         published = run_secki(after, "verify", *state, str(Path(var) / "log"), check=False)
         assert published.returncode == 0, published.stdout + published.stderr
     # the restored server still publishes: the log continues from the restored files
-    run_secki(after, "publish", "--quiet")
-    run_secki(before, "export", str(tmp / "exported-before"))
-    run_secki(after, "export", str(tmp / "exported-after"))
+    secki(after, "publish", "--quiet")
+    secki(before, "export", str(tmp / "exported-before"))
+    secki(after, "export", str(tmp / "exported-after"))
     compared = filecmp.dircmp(tmp / "exported-before", tmp / "exported-after")
     assert compared.left_list == compared.right_list
     assert not compared.diff_files and not compared.funny_files, compared.diff_files
@@ -125,8 +132,8 @@ def test_a_dump_restored_onto_a_new_server_verifies_and_an_older_one_is_refused(
 ) -> None:
     source, env = original
     early = dump(source, tmp_path / "early.dump")
-    run_secki(env, "manage", "shell", "-c", LATER_SCAN)  # a fact after the first backup
-    run_secki(env, "publish", "--quiet")
+    secki(env, "manage", "shell", "-c", LATER_SCAN)  # a fact after the first backup
+    secki(env, "publish", "--quiet")
     late = dump(source, tmp_path / "late.dump")
     target = restore(late)
     try:
