@@ -189,10 +189,22 @@ def contest_schema(base: ProtocolSchema, seats: int) -> ProtocolSchema:
 
 
 def list_candidates(first: int) -> list[Candidate]:
-    return [
-        Candidate(first + i, f"List {i + 1}", PARTIES[i % len(PARTIES)], "lists")
-        for i in range(len(LIST_SHARES))
-    ]
+    out = []
+    for i in range(len(LIST_SHARES)):
+        party, party_az, party_ru = names.PARTIES[i % len(names.PARTIES)]
+        out.append(
+            Candidate(
+                first + i,
+                f"List {i + 1}",
+                party,
+                name_az=f"Siyahı {i + 1}",
+                name_ru=f"Список {i + 1}",
+                party_az=party_az,
+                party_ru=party_ru,
+                contest="lists",
+            )
+        )
+    return out
 
 
 def add_lists(p: Protocols, rng: np.random.Generator) -> Protocols:
