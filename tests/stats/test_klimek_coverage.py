@@ -3,7 +3,8 @@
 Slow (SECKI_SLOW=1): 50 seeds per scenario, each a fit with 40 bootstrap replicates. The
 95 % intervals must cover the true f_i and f_e in at least 90 % of the seeds, including a
 scenario where the extreme-fraud spike at (100 %, 100 %) is the densest histogram cell,
-which a fit taking the global mode as the clean peak gets wrong.
+which a fit taking the global mode as the clean peak gets wrong, and one where incremental
+fraud biases the published clean-part rule's f_i low (the interval must still cover it).
 """
 
 from __future__ import annotations

@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 
 from secki.stats import fit_klimek, integer_percentage_test, is_integer_percentage
-from secki.stats.fingerprint import ImplausibleModeError, first_mode
+from secki.stats.fingerprint import (
+    THETA_GRID,
+    ImplausibleModeError,
+    _fit_sample,
+    first_mode,
+    station_ratios,
+)
 from secki.stats.simulation import simulate_klimek
 
 
@@ -33,6 +39,29 @@ def test_the_densest_corner_is_not_taken_for_the_clean_peak() -> None:
     assert abs(fit.turnout_mean - 0.6) < 0.03 and abs(fit.share_mean - 0.5) < 0.03
     assert fit.f_e_interval[0] <= 0.12 <= fit.f_e_interval[1]
     assert fit.f_i_interval[0] <= 0.15 <= fit.f_i_interval[1]
+
+
+def test_the_corrected_clean_part_pulls_f_i_towards_the_truth() -> None:
+    # incremental fraud pulls the first mode right and widens the spread below it, so the
+    # published rule's f_i is low; the corrected refit (which widens the interval) is not
+    plain, corrected = [], []
+    for seed in range(6):
+        e = simulate_klimek(4000, seed=1000 + seed, f_i=0.25, f_e=0.03, theta=0.3)
+        t, s, ok = station_ratios(e.voters, e.ballots, e.leader)
+        r = _fit_sample(
+            t[ok],
+            s[ok],
+            e.voters[ok],
+            bins=50,
+            m=20_000,
+            alpha=2.0,
+            thetas=THETA_GRID,
+            rng=np.random.default_rng(seed),
+        )
+        plain.append(r.f_i)
+        corrected.append(r.corrected[0])
+    assert np.mean(plain) < 0.22
+    assert abs(np.mean(corrected) - 0.25) < abs(np.mean(plain) - 0.25)
 
 
 def test_a_clean_mode_in_the_corner_is_refused() -> None:
