@@ -20,7 +20,7 @@ from secki.errors import IntakeError
 from secki.integrity import actions as integrity
 from tests.factories import write_small_bundle
 from tests.personas import Persona, make_personas
-from tests.protocols.test_api import register_only
+from tests.protocols.test_api import register_only, spoiled
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +104,37 @@ def test_an_integrity_refusal_comes_back_from_the_api_in_az(
     assert error("en") == (422, "duplicate_station", "stations: listed more than once: 1-1")
     assert error("az") == (422, "duplicate_station", "stations: bir dəfədən çox göstərilib: 1-1")
     assert error("ru") == (422, "duplicate_station", "stations: указаны более одного раза: 1-1")
+
+
+@pytest.mark.parametrize(
+    ("body", "language", "expected"),
+    [
+        (spoiled("C2", -4), "en", ("values.C2", "must be at least 0")),
+        (spoiled("C2", -4), "az", ("values.C2", "ən azı 0 olmalıdır")),
+        (spoiled("C2", -4), "ru", ("values.C2", "должно быть не меньше 0")),
+        ({"station": "1-1"}, "az", ("values", "tələb olunur")),
+        ({"station": "1-1"}, "ru", ("values", "обязательное поле")),
+    ],
+)
+def test_a_request_that_does_not_fit_the_schema_is_refused_in_the_request_language(
+    small: tuple[Election, dict[str, Persona]],
+    body: dict[str, Any],
+    language: str,
+    expected: tuple[str, str],
+) -> None:
+    election, people = small
+    response = (
+        people["cec"]
+        .client()
+        .post(
+            f"/api/v1/elections/{election.slug}/protocols",
+            data=json.dumps(body),
+            content_type="application/json",
+            HTTP_ACCEPT_LANGUAGE=language,
+        )
+    )
+    found = response.json()["error"]
+    field, message = expected
+    assert (response.status_code, found["code"], found["field"]) == (400, "invalid_request", field)
+    assert found["message"] == f"{field}: {message}"
+    assert found["details"][0]["message"] == message
