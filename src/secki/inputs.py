@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from secki.errors import IntakeError
 from secki.protocol_schema.schema import MAX_COUNT
@@ -26,10 +26,18 @@ def count_in_range(code: str, value: int, *, shown: str | None = None) -> int:
     """``value`` if it is an integer 0 ≤ n < MAX_COUNT, or an IntakeError naming the line
     (and the value as ``shown``, if given)."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise IntakeError("invalid_value", f"{code}: {quoted(value)} is not an integer", field=code)
+        raise IntakeError(
+            "invalid_value",
+            gettext_noop("%(line)s: %(value)s is not an integer"),
+            params={"line": code, "value": quoted(value)},
+            field=code,
+        )
     if value < 0:
         raise IntakeError(
-            "negative_value", f"{code}: {value} is negative; counts are >= 0", field=code
+            "negative_value",
+            gettext_noop("%(line)s: %(value)s is negative; counts are >= 0"),
+            params={"line": code, "value": value},
+            field=code,
         )
     if value >= MAX_COUNT:
         raise IntakeError(

@@ -307,7 +307,7 @@ def test_texts_longer_than_their_column_are_refused(
     response = post(people[persona], election, path, {**base, **body, field: "x" * length})
     # the column's length is the request schema's (maxLength): 400 naming the field
     error = refused(response, 400, "invalid_request", field)
-    assert error["message"] == f"{field}: String should have at most {limit} characters"
+    assert error["message"] == f"{field}: at most {limit} characters"
     assert state() == before
 
 

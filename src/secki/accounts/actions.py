@@ -31,7 +31,7 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from secki.accounts import audit
 from secki.accounts.access import GRANTS, AccessDenied, Permission, authorize, memberships
@@ -49,7 +49,7 @@ from secki.elections.models import (
     WinRule,
     bump_schema_revision,
 )
-from secki.errors import IntakeError
+from secki.errors import IntakeError, Text
 from secki.ledger import chain, drafts
 
 #: election fields a manager may change after creation (audited as ``election.settings``)
@@ -183,7 +183,7 @@ def _manage(
     if unit is None:
         return authorize(user, election, Permission.MANAGE_ELECTION, station)
     if not getattr(user, "is_authenticated", False):
-        raise AccessDenied("not_authenticated", _("log in or send an API token"))
+        raise AccessDenied("not_authenticated", gettext_noop("log in or send an API token"))
     if user.is_superuser:
         return None
     granting = [
@@ -192,16 +192,16 @@ def _manage(
     if not granting:
         raise AccessDenied(
             "forbidden_role",
-            _("your role in %(slug)s does not allow %(permission)s")
-            % {"slug": election.slug, "permission": Permission.MANAGE_ELECTION.value},
+            gettext_noop("your role in %(slug)s does not allow %(permission)s"),
+            params={"slug": election.slug, "permission": Permission.MANAGE_ELECTION.value},
         )
     for m in granting:
         if m.station_id is None and (m.unit is None or unit.path.startswith(m.unit.path)):
             return m
     raise AccessDenied(
         "forbidden_territory",
-        _("%(permission)s on unit %(unit)s is outside your territory")
-        % {"permission": Permission.MANAGE_ELECTION.value, "unit": unit.code},
+        gettext_noop("%(permission)s on unit %(unit)s is outside your territory"),
+        params={"permission": Permission.MANAGE_ELECTION.value, "unit": unit.code},
     )
 
 
@@ -209,11 +209,12 @@ def _superuser_or_cli(user: User | None, what: str) -> None:
     if user is None:
         return
     if not getattr(user, "is_authenticated", False):
-        raise AccessDenied("not_authenticated", _("log in or send an API token"))
+        raise AccessDenied("not_authenticated", gettext_noop("log in or send an API token"))
     if not user.is_superuser:
         raise AccessDenied(
             "forbidden_role",
-            _("only a superuser or the server's command line may %(what)s") % {"what": what},
+            gettext_noop("only a superuser or the server's command line may %(what)s"),
+            params={"what": what},
         )
 
 
@@ -232,12 +233,12 @@ def has_results(election: Election) -> tuple[int, int]:
 def _frozen(election: Election) -> IntakeError:
     return IntakeError(
         "register_frozen",
-        _(
+        gettext_noop(
             "the register of %(slug)s is frozen while the election is %(status)s: a station "
             "changes only by an amendment with a reason (secki amend-register), and nothing "
             "else of the register changes"
-        )
-        % {"slug": election.slug, "status": election.status},
+        ),
+        params={"slug": election.slug, "status": election.status},
         status=409,
     )
 
@@ -259,7 +260,7 @@ def settings_of(election: Election) -> dict[str, Any]:
 def check_create(user: User | None) -> None:
     """Who may create an election: a superuser or the command line (nobody else has a role
     in an election that does not exist yet)."""
-    _superuser_or_cli(user, _("create an election"))
+    _superuser_or_cli(user, Text(gettext_noop("create an election")))
 
 
 def _decimals(obj: models.Model) -> None:
@@ -282,7 +283,7 @@ def create_election(
     """Store a new (unsaved) election after validating it; audited as ``election.created``."""
     check_create(user)
     if election.pk is not None:
-        raise IntakeError("invalid_value", _("the election exists already"))
+        raise IntakeError("invalid_value", gettext_noop("the election exists already"))
     _decimals(election)
     try:
         election.full_clean()
@@ -309,23 +310,23 @@ def check_replace(user: User | None, existing: Election) -> None:
     if protocols or reports:
         raise IntakeError(
             "has_results",
-            _(
+            gettext_noop(
                 "election %(slug)s has %(protocols)d protocol(s) and %(reports)d turnout "
                 "report(s): replacing it would discard them, so it is refused"
-            )
-            % {"slug": existing.slug, "protocols": protocols, "reports": reports},
+            ),
+            params={"slug": existing.slug, "protocols": protocols, "reports": reports},
             status=409,
             field="slug",
         )
     if existing.status != ElectionStatus.SETUP:
         raise IntakeError(
             "register_frozen",
-            _(
+            gettext_noop(
                 "the register of %(slug)s is frozen while the election is %(status)s: set it "
                 "back to setup first (secki election-status %(slug)s setup) or amend stations "
                 "one by one (secki amend-register)"
-            )
-            % {"slug": existing.slug, "status": existing.status},
+            ),
+            params={"slug": existing.slug, "status": existing.status},
             status=409,
             field="slug",
         )
@@ -361,14 +362,20 @@ def _coerce(election: Election, name: str, value: Any) -> Any:
         field = None
     if not isinstance(field, models.Field):
         raise IntakeError(
-            "unknown_field", _("%(name)s: no such setting") % {"name": name}, field=name
+            "unknown_field",
+            gettext_noop("%(name)s: no such setting"),
+            params={"name": name},
+            field=name,
         )
     if isinstance(field, models.JSONField) and isinstance(value, str):
         try:
             value = json.loads(value)
         except json.JSONDecodeError:
             raise IntakeError(
-                "invalid_value", _("%(name)s: not JSON") % {"name": name}, field=name
+                "invalid_value",
+                gettext_noop("%(name)s: not JSON"),
+                params={"name": name},
+                field=name,
             ) from None
     try:
         return field.to_python(value)
@@ -386,11 +393,11 @@ def _check_rule_fits(election: Election) -> None:
         if options != 2:
             raise IntakeError(
                 "invalid_value",
-                _(
+                gettext_noop(
                     "win_rule: a referendum has two options, 1 = yes and 2 = no "
                     "(this election has %(n)s)"
-                )
-                % {"n": options},
+                ),
+                params={"n": options},
                 field="win_rule",
             )
     if (
@@ -400,7 +407,9 @@ def _check_rule_fits(election: Election) -> None:
     ):
         raise IntakeError(
             "invalid_value",
-            _("seat_scope: seats per district need districts: no unit has its number of seats"),
+            gettext_noop(
+                "seat_scope: seats per district need districts: no unit has its number of seats"
+            ),
             field="seat_scope",
         )
 
@@ -414,19 +423,19 @@ def change_election(
     """
     _manage(user, election)
     if not changes:
-        raise IntakeError("missing_value", _("name at least one setting to change"))
+        raise IntakeError("missing_value", gettext_noop("name at least one setting to change"))
     for name in changes:
         if name == "status":
             raise IntakeError(
                 "invalid_value",
-                _("status changes through its own action (secki election-status)"),
+                gettext_noop("status changes through its own action (secki election-status)"),
                 field=name,
             )
         if name not in SETTINGS:
             raise IntakeError(
                 "unknown_field",
-                _("%(name)s: not a setting that can change (one of: %(names)s)")
-                % {"name": name, "names": ", ".join(SETTINGS)},
+                gettext_noop("%(name)s: not a setting that can change (one of: %(names)s)"),
+                params={"name": name, "names": ", ".join(SETTINGS)},
                 field=name,
             )
     with transaction.atomic():
@@ -476,7 +485,8 @@ def set_status(
     if status not in ElectionStatus.values:
         raise IntakeError(
             "invalid_value",
-            _("status: one of %(values)s") % {"values": ", ".join(ElectionStatus.values)},
+            gettext_noop("status: one of %(values)s"),
+            params={"values": ", ".join(ElectionStatus.values)},
             field="status",
         )
     reason = _text(reason, "reason", required=False)
@@ -486,16 +496,18 @@ def set_status(
         if status == old:
             raise IntakeError(
                 "invalid_transition",
-                _("election %(slug)s is already %(status)s")
-                % {"slug": current.slug, "status": old},
+                gettext_noop("election %(slug)s is already %(status)s"),
+                params={"slug": current.slug, "status": old},
                 status=409,
                 field="status",
             )
         if status not in TRANSITIONS[old]:
             raise IntakeError(
                 "invalid_transition",
-                _("an election cannot go from %(old)s to %(new)s (allowed: %(allowed)s)")
-                % {"old": old, "new": status, "allowed": ", ".join(sorted(TRANSITIONS[old]))},
+                gettext_noop(
+                    "an election cannot go from %(old)s to %(new)s (allowed: %(allowed)s)"
+                ),
+                params={"old": old, "new": status, "allowed": ", ".join(sorted(TRANSITIONS[old]))},
                 status=409,
                 field="status",
             )
@@ -504,11 +516,11 @@ def set_status(
             if protocols or reports:
                 raise IntakeError(
                     "has_results",
-                    _(
+                    gettext_noop(
                         "election %(slug)s has %(protocols)d protocol(s) and %(reports)d "
                         "turnout report(s): it cannot go back to setup"
-                    )
-                    % {"slug": current.slug, "protocols": protocols, "reports": reports},
+                    ),
+                    params={"slug": current.slug, "protocols": protocols, "reports": reports},
                     status=409,
                     field="status",
                 )
@@ -542,11 +554,11 @@ def delete_election(
         if (protocols or reports) and not current.simulated:
             raise IntakeError(
                 "has_results",
-                _(
+                gettext_noop(
                     "election %(slug)s has %(protocols)d protocol(s) and %(reports)d turnout "
                     "report(s): it cannot be deleted"
-                )
-                % {"slug": current.slug, "protocols": protocols, "reports": reports},
+                ),
+                params={"slug": current.slug, "protocols": protocols, "reports": reports},
                 status=409,
             )
         before = {**row(current), "protocols": protocols, "turnout_reports": reports}
@@ -593,8 +605,8 @@ def _same_election(election: Election, obj: models.Model) -> None:
         if related is not None and related.election_id != election.pk:
             raise IntakeError(
                 "invalid_value",
-                _("%(field)s: %(code)s belongs to another election")
-                % {"field": name, "code": related.code},
+                gettext_noop("%(field)s: %(code)s belongs to another election"),
+                params={"field": name, "code": related.code},
                 field=name,
             )
 
@@ -605,7 +617,8 @@ def _move_unit(unit: Unit, old_path: str) -> None:
     if parent is not None and parent.path.startswith(old_path):
         raise IntakeError(
             "invalid_value",
-            _("parent: %(code)s lies inside the unit itself") % {"code": parent.code},
+            gettext_noop("parent: %(code)s lies inside the unit itself"),
+            params={"code": parent.code},
             field="parent",
         )
     unit.path = f"{parent.path if parent else '/'}{unit.pk}/"
@@ -637,7 +650,7 @@ def save_setup_row(
     kind = _kind(obj)
     election_id = getattr(obj, "election_id", None)
     if election_id is None:
-        raise IntakeError("missing_value", _("election: required"), field="election")
+        raise IntakeError("missing_value", gettext_noop("election: required"), field="election")
     with transaction.atomic():
         election = _locked(Election(pk=election_id))
         model = type(obj)
@@ -665,7 +678,9 @@ def save_setup_row(
                 obj.save()
         except IntegrityError as exc:
             raise IntakeError(
-                "invalid_value", _("conflicts with another row: %(error)s") % {"error": exc}
+                "invalid_value",
+                gettext_noop("conflicts with another row: %(error)s"),
+                params={"error": exc},
             ) from None
         if isinstance(obj, Unit):
             if old_unit is None:
@@ -743,7 +758,10 @@ def _station_field(name: str) -> models.Field[Any, Any]:
         field = Station._meta.get_field(name)
     except FieldDoesNotExist:
         raise IntakeError(
-            "unknown_field", _("%(name)s: no such station field") % {"name": name}, field=name
+            "unknown_field",
+            gettext_noop("%(name)s: no such station field"),
+            params={"name": name},
+            field=name,
         ) from None
     assert isinstance(field, models.Field)
     return field
@@ -752,16 +770,24 @@ def _station_field(name: str) -> models.Field[Any, Any]:
 def _text(value: Any, name: str, *, required: bool = True) -> str:
     text = value.strip() if isinstance(value, str) else ""
     if value is not None and not isinstance(value, str):
-        raise IntakeError("invalid_value", _("%(name)s: must be text") % {"name": name}, field=name)
+        raise IntakeError(
+            "invalid_value",
+            gettext_noop("%(name)s: must be text"),
+            params={"name": name},
+            field=name,
+        )
     if required and not text:
         raise IntakeError(
-            "missing_value", _("%(name)s: required, say why") % {"name": name}, field=name
+            "missing_value",
+            gettext_noop("%(name)s: required, say why"),
+            params={"name": name},
+            field=name,
         )
     if len(text) > REASON_LIMIT or "\x00" in text:
         raise IntakeError(
             "invalid_value",
-            _("%(name)s: at most %(limit)d characters, no NUL")
-            % {"name": name, "limit": REASON_LIMIT},
+            gettext_noop("%(name)s: at most %(limit)d characters, no NUL"),
+            params={"name": name, "limit": REASON_LIMIT},
             field=name,
         )
     return text
@@ -782,8 +808,8 @@ def amend_register(
     if station.election_id != election.pk:
         raise IntakeError(
             "invalid_value",
-            _("station %(code)s is not in %(slug)s")
-            % {"code": station.code, "slug": election.slug},
+            gettext_noop("station %(code)s is not in %(slug)s"),
+            params={"code": station.code, "slug": election.slug},
             field="station",
         )
     _manage(user, election, station=station)
@@ -791,14 +817,15 @@ def amend_register(
     if not changes:
         raise IntakeError(
             "missing_value",
-            _("name at least one field to amend (%(names)s)") % {"names": ", ".join(AMENDABLE)},
+            gettext_noop("name at least one field to amend (%(names)s)"),
+            params={"names": ", ".join(AMENDABLE)},
         )
     for name in changes:
         if name not in AMENDABLE:
             raise IntakeError(
                 "unknown_field",
-                _("%(name)s: cannot be amended (one of: %(names)s)")
-                % {"name": name, "names": ", ".join(AMENDABLE)},
+                gettext_noop("%(name)s: cannot be amended (one of: %(names)s)"),
+                params={"name": name, "names": ", ".join(AMENDABLE)},
                 field=name,
             )
     with transaction.atomic():
@@ -820,7 +847,9 @@ def amend_register(
         old, new = _diff(before, row(current))
         if not new:
             raise IntakeError(
-                "invalid_value", _("the amendment changes nothing"), field=next(iter(changes))
+                "invalid_value",
+                gettext_noop("the amendment changes nothing"),
+                field=next(iter(changes)),
             )
         current.save(update_fields=[*new])
         current.refresh_from_db(fields=[*new])
@@ -879,8 +908,8 @@ def _may_grant(user: User | None, m: Membership) -> None:
     if not GRANTS[Role(m.role)] <= GRANTS[Role(granting.role)]:
         raise AccessDenied(
             "forbidden_role",
-            _("you cannot grant or revoke the role %(role)s, which is above your own")
-            % {"role": m.role},
+            gettext_noop("you cannot grant or revoke the role %(role)s, which is above your own"),
+            params={"role": m.role},
         )
 
 
@@ -899,25 +928,32 @@ def grant(
     if role not in Role.values:
         raise IntakeError(
             "invalid_value",
-            _("role: one of %(roles)s") % {"roles": ", ".join(Role.values)},
+            gettext_noop("role: one of %(roles)s"),
+            params={"roles": ", ".join(Role.values)},
             field="role",
         )
     if unit is not None and station is not None:
-        raise IntakeError("invalid_value", _("give a unit or a station, not both"), field="unit")
+        raise IntakeError(
+            "invalid_value", gettext_noop("give a unit or a station, not both"), field="unit"
+        )
     for name, where in (("unit", unit), ("station", station)):
         if where is not None and where.election_id != election.pk:
             raise IntakeError(
                 "invalid_value",
-                _("%(field)s: %(code)s belongs to another election")
-                % {"field": name, "code": where.code},
+                gettext_noop("%(field)s: %(code)s belongs to another election"),
+                params={"field": name, "code": where.code},
                 field=name,
             )
     if role == Role.STATION_OPERATOR and station is None:
-        raise IntakeError("missing_value", _("a station operator needs a station"), field="station")
+        raise IntakeError(
+            "missing_value", gettext_noop("a station operator needs a station"), field="station"
+        )
     if role == Role.CONSTITUENCY_OPERATOR and unit is None and station is None:
-        raise IntakeError("missing_value", _("a constituency operator needs a unit"), field="unit")
+        raise IntakeError(
+            "missing_value", gettext_noop("a constituency operator needs a unit"), field="unit"
+        )
     if member is None or getattr(member, "pk", None) is None:
-        raise IntakeError("missing_value", _("user: required"), field="user")
+        raise IntakeError("missing_value", gettext_noop("user: required"), field="user")
     m = Membership(user=member, election=election, role=role, unit=unit, station=station)
     _may_grant(user, m)
     with transaction.atomic():
@@ -927,7 +963,8 @@ def grant(
         ).exists():
             raise IntakeError(
                 "already_granted",
-                _("%(who)s already holds this role here") % {"who": member.get_username()},
+                gettext_noop("%(who)s already holds this role here"),
+                params={"who": member.get_username()},
                 status=409,
             )
         m.save()
@@ -952,7 +989,9 @@ def revoke(
         facts, label = membership_facts(membership), _membership_label(membership)
         deleted, _kinds = Membership.objects.filter(pk=membership.pk).delete()
         if not deleted:
-            raise IntakeError("not_found", _("that membership no longer exists"), status=404)
+            raise IntakeError(
+                "not_found", gettext_noop("that membership no longer exists"), status=404
+            )
         audit.record(
             user,
             "membership.revoked",
@@ -972,11 +1011,14 @@ def issue_token(
     """A new API token of the user's own (the raw key is returned once and never stored);
     audited as ``token.issued`` (name and id, never the key)."""
     if not isinstance(user, Account):
-        raise AccessDenied("not_authenticated", _("log in first"))
+        raise AccessDenied("not_authenticated", gettext_noop("log in first"))
     text = name.strip() if isinstance(name, str) else ""
     if not text or len(text) > 100 or "\x00" in text:
         raise IntakeError(
-            "invalid_name", _("name the token (1 to 100 characters)"), status=400, field="name"
+            "invalid_name",
+            gettext_noop("name the token (1 to 100 characters)"),
+            status=400,
+            field="name",
         )
     with transaction.atomic():
         token, raw = ApiToken.issue(user, text)
@@ -995,9 +1037,9 @@ def revoke_token(user: User | None, token: ApiToken, *, request: HttpRequest | N
     ``token.revoked``; False when it was revoked already (nothing recorded)."""
     if user is not None:
         if not getattr(user, "is_authenticated", False):
-            raise AccessDenied("not_authenticated", _("log in first"))
+            raise AccessDenied("not_authenticated", gettext_noop("log in first"))
         if token.user_id != user.pk and not user.is_superuser:
-            raise AccessDenied("forbidden_role", _("only its owner may revoke a token"))
+            raise AccessDenied("forbidden_role", gettext_noop("only its owner may revoke a token"))
     with transaction.atomic():
         current = ApiToken.objects.select_for_update().get(pk=token.pk)
         if current.revoked_at is not None:
@@ -1027,7 +1069,7 @@ def reset_two_factor(
     from django_otp.plugins.otp_static.models import StaticDevice
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    _superuser_or_cli(user, _("reset another account's two-factor log-in"))
+    _superuser_or_cli(user, Text(gettext_noop("reset another account's two-factor log-in")))
     with transaction.atomic():
         authenticators = TOTPDevice.objects.filter(user_id=account.pk)
         recovery = StaticDevice.objects.filter(user_id=account.pk)

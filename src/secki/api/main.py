@@ -124,15 +124,69 @@ def _field(loc: Sequence[Any]) -> str | None:
     return ".".join(str(p) for p in parts) or None
 
 
+#: the request-validation errors (pydantic's error ``type``) in words of the catalogue, with
+#: the rule's limits (pydantic's ``ctx``) as parameters; other types keep pydantic's English
+VALIDATION_MESSAGES: dict[str, str] = {
+    "missing": gettext_noop("required"),
+    "int_parsing": gettext_noop("not a whole number"),
+    "int_type": gettext_noop("must be a whole number"),
+    "int_from_float": gettext_noop("must be a whole number, without a fractional part"),
+    "float_parsing": gettext_noop("not a number"),
+    "float_type": gettext_noop("must be a number"),
+    "finite_number": gettext_noop("must be a finite number"),
+    "string_type": gettext_noop("must be text"),
+    "string_too_short": gettext_noop("at least %(min_length)s characters"),
+    "string_too_long": gettext_noop("at most %(max_length)s characters"),
+    "string_pattern_mismatch": gettext_noop("does not have the expected form"),
+    "too_short": gettext_noop("at least %(min_length)s items"),
+    "too_long": gettext_noop("at most %(max_length)s items"),
+    "greater_than_equal": gettext_noop("must be at least %(ge)s"),
+    "greater_than": gettext_noop("must be greater than %(gt)s"),
+    "less_than_equal": gettext_noop("must be at most %(le)s"),
+    "less_than": gettext_noop("must be less than %(lt)s"),
+    "bool_parsing": gettext_noop("must be true or false"),
+    "bool_type": gettext_noop("must be true or false"),
+    "list_type": gettext_noop("must be a list"),
+    "dict_type": gettext_noop("must be an object"),
+    "model_type": gettext_noop("must be an object"),
+    "model_attributes_type": gettext_noop("must be an object"),
+    "extra_forbidden": gettext_noop("not a field of this request"),
+    "literal_error": gettext_noop("must be one of %(expected)s"),
+    "enum": gettext_noop("must be one of %(expected)s"),
+    "json_invalid": gettext_noop("the body is not valid JSON"),
+    "date_parsing": gettext_noop("not a date (YYYY-MM-DD)"),
+    "date_from_datetime_parsing": gettext_noop("not a date (YYYY-MM-DD)"),
+    "datetime_parsing": gettext_noop("not a date and time (ISO 8601)"),
+    "datetime_from_date_parsing": gettext_noop("not a date and time (ISO 8601)"),
+}
+
+
+def validation_message(found: dict[str, Any]) -> str:
+    """One request-validation error in the active language."""
+    template = VALIDATION_MESSAGES.get(str(found.get("type", "")))
+    if template is None:
+        return str(found.get("msg", ""))
+    ctx = {k: str(v) for k, v in (found.get("ctx") or {}).items()}
+    try:
+        return gettext(template) % ctx if "%(" in template else gettext(template)
+    except (KeyError, ValueError, TypeError):
+        return str(found.get("msg", ""))
+
+
 @api.exception_handler(NinjaValidationError)
 def on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
-    details = [{"field": _field(e.get("loc", [])), "message": e.get("msg", "")} for e in exc.errors]
-    first = details[0] if details else {"field": None, "message": "invalid request"}
+    details = [
+        {"field": _field(e.get("loc", [])), "message": validation_message(e)} for e in exc.errors
+    ]
+    if not details:
+        return error(request, 400, "invalid_request", gettext_noop("invalid request"))
+    first = details[0]
     return error(
         request,
         400,
         "invalid_request",
-        f"{first['field'] or 'request'}: {first['message']}",
+        gettext("%(field)s: %(message)s")
+        % {"field": first["field"] or gettext("request"), "message": first["message"]},
         field=first["field"],
         details=details,
     )

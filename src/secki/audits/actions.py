@@ -31,7 +31,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from secki.accounts import audit as trail
 from secki.accounts.access import AccessDenied, Permission, authorize, memberships
@@ -77,12 +77,18 @@ def _log(audit: Audit, kind: str, fields: Mapping[str, object]) -> None:
 
 def _text(raw: Any, field: str, *, limit: int) -> str:
     if not isinstance(raw, str) or not raw.strip():
-        raise IntakeError("missing_value", _("%(field)s: required") % {"field": field}, field=field)
+        raise IntakeError(
+            "missing_value",
+            gettext_noop("%(field)s: required"),
+            params={"field": field},
+            field=field,
+        )
     text = require_storable(field, raw.strip())
     if len(text) > limit:
         raise IntakeError(
             "invalid_value",
-            _("%(field)s: at most %(limit)s characters") % {"field": field, "limit": limit},
+            gettext_noop("%(field)s: at most %(limit)s characters"),
+            params={"field": field, "limit": limit},
             field=field,
         )
     return text
@@ -95,28 +101,30 @@ def parse_count(raw: Any, field: str) -> int:
         if not text:
             raise IntakeError(
                 "missing_value",
-                _("%(field)s: a number is required") % {"field": field},
+                gettext_noop("%(field)s: a number is required"),
+                params={"field": field},
                 field=field,
             )
         if not text.isdigit():
             raise IntakeError(
                 "invalid_value",
-                _("%(field)s: %(value)s is not a whole number")
-                % {"field": field, "value": repr(raw)},
+                gettext_noop("%(field)s: %(value)s is not a whole number"),
+                params={"field": field, "value": repr(raw)},
                 field=field,
             )
         raw = int(text)
     if isinstance(raw, bool) or not isinstance(raw, int):
         raise IntakeError(
             "invalid_value",
-            _("%(field)s: %(value)s is not a whole number") % {"field": field, "value": repr(raw)},
+            gettext_noop("%(field)s: %(value)s is not a whole number"),
+            params={"field": field, "value": repr(raw)},
             field=field,
         )
     if raw < 0 or raw > MAX_COUNT:
         raise IntakeError(
             "out_of_range",
-            _("%(field)s: %(value)s is not between 0 and %(max)s")
-            % {"field": field, "value": raw, "max": MAX_COUNT},
+            gettext_noop("%(field)s: %(value)s is not between 0 and %(max)s"),
+            params={"field": field, "value": raw, "max": MAX_COUNT},
             field=field,
         )
     return int(raw)
@@ -134,7 +142,8 @@ def parse_risk_limit(raw: Any) -> float:
         except InvalidOperation:
             raise IntakeError(
                 "invalid_value",
-                _("risk_limit: %(value)s is not a number") % {"value": repr(raw)},
+                gettext_noop("risk_limit: %(value)s is not a number"),
+                params={"value": repr(raw)},
                 field=field,
             ) from None
         if percent:
@@ -144,13 +153,15 @@ def parse_risk_limit(raw: Any) -> float:
     else:
         raise IntakeError(
             "invalid_value",
-            _("risk_limit: %(value)s is not a number") % {"value": repr(raw)},
+            gettext_noop("risk_limit: %(value)s is not a number"),
+            params={"value": repr(raw)},
             field=field,
         )
     if not math.isfinite(value) or not 0 < value < 0.5:
         raise IntakeError(
             "out_of_range",
-            _("risk_limit: %(value)s must be above 0 and below 0.5 (50 %%)") % {"value": repr(raw)},
+            gettext_noop("risk_limit: %(value)s must be above 0 and below 0.5 (50 %%)"),
+            params={"value": repr(raw)},
             field=field,
         )
     return value
@@ -221,7 +232,8 @@ def create_audit(
     if kind not in AuditKind.values:
         raise IntakeError(
             "invalid_value",
-            _("kind: %(value)s is not 'macro' or 'bravo'") % {"value": repr(kind)},
+            gettext_noop("kind: %(value)s is not 'macro' or 'bravo'"),
+            params={"value": repr(kind)},
             field="kind",
         )
     alpha = parse_risk_limit(risk_limit)
@@ -231,7 +243,7 @@ def create_audit(
     rounds = parse_count(max_rounds, "max_rounds")
     if not 1 <= rounds <= 20:
         raise IntakeError(
-            "out_of_range", _("max_rounds: must be between 1 and 20"), field="max_rounds"
+            "out_of_range", gettext_noop("max_rounds: must be between 1 and 20"), field="max_rounds"
         )
     with transaction.atomic():
         rep = manifest.reported(election)
@@ -239,18 +251,20 @@ def create_audit(
         if len(rep.codes) == 0 or len(rep.candidates) < 2:
             raise IntakeError(
                 "nothing_to_audit",
-                _("%(election)s has no published protocol to audit") % {"election": election.slug},
+                gettext_noop("%(election)s has no published protocol to audit"),
+                params={"election": election.slug},
             )
         winners = manifest.winners_of(totals, 1)
         losers = [c for c in rep.candidates if c not in winners]
         if any(totals[w] <= totals[lo] for w in winners for lo in losers):
             raise IntakeError(
-                "tied_outcome", _("the reported outcome is a tie: an audit cannot confirm it")
+                "tied_outcome",
+                gettext_noop("the reported outcome is a tie: an audit cannot confirm it"),
             )
         bounds = manifest.error_bounds(rep, winners) if kind == AuditKind.MACRO else None
         big_u = float(bounds.sum()) if bounds is not None else None
         if big_u is not None and big_u <= 1:
-            raise IntakeError("nothing_to_audit", _("no station can change the outcome"))
+            raise IntakeError("nothing_to_audit", gettext_noop("no station can change the outcome"))
         csv_bytes = manifest.manifest_csv(
             rep.codes,
             rep.constituencies,
@@ -340,18 +354,22 @@ def enter_seed(
     _authorize_admin(actor, audit.election)
     if not isinstance(seed, str) or not SEED_RE.fullmatch(seed.strip()):
         raise IntakeError(
-            "invalid_value", _("seed: 20 to 100 digits (0-9), e.g. from dice rolls"), field="seed"
+            "invalid_value",
+            gettext_noop("seed: 20 to 100 digits (0-9), e.g. from dice rolls"),
+            field="seed",
         )
     if isinstance(witnesses, str):
         names = [w.strip() for w in re.split(r"[\n;]+", witnesses) if w.strip()]
     elif isinstance(witnesses, list) and all(isinstance(w, str) for w in witnesses):
         names = [w.strip() for w in witnesses if w.strip()]
     else:
-        raise IntakeError("invalid_value", _("witnesses: a list of names"), field="witnesses")
+        raise IntakeError(
+            "invalid_value", gettext_noop("witnesses: a list of names"), field="witnesses"
+        )
     if len(names) < 2:
         raise IntakeError(
             "missing_value",
-            _("witnesses: at least two witnesses of the ceremony"),
+            gettext_noop("witnesses: at least two witnesses of the ceremony"),
             field="witnesses",
         )
     names = [_text(n, "witnesses", limit=200) for n in names]
@@ -361,7 +379,7 @@ def enter_seed(
         if SeedCeremony.objects.filter(audit=locked).exists():
             raise IntakeError(
                 "seed_exists",
-                _("the seed of this audit was entered already and cannot change"),
+                gettext_noop("the seed of this audit was entered already and cannot change"),
                 field="seed",
             )
         ceremony = SeedCeremony.objects.create(
@@ -412,14 +430,18 @@ def start_round(audit: Audit, *, actor: User | None, request: HttpRequest | None
         locked = Audit.objects.select_for_update().get(pk=audit.pk)
         ceremony = SeedCeremony.objects.filter(audit=locked).first()
         if ceremony is None:
-            raise IntakeError("no_seed", _("nothing can be drawn before the seed ceremony"))
+            raise IntakeError(
+                "no_seed", gettext_noop("nothing can be drawn before the seed ceremony")
+            )
         if locked.finished:
-            raise IntakeError("audit_finished", _("the audit is finished"))
+            raise IntakeError("audit_finished", gettext_noop("the audit is finished"))
         if locked.status == AuditStatus.COUNTING or (
             locked.status == AuditStatus.FULL_COUNT
             and locked.rounds.filter(kind=RoundKind.FULL).exists()
         ):
-            raise IntakeError("round_open", _("the current round is still being counted"))
+            raise IntakeError(
+                "round_open", gettext_noop("the current round is still being counted")
+            )
         rows = list(locked.manifest.order_by("position"))
         last_number = locked.rounds.aggregate(m=Max("number"))["m"] or 0
         first = (locked.draws.aggregate(m=Max("number"))["m"] or 0) + 1
@@ -442,7 +464,9 @@ def start_round(audit: Audit, *, actor: User | None, request: HttpRequest | None
         else:
             size = next_round_size(locked)
             if size <= 0:
-                raise IntakeError("no_round_needed", _("the audit needs no further round"))
+                raise IntakeError(
+                    "no_round_needed", gettext_noop("the audit needs no further round")
+                )
             picks = sampling.draw(
                 ceremony.seed,
                 n=size,
@@ -530,7 +554,10 @@ def _board_member(audit: Audit, username: Any) -> Any:
     member = get_user_model().objects.filter(username=name, is_active=True).first()
     if member is None:
         raise IntakeError(
-            "unknown_member", _("member: no active user %(name)s") % {"name": name}, field="member"
+            "unknown_member",
+            gettext_noop("member: no active user %(name)s"),
+            params={"name": name},
+            field="member",
         )
     return member
 
@@ -543,8 +570,8 @@ def _round_constituency(round_: Round, constituency: Any) -> tuple[str, list[Man
     if not rows:
         raise IntakeError(
             "unknown_constituency",
-            _("constituency: round %(round)s has no station to count in %(code)s")
-            % {"round": round_.number, "code": code},
+            gettext_noop("constituency: round %(round)s has no station to count in %(code)s"),
+            params={"round": round_.number, "code": code},
             field="constituency",
         )
     return code, rows
@@ -564,30 +591,32 @@ def assign_board(
     audit = round_.audit
     _authorize_admin(actor, audit.election)
     if round_.finished_at is not None:
-        raise IntakeError("round_closed", _("this round is closed"), field="round")
+        raise IntakeError("round_closed", gettext_noop("this round is closed"), field="round")
     code, rows = _round_constituency(round_, constituency)
     user = _board_member(audit, member)
     boards = [m for m in memberships(user, audit.election) if m.role == Role.AUDIT_BOARD]
     if not boards:
         raise IntakeError(
             "not_a_board_member",
-            _("member: %(name)s is not a member of an audit board of this election")
-            % {"name": user.username},
+            gettext_noop("member: %(name)s is not a member of an audit board of this election"),
+            params={"name": user.username},
             field="member",
         )
     if not any(m.covers(r.station) for m in boards for r in rows):
         raise IntakeError(
             "outside_territory",
-            _("member: constituency %(code)s is outside %(name)s's audit board territory")
-            % {"code": code, "name": user.username},
+            gettext_noop(
+                "member: constituency %(code)s is outside %(name)s's audit board territory"
+            ),
+            params={"code": code, "name": user.username},
             field="member",
         )
     with transaction.atomic():
         if BoardAssignment.objects.filter(round=round_, constituency=code, member=user).exists():
             raise IntakeError(
                 "already_assigned",
-                _("member: %(name)s is already assigned to %(code)s in this round")
-                % {"name": user.username, "code": code},
+                gettext_noop("member: %(name)s is already assigned to %(code)s in this round"),
+                params={"name": user.username, "code": code},
                 field="member",
             )
         assignment = BoardAssignment.objects.create(
@@ -612,7 +641,7 @@ def unassign_board(
     audit = round_.audit
     _authorize_admin(actor, audit.election)
     if round_.finished_at is not None:
-        raise IntakeError("round_closed", _("this round is closed"), field="round")
+        raise IntakeError("round_closed", gettext_noop("this round is closed"), field="round")
     with transaction.atomic():
         before = {
             "round": round_.number,
@@ -643,7 +672,8 @@ def parse_station_count(audit: Audit, raw: Mapping[str, Any]) -> dict[str, int]:
     if unknown:
         raise IntakeError(
             "unknown_field",
-            _("%(field)s: not a line of this count") % {"field": unknown[0]},
+            gettext_noop("%(field)s: not a line of this count"),
+            params={"field": unknown[0]},
             field=unknown[0],
         )
     return out
@@ -658,7 +688,8 @@ def parse_ballot_votes(audit: Audit, task: Task, raw: Mapping[str, Any]) -> dict
         if key not in raw:
             raise IntakeError(
                 "missing_value",
-                _("%(field)s: say what the ballot shows") % {"field": field},
+                gettext_noop("%(field)s: say what the ballot shows"),
+                params={"field": field},
                 field=field,
             )
         value = raw[key]
@@ -669,15 +700,16 @@ def parse_ballot_votes(audit: Audit, task: Task, raw: Mapping[str, Any]) -> dict
         else:
             raise IntakeError(
                 "unknown_candidate",
-                _("%(field)s: %(value)s is not a candidate of this contest")
-                % {"field": field, "value": repr(value)},
+                gettext_noop("%(field)s: %(value)s is not a candidate of this contest"),
+                params={"field": field, "value": repr(value)},
                 field=field,
             )
     extra = sorted(set(raw) - set(out))
     if extra:
         raise IntakeError(
             "unknown_field",
-            _("ballot.%(number)s: not a ballot of this retrieval list") % {"number": extra[0]},
+            gettext_noop("ballot.%(number)s: not a ballot of this retrieval list"),
+            params={"number": extra[0]},
             field=f"ballot.{extra[0]}",
         )
     return out
@@ -690,7 +722,9 @@ def enter_count(
     audit = task.round.audit
     authorize_counter(actor, task)
     if not isinstance(data, Mapping):
-        raise IntakeError("invalid_value", _("the count must be an object"), field="votes")
+        raise IntakeError(
+            "invalid_value", gettext_noop("the count must be an object"), field="votes"
+        )
     ballots_mode = task.round.kind == RoundKind.SAMPLE and audit.kind == AuditKind.BRAVO
     clean: dict[str, Any] = (
         dict(parse_ballot_votes(audit, task, data))
@@ -702,9 +736,11 @@ def enter_count(
             Task.objects.select_for_update().select_related("round", "row__station").get(pk=task.pk)
         )
         if locked.agreed is not None:
-            raise IntakeError("already_agreed", _("this station's count is already agreed"))
+            raise IntakeError(
+                "already_agreed", gettext_noop("this station's count is already agreed")
+            )
         if locked.round.finished_at is not None:
-            raise IntakeError("round_closed", _("this round is closed"))
+            raise IntakeError("round_closed", gettext_noop("this round is closed"))
         attempt = locked.entries.aggregate(m=Max("attempt"))["m"] or 1
         current = list(locked.entries.filter(attempt=attempt))
         if len(current) == 2:  # the last attempt's two entries differed
@@ -714,7 +750,8 @@ def enter_count(
         assert who is not None  # authorize_board admits signed-in board members only
         if current and current[0].entered_by_id == who.pk:
             raise IntakeError(
-                "same_person", _("the second entry must come from another member of the board")
+                "same_person",
+                gettext_noop("the second entry must come from another member of the board"),
             )
         entry = CountEntry.objects.create(
             task=locked, attempt=attempt, slot=len(current) + 1, data=clean, entered_by=who

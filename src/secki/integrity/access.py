@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_noop
+
 from secki.accounts.access import AccessDenied, Permission, can, memberships
 from secki.accounts.models import Role
 from secki.accounts.users import User
@@ -41,13 +43,18 @@ def view_for(user: User, election: Election) -> View:
     if user is None or not user.is_authenticated:
         raise AccessDenied(
             "not_authenticated",
-            f"the integrity analyses of {election.slug} are not public: log in as staff "
-            "or observer",
+            gettext_noop(
+                "the integrity analyses of %(slug)s are not public: log in as staff or observer"
+            ),
+            {"slug": election.slug},
         )
     raise AccessDenied(
         "forbidden_role",
-        f"the integrity analyses of {election.slug} are for staff and observers "
-        "(the CEC has not made them public)",
+        gettext_noop(
+            "the integrity analyses of %(slug)s are for staff and observers "
+            "(the CEC has not made them public)"
+        ),
+        {"slug": election.slug},
     )
 
 
@@ -62,12 +69,15 @@ def can_register(user: User, election: Election) -> bool:
 
 def authorize_register(user: User | None, election: Election) -> None:
     if user is None or not user.is_authenticated:
-        raise AccessDenied("not_authenticated", "log in or send an API token")
+        raise AccessDenied("not_authenticated", gettext_noop("log in or send an API token"))
     if not can_register(user, election):
         raise AccessDenied(
             "forbidden_role",
-            f"only observers of {election.slug} and CEC administrators register PVT samples, "
-            "PVT counts and exit polls",
+            gettext_noop(
+                "only observers of %(slug)s and CEC administrators register PVT samples, "
+                "PVT counts and exit polls"
+            ),
+            {"slug": election.slug},
         )
 
 

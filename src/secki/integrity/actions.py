@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from secki.accounts.access import Permission, authorize
 from secki.accounts.users import User, account_of
@@ -45,20 +46,48 @@ def parse_count(raw: Any, field: str) -> int:
     if isinstance(raw, str):
         text = raw.strip()
         if not text:
-            raise IntakeError("missing_value", f"{field}: a number is required", field=field)
+            raise IntakeError(
+                "missing_value",
+                gettext_noop("%(field)s: a number is required"),
+                params={"field": field},
+                field=field,
+            )
         if not _DIGITS.fullmatch(text):
             raise IntakeError(
-                "invalid_value", f"{field}: {raw!r} is not a whole number", field=field
+                "invalid_value",
+                gettext_noop("%(field)s: %(value)s is not a whole number"),
+                params={"field": field, "value": repr(raw)},
+                field=field,
             )
         raw = int(text)
     if raw is None:
-        raise IntakeError("missing_value", f"{field}: a number is required", field=field)
+        raise IntakeError(
+            "missing_value",
+            gettext_noop("%(field)s: a number is required"),
+            params={"field": field},
+            field=field,
+        )
     if isinstance(raw, bool) or not isinstance(raw, int):
-        raise IntakeError("invalid_value", f"{field}: {raw!r} is not an integer", field=field)
+        raise IntakeError(
+            "invalid_value",
+            gettext_noop("%(field)s: %(value)s is not an integer"),
+            params={"field": field, "value": repr(raw)},
+            field=field,
+        )
     if raw < 0:
-        raise IntakeError("negative_value", f"{field}: {raw} is negative", field=field)
+        raise IntakeError(
+            "negative_value",
+            gettext_noop("%(field)s: %(value)s is negative"),
+            params={"field": field, "value": raw},
+            field=field,
+        )
     if raw > MAX_COUNT:
-        raise IntakeError("invalid_value", f"{field}: {raw} is implausibly large", field=field)
+        raise IntakeError(
+            "invalid_value",
+            gettext_noop("%(field)s: %(value)s is implausibly large"),
+            params={"field": field, "value": raw},
+            field=field,
+        )
     return int(raw)
 
 
@@ -67,19 +96,39 @@ def parse_number(raw: Any, field: str, *, low: float, high: float | None = None)
     if isinstance(raw, str):
         text = raw.strip().replace(",", ".")
         if not text:
-            raise IntakeError("missing_value", f"{field}: a number is required", field=field)
+            raise IntakeError(
+                "missing_value",
+                gettext_noop("%(field)s: a number is required"),
+                params={"field": field},
+                field=field,
+            )
         try:
             raw = float(Decimal(text))
         except InvalidOperation:
             raise IntakeError(
-                "invalid_value", f"{field}: {raw!r} is not a number", field=field
+                "invalid_value",
+                gettext_noop("%(field)s: %(value)s is not a number"),
+                params={"field": field, "value": repr(raw)},
+                field=field,
             ) from None
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise IntakeError("invalid_value", f"{field}: {raw!r} is not a number", field=field)
+        raise IntakeError(
+            "invalid_value",
+            gettext_noop("%(field)s: %(value)s is not a number"),
+            params={"field": field, "value": repr(raw)},
+            field=field,
+        )
     value = float(raw)
     if not math.isfinite(value) or value < low or (high is not None and value > high):
-        bounds = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-        raise IntakeError("out_of_range", f"{field}: {raw!r} must be {bounds}", field=field)
+        params = {"field": field, "value": repr(raw), "low": f"{low:g}", "high": f"{high or 0:g}"}
+        raise IntakeError(
+            "out_of_range",
+            gettext_noop("%(field)s: %(value)s must be between %(low)s and %(high)s")
+            if high is not None
+            else gettext_noop("%(field)s: %(value)s must be at least %(low)s"),
+            params=params,
+            field=field,
+        )
     return value
 
 
@@ -87,12 +136,27 @@ def _text(raw: Any, field: str, *, limit: int, required: bool = True) -> str:
     if raw is None:
         raw = ""
     if not isinstance(raw, str):
-        raise IntakeError("invalid_value", f"{field}: must be text", field=field)
+        raise IntakeError(
+            "invalid_value",
+            gettext_noop("%(field)s: must be text"),
+            params={"field": field},
+            field=field,
+        )
     text = require_storable(field, raw.strip())
     if required and not text:
-        raise IntakeError("missing_value", f"{field}: required", field=field)
+        raise IntakeError(
+            "missing_value",
+            gettext_noop("%(field)s: required"),
+            params={"field": field},
+            field=field,
+        )
     if len(text) > limit:
-        raise IntakeError("invalid_value", f"{field}: at most {limit} characters", field=field)
+        raise IntakeError(
+            "invalid_value",
+            gettext_noop("%(field)s: at most %(limit)s characters"),
+            params={"field": field, "limit": limit},
+            field=field,
+        )
     return text
 
 
@@ -102,7 +166,8 @@ def candidate_key(election: Election, raw: Any, numbers: set[int]) -> str:
     if not _DIGITS.fullmatch(text) or int(text) not in numbers:
         raise IntakeError(
             "unknown_candidate",
-            f"{raw!r} is not a candidate of {election.slug} (use C1 … C{max(numbers, default=0)})",
+            gettext_noop("%(value)s is not a candidate of %(slug)s (use C1 … C%(last)s)"),
+            params={"value": repr(raw), "slug": election.slug, "last": max(numbers, default=0)},
             field=f"votes.{raw}",
         )
     return f"C{int(text)}"
@@ -115,7 +180,9 @@ def set_public(election: Election, public: bool, *, actor: User | None) -> Integ
     """CEC administrators decide whether the public sees the integrity pages."""
     authorize(actor, election, Permission.MANAGE_ELECTION)
     if not isinstance(public, bool):
-        raise IntakeError("invalid_value", "public: must be true or false", field="public")
+        raise IntakeError(
+            "invalid_value", gettext_noop("public: must be true or false"), field="public"
+        )
     with transaction.atomic():
         row, _ = IntegritySettings.objects.select_for_update().get_or_create(election=election)
         if row.public != public or row.updated_by is None:
@@ -144,7 +211,9 @@ def split_codes(raw: Any) -> list[str]:
         return [c for c in re.split(r"[\s,;]+", raw) if c]
     if isinstance(raw, list) and all(isinstance(c, str | int) for c in raw):
         return [str(c).strip() for c in raw if str(c).strip()]
-    raise IntakeError("invalid_value", "stations: a list of station codes", field="stations")
+    raise IntakeError(
+        "invalid_value", gettext_noop("stations: a list of station codes"), field="stations"
+    )
 
 
 def _group(name: Any, contact: Any) -> ObserverGroup:
@@ -173,11 +242,18 @@ def register_sample(
     authorize_register(actor, election)
     if method not in SampleMethod.values:
         raise IntakeError(
-            "invalid_value", f"method: {method!r} is not 'seed' or 'import'", field="method"
+            "invalid_value",
+            gettext_noop("method: %(value)s is not 'seed' or 'import'"),
+            params={"value": repr(method)},
+            field="method",
         )
     frame = pvt.frame_of(election)
     if frame.stations < 2:
-        raise IntakeError("no_frame", f"{election.slug} has fewer than two stations")
+        raise IntakeError(
+            "no_frame",
+            gettext_noop("%(slug)s has fewer than two stations"),
+            params={"slug": election.slug},
+        )
     margin_value: float | None = None
     tickets: dict[str, float | None] = {}
     seed_text = ""
@@ -191,12 +267,17 @@ def register_sample(
             n = (sizes[0].stations or 0) if sizes else 0
         else:
             raise IntakeError(
-                "missing_value", "give the sample size or the target margin", field="size"
+                "missing_value",
+                gettext_noop("give the sample size or the target margin"),
+                field="size",
             )
         if n < 2 or n > frame.stations:
             raise IntakeError(
                 "out_of_range",
-                f"size: {n} stations is not between 2 and the {frame.stations} of the register",
+                gettext_noop(
+                    "size: %(n)s stations is not between 2 and the %(total)s of the register"
+                ),
+                params={"n": n, "total": frame.stations},
                 field="size",
             )
         allocation, picked = pvt.draw(frame, n, seed_text)
@@ -207,13 +288,16 @@ def register_sample(
         listed = split_codes(codes)
         if len(listed) < 2:
             raise IntakeError(
-                "missing_value", "stations: import at least two station codes", field="stations"
+                "missing_value",
+                gettext_noop("stations: import at least two station codes"),
+                field="stations",
             )
         dupes = sorted(c for c, k in Counter(listed).items() if k > 1)
         if dupes:
             raise IntakeError(
                 "duplicate_station",
-                f"stations: listed more than once: {', '.join(dupes[:10])}",
+                gettext_noop("stations: listed more than once: %(codes)s"),
+                params={"codes": ", ".join(dupes[:10])},
                 field="stations",
             )
         known = set(frame.codes)
@@ -221,8 +305,11 @@ def register_sample(
         if unknown:
             raise IntakeError(
                 "unknown_station",
-                f"stations: not in the register of {election.slug}: {', '.join(unknown[:10])}"
-                + (" …" if len(unknown) > 10 else ""),
+                gettext_noop("stations: not in the register of %(slug)s: %(codes)s"),
+                params={
+                    "slug": election.slug,
+                    "codes": ", ".join(unknown[:10]) + (" …" if len(unknown) > 10 else ""),
+                },
                 field="stations",
                 details=[{"station": c} for c in unknown[:100]],
             )
@@ -237,7 +324,8 @@ def register_sample(
         if PvtSample.objects.filter(election=election, group=group_).exists():
             raise IntakeError(
                 "sample_exists",
-                f"{group_.name} already registered a PVT sample for {election.slug}",
+                gettext_noop("%(group)s already registered a PVT sample for %(slug)s"),
+                params={"group": group_.name, "slug": election.slug},
                 status=409,
                 field="group",
             )
@@ -295,19 +383,27 @@ def parse_votes(election: Election, raw: Any) -> dict[str, int]:
     numbers = set(election.candidates.values_list("number", flat=True))
     if not isinstance(raw, Mapping):
         raise IntakeError(
-            "invalid_value", 'votes: an object {"C1": votes, …} is required', field="votes"
+            "invalid_value",
+            gettext_noop('votes: an object {"C1": votes, …} is required'),
+            field="votes",
         )
     votes: dict[str, int] = {}
     for key, value in raw.items():
         code = candidate_key(election, key, numbers)
         if code in votes:
-            raise IntakeError("invalid_value", f"votes: {code} given twice", field=f"votes.{code}")
+            raise IntakeError(
+                "invalid_value",
+                gettext_noop("votes: %(code)s given twice"),
+                params={"code": code},
+                field=f"votes.{code}",
+            )
         votes[code] = parse_count(value, f"votes.{code}")
     missing = [f"C{n}" for n in sorted(numbers) if f"C{n}" not in votes]
     if missing:
         raise IntakeError(
             "missing_value",
-            f"votes: no number for {', '.join(missing)}",
+            gettext_noop("votes: no number for %(codes)s"),
+            params={"codes": ", ".join(missing)},
             field=f"votes.{missing[0]}",
         )
     return dict(sorted(votes.items(), key=lambda kv: int(kv[0][1:])))
@@ -332,12 +428,16 @@ def enter_count(
     st = Station.objects.filter(election=election, code=code).first()
     if st is None:
         raise IntakeError(
-            "unknown_station", f"no station {code!r} in {election.slug}", field="station"
+            "unknown_station",
+            gettext_noop("no station %(code)s in %(slug)s"),
+            params={"code": repr(code), "slug": election.slug},
+            field="station",
         )
     if not PvtStation.objects.filter(sample=sample, station=st).exists():
         raise IntakeError(
             "not_in_sample",
-            f"station {code} is not in the PVT sample of {sample.group.name}",
+            gettext_noop("station %(code)s is not in the PVT sample of %(group)s"),
+            params={"code": code, "group": sample.group.name},
             field="station",
         )
     reg = parse_count(registered, "registered")
@@ -349,20 +449,26 @@ def enter_count(
     if part > ceiling:
         raise IntakeError(
             "participants_above_registered",
-            f"participants: {part} voters received a ballot but only {reg} are registered",
+            gettext_noop(
+                "participants: %(part)s voters received a ballot but only %(reg)s are registered"
+            ),
+            params={"part": part, "reg": reg},
             field="participants",
         )
     if val > part:
         raise IntakeError(
             "valid_above_participants",
-            f"valid: {val} valid ballots but only {part} voters received a ballot",
+            gettext_noop("valid: %(val)s valid ballots but only %(part)s voters received a ballot"),
+            params={"val": val, "part": part},
             field="valid",
         )
     if sum(vts.values()) != val:
         raise IntakeError(
             "votes_do_not_add_up",
-            f"votes: the candidates' votes add up to {sum(vts.values())}, not to the {val} "
-            "valid ballots",
+            gettext_noop(
+                "votes: the candidates' votes add up to %(sum)s, not to the %(val)s valid ballots"
+            ),
+            params={"sum": sum(vts.values()), "val": val},
             field="votes",
         )
     with transaction.atomic():
@@ -380,8 +486,11 @@ def enter_count(
             if not why:
                 raise IntakeError(
                     "already_entered",
-                    f"station {code} already has counts (version {current.version}); "
-                    "give a reason to correct them",
+                    gettext_noop(
+                        "station %(code)s already has counts (version %(version)s); "
+                        "give a reason to correct them"
+                    ),
+                    params={"code": code, "version": current.version},
                     status=409,
                     field="reason",
                 )
@@ -409,7 +518,9 @@ def parse_estimates(election: Election, raw: Any, *, percent: bool = False) -> d
     if not isinstance(raw, Mapping) or not raw:
         raise IntakeError(
             "missing_value",
-            'estimates: an object {"C1": share, …} with at least one candidate is required',
+            gettext_noop(
+                'estimates: an object {"C1": share, …} with at least one candidate is required'
+            ),
             field="estimates",
         )
     out: dict[str, float] = {}
@@ -420,7 +531,8 @@ def parse_estimates(election: Election, raw: Any, *, percent: bool = False) -> d
     if sum(out.values()) > 1.005:
         raise IntakeError(
             "estimates_above_total",
-            f"estimates: the shares add up to {sum(out.values()):.3f}, more than 1",
+            gettext_noop("estimates: the shares add up to %(sum)s, more than 1"),
+            params={"sum": f"{sum(out.values()):.3f}"},
             field="estimates",
         )
     return dict(sorted(out.items(), key=lambda kv: int(kv[0][1:])))
@@ -445,11 +557,14 @@ def register_exit_poll(
     n_stations = parse_count(stations, "stations")
     n_resp = parse_count(respondents, "respondents")
     if n_stations < 1:
-        raise IntakeError("out_of_range", "stations: at least one", field="stations")
+        raise IntakeError("out_of_range", gettext_noop("stations: at least one"), field="stations")
     if n_resp < n_stations:
         raise IntakeError(
             "out_of_range",
-            f"respondents: {n_resp} respondents in {n_stations} stations is fewer than one each",
+            gettext_noop(
+                "respondents: %(resp)s respondents in %(n)s stations is fewer than one each"
+            ),
+            params={"resp": n_resp, "n": n_stations},
             field="respondents",
         )
     has_rho = rho not in (None, "")
@@ -457,7 +572,9 @@ def register_exit_poll(
     if has_rho == has_deff:
         raise IntakeError(
             "missing_value" if not has_rho else "invalid_value",
-            "give either rho (intra-station correlation) or the design effect, not both",
+            gettext_noop(
+                "give either rho (intra-station correlation) or the design effect, not both"
+            ),
             field="rho",
         )
     rho_value = parse_number(rho, "rho", low=0.0, high=1.0) if has_rho else None

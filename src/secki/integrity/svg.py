@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+from django.utils.html import escape
+from django.utils.translation import gettext
 
 from secki.stats import FingerprintResult
 
@@ -45,9 +47,18 @@ def fingerprint_svg(fp: FingerprintResult, *, bins: int = 50, cell: int = 6) -> 
         f'<svg class="fingerprint" xmlns="http://www.w3.org/2000/svg" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
         f'aria-labelledby="fp-title fp-desc">',
-        '<title id="fp-title">Election fingerprint: turnout against leader share</title>',
-        f'<desc id="fp-desc">{fp.stations} stations; {fp.high_high} with turnout and leader '
-        "share both at 95 % or more (the outlined top-right corner).</desc>",
+        '<title id="fp-title">'
+        + escape(gettext("Election fingerprint: turnout against leader share"))
+        + "</title>",
+        '<desc id="fp-desc">'
+        + escape(
+            gettext(
+                "%(stations)s stations; %(high)s with turnout and leader share both at 95 %% or "
+                "more (the outlined top-right corner)."
+            )
+            % {"stations": fp.stations, "high": fp.high_high}
+        )
+        + "</desc>",
         f'<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="#f7f7f7" stroke="#888"/>',
     ]
     ii, jj = np.nonzero(grid)
@@ -73,11 +84,13 @@ def fingerprint_svg(fp: FingerprintResult, *, bins: int = 50, cell: int = 6) -> 
             f'<text class="tick" x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end">{pct}</text>'
         )
     parts.append(
-        f'<text x="{left + size / 2:.1f}" y="{height - 6}" text-anchor="middle">turnout, %</text>'
+        f'<text x="{left + size / 2:.1f}" y="{height - 6}" text-anchor="middle">'
+        f"{escape(gettext('turnout'))}, %</text>"
     )
     parts.append(
         f'<text x="12" y="{top + size / 2:.1f}" text-anchor="middle" '
-        f'transform="rotate(-90 12 {top + size / 2:.1f})">leader share, %</text>'
+        f'transform="rotate(-90 12 {top + size / 2:.1f})">'
+        f"{escape(gettext('leader share'))}, %</text>"
     )
     parts.append("</svg>")
     return "\n".join(parts)

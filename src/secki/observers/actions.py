@@ -37,6 +37,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from secki.accounts import audit
 from secki.accounts.access import GRANTS, AccessDenied, Permission, memberships
@@ -44,7 +45,7 @@ from secki.accounts.models import Role
 from secki.accounts.users import User, account_of
 from secki.bundle.read import EXTRA_COLUMNS, MAX_URL, BoundedCsv, CsvProblem, is_web_address
 from secki.elections.models import Election, Station, Unit
-from secki.errors import IntakeError
+from secki.errors import IntakeError, Text
 from secki.inputs import clean_text, count_in_range, quoted
 from secki.ledger import chain, drafts
 from secki.observers.models import (
@@ -79,7 +80,7 @@ _DIGITS = re.compile(r"[0-9]+")
 
 def _authenticated(user: User | None) -> None:
     if user is None or not user.is_authenticated:
-        raise AccessDenied("not_authenticated", _("log in or send an API token"))
+        raise AccessDenied("not_authenticated", gettext_noop("log in or send an API token"))
 
 
 def authorize_decision(user: User | None, election: Election, unit: Unit | None) -> None:
@@ -96,8 +97,10 @@ def authorize_decision(user: User | None, election: Election, unit: Unit | None)
     if not granting:
         raise AccessDenied(
             "forbidden_role",
-            _("your role in %(slug)s does not allow deciding on observers' accreditation")
-            % {"slug": election.slug},
+            gettext_noop(
+                "your role in %(slug)s does not allow deciding on observers' accreditation"
+            ),
+            params={"slug": election.slug},
         )
     for m in granting:
         if m.station_id is not None:
@@ -106,8 +109,10 @@ def authorize_decision(user: User | None, election: Election, unit: Unit | None)
             return
     raise AccessDenied(
         "forbidden_territory",
-        _("the territory %(unit)s is outside yours")
-        % {"unit": unit.code if unit is not None else _("the whole election")},
+        gettext_noop("the territory %(unit)s is outside yours"),
+        params={
+            "unit": unit.code if unit is not None else Text(gettext_noop("the whole election"))
+        },
     )
 
 
@@ -119,8 +124,8 @@ def authorize_applicant(user: User | None, election: Election) -> None:
     if official or (user is not None and user.is_superuser):
         raise AccessDenied(
             "forbidden_role",
-            _("officials of %(slug)s cannot apply for observers' accreditation")
-            % {"slug": election.slug},
+            gettext_noop("officials of %(slug)s cannot apply for observers' accreditation"),
+            params={"slug": election.slug},
         )
 
 
@@ -149,7 +154,12 @@ def _fact(election: Election, kind: str, fields: Mapping[str, object]) -> None:
 def _text(field: str, raw: Any, limit: int, *, required: bool = True) -> str:
     text = clean_text(field, raw if raw is None or isinstance(raw, str) else str(raw), limit)
     if required and not text:
-        raise IntakeError("missing_value", _("%(field)s: required") % {"field": field}, field=field)
+        raise IntakeError(
+            "missing_value",
+            gettext_noop("%(field)s: required"),
+            params={"field": field},
+            field=field,
+        )
     return text
 
 
@@ -157,21 +167,24 @@ def _whole(field: str, raw: Any, *, low: int, high: int) -> int:
     text = str(raw if raw is not None else "").strip()
     if not text:
         raise IntakeError(
-            "missing_value", _("%(field)s: a number is required") % {"field": field}, field=field
+            "missing_value",
+            gettext_noop("%(field)s: a number is required"),
+            params={"field": field},
+            field=field,
         )
     if not _DIGITS.fullmatch(text) or len(text) > 9:
         raise IntakeError(
             "invalid_value",
-            _("%(field)s: %(value)s is not a whole number")
-            % {"field": field, "value": quoted(raw)},
+            gettext_noop("%(field)s: %(value)s is not a whole number"),
+            params={"field": field, "value": quoted(raw)},
             field=field,
         )
     value = int(text)
     if not low <= value <= high:
         raise IntakeError(
             "out_of_range",
-            _("%(field)s: %(value)s is not between %(low)s and %(high)s")
-            % {"field": field, "value": value, "low": low, "high": high},
+            gettext_noop("%(field)s: %(value)s is not between %(low)s and %(high)s"),
+            params={"field": field, "value": value, "low": low, "high": high},
             field=field,
         )
     return value
@@ -183,15 +196,18 @@ def _date(field: str, raw: Any) -> dt.date:
     text = str(raw or "").strip()
     if not text:
         raise IntakeError(
-            "missing_value", _("%(field)s: a date is required") % {"field": field}, field=field
+            "missing_value",
+            gettext_noop("%(field)s: a date is required"),
+            params={"field": field},
+            field=field,
         )
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise IntakeError(
             "invalid_value",
-            _("%(field)s: %(value)s is not a date (YYYY-MM-DD)")
-            % {"field": field, "value": quoted(raw)},
+            gettext_noop("%(field)s: %(value)s is not a date (YYYY-MM-DD)"),
+            params={"field": field, "value": quoted(raw)},
             field=field,
         ) from None
 
@@ -204,8 +220,8 @@ def _unit(election: Election, raw: Any) -> Unit | None:
     if unit is None:
         raise IntakeError(
             "unknown_unit",
-            _("unit: %(code)s is not a territory of %(slug)s")
-            % {"code": quoted(code), "slug": election.slug},
+            gettext_noop("unit: %(code)s is not a territory of %(slug)s"),
+            params={"code": quoted(code), "slug": election.slug},
             field="unit",
         )
     return unit
@@ -219,7 +235,7 @@ def _names(raw: Any) -> list[str]:
     elif isinstance(raw, list | tuple):
         items = [str(x) for x in raw]
     else:
-        raise IntakeError("invalid_value", _("names: one name per line"), field="names")
+        raise IntakeError("invalid_value", gettext_noop("names: one name per line"), field="names")
     out = []
     for item in items:
         text = clean_text("names", item, 300)
@@ -290,7 +306,7 @@ def apply(
     if kind not in OrganisationKind.values:
         raise IntakeError(
             "invalid_value",
-            _("kind: choose domestic or international"),
+            gettext_noop("kind: choose domestic or international"),
             field="kind",
         )
     contact_ = _text("contact", contact, 300)
@@ -300,27 +316,28 @@ def apply(
     if len(names_) > count:
         raise IntakeError(
             "too_many_names",
-            _("names: %(given)s names for %(count)s observers requested")
-            % {"given": len(names_), "count": count},
+            gettext_noop("names: %(given)s names for %(count)s observers requested"),
+            params={"given": len(names_), "count": count},
             field="names",
         )
     if not documents:
         raise IntakeError(
             "missing_file",
-            _("documents: attach at least one document (PDF, PNG or JPEG)"),
+            gettext_noop("documents: attach at least one document (PDF, PNG or JPEG)"),
             status=400,
             field="documents",
         )
     if len(documents) > MAX_DOCUMENTS:
         raise IntakeError(
             "too_many_files",
-            _("documents: at most %(n)s files") % {"n": MAX_DOCUMENTS},
+            gettext_noop("documents: at most %(n)s files"),
+            params={"n": MAX_DOCUMENTS},
             field="documents",
         )
     digests = [_file_digest(d, "documents") for d in documents]
     representative = account_of(actor)
     if representative is None:
-        raise AccessDenied("not_authenticated", _("log in or send an API token"))
+        raise AccessDenied("not_authenticated", gettext_noop("log in or send an API token"))
     created: list[str] = []
     try:
         with transaction.atomic():
@@ -336,7 +353,8 @@ def apply(
             elif organisation.representative_id != getattr(actor, "pk", None):
                 raise IntakeError(
                     "organisation_exists",
-                    _("name: %(name)s already applied through another account") % {"name": name_},
+                    gettext_noop("name: %(name)s already applied through another account"),
+                    params={"name": name_},
                     status=409,
                     field="name",
                 )
@@ -410,20 +428,21 @@ def add_documents(
     _authenticated(actor)
     if application.organisation.representative_id != getattr(actor, "pk", None):
         raise AccessDenied(
-            "forbidden_role", _("only the organisation's representative adds documents")
+            "forbidden_role", gettext_noop("only the organisation's representative adds documents")
         )
     note_ = _text("note", note, 500, required=False)
     if not documents:
         raise IntakeError(
             "missing_file",
-            _("documents: attach at least one document (PDF, PNG or JPEG)"),
+            gettext_noop("documents: attach at least one document (PDF, PNG or JPEG)"),
             status=400,
             field="documents",
         )
     if len(documents) + application.documents.count() > MAX_DOCUMENTS:
         raise IntakeError(
             "too_many_files",
-            _("documents: at most %(n)s files") % {"n": MAX_DOCUMENTS},
+            gettext_noop("documents: at most %(n)s files"),
+            params={"n": MAX_DOCUMENTS},
             field="documents",
         )
     digests = [_file_digest(d, "documents") for d in documents]
@@ -434,11 +453,11 @@ def add_documents(
             if locked.status != ApplicationStatus.MORE_INFO:
                 raise IntakeError(
                     "not_requested",
-                    _(
+                    gettext_noop(
                         "application %(id)s is %(status)s: documents are added when the "
                         "commission asks for more"
-                    )
-                    % {"id": locked.pk, "status": locked.get_status_display()},
+                    ),
+                    params={"id": locked.pk, "status": locked.get_status_display()},
                     status=409,
                 )
             now = timezone.now()
@@ -485,8 +504,8 @@ def _open(application: Application) -> Application:
     if locked.status not in OPEN_STATUSES:
         raise IntakeError(
             "already_decided",
-            _("application %(id)s was already decided: %(status)s")
-            % {"id": locked.pk, "status": locked.get_status_display()},
+            gettext_noop("application %(id)s was already decided: %(status)s"),
+            params={"id": locked.pk, "status": locked.get_status_display()},
             status=409,
         )
     return locked
@@ -611,13 +630,15 @@ def _observers(raw: Any) -> list[Observer]:
         if not name:
             raise IntakeError(
                 "missing_value",
-                _("names: a line without a name: %(line)s") % {"line": item},
+                gettext_noop("names: a line without a name: %(line)s"),
+                params={"line": item},
                 field="names",
             )
         if username and not users.filter(username=username).exists():
             raise IntakeError(
                 "unknown_user",
-                _("names: there is no account %(user)s") % {"user": quoted(username)},
+                gettext_noop("names: there is no account %(user)s"),
+                params={"user": quoted(username)},
                 field="names",
             )
         out.append(Observer(name[:200], username))
@@ -643,24 +664,27 @@ def accept(
     if end < start:
         raise IntakeError(
             "invalid_value",
-            _("valid_until: %(end)s is before %(start)s") % {"end": end, "start": start},
+            gettext_noop("valid_until: %(end)s is before %(start)s"),
+            params={"end": end, "start": start},
             field="valid_until",
         )
     if (end - start).days > MAX_VALIDITY_DAYS:
         raise IntakeError(
             "invalid_value",
-            _("valid_until: an accreditation is valid at most %(days)s days")
-            % {"days": MAX_VALIDITY_DAYS},
+            gettext_noop("valid_until: an accreditation is valid at most %(days)s days"),
+            params={"days": MAX_VALIDITY_DAYS},
             field="valid_until",
         )
     observers = _observers(application.names if names is None else names)
     if not observers:
-        raise IntakeError("missing_value", _("names: name at least one observer"), field="names")
+        raise IntakeError(
+            "missing_value", gettext_noop("names: name at least one observer"), field="names"
+        )
     if len(observers) > application.observers:
         raise IntakeError(
             "too_many_names",
-            _("names: %(given)s observers, but %(count)s were requested")
-            % {"given": len(observers), "count": application.observers},
+            gettext_noop("names: %(given)s observers, but %(count)s were requested"),
+            params={"given": len(observers), "count": application.observers},
             field="names",
         )
     reason_ = _text("reason", reason, 500, required=False)
@@ -721,7 +745,8 @@ def revoke(
         if locked.revoked_at is not None:
             raise IntakeError(
                 "already_revoked",
-                _("accreditation %(number)s was already revoked") % {"number": locked.number},
+                gettext_noop("accreditation %(number)s was already revoked"),
+                params={"number": locked.number},
                 status=409,
             )
         locked.revoked_at = timezone.now()
@@ -754,7 +779,9 @@ def set_publish_names(
     authorize_decision(actor, election, None)
     if not isinstance(publish, bool):
         raise IntakeError(
-            "invalid_value", _("publish_names: must be true or false"), field="publish_names"
+            "invalid_value",
+            gettext_noop("publish_names: must be true or false"),
+            field="publish_names",
         )
     with transaction.atomic():
         row, _created = ObserverSettings.objects.select_for_update().get_or_create(
@@ -799,14 +826,15 @@ def _count(code: str, raw: Any) -> int:
     if not (digits.isascii() and digits.isdigit()):
         raise IntakeError(
             "invalid_value",
-            _("%(line)s: %(value)s is not a whole number") % {"line": code, "value": quoted(raw)},
+            gettext_noop("%(line)s: %(value)s is not a whole number"),
+            params={"line": code, "value": quoted(raw)},
             field=code,
         )
     if text.startswith("-"):
         raise IntakeError(
             "negative_value",
-            _("%(line)s: %(value)s is negative; counts are >= 0")
-            % {"line": code, "value": quoted(raw)},
+            gettext_noop("%(line)s: %(value)s is negative; counts are >= 0"),
+            params={"line": code, "value": quoted(raw)},
             field=code,
         )
     if len(digits.lstrip("0")) > len(str(MAX_COUNT)):
@@ -824,7 +852,8 @@ def parse_copy(
         if code not in known:
             raise IntakeError(
                 "unknown_line",
-                _("%(line)s is not a line of this election's protocol") % {"line": quoted(code)},
+                gettext_noop("%(line)s is not a line of this election's protocol"),
+                params={"line": quoted(code)},
                 field=str(code)[:40],
             )
     values: dict[str, int] = {}
@@ -833,7 +862,10 @@ def parse_copy(
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
                 raise IntakeError(
-                    "missing_line", _("%(line)s is required") % {"line": code}, field=code
+                    "missing_line",
+                    gettext_noop("%(line)s is required"),
+                    params={"line": code},
+                    field=code,
                 )
             continue
         values[code] = _count(code, value)
@@ -858,16 +890,18 @@ def observer_accreditation(
     if not active:
         raise AccessDenied(
             "forbidden_role",
-            _("only observers with a valid accreditation in %(slug)s record protocol copies")
-            % {"slug": election.slug},
+            gettext_noop(
+                "only observers with a valid accreditation in %(slug)s record protocol copies"
+            ),
+            params={"slug": election.slug},
         )
     for a in active:
         if covers(a.unit, station):
             return a
     raise AccessDenied(
         "forbidden_territory",
-        _("station %(code)s is outside the territory of your accreditation")
-        % {"code": station.code},
+        gettext_noop("station %(code)s is outside the territory of your accreditation"),
+        params={"code": station.code},
     )
 
 
@@ -898,7 +932,9 @@ def submit_copy(
     """An accredited observer records the numbers of the copy received at ``station``."""
     accreditation = observer_accreditation(actor, election, station)
     if station.election_id != election.pk:
-        raise IntakeError("unknown_station", _("station: not in this election"), field="station")
+        raise IntakeError(
+            "unknown_station", gettext_noop("station: not in this election"), field="station"
+        )
     values = parse_copy(station, copy_lines(election), raw)
     digest = _file_digest(photo, "photo") if photo is not None else None
     created: list[str] = []
@@ -982,7 +1018,9 @@ def representative_of(user: User | None, election: Election) -> list[Organisatio
     if not organisations:
         raise AccessDenied(
             "forbidden_role",
-            _("only the representative of an accredited organisation uploads its copies"),
+            gettext_noop(
+                "only the representative of an accredited organisation uploads its copies"
+            ),
         )
     return organisations
 
@@ -1020,7 +1058,8 @@ def upload_copies(
     if organisation.pk not in {o.pk for o in representative_of(actor, election)}:
         raise AccessDenied(
             "forbidden_role",
-            _("you do not represent %(name)s") % {"name": organisation.name},
+            gettext_noop("you do not represent %(name)s"),
+            params={"name": organisation.name},
         )
     lines = copy_lines(election)
     codes = [c for c, _r in lines]
@@ -1049,7 +1088,8 @@ def upload_copies(
         if problems:
             raise IntakeError(
                 "invalid_file",
-                _("nothing was stored: line 1: %(problems)s") % {"problems": "; ".join(problems)},
+                gettext_noop("nothing was stored: line 1: %(problems)s"),
+                params={"problems": "; ".join(problems)},
                 field="file",
             )
         for number, record in records:
@@ -1058,8 +1098,10 @@ def upload_copies(
             if len(record) != len(header):
                 raise IntakeError(
                     "invalid_file",
-                    _("nothing was stored: line %(line)s: %(n)s fields, the header has %(h)s")
-                    % {"line": number, "n": len(record), "h": len(header)},
+                    gettext_noop(
+                        "nothing was stored: line %(line)s: %(n)s fields, the header has %(h)s"
+                    ),
+                    params={"line": number, "n": len(record), "h": len(header)},
                     field="file",
                 )
             row = dict(zip(header, record, strict=True))
@@ -1097,18 +1139,20 @@ def upload_copies(
     except CsvProblem as exc:
         where = f"line {exc.line}: " if exc.line else ""
         raise IntakeError(
-            "invalid_file", _("nothing was stored: ") + where + exc.message, field="file"
+            "invalid_file", gettext_noop("nothing was stored: ") + where + exc.message, field="file"
         ) from None
     if not parsed:
-        raise IntakeError("empty_file", _("file: no rows"), field="file")
+        raise IntakeError("empty_file", gettext_noop("file: no rows"), field="file")
     by_code: dict[str, tuple[UploadedFile, Digest]] = {}
     for upload in photos:
         match = PHOTO_NAME.match(upload.name or "")
         if match is None or match["code"] not in seen:
             raise IntakeError(
                 "unknown_photo",
-                _("photos: %(name)s is not named after a station of the file (CODE.jpg)")
-                % {"name": quoted(upload.name or "")},
+                gettext_noop(
+                    "photos: %(name)s is not named after a station of the file (CODE.jpg)"
+                ),
+                params={"name": quoted(upload.name or "")},
                 field="photos",
             )
         by_code[match["code"]] = (upload, _file_digest(upload, "photos"))
@@ -1154,8 +1198,10 @@ def web_address(field: str, raw: Any, *, required: bool) -> str:
     if not is_web_address(text):
         raise IntakeError(
             "invalid_value",
-            _("%(field)s: %(value)s is not a web address: use http:// or https:// with a host")
-            % {"field": field, "value": quoted(text[:80])},
+            gettext_noop(
+                "%(field)s: %(value)s is not a web address: use http:// or https:// with a host"
+            ),
+            params={"field": field, "value": quoted(text[:80])},
             field=field,
         )
     return text
@@ -1204,7 +1250,9 @@ def edit_webcam(
     """Register or change a station's webcam (``MANAGE_ELECTION`` over the station): audited
     with the changed fields and a public fact."""
     if station.election_id != election.pk:
-        raise IntakeError("unknown_station", _("station: not in this election"), field="station")
+        raise IntakeError(
+            "unknown_station", gettext_noop("station: not in this election"), field="station"
+        )
     authorize_decision(actor, election, station.unit)
     wanted = {
         "stream_url": web_address("stream_url", stream_url, required=True),

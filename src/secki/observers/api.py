@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from django.http import HttpRequest, JsonResponse
+from django.utils.translation import gettext_noop
 from ninja import Router
 from pydantic import ConfigDict, Field
 from typing_extensions import TypedDict
@@ -174,7 +175,9 @@ def _organisation(user: Any, election: Election, chosen: str) -> Organisation:
             if o.name == chosen:
                 return o
         raise AccessDenied(
-            "forbidden_role", f"you do not represent an accredited organisation {chosen[:80]!r}"
+            "forbidden_role",
+            gettext_noop("you do not represent an accredited organisation %(name)s"),
+            {"name": repr(chosen[:80])},
         )
     if len(organisations) > 1:
         raise IntakeError(
@@ -237,7 +240,11 @@ def station_comparison(request: HttpRequest, slug: str, station: str) -> dict[st
     row = compare.station_comparison(election, found, public=_public(request, election))
     if row is None:
         raise IntakeError(
-            "no_copy", f"no observer's copy of station {found.code}", status=404, field="station"
+            "no_copy",
+            gettext_noop("no observer's copy of station %(code)s"),
+            params={"code": found.code},
+            status=404,
+            field="station",
         )
     return compare.station_json(row)
 

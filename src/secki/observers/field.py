@@ -31,7 +31,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from secki import rawsql
 from secki.accounts import audit
@@ -120,8 +120,10 @@ def install_checklists(
                     continue
                 raise IntakeError(
                     "checklist_answered",
-                    _("%(code)s: observers have answered this checklist; it cannot change")
-                    % {"code": form.code},
+                    gettext_noop(
+                        "%(code)s: observers have answered this checklist; it cannot change"
+                    ),
+                    params={"code": form.code},
                     status=409,
                     field="definition",
                 )
@@ -156,8 +158,8 @@ def checklist_form(election: Election, code: Any) -> ChecklistForm:
     if form is None:
         raise IntakeError(
             "unknown_checklist",
-            _("form: %(code)s is not a checklist of %(slug)s")
-            % {"code": quoted(text), "slug": election.slug},
+            gettext_noop("form: %(code)s is not a checklist of %(slug)s"),
+            params={"code": quoted(text), "slug": election.slug},
             field="form",
         )
     return form
@@ -180,19 +182,21 @@ def _coordinated(user: User | None, election: Election, number: Any) -> Accredit
     if accreditation is None:
         raise IntakeError(
             "unknown_accreditation",
-            _("accreditation: %(n)s is not an accreditation of %(slug)s")
-            % {"n": quoted(text), "slug": election.slug},
+            gettext_noop("accreditation: %(n)s is not an accreditation of %(slug)s"),
+            params={"n": quoted(text), "slug": election.slug},
             field="accreditation",
         )
     if accreditation.organisation_id not in organisations:
         raise AccessDenied(
             "forbidden_role",
-            _("accreditation %(n)s belongs to another organisation") % {"n": accreditation.number},
+            gettext_noop("accreditation %(n)s belongs to another organisation"),
+            params={"n": accreditation.number},
         )
     if not is_active(accreditation, today(election)):
         raise IntakeError(
             "inactive_accreditation",
-            _("accreditation: %(n)s is revoked or not valid today") % {"n": accreditation.number},
+            gettext_noop("accreditation: %(n)s is revoked or not valid today"),
+            params={"n": accreditation.number},
             field="accreditation",
         )
     return accreditation
@@ -207,7 +211,7 @@ def post_of(
     if bool(code) == bool(unit_code):
         raise IntakeError(
             "invalid_post",
-            _("station: name a station, or a unit for a mobile team (not both)"),
+            gettext_noop("station: name a station, or a unit for a mobile team (not both)"),
             field="station",
         )
     if code:
@@ -215,8 +219,8 @@ def post_of(
         if found is None:
             raise IntakeError(
                 "unknown_station",
-                _("station: %(code)s is not a polling station of %(slug)s")
-                % {"code": quoted(code), "slug": election.slug},
+                gettext_noop("station: %(code)s is not a polling station of %(slug)s"),
+                params={"code": quoted(code), "slug": election.slug},
                 field="station",
             )
         return found, None
@@ -224,8 +228,8 @@ def post_of(
     if found_unit is None:
         raise IntakeError(
             "unknown_unit",
-            _("unit: %(code)s is not a territory of %(slug)s")
-            % {"code": quoted(unit_code), "slug": election.slug},
+            gettext_noop("unit: %(code)s is not a territory of %(slug)s"),
+            params={"code": quoted(unit_code), "slug": election.slug},
             field="unit",
         )
     return None, found_unit
@@ -254,8 +258,8 @@ def assign(
     if not _within(held, post_station, post_unit):
         raise AccessDenied(
             "forbidden_territory",
-            _("%(post)s is outside the territory of accreditation %(n)s")
-            % {
+            gettext_noop("%(post)s is outside the territory of accreditation %(n)s"),
+            params={
                 "post": post_station.code if post_station else getattr(post_unit, "code", ""),
                 "n": held.number,
             },
@@ -312,7 +316,8 @@ def unassign(
         if current is None:
             raise IntakeError(
                 "not_assigned",
-                _("accreditation: %(n)s has no post") % {"n": held.number},
+                gettext_noop("accreditation: %(n)s has no post"),
+                params={"n": held.number},
                 status=409,
                 field="accreditation",
             )
@@ -355,8 +360,8 @@ def _moment(election: Election, field: str, raw: Any) -> dt.datetime:
         except ValueError:
             raise IntakeError(
                 "invalid_value",
-                _("%(field)s: %(value)s is not a date and time (YYYY-MM-DDTHH:MM)")
-                % {"field": field, "value": quoted(raw)},
+                gettext_noop("%(field)s: %(value)s is not a date and time (YYYY-MM-DDTHH:MM)"),
+                params={"field": field, "value": quoted(raw)},
                 field=field,
             ) from None
     if moment.tzinfo is None:
@@ -364,7 +369,8 @@ def _moment(election: Election, field: str, raw: Any) -> dt.datetime:
     if moment > now + CLOCK_SKEW:
         raise IntakeError(
             "in_future",
-            _("%(field)s: %(value)s is in the future") % {"field": field, "value": moment},
+            gettext_noop("%(field)s: %(value)s is in the future"),
+            params={"field": field, "value": moment},
             field=field,
         )
     return moment
@@ -380,8 +386,8 @@ def _station(election: Election, raw: Any) -> Station:
     if station is None:
         raise IntakeError(
             "unknown_station",
-            _("station: %(code)s is not a polling station of %(slug)s")
-            % {"code": quoted(code), "slug": election.slug},
+            gettext_noop("station: %(code)s is not a polling station of %(slug)s"),
+            params={"code": quoted(code), "slug": election.slug},
             field="station",
         )
     return station
@@ -417,8 +423,8 @@ def _where(election: Election, actor: User | None, raw: Any) -> store.Where:
     if found is None:
         raise IntakeError(
             "unknown_station",
-            _("station: %(code)s is not a polling station of %(slug)s")
-            % {"code": quoted(code), "slug": election.slug},
+            gettext_noop("station: %(code)s is not a polling station of %(slug)s"),
+            params={"code": quoted(code), "slug": election.slug},
             field="station",
         )
     return found
@@ -432,15 +438,17 @@ def _covering(election: Election, found: store.Where) -> list[store.Held]:
     if not active:
         raise AccessDenied(
             "forbidden_role",
-            _("only observers with a valid accreditation in %(slug)s record protocol copies")
-            % {"slug": election.slug},
+            gettext_noop(
+                "only observers with a valid accreditation in %(slug)s record protocol copies"
+            ),
+            params={"slug": election.slug},
         )
     covering = [h for h in active if h.unit_path is None or found.unit_path.startswith(h.unit_path)]
     if not covering:
         raise AccessDenied(
             "forbidden_territory",
-            _("station %(code)s is outside the territory of your accreditation")
-            % {"code": found.station_code},
+            gettext_noop("station %(code)s is outside the territory of your accreditation"),
+            params={"code": found.station_code},
         )
     return covering
 
@@ -459,7 +467,7 @@ def check_in(
     _authenticated(actor)
     found = _where(election, actor, station)
     if kind not in CheckInKind.values:
-        raise IntakeError("invalid_value", _("kind: arrival or departure"), field="kind")
+        raise IntakeError("invalid_value", gettext_noop("kind: arrival or departure"), field="kind")
     moment = _moment(election, "at", at)
     posted = next(
         (
@@ -473,8 +481,8 @@ def check_in(
     if posted is None:
         raise AccessDenied(
             "not_assigned",
-            _("station %(code)s is not your post: your coordinator assigns it")
-            % {"code": found.station_code},
+            gettext_noop("station %(code)s is not your post: your coordinator assigns it"),
+            params={"code": found.station_code},
         )
     with transaction.atomic(savepoint=False):  # nothing refused below: may share a batch
         row = rawsql.insert(
@@ -527,7 +535,7 @@ def submit_checklist(
     chosen = checklist_form(election, form)
     if not isinstance(answers, Mapping):
         raise IntakeError(
-            "invalid_value", _("answers: an object of question codes"), field="answers"
+            "invalid_value", gettext_noop("answers: an object of question codes"), field="answers"
         )
     held = _covering(election, found)[0]
     values, flags = _definition(chosen).check(answers)
@@ -558,7 +566,8 @@ def _category(raw: Any) -> str:
     if raw not in IncidentCategory.values:
         raise IntakeError(
             "invalid_value",
-            _("category: one of %(values)s") % {"values": ", ".join(IncidentCategory.values)},
+            gettext_noop("category: one of %(values)s"),
+            params={"values": ", ".join(IncidentCategory.values)},
             field="category",
         )
     return str(raw)
@@ -568,7 +577,8 @@ def _digests(files: Sequence[UploadedFile]) -> list[Any]:
     if len(files) > MAX_EVIDENCE:
         raise IntakeError(
             "too_many_files",
-            _("evidence: at most %(n)s files") % {"n": MAX_EVIDENCE},
+            gettext_noop("evidence: at most %(n)s files"),
+            params={"n": MAX_EVIDENCE},
             field="evidence",
         )
     return [_file_digest(f, "evidence") for f in files]
@@ -608,14 +618,16 @@ def report_incident(
     category_ = _category(category)
     if occurred_at is None or (isinstance(occurred_at, str) and not occurred_at.strip()):
         raise IntakeError(
-            "missing_value", _("occurred_at: when did it happen?"), field="occurred_at"
+            "missing_value", gettext_noop("occurred_at: when did it happen?"), field="occurred_at"
         )
     moment = _moment(election, "occurred_at", occurred_at)
     text = clean_text(
         "description", description if isinstance(description, str) else None, DESCRIPTION_MAX
     )
     if not text:
-        raise IntakeError("missing_value", _("description: say what happened"), field="description")
+        raise IntakeError(
+            "missing_value", gettext_noop("description: say what happened"), field="description"
+        )
     held = observer_accreditation(actor, election, where)
     digests = _digests(evidence)
     created: list[str] = []
@@ -669,15 +681,20 @@ def add_evidence(
     """The reporting observer adds photos to their incident while it is open."""
     _authenticated(actor)
     if incident.accreditation.account_id != getattr(actor, "pk", None):
-        raise AccessDenied("forbidden_role", _("only the observer who reported it adds evidence"))
+        raise AccessDenied(
+            "forbidden_role", gettext_noop("only the observer who reported it adds evidence")
+        )
     if not files:
         raise IntakeError(
-            "missing_file", _("evidence: attach a photo (PNG, JPEG) or a PDF"), field="evidence"
+            "missing_file",
+            gettext_noop("evidence: attach a photo (PNG, JPEG) or a PDF"),
+            field="evidence",
         )
     if incident.evidence.count() + len(files) > MAX_EVIDENCE:
         raise IntakeError(
             "too_many_files",
-            _("evidence: at most %(n)s files") % {"n": MAX_EVIDENCE},
+            gettext_noop("evidence: at most %(n)s files"),
+            params={"n": MAX_EVIDENCE},
             field="evidence",
         )
     digests = _digests(files)
@@ -688,8 +705,8 @@ def add_evidence(
             if locked.status in (IncidentStatus.REJECTED, IncidentStatus.RESOLVED):
                 raise IntakeError(
                     "incident_closed",
-                    _("incident %(id)s is closed (%(status)s)")
-                    % {"id": locked.pk, "status": locked.get_status_display()},
+                    gettext_noop("incident %(id)s is closed (%(status)s)"),
+                    params={"id": locked.pk, "status": locked.get_status_display()},
                     status=409,
                 )
             hashes = _store_evidence(locked, files, digests, created)
@@ -717,8 +734,8 @@ def authorize_incident(user: User | None, incident: Incident, status: str) -> No
     if incident.organisation.representative_id != getattr(user, "pk", None):
         raise AccessDenied(
             "forbidden_role",
-            _("only the coordinator of %(name)s decides on its observers' incidents")
-            % {"name": incident.organisation.name},
+            gettext_noop("only the coordinator of %(name)s decides on its observers' incidents"),
+            params={"name": incident.organisation.name},
         )
 
 
@@ -734,7 +751,8 @@ def move_incident(
     if status not in IncidentStatus.values:
         raise IntakeError(
             "invalid_value",
-            _("status: one of %(values)s") % {"values": ", ".join(IncidentStatus.values)},
+            gettext_noop("status: one of %(values)s"),
+            params={"values": ", ".join(IncidentStatus.values)},
             field="status",
         )
     text = clean_text("note", note if isinstance(note, str) else None, NOTE_MAX)
@@ -748,8 +766,8 @@ def move_incident(
         if status not in TRANSITIONS[locked.status]:
             raise IntakeError(
                 "invalid_transition",
-                _("status: incident %(id)s is %(now)s; it can become %(allowed)s")
-                % {
+                gettext_noop("status: incident %(id)s is %(now)s; it can become %(allowed)s"),
+                params={
                     "id": locked.pk,
                     "now": locked.status,
                     "allowed": ", ".join(TRANSITIONS[locked.status]) or "—",
@@ -758,7 +776,7 @@ def move_incident(
                 field="status",
             )
         if status in NOTE_REQUIRED and not text:
-            raise IntakeError("missing_value", _("note: say why"), field="note")
+            raise IntakeError("missing_value", gettext_noop("note: say why"), field="note")
         before = locked.status
         locked.status = str(status)
         locked.save(update_fields=["status"])

@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.http import require_POST
@@ -34,8 +35,10 @@ from secki.integrity.analysis import (
     snapshot,
 )
 from secki.integrity.models import ExitPoll, PvtCount, PvtSample, SampleMethod
+from secki.integrity.sentences import translated, translated_flag, translated_list
 from secki.integrity.station_arrays import natural_key
 from secki.integrity.svg import fingerprint_svg
+from secki.results.anomalies import KIND_LABELS
 from secki.stats.exit_polls import CAVEAT as EXIT_POLL_CAVEAT
 from secki.stats.pvt import Z99
 
@@ -125,7 +128,7 @@ def overview(request: HttpRequest, slug: str) -> HttpResponse:
     )
     if a is not None and a.fingerprint is not None:
         context["svg"] = mark_safe(fingerprint_svg(a.fingerprint))  # noqa: S308 - numbers only
-        context["risk"] = risk_rows(a, limit=TOP, station_url=_station_url(slug))
+        context["risk"] = _worded(risk_rows(a, limit=TOP, station_url=_station_url(slug)))
         context["signalled"] = int((a.risk.scores > 0).sum()) if a.risk is not None else 0
         context["digit_fields"] = [
             (name, gettext(label), _digit_rows(a, name)) for name, label in DIGIT_FIELDS.items()
@@ -138,8 +141,27 @@ def overview(request: HttpRequest, slug: str) -> HttpResponse:
                 for g in sorted(ip.groups, key=lambda g: -g.either.anomaly)
                 if g.either.pvalue <= ALPHA
             ][:20]
-        context["turnout_counts"] = sorted(a.data.turnout_flag_counts.items())
+            context["excluded"] = [
+                (translated(reason), n) for reason, n in ip.excluded.items() if n
+            ]
+        context["turnout_counts"] = [
+            (str(KIND_LABELS.get(kind, kind)), n)
+            for kind, n in sorted(a.data.turnout_flag_counts.items())
+        ]
     return render(request, "integrity/overview.html", context)
+
+
+def _worded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The risk table's reasons and turnout flags (stored in English) in the active language."""
+    labels = {}
+    for label in KIND_LABELS.values():
+        with translation.override("en"):
+            english = str(label)
+        labels[english] = str(label)
+    for row in rows:
+        row["reasons"] = [translated(why) for why in row["reasons"]]
+        row["turnout_flags"] = [translated_flag(f, labels) for f in row["turnout_flags"]]
+    return rows
 
 
 def risk(request: HttpRequest, slug: str) -> HttpResponse:
@@ -153,7 +175,9 @@ def risk(request: HttpRequest, slug: str) -> HttpResponse:
     context = _context(request, election, view, "risk")
     context.update({"snap": snap, "a": snap.result, "explain": explanations()["risk"]})
     if snap.result is not None:
-        context["risk"] = risk_rows(snap.result, limit=RISK_PAGE, station_url=_station_url(slug))
+        context["risk"] = _worded(
+            risk_rows(snap.result, limit=RISK_PAGE, station_url=_station_url(slug))
+        )
     return render(request, "integrity/risk.html", context)
 
 
@@ -335,6 +359,8 @@ def pvt_sample(request: HttpRequest, slug: str, sample_id: int) -> HttpResponse:
         {
             "sample": sample,
             "result": result,
+            "notes": [translated(note) for note in result.notes],
+            "verdict_text": translated_list(result.verdict.text) if result.verdict else "",
             "candidates": candidates,
             "estimates": _estimate_rows(result),
             "stations": stations,
