@@ -19,6 +19,7 @@ import pytest
 from secki.devtools.pgserver import Cluster, PostgresUnavailable
 from secki.env import env_bool
 from tests.factories import run_secki, write_small_bundle
+from tests.transparency.conftest import LOG_NAME, SIGNER
 
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< >>\n%%EOF\n"
 
@@ -60,11 +61,17 @@ def original(tmp_path: Path) -> Iterator[tuple[Cluster, dict[str, str]]]:
     cluster = new_cluster()
     try:
         cluster.start()
+        key = tmp_path / "log_key"  # the log's signing key, as `secki log keygen` writes it
+        key.write_text(SIGNER.format() + "\n")
+        key.chmod(0o600)
         env = {
             **os.environ,
             "DATABASE_URL": cluster.url,
             "SECKI_VAR_DIR": str(tmp_path / "var"),
             "SECKI_SNAPSHOT_AUTO": "0",
+            "SECKI_LOG_NAME": LOG_NAME,
+            "SECKI_LOG_KEY_FILE": str(key),
+            "SECKI_WITNESS_POLICY": "",
         }
         secki(env, "import", str(write_small_bundle(tmp_path / "bundle")))
         secki(env, "manage", "shell", "-c", ADD_SCAN)

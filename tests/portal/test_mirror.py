@@ -19,14 +19,22 @@ from secki.elections.models import Election
 from secki.opendata import mirror, snapshots, transparency
 from secki.server import free_port
 from tests.portal.conftest import submit
+from tests.transparency.conftest import LOG_NAME, SIGNER
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def published(waiting: Election, admin: Any) -> Election:
+def published(waiting: Election, admin: Any, settings: Any, tmp_path: Path) -> Election:
     """An election with one protocol: its live snapshot, a release and its transparency log,
-    as the publisher writes them."""
+    as the publisher writes them (with the log key of the transparency tests, no witnesses)."""
+    key = tmp_path / "log_key"
+    key.write_text(SIGNER.format() + "\n")
+    key.chmod(0o600)
+    settings.SECKI_DEVELOPMENT = False
+    settings.SECKI_LOG_NAME = LOG_NAME
+    settings.SECKI_LOG_KEY_FILE = str(key)
+    settings.SECKI_WITNESS_POLICY = ""
     election = waiting
     submit(election, "1-1", admin)
     snapshots.refresh(election)
