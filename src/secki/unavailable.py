@@ -29,6 +29,7 @@ from django.template import loader
 from django.views import defaults
 
 from secki.api.main import database_unavailable, retry_later
+from secki.api.main import not_found as api_not_found
 
 #: the exceptions of a database that cannot be reached
 DATABASE_DOWN = (OperationalError, InterfaceError)
@@ -76,3 +77,11 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if isinstance(exc, DATABASE_DOWN):
         return unavailable(request, exc)
     return defaults.server_error(request)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """The 404 answer of an address no URL pattern matches: the API's JSON error under
+    ``/api/`` (its clients read JSON), the site's 404 page elsewhere."""
+    if is_api(request):
+        return api_not_found(request)
+    return defaults.page_not_found(request, exception)

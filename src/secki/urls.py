@@ -39,3 +39,5 @@ urlpatterns = [
 # 503 page (or the API's JSON error) when a middleware's database access fails; Django's
 # own 500 otherwise. The 404 page is the template 404.html (secki.portal).
 handler500 = "secki.unavailable.server_error"
+# the API's JSON 404 under /api/ (e.g. a non-number where an id goes), the 404 page elsewhere
+handler404 = "secki.unavailable.not_found"

@@ -253,6 +253,12 @@ def on_database_down(request: HttpRequest, exc: OperationalError | InterfaceErro
     return database_unavailable(request)
 
 
+def not_found(request: HttpRequest) -> HttpResponse:
+    """404 in the API's error shape for an address under ``/api/`` that names no operation (a
+    path parameter that does not fit its converter): :mod:`secki.unavailable`'s handler."""
+    return error(request, 404, "not_found", gettext_noop("not found"))
+
+
 def database_unavailable(request: HttpRequest) -> HttpResponse:
     """503 with ``Retry-After`` while the database cannot be reached (:mod:`secki.unavailable`
     also answers it for errors raised outside the API's operations, e.g. in a middleware)."""
