@@ -34,7 +34,10 @@ _Converter = tuple[int, list[Callable[..., Any]], Any]
 def db() -> BaseDatabaseWrapper:
     """This thread's connection: the primary's, or a replica's inside a public read
     (:func:`secki.replicas.alias`). (``django.db.connection`` is a proxy that looks it up on
-    every attribute access; the hot path resolves it once per call.)"""
+    every attribute access; the hot path resolves it once per call.) With one database (no
+    replicas) the router is not asked."""
+    if len(connections.settings) == 1:
+        return connections[DEFAULT_DB_ALIAS]
     return connections[router.db_for_read(models.Model)]
 
 

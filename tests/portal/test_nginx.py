@@ -8,6 +8,7 @@ certificate). Without nginx the tests skip, unless SECKI_REQUIRE_NGINX=1 (CI).""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.client
 import http.server
@@ -72,21 +73,35 @@ class Site:
             conn.close()
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Site]:
+def require_nginx() -> None:
+    """Skip without nginx, unless SECKI_REQUIRE_NGINX=1 (CI): then fail."""
     try:
         nginx.binary()
     except nginx.Unavailable as exc:
         if os.environ.get("SECKI_REQUIRE_NGINX") == "1":
             pytest.fail(f"SECKI_REQUIRE_NGINX=1 but {exc}")
         pytest.skip(str(exc))
+
+
+@contextlib.contextmanager
+def shipped_site(work: Path, overrides: dict[str, str] | None = None) -> Iterator[Site]:
+    """The shipped configuration in front of the app's stand-in (:class:`Echo`)."""
+    require_nginx()
     app = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
     threading.Thread(target=app.serve_forever, daemon=True).start()
     try:
-        with nginx.shipped(Path(settings.VAR_DIR), app.server_address[1], tmp_path / "nginx") as n:
-            yield Site(n)
+        with nginx.shipped(
+            Path(settings.VAR_DIR), app.server_address[1], work, overrides=overrides
+        ) as running:
+            yield Site(running)
     finally:
         app.shutdown()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Site]:
+    with shipped_site(tmp_path / "nginx") as site:
+        yield site
 
 
 def test_the_published_snapshot_is_served_with_the_apps_cache_headers(
@@ -213,24 +228,11 @@ def limited(tmp_path: Path) -> Iterator[Site]:
     """The shipped configuration with its API limit lowered to 1 request a minute and a burst of
     3 (only those two numbers replaced), so that a test's few requests exceed it however slowly
     they go."""
-    try:
-        nginx.binary()
-    except nginx.Unavailable as exc:
-        if os.environ.get("SECKI_REQUIRE_NGINX") == "1":
-            pytest.fail(f"SECKI_REQUIRE_NGINX=1 but {exc}")
-        pytest.skip(str(exc))
     shipped_text = (DEPLOY / "secki.conf").read_text()
     assert "rate=20r/s" in shipped_text and "burst=100 nodelay" in shipped_text
-    app = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-    threading.Thread(target=app.serve_forever, daemon=True).start()
     overrides = {"rate=20r/s": "rate=1r/m", "burst=100 nodelay": "burst=3 nodelay"}
-    try:
-        with nginx.shipped(
-            Path(settings.VAR_DIR), app.server_address[1], tmp_path / "nginx", overrides=overrides
-        ) as running:
-            yield Site(running)
-    finally:
-        app.shutdown()
+    with shipped_site(tmp_path / "nginx", overrides) as site:
+        yield site
 
 
 def test_the_api_is_limited_per_client_with_the_apis_error_in_its_language(

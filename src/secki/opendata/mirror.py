@@ -90,7 +90,7 @@ def sources(var_dir: Path | None = None) -> list[Source]:
         parts = name.split("/")
         if len(parts) < 3:
             continue  # the publisher's own files beside the elections
-        slug, version, rest = parts[0], parts[1], "/".join(parts[2:])
+        version, rest = parts[1], "/".join(parts[2:])
         if version not in (snapshots.LIVE, snapshots.LATEST) and not snapshots.VERSION_RE.match(
             version
         ):
@@ -98,7 +98,6 @@ def sources(var_dir: Path | None = None) -> list[Source]:
         live = version in (snapshots.LIVE, snapshots.LATEST)
         cache = files.LIVE_CACHE if live else files.IMMUTABLE
         found.append(Source(path, f"opendata/{name}", cache, files.content_type(rest)))
-        del slug
     for name, path in _files_under(var / "log"):
         kind = logfiles.classify(name)
         if kind is None:
@@ -160,7 +159,6 @@ def sync(url: str, *, progress: Progress | None = None) -> Report:
         known = {}
     report = Report(target.url)
     todo = sources()
-    wanted = {s.key for s in todo}
     for done, source in enumerate(todo, start=1):
         try:
             stamp = _stamp(source.path)
@@ -172,11 +170,10 @@ def sync(url: str, *, progress: Progress | None = None) -> Report:
                 report.copied.append(source.key)
         except FileNotFoundError:
             # a live generation replaced while this round ran: the next round copies the new
-            wanted.discard(source.key)
             known.pop(source.key, None)
         if progress is not None:
             progress(done, len(todo))
-    for key in sorted(set(known) - wanted - {s.key for s in todo}):
+    for key in sorted(set(known) - {s.key for s in todo}):
         target.remove(key)
         del known[key]
         report.removed.append(key)
