@@ -232,23 +232,57 @@ def fetch_one(model: type[M], where: str, params: Sequence[Any]) -> M | None:
     return None if row is None else cols.build(row)
 
 
-def insert(model: type[M], *, then: tuple[str, list[Any]] | None = None, **values: Any) -> M:
+def insert(
+    model: type[M],
+    *,
+    then: tuple[str, list[Any]] | None = None,
+    also: Sequence[models.Model] = (),
+    **values: Any,
+) -> M:
     """Insert one row (like ``Model.objects.create``) and return the saved instance.
 
     ``then`` (PostgreSQL only): a data-modifying statement and its parameters, run in the same
     statement, that sees the new row's id as ``SELECT id FROM new`` (one round trip for a
-    parent row and its children)."""
-    obj = model(**values)
-    cols = columns(model)
+    parent row and its children). ``also``: unsaved instances of other models, inserted with
+    it (their ids are not read back): on PostgreSQL in the same statement, elsewhere each by
+    its own."""
+    return add(model(**values), then=then, also=also)
+
+
+def add(
+    obj: M, *, then: tuple[str, list[Any]] | None = None, also: Sequence[models.Model] = ()
+) -> M:
+    """Insert an unsaved instance (as :func:`insert`) and return it saved, its id set."""
+    cols = columns(type(obj))
     conn = db()
     params = [f.get_db_prep_save(f.pre_save(obj, True), conn) for f in cols.insert_fields]
     sql = cols.insert_sql
-    if then is not None:
-        sql = f"WITH new AS ({sql}), then_ AS ({then[0]}) SELECT * FROM new"  # noqa: S608 - the caller's literal SQL
-        params += then[1]
+    others = [(columns(type(o)), o) for o in also]
+    together = conn.vendor == "postgresql"
+    if then is not None or (others and together):
+        parts = [f"new AS ({sql})"]
+        if then is not None:
+            parts.append(f"then_ AS ({then[0]})")
+            params += then[1]
+        if together:
+            for n, (ocols, other) in enumerate(others):
+                parts.append(f"also{n} AS ({ocols.insert_sql})")
+                params += [
+                    f.get_db_prep_save(f.pre_save(other, True), conn) for f in ocols.insert_fields
+                ]
+        sql = f"WITH {', '.join(parts)} SELECT * FROM new"  # noqa: S608 - the caller's literal SQL
     with cursor() as cur:
         cur.execute(sql, params)
         row = cur.fetchone()
+        if not together:
+            for ocols, other in others:
+                cur.execute(
+                    ocols.insert_sql,
+                    [
+                        f.get_db_prep_save(f.pre_save(other, True), conn)
+                        for f in ocols.insert_fields
+                    ],
+                )
     assert row is not None
     obj.pk = row[0]
     obj._state.adding = False

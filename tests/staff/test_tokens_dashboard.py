@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -65,6 +66,40 @@ def test_create_use_and_revoke_a_token(election: Election, personas: Personas) -
 def test_a_live_token_opens_the_api(election: Election, personas: Personas) -> None:
     response = personas.client("op11").post("/staff/tokens/", {"name": "laptop"})
     assert api_submit(election, response.context["raw"]) == 201
+
+
+def test_a_token_records_its_last_use_at_most_once_a_minute(
+    election: Election, personas: Personas
+) -> None:
+    raw = personas.client("op11").post("/staff/tokens/", {"name": "laptop"}).context["raw"]
+    token = ApiToken.objects.get(user=personas["op11"])
+    assert token.last_used_at is None
+
+    def read() -> None:
+        response = Client().get(
+            f"/api/v1/elections/{election.slug}/protocols/1-1",
+            headers={"Authorization": f"Bearer {raw}"},
+        )
+        assert response.status_code in (200, 404)
+
+    read()
+    token.refresh_from_db()
+    first = token.last_used_at
+    assert first is not None
+    read()  # within the minute: left as it was
+    token.refresh_from_db()
+    assert token.last_used_at == first
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=first - dt.timedelta(minutes=2))
+    read()
+    token.refresh_from_db()
+    assert token.last_used_at is not None and token.last_used_at > first
+    # a deactivated account's token is refused and not marked as used
+    before = token.last_used_at - dt.timedelta(minutes=2)
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=before)
+    User.objects.filter(pk=personas["op11"].pk).update(is_active=False)
+    assert api_submit(election, raw) == 401
+    token.refresh_from_db()
+    assert token.last_used_at == before
 
 
 def test_a_token_needs_a_name(personas: Personas) -> None:

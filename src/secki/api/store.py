@@ -5,6 +5,7 @@ written once (:mod:`secki.rawsql`: prepared on PostgreSQL) behind named function
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -21,23 +22,47 @@ from secki.elections.models import Election, Station, Unit
 _KEYS = IdempotencyRecord._meta.db_table
 
 
-def active_token(key_hash: str) -> ApiToken | None:
-    """The unrevoked token with this hash, its user loaded (one statement)."""
+def active_token(key_hash: str, *, touch_before: dt.datetime | None = None) -> ApiToken | None:
+    """The unrevoked token with this hash, its user loaded (one statement).
+
+    With ``touch_before``: the token's ``last_used_at`` becomes now when it was never used or
+    last used before that moment; on PostgreSQL in the same statement (no second round trip
+    and no transaction of its own), elsewhere by a second one. The token returned carries the
+    time it was last used before this request."""
     user_model = get_user_model()
     tokens, users = rawsql.columns(ApiToken), rawsql.columns(user_model)
     assert user_model._meta.pk is not None
-    with rawsql.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {tokens.select('t')}, {users.select('u')} FROM {tokens.table} t "  # noqa: S608 - model metadata
-            f"JOIN {users.table} u ON u.{user_model._meta.pk.column} = t.user_id "
-            "WHERE t.key_hash = %s AND t.revoked_at IS NULL",
-            [key_hash],
+    now = timezone.now()
+    select = (
+        f"SELECT {tokens.select('t')}, {users.select('u')} FROM {tokens.table} t "  # noqa: S608 - model metadata
+        f"JOIN {users.table} u ON u.{user_model._meta.pk.column} = t.user_id "
+        "WHERE t.key_hash = %s AND t.revoked_at IS NULL"
+    )
+    params: list[Any] = [key_hash]
+    together = touch_before is not None and rawsql.vendor() == "postgresql"
+    if together:
+        # A data-modifying CTE runs whether or not the outer query reads it; the outer query
+        # sees the row as it was before (one snapshot).
+        select = (
+            f"WITH touched AS (UPDATE {tokens.table} SET last_used_at = %s "  # noqa: S608 - model metadata
+            "WHERE key_hash = %s AND revoked_at IS NULL "
+            "AND (last_used_at IS NULL OR last_used_at < %s) "
+            f"AND EXISTS (SELECT 1 FROM {users.table} a "
+            f"WHERE a.{user_model._meta.pk.column} = user_id AND a.is_active) RETURNING 1) "
+            + select
         )
+        params = [now, key_hash, touch_before, key_hash]
+    with rawsql.cursor() as cursor:
+        cursor.execute(select, params)
         row = cursor.fetchone()
     if row is None:
         return None
     token: ApiToken = tokens.build(row)
     token.user = users.build(row, len(tokens))
+    if touch_before is not None and not together:
+        used = token.last_used_at
+        if (used is None or used < touch_before) and token.user.is_active:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
 
 

@@ -154,7 +154,7 @@ def definition(form: ChecklistForm) -> checklist.Checklist:
 
 def checklist_form(election: Election, code: Any) -> ChecklistForm:
     text = str(code or "").strip()[:32]
-    form = ChecklistForm.objects.filter(election=election, code=text).first() if text else None
+    form = store.checklist_form(election.pk, text) if text else None
     if form is None:
         raise IntakeError(
             "unknown_checklist",
@@ -484,23 +484,24 @@ def check_in(
             gettext_noop("station %(code)s is not your post: your coordinator assigns it"),
             params={"code": found.station_code},
         )
+    record = audit.draft(
+        actor,
+        f"observers.{kind}",
+        election=election,
+        target=found.station_code,
+        after={"accreditation": posted.number, "at": moment.isoformat()},
+        request=request,
+    )
     with transaction.atomic(savepoint=False):  # nothing refused below: may share a batch
         row = rawsql.insert(
             CheckIn,
+            also=[record],
             election_id=election.pk,
             accreditation_id=posted.id,
             station_id=found.station_id,
             kind=kind,
             at=moment,
             received_at=timezone.now(),
-        )
-        audit.record(
-            actor,
-            f"observers.{kind}",
-            election=election,
-            target=found.station_code,
-            after={"accreditation": posted.number, "at": moment.isoformat()},
-            request=request,
         )
     return Arrival(row.pk, found.station_code, str(kind), moment, posted.number)
 
@@ -540,9 +541,18 @@ def submit_checklist(
     held = _covering(election, found)[0]
     values, flags = _definition(chosen).check(answers)
     moment = _moment(election, "at", at)
+    record = audit.draft(
+        actor,
+        "observers.checklist",
+        election=election,
+        target=found.station_code,
+        after={"form": chosen.code, "accreditation": held.number, "flags": flags},
+        request=request,
+    )
     with transaction.atomic(savepoint=False):  # nothing refused below: may share a batch
         row = rawsql.insert(
             ChecklistSubmission,
+            also=[record],
             election_id=election.pk,
             form_id=chosen.pk,
             station_id=found.station_id,
@@ -550,14 +560,6 @@ def submit_checklist(
             answers=values,
             flags=flags,
             submitted_at=moment,
-        )
-        audit.record(
-            actor,
-            "observers.checklist",
-            election=election,
-            target=found.station_code,
-            after={"form": chosen.code, "accreditation": held.number, "flags": flags},
-            request=request,
         )
     return Answered(row.pk, chosen.code, found.station_code, values, flags, moment)
 

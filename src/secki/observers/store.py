@@ -14,6 +14,7 @@ from typing import Any
 from django.db import connection
 
 from secki import rawsql
+from secki.observers.models import ChecklistForm
 from secki.protocols.models import Protocol, ProtocolValue
 
 _OFFICIAL = """
@@ -22,6 +23,13 @@ SELECT p.station_id, v.code, v.value
   JOIN {protocols} p ON p.id = v.protocol_id
  WHERE p.election_id = %s AND p.is_current = %s AND p.status IN ({statuses})
 """
+
+
+def checklist_form(election_id: int, code: str) -> ChecklistForm | None:
+    """The election's checklist with this code (one prepared statement: every answer reads it)."""
+    return rawsql.fetch_one(
+        ChecklistForm, "t.election_id = %s AND t.code = %s", [election_id, code]
+    )
 
 
 def official_values(
