@@ -320,10 +320,13 @@ def parse_wrk(label: str, out: str) -> Read:
 
 @contextmanager
 def readers(
-    targets: list[tuple[str, int, str, Path | None]], connections: int, seconds: float
+    targets: list[tuple[str, int, str, Path | None]], connections: int, seconds: float | None
 ) -> Iterator[list[Read]]:
     """One wrk per target (label, port, path, Lua script), the connections split evenly,
-    running for ``seconds`` (stopped early by SIGINT when the block ends first)."""
+    running for ``seconds``, or with None until the block ends (stopped by SIGINT when the
+    block ends first: a phase's reads last as long as its writes, however slow they are)."""
+    if seconds is None:
+        seconds = 24 * 3600
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is needed (apt-get install wrk)")
@@ -490,9 +493,8 @@ def night(
             print_reads(reads)
             print(cpu.line(reads, 0, args.quiet))
 
-            turnout_seconds = len(data.turnout) / rate
             cpu = Cpu(server.pids()[0], publisher.pid)
-            with readers(targets, args.connections, turnout_seconds + 5) as reads:
+            with readers(targets, args.connections, None) as reads:
                 writes = post_paced(
                     port, f"/api/v1/elections/{SLUG}/turnout", token, data.turnout, rate
                 )
@@ -513,9 +515,8 @@ def night(
                 for k, v in result.items():
                     fresh.setdefault(k, []).extend(v)
 
-            protocol_seconds = len(data.protocols) / rate
             cpu = Cpu(server.pids()[0], publisher.pid)
-            with readers(targets, args.connections, protocol_seconds + 5) as reads:
+            with readers(targets, args.connections, None) as reads:
                 for _ in range(2):
                     t = threading.Thread(target=sample)
                     t.start()
