@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from secki.accounts.actions import change_election
 from secki.elections.models import Election, Station
@@ -465,3 +466,31 @@ def test_unit_and_station_answers_name_their_state_and_the_front_keeps_them(
     client.force_login(admin)
     live = client.get(station_url)
     assert live.status_code == 200 and "X-Secki-State" not in live
+
+
+def test_observers_and_audit_entries_need_no_full_read(waiting: Election, admin: Any) -> None:
+    """Observers' facts and audits go into the election's log but change nothing public data
+    holds: the state is brought forward past them, not read again whole; a register change
+    still makes it a full read."""
+    from secki.ledger import chain, drafts
+    from secki.ledger.models import LedgerEntry
+    from secki.opendata.collect import catch_up, collect
+
+    data = collect(waiting)
+    now = timezone.now()
+    for kind in ("observers.accredited", "audit.created", "integrity.pvt_sample"):
+        chain.append(waiting, drafts.Generic(waiting.slug, now, kind, "x", {"station": "1-1"}))
+    before = (dict(data.totals), dict(data.protocols))
+    delta = catch_up(data)
+    assert delta is not None and delta.stations == set() and not delta.turnout
+    assert (dict(data.totals), dict(data.protocols)) == before
+    assert data.log_size == LedgerEntry.objects.filter(election=waiting).count()
+    submit(waiting, "1-1", admin)
+    delta = catch_up(data)
+    station = Station.objects.get(election=waiting, code="1-1")
+    assert delta is not None and delta.stations == {station.id}
+    chain.append(
+        waiting,
+        drafts.Generic(waiting.slug, now, "register.amended", drafts.REGISTER, {"station": "1-2"}),
+    )
+    assert catch_up(data) is None

@@ -387,6 +387,12 @@ def collect(election: Election) -> PublicData:
     return data
 
 
+#: kinds of the election log's entries that change nothing public data holds (observers'
+#: facts, audits, integrity samples: their pages read their own tables); any other kind that
+#: is not a station's protocol, scan or turnout report makes the next state a full read
+OUTSIDE_THE_STATE = ("observers.", "audit.", "integrity.")
+
+
 @dataclass(frozen=True)
 class Delta:
     stations: set[int]  # stations whose protocol may have changed
@@ -410,6 +416,8 @@ def catch_up(data: PublicData) -> Delta | None:
     changed: set[int] = set()
     turnout: set[int] = set()
     for _seq, _hash, kind, body, _index in entries:
+        if kind.startswith(OUTSIDE_THE_STATE):
+            continue
         station = json.loads(body).get("station")
         if station not in by_code:
             return None
