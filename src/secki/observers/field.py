@@ -118,6 +118,13 @@ def install_checklists(
                 if existing.definition == form.to_dict():
                     out.append(existing)
                     continue
+                if _answered_alike(existing.definition, form.to_dict()):
+                    # only the answers that matter (``alert_when``) change: what the dashboard
+                    # counts, not what observers answered
+                    existing.definition = form.to_dict()
+                    existing.save(update_fields=["definition"])
+                    out.append(existing)
+                    continue
                 raise IntakeError(
                     "checklist_answered",
                     gettext_noop(
@@ -146,6 +153,18 @@ def install_checklists(
             request=request,
         )
     return out
+
+
+def _answered_alike(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether two definitions differ at most in their questions' ``alert_when``."""
+
+    def plain(d: Mapping[str, Any]) -> dict[str, Any]:
+        questions = [
+            {k: v for k, v in q.items() if k != "alert_when"} for q in d.get("questions", [])
+        ]
+        return {**d, "questions": questions}
+
+    return plain(before) == plain(after)
 
 
 def definition(form: ChecklistForm) -> checklist.Checklist:

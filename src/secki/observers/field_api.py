@@ -92,6 +92,8 @@ class QuestionOut(Out):
     min: int | None = None
     max: int | None = None
     values: list[str] | None = None
+    #: the answers that matter (counted on the observers' dashboard)
+    alert_when: list[str] | None = None
 
 
 class RuleOut(Out):
