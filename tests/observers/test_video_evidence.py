@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
@@ -217,3 +218,42 @@ def test_the_phone_form_takes_a_video(
     good = watcher.post(url, {**values, "evidence": upload("c.webm", WEBM, "video/webm")})
     assert good.status_code == 302
     assert IncidentEvidence.objects.get().sha256 == hashlib.sha256(WEBM).hexdigest()
+
+
+def test_the_api_takes_an_incident_with_its_evidence_once(
+    election: Election,
+    people: dict[str, Persona],
+    team: list[Accreditation],  # noqa: F811
+) -> None:
+    from secki.accounts.models import ApiToken
+
+    _, raw = ApiToken.issue(people["watcher"].user, "phone")
+    url = f"/api/v1/elections/{election.slug}/observers/incidents/with-evidence"
+    fields = {
+        "station": "1-1",
+        "category": "ballot_stuffing",
+        "occurred_at": OCCURRED,
+        "description": "a stack of ballots",
+    }
+
+    def send(key: str, *files: SimpleUploadedFile) -> Any:
+        return Client().post(
+            url,
+            {**fields, "evidence": list(files)},
+            HTTP_AUTHORIZATION=f"Bearer {raw}",
+            HTTP_IDEMPOTENCY_KEY=key,
+        )
+
+    first = send("phone-1", upload("c.mp4", MP4), upload("p.png", PNG, "image/png"))
+    assert first.status_code == 201, first.content
+    again = send("phone-1", upload("c.mp4", MP4), upload("p.png", PNG, "image/png"))
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert first.json() == again.json()
+    assert first.json()["evidence"] == [
+        hashlib.sha256(MP4).hexdigest(),
+        hashlib.sha256(PNG).hexdigest(),
+    ]
+    assert Incident.objects.count() == 1 and IncidentEvidence.objects.count() == 2
+    bad = send("phone-2", upload("c.webm", WEBM[:-4], "video/webm"))
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "evidence"
+    assert Incident.objects.count() == 1 and IncidentEvidence.objects.count() == 2

@@ -203,7 +203,7 @@ def checklist(request: HttpRequest, slug: str, code: str) -> HttpResponse:
 @never_cache
 @login_required
 def incident(request: HttpRequest, slug: str) -> HttpResponse:
-    """The incident form on the phone (with photos: sent at once; without: queued offline)."""
+    """The incident form on the phone (with JavaScript its report and files queue offline)."""
     election = _election(slug)
     held = _held(request, election)
     if not held:
