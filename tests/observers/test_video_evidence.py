@@ -70,7 +70,9 @@ FORGED: list[tuple[str, bytes, str, str]] = [
     ),
     (
         "mp4 whose movie box has no track",
-        box(b"ftyp", b"isom\x00\x00\x02\x00isom") + box(b"moov", box(b"mvhd", bytes(100))),
+        box(b"ftyp", b"isom\x00\x00\x02\x00isom")
+        + box(b"moov", box(b"mvhd", bytes(100)))
+        + box(b"mdat", bytes(8)),
         video.MP4,
         "trak",
     ),
@@ -81,7 +83,14 @@ FORGED: list[tuple[str, bytes, str, str]] = [
         "size",
     ),
     ("mp4 with a box of no type", MP4[:32] + MP4[32:36] + b"\x00\x01\x02\x03", video.MP4, "type"),
+    ("mp4 cut where its media data starts", MP4[: MP4.index(b"mdat") - 4], video.MP4, "mdat"),
     ("webm cut short", WEBM[:-7], video.WEBM, "cut short"),
+    (
+        "webm recorded live, cut before its first cluster",
+        LIVE_WEBM[: LIVE_WEBM.index(bytes.fromhex("1F43B675"))],
+        video.WEBM,
+        "Cluster",
+    ),
     ("webm with garbage after its segment", WEBM + b"\xff" * 8, video.WEBM, "element"),
     ("webm recorded live, cut in a block", LIVE_WEBM[:-5], video.WEBM, "cut short"),
     (
@@ -100,6 +109,17 @@ def test_forged_or_cut_containers_are_refused(
 ) -> None:
     with pytest.raises(video.VideoError, match=words):
         video.check(io.BytesIO(data), len(data), kind)
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"), [(MP4, video.MP4), (MOV, video.QUICKTIME), (WEBM, video.WEBM)]
+)
+def test_a_file_cut_anywhere_is_refused(data: bytes, kind: str) -> None:
+    """Every box and element has a size, so any cut shows (a live WebM of unknown sizes cut
+    between two blocks is a shorter recording, and is kept)."""
+    for cut in range(len(data)):
+        with pytest.raises(video.VideoError):
+            video.check(io.BytesIO(data[:cut]), cut, kind)
 
 
 # -- evidence of an incident ----------------------------------------------------------------

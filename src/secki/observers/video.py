@@ -5,12 +5,12 @@ bounded check of the container's structure, without decoding any video.
   (major or compatible; ``qt  `` makes it QuickTime). Every top-level box must be well formed
   (a size that covers its header and stays within the file, a printable four-letter type) and
   together they must consume the whole file; a ``moov`` box must be there, itself made of
-  well-formed boxes with an ``mvhd`` and at least one ``trak``.
+  well-formed boxes with an ``mvhd`` and at least one ``trak``, and media data (``mdat``).
 * WebM is EBML: the header element (``1A 45 DF A3``) with DocType ``webm``, then one Segment
   whose level-1 elements (and a Cluster's children) are well-formed elements that consume it
   exactly; an unknown size (what a browser's ``MediaRecorder`` writes for the Segment and its
   Clusters) runs to the end of the file or of its parent, as the Matroska specification says.
-  Info and Tracks must be there.
+  Info, Tracks and a Cluster (media) must be there.
 
 Only headers are read (a seek from one to the next), so the memory needed does not grow with
 the file. :func:`check` raises :class:`VideoError` with what is wrong."""
@@ -200,6 +200,8 @@ def _check_bmff(handle: BinaryIO, size: int) -> None:
     top = _boxes(handle, 0, size, budget)
     if not top or top[0].type != b"ftyp":
         raise VideoError("the first box is not ftyp")
+    if not any(b.type == b"mdat" for b in top):
+        raise VideoError("no media data box (mdat)")
     movies = [b for b in top if b.type == b"moov"]
     if len(movies) != 1:
         raise VideoError("no movie box (moov)" if not movies else "more than one movie box")
@@ -294,7 +296,7 @@ class _Ebml:
                 if ident == _CLUSTER and self.cluster(body, body + length) != body + length:
                     raise VideoError(f"the cluster at offset {pos} is not well formed")
                 pos = body + length
-        for needed, name in ((_INFO, "Info"), (_TRACKS, "Tracks")):
+        for needed, name in ((_INFO, "Info"), (_TRACKS, "Tracks"), (_CLUSTER, "Cluster")):
             if needed not in seen:
                 raise VideoError(f"the Segment has no {name}")
 
