@@ -236,6 +236,10 @@ STATIC_URL = "static/"
 MEDIA_ROOT = Path(env_str("SECKI_MEDIA_DIR", str(VAR_DIR / "media")))
 # Largest scan accepted, in bytes (PDF, PNG or JPEG of a paper protocol).
 SECKI_SCAN_MAX_BYTES = env_int("SECKI_SCAN_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
+# Largest video an observer may attach to an incident (MP4, QuickTime or WebM), in bytes.
+SECKI_INCIDENT_VIDEO_MAX_BYTES = env_int(
+    "SECKI_INCIDENT_VIDEO_MAX_BYTES", 100 * 1024 * 1024, minimum=1
+)
 # Base URL put before the site's paths in open-data files (scans.csv), e.g.
 # https://results.example.org; empty: site-relative paths.
 SECKI_PUBLIC_URL = env_str("SECKI_PUBLIC_URL", "").rstrip("/")

@@ -49,6 +49,12 @@ class Echo(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        while length > 0:
+            length -= len(self.rfile.read(min(length, 1 << 20)))
+        self.do_GET()
+
     def log_message(self, *args: Any) -> None:
         pass
 
@@ -69,6 +75,16 @@ class Site:
             conn.request("GET", path, headers={"Host": HOST, **headers})
             response = conn.getresponse()
             return response.status, response.headers, response.read()
+        finally:
+            conn.close()
+
+    def post(self, path: str, body: bytes) -> int:
+        conn = http.client.HTTPSConnection("127.0.0.1", self.tls, context=self.context, timeout=60)
+        try:
+            conn.request("POST", path, body=body, headers={"Host": HOST})
+            response = conn.getresponse()
+            response.read()
+            return response.status
         finally:
             conn.close()
 
@@ -257,3 +273,19 @@ def test_the_api_is_limited_per_client_with_the_apis_error_in_its_language(
         assert error["code"] == "rate_limited" and words in error["message"], error
     # pages are not limited
     assert [limited.get("/e/x/")[0] for _ in range(6)] == [200] * 6
+
+
+def test_an_incidents_videos_pass_the_body_limit_other_posts_keep_it(served: Site) -> None:
+    """Up to five videos of SECKI_INCIDENT_VIDEO_MAX_BYTES reach the incident routes; every
+    other route keeps the scans' 25 MB."""
+    body = b"x" * (30 * 1024 * 1024)
+    for path in (
+        "/api/v1/elections/e-1/observers/incidents/with-evidence",
+        "/staff/field/e-1/incident/",
+    ):
+        assert served.post(path, body) == 200, path
+    for path in (
+        "/staff/field/e-1/checklists/opening/",
+        "/api/v1/elections/e-1/observers/incidents",
+    ):
+        assert served.post(path, body) == 413, path

@@ -131,6 +131,44 @@ class WebcamOutageOut(Out):
     detail: str
 
 
+class ObserverCriticalQuestion(Out):
+    code: str
+    label: str
+    #: the answers that matter
+    alert_when: list[str]
+
+
+class ObserverChecklistRow(Out):
+    #: the constituency's code (null: the whole, or stations under no constituency)
+    unit: str | None
+    name: str | None
+    submissions: int
+    #: question code → submissions with an answer that matters
+    alerts: dict[str, int]
+
+
+class ObserverChecklistSummary(Out):
+    code: str
+    title: str
+    critical: list[ObserverCriticalQuestion]
+    constituencies: list[ObserverChecklistRow]
+    total: ObserverChecklistRow
+
+
+class ObserverIncidentRow(Out):
+    unit: str | None
+    name: str | None
+    category: str
+    #: status → incidents
+    statuses: dict[str, int]
+
+
+class ObserverIncidentSummary(Out):
+    #: status → incidents, every constituency
+    statuses: dict[str, int]
+    constituencies: list[ObserverIncidentRow]
+
+
 class ObserverDashboardOut(Out):
     election: str
     official: str
@@ -138,6 +176,11 @@ class ObserverDashboardOut(Out):
     webcams: dict[str, int]
     open_outages: list[WebcamOutageOut]
     recent_outages: list[WebcamOutageOut]
+    #: per checklist, submissions and answers that matter by constituency (the caller's
+    #: organisations; the commission: everybody's)
+    checklists: list[ObserverChecklistSummary]
+    #: incidents by constituency, category and status
+    incidents: ObserverIncidentSummary
 
 
 def copy_json(copy: ProtocolCopy) -> dict[str, Any]:
@@ -252,7 +295,8 @@ def station_comparison(request: HttpRequest, slug: str, station: str) -> dict[st
 @router.get("/{slug}/observers/dashboard", response={200: ObserverDashboardOut, **READ_ERRORS})
 def observers_dashboard(request: HttpRequest, slug: str) -> dict[str, Any]:
     """For an organisation's own tools (its representative's token) and the commission: the
-    accreditations, copies, contradictions found and the webcams' outages."""
+    accreditations, copies, contradictions found, the webcams' outages, checklist summaries and
+    incidents by constituency (an organisation's own only)."""
     user = user_from_request(request)
     election = election_or_404(slug)
     return dashboard.as_json(dashboard.build(user, election))

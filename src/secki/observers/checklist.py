@@ -10,6 +10,10 @@ Question types and what a rule sees of the answer:
 * ``choice`` — one of ``values``; its position 1 … n;
 * ``text`` — free text (at most ``TEXT_MAX`` characters); not usable in rules.
 
+A ``yesno`` or ``choice`` question may carry ``alert_when`` (an answer, or a list of them):
+the answers that matter ("ballot box not shown empty at opening"), counted by constituency on
+the observers' dashboard (:mod:`secki.observers.dashboard`).
+
 A rule of severity ``error`` refuses the answers (naming the rule and its questions); a
 ``warning`` keeps them and is stored as a flag (the answers that matter: "ballot box not shown
 empty at opening"). A rule naming an optional question that was not answered is skipped.
@@ -53,6 +57,9 @@ class Question:
     low: int = 0
     high: int = COUNT_MAX
     values: tuple[str, ...] = ()
+    #: the answers that matter: the dashboard counts them (``yesno``: "yes"/"no"; ``choice``:
+    #: some of ``values``)
+    alert_when: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,8 @@ class Checklist:
                 item |= {"min": q.low, "max": q.high}
             if q.type == "choice":
                 item["values"] = list(q.values)
+            if q.alert_when:
+                item["alert_when"] = list(q.alert_when)
             questions.append(item)
         return {
             "code": self.code,
@@ -139,6 +148,11 @@ class Checklist:
 
     def question(self, code: str) -> Question:
         return self._by_code[code]
+
+    @property
+    def critical(self) -> tuple[Question, ...]:
+        """The questions with answers that matter (``alert_when``), in their order."""
+        return tuple(q for q in self.questions if q.alert_when)
 
     def check(self, raw: Mapping[str, Any]) -> tuple[dict[str, int | str], list[str]]:
         """The answers, each checked against its question (errors name the question's code),
@@ -216,7 +230,29 @@ def _question(form: str, raw: Any) -> Question:
         low,
         high,
         values,
+        _alert_when(form, code, kind, values, raw.get("alert_when")),
     )
+
+
+def _alert_when(
+    form: str, code: str, kind: str, values: tuple[str, ...], raw: Any
+) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    found = (raw,) if isinstance(raw, str) else tuple(raw) if isinstance(raw, list) else None
+    allowed = ("yes", "no") if kind == "yesno" else values if kind == "choice" else ()
+    if not allowed:
+        raise DefinitionError(f"{form}.{code}: alert_when is for yesno and choice questions")
+    if (
+        not found
+        or any(not isinstance(v, str) or v not in allowed for v in found)
+        or len(set(found)) != len(found)
+        or len(found) == len(allowed)
+    ):
+        raise DefinitionError(
+            f"{form}.{code}: alert_when must name some (not all) of {', '.join(allowed)}"
+        )
+    return tuple(str(v) for v in found)
 
 
 def _rule(form: str, raw: Any, questions: Mapping[str, Question]) -> Rule:

@@ -22,11 +22,13 @@ Refusals raise :class:`~secki.accounts.access.AccessDenied` or
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.http import HttpRequest
@@ -40,7 +42,7 @@ from secki.accounts.users import User, account_of
 from secki.elections.models import Election, Station, Unit
 from secki.errors import IntakeError
 from secki.inputs import clean_text, quoted
-from secki.observers import checklist, store
+from secki.observers import checklist, store, video
 from secki.observers.actions import (
     _authenticated,
     _drop,
@@ -67,6 +69,7 @@ from secki.observers.models import (
     IncidentEvidence,
     IncidentStatus,
 )
+from secki.protocols.scans import Digest, megabytes, sniff, store_file
 
 DESCRIPTION_MAX = 4000
 NOTE_MAX = 1000
@@ -118,6 +121,13 @@ def install_checklists(
                 if existing.definition == form.to_dict():
                     out.append(existing)
                     continue
+                if _answered_alike(existing.definition, form.to_dict()):
+                    # only the answers that matter (``alert_when``) change: what the dashboard
+                    # counts, not what observers answered
+                    existing.definition = form.to_dict()
+                    existing.save(update_fields=["definition"])
+                    out.append(existing)
+                    continue
                 raise IntakeError(
                     "checklist_answered",
                     gettext_noop(
@@ -146,6 +156,18 @@ def install_checklists(
             request=request,
         )
     return out
+
+
+def _answered_alike(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether two definitions differ at most in their questions' ``alert_when``."""
+
+    def plain(d: Mapping[str, Any]) -> dict[str, Any]:
+        questions = [
+            {k: v for k, v in q.items() if k != "alert_when"} for q in d.get("questions", [])
+        ]
+        return {**d, "questions": questions}
+
+    return plain(before) == plain(after)
 
 
 def definition(form: ChecklistForm) -> checklist.Checklist:
@@ -575,7 +597,7 @@ def _category(raw: Any) -> str:
     return str(raw)
 
 
-def _digests(files: Sequence[UploadedFile]) -> list[Any]:
+def _digests(files: Sequence[UploadedFile]) -> list[Digest]:
     if len(files) > MAX_EVIDENCE:
         raise IntakeError(
             "too_many_files",
@@ -583,18 +605,87 @@ def _digests(files: Sequence[UploadedFile]) -> list[Any]:
             params={"n": MAX_EVIDENCE},
             field="evidence",
         )
-    return [_file_digest(f, "evidence") for f in files]
+    return [_evidence_digest(f) for f in files]
+
+
+def video_max_bytes() -> int:
+    return int(getattr(settings, "SECKI_INCIDENT_VIDEO_MAX_BYTES", 100 * 1024 * 1024))
+
+
+def _evidence_digest(upload: UploadedFile) -> Digest:
+    """A photo or PDF checked like a protocol scan, or a video (MP4, QuickTime, WebM: its
+    type by its first bytes, its container's structure checked, at most
+    ``SECKI_INCIDENT_VIDEO_MAX_BYTES``), hashed; errors name the field ``evidence``."""
+    name = (upload.name or "")[:80]
+    upload.seek(0)
+    head = upload.read(video.HEAD)
+    upload.seek(0)
+    kind = video.sniff(head)
+    if kind is None:
+        if head and sniff(head) is None:
+            raise IntakeError(
+                "unsupported_type",
+                gettext_noop(
+                    "evidence: %(name)s is not a photo (PNG, JPEG), a PDF or a video (MP4, "
+                    "QuickTime, WebM), judged by its content, not its name"
+                ),
+                params={"name": name},
+                status=415,
+                field="evidence",
+            )
+        return _file_digest(upload, "evidence")
+    limit = video_max_bytes()
+    sha = hashlib.sha256()
+    size = 0
+    for chunk in upload.chunks(1 << 16):
+        sha.update(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    if size > limit or (upload.size or 0) > limit:
+        raise IntakeError(
+            "file_too_large",
+            gettext_noop(
+                "evidence: %(name)s: %(size)s is more than the %(limit)s a video may have"
+            ),
+            params={
+                "name": name,
+                "size": megabytes(max(size, upload.size or 0)),
+                "limit": megabytes(limit),
+            },
+            status=413,
+            field="evidence",
+        )
+    try:
+        video.check(upload, size, kind)
+    except video.VideoError as exc:
+        raise IntakeError(
+            "invalid_video",
+            gettext_noop("evidence: %(name)s is not a well-formed %(kind)s video: %(detail)s"),
+            params={"name": name, "kind": video.EXTENSIONS[kind].upper(), "detail": str(exc)},
+            field="evidence",
+        ) from None
+    finally:
+        upload.seek(0)
+    return Digest(sha.hexdigest(), size, kind)
 
 
 def _store_evidence(
-    incident: Incident, files: Sequence[UploadedFile], digests: list[Any], created: list[str]
+    incident: Incident, files: Sequence[UploadedFile], digests: list[Digest], created: list[str]
 ) -> list[str]:
     folder = _folder(incident.election, "incidents")
     now = timezone.now()
     for upload, digest in zip(files, digests, strict=True):
+        if digest.content_type in video.EXTENSIONS:
+            name = f"{folder}/{digest.sha256}.{video.EXTENSIONS[digest.content_type]}"
+            stored, new = store_file(name, upload, digest)
+            if new:
+                created.append(stored)
+        else:
+            stored = _save(folder, upload, digest, created)
         IncidentEvidence.objects.create(
             incident=incident,
-            file=_save(folder, upload, digest, created),
+            file=stored,
             sha256=digest.sha256,
             size=digest.size,
             content_type=digest.content_type,
@@ -689,7 +780,7 @@ def add_evidence(
     if not files:
         raise IntakeError(
             "missing_file",
-            gettext_noop("evidence: attach a photo (PNG, JPEG) or a PDF"),
+            gettext_noop("evidence: attach a photo (PNG, JPEG), a PDF or a video (MP4, WebM)"),
             field="evidence",
         )
     if incident.evidence.count() + len(files) > MAX_EVIDENCE:

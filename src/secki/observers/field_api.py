@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from django.http import Http404, HttpRequest, JsonResponse
-from ninja import Router
+from ninja import File, Form, Router
+from ninja.files import UploadedFile
 from pydantic import Field
 
 from secki.api.auth import user_from_request
 from secki.api.idempotency import Answer, respond
 from secki.api.lookups import election_or_404
-from secki.api.schemas import READ_ERRORS, WRITE_ERRORS, ErrorOut, In, Out, StationCode
+from secki.api.schemas import READ_ERRORS, WRITE_ERRORS, ErrorOut, In, Out, StationCode, errors
 from secki.observers import coverage as cover
 from secki.observers import field
 from secki.observers.models import (
@@ -92,6 +93,8 @@ class QuestionOut(Out):
     min: int | None = None
     max: int | None = None
     values: list[str] | None = None
+    #: the answers that matter (counted on the observers' dashboard)
+    alert_when: list[str] | None = None
 
 
 class RuleOut(Out):
@@ -267,8 +270,8 @@ def answer_checklist(request: HttpRequest, slug: str, payload: ChecklistIn) -> J
 
 @router.post("/{slug}/observers/incidents", response={201: IncidentOut, **WRITE_ERRORS})
 def report(request: HttpRequest, slug: str, payload: IncidentIn) -> JsonResponse:
-    """An observer reports an incident at a station of their accreditation's territory (the
-    photos: the phone form)."""
+    """An observer reports an incident at a station of their accreditation's territory (with
+    photos or videos: ``incidents/with-evidence``)."""
     user = user_from_request(request)
     election = election_or_404(slug)
 
@@ -280,6 +283,52 @@ def report(request: HttpRequest, slug: str, payload: IncidentIn) -> JsonResponse
             category=payload.category,
             occurred_at=payload.occurred_at,
             description=payload.description,
+            request=request,
+        )
+        return 201, incident_json(row)
+
+    return respond(request, user, work)
+
+
+#: the multipart body: the incident's fields and one to five files in ``evidence``
+EVIDENCE_BODY = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {
+                "schema": {"properties": {"evidence": {"minItems": 1, "maxItems": 5}}}
+            }
+        }
+    }
+}
+
+
+@router.post(
+    "/{slug}/observers/incidents/with-evidence",
+    response={201: IncidentOut, **WRITE_ERRORS, **errors(413, 415)},
+    openapi_extra=EVIDENCE_BODY,
+)
+def report_with_evidence(
+    request: HttpRequest,
+    slug: str,
+    payload: Form[IncidentIn],
+    evidence: File[list[UploadedFile]],
+) -> JsonResponse:
+    """An incident with its evidence as one multipart form (the phone's queue sends it when it
+    is online again): the incident's fields, and photos (PNG, JPEG), PDFs or videos (MP4,
+    QuickTime, WebM) in ``evidence``, checked and hashed like the scans; all stored or none.
+    With an ``Idempotency-Key`` a resent form is answered with the first answer."""
+    user = user_from_request(request)
+    election = election_or_404(slug)
+
+    def work() -> Answer:
+        row = field.report_incident(
+            election,
+            actor=user,
+            station=payload.station,
+            category=payload.category,
+            occurred_at=payload.occurred_at,
+            description=payload.description,
+            evidence=evidence,
             request=request,
         )
         return 201, incident_json(row)

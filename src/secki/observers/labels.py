@@ -60,4 +60,7 @@ LABELS = (
     gettext_noop("Voters voted without identity check"),
     gettext_noop("Secrecy of the vote not always respected"),
     gettext_noop("Observer obstructed"),
+    # the answers of yes/no questions (the dashboard's "alert when")
+    gettext_noop("yes"),
+    gettext_noop("no"),
 )

@@ -19,7 +19,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -36,9 +36,11 @@ from secki.observers.models import (
     ChecklistSubmission,
     Incident,
     IncidentCategory,
+    IncidentEvidence,
     IncidentStatus,
     Organisation,
 )
+from secki.portal.http import sealed_file
 from secki.staff.common import account
 
 WORKER = Path(__file__).with_name("static") / "field" / "sw.js"
@@ -201,7 +203,7 @@ def checklist(request: HttpRequest, slug: str, code: str) -> HttpResponse:
 @never_cache
 @login_required
 def incident(request: HttpRequest, slug: str) -> HttpResponse:
-    """The incident form on the phone (with photos: sent at once; without: queued offline)."""
+    """The incident form on the phone (with JavaScript its report and files queue offline)."""
     election = _election(slug)
     held = _held(request, election)
     if not held:
@@ -410,6 +412,48 @@ def incidents(request: HttpRequest, slug: str) -> HttpResponse:
             "error": error,
         },
         status=422 if error else 200,
+    )
+
+
+@login_required
+def evidence(request: HttpRequest, slug: str, pk: int) -> HttpResponseBase:
+    """An incident's photo, document or video, for whoever sees the incident (the observer who
+    reported it, the organisation's coordinator, the commission over the station's territory):
+    always a sealed download named by its SHA-256, never shown inline."""
+    election = _election(slug)
+    item = get_object_or_404(
+        IncidentEvidence.objects.select_related(
+            "incident__station", "incident__organisation", "incident__accreditation"
+        ),
+        incident__election=election,
+        pk=pk,
+    )
+    incident = item.incident
+    user = account(request)
+    sees = (
+        incident.accreditation.account_id == getattr(user, "pk", None)
+        or incident.organisation in _coordinated(request, election)
+        or _manages(request, election)
+        or any(
+            incident.station.unit_path.startswith(u.path) for u in _managed_units(request, election)
+        )
+    )
+    if not sees:
+        return _denied(
+            request,
+            AccessDenied(
+                "forbidden_role",
+                _("only the observer, the organisation's coordinator or the commission sees this"),
+            ),
+        )
+    extension = item.file.name.rsplit(".", 1)[-1]
+    return sealed_file(
+        request,
+        item.file.name,
+        sha256=item.sha256,
+        filename=f"incident-{incident.pk}-{item.sha256[:12]}.{extension}",
+        public=False,
+        content_type=item.content_type,
     )
 
 

@@ -10,4 +10,5 @@ urlpatterns = [
     path("<slug:slug>/incident/", views.incident, name="incident"),
     path("<slug:slug>/deploy/", views.deploy, name="deploy"),
     path("<slug:slug>/incidents/", views.incidents, name="incidents"),
+    path("<slug:slug>/evidence/<int:pk>/", views.evidence, name="evidence"),
 ]

@@ -4,8 +4,9 @@
    queued. The queue is sent to the API when the phone is online (at once, on the "online"
    event, when a page opens); a resent item gets the first answer, so it is stored once. An item
    the server refuses (4xx) leaves the queue and is shown with the server's message; one that
-   could not be sent (no connection, 5xx) stays for the next try. Forms with files are posted
-   as usual. */
+   could not be sent (no connection, 5xx) stays for the next try. An incident's photos and
+   videos are kept in the item as Blobs and sent with it as one multipart form
+   (incidents/with-evidence), under the same key. */
 "use strict";
 (function () {
   const root = document.getElementById("field");
@@ -77,17 +78,29 @@
     return input ? input.value : "";
   }
 
+  function request(item) {
+    const headers = {
+      Accept: "application/json",
+      "Idempotency-Key": item.key,
+      "X-CSRFToken": csrf(),
+    };
+    if (item.files && item.files.length) {
+      const data = new FormData();
+      for (const [name, value] of Object.entries(item.body)) data.append(name, value);
+      for (const file of item.files) data.append("evidence", file.blob, file.name);
+      return { url: `${api}/${item.endpoint}/with-evidence`, headers, body: data };
+    }
+    headers["Content-Type"] = "application/json";
+    return { url: `${api}/${item.endpoint}`, headers, body: JSON.stringify(item.body) };
+  }
+
   function sendOne(item) {
-    return fetch(`${api}/${item.endpoint}`, {
+    const { url, headers, body } = request(item);
+    return fetch(url, {
       method: "POST",
       credentials: "same-origin",
-      headers: {
-        "Content-Type": "application/json",
-        Accept: "application/json",
-        "Idempotency-Key": item.key,
-        "X-CSRFToken": csrf(),
-      },
-      body: JSON.stringify(item.body),
+      headers,
+      body,
     }).then((response) => {
       if (response.ok) {
         sent += 1;
@@ -162,14 +175,18 @@
 
   document.querySelectorAll("form[data-queue]").forEach((form) => {
     form.addEventListener("submit", (event) => {
-      const files = form.querySelector("input[type=file]");
-      if (files && files.files.length) return; // photos: a plain post, online
       event.preventDefault();
       const payload = body(form, event.submitter);
+      const input = form.querySelector("input[type=file]");
+      // the files themselves (Blobs): IndexedDB keeps them until the item is sent
+      const files = input
+        ? Array.from(input.files, (f) => ({ name: f.name, type: f.type, blob: f }))
+        : [];
       const item = {
         key: crypto.randomUUID(),
         endpoint: form.dataset.queue,
         body: payload,
+        files,
         label: `${payload.station || "—"} ${payload.form || payload.kind || payload.category || ""}`,
         queued: Date.now(),
       };
