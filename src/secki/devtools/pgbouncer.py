@@ -41,8 +41,7 @@ class Unavailable(RuntimeError):
 
 def find_binary() -> Path:
     explicit = os.environ.get("SECKI_PGBOUNCER")
-    candidates = [explicit] if explicit else []
-    candidates += [shutil.which("pgbouncer"), "/usr/sbin/pgbouncer"]
+    candidates: list[str | None] = [explicit, shutil.which("pgbouncer"), "/usr/sbin/pgbouncer"]
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK):
             return Path(candidate)
