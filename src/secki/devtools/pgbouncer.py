@@ -105,6 +105,11 @@ class Bouncer:
             self._kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
         self._proc: subprocess.Popen[bytes] | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The running pgbouncer's process id."""
+        return None if self._proc is None else self._proc.pid
+
     def url(self, database: str = "postgres") -> str:
         """A client URL for ``database`` through the pooler."""
         return f"postgres://{self.user}@127.0.0.1:{self.port}/{database}"
