@@ -11,7 +11,8 @@ transaction pool mode, with fewer server connections than clients, under
   (deterministically, as in tests/test_groupcommit.py) and commits as one transaction.
 - Why the setting: behind a pool of 1, two connections' hot-path statements meet on the one
   server connection; without the setting the second fails with 'prepared statement
-  "_pg3_0" already exists', with it nothing is prepared.
+  "_pg3_0" already exists', with it nothing is prepared. In session mode the statements stay
+  prepared, as on a direct connection.
 
 Without pgbouncer the tests skip, unless SECKI_REQUIRE_PGBOUNCER=1 (CI): then they fail.
 """
@@ -41,11 +42,11 @@ TIMES = ["10:00", "12:00", "15:00", "17:00", "19:00"]
 REGISTERED = {row[0]: int(row[5]) for row in STATIONS}
 
 
-def new_bouncer(server_url: str, *, pool_size: int) -> Bouncer:
-    """A started PgBouncer in transaction mode; skip without the binary, unless
+def new_bouncer(server_url: str, *, pool_size: int, mode: str = "transaction") -> Bouncer:
+    """A started PgBouncer (transaction mode unless told); skip without the binary, unless
     SECKI_REQUIRE_PGBOUNCER=1 (CI): then fail."""
     try:
-        bouncer = Bouncer(server_url, mode="transaction", pool_size=pool_size)
+        bouncer = Bouncer(server_url, mode=mode, pool_size=pool_size)
     except Unavailable as exc:
         if env_bool("SECKI_REQUIRE_PGBOUNCER", False):
             pytest.fail(f"pgbouncer is required (SECKI_REQUIRE_PGBOUNCER=1): {exc}")
@@ -198,9 +199,10 @@ def test_readiness_fails_when_the_server_behind_the_pooler_is_not_durable(
 def through_pgbouncer(
     request: pytest.FixtureRequest, transactional_db: None, settings: Any
 ) -> Iterator[Bouncer]:
-    """The test database behind a PgBouncer in transaction mode (pool size: the parameter,
-    else 2); Django's connections go through it for the test, with the pooler setting
-    (``request.param``'s second value, else on)."""
+    """The test database behind a PgBouncer (pool size: ``request.param``'s first value, else
+    2); Django's connections go through it for the test, with the pooler setting (its second
+    value, else ``pgbouncer-transaction``; session pooling for ``pgbouncer-session``,
+    transaction pooling otherwise)."""
     from django.db import connection, connections
 
     size, pooler = getattr(request, "param", (2, "pgbouncer-transaction"))
@@ -208,7 +210,8 @@ def through_pgbouncer(
     if database["ENGINE"] != "django.db.backends.postgresql":
         pytest.skip("PgBouncer stands in front of PostgreSQL")
     server = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/postgres"
-    bouncer = new_bouncer(server, pool_size=size)
+    mode = "session" if pooler == "pgbouncer-session" else "transaction"
+    bouncer = new_bouncer(server, pool_size=size, mode=mode)
     saved = {key: database.get(key) for key in ("HOST", "PORT", "OPTIONS")}
     saved_cursors = database.get("DISABLE_SERVER_SIDE_CURSORS", False)
     connection.close()
@@ -297,3 +300,21 @@ def test_the_setting_keeps_statements_unprepared(through_pgbouncer: Bouncer) -> 
             assert cur.fetchone()[0] == 0
     else:
         assert outcomes == ["ok", 'prepared statement "_pg3_0" already exists']
+
+
+@pytest.mark.parametrize("through_pgbouncer", [(1, "pgbouncer-session")], indirect=True)
+def test_session_pooling_keeps_the_hot_path_prepared(through_pgbouncer: Bouncer) -> None:
+    """In session mode a client keeps its server connection: the hot path's statements stay
+    prepared from one transaction to the next, as on a direct connection."""
+    from django.db import connection, transaction
+
+    from secki import rawsql
+    from secki.elections.models import Election
+
+    for _ in range(2):
+        with transaction.atomic():
+            assert rawsql.fetch_one(Election, "t.id = %s", [0]) is None
+    assert connection.connection.info.port == through_pgbouncer.port
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cur.fetchone()[0] == 1
