@@ -192,7 +192,7 @@ if _database_url:
     # synchronous_commit is checked by /readyz; a standby is read-only by itself). In
     # transaction mode consecutive transactions of one connection may run on different server
     # connections: nothing may outlive a transaction on the server, so no prepared statements
-    # (Django's and secki.rawsql's) and no server-side cursors (QuerySet.iterator).
+    # (Django's and secki.rawsql's) and QuerySet.iterator() fetches in chunks on the client.
     for _database in DATABASES.values():
         _options = _database.setdefault("OPTIONS", {})
         if SECKI_DATABASE_POOLER != "none":
@@ -203,8 +203,8 @@ if _database_url:
         else:
             # Django passes prepare_threshold=None, with which psycopg ignores even an explicit
             # ``prepare=True``: secki.rawsql's hot-path statements are prepared only with a
-            # threshold (psycopg's default). Django's own cursors bind on the client and never
-            # prepare whatever it is.
+            # threshold (psycopg's default). Django's own statements bind on the client and are
+            # never prepared whatever it is.
             _options["prepare_threshold"] = 5
 else:
     if SECKI_DATABASE_POOLER != "none":
