@@ -156,7 +156,13 @@ def test_concurrent_clients_through_transaction_pooling_are_accepted_once(
             " (SELECT count(*) FROM protocols_protocol),"
             " (SELECT count(DISTINCT station_id) FROM protocols_protocol)"
         ).fetchone()
+        # the server's 8 threads and the clients shared the pool's (at most) 2 connections
+        backends = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        ).fetchone()
     assert counts == (len(TIMES) * len(PROTOCOLS), len(PROTOCOLS), len(PROTOCOLS))
+    assert backends is not None and 1 <= backends[0] <= 2, backends
     national = until(site.results, lambda a: a.json()["stations_reported"] == len(PROTOCOLS))
     assert national.json()["stations_reported"] == len(PROTOCOLS), national
     ready = site.page("/readyz")
