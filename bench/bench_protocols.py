@@ -1,13 +1,18 @@
 """Protocol intake on PostgreSQL with the production server (issue 3 targets).
 
     python bench/bench_protocols.py [--stations N] [--bulk N] [--concurrency C]
-                                    [--group-commit on|off|both]
+                                    [--group-commit on|off|both] [--pgbouncer [--pool-size P]]
 
 1. Sustained single-protocol ingest: every protocol of a simulated election POSTed once to
    /api/v1/elections/{slug}/protocols by C concurrent keep-alive clients (target ≥ 300/s,
    p99 < 250 ms); the national totals are then checked against the simulator's files. With
    ``--group-commit both`` (the default) the ingest runs twice, on a fresh server each time,
    with group commit (``SECKI_GROUP_COMMIT=1``) and without, and the ratio is printed.
+   With ``--pgbouncer`` each ingest also runs with a real PgBouncer (the machine's binary,
+   ``secki.devtools.pgbouncer``) in transaction pool mode, ``--pool-size`` server connections
+   (default 8), between the production server and PostgreSQL
+   (``SECKI_DATABASE_POOLER=pgbouncer-transaction``), and the rate and p99 are printed beside
+   the direct run's.
 2. Time from accept to the national total reflecting it (target ≤ 1 s): the API's national
    results are polled right after each of several further accepts.
 3. Bulk import of a 100,000-station protocols.csv through `secki upload-protocols` (target
@@ -18,6 +23,7 @@ Everything runs on throwaway durable PostgreSQL servers (fsync on) and loopback 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import os
 import resource
@@ -36,6 +42,7 @@ from _common import (
     secki,
     tree_cpu,
 )
+from secki.devtools.pgbouncer import throwaway_pgbouncer
 from secki.devtools.pgserver import throwaway_postgres
 
 MAKE_BENCH_USER = (
@@ -73,9 +80,17 @@ def load_register(env: dict[str, str], out: Path, stations: int, seed: int) -> l
 
 
 def ingest(
-    env: dict[str, str], tmp: Path, stations: int, concurrency: int, pg: int | None
-) -> float:
-    """The ingest's rate, in protocols per second."""
+    env: dict[str, str],
+    tmp: Path,
+    stations: int,
+    concurrency: int,
+    pg: int | None,
+    server_env: dict[str, str] | None = None,
+    route: str = "direct",
+    pooler: int | None = None,
+) -> tuple[float, float]:
+    """The ingest's rate, in protocols per second, and its p99 in ms. The register is loaded
+    with ``env``; the server runs with ``server_env`` (default: ``env``)."""
     grouped = env.get("SECKI_GROUP_COMMIT", "1") != "0"
     rows = load_register(env, tmp, stations, seed=11)
     token = secki(env, "manage", "shell", "-c", MAKE_BENCH_USER).stdout.strip().splitlines()[-1]
@@ -91,22 +106,27 @@ def ingest(
         for r in rows
     ]
     held_back = bodies[-5:]
-    with app_server(env, workers=WORKERS, threads=THREADS) as server:
+    with app_server(server_env or env, workers=WORKERS, threads=THREADS) as server:
         port = server.port
         meter = CpuMeter(server.pid, pg)
         meter.start()
+        pooler_before = tree_cpu(pooler) if pooler else 0.0
         result = post_all(
             port, f"/api/v1/elections/{slug}/protocols", bodies[:-5], token, concurrency
         )
         meter.stop()
+        pooler_ms = 1000 * ((tree_cpu(pooler) if pooler else 0.0) - pooler_before) / result.sent
         print(
             f"protocol API ingest: {result.sent:,} protocols in {result.seconds:.1f} s, "
             f"{result.rate:.0f} protocols/s (target >= 300/s, {result.rate / 300:.2f}x); "
             f"p50 {result.percentile(50):.0f} ms, p99 {result.percentile(99):.0f} ms "
             f"(target < 250 ms); errors {result.errors or 'none'}; {concurrency} clients, "
-            f"{server.label}, durable PostgreSQL, group commit {'on' if grouped else 'off'}"
+            f"{server.label}, durable PostgreSQL, group commit {'on' if grouped else 'off'}, "
+            f"{route}"
         )
         print(f"  {meter.per_request(result.sent)}")
+        if pooler:
+            print(f"  CPU per request: PgBouncer {pooler_ms:.2f} ms")
 
         # The public reads a published state, at most one interval old and per server
         # process: wait for the count each accept must reach, not for any change (two
@@ -140,7 +160,7 @@ def ingest(
                 expected[k] = expected.get(k, 0) + int(v)
     same = national["lines"] == expected and national["stations_reported"] == len(rows)
     print(f"national totals after ingest equal the simulator's files: {'yes' if same else 'NO'}")
-    return result.rate
+    return result.rate, result.percentile(99)
 
 
 def children_cpu() -> float:
@@ -216,6 +236,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=WORKERS)
     parser.add_argument("--threads", type=int, default=THREADS)
     parser.add_argument(
+        "--pgbouncer",
+        action="store_true",
+        help="each ingest also through PgBouncer in transaction mode (rate and p99 beside)",
+    )
+    parser.add_argument("--pool-size", type=int, default=8, help="PgBouncer's server connections")
+    parser.add_argument(
         "--group-commit",
         choices=["on", "off", "both", "off-first"],
         default="both",
@@ -229,20 +255,53 @@ def main() -> int:
         "both": ["on", "off"],
         "off-first": ["off", "on"],
     }[args.group_commit]
+    routes = ["direct", "pgbouncer"] if args.pgbouncer else ["direct"]
     rates: dict[str, float] = {}
+    pooled: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for variant in variants:
-            # each run on a server of its own: none inherits another's WAL, checkpoints or
-            # autovacuum work
-            with throwaway_postgres(durable=True) as url:
-                env = fresh_database(url, "ingest", Path(tmp) / f"ingest_{variant}")
-                env["SECKI_GROUP_COMMIT"] = "1" if variant == "on" else "0"
-                rates[variant] = ingest(
-                    env,
-                    Path(tmp) / f"sim_{variant}",
-                    args.stations,
-                    args.concurrency,
-                    postmaster_pid(url),
+            for route in routes:
+                # each run on a server of its own: none inherits another's WAL, checkpoints or
+                # autovacuum work
+                with throwaway_postgres(durable=True) as url:
+                    name = f"{variant}_{route}"
+                    env = fresh_database(url, "ingest", Path(tmp) / f"ingest_{name}")
+                    env["SECKI_GROUP_COMMIT"] = "1" if variant == "on" else "0"
+                    with contextlib.ExitStack() as stack:
+                        server_env = None
+                        label = "direct to PostgreSQL"
+                        pooler_pid = None
+                        if route == "pgbouncer":
+                            bouncer = stack.enter_context(
+                                throwaway_pgbouncer(url, pool_size=args.pool_size)
+                            )
+                            server_env = {
+                                **env,
+                                "DATABASE_URL": bouncer.url("bench_ingest"),
+                                "SECKI_DATABASE_POOLER": "pgbouncer-transaction",
+                            }
+                            label = f"through PgBouncer (transaction, pool {args.pool_size})"
+                            pooler_pid = bouncer.pid
+                        pooled[name] = ingest(
+                            env,
+                            Path(tmp) / f"sim_{name}",
+                            args.stations,
+                            args.concurrency,
+                            postmaster_pid(url),
+                            server_env,
+                            label,
+                            pooler_pid,
+                        )
+                    if route == "direct":
+                        rates[variant] = pooled[name][0]
+            if args.pgbouncer:
+                (direct_rate, direct_p99) = pooled[f"{variant}_direct"]
+                (pool_rate, pool_p99) = pooled[f"{variant}_pgbouncer"]
+                print(
+                    f"PgBouncer (transaction, pool {args.pool_size}), group commit {variant}: "
+                    f"{pool_rate:.0f} protocols/s, p99 {pool_p99:.0f} ms; direct: "
+                    f"{direct_rate:.0f} protocols/s, p99 {direct_p99:.0f} ms; rate ratio "
+                    f"pgbouncer/direct {pool_rate / direct_rate:.2f}"
                 )
         if len(rates) == 2:
             print(

@@ -26,7 +26,8 @@ SOURCE = Path(__file__).resolve().parent.parent / "src" / "secki"
 
 #: what marks hand-written SQL in a module (case-insensitive; comments and docstrings count)
 MARKS = {
-    "a cursor": re.compile(r"cursor", re.IGNORECASE),
+    # (Django's DISABLE_SERVER_SIDE_CURSORS is a database setting, not SQL: settings.py sets it)
+    "a cursor": re.compile(r"(?<!DISABLE_SERVER_SIDE_)cursor", re.IGNORECASE),
     "a statement run": re.compile(r"execute\(", re.IGNORECASE),
     "a vendor branch": re.compile(r"\.vendor\b|is_postgres\("),
     "a table name": re.compile(r"_meta\.db_table"),

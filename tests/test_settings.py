@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -95,3 +96,46 @@ def test_every_commit_waits_for_its_flush() -> None:
         else:
             cursor.execute("PRAGMA synchronous")
             assert cursor.fetchone()[0] == 2  # FULL
+
+
+def test_a_pooler_needs_a_known_mode_and_postgresql() -> None:
+    stderr = start_refused(
+        DATABASE_URL="postgres://u@127.0.0.1:1/x", SECKI_DATABASE_POOLER="pgpool"
+    )
+    assert "SECKI_DATABASE_POOLER='pgpool': use none, pgbouncer-session or" in stderr
+    stderr = start_refused(SECKI_DATABASE_POOLER="pgbouncer-transaction")
+    assert "SECKI_DATABASE_POOLER='pgbouncer-transaction' needs DATABASE_URL" in stderr
+
+
+@pytest.mark.parametrize(
+    ("pooler", "expected"),
+    [
+        # direct: the synchronous_commit option, rawsql's statements prepared
+        ("none", [True, 5, False]),
+        # PgBouncer refuses the options parameter in either mode
+        ("pgbouncer-session", [False, 5, False]),
+        # nothing may outlive a transaction on the server connection
+        ("pgbouncer-transaction", [False, None, True]),
+    ],
+)
+def test_what_the_pooler_setting_changes(pooler: str, expected: list[object]) -> None:
+    code = (
+        "import json; from secki import settings as s\n"
+        "print(json.dumps([[('options' in d['OPTIONS'], d['OPTIONS']['prepare_threshold'],"
+        " d.get('DISABLE_SERVER_SIDE_CURSORS', False)) for d in s.DATABASES.values()],"
+        " s.SECKI_DATABASE_POOLER]))\n"
+    )
+    key = {k: v for k, v in os.environ.items() if k.startswith("SECKI_SECRET_KEY")}
+    env = {
+        **key,
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": "postgres://u@127.0.0.1:1/x",
+        "SECKI_REPLICA_URLS": "postgres://u@127.0.0.1:2/x",
+        "SECKI_DATABASE_POOLER": pooler,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    databases, name = json.loads(result.stdout)
+    assert name == pooler
+    assert databases == [expected, expected]  # the primary and the replica alike

@@ -9,9 +9,10 @@ difference. Inserts go through :meth:`Field.pre_save` / :meth:`Field.get_db_prep
 ``Model.save`` does (no signals: none are connected to the models inserted here).
 
 On PostgreSQL the statements go through a server-side-binding cursor (:func:`cursor`), so
-psycopg prepares each one after a few executions and the server stops parsing and planning
-them on every request (Django's own cursors bind parameters on the client, which cannot be
-prepared). Only for rows the hot path reads and writes; everything else stays on the ORM.
+psycopg prepares each one on first use and the server stops parsing and planning them on every
+request (Django's own cursors bind parameters on the client, which cannot be prepared); behind
+a transaction-pooling PgBouncer nothing is prepared (:func:`_cursor_class`). Only for rows
+the hot path reads and writes; everything else stays on the ORM.
 """
 
 from __future__ import annotations
@@ -96,10 +97,10 @@ def cursor() -> Iterator[Any]:
     slot = _slot
     cached = getattr(slot, "cursor", None)
     if cached is None or cached.connection is not raw or cached.closed:
-        cached = slot.cursor = _prepared_cursor()(raw)
+        cached = slot.cursor = _cursor_class()(raw)
         slot.out = False
     if slot.out:
-        with conn.wrap_database_errors, _prepared_cursor()(raw) as pg_cursor:
+        with conn.wrap_database_errors, _cursor_class()(raw) as pg_cursor:
             yield pg_cursor
         return
     slot.out = True
@@ -111,6 +112,21 @@ def cursor() -> Iterator[Any]:
 
 
 _slot = threading.local()
+
+
+def _cursor_class() -> type[Any]:
+    """The preparing cursor; behind a transaction-pooling PgBouncer
+    (``SECKI_DATABASE_POOLER=pgbouncer-transaction``) psycopg's plain server-binding cursor,
+    which prepares nothing: a statement prepared in one transaction would be missing, or
+    prepared already under the same name by another client, on the server connection the
+    pooler gives the next transaction."""
+    from django.conf import settings
+
+    if getattr(settings, "SECKI_DATABASE_POOLER", "none") == "pgbouncer-transaction":
+        import psycopg
+
+        return psycopg.Cursor
+    return _prepared_cursor()
 
 
 @functools.cache
@@ -369,6 +385,15 @@ def standby_state(alias: str) -> tuple[bool, bool, Any] | None:
     except DatabaseError:
         connections[alias].close()
         return None
+
+
+def server_setting(name: str) -> str:
+    """A run-time parameter's value as the database server applies it to this connection
+    (``current_setting``)."""
+    with db().cursor() as cur:
+        cur.execute("SELECT current_setting(%s)", [name])
+        (value,) = cur.fetchone()
+    return str(value)
 
 
 def database_answers() -> None:

@@ -133,6 +133,12 @@ TEMPLATES = [
 ]
 
 _database_url = env_str("DATABASE_URL", "")
+SECKI_DATABASE_POOLER = env_str("SECKI_DATABASE_POOLER", "none")
+if SECKI_DATABASE_POOLER not in {"none", "pgbouncer-session", "pgbouncer-transaction"}:
+    raise ImproperlyConfigured(
+        f"SECKI_DATABASE_POOLER={SECKI_DATABASE_POOLER!r}: use none, pgbouncer-session or "
+        "pgbouncer-transaction"
+    )
 if _database_url:
     if not _database_url.startswith(("postgres://", "postgresql://")):
         raise ImproperlyConfigured(
@@ -152,6 +158,7 @@ if _database_url:
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
         f"-c synchronous_commit={_synchronous_commit}"
     )
+    SECKI_SYNCHRONOUS_COMMIT = _synchronous_commit
     DATABASES["default"]["TEST"] = {"NAME": env_str("SECKI_TEST_DATABASE", "test_secki")}
     # Standbys the primary's connection falls back to, taking the one that accepts writes
     # (after a failover, the promoted standby) without a restart (secki.replicas).
@@ -180,7 +187,31 @@ if _database_url:
             "CONN_HEALTH_CHECKS": True,
             "TEST": {"MIRROR": "default"},
         }
+    # PgBouncer between Secki and PostgreSQL (docs/operations.md, "Connection pooling"). It
+    # refuses the ``options`` startup parameter, so the server's own settings apply (its
+    # synchronous_commit is checked by /readyz; a standby is read-only by itself). In
+    # transaction mode consecutive transactions of one connection may run on different server
+    # connections: nothing may outlive a transaction on the server, so no prepared statements
+    # (Django's and secki.rawsql's) and QuerySet.iterator() fetches in chunks on the client.
+    for _database in DATABASES.values():
+        _options = _database.setdefault("OPTIONS", {})
+        if SECKI_DATABASE_POOLER != "none":
+            _options.pop("options", None)
+        if SECKI_DATABASE_POOLER == "pgbouncer-transaction":
+            _options["prepare_threshold"] = None
+            _database["DISABLE_SERVER_SIDE_CURSORS"] = True
+        else:
+            # Django passes prepare_threshold=None, with which psycopg ignores even an explicit
+            # ``prepare=True``: secki.rawsql's hot-path statements are prepared only with a
+            # threshold (psycopg's default). Django's own statements bind on the client and are
+            # never prepared whatever it is.
+            _options["prepare_threshold"] = 5
 else:
+    if SECKI_DATABASE_POOLER != "none":
+        raise ImproperlyConfigured(
+            f"SECKI_DATABASE_POOLER={SECKI_DATABASE_POOLER!r} needs DATABASE_URL: a pooler "
+            "stands in front of PostgreSQL, not of the embedded SQLite file"
+        )
     _sqlite_path = Path(env_str("SECKI_SQLITE_PATH", str(VAR_DIR / "secki.sqlite3")))
     _sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     DATABASES = {

@@ -177,6 +177,18 @@ def readyz(request: HttpRequest) -> HttpResponse:
     except DatabaseError as exc:
         checks["database"] = _("the database does not answer: %(error)s") % {"error": exc}
         ready = False
+    if ready and settings.SECKI_DATABASE_POOLER != "none":
+        # Behind PgBouncer the connection cannot ask for its synchronous_commit (the pooler
+        # refuses the startup option): the server's own must be the durable one required.
+        applied = rawsql.server_setting("synchronous_commit")
+        if applied != settings.SECKI_SYNCHRONOUS_COMMIT:
+            checks["durability"] = _(
+                "the database server's synchronous_commit is %(applied)s, not %(required)s "
+                "(SECKI_SYNCHRONOUS_COMMIT): behind a pooler set it on the server or its role"
+            ) % {"applied": applied, "required": settings.SECKI_SYNCHRONOUS_COMMIT}
+            ready = False
+        else:
+            checks["durability"] = "ok"
     if ready and not _migrated.is_set():
         pending = _pending_migrations()
         if pending:
