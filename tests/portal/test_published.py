@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -465,3 +466,32 @@ def test_unit_and_station_answers_name_their_state_and_the_front_keeps_them(
     client.force_login(admin)
     live = client.get(station_url)
     assert live.status_code == 200 and "X-Secki-State" not in live
+
+
+def test_the_publisher_stays_alive_through_a_long_round(
+    waiting: Election, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heartbeat beats in a thread of its own: while one round takes longer than the
+    heartbeat's staleness (a national election's first state), the web processes still see a
+    publisher and keep serving its last state instead of each building one."""
+    beats: list[int] = []
+    two = threading.Event()
+    release = threading.Event()
+
+    def counted() -> None:
+        snapshots.beat()
+        beats.append(1)
+        if len(beats) >= 2:
+            two.set()
+
+    def long_round(self: published.Publisher, slug: str) -> None:
+        # the round runs until the heartbeat has beaten again without it
+        assert two.wait(60)
+        release.set()
+
+    monkeypatch.setattr(published.Publisher, "step_one", long_round)
+    with snapshots.Heartbeat(every=0.001, beat=counted) as heartbeat:
+        published.Publisher(waiting.slug).step()
+        assert release.is_set() and len(beats) >= 2
+        assert snapshots.publisher_alive()
+    assert not heartbeat.thread.is_alive()  # stopped with the block

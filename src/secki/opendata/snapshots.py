@@ -48,7 +48,7 @@ import shutil
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -643,6 +643,43 @@ def beat() -> None:
     path = root_dir() / HEARTBEAT
     path.touch()
     os.utime(path)
+
+
+class Heartbeat:
+    """Beats every ``every`` seconds in a thread of its own while the publisher's process
+    lives (``with Heartbeat(): …``, or :meth:`start` … :meth:`close`), so that one long
+    round (a national election's first state takes minutes) does not look like a publisher
+    that stopped: web processes would then each build the state themselves."""
+
+    def __init__(self, every: float = HEARTBEAT_STALE / 5, beat: Callable[[], None] = beat):
+        self.every = every
+        self.beat = beat
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="publisher-heartbeat", daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.beat()
+            except OSError:  # a full disk: the rounds say so; try again at the next beat
+                log.warning("cannot touch the publisher's heartbeat", exc_info=True)
+            if self.stop.wait(self.every):
+                return
+
+    def start(self) -> Heartbeat:
+        self.thread.start()
+        return self
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+    def __enter__(self) -> Heartbeat:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def publisher_alive() -> bool:
