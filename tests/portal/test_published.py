@@ -495,3 +495,35 @@ def test_the_publisher_stays_alive_through_a_long_round(
         assert release.is_set() and len(beats) >= 2
         assert snapshots.publisher_alive()
     assert not heartbeat.thread.is_alive()  # stopped with the block
+
+
+def test_a_change_reaches_the_state_before_the_open_data_files(
+    waiting: Election,
+    admin: Any,
+    clock: Clock,
+    publisher: published.Publisher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The open-data files of a national election take seconds to rewrite (the bulk CSV of
+    every station): the publisher writes the public state first, then the files the change
+    touched, from the same data."""
+    submit(waiting, "1-1", admin)
+    [first] = publisher.step()
+    rewrites: list[int | None] = []
+    original = snapshots.update_live
+
+    def update_live(election: Election) -> Any:
+        on_disk = published.read(election.slug)
+        rewrites.append(on_disk.version if on_disk is not None else None)
+        return original(election)
+
+    monkeypatch.setattr(snapshots, "update_live", update_live)
+    submit(waiting, "2-1", admin)
+    clock.now += publisher.interval
+    [state] = publisher.step()
+    assert state.version == first.version + 1
+    assert rewrites == [state.version]  # the files were rewritten once, after the state
+    manifest = snapshots.live_manifest(waiting)
+    assert manifest is not None and manifest["ledger_seq"] == state.seq
+    index = json.loads((snapshots.election_dir(waiting) / "live" / "index.json").read_bytes())
+    assert index["stations_reported"] == 2 == state.tabulation().result().totals.stations_reported

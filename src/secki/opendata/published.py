@@ -264,10 +264,16 @@ class Publisher:
         return state
 
     def _current_data(self, election: Election) -> PublicData:
-        """The election's public data, brought up to now: through the open-data snapshot's
-        refresh (which rewrites the live files from the same data) or on its own."""
+        """The election's public data, brought up to now: the open-data snapshot's kept data
+        caught up (its files are rewritten after the state), or through a full refresh, or on
+        its own."""
         key = (election.pk, str(election.created_at))
         if self.open_data:
+            # the state first: the open-data files the changes touch are written after it
+            # (step_one), so that a national file of a million rows never delays a total
+            advanced = snapshots.advance(election)
+            if advanced is not None:
+                return advanced
             snapshots.refresh(election, keep=True, release=False)
             kept = snapshots.kept(election)
             if kept is not None:

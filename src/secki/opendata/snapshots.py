@@ -73,6 +73,7 @@ from secki.opendata.bulk import (
     write_registry,
 )
 from secki.opendata.collect import (
+    Delta,
     PublicData,
     PublicStation,
     catch_up,
@@ -302,6 +303,36 @@ class LiveState:
     lines: dict[int, str]  # as written: without results while ``withheld``
     gen: Path
     withheld: bool = False  # the files written hold the results back
+    #: changes already applied to ``data`` by :func:`advance` but not yet to the files
+    pending: Delta | None = None
+
+
+def advance(election: Election) -> PublicData | None:
+    """Bring the kept data forward to the ledger without writing any file (the publisher
+    writes the public state from it first; the next :func:`refresh` writes the files the
+    changes touch). None when there is no kept data, or too much changed for a delta."""
+    with _states_lock:
+        state = _states.get(_state_key(election))
+    if state is None or not state.gen.is_dir():
+        return None
+    try:
+        delta = catch_up(state.data)
+    except Exception:
+        with _states_lock:
+            _states.pop(_state_key(election), None)
+        raise
+    if delta is None:
+        with _states_lock:  # the data is no longer that of its files: all anew next time
+            _states.pop(_state_key(election), None)
+        return None
+    state.pending = _merged(state.pending, delta)
+    return state.data
+
+
+def _merged(first: Delta | None, then: Delta) -> Delta:
+    if first is None:
+        return then
+    return Delta(first.stations | then.stations, first.turnout or then.turnout)
 
 
 _states: dict[tuple[int, str], LiveState] = {}
@@ -361,6 +392,7 @@ def update_live(election: Election) -> Path | None:
         raise
     if delta is None:
         return None
+    delta, state.pending = _merged(state.pending, delta), None
     withheld = is_withheld(data)
     if withheld != state.withheld:  # the results are released (or held back again): all anew
         return write_live(election, data, keep=True)
