@@ -42,6 +42,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -135,8 +136,10 @@ class Peaks:
 class MemoryWatch:
     """Samples this process, its descendants and PostgreSQL's processes every ``every`` s."""
 
-    def __init__(self, pg_pid: int | None, every: float = 0.25) -> None:
+    def __init__(self, pg_pid: int | None, limit: float, every: float = 0.25) -> None:
         self.pg_pid = pg_pid
+        self.limit = limit
+        self.tripped = False
         self.every = every
         self.phase = Peaks()
         self.run = Peaks()
@@ -160,6 +163,18 @@ class MemoryWatch:
             single[name] = max(single.get(name, 0), rss)
             group[name] += pss
         total = sum(group.values())
+        if total > self.limit and not self.tripped:
+            # the machine is shared: stop the run's own processes rather than push others out
+            self.tripped = True
+            print(
+                f"!! memory {total / GB:.2f} GB above the limit of {self.limit / GB:.0f} GB "
+                f"({', '.join(f'{n} {v / GB:.2f} GB' for n, v in group.most_common(4))}); "
+                "stopping the run",
+                flush=True,
+            )
+            for pid in descendants(os.getpid()):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         with self.lock:
             for peaks in (self.phase, self.run):
                 for name, value in single.items():
@@ -482,10 +497,12 @@ def run(args: argparse.Namespace, work: Path) -> int:
     server: RestartableServer | None = None
     publisher: subprocess.Popen[bytes] | None = None
     memory: MemoryWatch | None = None
+    report: Report | None = None
     failed = False
+    finished = False
     try:
         url = cluster.url
-        memory = MemoryWatch(postmaster_pid(url))
+        memory = MemoryWatch(postmaster_pid(url), args.memory_limit * GB)
         report = Report(memory)
         with connect(url) as con:
             con.execute("CREATE DATABASE bench_national")
@@ -664,21 +681,25 @@ def run(args: argparse.Namespace, work: Path) -> int:
             flush=True,
         )
 
-        peak = memory.run
-        print()
-        print(f"== summary, {stations:,} stations")
-        for row in report.rows:
-            print(row)
-        over = peak.total / GB > TARGET_RSS_GB
-        print(
-            f"peak memory over the run, every process together: {peak.total / GB:.2f} GB "
-            f"(target <= {TARGET_RSS_GB:.0f} GB: {peak.total / GB / TARGET_RSS_GB:.2f}x target"
-            f"{', MISSED' if over else ''})\n    {peak.line()}",
-            flush=True,
-        )
+        finished = True
     finally:
         if memory is not None:
             memory.stop()
+            peak = memory.run
+            print()
+            print(
+                f"== summary, {stations:,} stations"
+                + ("" if finished else " (the run stopped early: the phases it finished)")
+            )
+            for row in report.rows if report else []:
+                print(row)
+            over = peak.total / GB > TARGET_RSS_GB
+            print(
+                f"peak memory over the run, every process together: {peak.total / GB:.2f} GB "
+                f"(target <= {TARGET_RSS_GB:.0f} GB: {peak.total / GB / TARGET_RSS_GB:.2f}x "
+                f"target{', MISSED' if over else ''})\n    {peak.line()}",
+                flush=True,
+            )
         if server is not None:
             server.stop()
         if publisher is not None:
@@ -694,6 +715,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="100,000 stations")
     parser.add_argument("--api-stations", type=int, default=1_000)
     parser.add_argument("--work", type=Path, default=None, help="keep the files here")
+    parser.add_argument(
+        "--memory-limit",
+        type=float,
+        default=12.0,
+        help="GB: above this (every process together) the run stops its processes",
+    )
     args = parser.parse_args()
     if args.quick:
         args.stations = min(args.stations, 100_000)
