@@ -527,3 +527,20 @@ def test_a_change_reaches_the_state_before_the_open_data_files(
     assert manifest is not None and manifest["ledger_seq"] == state.seq
     index = json.loads((snapshots.election_dir(waiting) / "live" / "index.json").read_bytes())
     assert index["stations_reported"] == 2 == state.tabulation().result().totals.stations_reported
+
+
+def test_a_published_state_stays_as_it_was_published(
+    waiting: Election, admin: Any, clock: Clock, publisher: published.Publisher
+) -> None:
+    """The publisher pickles a state once: the bytes are its file, and their copy is the
+    state it keeps, frozen while its own data goes on changing with later facts."""
+    submit(waiting, "1-1", admin)
+    [first] = publisher.step()
+    submit(waiting, "2-1", admin)
+    clock.now += publisher.interval
+    [second] = publisher.step()
+    assert first.tabulation().result().totals.stations_reported == 1
+    assert second.tabulation().result().totals.stations_reported == 2
+    on_disk = published.read(waiting.slug)
+    assert on_disk is not None and on_disk.version == second.version
+    assert on_disk.data.totals == second.data.totals
