@@ -69,6 +69,8 @@ TARGETS = {
 }
 TARGET_RSS_GB = 8.0
 HELD_BACK = 5  # protocols kept for the API, one by one, at the end
+#: set when the memory limit stopped the run's processes: waits end at once
+STOPPED = threading.Event()
 
 
 # -- memory --------------------------------------------------------------------------------
@@ -166,8 +168,9 @@ class MemoryWatch:
         if total > self.limit and not self.tripped:
             # the machine is shared: stop the run's own processes rather than push others out
             self.tripped = True
+            STOPPED.set()
             print(
-                f"!! memory {total / GB:.2f} GB above the limit of {self.limit / GB:.0f} GB "
+                f"!! memory {total / GB:.2f} GB above the limit of {self.limit / GB:g} GB "
                 f"({', '.join(f'{n} {v / GB:.2f} GB' for n, v in group.most_common(4))}); "
                 "stopping the run",
                 flush=True,
@@ -463,6 +466,8 @@ def wait_until(check: Any, timeout: float, every: float = 0.01) -> float | None:
     """Seconds until ``check()`` is true (None past ``timeout``)."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
+        if STOPPED.is_set():
+            raise SystemExit("the run stopped: its processes went above the memory limit")
         if check():
             return time.perf_counter() - started
         time.sleep(every)
