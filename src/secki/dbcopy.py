@@ -56,6 +56,25 @@ def write_rows(
     )
 
 
+def insert_objects(
+    model: type[models.Model], objects: Sequence[models.Model], batch_size: int
+) -> list[Any]:
+    """Insert unsaved instances of ``model`` and return them with their ids: COPY with ids
+    taken from the table's sequence on PostgreSQL, ``bulk_create`` in batches of
+    ``batch_size`` on SQLite."""
+    if not is_postgres():
+        return model._default_manager.bulk_create(objects, batch_size=batch_size)
+    for obj, pk in zip(objects, reserve_ids(model, len(objects)), strict=True):
+        obj.pk = pk
+    fields = list(model._meta.concrete_fields)
+    write_rows(
+        model,
+        [f.column for f in fields],
+        ([getattr(obj, f.attname) for f in fields] for obj in objects),
+    )
+    return list(objects)
+
+
 def analyze(*models_: type[models.Model]) -> None:
     """Refresh PostgreSQL's planner statistics after a bulk load.
 

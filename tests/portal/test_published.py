@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -494,3 +495,81 @@ def test_observers_and_audit_entries_need_no_full_read(waiting: Election, admin:
         drafts.Generic(waiting.slug, now, "register.amended", drafts.REGISTER, {"station": "1-2"}),
     )
     assert catch_up(data) is None
+
+
+def test_the_publisher_stays_alive_through_a_long_round(
+    waiting: Election, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heartbeat beats in a thread of its own: while one round takes longer than the
+    heartbeat's staleness (a national election's first state), the web processes still see a
+    publisher and keep serving its last state instead of each building one."""
+    beats: list[int] = []
+    two = threading.Event()
+    release = threading.Event()
+
+    def counted() -> None:
+        snapshots.beat()
+        beats.append(1)
+        if len(beats) >= 2:
+            two.set()
+
+    def long_round(self: published.Publisher, slug: str) -> None:
+        # the round runs until the heartbeat has beaten again without it
+        assert two.wait(60)
+        release.set()
+
+    monkeypatch.setattr(published.Publisher, "step_one", long_round)
+    with snapshots.Heartbeat(every=0.001, beat=counted) as heartbeat:
+        published.Publisher(waiting.slug).step()
+        assert release.is_set() and len(beats) >= 2
+        assert snapshots.publisher_alive()
+    assert not heartbeat.thread.is_alive()  # stopped with the block
+
+
+def test_a_change_reaches_the_state_before_the_open_data_files(
+    waiting: Election,
+    admin: Any,
+    clock: Clock,
+    publisher: published.Publisher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The open-data files of a national election take seconds to rewrite (the bulk CSV of
+    every station): the publisher writes the public state first, then the files the change
+    touched, from the same data."""
+    submit(waiting, "1-1", admin)
+    [first] = publisher.step()
+    rewrites: list[int | None] = []
+    original = snapshots.update_live
+
+    def update_live(election: Election) -> Any:
+        on_disk = published.read(election.slug)
+        rewrites.append(on_disk.version if on_disk is not None else None)
+        return original(election)
+
+    monkeypatch.setattr(snapshots, "update_live", update_live)
+    submit(waiting, "2-1", admin)
+    clock.now += publisher.interval
+    [state] = publisher.step()
+    assert state.version == first.version + 1
+    assert rewrites == [state.version]  # the files were rewritten once, after the state
+    manifest = snapshots.live_manifest(waiting)
+    assert manifest is not None and manifest["ledger_seq"] == state.seq
+    index = json.loads((snapshots.election_dir(waiting) / "live" / "index.json").read_bytes())
+    assert index["stations_reported"] == 2 == state.tabulation().result().totals.stations_reported
+
+
+def test_a_published_state_stays_as_it_was_published(
+    waiting: Election, admin: Any, clock: Clock, publisher: published.Publisher
+) -> None:
+    """The publisher pickles a state once: the bytes are its file, and their copy is the
+    state it keeps, frozen while its own data goes on changing with later facts."""
+    submit(waiting, "1-1", admin)
+    [first] = publisher.step()
+    submit(waiting, "2-1", admin)
+    clock.now += publisher.interval
+    [second] = publisher.step()
+    assert first.tabulation().result().totals.stations_reported == 1
+    assert second.tabulation().result().totals.stations_reported == 2
+    on_disk = published.read(waiting.slug)
+    assert on_disk is not None and on_disk.version == second.version
+    assert on_disk.data.totals == second.data.totals

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from secki.elections.models import Election
 from secki.ledger.models import LedgerEntry
+from secki.protocols import bulk
 from secki.protocols.models import Protocol, ProtocolValue
 from tests.factories import PROTOCOLS, run_secki
 from tests.logcheck import bodies, check_log
@@ -129,6 +131,44 @@ def test_bulk_upload_duplicate_closed_and_good(tmp_path: Path) -> None:
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "election_closed"
     assert state() == before
+
+
+@pytest.mark.django_db
+def test_a_file_stored_in_chunks_is_the_file_stored_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """store_accepted builds a chunk of rows at a time (a national file's million rows never
+    live as objects at once): the same protocols, lines and log entries, in the file's order,
+    in one transaction."""
+
+    def stored(directory: Path, chunk: int) -> tuple[list[Any], list[str]]:
+        monkeypatch.setattr(bulk, "STORE_CHUNK", chunk)
+        election = register_only(write_small_bundle(directory))
+        people = make_personas(election)
+        response = (
+            people["cec"]
+            .client()
+            .post(
+                f"/api/v1/elections/{election.slug}/protocols-bulk",
+                data={"file": SimpleUploadedFile("p.csv", csv_text(PROTOCOLS))},
+            )
+        )
+        assert response.status_code == 201, response.content
+        assert response.json()["accepted"] == len(PROTOCOLS)
+        check_log(election)
+        rows = sorted(
+            ProtocolValue.objects.filter(protocol__election=election).values_list(
+                "protocol__station__code", "code", "value"
+            )
+        )
+        return rows, [b["station"] for b in bodies(election, "protocol.")]
+
+    whole, order = stored(tmp_path / "whole", 1000)
+    Election.objects.all().delete()
+    get_user_model().objects.all().delete()
+    chunked, chunked_order = stored(tmp_path / "chunks", 3)  # 4 rows: chunks of 3 and 1
+    assert chunked == whole and len(whole) > 0
+    assert chunked_order == order == [r[0] for r in PROTOCOLS]
 
 
 run = run_secki

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from secki.accounts.access import AccessDenied
 from secki.elections.models import Election
 from secki.errors import IntakeError
 from secki.ledger.chain import verify
 from secki.ledger.models import LedgerEntry
+from secki.turnout import bulk
 from secki.turnout.actions import report_turnout
 from secki.turnout.bulk import accept_csv
 from secki.turnout.models import TurnoutReport
@@ -18,6 +22,15 @@ from tests.logcheck import bodies, check_log
 from tests.turnout.conftest import People, counts, station
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True, params=["by code", "whole election"])
+def lookup(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test twice: a file's stations read by their codes (a small file), and read and
+    locked by election (what a file naming more than WHOLE_ELECTION stations does)."""
+    if request.param == "whole election":
+        monkeypatch.setattr(bulk, "WHOLE_ELECTION", 0)
+
 
 GOOD = (
     b"station,time,voters\n"
@@ -134,3 +147,21 @@ def test_a_file_is_checked_against_the_uploaders_territory(
     assert counts() == stored
     own = b"station,time,voters\n1-1,10:00,150\n1-2,10:00,90\n"
     assert accept_csv(election, own, actor=people.north).total == 2
+
+
+def test_the_statements_do_not_grow_with_the_rows(
+    election: Election, people: People, django_assert_max_num_queries: Any
+) -> None:
+    """Validating and storing a file reads the stations and their reports in a fixed number
+    of statements (a national file has a million rows)."""
+    one = b"station,time,voters\n1-1,10:00,150\n"
+    with CaptureQueriesContext(connection) as small:
+        accept_csv(election, one, actor=people.cec)
+    many = (
+        b"station,time,voters,reason\n1-1,10:00,151,recount\n1-1,12:00,400,\n"
+        b"1-2,10:00,90,\n1-2,12:00,95,\n2-1,10:00,200,\n2-2,12:00,100,\n2-2,15:00,120,\n"
+    )
+    with django_assert_max_num_queries(len(small.captured_queries) + 2):
+        outcome = accept_csv(election, many, actor=people.cec)
+    assert (outcome.reported, outcome.corrected) == (6, 1)
+    check_log(election)

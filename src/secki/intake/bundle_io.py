@@ -25,7 +25,7 @@ from secki.bundle import (
 )
 from secki.bundle.read import Bundle, BundleError, BundleIssue
 from secki.bundle.write import write_election, write_table
-from secki.dbcopy import analyze
+from secki.dbcopy import analyze, insert_objects
 from secki.elections.models import (
     Candidate,
     Election,
@@ -154,7 +154,7 @@ def import_bundle(
             unit.save(update_fields=["path"])
             units[row.code] = unit
 
-        stations = _bulk(
+        stations = insert_objects(
             Station,
             [
                 Station(
@@ -178,8 +178,10 @@ def import_bundle(
                 )
                 for i, r in enumerate(bundle.stations)
             ],
-            advance,
+            django_settings.SECKI_BULK_BATCH,
         )
+        if advance:
+            advance(len(stations))
         station_ids = {s.code: s.id for s in stations}
         Candidate.objects.bulk_create(
             Candidate(

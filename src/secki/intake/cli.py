@@ -192,13 +192,13 @@ def upload_protocols_cmd(file: Path, slug: str | None, username: str) -> None:
     try:
         rows = parse_csv(election, file.read_bytes())
         click.echo(f"Checked {len(rows):,} protocols; storing …", err=True)
-        protocols = accept_rows(election, rows, actor=user, source=ProtocolSource.IMPORT)
+        accepted = accept_rows(election, rows, actor=user, source=ProtocolSource.IMPORT)
     except (IntakeError, AccessDenied) as exc:
         click.echo(f"Nothing was accepted: {exc}", err=True)
         for detail in getattr(exc, "details", [])[:20]:
             click.echo(f"  {detail}", err=True)
         sys.exit(2)
-    click.echo(f"Accepted {len(protocols):,} protocols into {election.slug}.")
+    click.echo(f"Accepted {accepted:,} protocols into {election.slug}.")
 
 
 # -- audited setup changes -------------------------------------------------------------------

@@ -217,9 +217,12 @@ def publish_cmd(
 
     from secki.elections.models import Election
     from secki.ledger.chain import ledger_head
-    from secki.opendata import published, transparency
+    from secki.opendata import published, snapshots, transparency
 
     publisher = published.Publisher(slug, interval=state_interval)
+    # alive while this process runs, however long a round takes (the first one of a
+    # national election takes minutes)
+    heartbeat = snapshots.Heartbeat().start()
     publisher.step()
     stop = threading.Event()
     if watch:  # the public state in its own thread, so that a slow witness never delays it
@@ -249,7 +252,11 @@ def publish_cmd(
         return _mirrored(quiet) and all(item.status in ("published", "current") for item in done)
 
     head = ledger_head()
-    current = one_round(first=True)
+    try:
+        current = one_round(first=True)
+    finally:
+        if not watch:
+            heartbeat.close()
     if not watch:
         if not current:
             sys.exit(1)
@@ -281,6 +288,7 @@ def publish_cmd(
         return
     finally:
         stop.set()
+        heartbeat.close()
 
 
 def _mirrored(quiet: bool) -> bool:

@@ -142,6 +142,7 @@ class PublicData:
     present: dict[int, Counter[str]] = field(default_factory=dict)
     _by_unit: dict[int, list[PublicStation]] = field(default_factory=dict, repr=False)
     _by_id: dict[int, PublicStation] = field(default_factory=dict, repr=False)
+    _parent: dict[int, int | None] = field(default_factory=dict, repr=False)
 
     def __getstate__(self) -> dict[str, Any]:
         # a published state is this data pickled; the compiled schema is not picklable and is
@@ -174,7 +175,9 @@ class PublicData:
 
     def branch(self, unit_id: int) -> list[int]:
         """``unit_id`` and the ids of every unit above it."""
-        parent = {u.id: u.parent_id for u in self.units}
+        if not self._parent:  # asked once per station: the map is built once
+            self._parent = {u.id: u.parent_id for u in self.units}
+        parent = self._parent
         chain: list[int] = []
         current: int | None = unit_id
         while current is not None:

@@ -142,12 +142,12 @@ def read(slug: str) -> State | None:
         return None
 
 
-def write(state: State) -> Path:
-    """Replace the election's state file atomically."""
+def write(state: State, raw: bytes | None = None) -> Path:
+    """Replace the election's state file atomically (``raw``: the state already pickled)."""
     path = state_file(state.election.slug)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}-{os.getpid()}-{time.time_ns()}")
-    tmp.write_bytes(_dumps(state))
+    tmp.write_bytes(_dumps(state) if raw is None else raw)
     os.replace(tmp, path)
     return path
 
@@ -256,18 +256,28 @@ class Publisher:
         election = Election.objects.get(pk=row.election.id)
         data = self._current_data(election)
         version = (last.state.version + 1) if last is not None else 1
-        state = _build(election, row, data, version, now=wall)
-        write(state)
-        self.last[slug] = _Last(state, now)
+        # pickled once: the bytes are the file, and their copy is the state kept and returned
+        # (frozen, while ``data`` goes on changing); a national state is hundreds of megabytes
+        live = _build(election, row, data, version, now=wall, copy=False)
+        raw = _dumps(live)
+        write(live, raw)
         if self.open_data:  # a due release (seconds for a big election) after the state
             snapshots.refresh(election, keep=True)
+        state = _loads(raw)
+        self.last[slug] = _Last(state, now)
         return state
 
     def _current_data(self, election: Election) -> PublicData:
-        """The election's public data, brought up to now: through the open-data snapshot's
-        refresh (which rewrites the live files from the same data) or on its own."""
+        """The election's public data, brought up to now: the open-data snapshot's kept data
+        caught up (its files are rewritten after the state), or through a full refresh, or on
+        its own."""
         key = (election.pk, str(election.created_at))
         if self.open_data:
+            # the state first: the open-data files the changes touch are written after it
+            # (step_one), so that a national file of a million rows never delays a total
+            advanced = snapshots.advance(election)
+            if advanced is not None:
+                return advanced
             snapshots.refresh(election, keep=True, release=False)
             kept = snapshots.kept(election)
             if kept is not None:

@@ -48,7 +48,7 @@ import shutil
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +73,7 @@ from secki.opendata.bulk import (
     write_registry,
 )
 from secki.opendata.collect import (
+    Delta,
     PublicData,
     PublicStation,
     catch_up,
@@ -302,6 +303,36 @@ class LiveState:
     lines: dict[int, str]  # as written: without results while ``withheld``
     gen: Path
     withheld: bool = False  # the files written hold the results back
+    #: changes already applied to ``data`` by :func:`advance` but not yet to the files
+    pending: Delta | None = None
+
+
+def advance(election: Election) -> PublicData | None:
+    """Bring the kept data forward to the ledger without writing any file (the publisher
+    writes the public state from it first; the next :func:`refresh` writes the files the
+    changes touch). None when there is no kept data, or too much changed for a delta."""
+    with _states_lock:
+        state = _states.get(_state_key(election))
+    if state is None or not state.gen.is_dir():
+        return None
+    try:
+        delta = catch_up(state.data)
+    except Exception:
+        with _states_lock:
+            _states.pop(_state_key(election), None)
+        raise
+    if delta is None:
+        with _states_lock:  # the data is no longer that of its files: all anew next time
+            _states.pop(_state_key(election), None)
+        return None
+    state.pending = _merged(state.pending, delta)
+    return state.data
+
+
+def _merged(first: Delta | None, then: Delta) -> Delta:
+    if first is None:
+        return then
+    return Delta(first.stations | then.stations, first.turnout or then.turnout)
 
 
 _states: dict[tuple[int, str], LiveState] = {}
@@ -361,6 +392,7 @@ def update_live(election: Election) -> Path | None:
         raise
     if delta is None:
         return None
+    delta, state.pending = _merged(state.pending, delta), None
     withheld = is_withheld(data)
     if withheld != state.withheld:  # the results are released (or held back again): all anew
         return write_live(election, data, keep=True)
@@ -643,6 +675,43 @@ def beat() -> None:
     path = root_dir() / HEARTBEAT
     path.touch()
     os.utime(path)
+
+
+class Heartbeat:
+    """Beats every ``every`` seconds in a thread of its own while the publisher's process
+    lives (``with Heartbeat(): …``, or :meth:`start` … :meth:`close`), so that one long
+    round (a national election's first state takes minutes) does not look like a publisher
+    that stopped: web processes would then each build the state themselves."""
+
+    def __init__(self, every: float = HEARTBEAT_STALE / 5, beat: Callable[[], None] = beat):
+        self.every = every
+        self.beat = beat
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="publisher-heartbeat", daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.beat()
+            except OSError:  # a full disk: the rounds say so; try again at the next beat
+                log.warning("cannot touch the publisher's heartbeat", exc_info=True)
+            if self.stop.wait(self.every):
+                return
+
+    def start(self) -> Heartbeat:
+        self.thread.start()
+        return self
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+    def __enter__(self) -> Heartbeat:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def publisher_alive() -> bool:

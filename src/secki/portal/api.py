@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.http.response import HttpResponseBase
-from ninja import Router
+from ninja import Query, Router
 
 from secki.accounts.access import Permission, can
 from secki.api.auth import user_from_request
@@ -17,7 +18,7 @@ from secki.api.schemas import Out, errors
 from secki.elections.models import Election, Station, Unit
 from secki.elections.names import translations
 from secki.opendata import collect, published
-from secki.portal import http
+from secki.portal import http, pages
 from secki.protocols.models import Protocol, ProtocolStatus, counted_statuses
 from secki.protocols.scans import protocol_scan_json, scan_path, visible_scans
 from secki.protocols.scans_api import ScanJsonOut
@@ -68,8 +69,38 @@ class UnitResultOut(Out):
     lines: dict[str, int]
 
 
-class UnitTotalsOut(UnitResultOut):
+class StationRowOut(Out):
+    """A station held directly by the unit, with its counted protocol's lines (null when it
+    has none counted: ``status`` says why)."""
+
+    station: str
+    number: int | None
+    name: str
+    #: counted | annulled | none
+    status: str
+    registered: int
+    lines: dict[str, int] | None
+
+
+class StationsPageOut(Out):
+    """Which page of the unit's stations ``stations`` holds (``?page=N``, from 1; a number
+    past the last page gives the last page)."""
+
+    number: int
+    pages: int
+    per_page: int
+    #: stations held directly by the unit, on every page together
+    count: int
+
+
+class WithChildrenOut(UnitResultOut):
     children: list[UnitResultOut]
+
+
+class UnitTotalsOut(WithChildrenOut):
+    #: one page of the stations held directly by the unit (its totals cover all of them)
+    stations: list[StationRowOut]
+    stations_page: StationsPageOut
 
 
 class SeatOut(Out):
@@ -123,7 +154,7 @@ class OutcomeOut(Out):
     referendum: ReferendumOut | None
 
 
-class NationalOut(UnitTotalsOut):
+class NationalOut(WithChildrenOut):
     election: str
     simulated: bool
     published_only: bool
@@ -232,25 +263,52 @@ def _state_answer(
     return response
 
 
-def _unit_document(tab: Tabulation, node: Unit) -> dict[str, Any]:
+def _unit_document(
+    tab: Tabulation, node: Unit, page_number: int, data: collect.PublicData | None = None
+) -> dict[str, Any]:
+    rows = pages.station_rows(tab, node, data)
+    page = Paginator(rows, pages.STATIONS_PAGE).get_page(page_number)
     return {
         **unit_json(tab.result(node)),
         "children": [unit_json(tab.result(u)) for u in tab.children(node)],
+        "stations": [
+            {
+                "station": r.code,
+                "number": r.number,
+                "name": r.name,
+                "status": r.status,
+                "registered": r.registered,
+                "lines": dict(r.result.totals.lines) if r.result is not None else None,
+            }
+            for r in page.object_list
+        ],
+        "stations_page": {
+            "number": page.number,
+            "pages": page.paginator.num_pages,
+            "per_page": pages.STATIONS_PAGE,
+            "count": len(rows),
+        },
     }
 
 
 @router.get("/{slug}/results/units/{code}", response={200: UnitTotalsOut, 304: None, **errors(404)})
-def unit(request: HttpRequest, slug: str, code: str) -> HttpResponseBase | dict[str, Any]:
-    """Totals of one unit (region, constituency, …) with its child units; the public gets
-    the latest published state, answered conditionally like the national totals."""
+def unit(
+    request: HttpRequest, slug: str, code: str, page: Annotated[int, Query(ge=1)] = 1
+) -> HttpResponseBase | dict[str, Any]:
+    """Totals of one unit (region, constituency, …) with its child units and one page of the
+    stations it holds directly (``?page=N``, 100 a page; the totals always cover them all);
+    the public gets the latest published state, answered conditionally like the national
+    totals."""
     election = election_or_404(slug)
     node = unit_or_404(election, code)
     staff = can(user_from_request(request), election, Permission.VIEW_UNPUBLISHED)
     state = None if staff else published.current(slug)
     if state is not None and state.key[0] == election.pk:
         shown = state
-        return _state_answer(request, shown, lambda: _unit_document(shown.tabulation(), node))
-    return _unit_document(tabulation(election, public=not staff), node)
+        return _state_answer(
+            request, shown, lambda: _unit_document(shown.tabulation(), node, page, shown.data)
+        )
+    return _unit_document(tabulation(election, public=not staff), node, page)
 
 
 @router.get(

@@ -36,6 +36,10 @@ PUBLIC_STATUSES = (ProtocolStatus.PUBLISHED, ProtocolStatus.ANNULLED)
 # -- children tables ---------------------------------------------------------------------
 
 
+#: station rows per page of a unit's results (its page and its API answer)
+STATIONS_PAGE = 100
+
+
 @dataclass
 class Row:
     """One row of a children table: a unit or a station with its result."""

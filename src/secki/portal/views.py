@@ -36,6 +36,7 @@ from secki.portal import maps
 from secki.portal.charts import SERIES_STYLES, Series, line_chart
 from secki.portal.http import PageState, election_page, live_path, sealed_file
 from secki.portal.pages import (
+    STATIONS_PAGE,
     TurnoutTable,
     ancestors,
     constituencies,
@@ -261,6 +262,7 @@ def _headers(
             continue
         query = request.GET.copy()
         query.pop("part", None)
+        query.pop("page", None)  # a new order starts at its first page
         query["sort"] = column
         query["order"] = "asc" if column == key and desc else "desc"
         if column == "name":
@@ -284,6 +286,11 @@ def _unit_context(request: HttpRequest, state: PageState, unit: Unit) -> dict[st
     children = sort_rows(unit_rows(tab, tab.children(unit)), key, desc, n)
     data = state.published.data if state.published else None
     stations = sort_rows(station_rows(tab, unit, data), key, desc, n)
+    # the unit's totals stay whole; its station rows are listed a page at a time
+    page = Paginator(stations, STATIONS_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    query.pop("part", None)
     is_root = unit.parent_id is None
     annulled = state.published.data.annulled_count if state.published else None
     outcome = (
@@ -328,7 +335,9 @@ def _unit_context(request: HttpRequest, state: PageState, unit: Unit) -> dict[st
         "base_label": BASES.get(state.election.majority_base, ""),
         "crumbs": ancestors(tab, unit),
         "children": children,
-        "stations": stations,
+        "stations": page.object_list,
+        "page": page,
+        "page_query": f"{query.urlencode()}&" if query else "",
         "unit_headers": _headers(request, tab, key, desc, stations=False),
         "station_headers": _headers(request, tab, key, desc, stations=True),
         "status_labels": STATUS_LABELS,

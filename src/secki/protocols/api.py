@@ -321,8 +321,8 @@ def bulk(request: HttpRequest, slug: str) -> JsonResponse:
 
     def work() -> Answer:
         content.seek(0)  # a fingerprint (Idempotency-Key) may have read it
-        protocols = accept_csv(election, content, actor=user, source=ProtocolSource.IMPORT)
-        return 201, {"accepted": len(protocols), "election": election.slug}
+        accepted = accept_csv(election, content, actor=user, source=ProtocolSource.IMPORT)
+        return 201, {"accepted": accepted, "election": election.slug}
 
     return respond(request, user, work)
 

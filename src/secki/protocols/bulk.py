@@ -4,6 +4,7 @@ single submissions, or store nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
@@ -22,6 +23,11 @@ from secki.protocols import store
 from secki.protocols.data import ProtocolData, check_context, recorded_checks
 from secki.protocols.models import EventKind, Protocol, ProtocolStatus
 
+#: rows stored at a time by :func:`store_accepted` (all in the caller's one transaction): what
+#: a chunk builds in memory (models, line values, events, log entries) is freed before the
+#: next, so that a national file's million rows do not all live as objects at once
+STORE_CHUNK = 20_000
+
 
 def store_accepted(
     election: Election,
@@ -32,13 +38,40 @@ def store_accepted(
     actor: User | None,
     source: str,
     reason: str = "bulk file",
-) -> list[Protocol]:
-    """Insert validated rows as version-1 counted protocols (caller holds the transaction).
+) -> int:
+    """Insert validated rows as version-1 counted protocols (caller holds the transaction),
+    :data:`STORE_CHUNK` rows at a time, in the rows' order; returns how many were stored.
 
     Every station check is evaluated on every row and stored exactly as a single entry
     stores it (:func:`secki.protocols.data.recorded_checks`): the hard checks pass (the
     rows were validated), soft failures are recorded and shown."""
     now = timezone.now()
+    for start in range(0, len(rows), STORE_CHUNK):
+        _store_chunk(
+            election,
+            rows[start : start + STORE_CHUNK],
+            station_ids,
+            registered=registered,
+            actor=actor,
+            source=source,
+            reason=reason,
+            now=now,
+        )
+    store.analyze_after_load()
+    return len(rows)
+
+
+def _store_chunk(
+    election: Election,
+    rows: Sequence[ProtocolRow],
+    station_ids: dict[str, int],
+    *,
+    registered: Mapping[str, int],
+    actor: User | None,
+    source: str,
+    reason: str,
+    now: dt.datetime,
+) -> None:
     status = ProtocolStatus.PUBLISHED if election.auto_publish else ProtocolStatus.ACCEPTED
     schema = election.protocol_schema()
     datetime_line = schema.datetime_lines[0].code if schema.datetime_lines else None
@@ -95,8 +128,6 @@ def store_accepted(
     store.write_values(values)
     store.write_events(events)
     chain.append_many(election, entries)
-    store.analyze_after_load()
-    return protocols
 
 
 def authorize_upload(actor: User | None, election: Election) -> None:
@@ -117,8 +148,9 @@ def authorize_upload(actor: User | None, election: Election) -> None:
 
 def accept_rows(
     election: Election, rows: Sequence[ProtocolRow], *, actor: User | None, source: str
-) -> list[Protocol]:
-    """All-or-nothing acceptance of parsed rows, with role/territory and duplicate checks."""
+) -> int:
+    """All-or-nothing acceptance of parsed rows, with role/territory and duplicate checks;
+    returns how many protocols were stored."""
     authorize_upload(actor, election)
     wanted = {r.station for r in rows}
     stations = {
@@ -188,7 +220,7 @@ def parse_csv(election: Election, content: bytes | IO[bytes]) -> list[ProtocolRo
 
 def accept_csv(
     election: Election, content: bytes | IO[bytes], *, actor: User | None, source: str
-) -> list[Protocol]:
+) -> int:
     """Check the caller and the election first, then read the file, then store all or none."""
     authorize_upload(actor, election)
     return accept_rows(election, parse_csv(election, content), actor=actor, source=source)

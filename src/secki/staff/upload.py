@@ -47,7 +47,7 @@ def upload(request: HttpRequest, slug: str) -> HttpResponse:
                 field="file",
             )
         # read line by line within the bounds of secki.bundle.read.BoundedCsv
-        protocols = accept_csv(election, upload, actor=user, source=ProtocolSource.IMPORT)
+        accepted = accept_csv(election, upload, actor=user, source=ProtocolSource.IMPORT)
     except (IntakeError, AccessDenied) as exc:
         return refuse(request, "staff/upload.html", context, exc)
     messages.success(
@@ -55,8 +55,8 @@ def upload(request: HttpRequest, slug: str) -> HttpResponse:
         ngettext(
             "%(file)s: %(n)s protocol accepted in one transaction.",
             "%(file)s: %(n)s protocols accepted in one transaction.",
-            len(protocols),
+            accepted,
         )
-        % {"file": upload.name, "n": len(protocols)},
+        % {"file": upload.name, "n": accepted},
     )
     return redirect("staff:upload", slug=election.slug)

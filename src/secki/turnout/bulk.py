@@ -25,12 +25,17 @@ from secki.bundle import TURNOUT_COLUMNS
 from secki.bundle.read import EXTRA_COLUMNS, MAX_ROWS, BoundedCsv, CsvProblem
 from secki.elections.models import Election, ElectionStatus, Station
 from secki.errors import IntakeError
-from secki.ledger import chain
-from secki.turnout.actions import check_report, is_late, ledger_draft, parse_voters
+from secki.ledger import chain, drafts
+from secki.turnout import store
+from secki.turnout.actions import check_report, is_late, parse_voters
 from secki.turnout.models import TurnoutReport
 
 OPTIONAL_COLUMNS = ("reason",)
 MAX_DETAILS = 200
+#: above this many stations in one file, the stations are read and locked by election
+WHOLE_ELECTION = 5_000
+#: what the checks and the territory test read of a station
+STATION_FIELDS = ("id", "code", "election_id", "unit_path", "registered")
 
 
 @dataclass(frozen=True)
@@ -158,19 +163,22 @@ def accept_csv(
         return stations * times, f"{stations:,} stations × {times} report times"
 
     rows = parse_rows(content, most)
-    stations = {
-        s.code: s
-        for s in Station.objects.filter(election=election, code__in={r.station for r in rows})
-    }
+    codes = {r.station for r in rows}
+    # the columns the checks and the territory test read; a file naming more than
+    # WHOLE_ELECTION stations reads (and locks) the election's stations by the election, not
+    # by a list of codes as long as the file
+    whole = len(codes) > WHOLE_ELECTION
+    named = Station.objects.filter(election=election).only(*STATION_FIELDS)
+    if not whole:
+        named = named.filter(code__in=codes)
+    stations = {s.code: s for s in named if s.code in codes}
     authorize_many(actor, election, Permission.REPORT_TURNOUT, list(stations.values()))
     received = received_at or timezone.now()
     with transaction.atomic():
-        list(Station.objects.select_for_update().filter(pk__in=[s.pk for s in stations.values()]))
-        stored: dict[int, dict[str, TurnoutReport]] = {}
-        for report in TurnoutReport.objects.filter(
-            station_id__in=[s.pk for s in stations.values()], is_current=True
-        ):
-            stored.setdefault(report.station_id, {})[report.time] = report
+        store.lock_stations(election.pk, None if whole else [s.pk for s in stations.values()])
+        stored = store.current_reports(
+            election.pk, None if whole else [s.pk for s in stations.values()]
+        )
         state = {pk: {t: r.voters for t, r in by_time.items()} for pk, by_time in stored.items()}
         seen: dict[tuple[str, str], int] = {}
         problems: list[dict[str, Any]] = []
@@ -230,40 +238,49 @@ def accept_csv(
 def _store(
     election: Election,
     accepted: list[tuple[Row, Station, int, bool]],
-    stored: dict[int, dict[str, TurnoutReport]],
+    stored: dict[int, dict[str, store.Current]],
     *,
     actor: User | None,
     source: str,
     received: dt.datetime,
 ) -> BulkOutcome:
     replaced = [
-        stored[station.pk][row.time].pk for row, station, _, corrected in accepted if corrected
+        stored[station.pk][row.time].id for row, station, _, corrected in accepted if corrected
     ]
     if replaced:
         TurnoutReport.objects.filter(pk__in=replaced).update(is_current=False)
     user = account_of(actor)
-    reports = [
-        TurnoutReport(
-            election=election,
-            station=station,
-            time=row.time,
-            voters=voters,
-            version=stored[station.pk][row.time].version + 1 if corrected else 1,
-            received_at=received,
-            late=is_late(election, row.time, received),
-            source=source,
-            reason=row.reason if corrected else "",
-            created_by=user,
+    user_id = user.pk if user is not None else None
+    store.write_reports(
+        (
+            election.pk,
+            station.pk,
+            row.time,
+            voters,
+            stored[station.pk][row.time].version + 1 if corrected else 1,
+            True,
+            received,
+            is_late(election, row.time, received),
+            source,
+            row.reason if corrected else "",
+            user_id,
         )
         for row, station, voters, corrected in accepted
-    ]
-    TurnoutReport.objects.bulk_create(reports, batch_size=2000)
+    )
     chain.append_many(
         election,
         [
-            ledger_draft(election, report, station.code, corrected)
-            for report, (_, station, _, corrected) in zip(reports, accepted, strict=True)
+            drafts.TurnoutReported(
+                election.slug,
+                received,
+                station.code,
+                row.time,
+                voters,
+                reason=row.reason if corrected else None,
+            )
+            for row, station, voters, corrected in accepted
         ],
     )
+    store.analyze_after_load()
     n_corrected = len(replaced)
-    return BulkOutcome(len(reports) - n_corrected, n_corrected)
+    return BulkOutcome(len(accepted) - n_corrected, n_corrected)

@@ -4,11 +4,14 @@ written once, prepared on PostgreSQL) behind named functions (docs/architecture.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from secki import rawsql
+from secki.dbcopy import analyze, write_rows
 from secki.elections.models import Station
+from secki.ledger.models import LedgerEntry
 from secki.turnout.models import TurnoutReport
 
 _CURRENT = (
@@ -44,3 +47,55 @@ def insert_report(**fields: Any) -> TurnoutReport:
     """Insert one report (``fields`` as for ``TurnoutReport.objects.create``) with one plain
     statement and return it saved."""
     return rawsql.insert(TurnoutReport, **fields)
+
+
+def lock_stations(election_id: int, station_ids: Sequence[int] | None) -> None:
+    """Lock stations' rows (all of the election's when ``station_ids`` is None) for the rest
+    of the transaction, in key order, as :func:`lock_station` locks one."""
+    rows = Station.objects.select_for_update().filter(election_id=election_id)
+    if station_ids is not None:
+        rows = rows.filter(pk__in=station_ids)
+    for _ in rows.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=10_000):
+        pass
+
+
+def current_reports(
+    election_id: int, station_ids: Sequence[int] | None
+) -> dict[int, dict[str, Current]]:
+    """The current reports of stations (all of the election's when ``station_ids`` is None)
+    by station id and report time, as plain tuples (a national file reads millions)."""
+    rows = TurnoutReport.objects.filter(election_id=election_id, is_current=True)
+    if station_ids is not None:
+        rows = rows.filter(station_id__in=station_ids)
+    found: dict[int, dict[str, Current]] = {}
+    for pk, station_id, time, voters, version in rows.values_list(
+        "pk", "station_id", "time", "voters", "version"
+    ).iterator(chunk_size=10_000):
+        found.setdefault(station_id, {})[time] = Current(pk, voters, version)
+    return found
+
+
+#: the columns of :func:`write_reports`' rows
+REPORT_COLUMNS = (
+    "election_id",
+    "station_id",
+    "time",
+    "voters",
+    "version",
+    "is_current",
+    "received_at",
+    "late",
+    "source",
+    "reason",
+    "created_by_id",
+)
+
+
+def write_reports(rows: Iterable[tuple[Any, ...]]) -> None:
+    """Insert many reports given in :data:`REPORT_COLUMNS` order (COPY on PostgreSQL)."""
+    write_rows(TurnoutReport, REPORT_COLUMNS, rows)
+
+
+def analyze_after_load() -> None:
+    """Refresh the planner's statistics after a bulk load (:func:`secki.dbcopy.analyze`)."""
+    analyze(TurnoutReport, LedgerEntry)
