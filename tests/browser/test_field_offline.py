@@ -10,23 +10,17 @@ request the worker makes while offline, so the page can only come from the worke
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connections
 
-from secki.bundle.read import read_bundle
-from secki.elections.models import Election
-from secki.intake.bundle_io import import_bundle
-from secki.observers import actions, field
+from secki.observers import field
 from secki.observers.models import ChecklistSubmission
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, _unavailable, shot
-from tests.factories import write_small_bundle
-from tests.observers.conftest import document
+from tests.browser.observer_setup import accredited_observer
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -60,28 +54,7 @@ def test_a_checklist_sent_offline_arrives_once(
     live_server: Any, chromium: Any, tmp_path: Path, settings: Any
 ) -> None:
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    election: Election = import_bundle(read_bundle(write_small_bundle(tmp_path / "bundle")))
-    users = get_user_model().objects
-    rep = users.create_user(username="rep", password="pw-rep")
-    users.create_user(username="aysel", password="pw-aysel")
-    app = actions.apply(
-        election,
-        actor=rep,
-        name="Fair Count",
-        kind="domestic",
-        contact="c",
-        unit="1",
-        observers="1",
-        documents=[document()],
-    )
-    today = dt.datetime.now(dt.UTC).date()
-    actions.accept(
-        app,
-        actor=None,
-        valid_from=(today - dt.timedelta(days=1)).isoformat(),
-        valid_until=(today + dt.timedelta(days=1)).isoformat(),
-        names="Aysel Mammadova; aysel",
-    )
+    election, rep, _aysel = accredited_observer(tmp_path, unit="1")
     field.install_checklists(election, actor=None)
     field.assign(election, actor=rep, accreditation="OBS-000001", station="1-1")
 

@@ -13,17 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 
-from secki.bundle.read import read_bundle
-from secki.elections.models import Election
-from secki.intake.bundle_io import import_bundle
-from secki.observers import actions, field
+from secki.observers import field
 from secki.observers.models import Incident, IncidentEvidence
 from tests.browser.conftest import shot
+from tests.browser.observer_setup import accredited_observer
 from tests.browser.test_field_offline import WAIT, chromium, fits  # noqa: F401 (the fixture)
-from tests.factories import write_small_bundle
-from tests.observers.conftest import PNG, document
+from tests.observers.conftest import PNG
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -37,28 +33,7 @@ def test_an_incident_with_a_photo_sent_offline_arrives_once(
     settings: Any,
 ) -> None:
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    election: Election = import_bundle(read_bundle(write_small_bundle(tmp_path / "bundle")))
-    users = get_user_model().objects
-    rep = users.create_user(username="rep", password="pw-rep")
-    users.create_user(username="aysel", password="pw-aysel")
-    app = actions.apply(
-        election,
-        actor=rep,
-        name="Fair Count",
-        kind="domestic",
-        contact="c",
-        unit="1",
-        observers="1",
-        documents=[document()],
-    )
-    today = dt.datetime.now(dt.UTC).date()
-    actions.accept(
-        app,
-        actor=None,
-        valid_from=(today - dt.timedelta(days=1)).isoformat(),
-        valid_until=(today + dt.timedelta(days=1)).isoformat(),
-        names="Aysel Mammadova; aysel",
-    )
+    election, rep, _aysel = accredited_observer(tmp_path, unit="1")
     field.assign(election, actor=rep, accreditation="OBS-000001", station="1-1")
     occurred = (dt.datetime.now(election.tz) - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
 

@@ -4,21 +4,16 @@ badge, the public registry, the badge check and the copies table fit the screen.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 
-from secki.bundle.read import read_bundle
-from secki.elections.models import Election
-from secki.intake.bundle_io import import_bundle
 from secki.observers import actions
 from secki.observers.models import ProtocolCopy
 from tests.browser.conftest import shot
-from tests.factories import PROTOCOLS, write_small_bundle
-from tests.observers.conftest import document
+from tests.browser.observer_setup import accredited_observer
+from tests.factories import PROTOCOLS
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -31,27 +26,7 @@ def fits(page: Any) -> bool:
 
 def test_observer_on_a_phone(live_server: Any, browser: Any, tmp_path: Path, settings: Any) -> None:
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    election: Election = import_bundle(read_bundle(write_small_bundle(tmp_path / "bundle")))
-    users = get_user_model().objects
-    rep = users.create_user(username="rep", password="pw-rep")
-    users.create_user(username="aysel", password="pw-aysel")
-    app = actions.apply(
-        election,
-        actor=rep,
-        name="Fair Count",
-        kind="domestic",
-        contact="c",
-        observers="1",
-        documents=[document()],
-    )
-    today = dt.datetime.now(dt.UTC).date()
-    actions.accept(
-        app,
-        actor=None,
-        valid_from=(today - dt.timedelta(days=1)).isoformat(),
-        valid_until=(today + dt.timedelta(days=1)).isoformat(),
-        names="Aysel Mammadova; aysel",
-    )
+    election, _rep, _aysel = accredited_observer(tmp_path)
     base = live_server.url
     page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
     page.goto(f"{base}/staff/login/")

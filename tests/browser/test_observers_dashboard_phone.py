@@ -4,21 +4,15 @@ coordinator's figures."""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 
-from secki.bundle.read import read_bundle
-from secki.elections.models import Election
-from secki.intake.bundle_io import import_bundle
-from secki.observers import actions, field
+from secki.observers import field
 from tests.browser.conftest import shot
+from tests.browser.observer_setup import accredited_observer
 from tests.browser.test_field_offline import WAIT, chromium, fits  # noqa: F401 (the fixture)
-from tests.factories import write_small_bundle
-from tests.observers.conftest import document
 from tests.observers.test_field import OCCURRED, OPENING
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -33,28 +27,7 @@ def test_the_dashboard_summaries_fit_a_phone(
     settings: Any,
 ) -> None:
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    election: Election = import_bundle(read_bundle(write_small_bundle(tmp_path / "bundle")))
-    users = get_user_model().objects
-    rep = users.create_user(username="rep", password="pw-rep")
-    aysel = users.create_user(username="aysel", password="pw-aysel")
-    app = actions.apply(
-        election,
-        actor=rep,
-        name="Fair Count",
-        kind="domestic",
-        contact="c",
-        unit="1",
-        observers="1",
-        documents=[document()],
-    )
-    today = dt.datetime.now(dt.UTC).date()
-    actions.accept(
-        app,
-        actor=None,
-        valid_from=(today - dt.timedelta(days=1)).isoformat(),
-        valid_until=(today + dt.timedelta(days=1)).isoformat(),
-        names="Aysel Mammadova; aysel",
-    )
+    election, _rep, aysel = accredited_observer(tmp_path, unit="1")
     field.install_checklists(election, actor=None)
     for station in ("1-1", "1-2"):
         field.submit_checklist(
