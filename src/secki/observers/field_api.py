@@ -5,6 +5,7 @@ and the public coverage counts. Token or session auth, like protocols."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from django.http import Http404, HttpRequest, JsonResponse
@@ -272,6 +273,12 @@ def answer_checklist(request: HttpRequest, slug: str, payload: ChecklistIn) -> J
 def report(request: HttpRequest, slug: str, payload: IncidentIn) -> JsonResponse:
     """An observer reports an incident at a station of their accreditation's territory (with
     photos or videos: ``incidents/with-evidence``)."""
+    return _report(request, slug, payload, ())
+
+
+def _report(
+    request: HttpRequest, slug: str, payload: IncidentIn, evidence: Sequence[UploadedFile]
+) -> JsonResponse:
     user = user_from_request(request)
     election = election_or_404(slug)
 
@@ -283,6 +290,7 @@ def report(request: HttpRequest, slug: str, payload: IncidentIn) -> JsonResponse
             category=payload.category,
             occurred_at=payload.occurred_at,
             description=payload.description,
+            evidence=evidence,
             request=request,
         )
         return 201, incident_json(row)
@@ -317,23 +325,7 @@ def report_with_evidence(
     is online again): the incident's fields, and photos (PNG, JPEG), PDFs or videos (MP4,
     QuickTime, WebM) in ``evidence``, checked and hashed like the scans; all stored or none.
     With an ``Idempotency-Key`` a resent form is answered with the first answer."""
-    user = user_from_request(request)
-    election = election_or_404(slug)
-
-    def work() -> Answer:
-        row = field.report_incident(
-            election,
-            actor=user,
-            station=payload.station,
-            category=payload.category,
-            occurred_at=payload.occurred_at,
-            description=payload.description,
-            evidence=evidence,
-            request=request,
-        )
-        return 201, incident_json(row)
-
-    return respond(request, user, work)
+    return _report(request, slug, payload, evidence)
 
 
 def _incident(election_slug: str, pk: int) -> Incident:
