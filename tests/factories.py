@@ -6,6 +6,8 @@ one field of a valid bundle.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -141,3 +143,14 @@ def run_secki(
         capture_output=True,
         check=check,
     )
+
+
+def stop_group(proc: subprocess.Popen[Any]) -> None:
+    """Stop a server started in a session of its own: SIGTERM to its process group, SIGKILL
+    after 30 s if it is still there."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

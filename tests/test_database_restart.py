@@ -13,7 +13,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import subprocess
 import threading
 import time
@@ -29,7 +28,7 @@ from secki.devtools.pgserver import Cluster, PostgresUnavailable
 from secki.env import env_bool
 from secki.protocol_schema import ProtocolSchema
 from secki.server import free_port, server_command
-from tests.factories import PROTOCOLS, run_secki, write_small_bundle
+from tests.factories import PROTOCOLS, run_secki, stop_group, write_small_bundle
 
 SLUG = "testland-2024"
 DEADLINE = 60.0
@@ -187,12 +186,7 @@ def site(cluster: Cluster, tmp_path: Path) -> Iterator[tuple[Site, subprocess.Po
                 time.sleep(0.1)
         yield Site(port, token), proc
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc)
 
 
 def waiting_for_lock(url: str) -> bool:

@@ -20,7 +20,6 @@ Without pgbouncer the tests skip, unless SECKI_REQUIRE_PGBOUNCER=1 (CI): then th
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ from secki.devtools.pgbouncer import Bouncer, Unavailable
 from secki.devtools.pgserver import Cluster
 from secki.env import env_bool
 from secki.server import free_port, server_command, wait_answering
-from tests.factories import PROTOCOLS, STATIONS, run_secki, write_small_bundle
+from tests.factories import PROTOCOLS, STATIONS, run_secki, stop_group, write_small_bundle
 from tests.test_database_restart import MAKE_USER, Answer, Site, until
 from tests.test_replicas import connect, new_cluster
 
@@ -99,12 +98,7 @@ def pooled(tmp_path: Path) -> Iterator[Pooled]:
         yield Pooled(cluster, Site(port, token.splitlines()[-1]), env)
     finally:
         if proc is not None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            stop_group(proc)
         if bouncer is not None:
             bouncer.remove()
         cluster.remove()

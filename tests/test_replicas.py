@@ -13,7 +13,6 @@ site served by Granian with SECKI_REPLICA_URLS and SECKI_DATABASE_FAILOVER_HOSTS
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ from secki.env import env_bool
 from secki.rawsql import STANDBY_SQL
 from secki.replicas import lag_of
 from secki.server import free_port, server_command
-from tests.factories import PROTOCOLS, run_secki, write_small_bundle
+from tests.factories import PROTOCOLS, run_secki, stop_group, write_small_bundle
 from tests.test_database_restart import DEADLINE, MAKE_USER, SLUG, Answer, Site, until
 
 STATIONS = [row[0] for row in PROTOCOLS]
@@ -117,12 +116,7 @@ def pair(tmp_path: Path) -> Iterator[Pair]:
         yield Pair(primary, standby, site, env)
     finally:
         if proc is not None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            stop_group(proc)
         if standby is not None:
             standby.remove()
         primary.remove()

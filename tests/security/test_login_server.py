@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.cookiejar
 import os
 import re
-import signal
 import subprocess
 import time
 import urllib.error
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from secki.server import free_port, server_command
-from tests.factories import run_secki
+from tests.factories import run_secki, stop_group
 
 MAKE_USER = (
     "from django.contrib.auth import get_user_model\n"
@@ -92,12 +91,7 @@ def served(tmp_path: Path) -> Iterator[tuple[int, dict[str, str]]]:
                 time.sleep(0.1)
         yield port, env
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc)
 
 
 def test_lockout_behind_the_production_server(served: tuple[int, dict[str, str]]) -> None:
