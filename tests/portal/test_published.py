@@ -351,7 +351,7 @@ def test_the_turnout_page_figures_of_a_state_equal_the_live_aggregate(
         publisher.step()
     state = published.read(waiting.slug)
     assert state is not None
-    table = pages.TurnoutTable(state.tabulation(), state.data)
+    table = pages.TurnoutTable(state.tabulation(), state.turnout_figures())
     live = TurnoutAggregate(waiting, public=True)
     for unit in live.units.values():
         for time in live.times:
@@ -573,3 +573,71 @@ def test_a_published_state_stays_as_it_was_published(
     on_disk = published.read(waiting.slug)
     assert on_disk is not None and on_disk.version == second.version
     assert on_disk.data.totals == second.data.totals
+
+
+def _part_names(state: published.State) -> dict[str, str]:
+    """Unit code → the name of the part file the state names for it."""
+    assert state.parts is not None
+    codes = {u.id: u.code for u in state.data.units}
+    return {codes[unit_id]: name for unit_id, name in state.parts.items()}
+
+
+def test_the_state_file_holds_totals_and_each_unit_stations_are_a_part_of_their_own(
+    waiting: Election, admin: Any, clock: Clock, publisher: published.Publisher
+) -> None:
+    """The state file holds no station's own data; a unit's stations are read from the part
+    the state names, and an accept rewrites only the part of the unit holding the station."""
+    publisher.step()
+    on_disk = published.read(waiting.slug)
+    assert on_disk is not None and on_disk.data.stations == [] and on_disk.data.values == {}
+    register = {s.code: s for s in Station.objects.filter(election=waiting)}
+    assert sorted(s.code for s in on_disk.register()) == sorted(register)
+    before = _part_names(on_disk)
+    assert len(before) == 2  # the two constituencies hold the four stations
+    one = register["1-1"]
+    assert on_disk.stations(one.unit_id).protocols == {}
+
+    submit(waiting, "1-1", admin)
+    clock.now += publisher.interval
+    publisher.step()
+    on_disk = published.read(waiting.slug)
+    assert on_disk is not None
+    after = _part_names(on_disk)
+    moved = {code for code in after if after[code] != before[code]}
+    assert moved == {one.unit.code}  # the other constituency's part is the same file
+    part = on_disk.stations(one.unit_id)
+    assert part.protocols[one.id].status == "published"
+    assert part.values[one.id]["L2"] == protocol_data("1-1").counts["L2"]
+    assert sorted(s.code for s in part.stations) == ["1-1", "1-2"]
+    # what a visitor reads: the station's API answer from the state's part
+    answer = Client().get(f"/api/v1/elections/{waiting.slug}/results/stations/1-1").json()
+    assert answer["status"] == "published" and answer["values"] == part.values[one.id]
+
+
+def test_parts_no_state_names_are_removed_after_the_grace_period(
+    waiting: Election, admin: Any, clock: Clock, publisher: published.Publisher
+) -> None:
+    publisher.step()
+    directory = published.parts_dir(waiting.slug)
+    first = {p.name for p in directory.iterdir()}
+    submit(waiting, "1-1", admin)
+    clock.now += publisher.interval
+    publisher.step()
+    state = published.read(waiting.slug)
+    assert state is not None and state.parts is not None
+    named = {*state.parts.values(), state.register_file}
+    retired = first - named
+    assert len(retired) == 1  # the part of 1-1's constituency, kept for readers a while
+    assert {p.name for p in directory.iterdir()} == first | named
+    clock.now += published.PART_GRACE
+    publisher.step()  # nothing new to publish; the round removes what no state names
+    assert {p.name for p in directory.iterdir()} == named
+    # a new publisher (a restart) writes every part anew and retires the old ones
+    again = published.Publisher(clock=clock)
+    submit(waiting, "2-1", admin)
+    clock.now += published.INTERVAL
+    [state] = again.step()
+    assert state.parts is not None and not set(state.parts.values()) & named
+    clock.now += published.PART_GRACE
+    again.step()
+    assert {p.name for p in directory.iterdir()} == {*state.parts.values(), state.register_file}

@@ -197,7 +197,7 @@ def _report(done: Sequence[Published], *, quiet: bool, silent: bool = False) -> 
 )
 @click.option(
     "--state-interval",
-    default=1.0,
+    default=0.5,  # opendata.published.INTERVAL (Django is not set up yet)
     show_default=True,
     type=click.FloatRange(min=0.1, max=1.0),
     help="Seconds between publications of the public state while facts arrive (--watch).",

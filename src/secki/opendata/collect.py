@@ -140,8 +140,18 @@ class PublicData:
     #: unit id → how many counted stations carry each line (a line's sum disappears with the
     #: last station carrying it, as in the tabulation's GROUP BY)
     present: dict[int, Counter[str]] = field(default_factory=dict)
+    #: stations whose current protocol is annulled, when the protocols are not held (the
+    #: published state's light copy: :meth:`light`)
+    annulled: int | None = None
+    #: grows with every change applied to the data (:meth:`touch`); ``unit_rev``: unit id →
+    #: ``rev`` at the last change of a station it holds directly; ``turnout_rev``: ``rev`` at
+    #: the last change of turnout reports (the publisher rewrites only what moved)
+    rev: int = 0
+    unit_rev: dict[int, int] = field(default_factory=dict)
+    turnout_rev: int = 0
     _by_unit: dict[int, list[PublicStation]] = field(default_factory=dict, repr=False)
     _by_id: dict[int, PublicStation] = field(default_factory=dict, repr=False)
+    _by_code: dict[str, int] = field(default_factory=dict, repr=False)
     _parent: dict[int, int | None] = field(default_factory=dict, repr=False)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -163,15 +173,63 @@ class PublicData:
         return [u for u in self.units if u.parent_id == unit.id]
 
     def stations_of(self, unit: Unit) -> list[PublicStation]:
+        return self.stations_in(unit.id)
+
+    def stations_in(self, unit_id: int) -> list[PublicStation]:
         if not self._by_unit:
             for s in self.stations:
                 self._by_unit.setdefault(s.unit_id, []).append(s)
-        return self._by_unit.get(unit.id, [])
+        return self._by_unit.get(unit_id, [])
+
+    def touch(self, station_ids: Iterable[int], *, turnout: bool = False) -> None:
+        """Note that these stations' public data changed (their units' parts are stale)."""
+        self.rev += 1
+        for sid in station_ids:
+            self.unit_rev[self.station(sid).unit_id] = self.rev
+        if turnout:
+            self.turnout_rev = self.rev
+
+    def part(self, unit_id: int) -> StationPart:
+        """The stations ``unit_id`` holds directly, with their public data."""
+        stations = self.stations_in(unit_id)
+        protocols, values, turnout, scans = self.protocols, self.values, self.turnout, self.scans
+        return StationPart(
+            unit_id,
+            list(stations),
+            {s.id: protocols[s.id] for s in stations if s.id in protocols},
+            {s.id: values[s.id] for s in stations if s.id in values},
+            {s.id: turnout[s.id] for s in stations if s.id in turnout},
+            {s.id: scans[s.id] for s in stations if s.id in scans},
+        )
+
+    def light(self) -> PublicData:
+        """This data without any station's own data (the register, protocols, lines, turnout
+        reports, scans): the totals of every unit, what a national page needs."""
+        return dataclasses.replace(
+            self,
+            stations=[],
+            protocols={},
+            values={},
+            turnout={},
+            scans={},
+            annulled=self.annulled_count,
+            unit_rev={},
+            _by_unit={},
+            _by_id={},
+            _by_code={},
+            _parent={},
+        )
 
     def station(self, station_id: int) -> PublicStation:
         if not self._by_id:
             self._by_id = {s.id: s for s in self.stations}
         return self._by_id[station_id]
+
+    def station_ids(self) -> dict[str, int]:
+        """Station code → id (built once: asked at every catch-up)."""
+        if not self._by_code:
+            self._by_code = {s.code: s.id for s in self.stations}
+        return self._by_code
 
     def branch(self, unit_id: int) -> list[int]:
         """``unit_id`` and the ids of every unit above it."""
@@ -199,12 +257,14 @@ class PublicData:
     def annulled_count(self) -> int:
         """Stations whose current public protocol is annulled (an annulled station is
         finished; too many make the election invalid)."""
+        if self.annulled is not None:
+            return self.annulled
         return sum(1 for p in self.protocols.values() if p.status == ProtocolStatus.ANNULLED)
 
     @property
     def annulled_share(self) -> Decimal:
         """The share of stations whose current public protocol is annulled."""
-        total = len(self.stations)
+        total = self.totals[self.root.id].stations_total if self.units else 0
         return Decimal(self.annulled_count) / Decimal(total) if total else Decimal(0)
 
     @property
@@ -270,6 +330,23 @@ class PublicData:
         else:
             self.values[station_id] = values
         self._count(station, +1)
+        self.touch((station_id,))
+
+
+@dataclass
+class StationPart:
+    """The stations one unit holds directly, with their current public protocols, lines,
+    turnout reports and scans: what the unit's page lists and its stations' pages show."""
+
+    unit_id: int
+    stations: list[PublicStation]
+    protocols: dict[int, StationProtocol]
+    values: dict[int, dict[str, int]]
+    turnout: dict[int, dict[str, int]]
+    scans: dict[int, list[ScanRow]]
+
+    def stations_of(self, unit: Unit) -> list[PublicStation]:
+        return self.stations if unit.id == self.unit_id else []
 
 
 def election_head(election: Election) -> tuple[int, str]:
@@ -415,7 +492,7 @@ def catch_up(data: PublicData) -> Delta | None:
         return Delta(set(), False)
     if len(entries) > limit:
         return None
-    by_code = {s.code: s.id for s in data.stations}
+    by_code = data.station_ids()
     changed: set[int] = set()
     turnout: set[int] = set()
     for _seq, _hash, kind, body, _index in entries:
@@ -437,6 +514,7 @@ def catch_up(data: PublicData) -> Delta | None:
         _replace(data.scans, changed, _scans(data.election, changed))
     if turnout:
         _replace(data.turnout, turnout, _turnout(data.election, turnout))
+        data.touch(turnout, turnout=True)
     data.seq, data.ledger_hash, data.log_size = entries[-1][0], entries[-1][1], entries[-1][4] + 1
     data.generated_at = timezone.now().replace(microsecond=0)
     return Delta(changed, bool(turnout))

@@ -27,8 +27,11 @@ import datetime as dt
 import logging
 import os
 import pickle
+import secrets
+import shutil
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,23 +44,40 @@ from django.utils import timezone
 from secki.elections.models import Election
 from secki.ledger.models import LedgerEntry
 from secki.opendata import snapshots
-from secki.opendata.collect import PublicData, catch_up, collect
+from secki.opendata.collect import PublicData, PublicStation, StationPart, catch_up, collect
 from secki.results import store
 from secki.results.publication import results_public, row_released
 from secki.results.tabulate import Tabulation
+from secki.results.turnout import UnitFigures, unit_figures
 
 log = logging.getLogger(__name__)
 
 SUFFIX = ".state"
+#: the directory beside a state file holding its parts: one file per unit with stations
+#: (``<unit id>-<version>-<publisher>``) and the register (``register-…``)
+PARTS = ".parts"
+#: seconds a part no state names any more stays on disk (a reader may still hold the state
+#: that named it)
+PART_GRACE = 30.0
+#: parts a server process keeps in memory (each one unit's stations)
+PARTS_KEPT = 256
 #: seconds between publications while facts arrive (the state is never older than this)
-INTERVAL = 1.0
+INTERVAL = 0.5
 #: a web process without a running publisher rebuilds a state at most this often
 ON_DEMAND_SECONDS = 1.0
 
 
 @dataclass
 class State:
-    """One consistent published state of one election."""
+    """One consistent published state of one election.
+
+    A state written by the publisher is split: the state file holds the totals of every
+    unit (``data`` without any station's own data, see :meth:`PublicData.light`) and names
+    the part files that hold the stations of each unit (``parts``) and the register; a
+    reader loads a part when a page needs it (:meth:`stations`). Part files are never
+    rewritten, only replaced under a new name, so a state and the parts it names always
+    belong together. A state built in memory (``parts`` None) holds everything in ``data``.
+    """
 
     version: int  # grows by one with every publication of this election
     key: tuple[int, str]  # the election's id and creation time (ids are reused after a reset)
@@ -70,11 +90,19 @@ class State:
     #: the publication setting held the results back when the state was built (its public
     #: tabulation, national JSON and stations show nothing counted)
     withheld: bool = False
+    #: unit id → the name of the file holding its stations (None: they are in ``data``)
+    parts: dict[int, str] | None = None
+    register_file: str = ""  # the name of the file holding every station (with ``parts``)
+    #: every unit's turnout figures (None: computed from ``data`` when asked)
+    turnout: dict[int, UnitFigures] | None = None
+    register_tag: int | None = None  # changes when the register (stations, units) may have
     _tab: Tabulation | None = field(default=None, repr=False, compare=False)
+    _parts: dict[int, StationPart] = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
         out = dict(self.__dict__)
         out["_tab"] = None
+        out["_parts"] = {}
         return out
 
     @property
@@ -101,6 +129,80 @@ class State:
                 self._tab = self._tab.held_back()
         return self._tab
 
+    def stations(self, unit_id: int) -> StationPart:
+        """The stations ``unit_id`` holds directly, with their public data in this state."""
+        if self.parts is None:
+            part = self._parts.get(unit_id)
+            if part is None:
+                part = self._parts[unit_id] = self.data.part(unit_id)
+            return part
+        name = self.parts.get(unit_id)
+        if name is None:
+            return StationPart(unit_id, [], {}, {}, {}, {})
+        return _part(parts_dir(self.election.slug) / name)
+
+    def register(self) -> list[PublicStation]:
+        """Every station of the election, in the register's order."""
+        if self.parts is None:
+            return self.data.stations
+        stations: list[PublicStation] = _load(parts_dir(self.election.slug) / self.register_file)
+        return stations
+
+    def turnout_figures(self) -> dict[int, UnitFigures]:
+        """Every unit's turnout figures (the reports of its stations summed up the tree)."""
+        if self.turnout is None:
+            self.turnout = _turnout_figures(self.data)
+        return self.turnout
+
+    def register_fingerprint(self) -> int:
+        if self.register_tag is None:
+            self.register_tag = _register_tag(self.data)
+        return self.register_tag
+
+
+def _turnout_figures(data: PublicData) -> dict[int, UnitFigures]:
+    units = {u.id: u for u in data.units}
+    return unit_figures(
+        units, ((s.unit_id, s.registered, data.turnout.get(s.id, {})) for s in data.stations)
+    )
+
+
+def _register_tag(data: PublicData) -> int:
+    return hash(
+        (
+            tuple(data.stations),
+            tuple(
+                (u.id, u.code, u.name, u.name_az, u.name_ru, u.parent_id, u.position)
+                for u in data.units
+            ),
+        )
+    )
+
+
+_part_cache: OrderedDict[Path, StationPart] = OrderedDict()
+_part_lock = threading.Lock()
+
+
+def _load(path: Path) -> Any:
+    return pickle.loads(path.read_bytes())  # noqa: S301 - written by this site's publisher
+
+
+def _part(path: Path) -> StationPart:
+    """A unit's part file, kept in memory (its name changes whenever its content does)."""
+    with _part_lock:
+        part = _part_cache.get(path)
+        if part is not None:
+            _part_cache.move_to_end(path)
+            return part
+    part = _load(path)
+    if not isinstance(part, StationPart):
+        raise TypeError(f"{path.name}: not a part of a published state")
+    with _part_lock:
+        _part_cache[path] = part
+        while len(_part_cache) > PARTS_KEPT:
+            _part_cache.popitem(last=False)
+    return part
+
 
 def state_dir() -> Path:
     return Path(settings.VAR_DIR) / "state"
@@ -108,6 +210,10 @@ def state_dir() -> Path:
 
 def state_file(slug: str) -> Path:
     return state_dir() / f"{slug}{SUFFIX}"
+
+
+def parts_dir(slug: str) -> Path:
+    return state_dir() / f"{slug}{PARTS}"
 
 
 def _fingerprint(row: store.ElectionRow, now: dt.datetime) -> str:
@@ -142,6 +248,12 @@ def read(slug: str) -> State | None:
         return None
 
 
+def _write_file(path: Path, value: object) -> None:
+    tmp = path.with_name(f".{path.name}-{os.getpid()}")
+    tmp.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    os.replace(tmp, path)
+
+
 def write(state: State, raw: bytes | None = None) -> Path:
     """Replace the election's state file atomically (``raw``: the state already pickled)."""
     path = state_file(state.election.slug)
@@ -159,14 +271,9 @@ def _build(
     version: int,
     *,
     now: dt.datetime,
-    copy: bool = True,
 ) -> State:
-    """A state of ``data`` at ``now`` (copied unless ``copy`` is False: a caller that keeps
-    ``data`` goes on changing it); withheld while the publication setting holds results back."""
-    frozen = data
-    if copy:
-        raw = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
-        frozen = pickle.loads(raw)  # noqa: S301 - a copy of this process's own object
+    """A state holding ``data`` itself at ``now`` (a web process's own state); withheld while
+    the publication setting holds results back."""
     return State(
         version=version,
         key=(election.pk, str(election.created_at)),
@@ -175,7 +282,7 @@ def _build(
         seq=data.seq,
         as_of=_as_of(data.seq),
         published_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
-        data=frozen,
+        data=data,
         withheld=bool(data.units) and not results_public(election, data.totals[data.root.id], now),
     )
 
@@ -189,6 +296,19 @@ class _Last:
     at: float  # the publisher's clock when it was published
 
 
+@dataclass
+class _Written:
+    """The part files the publisher last wrote for an election, and of which data."""
+
+    data: PublicData
+    files: dict[int, str]  # unit id → its part file
+    revs: dict[int, int]  # unit id → ``data.rev`` when its part was written
+    register: str
+    register_tag: int
+    turnout_rev: int
+    turnout: dict[int, UnitFigures]
+
+
 class Publisher:
     """Publishes the states of every election (or of ``slug``), one :meth:`step` at a time.
 
@@ -197,6 +317,9 @@ class Publisher:
     interval plus one step), and refreshes the open-data live files from the same data.
     ``clock`` (intervals) and ``now`` (the wall clock a publication time is compared with)
     are injectable so that tests drive time explicitly.
+
+    Each state rewrites only the part files of the units whose stations changed since the
+    last one (a new name each time; the old file is removed ``PART_GRACE`` seconds later).
     """
 
     def __init__(
@@ -215,6 +338,9 @@ class Publisher:
         self.open_data = open_data
         self.last: dict[str, _Last] = {}
         self._data: dict[tuple[int, str], PublicData] = {}
+        self._written: dict[str, _Written] = {}
+        self._stale: list[tuple[float, Path]] = []  # (since when, part file no state names)
+        self._token = secrets.token_hex(4)  # part files of this publisher: names never reused
 
     def step(self) -> list[State]:
         """One round over the elections; returns the states published in it."""
@@ -231,6 +357,7 @@ class Publisher:
                 published.append(state)
         if not self.slug:
             self._forget_others(set(slugs))
+        self._remove_stale()
         return published
 
     def step_one(self, slug: str) -> State | None:
@@ -256,16 +383,77 @@ class Publisher:
         election = Election.objects.get(pk=row.election.id)
         data = self._current_data(election)
         version = (last.state.version + 1) if last is not None else 1
-        # pickled once: the bytes are the file, and their copy is the state kept and returned
-        # (frozen, while ``data`` goes on changing); a national state is hundreds of megabytes
-        live = _build(election, row, data, version, now=wall, copy=False)
-        raw = _dumps(live)
-        write(live, raw)
+        written = self._write_parts(slug, data, version)
+        state = State(
+            version=version,
+            key=(election.pk, str(election.created_at)),
+            head=row.head,
+            fingerprint=_fingerprint(row.election, wall),
+            seq=data.seq,
+            as_of=_as_of(data.seq),
+            published_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+            data=data.light(),
+            withheld=bool(data.units)
+            and not results_public(election, data.totals[data.root.id], wall),
+            parts=dict(written.files),
+            register_file=written.register,
+            turnout=written.turnout,
+            register_tag=written.register_tag,
+        )
+        raw = _dumps(state)
+        write(state, raw)
         if self.open_data:  # a due release (seconds for a big election) after the state
             snapshots.refresh(election, keep=True)
-        state = _loads(raw)
+        state = _loads(raw)  # its own copy: ``data`` goes on changing
         self.last[slug] = _Last(state, now)
         return state
+
+    def _write_parts(self, slug: str, data: PublicData, version: int) -> _Written:
+        """Write the part files of the units whose stations changed since the last state
+        (all of them for new data), the register's with new data; returns what is on disk."""
+        directory = parts_dir(slug)
+        directory.mkdir(parents=True, exist_ok=True)
+        written = self._written.get(slug)
+        if written is None or written.data is not data:
+            if written is None:  # files of an earlier publisher: gone after the grace period
+                for path in directory.iterdir():
+                    self._stale.append((self.clock(), path))
+            else:
+                self._retire(directory, [*written.files.values(), written.register])
+            register = f"register-{version}-{self._token}"
+            _write_file(directory / register, data.stations)
+            written = _Written(data, {}, {}, register, _register_tag(data), -1, {})
+            self._written[slug] = written
+            units = {s.unit_id for s in data.stations}
+        else:
+            units = {u for u, rev in data.unit_rev.items() if rev > written.revs.get(u, -1)}
+        old = []
+        for unit_id in units:
+            name = f"{unit_id}-{version}-{self._token}"
+            _write_file(directory / name, data.part(unit_id))
+            if unit_id in written.files:
+                old.append(written.files[unit_id])
+            written.files[unit_id] = name
+            written.revs[unit_id] = data.rev
+        self._retire(directory, old)
+        if written.turnout_rev != data.turnout_rev:
+            written.turnout = _turnout_figures(data)
+            written.turnout_rev = data.turnout_rev
+        return written
+
+    def _retire(self, directory: Path, names: list[str]) -> None:
+        at = self.clock()
+        self._stale.extend((at, directory / name) for name in names)
+
+    def _remove_stale(self) -> None:
+        now = self.clock()
+        keep = []
+        for since, path in self._stale:
+            if now - since >= PART_GRACE:
+                path.unlink(missing_ok=True)
+            else:
+                keep.append((since, path))
+        self._stale = keep
 
     def _current_data(self, election: Election) -> PublicData:
         """The election's public data, brought up to now: the open-data snapshot's kept data
@@ -299,6 +487,11 @@ class Publisher:
         for path in directory.glob(f"*{SUFFIX}"):
             if path.name[: -len(SUFFIX)] not in slugs:
                 path.unlink(missing_ok=True)
+        for path in directory.glob(f"*{PARTS}"):
+            slug = path.name[: -len(PARTS)]
+            if slug not in slugs:
+                self._written.pop(slug, None)
+                shutil.rmtree(path, ignore_errors=True)
 
     def run(self, stop: threading.Event, *, tick: float = 0.1) -> None:
         """Step until ``stop`` is set (``secki publish --watch`` runs this in a thread)."""
@@ -414,6 +607,6 @@ def _on_demand(slug: str) -> State | None:
         key = (election.pk, str(election.created_at))
         version = _versions.get(key, 0) + 1
         _versions[key] = version
-        state = _build(election, row, collect(election), version, now=wall, copy=False)
+        state = _build(election, row, collect(election), version, now=wall)
         _memory[slug] = (now, state)
         return state

@@ -264,7 +264,7 @@ def _state_answer(
 
 
 def _unit_document(
-    tab: Tabulation, node: Unit, page_number: int, data: collect.PublicData | None = None
+    tab: Tabulation, node: Unit, page_number: int, data: collect.StationPart | None = None
 ) -> dict[str, Any]:
     rows = pages.station_rows(tab, node, data)
     page = Paginator(rows, pages.STATIONS_PAGE).get_page(page_number)
@@ -306,7 +306,9 @@ def unit(
     if state is not None and state.key[0] == election.pk:
         shown = state
         return _state_answer(
-            request, shown, lambda: _unit_document(shown.tabulation(), node, page, shown.data)
+            request,
+            shown,
+            lambda: _unit_document(shown.tabulation(), node, page, shown.stations(node.id)),
         )
     return _unit_document(tabulation(election, public=not staff), node, page)
 
@@ -355,8 +357,9 @@ def station(request: HttpRequest, slug: str, code: str) -> HttpResponseBase | di
 def _published_station(request: HttpRequest, state: published.State, st: Station) -> dict[str, Any]:
     """A station as the published state holds it (its scans: those of the versions it shows)."""
     # the publication setting holds every result back: no protocol, values or scans
-    shown = None if state.withheld else state.data.protocols.get(st.id)
-    values = None if state.withheld else state.data.values.get(st.id)
+    part = state.stations(st.unit_id)
+    shown = None if state.withheld else part.protocols.get(st.id)
+    values = None if state.withheld else part.values.get(st.id)
     counted = shown is not None and values is not None
     return {
         "station": st.code,

@@ -14,7 +14,7 @@ from typing import Any
 
 from secki.elections.models import Election, Station, Unit, UnitKind
 from secki.elections.names import local
-from secki.opendata.collect import PublicData
+from secki.opendata.collect import StationPart
 from secki.protocols.actions import protocol_data, run_checks
 from secki.protocols.models import (
     Protocol,
@@ -26,7 +26,7 @@ from secki.protocols.models import (
 )
 from secki.protocols.scans import visible_scans
 from secki.results.tabulate import Tabulation, Totals, UnitResult, percent
-from secki.results.turnout import TurnoutAggregate, aggregate
+from secki.results.turnout import TurnoutAggregate, UnitFigures, aggregate
 from secki.turnout.models import TurnoutReport
 
 #: what the public may see of a station's protocol versions
@@ -84,7 +84,7 @@ def unit_rows(tab: Tabulation, units: Iterable[Unit]) -> list[Row]:
     return rows
 
 
-def published_station_rows(tab: Tabulation, unit: Unit, data: PublicData) -> list[Row]:
+def published_station_rows(tab: Tabulation, unit: Unit, data: StationPart) -> list[Row]:
     """:func:`station_rows` from a published state (no database work)."""
     rows = []
     for s in sorted(data.stations_of(unit), key=lambda s: s.number):
@@ -124,7 +124,7 @@ def published_station_rows(tab: Tabulation, unit: Unit, data: PublicData) -> lis
     return rows
 
 
-def station_rows(tab: Tabulation, unit: Unit, data: PublicData | None = None) -> list[Row]:
+def station_rows(tab: Tabulation, unit: Unit, data: StationPart | None = None) -> list[Row]:
     """The stations held directly by ``unit``, each with its counted protocol's result (from
     the published state ``data`` when given)."""
     if data is not None:
@@ -262,12 +262,10 @@ class TurnoutTable:
     registered of the stations that reported at that time, from the turnout aggregate
     (:mod:`secki.results.turnout`, cached by ledger head)."""
 
-    def __init__(self, tab: Tabulation, data: PublicData | None = None) -> None:
+    def __init__(self, tab: Tabulation, figures: dict[int, UnitFigures] | None = None) -> None:
         self.tab = tab
-        if data is not None:  # a published state's reports
-            self.aggregate = TurnoutAggregate.of(
-                tab, ((s.unit_id, s.registered, data.turnout.get(s.id, {})) for s in data.stations)
-            )
+        if figures is not None:  # a published state's reports, summed up the tree
+            self.aggregate = TurnoutAggregate.of_totals(tab, figures)
         else:
             self.aggregate = aggregate(tab.election, public=tab.public)
         self.times: list[str] = list(self.aggregate.times)
@@ -312,7 +310,7 @@ class StationDetail:
 
 
 def station_detail(
-    tab: Tabulation, station: Station, data: PublicData | None = None
+    tab: Tabulation, station: Station, data: StationPart | None = None
 ) -> StationDetail:
     """What a station's page shows; with a published state ``data``, the protocol versions up
     to the one that state holds (what came later waits for the next state)."""

@@ -119,12 +119,13 @@ class Index:
     @classmethod
     def build(cls, fingerprint: int, version: int, state: published.State) -> Index:
         data = state.data
+        stations = state.register()
         units = {u.id: u for u in data.units}
         vocabulary: dict[str, list[int]] = {}
         codes = []
         by_code: dict[str, list[int]] = {}
         by_number: dict[str, list[int]] = {}
-        for position, s in enumerate(data.stations):
+        for position, s in enumerate(stations):
             unit = units[s.unit_id]
             code = fold(s.code)
             codes.append(code)
@@ -144,7 +145,7 @@ class Index:
         return cls(
             fingerprint,
             version,
-            list(data.stations),
+            stations,
             units,
             codes,
             vocabulary,
@@ -195,16 +196,6 @@ _indexes: dict[tuple[int, str], Index] = {}
 _indexes_lock = threading.Lock()
 
 
-def _register_fingerprint(state: published.State) -> int:
-    data = state.data
-    return hash(
-        (
-            tuple(data.stations),
-            tuple((u.id, u.code, *(getattr(u, n) for n in NAMES)) for u in data.units),
-        )
-    )
-
-
 def index_of(election: Election) -> Index | None:
     """The search index of ``election``'s register as its latest published state holds it."""
     state = published.current(election.slug)
@@ -215,7 +206,7 @@ def index_of(election: Election) -> Index | None:
         index = _indexes.get(key)
     if index is not None and index.version == state.version:
         return index
-    fingerprint = _register_fingerprint(state)
+    fingerprint = state.register_fingerprint()
     if index is not None and index.fingerprint == fingerprint:
         index.version = state.version  # a new state of the same register
         return index

@@ -284,8 +284,8 @@ def _unit_context(request: HttpRequest, state: PageState, unit: Unit) -> dict[st
     n = len(tab.candidates)
     key, desc = _sort_state(request, n)
     children = sort_rows(unit_rows(tab, tab.children(unit)), key, desc, n)
-    data = state.published.data if state.published else None
-    stations = sort_rows(station_rows(tab, unit, data), key, desc, n)
+    part = state.published.stations(unit.id) if state.published else None
+    stations = sort_rows(station_rows(tab, unit, part), key, desc, n)
     # the unit's totals stay whole; its station rows are listed a page at a time
     page = Paginator(stations, STATIONS_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -293,6 +293,7 @@ def _unit_context(request: HttpRequest, state: PageState, unit: Unit) -> dict[st
     query.pop("part", None)
     is_root = unit.parent_id is None
     annulled = state.published.data.annulled_count if state.published else None
+    figures = state.published.turnout_figures() if state.published else None
     outcome = (
         decide(
             state.election,
@@ -331,7 +332,7 @@ def _unit_context(request: HttpRequest, state: PageState, unit: Unit) -> dict[st
         "ballot_numbers": any(c.ballot_number is not None for c in tab.candidates),
         "seat_method": SEAT_METHODS.get(state.election.seat_method, ""),
         "threshold_pct": pct(state.election.threshold * 100, 1),
-        "turnout_headline": headline(TurnoutTable(tab, data).aggregate, unit),
+        "turnout_headline": headline(TurnoutTable(tab, figures).aggregate, unit),
         "base_label": BASES.get(state.election.majority_base, ""),
         "crumbs": ancestors(tab, unit),
         "children": children,
@@ -374,7 +375,8 @@ def station_page(request: HttpRequest, state: PageState, code: str) -> HttpRespo
     if station is None:
         raise Http404(_("There is no station %(code)s in this election.") % {"code": code})
     tab = _tab(state)
-    detail = station_detail(tab, station, state.published.data if state.published else None)
+    part = state.published.stations(station.unit_id) if state.published else None
+    detail = station_detail(tab, station, part)
     unit = tab.units[station.unit_id]
     context = {
         "tab": tab,
@@ -466,7 +468,7 @@ def turnout_page(request: HttpRequest, state: PageState) -> HttpResponse:
         if found is None:
             raise Http404(_("There is no unit %(code)s in this election.") % {"code": code})
         unit = found
-    table = TurnoutTable(tab, state.published.data if state.published else None)
+    table = TurnoutTable(tab, state.published.turnout_figures() if state.published else None)
     national = table.series(tab.root)
     series = [Series(local(tab.root), [p.percent for p in national])]
     chosen = table.series(unit)

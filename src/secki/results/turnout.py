@@ -66,6 +66,27 @@ def as_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def unit_figures(
+    units: Mapping[int, Unit], stations: Iterable[tuple[int, int, Mapping[str, int]]]
+) -> dict[int, UnitFigures]:
+    """Every unit's turnout figures summed up the tree from its stations' current reports:
+    ``stations`` are (unit id, registered voters, current reports by time)."""
+    own: dict[int, UnitFigures] = defaultdict(UnitFigures)
+    for unit_id, registered, reports in stations:
+        mine = own[unit_id]
+        mine.stations_total += 1
+        mine.registered_total += registered
+        for time, voters in reports.items():
+            mine.times[time].add(Figures(voters, registered, 1, 0))
+    totals: dict[int, UnitFigures] = defaultdict(UnitFigures)
+    for unit_id, figures in own.items():
+        current: int | None = unit_id
+        while current is not None:
+            totals[current].add(figures)
+            current = units[current].parent_id
+    return dict(totals)
+
+
 class TurnoutAggregate:
     """All units × all report times of one election (``public``: the final turnout counts
     published protocols only)."""
@@ -114,24 +135,17 @@ class TurnoutAggregate:
     ) -> TurnoutAggregate:
         """The aggregate of reports held elsewhere (a published state's): ``stations`` are
         (unit id, registered voters, current reports by time); no database work."""
+        return cls.of_totals(tab, unit_figures(tab.units, stations))
+
+    @classmethod
+    def of_totals(cls, tab: Tabulation, totals: Mapping[int, UnitFigures]) -> TurnoutAggregate:
+        """The aggregate of figures already summed up the tree (:func:`unit_figures`)."""
         agg = cls.__new__(cls)
         agg.election = tab.election
         agg.public = tab.public
         agg.times = list(tab.election.turnout_times)
         agg.units = dict(tab.units)
-        own: dict[int, UnitFigures] = defaultdict(UnitFigures)
-        for unit_id, registered, reports in stations:
-            mine = own[unit_id]
-            mine.stations_total += 1
-            mine.registered_total += registered
-            for time, voters in reports.items():
-                mine.times[time].add(Figures(voters, registered, 1, 0))
-        agg.totals = defaultdict(UnitFigures)
-        for unit_id, figures in own.items():
-            current: int | None = unit_id
-            while current is not None:
-                agg.totals[current].add(figures)
-                current = agg.units[current].parent_id
+        agg.totals = defaultdict(UnitFigures, totals)
         agg.tabulation = tab
         return agg
 
