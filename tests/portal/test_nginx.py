@@ -12,6 +12,7 @@ import contextlib
 import gzip
 import http.client
 import http.server
+import itertools
 import json
 import os
 import shutil
@@ -38,14 +39,21 @@ HOST = nginx.HOST
 
 
 class Echo(http.server.BaseHTTPRequestHandler):
-    """The app's stand-in: answers with the request it got."""
+    """The app's stand-in: answers with the request it got, numbered, with the app's public
+    cache headers (secki.portal.http.cache_headers)."""
+
+    served = itertools.count(1)
 
     def do_GET(self) -> None:
-        body = json.dumps({"path": self.path, "headers": dict(self.headers)}).encode()
+        body = json.dumps(
+            {"path": self.path, "headers": dict(self.headers), "serial": next(Echo.served)}
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-Stand-In", "app")
+        self.send_header("Cache-Control", "public, max-age=5, stale-while-revalidate=30")
+        self.send_header("Vary", "Accept-Language, Cookie")
         self.end_headers()
         self.wfile.write(body)
 
@@ -254,7 +262,7 @@ def limited(tmp_path: Path) -> Iterator[Site]:
 def test_the_api_is_limited_per_client_with_the_apis_error_in_its_language(
     limited: Site,
 ) -> None:
-    path = "/api/v1/elections/x/results"
+    path = "/api/v1/elections/x/protocols"  # the public results are kept, not limited
     statuses = [limited.get(path)[0] for _ in range(8)]
     # the first request and a burst of 3 pass; then nothing until a minute has passed
     assert statuses[:4] == [200] * 4, statuses
@@ -271,8 +279,9 @@ def test_the_api_is_limited_per_client_with_the_apis_error_in_its_language(
         assert answer["Retry-After"] == "5" and answer["Content-Language"] == language
         error = json.loads(body)["error"]
         assert error["code"] == "rate_limited" and words in error["message"], error
-    # pages are not limited
+    # pages and the public results are not limited
     assert [limited.get("/e/x/")[0] for _ in range(6)] == [200] * 6
+    assert [limited.get("/api/v1/elections/x/results")[0] for _ in range(6)] == [200] * 6
 
 
 def test_an_incidents_videos_pass_the_body_limit_other_posts_keep_it(served: Site) -> None:
@@ -289,3 +298,36 @@ def test_an_incidents_videos_pass_the_body_limit_other_posts_keep_it(served: Sit
         "/api/v1/elections/e-1/observers/incidents",
     ):
         assert served.post(path, body) == 413, path
+
+
+def test_public_pages_and_results_are_kept_a_second_for_everyone_but_the_signed_in(
+    served: Site,
+) -> None:
+    """The app renders a public page once for all anonymous readers within the second; a
+    signed-in official or a token always reaches the app and is never kept; each language
+    is kept apart; staff pages and the rest of the API are never kept."""
+
+    def serial(path: str, **headers: str) -> tuple[int, str | None]:
+        status, answer, body = served.get(path, **headers)
+        assert status == 200
+        return json.loads(body)["serial"], answer.get("X-Cache-Status")
+
+    for path in ("/e/night/", "/e/night/u/C1/?page=2", "/api/v1/elections/night/results"):
+        first, status = serial(path)
+        assert status == "MISS"
+        assert serial(path) == (first, "HIT")
+        # a visitor signed in reaches the app, and what it got is not kept for the others
+        mine, status = serial(path, Cookie="sessionid=abc")
+        assert mine > first and status == "BYPASS"
+        token, status = serial(path, Authorization="Token 0123")
+        assert token > mine and status == "BYPASS"
+        assert serial(path) == (first, "HIT")
+        # another language is another copy (the app's Vary)
+        russian, status = serial(path, **{"Accept-Language": "ru"})
+        assert russian > token and status == "MISS"
+        assert serial(path, **{"Accept-Language": "ru"}) == (russian, "HIT")
+        assert serial(path) == (first, "HIT")
+    for path in ("/staff/", "/api/v1/elections/night/protocols"):
+        one, status = serial(path)
+        two, _ = serial(path)
+        assert two > one and status is None

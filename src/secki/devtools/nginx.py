@@ -31,6 +31,7 @@ DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "nginx"
 HOST = "results.example.org"
 SHIPPED = {
     "var": "/var/lib/secki",
+    "cache": "/var/cache/nginx/secki",
     "app": "127.0.0.1:8000",
     "chain": "/etc/ssl/secki/fullchain.pem",
     "key": "/etc/ssl/secki/privkey.pem",
@@ -116,6 +117,7 @@ def render(
     chain, private = self_signed(work)
     tls, plain = free_port(), free_port()
     replaced = {
+        SHIPPED["cache"]: str(work / "cache"),
         SHIPPED["var"]: str(var_dir),
         SHIPPED["app"]: f"127.0.0.1:{app_port}",
         SHIPPED["chain"]: str(chain),
