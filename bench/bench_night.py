@@ -7,18 +7,20 @@ For each database (a throwaway durable PostgreSQL, then SQLite) it simulates the
 election (6,537 stations), imports its register only, and runs what production runs: the
 production server (Granian, ``secki.opendata.wsgi``: open-data and log files before Django),
 the one publisher (``secki publish --watch``: the transparency log, the open-data live files
-and the published public state every public page is served from) and nginx serving the
-open-data files. Then it replays the night through the HTTP API as a CEC operator's token:
-every turnout report, then every protocol, paced at ``--rate`` per second on PostgreSQL
-(target >= 300/s) and ``--sqlite-rate`` on SQLite (the demo's replay, about 145/s), while
-``wrk`` (``--connections`` in all, >= 64, split over the URLs) reads the national page, the
-national results JSON, a constituency page, random station pages and the live open-data
-file. It prints, for each phase and URL: requests/s, p50, p99 and errors; the write rate
-and its p99; the freshness (from a protocol's 201 to its station's JSON, its constituency's
-and the national total showing it: p50 and p99); the RSS of every server process (Granian's
-main process and workers, the publisher, nginx) at the start and the end. ``--soak S`` then
-goes on for S seconds (reads as above, writes: turnout corrections at the target rate) and
-prints every process's RSS growth after the first minute (target < 10 %) and the errors.
+and the published public state every public page is served from) and, in front of them, nginx
+with the shipped configuration (deploy/nginx: TLS, the open-data files from disk, the public
+pages and results answers kept a second for every reader); every read goes through it. Then it
+replays the night through the HTTP API as a CEC operator's token: every turnout report, then
+every protocol, paced at ``--rate`` per second on PostgreSQL (target >= 300/s) and
+``--sqlite-rate`` on SQLite (the demo's replay, about 145/s), while ``wrk`` (``--connections``
+in all, >= 64, split over the URLs) reads the national page, the national results JSON, a
+constituency page, random station pages and the live open-data file. It prints, for each phase
+and URL: requests/s, p50, p99 and errors; the write rate and its p99; the freshness (from a
+protocol's 201 to its station's JSON, its constituency's and the national total showing it: p50
+and p99); the RSS of every server process (Granian's main process and workers, the publisher,
+nginx) at the start and the end. ``--soak S`` then goes on for S seconds (reads as above,
+writes: turnout corrections at the target rate) and prints every process's RSS growth after the
+first minute (target < 10 %) and the errors.
 
 Targets on 2 cores: every public URL >= 2,000 req/s with p99 < 100 ms during the writes,
 freshness p99 <= 2 s, writes >= 300/s with p99 < 250 ms, 0 errors. The load client, the
@@ -34,6 +36,7 @@ import json
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -47,8 +50,8 @@ from pathlib import Path
 from typing import Any
 
 from _common import RestartableServer, base_env, descendants, secki, tree_cpu
-from bench_portal import nginx
 from bench_protocols import MAKE_BENCH_USER, fresh_database
+from secki.devtools.nginx import shipped as shipped_nginx
 from secki.devtools.pgserver import throwaway_postgres
 
 SLUG = "az-2024-simulated"
@@ -216,6 +219,14 @@ def post_paced(
     return out
 
 
+def front(port: int) -> http.client.HTTPSConnection:
+    """A connection to the shipped nginx (HTTPS with its self-signed certificate)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return http.client.HTTPSConnection("127.0.0.1", port, timeout=60, context=context)
+
+
 def get(conn: http.client.HTTPConnection, path: str) -> Any:
     conn.request("GET", path)
     response = conn.getresponse()
@@ -228,9 +239,10 @@ def freshness(
 ) -> dict[str, list[float]]:
     """Repeatedly: the protocol acknowledged last, then the time until its station's public
     JSON shows its values, its constituency's ``stations_reported`` and the national one reach
-    the counts acknowledged by then (polled every 20 ms)."""
+    the counts acknowledged by then (polled every 20 ms), read as the public reads them:
+    through the shipped nginx (``port``), which keeps each answer up to a second."""
     found: dict[str, list[float]] = {"station": [], "constituency": [], "national": []}
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn = front(port)
     while not stop.is_set():
         if not writes.acks:
             time.sleep(0.05)
@@ -322,7 +334,8 @@ def parse_wrk(label: str, out: str) -> Read:
 def readers(
     targets: list[tuple[str, int, str, Path | None]], connections: int, seconds: float | None
 ) -> Iterator[list[Read]]:
-    """One wrk per target (label, port, path, Lua script), the connections split evenly,
+    """One wrk per target (label, port of the shipped nginx's HTTPS, path, Lua script), the
+    connections split evenly,
     running for ``seconds``, or with None until the block ends (stopped by SIGINT when the
     block ends first: a phase's reads last as long as its writes, however slow they are)."""
     if seconds is None:
@@ -344,7 +357,7 @@ def readers(
         ]
         if script is not None:
             command += ["-s", str(script)]
-        command.append(f"http://127.0.0.1:{port}{path}")
+        command.append(f"https://127.0.0.1:{port}{path}")
         procs.append((label, subprocess.Popen(command, stdout=subprocess.PIPE, text=True)))
     results: list[Read] = []
     try:
@@ -368,11 +381,11 @@ class Cpu:
     def line(self, reads: list[Read], writes: int, seconds: float) -> str:
         server = tree_cpu(self.server) - self.start[0]
         publisher = tree_cpu(self.publisher) - self.start[1]
-        served = sum(r.requests for r in reads if "nginx" not in r.label) + writes
-        per = 1000 * server / served if served else float("nan")
+        per = 1000 * server / writes if writes else float("nan")
         return (
-            f"  CPU: server {server:.1f} s ({per:.2f} ms per request it answered, reads and "
-            f"writes), publisher {publisher:.1f} s ({100 * publisher / seconds:.0f} % of a core); "
+            f"  CPU: server {server:.1f} s ({per:.2f} ms per write, with the reads that "
+            f"reached it through nginx), publisher {publisher:.1f} s "
+            f"({100 * publisher / seconds:.0f} % of a core); "
             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
         )
 
@@ -415,19 +428,11 @@ def rss_line(pids: dict[str, int]) -> str:
     return ", ".join(parts)
 
 
-def nginx_master(port: int) -> int | None:
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"nginx") and b"master" not in argv[0]:
-            conf = next((a for a in argv if a.endswith(b"nginx.conf")), None)
-            if conf and f"listen 127.0.0.1:{port};".encode() in Path(conf.decode()).read_bytes():
-                return int(proc.name)
-    return None
+def nginx_master(work: Path) -> int | None:
+    try:
+        return int((work / "nginx.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def wait_for(path: Path, timeout: float = 600.0) -> None:
@@ -462,29 +467,33 @@ def night(
         wait_for(var / "state" / f"{SLUG}.state")
         wait_for(var / "opendata" / SLUG / "live" / "index.json")
         server.start()
-        with nginx(var / "opendata", work / "nginx") as nginx_port:
+        # the production front: the shipped nginx configuration (TLS, open data from disk,
+        # public pages and results kept a second for everyone), in front of the server
+        with shipped_nginx(var, server.port, work / "nginx", workers=2) as site:
             time.sleep(0.5)
-            pids = processes(server, publisher, nginx_master(nginx_port))
+            pids = processes(server, publisher, nginx_master(work / "nginx"))
             port = server.port
+            tls = site.tls_port
             codes = sorted(data.unit_of)
             paths = work / "stations.txt"
             paths.write_text("".join(f"/e/{SLUG}/s/{c}/\n" for c in codes))
             script = work / "random.lua"
             script.write_text(LUA_RANDOM % (paths, 7))
             targets = [
-                ("national page", port, f"/e/{SLUG}/", None),
-                ("national JSON", port, f"/api/v1/elections/{SLUG}/results", None),
-                ("constituency page", port, f"/e/{SLUG}/u/{data.constituency}/", None),
-                ("random station pages", port, "/", script),
-                ("live open data (nginx)", nginx_port, f"/data/{SLUG}/live/index.json", None),
+                ("national page", tls, f"/e/{SLUG}/", None),
+                ("national JSON", tls, f"/api/v1/elections/{SLUG}/results", None),
+                ("constituency page", tls, f"/e/{SLUG}/u/{data.constituency}/", None),
+                ("random station pages", tls, "/", script),
+                ("live open data", tls, f"/data/{SLUG}/live/index.json", None),
             ]
             for _label, p, path, _s in targets[:3] + targets[4:]:  # warm: every URL answers
-                conn = http.client.HTTPConnection("127.0.0.1", p, timeout=60)
+                conn = front(p)
                 conn.request("GET", path)
                 answer = conn.getresponse()
                 answer.read()
                 if answer.status != 200:
                     raise SystemExit(f"{path}: HTTP {answer.status}")
+                conn.close()
             print(f"  RSS at start: {rss_line(pids)}", flush=True)
             cpu = Cpu(server.pids()[0], publisher.pid)
             with readers(targets, args.connections, args.quiet) as reads:
@@ -511,7 +520,7 @@ def night(
             shared = Writes()
 
             def sample() -> None:
-                result = freshness(port, shared, data.unit_of, stop)
+                result = freshness(tls, shared, data.unit_of, stop)
                 for k, v in result.items():
                     fresh.setdefault(k, []).extend(v)
 
