@@ -380,10 +380,15 @@ def _protocols(
         query = query.filter(station_id__in=list(station_ids))
     protocols: dict[int, StationProtocol] = {}
     values: dict[int, dict[str, int]] = {}
+    # every row brings its own copy of a line code or a status: one shared copy of each
+    # (tens of millions of rows for a national election)
+    same: dict[str, str] = {}
     for sid, status, version, ref, completed, soft in query.values_list(
         "station_id", "status", "version", "decision_ref", "completed_at", "soft_failures"
-    ):
-        protocols[sid] = StationProtocol(status, version, ref, completed, tuple(soft or ()))
+    ).iterator(chunk_size=store.FETCH):
+        failures = tuple(same.setdefault(f, f) for f in soft or ())
+        status = same.setdefault(status, status)
+        protocols[sid] = StationProtocol(status, version, ref, completed, failures)
         if status == ProtocolStatus.PUBLISHED:
             values[sid] = {}
     ids: list[int] | None = None
@@ -395,7 +400,7 @@ def _protocols(
     for sid, code, value in store.published_values(election.id, ids):
         lines = values.get(sid)
         if lines is not None:  # a protocol published after the first statement waits
-            lines[code] = value
+            lines[same.setdefault(code, code)] = value
     return protocols, values
 
 
@@ -413,8 +418,11 @@ def _turnout(election: Election, station_ids: Iterable[int] | None) -> dict[int,
     if station_ids is not None:
         query = query.filter(station_id__in=list(station_ids))
     out: dict[int, dict[str, int]] = {}
-    for sid, time, voters in query.values_list("station_id", "time", "voters"):
-        out.setdefault(sid, {})[time] = voters
+    times: dict[str, str] = {}  # one shared copy of each report time
+    for sid, time, voters in query.values_list("station_id", "time", "voters").iterator(
+        chunk_size=store.FETCH
+    ):
+        out.setdefault(sid, {})[times.setdefault(time, time)] = voters
     return out
 
 
@@ -438,6 +446,7 @@ def collect(election: Election) -> PublicData:
         for row in Station.objects.filter(election=election)
         .order_by("position", "id")
         .values_list(*STATION_FIELDS)
+        .iterator(chunk_size=store.FETCH)
     ]
     candidates = list(Candidate.objects.filter(election=election).order_by("number"))
     for _attempt in range(ATTEMPTS):

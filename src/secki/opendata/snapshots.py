@@ -622,7 +622,11 @@ def refresh(
             )
         )
         if due:
-            fresh = collect_at_once(election)
+            # the data just brought to the head is the release's when nothing was committed
+            # since its reads (so every figure is that of its log size); otherwise it is read
+            # again in one snapshot (a national election is then held twice for a moment)
+            still = data is not None and data.seq == head == election_head(election)[0]
+            fresh = data if still and data is not None else collect_at_once(election)
             if not is_withheld(fresh) and not (election_dir(election) / f"v{fresh.seq}").exists():
                 make_release(election, fresh)
                 released = f"v{fresh.seq}"

@@ -20,20 +20,25 @@ _VALUES = (
 )
 
 
+#: rows fetched at a time: a national read is tens of millions of rows, never held at once
+FETCH = 20_000
+
+
 def published_values(
     election_id: int, station_ids: Sequence[int] | None = None
-) -> list[tuple[int, str, int]]:
+) -> Iterator[tuple[int, str, int]]:
     """(station id, line code, value) of every line of the current published protocols of the
-    election (of ``station_ids`` only, when given)."""
+    election (of ``station_ids`` only, when given), streamed from a server-side cursor where
+    the database has one (PostgreSQL without a transaction pooler)."""
     sql = _VALUES
     params: list[int | str] = [election_id, True, ProtocolStatus.PUBLISHED]
     if station_ids is not None:
         sql += f" AND p.station_id IN ({', '.join(['%s'] * len(station_ids))})"
         params += station_ids
-    with connection.cursor() as cursor:
+    with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
-        rows: list[tuple[int, str, int]] = cursor.fetchall()  # bigint: int on both databases
-    return rows
+        while rows := cursor.fetchmany(FETCH):  # bigint: int on both databases
+            yield from rows
 
 
 @contextlib.contextmanager
