@@ -243,37 +243,64 @@ def _store_stations(
     model instance per station. Returns how many and their registered voters."""
     fields = [f for f in Station._meta.concrete_fields if not f.primary_key]
     defaults = Station(election=election)
-    template = {f.attname: getattr(defaults, f.attname) for f in fields}
+    template = [getattr(defaults, f.attname) for f in fields]
+    at = {f.attname: i for i, f in enumerate(fields)}
+    given = [
+        at[name]
+        for name in (
+            "unit_id",
+            "code",
+            "number",
+            "name",
+            "address",
+            "registered",
+            "latitude",
+            "longitude",
+            "abroad",
+            "temporary",
+            "webcam",
+            "webcam_url",
+            "ocd_id",
+            "unit_path",
+            "position",
+        )
+    ]
     stored = _Stored()
     step = django_settings.SECKI_BULK_BATCH
 
     def rows() -> Iterator[list[Any]]:
         for i, r in enumerate(bundle.stations):
             unit = units[r.unit]
-            values = {
-                **template,
-                "unit_id": unit.id,
-                "code": r.code,
-                "number": r.number,
-                "name": r.name,
-                "address": r.address,
-                "registered": r.registered,
-                "latitude": r.latitude,
-                "longitude": r.longitude,
-                "abroad": r.abroad,
-                "temporary": r.temporary,
-                "webcam": r.webcam,
-                "webcam_url": r.webcam_url,
-                "ocd_id": r.ocd_id,
-                "unit_path": unit.path,
-                "position": i,
-                **r.translations,
-            }
+            row = template.copy()
+            for index, value in zip(
+                given,
+                (
+                    unit.id,
+                    r.code,
+                    r.number,
+                    r.name,
+                    r.address,
+                    r.registered,
+                    r.latitude,
+                    r.longitude,
+                    r.abroad,
+                    r.temporary,
+                    r.webcam,
+                    r.webcam_url,
+                    r.ocd_id,
+                    unit.path,
+                    i,
+                ),
+                strict=True,
+            ):
+                row[index] = value
+            for name, value in r.translations.items():
+                row[at[name]] = value
             stored.stations += 1
             stored.registered += r.registered
             if advance and stored.stations % step == 0:
                 advance(step)
-            yield [values[f.attname] for f in fields]
+            yield row
 
     write_rows(Station, [f.column for f in fields], rows())
     if advance and stored.stations % step:
