@@ -1,6 +1,7 @@
 """Benchmark ``secki import`` of the default simulated election on the embedded SQLite database.
 
     python bench/bench_import.py [--stations N]
+    python bench/bench_import.py --register --stations 100000   # PostgreSQL, register only
 
 Target: the default election (6,537 stations, 32,500 turnout reports, 6,537 protocols with
 every line) in < 20 s. The import runs as the real command in a child process on a fresh
@@ -20,12 +21,20 @@ import time
 from pathlib import Path
 
 TARGET_S = 20.0
+TARGET_REGISTER_S = 300.0  # 1,000,000 stations
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--stations", type=int, default=6_537)
+    parser.add_argument(
+        "--register",
+        action="store_true",
+        help="register only (no turnout, no protocols) on a throwaway durable PostgreSQL",
+    )
     args = parser.parse_args()
+    if args.register:
+        return register(args.stations)
     with tempfile.TemporaryDirectory(prefix="secki-bench-") as tmp:
         root = Path(tmp)
         env = {**os.environ, "SECKI_VAR_DIR": str(root / "var")}
@@ -74,6 +83,70 @@ def main() -> int:
         f"export round-trip {'identical' if same else 'DIFFERS'}"
     )
     return 0 if same else 1
+
+
+def timed_peak(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Run ``command``; return its wall time (s) and its peak resident set size (GB)."""
+    start = time.perf_counter()
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - start
+    assert child.stdout is not None and child.stderr is not None
+    out, err = child.stdout.read(), child.stderr.read()
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        sys.stderr.write(out.decode() + err.decode())
+        raise subprocess.CalledProcessError(child.returncode, command)
+    return elapsed, usage.ru_maxrss * 1024 / 1024**3
+
+
+def register(stations: int) -> int:
+    from bench_national import copy_same_rows, id_marks, rows_line
+    from secki.devtools.pgserver import Cluster
+
+    cluster = Cluster(durable=True)
+    cluster.set(max_wal_size="8GB", shared_buffers="1GB", checkpoint_timeout="15min")
+    cluster.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="secki-bench-") as tmp:
+            root = Path(tmp)
+            env = {
+                **os.environ,
+                "SECKI_VAR_DIR": str(root / "var"),
+                "DATABASE_URL": cluster.url,
+                "SECKI_LOG_NAME": "bench.secki/log",
+            }
+            env.setdefault("SECKI_DEVELOPMENT", "1")
+            secki = [sys.executable, "-m", "secki.cli"]
+            bundle = root / "in"
+            subprocess.run(
+                [*secki, "simulate", "--quiet", "--out", str(bundle), "--stations", str(stations)],
+                check=True,
+                env=env,
+            )
+            (bundle / "turnout.csv").unlink()
+            (bundle / "protocols.csv").unlink()
+            subprocess.run([*secki, "manage", "migrate", "-v", "0"], check=True, env=env)
+            before = id_marks(cluster.url)
+            elapsed, peak = timed_peak([*secki, "import", "--no-migrate", str(bundle)], env)
+            copied, rows = copy_same_rows(cluster.url, before, root)
+            verified = subprocess.run(
+                [*secki, "verify-log"], env=env, capture_output=True, text=True
+            )
+    finally:
+        cluster.stop()
+        cluster.remove()
+    target = TARGET_REGISTER_S * stations / 1_000_000
+    print(
+        f"register import {stations:,} stations on PostgreSQL: {elapsed:.1f} s "
+        f"(target <= {target:.1f} s pro rata of 5 min at 1,000,000: {elapsed / target:.2f}x); "
+        f"peak RSS of the import {peak:.2f} GB; plain COPY of the same rows {copied:.1f} s, "
+        f"ratio {elapsed / copied:.1f}x ({rows_line(rows)}); verify-log "
+        f"{'passed' if verified.returncode == 0 else 'FAILED'}"
+    )
+    if verified.returncode != 0:
+        sys.stderr.write(verified.stdout + verified.stderr)
+    return verified.returncode
 
 
 if __name__ == "__main__":

@@ -50,10 +50,14 @@ def write_rows(
                     copy.write_row(row)
         return
     attnames = [fields[c].attname for c in columns]
-    model._default_manager.bulk_create(
-        (model(**dict(zip(attnames, row, strict=True))) for row in rows),
-        batch_size=settings.SECKI_BULK_BATCH,
-    )
+    batch: list[models.Model] = []
+    for row in rows:
+        batch.append(model(**dict(zip(attnames, row, strict=True))))
+        if len(batch) >= settings.SECKI_BULK_BATCH:
+            model._default_manager.bulk_create(batch)
+            batch = []
+    if batch:
+        model._default_manager.bulk_create(batch)
 
 
 def insert_objects(

@@ -14,7 +14,10 @@ import datetime as dt
 import functools
 import io
 import json
+import pickle
 import re
+import tempfile
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -62,6 +65,7 @@ MAX_FIELD = 1000  # characters of one CSV field (twice the longest text column, 
 EXTRA_COLUMNS = 16  # columns a header may have beyond the file's known ones
 MAX_ROWS = 1_000_000  # rows of one file (station counts bound most files more tightly)
 MAX_CANDIDATES = 1_000
+SPOOL_CHUNK = 10_000  # stations pickled at a time to the reader's temporary file
 MAX_JSON_BYTES = 1024 * 1024  # election.json
 #: the longest text of each text column (the database's column lengths)
 TEXT_LIMITS = {"code": 64, "unit": 64, "parent": 64, "station": 64, "name": 200}
@@ -253,6 +257,62 @@ class BundleStation:
     translations: dict[str, str] = field(default_factory=dict)
 
 
+class Spool:
+    """Stations in their file's order, kept in an anonymous temporary file of this process
+    (pickled chunks of :data:`SPOOL_CHUNK` rows, unlinked at creation) instead of as objects
+    in memory: a national register is a million rows. ``append`` while reading; iterate as
+    often as needed afterwards."""
+
+    def __init__(self, chunk: int | None = None) -> None:
+        self._chunk = chunk or SPOOL_CHUNK
+        self._pending: list[tuple[Any, ...]] = []
+        self._file: IO[bytes] | None = None
+        self._count = 0
+
+    def append(self, station: BundleStation) -> None:
+        values = list(vars(station).values())
+        # coordinates as their exact text: Decimal objects pickle slowly
+        values[_LATITUDE : _LONGITUDE + 1] = [
+            None if v is None else str(v) for v in values[_LATITUDE : _LONGITUDE + 1]
+        ]
+        self._pending.append(tuple(values))
+        self._count += 1
+        if len(self._pending) >= self._chunk:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile(prefix="secki-bundle-")  # noqa: SIM115 - closed by its finalizer
+                weakref.finalize(self, self._file.close)
+            self._file.seek(0, io.SEEK_END)
+            pickle.dump(self._pending, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            self._pending = []
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[BundleStation]:
+        if self._file is not None:
+            self._file.flush()
+            end = self._file.seek(0, io.SEEK_END)
+            position = 0
+            while position < end:
+                self._file.seek(position)
+                chunk = pickle.load(self._file)  # noqa: S301 - this process's own temporary file
+                position = self._file.tell()
+                yield from map(_station, chunk)
+        yield from map(_station, list(self._pending))
+
+
+_LATITUDE, _LONGITUDE = 6, 7
+
+
+def _station(values: tuple[Any, ...]) -> BundleStation:
+    station = BundleStation(*values)
+    if station.latitude is not None:
+        station.latitude = Decimal(station.latitude)
+    if station.longitude is not None:
+        station.longitude = Decimal(station.longitude)
+    return station
+
+
 @dataclass
 class CandidateRow:
     number: int
@@ -285,7 +345,7 @@ class Bundle:
     settings: dict[str, Any]
     schema: ProtocolSchema
     units: list[UnitRow] = field(default_factory=list)
-    stations: list[BundleStation] = field(default_factory=list)
+    stations: Spool = field(default_factory=lambda: Spool())
     candidates: list[CandidateRow] = field(default_factory=list)
     turnout: list[TurnoutRow] = field(default_factory=list)
     protocols: list[ProtocolRow] = field(default_factory=list)
@@ -904,26 +964,30 @@ def _read(reader: _Reader) -> Bundle | None:
         )
     _step(reader, f, len(bundle.candidates))
 
-    register = {s.code: s.registered for s in bundle.stations}
+    # the stations' registered voters, built once and only if turnout or protocols need them
+    @functools.cache
+    def register() -> dict[str, int]:
+        return {s.code: s.registered for s in bundle.stations}
+
     # turnout
     f = "turnout.csv"
     times = set(settings["turnout_times"])
     seen_reports: set[tuple[str, str]] = set()
     ceilings: dict[str, Bound] = {}
     most = (
-        len(register) * len(times),
-        f"{len(register):,} stations × {len(times)} report times",
+        len(bundle.stations) * len(times),
+        f"{len(bundle.stations):,} stations × {len(times)} report times",
     )
     for line, row in reader.rows(
         f, list(TURNOUT_COLUMNS), [], must_exist=False, max_rows=lambda: most
     ):
         station = row["station"].strip()
         time = row["time"].strip()
-        if station not in register:
+        if station not in register():
             reader.issue(f, line, "station", f"station {station!r} does not exist in stations.csv")
             continue
         if station not in ceilings:
-            ceilings[station] = turnout_bound(register[station])
+            ceilings[station] = turnout_bound(register()[station])
         voters = reader.count(f, line, "voters", row["voters"], ceilings[station])
         if time not in times:
             reader.issue(
@@ -943,7 +1007,7 @@ def _read(reader: _Reader) -> Bundle | None:
     _step(reader, f, len(bundle.turnout))
 
     # protocols
-    _read_protocols(reader, bundle, lambda: register)
+    _read_protocols(reader, bundle, register)
     return bundle
 
 

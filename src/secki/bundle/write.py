@@ -52,6 +52,10 @@ def write_table(path: Path, header: Sequence[str], rows: Iterable[Sequence[objec
 
 def table_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
     """The bytes :func:`write_table` writes to its file."""
-    handle = io.StringIO(newline="")
+    buffer = io.BytesIO()
+    handle = io.TextIOWrapper(buffer, encoding="utf-8", newline="")
     _write_csv(handle, header, rows)
-    return handle.getvalue().encode("utf-8")
+    handle.flush()
+    content = buffer.getvalue()
+    handle.close()
+    return content

@@ -27,6 +27,8 @@ STATIONS_FILE = "stations.csv"
 CANDIDATES_FILE = "candidates.csv"
 
 Table = tuple[list[str], list[list[object]]]
+#: stations read from the database at a time while their file is written
+STATION_CHUNK = 10_000
 
 
 def _dec(value: Decimal | None) -> str | None:
@@ -104,10 +106,43 @@ def candidate_table(candidates: Sequence[Candidate]) -> Table:
 
 
 def register_files(election: Election) -> dict[str, bytes]:
-    """The register's files, by name, with the bytes the bundle export writes."""
+    """The register's files, by name, with the bytes the bundle export writes (the same as
+    :func:`register_tables`' rows; the stations read from the database in chunks as plain
+    values, not held all at once)."""
+    units = list(election.units.order_by("position"))
+    code_of = {u.id: u.code for u in units}
+    extra = [
+        c
+        for c in STATION_EXTRA_COLUMNS
+        if election.stations.exclude(**{c: ""}).exclude(**{f"{c}__isnull": True}).exists()
+    ]
+    values = election.stations.order_by("position").values_list(
+        "code",
+        "unit_id",
+        "number",
+        "name",
+        "address",
+        "registered",
+        "latitude",
+        "longitude",
+        "abroad",
+        "temporary",
+        "webcam",
+        "ocd_id",
+        *extra,
+    )
+    station_rows = (
+        [code, code_of[unit], number, name, address, registered, _dec(lat), _dec(lon), *rest]
+        for code, unit, number, name, address, registered, lat, lon, *rest in values.iterator(
+            chunk_size=STATION_CHUNK
+        )
+    )
     return {
-        name: table_bytes(header, rows)
-        for name, (header, rows) in register_tables(election).items()
+        UNITS_FILE: table_bytes(*unit_table(units)),
+        STATIONS_FILE: table_bytes([*STATION_COLUMNS, *extra], station_rows),
+        CANDIDATES_FILE: table_bytes(
+            *candidate_table(list(election.candidates.order_by("number")))
+        ),
     }
 
 
