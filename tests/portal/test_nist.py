@@ -4,6 +4,7 @@ id it refers to exists, and every number adds up (the schema checks neither)."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 from collections import defaultdict
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from secki.elections.models import Election, Station
 from secki.intake.bundle_io import import_bundle
 from secki.opendata import snapshots
 from secki.opendata.collect import collect
-from secki.opendata.nist_export import export_nist, station_id, unit_id
+from secki.opendata.nist_export import export_nist, station_id, unit_id, write_nist
 from secki.protocols.actions import annul_protocol
 from secki.results.tabulate import Tabulation
 from secki.simulator import SimulationConfig, simulate, write_bundle
@@ -284,3 +285,25 @@ def test_the_checks_catch_a_dangling_id_and_a_wrong_count(tmp_path: Path) -> Non
     invalid["GpUnit"][0]["Colour"] = "blue"  # additionalProperties is false
     with pytest.raises(AssertionError):
         check_report(invalid, election)
+
+
+def test_the_release_writes_the_report_a_few_stations_at_a_time_with_the_same_bytes(
+    tmp_path: Path, admin: Any
+) -> None:
+    """write_nist streams the stations' items; its bytes are those of the whole report
+    dumped at once (export_nist), and it is what a release's nist.json.gz holds."""
+    out = tmp_path / "sim"
+    write_bundle(simulate(SimulationConfig(stations=60, constituencies=12)), out)
+    election = import_bundle(read_bundle(out))
+    annul_protocol(
+        Station.objects.get(election=election, code="1-1"), actor=admin, decision_ref="CEC-1"
+    )
+    data = collect(election)
+    whole = json.dumps(export_nist(data), ensure_ascii=False, separators=(",", ":")).encode()
+    out = io.BytesIO()
+    write_nist(data, out)
+    assert out.getvalue() == whole
+    report = json.loads(whole)
+    assert len(report["GpUnit"]) == len(data.units) + len(data.stations)
+    counted = sum(1 for s in data.stations if s.id in data.values)
+    assert len(report["Election"][0]["BallotCounts"]) > counted > 0

@@ -109,7 +109,7 @@ SCAN_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StationProtocol:
     status: str  # published | annulled
     version: int

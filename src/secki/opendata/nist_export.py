@@ -33,11 +33,15 @@ each with its own candidates' selections and its own rule's ``VoteVariation``,
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import re
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 from secki import __version__ as secki_version
 from secki.bundle import NAME_LANGUAGES
-from secki.opendata.collect import PublicData
+from secki.elections.models import Candidate
+from secki.opendata.collect import PublicData, PublicStation
 from secki.results.rules import ElectionOutcome, decide, decide_contests
 
 LICENCE = "CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/)"
@@ -111,7 +115,86 @@ def _unit_type(kind: str, is_root: bool) -> dict[str, str]:
     return {"Type": "other", "OtherType": kind}
 
 
+class Writable(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+
+class _Stream:
+    """A list of the report whose items are produced as it is written (:func:`write_nist`):
+    ``head`` (the units' items), then one item per station from ``station``; a national
+    election's stations are never all held as documents at once."""
+
+    def __init__(
+        self,
+        head: list[dict[str, Any]],
+        stations: list[PublicStation],
+        station: Callable[[PublicStation], dict[str, Any] | None],
+    ) -> None:
+        self.head, self.stations, self.station = head, stations, station
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        yield from self.head
+        for s in self.stations:
+            item = self.station(s)
+            if item is not None:
+                yield item
+
+
 def export_nist(data: PublicData) -> dict[str, Any]:
+    """The NIST SP 1500-100 v2 election report of ``data`` (every item in memory)."""
+    report = _report(data)
+    _materialise(report)
+    return report
+
+
+def write_nist(data: PublicData, out: Writable) -> None:
+    """Write :func:`export_nist`'s report as compact JSON (the same bytes as dumping it with
+    ``separators=(",", ":")`` and ``ensure_ascii=False``), the stations' items a few at a
+    time."""
+    streams: list[_Stream] = []
+
+    def mark(o: object) -> str:
+        if isinstance(o, _Stream):
+            streams.append(o)
+            return f"\x00{len(streams) - 1}\x00"
+        raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+    text = json.dumps(_report(data), ensure_ascii=False, separators=(",", ":"), default=mark)
+    parts = _PLACE.split(text)
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            out.write(part.encode("utf-8"))
+            continue
+        out.write(b"[")
+        batch: list[str] = []
+        first = True
+        for item in streams[int(part)]:
+            batch.append(json.dumps(item, ensure_ascii=False, separators=(",", ":")))
+            if len(batch) >= 10_000:
+                out.write(("" if first else ",").encode() + ",".join(batch).encode("utf-8"))
+                batch, first = [], False
+        if batch:
+            out.write(("" if first else ",").encode() + ",".join(batch).encode("utf-8"))
+        out.write(b"]")
+
+
+_PLACE = re.compile(r'"\\u0000(\d+)\\u0000"')
+
+
+def _materialise(value: Any) -> Any:
+    """Replace every :class:`_Stream` in the report by the list of its items."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = _materialise(item)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            value[i] = _materialise(item)
+    elif isinstance(value, _Stream):
+        return list(value)
+    return value
+
+
+def _report(data: PublicData) -> dict[str, Any]:
     election = data.election
     schema = data.schema
     root = data.root
@@ -123,28 +206,25 @@ def export_nist(data: PublicData) -> dict[str, Any]:
         districts=[data.unit_result(u) for u in data.units if u.seats is not None],
     )
     gp_units: list[dict[str, Any]] = []
-    counts: dict[int, list[dict[str, Any]]] = {c.number: [] for c in data.candidates}
-    ballots: list[dict[str, Any]] = []
+    unit_counts: dict[int, list[dict[str, Any]]] = {c.number: [] for c in data.candidates}
+    unit_ballots: list[dict[str, Any]] = []
 
-    def add_counts(gpu: str, lines: dict[str, int]) -> None:
-        for c in data.candidates:
-            counts[c.number].append(
-                {
-                    "@type": "ElectionResults.VoteCounts",
-                    "GpUnitId": gpu,
-                    "Type": "total",
-                    "Count": lines.get(c.line_code, 0),
-                }
-            )
-        ballots.append(
-            {
-                "@type": "ElectionResults.BallotCounts",
-                "GpUnitId": gpu,
-                "Type": "total",
-                "BallotsCast": int(schema.role("cast", lines)),
-                "BallotsRejected": int(schema.role("invalid", lines)),
-            }
-        )
+    def vote_count(c: Candidate, gpu: str, lines: dict[str, int]) -> dict[str, Any]:
+        return {
+            "@type": "ElectionResults.VoteCounts",
+            "GpUnitId": gpu,
+            "Type": "total",
+            "Count": lines.get(c.line_code, 0),
+        }
+
+    def ballot_count(gpu: str, lines: dict[str, int]) -> dict[str, Any]:
+        return {
+            "@type": "ElectionResults.BallotCounts",
+            "GpUnitId": gpu,
+            "Type": "total",
+            "BallotsCast": int(schema.role("cast", lines)),
+            "BallotsRejected": int(schema.role("invalid", lines)),
+        }
 
     for u in data.units:
         t = data.totals[u.id]
@@ -170,8 +250,11 @@ def export_nist(data: PublicData) -> dict[str, Any]:
             del gpu["ComposingGpUnitIds"]
         gp_units.append(gpu)
         if t.stations_reported:
-            add_counts(unit_id(u.code), t.lines)
-    for s in data.stations:
+            for c in data.candidates:
+                unit_counts[c.number].append(vote_count(c, unit_id(u.code), t.lines))
+            unit_ballots.append(ballot_count(unit_id(u.code), t.lines))
+
+    def station_unit(s: PublicStation) -> dict[str, Any]:
         gps: dict[str, Any] = {
             "@id": station_id(s.code),
             "@type": "ElectionResults.ReportingUnit",
@@ -186,8 +269,25 @@ def export_nist(data: PublicData) -> dict[str, Any]:
         lines = data.values.get(s.id)
         if lines is not None:
             gps["VotersParticipated"] = int(schema.role("participants", lines))
-            add_counts(station_id(s.code), lines)
-        gp_units.append(gps)
+        return gps
+
+    def station_count(c: Candidate) -> Callable[[PublicStation], dict[str, Any] | None]:
+        def count(s: PublicStation) -> dict[str, Any] | None:
+            lines = data.values.get(s.id)
+            return None if lines is None else vote_count(c, station_id(s.code), lines)
+
+        return count
+
+    def station_ballots(s: PublicStation) -> dict[str, Any] | None:
+        lines = data.values.get(s.id)
+        return None if lines is None else ballot_count(station_id(s.code), lines)
+
+    units = _Stream(gp_units, data.stations, station_unit)
+    counts = {
+        c.number: _Stream(unit_counts[c.number], data.stations, station_count(c))
+        for c in data.candidates
+    }
+    ballots = _Stream(unit_ballots, data.stations, station_ballots)
 
     parties: dict[str, str] = {}
     party_names: dict[str, dict[str, Any]] = {}  # a party's name from its first candidate
@@ -333,7 +433,7 @@ def export_nist(data: PublicData) -> dict[str, Any]:
         "VendorApplicationId": f"Secki {secki_version}",
         "IsTest": bool(election.simulated),
         "Notes": notes,
-        "GpUnit": gp_units,
+        "GpUnit": units,
         "Party": [
             {"@id": pid, "@type": "ElectionResults.Party", "Name": party_names[name]}
             for name, pid in parties.items()

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gzip
 import hashlib
 import json
 import logging
@@ -83,7 +84,7 @@ from secki.opendata.collect import (
     national_json,
     withheld_view,
 )
-from secki.opendata.nist_export import export_nist
+from secki.opendata.nist_export import write_nist
 from secki.protocols.scans import published_url, scan_json, scan_path
 from secki.results.publication import time_reached
 from secki.results.serialize import unit_json
@@ -513,7 +514,11 @@ def make_release(election: Election, data: PublicData | None = None) -> Path:
             "turnout": turnout_json(data),
         }
         (tmp / "results.json.gz").write_bytes(gzip_bytes(_dumps(results)))
-        (tmp / "nist.json.gz").write_bytes(gzip_bytes(_dumps(export_nist(data))))
+        with (
+            (tmp / "nist.json.gz").open("wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as nist,  # as gzip_bytes
+        ):
+            write_nist(data, nist)
         names = [
             "stations.csv.gz",
             "turnout.csv.gz",
