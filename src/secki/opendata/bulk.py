@@ -147,10 +147,15 @@ def render(rows: Iterable[Sequence[object]]) -> list[str]:
 
 def station_lines(
     data: PublicData, stations: Iterable[PublicStation] | None = None
-) -> dict[int, str]:
-    """Station id → its line of the bulk CSV."""
+) -> dict[int, bytes]:
+    """Station id → its line of the bulk CSV (UTF-8), rendered a few thousand at a time."""
     chosen = list(data.stations if stations is None else stations)
-    return {s.id: line for s, line in zip(chosen, render(bulk_rows(data, chosen)), strict=True)}
+    out: dict[int, bytes] = {}
+    for start in range(0, len(chosen), 10_000):
+        part = chosen[start : start + 10_000]
+        for s, line in zip(part, render(bulk_rows(data, part)), strict=True):
+            out[s.id] = line.encode("utf-8")
+    return out
 
 
 def gzip_bytes(raw: bytes, level: int = 6) -> bytes:
@@ -160,18 +165,18 @@ def gzip_bytes(raw: bytes, level: int = 6) -> bytes:
     return out.getvalue()
 
 
-def bulk_bytes(data: PublicData, lines: dict[int, str] | None = None) -> bytes:
+def bulk_bytes(data: PublicData, lines: dict[int, bytes] | None = None) -> bytes:
     """The uncompressed bulk CSV, from pre-rendered station lines when given."""
     lines = lines if lines is not None else station_lines(data)
-    header = "".join(render([bulk_header(data)]))
-    return (header + "".join(lines[s.id] for s in data.stations)).encode("utf-8")
+    header = "".join(render([bulk_header(data)])).encode("utf-8")
+    return header + b"".join(lines[s.id] for s in data.stations)
 
 
 def turnout_bytes(data: PublicData) -> bytes:
     return "".join(render([TURNOUT_COLUMNS, *turnout_rows(data)])).encode("utf-8")
 
 
-def write_bulk(data: PublicData, directory: Path, lines: dict[int, str] | None = None) -> None:
+def write_bulk(data: PublicData, directory: Path, lines: dict[int, bytes] | None = None) -> None:
     """Write ``stations.csv.gz``, ``turnout.csv.gz`` and ``scans.csv`` into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "stations.csv.gz").write_bytes(gzip_bytes(bulk_bytes(data, lines)))

@@ -301,7 +301,7 @@ class LiveState:
     directory written last (unchanged files are hard-linked from it)."""
 
     data: PublicData
-    lines: dict[int, str]  # as written: without results while ``withheld``
+    lines: dict[int, bytes]  # as written: without results while ``withheld``
     gen: Path
     withheld: bool = False  # the files written hold the results back
     #: changes already applied to ``data`` by :func:`advance` but not yet to the files
@@ -488,7 +488,9 @@ class ReleaseWithheld(Exception):
     """No release while the election's publication setting holds the results back."""
 
 
-def make_release(election: Election, data: PublicData | None = None) -> Path:
+def make_release(
+    election: Election, data: PublicData | None = None, lines: dict[int, bytes] | None = None
+) -> Path:
     """Write the permanent release of the current published state (``v<seq>``), unless it
     exists already; point ``latest`` at it. ``data`` must be read at one instant
     (:func:`collect_at_once`, the default). Raises :class:`ReleaseWithheld` while the
@@ -504,7 +506,7 @@ def make_release(election: Election, data: PublicData | None = None) -> Path:
     if not target.is_dir():
         tmp = base / f".tmp-{version}-{time.time_ns()}"
         tmp.mkdir(parents=True)
-        write_bulk(data, tmp)
+        write_bulk(data, tmp, lines)
         write_registry(data, tmp)
         results = {
             "election": data.election.slug,
@@ -633,7 +635,15 @@ def refresh(
             still = data is not None and data.seq == head == election_head(election)[0]
             fresh = data if still and data is not None else collect_at_once(election)
             if not is_withheld(fresh) and not (election_dir(election) / f"v{fresh.seq}").exists():
-                make_release(election, fresh)
+                kept_state = _states.get(_state_key(election))
+                same = (
+                    kept_state is not None
+                    and kept_state.data is fresh
+                    and not kept_state.withheld
+                    and kept_state.pending is None
+                )
+                # the live bulk CSV's lines are the release's when it is of the same data
+                make_release(election, fresh, kept_state.lines if same and kept_state else None)
                 released = f"v{fresh.seq}"
             data = data or fresh
         seq = data.seq if data else head
