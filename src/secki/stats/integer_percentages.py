@@ -365,6 +365,8 @@ def integer_percentage_test(
             out.append(_summarise(name, int(obs[s].sum()), total, q[s]))
         return tuple(out)
 
+    all_names, all_counts = np.unique(labels_all, return_counts=True)
+    stations_in = dict(zip(all_names.tolist(), all_counts.tolist(), strict=True))
     group_results = []
     ends = [*starts[1:].tolist(), labels.size] if starts.size else []
     for i, (name, a, b) in enumerate(zip(names.tolist(), starts.tolist(), ends, strict=True)):
@@ -372,7 +374,7 @@ def integer_percentage_test(
         group_results.append(
             IntegerGroupResult(
                 group=str(name),
-                stations=int(np.count_nonzero(labels_all == name)),
+                stations=int(stations_in[name]),
                 included=b - a,
                 either=e,
                 leader=lt,
