@@ -52,6 +52,7 @@ not a fact.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -353,6 +354,59 @@ class _SampleFit:
     corrected: tuple[float, float]
 
 
+@dataclass(frozen=True, eq=False)
+class _Prepared:
+    """What one fit needs from its sample: the clean part, the histogram and the random
+    draws of its simulated stations (every use of the generator, so that the fits
+    themselves can run in any order, or at once)."""
+
+    observed: FloatArray  # tau, nu, sd_tau, sd_nu
+    notes: tuple[str, ...]
+    counts: FloatArray
+    u_t: FloatArray
+    u_s: FloatArray
+    n_sim: FloatArray
+    z_t: FloatArray
+    z_s: FloatArray
+    u_x: FloatArray
+    u_e: FloatArray
+    u_k: FloatArray
+
+
+def _prepare_sample(
+    t: FloatArray, s: FloatArray, sizes: IntArray, *, bins: int, m: int, rng: np.random.Generator
+) -> _Prepared:
+    """The sample's clean part and histogram, and the draws of its fit (see _fit_sample)."""
+    nsz = sizes.astype(np.float64)
+    tau_m, nu_m, sd_t, sd_s, notes = _clean_part(
+        t, s, t * (1 - t) / nsz, s * (1 - s) / np.maximum(t * nsz, 1.0)
+    )
+    idx = np.minimum((t * bins).astype(np.int64), bins - 1) * bins + np.minimum(
+        (s * bins).astype(np.int64), bins - 1
+    )
+    counts = np.bincount(idx, minlength=bins * bins).astype(np.float64)
+    u_t, u_s = rng.random(m), rng.random(m)
+    n_sim = rng.choice(nsz, size=m)
+    z_t = rng.standard_normal(m) / np.sqrt(n_sim)
+    z_s = rng.standard_normal(m) / np.sqrt(n_sim)
+    u_x = rng.random(m)
+    u_e = rng.random(m)
+    u_k = rng.random(m)
+    return _Prepared(
+        np.array([tau_m, nu_m, sd_t, sd_s]),
+        tuple(notes),
+        counts,
+        u_t,
+        u_s,
+        n_sim,
+        z_t,
+        z_s,
+        u_x,
+        u_e,
+        u_k,
+    )
+
+
 def _fit_sample(
     t: FloatArray,
     s: FloatArray,
@@ -372,25 +426,45 @@ def _fit_sample(
     spreads are moved by the difference to what the rule gives on the data, then the
     fraud fractions are fitted again.
     """
-    nsz = sizes.astype(np.float64)
-    tau_m, nu_m, sd_t, sd_s, notes = _clean_part(
-        t, s, t * (1 - t) / nsz, s * (1 - s) / np.maximum(t * nsz, 1.0)
-    )
-    observed = np.array([tau_m, nu_m, sd_t, sd_s])
-    idx = np.minimum((t * bins).astype(np.int64), bins - 1) * bins + np.minimum(
-        (s * bins).astype(np.int64), bins - 1
-    )
-    counts = np.bincount(idx, minlength=bins * bins).astype(np.float64)
+    prepared = _prepare_sample(t, s, sizes, bins=bins, m=m, rng=rng)
+    return _fit_prepared(prepared, bins=bins, alpha=alpha, thetas=thetas, corrections=corrections)
 
-    u_t, u_s = rng.random(m), rng.random(m)
-    n_sim = rng.choice(nsz, size=m)
-    z_t = rng.standard_normal(m) / np.sqrt(n_sim)
-    z_s = rng.standard_normal(m) / np.sqrt(n_sim)
-    u_x = rng.random(m)
-    u_e = rng.random(m)
-    u_k = rng.random(m)
+
+def _fit_prepared(
+    prepared: _Prepared,
+    *,
+    bins: int,
+    alpha: float,
+    thetas: tuple[float, ...],
+    corrections: int = CORRECTIONS,
+) -> _SampleFit:
+    """The fit of :func:`_fit_sample` on a prepared sample (uses no generator)."""
+    p = prepared
+    observed = p.observed
+    tau_m, nu_m, sd_t, sd_s = (float(x) for x in observed)
+    notes = list(p.notes)
+    counts = p.counts
+    u_t, u_s, n_sim, z_t, z_s, u_x, u_e, u_k = (
+        p.u_t,
+        p.u_s,
+        p.n_sim,
+        p.z_t,
+        p.z_s,
+        p.u_x,
+        p.u_e,
+        p.u_k,
+    )
+    m = u_t.size
     grid = sorted(thetas)
     start = np.array([0.8, 0.15, 0.05])
+    incremental: dict[float, FloatArray] = {}
+
+    def fraud(theta: float) -> FloatArray:
+        """The incremental fraud draws for ``theta`` (the same in every fit_at below)."""
+        x = incremental.get(theta)
+        if x is None:
+            x = incremental[theta] = half_normal(u_x, theta)
+        return x
 
     def fit_at(
         clean_part: FloatArray,
@@ -409,7 +483,7 @@ def _fit_sample(
         extreme = _soft_hist(*points(x_e), bins)
 
         def at(theta: float) -> tuple[float, float, float]:
-            comps = np.stack([clean, _soft_hist(*points(half_normal(u_x, theta)), bins), extreme])
+            comps = np.stack([clean, _soft_hist(*points(fraud(theta)), bins), extreme])
             w = _mixture_weights(counts, comps, start)
             return float(w[1]), float(w[2]), _loglik(counts, comps, w)
 
@@ -431,7 +505,7 @@ def _fit_sample(
                 best = (fi, fe, th, ll)
 
         def model_points(f: FloatArray) -> tuple[FloatArray, ...]:
-            x = np.where(u_k < f[0], half_normal(u_x, best[2]), 0.0)
+            x = np.where(u_k < f[0], fraud(best[2]), 0.0)
             x = np.where(u_k > 1.0 - f[1], x_e, x)
             tt, ss = points(x)
             return tt, ss, tt * (1 - tt) / n_sim, ss * (1 - ss) / np.maximum(tt * n_sim, 1.0)
@@ -532,30 +606,33 @@ def fit_klimek(
     grid = tuple(sorted(set(thetas)))
     rng = as_rng(seed)
 
-    def fit(pick: IntArray | slice) -> _SampleFit:
-        return _fit_sample(
-            t[pick],
-            s[pick],
-            sizes[pick],
-            bins=bins,
-            m=sim_stations,
-            alpha=alpha,
-            thetas=grid,
-            rng=rng,
-        )
+    def prepare(pick: IntArray | slice) -> _Prepared:
+        return _prepare_sample(t[pick], s[pick], sizes[pick], bins=bins, m=sim_stations, rng=rng)
 
-    main = fit(slice(None))
-    tau_m, nu_m, sd_t, sd_s = main.clean
+    def fit(prepared: _Prepared) -> _SampleFit:
+        return _fit_prepared(prepared, bins=bins, alpha=alpha, thetas=grid)
+
     boot = np.empty((bootstrap, 4))
     refused = 0
-    for b in range(bootstrap):
-        try:
-            rep = fit(rng.integers(0, n, n))
-        except ImplausibleModeError:
-            refused += 1
-            boot[b] = np.nan
-            continue
-        boot[b] = rep.f_i, rep.f_e, *rep.corrected
+    # The generator is used only while preparing a sample, in this thread and in the same
+    # order as one fit after the other; the fits (most of the work, independent of the
+    # number of stations) run on two threads meanwhile: the same numbers, sooner.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        main_fit = pool.submit(fit, prepare(slice(None)))
+        fits: list[tuple[int, Future[_SampleFit]]] = []
+        for b in range(bootstrap):
+            try:
+                prepared = prepare(rng.integers(0, n, n))
+            except ImplausibleModeError:
+                refused += 1
+                boot[b] = np.nan
+                continue
+            fits.append((b, pool.submit(fit, prepared)))
+        main = main_fit.result()
+        for b, future in fits:
+            rep = future.result()
+            boot[b] = rep.f_i, rep.f_e, *rep.corrected
+    tau_m, nu_m, sd_t, sd_s = main.clean
     lo, hi = (1 - confidence) / 2, 1 - (1 - confidence) / 2
     if refused < bootstrap:
         both = np.nanquantile(boot, [lo, hi], axis=0)
