@@ -63,7 +63,6 @@ from secki.stats._common import FloatArray, IntArray, Seed, as_int_array, as_rng
 from secki.stats.simulation import (
     EXTREME_SD,
     half_normal,
-    klimek_shares,
     truncated_normal,
 )
 
@@ -195,22 +194,30 @@ class ImplausibleModeError(ValueError):
 
 
 _SMOOTH = 1e-4  # mass spread uniformly so that no cell has probability zero
+_RIDGE = 1e-12 * np.eye(2)
 
 
 def _soft_hist(t: FloatArray, s: FloatArray, bins: int) -> FloatArray:
     """Histogram with bilinear weights to the four nearest bin centres, normalised to 1."""
     b = bins
-    gt = np.clip(t * b - 0.5, 0.0, b - 1.0)
-    gs = np.clip(s * b - 0.5, 0.0, b - 1.0)
+    # clip as min(max()) in place: the same values as np.clip, fewer temporaries
+    gt = t * b
+    gt -= 0.5
+    np.minimum(np.maximum(gt, 0.0, out=gt), b - 1.0, out=gt)
+    gs = s * b
+    gs -= 0.5
+    np.minimum(np.maximum(gs, 0.0, out=gs), b - 1.0, out=gs)
     i0 = np.minimum(gt.astype(np.int64), b - 2)
     j0 = np.minimum(gs.astype(np.int64), b - 2)
     ft = gt - i0
     fs = gs - j0
+    rt = 1 - ft
+    rs = 1 - fs
     base = i0 * b + j0
     size = b * b
-    h = np.bincount(base, (1 - ft) * (1 - fs), minlength=size)
-    h += np.bincount(base + b, ft * (1 - fs), minlength=size)
-    h += np.bincount(base + 1, (1 - ft) * fs, minlength=size)
+    h = np.bincount(base, rt * rs, minlength=size)
+    h += np.bincount(base + b, ft * rs, minlength=size)
+    h += np.bincount(base + 1, rt * fs, minlength=size)
     h += np.bincount(base + b + 1, ft * fs, minlength=size)
     out: FloatArray = h / t.size
     return out
@@ -234,9 +241,13 @@ def _mixture_weights(counts: FloatArray, comps: FloatArray, w0: FloatArray) -> F
     n = c.sum()
     k = comps.shape[1]
     w = w0.copy()
+    keep, spread = 1 - _SMOOTH, _SMOOTH / k
     for _ in range(20):
-        p = (1 - _SMOOTH) * (w @ cp) + _SMOOTH / k
-        w = w * ((1 - _SMOOTH) * (cp @ (c / p)) + _SMOOTH * (c / p).sum() / k) / n
+        p = w @ cp
+        p *= keep
+        p += spread
+        ratio = c / p
+        w = w * (keep * (cp @ ratio) + _SMOOTH * ratio.sum() / k) / n
         w /= w.sum()
     diff = (1 - _SMOOTH) * (cp[1:] - cp[0])
     base = (1 - _SMOOTH) * cp[0] + _SMOOTH / k
@@ -259,7 +270,10 @@ def _mixture_weights(counts: FloatArray, comps: FloatArray, w0: FloatArray) -> F
         if not free.any():
             break
         step = np.zeros(2)
-        h = hess[np.ix_(free, free)] + 1e-12 * np.eye(int(free.sum()))
+        if free.all():
+            h = hess + _RIDGE
+        else:
+            h = hess[np.ix_(free, free)] + 1e-12 * np.eye(int(free.sum()))
         step[free] = np.linalg.solve(h, grad[free])
         t = 1.0
         while True:
@@ -472,10 +486,29 @@ def _fit_prepared(
         tau = truncated_normal(u_t, float(clean_part[0]), float(clean_part[2]))
         nu = truncated_normal(u_s, float(clean_part[1]), float(clean_part[3]))
 
+        # klimek_shares(tau, nu, x, alpha) with the terms that do not depend on x computed
+        # once (the same operations in the same order, so the same values)
+        rest_tau, tau_nu, rest_nu = 1.0 - tau, tau * nu, 1.0 - nu
+
         def points(x: FloatArray) -> tuple[FloatArray, FloatArray]:
-            tt, ss = klimek_shares(tau, nu, x, alpha)
-            tt = np.clip(tt + np.sqrt(tt * (1 - tt)) * z_t, 0.0, 1.0)
-            ss = np.clip(ss + np.sqrt(ss * (1 - ss) / np.maximum(tt, 1e-3)) * z_s, 0.0, 1.0)
+            moved = x * rest_tau
+            tt = tau + moved
+            w = tau_nu + moved
+            w += x**alpha * rest_nu * tau
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ss = np.where(tt > 0, w / tt, nu)
+            np.minimum(np.maximum(ss, 0.0, out=ss), 1.0, out=ss)
+            noise = tt * (1 - tt)
+            np.sqrt(noise, out=noise)
+            noise *= z_t
+            tt += noise
+            np.minimum(np.maximum(tt, 0.0, out=tt), 1.0, out=tt)
+            noise = ss * (1 - ss)
+            noise /= np.maximum(tt, 1e-3)
+            np.sqrt(noise, out=noise)
+            noise *= z_s
+            ss += noise
+            np.minimum(np.maximum(ss, 0.0, out=ss), 1.0, out=ss)
             return tt, ss
 
         x_e = 1.0 - half_normal(u_e, EXTREME_SD)
