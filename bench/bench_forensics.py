@@ -47,19 +47,24 @@ NATIONAL_TARGET = 120.0
 NATIONAL_STATIONS = 1_000_000
 SLUG = "az-2024-simulated"
 FORENSICS = """
+import os
 import time
 from secki.elections.models import Election
 from secki.integrity import analysis
 from secki.integrity.station_arrays import load
 from secki.ledger.chain import ledger_head
 election = Election.objects.get(slug=%r)
+def cpu():
+    t = os.times()
+    return t.user + t.system
 for run in range(%d):
-    started = time.perf_counter()
+    started, cpu0 = time.perf_counter(), cpu()
     data = load(election, public=False, head=ledger_head())
-    loaded = time.perf_counter() - started
+    loaded, cpu1 = time.perf_counter() - started, cpu()
     result = analysis.analyse(data, analysis.AnalysisConfig.from_settings())
-    total = time.perf_counter() - started
-    print("RUN", total, loaded, data.n, result.integer is not None, result.fit is not None)
+    total, cpu2 = time.perf_counter() - started, cpu()
+    print("RUN", total, loaded, data.n, result.integer is not None, result.fit is not None,
+          cpu1 - cpu0, cpu2 - cpu1)
 """
 
 
@@ -93,14 +98,16 @@ def measure(url: str, stations: int, runs: int, work: Path) -> None:
     for line in out.splitlines():
         if not line.startswith("RUN "):
             continue
-        _, total_s, loaded_s, n, integer, fit = line.split()
+        _, total_s, loaded_s, n, integer, fit, cpu_load, cpu_tests = line.split()
         total, loaded = float(total_s), float(loaded_s)
         print(
             f"forensics {int(n):,} stations: {total:.1f} s (target <= {target:.1f} s, "
             f"{NATIONAL_TARGET:.0f} s at 1,000,000 scaled: {total / target:.2f}x target, "
             f"{'OK' if total <= target else 'MISSED'}); reading the station arrays "
             f"{loaded:.1f} s, the tests {total - loaded:.1f} s (integer test {integer}, "
-            f"Klimek fit {fit}; load average {os.getloadavg()[0]:.1f})",
+            f"Klimek fit {fit}); this process's CPU time: reading {float(cpu_load):.1f} s, "
+            f"the tests {float(cpu_tests):.1f} s (on 2 threads); load average "
+            f"{os.getloadavg()[0]:.1f}",
             flush=True,
         )
 

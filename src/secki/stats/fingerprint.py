@@ -319,11 +319,16 @@ def first_mode(x: FloatArray, *, bins: int = 1000) -> tuple[float, bool]:
     return mode, found
 
 
+Variance = FloatArray | Callable[[npt.NDArray[np.bool_]], FloatArray]
+
+
 def _clean_part(
-    t: FloatArray, s: FloatArray, var_t: FloatArray, var_s: FloatArray
+    t: FloatArray, s: FloatArray, var_t: Variance, var_s: Variance
 ) -> tuple[float, float, float, float, list[str]]:
     """Location (first marginal modes above 0.3) and spread below it: τ, ν, σ_τ, σ_ν, notes.
 
+    ``var_t``, ``var_s``: the binomial variance of each station, or a function giving it for
+    the stations of a mask (computed for those only).
     Raises :class:`ImplausibleModeError` when a mode is at or above ``MODE_CEILING``.
     """
     notes: list[str] = []
@@ -346,7 +351,8 @@ def _clean_part(
             notes.append(f"fewer than 10 stations below the {name} mode: its spread is 0.05")
             out.append((mode, 0.05))
             continue
-        v = float(np.mean((x[below] - mode) ** 2) - np.mean(var[below]))
+        var_below = var(below) if callable(var) else var[below]
+        v = float(np.mean((x[below] - mode) ** 2) - np.mean(var_below))
         sd = float(np.sqrt(max(v, 1e-6)))
         if not SD_BOUNDS[0] < sd < SD_BOUNDS[1]:
             notes.append(
@@ -388,13 +394,31 @@ class _Prepared:
 
 
 def _prepare_sample(
-    t: FloatArray, s: FloatArray, sizes: IntArray, *, bins: int, m: int, rng: np.random.Generator
+    t: FloatArray,
+    s: FloatArray,
+    sizes: IntArray | FloatArray,
+    *,
+    bins: int,
+    m: int,
+    rng: np.random.Generator,
 ) -> _Prepared:
-    """The sample's clean part and histogram, and the draws of its fit (see _fit_sample)."""
-    nsz = sizes.astype(np.float64)
-    tau_m, nu_m, sd_t, sd_s, notes = _clean_part(
-        t, s, t * (1 - t) / nsz, s * (1 - s) / np.maximum(t * nsz, 1.0)
-    )
+    """The sample's clean part and histogram, and the draws of its fit (see _fit_sample);
+    ``sizes`` may be given as floats already."""
+    nsz = np.asarray(sizes, dtype=np.float64)
+
+    def var_t(below: npt.NDArray[np.bool_]) -> FloatArray:
+        tb = t[below]
+        out: FloatArray = tb * (1 - tb) / nsz[below]
+        return out
+
+    def var_s(below: npt.NDArray[np.bool_]) -> FloatArray:
+        sb = s[below]
+        out: FloatArray = sb * (1 - sb) / np.maximum(t[below] * nsz[below], 1.0)
+        return out
+
+    # the variances of the stations below each mode only (the same values as computing
+    # them for every station and then selecting)
+    tau_m, nu_m, sd_t, sd_s, notes = _clean_part(t, s, var_t, var_s)
     idx = np.minimum((t * bins).astype(np.int64), bins - 1) * bins + np.minimum(
         (s * bins).astype(np.int64), bins - 1
     )
@@ -639,8 +663,12 @@ def fit_klimek(
     grid = tuple(sorted(set(thetas)))
     rng = as_rng(seed)
 
+    float_sizes = sizes.astype(np.float64)
+
     def prepare(pick: IntArray | slice) -> _Prepared:
-        return _prepare_sample(t[pick], s[pick], sizes[pick], bins=bins, m=sim_stations, rng=rng)
+        return _prepare_sample(
+            t[pick], s[pick], float_sizes[pick], bins=bins, m=sim_stations, rng=rng
+        )
 
     def fit(prepared: _Prepared) -> _SampleFit:
         return _fit_prepared(prepared, bins=bins, alpha=alpha, thetas=grid)
