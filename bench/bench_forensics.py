@@ -2,6 +2,14 @@
 
     python bench/bench_forensics.py [--stations N] [--replicates R] [--loop-replicates L]
     python bench/bench_forensics.py --quick   # 20,000 stations, loop timed on 100 replicates
+    python bench/bench_forensics.py --database [--stations N] [--runs K] [--url URL]
+
+``--database`` measures what the app runs (as bench_national's forensics phase): a
+simulated N-station election on a throwaway PostgreSQL (register through ``secki import``,
+protocols through ``secki upload-protocols``; ``--url`` reuses a database that holds one),
+then, in a child process, ``station_arrays.load`` (reading the station arrays) and
+``analysis.analyse`` (the tests, with the settings' replicates and bootstraps), K times;
+printed with the ratio to the 1,000,000-station target (120 s) scaled to N stations.
 
 Prints one line per figure; the integer test is compared with the straightforward
 per-replicate numpy loop (``method="binomial"``: two binomial draws per station per
@@ -13,10 +21,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
+from _common import base_env, secki
 from secki.stats import (
     digit_tests_by_group,
     fingerprint,
@@ -28,6 +42,103 @@ from secki.stats import (
 
 T = TypeVar("T")
 TARGET = 10.0
+#: bench_national's forensics target on 1,000,000 stations
+NATIONAL_TARGET = 120.0
+NATIONAL_STATIONS = 1_000_000
+SLUG = "az-2024-simulated"
+FORENSICS = """
+import os
+import time
+from secki.elections.models import Election
+from secki.integrity import analysis
+from secki.integrity.station_arrays import load
+from secki.ledger.chain import ledger_head
+election = Election.objects.get(slug=%r)
+def cpu():
+    t = os.times()
+    return t.user + t.system
+for run in range(%d):
+    started, cpu0 = time.perf_counter(), cpu()
+    data = load(election, public=False, head=ledger_head())
+    loaded, cpu1 = time.perf_counter() - started, cpu()
+    result = analysis.analyse(data, analysis.AnalysisConfig.from_settings())
+    total, cpu2 = time.perf_counter() - started, cpu()
+    print("RUN", total, loaded, data.n, result.integer is not None, result.fit is not None,
+          cpu1 - cpu0, cpu2 - cpu1)
+"""
+
+
+def build(url: str, stations: int, work: Path) -> None:
+    """A simulated election of ``stations`` stations with every protocol accepted."""
+    env = base_env(DATABASE_URL=url, SECKI_VAR_DIR=str(work / "var"))
+    bundle = work / "bundle"
+    secki(env, "manage", "migrate", "-v", "0")
+    secki(env, "simulate", "--quiet", "--out", str(bundle), "--stations", str(stations))
+    protocols = work / "protocols.csv"
+    shutil.move(bundle / "protocols.csv", protocols)
+    (bundle / "turnout.csv").unlink()
+    started = time.perf_counter()
+    secki(env, "import", "--no-migrate", str(bundle))
+    secki(
+        env,
+        "manage",
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model; "
+        "get_user_model().objects.create_superuser('bulk', 'b@example.org', None)",
+    )
+    secki(env, "upload-protocols", str(protocols), "--election", SLUG, "--user", "bulk")
+    print(f"# built in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def measure(url: str, stations: int, runs: int, work: Path) -> None:
+    env = base_env(DATABASE_URL=url, SECKI_VAR_DIR=str(work / "var"))
+    out = secki(env, "manage", "shell", "-c", FORENSICS % (SLUG, runs)).stdout
+    target = NATIONAL_TARGET * stations / NATIONAL_STATIONS
+    for line in out.splitlines():
+        if not line.startswith("RUN "):
+            continue
+        _, total_s, loaded_s, n, integer, fit, cpu_load, cpu_tests = line.split()
+        total, loaded = float(total_s), float(loaded_s)
+        print(
+            f"forensics {int(n):,} stations: {total:.1f} s (target <= {target:.1f} s, "
+            f"{NATIONAL_TARGET:.0f} s at 1,000,000 scaled: {total / target:.2f}x target, "
+            f"{'OK' if total <= target else 'MISSED'}); reading the station arrays "
+            f"{loaded:.1f} s, the tests {total - loaded:.1f} s (integer test {integer}, "
+            f"Klimek fit {fit}); this process's CPU time: reading {float(cpu_load):.1f} s, "
+            f"the tests {float(cpu_tests):.1f} s (on 2 threads); load average "
+            f"{os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+
+
+def database(args: argparse.Namespace) -> None:
+    from secki.devtools.pgserver import Cluster
+
+    print(f"# {args.stations:,} stations on PostgreSQL, {os.cpu_count()} CPUs", flush=True)
+    with tempfile.TemporaryDirectory(prefix="secki-bench-forensics-") as tmp:
+        work = Path(tmp)
+        if args.url:
+            measure(args.url, args.stations, args.runs, work)
+            return
+        cluster = Cluster()
+        try:
+            cluster.start()
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "import psycopg, sys; psycopg.connect(sys.argv[1], "
+                    "autocommit=True).execute('CREATE DATABASE bench_forensics')",
+                    cluster.url.replace("postgres://", "postgresql://", 1),
+                ],
+                check=True,
+            )
+            url = cluster.url.rsplit("/", 1)[0] + "/bench_forensics"
+            build(url, args.stations, work)
+            measure(url, args.stations, args.runs, work)
+        finally:
+            cluster.remove()
 
 
 def timed(fn: Callable[[], T]) -> tuple[T, float]:
@@ -42,7 +153,15 @@ def main() -> None:
     parser.add_argument("--replicates", type=int, default=1000)
     parser.add_argument("--loop-replicates", type=int, default=None)
     parser.add_argument("--quick", action="store_true", help="small run for smoke tests")
+    parser.add_argument(
+        "--database", action="store_true", help="the app's forensics on a PostgreSQL election"
+    )
+    parser.add_argument("--runs", type=int, default=2, help="--database: measurements")
+    parser.add_argument("--url", default=None, help="--database: an existing database")
     args = parser.parse_args()
+    if args.database:
+        database(args)
+        return
     if args.quick:
         args.stations = min(args.stations, 20_000)
         args.loop_replicates = args.loop_replicates or 100

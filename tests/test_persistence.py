@@ -66,6 +66,7 @@ def test_the_persistence_modules_are_found_and_hold_sql() -> None:
         "accounts/store.py",
         "api/store.py",
         "audits/store.py",
+        "integrity/store.py",
         "ledger/store.py",
         "observers/store.py",
         "opendata/store.py",

@@ -17,7 +17,7 @@ Every analysis is a plain call of :mod:`secki.stats` on the station arrays of
 Results are cached per process, keyed by the election and the head of the public ledger
 (every change that can move a count appends to the ledger). A request never waits for the
 statistics unless ``SECKI_INTEGRITY_BACKGROUND`` is false: when the head has moved it reads
-the station arrays (two queries), hands them to a single background worker (the numbers
+the station arrays (a few queries), hands them to a single background worker (the numbers
 need no database) and shows the last result with its timestamp until the new one is ready.
 """
 

@@ -1,9 +1,12 @@
-"""Station arrays of one election, from its counted protocols (two queries).
+"""Station arrays of one election, from its counted protocols.
 
 The protocol schema's roles say which lines hold the registered voters, the voters who
 received a ballot (``participants``), the ballots found in the boxes (``cast`` = valid +
 invalid), the valid and the invalid ballots, so the same code serves any country's form.
 Candidate votes are the lines ``C1`` … ``Cn``.
+
+The line values are read as flat (station, line, value) columns (:mod:`secki.integrity.store`:
+a binary COPY on PostgreSQL) and summed into a stations × lines matrix with numpy indexing.
 
 Stations are grouped by their **constituency**: the nearest unit of kind ``constituency``
 above the station, or the unit holding the station when there is none.
@@ -19,14 +22,13 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from django.db.models import Q, Sum
-from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 
 from secki.elections.models import Candidate, Election, Station, Unit, UnitKind
+from secki.integrity import store
 from secki.protocol_schema.expr import CANDIDATE_GROUP, Expression
 from secki.protocol_schema.schema import ROLES
-from secki.protocols.models import Protocol, counted_statuses
+from secki.protocols.models import counted_statuses
 
 IntArray = npt.NDArray[np.int64]
 
@@ -134,6 +136,27 @@ def station_groups(election: Election) -> dict[int, Unit]:
     }
 
 
+def _station_matrix(
+    station_ids: IntArray, lines: tuple[IntArray, IntArray, IntArray], width: int
+) -> tuple[IntArray, IntArray]:
+    """Sum the (station id, line index, value) rows into one row per station of
+    ``station_ids`` that has any: (positions in ``station_ids`` kept, stations × lines)."""
+    line_station, line, value = lines
+    order = np.argsort(station_ids, kind="stable")
+    ordered = station_ids[order]
+    at = np.searchsorted(ordered, line_station)
+    known = at < ordered.size
+    known[known] = ordered[at[known]] == line_station[known]
+    rows = order[at[known]]
+    full = np.zeros((station_ids.size, width), dtype=np.int64)
+    np.add.at(full, (rows, line[known]), value[known])
+    present = np.zeros(station_ids.size, dtype=np.bool_)
+    present[rows] = True
+    kept: IntArray = np.flatnonzero(present).astype(np.int64)
+    matrix: IntArray = full[kept]
+    return kept, matrix
+
+
 def _role_value(expr: Expression, env: Mapping[str, Any], n: int) -> IntArray:
     value = expr.evaluate(env)
     arr = np.broadcast_to(np.asarray(value, dtype=np.float64), (n,))
@@ -153,31 +176,20 @@ def load(
     for role in ROLES:
         line_names |= schema.roles[role].names
     codes = sorted(line_names | {c.code for c in candidates})
-    aggregates = {
-        f"v{i}": Coalesce(Sum("values__value", filter=Q(values__code=code)), 0)
-        for i, code in enumerate(codes)
-    }
-    rows = list(
-        Protocol.objects.filter(
-            election=election,
-            is_current=True,
-            status__in=counted_statuses(public),
-            values__code__in=codes,
-        )
-        .values("station_id")
-        .annotate(**aggregates)
-        .values_list("station_id", *aggregates)
-    )
-    by_station = {int(r[0]): r[1:] for r in rows}
     stations = list(
         Station.objects.filter(election=election)
         .order_by("position", "id")
-        .values_list("id", "code", "name")
+        .values_list("id", "code", "name", "unit_id")
     )
-    groups_of = station_groups(election)
-    kept = [s for s in stations if s[0] in by_station]
+    kept_at, matrix = _station_matrix(
+        np.fromiter((s[0] for s in stations), dtype=np.int64, count=len(stations)),
+        store.protocol_lines(election.pk, counted_statuses(public), codes),
+        len(codes),
+    )
+    kept = [stations[i] for i in kept_at.tolist()]
     n = len(kept)
-    matrix = np.array([by_station[s[0]] for s in kept], dtype=np.int64).reshape(n, len(codes))
+    units = {u.id: u for u in Unit.objects.filter(election=election)}
+    by_unit = constituency_of(units)
     env: dict[str, Any] = {code: matrix[:, i] for i, code in enumerate(codes)}
     votes = (
         np.stack([env[c.code] for c in candidates], axis=1)
@@ -186,7 +198,7 @@ def load(
     )
     env[CANDIDATE_GROUP] = votes.sum(axis=1)
     values = {role: _role_value(schema.roles[role], env, n) for role in ROLES}
-    group_units = [groups_of[s[0]] for s in kept]
+    group_units = [by_unit[s[3]] for s in kept]
     flags: dict[str, list[str]] = {}
     flag_counts: dict[str, int] = {}
     if with_turnout_flags and n:

@@ -25,16 +25,18 @@ the public ledger.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 import itertools
 import math
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from django.utils.translation import gettext_lazy
 from scipy.stats import poisson
 
@@ -102,12 +104,28 @@ def _ordered(station: StationTurnout, times: Sequence[str]) -> list[tuple[str, i
     return [(t, station.current[t]) for t in times if t in station.current]
 
 
-def above_100(stations: Iterable[StationTurnout], times: Sequence[str]) -> list[Flag]:
+#: id(station) → its current reports in time order (find_anomalies builds it once for all
+#: the detectors)
+Series = dict[int, list[tuple[str, int]]]
+
+
+def _orderer(
+    times: Sequence[str], series: Series | None
+) -> Callable[[StationTurnout], list[tuple[str, int]]]:
+    if series is None:
+        return lambda s: _ordered(s, times)
+    return lambda s: series[id(s)]
+
+
+def above_100(
+    stations: Iterable[StationTurnout], times: Sequence[str], *, series: Series | None = None
+) -> list[Flag]:
+    ordered = _orderer(times, series)
     flags = []
     for s in stations:
         if s.registered <= 0:
             continue
-        points = _ordered(s, times) + ([(FINAL, s.final)] if s.final is not None else [])
+        points = ordered(s) + ([(FINAL, s.final)] if s.final is not None else [])
         over = [(t, v) for t, v in points if v > s.registered]
         if over:
             t, v = max(over, key=lambda p: p[1])
@@ -125,12 +143,15 @@ def above_100(stations: Iterable[StationTurnout], times: Sequence[str]) -> list[
     return flags
 
 
-def decreases(stations: Iterable[StationTurnout], times: Sequence[str]) -> list[Flag]:
+def decreases(
+    stations: Iterable[StationTurnout], times: Sequence[str], *, series: Series | None = None
+) -> list[Flag]:
+    ordered = _orderer(times, series)
     flags = []
     for s in stations:
-        series = _ordered(s, times)
+        current = ordered(s)
         best: tuple[str, int] | None = None
-        for t, v in series:
+        for t, v in current:
             if best is not None and v < best[1]:
                 flags.append(
                     Flag(
@@ -144,10 +165,12 @@ def decreases(stations: Iterable[StationTurnout], times: Sequence[str]) -> list[
                 )
             if best is None or v >= best[1]:
                 best = (t, v)
+        # a lowered version needs two versions of one time: more reports than current ones
         versions: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        for t, version, v in s.history:
-            versions[t].append((version, v))
-        for t in times:
+        if len(s.history) > len(s.current):
+            for t, version, v in s.history:
+                versions[t].append((version, v))
+        for t in times if versions else ():
             chain = sorted(versions.get(t, []))
             for (v1, old), (v2, new) in itertools.pairwise(chain):
                 if new < old:
@@ -161,8 +184,8 @@ def decreases(stations: Iterable[StationTurnout], times: Sequence[str]) -> list[
                             f"version {v2} at {t} lowered {old:,} (version {v1}) to {new:,}",
                         )
                     )
-        if s.final is not None and series and s.final < series[-1][1]:
-            t, v = series[-1]
+        if s.final is not None and current and s.final < current[-1][1]:
+            t, v = current[-1]
             flags.append(
                 Flag(
                     s.code,
@@ -178,15 +201,20 @@ def decreases(stations: Iterable[StationTurnout], times: Sequence[str]) -> list[
 
 
 def late_jumps(
-    stations: Iterable[StationTurnout], times: Sequence[str], jump_points: float = 15.0
+    stations: Iterable[StationTurnout],
+    times: Sequence[str],
+    jump_points: float = 15.0,
+    *,
+    series: Series | None = None,
 ) -> list[Flag]:
     """Final protocol turnout minus the last report's, in percentage points of registered."""
+    ordered = _orderer(times, series)
     flags = []
     for s in stations:
-        series = _ordered(s, times)
-        if s.final is None or not series or s.registered <= 0:
+        current = ordered(s)
+        if s.final is None or not current or s.registered <= 0:
             continue
-        t, v = series[-1]
+        t, v = current[-1]
         jump = 100.0 * (s.final - v) / s.registered
         if jump > jump_points:
             flags.append(
@@ -205,8 +233,13 @@ def late_jumps(
 
 
 def identical_numbers(
-    stations: Sequence[StationTurnout], times: Sequence[str], settings: Settings = Settings()
+    stations: Sequence[StationTurnout],
+    times: Sequence[str],
+    settings: Settings = Settings(),
+    *,
+    series: Series | None = None,
 ) -> list[Flag]:
+    ordered = _orderer(times, series)
     flags: list[Flag] = []
     # the same non-zero number at one time, more often than the local density explains
     tests: list[tuple[str, int, int, float]] = []  # time, value, count, expected
@@ -224,8 +257,14 @@ def identical_numbers(
     n_tests = max(sum(len({s.current[t] for s in stations if t in s.current}) for t in times), 1)
     cutoff = settings.identical_alpha / n_tests
     suspicious: dict[tuple[str, int], tuple[int, float, float]] = {}
-    for t, value, count, expected in tests:
-        p = float(poisson.sf(count - 1, expected))
+    # one vectorised call: the same survival function, value by value
+    pvalues = (
+        poisson.sf(np.array([c for _, _, c, _ in tests]) - 1, np.array([e for *_, e in tests]))
+        if tests
+        else []
+    )
+    for (t, value, count, expected), p_value in zip(tests, pvalues, strict=True):
+        p = float(p_value)
         if p < cutoff:
             suspicious[(t, value)] = (count, expected, p)
     for s in stations:
@@ -245,12 +284,12 @@ def identical_numbers(
                     )
                 )
     # the same whole series at several stations
-    series: dict[tuple[tuple[str, int], ...], list[StationTurnout]] = defaultdict(list)
+    same: dict[tuple[tuple[str, int], ...], list[StationTurnout]] = defaultdict(list)
     for s in stations:
-        key = tuple(_ordered(s, times))
+        key = tuple(ordered(s))
         if len(key) >= 3 and any(v > 0 for _, v in key):
-            series[key].append(s)
-    for key, group in series.items():
+            same[key].append(s)
+    for key, group in same.items():
         if len(group) >= settings.identical_series:
             others = ", ".join(g.code for g in group[:10]) + (" …" if len(group) > 10 else "")
             shown = ", ".join(f"{t} {v:,}" for t, v in key)
@@ -269,14 +308,7 @@ def identical_numbers(
 
 
 def _bisect(values: Sequence[int], x: int) -> int:
-    lo, hi = 0, len(values)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if values[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+    return bisect.bisect_left(values, x)
 
 
 def curve_outliers(
@@ -333,11 +365,12 @@ def find_anomalies(
     stations: Sequence[StationTurnout], times: Sequence[str], settings: Settings = Settings()
 ) -> list[Flag]:
     """Every flag of every kind, by station code then kind."""
+    series = {id(s): _ordered(s, times) for s in stations}
     flags = (
-        above_100(stations, times)
-        + decreases(stations, times)
-        + late_jumps(stations, times, settings.jump_points)
-        + identical_numbers(stations, times, settings)
+        above_100(stations, times, series=series)
+        + decreases(stations, times, series=series)
+        + late_jumps(stations, times, settings.jump_points, series=series)
+        + identical_numbers(stations, times, settings, series=series)
         + curve_outliers(stations, times, settings)
     )
     order = {code: i for i, code in enumerate(KINDS)}

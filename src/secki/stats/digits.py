@@ -199,11 +199,14 @@ def digit_tests_by_group(
     c = as_int_array(counts, "counts")
     labels = group_labels(groups, c.size)
     reg = None if registered is None else as_int_array(registered, "registered")
-    names = np.unique(labels)
+    names, inverse = np.unique(labels, return_inverse=True)
     rngs = as_rng(seed).spawn(len(names))
+    # each group's stations in input order, from one stable sort (not a pass per group)
+    order = np.argsort(inverse.reshape(-1), kind="stable")
+    bounds = np.searchsorted(inverse.reshape(-1)[order], np.arange(len(names) + 1))
     out: dict[str, DigitTestResult] = {}
-    for name, rng in zip(names.tolist(), rngs, strict=True):
-        sel = labels == name
+    for k, (name, rng) in enumerate(zip(names.tolist(), rngs, strict=True)):
+        sel = order[bounds[k] : bounds[k + 1]]
         out[str(name)] = digit_tests(
             c[sel],
             seed=rng,

@@ -52,6 +52,7 @@ not a fact.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,7 +63,6 @@ from secki.stats._common import FloatArray, IntArray, Seed, as_int_array, as_rng
 from secki.stats.simulation import (
     EXTREME_SD,
     half_normal,
-    klimek_shares,
     truncated_normal,
 )
 
@@ -194,22 +194,30 @@ class ImplausibleModeError(ValueError):
 
 
 _SMOOTH = 1e-4  # mass spread uniformly so that no cell has probability zero
+_RIDGE = 1e-12 * np.eye(2)
 
 
 def _soft_hist(t: FloatArray, s: FloatArray, bins: int) -> FloatArray:
     """Histogram with bilinear weights to the four nearest bin centres, normalised to 1."""
     b = bins
-    gt = np.clip(t * b - 0.5, 0.0, b - 1.0)
-    gs = np.clip(s * b - 0.5, 0.0, b - 1.0)
+    # clip as min(max()) in place: the same values as np.clip, fewer temporaries
+    gt = t * b
+    gt -= 0.5
+    np.minimum(np.maximum(gt, 0.0, out=gt), b - 1.0, out=gt)
+    gs = s * b
+    gs -= 0.5
+    np.minimum(np.maximum(gs, 0.0, out=gs), b - 1.0, out=gs)
     i0 = np.minimum(gt.astype(np.int64), b - 2)
     j0 = np.minimum(gs.astype(np.int64), b - 2)
     ft = gt - i0
     fs = gs - j0
+    rt = 1 - ft
+    rs = 1 - fs
     base = i0 * b + j0
     size = b * b
-    h = np.bincount(base, (1 - ft) * (1 - fs), minlength=size)
-    h += np.bincount(base + b, ft * (1 - fs), minlength=size)
-    h += np.bincount(base + 1, (1 - ft) * fs, minlength=size)
+    h = np.bincount(base, rt * rs, minlength=size)
+    h += np.bincount(base + b, ft * rs, minlength=size)
+    h += np.bincount(base + 1, rt * fs, minlength=size)
     h += np.bincount(base + b + 1, ft * fs, minlength=size)
     out: FloatArray = h / t.size
     return out
@@ -233,9 +241,13 @@ def _mixture_weights(counts: FloatArray, comps: FloatArray, w0: FloatArray) -> F
     n = c.sum()
     k = comps.shape[1]
     w = w0.copy()
+    keep, spread = 1 - _SMOOTH, _SMOOTH / k
     for _ in range(20):
-        p = (1 - _SMOOTH) * (w @ cp) + _SMOOTH / k
-        w = w * ((1 - _SMOOTH) * (cp @ (c / p)) + _SMOOTH * (c / p).sum() / k) / n
+        p = w @ cp
+        p *= keep
+        p += spread
+        ratio = c / p
+        w = w * (keep * (cp @ ratio) + _SMOOTH * ratio.sum() / k) / n
         w /= w.sum()
     diff = (1 - _SMOOTH) * (cp[1:] - cp[0])
     base = (1 - _SMOOTH) * cp[0] + _SMOOTH / k
@@ -258,7 +270,10 @@ def _mixture_weights(counts: FloatArray, comps: FloatArray, w0: FloatArray) -> F
         if not free.any():
             break
         step = np.zeros(2)
-        h = hess[np.ix_(free, free)] + 1e-12 * np.eye(int(free.sum()))
+        if free.all():
+            h = hess + _RIDGE
+        else:
+            h = hess[np.ix_(free, free)] + 1e-12 * np.eye(int(free.sum()))
         step[free] = np.linalg.solve(h, grad[free])
         t = 1.0
         while True:
@@ -304,11 +319,16 @@ def first_mode(x: FloatArray, *, bins: int = 1000) -> tuple[float, bool]:
     return mode, found
 
 
+Variance = FloatArray | Callable[[npt.NDArray[np.bool_]], FloatArray]
+
+
 def _clean_part(
-    t: FloatArray, s: FloatArray, var_t: FloatArray, var_s: FloatArray
+    t: FloatArray, s: FloatArray, var_t: Variance, var_s: Variance
 ) -> tuple[float, float, float, float, list[str]]:
     """Location (first marginal modes above 0.3) and spread below it: τ, ν, σ_τ, σ_ν, notes.
 
+    ``var_t``, ``var_s``: the binomial variance of each station, or a function giving it for
+    the stations of a mask (computed for those only).
     Raises :class:`ImplausibleModeError` when a mode is at or above ``MODE_CEILING``.
     """
     notes: list[str] = []
@@ -331,7 +351,8 @@ def _clean_part(
             notes.append(f"fewer than 10 stations below the {name} mode: its spread is 0.05")
             out.append((mode, 0.05))
             continue
-        v = float(np.mean((x[below] - mode) ** 2) - np.mean(var[below]))
+        var_below = var(below) if callable(var) else var[below]
+        v = float(np.mean((x[below] - mode) ** 2) - np.mean(var_below))
         sd = float(np.sqrt(max(v, 1e-6)))
         if not SD_BOUNDS[0] < sd < SD_BOUNDS[1]:
             notes.append(
@@ -353,6 +374,77 @@ class _SampleFit:
     corrected: tuple[float, float]
 
 
+@dataclass(frozen=True, eq=False)
+class _Prepared:
+    """What one fit needs from its sample: the clean part, the histogram and the random
+    draws of its simulated stations (every use of the generator, so that the fits
+    themselves can run in any order, or at once)."""
+
+    observed: FloatArray  # tau, nu, sd_tau, sd_nu
+    notes: tuple[str, ...]
+    counts: FloatArray
+    u_t: FloatArray
+    u_s: FloatArray
+    n_sim: FloatArray
+    z_t: FloatArray
+    z_s: FloatArray
+    u_x: FloatArray
+    u_e: FloatArray
+    u_k: FloatArray
+
+
+def _prepare_sample(
+    t: FloatArray,
+    s: FloatArray,
+    sizes: IntArray | FloatArray,
+    *,
+    bins: int,
+    m: int,
+    rng: np.random.Generator,
+) -> _Prepared:
+    """The sample's clean part and histogram, and the draws of its fit (see _fit_sample);
+    ``sizes`` may be given as floats already."""
+    nsz = np.asarray(sizes, dtype=np.float64)
+
+    def var_t(below: npt.NDArray[np.bool_]) -> FloatArray:
+        tb = t[below]
+        out: FloatArray = tb * (1 - tb) / nsz[below]
+        return out
+
+    def var_s(below: npt.NDArray[np.bool_]) -> FloatArray:
+        sb = s[below]
+        out: FloatArray = sb * (1 - sb) / np.maximum(t[below] * nsz[below], 1.0)
+        return out
+
+    # the variances of the stations below each mode only (the same values as computing
+    # them for every station and then selecting)
+    tau_m, nu_m, sd_t, sd_s, notes = _clean_part(t, s, var_t, var_s)
+    idx = np.minimum((t * bins).astype(np.int64), bins - 1) * bins + np.minimum(
+        (s * bins).astype(np.int64), bins - 1
+    )
+    counts = np.bincount(idx, minlength=bins * bins).astype(np.float64)
+    u_t, u_s = rng.random(m), rng.random(m)
+    n_sim = rng.choice(nsz, size=m)
+    z_t = rng.standard_normal(m) / np.sqrt(n_sim)
+    z_s = rng.standard_normal(m) / np.sqrt(n_sim)
+    u_x = rng.random(m)
+    u_e = rng.random(m)
+    u_k = rng.random(m)
+    return _Prepared(
+        np.array([tau_m, nu_m, sd_t, sd_s]),
+        tuple(notes),
+        counts,
+        u_t,
+        u_s,
+        n_sim,
+        z_t,
+        z_s,
+        u_x,
+        u_e,
+        u_k,
+    )
+
+
 def _fit_sample(
     t: FloatArray,
     s: FloatArray,
@@ -372,25 +464,45 @@ def _fit_sample(
     spreads are moved by the difference to what the rule gives on the data, then the
     fraud fractions are fitted again.
     """
-    nsz = sizes.astype(np.float64)
-    tau_m, nu_m, sd_t, sd_s, notes = _clean_part(
-        t, s, t * (1 - t) / nsz, s * (1 - s) / np.maximum(t * nsz, 1.0)
-    )
-    observed = np.array([tau_m, nu_m, sd_t, sd_s])
-    idx = np.minimum((t * bins).astype(np.int64), bins - 1) * bins + np.minimum(
-        (s * bins).astype(np.int64), bins - 1
-    )
-    counts = np.bincount(idx, minlength=bins * bins).astype(np.float64)
+    prepared = _prepare_sample(t, s, sizes, bins=bins, m=m, rng=rng)
+    return _fit_prepared(prepared, bins=bins, alpha=alpha, thetas=thetas, corrections=corrections)
 
-    u_t, u_s = rng.random(m), rng.random(m)
-    n_sim = rng.choice(nsz, size=m)
-    z_t = rng.standard_normal(m) / np.sqrt(n_sim)
-    z_s = rng.standard_normal(m) / np.sqrt(n_sim)
-    u_x = rng.random(m)
-    u_e = rng.random(m)
-    u_k = rng.random(m)
+
+def _fit_prepared(
+    prepared: _Prepared,
+    *,
+    bins: int,
+    alpha: float,
+    thetas: tuple[float, ...],
+    corrections: int = CORRECTIONS,
+) -> _SampleFit:
+    """The fit of :func:`_fit_sample` on a prepared sample (uses no generator)."""
+    p = prepared
+    observed = p.observed
+    tau_m, nu_m, sd_t, sd_s = (float(x) for x in observed)
+    notes = list(p.notes)
+    counts = p.counts
+    u_t, u_s, n_sim, z_t, z_s, u_x, u_e, u_k = (
+        p.u_t,
+        p.u_s,
+        p.n_sim,
+        p.z_t,
+        p.z_s,
+        p.u_x,
+        p.u_e,
+        p.u_k,
+    )
+    m = u_t.size
     grid = sorted(thetas)
     start = np.array([0.8, 0.15, 0.05])
+    incremental: dict[float, FloatArray] = {}
+
+    def fraud(theta: float) -> FloatArray:
+        """The incremental fraud draws for ``theta`` (the same in every fit_at below)."""
+        x = incremental.get(theta)
+        if x is None:
+            x = incremental[theta] = half_normal(u_x, theta)
+        return x
 
     def fit_at(
         clean_part: FloatArray,
@@ -398,10 +510,29 @@ def _fit_sample(
         tau = truncated_normal(u_t, float(clean_part[0]), float(clean_part[2]))
         nu = truncated_normal(u_s, float(clean_part[1]), float(clean_part[3]))
 
+        # klimek_shares(tau, nu, x, alpha) with the terms that do not depend on x computed
+        # once (the same operations in the same order, so the same values)
+        rest_tau, tau_nu, rest_nu = 1.0 - tau, tau * nu, 1.0 - nu
+
         def points(x: FloatArray) -> tuple[FloatArray, FloatArray]:
-            tt, ss = klimek_shares(tau, nu, x, alpha)
-            tt = np.clip(tt + np.sqrt(tt * (1 - tt)) * z_t, 0.0, 1.0)
-            ss = np.clip(ss + np.sqrt(ss * (1 - ss) / np.maximum(tt, 1e-3)) * z_s, 0.0, 1.0)
+            moved = x * rest_tau
+            tt = tau + moved
+            w = tau_nu + moved
+            w += x**alpha * rest_nu * tau
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ss = np.where(tt > 0, w / tt, nu)
+            np.minimum(np.maximum(ss, 0.0, out=ss), 1.0, out=ss)
+            noise = tt * (1 - tt)
+            np.sqrt(noise, out=noise)
+            noise *= z_t
+            tt += noise
+            np.minimum(np.maximum(tt, 0.0, out=tt), 1.0, out=tt)
+            noise = ss * (1 - ss)
+            noise /= np.maximum(tt, 1e-3)
+            np.sqrt(noise, out=noise)
+            noise *= z_s
+            ss += noise
+            np.minimum(np.maximum(ss, 0.0, out=ss), 1.0, out=ss)
             return tt, ss
 
         x_e = 1.0 - half_normal(u_e, EXTREME_SD)
@@ -409,7 +540,7 @@ def _fit_sample(
         extreme = _soft_hist(*points(x_e), bins)
 
         def at(theta: float) -> tuple[float, float, float]:
-            comps = np.stack([clean, _soft_hist(*points(half_normal(u_x, theta)), bins), extreme])
+            comps = np.stack([clean, _soft_hist(*points(fraud(theta)), bins), extreme])
             w = _mixture_weights(counts, comps, start)
             return float(w[1]), float(w[2]), _loglik(counts, comps, w)
 
@@ -431,7 +562,7 @@ def _fit_sample(
                 best = (fi, fe, th, ll)
 
         def model_points(f: FloatArray) -> tuple[FloatArray, ...]:
-            x = np.where(u_k < f[0], half_normal(u_x, best[2]), 0.0)
+            x = np.where(u_k < f[0], fraud(best[2]), 0.0)
             x = np.where(u_k > 1.0 - f[1], x_e, x)
             tt, ss = points(x)
             return tt, ss, tt * (1 - tt) / n_sim, ss * (1 - ss) / np.maximum(tt * n_sim, 1.0)
@@ -532,30 +663,37 @@ def fit_klimek(
     grid = tuple(sorted(set(thetas)))
     rng = as_rng(seed)
 
-    def fit(pick: IntArray | slice) -> _SampleFit:
-        return _fit_sample(
-            t[pick],
-            s[pick],
-            sizes[pick],
-            bins=bins,
-            m=sim_stations,
-            alpha=alpha,
-            thetas=grid,
-            rng=rng,
+    float_sizes = sizes.astype(np.float64)
+
+    def prepare(pick: IntArray | slice) -> _Prepared:
+        return _prepare_sample(
+            t[pick], s[pick], float_sizes[pick], bins=bins, m=sim_stations, rng=rng
         )
 
-    main = fit(slice(None))
-    tau_m, nu_m, sd_t, sd_s = main.clean
+    def fit(prepared: _Prepared) -> _SampleFit:
+        return _fit_prepared(prepared, bins=bins, alpha=alpha, thetas=grid)
+
     boot = np.empty((bootstrap, 4))
     refused = 0
-    for b in range(bootstrap):
-        try:
-            rep = fit(rng.integers(0, n, n))
-        except ImplausibleModeError:
-            refused += 1
-            boot[b] = np.nan
-            continue
-        boot[b] = rep.f_i, rep.f_e, *rep.corrected
+    # The generator is used only while preparing a sample, in this thread and in the same
+    # order as one fit after the other; the fits (most of the work, independent of the
+    # number of stations) run on two threads meanwhile: the same numbers, sooner.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        main_fit = pool.submit(fit, prepare(slice(None)))
+        fits: list[tuple[int, Future[_SampleFit]]] = []
+        for b in range(bootstrap):
+            try:
+                prepared = prepare(rng.integers(0, n, n))
+            except ImplausibleModeError:
+                refused += 1
+                boot[b] = np.nan
+                continue
+            fits.append((b, pool.submit(fit, prepared)))
+        main = main_fit.result()
+        for b, future in fits:
+            rep = future.result()
+            boot[b] = rep.f_i, rep.f_e, *rep.corrected
+    tau_m, nu_m, sd_t, sd_s = main.clean
     lo, hi = (1 - confidence) / 2, 1 - (1 - confidence) / 2
     if refused < bootstrap:
         both = np.nanquantile(boot, [lo, hi], axis=0)

@@ -57,8 +57,13 @@ class RiskResult:
 
 def _robust_z(x: FloatArray, labels: npt.NDArray[np.str_], ok: BoolArray) -> FloatArray:
     z = np.zeros(x.size)
-    for name in np.unique(labels[ok]):
-        sel = ok & (labels == name)
+    rows = np.flatnonzero(ok)
+    names, inverse = np.unique(labels[rows], return_inverse=True)
+    # each group's stations in input order, from one stable sort (not a pass per group)
+    order = np.argsort(inverse.reshape(-1), kind="stable")
+    bounds = np.searchsorted(inverse.reshape(-1)[order], np.arange(len(names) + 1))
+    for k in range(len(names)):
+        sel = rows[order[bounds[k] : bounds[k + 1]]]
         vals = x[sel]
         med = float(np.median(vals))
         mad = 1.4826 * float(np.median(np.abs(vals - med)))
