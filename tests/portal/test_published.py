@@ -113,7 +113,7 @@ def test_a_state_is_never_older_than_the_interval_while_facts_arrive(
 def test_deltas_equal_a_full_tabulation_after_amendments_and_annulments(
     waiting: Election, admin: Any, clock: Clock, open_data: bool
 ) -> None:
-    publisher = published.Publisher(clock=clock, open_data=open_data)
+    publisher = published.Publisher(clock=clock, open_data=open_data, open_data_every=0)
     publisher.step()
     for fact in facts(waiting, admin):
         clock.now += publisher.interval
@@ -536,6 +536,7 @@ def test_a_change_reaches_the_state_before_the_open_data_files(
     """The open-data files of a national election take seconds to rewrite (the bulk CSV of
     every station): the publisher writes the public state first, then the files the change
     touched, from the same data."""
+    publisher.open_data_every = 0
     submit(waiting, "1-1", admin)
     [first] = publisher.step()
     rewrites: list[int | None] = []
@@ -641,3 +642,30 @@ def test_parts_no_state_names_are_removed_after_the_grace_period(
     clock.now += published.PART_GRACE
     again.step()
     assert {p.name for p in directory.iterdir()} == {*state.parts.values(), state.register_file}
+
+
+def test_the_open_data_files_follow_the_states_at_most_every_few_seconds(
+    waiting: Election, admin: Any, clock: Clock, publisher: published.Publisher
+) -> None:
+    """States go on every interval while the open-data files (a national bulk CSV takes
+    seconds) are rewritten at most every OPEN_DATA_EVERY seconds, and catch up without a new
+    fact."""
+    submit(waiting, "1-1", admin)
+    [first] = publisher.step()
+
+    def files_seq() -> int:
+        manifest = snapshots.live_manifest(waiting)
+        assert manifest is not None
+        return int(manifest["ledger_seq"])
+
+    assert files_seq() == first.seq
+    submit(waiting, "2-1", admin)
+    clock.now += publisher.interval
+    [second] = publisher.step()
+    assert second.seq > first.seq
+    assert files_seq() == first.seq  # not yet: the last rewrite is younger than the period
+    clock.now = published.OPEN_DATA_EVERY
+    assert publisher.step() == []  # no new fact, no new state; the files catch up
+    assert files_seq() == second.seq
+    index = json.loads((snapshots.election_dir(waiting) / "live" / "index.json").read_bytes())
+    assert index["stations_reported"] == 2

@@ -63,6 +63,10 @@ PART_GRACE = 30.0
 PARTS_KEPT = 256
 #: seconds between publications while facts arrive (the state is never older than this)
 INTERVAL = 0.5
+#: seconds between rewrites of the open-data live files while facts arrive (a national bulk
+#: CSV takes seconds: written after every state, it would hold the next states back; the live
+#: files are served with ``max-age=2`` anyway)
+OPEN_DATA_EVERY = 2.0
 #: a web process without a running publisher rebuilds a state at most this often
 ON_DEMAND_SECONDS = 1.0
 
@@ -316,7 +320,8 @@ class Publisher:
     ``interval`` old by ``clock`` (so while facts arrive a state is never older than the
     interval plus one step), and refreshes the open-data live files from the same data.
     ``clock`` (intervals) and ``now`` (the wall clock a publication time is compared with)
-    are injectable so that tests drive time explicitly.
+    are injectable so that tests drive time explicitly. The open-data live files follow at
+    most every ``open_data_every`` seconds (the states do not wait for them).
 
     Each state rewrites only the part files of the units whose stations changed since the
     last one (a new name each time; the old file is removed ``PART_GRACE`` seconds later).
@@ -330,9 +335,13 @@ class Publisher:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], dt.datetime] = timezone.now,
         open_data: bool = True,
+        open_data_every: float = OPEN_DATA_EVERY,
     ) -> None:
         self.slug = slug
         self.interval = interval
+        self.open_data_every = open_data_every
+        self._opened: dict[str, float] = {}  # slug → when its open-data files were refreshed
+        self._behind: set[str] = set()  # slugs whose open-data files lag behind their state
         self.clock = clock
         self.now = now
         self.open_data = open_data
@@ -379,6 +388,8 @@ class Publisher:
                 and last.state.fingerprint == _fingerprint(row.election, wall)
             )
             if same or now - last.at < self.interval:
+                if slug in self._behind:
+                    self._open_data(Election.objects.get(pk=row.election.id), now)
                 return None
         election = Election.objects.get(pk=row.election.id)
         data = self._current_data(election)
@@ -402,11 +413,21 @@ class Publisher:
         )
         raw = _dumps(state)
         write(state, raw)
-        if self.open_data:  # a due release (seconds for a big election) after the state
-            snapshots.refresh(election, keep=True)
+        if self.open_data:  # the files the changes touched and a due release, after the state
+            self._behind.add(slug)
+            self._open_data(election, now)
         state = _loads(raw)  # its own copy: ``data`` goes on changing
         self.last[slug] = _Last(state, now)
         return state
+
+    def _open_data(self, election: Election, now: float) -> None:
+        """Refresh the election's open-data live files (and cut a due release) when the last
+        refresh is at least ``open_data_every`` old."""
+        if now - self._opened.get(election.slug, -float("inf")) < self.open_data_every:
+            return
+        snapshots.refresh(election, keep=True)
+        self._opened[election.slug] = now
+        self._behind.discard(election.slug)
 
     def _write_parts(self, slug: str, data: PublicData, version: int) -> _Written:
         """Write the part files of the units whose stations changed since the last state
