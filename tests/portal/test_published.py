@@ -5,6 +5,7 @@ from the latest one (issue 15)."""
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import re
 import threading
@@ -669,3 +670,29 @@ def test_the_open_data_files_follow_the_states_at_most_every_few_seconds(
     assert files_seq() == second.seq
     index = json.loads((snapshots.election_dir(waiting) / "live" / "index.json").read_bytes())
     assert index["stations_reported"] == 2
+
+
+def test_the_first_release_is_cut_from_the_data_the_publisher_keeps(
+    waiting: Election,
+    admin: Any,
+    clock: Clock,
+    publisher: published.Publisher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A national election held twice in the publisher is twice its memory: while nothing
+    was committed since the kept data's reads, the release is cut from that data."""
+    submit(waiting, "1-1", admin)
+
+    def second_read(election: Election) -> Any:
+        raise AssertionError("the release read the election again")
+
+    monkeypatch.setattr(snapshots, "collect_at_once", second_read)
+    [state] = publisher.step()
+    newest = snapshots.releases(waiting)
+    assert newest and int(newest[0]["ledger_seq"]) == state.seq
+    bulk = gzip.decompress(
+        (
+            snapshots.election_dir(waiting) / str(newest[0]["version"]) / "stations.csv.gz"
+        ).read_bytes()
+    ).decode()
+    assert len(bulk.splitlines()) == 1 + len(STATIONS)

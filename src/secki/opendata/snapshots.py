@@ -609,6 +609,11 @@ def refresh(
                 data = collect(election)
                 write_live(election, data, keep=keep)
             rewrote = True
+        else:  # the live files are current: the data kept for them is the head's
+            with _states_lock:
+                kept_state = _states.get(_state_key(election))
+            if kept_state is not None and kept_state.pending is None:
+                data = kept_state.data if kept_state.data.seq == head else None
         newest = releases(election)
         released = None
         live = live_manifest(election)
