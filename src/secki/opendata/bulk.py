@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -173,7 +174,13 @@ def bulk_bytes(data: PublicData, lines: dict[int, bytes] | None = None) -> bytes
 
 
 def turnout_bytes(data: PublicData) -> bytes:
-    return "".join(render([TURNOUT_COLUMNS, *turnout_rows(data)])).encode("utf-8")
+    """The turnout CSV (a row per report: millions for a national election, rendered a few
+    tens of thousands at a time)."""
+    out = ["".join(render([TURNOUT_COLUMNS])).encode("utf-8")]
+    rows = turnout_rows(data)
+    while chunk := list(itertools.islice(rows, 50_000)):
+        out.append("".join(render(chunk)).encode("utf-8"))
+    return b"".join(out)
 
 
 def write_bulk(data: PublicData, directory: Path, lines: dict[int, bytes] | None = None) -> None:

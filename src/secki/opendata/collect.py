@@ -140,8 +140,8 @@ class PublicData:
     #: unit id → how many counted stations carry each line (a line's sum disappears with the
     #: last station carrying it, as in the tabulation's GROUP BY)
     present: dict[int, Counter[str]] = field(default_factory=dict)
-    #: stations whose current protocol is annulled, when the protocols are not held (the
-    #: published state's light copy: :meth:`light`)
+    #: stations whose current protocol is annulled (None: not counted yet; the published
+    #: state's light copy holds the count without the protocols, :meth:`light`)
     annulled: int | None = None
     #: grows with every change applied to the data (:meth:`touch`); ``unit_rev``: unit id →
     #: ``rev`` at the last change of a station it holds directly; ``turnout_rev``: ``rev`` at
@@ -257,9 +257,11 @@ class PublicData:
     def annulled_count(self) -> int:
         """Stations whose current public protocol is annulled (an annulled station is
         finished; too many make the election invalid)."""
-        if self.annulled is not None:
-            return self.annulled
-        return sum(1 for p in self.protocols.values() if p.status == ProtocolStatus.ANNULLED)
+        if self.annulled is None:  # counted once, then kept by :meth:`replace`
+            self.annulled = sum(
+                1 for p in self.protocols.values() if p.status == ProtocolStatus.ANNULLED
+            )
+        return self.annulled
 
     @property
     def annulled_share(self) -> Decimal:
@@ -321,6 +323,12 @@ class PublicData:
         """Put a station's new public protocol in place, correcting the totals above it."""
         station = self.station(station_id)
         self._count(station, -1)
+        if self.annulled is not None:
+            was = self.protocols.get(station_id)
+            self.annulled += int(
+                protocol is not None and protocol.status == ProtocolStatus.ANNULLED
+            )
+            self.annulled -= int(was is not None and was.status == ProtocolStatus.ANNULLED)
         if protocol is None:
             self.protocols.pop(station_id, None)
         else:
@@ -542,6 +550,7 @@ def withheld_view(data: PublicData) -> PublicData:
     return dataclasses.replace(
         data,
         protocols={},
+        annulled=0,
         values={},
         scans={},
         totals={unit_id: held_back(t) for unit_id, t in data.totals.items()},

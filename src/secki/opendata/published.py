@@ -275,9 +275,11 @@ def _build(
     version: int,
     *,
     now: dt.datetime,
+    written: _Written | None = None,
 ) -> State:
-    """A state holding ``data`` itself at ``now`` (a web process's own state); withheld while
-    the publication setting holds results back."""
+    """A state of ``data`` at ``now``, withheld while the publication setting holds results
+    back: split into the part files ``written`` (the publisher's), or holding ``data`` itself
+    (a web process's own state)."""
     return State(
         version=version,
         key=(election.pk, str(election.created_at)),
@@ -286,8 +288,12 @@ def _build(
         seq=data.seq,
         as_of=_as_of(data.seq),
         published_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
-        data=data,
+        data=data if written is None else data.light(),
         withheld=bool(data.units) and not results_public(election, data.totals[data.root.id], now),
+        parts=None if written is None else dict(written.files),
+        register_file="" if written is None else written.register,
+        turnout=None if written is None else written.turnout,
+        register_tag=None if written is None else written.register_tag,
     )
 
 
@@ -395,22 +401,7 @@ class Publisher:
         data = self._current_data(election)
         version = (last.state.version + 1) if last is not None else 1
         written = self._write_parts(slug, data, version)
-        state = State(
-            version=version,
-            key=(election.pk, str(election.created_at)),
-            head=row.head,
-            fingerprint=_fingerprint(row.election, wall),
-            seq=data.seq,
-            as_of=_as_of(data.seq),
-            published_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
-            data=data.light(),
-            withheld=bool(data.units)
-            and not results_public(election, data.totals[data.root.id], wall),
-            parts=dict(written.files),
-            register_file=written.register,
-            turnout=written.turnout,
-            register_tag=written.register_tag,
-        )
+        state = _build(election, row, data, version, now=wall, written=written)
         raw = _dumps(state)
         write(state, raw)
         if self.open_data:  # the files the changes touched and a due release, after the state
