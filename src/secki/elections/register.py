@@ -116,21 +116,9 @@ def register_files(election: Election) -> dict[str, bytes]:
         for c in STATION_EXTRA_COLUMNS
         if election.stations.exclude(**{c: ""}).exclude(**{f"{c}__isnull": True}).exists()
     ]
-    values = election.stations.order_by("position").values_list(
-        "code",
-        "unit_id",
-        "number",
-        "name",
-        "address",
-        "registered",
-        "latitude",
-        "longitude",
-        "abroad",
-        "temporary",
-        "webcam",
-        "ocd_id",
-        *extra,
-    )
+    # the bundle's columns in their order, the unit as its id (written as its code below)
+    fields = ["unit_id" if c == "unit" else c for c in STATION_COLUMNS]
+    values = election.stations.order_by("position").values_list(*fields, *extra)
     station_rows = (
         [code, code_of[unit], number, name, address, registered, _dec(lat), _dec(lon), *rest]
         for code, unit, number, name, address, registered, lat, lon, *rest in values.iterator(

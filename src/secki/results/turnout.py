@@ -128,16 +128,6 @@ class TurnoutAggregate:
         self.tabulation: Tabulation = tabulation(election, public=public)
 
     @classmethod
-    def of(
-        cls,
-        tab: Tabulation,
-        stations: Iterable[tuple[int, int, Mapping[str, int]]],
-    ) -> TurnoutAggregate:
-        """The aggregate of reports held elsewhere (a published state's): ``stations`` are
-        (unit id, registered voters, current reports by time); no database work."""
-        return cls.of_totals(tab, unit_figures(tab.units, stations))
-
-    @classmethod
     def of_totals(cls, tab: Tabulation, totals: Mapping[int, UnitFigures]) -> TurnoutAggregate:
         """The aggregate of figures already summed up the tree (:func:`unit_figures`)."""
         agg = cls.__new__(cls)
