@@ -113,6 +113,9 @@ PROGRESS_FROM = 16384
 #: while nothing moves, a round every this many seconds anyway (cut scans that became public,
 #: retry a log whose witnesses did not answer)
 IDLE_ROUND = 30.0
+#: seconds the log waits for the public state to reach new entries before it tabulates them
+#: itself (a public-state thread that fails or lags)
+STATE_WAIT = 10.0
 
 
 @click.group("log")
@@ -239,17 +242,30 @@ def publish_cmd(
         return found
 
     bar = _Bar()
+    waiting: list[float] = []  # since when a log waits for the public state (--watch)
 
     def one_round(first: bool) -> bool:
         """Publish; True when every log is up to date."""
+        # with --watch, the log takes its totals from the public state the thread above keeps
+        # current (no tabulation of the whole election at every round), and waits for that
+        # state to reach new entries, STATE_WAIT seconds at most
+        wait = watch and (not waiting or time.monotonic() - waiting[0] < STATE_WAIT)
         try:
-            done = transparency.publish_all(elections(), progress=bar.update)
+            done = transparency.publish_all(elections(), progress=bar.update, wait_for_state=wait)
         except transparency.PublishError as exc:
             raise click.ClickException(str(exc)) from None
         finally:
             bar.close()
+        if any(item.status == "waiting" for item in done):
+            waiting[:] = waiting or [time.monotonic()]
+        else:
+            waiting.clear()
         _report(done, quiet=quiet or not first, silent=quiet)
-        return _mirrored(quiet) and all(item.status in ("published", "current") for item in done)
+        return (
+            _mirrored(quiet)
+            and all(item.status in ("published", "current") for item in done)
+            and not any(item.behind for item in done)
+        )
 
     head = ledger_head()
     try:

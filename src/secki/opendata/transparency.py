@@ -78,6 +78,7 @@ from django.db.models import Exists, Max, OuterRef
 from secki.elections.models import Election
 from secki.env import generated_secret
 from secki.ledger.models import LedgerEntry, LogFile
+from secki.opendata import published as published_state
 from secki.opendata import snapshots, store
 from secki.protocols.models import ProtocolScan
 from secki.protocols.scans import PUBLIC_STATUSES
@@ -358,9 +359,12 @@ class Published:
     previous: int
     size: int
     #: ``published`` (a new checkpoint), ``current`` (nothing new), ``no-quorum`` (new entries
-    #: appended to the tiles, the checkpoint left as it was)
+    #: appended to the tiles, the checkpoint left as it was), ``waiting`` (new entries, left
+    #: for the public state to reach them)
     status: str
     detail: str = ""
+    #: entries were left for a later round (the public state had not reached them yet)
+    behind: bool = False
 
     @property
     def appended(self) -> int:
@@ -389,6 +393,39 @@ def _read_snapshot(election: Election) -> _Snapshot:
     with store.snapshot():
         size = _size(election)
         tabulation = Tabulation(election, public=True)
+    return _snapshot_of(election, size, tabulation)
+
+
+def _state_snapshot(election: Election, published: int) -> tuple[_Snapshot | None, bool]:
+    """The log's size and totals as of the election's latest public state, when that state
+    is ahead of the ``published`` size: the publisher keeps its totals current by deltas, so
+    the log needs no tabulation of the whole election (at a million stations, seconds of the
+    database's time at every round). Otherwise None, and whether such a state exists but has
+    not passed the published size yet (worth waiting for while a publisher keeps it
+    current). Never while the results are withheld (the log then holds entries back:
+    :func:`_held_back`)."""
+    state = published_state.read(election.slug)
+    if (
+        state is None
+        or state.withheld
+        or not state.seq
+        or state.key != (election.pk, str(election.created_at))
+    ):
+        return None, False
+    index = (
+        LedgerEntry.objects.filter(seq=state.seq, election=election)
+        .values_list("index", flat=True)
+        .first()
+    )
+    if index is None:
+        return None, False
+    if int(index) + 1 <= published:
+        return None, True
+    snapshot = _snapshot_of(election, int(index) + 1, state.tabulation())
+    return (None, False) if snapshot.withheld else (snapshot, False)
+
+
+def _snapshot_of(election: Election, size: int, tabulation: Tabulation) -> _Snapshot:
     units = {
         unit.code: dict(sorted(tabulation.totals[unit.id].lines.items()))
         for unit in tabulation.units.values()
@@ -567,20 +604,34 @@ def _append(
             progress(election.slug, writer.size - start, total)
 
 
-def publish(election: Election, *, progress: Progress | None = None) -> Published:
-    """Bring ``election``'s published log up to the database (see the module's docstring).
-    Raises :class:`PublishError` for a configuration or a state it cannot publish from."""
+def publish(
+    election: Election, *, progress: Progress | None = None, wait_for_state: bool = False
+) -> Published:
+    """Bring ``election``'s published log up to the database (see the module's docstring),
+    or up to its latest public state when that state is ahead of the log (its totals need no
+    tabulation). With ``wait_for_state`` (a publisher keeps the state current beside), new
+    entries that state has not reached yet wait for it (status ``waiting``) rather than
+    being tabulated. Raises :class:`PublishError` for a configuration or a state it cannot
+    publish from."""
     directory = election_dir(election.slug)
     with _lock(directory):
-        return _publish(election, directory, progress)
+        return _publish(election, directory, progress, wait_for_state)
 
 
-def _publish(election: Election, directory: Path, progress: Progress | None) -> Published:
+def _publish(
+    election: Election, directory: Path, progress: Progress | None, wait_for_state: bool
+) -> Published:
     log_origin = origin(election.slug)
     writer = _resume(directory, log_origin)
     previous = writer.size
     size = _size(election)  # nothing new: no tabulation
-    snapshot = _read_snapshot(election) if size != previous else None
+    snapshot = None
+    if size != previous:
+        snapshot, behind = _state_snapshot(election, previous)
+        if snapshot is None and behind and wait_for_state and size > previous:
+            return Published(election.slug, previous, previous, "waiting", behind=True)
+        if snapshot is None:
+            snapshot = _read_snapshot(election)
     _check_continues(election, writer, snapshot.size if snapshot else size)
     if snapshot is not None:
         snapshot = _held_back(election, directory, snapshot, previous)
@@ -625,7 +676,7 @@ def _publish(election: Election, directory: Path, progress: Progress | None) -> 
     files.sync()
     pending.save(directory)
     replace_durably(directory / CHECKPOINT, note.encode())
-    return Published(election.slug, previous, size, "published")
+    return Published(election.slug, previous, size, "published", behind=size < _size(election))
 
 
 def _write_hints(slug: str, files: _Files, stations: dict[str, list[int]]) -> None:
@@ -787,7 +838,10 @@ def elections_with_entries() -> list[Election]:
 
 
 def publish_all(
-    elections: Sequence[Election] | None = None, *, progress: Progress | None = None
+    elections: Sequence[Election] | None = None,
+    *,
+    progress: Progress | None = None,
+    wait_for_state: bool = False,
 ) -> list[Published]:
     """:func:`publish` for every election with entries (or those given), then the site's
     files. A log that cannot be published is logged and left for the next round; the others
@@ -798,7 +852,7 @@ def publish_all(
     done = []
     for election in elections if elections is not None else elections_with_entries():
         try:
-            done.append(publish(election, progress=progress))
+            done.append(publish(election, progress=progress, wait_for_state=wait_for_state))
         except PublishError as exc:
             log.error("%s: %s", origin(election.slug), exc)
             done.append(Published(election.slug, 0, 0, "failed", str(exc)))
