@@ -25,10 +25,12 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.test import Client
 
 from secki.devtools import nginx
 from secki.elections.models import Election
-from secki.opendata import files, logfiles, snapshots, transparency
+from secki.opendata import files, logfiles, published, snapshots, transparency
+from secki.portal import http as portal_http
 from tests.transparency.test_serving import FILES, PDF, SLUG, sha
 from tests.transparency.test_serving import site as site
 
@@ -331,3 +333,88 @@ def test_public_pages_and_results_are_kept_a_second_for_everyone_but_the_signed_
         one, status = serial(path)
         two, _ = serial(path)
         assert two > one and status is None
+
+
+def _directives(policy: str) -> set[str]:
+    return {" ".join(d.split()) for d in policy.split(";") if d.strip()}
+
+
+def test_a_station_page_is_served_from_its_file_with_the_apps_headers_in_its_language(
+    election: Election, served: Site, settings: Any
+) -> None:
+    """The app writes the page it renders for the public (issue 15); nginx then serves that
+    file to the anonymous public, in the language Django would choose, with the headers the
+    app sends (as configured with SECKI_HTTPS=1); anyone or anything else reaches the app."""
+    publisher = published.Publisher(open_data=False)
+    publisher.step()
+    path = f"/e/{election.slug}/s/1-1/"
+    status, headers, _ = served.get(path)
+    assert status == 200 and headers["X-Stand-In"] == "app"  # no file yet: the app
+    # the app renders it for the public (as it does on that miss), in two languages
+    settings.SECURE_HSTS_SECONDS = 31_536_000
+    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    policy = dict(settings.CONTENT_SECURITY_POLICY["DIRECTIVES"])
+    policy["upgrade-insecure-requests"] = True
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": policy}
+    portal_http.pages.clear()
+    app = Client().get(path, secure=True)
+    assert app.status_code == 200
+    portal_http.pages.clear()
+    russian = Client().get(path, HTTP_ACCEPT_LANGUAGE="ru").content
+    assert russian != app.content
+    status, headers, body = served.get(path)
+    assert status == 200 and headers.get("X-Stand-In") is None, "the app was reached"
+    assert headers["X-Secki-Page"] == "file" and headers.get("X-Secki-State") is None
+    assert body == app.content
+    for name in (
+        "Content-Type",
+        "Content-Language",
+        "Cache-Control",
+        "X-Frame-Options",
+        "X-Content-Type-Options",
+        "Referrer-Policy",
+        "Cross-Origin-Opener-Policy",
+        "Strict-Transport-Security",
+    ):
+        assert headers[name] == app[name], name
+    assert _directives(headers["Content-Security-Policy"]) == _directives(
+        app["Content-Security-Policy"]
+    )
+    vary = {v.strip() for line in headers.get_all("Vary") for v in line.split(",")}
+    assert vary >= {"Accept-Language", "Cookie"}
+    # compressed when asked
+    status, headers, body = served.get(path, **{"Accept-Encoding": "gzip"})
+    assert headers["Content-Encoding"] == "gzip" and gzip.decompress(body) == app.content
+    # the language Django would choose: the cookie, else the first tag of Accept-Language
+    for asked, expected in (
+        ({"Cookie": "django_language=ru"}, "ru"),
+        ({"Cookie": "csrftoken=x; django_language=ru", "Accept-Language": "en"}, "ru"),
+        ({"Accept-Language": "ru"}, "ru"),
+        ({"Accept-Language": "ru-RU,en;q=0.8"}, "ru"),
+        ({"Cookie": "django_language=en", "Accept-Language": "ru"}, "en"),
+        ({"Accept-Language": ""}, "en"),
+        ({"Accept-Language": "en-GB"}, "en"),
+    ):
+        status, headers, body = served.get(path, **asked)
+        assert headers.get("X-Stand-In") is None, asked
+        assert headers["Content-Language"] == expected, asked
+        assert body == (russian if expected == "ru" else app.content), asked
+    # no file in that language yet; signed in; a token; a query; what only Django can read
+    for asked, where in (
+        ({"Accept-Language": "az"}, path),
+        ({"Cookie": "sessionid=abc"}, path),
+        ({"Authorization": "Bearer 0123"}, path),
+        ({}, f"{path}?part=live"),
+        ({}, f"{path}?sort=name"),
+        ({"Accept-Language": "ru;q=0.5,en"}, path),
+        ({"Accept-Language": "fr,ru"}, path),
+        ({"Accept-Language": "RU"}, path),
+        ({"Accept-Language": "ru-Cyrl-RU"}, path),
+        ({"Cookie": "django_language=fr"}, path),
+        ({"Cookie": "django_language=en; django_language=ru"}, path),
+    ):
+        status, headers, body = served.get(where, **asked)
+        assert headers["X-Stand-In"] == "app", (asked, where)
+    # a station whose page was not written, and other pages: the app
+    for other in (f"/e/{election.slug}/s/1-2/", f"/e/{election.slug}/"):
+        assert served.get(other)[1]["X-Stand-In"] == "app", other

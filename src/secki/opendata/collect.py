@@ -149,6 +149,9 @@ class PublicData:
     rev: int = 0
     unit_rev: dict[int, int] = field(default_factory=dict)
     turnout_rev: int = 0
+    #: station id → ``rev`` at the last change of what its page shows, in the order of those
+    #: changes (the oldest first: :meth:`changed_since` reads from the end)
+    station_rev: dict[int, int] = field(default_factory=dict)
     _by_unit: dict[int, list[PublicStation]] = field(default_factory=dict, repr=False)
     _by_id: dict[int, PublicStation] = field(default_factory=dict, repr=False)
     _by_code: dict[str, int] = field(default_factory=dict, repr=False)
@@ -186,8 +189,27 @@ class PublicData:
         self.rev += 1
         for sid in station_ids:
             self.unit_rev[self.station(sid).unit_id] = self.rev
+            self.station_rev.pop(sid, None)  # kept in the order of the changes
+            self.station_rev[sid] = self.rev
         if turnout:
             self.turnout_rev = self.rev
+
+    def touch_pages(self, station_ids: Iterable[int]) -> None:
+        """Note that these stations' pages changed though their public data did not (an
+        observer's copy of their protocol: the page shows the comparison)."""
+        self.rev += 1
+        for sid in station_ids:
+            self.station_rev.pop(sid, None)
+            self.station_rev[sid] = self.rev
+
+    def changed_since(self, rev: int) -> list[int]:
+        """The stations whose pages changed after ``rev`` (a value of :attr:`rev`)."""
+        out = []
+        for sid, changed in reversed(self.station_rev.items()):
+            if changed <= rev:
+                break
+            out.append(sid)
+        return out
 
     def part(self, unit_id: int) -> StationPart:
         """The stations ``unit_id`` holds directly, with their public data."""
@@ -214,6 +236,7 @@ class PublicData:
             scans={},
             annulled=self.annulled_count,
             unit_rev={},
+            station_rev={},
             _by_unit={},
             _by_id={},
             _by_code={},
@@ -512,10 +535,13 @@ def catch_up(data: PublicData) -> Delta | None:
     by_code = data.station_ids()
     changed: set[int] = set()
     turnout: set[int] = set()
+    pages: set[int] = set()  # stations named by facts outside the state (their pages show some)
     for _seq, _hash, kind, body, _index in entries:
-        if kind.startswith(OUTSIDE_THE_STATE):
-            continue
         station = json.loads(body).get("station")
+        if kind.startswith(OUTSIDE_THE_STATE):
+            if isinstance(station, str) and station in by_code:
+                pages.add(by_code[station])
+            continue
         if station not in by_code:
             return None
         if kind.startswith(("protocol.", "scan.")):  # a scan is public with its version
@@ -532,6 +558,8 @@ def catch_up(data: PublicData) -> Delta | None:
     if turnout:
         _replace(data.turnout, turnout, _turnout(data.election, turnout))
         data.touch(turnout, turnout=True)
+    if pages:
+        data.touch_pages(pages)
     data.seq, data.ledger_hash, data.log_size = entries[-1][0], entries[-1][1], entries[-1][4] + 1
     data.generated_at = timezone.now().replace(microsecond=0)
     return Delta(changed, bool(turnout))

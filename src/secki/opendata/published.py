@@ -43,7 +43,7 @@ from django.utils import timezone
 
 from secki.elections.models import Election
 from secki.ledger.models import LedgerEntry
-from secki.opendata import snapshots
+from secki.opendata import snapshots, stationpages
 from secki.opendata.collect import PublicData, PublicStation, StationPart, catch_up, collect
 from secki.results import store
 from secki.results.publication import results_public, row_released
@@ -307,6 +307,17 @@ class _Last:
 
 
 @dataclass
+class _Pages:
+    """What the station page files on disk were last made consistent with (an election)."""
+
+    data: PublicData
+    rev: int  # ``data.rev`` then: stations changed after it have stale pages
+    fingerprint: str
+    withheld: bool
+    register_tag: int | None
+
+
+@dataclass
 class _Written:
     """The part files the publisher last wrote for an election, and of which data."""
 
@@ -354,6 +365,7 @@ class Publisher:
         self.last: dict[str, _Last] = {}
         self._data: dict[tuple[int, str], PublicData] = {}
         self._written: dict[str, _Written] = {}
+        self._pages: dict[str, _Pages] = {}
         self._stale: list[tuple[float, Path]] = []  # (since when, part file no state names)
         self._token = secrets.token_hex(4)  # part files of this publisher: names never reused
 
@@ -379,6 +391,8 @@ class Publisher:
         row = store.election_state(slug)
         if row is None:
             self.last.pop(slug, None)
+            if self._pages.pop(slug, None) is not None:
+                stationpages.remove_election(slug)
             return None
         now = self.clock()
         wall = self.now()
@@ -404,12 +418,36 @@ class Publisher:
         state = _build(election, row, data, version, now=wall, written=written)
         raw = _dumps(state)
         write(state, raw)
+        self._station_pages(slug, data, state)  # after the state: see stationpages
         if self.open_data:  # the files the changes touched and a due release, after the state
             self._behind.add(slug)
             self._open_data(election, now)
         state = _loads(raw)  # its own copy: ``data`` goes on changing
         self.last[slug] = _Last(state, now)
         return state
+
+    def _station_pages(self, slug: str, data: PublicData, state: State) -> None:
+        """Remove the station page files that ``state`` (just written) makes stale: those of
+        the stations that changed since the last state, or every one of the election on new
+        data, another election row or publication time, the results held back or let out,
+        or another register. A page rendered from an older state and written after this is
+        removed by its writer (:func:`still_current`)."""
+        last = self._pages.get(slug)
+        if (
+            last is None
+            or last.data is not data
+            or last.fingerprint != state.fingerprint
+            or last.withheld != state.withheld
+            or last.register_tag != state.register_tag
+        ):
+            stationpages.remove_election(slug)
+        else:
+            stations = data.changed_since(last.rev)
+            if stations:
+                stationpages.remove_stations(slug, [data.station(s).code for s in stations])
+        self._pages[slug] = _Pages(
+            data, data.rev, state.fingerprint, state.withheld, state.register_tag
+        )
 
     def _open_data(self, election: Election, now: float) -> None:
         """Refresh the election's open-data live files (and cut a due release) when the last
@@ -504,6 +542,12 @@ class Publisher:
             if slug not in slugs:
                 self._written.pop(slug, None)
                 shutil.rmtree(path, ignore_errors=True)
+        pages = stationpages.root_dir()
+        if pages.is_dir():
+            for path in pages.iterdir():
+                if not path.name.startswith(".") and path.name not in slugs:
+                    self._pages.pop(path.name, None)
+                    stationpages.remove_election(path.name)
 
     def run(self, stop: threading.Event, *, tick: float = 0.1) -> None:
         """Step until ``stop`` is set (``secki publish --watch`` runs this in a thread)."""
@@ -587,6 +631,23 @@ def _from_file(slug: str) -> State | None:
         return _files[slug].state
 
 
+def still_current(state: State) -> bool:
+    """Whether ``state`` is still the latest published one: its election's state file is
+    stat'ed again and must be the very file ``state`` was read from (not what this process
+    holds in memory: another thread may be loading a newer one). False for a state built in
+    memory (no publisher runs: nothing would remove a page written from it)."""
+    slug = state.election.slug
+    with _files_lock:
+        loaded = _files.get(slug)
+    if loaded is None or loaded.state is not state:
+        return False
+    try:
+        st = state_file(slug).stat()
+    except OSError:
+        return False
+    return loaded.stamp == (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 def _row(slug: str, now: float) -> store.ElectionState | None:
     hit = _checked.get(slug)
     if hit is not None and now - hit[0] < ON_DEMAND_SECONDS:
@@ -621,4 +682,7 @@ def _on_demand(slug: str) -> State | None:
         _versions[key] = version
         state = _build(election, row, collect(election), version, now=wall)
         _memory[slug] = (now, state)
+        # no publisher removes the station page files of the states it does not write
+        if stationpages.election_dir(slug).exists():
+            stationpages.remove_election(slug)
         return state

@@ -38,7 +38,7 @@ from django.utils.translation import get_language
 
 from secki.accounts.access import Permission, can
 from secki.elections.models import Election
-from secki.opendata import published
+from secki.opendata import published, stationpages
 from secki.protocols.models import SCAN_EXTENSIONS
 from secki.results import store
 from secki.results.publication import row_released
@@ -232,6 +232,33 @@ def election_page(
         return response
 
     return wrapper
+
+
+def keep_station_page(
+    request: HttpRequest, page: PageState, code: str, response: HttpResponse
+) -> None:
+    """Write a station page rendered for the anonymous public from the publisher's state to
+    its file, which nginx then serves (:mod:`secki.opendata.stationpages`); the caller says
+    whether the page may be kept at all (not with observers' copies, which are not in the
+    state, nor while results are held back). Race rule: the publisher writes a new state
+    before it removes the pages it changes, so a page is removed again here when its state
+    is no longer the latest (:func:`secki.opendata.published.still_current`)."""
+    state = page.published
+    if (
+        state is None
+        or state.parts is None  # a state built in memory: no publisher removes its pages
+        or not page.public
+        or request.method != "GET"
+        or request.META.get("QUERY_STRING")
+        or request.user.is_authenticated
+        or "HTTP_AUTHORIZATION" in request.META
+        or response.status_code != 200
+        or response.streaming
+    ):
+        return
+    path = stationpages.write(state.election.slug, page.language, code, response.content)
+    if path is not None and not published.still_current(state):
+        path.unlink(missing_ok=True)
 
 
 #: a stored upload (scan, photo, document) served as a sealed download

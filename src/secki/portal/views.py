@@ -34,7 +34,13 @@ from secki.elections.names import local
 from secki.observers.compare import station_comparison
 from secki.portal import maps
 from secki.portal.charts import SERIES_STYLES, Series, line_chart
-from secki.portal.http import PageState, election_page, live_path, sealed_file
+from secki.portal.http import (
+    PageState,
+    election_page,
+    keep_station_page,
+    live_path,
+    sealed_file,
+)
 from secki.portal.pages import (
     STATIONS_PAGE,
     TurnoutTable,
@@ -403,7 +409,12 @@ def station_page(request: HttpRequest, state: PageState, code: str) -> HttpRespo
         context["log_site"] = log_prefix()
         context["log_hint"] = station_hint(state.election, station)
         context["log_messages"] = messages()
-    return _render(request, state, "portal/station.html", "portal/parts/station_live.html", context)
+    response = _render(
+        request, state, "portal/station.html", "portal/parts/station_live.html", context
+    )
+    if not context["copies"] and not tab.withheld:  # copies are not in the published state
+        keep_station_page(request, state, code, response)
+    return response
 
 
 @election_page

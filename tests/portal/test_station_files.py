@@ -1,0 +1,228 @@
+"""Station pages as static files (issue 15): the app writes the page it renders for the public
+from the publisher's state to ``$SECKI_VAR_DIR/pages/<slug>/<lang>/s/<code>/index.html``
+(secki.opendata.stationpages), nginx serves it (tests/portal/test_nginx.py), and the publisher
+removes the files of the stations each new state changes, every file of the election on new
+data, another election row or the results held back or let out."""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from secki.accounts.actions import change_election
+from secki.elections.models import Election, Station
+from secki.ledger import chain, drafts
+from secki.opendata import published, stationpages
+from secki.portal import http, views
+from secki.turnout.actions import report_turnout
+from tests.portal.conftest import submit
+
+pytestmark = pytest.mark.django_db
+
+LANGUAGES = ("en", "az", "ru")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def publisher(clock: Clock) -> Iterator[published.Publisher]:
+    """A publisher on the test's clock (its heartbeat tells the pages that it runs), with its
+    first state published."""
+    yield published.Publisher(clock=clock, open_data=False)
+
+
+def page(election: Election, code: str, language: str = "en") -> Path:
+    path = stationpages.page_path(election.slug, language, code)
+    assert path is not None
+    return path
+
+
+def get(election: Election, code: str, client: Client | None = None, **extra: Any) -> Any:
+    http.pages.clear()  # the view renders (a process's page cache answers without it)
+    response = (client or Client()).get(f"/e/{election.slug}/s/{code}/", **extra)
+    assert response.status_code == 200
+    return response
+
+
+def step(publisher: published.Publisher, clock: Clock) -> None:
+    clock.now += publisher.interval
+    publisher.step()
+
+
+def render_all(election: Election, codes: tuple[str, ...] = ("1-1", "1-2", "2-1")) -> None:
+    for code in codes:
+        for language in LANGUAGES:
+            response = get(election, code, HTTP_ACCEPT_LANGUAGE=language)
+            assert page(election, code, language).read_bytes() == response.content
+
+
+def test_a_public_station_page_is_written_as_rendered_in_each_language(
+    waiting: Election, publisher: published.Publisher
+) -> None:
+    publisher.step()
+    response = get(waiting, "1-1")
+    path = page(waiting, "1-1")
+    assert path == stationpages.root_dir() / waiting.slug / "en/s/1-1/index.html"
+    assert path.read_bytes() == response.content
+    assert response["X-Secki-State"] == "1"
+    russian = get(waiting, "1-1", HTTP_ACCEPT_LANGUAGE="ru")
+    assert page(waiting, "1-1", "ru").read_bytes() == russian.content
+    assert russian.content != response.content and b'lang="ru"' in russian.content
+    assert not [p for p in path.parent.iterdir() if p.name != "index.html"]  # no temporary
+
+
+def test_no_file_for_officials_queries_withheld_results_copies_or_without_a_publisher(
+    waiting: Election,
+    admin: Any,
+    publisher: published.Publisher,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = page(waiting, "1-1")
+    # no publisher: the process's own state, which nobody would remove the pages of
+    get(waiting, "1-1")
+    assert not path.exists()
+    publisher.step()
+    # a signed-in official sees live figures; a query string; the live part
+    official = Client()
+    official.force_login(admin)
+    get(waiting, "1-1", official)
+    assert not path.exists()
+    for query in ("?sort=name", "?part=live", "?page=1"):
+        http.pages.clear()
+        assert Client().get(f"/e/{waiting.slug}/s/1-1/{query}").status_code == 200
+        assert not path.exists(), query
+    # observers' copies are not in the published state: such a page always goes to the app
+    copies = types.SimpleNamespace(mark="agrees", diffs=[])
+    with monkeypatch.context() as patched:
+        patched.setattr(views, "station_comparison", lambda *a, **k: copies)
+        assert b"observer-copies" in get(waiting, "1-1").content
+    assert not path.exists()
+    # the public at last: written
+    get(waiting, "1-1")
+    assert path.exists()
+    # results held back by the publication setting: the files go, and none is written
+    change_election(admin, waiting, publication="share", publication_share="0.9")
+    step(publisher, clock)
+    assert published.read(waiting.slug).withheld  # type: ignore[union-attr]
+    assert not path.exists()
+    get(waiting, "1-1")
+    assert not path.exists()
+
+
+def test_a_new_state_removes_the_pages_of_the_stations_it_changed_only(
+    waiting: Election, admin: Any, publisher: published.Publisher, clock: Clock
+) -> None:
+    publisher.step()
+    render_all(waiting)
+    submit(waiting, "1-1", admin)  # 1-2 is in the same unit, 2-1 in another
+    step(publisher, clock)
+    for language in LANGUAGES:
+        assert not page(waiting, "1-1", language).exists(), language
+        assert page(waiting, "1-2", language).exists(), language
+        assert page(waiting, "2-1", language).exists(), language
+    # rendered again from the new state: the protocol is on it
+    assert b"protocol-lines" in get(waiting, "1-1").content
+    assert b"protocol-lines" in page(waiting, "1-1").read_bytes()
+    # a turnout report changes its station's page
+    station = Station.objects.get(election=waiting, code="2-1")
+    report_turnout(waiting, station, "12:00", 300, actor=admin)
+    step(publisher, clock)
+    assert not page(waiting, "2-1").exists()
+    assert page(waiting, "1-2").exists() and page(waiting, "1-1").exists()
+    # an observer's copy is no public data, but the page shows the comparison
+    render_all(waiting, ("2-1",))
+    fact = {"station": "1-2", "organisation": "Watch", "lines": {"L1": 1}, "photo": None}
+    chain.append(
+        waiting, drafts.Generic(waiting.slug, timezone.now(), "observers.copy", "observers", fact)
+    )
+    step(publisher, clock)
+    assert not page(waiting, "1-2").exists()
+    assert page(waiting, "2-1").exists() and page(waiting, "1-1").exists()
+    # no new fact: nothing removed
+    step(publisher, clock)
+    assert page(waiting, "2-1").exists() and page(waiting, "1-1").exists()
+
+
+def test_a_page_rendered_from_an_older_state_is_removed_after_the_next_is_written(
+    waiting: Election,
+    admin: Any,
+    publisher: published.Publisher,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """State N+1 is written (and the stations it changed removed) while a page of state N is
+    being written: its writer removes it, whichever station it is."""
+    publisher.step()
+    write = stationpages.write
+    raced = []
+
+    def late(slug: str, language: str, code: str, content: bytes) -> Path | None:
+        if not raced:  # the next state comes out between the render and the write
+            raced.append(code)
+            submit(waiting, "2-2", admin)
+            step(publisher, clock)
+            assert published.read(waiting.slug).version == 2  # type: ignore[union-attr]
+        return write(slug, language, code, content)
+
+    monkeypatch.setattr(stationpages, "write", late)
+    response = get(waiting, "1-1")
+    assert raced == ["1-1"] and response["X-Secki-State"] == "1"
+    assert not page(waiting, "1-1").exists()
+    # the next render is of state 2, and stays
+    response = get(waiting, "1-1")
+    assert response["X-Secki-State"] == "2"
+    assert page(waiting, "1-1").read_bytes() == response.content
+
+
+def test_new_data_and_another_election_row_remove_every_page(
+    waiting: Election, admin: Any, publisher: published.Publisher, clock: Clock
+) -> None:
+    publisher.step()
+    render_all(waiting)
+    directory = stationpages.election_dir(waiting.slug)
+    # the election renamed: every page shows the name
+    change_election(admin, waiting, name="Waitland renamed")
+    step(publisher, clock)
+    assert not directory.exists()
+    assert not [p for p in stationpages.root_dir().iterdir() if p.name.startswith(".")]
+    render_all(waiting, ("1-1",))
+    assert b"Waitland renamed" in page(waiting, "1-1").read_bytes()
+    # a publisher (re)started reads all the data again: its pages are new too
+    again = published.Publisher(clock=clock, open_data=False)
+    submit(waiting, "2-2", admin)
+    again.step()
+    assert not directory.exists()
+    render_all(waiting, ("1-2",))
+    # another publication setting (the results let out at a share) also changes every page
+    change_election(admin, waiting, publication="share", publication_share="0.2")
+    step(again, clock)
+    assert not directory.exists()
+
+
+def test_names_that_are_no_file_of_their_own_are_never_written(settings: Any) -> None:
+    for slug, language, code in (
+        ("e", "en", ".."),
+        ("e", "en", ".x"),
+        ("e", "", "1"),
+        ("e", "en", "a/b"),
+    ):
+        assert stationpages.page_path(slug, language, code) is None
+        assert stationpages.write(slug, language, code, b"x") is None
