@@ -205,10 +205,17 @@ def test_new_data_and_another_election_row_remove_every_page(
     assert not [p for p in stationpages.root_dir().iterdir() if p.name.startswith(".")]
     render_all(waiting, ("1-1",))
     assert b"Waitland renamed" in page(waiting, "1-1").read_bytes()
-    # a publisher (re)started reads all the data again: its pages are new too
+    # a publisher (re)started (perhaps another release's templates) clears them, new fact or not
     again = published.Publisher(clock=clock, open_data=False)
-    submit(waiting, "2-2", admin)
     again.step()
+    assert again.last[waiting.slug].at == -float("inf")  # no new state: the one on disk goes on
+    assert not directory.exists()
+    render_all(waiting, ("1-2",))
+    step(again, clock)
+    assert page(waiting, "1-2").exists()
+    # new data: every page goes
+    submit(waiting, "2-2", admin)
+    step(again, clock)
     assert not directory.exists()
     render_all(waiting, ("1-2",))
     # another publication setting (the results let out at a share) also changes every page

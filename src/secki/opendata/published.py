@@ -366,6 +366,9 @@ class Publisher:
         self._data: dict[tuple[int, str], PublicData] = {}
         self._written: dict[str, _Written] = {}
         self._pages: dict[str, _Pages] = {}
+        #: elections whose station page files this publisher has cleared once (those of an
+        #: earlier publisher may come from another release's templates)
+        self._cleared: set[str] = set()
         self._stale: list[tuple[float, Path]] = []  # (since when, part file no state names)
         self._token = secrets.token_hex(4)  # part files of this publisher: names never reused
 
@@ -391,6 +394,7 @@ class Publisher:
         row = store.election_state(slug)
         if row is None:
             self.last.pop(slug, None)
+            self._cleared.discard(slug)
             if self._pages.pop(slug, None) is not None:
                 stationpages.remove_election(slug)
             return None
@@ -401,6 +405,9 @@ class Publisher:
             previous = read(slug)
             if previous is not None and previous.key[0] == row.election.id:
                 last = self.last[slug] = _Last(previous, -float("inf"))
+        if slug not in self._cleared:
+            stationpages.remove_election(slug)
+            self._cleared.add(slug)
         if last is not None:
             same = (
                 last.state.key[0] == row.election.id
