@@ -25,7 +25,8 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.test import Client
+from django.test import Client, RequestFactory
+from django.utils.translation import get_language_from_request
 
 from secki.devtools import nginx
 from secki.elections.models import Election
@@ -335,6 +336,16 @@ def test_public_pages_and_results_are_kept_a_second_for_everyone_but_the_signed_
         assert two > one and status is None
 
 
+def django_language(headers: dict[str, str]) -> str:
+    """The language Django chooses for a request with these headers."""
+    meta = {
+        f"HTTP_{name.upper().replace('-', '_')}": value
+        for name, value in headers.items()
+        if name in ("Cookie", "Accept-Language")
+    }
+    return get_language_from_request(RequestFactory().get("/", **meta))
+
+
 def _directives(policy: str) -> set[str]:
     return {" ".join(d.split()) for d in policy.split(";") if d.strip()}
 
@@ -394,7 +405,10 @@ def test_a_station_page_is_served_from_its_file_with_the_apps_headers_in_its_lan
         ({"Cookie": "django_language=en", "Accept-Language": "ru"}, "en"),
         ({"Accept-Language": ""}, "en"),
         ({"Accept-Language": "en-GB"}, "en"),
+        ({"Accept-Language": "ru, en-US;q=0.8, *;q=0.1"}, "ru"),
+        ({"Accept-Language": "ru,"}, "ru"),
     ):
+        assert django_language(asked) == expected, asked  # what LocaleMiddleware would say
         status, headers, body = served.get(path, **asked)
         assert headers.get("X-Stand-In") is None, asked
         assert headers["Content-Language"] == expected, asked
@@ -410,7 +424,12 @@ def test_a_station_page_is_served_from_its_file_with_the_apps_headers_in_its_lan
         ({"Accept-Language": "fr,ru"}, path),
         ({"Accept-Language": "RU"}, path),
         ({"Accept-Language": "ru-Cyrl-RU"}, path),
+        ({"Accept-Language": "ru,en;q=1.5"}, path),  # Django ignores the whole header
+        ({"Accept-Language": "ru en"}, path),
+        ({"Accept-Language": "ru,,en"}, path),
         ({"Cookie": "django_language=fr"}, path),
+        ({"Cookie": "django_language=ru|x"}, path),
+        ({"Cookie": "django_language=RU"}, path),
         ({"Cookie": "django_language=en; django_language=ru"}, path),
     ):
         status, headers, body = served.get(where, **asked)
