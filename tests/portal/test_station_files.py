@@ -127,9 +127,11 @@ def test_no_file_for_officials_queries_withheld_results_copies_or_without_a_publ
     assert not path.exists()
 
 
+@pytest.mark.parametrize("open_data", [True, False], ids=["with-open-data", "state-only"])
 def test_a_new_state_removes_the_pages_of_the_stations_it_changed_only(
-    waiting: Election, admin: Any, publisher: published.Publisher, clock: Clock
+    waiting: Election, admin: Any, clock: Clock, open_data: bool
 ) -> None:
+    publisher = published.Publisher(clock=clock, open_data=open_data, open_data_every=0)
     publisher.step()
     render_all(waiting)
     submit(waiting, "1-1", admin)  # 1-2 is in the same unit, 2-1 in another

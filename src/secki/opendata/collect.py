@@ -166,6 +166,7 @@ class PublicData:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("station_rev", {})  # a state written by an earlier release
         self.schema = self.election.protocol_schema()
 
     @property
