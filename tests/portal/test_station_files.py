@@ -18,7 +18,7 @@ from django.utils import timezone
 from secki.accounts.actions import change_election
 from secki.elections.models import Election, Station
 from secki.ledger import chain, drafts
-from secki.opendata import published, stationpages
+from secki.opendata import published, snapshots, stationpages
 from secki.portal import http, views
 from secki.turnout.actions import report_turnout
 from tests.portal.conftest import submit
@@ -235,3 +235,17 @@ def test_names_that_are_no_file_of_their_own_are_never_written(settings: Any) ->
     ):
         assert stationpages.page_path(slug, language, code) is None
         assert stationpages.write(slug, language, code, b"x") is None
+
+
+def test_without_a_running_publisher_the_pages_it_left_are_removed(
+    waiting: Election, admin: Any, publisher: published.Publisher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A publisher that stopped removes nothing any more: the first state a web process builds
+    itself removes the election's pages (it writes none)."""
+    publisher.step()
+    get(waiting, "1-1")
+    assert page(waiting, "1-1").exists()
+    monkeypatch.setattr(snapshots, "publisher_alive", lambda: False)
+    submit(waiting, "1-2", admin)
+    get(waiting, "2-1")
+    assert not stationpages.election_dir(waiting.slug).exists()
