@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from secki.devtools import nginx
 from secki.elections.models import Election
 from secki.opendata import files, logfiles, published, snapshots, transparency
 from secki.portal import http as portal_http
+from tests.portal.conftest import submit
 from tests.transparency.test_serving import FILES, PDF, SLUG, sha
 from tests.transparency.test_serving import site as site
 
@@ -437,3 +439,41 @@ def test_a_station_page_is_served_from_its_file_with_the_apps_headers_in_its_lan
     # a station whose page was not written, and other pages: the app
     for other in (f"/e/{election.slug}/s/1-2/", f"/e/{election.slug}/"):
         assert served.get(other)[1]["X-Stand-In"] == "app", other
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_app_behind_nginx_writes_a_station_page_that_nginx_serves_next(
+    live_server: Any, waiting: Election, admin: Any, settings: Any, tmp_path: Path
+) -> None:
+    """The real app behind the shipped configuration: the first anonymous GET of a station
+    page reaches it (which writes the file), the second is the file; a protocol of the station
+    removes it (the publisher's next state), and the app answers again, with the protocol."""
+    require_nginx()
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, HOST]
+    clock = [0.0]
+    publisher = published.Publisher(clock=lambda: clock[0], open_data=False)
+    publisher.step()
+    port = int(live_server.url.rsplit(":", 1)[1])
+    with nginx.shipped(Path(settings.VAR_DIR), port, tmp_path / "nginx") as running:
+        site = Site(running)
+        path = f"/e/{waiting.slug}/s/1-1/"
+        status, headers, first = site.get(path)
+        assert status == 200 and headers["X-Secki-State"] == "1"  # the app's answer
+        assert headers.get("X-Secki-Page") is None
+        status, headers, second = site.get(path)
+        assert status == 200 and headers["X-Secki-Page"] == "file", "the app was reached"
+        assert headers.get("X-Secki-State") is None and headers.get("X-Cache-Status") is None
+        assert second == first
+        submit(waiting, "1-1", admin)
+        clock[0] += publisher.interval
+        publisher.step()
+        time.sleep(1.1)  # past the second nginx keeps the app's answers
+        status, headers, body = site.get(path)
+        # the file is gone: nginx's copy of the app's answer (stale while it asks the app
+        # again), then the file the app wrote from the new state
+        assert status == 200 and headers.get("X-Secki-Page") is None
+        deadline = time.monotonic() + 10
+        while headers.get("X-Secki-Page") != "file" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            status, headers, body = site.get(path)
+        assert headers["X-Secki-Page"] == "file" and b"protocol-lines" in body
