@@ -19,6 +19,7 @@ from secki.bundle.read import read_bundle
 from secki.elections.models import Election, Station, Unit
 from secki.intake.bundle_io import import_bundle
 from secki.opendata import snapshots
+from secki.opendata.bulk import gzip_bytes
 from secki.opendata.cli import bundle_from_bulk_cmd, snapshot
 from secki.opendata.roundtrip import bundle_from_bulk
 from secki.protocols.actions import annul_protocol
@@ -482,3 +483,33 @@ def test_open_data_withholds_results_until_the_publication_setting_holds(
     [release] = snapshots.releases(election)
     assert release["stations_reported"] == 4 and release["complete"] is True
     assert 'id="live-withheld"' not in Client().get(f"/data/{slug}/").content.decode()
+
+
+def test_a_release_writes_its_results_a_unit_at_a_time_with_the_same_bytes(
+    election: Election,
+) -> None:
+    """results.json.gz is written a unit at a time (a million stations' documents at once are
+    gigabytes): the same bytes as the whole document dumped and compressed at once, whose
+    units are the live files' documents."""
+    data = snapshots.collect(election)
+    release = snapshots.make_release(election, data)
+    whole = {
+        "election": election.slug,
+        "version": release.name,
+        "national": snapshots.national_json(data),
+        "units": {u.code: snapshots.unit_doc(data, u) for u in data.units},
+        "turnout": snapshots.turnout_json(data),
+    }
+    written = (release / "results.json.gz").read_bytes()
+    assert written == gzip_bytes(
+        json.dumps(whole, ensure_ascii=False, separators=(",", ":")).encode()
+    )
+    document = json.loads(gzip.decompress(written))
+    assert list(document) == ["election", "version", "national", "units", "turnout"]
+    assert len(document["units"]) == len(data.units) > 1
+    live = snapshots.write_live(election, data)
+    for u in data.units:
+        assert (
+            json.loads((live / snapshots.unit_file(u.code)).read_bytes())
+            == document["units"][u.code]
+        )

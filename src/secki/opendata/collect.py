@@ -249,6 +249,16 @@ class PublicData:
             self._by_id = {s.id: s for s in self.stations}
         return self._by_id[station_id]
 
+    def index(self) -> None:
+        """Build the maps from a station's id and code, and a unit's parent, now: at a
+        million stations they take a second, which the first change after a publication
+        would otherwise wait for."""
+        self.station_ids()
+        if self.stations:
+            self.station(self.stations[0].id)
+        if self.units:
+            self.branch(self.units[0].id)
+
     def station_ids(self) -> dict[str, int]:
         """Station code → id (built once: asked at every catch-up)."""
         if not self._by_code:

@@ -431,6 +431,7 @@ class Publisher:
             self._open_data(election, now)
         state = _loads(raw)  # its own copy: ``data`` goes on changing
         self.last[slug] = _Last(state, now)
+        data.index()  # while nothing waits: the next change finds its station at once
         return state
 
     def _station_pages(self, slug: str, data: PublicData, state: State) -> None:
@@ -452,6 +453,8 @@ class Publisher:
             stations = data.changed_since(last.rev)
             if stations:
                 stationpages.remove_stations(slug, [data.station(s).code for s in stations])
+        # every change so far is handled: a night of a million protocols keeps no million marks
+        data.station_rev.clear()
         self._pages[slug] = _Pages(
             data, data.rev, state.fingerprint, state.withheld, state.register_tag
         )

@@ -216,9 +216,22 @@ def unit_doc(data: PublicData, u: Unit) -> dict[str, Any]:
     return doc
 
 
-def units_json(data: PublicData) -> dict[str, dict[str, Any]]:
-    """Unit code → its snapshot document."""
-    return {u.code: unit_doc(data, u) for u in data.units}
+def unit_docs(data: PublicData) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each unit's code and snapshot document, one at a time (a million stations' documents
+    at once are gigabytes)."""
+    for u in data.units:
+        yield u.code, unit_doc(data, u)
+
+
+def results_chunks(data: PublicData, version: str) -> Iterator[bytes]:
+    """A release's ``results.json``, a unit at a time: the bytes of ``_dumps`` of the
+    document with the election, the version, the national JSON, every unit's document and
+    the turnout (:func:`make_release`), without holding that document whole."""
+    head = {"election": data.election.slug, "version": version, "national": national_json(data)}
+    yield _dumps(head)[:-1] + b',"units":{'
+    for i, (code, doc) in enumerate(unit_docs(data)):
+        yield (b"," if i else b"") + _dumps(code) + b":" + _dumps(doc)
+    yield b'},"turnout":' + _dumps(turnout_json(data)) + b"}"
 
 
 def turnout_json(data: PublicData) -> dict[str, Any]:
@@ -358,7 +371,7 @@ def write_live(
     lines = station_lines(shown)
     gen = _new_gen(election, data)
     (gen / "index.json").write_bytes(_dumps(national_json(shown, withheld=withheld)))
-    for code, doc in units_json(shown).items():
+    for code, doc in unit_docs(shown):
         (gen / unit_file(code)).write_bytes(_dumps(doc))
     (gen / "turnout.json").write_bytes(_dumps(turnout_json(shown)))
     (gen / "turnout.csv.gz").write_bytes(gzip_bytes(turnout_bytes(shown), LIVE_GZIP))
@@ -508,14 +521,12 @@ def make_release(
         tmp.mkdir(parents=True)
         write_bulk(data, tmp, lines)
         write_registry(data, tmp)
-        results = {
-            "election": data.election.slug,
-            "version": version,
-            "national": national_json(data),
-            "units": units_json(data),
-            "turnout": turnout_json(data),
-        }
-        (tmp / "results.json.gz").write_bytes(gzip_bytes(_dumps(results)))
+        with (
+            (tmp / "results.json.gz").open("wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as results,
+        ):
+            for chunk in results_chunks(data, version):
+                results.write(chunk)
         with (
             (tmp / "nist.json.gz").open("wb") as raw,
             gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as nist,  # as gzip_bytes
