@@ -58,6 +58,21 @@ def waiting(tmp_path: Path) -> Election:
     return load(tmp_path / "waiting", protocols=False, slug="waitland-2024", name="Waitland")
 
 
+class Clock:
+    """A clock the test moves (``clock.now``), for what takes a clock."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
 @pytest.fixture
 def admin(db: None) -> Any:
     return get_user_model().objects.create_superuser("cec-chair", password="pw-cec-chair")

@@ -25,24 +25,11 @@ from secki.portal import pages
 from secki.protocols.actions import amend_protocol, annul_protocol
 from secki.results.tabulate import Tabulation
 from secki.turnout.actions import report_turnout
-from tests.portal.conftest import protocol_data, submit
+from tests.portal.conftest import Clock, protocol_data, submit
 
 pytestmark = pytest.mark.django_db
 
 STATIONS = ("1-1", "1-2", "2-1", "2-2")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -21,24 +21,11 @@ from secki.ledger import chain, drafts
 from secki.opendata import published, snapshots, stationpages
 from secki.portal import http, views
 from secki.turnout.actions import report_turnout
-from tests.portal.conftest import submit
+from tests.portal.conftest import Clock, submit
 
 pytestmark = pytest.mark.django_db
 
 LANGUAGES = ("en", "az", "ru")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

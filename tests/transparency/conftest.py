@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 
 from secki.elections.models import Election
+from secki.ledger.models import LedgerEntry
 from secki.opendata import transparency
 from secki.portal import http
 from secki.results import tabulate
@@ -54,6 +56,21 @@ def election(tmp_path: Path) -> Election:
 def waiting(tmp_path: Path) -> Election:
     """The same register without results."""
     return load(tmp_path / "waiting", protocols=False, slug="waitland-2024", name="Waitland")
+
+
+@pytest.fixture
+def admin(db: None) -> Any:
+    return get_user_model().objects.create_superuser("cec-chair", password="pw-cec-chair")
+
+
+def entries_of(election: Election) -> list[bytes]:
+    """The election's log entries in the database, in order."""
+    return [
+        body.encode()
+        for body in LedgerEntry.objects.filter(election=election)
+        .order_by("index")
+        .values_list("body", flat=True)
+    ]
 
 
 def log_dir(election: Election) -> Path:

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
@@ -40,26 +39,12 @@ from secki.tlog.note import KeyType, Signer
 from secki.tlog.results import check_results, parse_results
 from secki.turnout.actions import report_turnout
 from tests.portal.conftest import protocol_data, submit
-from tests.transparency.conftest import LOG_NAME, SIGNER, log_dir, opened, reader
+from tests.transparency.conftest import LOG_NAME, SIGNER, entries_of, log_dir, opened, reader
 from tests.witness.conftest import NOW, make_witness, serving
 
 pytestmark = pytest.mark.django_db
 
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< >>\n%%EOF\n"
-
-
-@pytest.fixture
-def admin(db: None) -> Any:
-    return get_user_model().objects.create_superuser("cec-chair", password="pw-cec-chair")
-
-
-def entries_of(election: Election) -> list[bytes]:
-    return [
-        body.encode()
-        for body in LedgerEntry.objects.filter(election=election)
-        .order_by("index")
-        .values_list("body", flat=True)
-    ]
 
 
 def units_of(election: Election) -> dict[str, list[str]]:

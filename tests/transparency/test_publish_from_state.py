@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from secki.elections.models import Election
 from secki.ledger.models import LedgerEntry
@@ -19,23 +18,9 @@ from secki.results.tabulate import Tabulation
 from secki.tlog.entries import tally
 from secki.tlog.results import parse_results
 from tests.portal.conftest import submit
-from tests.transparency.conftest import log_dir, opened
+from tests.transparency.conftest import entries_of, log_dir, opened
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin(db: None) -> Any:
-    return get_user_model().objects.create_superuser("cec-chair", password="pw-cec-chair")
-
-
-def entries_of(election: Election) -> list[bytes]:
-    return [
-        body.encode()
-        for body in LedgerEntry.objects.filter(election=election)
-        .order_by("index")
-        .values_list("body", flat=True)
-    ]
 
 
 def publish_state(election: Election) -> published.State:
