@@ -13,17 +13,18 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from django.db import connection
 from django.test import Client
 
 from secki.bundle.read import read_bundle
 from secki.elections.models import Election, Station, Unit
 from secki.intake.bundle_io import import_bundle
-from secki.opendata import snapshots
+from secki.opendata import snapshots, store
 from secki.opendata.bulk import gzip_bytes
 from secki.opendata.cli import bundle_from_bulk_cmd, snapshot
 from secki.opendata.roundtrip import bundle_from_bulk
 from secki.protocols.actions import annul_protocol
-from secki.protocols.models import Protocol, ProtocolStatus
+from secki.protocols.models import Protocol, ProtocolStatus, ProtocolValue
 from secki.results.tabulate import Tabulation
 from secki.turnout.models import TurnoutReport
 from tests.portal.conftest import load, submit
@@ -513,3 +514,27 @@ def test_a_release_writes_its_results_a_unit_at_a_time_with_the_same_bytes(
             json.loads((live / snapshots.unit_file(u.code)).read_bytes())
             == document["units"][u.code]
         )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_values_cursor_lives_in_a_transaction_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The big read's server-side cursor is opened and read inside one transaction: behind a
+    transaction pooler (PgBouncer) a cursor outside one may be fetched from another server
+    connection, which does not have it ("portal … does not exist", seen in
+    tests/test_pgbouncer.py under load)."""
+    election = load(tmp_path / "bundle", simulated=True)
+    monkeypatch.setattr(store, "FETCH", 1)
+    assert not connection.in_atomic_block
+    rows = store.published_values(election.id)
+    first = next(rows)
+    assert connection.in_atomic_block  # open while the rows are read
+    rest = list(rows)
+    assert not connection.in_atomic_block
+    expected = ProtocolValue.objects.filter(
+        protocol__election=election,
+        protocol__is_current=True,
+        protocol__status=ProtocolStatus.PUBLISHED,
+    ).count()
+    assert len([first, *rest]) == expected > 1

@@ -28,14 +28,17 @@ def published_values(
     election_id: int, station_ids: Sequence[int] | None = None
 ) -> Iterator[tuple[int, str, int]]:
     """(station id, line code, value) of every line of the current published protocols of the
-    election (of ``station_ids`` only, when given), streamed from a server-side cursor where
-    the database has one (PostgreSQL without a transaction pooler)."""
+    election (of ``station_ids`` only, when given), streamed from a server-side cursor on
+    PostgreSQL. The cursor lives in a transaction of its own: behind a transaction pooler
+    (PgBouncer) a cursor outside one may be fetched from another server connection, which
+    does not have it ("portal does not exist"); Django's DISABLE_SERVER_SIDE_CURSORS guards
+    its querysets' cursors, not this one."""
     sql = _VALUES
     params: list[int | str] = [election_id, True, ProtocolStatus.PUBLISHED]
     if station_ids is not None:
         sql += f" AND p.station_id IN ({', '.join(['%s'] * len(station_ids))})"
         params += station_ids
-    with connection.chunked_cursor() as cursor:
+    with transaction.atomic(), connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(FETCH):  # bigint: int on both databases
             yield from rows
