@@ -149,9 +149,8 @@ class PublicData:
     rev: int = 0
     unit_rev: dict[int, int] = field(default_factory=dict)
     turnout_rev: int = 0
-    #: station id → ``rev`` at the last change of what its page shows, in the order of those
-    #: changes (the oldest first: :meth:`changed_since` reads from the end)
-    station_rev: dict[int, int] = field(default_factory=dict)
+    #: stations whose pages changed since the publisher last took them (:meth:`take_pages`)
+    pages_changed: set[int] = field(default_factory=set)
     _by_unit: dict[int, list[PublicStation]] = field(default_factory=dict, repr=False)
     _by_id: dict[int, PublicStation] = field(default_factory=dict, repr=False)
     _by_code: dict[str, int] = field(default_factory=dict, repr=False)
@@ -166,7 +165,7 @@ class PublicData:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self.__dict__.setdefault("station_rev", {})  # a state written by an earlier release
+        self.__dict__.setdefault("pages_changed", set())  # a state of an earlier release
         self.schema = self.election.protocol_schema()
 
     @property
@@ -190,27 +189,20 @@ class PublicData:
         self.rev += 1
         for sid in station_ids:
             self.unit_rev[self.station(sid).unit_id] = self.rev
-            self.station_rev.pop(sid, None)  # kept in the order of the changes
-            self.station_rev[sid] = self.rev
+            self.pages_changed.add(sid)
         if turnout:
             self.turnout_rev = self.rev
 
     def touch_pages(self, station_ids: Iterable[int]) -> None:
         """Note that these stations' pages changed though their public data did not (an
         observer's copy of their protocol: the page shows the comparison)."""
-        self.rev += 1
-        for sid in station_ids:
-            self.station_rev.pop(sid, None)
-            self.station_rev[sid] = self.rev
+        self.pages_changed.update(station_ids)
 
-    def changed_since(self, rev: int) -> list[int]:
-        """The stations whose pages changed after ``rev`` (a value of :attr:`rev`)."""
-        out = []
-        for sid, changed in reversed(self.station_rev.items()):
-            if changed <= rev:
-                break
-            out.append(sid)
-        return out
+    def take_pages(self) -> set[int]:
+        """The stations whose pages changed since the last call (then forgotten: a night of a
+        million protocols keeps no million marks)."""
+        taken, self.pages_changed = self.pages_changed, set()
+        return taken
 
     def part(self, unit_id: int) -> StationPart:
         """The stations ``unit_id`` holds directly, with their public data."""
@@ -237,7 +229,7 @@ class PublicData:
             scans={},
             annulled=self.annulled_count,
             unit_rev={},
-            station_rev={},
+            pages_changed=set(),
             _by_unit={},
             _by_id={},
             _by_code={},

@@ -311,7 +311,6 @@ class _Pages:
     """What the station page files on disk were last made consistent with (an election)."""
 
     data: PublicData
-    rev: int  # ``data.rev`` then: stations changed after it have stale pages
     fingerprint: str
     withheld: bool
     register_tag: int | None
@@ -441,6 +440,7 @@ class Publisher:
         or another register. A page rendered from an older state and written after this is
         removed by its writer (:func:`still_current`)."""
         last = self._pages.get(slug)
+        changed = data.take_pages()
         if (
             last is None
             or last.data is not data
@@ -449,15 +449,9 @@ class Publisher:
             or last.register_tag != state.register_tag
         ):
             stationpages.remove_election(slug)
-        else:
-            stations = data.changed_since(last.rev)
-            if stations:
-                stationpages.remove_stations(slug, [data.station(s).code for s in stations])
-        # every change so far is handled: a night of a million protocols keeps no million marks
-        data.station_rev.clear()
-        self._pages[slug] = _Pages(
-            data, data.rev, state.fingerprint, state.withheld, state.register_tag
-        )
+        elif changed:
+            stationpages.remove_stations(slug, [data.station(s).code for s in changed])
+        self._pages[slug] = _Pages(data, state.fingerprint, state.withheld, state.register_tag)
 
     def _open_data(self, election: Election, now: float) -> None:
         """Refresh the election's open-data live files (and cut a due release) when the last
