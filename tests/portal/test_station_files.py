@@ -150,15 +150,20 @@ def test_a_new_state_removes_the_pages_of_the_stations_it_changed_only(
     assert page(waiting, "2-1").exists() and page(waiting, "1-1").exists()
 
 
-def test_a_page_rendered_from_an_older_state_is_removed_after_the_next_is_written(
+@pytest.mark.parametrize(("changed", "kept"), [("2-2", True), ("1-1", False)])
+def test_a_page_rendered_from_an_older_state_is_removed_when_a_newer_one_changed_its_station(
     waiting: Election,
     admin: Any,
     publisher: published.Publisher,
     clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
+    changed: str,
+    kept: bool,
 ) -> None:
     """State N+1 is written (and the stations it changed removed) while a page of state N is
-    being written: its writer removes it, whichever station it is."""
+    being written: its writer removes it when N+1 changed its station, and keeps it when
+    N+1 changed another (results pouring in publish a state every interval: a page would
+    otherwise seldom outlive its render)."""
     publisher.step()
     write = stationpages.write
     raced = []
@@ -166,19 +171,72 @@ def test_a_page_rendered_from_an_older_state_is_removed_after_the_next_is_writte
     def late(slug: str, language: str, code: str, content: bytes) -> Path | None:
         if not raced:  # the next state comes out between the render and the write
             raced.append(code)
-            submit(waiting, "2-2", admin)
+            submit(waiting, changed, admin)
             step(publisher, clock)
-            assert published.read(waiting.slug).version == 2  # type: ignore[union-attr]
+            latest = published.read(waiting.slug)
+            assert latest is not None and latest.version == 2
+            assert latest.pages_recent[-1] == (2, frozenset({changed}))
         return write(slug, language, code, content)
 
     monkeypatch.setattr(stationpages, "write", late)
     response = get(waiting, "1-1")
     assert raced == ["1-1"] and response["X-Secki-State"] == "1"
-    assert not page(waiting, "1-1").exists()
+    assert page(waiting, "1-1").exists() is kept
+    if kept:
+        assert page(waiting, "1-1").read_bytes() == response.content
+        return
     # the next render is of state 2, and stays
     response = get(waiting, "1-1")
     assert response["X-Secki-State"] == "2"
+    assert b"protocol-lines" in response.content
     assert page(waiting, "1-1").read_bytes() == response.content
+
+
+def test_a_page_is_kept_only_when_the_window_covers_every_state_since_its_own(
+    waiting: Election,
+    admin: Any,
+    publisher: published.Publisher,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The window of page changes holds the last ``PAGES_WINDOW`` states: a page of a state
+    older than that, or from before a state that changed every page, is not kept."""
+    publisher.step()
+    first = published.current(waiting.slug)
+    assert first is not None and first.version == 1
+    assert first.pages_recent == ((1, None),)  # the first state of a publisher: every page
+    monkeypatch.setattr(published, "PAGES_WINDOW", 2)
+    for code, voters in (("2-1", 300), ("2-2", 300)):  # states 2 and 3
+        station = Station.objects.get(election=waiting, code=code)
+        report_turnout(waiting, station, "12:00", voters, actor=admin, reason="recount")
+        step(publisher, clock)
+    latest = published.current(waiting.slug)
+    assert latest is not None and latest.version == 3
+    assert latest.pages_recent == ((2, frozenset({"2-1"})), (3, frozenset({"2-2"})))
+    # a page of state 1: the window covers states 2 and 3
+    assert published.still_current(first, "1-1")
+    assert not published.still_current(first, "2-1")
+    assert not published.still_current(first, "2-2")
+    station = Station.objects.get(election=waiting, code="2-1")
+    report_turnout(waiting, station, "12:00", 310, actor=admin, reason="recount")
+    step(publisher, clock)
+    latest = published.current(waiting.slug)
+    assert latest is not None and latest.version == 4
+    assert [v for v, _codes in latest.pages_recent] == [3, 4]
+    # now state 2 fell out of the window: nothing says what it changed
+    assert not published.still_current(first, "1-1")
+    second = published.read(waiting.slug)
+    assert second is not None
+    second.version = 2  # as a page of state 2 would hold it
+    assert published.still_current(second, "1-1")
+    assert not published.still_current(second, "2-2")
+    assert published.still_current(latest, "2-1")  # the latest state itself
+    # another election row (a new name) changes every page
+    change_election(admin, waiting, name="Waitland renamed")
+    step(publisher, clock)
+    newest = published.current(waiting.slug)
+    assert newest is not None and newest.pages_recent[-1] == (5, None)
+    assert not published.still_current(latest, "1-1")
 
 
 def test_new_data_and_another_election_row_remove_every_page(

@@ -69,6 +69,13 @@ INTERVAL = 0.5
 OPEN_DATA_EVERY = 2.0
 #: a web process without a running publisher rebuilds a state at most this often
 ON_DEMAND_SECONDS = 1.0
+#: a state names the stations whose pages each of the last this many states changed
+#: (:attr:`State.pages_recent`): a station page rendered from one of them and written after
+#: a newer state came out is kept when none of the states since changed that station
+PAGES_WINDOW = 64
+#: at most this many station codes in that window (a state changing more names none: it
+#: counts as changing every page)
+PAGES_WINDOW_CODES = 20_000
 
 
 @dataclass
@@ -100,6 +107,10 @@ class State:
     #: every unit's turnout figures (None: computed from ``data`` when asked)
     turnout: dict[int, UnitFigures] | None = None
     register_tag: int | None = None  # changes when the register (stations, units) may have
+    #: (version, the codes of the stations whose pages it changed, None: every page) of this
+    #: state and the ones before it, newest last, at most ``PAGES_WINDOW`` of them: what a
+    #: page's writer checks (:func:`still_current`)
+    pages_recent: tuple[tuple[int, frozenset[str] | None], ...] = ()
     _tab: Tabulation | None = field(default=None, repr=False, compare=False)
     _parts: dict[int, StationPart] = field(default_factory=dict, repr=False, compare=False)
 
@@ -422,9 +433,15 @@ class Publisher:
         version = (last.state.version + 1) if last is not None else 1
         written = self._write_parts(slug, data, version)
         state = _build(election, row, data, version, now=wall, written=written)
+        changed = self._pages_changed(slug, data, state)
+        state.pages_recent = self._recent(last.state if last is not None else None, state, changed)
         raw = _dumps(state)
         write(state, raw)
-        self._station_pages(slug, data, state)  # after the state: see stationpages
+        # after the state: see stationpages
+        if changed is None:
+            stationpages.remove_election(slug)
+        elif changed:
+            stationpages.remove_stations(slug, changed)
         if self.open_data:  # the files the changes touched and a due release, after the state
             self._behind.add(slug)
             self._open_data(election, now)
@@ -433,14 +450,15 @@ class Publisher:
         data.index()  # while nothing waits: the next change finds its station at once
         return state
 
-    def _station_pages(self, slug: str, data: PublicData, state: State) -> None:
-        """Remove the station page files that ``state`` (just written) makes stale: those of
-        the stations that changed since the last state, or every one of the election on new
-        data, another election row or publication time, the results held back or let out,
-        or another register. A page rendered from an older state and written after this is
-        removed by its writer (:func:`still_current`)."""
+    def _pages_changed(self, slug: str, data: PublicData, state: State) -> frozenset[str] | None:
+        """The codes of the stations whose pages ``state`` changes: those that changed since
+        the last state, or None (every page of the election) on new data, another election
+        row or publication time, the results held back or let out, or another register. The
+        publisher removes their files after writing the state; a page rendered from an older
+        state and written after that is removed by its writer (:func:`still_current`)."""
         last = self._pages.get(slug)
-        changed = data.take_pages()
+        taken = data.take_pages()
+        self._pages[slug] = _Pages(data, state.fingerprint, state.withheld, state.register_tag)
         if (
             last is None
             or last.data is not data
@@ -448,10 +466,25 @@ class Publisher:
             or last.withheld != state.withheld
             or last.register_tag != state.register_tag
         ):
-            stationpages.remove_election(slug)
-        elif changed:
-            stationpages.remove_stations(slug, [data.station(s).code for s in changed])
-        self._pages[slug] = _Pages(data, state.fingerprint, state.withheld, state.register_tag)
+            return None
+        return frozenset(data.station(s).code for s in taken)
+
+    @staticmethod
+    def _recent(
+        last: State | None, state: State, changed: frozenset[str] | None
+    ) -> tuple[tuple[int, frozenset[str] | None], ...]:
+        """``state``'s window of page changes: the last state's, then its own, the oldest
+        dropped beyond ``PAGES_WINDOW`` states or ``PAGES_WINDOW_CODES`` codes."""
+        if changed is not None and len(changed) > PAGES_WINDOW_CODES:
+            changed = None
+        window = list(last.pages_recent if last is not None else ())
+        window.append((state.version, changed))
+        window = window[-PAGES_WINDOW:]
+        codes = sum(len(c) for _v, c in window if c is not None)
+        while codes > PAGES_WINDOW_CODES:
+            _v, dropped = window.pop(0)
+            codes -= len(dropped) if dropped is not None else 0
+        return tuple(window)
 
     def _open_data(self, election: Election, now: float) -> None:
         """Refresh the election's open-data live files (and cut a due release) when the last
@@ -635,21 +668,39 @@ def _from_file(slug: str) -> State | None:
         return _files[slug].state
 
 
-def still_current(state: State) -> bool:
-    """Whether ``state`` is still the latest published one: its election's state file is
-    stat'ed again and must be the very file ``state`` was read from (not what this process
-    holds in memory: another thread may be loading a newer one). False for a state built in
-    memory (no publisher runs: nothing would remove a page written from it)."""
+def still_current(state: State, code: str | None = None) -> bool:
+    """Whether a page of station ``code`` rendered from ``state`` still shows the latest
+    published state: the election's state file is stat'ed again and loaded if it changed
+    (while another thread of this process loads it: no); it must be ``state``'s own file, or
+    a later one of the same election whose window of page changes
+    (:attr:`State.pages_recent`) covers every state since ``state`` and names ``code`` in
+    none of them. False for a state built in memory (no publisher runs: nothing would remove
+    a page written from it)."""
     slug = state.election.slug
-    with _files_lock:
-        loaded = _files.get(slug)
-    if loaded is None or loaded.state is not state:
+    if state.parts is None:
         return False
+    _from_file(slug)
     try:
         st = state_file(slug).stat()
     except OSError:
         return False
-    return loaded.stamp == (st.st_ino, st.st_mtime_ns, st.st_size)
+    with _files_lock:
+        loaded = _files.get(slug)
+    if loaded is None or loaded.stamp != (st.st_ino, st.st_mtime_ns, st.st_size):
+        return False
+    latest = loaded.state
+    if latest is state:
+        return True
+    if code is None or latest.key != state.key or latest.version <= state.version:
+        return False
+    recent = dict(latest.pages_recent)
+    for version in range(state.version + 1, latest.version + 1):
+        if version not in recent:
+            return False
+        changed = recent[version]
+        if changed is None or code in changed:
+            return False
+    return True
 
 
 def _row(slug: str, now: float) -> store.ElectionState | None:

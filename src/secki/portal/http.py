@@ -242,7 +242,8 @@ def keep_station_page(
     whether the page may be kept at all (not with observers' copies, which are not in the
     state, nor while results are held back). Race rule: the publisher writes a new state
     before it removes the pages it changes, so a page is removed again here when its state
-    is no longer the latest (:func:`secki.opendata.published.still_current`)."""
+    is no longer the latest and a state since changed this station
+    (:func:`secki.opendata.published.still_current`)."""
     state = page.published
     if (
         state is None
@@ -257,7 +258,7 @@ def keep_station_page(
     ):
         return
     path = stationpages.write(state.election.slug, page.language, code, response.content)
-    if path is not None and not published.still_current(state):
+    if path is not None and not published.still_current(state, code):
         path.unlink(missing_ok=True)
 
 
