@@ -48,6 +48,7 @@ class Echo(http.server.BaseHTTPRequestHandler):
     cache headers (secki.portal.http.cache_headers)."""
 
     served = itertools.count(1)
+    name = "app"
 
     def do_GET(self) -> None:
         body = json.dumps(
@@ -56,7 +57,7 @@ class Echo(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("X-Stand-In", "app")
+        self.send_header("X-Stand-In", self.name)
         self.send_header("Cache-Control", "public, max-age=5, stale-while-revalidate=30")
         self.send_header("Vary", "Accept-Language, Cookie")
         self.end_headers()
@@ -67,6 +68,14 @@ class Echo(http.server.BaseHTTPRequestHandler):
         while length > 0:
             length -= len(self.rfile.read(min(length, 1 << 20)))
         self.do_GET()
+
+    do_PUT = do_DELETE = do_POST
+
+    def do_HEAD(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.send_header("X-Stand-In", self.name)
+        self.end_headers()
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -92,12 +101,15 @@ class Site:
             conn.close()
 
     def post(self, path: str, body: bytes) -> int:
+        return self.send("POST", path, body)[0]
+
+    def send(self, method: str, path: str, body: bytes = b"") -> tuple[int, Any]:
         conn = http.client.HTTPSConnection("127.0.0.1", self.tls, context=self.context, timeout=60)
         try:
-            conn.request("POST", path, body=body, headers={"Host": HOST})
+            conn.request(method, path, body=body, headers={"Host": HOST})
             response = conn.getresponse()
             response.read()
-            return response.status
+            return response.status, response.headers
         finally:
             conn.close()
 
@@ -112,19 +124,39 @@ def require_nginx() -> None:
         pytest.skip(str(exc))
 
 
+class IntakeEcho(Echo):
+    """The stand-in of the intake's servers (the writes)."""
+
+    name = "intake"
+
+
 @contextlib.contextmanager
-def shipped_site(work: Path, overrides: dict[str, str] | None = None) -> Iterator[Site]:
-    """The shipped configuration in front of the app's stand-in (:class:`Echo`)."""
+def shipped_site(
+    work: Path, overrides: dict[str, str] | None = None, *, intake: str = ""
+) -> Iterator[Site]:
+    """The shipped configuration in front of the app's stand-in (:class:`Echo`); the writes
+    go to the intake's stand-in (:class:`IntakeEcho`) with ``intake="echo"``, to a port where
+    nothing listens with ``"down"``, else to the app's."""
     require_nginx()
-    app = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-    threading.Thread(target=app.serve_forever, daemon=True).start()
+    servers = [http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)]
+    intake_port = nginx.free_port() if intake == "down" else None
+    if intake == "echo":
+        servers.append(http.server.ThreadingHTTPServer(("127.0.0.1", 0), IntakeEcho))
+        intake_port = servers[-1].server_address[1]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         with nginx.shipped(
-            Path(settings.VAR_DIR), app.server_address[1], work, overrides=overrides
+            Path(settings.VAR_DIR),
+            servers[0].server_address[1],
+            work,
+            overrides=overrides,
+            intake_port=intake_port,
         ) as running:
             yield Site(running)
     finally:
-        app.shutdown()
+        for server in servers:
+            server.shutdown()
 
 
 @pytest.fixture
@@ -224,6 +256,31 @@ def test_everything_else_reaches_the_app_with_the_clients_address_and_scheme(
     assert headers["Location"] == f"https://{HOST}/e/some-election/"
 
 
+def test_writes_go_to_the_intakes_servers_reads_to_the_apps(tmp_path: Path) -> None:
+    """Every method but GET and HEAD goes to the intake's servers (secki-intake.service), so
+    that on election night a commission's write never queues behind the public's renders."""
+    with shipped_site(tmp_path / "nginx", intake="echo") as site:
+        for method, path, expected in (
+            ("GET", f"/api/v1/elections/{SLUG}/stations", "app"),
+            ("HEAD", "/staff/", "app"),
+            ("GET", "/staff/", "app"),
+            ("POST", f"/api/v1/elections/{SLUG}/protocols", "intake"),
+            ("PUT", f"/api/v1/elections/{SLUG}/protocols/1-1", "intake"),
+            ("DELETE", "/api/v1/tokens/3", "intake"),
+            ("POST", "/staff/login/", "intake"),
+            ("POST", f"/staff/field/{SLUG}/incident/", "intake"),
+            ("POST", f"/api/v1/elections/{SLUG}/observers/incidents/with-evidence", "intake"),
+            ("POST", "/i18n/setlang/", "intake"),
+        ):
+            status, headers = site.send(method, path)
+            assert status == 200 and headers["X-Stand-In"] == expected, (method, path)
+    # without intake servers (nothing listens where they would): the writes reach the app
+    with shipped_site(tmp_path / "alone", intake="down") as site:
+        for _ in range(3):
+            status, headers = site.send("POST", f"/api/v1/elections/{SLUG}/protocols")
+            assert status == 200 and headers["X-Stand-In"] == "app"
+
+
 def test_the_shipped_paths_are_the_documented_ones() -> None:
     text = (DEPLOY / "secki.conf").read_text()
     for value in (*nginx.SHIPPED.values(), HOST):
@@ -245,7 +302,7 @@ def test_the_shipped_systemd_units_are_valid(tmp_path: Path) -> None:
         unit = tmp_path / source.name
         unit.write_text(source.read_text().replace("/opt/secki/.venv/bin/secki", str(secki)))
         units.append(str(unit))
-    assert len(units) == 2
+    assert len(units) == 3
     run = subprocess.run(
         [analyze, "verify", "--man=no", *units], capture_output=True, text=True, check=False
     )

@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -33,6 +34,7 @@ SHIPPED = {
     "var": "/var/lib/secki",
     "cache": "/var/cache/nginx/secki",
     "app": "127.0.0.1:8000",
+    "intake": "127.0.0.1:8001",
     "chain": "/etc/ssl/secki/fullchain.pem",
     "key": "/etc/ssl/secki/privkey.pem",
     "includes": "/etc/nginx/",
@@ -108,10 +110,11 @@ def render(
     *,
     workers: int = 1,
     overrides: dict[str, str] | None = None,
+    intake_port: int | None = None,
 ) -> Nginx:
     """Write the shipped files with this run's values, and a main nginx.conf including them,
     under ``work``; check them with ``nginx -t``. ``overrides``: more texts to replace (a
-    test's lower rate limit)."""
+    test's lower rate limit); ``intake_port``: where the writes go (None: the app's port)."""
     conf = work / "conf"
     conf.mkdir(parents=True, exist_ok=True)
     chain, private = self_signed(work)
@@ -120,6 +123,7 @@ def render(
         SHIPPED["cache"]: str(work / "cache"),
         SHIPPED["var"]: str(var_dir),
         SHIPPED["app"]: f"127.0.0.1:{app_port}",
+        SHIPPED["intake"]: f"127.0.0.1:{intake_port or app_port}",
         SHIPPED["chain"]: str(chain),
         SHIPPED["key"]: str(private),
         SHIPPED["includes"]: f"{conf}/",
@@ -127,10 +131,10 @@ def render(
         SHIPPED["plain"]: f"listen 127.0.0.1:{plain};",
         **(overrides or {}),
     }
+    # one pass: a value put in is never matched again (an app port 8001… is no intake)
+    pattern = re.compile("|".join(re.escape(old) for old in sorted(replaced, key=len)[::-1]))
     for source in sorted(DEPLOY.glob("*.conf")):
-        text = source.read_text()
-        for old, new in replaced.items():
-            text = text.replace(old, new)
+        text = pattern.sub(lambda match: replaced[match.group()], source.read_text())
         lines = [line for line in text.splitlines() if "listen [::]" not in line]
         (conf / source.name).write_text("\n".join(lines) + "\n")
     user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
@@ -163,9 +167,12 @@ def shipped(
     *,
     workers: int = 1,
     overrides: dict[str, str] | None = None,
+    intake_port: int | None = None,
 ) -> Iterator[Nginx]:
     """nginx running the shipped configuration until the block ends (:func:`render`)."""
-    site = render(var_dir, app_port, work, workers=workers, overrides=overrides)
+    site = render(
+        var_dir, app_port, work, workers=workers, overrides=overrides, intake_port=intake_port
+    )
     proc = subprocess.Popen([binary(), *_paths(work)])  # noqa: S603 - our own arguments
     try:
         deadline = time.monotonic() + 60
