@@ -1,7 +1,8 @@
 """Election night: the public side while results pour in (issue 15).
 
     python bench/bench_night.py [--stations N] [--db postgresql|sqlite|both] [--rate R]
-                                [--sqlite-rate R] [--connections C] [--soak SECONDS]
+                                [--sqlite-rate R] [--connections C] [--offer R]
+                                [--soak SECONDS]
 
 For each database (a throwaway durable PostgreSQL, then SQLite) it simulates the default
 election (6,537 stations), imports its register only, and runs what production runs: the
@@ -14,7 +15,11 @@ replays the night through the HTTP API as a CEC operator's token: every turnout 
 every protocol, paced at ``--rate`` per second on PostgreSQL (target >= 300/s) and
 ``--sqlite-rate`` on SQLite (the demo's replay, about 145/s), while ``wrk`` (``--connections``
 in all, >= 64, split over the URLs) reads the national page, the national results JSON, a
-constituency page, random station pages and the live open-data file. It prints, for each phase
+constituency page, random station pages and the live open-data file. Each URL's readers offer
+about ``--offer`` requests a second (default 2,400: the target and a margin; each connection
+pauses after an answer), so that the figures say whether the target load is served while the
+writes go on; ``--offer 0`` makes them a closed loop that takes every cycle it can, the
+writes' included, and prints the most each URL gets. It prints, for each phase
 and URL: requests/s, p50, p99 and errors; the write rate and its p99; the freshness (from a
 protocol's 201 to its station's JSON, its constituency's and the national total showing it: p50
 and p99); the RSS of every server process (Granian's main process and workers, the publisher,
@@ -285,6 +290,15 @@ request = function()
 end
 """
 
+#: a connection waits this many milliseconds after each answer before its next request: the
+#: reader offers about ``--offer`` requests a second per URL instead of as many as the CPU
+#: allows (wrk calls ``delay()`` between an answer and the next request)
+LUA_PACED = """
+delay = function()
+  return %d
+end
+"""
+
 
 @dataclass
 class Read:
@@ -330,6 +344,24 @@ def parse_wrk(label: str, out: str) -> Read:
     )
 
 
+def paced_scripts(
+    targets: list[tuple[str, int, str, Path | None]], connections: int, offer: float, work: Path
+) -> list[tuple[str, int, str, Path | None]]:
+    """The targets with their scripts made to offer about ``offer`` requests a second each
+    (0: as many as they can, a closed loop)."""
+    if not offer:
+        return targets
+    each = max(1, connections // len(targets))
+    wait = max(1, round(each * 1000 / offer))
+    out = []
+    for i, (label, port, path, script) in enumerate(targets):
+        body = (script.read_text() if script is not None else "") + LUA_PACED % wait
+        paced = work / f"paced-{i}.lua"
+        paced.write_text(body)
+        out.append((label, port, path, paced))
+    return out
+
+
 @contextmanager
 def readers(
     targets: list[tuple[str, int, str, Path | None]], connections: int, seconds: float | None
@@ -372,19 +404,36 @@ def readers(
 
 
 class Cpu:
-    """CPU seconds used by the server's processes and by the publisher over a phase."""
+    """CPU seconds used by the public server's processes, the intake server's (None: the
+    writes go to the public one) and the publisher over a phase."""
 
-    def __init__(self, server: int, publisher: int) -> None:
-        self.server, self.publisher = server, publisher
-        self.start = (tree_cpu(server), tree_cpu(publisher))
+    def __init__(self, server: int, publisher: int, intake: int | None = None) -> None:
+        self.server, self.publisher, self.intake = server, publisher, intake
+        self.start = (
+            tree_cpu(server),
+            tree_cpu(publisher),
+            tree_cpu(intake) if intake is not None else 0.0,
+        )
 
     def line(self, reads: list[Read], writes: int, seconds: float) -> str:
         server = tree_cpu(self.server) - self.start[0]
         publisher = tree_cpu(self.publisher) - self.start[1]
-        per = 1000 * server / writes if writes else float("nan")
+        if self.intake is None:
+            per = 1000 * server / writes if writes else float("nan")
+            servers = (
+                f"server {server:.1f} s ({per:.2f} ms per write, with the reads that reached "
+                "it through nginx)"
+            )
+        else:
+            intake = tree_cpu(self.intake) - self.start[2]
+            per = 1000 * intake / writes if writes else float("nan")
+            servers = (
+                f"public server {server:.1f} s ({100 * server / seconds:.0f} % of a core: the "
+                f"reads that reached it through nginx), intake server {intake:.1f} s "
+                f"({per:.2f} ms per write)"
+            )
         return (
-            f"  CPU: server {server:.1f} s ({per:.2f} ms per write, with the reads that "
-            f"reached it through nginx), publisher {publisher:.1f} s "
+            f"  CPU: {servers}, publisher {publisher:.1f} s "
             f"({100 * publisher / seconds:.0f} % of a core); "
             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
         )
@@ -404,14 +453,18 @@ def print_reads(reads: list[Read]) -> None:
 
 
 def processes(
-    server: RestartableServer, publisher: subprocess.Popen[bytes], nginx_pid: int | None
+    server: RestartableServer,
+    publisher: subprocess.Popen[bytes],
+    nginx_pid: int | None,
+    intake: RestartableServer | None = None,
 ) -> dict[str, int]:
     found: dict[str, int] = {}
-    pids = server.pids()
-    if pids:
-        found["granian main"] = pids[0]
-        for i, pid in enumerate(pids[1:], 1):
-            found[f"granian worker {i}"] = pid
+    for name, each in (("granian", server), ("intake", intake)):
+        pids = each.pids() if each is not None else []
+        if pids:
+            found[f"{name} main"] = pids[0]
+            for i, pid in enumerate(pids[1:], 1):
+                found[f"{name} worker {i}"] = pid
     found["publisher"] = publisher.pid
     if nginx_pid is not None:
         found["nginx master"] = nginx_pid
@@ -457,6 +510,19 @@ def night(
     server = RestartableServer(
         env, workers=WORKERS, threads=THREADS, app="secki.opendata.wsgi:application", log=log
     )
+    # the commissions' writes reach servers of their own (deploy/nginx: secki_intake), so
+    # that a write never waits in a queue behind the public's page renders
+    intake = (
+        RestartableServer(
+            env,
+            workers=args.intake_workers,
+            threads=THREADS,
+            app="secki.opendata.wsgi:application",
+            log=work / "intake.log",
+        )
+        if args.intake_workers
+        else None
+    )
     publisher = subprocess.Popen(
         [sys.executable, "-m", "secki.cli", "publish", "--watch", "--quiet", "--interval", "1"],
         env=env,
@@ -467,12 +533,15 @@ def night(
         wait_for(var / "state" / f"{SLUG}.state")
         wait_for(var / "opendata" / SLUG / "live" / "index.json")
         server.start()
+        if intake is not None:
+            intake.start()
         # the production front: the shipped nginx configuration (TLS, open data from disk,
         # public pages and results kept a second for everyone), in front of the server
         with shipped_nginx(var, server.port, work / "nginx", workers=2) as site:
             time.sleep(0.5)
-            pids = processes(server, publisher, nginx_master(work / "nginx"))
-            port = server.port
+            pids = processes(server, publisher, nginx_master(work / "nginx"), intake)
+            port = intake.port if intake is not None else server.port
+            intake_pid = intake.pids()[0] if intake is not None else None
             tls = site.tls_port
             codes = sorted(data.unit_of)
             paths = work / "stations.txt"
@@ -486,6 +555,7 @@ def night(
                 ("random station pages", tls, "/", script),
                 ("live open data", tls, f"/data/{SLUG}/live/index.json", None),
             ]
+            targets = paced_scripts(targets, args.connections, args.offer, work)
             for _label, p, path, _s in targets[:3] + targets[4:]:  # warm: every URL answers
                 conn = front(p)
                 conn.request("GET", path)
@@ -495,14 +565,14 @@ def night(
                     raise SystemExit(f"{path}: HTTP {answer.status}")
                 conn.close()
             print(f"  RSS at start: {rss_line(pids)}", flush=True)
-            cpu = Cpu(server.pids()[0], publisher.pid)
+            cpu = Cpu(server.pids()[0], publisher.pid, intake_pid)
             with readers(targets, args.connections, args.quiet) as reads:
                 time.sleep(args.quiet)
             print(f"quiet ({args.quiet:.0f} s of reads, no writes):")
             print_reads(reads)
             print(cpu.line(reads, 0, args.quiet))
 
-            cpu = Cpu(server.pids()[0], publisher.pid)
+            cpu = Cpu(server.pids()[0], publisher.pid, intake_pid)
             with readers(targets, args.connections, None) as reads:
                 writes = post_paced(
                     port, f"/api/v1/elections/{SLUG}/turnout", token, data.turnout, rate
@@ -524,7 +594,7 @@ def night(
                 for k, v in result.items():
                     fresh.setdefault(k, []).extend(v)
 
-            cpu = Cpu(server.pids()[0], publisher.pid)
+            cpu = Cpu(server.pids()[0], publisher.pid, intake_pid)
             with readers(targets, args.connections, None) as reads:
                 for _ in range(2):
                     t = threading.Thread(target=sample)
@@ -565,6 +635,8 @@ def night(
                 soak(port, token, data, rate, targets, args, pids)
     finally:
         server.stop()
+        if intake is not None:
+            intake.stop()
         publisher.terminate()
         try:
             publisher.wait(timeout=30)
@@ -652,13 +724,37 @@ def main() -> int:
     parser.add_argument("--db", choices=["postgresql", "sqlite", "both"], default="both")
     parser.add_argument("--rate", type=float, default=300.0)
     parser.add_argument("--sqlite-rate", type=float, default=145.0)
-    parser.add_argument("--connections", type=int, default=80)
+    parser.add_argument("--connections", type=int, default=160)
+    parser.add_argument(
+        "--offer",
+        type=float,
+        default=2400.0,
+        help="requests a second each URL's readers offer (0: a closed loop, as many as the "
+        "CPU allows)",
+    )
+    parser.add_argument(
+        "--intake-workers",
+        type=int,
+        default=2,
+        help="workers of the intake server the writes go to (0: the public server's)",
+    )
     parser.add_argument("--soak", type=float, default=0.0)
     parser.add_argument("--quiet", type=float, default=10.0, help="seconds of reads first")
     args = parser.parse_args()
     print(
         f"bench_night: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; Granian "
-        f"{WORKERS} workers x {THREADS} threads; wrk {args.connections} connections"
+        f"{WORKERS} workers x {THREADS} threads"
+        + (
+            f", intake {args.intake_workers} workers x {THREADS} threads"
+            if args.intake_workers
+            else ", writes to the same server"
+        )
+        + f"; wrk {args.connections} connections, "
+        + (
+            f"offering about {args.offer:,.0f} req/s per URL"
+            if args.offer
+            else "each as fast as it can (closed loop)"
+        )
     )
     for stations in args.stations:
         with tempfile.TemporaryDirectory(prefix="secki-bench-night-") as tmp:
