@@ -18,7 +18,7 @@ from django.utils import timezone
 from secki.accounts.actions import change_election
 from secki.elections.models import Election, Station
 from secki.ledger import chain, drafts
-from secki.opendata import published, snapshots, stationpages
+from secki.opendata import published, refresh, snapshots, stationpages
 from secki.portal import http, views
 from secki.turnout.actions import report_turnout
 from tests.portal.conftest import Clock, submit
@@ -294,3 +294,88 @@ def test_without_a_running_publisher_the_pages_it_left_are_removed(
     submit(waiting, "1-2", admin)
     get(waiting, "2-1")
     assert not stationpages.election_dir(waiting.slug).exists()
+
+
+def stale(election: Election, code: str, language: str = "en") -> Path:
+    return page(election, code, language).with_name(stationpages.STALE)
+
+
+def render(slug: str, language: str, code: str) -> None:
+    """The refresher's render through the test client (secki.opendata.wsgi's own closes the
+    database connection at the end of its request, as a server does: tests/portal/test_nginx.py
+    runs it)."""
+    http.pages.clear()
+    Client().get(f"/e/{slug}/s/{code}/", HTTP_ACCEPT_LANGUAGE=language)
+
+
+def test_a_changed_stations_pages_are_served_stale_until_the_refresher_renders_them_again(
+    waiting: Election, admin: Any, publisher: published.Publisher, clock: Clock
+) -> None:
+    publisher.step()
+    render_all(waiting)
+    pages = refresh.Refresher(render)
+    assert pages.once() == 0  # nothing stale
+    before = {lang: page(waiting, "1-1", lang).read_bytes() for lang in LANGUAGES}
+    submit(waiting, "1-1", admin)
+    step(publisher, clock)
+    for language in LANGUAGES:  # the old page, kept as stale, in each language
+        assert not page(waiting, "1-1", language).exists()
+        assert stale(waiting, "1-1", language).read_bytes() == before[language]
+        assert page(waiting, "1-2", language).exists()
+    assert published.marked_version(waiting.slug) == 2
+    assert pages.once() == 3  # rendered again: the protocol is on them, the stale copy gone
+    for language in LANGUAGES:
+        assert b"protocol-lines" in page(waiting, "1-1", language).read_bytes()
+        assert not stale(waiting, "1-1", language).exists()
+    assert b'lang="ru"' in page(waiting, "1-1", "ru").read_bytes()
+    assert pages.once() == 0
+    # an observer's fact naming a station: its pages too
+    fact = {"station": "1-2", "organisation": "Watch", "lines": {"L1": 1}, "photo": None}
+    chain.append(
+        waiting, drafts.Generic(waiting.slug, timezone.now(), "observers.copy", "observers", fact)
+    )
+    step(publisher, clock)
+    assert stale(waiting, "1-2").exists()
+    assert pages.once() == 3
+    assert not stale(waiting, "1-2").exists() and page(waiting, "1-2").exists()
+
+
+def test_the_refresher_waits_for_the_publishers_marks_and_for_another_processs_claim(
+    waiting: Election, admin: Any, publisher: published.Publisher, clock: Clock, monkeypatch: Any
+) -> None:
+    """A state is written before its pages are marked: a refresher that looks in between
+    looks again at that state's stations once they are marked (else they would stay stale).
+    A page another process is rendering is left to it."""
+    publisher.step()
+    render_all(waiting, ("1-1", "2-1"))
+    pages = refresh.Refresher(render)
+    assert pages.once() == 0
+    looked = []
+    mark = stationpages.mark_stale
+
+    def late(slug: str, codes: Any) -> int:  # the refresher looks between the two
+        looked.append(pages.once())
+        return mark(slug, codes)
+
+    monkeypatch.setattr(stationpages, "mark_stale", late)
+    submit(waiting, "1-1", admin)
+    step(publisher, clock)
+    assert looked == [0] and stale(waiting, "1-1").exists()
+    assert pages.once() == 3 and not stale(waiting, "1-1").exists()
+    # another process holds 2-1's claim (English): this one renders the other languages
+    monkeypatch.setattr(stationpages, "mark_stale", mark)
+    station = Station.objects.get(election=waiting, code="2-1")
+    report_turnout(waiting, station, "12:00", 300, actor=admin)
+    step(publisher, clock)
+    with stationpages.claimed(waiting.slug, "en", "2-1") as mine:
+        assert mine
+        assert pages.once() == 2
+    assert stale(waiting, "2-1", "en").exists() and not stale(waiting, "2-1", "az").exists()
+    # a claim left by a process that died is taken over after CLAIM_STALE seconds
+    claim = page(waiting, "2-1").with_name(stationpages.CLAIM)
+    claim.touch()
+    with stationpages.claimed(waiting.slug, "en", "2-1") as mine:
+        assert not mine
+    monkeypatch.setattr(stationpages, "CLAIM_STALE", -1.0)
+    assert refresh.Refresher(render).once() == 1
+    assert not claim.exists() and not stale(waiting, "2-1", "en").exists()

@@ -219,6 +219,27 @@ def _part(path: Path) -> StationPart:
     return part
 
 
+def marked_file(slug: str) -> Path:
+    return state_dir() / f"{slug}.marked"
+
+
+def _write_marked(slug: str, version: int) -> None:
+    """Note that the station pages of every state up to ``version`` are marked (stale or
+    removed): the page refresher renders again only what a state marked before this."""
+    path = marked_file(slug)
+    tmp = path.with_name(f".{path.name}-{os.getpid()}")
+    tmp.write_text(str(version))
+    os.replace(tmp, path)
+
+
+def marked_version(slug: str) -> int:
+    """The newest state whose station pages the publisher has marked (0: none)."""
+    try:
+        return int(marked_file(slug).read_text())
+    except (OSError, ValueError):
+        return 0
+
+
 def state_dir() -> Path:
     return Path(settings.VAR_DIR) / "state"
 
@@ -440,8 +461,9 @@ class Publisher:
         # after the state: see stationpages
         if changed is None:
             stationpages.remove_election(slug)
-        elif changed:
-            stationpages.remove_stations(slug, changed)
+        elif changed:  # served stale until rendered again (secki.opendata.refresh)
+            stationpages.mark_stale(slug, changed)
+        _write_marked(slug, version)
         if self.open_data:  # the files the changes touched and a due release, after the state
             self._behind.add(slug)
             self._open_data(election, now)

@@ -2,12 +2,16 @@
 
 The public station page (``/e/<slug>/s/<code>/``) is rendered by the app once per change and
 written here (:func:`write`); nginx serves the file to the anonymous public
-(deploy/nginx/secki.conf) and passes the request to the app when there is none. A file is
-removed when what it shows may have changed: the publisher (:mod:`secki.opendata.published`)
-removes the files of the stations a new state changed, after writing that state, and the whole
-election's directory on new data (:func:`remove_election`); the transparency log removes the
-files of the stations its new entries name, after its checkpoint. The writer (the portal)
-removes the file it wrote when the state it rendered is no longer the published one.
+(deploy/nginx/secki.conf) and passes the request to the app when there is none. When what a
+page shows may have changed, its file is kept as stale (:func:`mark_stale`: ``index.html``
+renamed ``stale.html``), which nginx serves while there is no fresh one, and every web process
+renders the stale pages of the stations a new state changed again in the background
+(:mod:`secki.opendata.refresh`), one process per page (:func:`claimed`): a reader never waits
+for a render of a page it read before. The publisher (:mod:`secki.opendata.published`) marks
+the pages of the stations a new state changed, after writing that state, and removes the whole
+election's directory on new data (:func:`remove_election`); the transparency log marks the
+pages of the stations its new entries name, after its checkpoint. The writer (the portal)
+removes the file it wrote when a state since the one it rendered changed its station.
 
 Every write is atomic (a temporary hidden file in the same directory, then ``os.replace``),
 and a directory is removed by renaming it aside first (a hidden name, never served), so nginx
@@ -20,13 +24,20 @@ import contextlib
 import os
 import secrets
 import shutil
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from django.conf import settings
 
 #: the page's file inside its station's directory
 INDEX = "index.html"
+#: the page's file once what it shows may have changed, until it is rendered again
+STALE = "stale.html"
+#: a process renders a stale page again while it holds this file (:func:`claimed`)
+CLAIM = ".refresh"
+#: seconds after which a claim is taken to be left by a process that died
+CLAIM_STALE = 60.0
 
 
 def root_dir() -> Path:
@@ -65,6 +76,92 @@ def write(slug: str, language: str, code: str, content: bytes) -> Path | None:
             tmp.unlink()
         return None
     return path
+
+
+def _languages(slug: str) -> list[str]:
+    try:
+        return [p.name for p in election_dir(slug).iterdir() if _safe(p.name)]
+    except OSError:
+        return []
+
+
+def mark_stale(slug: str, codes: Iterable[str]) -> int:
+    """Keep the pages of these stations, in every language, as stale (served until they are
+    rendered again); returns how many there were."""
+    languages = _languages(slug)
+    marked = 0
+    for code in codes:
+        for language in languages:
+            path = page_path(slug, language, code)
+            if path is None:
+                continue
+            try:
+                os.replace(path, path.with_name(STALE))
+                marked += 1
+            except FileNotFoundError:
+                pass
+    return marked
+
+
+def stale_pages(slug: str, codes: Iterable[str] | None = None) -> list[tuple[str, str]]:
+    """(language, code) of the stale pages with no fresh one: of these stations, or (None)
+    of every station of the election (a walk of its directory)."""
+    found = []
+    for language in _languages(slug):
+        if codes is None:
+            try:
+                named = [p.name for p in (election_dir(slug) / language / "s").iterdir()]
+            except OSError:
+                continue
+        else:
+            named = list(codes)
+        for code in named:
+            path = page_path(slug, language, code)
+            if path is not None and path.with_name(STALE).exists() and not path.exists():
+                found.append((language, code))
+    return found
+
+
+def drop_stale(slug: str, language: str, code: str) -> None:
+    """Remove a page's stale copy once the page was rendered again: the fresh file serves
+    its readers or, when none was kept (observers' copies; a newer state changed the
+    station meanwhile), the app."""
+    path = page_path(slug, language, code)
+    if path is not None:
+        path.with_name(STALE).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def claimed(slug: str, language: str, code: str) -> Iterator[bool]:
+    """Whether this process may render the page again now: True while it holds the page's
+    claim (an exclusive file, given up at the end of the block; one older than
+    ``CLAIM_STALE`` is taken over), False while another holds it."""
+    path = page_path(slug, language, code)
+    if path is None:
+        yield False
+        return
+    claim = path.with_name(CLAIM)
+    fd = None
+    for _ in range(2):
+        try:
+            fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            with contextlib.suppress(OSError):
+                if time.time() - claim.stat().st_mtime > CLAIM_STALE:
+                    claim.unlink()
+                    continue
+            break
+        except OSError:  # the directory was removed meanwhile
+            break
+    if fd is None:
+        yield False
+        return
+    os.close(fd)
+    try:
+        yield True
+    finally:
+        claim.unlink(missing_ok=True)
 
 
 def remove_stations(slug: str, codes: Iterable[str]) -> int:

@@ -79,7 +79,7 @@ from secki.elections.models import Election
 from secki.env import generated_secret
 from secki.ledger.models import LedgerEntry, LogFile
 from secki.opendata import published as published_state
-from secki.opendata import snapshots, stationpages, store
+from secki.opendata import snapshots, store
 from secki.protocols.models import ProtocolScan
 from secki.protocols.scans import PUBLIC_STATUSES
 from secki.results.publication import results_public
@@ -676,8 +676,8 @@ def _publish(
     files.sync()
     pending.save(directory)
     replace_durably(directory / CHECKPOINT, note.encode())
-    # the pages of the stations the new entries name show their log entries and hints
-    stationpages.remove_stations(election.slug, new.stations)
+    # the station pages need nothing from here: every entry published names a station the
+    # state that included it (this checkpoint's totals) already marked (secki.opendata.refresh)
     return Published(election.slug, previous, size, "published", behind=size < _size(election))
 
 

@@ -49,9 +49,71 @@ KEPT_ANSWERS = 4096
 KEPT_BYTES = 32 << 20
 
 
+def render_station_page(slug: str, language: str, code: str) -> None:
+    """An anonymous GET of a station's public page in ``language`` through Django, as a
+    reader would make it (the portal writes the page's file): the page refresher's render
+    (:mod:`secki.opendata.refresh`)."""
+    import io
+    import sys
+
+    from django.conf import settings
+
+    host = next(
+        (h for h in settings.ALLOWED_HOSTS if h and h != "*" and not h.startswith(".")),
+        "localhost",
+    )
+    if settings.SECKI_PUBLIC_URL:
+        host = re.sub(r"^https?://", "", settings.SECKI_PUBLIC_URL)
+    https = bool(settings.SECKI_HTTPS)
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": f"/e/{slug}/s/{code}/",
+        "QUERY_STRING": "",
+        "SCRIPT_NAME": "",
+        "SERVER_NAME": host.split(":")[0],
+        "SERVER_PORT": "443" if https else "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": host,
+        "HTTP_ACCEPT_LANGUAGE": language,
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "https" if https else "http",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    if settings.SECKI_CLIENT_IP_HEADER:
+        header = settings.SECKI_CLIENT_IP_HEADER.upper().replace("-", "_")
+        environ[f"HTTP_{header}"] = "127.0.0.1"
+
+    def started(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        return lambda data: None
+
+    answer = django_application(environ, started)
+    try:
+        for _chunk in answer:
+            pass
+    finally:
+        close = getattr(answer, "close", None)
+        if close is not None:
+            close()
+
+
+_refreshing = False
+
+
 def _application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     # imported here: the models behind them need the Django set up by secki.wsgi first
     from secki.opendata import files, logfiles, snapshots
+
+    global _refreshing
+    if not _refreshing:
+        from secki.opendata import refresh
+
+        refresh.start(render_station_page)
+        _refreshing = True
 
     path_info = environ.get("PATH_INFO", "")
     method = environ.get("REQUEST_METHOD")

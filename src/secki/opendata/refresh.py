@@ -1,0 +1,122 @@
+"""Stale station pages rendered again in the background, in every web process (issue 15).
+
+When a new state changes a station, the publisher keeps its page files as stale
+(:func:`secki.opendata.stationpages.mark_stale`), and nginx serves a stale page until a fresh
+one is written: a reader never waits for a render of a page that was read before. Each web
+process runs a :class:`Refresher` in a thread of its own (started by the WSGI front,
+:mod:`secki.opendata.wsgi`, at its first request). Every ``EVERY`` seconds it loads the
+latest state of each election and renders again the stale pages of the stations the states
+since its last look changed (:attr:`~secki.opendata.published.State.pages_recent`; the whole
+election's directory when it has not looked yet or the window no longer reaches back), up to
+the newest state whose pages the publisher has marked (:func:`~secki.opendata.published.
+marked_version`: it marks them after writing the state, and a page marked after the look
+would stay stale), one process per page (:func:`~secki.opendata.stationpages.claimed`). A
+render is an anonymous GET of the page in the page's language through the process's own
+Django application, so the page is the one a reader would have got, written by the portal as
+any other
+(:func:`secki.portal.http.keep_station_page`, with its race rule); a stale page that was not
+written again (the page may no longer be kept: observers' copies) is removed and the app
+answers its readers.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+
+from secki.opendata import published, snapshots, stationpages
+
+log = logging.getLogger(__name__)
+
+#: seconds between two looks at the states
+EVERY = 0.25
+
+#: renders a station's page (slug, language, code) as an anonymous reader would get it
+Render = Callable[[str, str, str], None]
+
+
+class Refresher:
+    """Renders the stale pages of the stations changed since its last look (:meth:`once`)."""
+
+    def __init__(self, render: Render) -> None:
+        self.render = render
+        #: election → (its state's key, the version it last looked at)
+        self.seen: dict[str, tuple[tuple[int, str], int]] = {}
+
+    def once(self) -> int:
+        """One look at every election's latest state; returns how many pages it rendered."""
+        rendered = 0
+        directory = published.state_dir()
+        names = sorted(p.name for p in directory.glob(f"*{published.SUFFIX}"))
+        for name in names:
+            slug = name[: -len(published.SUFFIX)]
+            state = published.from_file(slug)
+            if state is None or state.parts is None:
+                continue
+            # the states whose pages the publisher has marked (it marks after writing one)
+            upto = min(state.version, published.marked_version(slug))
+            codes = self._changed(slug, state, upto)
+            self.seen[slug] = (state.key, upto)
+            if codes is not None and not codes:
+                continue
+            for language, code in stationpages.stale_pages(slug, codes):
+                with stationpages.claimed(slug, language, code) as mine:
+                    if not mine or not stationpages.stale_pages(slug, [code]):
+                        continue  # another process renders it, or has
+                    self.render(slug, language, code)
+                    stationpages.drop_stale(slug, language, code)
+                    rendered += 1
+        return rendered
+
+    def _changed(self, slug: str, state: published.State, upto: int) -> set[str] | None:
+        """The codes of the stations the states after the last look, up to ``upto``, changed
+        (None: not known, every stale page of the election is looked at)."""
+        last = self.seen.get(slug)
+        if last is None or last[0] != state.key or last[1] > upto:
+            return None
+        recent = dict(state.pages_recent)
+        codes: set[str] = set()
+        for version in range(last[1] + 1, upto + 1):
+            changed = recent.get(version)
+            if changed is None:
+                return None
+            codes |= changed
+        return codes
+
+    def run(self, stop: threading.Event, *, every: float = EVERY) -> None:
+        """Look every ``every`` seconds while a publisher runs, until ``stop`` is set."""
+        while not stop.wait(every):
+            if not snapshots.publisher_alive():
+                continue
+            try:
+                self.once()
+            except Exception:  # a page that fails to render fails for its reader too
+                log.exception("refreshing the station pages failed")
+
+
+_started: dict[int, threading.Thread] = {}
+_start_lock = threading.Lock()
+
+
+def start(render: Render) -> bool:
+    """Start this process's refresher thread once, in a worker of the production server
+    (Granian) only: not in tests or commands that call the WSGI application themselves.
+    Returns whether one runs."""
+    if multiprocessing.current_process().name != "granian-worker":
+        return False
+    pid = os.getpid()
+    with _start_lock:
+        if pid not in _started:
+            refresher = Refresher(render)
+            thread = threading.Thread(
+                target=refresher.run,
+                args=(threading.Event(),),
+                name="secki-page-refresh",
+                daemon=True,
+            )
+            thread.start()
+            _started[pid] = thread
+    return True
