@@ -49,6 +49,18 @@ def insert_report(**fields: Any) -> TurnoutReport:
     return rawsql.insert(TurnoutReport, **fields)
 
 
+def station_reports(station_id: int) -> list[TurnoutReport]:
+    """Every report of the station, current and superseded, by time and version."""
+    reports = rawsql.columns(TurnoutReport)
+    with rawsql.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {reports.select('t')} FROM {reports.table} t "  # noqa: S608 - model metadata
+            "WHERE t.station_id = %s ORDER BY t.time, t.version",
+            [station_id],
+        )
+        return [reports.build(row) for row in cursor.fetchall()]
+
+
 def lock_stations(election_id: int, station_ids: Sequence[int] | None) -> None:
     """Lock stations' rows (all of the election's when ``station_ids`` is None) for the rest
     of the transaction, in key order, as :func:`lock_station` locks one."""

@@ -6,12 +6,19 @@ non-breaking space); these filters always group thousands and print a dash for "
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from django import template
-from django.utils.formats import number_format
-from django.utils.translation import gettext
+from django.template.base import render_value_in_context
+from django.templatetags.l10n import unlocalize
+from django.templatetags.tz import do_timezone
+from django.utils import numberformat
+from django.utils.formats import get_format, number_format
+from django.utils.html import conditional_escape, escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, gettext
 
 register = template.Library()
 
@@ -82,3 +89,113 @@ OFFICIAL_PREFIXES = ("/staff/", "/integrity/", "/admin/")
 def public_path(path: str) -> bool:
     """Whether ``path`` is a public page's (the layout's "Find my station" box goes there)."""
     return not str(path).startswith(OFFICIAL_PREFIXES)
+
+
+# -- a station page's tables -----------------------------------------------------------------
+# Their rows are written here rather than by template tags: a station page is rendered
+# whenever a write removes its file (issue 15), and a row of a few tags costs more in
+# Django's template engine than the whole row here. Each writes exactly what the template
+# wrote (the same escaping, localisation and translations).
+
+
+def _shown(value: Any, context: template.Context) -> str:
+    """``{{ value }}`` as a template prints it (localised, escaped)."""
+    return str(render_value_in_context(value, context))
+
+
+def _counts() -> Callable[[Any], str]:
+    """:func:`num` with the active language's separators looked up once."""
+    language = get_language()
+    decimal = get_format("DECIMAL_SEPARATOR", language, use_l10n=True)
+    grouping = get_format("NUMBER_GROUPING", language, use_l10n=True)
+    thousands = get_format("THOUSAND_SEPARATOR", language, use_l10n=True)
+
+    def count(value: Any) -> str:
+        if value is None or value == "":
+            return DASH
+        return numberformat.format(
+            value, decimal, None, grouping, thousands, force_grouping=True, use_l10n=True
+        )
+
+    return count
+
+
+#: (language, line label) → :func:`line_label`'s text (bounded: labels are a schema's lines
+#: and an election's candidates)
+_labels: dict[tuple[str, str], str] = {}
+LABELS_KEPT = 10_000
+
+
+def _label(language: str, label: str) -> str:
+    found = _labels.get((language, label))
+    if found is None:
+        if len(_labels) >= LABELS_KEPT:
+            _labels.clear()
+        found = _labels[(language, label)] = line_label(label)
+    return found
+
+
+@register.simple_tag(takes_context=True)
+def line_rows(context: template.Context, lines: Any, result: Any, tz: Any) -> SafeString:
+    """The rows of a station's protocol lines: (code, label, value, kind, share) each."""
+    out = []
+    span = "2" if result else "1"
+    count = _counts()
+    language = get_language() or ""
+    for code, label, value, kind, share in lines:
+        c = conditional_escape(code)
+        meaning = conditional_escape(_label(language, label))
+        if kind == "datetime":
+            when = _shown(do_timezone(value, tz), context) if value else DASH
+            out.append(
+                f'<tr data-line="{c}"><th scope="row">{c}</th><td class="text">{meaning}</td>'
+                f'<td colspan="{span}">{when}</td></tr>\n'
+            )
+            continue
+        raw = "" if value is None else conditional_escape(unlocalize(value))
+        tail = f"<td>{conditional_escape(share)}</td>" if result else ""
+        out.append(
+            f'<tr data-line="{c}" data-value="{raw}"><th scope="row">{c}</th>'
+            f'<td class="text">{meaning}</td><td>{conditional_escape(count(value))}</td>{tail}'
+            "</tr>\n"
+        )
+    return mark_safe("".join(out))  # noqa: S308 - every value above is escaped
+
+
+@register.simple_tag(takes_context=True)
+def check_rows(context: template.Context, checks: Any) -> SafeString:
+    """The rows of a station's checks (dicts of code, expression, message, severity, passed)."""
+    out = []
+    for check in checks:
+        severity = escape(gettext("hard") if check["severity"] == "hard" else gettext("soft"))
+        passed = check["passed"]
+        if passed is None:
+            verdict = f'<span class="muted">{escape(gettext("not applicable"))}</span>'
+        elif passed:
+            verdict = f'<span class="pass">{escape(gettext("passed"))}</span>'
+        else:
+            verdict = f'<span class="fail">{escape(gettext("failed"))}</span>'
+        out.append(
+            f'<tr><th scope="row">{_shown(check["code"], context)}</th><td class="text"><code>'
+            f"{_shown(check['expression'], context)}</code><small>"
+            f"{_shown(line_label(check['message']), context)}</small></td>"
+            f"<td>{severity}</td><td>{verdict}</td></tr>"
+        )
+    return mark_safe("".join(out))  # noqa: S308 - every value above is escaped
+
+
+@register.simple_tag(takes_context=True)
+def turnout_rows(context: template.Context, reports: Any, registered: Any) -> SafeString:
+    """The rows of a station's current turnout reports."""
+    out = []
+    for r in reports:
+        time = _shown(r.time, context)
+        late = f" · {escape(gettext('late'))}" if r.late else ""
+        reason = f"<small>{_shown(r.reason, context)}</small>" if r.reason else ""
+        out.append(
+            f'<tr data-time="{time}" data-voters="{escape(unlocalize(r.voters))}">'
+            f'<th scope="row">{time}</th><td>{escape(num(r.voters))}</td>'
+            f"<td>{escape(turnout_of(r.voters, registered))}</td>"
+            f"<td>{_shown(r.version, context)}{late}{reason}</td></tr>"
+        )
+    return mark_safe("".join(out))  # noqa: S308 - every value above is escaped
