@@ -6,6 +6,7 @@ non-breaking space); these filters always group thousands and print a dash for "
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -14,9 +15,10 @@ from django import template
 from django.template.base import render_value_in_context
 from django.templatetags.l10n import unlocalize
 from django.templatetags.tz import do_timezone
+from django.urls import get_script_prefix
 from django.utils import numberformat
 from django.utils.formats import get_format, number_format
-from django.utils.html import conditional_escape, escape
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext
 
@@ -103,6 +105,11 @@ def _shown(value: Any, context: template.Context) -> str:
     return str(render_value_in_context(value, context))
 
 
+def _text(value: str) -> str:
+    """``{{ value }}`` of a text as a template prints it (escaped unless marked safe)."""
+    return html.escape(value) if type(value) is str else str(conditional_escape(value))
+
+
 def _counts() -> Callable[[Any], str]:
     """:func:`num` with the active language's separators looked up once."""
     language = get_language()
@@ -113,6 +120,8 @@ def _counts() -> Callable[[Any], str]:
     def count(value: Any) -> str:
         if value is None or value == "":
             return DASH
+        if type(value) is int and value >= 0 and grouping == 3:  # numberformat's result
+            return f"{value:,}".replace(",", thousands)
         return numberformat.format(
             value, decimal, None, grouping, thousands, force_grouping=True, use_l10n=True
         )
@@ -143,8 +152,8 @@ def line_rows(context: template.Context, lines: Any, result: Any, tz: Any) -> Sa
     count = _counts()
     language = get_language() or ""
     for code, label, value, kind, share in lines:
-        c = conditional_escape(code)
-        meaning = conditional_escape(_label(language, label))
+        c = _text(code)
+        meaning = _text(_label(language, label))
         if kind == "datetime":
             when = _shown(do_timezone(value, tz), context) if value else DASH
             out.append(
@@ -152,33 +161,36 @@ def line_rows(context: template.Context, lines: Any, result: Any, tz: Any) -> Sa
                 f'<td colspan="{span}">{when}</td></tr>\n'
             )
             continue
-        raw = "" if value is None else conditional_escape(unlocalize(value))
-        tail = f"<td>{conditional_escape(share)}</td>" if result else ""
+        raw = "" if value is None else _text(unlocalize(value))
+        tail = f"<td>{_text(share)}</td>" if result else ""
         out.append(
             f'<tr data-line="{c}" data-value="{raw}"><th scope="row">{c}</th>'
-            f'<td class="text">{meaning}</td><td>{conditional_escape(count(value))}</td>{tail}'
-            "</tr>\n"
+            f'<td class="text">{meaning}</td><td>{_text(count(value))}</td>{tail}</tr>\n'
         )
     return mark_safe("".join(out))  # noqa: S308 - every value above is escaped
 
 
-@register.simple_tag(takes_context=True)
-def check_rows(context: template.Context, checks: Any) -> SafeString:
+@register.simple_tag
+def check_rows(checks: Any) -> SafeString:
     """The rows of a station's checks (dicts of code, expression, message, severity, passed)."""
+    if not checks:
+        return mark_safe("")
+    language = get_language() or ""
+    words = {w: _text(gettext(w)) for w in ("hard", "soft", "not applicable", "passed", "failed")}
+    verdicts = {
+        None: f'<span class="muted">{words["not applicable"]}</span>',
+        True: f'<span class="pass">{words["passed"]}</span>',
+        False: f'<span class="fail">{words["failed"]}</span>',
+    }
     out = []
     for check in checks:
-        severity = escape(gettext("hard") if check["severity"] == "hard" else gettext("soft"))
+        severity = words["hard"] if check["severity"] == "hard" else words["soft"]
         passed = check["passed"]
-        if passed is None:
-            verdict = f'<span class="muted">{escape(gettext("not applicable"))}</span>'
-        elif passed:
-            verdict = f'<span class="pass">{escape(gettext("passed"))}</span>'
-        else:
-            verdict = f'<span class="fail">{escape(gettext("failed"))}</span>'
+        verdict = verdicts[None if passed is None else bool(passed)]
         out.append(
-            f'<tr><th scope="row">{_shown(check["code"], context)}</th><td class="text"><code>'
-            f"{_shown(check['expression'], context)}</code><small>"
-            f"{_shown(line_label(check['message']), context)}</small></td>"
+            f'<tr><th scope="row">{_text(str(check["code"]))}</th><td class="text"><code>'
+            f"{_text(check['expression'])}</code><small>"
+            f"{_text(_label(language, check['message']))}</small></td>"
             f"<td>{severity}</td><td>{verdict}</td></tr>"
         )
     return mark_safe("".join(out))  # noqa: S308 - every value above is escaped
@@ -188,14 +200,59 @@ def check_rows(context: template.Context, checks: Any) -> SafeString:
 def turnout_rows(context: template.Context, reports: Any, registered: Any) -> SafeString:
     """The rows of a station's current turnout reports."""
     out = []
+    count = _counts()
+    late = f" · {_text(gettext('late'))}"
     for r in reports:
-        time = _shown(r.time, context)
-        late = f" · {escape(gettext('late'))}" if r.late else ""
-        reason = f"<small>{_shown(r.reason, context)}</small>" if r.reason else ""
+        time = _text(r.time)
+        reason = f"<small>{_text(r.reason)}</small>" if r.reason else ""
         out.append(
-            f'<tr data-time="{time}" data-voters="{escape(unlocalize(r.voters))}">'
-            f'<th scope="row">{time}</th><td>{escape(num(r.voters))}</td>'
-            f"<td>{escape(turnout_of(r.voters, registered))}</td>"
-            f"<td>{_shown(r.version, context)}{late}{reason}</td></tr>"
+            f'<tr data-time="{time}" data-voters="{_text(unlocalize(r.voters))}">'
+            f'<th scope="row">{time}</th><td>{_text(count(r.voters))}</td>'
+            f"<td>{_text(turnout_of(r.voters, registered))}</td>"
+            f"<td>{_shown(r.version, context)}{late if r.late else ''}{reason}</td></tr>"
         )
     return mark_safe("".join(out))  # noqa: S308 - every value above is escaped
+
+
+# -- fragments made once ---------------------------------------------------------------------
+
+#: (name, language, script prefix, the fragment's arguments…) → its text
+_fragments: dict[tuple[Any, ...], str] = {}
+FRAGMENTS_KEPT = 4096
+
+
+class FragmentNode(template.Node):
+    def __init__(self, name: str, args: list[Any], nodelist: template.NodeList) -> None:
+        self.name = name
+        self.args = args
+        self.nodelist = nodelist
+
+    def render(self, context: template.Context) -> str:
+        key = (
+            self.name,
+            get_language(),
+            get_script_prefix(),
+            *(arg.resolve(context) for arg in self.args),
+        )
+        found = _fragments.get(key)
+        if found is None:
+            found = self.nodelist.render(context)
+            if len(_fragments) >= FRAGMENTS_KEPT:
+                _fragments.clear()
+            _fragments[key] = found
+        return found
+
+
+@register.tag
+def fragment(parser: Any, token: Any) -> FragmentNode:
+    """``{% fragment "name" arg … %}…{% endfragment %}``: the enclosed text rendered once per
+    process, language and arguments, then repeated (translations and links of the layout that
+    every page renders alike). Whatever the text depends on besides the language must be among
+    the arguments; no figure belongs in one."""
+    bits = token.split_contents()
+    if len(bits) < 2:
+        raise template.TemplateSyntaxError("fragment needs a name")
+    nodelist = parser.parse(("endfragment",))
+    parser.delete_first_token()
+    name = bits[1].strip("\"'")
+    return FragmentNode(name, [parser.compile_filter(bit) for bit in bits[2:]], nodelist)
