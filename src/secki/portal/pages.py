@@ -32,7 +32,7 @@ from secki.protocols.scans import visible_scans
 from secki.results.tabulate import Tabulation, Totals, UnitResult, percent
 from secki.results.turnout import TurnoutAggregate, UnitFigures, aggregate
 from secki.turnout import store as turnout_store
-from secki.turnout.models import TurnoutReport
+from secki.turnout.store import StationReport
 
 #: a scan's file type → its name
 SCAN_KINDS: dict[str, Any] = dict(ScanType.choices)
@@ -343,8 +343,8 @@ class StationDetail:
     lines: list[tuple[str, str, Any, str, str]]
     checks: list[dict[str, Any]]
     checks_recorded: bool  # False: evaluated now on the values (the bulk import keeps none)
-    turnout: list[TurnoutReport]  # current reports by time
-    corrections: list[TurnoutReport]  # superseded turnout versions (with reasons)
+    turnout: list[StationReport]  # current reports by time
+    corrections: list[StationReport]  # superseded turnout versions (with reasons)
     result: UnitResult | None
     scans: list[ScanShown]  # scans of the visible versions, oldest first
 

@@ -12,15 +12,17 @@ from decimal import Decimal
 from typing import Any
 
 from django import template
+from django.conf import settings
 from django.template.base import render_value_in_context
+from django.template.defaultfilters import urlencode
 from django.templatetags.l10n import unlocalize
 from django.templatetags.tz import do_timezone
-from django.urls import get_script_prefix
+from django.urls import get_script_prefix, reverse
 from django.utils import numberformat
 from django.utils.formats import get_format, number_format
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import get_language, gettext
+from django.utils.translation import get_language, get_language_info, gettext
 
 register = template.Library()
 
@@ -129,6 +131,24 @@ def _counts() -> Callable[[Any], str]:
     return count
 
 
+def _percents() -> Callable[[Any], str]:
+    """:func:`pct` with the active language's separators looked up once."""
+    language = get_language()
+    decimal = get_format("DECIMAL_SEPARATOR", language, use_l10n=True)
+    grouping = get_format("NUMBER_GROUPING", language, use_l10n=True)
+    thousands = get_format("THOUSAND_SEPARATOR", language, use_l10n=True)
+
+    def share(value: Any) -> str:
+        if value is None or value == "":
+            return DASH
+        figure = numberformat.format(
+            Decimal(value), decimal, 2, grouping, thousands, force_grouping=True, use_l10n=True
+        )
+        return f"{figure}\u00a0%"
+
+    return share
+
+
 #: (language, line label) → :func:`line_label`'s text (bounded: labels are a schema's lines
 #: and an election's candidates)
 _labels: dict[tuple[str, str], str] = {}
@@ -199,16 +219,22 @@ def check_rows(checks: Any) -> SafeString:
 @register.simple_tag(takes_context=True)
 def turnout_rows(context: template.Context, reports: Any, registered: Any) -> SafeString:
     """The rows of a station's current turnout reports."""
+    from secki.results.tabulate import percent
+
     out = []
-    count = _counts()
+    count, share = _counts(), _percents()
     late = f" · {_text(gettext('late'))}"
     for r in reports:
+        try:  # as turnout_of
+            turnout = share(percent(int(r.voters), int(registered)))
+        except (TypeError, ValueError):
+            turnout = DASH
         time = _text(r.time)
         reason = f"<small>{_text(r.reason)}</small>" if r.reason else ""
         out.append(
             f'<tr data-time="{time}" data-voters="{_text(unlocalize(r.voters))}">'
             f'<th scope="row">{time}</th><td>{_text(count(r.voters))}</td>'
-            f"<td>{_text(turnout_of(r.voters, registered))}</td>"
+            f"<td>{_text(turnout)}</td>"
             f"<td>{_shown(r.version, context)}{late if r.late else ''}{reason}</td></tr>"
         )
     return mark_safe("".join(out))  # noqa: S308 - every value above is escaped
@@ -256,3 +282,30 @@ def fragment(parser: Any, token: Any) -> FragmentNode:
     parser.delete_first_token()
     name = bits[1].strip("\"'")
     return FragmentNode(name, [parser.compile_filter(bit) for bit in bits[2:]], nodelist)
+
+
+#: (language code, script prefix) → the link that switches to it
+_language_urls: dict[tuple[str, str], str] = {}
+
+
+@register.simple_tag(takes_context=True)
+def language_links(context: template.Context) -> SafeString:
+    """The layout's links to every language (``next``: this page), as a loop over
+    ``get_language_info_list`` wrote them, with the links reversed once per process."""
+    request = context.get("request")
+    following = _text(urlencode(request.get_full_path())) if request is not None else ""
+    current = get_language()
+    prefix = get_script_prefix()
+    out = []
+    for code, _name in settings.LANGUAGES:
+        url = _language_urls.get((code, prefix))
+        if url is None:
+            url = _language_urls[(code, prefix)] = reverse("portal:language", args=[code])
+        info = get_language_info(code)
+        mark = ' aria-current="true"' if info["code"] == current else ""
+        c = _text(info["code"])
+        out.append(
+            f'<a href="{_text(url)}?next={following}" lang="{c}" hreflang="{c}"{mark}>'
+            f"{_text(info['name_local'])}</a>"
+        )
+    return mark_safe("".join(out))  # noqa: S308 - every value above is escaped
