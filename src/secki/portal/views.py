@@ -142,12 +142,13 @@ def _render(
     request: HttpRequest, state: PageState, page: str, part: str, context: dict[str, Any]
 ) -> HttpResponse:
     live = request.GET.get("part") == "live"
+    path = live_path(request)
     context.update(
         {
             "election": state.election,
             "public": state.public,
-            "live_url": live_path(request),
-            "live_etag": state.etag(live_path(request)),
+            "live_url": path,
+            "live_etag": state.etag(path),
             "as_of": state.published.as_of if state.published else None,
         }
     )
