@@ -166,6 +166,8 @@ def station_comparison(
     election: Election, station: Station, *, public: bool
 ) -> StationComparison | None:
     """One station's comparison (None: no copy of it), for its public page."""
+    if not store.has_copies(station.pk):  # most stations: one prepared statement
+        return None
     copies = [
         (name, values, photo)
         for name, values, photo in ProtocolCopy.objects.filter(station=station, is_current=True)

@@ -14,7 +14,7 @@ from typing import Any
 from django.db import connection
 
 from secki import rawsql
-from secki.observers.models import ChecklistForm
+from secki.observers.models import ChecklistForm, ProtocolCopy
 from secki.protocols.models import Protocol, ProtocolValue
 
 _OFFICIAL = """
@@ -30,6 +30,17 @@ def checklist_form(election_id: int, code: str) -> ChecklistForm | None:
     return rawsql.fetch_one(
         ChecklistForm, "t.election_id = %s AND t.code = %s", [election_id, code]
     )
+
+
+def has_copies(station_id: int) -> bool:
+    """Whether an observers' organisation holds a current copy of the station's protocol."""
+    with rawsql.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {ProtocolCopy._meta.db_table} "  # noqa: S608 - table name from the model
+            "WHERE station_id = %s AND is_current = %s LIMIT 1",
+            [station_id, True],
+        )
+        return cursor.fetchone() is not None
 
 
 def official_values(

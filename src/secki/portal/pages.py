@@ -6,6 +6,7 @@ and render. Everything here reads; nothing writes.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -14,7 +15,9 @@ from typing import Any
 
 from secki.elections.models import Election, Station, Unit, UnitKind
 from secki.elections.names import local
-from secki.opendata.collect import StationPart
+from secki.opendata.collect import ScanRow, StationPart
+from secki.portal.templatetags.portal import pct
+from secki.protocols import store as protocol_store
 from secki.protocols.actions import protocol_data, run_checks
 from secki.protocols.models import (
     Protocol,
@@ -22,13 +25,17 @@ from secki.protocols.models import (
     ProtocolScan,
     ProtocolStatus,
     ProtocolValue,
+    ScanType,
     counted_statuses,
 )
 from secki.protocols.scans import visible_scans
 from secki.results.tabulate import Tabulation, Totals, UnitResult, percent
 from secki.results.turnout import TurnoutAggregate, UnitFigures, aggregate
-from secki.turnout.models import TurnoutReport
+from secki.turnout import store as turnout_store
+from secki.turnout.store import StationReport
 
+#: a scan's file type → its name
+SCAN_KINDS: dict[str, Any] = dict(ScanType.choices)
 #: what the public may see of a station's protocol versions
 PUBLIC_STATUSES = (ProtocolStatus.PUBLISHED, ProtocolStatus.ANNULLED)
 
@@ -294,32 +301,73 @@ class Version:
     previous: int | None = None  # the version number compared with
 
 
+@dataclass(frozen=True)
+class ScanShown:
+    """A scan as the station page lists it (from the published state or the database)."""
+
+    number: int
+    version: int  # of the protocol it belongs to
+    content_type: str
+    sha256: str
+    size: int
+    uploaded_at: dt.datetime
+
+    @property
+    def kind(self) -> Any:
+        """The file type's name in the visitor's language."""
+        return SCAN_KINDS.get(self.content_type, self.content_type)
+
+    @classmethod
+    def of(cls, row: ScanRow) -> ScanShown:
+        return cls(row.number, row.version, row.content_type, row.sha256, row.size, row.uploaded_at)
+
+    @classmethod
+    def of_scan(cls, scan: ProtocolScan) -> ScanShown:
+        return cls(
+            scan.number,
+            scan.protocol.version,
+            scan.content_type,
+            scan.sha256,
+            scan.size,
+            scan.uploaded_at,
+        )
+
+
 @dataclass
 class StationDetail:
     station: Station
     versions: list[Version]  # visible versions, oldest first
     current: Version | None  # the counted (or annulled) current version, if visible
     hidden_current: bool  # a newer version exists that the public cannot see yet
-    lines: list[tuple[str, str, Any, str]]  # (code, label, value, kind) of the current version
+    #: (code, label, value, kind, a candidate's share) of the current version
+    lines: list[tuple[str, str, Any, str, str]]
     checks: list[dict[str, Any]]
     checks_recorded: bool  # False: evaluated now on the values (the bulk import keeps none)
-    turnout: list[TurnoutReport]  # current reports by time
-    corrections: list[TurnoutReport]  # superseded turnout versions (with reasons)
+    turnout: list[StationReport]  # current reports by time
+    corrections: list[StationReport]  # superseded turnout versions (with reasons)
     result: UnitResult | None
-    scans: list[ProtocolScan]  # scans of the visible versions, oldest first
+    scans: list[ScanShown]  # scans of the visible versions, oldest first
 
 
 def station_detail(
-    tab: Tabulation, station: Station, data: StationPart | None = None
+    tab: Tabulation,
+    station: Station,
+    data: StationPart | None = None,
+    protocols: list[Protocol] | None = None,
 ) -> StationDetail:
     """What a station's page shows; with a published state ``data``, the protocol versions up
-    to the one that state holds (what came later waits for the next state)."""
+    to the one that state holds (what came later waits for the next state), its lines and
+    scans from the state. ``protocols``: every version of the station's protocol, oldest
+    first, when the caller read them already (:func:`secki.protocols.store.station_versions`)."""
     election: Election = tab.election
     schema = election.protocol_schema()
-    protocols = list(Protocol.objects.filter(station=station).order_by("version"))
+    if protocols is None:
+        protocols = list(Protocol.objects.filter(station=station).order_by("version"))
     visible = [p for p in protocols if not tab.public or p.status in PUBLIC_STATUSES]
     if tab.withheld:  # the publication setting holds every result back
         visible = []
+    #: protocol id → its lines, those the state holds already (its published version's)
+    values: dict[int, dict[str, int]] = {}
     if data is not None:
         held = data.protocols.get(station.id)
         if held is None:
@@ -330,16 +378,18 @@ def station_detail(
                 p.is_current = p.version == held.version
                 if p.is_current:
                     p.status = held.status
-    values: dict[int, dict[str, int]] = defaultdict(dict)
-    for pid, code, value in ProtocolValue.objects.filter(
-        protocol_id__in=[p.id for p in visible]
-    ).values_list("protocol_id", "code", "value"):
-        values[pid][code] = value
+                    held_lines = data.values.get(station.id)
+                    if held_lines is not None and held.status == ProtocolStatus.PUBLISHED:
+                        values[p.id] = held_lines
+    if any(p.id not in values for p in visible):
+        read = protocol_store.station_values(station.id)
+        values.update((p.id, read.get(p.id, {})) for p in visible if p.id not in values)
     events: dict[int, list[ProtocolEvent]] = defaultdict(list)
-    for event in ProtocolEvent.objects.filter(protocol_id__in=[p.id for p in visible]).order_by(
-        "id"
-    ):
-        events[event.protocol_id].append(event)
+    if visible:
+        ids = {p.id for p in visible}
+        for event in protocol_store.station_events(station.id):
+            if event.protocol_id in ids:
+                events[event.protocol_id].append(event)
     versions: list[Version] = []
     previous: dict[str, int] | None = None
     previous_number: int | None = None
@@ -368,11 +418,35 @@ def station_detail(
     candidates = tab.candidates
     shown = current.values if current else {}
     completed = current.protocol.completed_at if current else None
-    lines: list[tuple[str, str, Any, str]] = [
-        (ln.code, ln.label, shown.get(ln.code) if ln.kind == "count" else completed, ln.kind)
+    result = None
+    if current is not None and current.protocol.status in counted_statuses(tab.public):
+        result = tab.result_of(
+            None,
+            Totals(
+                lines=dict(current.values),
+                stations_total=1,
+                stations_reported=1,
+                registered_total=station.registered,
+                registered_reported=station.registered,
+            ),
+        )
+    # a candidate's share of the base beside its line (computed here: the template compared
+    # every line with every candidate)
+    shares = {c.candidate.line_code: pct(c.share) for c in result.candidates} if result else {}
+    lines: list[tuple[str, str, Any, str, str]] = [
+        (
+            ln.code,
+            ln.label,
+            shown.get(ln.code) if ln.kind == "count" else completed,
+            ln.kind,
+            shares.get(ln.code, ""),
+        )
         for ln in schema.lines
     ]
-    lines += [(c.line_code, local(c), shown.get(c.line_code), "count") for c in candidates]
+    lines += [
+        (c.line_code, local(c), shown.get(c.line_code), "count", shares.get(c.line_code, ""))
+        for c in candidates
+    ]
     messages = {c.code: c for c in schema.checks}
     checks = []
     recorded = bool(current and current.protocol.checks)
@@ -394,19 +468,7 @@ def station_detail(
                     "expression": check.source if check else "",
                 }
             )
-    reports = list(TurnoutReport.objects.filter(station=station).order_by("time", "version"))
-    result = None
-    if current is not None and current.protocol.status in counted_statuses(tab.public):
-        result = tab.result_of(
-            None,
-            Totals(
-                lines=dict(current.values),
-                stations_total=1,
-                stations_reported=1,
-                registered_total=station.registered,
-                registered_reported=station.registered,
-            ),
-        )
+    reports = turnout_store.station_reports(station.id)
     return StationDetail(
         station=station,
         versions=versions,
@@ -418,5 +480,9 @@ def station_detail(
         turnout=[r for r in reports if r.is_current],
         corrections=[r for r in reports if not r.is_current],
         result=result,
-        scans=visible_scans(station, public=tab.public),
+        scans=(
+            [ScanShown.of(row) for row in data.scans.get(station.id, [])]
+            if data is not None and tab.public
+            else [ScanShown.of_scan(scan) for scan in visible_scans(station, public=tab.public)]
+        ),
     )

@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.urls import reverse
+from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
 
 from secki.elections.models import Election, Station
 from secki.ledger import store
@@ -52,8 +52,7 @@ class StationLog:
 
 
 def station_log(election: Election, station: Station) -> StationLog:
-    size = store.head(election.id)[1]
-    last = store.last(election.id, protocol_subject(station.code))
+    _seq, size, last = store.head(election.id, protocol_subject(station.code))
     if last is None:
         return StationLog(size)
     return StationLog(size, last.index, last.leaf_hash, last.kind)
@@ -64,9 +63,21 @@ def station_hint(election: Election, station: Station) -> str:
     return hint_path(election.slug, station.code)
 
 
+#: language → the scripts' sentences (the catalogues do not change while a process runs)
+_messages: dict[str, dict[str, str]] = {}
+
+
 def messages() -> dict[str, str]:
     """The scripts' sentences in the visitor's language, by code (tlog.js's VerifyError codes,
-    the pages' own); ``%(name)s`` is filled in by the script."""
+    the pages' own); ``%(name)s`` is filled in by the script. Made once per language."""
+    language = get_language() or ""
+    found = _messages.get(language)
+    if found is None:
+        found = _messages[language] = _sentences()
+    return found
+
+
+def _sentences() -> dict[str, str]:
     return {
         "nothing": pgettext("a missing value", "nothing"),
         "unexpected": _("The check stopped: %(detail)s"),

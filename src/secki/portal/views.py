@@ -53,6 +53,7 @@ from secki.portal.pages import (
 )
 from secki.portal.templatetags.portal import num, pct
 from secki.portal.verification import log_prefix, messages, station_hint, station_log
+from secki.protocols import store as protocol_store
 from secki.protocols.models import ProtocolScan
 from secki.protocols.scans import is_public
 from secki.results.rules import ElectionOutcome, contest_rules, decide, decide_contests
@@ -141,12 +142,13 @@ def _render(
     request: HttpRequest, state: PageState, page: str, part: str, context: dict[str, Any]
 ) -> HttpResponse:
     live = request.GET.get("part") == "live"
+    path = live_path(request)
     context.update(
         {
             "election": state.election,
             "public": state.public,
-            "live_url": live_path(request),
-            "live_etag": state.etag(live_path(request)),
+            "live_url": path,
+            "live_etag": state.etag(path),
             "as_of": state.published.as_of if state.published else None,
         }
     )
@@ -375,14 +377,13 @@ def unit_results(request: HttpRequest, state: PageState, code: str) -> HttpRespo
 
 @election_page
 def station_page(request: HttpRequest, state: PageState, code: str) -> HttpResponse:
-    station = (
-        Station.objects.filter(election=state.election, code=code).select_related("unit").first()
-    )
-    if station is None:
+    found = protocol_store.station_versions(state.election.pk, code)
+    if found is None:
         raise Http404(_("There is no station %(code)s in this election.") % {"code": code})
+    station, protocols = found
     tab = _tab(state)
     part = state.published.stations(station.unit_id) if state.published else None
-    detail = station_detail(tab, station, part)
+    detail = station_detail(tab, station, part, protocols)
     unit = tab.units[station.unit_id]
     context = {
         "tab": tab,

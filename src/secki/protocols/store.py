@@ -77,6 +77,55 @@ def insert_events(events: list[ProtocolEvent]) -> None:
     rawsql.insert_many(ProtocolEvent, events)
 
 
+# -- a station's page -------------------------------------------------------------------------
+
+
+def station_versions(election_id: int, code: str) -> tuple[Station, list[Protocol]] | None:
+    """The station ``code`` of the election and every version of its protocol, oldest first,
+    in one statement (None: no such station)."""
+    station, protocol = rawsql.columns(Station), rawsql.columns(Protocol)
+    with rawsql.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {station.select('s')}, {protocol.select('p')} "  # noqa: S608 - model metadata
+            f"FROM {station.table} s LEFT JOIN {protocol.table} p ON p.station_id = s.id "
+            "WHERE s.election_id = %s AND s.code = %s ORDER BY p.version",
+            [election_id, code],
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    found = station.build(rows[0])
+    width = len(station)
+    key = width + protocol.attnames.index("id")
+    return found, [protocol.build(row, width) for row in rows if row[key] is not None]
+
+
+def station_values(station_id: int) -> dict[int, dict[str, int]]:
+    """Protocol id → {line code: value} of every version of the station's protocol."""
+    found: dict[int, dict[str, int]] = {}
+    with rawsql.cursor() as cursor:
+        cursor.execute(
+            f"SELECT v.protocol_id, v.code, v.value FROM {_VALUES} v "  # noqa: S608 - table names from the models
+            f"JOIN {Protocol._meta.db_table} p ON p.id = v.protocol_id WHERE p.station_id = %s",
+            [station_id],
+        )
+        for protocol_id, line, value in cursor.fetchall():
+            found.setdefault(protocol_id, {})[line] = value
+    return found
+
+
+def station_events(station_id: int) -> list[ProtocolEvent]:
+    """Every event of the station's protocol versions, in the order they happened."""
+    events = rawsql.columns(ProtocolEvent)
+    with rawsql.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {events.select('t')} FROM {events.table} t "  # noqa: S608 - model metadata
+            "WHERE t.station_id = %s ORDER BY t.id",
+            [station_id],
+        )
+        return [events.build(row) for row in cursor.fetchall()]
+
+
 # -- bulk (file upload, bundle import) ---------------------------------------------------------
 
 PROTOCOL_COLUMNS = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from secki import rawsql
 from secki.dbcopy import analyze, write_rows
@@ -47,6 +47,31 @@ def insert_report(**fields: Any) -> TurnoutReport:
     """Insert one report (``fields`` as for ``TurnoutReport.objects.create``) with one plain
     statement and return it saved."""
     return rawsql.insert(TurnoutReport, **fields)
+
+
+class StationReport(NamedTuple):
+    """A report as a station's page lists it."""
+
+    time: str
+    voters: int
+    version: int
+    is_current: bool
+    late: bool
+    reason: str
+
+
+def station_reports(station_id: int) -> list[StationReport]:
+    """Every report of the station, current and superseded, by time and version."""
+    with rawsql.cursor() as cursor:
+        cursor.execute(
+            "SELECT time, voters, version, is_current, late, reason "  # noqa: S608 - table name from the model
+            f"FROM {TurnoutReport._meta.db_table} WHERE station_id = %s ORDER BY time, version",
+            [station_id],
+        )
+        return [
+            StationReport(time, voters, version, bool(current), bool(late), reason)
+            for time, voters, version, current, late, reason in cursor.fetchall()
+        ]
 
 
 def lock_stations(election_id: int, station_ids: Sequence[int] | None) -> None:
