@@ -40,6 +40,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import shutil
 import ssl
 import subprocess
@@ -54,7 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _common import RestartableServer, base_env, descendants, secki, tree_cpu
+from _common import RestartableServer, base_env, descendants, postmaster_pid, secki, tree_cpu
 from bench_protocols import MAKE_BENCH_USER, fresh_database
 from secki.devtools.nginx import shipped as shipped_nginx
 from secki.devtools.pgserver import throwaway_postgres
@@ -439,6 +440,44 @@ class Cpu:
         )
 
 
+def _busy() -> tuple[float, float]:
+    """The machine's (busy, all) CPU seconds so far (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
+class Budget:
+    """Where the machine's CPU went over a phase, as shares of one core: each server's, the
+    publisher's, PostgreSQL's, nginx's, the load client's (wrk, reaped by this process at the
+    end of the phase) and this process's (the writer and the freshness probes)."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = {name: pid for name, pid in pids.items() if pid is not None}
+        self.start = self._now()
+
+    def _now(self) -> dict[str, float]:
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        now = {name: tree_cpu(pid) for name, pid in self.pids.items()}
+        now["wrk (the readers)"] = children.ru_utime + children.ru_stime
+        now["the bench (writer, probes)"] = me.ru_utime + me.ru_stime
+        now["machine"], now["all"] = _busy()
+        return now
+
+    def line(self) -> str:
+        end = self._now()
+        used = {name: end[name] - self.start[name] for name in end}
+        wall = used.pop("all") / (os.cpu_count() or 1)
+        machine = used.pop("machine")
+        parts = ", ".join(f"{name} {100 * cpu / wall:.0f} %" for name, cpu in used.items())
+        return (
+            f"  CPU, % of one core: {parts}; the machine {100 * machine / wall:.0f} % of "
+            f"{100 * (os.cpu_count() or 1)} %"
+        )
+
+
 def print_reads(reads: list[Read]) -> None:
     for r in reads:
         ok = r.rate >= TARGET_READ_RATE and r.p99_ms < TARGET_READ_P99_MS and r.errors == 0
@@ -565,20 +604,33 @@ def night(
                     raise SystemExit(f"{path}: HTTP {answer.status}")
                 conn.close()
             print(f"  RSS at start: {rss_line(pids)}", flush=True)
+            budget_pids = {
+                "public server": server.pids()[0],
+                "intake server": intake_pid,
+                "publisher": publisher.pid,
+                "PostgreSQL": postmaster_pid(env["DATABASE_URL"])
+                if env.get("DATABASE_URL", "").startswith("postgres")
+                else None,
+                "nginx": nginx_master(work / "nginx"),
+            }
             cpu = Cpu(server.pids()[0], publisher.pid, intake_pid)
+            budget = Budget(budget_pids)
             with readers(targets, args.connections, args.quiet) as reads:
                 time.sleep(args.quiet)
             print(f"quiet ({args.quiet:.0f} s of reads, no writes):")
             print_reads(reads)
             print(cpu.line(reads, 0, args.quiet))
+            print(budget.line())
 
             cpu = Cpu(server.pids()[0], publisher.pid, intake_pid)
+            budget = Budget(budget_pids)
             with readers(targets, args.connections, None) as reads:
                 writes = post_paced(
                     port, f"/api/v1/elections/{SLUG}/turnout", token, data.turnout, rate
                 )
             print(f"turnout phase ({len(data.turnout):,} reports):")
             print(cpu.line(reads, writes.sent, writes.seconds))
+            print(budget.line())
             print(
                 writes.line("(turnout reports)", TARGET_WRITE_RATE if "Postgre" in label else None)
             )
@@ -595,6 +647,7 @@ def night(
                     fresh.setdefault(k, []).extend(v)
 
             cpu = Cpu(server.pids()[0], publisher.pid, intake_pid)
+            budget = Budget(budget_pids)
             with readers(targets, args.connections, None) as reads:
                 for _ in range(2):
                     t = threading.Thread(target=sample)
@@ -615,6 +668,7 @@ def night(
                     t.join()
             print(f"protocol phase ({len(data.protocols):,} protocols):")
             print(cpu.line(reads, protocol_writes.sent, protocol_writes.seconds))
+            print(budget.line())
             print(
                 protocol_writes.line(
                     "(protocols)", TARGET_WRITE_RATE if "Postgre" in label else None
