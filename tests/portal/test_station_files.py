@@ -19,6 +19,7 @@ from secki.accounts.actions import change_election
 from secki.elections.models import Election, Station
 from secki.ledger import chain, drafts
 from secki.opendata import published, refresh, snapshots, stationpages
+from secki.opendata import wsgi as opendata_wsgi
 from secki.portal import http, views
 from secki.turnout.actions import report_turnout
 from tests.portal.conftest import Clock, submit
@@ -379,3 +380,19 @@ def test_the_refresher_waits_for_the_publishers_marks_and_for_another_processs_c
     monkeypatch.setattr(stationpages, "CLAIM_STALE", -1.0)
     assert refresh.Refresher(render).once() == 1
     assert not claim.exists() and not stale(waiting, "2-1", "en").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_refreshers_own_render_is_an_anonymous_readers_on_the_public_host(
+    waiting: Election, publisher: published.Publisher, settings: Any
+) -> None:
+    """secki.opendata.wsgi.render_station_page: through the process's Django application
+    (which closes its connection at the end, as after any request), on the public URL's
+    host and scheme, in the page's language; the portal writes the file."""
+    settings.SECKI_PUBLIC_URL = "https://results.example.org/secki"
+    settings.ALLOWED_HOSTS = ["results.example.org"]
+    settings.SECKI_HTTPS = settings.SECURE_SSL_REDIRECT = True
+    publisher.step()
+    opendata_wsgi.render_station_page(waiting.slug, "az", "1-1")
+    assert b'lang="az"' in page(waiting, "1-1", "az").read_bytes()
+    assert not page(waiting, "1-1", "en").exists()

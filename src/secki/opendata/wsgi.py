@@ -63,7 +63,7 @@ def render_station_page(slug: str, language: str, code: str) -> None:
         "localhost",
     )
     if settings.SECKI_PUBLIC_URL:
-        host = re.sub(r"^https?://", "", settings.SECKI_PUBLIC_URL)
+        host = re.sub(r"^https?://", "", settings.SECKI_PUBLIC_URL).split("/")[0]
     https = bool(settings.SECKI_HTTPS)
     environ: dict[str, Any] = {
         "REQUEST_METHOD": "GET",
