@@ -401,3 +401,56 @@ def database_answers() -> None:
     with db().cursor() as cur:
         cur.execute("SELECT 1")
         cur.fetchone()
+
+
+class Statements:
+    """The statements one thread sent while :func:`counting` ran (their SQL text)."""
+
+    def __init__(self) -> None:
+        self.sql: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.sql)
+
+
+@contextlib.contextmanager
+def counting() -> Iterator[Statements]:
+    """Count the statements this thread sends to the default database in the block, whichever
+    cursor sends them: Django's ``CaptureQueriesContext`` sees only Django's own cursors, and
+    on PostgreSQL the intake's hot path runs on this module's psycopg cursors. There every
+    ``execute`` of a psycopg cursor is counted (Django's PostgreSQL cursors are psycopg cursors
+    too, and so is a health check's ``SELECT 1``); on SQLite, where this module uses Django's
+    cursors, Django's capture. For the tests that pin a write's statements and for
+    bench/bench_write_cost.py; not for production code (it patches psycopg's cursor class
+    while it runs)."""
+    found = Statements()
+    conn = connections[DEFAULT_DB_ALIAS]
+    if conn.vendor != "postgresql":
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(conn) as captured:
+            yield found
+        found.sql.extend(str(q["sql"]) for q in captured.captured_queries)
+        return
+    import psycopg
+
+    thread = threading.get_ident()
+    execute, executemany = psycopg.Cursor.execute, psycopg.Cursor.executemany
+
+    def counted_execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if threading.get_ident() == thread:
+            found.sql.append(str(query))
+        return execute(self, query, *args, **kwargs)
+
+    def counted_executemany(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if threading.get_ident() == thread:
+            found.sql.append(str(query))
+        return executemany(self, query, *args, **kwargs)
+
+    psycopg.Cursor.execute = counted_execute  # type: ignore[method-assign]
+    psycopg.Cursor.executemany = counted_executemany  # type: ignore[method-assign]
+    try:
+        yield found
+    finally:
+        psycopg.Cursor.execute = execute  # type: ignore[method-assign]
+        psycopg.Cursor.executemany = executemany  # type: ignore[method-assign]
