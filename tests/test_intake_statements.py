@@ -190,3 +190,29 @@ def test_the_token_read_with_the_station_is_current(
     assert post(cec.client(), f"/api/v1/elections/nowhere/{kind}", body("2-1")).status_code == 404
     stored = Protocol if kind == "protocols" else TurnoutReport
     assert not stored.objects.filter(station__code="2-1").exists()
+
+
+def test_a_session_caller_writes_with_its_roles_read_with_the_station(
+    small: tuple[Election, dict[str, Persona]],
+) -> None:
+    """Without a bearer token (a browser session, with the CSRF token) the caller's roles are
+    read with the election and the station too: its own territory is taken, another refused,
+    and a write without the CSRF token is anonymous."""
+    election, people = small
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(people["con1"].user)
+    client.get("/staff/")  # sets the CSRF cookie
+    csrf = client.cookies["csrftoken"].value
+    url = f"/api/v1/elections/{election.slug}/turnout"
+    time = election.turnout_times[0]
+
+    def report(station: str, **headers: str) -> Any:
+        body = {"station": station, "time": time, "voters": 10}
+        return client.post(url, json.dumps(body), content_type="application/json", headers=headers)
+
+    assert report("1-1").status_code == 401
+    assert report("1-1", **{"X-CSRFToken": csrf}).status_code == 201
+    other = report("2-1", **{"X-CSRFToken": csrf})
+    assert other.status_code == 403
+    assert other.json()["error"]["code"] == "forbidden_territory"
+    assert list(TurnoutReport.objects.values_list("station__code", flat=True)) == ["1-1"]
