@@ -216,3 +216,42 @@ def test_a_session_caller_writes_with_its_roles_read_with_the_station(
     assert other.status_code == 403
     assert other.json()["error"]["code"] == "forbidden_territory"
     assert list(TurnoutReport.objects.values_list("station__code", flat=True)) == ["1-1"]
+
+
+def test_an_event_written_with_its_protocol_keeps_its_columns_limits(
+    small: tuple[Election, dict[str, Persona]],
+) -> None:
+    """The events inserted by the protocol's own statement go through the columns' own types:
+    a reason longer than its column is refused, not cut (the actions refuse it first; this is
+    the database's backstop), and the protocol with it. PostgreSQL only: SQLite keeps no
+    length, and inserts the events by a statement of their own."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite does not limit a column's length")
+    from django.db import DataError, transaction
+    from django.utils import timezone
+
+    from secki.protocols import store
+
+    election, _ = small
+    station = election.stations.get(code="2-2")
+    event = ProtocolEvent(
+        election_id=election.pk,
+        station_id=station.pk,
+        kind=EventKind.ACCEPTED,
+        at=timezone.now(),
+        reason="x" * 501,
+    )
+    with pytest.raises(DataError), transaction.atomic():
+        store.insert_protocol(
+            {"L1": 1},
+            [event],
+            election=election,
+            station=station,
+            version=1,
+            status="accepted",
+            source="api",
+            received_at=timezone.now(),
+            checks=[],
+            soft_failures=[],
+        )
+    assert not Protocol.objects.filter(station=station).exists()

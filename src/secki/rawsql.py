@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -342,8 +343,14 @@ def _children_sql(
     if parent not in [f.attname for f in fields]:
         raise ValueError(f"{model.__name__} has no field {parent!r}")
     given = tuple(f for f in fields if f.attname != parent)
-    # typed placeholders: a VALUES list would type bare parameters as text
-    row = "(%s::integer, " + ", ".join(f"%s::{f.db_type(conn)}" for f in given) + ")"
+    # typed placeholders (a VALUES list would type bare parameters as text), cast to each
+    # column's type without its length or precision: an explicit cast to varchar(20) would cut
+    # a longer text silently, where the column's own assignment refuses it
+    row = (
+        "(%s::integer, "
+        + ", ".join(f"%s::{re.sub(r'[(].*[)]', '', f.db_type(conn))}" for f in given)
+        + ")"
+    )
     chosen = [
         f"new.{quote(f.target_field.column)}" if f.attname == parent else f"v.c{given.index(f)}"
         for f in fields
