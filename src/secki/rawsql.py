@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -251,22 +252,22 @@ def fetch_one(model: type[M], where: str, params: Sequence[Any]) -> M | None:
 def insert(
     model: type[M],
     *,
-    then: tuple[str, list[Any]] | None = None,
+    then: Sequence[tuple[str, list[Any]]] = (),
     also: Sequence[models.Model] = (),
     **values: Any,
 ) -> M:
     """Insert one row (like ``Model.objects.create``) and return the saved instance.
 
-    ``then`` (PostgreSQL only): a data-modifying statement and its parameters, run in the same
-    statement, that sees the new row's id as ``SELECT id FROM new`` (one round trip for a
-    parent row and its children). ``also``: unsaved instances of other models, inserted with
-    it (their ids are not read back): on PostgreSQL in the same statement, elsewhere each by
-    its own."""
+    ``then`` (PostgreSQL only): data-modifying statements and their parameters, run in the
+    same statement, that see the new row's id as ``SELECT id FROM new`` (one round trip for a
+    parent row and its children; :func:`children` writes one for unsaved instances). ``also``:
+    unsaved instances of other models, inserted with it (their ids are not read back): on
+    PostgreSQL in the same statement, elsewhere each by its own."""
     return add(model(**values), then=then, also=also)
 
 
 def add(
-    obj: M, *, then: tuple[str, list[Any]] | None = None, also: Sequence[models.Model] = ()
+    obj: M, *, then: Sequence[tuple[str, list[Any]]] = (), also: Sequence[models.Model] = ()
 ) -> M:
     """Insert an unsaved instance (as :func:`insert`) and return it saved, its id set."""
     cols = columns(type(obj))
@@ -275,11 +276,11 @@ def add(
     sql = cols.insert_sql
     others = [(columns(type(o)), o) for o in also]
     together = conn.vendor == "postgresql"
-    if then is not None or (others and together):
+    if then or (others and together):
         parts = [f"new AS ({sql})"]
-        if then is not None:
-            parts.append(f"then_ AS ({then[0]})")
-            params += then[1]
+        for n, (statement, then_params) in enumerate(then):
+            parts.append(f"then{n}_ AS ({statement})")
+            params += then_params
         if together:
             for n, (ocols, other) in enumerate(others):
                 parts.append(f"also{n} AS ({ocols.insert_sql})")
@@ -304,6 +305,63 @@ def add(
     obj._state.adding = False
     obj._state.db = DEFAULT_DB_ALIAS
     return obj
+
+
+def children(objs: Sequence[models.Model], parent: str) -> tuple[str, list[Any]]:
+    """A ``then`` statement of :func:`insert` (PostgreSQL only) that inserts the unsaved
+    instances ``objs`` (of one model), in their order, their foreign key ``parent`` (an
+    attname, e.g. ``"protocol_id"``) set to the id of the row :func:`insert` inserts
+    (``new``). Each other value goes through its field's :meth:`Field.pre_save` and
+    :meth:`Field.get_db_prep_save`, as for :func:`add`. Their ids are not read back; they are
+    taken in the order given (one ``INSERT … SELECT … ORDER BY``: data-modifying statements
+    of one ``WITH`` run in no order of their own, so each row is not a statement of its
+    own)."""
+    if not objs:
+        raise ValueError("children() needs at least one instance")
+    model = type(objs[0])
+    if any(type(obj) is not model for obj in objs):
+        raise ValueError("children() takes instances of one model")
+    sql, given = _children_sql(model, parent, len(objs))
+    conn = db()
+    params: list[Any] = []
+    for n, obj in enumerate(objs):
+        params.append(n)
+        params += [f.get_db_prep_save(f.pre_save(obj, True), conn) for f in given]
+    return sql, params
+
+
+@functools.cache
+def _children_sql(
+    model: type[models.Model], parent: str, count: int
+) -> tuple[str, tuple[Any, ...]]:
+    """:func:`children`' statement for ``count`` rows, and the fields whose values it takes
+    (each row: its position, then their values)."""
+    cols = columns(model)
+    conn = db()
+    quote = conn.ops.quote_name
+    fields = cols.insert_fields
+    if parent not in [f.attname for f in fields]:
+        raise ValueError(f"{model.__name__} has no field {parent!r}")
+    given = tuple(f for f in fields if f.attname != parent)
+    # typed placeholders (a VALUES list would type bare parameters as text), cast to each
+    # column's type without its length or precision: an explicit cast to varchar(20) would cut
+    # a longer text silently, where the column's own assignment refuses it
+    row = (
+        "(%s::integer, "
+        + ", ".join(f"%s::{re.sub(r'[(].*[)]', '', f.db_type(conn))}" for f in given)
+        + ")"
+    )
+    chosen = [
+        f"new.{quote(f.target_field.column)}" if f.attname == parent else f"v.c{given.index(f)}"
+        for f in fields
+    ]
+    aliases = ", ".join(["n", *(f"c{i}" for i in range(len(given)))])
+    return (
+        f"INSERT INTO {cols.table} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 - model metadata
+        f"SELECT {', '.join(chosen)} FROM new CROSS JOIN (VALUES {', '.join([row] * count)}) "
+        f"AS v({aliases}) ORDER BY v.n",
+        given,
+    )
 
 
 def insert_many(model: type[M], objs: Sequence[M]) -> None:
@@ -401,3 +459,56 @@ def database_answers() -> None:
     with db().cursor() as cur:
         cur.execute("SELECT 1")
         cur.fetchone()
+
+
+class Statements:
+    """The statements one thread sent while :func:`counting` ran (their SQL text)."""
+
+    def __init__(self) -> None:
+        self.sql: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.sql)
+
+
+@contextlib.contextmanager
+def counting() -> Iterator[Statements]:
+    """Count the statements this thread sends to the default database in the block, whichever
+    cursor sends them: Django's ``CaptureQueriesContext`` sees only Django's own cursors, and
+    on PostgreSQL the intake's hot path runs on this module's psycopg cursors. There every
+    ``execute`` of a psycopg cursor is counted (Django's PostgreSQL cursors are psycopg cursors
+    too, and so is a health check's ``SELECT 1``); on SQLite, where this module uses Django's
+    cursors, Django's capture. For the tests that pin a write's statements and for
+    bench/bench_write_cost.py; not for production code (it patches psycopg's cursor class
+    while it runs)."""
+    found = Statements()
+    conn = connections[DEFAULT_DB_ALIAS]
+    if conn.vendor != "postgresql":
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(conn) as captured:
+            yield found
+        found.sql.extend(str(q["sql"]) for q in captured.captured_queries)
+        return
+    import psycopg
+
+    thread = threading.get_ident()
+    execute, executemany = psycopg.Cursor.execute, psycopg.Cursor.executemany
+
+    def counted_execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if threading.get_ident() == thread:
+            found.sql.append(str(query))
+        return execute(self, query, *args, **kwargs)
+
+    def counted_executemany(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if threading.get_ident() == thread:
+            found.sql.append(str(query))
+        return executemany(self, query, *args, **kwargs)
+
+    psycopg.Cursor.execute = counted_execute  # type: ignore[method-assign]
+    psycopg.Cursor.executemany = counted_executemany  # type: ignore[method-assign]
+    try:
+        yield found
+    finally:
+        psycopg.Cursor.execute = execute  # type: ignore[method-assign]
+        psycopg.Cursor.executemany = executemany  # type: ignore[method-assign]

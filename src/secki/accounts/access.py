@@ -7,6 +7,7 @@ the action or raises :class:`AccessDenied` with a machine-readable code.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import Any
 
 from django.utils.translation import gettext_noop
@@ -90,13 +91,22 @@ def memberships(user: User | None, election: Election) -> list[Membership]:
     return store.memberships(user.pk, election.pk)
 
 
-def hold_memberships(user: User | None, election: Election) -> None:
-    """Read the user's memberships in ``election`` now and let :func:`memberships` reuse them
-    for this user object. For the API's writes: the user object lives for one request, and the
-    read happens in the request's own thread instead of in a transaction that
-    :mod:`secki.groupcommit` may share."""
-    if user is not None and user.is_authenticated and not user.is_superuser:
-        held = (election.pk, tuple(memberships(user, election)))
+def holds_memberships(user: User | None) -> bool:
+    """Whether :func:`authorize` reads ``user``'s memberships (an account that is not a
+    superuser): whom :func:`hold_memberships` keeps them for."""
+    return user is not None and user.is_authenticated and not user.is_superuser
+
+
+def hold_memberships(
+    user: User | None, election: Election, found: Sequence[Membership] | None = None
+) -> None:
+    """Read the user's memberships in ``election`` now (or take ``found``, read just now by
+    the caller in a statement of its own, as :func:`memberships` reads them) and let
+    :func:`memberships` reuse them for this user object. For the API's writes: the user object
+    lives for one request, and the read happens in the request's own thread instead of in a
+    transaction that :mod:`secki.groupcommit` may share."""
+    if holds_memberships(user):
+        held = (election.pk, tuple(memberships(user, election) if found is None else found))
         setattr(user, "_secki_memberships", held)  # noqa: B010 - a per-request cache on the user
 
 

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 
-from secki.accounts.models import hash_token
+from secki.accounts.models import ApiToken, hash_token
 from secki.accounts.users import User
 from secki.api import store
 
@@ -22,15 +22,10 @@ def user_from_request(request: HttpRequest) -> User:
     if cached is not None:
         return cached
     user: User = AnonymousUser()
-    header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
-        raw = header[7:].strip()
-        token = store.active_token(hash_token(raw), touch_before=timezone.now() - TOUCH_EVERY)
-        if token is not None and token.user.is_active:
-            user = token.user
-        else:
-            user = _BadToken()
-    elif (
+    raw = bearer(request)
+    if raw is not None:
+        return token_user(request, store.active_token(hash_token(raw), touch_before=touched()))
+    if (
         getattr(request, "user", None) is not None
         and request.user.is_authenticated
         # A browser session: writes need the CSRF token, as Django forms do (a Bearer token
@@ -38,6 +33,26 @@ def user_from_request(request: HttpRequest) -> User:
         and (request.method in ("GET", "HEAD", "OPTIONS") or _csrf_ok(request))
     ):
         user = request.user
+    request._secki_user = user  # type: ignore[attr-defined]
+    return user
+
+
+def bearer(request: HttpRequest) -> str | None:
+    """The bearer token the request sends (``Authorization: Bearer …``), if it sends one."""
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
+def touched() -> dt.datetime:
+    """A token last used before this moment is marked used now (``last_used_at``)."""
+    return timezone.now() - TOUCH_EVERY
+
+
+def token_user(request: HttpRequest, token: ApiToken | None) -> User:
+    """The caller of a request that sends a bearer token, read as ``token`` (None: no
+    unrevoked token has its hash), kept for the request as :func:`user_from_request` keeps
+    it: the token's user while active, else a caller never treated as public."""
+    user: User = token.user if token is not None and token.user.is_active else _BadToken()
     request._secki_user = user  # type: ignore[attr-defined]
     return user
 

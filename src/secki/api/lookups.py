@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from django.http import Http404
+from django.http import Http404, HttpRequest
 
+from secki.accounts.access import hold_memberships, holds_memberships
+from secki.accounts.models import hash_token
+from secki.accounts.users import User
 from secki.api import store
+from secki.api.auth import bearer, token_user, touched, user_from_request
 from secki.elections.models import Election, Station, Unit
 from secki.errors import IntakeError
 
@@ -20,17 +24,55 @@ def election_or_404(slug: str) -> Election:
     return election
 
 
-def election_station(slug: str, code: str) -> tuple[Election, Lookup[Station]]:
+def election_station(
+    slug: str, code: str, user: User | None = None
+) -> tuple[Election, Lookup[Station]]:
     """The election (or 404) and the station a write names in it, with one statement (every
-    API write looks both up). The station is a :class:`Lookup`: its refusal, if any, is raised
-    by the work that needs it, so that an Idempotency-Key stores it like any other answer."""
-    found = store.election_and_station(slug, code.strip())
+    API write looks both up); with ``user``, the same statement reads the caller's memberships
+    in the election too, kept for this request's access checks
+    (:func:`secki.accounts.access.hold_memberships`). The station is a :class:`Lookup`: its
+    refusal, if any, is raised by the work that needs it, so that an Idempotency-Key stores it
+    like any other answer."""
+    account = user.pk if user is not None and holds_memberships(user) else None
+    found = store.election_and_station(slug, code.strip(), account)
     if found is None:
         raise Http404(f"no election {slug!r}")
-    election, station = found
+    election, station, held = found
+    if account is not None:
+        hold_memberships(user, election, held)
+    return election, _looked_up(election, station, code)
+
+
+def caller_election_station(
+    request: HttpRequest, slug: str, code: str
+) -> tuple[User, Election, Lookup[Station]]:
+    """:func:`secki.api.auth.user_from_request` and :func:`election_station` for an API write:
+    with a bearer token, the token, the election, the station and the caller's memberships
+    are read with one statement (:func:`store.token_election_and_station`), the token touched
+    as ``user_from_request`` touches it; otherwise by those two functions. As they do, an
+    unknown election is a 404 whoever calls, and an unknown or revoked token a caller that
+    every access check refuses."""
+    raw = bearer(request)
+    if raw is None or getattr(request, "_secki_user", None) is not None:
+        user = user_from_request(request)
+        election, named = election_station(slug, code, user)
+        return user, election, named
+    token, found = store.token_election_and_station(
+        hash_token(raw), slug, code.strip(), touch_before=touched()
+    )
+    user = token_user(request, token)
+    if found is None:
+        raise Http404(f"no election {slug!r}")
+    election, station, held = found
+    if holds_memberships(user):
+        hold_memberships(user, election, held)
+    return user, election, _looked_up(election, station, code)
+
+
+def _looked_up(election: Election, station: Station | None, code: str) -> Lookup[Station]:
     if station is None:  # no such station in this election: say why
-        return election, Lookup(None, _no_station(election, code.strip()))
-    return election, Lookup(station, None)
+        return Lookup(None, _no_station(election, code.strip()))
+    return Lookup(station, None)
 
 
 def station_lock(station: Lookup[Station]) -> list[tuple[type[Station], int]]:

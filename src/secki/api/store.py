@@ -15,11 +15,36 @@ from django.db.models import JSONField
 from django.utils import timezone
 
 from secki import rawsql
-from secki.accounts.models import ApiToken
+from secki.accounts.models import ApiToken, Membership
 from secki.api.models import IdempotencyRecord
 from secki.elections.models import Election, Station, Unit
 
 _KEYS = IdempotencyRecord._meta.db_table
+
+
+def _touch(key_hash: str, now: dt.datetime, touch_before: dt.datetime) -> tuple[str, list[Any]]:
+    """``WITH touched AS (…)``: the data-modifying CTE (PostgreSQL) that sets the unrevoked
+    token's ``last_used_at`` to ``now`` when it was never used or last used before
+    ``touch_before`` (its user active). It runs whether or not the outer query reads it; the
+    outer query sees the row as it was before (one snapshot)."""
+    user_model = get_user_model()
+    assert user_model._meta.pk is not None
+    tokens, users = rawsql.columns(ApiToken), rawsql.columns(user_model)
+    return (
+        f"WITH touched AS (UPDATE {tokens.table} SET last_used_at = %s "  # noqa: S608 - model metadata
+        "WHERE key_hash = %s AND revoked_at IS NULL "
+        "AND (last_used_at IS NULL OR last_used_at < %s) "
+        f"AND EXISTS (SELECT 1 FROM {users.table} a "
+        f"WHERE a.{user_model._meta.pk.column} = user_id AND a.is_active) RETURNING 1) ",
+        [now, key_hash, touch_before],
+    )
+
+
+def _touch_elsewhere(token: ApiToken, now: dt.datetime, touch_before: dt.datetime) -> None:
+    """What :func:`_touch` does, by a statement of its own (SQLite)."""
+    used = token.last_used_at
+    if (used is None or used < touch_before) and token.user.is_active:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
 
 
 def active_token(key_hash: str, *, touch_before: dt.datetime | None = None) -> ApiToken | None:
@@ -40,18 +65,10 @@ def active_token(key_hash: str, *, touch_before: dt.datetime | None = None) -> A
     )
     params: list[Any] = [key_hash]
     together = touch_before is not None and rawsql.vendor() == "postgresql"
-    if together:
-        # A data-modifying CTE runs whether or not the outer query reads it; the outer query
-        # sees the row as it was before (one snapshot).
-        select = (
-            f"WITH touched AS (UPDATE {tokens.table} SET last_used_at = %s "  # noqa: S608 - model metadata
-            "WHERE key_hash = %s AND revoked_at IS NULL "
-            "AND (last_used_at IS NULL OR last_used_at < %s) "
-            f"AND EXISTS (SELECT 1 FROM {users.table} a "
-            f"WHERE a.{user_model._meta.pk.column} = user_id AND a.is_active) RETURNING 1) "
-            + select
-        )
-        params = [now, key_hash, touch_before, key_hash]
+    if touch_before is not None and together:
+        touch, params = _touch(key_hash, now, touch_before)
+        select = touch + select
+        params.append(key_hash)
     with rawsql.cursor() as cursor:
         cursor.execute(select, params)
         row = cursor.fetchone()
@@ -60,9 +77,7 @@ def active_token(key_hash: str, *, touch_before: dt.datetime | None = None) -> A
     token: ApiToken = tokens.build(row)
     token.user = users.build(row, len(tokens))
     if touch_before is not None and not together:
-        used = token.last_used_at
-        if (used is None or used < touch_before) and token.user.is_active:
-            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        _touch_elsewhere(token, now, touch_before)
     return token
 
 
@@ -83,26 +98,98 @@ def station_by_code(election: Election, code: str) -> Station | None:
     return None if row is None else _built_station(row, 0, election)
 
 
-def election_and_station(slug: str, code: str) -> tuple[Election, Station | None] | None:
-    """The election with this slug and its station with this code (its unit and election
-    attached; None when the election has no such station), in one statement; None when there
-    is no such election."""
-    ecols, scols, ucols = (rawsql.columns(m) for m in (Election, Station, Unit))
+def election_and_station(
+    slug: str, code: str, user_id: int | None = None
+) -> tuple[Election, Station | None, list[Membership]] | None:
+    """The election with this slug, its station with this code (its unit and election
+    attached; None when the election has no such station) and, with ``user_id``, that user's
+    memberships in the election (as :func:`secki.accounts.store.memberships` reads them: in
+    the order granted, each with its unit), in one statement; None when there is no such
+    election. Every API write reads all three, so that no write pays a statement of its own
+    for the caller's roles; they are read now, never kept beyond the request."""
+    ecols, scols, ucols, mcols = (rawsql.columns(m) for m in (Election, Station, Unit, Membership))
+    sql = (
+        f"SELECT {ecols.select('e')}, {scols.select('s')}, {ucols.select('u')}, "  # noqa: S608 - model metadata
+        f"{mcols.select('m')}, {ucols.select('mu')} "
+        f"FROM {ecols.table} e LEFT JOIN {scols.table} s "
+        "ON s.election_id = e.id AND s.code = %s "
+        f"LEFT JOIN {ucols.table} u ON u.id = s.unit_id "
+        f"LEFT JOIN {mcols.table} m ON m.election_id = e.id AND m.user_id = %s "
+        f"LEFT JOIN {ucols.table} mu ON mu.id = m.unit_id WHERE e.slug = %s ORDER BY m.id"
+    )
+    params: list[Any] = [code, user_id, slug]
     with rawsql.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {ecols.select('e')}, {scols.select('s')}, {ucols.select('u')} "  # noqa: S608 - model metadata
-            f"FROM {ecols.table} e LEFT JOIN {scols.table} s "
-            "ON s.election_id = e.id AND s.code = %s "
-            f"LEFT JOIN {ucols.table} u ON u.id = s.unit_id WHERE e.slug = %s",
-            [code, slug],
-        )
-        row = cursor.fetchone()
-    if row is None:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
         return None
-    election: Election = ecols.build(row)
-    if row[len(ecols)] is None:
-        return election, None
-    return election, _built_station(row, len(ecols), election)
+    return _election_station_memberships(rows, 0)
+
+
+def token_election_and_station(
+    key_hash: str, slug: str, code: str, *, touch_before: dt.datetime
+) -> tuple[ApiToken | None, tuple[Election, Station | None, list[Membership]] | None]:
+    """:func:`active_token` (touched as it touches) and :func:`election_and_station` with the
+    token's user's memberships, in one statement on PostgreSQL: what an API write sent with a
+    bearer token reads before its work. The memberships are the token's user's whatever that
+    user's state (the caller decides whether a user without a usable token has any); the token
+    is None when no unrevoked token has this hash. Elsewhere by the two functions."""
+    if rawsql.vendor() != "postgresql":
+        alone = active_token(key_hash, touch_before=touch_before)
+        return alone, election_and_station(slug, code, None if alone is None else alone.user_id)
+    user_model = get_user_model()
+    assert user_model._meta.pk is not None
+    tokens, users = rawsql.columns(ApiToken), rawsql.columns(user_model)
+    ecols, scols, ucols, mcols = (rawsql.columns(m) for m in (Election, Station, Unit, Membership))
+    touch, params = _touch(key_hash, timezone.now(), touch_before)
+    sql = touch + (
+        f"SELECT {tokens.select('t')}, {users.select('tu')}, {ecols.select('e')}, "  # noqa: S608 - model metadata
+        f"{scols.select('s')}, {ucols.select('u')}, {mcols.select('m')}, {ucols.select('mu')} "
+        f"FROM (SELECT 1) one LEFT JOIN ({tokens.table} t JOIN {users.table} tu "
+        f"ON tu.{user_model._meta.pk.column} = t.user_id) "
+        "ON t.key_hash = %s AND t.revoked_at IS NULL "
+        f"LEFT JOIN {ecols.table} e ON e.slug = %s "
+        f"LEFT JOIN {scols.table} s ON s.election_id = e.id AND s.code = %s "
+        f"LEFT JOIN {ucols.table} u ON u.id = s.unit_id "
+        f"LEFT JOIN {mcols.table} m ON m.election_id = e.id AND m.user_id = t.user_id "
+        f"LEFT JOIN {ucols.table} mu ON mu.id = m.unit_id ORDER BY m.id"
+    )
+    params += [key_hash, slug, code]
+    with rawsql.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    first = rows[0]
+    token: ApiToken | None = None
+    if first[0] is not None:
+        token = tokens.build(first)
+        token.user = users.build(first, len(tokens))
+    start = len(tokens) + len(users)
+    if first[start] is None:
+        return token, None
+    return token, _election_station_memberships(rows, start)
+
+
+def _election_station_memberships(
+    rows: Sequence[Sequence[Any]], start: int
+) -> tuple[Election, Station | None, list[Membership]]:
+    """The election, its station (or None) and the memberships of rows holding, from
+    ``start``, election, station, unit, membership and unit columns (one row per membership,
+    or one row with none)."""
+    ecols, scols, ucols, mcols = (rawsql.columns(m) for m in (Election, Station, Unit, Membership))
+    row = rows[0]
+    election: Election = ecols.build(row, start)
+    at = start + len(ecols)
+    station = None if row[at] is None else _built_station(row, at, election)
+    held: list[Membership] = []
+    at += len(scols) + len(ucols)
+    for found in rows:
+        if found[at] is None:  # no membership: the one row the LEFT JOIN keeps
+            continue
+        membership: Membership = mcols.build(found, at)
+        if membership.unit_id is not None:
+            membership.unit = ucols.build(found, at + len(mcols))
+        held.append(membership)
+    return election, station, held
 
 
 def _built_station(row: Sequence[Any], start: int, election: Election) -> Station:

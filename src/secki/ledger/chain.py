@@ -162,13 +162,21 @@ def append(election: Election, draft: Draft) -> LedgerEntry | None:
     true."""
     _require_atomic("append")
     _check(election, draft)
+    row = _entry_now(election, draft)
+    if row is None:
+        return None
+    return store.insert(**dict(zip(store.COLUMNS, row, strict=True)))
+
+
+def _entry_now(election: Election, draft: Draft) -> Row | None:
+    """The draft's row, at the log's end now (under its lock, for the rest of the
+    transaction), counted at commit; not written yet."""
     _write_deferred()  # entries recorded earlier in this transaction come first
     _lock_log()
     row = _writer(election.pk, [draft]).entry(election.pk, draft)
-    if row is None:
-        return None
-    _count_at_commit([row])
-    return store.insert(**dict(zip(store.COLUMNS, row, strict=True)))
+    if row is not None:
+        _count_at_commit([row])
+    return row
 
 
 # -- deferred entries (group commit) ------------------------------------------------------------
@@ -185,10 +193,12 @@ def record(election: Election, draft: Draft) -> None:
     _require_atomic("record")
     _check(election, draft)
     pending: list[tuple[int, Draft]] | None = getattr(_local, "pending", None)
-    if pending is None:
-        append(election, draft)
-    else:
+    if pending is not None:
         pending.append((election.pk, draft))
+        return
+    row = _entry_now(election, draft)  # the entry :func:`append` writes, no instance built
+    if row is not None:
+        store.insert_rows([row])
 
 
 @contextlib.contextmanager

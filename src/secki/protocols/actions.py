@@ -183,12 +183,16 @@ def _store(
     reason: str = "",
     decision_ref: str = "",
     received_at: dt.datetime | None = None,
+    events: list[ProtocolEvent] | None = None,
 ) -> Protocol:
+    """Insert a new version with its line values and ``events`` (:func:`_new_event`), in one
+    statement on PostgreSQL."""
     schema = election.protocol_schema()
     completed = data.instants.get(schema.datetime_lines[0].code) if schema.datetime_lines else None
     checks, soft_failures = recorded_checks(results)
     return store.insert_protocol(
         data.values(),
+        events or (),
         election=election,
         station=station,
         version=version,
@@ -204,6 +208,31 @@ def _store(
     )
 
 
+def _new_event(
+    election_id: int,
+    station_id: int,
+    kind: str,
+    actor: User | None,
+    *,
+    old: Any = None,
+    new: Any = None,
+    reason: str = "",
+    at: dt.datetime | None = None,
+) -> ProtocolEvent:
+    """An unsaved event of a station's protocol, its protocol not set yet: for a version
+    about to be inserted with it (:func:`_store`'s ``events``)."""
+    return ProtocolEvent(
+        election_id=election_id,
+        station_id=station_id,
+        kind=kind,
+        actor=account_of(actor),
+        at=at or timezone.now(),
+        old=old,
+        new=new,
+        reason=reason,
+    )
+
+
 def _event(
     protocol: Protocol,
     kind: str,
@@ -214,17 +243,18 @@ def _event(
     reason: str = "",
     at: dt.datetime | None = None,
 ) -> None:
-    event = ProtocolEvent(
-        election_id=protocol.election_id,
-        station_id=protocol.station_id,
-        protocol=protocol,
-        kind=kind,
-        actor=account_of(actor),
-        at=at or timezone.now(),
+    """An event of a stored version (written at the end of a group-commit batch)."""
+    event = _new_event(
+        protocol.election_id,
+        protocol.station_id,
+        kind,
+        actor,
         old=old,
         new=new,
         reason=reason,
+        at=at,
     )
+    event.protocol = protocol
     groupcommit.at_end(store.insert_events, event)
 
 
@@ -283,12 +313,56 @@ def _accept(
     new: bool = False,
     at: dt.datetime | None = None,
 ) -> None:
-    """Bookkeeping shared by every path that makes a version count (``new``: the version
-    was created in this transaction; ``at``: the replay's simulated time, else now)."""
-    if act:
-        _event(protocol, EventKind.ACT_RECORDED, actor, new={"act": act}, reason=act, at=at)
-    _event(protocol, kind, actor, new=data.as_json(), reason=reason, at=at)
+    """Bookkeeping shared by every path that makes a stored version count (``new``: the
+    version was created in this transaction; ``at``: the replay's simulated time, else now).
+    A version created counted gets its events with it instead (:func:`_accepted_events`) and
+    then only its :func:`_ledger` entry."""
+    events = _accepted_events(
+        protocol.election_id,
+        protocol.station_id,
+        data,
+        actor,
+        act=act,
+        kind=kind,
+        reason=reason,
+        at=at,
+    )
+    for event in events:
+        event.protocol = protocol
+        groupcommit.at_end(store.insert_events, event)
     _ledger(protocol, data, new=new, at=at)
+
+
+def _accepted_events(
+    election_id: int,
+    station_id: int,
+    data: ProtocolData,
+    actor: User | None,
+    *,
+    act: str | None,
+    kind: str = EventKind.ACCEPTED,
+    reason: str = "",
+    at: dt.datetime | None = None,
+) -> list[ProtocolEvent]:
+    """The events of a version that becomes counted: the commission's act, if any, then
+    ``kind`` with the values."""
+    events = []
+    if act:
+        events.append(
+            _new_event(
+                election_id,
+                station_id,
+                EventKind.ACT_RECORDED,
+                actor,
+                new={"act": act},
+                reason=act,
+                at=at,
+            )
+        )
+    events.append(
+        _new_event(election_id, station_id, kind, actor, new=data.as_json(), reason=reason, at=at)
+    )
+    return events
 
 
 def batchable(election: Election) -> bool:
@@ -357,8 +431,11 @@ def submit_protocol(
                 version=1,
                 decision_ref=act or "",
                 received_at=received_at,
+                events=_accepted_events(
+                    election.pk, station.pk, data, actor, act=act, at=received_at
+                ),
             )
-            _accept(protocol, data, actor, act=act, new=True, at=received_at)
+            _ledger(protocol, data, new=True, at=received_at)
             return IntakeResult(protocol, True, results)
     assert refusal is not None
     raise refusal

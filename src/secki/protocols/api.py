@@ -13,12 +13,12 @@ from ninja import Router
 from pydantic import Field, PlainValidator
 from pydantic_core import PydanticCustomError, PydanticKnownError
 
-from secki.accounts.access import Permission, can, hold_memberships
+from secki.accounts.access import Permission, can
 from secki.api.auth import user_from_request
 from secki.api.idempotency import Answer, respond
 from secki.api.lookups import (
+    caller_election_station,
     election_or_404,
-    election_station,
     station_in,
     station_lock,
 )
@@ -183,9 +183,7 @@ def _parse(election: Election, values: dict[str, int | str]) -> ProtocolData:
 def submit(request: HttpRequest, slug: str, payload: ProtocolIn) -> JsonResponse:
     """Submit one station's protocol. Single entry: 201 accepted, or refused. Double entry:
     202 with status first_entry / quarantined, 201 once both entries agree."""
-    user = user_from_request(request)
-    election, named = election_station(slug, station_code(payload.station))
-    hold_memberships(user, election)
+    user, election, named = caller_election_station(request, slug, station_code(payload.station))
 
     def work() -> Answer:
         station = named.get()

@@ -8,7 +8,7 @@ PostgreSQL).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from secki import rawsql
@@ -38,15 +38,26 @@ def current_protocol(station_id: int) -> Protocol | None:
     return rawsql.fetch_one(Protocol, "t.station_id = %s AND t.is_current", [station_id])
 
 
-def insert_protocol(values: dict[str, int], **fields: Any) -> Protocol:
-    """Insert one protocol version (``fields`` as for ``Protocol.objects.create``) and its line
-    values; on PostgreSQL in one statement."""
+def insert_protocol(
+    values: dict[str, int], events: Sequence[ProtocolEvent] = (), **fields: Any
+) -> Protocol:
+    """Insert one protocol version (``fields`` as for ``Protocol.objects.create``), its line
+    values and its unsaved ``events`` (their protocol set to it; their ids are not read back);
+    on PostgreSQL in one statement."""
     if rawsql.vendor() == "postgresql":
         return rawsql.insert(
-            Protocol, then=(_VALUES_OF_NEW, [list(values), list(values.values())]), **fields
+            Protocol,
+            then=[
+                (_VALUES_OF_NEW, [list(values), list(values.values())]),
+                *([rawsql.children(events, "protocol_id")] if events else []),
+            ],
+            **fields,
         )
     protocol = rawsql.insert(Protocol, **fields)
     insert_values(protocol.pk, values)
+    for event in events:
+        event.protocol = protocol
+    insert_events(list(events))
     return protocol
 
 

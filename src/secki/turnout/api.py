@@ -9,12 +9,11 @@ from django.http import Http404, HttpRequest, JsonResponse
 from ninja import Router
 from pydantic import Field
 
-from secki.accounts.access import hold_memberships
 from secki.api.auth import user_from_request
 from secki.api.idempotency import Answer, respond
 from secki.api.lookups import (
+    caller_election_station,
     election_or_404,
-    election_station,
     station_lock,
     station_or_404,
 )
@@ -74,9 +73,9 @@ def submit(request: HttpRequest, slug: str, payload: TurnoutIn) -> JsonResponse:
     """Report cumulative voters who received a ballot at one of the election's report times;
     a second report for the same time is a correction and needs a reason. Send
     `Idempotency-Key` to make a retry safe."""
-    user = user_from_request(request)
-    election, named = election_station(slug, clean_text("station", payload.station, 64))
-    hold_memberships(user, election)
+    user, election, named = caller_election_station(
+        request, slug, clean_text("station", payload.station, 64)
+    )
 
     def work() -> Answer:
         station = named.get()
