@@ -67,6 +67,8 @@ TARGET_FRESH_S = 2.0
 TARGET_WRITE_RATE = 300.0
 TARGET_WRITE_P99_MS = 250.0
 WORKERS, THREADS = 2, 4
+#: the niceness deploy/systemd gives the publisher and the intake server (relative to the rest)
+PUBLISHER_NICE, INTAKE_NICE = -5, -3
 
 
 # -- the night's data ----------------------------------------------------------------------
@@ -562,8 +564,23 @@ def night(
         if args.intake_workers
         else None
     )
+    if intake is not None and args.priorities:
+        intake.command = ["nice", "-n", str(INTAKE_NICE), *intake.command]
+    # the priorities of deploy/systemd (Nice=): the publisher first (every reader's freshness
+    # waits for it), then the intake (the legal record), then the public server and nginx
+    first = ["nice", "-n", str(PUBLISHER_NICE)] if args.priorities else []
     publisher = subprocess.Popen(
-        [sys.executable, "-m", "secki.cli", "publish", "--watch", "--quiet", "--interval", "1"],
+        [
+            *first,
+            sys.executable,
+            "-m",
+            "secki.cli",
+            "publish",
+            "--watch",
+            "--quiet",
+            "--interval",
+            "1",
+        ],
         env=env,
         stdout=(work / "publisher.log").open("ab"),
         stderr=subprocess.STDOUT,
@@ -792,9 +809,18 @@ def main() -> int:
         default=2,
         help="workers of the intake server the writes go to (0: the public server's)",
     )
+    parser.add_argument(
+        "--priorities",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run the publisher and the intake at the priorities of deploy/systemd (root only)",
+    )
     parser.add_argument("--soak", type=float, default=0.0)
     parser.add_argument("--quiet", type=float, default=10.0, help="seconds of reads first")
     args = parser.parse_args()
+    if args.priorities and os.geteuid() != 0:
+        print("not root: --no-priorities (a negative nice needs root)")
+        args.priorities = False
     print(
         f"bench_night: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; Granian "
         f"{WORKERS} workers x {THREADS} threads"
@@ -802,6 +828,11 @@ def main() -> int:
             f", intake {args.intake_workers} workers x {THREADS} threads"
             if args.intake_workers
             else ", writes to the same server"
+        )
+        + (
+            f"; publisher at nice {PUBLISHER_NICE:+d}, intake {INTAKE_NICE:+d} (relative)"
+            if args.priorities
+            else ""
         )
         + f"; wrk {args.connections} connections, "
         + (
