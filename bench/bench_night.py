@@ -243,14 +243,21 @@ def get(conn: http.client.HTTPConnection, path: str) -> Any:
 
 
 def freshness(
-    port: int, writes: Writes, unit_of: dict[str, str], stop: threading.Event
+    port: int,
+    writes: Writes,
+    unit_of: dict[str, str],
+    stop: threading.Event,
+    app_port: int | None = None,
 ) -> dict[str, list[float]]:
     """Repeatedly: the protocol acknowledged last, then the time until its station's public
     JSON shows its values, its constituency's ``stations_reported`` and the national one reach
     the counts acknowledged by then (polled every 20 ms), read as the public reads them:
-    through the shipped nginx (``port``), which keeps each answer up to a second."""
+    through the shipped nginx (``port``), which keeps each answer up to a second; with
+    ``app_port``, the national JSON from the public server itself too (``national, past
+    nginx``: the published state's own delay)."""
     found: dict[str, list[float]] = {"station": [], "constituency": [], "national": []}
     conn = front(port)
+    app = http.client.HTTPConnection("127.0.0.1", app_port, timeout=60) if app_port else None
     while not stop.is_set():
         if not writes.acks:
             time.sleep(0.05)
@@ -266,20 +273,28 @@ def freshness(
             ),
             "national": (f"/api/v1/elections/{SLUG}/results", "stations_reported", overall),
         }
+        if app is not None:
+            todo[PAST_NGINX] = (f"/api/v1/elections/{SLUG}/results", "stations_reported", overall)
         while todo and time.perf_counter() - acked < 30:
             for name, (path, key, least) in list(todo.items()):
-                doc = get(conn, path)
+                doc = get(app if name == PAST_NGINX and app is not None else conn, path)
                 if doc is None:
                     continue
                 value = doc.get(key)
                 if (least is None and value is not None) or (least is not None and value >= least):
-                    found[name].append(time.perf_counter() - acked)
+                    found.setdefault(name, []).append(time.perf_counter() - acked)
                     del todo[name]
             time.sleep(0.02)
         for name in todo:  # not seen within 30 s
-            found[name].append(float("inf"))
+            found.setdefault(name, []).append(float("inf"))
     conn.close()
+    if app is not None:
+        app.close()
     return found
+
+
+#: the national JSON read from the public server itself, not through nginx
+PAST_NGINX = "national, past nginx"
 
 
 # -- wrk -----------------------------------------------------------------------------------
@@ -659,7 +674,7 @@ def night(
             shared = Writes()
 
             def sample() -> None:
-                result = freshness(tls, shared, data.unit_of, stop)
+                result = freshness(tls, shared, data.unit_of, stop, server.port)
                 for k, v in result.items():
                     fresh.setdefault(k, []).extend(v)
 
@@ -692,7 +707,7 @@ def night(
                 )
             )
             print_reads(reads)
-            for name in ("station", "constituency", "national"):
+            for name in ("station", "constituency", "national", PAST_NGINX):
                 values = fresh.get(name, [])
                 p99 = percentile(values, 99)
                 print(
