@@ -164,27 +164,6 @@ def claimed(slug: str, language: str, code: str) -> Iterator[bool]:
         claim.unlink(missing_ok=True)
 
 
-def remove_stations(slug: str, codes: Iterable[str]) -> int:
-    """Remove the pages of these stations in every language; returns how many were there."""
-    directory = election_dir(slug)
-    try:
-        languages = [p.name for p in directory.iterdir() if _safe(p.name)]
-    except OSError:
-        return 0
-    removed = 0
-    for code in codes:
-        for language in languages:
-            path = page_path(slug, language, code)
-            if path is None:
-                continue
-            try:
-                path.unlink()
-                removed += 1
-            except FileNotFoundError:
-                pass
-    return removed
-
-
 def remove_election(slug: str) -> None:
     """Remove every page of the election: its directory renamed aside (a hidden name), then
     deleted, with any left aside by an earlier removal."""
