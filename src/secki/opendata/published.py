@@ -476,8 +476,8 @@ class Publisher:
         """The codes of the stations whose pages ``state`` changes: those that changed since
         the last state, or None (every page of the election) on new data, another election
         row or publication time, the results held back or let out, or another register. The
-        publisher removes their files after writing the state; a page rendered from an older
-        state and written after that is removed by its writer (:func:`still_current`)."""
+        publisher marks their files stale after writing the state; a page rendered from an
+        older state and written after that is removed by its writer (:func:`still_current`)."""
         last = self._pages.get(slug)
         taken = data.take_pages()
         self._pages[slug] = _Pages(data, state.fingerprint, state.withheld, state.register_tag)

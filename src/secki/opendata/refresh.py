@@ -13,10 +13,9 @@ marked_version`: it marks them after writing the state, and a page marked after 
 would stay stale), one process per page (:func:`~secki.opendata.stationpages.claimed`). A
 render is an anonymous GET of the page in the page's language through the process's own
 Django application, so the page is the one a reader would have got, written by the portal as
-any other
-(:func:`secki.portal.http.keep_station_page`, with its race rule); a stale page that was not
-written again (the page may no longer be kept: observers' copies) is removed and the app
-answers its readers.
+any other (:func:`secki.portal.http.keep_station_page`, with its race rule); the stale copy is
+then dropped, and when no page was written again (the page may no longer be kept: observers'
+copies) the app answers its readers.
 """
 
 from __future__ import annotations
@@ -97,7 +96,7 @@ class Refresher:
                 log.exception("refreshing the station pages failed")
 
 
-_started: dict[int, threading.Thread] = {}
+_started: set[int] = set()  # the processes (pids) whose refresher runs
 _start_lock = threading.Lock()
 
 
@@ -118,5 +117,5 @@ def start(render: Render) -> bool:
                 daemon=True,
             )
             thread.start()
-            _started[pid] = thread
+            _started.add(pid)
     return True

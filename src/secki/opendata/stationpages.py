@@ -9,8 +9,8 @@ renders the stale pages of the stations a new state changed again in the backgro
 (:mod:`secki.opendata.refresh`), one process per page (:func:`claimed`): a reader never waits
 for a render of a page it read before. The publisher (:mod:`secki.opendata.published`) marks
 the pages of the stations a new state changed, after writing that state, and removes the whole
-election's directory on new data (:func:`remove_election`); the transparency log marks the
-pages of the stations its new entries name, after its checkpoint. The writer (the portal)
+election's directory on new data (:func:`remove_election`); the transparency log leaves them
+alone (the state that included its entries marked their stations). The writer (the portal)
 removes the file it wrote when a state since the one it rendered changed its station.
 
 Every write is atomic (a temporary hidden file in the same directory, then ``os.replace``),
