@@ -570,9 +570,11 @@ def night(
     # that a write never waits in a queue behind the public's page renders
     intake = (
         RestartableServer(
-            env,
+            # as deploy/systemd/secki-intake.service: its CPU is for the writes, the public
+            # server's workers render the stale station pages again
+            {**env, "SECKI_PAGE_REFRESH": "0"},
             workers=args.intake_workers,
-            threads=THREADS,
+            threads=args.intake_threads,
             app="secki.opendata.wsgi:application",
             log=work / "intake.log",
         )
@@ -825,6 +827,12 @@ def main() -> int:
         help="workers of the intake server the writes go to (0: the public server's)",
     )
     parser.add_argument(
+        "--intake-threads",
+        type=int,
+        default=THREADS,
+        help="threads per worker of the intake server",
+    )
+    parser.add_argument(
         "--priorities",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -840,7 +848,7 @@ def main() -> int:
         f"bench_night: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; Granian "
         f"{WORKERS} workers x {THREADS} threads"
         + (
-            f", intake {args.intake_workers} workers x {THREADS} threads"
+            f", intake {args.intake_workers} workers x {args.intake_threads} threads"
             if args.intake_workers
             else ", writes to the same server"
         )

@@ -323,6 +323,10 @@ SECKI_GROUP_COMMIT = env_bool("SECKI_GROUP_COMMIT", True)
 # permanent versioned release at most every SECKI_RELEASE_EVERY seconds.
 SECKI_SNAPSHOT_AUTO = env_bool("SECKI_SNAPSHOT_AUTO", True)
 SECKI_RELEASE_EVERY = env_int("SECKI_RELEASE_EVERY", 600, minimum=1)
+# Station pages the publisher marked stale are rendered again in the background by every
+# worker of this server (secki.opendata.refresh); the intake server, which serves only the
+# writes, turns it off so that its CPU goes to them (deploy/systemd/secki-intake.service).
+SECKI_PAGE_REFRESH = env_bool("SECKI_PAGE_REFRESH", True)
 # Static hosting the publisher copies the open data and the log's files to, as they change
 # (secki.opendata.mirror): file:///srv/static, s3://bucket/prefix; an S3-compatible endpoint
 # other than AWS (credentials from the AWS_* variables).

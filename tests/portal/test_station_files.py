@@ -396,3 +396,29 @@ def test_the_refreshers_own_render_is_an_anonymous_readers_on_the_public_host(
     opendata_wsgi.render_station_page(waiting.slug, "az", "1-1")
     assert b'lang="az"' in page(waiting, "1-1", "az").read_bytes()
     assert not page(waiting, "1-1", "en").exists()
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_a_refresher_runs_in_a_production_worker_unless_the_server_turns_it_off(
+    on: bool, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SECKI_PAGE_REFRESH=0 (the intake server, deploy/systemd/secki-intake.service): its
+    workers start no refresher, their CPU is for the writes; a web server's workers each start
+    one thread, once; outside a Granian worker (tests, commands) none ever runs."""
+    started: list[str] = []
+
+    class Thread:
+        def __init__(self, *, target: Any, args: Any, name: str, daemon: bool) -> None:
+            self.name = name
+
+        def start(self) -> None:
+            started.append(self.name)
+
+    settings.SECKI_PAGE_REFRESH = on
+    monkeypatch.setattr(refresh, "_started", set())
+    monkeypatch.setattr(refresh.threading, "Thread", Thread)
+    assert refresh.start(lambda slug, language, code: None) is False  # not a Granian worker
+    monkeypatch.setattr(refresh.multiprocessing.current_process(), "name", "granian-worker")
+    assert refresh.start(lambda slug, language, code: None) is on
+    assert refresh.start(lambda slug, language, code: None) is on
+    assert started == (["secki-page-refresh"] if on else [])

@@ -4,7 +4,8 @@ When a new state changes a station, the publisher keeps its page files as stale
 (:func:`secki.opendata.stationpages.mark_stale`), and nginx serves a stale page until a fresh
 one is written: a reader never waits for a render of a page that was read before. Each web
 process runs a :class:`Refresher` in a thread of its own (started by the WSGI front,
-:mod:`secki.opendata.wsgi`, at its first request). Every ``EVERY`` seconds it loads the
+:mod:`secki.opendata.wsgi`, at its first request; not in the intake server's, whose settings
+turn it off: ``SECKI_PAGE_REFRESH=0``). Every ``EVERY`` seconds it loads the
 latest state of each election and renders again the stale pages of the stations the states
 since its last look changed (:attr:`~secki.opendata.published.State.pages_recent`; the whole
 election's directory when it has not looked yet or the window no longer reaches back), up to
@@ -25,6 +26,8 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable
+
+from django.conf import settings
 
 from secki.opendata import published, snapshots, stationpages
 
@@ -102,9 +105,13 @@ _start_lock = threading.Lock()
 
 def start(render: Render) -> bool:
     """Start this process's refresher thread once, in a worker of the production server
-    (Granian) only: not in tests or commands that call the WSGI application themselves.
-    Returns whether one runs."""
-    if multiprocessing.current_process().name != "granian-worker":
+    (Granian) only: not in tests or commands that call the WSGI application themselves, nor in
+    a server whose settings turn it off (``SECKI_PAGE_REFRESH=0``: the intake server). Returns
+    whether one runs."""
+    if (
+        multiprocessing.current_process().name != "granian-worker"
+        or not settings.SECKI_PAGE_REFRESH
+    ):
         return False
     pid = os.getpid()
     with _start_lock:
