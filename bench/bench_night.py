@@ -252,7 +252,8 @@ def freshness(
     """Repeatedly: the protocol acknowledged last, then the time until its station's public
     JSON shows its values, its constituency's ``stations_reported`` and the national one reach
     the counts acknowledged by then (polled every 20 ms), read as the public reads them:
-    through the shipped nginx (``port``), which keeps each answer up to a second; with
+    through the shipped nginx (``port``), which keeps each answer up to a second (the national
+    one: the file the publisher writes with each state, served as it is); with
     ``app_port``, the national JSON from the public server itself too (``national, past
     nginx``: the published state's own delay)."""
     found: dict[str, list[float]] = {"station": [], "constituency": [], "national": []}

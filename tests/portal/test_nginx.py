@@ -531,3 +531,64 @@ def test_the_app_behind_nginx_writes_a_station_page_that_nginx_serves_next(
         assert refresh.Refresher(opendata_wsgi.render_station_page).once() == 1
         status, headers, body = site.get(path)
         assert headers["X-Secki-Page"] == "file" and b"protocol-lines" in body
+
+
+def test_the_national_results_answer_is_the_publishers_file_as_soon_as_a_state_has_it(
+    waiting: Election, admin: Any, served: Site, settings: Any
+) -> None:
+    """The publisher writes the national results answer with every state (issue 15); nginx
+    serves that file to the anonymous public at once, the bytes and headers the app sends on
+    it, with no copy kept a second: the next state's total is served the instant it is
+    written. Officials, tokens, queries, and an election without the file reach the app."""
+    clock = [0.0]
+    publisher = published.Publisher(clock=lambda: clock[0], open_data=False)
+    path = f"/api/v1/elections/{waiting.slug}/results"
+    status, headers, _ = served.get(path)
+    assert status == 200 and headers["X-Stand-In"] == "app"  # no publisher yet: the app
+    settings.SECURE_HSTS_SECONDS = 31_536_000
+    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    policy = dict(settings.CONTENT_SECURITY_POLICY["DIRECTIVES"])
+    policy["upgrade-insecure-requests"] = True
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": policy}
+    for counted in (0, 1, 2):
+        if counted:
+            submit(waiting, f"1-{counted}", admin)
+            clock[0] += publisher.interval
+        assert publisher.step(), "no new state"
+        portal_http.pages.clear()
+        app = Client().get(path, secure=True)
+        assert app.status_code == 200 and app.json()["stations_reported"] == counted
+        status, headers, body = served.get(path)
+        assert status == 200 and headers.get("X-Stand-In") is None, "the app was reached"
+        assert headers["X-Secki-Page"] == "results" and body == app.content, counted
+        assert headers.get("X-Cache-Status") is None and headers.get("ETag") is None
+    for name in (
+        "Content-Type",
+        "Cache-Control",
+        "X-Frame-Options",
+        "X-Content-Type-Options",
+        "Referrer-Policy",
+        "Cross-Origin-Opener-Policy",
+        "Strict-Transport-Security",
+    ):
+        assert headers[name] == app[name], name
+    assert _directives(headers["Content-Security-Policy"]) == _directives(
+        app["Content-Security-Policy"]
+    )
+    vary = {v.strip() for line in headers.get_all("Vary") for v in line.split(",")}
+    assert vary >= {"Accept-Language", "Cookie"}
+    # the same in every language; compressed when asked; a conditional GET gets it whole
+    assert served.get(path, **{"Accept-Language": "ru"})[2] == app.content
+    status, headers, body = served.get(path, **{"Accept-Encoding": "gzip"})
+    assert headers["Content-Encoding"] == "gzip" and gzip.decompress(body) == app.content
+    stamp = headers["Last-Modified"]
+    assert served.get(path, **{"If-Modified-Since": stamp})[0] == 200
+    for asked, where in (
+        ({"Cookie": "sessionid=abc"}, path),
+        ({"Authorization": "Bearer 0123"}, path),
+        ({}, f"{path}?format=json"),
+        ({}, "/api/v1/elections/no-such-election/results"),
+        ({}, f"{path}/units/1"),
+    ):
+        status, headers, body = served.get(where, **asked)
+        assert headers["X-Stand-In"] == "app", (asked, where)

@@ -245,11 +245,10 @@ def test_new_data_and_another_election_row_remove_every_page(
 ) -> None:
     publisher.step()
     render_all(waiting)
-    directory = stationpages.election_dir(waiting.slug)
     # the election renamed: every page shows the name
     change_election(admin, waiting, name="Waitland renamed")
     step(publisher, clock)
-    assert not directory.exists()
+    assert pages_only_results(waiting)
     assert not [p for p in stationpages.root_dir().iterdir() if p.name.startswith(".")]
     render_all(waiting, ("1-1",))
     assert b"Waitland renamed" in page(waiting, "1-1").read_bytes()
@@ -257,19 +256,33 @@ def test_new_data_and_another_election_row_remove_every_page(
     again = published.Publisher(clock=clock, open_data=False)
     again.step()
     assert again.last[waiting.slug].at == -float("inf")  # no new state: the one on disk goes on
-    assert not directory.exists()
+    assert pages_only_results(waiting)
     render_all(waiting, ("1-2",))
     step(again, clock)
     assert page(waiting, "1-2").exists()
     # new data: every page goes
     submit(waiting, "2-2", admin)
     step(again, clock)
-    assert not directory.exists()
+    assert pages_only_results(waiting)
     render_all(waiting, ("1-2",))
     # another publication setting (the results let out at a share) also changes every page
     change_election(admin, waiting, publication="share", publication_share="0.2")
     step(again, clock)
-    assert not directory.exists()
+    assert pages_only_results(waiting)
+
+
+def pages_only_results(election: Election) -> bool:
+    """The election's pages are gone; only the national results answer of the latest state
+    is there (the publisher writes it with each state, and for the state on disk when it
+    starts)."""
+    directory = stationpages.election_dir(election.slug)
+    state = published.read(election.slug)
+    assert state is not None
+    results = stationpages.results_path(election.slug)
+    assert results is not None and results.read_bytes() == published.national_answer(state)
+    return [p.relative_to(directory) for p in directory.rglob("*") if p.is_file()] == [
+        Path(stationpages.API_DIR, stationpages.RESULTS)
+    ]
 
 
 def test_names_that_are_no_file_of_their_own_are_never_written(settings: Any) -> None:
@@ -287,10 +300,13 @@ def test_without_a_running_publisher_the_pages_it_left_are_removed(
     waiting: Election, admin: Any, publisher: published.Publisher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A publisher that stopped removes nothing any more: the first state a web process builds
-    itself removes the election's pages (it writes none)."""
+    itself removes the election's pages and its national results answer (it writes none)."""
     publisher.step()
     get(waiting, "1-1")
     assert page(waiting, "1-1").exists()
+    results = stationpages.results_path(waiting.slug)
+    assert results is not None
+    assert results.read_bytes() == published.national_answer(publisher.last[waiting.slug].state)
     monkeypatch.setattr(snapshots, "publisher_alive", lambda: False)
     submit(waiting, "1-2", admin)
     get(waiting, "2-1")

@@ -24,6 +24,7 @@ per ``ON_DEMAND_SECONDS`` and only when the ledger moved.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import pickle
@@ -44,7 +45,14 @@ from django.utils import timezone
 from secki.elections.models import Election
 from secki.ledger.models import LedgerEntry
 from secki.opendata import snapshots, stationpages
-from secki.opendata.collect import PublicData, PublicStation, StationPart, catch_up, collect
+from secki.opendata.collect import (
+    PublicData,
+    PublicStation,
+    StationPart,
+    catch_up,
+    collect,
+    national_json,
+)
 from secki.results import store
 from secki.results.publication import results_public, row_released
 from secki.results.tabulate import Tabulation
@@ -439,6 +447,8 @@ class Publisher:
         if slug not in self._cleared:
             stationpages.remove_election(slug)
             self._cleared.add(slug)
+            if last is not None:  # the state on disk goes on: its national answer with it
+                stationpages.write_results(slug, national_answer(last.state))
         if last is not None:
             same = (
                 last.state.key[0] == row.election.id
@@ -458,16 +468,18 @@ class Publisher:
         state.pages_recent = self._recent(last.state if last is not None else None, state, changed)
         raw = _dumps(state)
         write(state, raw)
+        state = _loads(raw)  # its own copy: ``data`` goes on changing
         # after the state: see stationpages
         if changed is None:
             stationpages.remove_election(slug)
         elif changed:  # served stale until rendered again (secki.opendata.refresh)
             stationpages.mark_stale(slug, changed)
+        # the national answer at once, served by nginx as it is (no app, no copies of it)
+        stationpages.write_results(slug, national_answer(state))
         _write_marked(slug, version)
         if self.open_data:  # the files the changes touched and a due release, after the state
             self._behind.add(slug)
             self._open_data(election, now)
-        state = _loads(raw)  # its own copy: ``data`` goes on changing
         self.last[slug] = _Last(state, now)
         data.index()  # while nothing waits: the next change finds its station at once
         return state
@@ -647,6 +659,13 @@ def clear() -> None:
         _memory.clear()
         _checked.clear()
         _versions.clear()
+
+
+def national_answer(state: State) -> bytes:
+    """The public's ``GET /api/v1/elections/<slug>/results`` from ``state``: the body the API
+    sends (:func:`secki.portal.api.national`) and the file the publisher writes with each
+    state for nginx (:func:`secki.opendata.stationpages.write_results`)."""
+    return json.dumps(national_json(state.data, withheld=state.withheld)).encode()
 
 
 def current(slug: str) -> State | None:

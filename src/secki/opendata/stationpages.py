@@ -1,4 +1,5 @@
-"""Station pages as static files: ``$SECKI_VAR_DIR/pages/<slug>/<lang>/s/<code>/index.html``.
+"""Station pages as static files: ``$SECKI_VAR_DIR/pages/<slug>/<lang>/s/<code>/index.html``;
+and beside them the public national results answer, ``pages/<slug>/api/results.json``.
 
 The public station page (``/e/<slug>/s/<code>/``) is rendered by the app once per change and
 written here (:func:`write`); nginx serves the file to the anonymous public
@@ -12,6 +13,11 @@ the pages of the stations a new state changed, after writing that state, and rem
 election's directory on new data (:func:`remove_election`); the transparency log leaves them
 alone (the state that included its entries marked their stations). The writer (the portal)
 removes the file it wrote when a state since the one it rendered changed its station.
+
+The national results answer (``GET /api/v1/elections/<slug>/results``, the same for every
+language) is written by the publisher itself with each state (:func:`write_results`), so that
+nginx serves the national total the instant a state has it, without the app or its one-second
+copies; it goes with the election's directory like the pages.
 
 Every write is atomic (a temporary hidden file in the same directory, then ``os.replace``),
 and a directory is removed by renaming it aside first (a hidden name, never served), so nginx
@@ -34,6 +40,8 @@ from django.conf import settings
 INDEX = "index.html"
 #: the page's file once what it shows may have changed, until it is rendered again
 STALE = "stale.html"
+#: the directory (beside the languages') and the file of the national results answer
+API_DIR, RESULTS = "api", "results.json"
 #: a process renders a stale page again while it holds this file (:func:`claimed`)
 CLAIM = ".refresh"
 #: seconds after which a claim is taken to be left by a process that died
@@ -66,7 +74,23 @@ def write(slug: str, language: str, code: str, content: bytes) -> Path | None:
     path = page_path(slug, language, code)
     if path is None:
         return None
-    tmp = path.with_name(f".{INDEX}-{os.getpid()}-{secrets.token_hex(4)}")
+    return _write_atomically(path, content)
+
+
+def results_path(slug: str) -> Path | None:
+    """Where the public national results answer of ``slug`` is kept (None: not a name)."""
+    return election_dir(slug) / API_DIR / RESULTS if _safe(slug) else None
+
+
+def write_results(slug: str, content: bytes) -> Path | None:
+    """Write the public national results answer atomically (the publisher, with each state);
+    returns its path (None: not written)."""
+    path = results_path(slug)
+    return None if path is None else _write_atomically(path, content)
+
+
+def _write_atomically(path: Path, content: bytes) -> Path | None:
+    tmp = path.with_name(f".{path.name}-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(content)
@@ -79,8 +103,11 @@ def write(slug: str, language: str, code: str, content: bytes) -> Path | None:
 
 
 def _languages(slug: str) -> list[str]:
+    """The languages the election's pages were written in (not the results answer's
+    directory)."""
+    languages = {code for code, _name in settings.LANGUAGES}
     try:
-        return [p.name for p in election_dir(slug).iterdir() if _safe(p.name)]
+        return [p.name for p in election_dir(slug).iterdir() if p.name in languages]
     except OSError:
         return []
 

@@ -215,13 +215,12 @@ def national(request: HttpRequest, slug: str) -> HttpResponseBase:
     else:
         hit = http.pages.get(etag)
         if hit is None:
-            if state is not None:
-                document = collect.national_json(state.data, withheld=state.withheld)
+            if state is not None:  # what the publisher wrote for nginx too
+                content = published.national_answer(state)
             else:
                 assert row is not None
                 election = election or Election.objects.get(pk=row.election.id)
-                document = national_json(election, public=public)
-            content = json.dumps(document).encode()
+                content = json.dumps(national_json(election, public=public)).encode()
             http.pages.put(etag, content, "application/json")
             hit = (content, "application/json")
         response = HttpResponse(hit[0], content_type=hit[1])
