@@ -2,15 +2,18 @@
 
     python bench/bench_night.py [--stations N] [--db postgresql|sqlite|both] [--rate R]
                                 [--sqlite-rate R] [--connections C] [--offer R]
-                                [--soak SECONDS]
+                                [--intake-workers N] [--intake-threads N]
+                                [--turnout-reports N] [--soak SECONDS]
 
 For each database (a throwaway durable PostgreSQL, then SQLite) it simulates the default
 election (6,537 stations), imports its register only, and runs what production runs: the
 production server (Granian, ``secki.opendata.wsgi``: open-data and log files before Django),
 the one publisher (``secki publish --watch``: the transparency log, the open-data live files
-and the published public state every public page is served from) and, in front of them, nginx
-with the shipped configuration (deploy/nginx: TLS, the open-data files from disk, the public
-pages and results answers kept a second for every reader); every read goes through it. Then it
+and the published public state every public page is served from), the intake server the
+writes go to (``--intake-workers``, ``--intake-threads``) and, in front of them, nginx with
+the shipped configuration (deploy/nginx: TLS, the open-data files, the station pages and the
+national results answer from disk, the other public pages and results answers kept a second
+for every reader); every read goes through it. Then it
 replays the night through the HTTP API as a CEC operator's token: every turnout report, then
 every protocol, paced at ``--rate`` per second on PostgreSQL (target >= 300/s) and
 ``--sqlite-rate`` on SQLite (the demo's replay, about 145/s), while ``wrk`` (``--connections``
@@ -559,6 +562,8 @@ def night(
     print(f"\n== {label}: {stations:,} stations, writes paced at {rate:.0f}/s ==", flush=True)
     bundle = work / "bundle"
     data = simulate(env, bundle, stations)
+    if args.turnout_reports is not None:  # the day's first reports only (a large election)
+        data.turnout = data.turnout[: args.turnout_reports]
     secki(env, "import", str(bundle))
     token = secki(env, "manage", "shell", "-c", MAKE_BENCH_USER).stdout.strip().splitlines()[-1]
     var = Path(env["SECKI_VAR_DIR"])
@@ -838,6 +843,13 @@ def main() -> int:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="run the publisher and the intake at the priorities of deploy/systemd (root only)",
+    )
+    parser.add_argument(
+        "--turnout-reports",
+        type=int,
+        default=None,
+        help="replay only the day's first N turnout reports (default: every one; at 100,000 "
+        "stations they are 500,000)",
     )
     parser.add_argument("--soak", type=float, default=0.0)
     parser.add_argument("--quiet", type=float, default=10.0, help="seconds of reads first")
