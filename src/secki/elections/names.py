@@ -42,4 +42,10 @@ def local(record: Any, field: str = "name", language: str | None = None) -> str:
 def translations(record: Any, field: str = "name") -> dict[str, str | None]:
     """``field``'s translations as extra keys of a JSON answer (``name_az``, ``name_ru``:
     the text, or None when not given)."""
-    return {key: (getattr(record, key, "") or None) for key in translated(field)}
+    keys = _KEYS.get(field)
+    if keys is None:  # the national answer asks for these for every unit and candidate
+        keys = _KEYS[field] = tuple(translated(field))
+    return {key: (getattr(record, key, "") or None) for key in keys}
+
+
+_KEYS: dict[str, tuple[str, ...]] = {}  # field → its translations' keys
