@@ -38,6 +38,7 @@ writer and the server share the machine's cores.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import http.client
 import json
@@ -239,9 +240,18 @@ def front(port: int) -> http.client.HTTPSConnection:
 
 
 def get(conn: http.client.HTTPConnection, path: str) -> Any:
-    conn.request("GET", path)
-    response = conn.getresponse()
-    body = response.read()
+    """The JSON at ``path`` (None: not 200); a keep-alive connection the server closed
+    meanwhile is opened again once."""
+    for attempt in (1, 2):
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            body = response.read()
+            break
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            conn.close()  # the next request connects again
+            if attempt == 2:
+                raise
     return json.loads(body) if response.status == 200 else None
 
 
@@ -510,6 +520,17 @@ def print_reads(reads: list[Read]) -> None:
 
 
 # -- the run -------------------------------------------------------------------------------
+
+
+def renice_postgres(url: str, niceness: int) -> None:
+    """Give the PostgreSQL server of ``url`` (its postmaster and the processes it runs; the
+    backends it starts later inherit it) the niceness ``niceness``."""
+    postmaster = postmaster_pid(url)
+    if postmaster is None:
+        raise SystemExit(f"no PostgreSQL server found for {url}")
+    for pid in (postmaster, *descendants(postmaster)):
+        with contextlib.suppress(ProcessLookupError):
+            os.setpriority(os.PRIO_PROCESS, pid, niceness)
 
 
 def processes(
@@ -851,6 +872,13 @@ def main() -> int:
         help="replay only the day's first N turnout reports (default: every one; at 100,000 "
         "stations they are 500,000)",
     )
+    parser.add_argument(
+        "--postgres-nice",
+        type=int,
+        default=0,
+        help="run PostgreSQL at this niceness (with --priorities; a systemd drop-in's Nice= "
+        "in production): the writes and the publisher wait for it",
+    )
     parser.add_argument("--soak", type=float, default=0.0)
     parser.add_argument("--quiet", type=float, default=10.0, help="seconds of reads first")
     args = parser.parse_args()
@@ -866,7 +894,9 @@ def main() -> int:
             else ", writes to the same server"
         )
         + (
-            f"; publisher at nice {PUBLISHER_NICE:+d}, intake {INTAKE_NICE:+d} (relative)"
+            f"; publisher at nice {PUBLISHER_NICE:+d}, intake {INTAKE_NICE:+d}"
+            + (f", PostgreSQL {args.postgres_nice:+d}" if args.postgres_nice else "")
+            + " (relative)"
             if args.priorities
             else ""
         )
@@ -881,6 +911,8 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="secki-bench-night-") as tmp:
             if args.db in ("postgresql", "both"):
                 with throwaway_postgres(durable=True) as url:
+                    if args.priorities and args.postgres_nice:
+                        renice_postgres(url, args.postgres_nice)
                     work = Path(tmp) / "pg"
                     env = fresh_database(url, "night", work / "var")
                     night(env, work, "PostgreSQL", stations, args.rate, args)
