@@ -7,11 +7,12 @@ A simulated election of 300 stations (with soft failures), then annulments, amen
 amendments awaiting publication, scans (PDF and PNG), webcams, corrections of turnout,
 addresses, abroad / temporary / Open Civic Data ids, names with ``<&"'``, observers' copies of
 every mark, an election without protocols and one whose results are withheld: every station's
-page and its live part in az, en and ru, anonymously and as an official. Each is rendered by
-the code under test and by the templates of ``$SNAPSHOT_REFERENCE`` (a directory holding the
-templates as they were: ``portal/station.html`` …; by default ``station_reference`` here), in
-the same process on the same data, and compared byte for byte; both are written under
-``$SNAPSHOT_DIR`` (``SNAPSHOT_LIMIT=N``: the simulated election's first N stations only)."""
+page and its live part in az, en and ru, anonymously and as an official. Each is written by
+the code under test and, on the view's same values, by the templates of
+``$SNAPSHOT_REFERENCE`` (the templates as they were, ``portal/station.html`` …; by default
+``station_reference`` here), in the same process, and compared byte for byte; both are
+written under ``$SNAPSHOT_DIR`` (``SNAPSHOT_LIMIT=N``: the simulated election's first N
+stations only)."""
 
 from __future__ import annotations
 
@@ -25,13 +26,14 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.template.backends.django import DjangoTemplates
 from django.test import Client
 
 from secki.bundle.read import read_bundle
 from secki.elections.models import Election, Station
 from secki.intake.bundle_io import import_bundle
 from secki.opendata import published
-from secki.portal import http, views
+from secki.portal import http, stationpage, views
 from secki.portal.templatetags import portal as portal_tags
 from secki.protocols import actions
 from secki.protocols.data import ProtocolData
@@ -160,46 +162,70 @@ def copies_of(codes: list[str]) -> Any:
 
 
 def render_all(
-    election: Election, codes: list[str], client: Client, tag: str, out: Path
-) -> dict[str, bytes]:
-    pages: dict[str, bytes] = {}
+    election: Election, codes: list[str], client: Client, tag: str, found: list[Any]
+) -> dict[str, tuple[bytes, bytes]]:
+    pages: dict[str, tuple[bytes, bytes]] = {}
     for code in codes:
         for language in LANGUAGES:
             for part in ("", "?part=live"):
                 http.pages.clear()
                 portal_tags._fragments.clear()
+                stationpage._made.clear()
+                stationpage._layouts.clear()
+                found.clear()
                 response = client.get(
                     f"/e/{election.slug}/s/{code}/{part}", HTTP_ACCEPT_LANGUAGE=language
                 )
                 assert response.status_code == 200, (code, response.status_code)
+                assert len(found) == 1 and found[0][0] == response.content
                 name = f"{election.slug}_{code}_{language}{'_live' if part else ''}_{tag}.html"
-                pages[name] = response.content
+                pages[name] = found[0]
     return pages
 
 
 def compare(
-    settings: Any, election: Election, codes: list[str], client: Client, kind: str
+    election: Election, codes: list[str], client: Client, kind: str, found: list[Any]
 ) -> tuple[int, list[str]]:
     out = Path(os.environ["SNAPSHOT_DIR"])
     (out / "new").mkdir(parents=True, exist_ok=True)
     (out / "reference").mkdir(parents=True, exist_ok=True)
-    new = render_all(election, codes, client, kind, out)
-    reference_dir = os.environ.get("SNAPSHOT_REFERENCE", str(REFERENCE))
-    if reference_dir:
-        templates = [dict(settings.TEMPLATES[0])]
-        templates[0]["DIRS"] = [reference_dir]
-        settings.TEMPLATES = templates
-        old = render_all(election, codes, client, kind, out)
-        settings.TEMPLATES = [dict(templates[0], DIRS=[])]
-    else:
-        old = new
     differing = []
-    for name, body in new.items():
-        (out / "new" / name).write_bytes(body)
-        (out / "reference" / name).write_bytes(old[name])
-        if body != old[name]:
+    for name, (mine, theirs) in render_all(election, codes, client, kind, found).items():
+        (out / "new" / name).write_bytes(mine)
+        (out / "reference" / name).write_bytes(theirs)
+        if mine != theirs:
             differing.append(name)
-    return len(new), differing
+    return len(codes) * len(LANGUAGES) * 2, differing
+
+
+def capture(settings: Any, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """(the code's bytes, the reference templates' bytes) of each page the view writes."""
+    templates = DjangoTemplates(
+        {
+            "NAME": "reference",
+            "DIRS": [os.environ.get("SNAPSHOT_REFERENCE", str(REFERENCE))],
+            "APP_DIRS": True,
+            "OPTIONS": settings.TEMPLATES[0]["OPTIONS"],
+        }
+    )
+    found: list[Any] = []
+    real_page, real_part = stationpage.page, stationpage.part
+
+    def page(request: Any, values: dict[str, Any]) -> str:
+        mine = real_page(request, values)
+        theirs = templates.get_template("portal/station.html").render(dict(values), request)
+        found.append((mine.encode(), theirs.encode()))
+        return mine
+
+    def part(values: dict[str, Any]) -> str:
+        mine = real_part(values)
+        theirs = templates.get_template("portal/parts/station_live.html").render(dict(values))
+        found.append((mine.encode(), theirs.encode()))
+        return mine
+
+    monkeypatch.setattr(stationpage, "page", page)
+    monkeypatch.setattr(stationpage, "part", part)
+    return found
 
 
 def test_snapshot(
@@ -222,6 +248,7 @@ def test_snapshot(
     withheld.refresh_from_db()
     publisher = published.Publisher(clock=clock, open_data=False)
     publisher.step()
+    found = capture(settings, monkeypatch)
     total, differing = 0, []
     anonymous = Client()
     for election in (simulated, empty, withheld):
@@ -233,11 +260,11 @@ def test_snapshot(
         )
         if election == simulated and os.environ.get("SNAPSHOT_LIMIT"):  # a quicker look
             mine = mine[: int(os.environ["SNAPSHOT_LIMIT"])]
-        n, d = compare(settings, election, mine, anonymous, "public")
+        n, d = compare(election, mine, anonymous, "public", found)
         total, differing = total + n, differing + d
     official = Client()
     official.force_login(admin)
-    n, d = compare(settings, simulated, codes[30:110], official, "official")
+    n, d = compare(simulated, codes[30:110], official, "official", found)
     total, differing = total + n, differing + d
     print(f"\n{total} pages compared, {len(differing)} differ")
     assert not differing, differing[:20]

@@ -1,15 +1,16 @@
-"""A station page's own HTML written in Python (issue 15).
+"""A station page written in Python (issue 15).
 
 Every accepted protocol makes its station's public page stale, and the page is rendered again
 at the rate of the writes; Django's template engine cost more than everything else the page
-does (a few hundred nodes, their lookups and localisation per render). The layout
-(``portal/base.html``) stays a template; ``portal/station.html`` and
-``portal/parts/station_live.html`` call the functions here (template tags of
-:mod:`secki.portal.templatetags.portal`), which write exactly what those templates wrote: the
-same text, escaping (:func:`django.utils.html.escape` of every value, translations of fixed
-texts as ``{% translate %}`` gives them), numbers, dates and links
-(tests/portal/test_station_page_python.py). The fixed texts are translated once per language
-and process, the links of the election reversed once per process.
+does (a few hundred nodes, their lookups and localisation per render). :func:`page` writes
+the whole page, :func:`part` its live part (``?part=live``), exactly as the templates
+``portal/station.html`` and ``portal/parts/station_live.html`` wrote them (kept in
+``tests/portal/station_reference``, with which tests/portal/test_station_page_python.py
+compares them byte for byte): the same text, escaping (:func:`django.utils.html.escape` of
+every value; translations of fixed texts as ``{% translate %}`` gives them), numbers, dates
+and links. The layout stays ``portal/base.html``, rendered by the template engine once per
+language, election and script prefix around markers (:func:`_layout`) and filled in. The
+fixed texts are translated once per language and process, the links reversed once.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django import template
+from django.http import HttpRequest
+from django.template import engines
 from django.template.defaultfilters import date as date_filter
 from django.template.defaultfilters import filesizeformat, urlencode
 from django.templatetags.l10n import unlocalize
@@ -32,12 +35,14 @@ from secki.portal.templatetags.portal import (
     DASH,
     _counts,
     _label,
+    _number,
     _shown,
     _text,
     check_rows,
     hexgroups,
     line_rows,
     pct,
+    public_path,
     turnout_rows,
 )
 
@@ -171,6 +176,80 @@ def _static(path: str) -> str:
     return _once(("static", path), lambda: _text(static(path)))
 
 
+#: where the layout's blocks and the page's own address go in the layout rendered once
+MARKS = ("\x00secki-title\x00", "\x00secki-content\x00", "\x00secki-scripts\x00")
+PATH_MARK = "secki0page0path0mark"
+SKELETON = (
+    '{% extends "portal/base.html" %}'
+    f"{{% block title %}}{MARKS[0]}{{% endblock %}}"
+    f"{{% block content %}}{MARKS[1]}{{% endblock %}}"
+    f"{{% block scripts %}}{MARKS[2]}{{% endblock %}}"
+)
+
+#: (language, script prefix, election, simulated, public path) → the layout's four pieces
+_layouts: dict[tuple[Any, ...], list[str]] = {}
+LAYOUTS_KEPT = 256
+
+
+class _Asked:
+    """The request as the layout sees it: its path, and a marker for the full path (the
+    language links' ``next``), which :func:`page` replaces by the page's own."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def get_full_path(self) -> str:
+        return PATH_MARK
+
+
+def _layout(request: HttpRequest, election: Any) -> list[str]:
+    """``portal/base.html`` around the station page's blocks, in four pieces."""
+    public = public_path(request.path)
+    key = (get_language(), get_script_prefix(), election.slug, bool(election.simulated), public)
+    found = _layouts.get(key)
+    if found is None:
+        shown = engines["django"].from_string(SKELETON)
+        text = shown.render(
+            {
+                "election": election,
+                "section": "results",
+                "request": _Asked(request.path if public else "/staff/"),
+            }
+        )
+        found = []
+        for mark in MARKS:
+            before, text = text.split(mark)
+            found.append(before)
+        found.append(text)
+        if len(_layouts) >= LAYOUTS_KEPT:
+            _layouts.clear()
+        _layouts[key] = found
+    return found
+
+
+def page(request: HttpRequest, values: dict[str, Any]) -> str:
+    """The whole page of the view's ``values``, as ``portal/station.html`` wrote it."""
+    context = template.Context(values)
+    head, middle, end, tail = _layout(request, values["election"])
+    path = _text(urlencode(request.get_full_path()))
+    return "".join(
+        (
+            head.replace(PATH_MARK, path),
+            title(context),
+            middle.replace(PATH_MARK, path),
+            content(context),
+            end.replace(PATH_MARK, path),
+            scripts(context),
+            tail.replace(PATH_MARK, path),
+        )
+    )
+
+
+def part(values: dict[str, Any]) -> str:
+    """The live part of the view's ``values``, as ``portal/parts/station_live.html`` wrote it."""
+    return live(template.Context(values))
+
+
 def title(context: template.Context) -> str:
     station, election = context["station"], context["election"]
     return f"{_text(local(station))} ({_text(station.code)}) — {_text(local(election))} — Secki"
@@ -218,14 +297,14 @@ def _log_check(slug: str, t: dict[str, str]) -> str:
 
 
 def content(context: template.Context) -> str:
-    """The page's ``content`` block."""
+    """The page's ``content`` block (of ``portal/base.html``)."""
     t = texts()
     station, election, unit = context["station"], context["election"], context["unit"]
     slug = election.slug
     code = _text(station.code)
     count = _counts()
     out = ["\n", _crumbs(context, t)]
-    number = f"{_shown(unit.number, context)}. " if unit.number is not None else ""
+    number = f"{_number(unit.number, context)}. " if unit.number is not None else ""
     out.append(
         f'\n<h1>{_text(local(station))} <small class="muted">{code}</small></h1>\n'
         '<dl class="figures">\n'
@@ -250,7 +329,7 @@ def content(context: template.Context) -> str:
         said = t[mark] if mark in ("corroborated", "differs", "agrees") else t["awaiting"]
         diffs = "".join(
             f' · <span data-line="{_text(d.code)}">{_text(d.code)}: {_text(count(d.official))}'
-            f" − {_text(count(d.copy))} = {_shown(d.delta, context)}</span>"
+            f" − {_text(count(d.copy))} = {_number(d.delta, context)}</span>"
             for d in copies.diffs
         )
         out.append(
@@ -299,7 +378,7 @@ def _as_of(context: template.Context, t: dict[str, str]) -> str:
 
 
 def live(context: template.Context) -> str:
-    """``portal/parts/station_live.html``: the figures that move."""
+    """The live part: the figures that move."""
     t = texts()
     detail = context["detail"]
     election, station = context["election"], context["station"]
@@ -324,14 +403,14 @@ def live(context: template.Context) -> str:
             out.append(f" {_shown(protocol.reason, context)}")
     elif current:
         version = current.protocol.version
-        out.append(t["counted"] % {"v": _shown(version, context)})
+        out.append(t["counted"] % {"v": _number(version, context)})
         if current.diff:
             n = len(current.diff)
             amends = ngettext(
                 "It amends an earlier version: %(n)s line changed.",
                 "It amends an earlier version: %(n)s lines changed.",
                 n,
-            ) % {"n": _shown(n, context)}
+            ) % {"n": _number(n, context)}
             out.append(f' <a href="#changes-v{_text(unlocalize(version))}">{amends}</a>')
     elif detail.hidden_current:
         out.append(t["processing"])
@@ -398,7 +477,7 @@ def _protocol(
     if log and log.index is not None:
         which = t["leaf_annulled"] if log.annulled else t["leaf"]
         out.append(
-            f'<p id="log-entry">{which % {"n": _shown(log.index, context)}}<br>'
+            f'<p id="log-entry">{which % {"n": _number(log.index, context)}}<br>'
             f'<span id="log-leaf" data-index="{_text(unlocalize(log.index))}" '
             f'data-leaf="{_shown(log.leaf_hash, context)}" class="hash">'
             f"{_text(hexgroups(log.leaf_hash))}</span></p>"
@@ -442,7 +521,7 @@ def _scans(
     )
     tz = election.timezone
     for s in detail.scans:
-        number = _shown(s.number, context)
+        number = _number(s.number, context)
         href = _text(reverse("portal:scan", args=[election.slug, station.code, s.number]))
         out.append(
             f'<tr data-scan="{number}" data-version="{_text(unlocalize(s.version))}">'
@@ -450,9 +529,9 @@ def _scans(
             f'type="{_shown(s.content_type, context)}">'
             f"{t['scan_n'] % {'n': number}}</a> "
             f"<small>{t['scan_kind'] % {'kind': _shown(s.kind, context)}}</small></th>"
-            f'<td>{_shown(s.version, context)}</td><td class="text"><span class="hash" '
+            f'<td>{_number(s.version, context)}</td><td class="text"><span class="hash" '
             f'data-sha256="{_shown(s.sha256, context)}">{_text(hexgroups(s.sha256))}</span></td>'
-            f'<td data-size="{_shown(s.size, context)}">{_text(filesizeformat(s.size))}</td>'
+            f'<td data-size="{_number(s.size, context)}">{_text(filesizeformat(s.size))}</td>'
             f"<td>{_shown(do_timezone(s.uploaded_at, tz), context)}</td></tr>\n"
         )
     out.append("</tbody></table></div>\n")
@@ -469,7 +548,7 @@ def _history(context: template.Context, t: dict[str, str], detail: Any, tz: Any,
     ]
     for v in detail.versions:
         p = v.protocol
-        n = _shown(p.version, context)
+        n = _number(p.version, context)
         status = protocol_labels.get(p.status) or p.status
         out.append(f"<li><strong>{t['version_n'] % {'n': n}}</strong> — {_shown(status, context)}")
         if not p.is_current:
@@ -483,7 +562,7 @@ def _history(context: template.Context, t: dict[str, str], detail: Any, tz: Any,
         out.append("\n")
         if v.diff:
             ver = _text(unlocalize(p.version))
-            previous = _shown(v.previous, context)
+            previous = _number(v.previous, context)
             out.append(
                 f'<div class="scroll" tabindex="0"><table class="changes" id="changes-v{ver}" '
                 f'data-version="{ver}">\n'
@@ -543,7 +622,7 @@ def _turnout(
     if detail.corrections:
         out.append(f"<p>{t['corrected']}</p><ul>")
         for r in detail.corrections:
-            version = t["version_lower"] % {"n": _shown(r.version, context)}
+            version = t["version_lower"] % {"n": _number(r.version, context)}
             reason = f" — {_shown(r.reason, context)}" if r.reason else ""
             out.append(
                 f"<li>{_shown(r.time, context)}: {_text(count(r.voters))} ({version}){reason}</li>"
