@@ -16,7 +16,7 @@ from typing import Any
 from secki.elections.models import Election, Station, Unit, UnitKind
 from secki.elections.names import local
 from secki.opendata.collect import ScanRow, StationPart
-from secki.portal.templatetags.portal import pct
+from secki.portal.templatetags.portal import _percents
 from secki.protocols import store as protocol_store
 from secki.protocols.actions import protocol_data, run_checks
 from secki.protocols.models import (
@@ -432,7 +432,8 @@ def station_detail(
         )
     # a candidate's share of the base beside its line (computed here: the template compared
     # every line with every candidate)
-    shares = {c.candidate.line_code: pct(c.share) for c in result.candidates} if result else {}
+    share = _percents()  # pct with the language's separators looked up once
+    shares = {c.candidate.line_code: share(c.share) for c in result.candidates} if result else {}
     lines: list[tuple[str, str, Any, str, str]] = [
         (
             ln.code,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
 
@@ -30,9 +30,17 @@ from secki.opendata.transparency import hint_path
 VKEY = "log.vkey"
 
 
+#: script prefix → :func:`log_prefix` (reversed once per process)
+_prefixes: dict[str, str] = {}
+
+
 def log_prefix() -> str:
     """The URL path the site's log is served under (``/log/``)."""
-    return reverse("log:file", kwargs={"name": VKEY})[: -len(VKEY)]
+    script = get_script_prefix()
+    found = _prefixes.get(script)
+    if found is None:
+        found = _prefixes[script] = reverse("log:file", kwargs={"name": VKEY})[: -len(VKEY)]
+    return found
 
 
 @dataclass(frozen=True)

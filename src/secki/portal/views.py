@@ -32,7 +32,7 @@ from secki.api.auth import user_from_request
 from secki.elections.models import Election, Publication, Station, Unit, WinRule
 from secki.elections.names import local
 from secki.observers.compare import station_comparison
-from secki.portal import maps
+from secki.portal import maps, stationpage
 from secki.portal.charts import SERIES_STYLES, Series, line_chart
 from secki.portal.http import (
     PageState,
@@ -138,10 +138,8 @@ def _tab(state: PageState) -> Tabulation:
     return tabulation(state.election, public=state.public)
 
 
-def _render(
-    request: HttpRequest, state: PageState, page: str, part: str, context: dict[str, Any]
-) -> HttpResponse:
-    live = request.GET.get("part") == "live"
+def _page_context(request: HttpRequest, state: PageState, context: dict[str, Any]) -> None:
+    """What every election page's context adds to the view's own."""
     path = live_path(request)
     context.update(
         {
@@ -152,7 +150,13 @@ def _render(
             "as_of": state.published.as_of if state.published else None,
         }
     )
-    return render(request, part if live else page, context)
+
+
+def _render(
+    request: HttpRequest, state: PageState, page: str, part: str, context: dict[str, Any]
+) -> HttpResponse:
+    _page_context(request, state, context)
+    return render(request, part if request.GET.get("part") == "live" else page, context)
 
 
 def outcome_text(outcome: ElectionOutcome, national: UnitResult, election: Election) -> str:
@@ -410,8 +414,11 @@ def station_page(request: HttpRequest, state: PageState, code: str) -> HttpRespo
         context["log_site"] = log_prefix()
         context["log_hint"] = station_hint(state.election, station)
         context["log_messages"] = messages()
-    response = _render(
-        request, state, "portal/station.html", "portal/parts/station_live.html", context
+    _page_context(request, state, context)
+    response = HttpResponse(  # written in Python, not by templates (secki.portal.stationpage)
+        stationpage.part(context)
+        if request.GET.get("part") == "live"
+        else stationpage.page(request, context)
     )
     if not context["copies"] and not tab.withheld:  # copies are not in the published state
         keep_station_page(request, state, code, response)

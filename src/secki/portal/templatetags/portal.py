@@ -107,6 +107,14 @@ def _shown(value: Any, context: template.Context) -> str:
     return str(render_value_in_context(value, context))
 
 
+def _number(value: Any, context: template.Context) -> str:
+    """``{{ value }}`` of a whole number as a template prints it: its digits, unless the
+    settings group thousands in every number (:func:`_shown` otherwise)."""
+    if type(value) is int and not settings.USE_THOUSAND_SEPARATOR:
+        return str(value)
+    return _shown(value, context)
+
+
 def _text(value: str) -> str:
     """``{{ value }}`` of a text as a template prints it (escaped unless marked safe)."""
     return html.escape(value) if type(value) is str else str(conditional_escape(value))
@@ -235,7 +243,7 @@ def turnout_rows(context: template.Context, reports: Any, registered: Any) -> Sa
             f'<tr data-time="{time}" data-voters="{_text(unlocalize(r.voters))}">'
             f'<th scope="row">{time}</th><td>{_text(count(r.voters))}</td>'
             f"<td>{_text(turnout)}</td>"
-            f"<td>{_shown(r.version, context)}{late if r.late else ''}{reason}</td></tr>"
+            f"<td>{_number(r.version, context)}{late if r.late else ''}{reason}</td></tr>"
         )
     return mark_safe("".join(out))  # noqa: S308 - every value above is escaped
 
