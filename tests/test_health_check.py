@@ -41,6 +41,8 @@ def test_a_kept_connection_is_checked_without_a_statement_until_the_server_ends_
             cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
             deadline = time.monotonic() + DEADLINE
             while True:
+                # (a transaction keeps what it read of pg_stat_activity unless told not to)
+                cursor.execute("SELECT pg_stat_clear_snapshot()")
                 cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
                 if cursor.fetchone()[0] == 0:
                     break
