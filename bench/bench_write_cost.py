@@ -223,7 +223,7 @@ def main() -> int:
             n = args.warm + args.writes + 1
             pg = postmaster_pid(url)
             protocol = measure(
-                "protocol POST",
+                "protocol POST" + (" with Idempotency-Key" if args.keys else ""),
                 application,
                 f"/api/v1/elections/{slug}/protocols",
                 bodies[:n],
@@ -235,7 +235,7 @@ def main() -> int:
             )
             reports = [{"station": code, "time": first_time, "voters": 1} for code in codes[:n]]
             turnout = measure(
-                "turnout POST",
+                "turnout POST" + (" with Idempotency-Key" if args.keys else ""),
                 application,
                 f"/api/v1/elections/{slug}/turnout",
                 reports,
