@@ -1,6 +1,6 @@
 """CPU and statements per write through the production WSGI path, on PostgreSQL (issue 15).
 
-    python bench/bench_write_cost.py [--stations N] [--writes N] [--profile FILE]
+    python bench/bench_write_cost.py [--stations N] [--writes N] [--keys] [--profile FILE]
 
 One protocol POSTed to ``/api/v1/elections/<slug>/protocols`` and one turnout report POSTed
 to ``/api/v1/elections/<slug>/turnout`` at a time (one thread, so group commit runs every
@@ -11,9 +11,10 @@ token sends the writes. For each kind the first writes warm the process up (impo
 schemas, prepared statements), then ``--writes`` accepted writes are measured and this prints:
 CPU per write of the application (this process) and of PostgreSQL (its server's processes),
 the statements per write (Django's own cursors and :mod:`secki.rawsql`'s alike), and the
-wall time. ``--profile FILE`` also writes a cProfile of the measured writes (``FILE.protocol``,
-``FILE.turnout``) and prints the top entries. The figures are CPU, not throughput: see
-bench_protocols.py and bench_turnout.py for rates under concurrent load.
+wall time. ``--keys`` sends every write with an ``Idempotency-Key`` of its own, as the phones
+and bench_turnout.py do. ``--profile FILE`` also writes a cProfile of the measured writes
+(``FILE.protocol``, ``FILE.turnout``) and prints the top entries. The figures are CPU, not
+throughput: see bench_protocols.py and bench_turnout.py for rates under concurrent load.
 """
 
 from __future__ import annotations
@@ -73,10 +74,13 @@ def prepare(stations: int, work: Path) -> tuple[str, str, list[dict[str, Any]], 
     return election.slug, token, bodies, sim.station_codes(), sim.turnout_times[0]
 
 
-def wsgi_post(app: Callable[..., Any], path: str, body: dict[str, Any], token: str) -> int:
-    """POST ``body`` as JSON through the WSGI application; the status."""
+def wsgi_post(
+    app: Callable[..., Any], path: str, body: dict[str, Any], token: str, key: str | None = None
+) -> int:
+    """POST ``body`` as JSON through the WSGI application (with ``key`` as its
+    Idempotency-Key); the status."""
     payload = json.dumps(body).encode()
-    environ = {
+    environ: dict[str, Any] = {
         "REQUEST_METHOD": "POST",
         "PATH_INFO": path,
         "SCRIPT_NAME": "",
@@ -98,6 +102,8 @@ def wsgi_post(app: Callable[..., Any], path: str, body: dict[str, Any], token: s
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
     }
+    if key is not None:
+        environ["HTTP_IDEMPOTENCY_KEY"] = key
     status: list[str] = []
 
     def start_response(code: str, headers: Any, *exc: Any) -> Callable[[bytes], None]:
@@ -142,15 +148,21 @@ def measure(
     pg: int | None,
     warm: int,
     profile: str | None,
+    keys: bool = False,
 ) -> Cost:
     from secki.rawsql import counting
 
-    for body in bodies[:warm]:
-        status = wsgi_post(app, path, body, token)
+    prefix = f"{label.split()[0]}-" if keys else None
+
+    def key(index: int) -> str | None:
+        return None if prefix is None else f"{prefix}{index}"
+
+    for index, body in enumerate(bodies[:warm]):
+        status = wsgi_post(app, path, body, token, key(index))
         assert status == 201, (status, body)
     measured = bodies[warm:]
     with counting() as sent:
-        wsgi_post(app, path, measured[0], token)
+        wsgi_post(app, path, measured[0], token, key(warm))
     statements = len(sent)
     if os.environ.get("BENCH_SHOW_SQL"):
         print("\n".join(f"  {sql[:160]}" for sql in sent.sql))
@@ -163,8 +175,8 @@ def measure(
     )
     if profiler:
         profiler.enable()
-    for body in measured:
-        status = wsgi_post(app, path, body, token)
+    for index, body in enumerate(measured, start=warm + 1):
+        status = wsgi_post(app, path, body, token, key(index))
         assert status == 201, (status, body)
     if profiler:
         profiler.disable()
@@ -185,6 +197,9 @@ def main() -> int:
     parser.add_argument("--writes", type=int, default=1_000)
     parser.add_argument("--warm", type=int, default=50)
     parser.add_argument("--profile", help="write cProfile data to FILE.protocol, FILE.turnout")
+    parser.add_argument(
+        "--keys", action="store_true", help="send each write with an Idempotency-Key of its own"
+    )
     args = parser.parse_args()
     if args.warm + args.writes + 1 > args.stations:
         parser.error("--stations must exceed --warm + --writes")
@@ -208,7 +223,7 @@ def main() -> int:
             n = args.warm + args.writes + 1
             pg = postmaster_pid(url)
             protocol = measure(
-                "protocol POST",
+                "protocol POST" + (" with Idempotency-Key" if args.keys else ""),
                 application,
                 f"/api/v1/elections/{slug}/protocols",
                 bodies[:n],
@@ -216,10 +231,11 @@ def main() -> int:
                 pg,
                 args.warm,
                 args.profile,
+                args.keys,
             )
             reports = [{"station": code, "time": first_time, "voters": 1} for code in codes[:n]]
             turnout = measure(
-                "turnout POST",
+                "turnout POST" + (" with Idempotency-Key" if args.keys else ""),
                 application,
                 f"/api/v1/elections/{slug}/turnout",
                 reports,
@@ -227,6 +243,7 @@ def main() -> int:
                 pg,
                 args.warm,
                 args.profile,
+                args.keys,
             )
             from django.db import connections
 

@@ -17,6 +17,7 @@ from django.test import Client
 
 from secki import rawsql
 from secki.accounts.models import ApiToken, Membership, Role
+from secki.api.models import IdempotencyRecord
 from secki.elections.models import Election
 from secki.ledger.chain import verify
 from secki.ledger.drafts import protocol_subject
@@ -38,6 +39,12 @@ POSTGRES = {"protocol": 7, "turnout": 7}
 #: on SQLite: no row or advisory locks; the token a statement of its own, and a protocol's
 #: line values and events each one too
 SQLITE = {"protocol": 8, "turnout": 6}
+#: what an Idempotency-Key adds: on PostgreSQL the key's record, read with the token, written
+#: with its answer after the log's entry (one statement); on SQLite its claim and its answer
+KEYED = {"postgresql": 1, "sqlite": 2}
+#: a retry of a write whose answer is stored, on PostgreSQL: the token's statement, which
+#: finds the key's record (the work does not run)
+RETRY = 1
 
 
 @pytest.fixture
@@ -255,3 +262,97 @@ def test_an_event_written_with_its_protocol_keeps_its_columns_limits(
             soft_failures=[],
         )
     assert not Protocol.objects.filter(station=station).exists()
+
+
+@pytest.mark.parametrize("kind", ["protocols", "turnout"])
+def test_an_idempotency_key_costs_one_statement_and_its_retry_runs_no_work(
+    small: tuple[Election, dict[str, Persona]], kind: str
+) -> None:
+    election, people = small
+    client = people["cec"].client()
+    url = f"/api/v1/elections/{election.slug}/{kind}"
+    times = election.turnout_times
+
+    def body(station: str) -> dict[str, Any]:
+        if kind == "protocols":
+            return good(station)
+        return {"station": station, "time": times[0], "voters": 10}
+
+    def keyed(station: str, key: str) -> Any:
+        return client.post(
+            url,
+            data=json.dumps(body(station)),
+            content_type="application/json",
+            headers={"Idempotency-Key": key},
+        )
+
+    assert keyed("1-2", "warm").status_code == 201  # fills what the process keeps
+    entries = LedgerEntry.objects.count()
+    with rawsql.counting() as sent:
+        first = keyed("1-1", "k-1")
+    assert first.status_code == 201, first.json()
+    alone = pinned("protocol" if kind == "protocols" else "turnout")
+    assert len(sent) == alone + KEYED[connection.vendor], "\n".join(sent.sql)
+    with rawsql.counting() as sent:
+        again = keyed("1-1", "k-1")
+    assert again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    if connection.vendor == "postgresql":
+        assert len(sent) == RETRY, "\n".join(sent.sql)
+    assert LedgerEntry.objects.count() == entries + 1
+    stored = Protocol if kind == "protocols" else TurnoutReport
+    assert stored.objects.filter(station__code="1-1").count() == 1
+    # the same key for another request is refused
+    reused = keyed("2-1", "k-1")
+    assert reused.status_code == 422
+    assert reused.json()["error"]["code"] == "idempotency_key_reused"
+    assert not stored.objects.filter(station__code="2-1").exists()
+    assert verify().ok
+
+
+@pytest.mark.django_db(transaction=True)  # the request's own transaction is rolled back
+@pytest.mark.parametrize("kind", ["protocols", "turnout"])
+def test_a_key_stored_meanwhile_rolls_the_work_back_and_answers_what_it_holds(
+    small: tuple[Election, dict[str, Persona]], kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key's record is read with the token; when a concurrent request stores the key after
+    that read, this request's work runs, its record is not inserted, and the work is rolled
+    back: nothing of it is stored, and the answer is the one the key holds."""
+    from django.test import RequestFactory
+
+    from secki.api import idempotency, store
+
+    election, people = small
+    cec = people["cec"]
+    url = f"/api/v1/elections/{election.slug}/{kind}"
+    if kind == "protocols":
+        body = good("1-1")
+    else:
+        body = {"station": "1-1", "time": election.turnout_times[0], "voters": 10}
+    payload = json.dumps(body)
+    # what the concurrent request stored (its answer, not this work's)
+    print_ = idempotency.fingerprint(
+        RequestFactory().post(url, data=payload, content_type="application/json")
+    )
+    IdempotencyRecord.objects.create(
+        user=cec.user, key="k", fingerprint=print_, status=201, body={"stored": "meanwhile"}
+    )
+    read = store.token_election_and_station
+    # the read happened before the concurrent request committed: it found no record
+    monkeypatch.setattr(
+        store,
+        "token_election_and_station",
+        lambda *args, **kwargs: read(*args, **kwargs)._replace(stored=None),
+    )
+    entries = LedgerEntry.objects.count()
+    answer = cec.client().post(
+        url, data=payload, content_type="application/json", headers={"Idempotency-Key": "k"}
+    )
+    assert answer.status_code == 201
+    assert answer.json() == {"stored": "meanwhile"}
+    assert answer.headers["Idempotent-Replayed"] == "true"
+    stored = Protocol if kind == "protocols" else TurnoutReport
+    assert not stored.objects.filter(station__code="1-1").exists()
+    assert LedgerEntry.objects.count() == entries
+    assert verify().ok

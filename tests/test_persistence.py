@@ -128,3 +128,36 @@ def test_a_bulk_load_analyzes_only_the_tables_it_filled(tmp_path: Path) -> None:
         assert analyzed == ["ANALYZE elections_station"]
     else:
         assert analyzed == []
+
+
+@pytest.mark.django_db
+def test_hand_written_rows_become_the_instances_the_orm_makes(tmp_path: Path) -> None:
+    """:mod:`secki.rawsql` builds a row's instance without ``Model.__init__``'s generic path
+    where nothing could tell: the attributes and state the ORM gives; and a model with a
+    ``post_init`` receiver is built through ``Model.from_db``, its receiver called."""
+    from django.db.models import signals
+
+    from secki import rawsql
+
+    register_only(write_small_bundle(tmp_path))
+    orm = Station.objects.order_by("id").first()
+    assert orm is not None
+    built = rawsql.fetch_one(Station, "t.id = %s", [orm.pk])
+    assert built is not None
+    assert {k: v for k, v in vars(built).items() if k != "_state"} == {
+        k: v for k, v in vars(orm).items() if k != "_state"
+    }
+    assert (built._state.adding, built._state.db) == (False, orm._state.db)
+    assert built.unit.pk == orm.unit_id  # the relation is loaded as the ORM's would be
+
+    seen: list[object] = []
+
+    def receiver(sender: object, instance: object, **kwargs: object) -> None:
+        seen.append(instance)
+
+    signals.post_init.connect(receiver, sender=Station)
+    try:
+        again = rawsql.fetch_one(Station, "t.id = %s", [orm.pk])
+    finally:
+        signals.post_init.disconnect(receiver, sender=Station)
+    assert seen == [again] and seen[0] is again

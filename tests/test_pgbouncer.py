@@ -207,7 +207,7 @@ def through_pgbouncer(
 
     size, pooler = getattr(request, "param", (2, "pgbouncer-transaction"))
     database = connections.settings["default"]
-    if database["ENGINE"] != "django.db.backends.postgresql":
+    if connections["default"].vendor != "postgresql":
         pytest.skip("PgBouncer stands in front of PostgreSQL")
     server = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/postgres"
     mode = "session" if pooler == "pgbouncer-session" else "transaction"

@@ -8,7 +8,8 @@ leads: it runs its own write (alone, as without this module) while the requests 
 meanwhile queue; the first of them then leads the queue as one batch, in one transaction on
 its own connection: it locks the batch's stations with one statement in key order, runs each
 unit, writes the rows the units deferred (:func:`at_end`: Idempotency-Key answers, protocol
-events) and their ledger entries (:func:`secki.ledger.chain.deferred`) with one statement
+events), their ledger entries (:func:`secki.ledger.chain.deferred`) and then the rows deferred
+after them (:func:`after_log`: Idempotency-Key records with their answers) with one statement
 each, commits, waits for the flush once, and only then is every request of the batch
 answered.
 
@@ -188,8 +189,22 @@ def at_end(write: Callable[[list[Any]], None], row: Any) -> None:
         pending.setdefault(write, []).append(row)
 
 
-def _write_at_end() -> None:
-    pending: dict[Callable[[list[Any]], None], list[Any]] = _local.at_end
+def after_log(write: Callable[[list[Any]], None], row: Any) -> None:
+    """As :func:`at_end`, but inside a batch written after its ledger entries (their lock
+    taken), the last write before the commit: for rows whose insert may wait for another
+    transaction (an Idempotency-Key's record, on its unique index), so that a transaction
+    waiting there holds every lock it will take, and none waits for it."""
+    pending: dict[Callable[[list[Any]], None], list[Any]] | None = getattr(
+        _local, "after_log", None
+    )
+    if pending is None:
+        write([row])
+    else:
+        pending.setdefault(write, []).append(row)
+
+
+def _write_at_end(name: str = "at_end") -> None:
+    pending: dict[Callable[[list[Any]], None], list[Any]] = getattr(_local, name)
     for write, rows in pending.items():
         write(rows)
     pending.clear()
@@ -207,12 +222,12 @@ def _run_batch(batch: list[_Item]) -> bool:
     try:
         with transaction.atomic():
             transaction.on_commit(mark)  # runs first of the batch's commit callbacks
-            with (
-                rawsql.lock_rows(row for item in batch for row in item.locks),
-                chain.deferred(),
-            ):
-                _local.at_end = {}
-                try:
+            _local.at_end, _local.after_log = {}, {}
+            try:
+                with (
+                    rawsql.lock_rows(row for item in batch for row in item.locks),
+                    chain.deferred(),
+                ):
                     conn = transaction.get_connection()
                     for item in batch:
                         savepoints = conn.savepoint_state
@@ -222,8 +237,9 @@ def _run_batch(batch: list[_Item]) -> bool:
                         if conn.needs_rollback or conn.savepoint_state != savepoints:
                             raise _Spoiled
                     _write_at_end()
-                finally:
-                    _local.at_end = None
+                _write_at_end("after_log")  # after the ledger's entries
+            finally:
+                _local.at_end = _local.after_log = None
     except Exception as exc:
         if committed:  # the batch is in; a later step (a commit callback) failed
             for item in batch:

@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import signals
+from django.db.models.base import ModelState
 
 M = TypeVar("M", bound=models.Model)
 
@@ -67,7 +69,12 @@ class Columns:
         return len(self.attnames)
 
     def build(self, row: Sequence[Any], start: int = 0) -> Any:
-        """The instance for ``row[start : start + len(self)]``."""
+        """The instance for ``row[start : start + len(self)]``: what ``Model.from_db`` makes of
+        every concrete field's value. For a model that keeps Django's own ``__init__``,
+        ``from_db`` and ``__setattr__`` and has no ``pre_init``/``post_init`` receiver, made
+        without ``Model.__init__``'s generic path (its signals, its argument checks): the
+        values set as the attributes it would set, the state of an instance read from the
+        database."""
         values = list(row[start : start + len(self.attnames)])
         if self.converters:
             conn = db()
@@ -76,7 +83,31 @@ class Columns:
                 for func in funcs:
                     value = func(value, expression, conn)
                 values[index] = value
-        return self.model.from_db(DEFAULT_DB_ALIAS, list(self.attnames), values)
+        model = self.model
+        if (
+            self.plain
+            and not signals.pre_init.has_listeners(model)
+            and not signals.post_init.has_listeners(model)
+        ):
+            instance = model.__new__(model)
+            instance.__dict__.update(zip(self.attnames, values, strict=True))
+            state = ModelState()
+            state.adding = False
+            state.db = DEFAULT_DB_ALIAS
+            instance._state = state
+            return instance
+        return model.from_db(DEFAULT_DB_ALIAS, list(self.attnames), values)
+
+    @functools.cached_property
+    def plain(self) -> bool:
+        """Whether the model builds its instances as Django's ``Model`` does (no ``__init__``,
+        ``from_db`` or ``__setattr__`` of its own)."""
+        model = self.model
+        return (
+            model.__init__ is models.Model.__init__
+            and model.from_db.__func__ is models.Model.from_db.__func__  # type: ignore[attr-defined]
+            and model.__setattr__ is models.Model.__setattr__
+        )
 
 
 @contextlib.contextmanager

@@ -194,6 +194,9 @@ if _database_url:
     # connections: nothing may outlive a transaction on the server, so no prepared statements
     # (Django's and secki.rawsql's) and QuerySet.iterator() fetches in chunks on the client.
     for _database in DATABASES.values():
+        # Django's backend with a health check that sends no statement while the server has
+        # said nothing (secki.postgres.base)
+        _database["ENGINE"] = "secki.postgres"
         _options = _database.setdefault("OPTIONS", {})
         if SECKI_DATABASE_POOLER != "none":
             _options.pop("options", None)

@@ -1,8 +1,25 @@
 """``Idempotency-Key``: a retried write returns the first answer and changes nothing.
 
 The key's record is inserted in the same transaction as the work it guards, so the answer and
-the change commit together (or neither does). A concurrent request with the same key waits on
-the key's unique index until the first commits, then finds and returns the first answer.
+the change commit together (or neither does), and the key's unique index lets only one of them
+commit.
+
+Most writes claim the key first (a record without its answer, inserted before the work): a
+concurrent request with the same key waits on the unique index until the first commits, then
+finds and returns the first answer; the answer is stored at the end (:func:`store.store_answers`).
+
+The intake's group-committed writes (protocols, turnout reports: ``grouped``) sent with a
+bearer token on PostgreSQL spend no statement of their own on the key before the work: the
+statement that reads the token reads the caller's committed record of the key too
+(:func:`secki.api.lookups.caller_election_station`). A record found is the answer (the work
+does not run); none found, the work runs and its record, answer included, is inserted after
+the log's entries, in the same transaction (:func:`secki.groupcommit.after_log`; in a batch
+one statement for all). If the key was stored meanwhile (a concurrent request with the same
+key, which that insert waits for, or the same key earlier in the batch), the insert leaves the
+record as it is and the whole transaction is rolled back — the work undone, a batch sent back
+to run its units alone — and the stored answer is returned, as after a claim. The work of such
+a unit writes only to the database before its commit (``grouped`` requires it), so nothing of
+it outlives the rollback.
 """
 
 from __future__ import annotations
@@ -72,6 +89,28 @@ def respond(
             field="Idempotency-Key",
         )
     print_ = fingerprint(request)
+    read: tuple[str, IdempotencyRecord | None] | None = getattr(request, "_secki_key_read", None)
+    if grouped and read is not None and read[0] == key:
+        stored = read[1]
+        if stored is not None and stored.user_id == account.pk:
+            return _replay(stored, print_)
+        user_id = account.pk
+
+        def work_then_key() -> Answer | None:
+            """The work, then its key's record with the answer (after the log's entries); None
+            when the key was stored meanwhile (all of this rolled back)."""
+            try:
+                with transaction.atomic(savepoint=False):
+                    status, body = _run(work)
+                    groupcommit.after_log(_insert_answers, (user_id, key, print_, status, body))
+                    return status, body
+            except _Taken:
+                return None
+
+        answer = groupcommit.run(work_then_key, locks=locks)
+        if answer is not None:
+            return JsonResponse(answer[1], status=answer[0])
+        return _replay(IdempotencyRecord.objects.get(user=account, key=key), print_)
 
     def unit() -> Answer | None:
         """The work and its key's record in one transaction; None when the key exists."""
@@ -86,7 +125,11 @@ def respond(
     answer = groupcommit.run(unit, locks=locks) if grouped else unit()
     if answer is not None:
         return JsonResponse(answer[1], status=answer[0])
-    stored = IdempotencyRecord.objects.get(user=account, key=key)
+    return _replay(IdempotencyRecord.objects.get(user=account, key=key), print_)
+
+
+def _replay(stored: IdempotencyRecord, print_: str) -> JsonResponse:
+    """The answer stored for a key, to a request with the fingerprint ``print_``."""
     if stored.fingerprint != print_:
         raise IntakeError(
             "idempotency_key_reused",
@@ -97,6 +140,17 @@ def respond(
     response = JsonResponse(stored.body, status=stored.status)
     response["Idempotent-Replayed"] = "true"
     return response
+
+
+class _Taken(Exception):
+    """A key's record was not inserted: the key was stored meanwhile."""
+
+
+def _insert_answers(rows: list[tuple[int, str, str, int, dict[str, Any]]]) -> None:
+    """Insert the keys' records with their answers (:func:`store.insert_answers`); raise
+    :class:`_Taken`, which rolls the transaction back, when any key was stored already."""
+    if store.insert_answers(rows) != len(rows):
+        raise _Taken
 
 
 def _run(work: Callable[[], Answer]) -> Answer:

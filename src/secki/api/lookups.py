@@ -15,6 +15,8 @@ from secki.elections.models import Election, Station, Unit
 from secki.errors import IntakeError
 
 T = TypeVar("T")
+#: the longest Idempotency-Key (secki.api.idempotency refuses a longer one)
+KEY_MAX = 200
 
 
 def election_or_404(slug: str) -> Election:
@@ -49,7 +51,9 @@ def caller_election_station(
     """:func:`secki.api.auth.user_from_request` and :func:`election_station` for an API write:
     with a bearer token, the token, the election, the station and the caller's memberships
     are read with one statement (:func:`store.token_election_and_station`), the token touched
-    as ``user_from_request`` touches it; otherwise by those two functions. As they do, an
+    as ``user_from_request`` touches it, and so is the caller's record of the request's
+    ``Idempotency-Key`` if it sends one (PostgreSQL: kept on the request for
+    :func:`secki.api.idempotency.respond`); otherwise by those two functions. As they do, an
     unknown election is a 404 whoever calls, and an unknown or revoked token a caller that
     every access check refuses."""
     raw = bearer(request)
@@ -57,10 +61,20 @@ def caller_election_station(
         user = user_from_request(request)
         election, named = election_station(slug, code, user)
         return user, election, named
-    token, found = store.token_election_and_station(
-        hash_token(raw), slug, code.strip(), touch_before=touched()
+    key = request.headers.get("Idempotency-Key", "").strip()
+    read = store.token_election_and_station(
+        hash_token(raw),
+        slug,
+        code.strip(),
+        touch_before=touched(),
+        idempotency_key=key if 0 < len(key) <= KEY_MAX else None,
     )
-    user = token_user(request, token)
+    user = token_user(request, read.token)
+    if read.keyed:
+        # the key's committed record (or its absence) as the same statement read it, for
+        # secki.api.idempotency.respond
+        request._secki_key_read = (key, read.stored)  # type: ignore[attr-defined]
+    found = read.found
     if found is None:
         raise Http404(f"no election {slug!r}")
     election, station, held = found

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.db.models import JSONField
@@ -126,35 +126,63 @@ def election_and_station(
     return _election_station_memberships(rows, 0)
 
 
+class Read(NamedTuple):
+    """What an API write sent with a bearer token reads before its work
+    (:func:`token_election_and_station`)."""
+
+    #: None: no unrevoked token has the hash
+    token: ApiToken | None
+    #: the election, its station (None: no such station) and the token's user's memberships;
+    #: None: no such election
+    found: tuple[Election, Station | None, list[Membership]] | None
+    #: whether ``stored`` was read (the Idempotency-Key's record of the token's user)
+    keyed: bool = False
+    #: the committed record of the token's user with the Idempotency-Key asked for, if any
+    stored: IdempotencyRecord | None = None
+
+
 def token_election_and_station(
-    key_hash: str, slug: str, code: str, *, touch_before: dt.datetime
-) -> tuple[ApiToken | None, tuple[Election, Station | None, list[Membership]] | None]:
+    key_hash: str,
+    slug: str,
+    code: str,
+    *,
+    touch_before: dt.datetime,
+    idempotency_key: str | None = None,
+) -> Read:
     """:func:`active_token` (touched as it touches) and :func:`election_and_station` with the
     token's user's memberships, in one statement on PostgreSQL: what an API write sent with a
-    bearer token reads before its work. The memberships are the token's user's whatever that
-    user's state (the caller decides whether a user without a usable token has any); the token
-    is None when no unrevoked token has this hash. Elsewhere by the two functions."""
+    bearer token reads before its work; with ``idempotency_key``, also that user's committed
+    record of the key, if any (``keyed`` is then true). The memberships are the token's user's
+    whatever that user's state (the caller decides whether a user without a usable token has
+    any); the token is None when no unrevoked token has this hash. Elsewhere by the two
+    functions (the key is not read: ``keyed`` false)."""
     if rawsql.vendor() != "postgresql":
         alone = active_token(key_hash, touch_before=touch_before)
-        return alone, election_and_station(slug, code, None if alone is None else alone.user_id)
+        return Read(
+            alone, election_and_station(slug, code, None if alone is None else alone.user_id)
+        )
     user_model = get_user_model()
     assert user_model._meta.pk is not None
     tokens, users = rawsql.columns(ApiToken), rawsql.columns(user_model)
     ecols, scols, ucols, mcols = (rawsql.columns(m) for m in (Election, Station, Unit, Membership))
+    kcols = rawsql.columns(IdempotencyRecord)
     touch, params = _touch(key_hash, timezone.now(), touch_before)
     sql = touch + (
-        f"SELECT {tokens.select('t')}, {users.select('tu')}, {ecols.select('e')}, "  # noqa: S608 - model metadata
-        f"{scols.select('s')}, {ucols.select('u')}, {mcols.select('m')}, {ucols.select('mu')} "
+        f"SELECT {tokens.select('t')}, {users.select('tu')}, {kcols.select('k')}, "  # noqa: S608 - model metadata
+        f"{ecols.select('e')}, {scols.select('s')}, {ucols.select('u')}, {mcols.select('m')}, "
+        f"{ucols.select('mu')} "
         f"FROM (SELECT 1) one LEFT JOIN ({tokens.table} t JOIN {users.table} tu "
         f"ON tu.{user_model._meta.pk.column} = t.user_id) "
         "ON t.key_hash = %s AND t.revoked_at IS NULL "
+        # (user, key) is unique: at most one record, so the rows stay one per membership
+        f"LEFT JOIN {kcols.table} k ON k.user_id = t.user_id AND k.key = %s "
         f"LEFT JOIN {ecols.table} e ON e.slug = %s "
         f"LEFT JOIN {scols.table} s ON s.election_id = e.id AND s.code = %s "
         f"LEFT JOIN {ucols.table} u ON u.id = s.unit_id "
         f"LEFT JOIN {mcols.table} m ON m.election_id = e.id AND m.user_id = t.user_id "
         f"LEFT JOIN {ucols.table} mu ON mu.id = m.unit_id ORDER BY m.id"
     )
-    params += [key_hash, slug, code]
+    params += [key_hash, idempotency_key, slug, code]
     with rawsql.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -163,10 +191,13 @@ def token_election_and_station(
     if first[0] is not None:
         token = tokens.build(first)
         token.user = users.build(first, len(tokens))
-    start = len(tokens) + len(users)
+    at = len(tokens) + len(users)
+    stored: IdempotencyRecord | None = None if first[at] is None else kcols.build(first, at)
+    keyed = idempotency_key is not None
+    start = at + len(kcols)
     if first[start] is None:
-        return token, None
-    return token, _election_station_memberships(rows, start)
+        return Read(token, None, keyed, stored)
+    return Read(token, _election_station_memberships(rows, start), keyed, stored)
 
 
 def _election_station_memberships(
@@ -224,6 +255,46 @@ def claim_key(user_id: int, key: str, fingerprint: str, status: int) -> int | No
         )
         row = cursor.fetchone()
     return None if row is None else int(row[0])
+
+
+def insert_answers(rows: list[tuple[int, str, str, int, dict[str, Any]]]) -> int:
+    """Insert the records of keys with their answers: (user id, key, fingerprint, status,
+    body) rows, one statement; a key the user has already (committed by another transaction,
+    which this waits for if it has not ended, or a row before it in ``rows``) is left as it is.
+    Returns how many rows were inserted."""
+    field = IdempotencyRecord._meta.get_field("body")
+    assert isinstance(field, JSONField)
+    created = IdempotencyRecord._meta.get_field("created_at").get_db_prep_save(
+        timezone.now(), rawsql.db()
+    )
+    fields = "user_id, key, fingerprint, status, body, created_at"
+    with rawsql.cursor() as cursor:
+        if rawsql.vendor() == "postgresql":
+            cursor.execute(
+                f"INSERT INTO {_KEYS} ({fields}) "  # noqa: S608 - model metadata
+                "SELECT v.user_id, v.key, v.fingerprint, v.status, v.body::jsonb, %s "
+                "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::integer[], %s::text[]) "
+                "AS v(user_id, key, fingerprint, status, body) "
+                "ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
+                [
+                    created,
+                    [r[0] for r in rows],
+                    [r[1] for r in rows],
+                    [r[2] for r in rows],
+                    [r[3] for r in rows],
+                    [json.dumps(r[4], cls=field.encoder) for r in rows],
+                ],
+            )
+            return len(cursor.fetchall())
+        inserted = 0
+        for user_id, key, print_, status, body in rows:
+            cursor.execute(
+                f"INSERT INTO {_KEYS} ({fields}) VALUES (%s, %s, %s, %s, %s, %s) "  # noqa: S608 - model metadata
+                "ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
+                [user_id, key, print_, status, field.get_db_prep_save(body, rawsql.db()), created],
+            )
+            inserted += len(cursor.fetchall())
+        return inserted
 
 
 def store_answers(rows: list[tuple[int, int, dict[str, Any]]]) -> None:
