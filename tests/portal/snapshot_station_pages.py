@@ -26,7 +26,6 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.template.backends.django import DjangoTemplates
 from django.test import Client
 
 from secki.bundle.read import read_bundle
@@ -44,12 +43,12 @@ from secki.simulator.config import parse_fraud
 from secki.turnout.actions import report_turnout
 from secki.turnout.models import TurnoutReport
 from tests.portal.conftest import Clock, load
+from tests.portal.test_station_page_python import REFERENCE, capture
 
 pytestmark = pytest.mark.django_db
 
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< >>\n%%EOF\n"
 LANGUAGES = ("az", "en", "ru")
-REFERENCE = Path(__file__).parent / "station_reference"
 NASTY = "<b>&amp; \"quoted\" 'single'</b>"
 
 
@@ -198,36 +197,6 @@ def compare(
     return len(codes) * len(LANGUAGES) * 2, differing
 
 
-def capture(settings: Any, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """(the code's bytes, the reference templates' bytes) of each page the view writes."""
-    templates = DjangoTemplates(
-        {
-            "NAME": "reference",
-            "DIRS": [os.environ.get("SNAPSHOT_REFERENCE", str(REFERENCE))],
-            "APP_DIRS": True,
-            "OPTIONS": settings.TEMPLATES[0]["OPTIONS"],
-        }
-    )
-    found: list[Any] = []
-    real_page, real_part = stationpage.page, stationpage.part
-
-    def page(request: Any, values: dict[str, Any]) -> str:
-        mine = real_page(request, values)
-        theirs = templates.get_template("portal/station.html").render(dict(values), request)
-        found.append((mine.encode(), theirs.encode()))
-        return mine
-
-    def part(values: dict[str, Any]) -> str:
-        mine = real_part(values)
-        theirs = templates.get_template("portal/parts/station_live.html").render(dict(values))
-        found.append((mine.encode(), theirs.encode()))
-        return mine
-
-    monkeypatch.setattr(stationpage, "page", page)
-    monkeypatch.setattr(stationpage, "part", part)
-    return found
-
-
 def test_snapshot(
     settings: Any,
     tmp_path: Path,
@@ -248,7 +217,9 @@ def test_snapshot(
     withheld.refresh_from_db()
     publisher = published.Publisher(clock=clock, open_data=False)
     publisher.step()
-    found = capture(settings, monkeypatch)
+    found = capture(
+        settings, monkeypatch, Path(os.environ.get("SNAPSHOT_REFERENCE", str(REFERENCE)))
+    )
     total, differing = 0, []
     anonymous = Client()
     for election in (simulated, empty, withheld):

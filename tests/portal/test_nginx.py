@@ -405,6 +405,28 @@ def django_language(headers: dict[str, str]) -> str:
     return get_language_from_request(RequestFactory().get("/", **meta))
 
 
+def assert_the_apps_headers(headers: Any, app: Any, *more: str) -> None:
+    """nginx's answer from a file carries the headers the app sends on the same answer (as
+    configured with SECKI_HTTPS=1): type, caching, the security headers, the policy's
+    directives, Vary; and ``more``."""
+    for name in (
+        "Content-Type",
+        "Cache-Control",
+        "X-Frame-Options",
+        "X-Content-Type-Options",
+        "Referrer-Policy",
+        "Cross-Origin-Opener-Policy",
+        "Strict-Transport-Security",
+        *more,
+    ):
+        assert headers[name] == app[name], name
+    assert _directives(headers["Content-Security-Policy"]) == _directives(
+        app["Content-Security-Policy"]
+    )
+    vary = {v.strip() for line in headers.get_all("Vary") for v in line.split(",")}
+    assert vary >= {"Accept-Language", "Cookie"}
+
+
 def _directives(policy: str) -> set[str]:
     return {" ".join(d.split()) for d in policy.split(";") if d.strip()}
 
@@ -436,22 +458,7 @@ def test_a_station_page_is_served_from_its_file_with_the_apps_headers_in_its_lan
     assert status == 200 and headers.get("X-Stand-In") is None, "the app was reached"
     assert headers["X-Secki-Page"] == "file" and headers.get("X-Secki-State") is None
     assert body == app.content
-    for name in (
-        "Content-Type",
-        "Content-Language",
-        "Cache-Control",
-        "X-Frame-Options",
-        "X-Content-Type-Options",
-        "Referrer-Policy",
-        "Cross-Origin-Opener-Policy",
-        "Strict-Transport-Security",
-    ):
-        assert headers[name] == app[name], name
-    assert _directives(headers["Content-Security-Policy"]) == _directives(
-        app["Content-Security-Policy"]
-    )
-    vary = {v.strip() for line in headers.get_all("Vary") for v in line.split(",")}
-    assert vary >= {"Accept-Language", "Cookie"}
+    assert_the_apps_headers(headers, app, "Content-Language")
     # compressed when asked
     status, headers, body = served.get(path, **{"Accept-Encoding": "gzip"})
     assert headers["Content-Encoding"] == "gzip" and gzip.decompress(body) == app.content
@@ -562,21 +569,7 @@ def test_the_national_results_answer_is_the_publishers_file_as_soon_as_a_state_h
         assert status == 200 and headers.get("X-Stand-In") is None, "the app was reached"
         assert headers["X-Secki-Page"] == "results" and body == app.content, counted
         assert headers.get("X-Cache-Status") is None and headers.get("ETag") is None
-    for name in (
-        "Content-Type",
-        "Cache-Control",
-        "X-Frame-Options",
-        "X-Content-Type-Options",
-        "Referrer-Policy",
-        "Cross-Origin-Opener-Policy",
-        "Strict-Transport-Security",
-    ):
-        assert headers[name] == app[name], name
-    assert _directives(headers["Content-Security-Policy"]) == _directives(
-        app["Content-Security-Policy"]
-    )
-    vary = {v.strip() for line in headers.get_all("Vary") for v in line.split(",")}
-    assert vary >= {"Accept-Language", "Cookie"}
+    assert_the_apps_headers(headers, app)
     # the same in every language; compressed when asked; a conditional GET gets it whole
     assert served.get(path, **{"Accept-Language": "ru"})[2] == app.content
     status, headers, body = served.get(path, **{"Accept-Encoding": "gzip"})

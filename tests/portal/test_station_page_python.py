@@ -32,22 +32,25 @@ LANGUAGES = ("az", "en", "ru")
 NASTY = "<b>Ev & \"Bağ\" 'Kənd'</b>"
 
 
-def reference(settings: Any) -> DjangoTemplates:
-    """The templates of ``station_reference`` before the site's own (its layout)."""
+def reference(settings: Any, directory: Path = REFERENCE) -> DjangoTemplates:
+    """The templates of ``directory`` (``station_reference``) before the site's own (its
+    layout)."""
     return DjangoTemplates(
         {
             "NAME": "reference",
-            "DIRS": [str(REFERENCE)],
+            "DIRS": [str(directory)],
             "APP_DIRS": True,
             "OPTIONS": settings.TEMPLATES[0]["OPTIONS"],
         }
     )
 
 
-@pytest.fixture
-def pairs(settings: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple[bytes, bytes]]:
-    """Every page the view writes meanwhile, beside the reference templates' on its data."""
-    templates = reference(settings)
+def capture(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, directory: Path = REFERENCE
+) -> list[tuple[bytes, bytes]]:
+    """(the code's bytes, the reference templates' bytes on the same data) of every page and
+    live part the view writes from now on (tests/portal/snapshot_station_pages.py too)."""
+    templates = reference(settings, directory)
     found: list[tuple[bytes, bytes]] = []
     real_page, real_part = stationpage.page, stationpage.part
 
@@ -66,6 +69,12 @@ def pairs(settings: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple[bytes, b
     monkeypatch.setattr(stationpage, "page", page)
     monkeypatch.setattr(stationpage, "part", part)
     return found
+
+
+@pytest.fixture
+def pairs(settings: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple[bytes, bytes]]:
+    """Every page the view writes meanwhile, beside the reference templates' on its data."""
+    return capture(settings, monkeypatch)
 
 
 def page(client: Client, election: Election, code: str, language: str, part: str = "") -> bytes:
