@@ -459,6 +459,7 @@ class Publisher:
                 if slug in self._behind:
                     self._open_data(Election.objects.get(pk=row.election.id), now)
                 return None
+        started, cpu = time.perf_counter(), time.thread_time()
         election = Election.objects.get(pk=row.election.id)
         data = self._current_data(election)
         version = (last.state.version + 1) if last is not None else 1
@@ -477,11 +478,30 @@ class Publisher:
         # the national answer at once, served by nginx as it is (no app, no copies of it)
         stationpages.write_results(slug, national_answer(state))
         _write_marked(slug, version)
+        written_at, written_cpu = time.perf_counter(), time.thread_time()
         if self.open_data:  # the files the changes touched and a due release, after the state
             self._behind.add(slug)
             self._open_data(election, now)
         self.last[slug] = _Last(state, now)
         data.index()  # while nothing waits: the next change finds its station at once
+        if log.isEnabledFor(logging.DEBUG):  # what each state cost and how late it came
+            log.debug(
+                "published state %d of %s",
+                version,
+                slug,
+                extra={
+                    "election": slug,
+                    "version": version,
+                    "pages_changed": -1 if changed is None else len(changed),
+                    "state_ms": round(1000 * (written_at - started), 1),
+                    "state_cpu_ms": round(1000 * (written_cpu - cpu), 1),
+                    "after_ms": round(1000 * (time.perf_counter() - written_at), 1),
+                    "after_cpu_ms": round(1000 * (time.thread_time() - written_cpu), 1),
+                    "since_last_ms": -1.0
+                    if last is None or last.at == -float("inf")
+                    else round(1000 * (now - last.at), 1),
+                },
+            )
         return state
 
     def _pages_changed(self, slug: str, data: PublicData, state: State) -> frozenset[str] | None:
