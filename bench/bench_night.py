@@ -72,7 +72,7 @@ TARGET_WRITE_RATE = 300.0
 TARGET_WRITE_P99_MS = 250.0
 WORKERS, THREADS = 2, 4
 #: the niceness deploy/systemd gives the publisher and the intake server (relative to the rest)
-PUBLISHER_NICE, INTAKE_NICE = -5, -3
+PUBLISHER_NICE, INTAKE_NICE = -15, -3
 
 
 # -- the night's data ----------------------------------------------------------------------
@@ -256,59 +256,101 @@ def get(conn: http.client.HTTPConnection, path: str) -> Any:
 
 
 def freshness(
+    name: str,
     port: int,
     writes: Writes,
     unit_of: dict[str, str],
     stop: threading.Event,
-    app_port: int | None = None,
-) -> dict[str, list[float]]:
-    """Repeatedly: the protocol acknowledged last, then the time until its station's public
-    JSON shows its values, its constituency's ``stations_reported`` and the national one reach
-    the counts acknowledged by then (polled every 20 ms), read as the public reads them:
-    through the shipped nginx (``port``), which keeps each answer up to a second (the national
-    one: the file the publisher writes with each state, served as it is); with
-    ``app_port``, the national JSON from the public server itself too (``national, past
-    nginx``: the published state's own delay)."""
-    found: dict[str, list[float]] = {"station": [], "constituency": [], "national": []}
-    conn = front(port)
-    app = http.client.HTTPConnection("127.0.0.1", app_port, timeout=60) if app_port else None
+) -> list[float]:
+    """Repeatedly: the protocol acknowledged last, then the time until ``name`` shows it
+    (polled every 20 ms on a connection of this probe's own, one probe per name, so that one
+    slow answer never delays another's figure): its station's public JSON shows its values
+    (``station``), its constituency's ``stations_reported`` (``constituency``) and the
+    national one (``national``) reach the counts acknowledged by then, read as the public
+    reads them: through the shipped nginx (``port``), which keeps each answer up to a second
+    (the national one: the file the publisher writes with each state, served as it is); or
+    the national JSON from the public server itself (``port`` the app's: ``national, past
+    nginx``, the published state's own delay)."""
+    found: list[float] = []
+    conn = (
+        http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        if name == PAST_NGINX
+        else front(port)
+    )
     while not stop.is_set():
         if not writes.acks:
             time.sleep(0.05)
             continue
         acked, code, in_unit, overall = writes.acks[-1]
-        unit = unit_of[code]
-        todo = {
+        path, key, least = {
             "station": (f"/api/v1/elections/{SLUG}/results/stations/{code}", "values", None),
             "constituency": (
-                f"/api/v1/elections/{SLUG}/results/units/{unit}",
+                f"/api/v1/elections/{SLUG}/results/units/{unit_of[code]}",
                 "stations_reported",
                 in_unit,
             ),
-            "national": (f"/api/v1/elections/{SLUG}/results", "stations_reported", overall),
-        }
-        if app is not None:
-            todo[PAST_NGINX] = (f"/api/v1/elections/{SLUG}/results", "stations_reported", overall)
-        while todo and time.perf_counter() - acked < 30:
-            for name, (path, key, least) in list(todo.items()):
-                doc = get(app if name == PAST_NGINX and app is not None else conn, path)
-                if doc is None:
-                    continue
-                value = doc.get(key)
-                if (least is None and value is not None) or (least is not None and value >= least):
-                    found.setdefault(name, []).append(time.perf_counter() - acked)
-                    del todo[name]
+        }.get(name, (f"/api/v1/elections/{SLUG}/results", "stations_reported", overall))
+        seen = float("inf")  # not within 30 s
+        while time.perf_counter() - acked < 30:
+            doc = get(conn, path)
+            value = doc.get(key) if doc is not None else None
+            if (least is None and value is not None) or (
+                least is not None and value is not None and value >= least
+            ):
+                seen = time.perf_counter() - acked
+                break
             time.sleep(0.02)
-        for name in todo:  # not seen within 30 s
-            found.setdefault(name, []).append(float("inf"))
+        found.append(seen)
     conn.close()
-    if app is not None:
-        app.close()
     return found
 
 
 #: the national JSON read from the public server itself, not through nginx
 PAST_NGINX = "national, past nginx"
+
+
+class PublisherLog:
+    """The states the publisher logged (``published state``, at DEBUG) since a point in its
+    log: how often they came and what each cost, printed by :meth:`line`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.start = path.stat().st_size if path.exists() else 0
+
+    def line(self) -> str:
+        states: list[dict[str, Any]] = []
+        rounds: list[dict[str, Any]] = []
+        with self.path.open("rb") as f:
+            f.seek(self.start)
+            for raw in f:
+                if b'"published state' not in raw and b'"log round"' not in raw:
+                    continue
+                try:
+                    doc = json.loads(raw)
+                except ValueError:
+                    continue
+                (rounds if doc.get("message") == "log round" else states).append(doc)
+        if not states:
+            return "  publisher: no state logged"
+        # the first state's time since the last one counts the quiet before the phase
+
+        def spread(key: str, docs: list[dict[str, Any]] = states) -> str:
+            values = [float(s[key]) for s in docs if float(s.get(key, -1)) >= 0]
+            if not values:
+                return "-"
+            return (
+                f"p50 {percentile(values, 50):.0f} / p99 {percentile(values, 99):.0f} / "
+                f"max {max(values):.0f} ms"
+            )
+
+        return (
+            f"  publisher: {len(states)} states; "
+            f"between two {spread('since_last_ms', states[1:])}; "
+            f"state written in {spread('state_ms')} (its thread's CPU {spread('state_cpu_ms')}); "
+            f"then open data etc. {spread('after_ms')}; "
+            f"{len(rounds)} log rounds beside them: {spread('log_ms', rounds)} "
+            f"(CPU {spread('log_cpu_ms', rounds)})"
+        )
 
 
 # -- wrk -----------------------------------------------------------------------------------
@@ -612,7 +654,7 @@ def night(
         intake.command = ["nice", "-n", str(INTAKE_NICE), *intake.command]
     # the priorities of deploy/systemd (Nice=): the publisher first (every reader's freshness
     # waits for it), then the intake (the legal record), then the public server and nginx
-    first = ["nice", "-n", str(PUBLISHER_NICE)] if args.priorities else []
+    first = ["nice", "-n", str(args.publisher_nice)] if args.priorities else []
     publisher = subprocess.Popen(
         [
             *first,
@@ -625,7 +667,8 @@ def night(
             "--interval",
             "1",
         ],
-        env=env,
+        # each state's timings, one JSON line each (:func:`publisher_line`)
+        env={**env, "SECKI_LOG_LEVEL": "DEBUG", "SECKI_LOG_FORMAT": "json"},
         stdout=(work / "publisher.log").open("ab"),
         stderr=subprocess.STDOUT,
     )
@@ -685,6 +728,7 @@ def night(
 
             cpu = Cpu(server.pids()[0], publisher.pid, intake_pid)
             budget = Budget(budget_pids)
+            states = PublisherLog(work / "publisher.log")
             with readers(targets, args.connections, None) as reads:
                 writes = post_paced(
                     port, f"/api/v1/elections/{SLUG}/turnout", token, data.turnout, rate
@@ -692,6 +736,7 @@ def night(
             print(f"turnout phase ({len(data.turnout):,} reports):")
             print(cpu.line(reads, writes.sent, writes.seconds))
             print(budget.line())
+            print(states.line())
             print(
                 writes.line("(turnout reports)", TARGET_WRITE_RATE if "Postgre" in label else None)
             )
@@ -702,16 +747,16 @@ def night(
             samplers = []
             shared = Writes()
 
-            def sample() -> None:
-                result = freshness(tls, shared, data.unit_of, stop, server.port)
-                for k, v in result.items():
-                    fresh.setdefault(k, []).extend(v)
+            def sample(name: str) -> None:
+                port = server.port if name == PAST_NGINX else tls
+                fresh[name] = freshness(name, port, shared, data.unit_of, stop)
 
             cpu = Cpu(server.pids()[0], publisher.pid, intake_pid)
             budget = Budget(budget_pids)
+            states = PublisherLog(work / "publisher.log")
             with readers(targets, args.connections, None) as reads:
-                for _ in range(2):
-                    t = threading.Thread(target=sample)
+                for name in ("station", "constituency", "national", PAST_NGINX):
+                    t = threading.Thread(target=sample, args=(name,))
                     t.start()
                     samplers.append(t)
                 protocol_writes = post_paced(
@@ -730,6 +775,7 @@ def night(
             print(f"protocol phase ({len(data.protocols):,} protocols):")
             print(cpu.line(reads, protocol_writes.sent, protocol_writes.seconds))
             print(budget.line())
+            print(states.line())
             print(
                 protocol_writes.line(
                     "(protocols)", TARGET_WRITE_RATE if "Postgre" in label else None
@@ -879,6 +925,12 @@ def main() -> int:
         help="run PostgreSQL at this niceness (with --priorities; a systemd drop-in's Nice= "
         "in production): the writes and the publisher wait for it",
     )
+    parser.add_argument(
+        "--publisher-nice",
+        type=int,
+        default=PUBLISHER_NICE,
+        help="run the publisher at this niceness (with --priorities; deploy/systemd's Nice=)",
+    )
     parser.add_argument("--soak", type=float, default=0.0)
     parser.add_argument("--quiet", type=float, default=10.0, help="seconds of reads first")
     args = parser.parse_args()
@@ -894,7 +946,7 @@ def main() -> int:
             else ", writes to the same server"
         )
         + (
-            f"; publisher at nice {PUBLISHER_NICE:+d}, intake {INTAKE_NICE:+d}"
+            f"; publisher at nice {args.publisher_nice:+d}, intake {INTAKE_NICE:+d}"
             + (f", PostgreSQL {args.postgres_nice:+d}" if args.postgres_nice else "")
             + " (relative)"
             if args.priorities

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from django.utils import timezone
 from secki.accounts.actions import change_election
 from secki.elections.models import Election, Station
 from secki.ledger.chain import ledger_head
+from secki.observability import JsonFormatter
 from secki.opendata import published, snapshots
 from secki.opendata.collect import collect
 from secki.portal import pages
@@ -686,3 +688,33 @@ def test_the_first_release_is_cut_from_the_data_the_publisher_keeps(
         ).read_bytes()
     ).decode()
     assert len(bulk.splitlines()) == 1 + len(STATIONS)
+
+
+def test_each_state_logs_what_it_cost_and_how_long_since_the_last_one(
+    waiting: Election,
+    admin: Any,
+    clock: Clock,
+    publisher: published.Publisher,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The publisher's DEBUG line per state (bench_night's breakdown of freshness reads it from
+    the publisher's JSON log): the version, how many pages it changed, and times."""
+    caplog.set_level(logging.DEBUG, logger="secki.opendata.published")
+    publisher.step()
+    submit(waiting, "1-1", admin)
+    clock.now += 0.75
+    publisher.step()
+    lines = [r for r in caplog.records if r.getMessage().startswith("published state")]
+    assert [r.version for r in lines] == [1, 2]  # type: ignore[attr-defined]
+    first, second = lines
+    assert first.since_last_ms == -1.0  # type: ignore[attr-defined]
+    assert second.since_last_ms == 750.0  # type: ignore[attr-defined]
+    assert first.pages_changed == -1  # type: ignore[attr-defined]  # every page: new data
+    assert second.pages_changed == 1  # type: ignore[attr-defined]
+    for record in lines:
+        for key in ("state_ms", "state_cpu_ms", "after_ms", "after_cpu_ms"):
+            assert getattr(record, key) >= 0, key
+    # and the JSON formatter writes them as numbers
+    doc = json.loads(JsonFormatter().format(second))
+    assert doc["message"] == f"published state 2 of {waiting.slug}"
+    assert doc["state_ms"] == second.state_ms  # type: ignore[attr-defined]
