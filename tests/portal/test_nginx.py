@@ -30,7 +30,15 @@ from django.utils.translation import get_language_from_request
 
 from secki.devtools import nginx
 from secki.elections.models import Election
-from secki.opendata import files, logfiles, published, refresh, snapshots, transparency
+from secki.opendata import (
+    files,
+    logfiles,
+    published,
+    refresh,
+    snapshots,
+    stationpages,
+    transparency,
+)
 from secki.opendata import wsgi as opendata_wsgi
 from secki.portal import http as portal_http
 from tests.portal.conftest import submit
@@ -585,3 +593,111 @@ def test_the_national_results_answer_is_the_publishers_file_as_soon_as_a_state_h
     ):
         status, headers, body = served.get(where, **asked)
         assert headers["X-Stand-In"] == "app", (asked, where)
+
+
+def test_a_stations_and_a_units_answer_are_served_from_their_files_stale_until_asked_again(
+    waiting: Election, admin: Any, served: Site, settings: Any
+) -> None:
+    """The app writes the station's and the unit's answer it makes for the public (issue 15);
+    nginx serves those files to the anonymous public, the bytes and headers the app sends on
+    them; once a state changed the station, the stale files until the refresher asked for
+    them again, then the new values at once. Officials, tokens, queries (a unit's other
+    page), and an answer without a file reach the app."""
+    clock = [0.0]
+    publisher = published.Publisher(clock=lambda: clock[0], open_data=False)
+    publisher.step()
+    station = f"/api/v1/elections/{waiting.slug}/results/stations/1-1"
+    unit = f"/api/v1/elections/{waiting.slug}/results/units/1"
+    for path in (station, unit):
+        status, headers, _ = served.get(path)
+        assert status == 200 and headers["X-Stand-In"] == "app", path  # no file yet: the app
+    settings.SECKI_HTTPS = True  # the public origin is HTTPS, as behind this configuration
+    settings.SECURE_HSTS_SECONDS = 31_536_000
+    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    policy = dict(settings.CONTENT_SECURITY_POLICY["DIRECTIVES"])
+    policy["upgrade-insecure-requests"] = True
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": policy}
+    host, https = stationpages.public_origin()
+    assert https
+
+    def ask(path: str) -> Any:
+        """The public's GET through the app, which writes the file."""
+        portal_http.pages.clear()
+        app = Client().get(path, HTTP_HOST=host, secure=True)
+        assert app.status_code == 200
+        return app
+
+    before = {}
+    for path, kind in ((station, "station"), (unit, "unit")):
+        app = before[path] = ask(path)
+        status, headers, body = served.get(path)
+        assert status == 200 and headers.get("X-Stand-In") is None, "the app was reached"
+        assert headers["X-Secki-Page"] == kind and body == app.content, path
+        assert headers.get("X-Cache-Status") is None and headers.get("ETag") is None
+        assert_the_apps_headers(headers, app)
+        status, headers, body = served.get(path, **{"Accept-Encoding": "gzip"})
+        assert headers["Content-Encoding"] == "gzip" and gzip.decompress(body) == app.content
+    submit(waiting, "1-1", admin)
+    clock[0] += publisher.interval
+    assert publisher.step(), "no new state"
+    for path, kind in ((station, "station"), (unit, "unit")):
+        status, headers, body = served.get(path)
+        assert headers["X-Secki-Page"] == f"{kind}-stale" and body == before[path].content
+    refresher = refresh.Refresher(lambda slug, language, code: None, ask)
+    assert refresher.once() == 2  # the station and its unit (the root's was not written)
+    status, headers, body = served.get(station)
+    assert headers["X-Secki-Page"] == "station" and json.loads(body)["values"]
+    assert body == ask(station).content
+    status, headers, body = served.get(unit)
+    assert headers["X-Secki-Page"] == "unit" and json.loads(body)["stations_reported"] == 1
+    for asked, where in (
+        ({"Cookie": "sessionid=abc"}, station),
+        ({"Authorization": "Bearer 0123"}, unit),
+        ({}, f"{unit}?page=2"),
+        ({}, f"{station}?x=1"),
+        ({}, f"/api/v1/elections/{waiting.slug}/results/stations/1-2"),
+        ({}, f"/api/v1/elections/{waiting.slug}/results/units/XX"),
+        ({}, f"/api/v1/elections/{waiting.slug}/results/stations/1-1/scans"),
+    ):
+        status, headers, body = served.get(where, **asked)
+        assert headers["X-Stand-In"] == "app", (asked, where)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_app_behind_nginx_writes_the_answers_that_nginx_serves_next(
+    live_server: Any, waiting: Election, admin: Any, settings: Any, tmp_path: Path
+) -> None:
+    """The real app behind the shipped configuration, on the public host: the first anonymous
+    GET of a station's answer reaches it (which writes the file), the second is the file; a
+    protocol of the station makes it and its constituency's stale until the page refresher
+    (its own ask through the process's Django application) wrote them again, with the
+    protocol."""
+    require_nginx()
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, HOST]
+    settings.SECKI_PUBLIC_URL = f"https://{HOST}"
+    clock = [0.0]
+    publisher = published.Publisher(clock=lambda: clock[0], open_data=False)
+    publisher.step()
+    port = int(live_server.url.rsplit(":", 1)[1])
+    station = f"/api/v1/elections/{waiting.slug}/results/stations/1-1"
+    unit = f"/api/v1/elections/{waiting.slug}/results/units/1"
+    with nginx.shipped(Path(settings.VAR_DIR), port, tmp_path / "nginx") as running:
+        site = Site(running)
+        for path, kind in ((station, "station"), (unit, "unit")):
+            status, headers, first = site.get(path)
+            assert status == 200 and headers["X-Secki-State"] == "1"  # the app's answer
+            status, headers, second = site.get(path)
+            assert headers["X-Secki-Page"] == kind, "the app was reached"
+            assert second == first
+        submit(waiting, "1-1", admin)
+        clock[0] += publisher.interval
+        publisher.step()
+        assert site.get(unit)[1]["X-Secki-Page"] == "unit-stale"
+        refresher = refresh.Refresher(
+            opendata_wsgi.render_station_page, opendata_wsgi.ask_public_answer
+        )
+        assert refresher.once() == 2  # the station and its unit (not the root's: unread)
+        status, headers, body = site.get(station)
+        assert headers["X-Secki-Page"] == "station" and json.loads(body)["values"]
+        status, headers, body = site.get(unit)
+        assert headers["X-Secki-Page"] == "unit" and json.loads(body)["stations_reported"] == 1

@@ -370,9 +370,9 @@ def test_the_refresher_waits_for_the_publishers_marks_and_for_another_processs_c
     looked = []
     mark = stationpages.mark_stale
 
-    def late(slug: str, codes: Any) -> int:  # the refresher looks between the two
+    def late(slug: str, codes: Any, units: Any = ()) -> int:  # the refresher looks between
         looked.append(pages.once())
-        return mark(slug, codes)
+        return mark(slug, codes, units)
 
     monkeypatch.setattr(stationpages, "mark_stale", late)
     submit(waiting, "1-1", admin)

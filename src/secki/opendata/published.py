@@ -119,6 +119,9 @@ class State:
     #: state and the ones before it, newest last, at most ``PAGES_WINDOW`` of them: what a
     #: page's writer checks (:func:`still_current`)
     pages_recent: tuple[tuple[int, frozenset[str] | None], ...] = ()
+    #: the same window for the units whose results answers changed (those above the
+    #: stations a state changed), the codes of units rather than of stations
+    units_recent: tuple[tuple[int, frozenset[str] | None], ...] = ()
     _tab: Tabulation | None = field(default=None, repr=False, compare=False)
     _parts: dict[int, StationPart] = field(default_factory=dict, repr=False, compare=False)
 
@@ -467,6 +470,10 @@ class Publisher:
         state = _build(election, row, data, version, now=wall, written=written)
         changed = self._pages_changed(slug, data, state)
         state.pages_recent = self._recent(last.state if last is not None else None, state, changed)
+        units = self._units_changed(data, changed)
+        state.units_recent = _window(
+            last.state.units_recent if last is not None else (), state.version, units
+        )
         raw = _dumps(state)
         write(state, raw)
         state = _loads(raw)  # its own copy: ``data`` goes on changing
@@ -474,7 +481,7 @@ class Publisher:
         if changed is None:
             stationpages.remove_election(slug)
         elif changed:  # served stale until rendered again (secki.opendata.refresh)
-            stationpages.mark_stale(slug, changed)
+            stationpages.mark_stale(slug, changed, units or ())
         # the national answer at once, served by nginx as it is (no app, no copies of it)
         stationpages.write_results(slug, national_answer(state))
         _write_marked(slug, version)
@@ -529,16 +536,19 @@ class Publisher:
     ) -> tuple[tuple[int, frozenset[str] | None], ...]:
         """``state``'s window of page changes: the last state's, then its own, the oldest
         dropped beyond ``PAGES_WINDOW`` states or ``PAGES_WINDOW_CODES`` codes."""
-        if changed is not None and len(changed) > PAGES_WINDOW_CODES:
-            changed = None
-        window = list(last.pages_recent if last is not None else ())
-        window.append((state.version, changed))
-        window = window[-PAGES_WINDOW:]
-        codes = sum(len(c) for _v, c in window if c is not None)
-        while codes > PAGES_WINDOW_CODES:
-            _v, dropped = window.pop(0)
-            codes -= len(dropped) if dropped is not None else 0
-        return tuple(window)
+        return _window(last.pages_recent if last is not None else (), state.version, changed)
+
+    @staticmethod
+    def _units_changed(data: PublicData, changed: frozenset[str] | None) -> frozenset[str] | None:
+        """The codes of the units whose results answers the stations ``changed`` change: the
+        units above each of them, up to the root (None: every unit's)."""
+        if changed is None:
+            return None
+        ids = data.station_ids()
+        units: set[int] = set()
+        for code in changed:
+            units.update(data.branch(data.station(ids[code]).unit_id))
+        return frozenset(u.code for u in data.units if u.id in units)
 
     def _open_data(self, election: Election, now: float) -> None:
         """Refresh the election's open-data live files (and cut a due release) when the last
@@ -729,14 +739,15 @@ def _from_file(slug: str) -> State | None:
         return _files[slug].state
 
 
-def still_current(state: State, code: str | None = None) -> bool:
+def still_current(state: State, code: str | None = None, *, unit: bool = False) -> bool:
     """Whether a page of station ``code`` rendered from ``state`` still shows the latest
     published state: the election's state file is stat'ed again and loaded if it changed
     (while another thread of this process loads it: no); it must be ``state``'s own file, or
     a later one of the same election whose window of page changes
     (:attr:`State.pages_recent`) covers every state since ``state`` and names ``code`` in
-    none of them. False for a state built in memory (no publisher runs: nothing would remove
-    a page written from it)."""
+    none of them. With ``unit``, ``code`` is a unit's, whose results answer is checked
+    against the window of unit changes (:attr:`State.units_recent`). False for a state
+    built in memory (no publisher runs: nothing would remove a page written from it)."""
     slug = state.election.slug
     if state.parts is None:
         return False
@@ -754,7 +765,7 @@ def still_current(state: State, code: str | None = None) -> bool:
         return True
     if code is None or latest.key != state.key or latest.version <= state.version:
         return False
-    recent = dict(latest.pages_recent)
+    recent = dict(latest.units_recent if unit else latest.pages_recent)
     for version in range(state.version + 1, latest.version + 1):
         if version not in recent:
             return False
@@ -762,6 +773,24 @@ def still_current(state: State, code: str | None = None) -> bool:
         if changed is None or code in changed:
             return False
     return True
+
+
+def _window(
+    window: tuple[tuple[int, frozenset[str] | None], ...],
+    version: int,
+    changed: frozenset[str] | None,
+) -> tuple[tuple[int, frozenset[str] | None], ...]:
+    """A window of changes (:attr:`State.pages_recent`, :attr:`State.units_recent`) with
+    ``version``'s own added, the oldest dropped beyond ``PAGES_WINDOW`` states or
+    ``PAGES_WINDOW_CODES`` codes."""
+    if changed is not None and len(changed) > PAGES_WINDOW_CODES:
+        changed = None
+    kept = [*window, (version, changed)][-PAGES_WINDOW:]
+    codes = sum(len(c) for _v, c in kept if c is not None)
+    while codes > PAGES_WINDOW_CODES:
+        _v, dropped = kept.pop(0)
+        codes -= len(dropped) if dropped is not None else 0
+    return tuple(kept)
 
 
 def _row(slug: str, now: float) -> store.ElectionState | None:

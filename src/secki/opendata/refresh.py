@@ -17,6 +17,12 @@ Django application, so the page is the one a reader would have got, written by t
 any other (:func:`secki.portal.http.keep_station_page`, with its race rule); the stale copy is
 then dropped, and when no page was written again (the page may no longer be kept: observers'
 copies) the app answers its readers.
+
+The public results answers of the changed stations and of the units above them
+(``/api/v1/elections/<slug>/results/stations/<code>`` and ``…/units/<code>``, kept as
+stale beside the pages: :func:`~secki.opendata.stationpages.mark_stale`) are asked for again
+the same way, first, before the pages: the units' from the window of unit changes
+(:attr:`~secki.opendata.published.State.units_recent`).
 """
 
 from __future__ import annotations
@@ -38,18 +44,22 @@ EVERY = 0.25
 
 #: renders a station's page (slug, language, code) as an anonymous reader would get it
 Render = Callable[[str, str, str], None]
+#: asks for a public results answer (its path) as an anonymous reader would
+Ask = Callable[[str], None]
 
 
 class Refresher:
     """Renders the stale pages of the stations changed since its last look (:meth:`once`)."""
 
-    def __init__(self, render: Render) -> None:
+    def __init__(self, render: Render, ask: Ask | None = None) -> None:
         self.render = render
+        self.ask = ask
         #: election → (its state's key, the version it last looked at)
         self.seen: dict[str, tuple[tuple[int, str], int]] = {}
 
     def once(self) -> int:
-        """One look at every election's latest state; returns how many pages it rendered."""
+        """One look at every election's latest state; returns how many pages and results
+        answers it wrote again (the answers first)."""
         rendered = 0
         directory = published.state_dir()
         names = sorted(p.name for p in directory.glob(f"*{published.SUFFIX}"))
@@ -60,8 +70,12 @@ class Refresher:
                 continue
             # the states whose pages the publisher has marked (it marks after writing one)
             upto = min(state.version, published.marked_version(slug))
-            codes = self._changed(slug, state, upto)
+            codes = self._changed(slug, state.pages_recent, state, upto)
+            units = self._changed(slug, state.units_recent, state, upto)
             self.seen[slug] = (state.key, upto)
+            if self.ask is not None:
+                rendered += self._answers(slug, stationpages.STATIONS, codes)
+                rendered += self._answers(slug, stationpages.UNITS, units)
             if codes is not None and not codes:
                 continue
             for language, code in stationpages.stale_pages(slug, codes):
@@ -73,13 +87,36 @@ class Refresher:
                     rendered += 1
         return rendered
 
-    def _changed(self, slug: str, state: published.State, upto: int) -> set[str] | None:
-        """The codes of the stations the states after the last look, up to ``upto``, changed
-        (None: not known, every stale page of the election is looked at)."""
+    def _answers(self, slug: str, kind: str, codes: set[str] | None) -> int:
+        """Ask again for the stale results answers of these stations or units (``kind``;
+        None: every stale one of the election); returns how many."""
+        assert self.ask is not None
+        if codes is not None and not codes:
+            return 0
+        asked = 0
+        for code in stationpages.stale_answers(slug, kind, codes):
+            with stationpages.claimed_answer(slug, kind, code) as mine:
+                if not mine or not stationpages.stale_answers(slug, kind, [code]):
+                    continue  # another process asks for it, or has
+                self.ask(f"/api/v1/elections/{slug}/results/{kind}/{code}")
+                stationpages.drop_stale_answer(slug, kind, code)
+                asked += 1
+        return asked
+
+    def _changed(
+        self,
+        slug: str,
+        window: tuple[tuple[int, frozenset[str] | None], ...],
+        state: published.State,
+        upto: int,
+    ) -> set[str] | None:
+        """The codes of the stations (or units) the states after the last look, up to
+        ``upto``, changed by their ``window`` of changes (None: not known, every stale file
+        of the election is looked at)."""
         last = self.seen.get(slug)
         if last is None or last[0] != state.key or last[1] > upto:
             return None
-        recent = dict(state.pages_recent)
+        recent = dict(window)
         codes: set[str] = set()
         for version in range(last[1] + 1, upto + 1):
             changed = recent.get(version)
@@ -103,7 +140,7 @@ _started: set[int] = set()  # the processes (pids) whose refresher runs
 _start_lock = threading.Lock()
 
 
-def start(render: Render) -> bool:
+def start(render: Render, ask: Ask | None = None) -> bool:
     """Start this process's refresher thread once, in a worker of the production server
     (Granian) only: not in tests or commands that call the WSGI application themselves, nor in
     a server whose settings turn it off (``SECKI_PAGE_REFRESH=0``: the intake server). Returns
@@ -116,7 +153,7 @@ def start(render: Render) -> bool:
     pid = os.getpid()
     with _start_lock:
         if pid not in _started:
-            refresher = Refresher(render)
+            refresher = Refresher(render, ask)
             thread = threading.Thread(
                 target=refresher.run,
                 args=(threading.Event(),),

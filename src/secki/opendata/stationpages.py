@@ -1,5 +1,6 @@
 """Station pages as static files: ``$SECKI_VAR_DIR/pages/<slug>/<lang>/s/<code>/index.html``;
-and beside them the public national results answer, ``pages/<slug>/api/results.json``.
+and beside them the public results answers: the national one, ``pages/<slug>/api/results.json``,
+a station's, ``api/stations/<code>/index.json``, and a unit's, ``api/units/<code>/index.json``.
 
 The public station page (``/e/<slug>/s/<code>/``) is rendered by the app once per change and
 written here (:func:`write`); nginx serves the file to the anonymous public
@@ -17,7 +18,12 @@ removes the file it wrote when a state since the one it rendered changed its sta
 The national results answer (``GET /api/v1/elections/<slug>/results``, the same for every
 language) is written by the publisher itself with each state (:func:`write_results`), so that
 nginx serves the national total the instant a state has it, without the app or its one-second
-copies; it goes with the election's directory like the pages.
+copies; it goes with the election's directory like the pages. A station's and a unit's answer
+(``GET /api/v1/elections/<slug>/results/stations/<code>`` and ``…/units/<code>``, the first
+page of a unit's stations) are written like the station pages: by the portal when it answers
+the anonymous public from the publisher's state (:func:`write_answer`), kept as stale
+(``stale.json``) by :func:`mark_stale` when a state changes the station or a station below the
+unit, and written again by the page refresher first, before the pages.
 
 Every write is atomic (a temporary hidden file in the same directory, then ``os.replace``),
 and a directory is removed by renaming it aside first (a hidden name, never served), so nginx
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import time
@@ -42,6 +49,10 @@ INDEX = "index.html"
 STALE = "stale.html"
 #: the directory (beside the languages') and the file of the national results answer
 API_DIR, RESULTS = "api", "results.json"
+#: the directories (in ``API_DIR``) of the stations' and the units' results answers
+STATIONS, UNITS = "stations", "units"
+#: an answer's file inside its station's or unit's directory, and its stale copy
+ANSWER, STALE_ANSWER = "index.json", "stale.json"
 #: a process renders a stale page again while it holds this file (:func:`claimed`)
 CLAIM = ".refresh"
 #: seconds after which a claim is taken to be left by a process that died
@@ -69,6 +80,20 @@ def page_path(slug: str, language: str, code: str) -> Path | None:
     return election_dir(slug) / language / "s" / code / INDEX
 
 
+def public_origin() -> tuple[str, bool]:
+    """The public host (``SECKI_PUBLIC_URL``'s, else the first plain name of
+    ``ALLOWED_HOSTS``) and whether it is HTTPS (``SECKI_HTTPS``): the refresher asks as a
+    reader of this origin would (:mod:`secki.opendata.wsgi`), and an answer naming absolute
+    addresses is written only when made for it."""
+    host = next(
+        (h for h in settings.ALLOWED_HOSTS if h and h != "*" and not h.startswith(".")),
+        "localhost",
+    )
+    if settings.SECKI_PUBLIC_URL:
+        host = re.sub(r"^https?://", "", settings.SECKI_PUBLIC_URL).split("/")[0]
+    return host, bool(settings.SECKI_HTTPS)
+
+
 def write(slug: str, language: str, code: str, content: bytes) -> Path | None:
     """Write the page atomically; returns its path (None: not written)."""
     path = page_path(slug, language, code)
@@ -86,6 +111,21 @@ def write_results(slug: str, content: bytes) -> Path | None:
     """Write the public national results answer atomically (the publisher, with each state);
     returns its path (None: not written)."""
     path = results_path(slug)
+    return None if path is None else _write_atomically(path, content)
+
+
+def answer_path(slug: str, kind: str, code: str) -> Path | None:
+    """Where the public results answer of station or unit ``code`` is kept (``kind``:
+    :data:`STATIONS` or :data:`UNITS`; None: a name that cannot be a file of its own)."""
+    if kind not in (STATIONS, UNITS) or not all(_safe(part) for part in (slug, code)):
+        return None
+    return election_dir(slug) / API_DIR / kind / code / ANSWER
+
+
+def write_answer(slug: str, kind: str, code: str, content: bytes) -> Path | None:
+    """Write a station's or a unit's public results answer atomically; returns its path
+    (None: not written)."""
+    path = answer_path(slug, kind, code)
     return None if path is None else _write_atomically(path, content)
 
 
@@ -112,22 +152,32 @@ def _languages(slug: str) -> list[str]:
         return []
 
 
-def mark_stale(slug: str, codes: Iterable[str]) -> int:
-    """Keep the pages of these stations, in every language, as stale (served until they are
-    rendered again); returns how many there were."""
+def mark_stale(slug: str, codes: Iterable[str], units: Iterable[str] = ()) -> int:
+    """Keep the pages of these stations, in every language, and their results answers, and
+    the results answers of these units, as stale (served until they are written again);
+    returns how many files there were."""
     languages = _languages(slug)
     marked = 0
     for code in codes:
-        for language in languages:
-            path = page_path(slug, language, code)
-            if path is None:
-                continue
-            try:
-                os.replace(path, path.with_name(STALE))
-                marked += 1
-            except FileNotFoundError:
-                pass
+        paths = [page_path(slug, language, code) for language in languages]
+        for path, stale in (
+            (answer_path(slug, STATIONS, code), STALE_ANSWER),
+            *((p, STALE) for p in paths),
+        ):
+            marked += _mark(path, stale)
+    for code in units:
+        marked += _mark(answer_path(slug, UNITS, code), STALE_ANSWER)
     return marked
+
+
+def _mark(path: Path | None, stale: str) -> int:
+    if path is None:
+        return 0
+    try:
+        os.replace(path, path.with_name(stale))
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    return 1
 
 
 def stale_pages(slug: str, codes: Iterable[str] | None = None) -> list[tuple[str, str]]:
@@ -149,6 +199,30 @@ def stale_pages(slug: str, codes: Iterable[str] | None = None) -> list[tuple[str
     return found
 
 
+def stale_answers(slug: str, kind: str, codes: Iterable[str] | None = None) -> list[str]:
+    """The codes of the stations' or units' (``kind``) stale results answers with no fresh
+    one: of these codes, or (None) of every station or unit of the election."""
+    if codes is None:
+        try:
+            codes = [p.name for p in (election_dir(slug) / API_DIR / kind).iterdir()]
+        except OSError:
+            return []
+    found = []
+    for code in codes:
+        path = answer_path(slug, kind, code)
+        if path is not None and path.with_name(STALE_ANSWER).exists() and not path.exists():
+            found.append(code)
+    return found
+
+
+def drop_stale_answer(slug: str, kind: str, code: str) -> None:
+    """Remove a results answer's stale copy once it was asked for again (as
+    :func:`drop_stale`)."""
+    path = answer_path(slug, kind, code)
+    if path is not None:
+        path.with_name(STALE_ANSWER).unlink(missing_ok=True)
+
+
 def drop_stale(slug: str, language: str, code: str) -> None:
     """Remove a page's stale copy once the page was rendered again: the fresh file serves
     its readers or, when none was kept (observers' copies; a newer state changed the
@@ -163,7 +237,20 @@ def claimed(slug: str, language: str, code: str) -> Iterator[bool]:
     """Whether this process may render the page again now: True while it holds the page's
     claim (an exclusive file, given up at the end of the block; one older than
     ``CLAIM_STALE`` is taken over), False while another holds it."""
-    path = page_path(slug, language, code)
+    with _claimed(page_path(slug, language, code)) as mine:
+        yield mine
+
+
+@contextlib.contextmanager
+def claimed_answer(slug: str, kind: str, code: str) -> Iterator[bool]:
+    """Whether this process may write a station's or unit's results answer again now (as
+    :func:`claimed`)."""
+    with _claimed(answer_path(slug, kind, code)) as mine:
+        yield mine
+
+
+@contextlib.contextmanager
+def _claimed(path: Path | None) -> Iterator[bool]:
     if path is None:
         yield False
         return

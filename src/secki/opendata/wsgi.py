@@ -53,28 +53,36 @@ def render_station_page(slug: str, language: str, code: str) -> None:
     """An anonymous GET of a station's public page in ``language`` through Django, as a
     reader would make it (the portal writes the page's file): the page refresher's render
     (:mod:`secki.opendata.refresh`)."""
+    _public_get(f"/e/{slug}/s/{code}/", language)
+
+
+def ask_public_answer(path: str) -> None:
+    """An anonymous GET of a public results answer (``path``: a station's or a unit's)
+    through Django, as a reader would make it (the portal writes the answer's file): the page
+    refresher's, before the pages (:mod:`secki.opendata.refresh`)."""
+    _public_get(path, None)
+
+
+def _public_get(path: str, language: str | None) -> None:
+    """A GET of ``path`` through Django by an anonymous reader on the public host and scheme
+    (:func:`secki.opendata.stationpages.public_origin`); the answer is dropped."""
     import io
     import sys
 
     from django.conf import settings
 
-    host = next(
-        (h for h in settings.ALLOWED_HOSTS if h and h != "*" and not h.startswith(".")),
-        "localhost",
-    )
-    if settings.SECKI_PUBLIC_URL:
-        host = re.sub(r"^https?://", "", settings.SECKI_PUBLIC_URL).split("/")[0]
-    https = bool(settings.SECKI_HTTPS)
+    from secki.opendata.stationpages import public_origin
+
+    host, https = public_origin()
     environ: dict[str, Any] = {
         "REQUEST_METHOD": "GET",
-        "PATH_INFO": f"/e/{slug}/s/{code}/",
+        "PATH_INFO": path,
         "QUERY_STRING": "",
         "SCRIPT_NAME": "",
         "SERVER_NAME": host.split(":")[0],
         "SERVER_PORT": "443" if https else "80",
         "SERVER_PROTOCOL": "HTTP/1.1",
         "HTTP_HOST": host,
-        "HTTP_ACCEPT_LANGUAGE": language,
         "REMOTE_ADDR": "127.0.0.1",
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": "https" if https else "http",
@@ -84,6 +92,8 @@ def render_station_page(slug: str, language: str, code: str) -> None:
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
     }
+    if language is not None:
+        environ["HTTP_ACCEPT_LANGUAGE"] = language
     if settings.SECKI_CLIENT_IP_HEADER:
         header = settings.SECKI_CLIENT_IP_HEADER.upper().replace("-", "_")
         environ[f"HTTP_{header}"] = "127.0.0.1"
@@ -112,7 +122,7 @@ def _application(environ: dict[str, Any], start_response: StartResponse) -> Iter
     if not _refreshing:
         from secki.opendata import refresh
 
-        refresh.start(render_station_page)
+        refresh.start(render_station_page, ask_public_answer)
         _refreshing = True
 
     path_info = environ.get("PATH_INFO", "")

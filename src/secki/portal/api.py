@@ -17,7 +17,7 @@ from secki.api.lookups import election_or_404, station_or_404, unit_or_404
 from secki.api.schemas import Out, errors
 from secki.elections.models import Election, Station, Unit
 from secki.elections.names import translations
-from secki.opendata import collect, published
+from secki.opendata import collect, published, stationpages
 from secki.portal import http, pages
 from secki.protocols.models import Protocol, ProtocolStatus, counted_statuses
 from secki.protocols.scans import protocol_scan_json, scan_path, visible_scans
@@ -262,6 +262,39 @@ def _state_answer(
     return response
 
 
+def _keep_answer(
+    request: HttpRequest,
+    state: published.State,
+    kind: str,
+    code: str,
+    response: HttpResponseBase,
+) -> None:
+    """Write a station's or unit's answer made for the anonymous public from the publisher's
+    state to its file, which nginx then serves (:mod:`secki.opendata.stationpages`): only
+    the whole answer to a GET without a query string (a unit's first page), asked on the
+    public host and scheme (the scans' addresses are absolute). Race rule as for the station
+    pages (:func:`secki.portal.http.keep_station_page`): removed again when a state since
+    the one it shows changed the station, or a station below the unit."""
+    host, https = stationpages.public_origin()
+    if (
+        state.parts is None  # a state built in memory: no publisher removes its files
+        or request.method != "GET"
+        or request.META.get("QUERY_STRING")
+        or "HTTP_AUTHORIZATION" in request.META
+        or user_from_request(request).is_authenticated
+        or not isinstance(response, HttpResponse)
+        or response.status_code != 200
+        or request.get_host() != host
+        or request.is_secure() != https
+    ):
+        return
+    path = stationpages.write_answer(state.election.slug, kind, code, response.content)
+    if path is not None and not published.still_current(
+        state, code, unit=kind == stationpages.UNITS
+    ):
+        path.unlink(missing_ok=True)
+
+
 def _unit_document(
     tab: Tabulation, node: Unit, page_number: int, data: collect.StationPart | None = None
 ) -> dict[str, Any]:
@@ -304,11 +337,13 @@ def unit(
     state = None if staff else published.current(slug)
     if state is not None and state.key[0] == election.pk:
         shown = state
-        return _state_answer(
+        response = _state_answer(
             request,
             shown,
             lambda: _unit_document(shown.tabulation(), node, page, shown.stations(node.id)),
         )
+        _keep_answer(request, shown, stationpages.UNITS, node.code, response)
+        return response
     return _unit_document(tabulation(election, public=not staff), node, page)
 
 
@@ -326,7 +361,9 @@ def station(request: HttpRequest, slug: str, code: str) -> HttpResponseBase | di
     state = published.current(slug) if public else None
     if state is not None and state.key[0] == election.pk:
         shown = state
-        return _state_answer(request, shown, lambda: _published_station(request, shown, st))
+        response = _state_answer(request, shown, lambda: _published_station(request, shown, st))
+        _keep_answer(request, shown, stationpages.STATIONS, st.code, response)
+        return response
     withheld = public and tabulation(election, public=True).withheld
     protocols = Protocol.objects.none() if withheld else Protocol.objects.filter(station=st)
     protocol = protocols.filter(is_current=True, status__in=counted_statuses(public)).first()

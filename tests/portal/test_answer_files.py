@@ -1,0 +1,276 @@
+"""A station's and a unit's public results answers as static files (issue 15): the portal writes
+the answer it makes for the anonymous public from the publisher's state to
+``$SECKI_VAR_DIR/pages/<slug>/api/{stations,units}/<code>/index.json``
+(secki.opendata.stationpages), nginx serves it (tests/portal/test_nginx.py); a state that changes
+a station keeps its answer and those of the units above it as stale until the page refresher
+asked for them again (before the pages), and every file goes on new data or another election
+row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from secki.accounts.actions import change_election
+from secki.elections.models import Election
+from secki.opendata import published, refresh, stationpages
+from secki.opendata import wsgi as opendata_wsgi
+from secki.portal import http
+from tests.portal.conftest import Clock, submit
+from tests.portal.test_station_files import pages_only_results
+
+pytestmark = pytest.mark.django_db
+
+STATIONS, UNITS = stationpages.STATIONS, stationpages.UNITS
+#: every answer of the small election: its stations' and its units' (XX above 1 and 2)
+EVERY = (
+    *((STATIONS, code) for code in ("1-1", "1-2", "2-1", "2-2")),
+    *((UNITS, code) for code in ("XX", "1", "2")),
+)
+
+
+@pytest.fixture
+def publisher(clock: Clock) -> Iterator[published.Publisher]:
+    yield published.Publisher(clock=clock, open_data=False)
+
+
+def step(publisher: published.Publisher, clock: Clock) -> None:
+    clock.now += publisher.interval
+    assert publisher.step(), "no new state"
+
+
+def url(election: Election, kind: str, code: str) -> str:
+    return f"/api/v1/elections/{election.slug}/results/{kind}/{code}"
+
+
+def answer_file(election: Election, kind: str, code: str) -> Path:
+    path = stationpages.answer_path(election.slug, kind, code)
+    assert path is not None
+    return path
+
+
+def stale(election: Election, kind: str, code: str) -> Path:
+    return answer_file(election, kind, code).with_name(stationpages.STALE_ANSWER)
+
+
+def ask(path: str, client: Client | None = None, **extra: Any) -> Any:
+    """The public's GET of ``path`` on the public host (the view answers: no process cache)."""
+    http.pages.clear()
+    host, https = stationpages.public_origin()
+    response = (client or Client()).get(path, HTTP_HOST=host, secure=https, **extra)
+    assert response.status_code == 200, response.content
+    return response
+
+
+def ask_all(election: Election) -> dict[tuple[str, str], bytes]:
+    answers = {}
+    for kind, code in EVERY:
+        answers[kind, code] = ask(url(election, kind, code)).content
+        assert answer_file(election, kind, code).read_bytes() == answers[kind, code]
+    return answers
+
+
+def test_a_stations_and_a_units_public_answer_is_written_as_answered(
+    waiting: Election, publisher: published.Publisher
+) -> None:
+    publisher.step()
+    station = ask(url(waiting, STATIONS, "1-1"))
+    path = answer_file(waiting, STATIONS, "1-1")
+    assert path == stationpages.root_dir() / waiting.slug / "api/stations/1-1/index.json"
+    assert path.read_bytes() == station.content
+    assert station.json()["station"] == "1-1" and station["X-Secki-State"] == "1"
+    unit = ask(url(waiting, UNITS, "1"))
+    path = answer_file(waiting, UNITS, "1")
+    assert path == stationpages.root_dir() / waiting.slug / "api/units/1/index.json"
+    assert path.read_bytes() == unit.content
+    assert unit.json()["stations_page"]["number"] == 1
+    assert not [p for p in path.parent.iterdir() if p.name != "index.json"]  # no temporary
+
+
+def test_no_answer_file_for_officials_queries_other_hosts_or_without_a_publisher(
+    waiting: Election, admin: Any, publisher: published.Publisher
+) -> None:
+    station, unit = url(waiting, STATIONS, "1-1"), url(waiting, UNITS, "1")
+    files = (answer_file(waiting, STATIONS, "1-1"), answer_file(waiting, UNITS, "1"))
+    # no publisher: the process's own state, whose files nobody would mark or remove
+    ask(station), ask(unit)
+    assert not any(f.exists() for f in files)
+    publisher.step()
+    official = Client()
+    official.force_login(admin)
+    host, https = stationpages.public_origin()
+    for path in (station, unit):
+        ask(path, official)  # live figures
+        assert not any(f.exists() for f in files), path
+        ask(f"{path}?page=1")  # a query string (a unit's first page asked by number)
+        assert not any(f.exists() for f in files), path
+        ask(path, HTTP_AUTHORIZATION="Basic YWJjOmRlZg==")  # not the anonymous public
+        assert not any(f.exists() for f in files), path
+        http.pages.clear()  # another host or scheme: the scans' addresses would be another's
+        assert Client().get(path, HTTP_HOST="testserver").status_code == 200
+        http.pages.clear()
+        assert Client().get(path, HTTP_HOST=host, secure=not https).status_code == 200
+        assert not any(f.exists() for f in files), path
+    # a client revalidating its copy gets 304: nothing to write
+    etag = ask(station)["ETag"]
+    files[0].unlink()
+    http.pages.clear()
+    assert Client().get(station, HTTP_HOST=host, HTTP_IF_NONE_MATCH=etag).status_code == 304
+    assert not files[0].exists()
+    # the public at last
+    ask(station), ask(unit)
+    assert all(f.exists() for f in files)
+
+
+def test_a_changed_stations_answer_and_its_units_are_stale_until_the_refresher_asks_again(
+    waiting: Election, admin: Any, publisher: published.Publisher, clock: Clock
+) -> None:
+    """The answers first: before the station's pages."""
+    publisher.step()
+    before = ask_all(waiting)
+    for language in ("en", "ru"):
+        http.pages.clear()
+        Client().get(f"/e/{waiting.slug}/s/1-1/", HTTP_ACCEPT_LANGUAGE=language)
+    done: list[str] = []
+
+    def render(slug: str, language: str, code: str) -> None:
+        done.append(f"page {language} {code}")
+        http.pages.clear()
+        Client().get(f"/e/{slug}/s/{code}/", HTTP_ACCEPT_LANGUAGE=language)
+
+    def asked(path: str) -> None:
+        done.append(path.rsplit("/", 2)[-2] + " " + path.rsplit("/", 1)[-1])
+        ask(path)
+
+    refresher = refresh.Refresher(render, asked)
+    assert refresher.once() == 0  # nothing stale
+    submit(waiting, "1-1", admin)  # 1-2 is in the same unit (1), 2-1 and 2-2 in another (2)
+    step(publisher, clock)
+    latest = published.read(waiting.slug)
+    assert latest is not None and latest.units_recent[-1] == (2, frozenset({"XX", "1"}))
+    changed = {(STATIONS, "1-1"), (UNITS, "1"), (UNITS, "XX")}
+    for kind, code in EVERY:  # the changed ones kept as stale (the previous state's answer)
+        if (kind, code) in changed:
+            assert not answer_file(waiting, kind, code).exists(), code
+            assert stale(waiting, kind, code).read_bytes() == before[kind, code], code
+        else:
+            assert answer_file(waiting, kind, code).read_bytes() == before[kind, code], code
+            assert not stale(waiting, kind, code).exists(), code
+    assert refresher.once() == 5
+    assert sorted(done[:3]) == ["stations 1-1", "units 1", "units XX"]  # the answers first
+    assert sorted(done[3:]) == ["page en 1-1", "page ru 1-1"]
+    for kind, code in EVERY:  # the app's answer of the new state, byte for byte
+        app = ask(url(waiting, kind, code))
+        assert app["X-Secki-State"] == "2"
+        assert answer_file(waiting, kind, code).read_bytes() == app.content, code
+        assert not stale(waiting, kind, code).exists(), code
+    assert answer_file(waiting, STATIONS, "1-1").read_bytes() != before[STATIONS, "1-1"]
+    assert ask(url(waiting, STATIONS, "1-1")).json()["values"]
+    assert ask(url(waiting, UNITS, "1")).json()["stations_reported"] == 1
+    assert ask(url(waiting, UNITS, "XX")).json()["stations_reported"] == 1
+    assert refresher.once() == 0
+    # a refresher that has not looked yet (another process) finds every stale answer itself
+    submit(waiting, "2-2", admin)
+    step(publisher, clock)
+    assert stale(waiting, STATIONS, "2-2").exists() and stale(waiting, UNITS, "2").exists()
+    assert refresh.Refresher(render, asked).once() == 3
+    assert not stale(waiting, STATIONS, "2-2").exists() and not stale(waiting, UNITS, "2").exists()
+    assert ask(url(waiting, UNITS, "2")).json()["stations_reported"] == 1
+    assert refresher.once() == 0  # done by the other
+
+
+@pytest.mark.parametrize(
+    ("changed", "kind", "code", "kept"),
+    [
+        ("2-2", STATIONS, "1-1", True),
+        ("1-1", STATIONS, "1-1", False),
+        ("2-2", UNITS, "1", True),
+        ("1-2", UNITS, "1", False),  # a station of the unit
+        ("2-2", UNITS, "XX", False),  # a station below the unit
+    ],
+)
+def test_an_answer_of_an_older_state_is_removed_when_a_newer_one_changed_it(
+    waiting: Election,
+    admin: Any,
+    publisher: published.Publisher,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    changed: str,
+    kind: str,
+    code: str,
+    kept: bool,
+) -> None:
+    """State 2 is written (and what it changed marked) between the answer of state 1 and the
+    writing of its file: the writer removes the file when state 2 changed the station, or a
+    station below the unit, and keeps it otherwise."""
+    publisher.step()
+    write = stationpages.write_answer
+    raced = []
+
+    def late(slug: str, kind: str, code: str, content: bytes) -> Path | None:
+        if not raced:
+            raced.append(code)
+            submit(waiting, changed, admin)
+            step(publisher, clock)
+        return write(slug, kind, code, content)
+
+    monkeypatch.setattr(stationpages, "write_answer", late)
+    response = ask(url(waiting, kind, code))
+    assert raced == [code] and response["X-Secki-State"] == "1"
+    assert answer_file(waiting, kind, code).exists() is kept
+    if kept:
+        assert answer_file(waiting, kind, code).read_bytes() == response.content
+        return
+    response = ask(url(waiting, kind, code))  # the next one is of state 2, and stays
+    assert response["X-Secki-State"] == "2"
+    assert answer_file(waiting, kind, code).read_bytes() == response.content
+
+
+def test_new_data_and_another_election_row_remove_every_answer(
+    waiting: Election, admin: Any, publisher: published.Publisher, clock: Clock
+) -> None:
+    publisher.step()
+    ask_all(waiting)
+    change_election(admin, waiting, name="Waitland renamed")
+    step(publisher, clock)
+    assert pages_only_results(waiting)
+    ask_all(waiting)
+    again = published.Publisher(clock=clock, open_data=False)  # a publisher (re)started
+    again.step()
+    assert pages_only_results(waiting)
+
+
+def test_names_that_are_no_file_of_their_own_are_never_written() -> None:
+    for slug, kind, code in (
+        ("e", STATIONS, ".."),
+        ("e", UNITS, ".x"),
+        ("e", STATIONS, "a/b"),
+        ("e", STATIONS, ""),
+        (".e", UNITS, "1"),
+        ("e", "results", "1"),
+        ("e", "../s", "1"),
+    ):
+        assert stationpages.answer_path(slug, kind, code) is None
+        assert stationpages.write_answer(slug, kind, code, b"x") is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_refreshers_own_ask_is_an_anonymous_readers_on_the_public_host(
+    waiting: Election, publisher: published.Publisher, settings: Any
+) -> None:
+    """secki.opendata.wsgi.ask_public_answer: through the process's Django application, on
+    the public URL's host and scheme; the portal writes the file."""
+    settings.SECKI_PUBLIC_URL = "https://results.example.org/secki"
+    settings.ALLOWED_HOSTS = ["results.example.org"]
+    settings.SECKI_HTTPS = settings.SECURE_SSL_REDIRECT = True
+    assert stationpages.public_origin() == ("results.example.org", True)
+    publisher.step()
+    for kind, code in ((STATIONS, "1-1"), (UNITS, "1")):
+        opendata_wsgi.ask_public_answer(url(waiting, kind, code))
+        assert (
+            answer_file(waiting, kind, code).read_bytes() == ask(url(waiting, kind, code)).content
+        )
