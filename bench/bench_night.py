@@ -267,8 +267,10 @@ def freshness(
     slow answer never delays another's figure): its station's public JSON shows its values
     (``station``), its constituency's ``stations_reported`` (``constituency``) and the
     national one (``national``) reach the counts acknowledged by then, read as the public
-    reads them: through the shipped nginx (``port``), which keeps each answer up to a second
-    (the national one: the file the publisher writes with each state, served as it is); or
+    reads them: through the shipped nginx (``port``), which serves files (the national one
+    the publisher writes with each state; the station's and the unit's, written by the app
+    and marked stale by each state that changes them until a web process's refresher asks
+    for them again) and otherwise keeps the app's answer up to a second; or
     the national JSON from the public server itself (``port`` the app's: ``national, past
     nginx``, the published state's own delay)."""
     found: list[float] = []
