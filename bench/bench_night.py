@@ -72,7 +72,7 @@ TARGET_WRITE_RATE = 300.0
 TARGET_WRITE_P99_MS = 250.0
 WORKERS, THREADS = 2, 4
 #: the niceness deploy/systemd gives the publisher and the intake server (relative to the rest)
-PUBLISHER_NICE, INTAKE_NICE = -15, -3
+PUBLISHER_NICE, INTAKE_NICE, REFRESHER_NICE = -15, -3, -10
 
 
 # -- the night's data ----------------------------------------------------------------------
@@ -634,8 +634,13 @@ def night(
     var = Path(env["SECKI_VAR_DIR"])
     env = {**env, "SECKI_LOG_NAME": "bench.secki/log", "SECKI_SNAPSHOT_AUTO": "1"}
     log = work / "server.log"
+    own = args.refresher == "process"  # the stale pages written by a process of their own
     server = RestartableServer(
-        env, workers=WORKERS, threads=THREADS, app="secki.opendata.wsgi:application", log=log
+        {**env, "SECKI_PAGE_REFRESH": "0"} if own else env,
+        workers=WORKERS,
+        threads=THREADS,
+        app="secki.opendata.wsgi:application",
+        log=log,
     )
     # the commissions' writes reach servers of their own (deploy/nginx: secki_intake), so
     # that a write never waits in a queue behind the public's page renders
@@ -674,6 +679,23 @@ def night(
         stdout=(work / "publisher.log").open("ab"),
         stderr=subprocess.STDOUT,
     )
+    # as deploy/systemd/secki-refresher.service, beside a web server that runs none
+    refresher = (
+        subprocess.Popen(
+            [
+                *(["nice", "-n", str(args.refresher_nice)] if args.priorities else []),
+                sys.executable,
+                "-m",
+                "secki.cli",
+                "refresh",
+            ],
+            env=env,
+            stdout=(work / "refresher.log").open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        if own
+        else None
+    )
     try:
         wait_for(var / "state" / f"{SLUG}.state")
         wait_for(var / "opendata" / SLUG / "live" / "index.json")
@@ -685,6 +707,8 @@ def night(
         with shipped_nginx(var, server.port, work / "nginx", workers=2) as site:
             time.sleep(0.5)
             pids = processes(server, publisher, nginx_master(work / "nginx"), intake)
+            if refresher is not None:
+                pids["refresher"] = refresher.pid
             port = intake.port if intake is not None else server.port
             intake_pid = intake.pids()[0] if intake is not None else None
             tls = site.tls_port
@@ -714,6 +738,7 @@ def night(
                 "public server": server.pids()[0],
                 "intake server": intake_pid,
                 "publisher": publisher.pid,
+                "refresher": refresher.pid if refresher is not None else None,
                 "PostgreSQL": postmaster_pid(env["DATABASE_URL"])
                 if env.get("DATABASE_URL", "").startswith("postgres")
                 else None,
@@ -800,11 +825,14 @@ def night(
         server.stop()
         if intake is not None:
             intake.stop()
-        publisher.terminate()
-        try:
-            publisher.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            publisher.kill()
+        for each in (publisher, refresher):
+            if each is None:
+                continue
+            each.terminate()
+            try:
+                each.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                each.kill()
 
 
 def check_final(port: int, data: Night) -> None:
@@ -933,6 +961,19 @@ def main() -> int:
         default=PUBLISHER_NICE,
         help="run the publisher at this niceness (with --priorities; deploy/systemd's Nice=)",
     )
+    parser.add_argument(
+        "--refresher",
+        choices=["workers", "process"],
+        default="workers",
+        help="who writes the stale station pages and answers again: a thread in each web "
+        "server's worker, or `secki refresh` in a process of its own (deploy/systemd)",
+    )
+    parser.add_argument(
+        "--refresher-nice",
+        type=int,
+        default=REFRESHER_NICE,
+        help="run `secki refresh` at this niceness (with --priorities and --refresher process)",
+    )
     parser.add_argument("--soak", type=float, default=0.0)
     parser.add_argument("--quiet", type=float, default=10.0, help="seconds of reads first")
     args = parser.parse_args()
@@ -949,6 +990,11 @@ def main() -> int:
         )
         + (
             f"; publisher at nice {args.publisher_nice:+d}, intake {INTAKE_NICE:+d}"
+            + (
+                f", refresher process {args.refresher_nice:+d}"
+                if args.refresher == "process"
+                else ""
+            )
             + (f", PostgreSQL {args.postgres_nice:+d}" if args.postgres_nice else "")
             + " (relative)"
             if args.priorities

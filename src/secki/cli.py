@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "snapshot": "secki.opendata.cli:snapshot",
     "bundle-from-bulk": "secki.opendata.cli:bundle_from_bulk_cmd",
     "publish": "secki.opendata.cli:publish_cmd",
+    "refresh": "secki.opendata.cli:refresh_cmd",
     "mirror": "secki.opendata.cli:mirror_cmd",
     "log": "secki.opendata.cli:log_group",
     "manage": "secki.cli:manage",

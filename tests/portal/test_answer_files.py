@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from django.test import Client
 
 from secki.accounts.actions import change_election
+from secki.cli import cli
 from secki.elections.models import Election
 from secki.opendata import published, refresh, stationpages
 from secki.opendata import wsgi as opendata_wsgi
@@ -274,3 +276,74 @@ def test_the_refreshers_own_ask_is_an_anonymous_readers_on_the_public_host(
         assert (
             answer_file(waiting, kind, code).read_bytes() == ask(url(waiting, kind, code)).content
         )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_secki_refresh_writes_again_what_a_state_made_stale_in_a_process_of_its_own(
+    waiting: Election, admin: Any, publisher: published.Publisher, clock: Clock
+) -> None:
+    """``secki refresh`` (deploy/systemd/secki-refresher.service, beside web servers with
+    SECKI_PAGE_REFRESH=0): the station's answer, its units' and its page, through this
+    process's own Django application, as the web workers' refresher would."""
+    publisher.step()
+    ask_all(waiting)
+    http.pages.clear()
+    Client().get(f"/e/{waiting.slug}/s/1-1/", HTTP_ACCEPT_LANGUAGE="en")
+    page = stationpages.page_path(waiting.slug, "en", "1-1")
+    assert page is not None and page.exists()
+    submit(waiting, "1-1", admin)
+    step(publisher, clock)
+    assert stale(waiting, STATIONS, "1-1").exists() and stale(waiting, UNITS, "XX").exists()
+    assert page.with_name(stationpages.STALE).exists() and not page.exists()
+    result = CliRunner().invoke(cli, ["refresh", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "4 pages and answers written again" in result.output
+    for kind, code in ((STATIONS, "1-1"), (UNITS, "1"), (UNITS, "XX")):
+        assert not stale(waiting, kind, code).exists(), code
+        app = ask(url(waiting, kind, code))
+        assert app["X-Secki-State"] == "2"
+        assert answer_file(waiting, kind, code).read_bytes() == app.content, code
+    assert page.exists() and not page.with_name(stationpages.STALE).exists()
+    assert CliRunner().invoke(cli, ["refresh", "--once"]).output.startswith("0 pages")
+
+
+def test_a_newer_states_answers_go_before_the_pages_a_long_look_has_left(
+    waiting: Election, admin: Any, publisher: published.Publisher, clock: Clock
+) -> None:
+    """A look past its budget stops rendering pages when a newer state is marked; the next
+    look asks for that state's answers first, then renders the pages left over, none lost."""
+    publisher.step()
+    ask_all(waiting)
+    for code in ("1-1", "1-2", "2-2"):
+        http.pages.clear()
+        Client().get(f"/e/{waiting.slug}/s/{code}/", HTTP_ACCEPT_LANGUAGE="en")
+    done: list[str] = []
+
+    def render(slug: str, language: str, code: str) -> None:
+        done.append(f"page {code}")
+        http.pages.clear()
+        Client().get(f"/e/{slug}/s/{code}/", HTTP_ACCEPT_LANGUAGE=language)
+        if code == first:  # meanwhile a protocol and a newer state, marked
+            submit(waiting, "2-2", admin)
+            step(publisher, clock)
+
+    def asked(path: str) -> None:
+        done.append(path.rsplit("/", 2)[-2] + " " + path.rsplit("/", 1)[-1])
+        ask(path)
+
+    refresher = refresh.Refresher(render, asked, budget=0.0)
+    assert refresher.once() == 0
+    submit(waiting, "1-1", admin)
+    submit(waiting, "1-2", admin)
+    step(publisher, clock)
+    first = sorted(code for _language, code in stationpages.stale_pages(waiting.slug))[0]
+    assert refresher.once() == 5  # 1-1's and 1-2's answers, units 1 and XX, then one page
+    assert done[-1] == f"page {first}" and len([d for d in done if d.startswith("page")]) == 1
+    done.clear()
+    assert refresher.once() == 5
+    # the newer state's answers first (2-2's, units 2 and XX), then the pages: the one left over
+    assert sorted(done[:3]) == ["stations 2-2", "units 2", "units XX"]
+    left = "1-2" if first == "1-1" else "1-1"
+    assert sorted(done[3:]) == sorted([f"page {left}", "page 2-2"])
+    assert not stationpages.stale_pages(waiting.slug)
+    assert refresher.once() == 0

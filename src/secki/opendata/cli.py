@@ -349,6 +349,38 @@ def _progress_of(bar: Any) -> Callable[[int, int], None]:
     return progress
 
 
+@click.command("refresh")
+@click.option(
+    "--every",
+    default=0.25,  # opendata.refresh.EVERY (Django is not set up yet)
+    show_default=True,
+    type=click.FloatRange(min=0.05, max=10.0),
+    help="Seconds between two looks at the published states.",
+)
+@click.option("--once", is_flag=True, help="Look once, write what is stale, and stop.")
+def refresh_cmd(every: float, once: bool) -> None:
+    """Write again the station pages and results answers that new public states made stale,
+    in this process of its own instead of the web server's workers (which then run none:
+    SECKI_PAGE_REFRESH=0 in their environment), so that it can run at a priority of its own
+    (deploy/systemd/secki-refresher.service). Runs while a publisher runs, until
+    interrupted."""
+    setup_django()
+    import contextlib
+    import signal
+    import threading
+
+    from secki.opendata import refresh, wsgi
+
+    refresher = refresh.Refresher(wsgi.render_station_page, wsgi.ask_public_answer)
+    if once:
+        click.echo(f"{refresher.once()} pages and answers written again", err=True)
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signo, _frame: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        refresher.run(stop, every=every)
+
+
 @click.command("mirror")
 @click.argument("urls", nargs=-1)
 def mirror_cmd(urls: tuple[str, ...]) -> None:

@@ -22,7 +22,9 @@ The public results answers of the changed stations and of the units above them
 (``/api/v1/elections/<slug>/results/stations/<code>`` and ``…/units/<code>``, kept as
 stale beside the pages: :func:`~secki.opendata.stationpages.mark_stale`) are asked for again
 the same way, first, before the pages: the units' from the window of unit changes
-(:attr:`~secki.opendata.published.State.units_recent`).
+(:attr:`~secki.opendata.published.State.units_recent`). A look that has rendered pages for
+longer than its budget (``EVERY``) while a newer state is marked leaves the rest of its pages
+to the next look, so that the newer state's answers never wait for a long list of pages.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -51,16 +54,22 @@ Ask = Callable[[str], None]
 class Refresher:
     """Renders the stale pages of the stations changed since its last look (:meth:`once`)."""
 
-    def __init__(self, render: Render, ask: Ask | None = None) -> None:
+    def __init__(self, render: Render, ask: Ask | None = None, *, budget: float = EVERY) -> None:
         self.render = render
         self.ask = ask
+        #: seconds of pages a look renders before it lets a newer marked state's answers go
+        #: first (the rest of its pages wait for the next look)
+        self.budget = budget
         #: election → (its state's key, the version it last looked at)
         self.seen: dict[str, tuple[tuple[int, str], int]] = {}
+        #: election → (its state's key, the stations whose stale pages a look left for later)
+        self.left: dict[str, tuple[tuple[int, str], set[str]]] = {}
 
     def once(self) -> int:
         """One look at every election's latest state; returns how many pages and results
         answers it wrote again (the answers first)."""
         rendered = 0
+        began = time.monotonic()
         directory = published.state_dir()
         names = sorted(p.name for p in directory.glob(f"*{published.SUFFIX}"))
         for name in names:
@@ -76,9 +85,19 @@ class Refresher:
             if self.ask is not None:
                 rendered += self._answers(slug, stationpages.STATIONS, codes)
                 rendered += self._answers(slug, stationpages.UNITS, units)
+            key, left = self.left.pop(slug, (state.key, set()))
+            if codes is not None and key == state.key:
+                codes |= left
             if codes is not None and not codes:
                 continue
-            for language, code in stationpages.stale_pages(slug, codes):
+            stale = stationpages.stale_pages(slug, codes)
+            for i, (language, code) in enumerate(stale):
+                if (
+                    time.monotonic() - began >= self.budget
+                    and published.marked_version(slug) > upto
+                ):  # a newer state is marked: its answers first, these pages at the next look
+                    self.left[slug] = (state.key, {c for _language, c in stale[i:]})
+                    break
                 with stationpages.claimed(slug, language, code) as mine:
                     if not mine or not stationpages.stale_pages(slug, [code]):
                         continue  # another process renders it, or has
