@@ -355,6 +355,34 @@ class PublisherLog:
         )
 
 
+class RefresherLog:
+    """The looks ``secki refresh`` logged (``refreshed …``, at DEBUG) since a point in its log:
+    how long each took and what it wrote (the stale answers first, then pages)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.start = path.stat().st_size if path.exists() else 0
+
+    def line(self) -> str:
+        looks: list[dict[str, Any]] = []
+        with self.path.open("rb") as f:
+            f.seek(self.start)
+            for raw in f:
+                if b'"refreshed ' in raw:
+                    with contextlib.suppress(ValueError):
+                        looks.append(json.loads(raw))
+        if not looks:
+            return "  refresher: nothing written again"
+        ms = [float(d["look_ms"]) for d in looks]
+        return (
+            f"  refresher: {len(looks)} looks wrote {sum(d['answers'] for d in looks):,} answers "
+            f"and {sum(d['pages'] for d in looks):,} pages again; a look p50 "
+            f"{percentile(ms, 50):.0f} / p99 {percentile(ms, 99):.0f} / max {max(ms):.0f} ms; "
+            f"pages left for the next look p99 "
+            f"{percentile([float(d['pages_left']) for d in looks], 99):.0f}"
+        )
+
+
 # -- wrk -----------------------------------------------------------------------------------
 
 LUA_RANDOM = """
@@ -689,7 +717,7 @@ def night(
                 "secki.cli",
                 "refresh",
             ],
-            env=env,
+            env={**env, "SECKI_LOG_LEVEL": "DEBUG", "SECKI_LOG_FORMAT": "json"},
             stdout=(work / "refresher.log").open("ab"),
             stderr=subprocess.STDOUT,
         )
@@ -756,6 +784,7 @@ def night(
             cpu = Cpu(server.pids()[0], publisher.pid, intake_pid)
             budget = Budget(budget_pids)
             states = PublisherLog(work / "publisher.log")
+            looks = RefresherLog(work / "refresher.log") if refresher is not None else None
             with readers(targets, args.connections, None) as reads:
                 writes = post_paced(
                     port, f"/api/v1/elections/{SLUG}/turnout", token, data.turnout, rate
@@ -764,6 +793,8 @@ def night(
             print(cpu.line(reads, writes.sent, writes.seconds))
             print(budget.line())
             print(states.line())
+            if looks is not None:
+                print(looks.line())
             print(
                 writes.line("(turnout reports)", TARGET_WRITE_RATE if "Postgre" in label else None)
             )
@@ -781,6 +812,7 @@ def night(
             cpu = Cpu(server.pids()[0], publisher.pid, intake_pid)
             budget = Budget(budget_pids)
             states = PublisherLog(work / "publisher.log")
+            looks = RefresherLog(work / "refresher.log") if refresher is not None else None
             with readers(targets, args.connections, None) as reads:
                 for name in ("station", "constituency", "national", PAST_NGINX):
                     t = threading.Thread(target=sample, args=(name,))
@@ -803,6 +835,8 @@ def night(
             print(cpu.line(reads, protocol_writes.sent, protocol_writes.seconds))
             print(budget.line())
             print(states.line())
+            if looks is not None:
+                print(looks.line())
             print(
                 protocol_writes.line(
                     "(protocols)", TARGET_WRITE_RATE if "Postgre" in label else None

@@ -68,7 +68,7 @@ class Refresher:
     def once(self) -> int:
         """One look at every election's latest state; returns how many pages and results
         answers it wrote again (the answers first)."""
-        rendered = 0
+        rendered = answers = 0
         began = time.monotonic()
         directory = published.state_dir()
         names = sorted(p.name for p in directory.glob(f"*{published.SUFFIX}"))
@@ -83,8 +83,8 @@ class Refresher:
             units = self._changed(slug, state.units_recent, state, upto)
             self.seen[slug] = (state.key, upto)
             if self.ask is not None:
-                rendered += self._answers(slug, stationpages.STATIONS, codes)
-                rendered += self._answers(slug, stationpages.UNITS, units)
+                answers += self._answers(slug, stationpages.STATIONS, codes)
+                answers += self._answers(slug, stationpages.UNITS, units)
             key, left = self.left.pop(slug, (state.key, set()))
             if codes is not None and key == state.key:
                 codes |= left
@@ -104,7 +104,19 @@ class Refresher:
                     self.render(slug, language, code)
                     stationpages.drop_stale(slug, language, code)
                     rendered += 1
-        return rendered
+        if (rendered or answers) and log.isEnabledFor(logging.DEBUG):  # what a look cost
+            log.debug(
+                "refreshed %d answers and %d pages",
+                answers,
+                rendered,
+                extra={
+                    "answers": answers,
+                    "pages": rendered,
+                    "look_ms": round(1000 * (time.monotonic() - began), 1),
+                    "pages_left": sum(len(codes) for _key, codes in self.left.values()),
+                },
+            )
+        return rendered + answers
 
     def _answers(self, slug: str, kind: str, codes: set[str] | None) -> int:
         """Ask again for the stale results answers of these stations or units (``kind``;
