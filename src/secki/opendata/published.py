@@ -72,8 +72,9 @@ PART_GRACE = 30.0
 #: part drops its older ones). In memory a part takes 4 to 5 times its file (measured with
 #: bench/bench_worker_memory.py), so this keeps a worker's parts within about 100 MB whatever
 #: the election's size: at 6,537 stations every unit's part fits (125 parts of about 25 kB
-#: once every station counted), at 100,000 about 40 of the 125 (a counted part about 0.6 MB;
-#: a unit not kept is read again from its file, tens of milliseconds). Formerly 256 parts by
+#: once every station counted); at 100,000 about half of the 125 (a counted part of 800
+#: stations about 0.35 MB, of 1,500 about 0.6 MB), a unit not kept read again from its file
+#: when asked (about 10 ms for 1,500 counted stations on a quiet core). Formerly 256 parts by
 #: count: at 100,000 stations two versions of every unit, the whole election twice (200 MB
 #: after 3,000 protocols, growing with every station counted).
 PARTS_BYTES_KEPT = 24 << 20
