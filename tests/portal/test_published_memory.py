@@ -77,6 +77,11 @@ def test_of_each_unit_only_the_newest_part_is_kept(tmp_path: Path) -> None:
     new.unlink()
     published._part(old)
     assert set(kept()) == {old.name, other.name}
+    # two threads that read the same file at once put it twice: still one part of unit 7
+    published._part_cache.put(old, old.stat().st_size, published._part(old))
+    newer = write_part(tmp_path, 7, 3, 12)
+    published._part(newer)
+    assert set(kept()) == {newer.name, other.name}
 
 
 def test_a_station_read_after_many_states_keeps_one_part_of_its_unit(

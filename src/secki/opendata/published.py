@@ -249,14 +249,14 @@ class _PartCache:
     def put(self, path: Path, size: int, part: StationPart) -> None:
         unit = _part_unit(path)
         with self.lock:
+            self._drop(path)  # (two threads read the same file at once)
             if unit is not None:
                 newest = self.newest.get(unit[0])
-                if newest is not None and newest[1] != path:
+                if newest is not None:
                     if newest[0] > unit[1] and newest[1].exists():
                         return  # an older state's part: the newer one stays
                     self._drop(newest[1])  # (or a newer part gone: an election made again)
                 self.newest[unit[0]] = (unit[1], path)
-            self._drop(path)
             self.items[path] = (size, part)
             self.size += size
             while len(self.items) > 1 and self.size > PARTS_BYTES_KEPT:
