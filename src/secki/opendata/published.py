@@ -67,8 +67,17 @@ PARTS = ".parts"
 #: seconds a part no state names any more stays on disk (a reader may still hold the state
 #: that named it)
 PART_GRACE = 30.0
-#: parts a server process keeps in memory (each one unit's stations)
-PARTS_KEPT = 256
+#: bytes of part files a server process keeps loaded (each part one unit's stations; the
+#: sizes of their files, least recently used dropped first, one part per unit: a unit's newer
+#: part drops its older ones). In memory a part takes 4 to 5 times its file (measured with
+#: bench/bench_worker_memory.py), so this keeps a worker's parts within about 100 MB whatever
+#: the election's size: at 6,537 stations every unit's part fits (125 parts of about 25 kB
+#: once every station counted); at 100,000 about half of the 125 (a counted part of 800
+#: stations about 0.35 MB, of 1,500 about 0.6 MB), a unit not kept read again from its file
+#: when asked (about 10 ms for 1,500 counted stations on a quiet core). Formerly 256 parts by
+#: count: at 100,000 stations two versions of every unit, the whole election twice (200 MB
+#: after 3,000 protocols, growing with every station counted).
+PARTS_BYTES_KEPT = 24 << 20
 #: seconds between publications while facts arrive (the state is never older than this)
 INTERVAL = 0.5
 #: seconds between rewrites of the open-data live files while facts arrive (a national bulk
@@ -205,28 +214,86 @@ def _register_tag(data: PublicData) -> int:
     )
 
 
-_part_cache: OrderedDict[Path, StationPart] = OrderedDict()
-_part_lock = threading.Lock()
-
-
 def _load(path: Path) -> Any:
     return pickle.loads(path.read_bytes())  # noqa: S301 - written by this site's publisher
 
 
+def _part_unit(path: Path) -> tuple[tuple[Path, int], int] | None:
+    """(the part's unit: its directory and id, the state version it was written for) from a
+    part file's name (``<unit id>-<version>-<publisher>``); None for another name."""
+    unit, _, rest = path.name.partition("-")
+    version = rest.partition("-")[0]
+    if not (unit.isdigit() and version.isdigit()):
+        return None
+    return (path.parent, int(unit)), int(version)
+
+
+class _PartCache:
+    """The part files a process keeps loaded: at most ``PARTS_BYTES_KEPT`` bytes of files
+    (the most recently used part is kept even when larger), and of each unit only the part of
+    the newest state that asked for it. A reader still on an older state gets that state's
+    part from its file without keeping it (unless the newer part's file is gone: the
+    election was made again, its versions counting from 1)."""
+
+    def __init__(self) -> None:
+        self.items: OrderedDict[Path, tuple[int, StationPart]] = OrderedDict()
+        self.size = 0  # bytes of the files of ``items``
+        self.newest: dict[tuple[Path, int], tuple[int, Path]] = {}  # unit → (version, part)
+        self.lock = threading.Lock()
+
+    def get(self, path: Path) -> StationPart | None:
+        with self.lock:
+            hit = self.items.get(path)
+            if hit is None:
+                return None
+            self.items.move_to_end(path)
+            return hit[1]
+
+    def put(self, path: Path, size: int, part: StationPart) -> None:
+        unit = _part_unit(path)
+        with self.lock:
+            self._drop(path)  # (two threads read the same file at once)
+            if unit is not None:
+                newest = self.newest.get(unit[0])
+                if newest is not None:
+                    if newest[0] > unit[1] and newest[1].exists():
+                        return  # an older state's part: the newer one stays
+                    self._drop(newest[1])  # (or a newer part gone: an election made again)
+                self.newest[unit[0]] = (unit[1], path)
+            self.items[path] = (size, part)
+            self.size += size
+            while len(self.items) > 1 and self.size > PARTS_BYTES_KEPT:
+                self._drop(next(iter(self.items)))
+
+    def _drop(self, path: Path) -> None:
+        hit = self.items.pop(path, None)
+        if hit is None:
+            return
+        self.size -= hit[0]
+        unit = _part_unit(path)
+        if unit is not None and self.newest.get(unit[0], (0, None))[1] == path:
+            del self.newest[unit[0]]
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
+            self.newest.clear()
+            self.size = 0
+
+
+_part_cache = _PartCache()
+
+
 def _part(path: Path) -> StationPart:
     """A unit's part file, kept in memory (its name changes whenever its content does)."""
-    with _part_lock:
-        part = _part_cache.get(path)
-        if part is not None:
-            _part_cache.move_to_end(path)
-            return part
-    part = _load(path)
+    part = _part_cache.get(path)
+    if part is not None:
+        return part
+    raw = path.read_bytes()
+    part = pickle.loads(raw)  # noqa: S301 - written by this site's publisher
     if not isinstance(part, StationPart):
         raise TypeError(f"{path.name}: not a part of a published state")
-    with _part_lock:
-        _part_cache[path] = part
-        while len(_part_cache) > PARTS_KEPT:
-            _part_cache.popitem(last=False)
+    _part_cache.put(path, len(raw), part)
     return part
 
 
@@ -689,6 +756,7 @@ def clear() -> None:
         _memory.clear()
         _checked.clear()
         _versions.clear()
+    _part_cache.clear()
 
 
 def national_answer(state: State) -> bytes:
@@ -703,6 +771,9 @@ def current(slug: str) -> State | None:
     if snapshots.publisher_alive():
         state = _from_file(slug)
         if state is not None:
+            if slug in _memory:  # a state built here before the publisher's first one
+                with _demand_lock:
+                    _memory.pop(slug, None)
             return state
     return _on_demand(slug)
 

@@ -51,6 +51,11 @@ PUBLIC_MAX_AGE = 5
 #: not touch the ledger, such as a renamed election)
 CACHE_SECONDS = 60.0
 CACHE_ENTRIES = 512
+#: bytes of pages the process cache holds at most (least recently used dropped first): a
+#: unit's page at 100,000 stations lists 100 of them, and each state (every 0.5 s while
+#: facts arrive) keys its pages anew, so 512 entries alone could hold tens of MB of pages no
+#: reader asks for again
+CACHE_BYTES = 16 << 20
 #: seconds a process reuses an election's row and the ledger head it read: within them a
 #: cached page or a 304 costs no database work at all (pages may lag a change by this much)
 ROW_SECONDS = 1.0
@@ -121,6 +126,7 @@ def live_path(request: HttpRequest) -> str:
 class _PageCache:
     def __init__(self) -> None:
         self._items: OrderedDict[str, tuple[float, bytes, str]] = OrderedDict()
+        self.size = 0  # bytes of the pages held
         self._lock = threading.Lock()
 
     def get(self, key: str) -> tuple[bytes, str] | None:
@@ -129,21 +135,28 @@ class _PageCache:
             if item is None:
                 return None
             if item[0] < time.monotonic():
-                del self._items[key]
+                self._drop(key)
                 return None
             self._items.move_to_end(key)
             return item[1], item[2]
 
     def put(self, key: str, content: bytes, content_type: str) -> None:
         with self._lock:
+            self._drop(key)
             self._items[key] = (time.monotonic() + CACHE_SECONDS, content, content_type)
-            self._items.move_to_end(key)
-            while len(self._items) > CACHE_ENTRIES:
-                self._items.popitem(last=False)
+            self.size += len(content)
+            while len(self._items) > CACHE_ENTRIES or self.size > CACHE_BYTES:
+                self._drop(next(iter(self._items)))
+
+    def _drop(self, key: str) -> None:
+        item = self._items.pop(key, None)
+        if item is not None:
+            self.size -= len(item[1])
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self.size = 0
         with _rows_lock:
             _rows.clear()
         published.clear()
