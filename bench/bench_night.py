@@ -349,7 +349,9 @@ class PublisherLog:
             f"  publisher: {len(states)} states; "
             f"between two {spread('since_last_ms', states[1:])}; "
             f"state written in {spread('state_ms')} (its thread's CPU {spread('state_cpu_ms')}); "
-            f"then open data etc. {spread('after_ms')}; "
+            f"then open data etc. {spread('after_ms')}; the oldest fact new in a state "
+            f"{spread('oldest_fact_ms')} old when it was written; garbage collection "
+            f"{spread('gc_ms')} a state; "
             f"{len(rounds)} log rounds beside them: {spread('log_ms', rounds)} "
             f"(CPU {spread('log_cpu_ms', rounds)})"
         )

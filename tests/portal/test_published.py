@@ -20,6 +20,7 @@ from django.utils import timezone
 from secki.accounts.actions import change_election
 from secki.elections.models import Election, Station
 from secki.ledger.chain import ledger_head
+from secki.ledger.models import LedgerEntry
 from secki.observability import JsonFormatter
 from secki.opendata import published, snapshots
 from secki.opendata.collect import collect
@@ -712,8 +713,12 @@ def test_each_state_logs_what_it_cost_and_how_long_since_the_last_one(
     assert first.pages_changed == -1  # type: ignore[attr-defined]  # every page: new data
     assert second.pages_changed == 1  # type: ignore[attr-defined]
     for record in lines:
-        for key in ("state_ms", "state_cpu_ms", "after_ms", "after_cpu_ms"):
+        for key in ("state_ms", "state_cpu_ms", "after_ms", "after_cpu_ms", "gc_ms"):
             assert getattr(record, key) >= 0, key
+    # the oldest fact the state is the first to include, as old as it was when it was written
+    assert first.oldest_fact_ms > 0  # type: ignore[attr-defined]
+    at = LedgerEntry.objects.filter(election=waiting).order_by("-seq").values_list("at")[0][0]
+    assert 0 < second.oldest_fact_ms <= 1000 * (timezone.now() - at).total_seconds()  # type: ignore[attr-defined]
     # and the JSON formatter writes them as numbers
     doc = json.loads(JsonFormatter().format(second))
     assert doc["message"] == f"published state 2 of {waiting.slug}"

@@ -24,6 +24,7 @@ per ``ON_DEMAND_SECONDS`` and only when the ledger moved.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import logging
 import os
@@ -284,6 +285,31 @@ class _PartCache:
 _part_cache = _PartCache()
 
 
+class _GcClock:
+    """Seconds this process spent collecting garbage (all threads stop meanwhile), counted
+    once :meth:`watch` was called (the publisher at DEBUG: its states' timings)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._since: float | None = None
+        self._watching = False
+
+    def watch(self) -> None:
+        if not self._watching:
+            gc.callbacks.append(self._callback)
+            self._watching = True
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._since = time.perf_counter()
+        elif self._since is not None:
+            self.seconds += time.perf_counter() - self._since
+            self._since = None
+
+
+_gc = _GcClock()
+
+
 def _part(path: Path) -> StationPart:
     """A unit's part file, kept in memory (its name changes whenever its content does)."""
     part = _part_cache.get(path)
@@ -529,7 +555,7 @@ class Publisher:
                 if slug in self._behind:
                     self._open_data(Election.objects.get(pk=row.election.id), now)
                 return None
-        started, cpu = time.perf_counter(), time.thread_time()
+        started, cpu, collected = time.perf_counter(), time.thread_time(), _gc.seconds
         election = Election.objects.get(pk=row.election.id)
         data = self._current_data(election)
         version = (last.state.version + 1) if last is not None else 1
@@ -552,13 +578,24 @@ class Publisher:
         # the national answer at once, served by nginx as it is (no app, no copies of it)
         stationpages.write_results(slug, national_answer(state))
         _write_marked(slug, version)
-        written_at, written_cpu = time.perf_counter(), time.thread_time()
+        written_at, written_cpu, written_wall = time.perf_counter(), time.thread_time(), self.now()
         if self.open_data:  # the files the changes touched and a due release, after the state
             self._behind.add(slug)
             self._open_data(election, now)
         self.last[slug] = _Last(state, now)
         data.index()  # while nothing waits: the next change finds its station at once
         if log.isEnabledFor(logging.DEBUG):  # what each state cost and how late it came
+            _gc.watch()
+            oldest = (  # the oldest fact this state is the first to include: how late it came
+                LedgerEntry.objects.filter(
+                    election_id=state.key[0],
+                    seq__gt=last.state.seq if last is not None else 0,
+                    seq__lte=state.seq,
+                )
+                .order_by("seq")
+                .values_list("at", flat=True)
+                .first()
+            )
             log.debug(
                 "published state %d of %s",
                 version,
@@ -574,6 +611,10 @@ class Publisher:
                     "since_last_ms": -1.0
                     if last is None or last.at == -float("inf")
                     else round(1000 * (now - last.at), 1),
+                    "oldest_fact_ms": -1.0
+                    if oldest is None
+                    else round(1000 * (written_wall - oldest).total_seconds(), 1),
+                    "gc_ms": round(1000 * (_gc.seconds - collected), 1),
                 },
             )
         return state
