@@ -704,12 +704,12 @@ def night(
             "--interval",
             "1",
         ],
-        # each state's timings, one JSON line each (:func:`publisher_line`)
+        # each state's timings, one JSON line each (:class:`PublisherLog` reads them)
         env={**env, "SECKI_LOG_LEVEL": "DEBUG", "SECKI_LOG_FORMAT": "json"},
         stdout=(work / "publisher.log").open("ab"),
         stderr=subprocess.STDOUT,
     )
-    # as deploy/systemd/secki-refresher.service, beside a web server that runs none
+    # `secki refresh` in a process of its own, beside a web server that runs none
     refresher = (
         subprocess.Popen(
             [
