@@ -3,7 +3,7 @@
     python bench/bench_night.py [--stations N] [--db postgresql|sqlite|both] [--rate R]
                                 [--sqlite-rate R] [--connections C] [--offer R]
                                 [--intake-workers N] [--intake-threads N]
-                                [--turnout-reports N] [--soak SECONDS]
+                                [--turnout-reports N] [--soak SECONDS] [--no-fill]
 
 For each database (a throwaway durable PostgreSQL, then SQLite) it simulates the default
 election (6,537 stations), imports its register only, and runs what production runs: the
@@ -13,7 +13,9 @@ and the published public state every public page is served from), the intake ser
 writes go to (``--intake-workers``, ``--intake-threads``) and, in front of them, nginx with
 the shipped configuration (deploy/nginx: TLS, the open-data files, the station pages and the
 national results answer from disk, the other public pages and results answers kept a second
-for every reader); every read goes through it. Then it
+for every reader); every read goes through it. It writes every station page first
+(``secki refresh --once --fill``, as an operator before the polls close; ``--no-fill``: only
+the pages read so far are files, the workers write the rest between states). Then it
 replays the night through the HTTP API as a CEC operator's token: every turnout report, then
 every protocol, paced at ``--rate`` per second on PostgreSQL (target >= 300/s) and
 ``--sqlite-rate`` on SQLite (the demo's replay, about 145/s), while ``wrk`` (``--connections``
@@ -133,6 +135,18 @@ def rss_mb(pid: int) -> float | None:
     except OSError:
         return None
     return None
+
+
+def private_mb(pid: int) -> float | None:
+    """The process's resident memory no other process shares (``Private_*`` of
+    ``/proc/PID/smaps_rollup``): its RSS without the shared pages it has touched, such as
+    nginx's cache zone or a forked server's pages still shared with its parent."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return None
+    kb = sum(int(line.split()[1]) for line in text.splitlines() if line.startswith("Private_"))
+    return kb / 1024
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -763,6 +777,15 @@ def night(
                 if answer.status != 200:
                     raise SystemExit(f"{path}: HTTP {answer.status}")
                 conn.close()
+            if args.fill:  # as an operator before the polls close: every page on disk
+                began = time.monotonic()
+                out = secki(env, "refresh", "--once", "--fill").stderr
+                filled = re.search(r"(\d+) station pages written", out)
+                print(
+                    f"  station pages written before the reads (secki refresh --once --fill): "
+                    f"{filled.group(1) if filled else '?'} in {time.monotonic() - began:.0f} s",
+                    flush=True,
+                )
             print(f"  RSS at start: {rss_line(pids)}", flush=True)
             budget_pids = {
                 "public server": server.pids()[0],
@@ -928,21 +951,29 @@ def soak(
         while time.monotonic() - started < 60:
             time.sleep(1)
         first = {name: rss_mb(pid) for name, pid in pids.items()}
+        first_private = {name: private_mb(pid) for name, pid in pids.items()}
         print(f"  soak: RSS after the first minute: {rss_line(pids)}", flush=True)
         while time.monotonic() - started < args.soak:
             time.sleep(1)
         stop.set()
         writer.join()
     end = {name: rss_mb(pid) for name, pid in pids.items()}
-    growth = []
-    for name, before in first.items():
-        after = end.get(name)
-        if before and after:
-            growth.append(f"{name} {100 * (after - before) / before:+.1f} %")
+    end_private = {name: private_mb(pid) for name, pid in pids.items()}
+
+    def growth(before: dict[str, float | None], after: dict[str, float | None]) -> str:
+        out = []
+        for name, was in before.items():
+            now = after.get(name)
+            if was and now:
+                out.append(f"{name} {100 * (now - was) / was:+.1f} % ({now - was:+.1f} MB)")
+        return ", ".join(out)
+
     print(f"soak {args.soak:.0f} s:")
     print(box[0].line("(turnout corrections)", None) if box else "  no writes")
     print_reads(reads)
-    print(f"  RSS growth after the first minute (target < 10 %): {', '.join(growth)}")
+    print(f"  RSS growth after the first minute (target < 10 %): {growth(first, end)}")
+    private = growth(first_private, end_private)
+    print(f"  of which private (not shared with another process): {private}")
 
 
 def main() -> int:
@@ -1009,6 +1040,14 @@ def main() -> int:
         type=int,
         default=REFRESHER_NICE,
         help="run `secki refresh` at this niceness (with --priorities and --refresher process)",
+    )
+    parser.add_argument(
+        "--fill",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="before the reads, write every station page in every language (`secki refresh "
+        "--once --fill`, as before the polls close); --no-fill: only the pages read so far "
+        "are files, the workers' refreshers write the rest between states",
     )
     parser.add_argument("--soak", type=float, default=0.0)
     parser.add_argument("--quiet", type=float, default=10.0, help="seconds of reads first")

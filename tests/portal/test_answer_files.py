@@ -308,6 +308,29 @@ def test_secki_refresh_writes_again_what_a_state_made_stale_in_a_process_of_its_
     assert CliRunner().invoke(cli, ["refresh", "--once"]).output.startswith("0 pages")
 
 
+@pytest.mark.django_db(transaction=True)
+def test_secki_refresh_once_fill_writes_every_page_no_reader_asked_for_with_a_progress_bar(
+    waiting: Election, publisher: published.Publisher
+) -> None:
+    """``secki refresh --once --fill`` (before the polls close): every station's page in
+    every language, as a reader gets it, then nothing left; --fill alone is refused."""
+    publisher.step()
+    result = CliRunner().invoke(cli, ["refresh", "--once", "--fill"])
+    assert result.exit_code == 0, result.output
+    assert "12 station pages written for the first time" in result.output
+    assert f"{waiting.slug}: station pages" in result.output  # the progress bar
+    for code in ("1-1", "1-2", "2-1", "2-2"):
+        for language in ("az", "en", "ru"):
+            path = stationpages.page_path(waiting.slug, language, code)
+            assert path is not None and path.exists(), (language, code)
+    written = stationpages.page_path(waiting.slug, "ru", "2-2")
+    assert written is not None and b'lang="ru"' in written.read_bytes()
+    again = CliRunner().invoke(cli, ["refresh", "--once", "--fill"])
+    assert "0 station pages written for the first time" in again.output
+    refused = CliRunner().invoke(cli, ["refresh", "--fill"])
+    assert refused.exit_code == 2 and "--fill goes with --once" in refused.output
+
+
 def test_a_newer_states_answers_go_before_the_pages_a_long_look_has_left(
     waiting: Election,
     admin: Any,

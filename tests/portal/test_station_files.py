@@ -398,6 +398,86 @@ def test_the_refresher_waits_for_the_publishers_marks_and_for_another_processs_c
     assert not claim.exists() and not stale(waiting, "2-1", "en").exists()
 
 
+ALL = ("1-1", "1-2", "2-1", "2-2")  # every station of the small election
+
+
+def files(election: Election) -> set[tuple[str, str]]:
+    """(language, code) of the station pages on disk, fresh ones."""
+    return {
+        (lang, code) for code in ALL for lang in LANGUAGES if page(election, code, lang).exists()
+    }
+
+
+def test_a_refresher_with_time_to_spare_writes_the_pages_no_reader_asked_for(
+    waiting: Election, admin: Any, publisher: published.Publisher, clock: Clock, monkeypatch: Any
+) -> None:
+    """A look that found nothing stale writes, within its fill budget, the pages of the
+    stations no reader has asked for, in every language, one pass over the register (a page
+    on disk is left alone); a station a state changed is still the stale look's; new data
+    (every page removed) makes a new pass due. Without a fill budget, none."""
+    publisher.step()
+    render_all(waiting, ("1-2",))
+    assert refresh.Refresher(render).once() == 0 and len(files(waiting)) == 3
+    rendered: list[tuple[str, str]] = []
+
+    def counted(slug: str, language: str, code: str) -> None:
+        rendered.append((language, code))
+        render(slug, language, code)
+
+    before = page(waiting, "1-2").stat().st_mtime_ns
+    pages = refresh.Refresher(counted, fill=60.0)
+    assert pages.once() == 9  # 1-1, 2-1 and 2-2, each in three languages
+    assert files(waiting) == {(lang, code) for code in ALL for lang in LANGUAGES}
+    assert sorted(rendered) == sorted(
+        (lang, c) for c in ("1-1", "2-1", "2-2") for lang in LANGUAGES
+    )
+    assert page(waiting, "1-2").stat().st_mtime_ns == before  # on disk: not rendered again
+    for language in LANGUAGES:  # what a reader gets
+        assert (
+            page(waiting, "2-2", language).read_bytes()
+            == get(waiting, "2-2", HTTP_ACCEPT_LANGUAGE=language).content
+        )
+    assert pages.once() == 0 and not pages.passes  # the pass is over
+    submit(waiting, "2-2", admin)
+    step(publisher, clock)
+    rendered.clear()
+    assert pages.once() == 3 and sorted(rendered) == [(lang, "2-2") for lang in sorted(LANGUAGES)]
+    assert pages.once() == 0
+    # new data: every page removed, a new pass
+    change_election(admin, waiting, name="Waitland again")
+    step(publisher, clock)
+    assert not files(waiting)
+    assert pages.once() == 12 and len(files(waiting)) == 12
+
+
+def test_a_pass_goes_on_where_its_budget_ended_and_writes_nothing_while_results_are_held(
+    waiting: Election, admin: Any, publisher: published.Publisher, clock: Clock, monkeypatch: Any
+) -> None:
+    """The fill stops at its deadline and the next look goes on from the next station (none
+    rendered twice); with the results held back no page is kept, so none is rendered."""
+    publisher.step()
+    now = [0.0]
+    monkeypatch.setattr(refresh.time, "monotonic", lambda: now[0])
+    rendered: list[tuple[str, str]] = []
+
+    def slow(slug: str, language: str, code: str) -> None:  # each station's pages take 1 s
+        rendered.append((language, code))
+        render(slug, language, code)
+        now[0] += 1 / 3
+
+    pages = refresh.Refresher(slow, fill=1.5)
+    assert pages.once() == 6  # two stations: the deadline is looked at between stations
+    assert [c for _l, c in rendered] == ["1-1"] * 3 + ["1-2"] * 3
+    assert pages.once() == 6 and [c for _l, c in rendered[6:]] == ["2-1"] * 3 + ["2-2"] * 3
+    assert len(set(rendered)) == 12 and not pages.passes
+    # the results held back: the pages are not kept, the pass ends without a render
+    change_election(admin, waiting, publication="share", publication_share="0.9")
+    step(publisher, clock)
+    rendered.clear()
+    pages.once()
+    assert not rendered and not pages.passes and not files(waiting)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_refreshers_own_render_is_an_anonymous_readers_on_the_public_host(
     waiting: Election, publisher: published.Publisher, settings: Any

@@ -358,12 +358,19 @@ def _progress_of(bar: Any) -> Callable[[int, int], None]:
     help="Seconds between two looks at the published states.",
 )
 @click.option("--once", is_flag=True, help="Look once, write what is stale, and stop.")
-def refresh_cmd(every: float, once: bool) -> None:
+@click.option(
+    "--fill",
+    is_flag=True,
+    help="With --once: then write every station page no reader has asked for yet, in every "
+    "language, with a progress bar (before the polls close).",
+)
+def refresh_cmd(every: float, once: bool, fill: bool) -> None:
     """Write again the station pages and results answers that new public states made stale,
     in this process of its own instead of the web server's workers (which then run none:
     SECKI_PAGE_REFRESH=0 in their environment), so that it can run at a priority of its own
-    (deploy/systemd/secki-refresher.service). Runs while a publisher runs, until
-    interrupted."""
+    (a service of its own with its own Nice=, as deploy/systemd's). Between two states it
+    also writes the pages no reader has asked for yet, a little at a time. Runs while a
+    publisher runs, until interrupted."""
     setup_django()
     import contextlib
     import signal
@@ -371,10 +378,32 @@ def refresh_cmd(every: float, once: bool) -> None:
 
     from secki.opendata import refresh, wsgi
 
-    refresher = refresh.Refresher(wsgi.render_station_page, wsgi.ask_public_answer)
+    refresher = refresh.Refresher(
+        wsgi.render_station_page, wsgi.ask_public_answer, fill=refresh.FILL
+    )
     if once:
+        refresher.fill_budget = 0.0  # the pages no one asked for: with --fill, all at once
         click.echo(f"{refresher.once()} pages and answers written again", err=True)
+        if fill:
+            bars: dict[str, Any] = {}  # election → its progress bar
+
+            def progress(slug: str, done: int, total: int) -> None:
+                bar = bars.get(slug)
+                if bar is None:
+                    label = f"{slug}: station pages"
+                    bar = bars[slug] = click.progressbar(length=total, label=label, file=sys.stderr)
+                    bar.__enter__()
+                bar.update(done - bar.pos)
+
+            try:
+                filled = refresher.fill(progress=progress)
+            finally:
+                for bar in bars.values():
+                    bar.__exit__(None, None, None)
+            click.echo(f"{filled} station pages written for the first time", err=True)
         return
+    if fill:
+        raise click.UsageError("--fill goes with --once (without it, a page at a time)")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signo, _frame: stop.set())
     with contextlib.suppress(KeyboardInterrupt):

@@ -25,16 +25,25 @@ the same way, first, before the pages: the units' from the window of unit change
 (:attr:`~secki.opendata.published.State.units_recent`). A look that has rendered pages for
 longer than its budget (``EVERY``) while a newer state is marked leaves the rest of its pages
 to the next look, so that the newer state's answers never wait for a long list of pages.
+
+A look that found nothing stale may also write, for ``fill`` seconds at most, the pages no
+reader has asked for yet, in every language (:meth:`Refresher.fill`): from the first look and
+again after new data removed every page, one pass over the register at a time, so that on the
+night nginx serves every station's page from disk, not only the pages read since the last new
+data. The web workers' refreshers and ``secki refresh`` do (``FILL``); ``secki refresh --once
+--fill`` writes them all at once, with a progress bar (before the polls close).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
 
@@ -44,22 +53,43 @@ log = logging.getLogger(__name__)
 
 #: seconds between two looks at the states
 EVERY = 0.25
+#: seconds of a look that found nothing stale spent writing pages no reader has asked for yet
+#: (:meth:`Refresher.fill`): a fifth of a core per process at most, while that pass lasts
+FILL = 0.05
 
 #: renders a station's page (slug, language, code) as an anonymous reader would get it
 Render = Callable[[str, str, str], None]
 #: asks for a public results answer (its path) as an anonymous reader would
 Ask = Callable[[str], None]
+#: a fill's progress: (election, stations looked at, stations in all)
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class _Pass:
+    """A pass over an election's register writing the pages no reader has asked for yet."""
+
+    key: tuple[int, str]  # the election's state key it began with (another: begin again)
+    codes: list[str] | None = None  # the register's station codes (read at its first step)
+    at: int = 0  # the next station
 
 
 class Refresher:
     """Renders the stale pages of the stations changed since its last look (:meth:`once`)."""
 
-    def __init__(self, render: Render, ask: Ask | None = None, *, budget: float = EVERY) -> None:
+    def __init__(
+        self, render: Render, ask: Ask | None = None, *, budget: float = EVERY, fill: float = 0.0
+    ) -> None:
         self.render = render
         self.ask = ask
         #: seconds of pages a look renders before it lets a newer marked state's answers go
         #: first (the rest of its pages wait for the next look)
         self.budget = budget
+        #: seconds a look that found nothing stale spends writing pages no reader has asked
+        #: for yet (0: none)
+        self.fill_budget = fill
+        #: election → its pass writing the pages no one asked for (none: no pass due)
+        self.passes: dict[str, _Pass] = {}
         #: election → (its state's key, the version it last looked at)
         self.seen: dict[str, tuple[tuple[int, str], int]] = {}
         #: election → (its state's key, the stations whose stale pages a look left for later)
@@ -67,7 +97,8 @@ class Refresher:
 
     def once(self) -> int:
         """One look at every election's latest state; returns how many pages and results
-        answers it wrote again (the answers first)."""
+        answers it wrote again (the answers first), and pages it wrote for the first time
+        when nothing was stale (:meth:`fill`)."""
         rendered = answers = 0
         began = time.monotonic()
         directory = published.state_dir()
@@ -82,6 +113,8 @@ class Refresher:
             codes = self._changed(slug, state.pages_recent, state, upto)
             units = self._changed(slug, state.units_recent, state, upto)
             self.seen[slug] = (state.key, upto)
+            if codes is None:  # the first look, or every page may be gone: a pass is due
+                self.passes[slug] = _Pass(state.key)
             if self.ask is not None:
                 answers += self._answers(slug, stationpages.STATIONS, codes)
                 answers += self._answers(slug, stationpages.UNITS, units)
@@ -104,7 +137,10 @@ class Refresher:
                     self.render(slug, language, code)
                     stationpages.drop_stale(slug, language, code)
                     rendered += 1
-        if (rendered or answers) and log.isEnabledFor(logging.DEBUG):  # what a look cost
+        filled = 0
+        if not (rendered or answers) and self.fill_budget > 0 and self.passes:
+            filled = self.fill(until=time.monotonic() + self.fill_budget)
+        if (rendered or answers or filled) and log.isEnabledFor(logging.DEBUG):  # its cost
             log.debug(
                 "refreshed %d answers and %d pages",
                 answers,
@@ -112,11 +148,49 @@ class Refresher:
                 extra={
                     "answers": answers,
                     "pages": rendered,
+                    "filled": filled,
                     "look_ms": round(1000 * (time.monotonic() - began), 1),
                     "pages_left": sum(len(codes) for _key, codes in self.left.values()),
                 },
             )
-        return rendered + answers
+        return rendered + answers + filled
+
+    def fill(self, *, until: float = float("inf"), progress: Progress | None = None) -> int:
+        """Go on with the due passes: write the page of every station, in every language, that
+        has no file, fresh or stale, until ``until`` (``time.monotonic()``); returns how many
+        pages it rendered. A pass ends at the end of the register; a page that is not kept
+        (results held back, observers' copies) is rendered once a pass."""
+        filled = 0
+        languages = [code for code, _name in settings.LANGUAGES]
+        for slug in sorted(self.passes):
+            due = self.passes[slug]
+            state = published.from_file(slug)
+            if state is None or state.parts is None or state.withheld:
+                del self.passes[slug]  # no page is kept: nothing to write
+                continue
+            if due.key != state.key:
+                due = self.passes[slug] = _Pass(state.key)
+            if due.codes is None:
+                due.codes = [station.code for station in state.register()]
+            while due.at < len(due.codes):
+                if time.monotonic() >= until:
+                    return filled
+                code = due.codes[due.at]
+                for language in languages:
+                    path = stationpages.page_path(slug, language, code)
+                    if path is None or path.exists() or path.with_name(stationpages.STALE).exists():
+                        continue
+                    with contextlib.suppress(OSError):  # (the claim is a file beside it)
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                    with stationpages.claimed(slug, language, code) as mine:
+                        if mine and not path.exists():  # (another process may have written it)
+                            self.render(slug, language, code)
+                            filled += 1
+                due.at += 1
+                if progress is not None:
+                    progress(slug, due.at, len(due.codes))
+            del self.passes[slug]
+        return filled
 
     def _answers(self, slug: str, kind: str, codes: set[str] | None) -> int:
         """Ask again for the stale results answers of these stations or units (``kind``;
@@ -184,7 +258,7 @@ def start(render: Render, ask: Ask | None = None) -> bool:
     pid = os.getpid()
     with _start_lock:
         if pid not in _started:
-            refresher = Refresher(render, ask)
+            refresher = Refresher(render, ask, fill=FILL)
             thread = threading.Thread(
                 target=refresher.run,
                 args=(threading.Event(),),
