@@ -723,3 +723,41 @@ def test_each_state_logs_what_it_cost_and_how_long_since_the_last_one(
     doc = json.loads(JsonFormatter().format(second))
     assert doc["message"] == f"published state 2 of {waiting.slug}"
     assert doc["state_ms"] == second.state_ms  # type: ignore[attr-defined]
+
+
+def test_secki_publish_watch_freezes_what_its_first_round_loaded_once(
+    waiting: Election, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """``secki publish --watch`` hands what its first round loaded (the state, the log's
+    first round) to ``gc.freeze``, once, after that round: the garbage collections during
+    the next states walk only what changed since."""
+    import gc
+
+    from click.testing import CliRunner
+
+    from secki.cli import cli
+    from secki.opendata import cli as opendata_cli
+
+    frozen: list[bool] = []  # each freeze: whether the first state and log were out by then
+    log_out = snapshots.root_dir().parent / "log"
+
+    def freeze() -> None:
+        frozen.append(published.read(waiting.slug) is not None and log_out.exists())
+
+    real = threading.Thread
+
+    def thread(*args: Any, name: str = "", **kwargs: Any) -> Any:
+        if name == "public-state":  # the states' thread: not in a test (its own connection)
+            return threading.Thread(target=lambda: None)
+        return real(*args, name=name, **kwargs)
+
+    def interrupt(seconds: float) -> None:  # the watch loop's first wait: Ctrl-C
+        raise KeyboardInterrupt
+
+    settings.SECKI_DEVELOPMENT = True  # the log's key: a development one
+    monkeypatch.setattr(gc, "freeze", freeze)
+    monkeypatch.setattr(threading, "Thread", thread)
+    monkeypatch.setattr(opendata_cli.time, "sleep", interrupt)
+    result = CliRunner().invoke(cli, ["publish", "--watch", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert frozen == [True]

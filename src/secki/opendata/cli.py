@@ -215,6 +215,7 @@ def publish_cmd(
     the public state every public page is served from, with the open-data live files
     ($SECKI_VAR_DIR/state, $SECKI_VAR_DIR/opendata)."""
     setup_django()
+    import gc
     import threading
 
     from django.db import DatabaseError, connection
@@ -286,6 +287,12 @@ def publish_cmd(
         if not current:
             sys.exit(1)
         return
+    # what the first round loaded lives as long as this process (the register, the election's
+    # data, the log's tree): out of the garbage collector's way, so that a full collection
+    # during a state walks only what changed since (at 6,537 stations a state's collection
+    # went from p99 103 to 4 ms: docs/operations.md)
+    gc.collect()
+    gc.freeze()
     if not quiet:
         click.echo(
             f"publishing the log every {interval:g} s while entries arrive; Ctrl-C stops",
