@@ -20,7 +20,7 @@ from django.test import Client
 from secki.accounts.actions import change_election
 from secki.cli import cli
 from secki.elections.models import Election
-from secki.opendata import published, refresh, stationpages
+from secki.opendata import published, refresh, snapshots, stationpages
 from secki.opendata import wsgi as opendata_wsgi
 from secki.portal import http
 from tests.portal.conftest import Clock, submit
@@ -329,6 +329,9 @@ def test_secki_refresh_once_fill_writes_every_page_no_reader_asked_for_with_a_pr
     assert "0 station pages written for the first time" in again.output
     refused = CliRunner().invoke(cli, ["refresh", "--fill"])
     assert refused.exit_code == 2 and "--fill goes with --once" in refused.output
+    (snapshots.root_dir() / snapshots.HEARTBEAT).unlink()  # the publisher stopped
+    alone = CliRunner().invoke(cli, ["refresh", "--once", "--fill"])
+    assert alone.exit_code == 1 and "no publisher is running" in alone.output
 
 
 def test_a_newer_states_answers_go_before_the_pages_a_long_look_has_left(

@@ -383,12 +383,16 @@ def refresh_cmd(every: float, once: bool, fill: bool) -> None:
     import signal
     import threading
 
-    from secki.opendata import refresh, wsgi
+    from secki.opendata import refresh, snapshots, wsgi
 
     refresher = refresh.Refresher(
         wsgi.render_station_page, wsgi.ask_public_answer, fill=refresh.FILL
     )
     if once:
+        if not snapshots.publisher_alive():  # pages are kept only from a publisher's states
+            raise click.ClickException(
+                "no publisher is running (secki publish --watch): no page would be kept"
+            )
         refresher.fill_budget = 0.0  # the pages no one asked for: with --fill, all at once
         click.echo(f"{refresher.once()} pages and answers written again", err=True)
         if fill:
