@@ -132,7 +132,7 @@ class Refresher:
                     self.left[slug] = (state.key, {c for _language, c in stale[i:]})
                     break
                 with stationpages.claimed(slug, language, code) as mine:
-                    if not mine or not stationpages.stale_pages(slug, [code]):
+                    if not mine or not stationpages.is_stale(slug, language, code):
                         continue  # another process renders it, or has
                     self.render(slug, language, code)
                     stationpages.drop_stale(slug, language, code)

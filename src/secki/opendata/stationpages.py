@@ -75,9 +75,10 @@ def _safe(name: str) -> bool:
 def page_path(slug: str, language: str, code: str) -> Path | None:
     """Where the page of station ``code`` in ``language`` is kept (None: a name that cannot
     be a file of its own: it always goes to the app)."""
-    if not all(_safe(part) for part in (slug, language, code)):
+    if not (_safe(slug) and _safe(language) and _safe(code)):
         return None
-    return election_dir(slug) / language / "s" / code / INDEX
+    # one path made of one string (a refresher asks for several a page: pathlib's joins cost)
+    return Path(os.path.join(settings.VAR_DIR, "pages", slug, language, "s", code, INDEX))
 
 
 def public_origin() -> tuple[str, bool]:
@@ -117,9 +118,9 @@ def write_results(slug: str, content: bytes) -> Path | None:
 def answer_path(slug: str, kind: str, code: str) -> Path | None:
     """Where the public results answer of station or unit ``code`` is kept (``kind``:
     :data:`STATIONS` or :data:`UNITS`; None: a name that cannot be a file of its own)."""
-    if kind not in (STATIONS, UNITS) or not all(_safe(part) for part in (slug, code)):
+    if kind not in (STATIONS, UNITS) or not (_safe(slug) and _safe(code)):
         return None
-    return election_dir(slug) / API_DIR / kind / code / ANSWER
+    return Path(os.path.join(settings.VAR_DIR, "pages", slug, API_DIR, kind, code, ANSWER))
 
 
 def write_answer(slug: str, kind: str, code: str, content: bytes) -> Path | None:
@@ -183,7 +184,7 @@ def _mark(path: Path | None, stale: str) -> int:
 def stale_pages(slug: str, codes: Iterable[str] | None = None) -> list[tuple[str, str]]:
     """(language, code) of the stale pages with no fresh one: of these stations, or (None)
     of every station of the election (a walk of its directory)."""
-    found = []
+    found: list[tuple[str, str]] = []
     for language in _languages(slug):
         if codes is None:
             try:
@@ -192,11 +193,14 @@ def stale_pages(slug: str, codes: Iterable[str] | None = None) -> list[tuple[str
                 continue
         else:
             named = list(codes)
-        for code in named:
-            path = page_path(slug, language, code)
-            if path is not None and path.with_name(STALE).exists() and not path.exists():
-                found.append((language, code))
+        found.extend((language, code) for code in named if is_stale(slug, language, code))
     return found
+
+
+def is_stale(slug: str, language: str, code: str) -> bool:
+    """Whether this page is stale with no fresh one (:func:`stale_pages` of one page)."""
+    path = page_path(slug, language, code)
+    return path is not None and path.with_name(STALE).exists() and not path.exists()
 
 
 def stale_answers(slug: str, kind: str, codes: Iterable[str] | None = None) -> list[str]:
