@@ -129,10 +129,12 @@ def test_no_answer_file_for_officials_queries_other_hosts_or_without_a_publisher
     assert all(f.exists() for f in files)
 
 
-def test_a_changed_stations_answer_and_its_units_are_stale_until_the_refresher_asks_again(
+def test_a_changed_stations_answer_is_stale_until_the_refresher_asks_again_its_units_new(
     waiting: Election, admin: Any, publisher: published.Publisher, clock: Clock
 ) -> None:
-    """The answers first: before the station's pages."""
+    """The station's answer stays stale until the refresher asks for it again (before the
+    station's pages); the answers of the units above it that are kept come with the state
+    itself: the publisher writes them, the app's answer of the new state byte for byte."""
     publisher.step()
     before = ask_all(waiting)
     for language in ("en", "ru"):
@@ -155,34 +157,35 @@ def test_a_changed_stations_answer_and_its_units_are_stale_until_the_refresher_a
     step(publisher, clock)
     latest = published.read(waiting.slug)
     assert latest is not None and latest.units_recent[-1] == (2, frozenset({"XX", "1"}))
-    changed = {(STATIONS, "1-1"), (UNITS, "1"), (UNITS, "XX")}
-    for kind, code in EVERY:  # the changed ones kept as stale (the previous state's answer)
-        if (kind, code) in changed:
-            assert not answer_file(waiting, kind, code).exists(), code
-            assert stale(waiting, kind, code).read_bytes() == before[kind, code], code
-        else:
+    assert not answer_file(waiting, STATIONS, "1-1").exists()  # the previous state's, stale
+    assert stale(waiting, STATIONS, "1-1").read_bytes() == before[STATIONS, "1-1"]
+    for code in ("1", "XX"):  # already the new state's, as the app answers it
+        assert not stale(waiting, UNITS, code).exists(), code
+        app = ask(url(waiting, UNITS, code))
+        assert app["X-Secki-State"] == "2"
+        assert answer_file(waiting, UNITS, code).read_bytes() == app.content, code
+        assert app.json()["stations_reported"] == 1
+    for kind, code in EVERY:  # the others as they were
+        if (kind, code) not in {(STATIONS, "1-1"), (UNITS, "1"), (UNITS, "XX")}:
             assert answer_file(waiting, kind, code).read_bytes() == before[kind, code], code
             assert not stale(waiting, kind, code).exists(), code
-    assert refresher.once() == 5
-    assert sorted(done[:3]) == ["stations 1-1", "units 1", "units XX"]  # the answers first
-    assert sorted(done[3:]) == ["page en 1-1", "page ru 1-1"]
-    for kind, code in EVERY:  # the app's answer of the new state, byte for byte
-        app = ask(url(waiting, kind, code))
-        assert app["X-Secki-State"] == "2"
-        assert answer_file(waiting, kind, code).read_bytes() == app.content, code
-        assert not stale(waiting, kind, code).exists(), code
-    assert answer_file(waiting, STATIONS, "1-1").read_bytes() != before[STATIONS, "1-1"]
-    assert ask(url(waiting, STATIONS, "1-1")).json()["values"]
-    assert ask(url(waiting, UNITS, "1")).json()["stations_reported"] == 1
-    assert ask(url(waiting, UNITS, "XX")).json()["stations_reported"] == 1
+    assert refresher.once() == 3
+    assert done == ["stations 1-1", "page en 1-1", "page ru 1-1"]  # the answer first
+    app = ask(url(waiting, STATIONS, "1-1"))
+    assert app["X-Secki-State"] == "2" and app.json()["values"]
+    assert answer_file(waiting, STATIONS, "1-1").read_bytes() == app.content
+    assert not stale(waiting, STATIONS, "1-1").exists()
     assert refresher.once() == 0
-    # a refresher that has not looked yet (another process) finds every stale answer itself
+    # a unit whose answer no one asked for gets no file
+    answer_file(waiting, UNITS, "2").unlink()
     submit(waiting, "2-2", admin)
     step(publisher, clock)
-    assert stale(waiting, STATIONS, "2-2").exists() and stale(waiting, UNITS, "2").exists()
-    assert refresh.Refresher(render, asked).once() == 3
-    assert not stale(waiting, STATIONS, "2-2").exists() and not stale(waiting, UNITS, "2").exists()
-    assert ask(url(waiting, UNITS, "2")).json()["stations_reported"] == 1
+    assert not answer_file(waiting, UNITS, "2").exists() and not stale(waiting, UNITS, "2").exists()
+    assert answer_file(waiting, UNITS, "XX").read_bytes() == ask(url(waiting, UNITS, "XX")).content
+    # a refresher that has not looked yet (another process) finds every stale answer itself
+    assert stale(waiting, STATIONS, "2-2").exists()
+    assert refresh.Refresher(render, asked).once() == 1
+    assert not stale(waiting, STATIONS, "2-2").exists()
     assert refresher.once() == 0  # done by the other
 
 
@@ -283,9 +286,10 @@ def test_the_refreshers_own_ask_is_an_anonymous_readers_on_the_public_host(
 def test_secki_refresh_writes_again_what_a_state_made_stale_in_a_process_of_its_own(
     waiting: Election, admin: Any, publisher: published.Publisher, clock: Clock
 ) -> None:
-    """``secki refresh`` (deploy/systemd/secki-refresher.service, beside web servers with
-    SECKI_PAGE_REFRESH=0): the station's answer, its units' and its page, through this
-    process's own Django application, as the web workers' refresher would."""
+    """``secki refresh`` (a service of its own, beside web servers with
+    SECKI_PAGE_REFRESH=0): the station's answer and its page, through this process's own
+    Django application, as the web workers' refresher would (its units' came with the
+    state)."""
     publisher.step()
     ask_all(waiting)
     http.pages.clear()
@@ -294,11 +298,11 @@ def test_secki_refresh_writes_again_what_a_state_made_stale_in_a_process_of_its_
     assert page is not None and page.exists()
     submit(waiting, "1-1", admin)
     step(publisher, clock)
-    assert stale(waiting, STATIONS, "1-1").exists() and stale(waiting, UNITS, "XX").exists()
+    assert stale(waiting, STATIONS, "1-1").exists() and not stale(waiting, UNITS, "XX").exists()
     assert page.with_name(stationpages.STALE).exists() and not page.exists()
     result = CliRunner().invoke(cli, ["refresh", "--once"])
     assert result.exit_code == 0, result.output
-    assert "4 pages and answers written again" in result.output
+    assert "2 pages and answers written again" in result.output
     for kind, code in ((STATIONS, "1-1"), (UNITS, "1"), (UNITS, "XX")):
         assert not stale(waiting, kind, code).exists(), code
         app = ask(url(waiting, kind, code))
@@ -371,18 +375,18 @@ def test_a_newer_states_answers_go_before_the_pages_a_long_look_has_left(
     submit(waiting, "1-1", admin)
     submit(waiting, "1-2", admin)
     step(publisher, clock)
-    assert refresher.once() == 5  # 1-1's and 1-2's answers, units 1 and XX, then one page
+    assert refresher.once() == 3  # 1-1's and 1-2's answers, then one page
     assert done[-1] == f"page {first[0]}" and len([d for d in done if d.startswith("page")]) == 1
     done.clear()
-    assert refresher.once() == 5
-    # the newer state's answers first (2-2's, units 2 and XX), then the pages: the one left over
-    assert sorted(done[:3]) == ["stations 2-2", "units 2", "units XX"]
+    assert refresher.once() == 3
+    # the newer state's answer first (2-2's), then the pages: the one left over
+    assert done[0] == "stations 2-2"
     left = "1-2" if first[0] == "1-1" else "1-1"
-    assert sorted(done[3:]) == sorted([f"page {left}", "page 2-2"])
+    assert sorted(done[1:]) == sorted([f"page {left}", "page 2-2"])
     assert not stationpages.stale_pages(waiting.slug)
     assert refresher.once() == 0
     looks = [r for r in caplog.records if r.getMessage().startswith("refreshed")]
     assert [(r.answers, r.pages, r.pages_left) for r in looks] == [  # type: ignore[attr-defined]
-        (4, 1, 1),
-        (3, 2, 0),
+        (2, 1, 1),
+        (1, 2, 0),
     ]

@@ -600,9 +600,10 @@ def test_a_stations_and_a_units_answer_are_served_from_their_files_stale_until_a
 ) -> None:
     """The app writes the station's and the unit's answer it makes for the public (issue 15);
     nginx serves those files to the anonymous public, the bytes and headers the app sends on
-    them; once a state changed the station, the stale files until the refresher asked for
-    them again, then the new values at once. Officials, tokens, queries (a unit's other
-    page), and an answer without a file reach the app."""
+    them; once a state changed the station, the station's stale file until the refresher
+    asked for it again, then the new values at once, and the unit's new answer at once (the
+    publisher writes it with the state). Officials, tokens, queries (a unit's other page),
+    and an answer without a file reach the app."""
     clock = [0.0]
     publisher = published.Publisher(clock=lambda: clock[0], open_data=False)
     publisher.step()
@@ -640,16 +641,16 @@ def test_a_stations_and_a_units_answer_are_served_from_their_files_stale_until_a
     submit(waiting, "1-1", admin)
     clock[0] += publisher.interval
     assert publisher.step(), "no new state"
-    for path, kind in ((station, "station"), (unit, "unit")):
-        status, headers, body = served.get(path)
-        assert headers["X-Secki-Page"] == f"{kind}-stale" and body == before[path].content
+    status, headers, body = served.get(station)
+    assert headers["X-Secki-Page"] == "station-stale" and body == before[station].content
+    status, headers, body = served.get(unit)  # the publisher's, with the state
+    assert headers["X-Secki-Page"] == "unit" and json.loads(body)["stations_reported"] == 1
+    assert body == ask(unit).content
     refresher = refresh.Refresher(lambda slug, language, code: None, ask)
-    assert refresher.once() == 2  # the station and its unit (the root's was not written)
+    assert refresher.once() == 1  # the station
     status, headers, body = served.get(station)
     assert headers["X-Secki-Page"] == "station" and json.loads(body)["values"]
     assert body == ask(station).content
-    status, headers, body = served.get(unit)
-    assert headers["X-Secki-Page"] == "unit" and json.loads(body)["stations_reported"] == 1
     for asked, where in (
         ({"Cookie": "sessionid=abc"}, station),
         ({"Authorization": "Bearer 0123"}, unit),
@@ -669,9 +670,9 @@ def test_the_app_behind_nginx_writes_the_answers_that_nginx_serves_next(
 ) -> None:
     """The real app behind the shipped configuration, on the public host: the first anonymous
     GET of a station's answer reaches it (which writes the file), the second is the file; a
-    protocol of the station makes it and its constituency's stale until the page refresher
-    (its own ask through the process's Django application) wrote them again, with the
-    protocol."""
+    protocol of the station makes it stale until the page refresher (its own ask through the
+    process's Django application) wrote it again, with the protocol; its constituency's
+    answer has the protocol at once (the publisher's)."""
     require_nginx()
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, HOST]
     settings.SECKI_PUBLIC_URL = f"https://{HOST}"
@@ -692,12 +693,12 @@ def test_the_app_behind_nginx_writes_the_answers_that_nginx_serves_next(
         submit(waiting, "1-1", admin)
         clock[0] += publisher.interval
         publisher.step()
-        assert site.get(unit)[1]["X-Secki-Page"] == "unit-stale"
+        assert site.get(station)[1]["X-Secki-Page"] == "station-stale"
+        status, headers, body = site.get(unit)
+        assert headers["X-Secki-Page"] == "unit" and json.loads(body)["stations_reported"] == 1
         refresher = refresh.Refresher(
             opendata_wsgi.render_station_page, opendata_wsgi.ask_public_answer
         )
-        assert refresher.once() == 2  # the station and its unit (not the root's: unread)
+        assert refresher.once() == 1  # the station
         status, headers, body = site.get(station)
         assert headers["X-Secki-Page"] == "station" and json.loads(body)["values"]
-        status, headers, body = site.get(unit)
-        assert headers["X-Secki-Page"] == "unit" and json.loads(body)["stations_reported"] == 1

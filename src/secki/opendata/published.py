@@ -41,11 +41,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from secki.elections.models import Election
 from secki.ledger.models import LedgerEntry
-from secki.opendata import snapshots, stationpages
+from secki.opendata import answers, snapshots, stationpages
 from secki.opendata.collect import (
     PublicData,
     PublicStation,
@@ -574,9 +574,11 @@ class Publisher:
         if changed is None:
             stationpages.remove_election(slug)
         elif changed:  # served stale until rendered again (secki.opendata.refresh)
-            stationpages.mark_stale(slug, changed, units or ())
+            stationpages.mark_stale(slug, changed)
         # the national answer at once, served by nginx as it is (no app, no copies of it)
         stationpages.write_results(slug, national_answer(state))
+        if units:  # and the answers of the units above the changed stations that are kept
+            _write_unit_answers(slug, state, data, units)
         _write_marked(slug, version)
         written_at, written_cpu, written_wall = time.perf_counter(), time.thread_time(), self.now()
         if self.open_data:  # the files the changes touched and a due release, after the state
@@ -798,6 +800,29 @@ def clear() -> None:
         _checked.clear()
         _versions.clear()
     _part_cache.clear()
+
+
+def _write_unit_answers(slug: str, state: State, data: PublicData, units: frozenset[str]) -> int:
+    """Write the public results answers of these units (their codes) from ``state`` (``data``:
+    the publisher's data it was made of, still the same), those on disk only (fresh or stale:
+    asked for once), as the API answers an anonymous reader without a language (the site's
+    default): the same bytes (:func:`secki.opendata.answers.unit_answer`). Returns how many."""
+    tab = state.tabulation()
+    nodes = {u.code: u for u in tab.units.values() if u.code in units}
+    written = 0
+    with translation.override(settings.LANGUAGE_CODE):
+        for code, node in nodes.items():
+            path = stationpages.answer_path(slug, stationpages.UNITS, code)
+            if path is None:
+                continue
+            stale = path.with_name(stationpages.STALE_ANSWER)
+            if not (path.exists() or stale.exists()):
+                continue
+            content = answers.unit_answer(tab, node, data.part(node.id))
+            if stationpages.write_answer(slug, stationpages.UNITS, code, content) is not None:
+                stale.unlink(missing_ok=True)
+                written += 1
+    return written
 
 
 def national_answer(state: State) -> bytes:

@@ -20,10 +20,11 @@ language) is written by the publisher itself with each state (:func:`write_resul
 nginx serves the national total the instant a state has it, without the app or its one-second
 copies; it goes with the election's directory like the pages. A station's and a unit's answer
 (``GET /api/v1/elections/<slug>/results/stations/<code>`` and ``…/units/<code>``, the first
-page of a unit's stations) are written like the station pages: by the portal when it answers
-the anonymous public from the publisher's state (:func:`write_answer`), kept as stale
-(``stale.json``) by :func:`mark_stale` when a state changes the station or a station below the
-unit, and written again by the page refresher first, before the pages.
+page of a unit's stations) are written by the portal when it answers the anonymous public from
+the publisher's state (:func:`write_answer`). A station's is kept as stale (``stale.json``) by
+:func:`mark_stale` when a state changes the station, and written again by the page refresher
+first, before the pages; a unit's is written again by the publisher itself with the state that
+changes a station below it (:mod:`secki.opendata.answers`).
 
 Every write is atomic (a temporary hidden file in the same directory, then ``os.replace``),
 and a directory is removed by renaming it aside first (a hidden name, never served), so nginx

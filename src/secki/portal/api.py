@@ -6,7 +6,6 @@ import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.http.response import HttpResponseBase
 from ninja import Query, Router
@@ -17,13 +16,12 @@ from secki.api.lookups import election_or_404, station_or_404, unit_or_404
 from secki.api.schemas import Out, errors
 from secki.elections.models import Election, Station, Unit
 from secki.elections.names import translations
-from secki.opendata import collect, published, stationpages
+from secki.opendata import answers, collect, published, stationpages
 from secki.portal import http, pages
 from secki.protocols.models import Protocol, ProtocolStatus, counted_statuses
 from secki.protocols.scans import protocol_scan_json, scan_path, visible_scans
 from secki.protocols.scans_api import ScanJsonOut
 from secki.results import serialize
-from secki.results.serialize import unit_json
 from secki.results.tabulate import Tabulation, tabulation
 
 router = Router(tags=["results"])
@@ -299,28 +297,7 @@ def _unit_document(
     tab: Tabulation, node: Unit, page_number: int, data: collect.StationPart | None = None
 ) -> dict[str, Any]:
     rows = pages.station_rows(tab, node, data)
-    page = Paginator(rows, pages.STATIONS_PAGE).get_page(page_number)
-    return {
-        **unit_json(tab.result(node)),
-        "children": [unit_json(tab.result(u)) for u in tab.children(node)],
-        "stations": [
-            {
-                "station": r.code,
-                "number": r.number,
-                "name": r.name,
-                "status": r.status,
-                "registered": r.registered,
-                "lines": dict(r.result.totals.lines) if r.result is not None else None,
-            }
-            for r in page.object_list
-        ],
-        "stations_page": {
-            "number": page.number,
-            "pages": page.paginator.num_pages,
-            "per_page": pages.STATIONS_PAGE,
-            "count": len(rows),
-        },
-    }
+    return answers.unit_document(tab, node, rows, page_number)
 
 
 @router.get("/{slug}/results/units/{code}", response={200: UnitTotalsOut, 304: None, **errors(404)})

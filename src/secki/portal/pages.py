@@ -15,6 +15,8 @@ from typing import Any
 
 from secki.elections.models import Election, Station, Unit, UnitKind
 from secki.elections.names import local
+from secki.opendata.answers import STATIONS_PAGE as STATIONS_PAGE
+from secki.opendata.answers import Row, published_station_rows
 from secki.opendata.collect import ScanRow, StationPart
 from secki.portal.templatetags.portal import _percents
 from secki.protocols import store as protocol_store
@@ -43,90 +45,12 @@ PUBLIC_STATUSES = (ProtocolStatus.PUBLISHED, ProtocolStatus.ANNULLED)
 # -- children tables ---------------------------------------------------------------------
 
 
-#: station rows per page of a unit's results (its page and its API answer)
-STATIONS_PAGE = 100
-
-
-@dataclass
-class Row:
-    """One row of a children table: a unit or a station with its result."""
-
-    kind: str  # "unit" | "station"
-    code: str
-    number: int | None
-    name: str
-    registered: int
-    result: UnitResult | None  # None: a station without a counted protocol
-    status: str = "counted"  # stations: counted | annulled | pending | none
-    soft_failures: list[str] = field(default_factory=list)
-    webcam: bool = False
-    abroad: bool = False
-    temporary: bool = False
-
-    @property
-    def label(self) -> str:
-        return f"{self.number}. {self.name}" if self.number is not None else self.name
-
-    def share(self, number: int) -> Decimal | None:
-        if self.result is None:
-            return None
-        for c in self.result.candidates:
-            if c.candidate.number == number:
-                return c.share
-        return None
-
-    @property
-    def leader_share(self) -> Decimal | None:
-        leader = self.result.leader if self.result else None
-        return leader.share if leader else None
-
-
 def unit_rows(tab: Tabulation, units: Iterable[Unit]) -> list[Row]:
     rows = []
     for u in units:
         r = tab.result(u)
         rows.append(
             Row("unit", u.code, u.number, local(u), r.totals.registered_total, r, status="counted")
-        )
-    return rows
-
-
-def published_station_rows(tab: Tabulation, unit: Unit, data: StationPart) -> list[Row]:
-    """:func:`station_rows` from a published state (no database work)."""
-    rows = []
-    for s in sorted(data.stations_of(unit), key=lambda s: s.number):
-        # the publication setting holds every result back: no station counted or annulled
-        p = None if tab.withheld else data.protocols.get(s.id)
-        lines = None if tab.withheld else data.values.get(s.id)
-        result = None
-        if lines is not None:
-            status = "counted"
-            totals = Totals(
-                lines=dict(lines),
-                stations_total=1,
-                stations_reported=1,
-                registered_total=s.registered,
-                registered_reported=s.registered,
-            )
-            result = tab.result_of(None, totals)
-        elif p is not None and p.status == ProtocolStatus.ANNULLED:
-            status = "annulled"
-        else:
-            status = "none"
-        rows.append(
-            Row(
-                "station",
-                s.code,
-                s.number,
-                local(s),
-                s.registered,
-                result,
-                status=status,
-                soft_failures=list(p.soft_failures) if p and status == "counted" else [],
-                webcam=s.webcam,
-                abroad=s.abroad,
-                temporary=s.temporary,
-            )
         )
     return rows
 
