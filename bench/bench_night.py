@@ -27,8 +27,10 @@ writes go on; ``--offer 0`` makes them a closed loop that takes every cycle it c
 writes' included, and prints the most each URL gets. It prints, for each phase
 and URL: requests/s, p50, p99 and errors; the write rate and its p99; the freshness (from a
 protocol's 201 to its station's JSON, its constituency's and the national total showing it: p50
-and p99); the RSS of every server process (Granian's main process and workers, the publisher,
-nginx) at the start and the end. ``--soak S`` then goes on for S seconds (reads as above,
+and p99, measured by probes in a process of their own, at a priority of their own with
+``--priorities``, as readers on other machines; with the time their own showing read took);
+the RSS of every server process (Granian's main process and workers, the publisher, nginx)
+at the start and the end. ``--soak S`` then goes on for S seconds (reads as above,
 writes: turnout corrections at the target rate) and prints every process's RSS growth after the
 first minute (target < 10 %) and the errors.
 
@@ -44,6 +46,7 @@ import contextlib
 import csv
 import http.client
 import json
+import multiprocessing
 import os
 import re
 import resource
@@ -75,6 +78,9 @@ TARGET_WRITE_P99_MS = 250.0
 WORKERS, THREADS = 2, 4
 #: the niceness deploy/systemd gives the publisher and the intake server (relative to the rest)
 PUBLISHER_NICE, INTAKE_NICE, REFRESHER_NICE = -15, -3, -10
+#: the freshness probes' niceness (with --priorities): they stand for readers on machines of
+#: their own, so their own wait for this machine's CPU is left out of the figure as far as may be
+PROBE_NICE = -5
 
 
 # -- the night's data ----------------------------------------------------------------------
@@ -164,6 +170,8 @@ class Writes:
     seconds: float = 0.0
     #: protocols acknowledged: (time of the 201, station, count in its unit, count overall)
     acks: list[tuple[float, str, int, int]] = field(default_factory=list)
+    #: a queue the acknowledgements also go to (the freshness probes' process), or None
+    relay: Any = None
 
     @property
     def sent(self) -> int:
@@ -233,7 +241,10 @@ def post_paced(
                 if status == 201 and unit_of is not None:
                     unit = unit_of[body["station"]]
                     per_unit[unit] += 1
-                    out.acks.append((done, body["station"], per_unit[unit], len(out.acks) + 1))
+                    ack = (done, body["station"], per_unit[unit], len(out.acks) + 1)
+                    out.acks.append(ack)
+                    if out.relay is not None:
+                        out.relay.put(ack)
         conn.close()
 
     threads = [threading.Thread(target=worker) for _ in range(clients)]
@@ -276,6 +287,7 @@ def freshness(
     unit_of: dict[str, str],
     stop: threading.Event,
     took: list[float] | None = None,
+    at: list[float] | None = None,
 ) -> list[float]:
     """Repeatedly: the protocol acknowledged last, then the time until ``name`` shows it
     (polled every 20 ms on a connection of this probe's own, one probe per name, so that one
@@ -323,12 +335,55 @@ def freshness(
                 break
             time.sleep(0.02)
         found.append(seen)
+        if at is not None:  # when it was acknowledged (the worst one's moment in the phase)
+            at.append(acked)
     conn.close()
     return found
 
 
 #: the national JSON read from the public server itself, not through nginx
 PAST_NGINX = "national, past nginx"
+
+
+def worst_at(values: list[float], at: list[float], writes: Writes) -> float:
+    """Seconds from the phase's first acknowledgement to that of its slowest-shown protocol."""
+    if not values or len(at) != len(values) or not writes.acks:
+        return float("nan")
+    return at[values.index(max(values))] - writes.acks[0][0]
+
+
+def probes(
+    ports: dict[str, int], unit_of: dict[str, str], relay: Any, results: Any, nice: int = 0
+) -> None:
+    """The freshness probes (one thread each, :func:`freshness`) in a process of their own, as
+    a reader's browser is: not in the writers' process, whose 16 threads would hold the
+    interpreter's lock while a probe waits for it. The acknowledgements arrive on ``relay``
+    (None: the phase is over); the figures (name → seconds, name → the showing reads'
+    seconds) go back on ``results``. ``time.perf_counter`` is the machine's monotonic clock,
+    the same in both processes. ``nice``: this process's niceness, relative."""
+    if nice:
+        os.nice(nice)
+    seen = Writes()
+    stop = threading.Event()
+    fresh: dict[str, list[float]] = {}
+    took: dict[str, list[float]] = {name: [] for name in ports}
+    at: dict[str, list[float]] = {name: [] for name in ports}
+
+    def listen() -> None:
+        while (ack := relay.get()) is not None:
+            seen.acks.append(ack)
+        stop.set()
+
+    def sample(name: str) -> None:
+        fresh[name] = freshness(name, ports[name], seen, unit_of, stop, took[name], at[name])
+
+    threads = [threading.Thread(target=listen)]
+    threads += [threading.Thread(target=sample, args=(name,)) for name in ports]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    results.put((fresh, took, at))
 
 
 class PublisherLog:
@@ -365,8 +420,10 @@ class PublisherLog:
                 f"max {max(values):.0f} ms"
             )
 
+        every = sum(1 for s in states if s.get("pages_changed") == -1)
         return (
-            f"  publisher: {len(states)} states; "
+            f"  publisher: {len(states)} states ({every} of them new data: every page "
+            "removed); "
             f"between two {spread('since_last_ms', states[1:])}; "
             f"state written in {spread('state_ms')} (its thread's CPU {spread('state_cpu_ms')}); "
             f"then open data etc. {spread('after_ms')}; the oldest fact new in a state "
@@ -831,26 +888,22 @@ def night(
             )
             print_reads(reads)
 
-            stop = threading.Event()
-            fresh: dict[str, list[float]] = {}
-            probe_reads: dict[str, list[float]] = {}
-            samplers = []
-            shared = Writes()
-
-            def sample(name: str) -> None:
-                port = server.port if name == PAST_NGINX else tls
-                took = probe_reads.setdefault(name, [])
-                fresh[name] = freshness(name, port, shared, data.unit_of, stop, took)
+            forked = multiprocessing.get_context("fork")
+            relay, results = forked.Queue(), forked.Queue()
+            names = ("station", "constituency", "national", PAST_NGINX)
+            ports = {name: server.port if name == PAST_NGINX else tls for name in names}
+            prober = forked.Process(
+                target=probes,
+                args=(ports, data.unit_of, relay, results, PROBE_NICE if args.priorities else 0),
+            )
+            shared = Writes(relay=relay)
 
             cpu = Cpu(server.pids()[0], publisher.pid, intake_pid)
             budget = Budget(budget_pids)
             states = PublisherLog(work / "publisher.log")
             looks = RefresherLog(work / "refresher.log") if refresher is not None else None
             with readers(targets, args.connections, None) as reads:
-                for name in ("station", "constituency", "national", PAST_NGINX):
-                    t = threading.Thread(target=sample, args=(name,))
-                    t.start()
-                    samplers.append(t)
+                prober.start()
                 protocol_writes = post_paced(
                     port,
                     f"/api/v1/elections/{SLUG}/protocols",
@@ -861,9 +914,9 @@ def night(
                     out=shared,
                 )
                 time.sleep(3)  # the last acknowledged protocols reach the state
-                stop.set()
-                for t in samplers:
-                    t.join()
+                relay.put(None)
+                fresh, probe_reads, probe_at = results.get(timeout=120)
+                prober.join()
             print(f"protocol phase ({len(data.protocols):,} protocols):")
             print(cpu.line(reads, protocol_writes.sent, protocol_writes.seconds))
             print(budget.line())
@@ -884,7 +937,10 @@ def night(
                     f"over {len(values)} protocols (target p99 <= {TARGET_FRESH_S:.0f} s"
                     f"{'' if p99 <= TARGET_FRESH_S else ': missed'}); the read that showed it "
                     f"took p50 {1000 * percentile(probe_reads.get(name, []), 50):.0f} / p99 "
-                    f"{1000 * percentile(probe_reads.get(name, []), 99):.0f} ms of that"
+                    f"{1000 * percentile(probe_reads.get(name, []), 99):.0f} ms of that; the "
+                    f"worst {max(values, default=float('nan')):.2f} s, acknowledged "
+                    f"{worst_at(values, probe_at.get(name, []), protocol_writes):.0f} s into "
+                    f"the phase"
                 )
             print(f"  RSS at end: {rss_line(pids)}", flush=True)
             check_final(port, data)
@@ -1081,6 +1137,7 @@ def main() -> int:
                 else ""
             )
             + (f", PostgreSQL {args.postgres_nice:+d}" if args.postgres_nice else "")
+            + f", freshness probes {PROBE_NICE:+d}"
             + " (relative)"
             if args.priorities
             else ""
