@@ -170,8 +170,9 @@ class Writes:
     seconds: float = 0.0
     #: protocols acknowledged: (time of the 201, station, count in its unit, count overall)
     acks: list[tuple[float, str, int, int]] = field(default_factory=list)
-    #: a queue the acknowledgements also go to (the freshness probes' process), or None
-    relay: Any = None
+    #: a pipe's file descriptor the acknowledgements also go to, one line each (the freshness
+    #: probes' process: written at once by the writer's thread, no feeder thread), or None
+    relay: int | None = None
 
     @property
     def sent(self) -> int:
@@ -243,8 +244,10 @@ def post_paced(
                     per_unit[unit] += 1
                     ack = (done, body["station"], per_unit[unit], len(out.acks) + 1)
                     out.acks.append(ack)
-                    if out.relay is not None:
-                        out.relay.put(ack)
+                    if out.relay is not None:  # one short write: atomic on a pipe
+                        os.write(
+                            out.relay, f"{done!r} {body['station']} {ack[2]} {ack[3]}\n".encode()
+                        )
         conn.close()
 
     threads = [threading.Thread(target=worker) for _ in range(clients)]
@@ -353,25 +356,38 @@ def worst_at(values: list[float], at: list[float], writes: Writes) -> float:
 
 
 def probes(
-    ports: dict[str, int], unit_of: dict[str, str], relay: Any, results: Any, nice: int = 0
+    ports: dict[str, int],
+    unit_of: dict[str, str],
+    relay: tuple[int, int],
+    results: Any,
+    nice: int = 0,
 ) -> None:
     """The freshness probes (one thread each, :func:`freshness`) in a process of their own, as
     a reader's browser is: not in the writers' process, whose 16 threads would hold the
-    interpreter's lock while a probe waits for it. The acknowledgements arrive on ``relay``
-    (None: the phase is over); the figures (name → seconds, name → the showing reads'
-    seconds) go back on ``results``. ``time.perf_counter`` is the machine's monotonic clock,
-    the same in both processes. ``nice``: this process's niceness, relative."""
+    interpreter's lock while a probe waits for it. The acknowledgements arrive on the pipe
+    ``relay`` (its reading and writing ends; closed by the writers' side: the phase is over);
+    the figures (name → seconds, name → the showing reads' seconds, name → when each was
+    acknowledged, and how late each acknowledgement got here) go back on ``results``.
+    ``time.perf_counter`` is the machine's monotonic clock, the same in both processes.
+    ``nice``: this process's niceness, relative."""
     if nice:
         os.nice(nice)
+    reading, writing = relay
+    os.close(writing)  # this process's copy: the pipe ends when the writers' side closes it
     seen = Writes()
     stop = threading.Event()
     fresh: dict[str, list[float]] = {}
     took: dict[str, list[float]] = {name: [] for name in ports}
     at: dict[str, list[float]] = {name: [] for name in ports}
 
+    late: list[float] = []  # how long after its 201 each acknowledgement got here
+
     def listen() -> None:
-        while (ack := relay.get()) is not None:
-            seen.acks.append(ack)
+        with os.fdopen(reading, "rb") as lines:
+            for line in lines:  # until the writers' end closes the pipe
+                at, station, in_unit, overall = line.split()
+                seen.acks.append((float(at), station.decode(), int(in_unit), int(overall)))
+                late.append(time.perf_counter() - float(at))
         stop.set()
 
     def sample(name: str) -> None:
@@ -383,7 +399,7 @@ def probes(
         t.start()
     for t in threads:
         t.join()
-    results.put((fresh, took, at))
+    results.put((fresh, took, at, late))
 
 
 class PublisherLog:
@@ -889,14 +905,14 @@ def night(
             print_reads(reads)
 
             forked = multiprocessing.get_context("fork")
-            relay, results = forked.Queue(), forked.Queue()
+            relay, results = os.pipe(), forked.Queue()
             names = ("station", "constituency", "national", PAST_NGINX)
             ports = {name: server.port if name == PAST_NGINX else tls for name in names}
             prober = forked.Process(
                 target=probes,
                 args=(ports, data.unit_of, relay, results, PROBE_NICE if args.priorities else 0),
             )
-            shared = Writes(relay=relay)
+            shared = Writes(relay=relay[1])
 
             cpu = Cpu(server.pids()[0], publisher.pid, intake_pid)
             budget = Budget(budget_pids)
@@ -904,6 +920,7 @@ def night(
             looks = RefresherLog(work / "refresher.log") if refresher is not None else None
             with readers(targets, args.connections, None) as reads:
                 prober.start()
+                os.close(relay[0])
                 protocol_writes = post_paced(
                     port,
                     f"/api/v1/elections/{SLUG}/protocols",
@@ -914,8 +931,8 @@ def night(
                     out=shared,
                 )
                 time.sleep(3)  # the last acknowledged protocols reach the state
-                relay.put(None)
-                fresh, probe_reads, probe_at = results.get(timeout=120)
+                os.close(relay[1])
+                fresh, probe_reads, probe_at, late = results.get(timeout=120)
                 prober.join()
             print(f"protocol phase ({len(data.protocols):,} protocols):")
             print(cpu.line(reads, protocol_writes.sent, protocol_writes.seconds))
@@ -942,6 +959,11 @@ def night(
                     f"{worst_at(values, probe_at.get(name, []), protocol_writes):.0f} s into "
                     f"the phase"
                 )
+            print(
+                f"  the acknowledgements reached the probes p50 {1000 * percentile(late, 50):.0f}"
+                f" / p99 {1000 * percentile(late, 99):.0f} ms after their 201 (a probe measures "
+                "from the 201, not from its arrival)"
+            )
             print(f"  RSS at end: {rss_line(pids)}", flush=True)
             check_final(port, data)
             if args.soak:
