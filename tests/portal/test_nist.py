@@ -307,3 +307,37 @@ def test_the_release_writes_the_report_a_few_stations_at_a_time_with_the_same_by
     assert len(report["GpUnit"]) == len(data.units) + len(data.stations)
     counted = sum(1 for s in data.stations if s.id in data.values)
     assert len(report["Election"][0]["BallotCounts"]) > counted > 0
+
+
+def test_the_release_holds_a_bounded_share_of_the_stations_items_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """write_nist writes the stations' items once it gathered WRITE_BYTES of them (not a
+    count of items: 10,000 of them were 32 MB held at once, which a release while results
+    arrive left in the publisher for good, issue 15), with the same bytes."""
+    from secki.opendata import nist_export
+
+    out = tmp_path / "sim"
+    write_bundle(simulate(SimulationConfig(stations=60, constituencies=12)), out)
+    election = import_bundle(read_bundle(out))
+    data = collect(election)
+    whole = json.dumps(export_nist(data), ensure_ascii=False, separators=(",", ":")).encode()
+    report = json.loads(whole)
+    items = [*report["GpUnit"], *report["Election"][0]["BallotCounts"]]
+    for contest in report["Election"][0]["Contest"]:
+        for selection in contest["ContestSelection"]:
+            items.extend(selection["VoteCounts"])
+    largest = max(len(json.dumps(i, ensure_ascii=False, separators=(",", ":"))) for i in items)
+    monkeypatch.setattr(nist_export, "WRITE_BYTES", 2_000, raising=False)
+    writes: list[bytes] = []
+
+    class Recorder:
+        def write(self, data: bytes, /) -> int:
+            writes.append(bytes(data))
+            return len(data)
+
+    write_nist(data, Recorder())
+    assert b"".join(writes) == whole
+    stations = [w for w in writes if b'"gpu-ps-' in w and w.startswith((b"{", b",{"))]
+    assert len(stations) > 10  # the items came in many writes
+    assert max(len(w) for w in stations) <= 2_000 + largest + 1

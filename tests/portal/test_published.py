@@ -691,6 +691,53 @@ def test_the_first_release_is_cut_from_the_data_the_publisher_keeps(
     assert len(bulk.splitlines()) == 1 + len(STATIONS)
 
 
+def test_a_release_cut_while_facts_arrive_brings_the_kept_data_forward_in_one_snapshot(
+    waiting: Election,
+    admin: Any,
+    clock: Clock,
+    publisher: published.Publisher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fact committed while a release is being cut (after the live files caught up) made the
+    release read the whole election again beside the kept data; the publisher kept that
+    memory (issue 15). The kept data is brought forward in one snapshot instead: the release
+    holds the new fact, equals a full read of the database, and the live files follow it at
+    the next refresh."""
+    submit(waiting, "1-1", admin)
+    publisher.step()  # the first release, cut from the kept data
+    submit(waiting, "2-1", admin)
+    caught_up = snapshots.update_live
+
+    def meanwhile(election: Election) -> Any:
+        done = caught_up(election)
+        submit(waiting, "1-2", admin)  # committed after the refresh read the ledger's head
+        return done
+
+    def second_read(election: Election) -> Any:
+        raise AssertionError("the release read the election again")
+
+    monkeypatch.setattr(snapshots, "update_live", meanwhile)
+    monkeypatch.setattr(snapshots, "collect_at_once", second_read)
+    done = snapshots.refresh(waiting, every=0, keep=True)
+    newest = LedgerEntry.objects.filter(election=waiting).order_by("-seq").first()
+    assert newest is not None and done.release == f"v{newest.seq}"
+    monkeypatch.undo()
+    directory = snapshots.election_dir(waiting)
+
+    def stations_csv(name: str) -> str:
+        return gzip.decompress((directory / name / "stations.csv.gz").read_bytes()).decode()
+
+    release = stations_csv(done.release)
+    whole = snapshots.collect_at_once(waiting)
+    assert whole.seq == newest.seq
+    assert release == snapshots.bulk_bytes(whole).decode()
+    counted = [line for line in release.splitlines()[1:] if ",published," in line]
+    assert len(counted) == 3, release  # 1-1, 2-1 and the fact that came meanwhile, 1-2
+    assert stations_csv("live") != release  # the live files were written before 1-2 came
+    snapshots.refresh(waiting, keep=True)
+    assert stations_csv("live") == release
+
+
 def test_each_state_logs_what_it_cost_and_how_long_since_the_last_one(
     waiting: Election,
     admin: Any,
