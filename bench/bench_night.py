@@ -311,11 +311,13 @@ def freshness(
         if name == PAST_NGINX
         else front(port)
     )
+    measured = 0  # the acknowledgements measured so far (by their number): each once only
     while not stop.is_set():
-        if not writes.acks:
-            time.sleep(0.05)
+        if not writes.acks or writes.acks[-1][3] <= measured:
+            time.sleep(0.005)  # (after the last one: never the same again, older each time)
             continue
         acked, code, in_unit, overall = writes.acks[-1]
+        measured = overall
         path, key, least = {
             "station": (f"/api/v1/elections/{SLUG}/results/stations/{code}", "values", None),
             "constituency": (
