@@ -794,7 +794,7 @@ def test_secki_publish_watch_freezes_what_its_first_round_loaded_once(
     real = threading.Thread
 
     def thread(*args: Any, name: str = "", **kwargs: Any) -> Any:
-        if name == "public-state":  # the states' thread: not in a test (its own connection)
+        if name in ("public-state", "open-data-releases"):  # not in a test (own connection)
             return threading.Thread(target=lambda: None)
         return real(*args, name=name, **kwargs)
 
@@ -808,3 +808,33 @@ def test_secki_publish_watch_freezes_what_its_first_round_loaded_once(
     result = CliRunner().invoke(cli, ["publish", "--watch", "--quiet"])
     assert result.exit_code == 0, result.output
     assert frozen == [True]
+
+
+def test_with_the_releases_apart_a_state_never_waits_for_a_release(
+    waiting: Election, admin: Any, clock: Clock
+) -> None:
+    """``secki publish --watch`` cuts the open-data releases in a thread of its own
+    (``releases_apart``): a state's step cuts none, and while that thread holds the election
+    (a national release takes seconds) the step does not wait for the live files: the state
+    comes out, the files follow at a later step; :meth:`Publisher.release` cuts the release."""
+    publisher = published.Publisher(interval=published.INTERVAL, clock=clock, releases_apart=True)
+    submit(waiting, "1-1", admin)
+    [first] = publisher.step()
+    live = snapshots.live_manifest(waiting)
+    assert live is not None and int(live["ledger_seq"]) == first.seq
+    assert snapshots.releases(waiting) == []  # not in the state's step
+    assert publisher.release() == [f"{waiting.slug}/v{first.seq}"]
+    assert [int(m["ledger_seq"]) for m in snapshots.releases(waiting)] == [first.seq]
+    assert publisher.release() == []  # nothing new: none due
+    submit(waiting, "2-1", admin)
+    clock.now += published.OPEN_DATA_EVERY
+    with snapshots._lock(waiting, wait=True) as held:  # the releases' thread is cutting one
+        assert held
+        [second] = publisher.step()  # does not wait for the lock
+        assert second.seq > first.seq
+    live = snapshots.live_manifest(waiting)
+    assert live is not None and int(live["ledger_seq"]) == first.seq  # behind for now
+    clock.now += 0.1
+    assert publisher.step() == []  # no new fact: the files catch up
+    live = snapshots.live_manifest(waiting)
+    assert live is not None and int(live["ledger_seq"]) == second.seq

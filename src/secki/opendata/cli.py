@@ -224,7 +224,8 @@ def publish_cmd(
     from secki.ledger.chain import ledger_head
     from secki.opendata import published, snapshots, transparency
 
-    publisher = published.Publisher(slug, interval=state_interval)
+    # with --watch the open-data releases are cut in a thread of their own (below)
+    publisher = published.Publisher(slug, interval=state_interval, releases_apart=watch)
     # alive while this process runs, however long a round takes (the first one of a
     # national election takes minutes)
     heartbeat = snapshots.Heartbeat().start()
@@ -233,6 +234,10 @@ def publish_cmd(
     if watch:  # the public state in its own thread, so that a slow witness never delays it
         threading.Thread(
             target=publisher.run, args=(stop,), name="public-state", daemon=True
+        ).start()
+        # and the releases in theirs, so that a release (seconds) never delays a state
+        threading.Thread(
+            target=publisher.run_releases, args=(stop,), name="open-data-releases", daemon=True
         ).start()
 
     def elections() -> list[Election] | None:

@@ -85,6 +85,9 @@ INTERVAL = 0.5
 #: CSV takes seconds: written after every state, it would hold the next states back; the live
 #: files are served with ``max-age=2`` anyway)
 OPEN_DATA_EVERY = 2.0
+#: seconds between two looks for a due open-data release by the releases' thread of
+#: ``secki publish --watch`` (:meth:`Publisher.run_releases`)
+RELEASES_EVERY = 5.0
 #: a web process without a running publisher rebuilds a state at most this often
 ON_DEMAND_SECONDS = 1.0
 #: a state names the stations whose pages each of the last this many states changed
@@ -488,10 +491,15 @@ class Publisher:
         now: Callable[[], dt.datetime] = timezone.now,
         open_data: bool = True,
         open_data_every: float = OPEN_DATA_EVERY,
+        releases_apart: bool = False,
     ) -> None:
         self.slug = slug
         self.interval = interval
         self.open_data_every = open_data_every
+        #: the releases are cut by :meth:`run_releases` in a thread of their own, not after a
+        #: state: a release takes seconds at a national election, and no state would come out
+        #: meanwhile (the live files then wait for it instead: :meth:`_open_data`)
+        self.releases_apart = releases_apart
         self._opened: dict[str, float] = {}  # slug → when its open-data files were refreshed
         self._behind: set[str] = set()  # slugs whose open-data files lag behind their state
         self.clock = clock
@@ -661,13 +669,43 @@ class Publisher:
         return frozenset(u.code for u in data.units if u.id in units)
 
     def _open_data(self, election: Election, now: float) -> None:
-        """Refresh the election's open-data live files (and cut a due release) when the last
-        refresh is at least ``open_data_every`` old."""
+        """Refresh the election's open-data live files (and cut a due release, unless the
+        releases are cut apart) when the last refresh is at least ``open_data_every`` old.
+        With the releases apart, a refresh never waits for the election's lock: while the
+        releases' thread holds it, the files stay behind and the next state's step tries
+        again."""
         if now - self._opened.get(election.slug, -float("inf")) < self.open_data_every:
             return
-        snapshots.refresh(election, keep=True)
+        apart = self.releases_apart
+        done = snapshots.refresh(election, keep=True, wait=not apart, release=not apart)
+        if done.seq < 0:  # the lock was held (a release being cut): again at the next step
+            return
         self._opened[election.slug] = now
         self._behind.discard(election.slug)
+
+    def release(self) -> list[str]:
+        """Cut the due open-data release of each election (bringing its live files to the
+        head first); returns the releases cut (their names)."""
+        elections = Election.objects.order_by("slug")
+        if self.slug:
+            elections = elections.filter(slug=self.slug)
+        cut = []
+        for election in elections:
+            done = snapshots.refresh(election, keep=True)
+            if done.release:
+                cut.append(f"{election.slug}/{done.release}")
+        return cut
+
+    def run_releases(self, stop: threading.Event, *, every: float = RELEASES_EVERY) -> None:
+        """Look for due releases every ``every`` seconds until ``stop`` is set (``secki publish
+        --watch`` runs this in a thread of its own, with ``releases_apart``)."""
+        while not stop.wait(every):
+            try:
+                self.release()
+            except Exception:  # the database away, a full disk: log, try again next look
+                log.exception("cutting the open-data releases failed")
+                connection.close()
+        connection.close()
 
     def _write_parts(self, slug: str, data: PublicData, version: int) -> _Written:
         """Write the part files of the units whose stations changed since the last state
