@@ -17,9 +17,9 @@ from typing import Any
 
 from django.core.paginator import Paginator
 
-from secki.elections.models import Unit
+from secki.elections.models import Station, Unit
 from secki.elections.names import local
-from secki.opendata.collect import StationPart
+from secki.opendata.collect import PublicStation, StationPart
 from secki.protocols.models import ProtocolStatus
 from secki.results.serialize import unit_json
 from secki.results.tabulate import Tabulation, Totals, UnitResult
@@ -62,43 +62,55 @@ class Row:
         return leader.share if leader else None
 
 
+def station_row(
+    tab: Tabulation,
+    s: Station | PublicStation,
+    lines: dict[str, int] | None,
+    status: str,
+    soft_failures: list[str],
+) -> Row:
+    """A station's row of its unit's table: its result from its counted protocol's ``lines``
+    (None: not counted)."""
+    result = None
+    if lines is not None:
+        totals = Totals(
+            lines=dict(lines),
+            stations_total=1,
+            stations_reported=1,
+            registered_total=s.registered,
+            registered_reported=s.registered,
+        )
+        result = tab.result_of(None, totals)
+    return Row(
+        "station",
+        s.code,
+        s.number,
+        local(s),
+        s.registered,
+        result,
+        status=status,
+        soft_failures=soft_failures,
+        webcam=s.webcam,
+        abroad=s.abroad,
+        temporary=s.temporary,
+    )
+
+
 def published_station_rows(tab: Tabulation, unit: Unit, data: StationPart) -> list[Row]:
-    """:func:`station_rows` from a published state (no database work)."""
+    """:func:`secki.portal.pages.station_rows` from a published state (no database work)."""
     rows = []
     for s in sorted(data.stations_of(unit), key=lambda s: s.number):
         # the publication setting holds every result back: no station counted or annulled
         p = None if tab.withheld else data.protocols.get(s.id)
         lines = None if tab.withheld else data.values.get(s.id)
-        result = None
         if lines is not None:
             status = "counted"
-            totals = Totals(
-                lines=dict(lines),
-                stations_total=1,
-                stations_reported=1,
-                registered_total=s.registered,
-                registered_reported=s.registered,
-            )
-            result = tab.result_of(None, totals)
         elif p is not None and p.status == ProtocolStatus.ANNULLED:
             status = "annulled"
         else:
             status = "none"
-        rows.append(
-            Row(
-                "station",
-                s.code,
-                s.number,
-                local(s),
-                s.registered,
-                result,
-                status=status,
-                soft_failures=list(p.soft_failures) if p and status == "counted" else [],
-                webcam=s.webcam,
-                abroad=s.abroad,
-                temporary=s.temporary,
-            )
-        )
+        failures = list(p.soft_failures) if p and status == "counted" else []
+        rows.append(station_row(tab, s, lines, status, failures))
     return rows
 
 

@@ -390,15 +390,15 @@ def refresh_cmd(every: float, once: bool, fill: bool) -> None:
 
     from secki.opendata import refresh, snapshots, wsgi
 
+    # --once: the pages no one asked for only with --fill, then all at once
     refresher = refresh.Refresher(
-        wsgi.render_station_page, wsgi.ask_public_answer, fill=refresh.FILL
+        wsgi.render_station_page, wsgi.ask_public_answer, fill=0.0 if once else refresh.FILL
     )
     if once:
         if not snapshots.publisher_alive():  # pages are kept only from a publisher's states
             raise click.ClickException(
                 "no publisher is running (secki publish --watch): no page would be kept"
             )
-        refresher.fill_budget = 0.0  # the pages no one asked for: with --fill, all at once
         click.echo(f"{refresher.once()} pages and answers written again", err=True)
         if fill:
             bars: dict[str, Any] = {}  # election → its progress bar

@@ -79,7 +79,7 @@ def page_path(slug: str, language: str, code: str) -> Path | None:
     if not (_safe(slug) and _safe(language) and _safe(code)):
         return None
     # one path made of one string (a refresher asks for several a page: pathlib's joins cost)
-    return Path(os.path.join(settings.VAR_DIR, "pages", slug, language, "s", code, INDEX))
+    return Path(os.path.join(root_dir(), slug, language, "s", code, INDEX))
 
 
 def public_origin() -> tuple[str, bool]:
@@ -121,7 +121,7 @@ def answer_path(slug: str, kind: str, code: str) -> Path | None:
     :data:`STATIONS` or :data:`UNITS`; None: a name that cannot be a file of its own)."""
     if kind not in (STATIONS, UNITS) or not (_safe(slug) and _safe(code)):
         return None
-    return Path(os.path.join(settings.VAR_DIR, "pages", slug, API_DIR, kind, code, ANSWER))
+    return Path(os.path.join(root_dir(), slug, API_DIR, kind, code, ANSWER))
 
 
 def write_answer(slug: str, kind: str, code: str, content: bytes) -> Path | None:

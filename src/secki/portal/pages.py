@@ -16,7 +16,7 @@ from typing import Any
 from secki.elections.models import Election, Station, Unit, UnitKind
 from secki.elections.names import local
 from secki.opendata.answers import STATIONS_PAGE as STATIONS_PAGE
-from secki.opendata.answers import Row, published_station_rows
+from secki.opendata.answers import Row, published_station_rows, station_row
 from secki.opendata.collect import ScanRow, StationPart
 from secki.portal.templatetags.portal import _percents
 from secki.protocols import store as protocol_store
@@ -85,36 +85,16 @@ def station_rows(tab: Tabulation, unit: Unit, data: StationPart | None = None) -
     for s in stations:
         p = current.get(s.id)
         if p is None:
-            status, result = "none", None
+            status = "none"
         elif p["status"] in counted:
             status = "counted"
-            totals = Totals(
-                lines=lines.get(s.id, {}),
-                stations_total=1,
-                stations_reported=1,
-                registered_total=s.registered,
-                registered_reported=s.registered,
-            )
-            result = tab.result_of(None, totals)
         elif p["status"] == ProtocolStatus.ANNULLED:
-            status, result = "annulled", None
+            status = "annulled"
         else:
-            status, result = "pending", None
-        rows.append(
-            Row(
-                "station",
-                s.code,
-                s.number,
-                local(s),
-                s.registered,
-                result,
-                status=status,
-                soft_failures=list(p["soft_failures"]) if p and status == "counted" else [],
-                webcam=s.webcam,
-                abroad=s.abroad,
-                temporary=s.temporary,
-            )
-        )
+            status = "pending"
+        failures = list(p["soft_failures"]) if p and status == "counted" else []
+        counted_lines = lines.get(s.id, {}) if status == "counted" else None
+        rows.append(station_row(tab, s, counted_lines, status, failures))
     return rows
 
 
