@@ -2,12 +2,13 @@
 the answer it makes for the anonymous public from the publisher's state to
 ``$SECKI_VAR_DIR/pages/<slug>/api/{stations,units}/<code>/index.json``
 (secki.opendata.stationpages), nginx serves it (tests/portal/test_nginx.py); a state that changes
-a station keeps its answer and those of the units above it as stale until the page refresher
-asked for them again (before the pages), and every file goes on new data or another election
-row."""
+a station comes with its answer and those of the units above it that are kept (the publisher
+writes them: the app's bytes), a stale answer left beside is asked for again by the page
+refresher, and every file goes on new data or another election row."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,16 +16,19 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from secki.accounts.actions import change_election
 from secki.cli import cli
-from secki.elections.models import Election
+from secki.elections.models import Election, Station
 from secki.opendata import published, refresh, snapshots, stationpages
 from secki.opendata import wsgi as opendata_wsgi
 from secki.portal import http
+from secki.protocols.scans import upload_scan
 from tests.portal.conftest import Clock, submit
 from tests.portal.test_station_files import pages_only_results
+from tests.protocols.test_scans import PDF
 
 pytestmark = pytest.mark.django_db
 
@@ -129,12 +133,13 @@ def test_no_answer_file_for_officials_queries_other_hosts_or_without_a_publisher
     assert all(f.exists() for f in files)
 
 
-def test_a_changed_stations_answer_is_stale_until_the_refresher_asks_again_its_units_new(
+def test_a_changed_stations_answer_and_its_units_come_with_the_state(
     waiting: Election, admin: Any, publisher: published.Publisher, clock: Clock
 ) -> None:
-    """The station's answer stays stale until the refresher asks for it again (before the
-    station's pages); the answers of the units above it that are kept come with the state
-    itself: the publisher writes them, the app's answer of the new state byte for byte."""
+    """The publisher writes, with the state that changes a station, the station's answer
+    (asked for before or not) and the answers of the units above it that are kept: the app's
+    answer of the new state byte for byte; the refresher renders only the station's pages. A
+    stale answer (left by an earlier release) is asked for again by the refresher."""
     publisher.step()
     before = ask_all(waiting)
     for language in ("en", "ru"):
@@ -157,36 +162,72 @@ def test_a_changed_stations_answer_is_stale_until_the_refresher_asks_again_its_u
     step(publisher, clock)
     latest = published.read(waiting.slug)
     assert latest is not None and latest.units_recent[-1] == (2, frozenset({"XX", "1"}))
-    assert not answer_file(waiting, STATIONS, "1-1").exists()  # the previous state's, stale
-    assert stale(waiting, STATIONS, "1-1").read_bytes() == before[STATIONS, "1-1"]
-    for code in ("1", "XX"):  # already the new state's, as the app answers it
-        assert not stale(waiting, UNITS, code).exists(), code
-        app = ask(url(waiting, UNITS, code))
+    for kind, code in ((STATIONS, "1-1"), (UNITS, "1"), (UNITS, "XX")):  # the new state's
+        assert not stale(waiting, kind, code).exists(), code
+        app = ask(url(waiting, kind, code))
         assert app["X-Secki-State"] == "2"
-        assert answer_file(waiting, UNITS, code).read_bytes() == app.content, code
-        assert app.json()["stations_reported"] == 1
+        assert answer_file(waiting, kind, code).read_bytes() == app.content, code
+        assert app.content != before[kind, code], code
+    assert ask(url(waiting, STATIONS, "1-1")).json()["values"]
     for kind, code in EVERY:  # the others as they were
         if (kind, code) not in {(STATIONS, "1-1"), (UNITS, "1"), (UNITS, "XX")}:
             assert answer_file(waiting, kind, code).read_bytes() == before[kind, code], code
             assert not stale(waiting, kind, code).exists(), code
-    assert refresher.once() == 3
-    assert done == ["stations 1-1", "page en 1-1", "page ru 1-1"]  # the answer first
-    app = ask(url(waiting, STATIONS, "1-1"))
-    assert app["X-Secki-State"] == "2" and app.json()["values"]
-    assert answer_file(waiting, STATIONS, "1-1").read_bytes() == app.content
-    assert not stale(waiting, STATIONS, "1-1").exists()
+    assert refresher.once() == 2
+    assert done == ["page en 1-1", "page ru 1-1"]  # no answer: they came with the state
     assert refresher.once() == 0
-    # a unit whose answer no one asked for gets no file
+    # a unit whose answer no one asked for gets no file; a station's comes with the state
     answer_file(waiting, UNITS, "2").unlink()
+    answer_file(waiting, STATIONS, "2-2").unlink()
     submit(waiting, "2-2", admin)
     step(publisher, clock)
     assert not answer_file(waiting, UNITS, "2").exists() and not stale(waiting, UNITS, "2").exists()
-    assert answer_file(waiting, UNITS, "XX").read_bytes() == ask(url(waiting, UNITS, "XX")).content
-    # a refresher that has not looked yet (another process) finds every stale answer itself
-    assert stale(waiting, STATIONS, "2-2").exists()
+    for kind, code in ((STATIONS, "2-2"), (UNITS, "XX")):
+        app = ask(url(waiting, kind, code))
+        assert app["X-Secki-State"] == "3"
+        assert answer_file(waiting, kind, code).read_bytes() == app.content, code
+    # a stale answer left beside: a refresher that has not looked yet finds it itself
+    answer_file(waiting, STATIONS, "2-1").rename(stale(waiting, STATIONS, "2-1"))
+    done.clear()
     assert refresh.Refresher(render, asked).once() == 1
-    assert not stale(waiting, STATIONS, "2-2").exists()
-    assert refresher.once() == 0  # done by the other
+    assert done == ["stations 2-1"]
+    assert not stale(waiting, STATIONS, "2-1").exists()
+    assert answer_file(waiting, STATIONS, "2-1").exists()
+    assert refresher.once() == 0
+
+
+def test_a_stations_answer_written_with_the_state_names_its_scans_as_the_app_does(
+    waiting: Election,
+    admin: Any,
+    publisher: published.Publisher,
+    clock: Clock,
+    settings: Any,
+    tmp_path: Path,
+) -> None:
+    """A scan of the station's protocol: the publisher's answer names it at the public
+    origin's address, with its hash, the bytes the app answers on that origin."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.SECKI_PUBLIC_URL = "https://results.example.org"
+    settings.SECKI_HTTPS = True
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "results.example.org"]
+    publisher.step()
+    submit(waiting, "1-1", admin)
+    station = Station.objects.get(election=waiting, code="1-1")
+    scan = upload_scan(
+        waiting,
+        station,
+        SimpleUploadedFile("p.pdf", PDF, "application/pdf"),
+        actor=admin,
+    )
+    step(publisher, clock)
+    written = json.loads(answer_file(waiting, STATIONS, "1-1").read_bytes())
+    assert [(s["number"], s["sha256"]) for s in written["scans"]] == [(1, scan.sha256)]
+    assert written["scans"][0]["url"] == (
+        f"https://results.example.org/e/{waiting.slug}/s/1-1/scans/1/"
+    )
+    app = ask(url(waiting, STATIONS, "1-1"))
+    assert app["X-Secki-State"] == "2"
+    assert answer_file(waiting, STATIONS, "1-1").read_bytes() == app.content
 
 
 @pytest.mark.parametrize(
@@ -287,9 +328,8 @@ def test_secki_refresh_writes_again_what_a_state_made_stale_in_a_process_of_its_
     waiting: Election, admin: Any, publisher: published.Publisher, clock: Clock
 ) -> None:
     """``secki refresh`` (a service of its own, beside web servers with
-    SECKI_PAGE_REFRESH=0): the station's answer and its page, through this process's own
-    Django application, as the web workers' refresher would (its units' came with the
-    state)."""
+    SECKI_PAGE_REFRESH=0): the station's page, through this process's own Django application,
+    as the web workers' refresher would (its answer and its units' came with the state)."""
     publisher.step()
     ask_all(waiting)
     http.pages.clear()
@@ -298,11 +338,12 @@ def test_secki_refresh_writes_again_what_a_state_made_stale_in_a_process_of_its_
     assert page is not None and page.exists()
     submit(waiting, "1-1", admin)
     step(publisher, clock)
-    assert stale(waiting, STATIONS, "1-1").exists() and not stale(waiting, UNITS, "XX").exists()
+    assert not stale(waiting, STATIONS, "1-1").exists()  # (the answers came with the state)
+    assert not stale(waiting, UNITS, "XX").exists()
     assert page.with_name(stationpages.STALE).exists() and not page.exists()
     result = CliRunner().invoke(cli, ["refresh", "--once"])
     assert result.exit_code == 0, result.output
-    assert "2 pages and answers written again" in result.output
+    assert "1 pages and answers written again" in result.output
     for kind, code in ((STATIONS, "1-1"), (UNITS, "1"), (UNITS, "XX")):
         assert not stale(waiting, kind, code).exists(), code
         app = ask(url(waiting, kind, code))
@@ -338,7 +379,7 @@ def test_secki_refresh_once_fill_writes_every_page_no_reader_asked_for_with_a_pr
     assert alone.exit_code == 1 and "no publisher is running" in alone.output
 
 
-def test_a_newer_states_answers_go_before_the_pages_a_long_look_has_left(
+def test_a_look_past_its_budget_leaves_its_pages_to_the_next_look_none_lost(
     waiting: Election,
     admin: Any,
     publisher: published.Publisher,
@@ -346,8 +387,8 @@ def test_a_newer_states_answers_go_before_the_pages_a_long_look_has_left(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A look past its budget stops rendering pages when a newer state is marked; the next
-    look asks for that state's answers first, then renders the pages left over, none lost;
-    each look that wrote something says so at DEBUG (bench_night reads it)."""
+    look renders the newer state's pages and those left over, none lost; each look that
+    wrote something says so at DEBUG (bench_night reads it)."""
     caplog.set_level(logging.DEBUG, logger="secki.opendata.refresh")
     publisher.step()
     ask_all(waiting)
@@ -375,18 +416,17 @@ def test_a_newer_states_answers_go_before_the_pages_a_long_look_has_left(
     submit(waiting, "1-1", admin)
     submit(waiting, "1-2", admin)
     step(publisher, clock)
-    assert refresher.once() == 3  # 1-1's and 1-2's answers, then one page
-    assert done[-1] == f"page {first[0]}" and len([d for d in done if d.startswith("page")]) == 1
+    assert refresher.once() == 1  # one page, the other left
+    assert done == [f"page {first[0]}"]
     done.clear()
-    assert refresher.once() == 3
-    # the newer state's answer first (2-2's), then the pages: the one left over
-    assert done[0] == "stations 2-2"
+    assert refresher.once() == 2
+    # the newer state's page and the one left over (no answer: they came with the states)
     left = "1-2" if first[0] == "1-1" else "1-1"
-    assert sorted(done[1:]) == sorted([f"page {left}", "page 2-2"])
+    assert sorted(done) == sorted([f"page {left}", "page 2-2"])
     assert not stationpages.stale_pages(waiting.slug)
     assert refresher.once() == 0
     looks = [r for r in caplog.records if r.getMessage().startswith("refreshed")]
     assert [(r.answers, r.pages, r.pages_left) for r in looks] == [  # type: ignore[attr-defined]
-        (2, 1, 1),
-        (1, 2, 0),
+        (0, 1, 1),
+        (0, 2, 0),
     ]

@@ -595,15 +595,15 @@ def test_the_national_results_answer_is_the_publishers_file_as_soon_as_a_state_h
         assert headers["X-Stand-In"] == "app", (asked, where)
 
 
-def test_a_stations_and_a_units_answer_are_served_from_their_files_stale_until_asked_again(
+def test_a_stations_and_a_units_answer_are_served_from_their_files_the_new_state_at_once(
     waiting: Election, admin: Any, served: Site, settings: Any
 ) -> None:
     """The app writes the station's and the unit's answer it makes for the public (issue 15);
     nginx serves those files to the anonymous public, the bytes and headers the app sends on
-    them; once a state changed the station, the station's stale file until the refresher
-    asked for it again, then the new values at once, and the unit's new answer at once (the
-    publisher writes it with the state). Officials, tokens, queries (a unit's other page),
-    and an answer without a file reach the app."""
+    them; once a state changed the station, the station's and the unit's new answers at once
+    (the publisher writes them with the state), and a stale file until the refresher asked
+    for it again. Officials, tokens, queries (a unit's other page), and an answer without a
+    file reach the app."""
     clock = [0.0]
     publisher = published.Publisher(clock=lambda: clock[0], open_data=False)
     publisher.step()
@@ -641,16 +641,21 @@ def test_a_stations_and_a_units_answer_are_served_from_their_files_stale_until_a
     submit(waiting, "1-1", admin)
     clock[0] += publisher.interval
     assert publisher.step(), "no new state"
-    status, headers, body = served.get(station)
-    assert headers["X-Secki-Page"] == "station-stale" and body == before[station].content
-    status, headers, body = served.get(unit)  # the publisher's, with the state
+    status, headers, body = served.get(station)  # the publisher's, with the state
+    assert headers["X-Secki-Page"] == "station" and json.loads(body)["values"]
+    assert body == ask(station).content != before[station].content
+    status, headers, body = served.get(unit)  # the publisher's too
     assert headers["X-Secki-Page"] == "unit" and json.loads(body)["stations_reported"] == 1
     assert body == ask(unit).content
-    refresher = refresh.Refresher(lambda slug, language, code: None, ask)
-    assert refresher.once() == 1  # the station
+    # a stale answer (left by an earlier release) is served until the refresher asked again
+    answer = stationpages.answer_path(waiting.slug, stationpages.STATIONS, "1-1")
+    assert answer is not None
+    answer.rename(answer.with_name(stationpages.STALE_ANSWER))
     status, headers, body = served.get(station)
-    assert headers["X-Secki-Page"] == "station" and json.loads(body)["values"]
-    assert body == ask(station).content
+    assert headers["X-Secki-Page"] == "station-stale" and json.loads(body)["values"]
+    refresher = refresh.Refresher(lambda slug, language, code: None, ask)
+    assert refresher.once() == 1  # the station's (a first look finds every stale answer)
+    assert served.get(station)[1]["X-Secki-Page"] == "station"
     for asked, where in (
         ({"Cookie": "sessionid=abc"}, station),
         ({"Authorization": "Bearer 0123"}, unit),
@@ -670,9 +675,9 @@ def test_the_app_behind_nginx_writes_the_answers_that_nginx_serves_next(
 ) -> None:
     """The real app behind the shipped configuration, on the public host: the first anonymous
     GET of a station's answer reaches it (which writes the file), the second is the file; a
-    protocol of the station makes it stale until the page refresher (its own ask through the
-    process's Django application) wrote it again, with the protocol; its constituency's
-    answer has the protocol at once (the publisher's)."""
+    protocol of the station is in its answer and its constituency's at once (the publisher's);
+    a stale answer is written again by the page refresher (its own ask through the process's
+    Django application)."""
     require_nginx()
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, HOST]
     settings.SECKI_PUBLIC_URL = f"https://{HOST}"
@@ -693,9 +698,15 @@ def test_the_app_behind_nginx_writes_the_answers_that_nginx_serves_next(
         submit(waiting, "1-1", admin)
         clock[0] += publisher.interval
         publisher.step()
-        assert site.get(station)[1]["X-Secki-Page"] == "station-stale"
+        status, headers, body = site.get(station)
+        assert headers["X-Secki-Page"] == "station" and json.loads(body)["values"]
         status, headers, body = site.get(unit)
         assert headers["X-Secki-Page"] == "unit" and json.loads(body)["stations_reported"] == 1
+        # a stale answer is written again by the refresher's own ask
+        answer = stationpages.answer_path(waiting.slug, stationpages.STATIONS, "1-1")
+        assert answer is not None
+        answer.rename(answer.with_name(stationpages.STALE_ANSWER))
+        assert site.get(station)[1]["X-Secki-Page"] == "station-stale"
         refresher = refresh.Refresher(
             opendata_wsgi.render_station_page, opendata_wsgi.ask_public_answer
         )

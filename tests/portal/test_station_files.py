@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from secki.accounts.actions import change_election
 from secki.elections.models import Election, Station
@@ -370,9 +370,9 @@ def test_the_refresher_waits_for_the_publishers_marks_and_for_another_processs_c
     looked = []
     mark = stationpages.mark_stale
 
-    def late(slug: str, codes: Any, units: Any = ()) -> int:  # the refresher looks between
+    def late(slug: str, codes: Any) -> int:  # the refresher looks between
         looked.append(pages.once())
-        return mark(slug, codes, units)
+        return mark(slug, codes)
 
     monkeypatch.setattr(stationpages, "mark_stale", late)
     submit(waiting, "1-1", admin)
@@ -484,12 +484,15 @@ def test_the_refreshers_own_render_is_an_anonymous_readers_on_the_public_host(
 ) -> None:
     """secki.opendata.wsgi.render_station_page: through the process's Django application
     (which closes its connection at the end, as after any request), on the public URL's
-    host and scheme, in the page's language; the portal writes the file."""
+    host and scheme, in the page's language; the portal writes the file. The caller's
+    language is its own again after (``secki refresh`` goes on in it)."""
     settings.SECKI_PUBLIC_URL = "https://results.example.org/secki"
     settings.ALLOWED_HOSTS = ["results.example.org"]
     settings.SECKI_HTTPS = settings.SECURE_SSL_REDIRECT = True
     publisher.step()
-    opendata_wsgi.render_station_page(waiting.slug, "az", "1-1")
+    with translation.override("ru"):
+        opendata_wsgi.render_station_page(waiting.slug, "az", "1-1")
+        assert translation.get_language() == "ru"
     assert b'lang="az"' in page(waiting, "1-1", "az").read_bytes()
     assert not page(waiting, "1-1", "en").exists()
 

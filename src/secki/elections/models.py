@@ -373,6 +373,13 @@ class Unit(models.Model):
         return self.name
 
 
+def webcam_link(url: str) -> str:
+    """A station's stream address (``webcam_url``) if it is an http(s) URL (what pages may
+    link to), else ""."""
+    url = url.strip()
+    return url if url.lower().startswith(("http://", "https://")) else ""
+
+
 class Station(models.Model):
     election = models.ForeignKey(Election, on_delete=models.CASCADE, related_name="stations")
     unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="stations")
@@ -417,8 +424,7 @@ class Station(models.Model):
     @property
     def webcam_link(self) -> str:
         """The stream's address if it is an http(s) URL (what pages may link to), else ""."""
-        url = self.webcam_url.strip()
-        return url if url.lower().startswith(("http://", "https://")) else ""
+        return webcam_link(self.webcam_url)
 
     def clean(self) -> None:
         if self.webcam_url and not self.webcam:

@@ -1,11 +1,13 @@
 """The public results answers a published state makes without the database (issue 15).
 
 A unit's answer (``GET /api/v1/elections/<slug>/results/units/<code>``: its totals, its child
-units and a page of the stations it holds directly) from a published state is a function of
-that state alone: the API answers with it (:func:`secki.portal.api.unit`) and the publisher
-writes its first page with each state that changes the unit, for nginx
-(:mod:`secki.opendata.stationpages`), so the two are the same bytes. The rows of a unit's
-stations (:class:`Row`) are also the portal's table of them (:mod:`secki.portal.pages`).
+units and a page of the stations it holds directly) and a station's (``…/stations/<code>``: its
+register entry, its counted protocol's lines and its scans) from a published state are
+functions of that state alone: the API answers with them (:func:`secki.portal.api.unit`,
+:func:`secki.portal.api.station`) and the publisher writes them with each state that changes
+the unit or the station, for nginx (:mod:`secki.opendata.stationpages`), so the two are the
+same bytes. The rows of a unit's stations (:class:`Row`) are also the portal's table of them
+(:mod:`secki.portal.pages`).
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from typing import Any
 
 from django.core.paginator import Paginator
 
-from secki.elections.models import Station, Unit
-from secki.elections.names import local
+from secki.elections.models import Station, Unit, webcam_link
+from secki.elections.names import local, translations
 from secki.opendata.collect import PublicStation, StationPart
 from secki.protocols.models import ProtocolStatus
+from secki.protocols.scans import scan_json, scan_path
 from secki.results.serialize import unit_json
 from secki.results.tabulate import Tabulation, Totals, UnitResult
 
@@ -146,3 +149,59 @@ def unit_answer(tab: Tabulation, node: Unit, data: StationPart) -> bytes:
     tabulation; ``data``, the unit's stations in it): the bytes the API sends."""
     rows = published_station_rows(tab, node, data)
     return json.dumps(unit_document(tab, node, rows, 1)).encode()
+
+
+def station_document(
+    slug: str,
+    unit_code: str,
+    s: Station | PublicStation,
+    part: StationPart,
+    origin: str,
+    *,
+    withheld: bool,
+) -> dict[str, Any]:
+    """A station's answer from a published state: ``part``, its unit's stations in it (held
+    back, ``withheld``: no protocol, lines or scans); the scans' addresses begin with
+    ``origin`` (scheme and host, as the reader asked)."""
+    shown = None if withheld else part.protocols.get(s.id)
+    values = None if withheld else part.values.get(s.id)
+    counted = shown is not None and values is not None
+    # the scans of the versions it shows, oldest first
+    upto = shown.version if shown is not None else 0
+    scans = part.scans.get(s.id, []) if shown is not None else []
+    return {
+        "station": s.code,
+        "name": s.name,
+        **translations(s),
+        "unit": unit_code,
+        "registered": s.registered,
+        "status": shown.status if shown else None,
+        "version": shown.version if counted and shown else None,
+        "values": dict(values) if values is not None else None,
+        "soft_failures": list(shown.soft_failures) if counted and shown else [],
+        "annulment": shown.decision_ref if shown and not counted else None,
+        "webcam": s.webcam,
+        "webcam_url": webcam_link(s.webcam_url) or None,
+        "scans": [
+            scan_json(
+                version=scan.version,
+                number=scan.number,
+                sha256=scan.sha256,
+                size=scan.size,
+                content_type=scan.content_type,
+                uploaded_at=scan.uploaded_at,
+                url=origin + scan_path(slug, s.code, scan.number),
+            )
+            for scan in scans
+            if scan.version <= upto
+        ],
+    }
+
+
+def station_answer(
+    slug: str, unit_code: str, s: PublicStation, part: StationPart, origin: str, *, withheld: bool
+) -> bytes:
+    """The public's answer for a station from a published state: the bytes the API sends
+    (:func:`station_document`)."""
+    document = station_document(slug, unit_code, s, part, origin, withheld=withheld)
+    return json.dumps(document).encode()

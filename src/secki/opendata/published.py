@@ -585,7 +585,9 @@ class Publisher:
             stationpages.mark_stale(slug, changed)
         # the national answer at once, served by nginx as it is (no app, no copies of it)
         stationpages.write_results(slug, national_answer(state))
-        if units:  # and the answers of the units above the changed stations that are kept
+        if changed:  # the changed stations' answers, and those of the units above them kept
+            _write_station_answers(slug, state, data, changed)
+        if units:
             _write_unit_answers(slug, state, data, units)
         _write_marked(slug, version)
         written_at, written_cpu, written_wall = time.perf_counter(), time.thread_time(), self.now()
@@ -838,6 +840,36 @@ def clear() -> None:
         _checked.clear()
         _versions.clear()
     _part_cache.clear()
+
+
+def _write_station_answers(slug: str, state: State, data: PublicData, codes: frozenset[str]) -> int:
+    """Write the public results answers of these stations (their codes) from ``state``
+    (``data``: the publisher's data it was made of, still the same) as the API answers an
+    anonymous reader on the public origin (:func:`secki.opendata.stationpages.public_origin`):
+    the same bytes (:func:`secki.opendata.answers.station_answer`); a stale one left beside
+    goes. Returns how many."""
+    host, https = stationpages.public_origin()
+    origin = f"{'https' if https else 'http'}://{host}"
+    ids = data.station_ids()
+    unit_codes = {u.id: u.code for u in data.units}
+    parts: dict[int, StationPart] = {}  # one part per unit of the changed stations
+    written = 0
+    for code in sorted(codes):
+        sid = ids.get(code)
+        if sid is None:
+            continue
+        s = data.station(sid)
+        part = parts.get(s.unit_id)
+        if part is None:
+            part = parts[s.unit_id] = data.part(s.unit_id)
+        content = answers.station_answer(
+            slug, unit_codes[s.unit_id], s, part, origin, withheld=state.withheld
+        )
+        path = stationpages.write_answer(slug, stationpages.STATIONS, code, content)
+        if path is not None:
+            path.with_name(stationpages.STALE_ANSWER).unlink(missing_ok=True)
+            written += 1
+    return written
 
 
 def _write_unit_answers(slug: str, state: State, data: PublicData, units: frozenset[str]) -> int:

@@ -18,14 +18,14 @@ any other (:func:`secki.portal.http.keep_station_page`, with its race rule); the
 then dropped, and when no page was written again (the page may no longer be kept: observers'
 copies) the app answers its readers.
 
-The public results answers of the changed stations
-(``/api/v1/elections/<slug>/results/stations/<code>``, kept as stale beside the pages:
-:func:`~secki.opendata.stationpages.mark_stale`) are asked for again the same way, first,
-before the pages (the units' answers come with the state: the publisher writes them; a unit's
-answer left stale, by an earlier release, is asked for again from the window of unit changes,
-:attr:`~secki.opendata.published.State.units_recent`). A look that has rendered pages for
+The public results answers of the changed stations and of the units above them
+(``/api/v1/elections/<slug>/results/{stations,units}/<code>``) come with the state: the
+publisher writes them. An answer left stale beside (``stale.json``, by an earlier release) is
+asked for again the same way, first, before the pages: a station's when a later state changes
+it (or at a first look, every one), a unit's from the window of unit changes
+(:attr:`~secki.opendata.published.State.units_recent`). A look that has rendered pages for
 longer than its budget (``EVERY``) while a newer state is marked leaves the rest of its pages
-to the next look, so that the newer state's answers never wait for a long list of pages.
+to the next look, which takes in the newer state's stations with them.
 
 A look that found nothing stale may also write, for ``fill`` seconds at most, the pages no
 reader has asked for yet, in every language (:meth:`Refresher.fill`): from the first look and

@@ -21,10 +21,11 @@ nginx serves the national total the instant a state has it, without the app or i
 copies; it goes with the election's directory like the pages. A station's and a unit's answer
 (``GET /api/v1/elections/<slug>/results/stations/<code>`` and ``…/units/<code>``, the first
 page of a unit's stations) are written by the portal when it answers the anonymous public from
-the publisher's state (:func:`write_answer`). A station's is kept as stale (``stale.json``) by
-:func:`mark_stale` when a state changes the station, and written again by the page refresher
-first, before the pages; a unit's is written again by the publisher itself with the state that
-changes a station below it (:mod:`secki.opendata.answers`).
+the publisher's state (:func:`write_answer`), and by the publisher itself with each state: a
+station's answer when the state changes the station, a unit's (when on disk) when it changes a
+station below it (:mod:`secki.opendata.answers`), the app's bytes. A stale answer
+(``stale.json``, left by an earlier release) is served until the page refresher asked for it
+again.
 
 Every write is atomic (a temporary hidden file in the same directory, then ``os.replace``),
 and a directory is removed by renaming it aside first (a hidden name, never served), so nginx
@@ -154,21 +155,15 @@ def _languages(slug: str) -> list[str]:
         return []
 
 
-def mark_stale(slug: str, codes: Iterable[str], units: Iterable[str] = ()) -> int:
-    """Keep the pages of these stations, in every language, and their results answers, and
-    the results answers of these units, as stale (served until they are written again);
-    returns how many files there were."""
+def mark_stale(slug: str, codes: Iterable[str]) -> int:
+    """Keep the pages of these stations, in every language, as stale (served until they are
+    written again); returns how many files there were. (Their results answers, and their
+    units', come with the state: the publisher writes them.)"""
     languages = _languages(slug)
     marked = 0
     for code in codes:
-        paths = [page_path(slug, language, code) for language in languages]
-        for path, stale in (
-            (answer_path(slug, STATIONS, code), STALE_ANSWER),
-            *((p, STALE) for p in paths),
-        ):
-            marked += _mark(path, stale)
-    for code in units:
-        marked += _mark(answer_path(slug, UNITS, code), STALE_ANSWER)
+        for language in languages:
+            marked += _mark(page_path(slug, language, code), STALE)
     return marked
 
 

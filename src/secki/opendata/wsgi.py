@@ -70,6 +70,7 @@ def _public_get(path: str, language: str | None) -> None:
     import sys
 
     from django.conf import settings
+    from django.utils import translation
 
     from secki.opendata.stationpages import public_origin
 
@@ -101,14 +102,16 @@ def _public_get(path: str, language: str | None) -> None:
     def started(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         return lambda data: None
 
-    answer = django_application(environ, started)
-    try:
-        for _chunk in answer:
-            pass
-    finally:
-        close = getattr(answer, "close", None)
-        if close is not None:
-            close()
+    # the request activates the page's language in this thread: the caller's comes back after
+    with translation.override(translation.get_language()):
+        answer = django_application(environ, started)
+        try:
+            for _chunk in answer:
+                pass
+        finally:
+            close = getattr(answer, "close", None)
+            if close is not None:
+                close()
 
 
 _refreshing = False

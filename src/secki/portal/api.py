@@ -368,31 +368,12 @@ def station(request: HttpRequest, slug: str, code: str) -> HttpResponseBase | di
 
 
 def _published_station(request: HttpRequest, state: published.State, st: Station) -> dict[str, Any]:
-    """A station as the published state holds it (its scans: those of the versions it shows)."""
-    # the publication setting holds every result back: no protocol, values or scans
+    """A station as the published state holds it (its scans: those of the versions it shows),
+    the answer the publisher writes for nginx (:func:`secki.opendata.answers.station_answer`)."""
     part = state.stations(st.unit_id)
-    shown = None if state.withheld else part.protocols.get(st.id)
-    values = None if state.withheld else part.values.get(st.id)
-    counted = shown is not None and values is not None
-    return {
-        "station": st.code,
-        "name": st.name,
-        **translations(st),
-        "unit": st.unit.code,
-        "registered": st.registered,
-        "status": shown.status if shown else None,
-        "version": shown.version if counted and shown else None,
-        "values": dict(values) if values is not None else None,
-        "soft_failures": list(shown.soft_failures) if counted and shown else [],
-        "annulment": shown.decision_ref if shown and not counted else None,
-        "webcam": st.webcam,
-        "webcam_url": st.webcam_link or None,
-        "scans": [
-            protocol_scan_json(
-                scan,
-                request.build_absolute_uri(scan_path(state.election.slug, st.code, scan.number)),
-            )
-            for scan in visible_scans(st, public=True)
-            if shown is not None and scan.protocol.version <= shown.version
-        ],
-    }
+    # the state's own register entry (the database's only for a station newer than the state)
+    entry = next((s for s in part.stations if s.id == st.id), st)
+    origin = f"{request.scheme}://{request.get_host()}"
+    return answers.station_document(
+        state.election.slug, st.unit.code, entry, part, origin, withheld=state.withheld
+    )
