@@ -491,8 +491,8 @@ def live_manifest(election: Election) -> dict[str, Any] | None:
 def collect_at_once(election: Election) -> PublicData:
     """:func:`collect` in one database snapshot, so that every figure is that of exactly the
     log size the data names (``log_size``): what a release states, and what a verifier
-    compares with the log at that size. On SQLite the snapshot holds writers back while it
-    reads, which a release every few minutes can afford; the live files do without."""
+    compares with the log at that size (a reader's transaction on both databases: writes go
+    on meanwhile, unseen by it)."""
     with store.snapshot():
         return collect(election)
 

@@ -1,6 +1,7 @@
 """The open-data app's hand-written SQL (docs/architecture.md, "Persistence"): the big read
 of a full export, a row per line per station, as plain rows without per-row ORM conversion;
-and the one-snapshot read of the transparency log's publisher (:func:`snapshot`)."""
+and the one-snapshot read of the transparency log's publisher (:func:`snapshot`), a reader's
+transaction that holds no writer back."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def published_values(
     if station_ids is not None:
         sql += f" AND p.station_id IN ({', '.join(['%s'] * len(station_ids))})"
         params += station_ids
-    with transaction.atomic(), connection.chunked_cursor() as cursor:
+    with snapshot(), connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(FETCH):  # bigint: int on both databases
             yield from rows
@@ -51,18 +52,30 @@ def snapshot() -> Iterator[None]:
     On PostgreSQL its isolation level is REPEATABLE READ (the snapshot is taken at its first
     statement; psycopg begins it with ``BEGIN ISOLATION LEVEL REPEATABLE READ``), so that
     reads that follow one another (the log's size, then the tabulation) see no commit made
-    between them. On SQLite a transaction sees one state already (WAL), and the settings'
-    ``IMMEDIATE`` mode keeps writers waiting until it ends: keep it short. Inside a transaction
-    that is already open (a test's), it is a savepoint of that one, which sees what it sees.
+    between them. On SQLite a transaction sees one state already (WAL) from its first read:
+    it is begun ``DEFERRED``, a reader's, not in the settings' ``IMMEDIATE`` mode, which would
+    take the one writer's lock (waiting for the writes in progress, then holding every write
+    back until it ends). Nothing may be written in it. Inside a transaction that is already
+    open (a test's), it is a savepoint of that one, which sees what it sees.
     """
-    if connection.in_atomic_block or rawsql.vendor() != "postgresql":
+    if connection.in_atomic_block:
         with transaction.atomic():
             yield
         return
-    from psycopg import IsolationLevel
-
     connection.close_if_health_check_failed()  # a kept connection's check, before BEGIN
     connection.ensure_connection()
+    if rawsql.vendor() != "postgresql":
+        # (the attribute of Django's SQLite wrapper, set from the settings when it connects)
+        mode = connection.transaction_mode  # type: ignore[attr-defined]
+        connection.transaction_mode = "DEFERRED"  # type: ignore[attr-defined]
+        try:
+            with transaction.atomic():
+                yield
+        finally:
+            connection.transaction_mode = mode  # type: ignore[attr-defined]
+        return
+    from psycopg import IsolationLevel
+
     raw = connection.connection
     previous = raw.isolation_level
     raw.isolation_level = IsolationLevel.REPEATABLE_READ
