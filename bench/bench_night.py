@@ -861,10 +861,12 @@ def night(
             if args.fill:  # as an operator before the polls close: every page on disk
                 began = time.monotonic()
                 out = secki(env, "refresh", "--once", "--fill").stderr
-                filled = re.search(r"(\d+) station pages written", out)
+                filled = re.search(r"(\d+) station pages and (\d+) results answers written", out)
+                pages, answers = filled.groups() if filled else ("?", "?")
                 print(
-                    f"  station pages written before the reads (secki refresh --once --fill): "
-                    f"{filled.group(1) if filled else '?'} in {time.monotonic() - began:.0f} s",
+                    f"  station pages and results answers written before the reads (secki "
+                    f"refresh --once --fill): {pages} and {answers} in "
+                    f"{time.monotonic() - began:.0f} s",
                     flush=True,
                 )
             print(f"  RSS at start: {rss_line(pids)}", flush=True)

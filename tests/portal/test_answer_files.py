@@ -277,6 +277,39 @@ def test_an_answer_of_an_older_state_is_removed_when_a_newer_one_changed_it(
     assert answer_file(waiting, kind, code).read_bytes() == response.content
 
 
+def test_an_answer_the_fill_wrote_from_an_older_state_goes_when_a_newer_one_changed_it(
+    waiting: Election,
+    admin: Any,
+    publisher: published.Publisher,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """State 2 changes station 1-1 (and its units) while the fill writes 1-1's answer from
+    state 1: the fill removes what it wrote, and the next reader gets state 2's from the app;
+    the other answers it wrote from state 1 stay, being state 2's too."""
+    publisher.step()
+    write = stationpages.write_answer
+    raced: list[str] = []
+
+    def late(slug: str, kind: str, code: str, content: bytes) -> Path | None:
+        if (kind, code) == (STATIONS, "1-1") and not raced:
+            raced.append(code)
+            submit(waiting, "1-1", admin)
+            step(publisher, clock)  # (which writes 1-1's answer of state 2 itself)
+        return write(slug, kind, code, content)
+
+    monkeypatch.setattr(stationpages, "write_answer", late)
+    refresher = refresh.Refresher(lambda slug, language, code: None, fill=float("inf"))
+    refresher.once()  # (its first look: a pass is due, and nothing is stale)
+    assert raced == ["1-1"]
+    assert not answer_file(waiting, STATIONS, "1-1").exists()
+    assert ask(url(waiting, STATIONS, "1-1"))["X-Secki-State"] == "2"
+    for kind, code in ((STATIONS, "1-2"), (STATIONS, "2-2"), (UNITS, "2")):
+        assert (
+            answer_file(waiting, kind, code).read_bytes() == ask(url(waiting, kind, code)).content
+        )
+
+
 def test_new_data_and_another_election_row_remove_every_answer(
     waiting: Election, admin: Any, publisher: published.Publisher, clock: Clock
 ) -> None:
@@ -358,11 +391,16 @@ def test_secki_refresh_once_fill_writes_every_page_no_reader_asked_for_with_a_pr
     waiting: Election, publisher: published.Publisher
 ) -> None:
     """``secki refresh --once --fill`` (before the polls close): every station's page in
-    every language, as a reader gets it, then nothing left; --fill alone is refused."""
+    every language, as a reader gets it, and every unit's and station's results answer, the
+    app's bytes, then nothing left; --fill alone is refused."""
     publisher.step()
     result = CliRunner().invoke(cli, ["refresh", "--once", "--fill"])
     assert result.exit_code == 0, result.output
-    assert "12 station pages written for the first time" in result.output
+    assert "12 station pages and 7 results answers written for the first time" in result.output
+    for kind, code in EVERY:  # every answer too, the app's own bytes
+        assert (
+            answer_file(waiting, kind, code).read_bytes() == ask(url(waiting, kind, code)).content
+        )
     assert f"{waiting.slug}: station pages" in result.output  # the progress bar
     for code in ("1-1", "1-2", "2-1", "2-2"):
         for language in ("az", "en", "ru"):
@@ -371,7 +409,7 @@ def test_secki_refresh_once_fill_writes_every_page_no_reader_asked_for_with_a_pr
     written = stationpages.page_path(waiting.slug, "ru", "2-2")
     assert written is not None and b'lang="ru"' in written.read_bytes()
     again = CliRunner().invoke(cli, ["refresh", "--once", "--fill"])
-    assert "0 station pages written for the first time" in again.output
+    assert "0 station pages and 0 results answers written for the first time" in again.output
     refused = CliRunner().invoke(cli, ["refresh", "--fill"])
     assert refused.exit_code == 2 and "--fill goes with --once" in refused.output
     (snapshots.root_dir() / snapshots.HEARTBEAT).unlink()  # the publisher stopped

@@ -412,9 +412,10 @@ def test_a_refresher_with_time_to_spare_writes_the_pages_no_reader_asked_for(
     waiting: Election, admin: Any, publisher: published.Publisher, clock: Clock, monkeypatch: Any
 ) -> None:
     """A look that found nothing stale writes, within its fill budget, the pages of the
-    stations no reader has asked for, in every language, one pass over the register (a page
-    on disk is left alone); a station a state changed is still the stale look's; new data
-    (every page removed) makes a new pass due. Without a fill budget, none."""
+    stations no reader has asked for, in every language, and every results answer, one pass
+    over the register (a page on disk is left alone); a station a state changed is still the
+    stale look's; new data (every page removed) makes a new pass due. Without a fill budget,
+    none."""
     publisher.step()
     render_all(waiting, ("1-2",))
     assert refresh.Refresher(render).once() == 0 and len(files(waiting)) == 3
@@ -426,7 +427,8 @@ def test_a_refresher_with_time_to_spare_writes_the_pages_no_reader_asked_for(
 
     before = page(waiting, "1-2").stat().st_mtime_ns
     pages = refresh.Refresher(counted, fill=float("inf"))  # (no clock in it)
-    assert pages.once() == 9  # 1-1, 2-1 and 2-2, each in three languages
+    assert pages.once() == 9 + 7  # 1-1, 2-1 and 2-2, each in three languages; every answer
+    assert pages.answers_filled == 7  # (the 4 stations' and the 3 units')
     assert files(waiting) == {(lang, code) for code in ALL for lang in LANGUAGES}
     assert sorted(rendered) == sorted(
         (lang, c) for c in ("1-1", "2-1", "2-2") for lang in LANGUAGES
@@ -447,7 +449,7 @@ def test_a_refresher_with_time_to_spare_writes_the_pages_no_reader_asked_for(
     change_election(admin, waiting, name="Waitland again")
     step(publisher, clock)
     assert not files(waiting)
-    assert pages.once() == 12 and len(files(waiting)) == 12
+    assert pages.once() == 12 + 7 and len(files(waiting)) == 12
 
 
 def test_a_pass_goes_on_where_its_budget_ended_and_writes_nothing_while_results_are_held(
@@ -466,9 +468,11 @@ def test_a_pass_goes_on_where_its_budget_ended_and_writes_nothing_while_results_
         now[0] += 1 / 3
 
     pages = refresh.Refresher(slow, fill=1.5)
-    assert pages.once() == 6  # two stations: the deadline is looked at between stations
+    # the 3 units' answers, then two stations (the deadline is looked at between stations),
+    # each its answer and its 3 pages
+    assert pages.once() == 3 + 2 * 4
     assert [c for _l, c in rendered] == ["1-1"] * 3 + ["1-2"] * 3
-    assert pages.once() == 6 and [c for _l, c in rendered[6:]] == ["2-1"] * 3 + ["2-2"] * 3
+    assert pages.once() == 2 * 4 and [c for _l, c in rendered[6:]] == ["2-1"] * 3 + ["2-2"] * 3
     assert len(set(rendered)) == 12 and not pages.passes
     # the results held back: the pages are not kept, the pass ends without a render
     change_election(admin, waiting, publication="share", publication_share="0.9")

@@ -416,7 +416,12 @@ def refresh_cmd(every: float, once: bool, fill: bool) -> None:
             finally:
                 for bar in bars.values():
                     bar.__exit__(None, None, None)
-            click.echo(f"{filled} station pages written for the first time", err=True)
+            answers = refresher.answers_filled
+            click.echo(
+                f"{filled - answers} station pages and {answers} results answers written for "
+                "the first time",
+                err=True,
+            )
         return
     if fill:
         raise click.UsageError("--fill goes with --once (without it, a page at a time)")

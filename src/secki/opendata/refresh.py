@@ -28,11 +28,13 @@ longer than its budget (``EVERY``) while a newer state is marked leaves the rest
 to the next look, which takes in the newer state's stations with them.
 
 A look that found nothing stale may also write, for ``fill`` seconds at most, the pages no
-reader has asked for yet, in every language (:meth:`Refresher.fill`): from the first look and
-again after new data removed every page, one pass over the register at a time, so that on the
-night nginx serves every station's page from disk, not only the pages read since the last new
-data. The web workers' refreshers and ``secki refresh`` do (``FILL``); ``secki refresh --once
---fill`` writes them all at once, with a progress bar (before the polls close).
+reader has asked for yet, in every language, and the results answers of every unit and station
+(:meth:`Refresher.fill`): from the first look and again after new data removed every page, one
+pass over the register at a time, so that on the night nginx serves every station's page and
+every answer from disk, not only those read since the last new data (the publisher keeps the
+answers on disk current with each state). The web workers' refreshers and ``secki refresh`` do
+(``FILL``); ``secki refresh --once --fill`` writes them all at once, with a progress bar
+(before the polls close).
 """
 
 from __future__ import annotations
@@ -44,11 +46,12 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.utils import translation
 
-from secki.opendata import published, snapshots, stationpages
+from secki.opendata import answers, published, snapshots, stationpages
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +71,15 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass
 class _Pass:
-    """A pass over an election's register writing the pages no reader has asked for yet."""
+    """A pass over an election's register writing the pages and the results answers no
+    reader has asked for yet."""
 
     key: tuple[int, str]  # the election's state key it began with (another: begin again)
     codes: list[str] | None = None  # the register's station codes (read at its first step)
+    unit_ids: list[int] = field(default_factory=list)  # each station's unit
+    units: list[int] = field(default_factory=list)  # the election's units (their ids)
     at: int = 0  # the next station
+    unit_at: int = 0  # the next unit (the units' answers first)
 
 
 class Refresher:
@@ -95,6 +102,8 @@ class Refresher:
         self.seen: dict[str, tuple[tuple[int, str], int]] = {}
         #: election → (its state's key, the stations whose stale pages a look left for later)
         self.left: dict[str, tuple[tuple[int, str], set[str]]] = {}
+        #: the results answers :meth:`fill` has written (of all it wrote: the rest are pages)
+        self.answers_filled = 0
 
     def once(self) -> int:
         """One look at every election's latest state; returns how many pages and results
@@ -157,10 +166,14 @@ class Refresher:
         return rendered + answers + filled
 
     def fill(self, *, until: float = float("inf"), progress: Progress | None = None) -> int:
-        """Go on with the due passes: write the page of every station, in every language, that
-        has no file, fresh or stale, until ``until`` (``time.monotonic()``); returns how many
-        pages it rendered. A pass ends at the end of the register; a page that is not kept
-        (results held back, observers' copies) is rendered once a pass."""
+        """Go on with the due passes: write the results answer of every unit, then of every
+        station with its page in every language, that has no file, fresh or stale, until
+        ``until`` (``time.monotonic()``); returns how many pages and answers it wrote (the
+        answers also count in :attr:`answers_filled`). The answers are made from the state
+        without a request (:mod:`secki.opendata.answers`), and the publisher then writes them
+        again with each state that changes them: no reader's first ask reaches the app. A pass
+        ends at the end of the register; a page that is not kept (results held back,
+        observers' copies) is rendered once a pass."""
         filled = 0
         languages = [code for code, _name in settings.LANGUAGES]
         for slug in sorted(self.passes):
@@ -172,11 +185,23 @@ class Refresher:
             if due.key != state.key:
                 due = self.passes[slug] = _Pass(state.key)
             if due.codes is None:
-                due.codes = [station.code for station in state.register()]
+                register = state.register()
+                due.codes = [station.code for station in register]
+                due.unit_ids = [station.unit_id for station in register]
+                due.units = list(state.tabulation().units)
+            while due.unit_at < len(due.units):
+                if time.monotonic() >= until:
+                    return filled
+                unit = state.tabulation().units[due.units[due.unit_at]]
+                filled += self._fill_answer(state, stationpages.UNITS, unit.code, unit.id)
+                due.unit_at += 1
             while due.at < len(due.codes):
                 if time.monotonic() >= until:
                     return filled
                 code = due.codes[due.at]
+                filled += self._fill_answer(
+                    state, stationpages.STATIONS, code, due.unit_ids[due.at]
+                )
                 for language in languages:
                     path = stationpages.page_path(slug, language, code)
                     if path is None or path.exists() or path.with_name(stationpages.STALE).exists():
@@ -192,6 +217,42 @@ class Refresher:
                     progress(slug, due.at, len(due.codes))
             del self.passes[slug]
         return filled
+
+    def _fill_answer(self, state: published.State, kind: str, code: str, unit_id: int) -> int:
+        """Write the results answer of station or unit ``code`` (``kind``; ``unit_id``: the
+        unit, or the station's) from ``state`` unless it has a file, fresh or stale; removed
+        again at once when a newer state changed it meanwhile (the race rule of every answer's
+        writer, :func:`secki.opendata.published.still_current`). Returns 1 if it is kept."""
+        slug = state.election.slug
+        path = stationpages.answer_path(slug, kind, code)
+        if path is None or path.exists() or path.with_name(stationpages.STALE_ANSWER).exists():
+            return 0
+        tab = state.tabulation()
+        if kind == stationpages.UNITS:
+            node = tab.units[unit_id]
+            with translation.override(settings.LANGUAGE_CODE):  # as the publisher's
+                content = answers.unit_answer(tab, node, state.stations(node.id))
+        else:
+            part = state.stations(unit_id)
+            station = next((s for s in part.stations if s.code == code), None)
+            if station is None:
+                return 0
+            content = answers.station_answer(
+                slug,
+                tab.units[unit_id].code,
+                station,
+                part,
+                stationpages.public_url(),
+                withheld=state.withheld,
+            )
+        written = stationpages.write_answer(slug, kind, code, content)
+        if written is None:
+            return 0
+        if not published.still_current(state, code, unit=kind == stationpages.UNITS):
+            written.unlink(missing_ok=True)
+            return 0
+        self.answers_filled += 1
+        return 1
 
     def _answers(self, slug: str, kind: str, codes: set[str] | None) -> int:
         """Ask again for the stale results answers of these stations or units (``kind``;

@@ -97,6 +97,13 @@ def public_origin() -> tuple[str, bool]:
     return host, bool(settings.SECKI_HTTPS)
 
 
+def public_url() -> str:
+    """The scheme and host of :func:`public_origin` (``https://results.example.org``): what
+    the scans' addresses in a station's answer written without a request begin with."""
+    host, https = public_origin()
+    return f"{'https' if https else 'http'}://{host}"
+
+
 def write(slug: str, language: str, code: str, content: bytes) -> Path | None:
     """Write the page atomically; returns its path (None: not written)."""
     path = page_path(slug, language, code)
