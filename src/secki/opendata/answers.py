@@ -23,7 +23,7 @@ from secki.elections.models import Station, Unit, webcam_link
 from secki.elections.names import local, translations
 from secki.opendata.collect import PublicStation, StationPart
 from secki.protocols.models import ProtocolStatus
-from secki.protocols.scans import scan_json, scan_path
+from secki.protocols.scans import scan_path
 from secki.results.serialize import unit_json
 from secki.results.tabulate import Tabulation, Totals, UnitResult
 
@@ -183,15 +183,7 @@ def station_document(
         "webcam": s.webcam,
         "webcam_url": webcam_link(s.webcam_url) or None,
         "scans": [
-            scan_json(
-                version=scan.version,
-                number=scan.number,
-                sha256=scan.sha256,
-                size=scan.size,
-                content_type=scan.content_type,
-                uploaded_at=scan.uploaded_at,
-                url=origin + scan_path(slug, s.code, scan.number),
-            )
+            scan.json(origin + scan_path(slug, s.code, scan.number))
             for scan in scans
             if scan.version <= upto
         ],

@@ -28,6 +28,7 @@ from secki.ledger.models import LedgerEntry
 from secki.opendata import store
 from secki.protocol_schema import ProtocolSchema
 from secki.protocols.models import Protocol, ProtocolScan, ProtocolStatus
+from secki.protocols.scans import scan_json
 from secki.results import serialize
 from secki.results.publication import results_public
 from secki.results.tabulate import (
@@ -96,6 +97,18 @@ class ScanRow(NamedTuple):
     size: int
     content_type: str
     uploaded_at: dt.datetime
+
+    def json(self, url: str) -> dict[str, Any]:
+        """:func:`secki.protocols.scans.scan_json` of this scan, served at ``url``."""
+        return scan_json(
+            version=self.version,
+            number=self.number,
+            sha256=self.sha256,
+            size=self.size,
+            content_type=self.content_type,
+            uploaded_at=self.uploaded_at,
+            url=url,
+        )
 
 
 SCAN_FIELDS = (

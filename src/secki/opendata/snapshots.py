@@ -85,7 +85,7 @@ from secki.opendata.collect import (
     withheld_view,
 )
 from secki.opendata.nist_export import write_nist
-from secki.protocols.scans import published_url, scan_json, scan_path
+from secki.protocols.scans import published_url, scan_path
 from secki.results.publication import time_reached
 from secki.results.serialize import unit_json
 from secki.results.tabulate import percent
@@ -194,15 +194,7 @@ def station_json(data: PublicData, s: PublicStation) -> dict[str, Any]:
         "turnout_percent": None if turnout is None else str(turnout),
         "lines": dict(sorted(lines.items())) if lines is not None else None,
         "scans": [
-            scan_json(
-                version=scan.version,
-                number=scan.number,
-                sha256=scan.sha256,
-                size=scan.size,
-                content_type=scan.content_type,
-                uploaded_at=scan.uploaded_at,
-                url=published_url(scan_path(data.election.slug, s.code, scan.number)),
-            )
+            scan.json(published_url(scan_path(data.election.slug, s.code, scan.number)))
             for scan in data.scans.get(s.id, ())
         ],
     }
